@@ -1,0 +1,127 @@
+"""EIP-712 digests and signatures for the AttestationHub, without Ape.
+
+The digests are built by hand (keccak over ABI-encoded words) because signing throughput
+matters to oracles; ``tests/sdk/test_eip712.py`` checks them against both eth-account's
+generic ``encode_typed_data`` and the contract's own ``attestationDigest`` /
+``uptimeReportDigest`` on hypothesis-generated inputs.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+from eth_abi import encode
+from eth_account import Account
+from eth_utils import keccak, to_checksum_address
+
+DOMAIN_NAME = "ComputeRails AttestationHub"
+DOMAIN_VERSION = "1"
+
+ATTESTATION_TYPE = (
+    "ComputeAttestation(uint256 jobId,address provider,bool success,uint256 units,bytes32 resultHash,uint256 deadline)"
+)
+UPTIME_REPORT_TYPE = "UptimeReport(address provider,uint256 epoch,uint256 uptimeBps)"
+DOMAIN_TYPE = "EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"
+
+ATTESTATION_TYPEHASH = keccak(text=ATTESTATION_TYPE)
+UPTIME_REPORT_TYPEHASH = keccak(text=UPTIME_REPORT_TYPE)
+DOMAIN_TYPEHASH = keccak(text=DOMAIN_TYPE)
+
+SIGNATURE_LENGTH = 65
+
+#: EIP-712 field lists, as eth-account's ``encode_typed_data`` and wallets expect them.
+EIP712_TYPES: dict[str, list[dict[str, str]]] = {
+    "ComputeAttestation": [
+        {"name": "jobId", "type": "uint256"},
+        {"name": "provider", "type": "address"},
+        {"name": "success", "type": "bool"},
+        {"name": "units", "type": "uint256"},
+        {"name": "resultHash", "type": "bytes32"},
+        {"name": "deadline", "type": "uint256"},
+    ],
+    "UptimeReport": [
+        {"name": "provider", "type": "address"},
+        {"name": "epoch", "type": "uint256"},
+        {"name": "uptimeBps", "type": "uint256"},
+    ],
+}
+
+
+def domain_separator(chain_id: int, hub_address: str) -> bytes:
+    """The hub's EIP-712 domain separator: binds name, version, chain id and address."""
+    return keccak(
+        encode(
+            ["bytes32", "bytes32", "bytes32", "uint256", "address"],
+            [DOMAIN_TYPEHASH, keccak(text=DOMAIN_NAME), keccak(text=DOMAIN_VERSION), chain_id, hub_address],
+        )
+    )
+
+
+def attestation_struct_hash(
+    job_id: int, provider: str, success: bool, units: int, result_hash: bytes, deadline: int
+) -> bytes:
+    """``hashStruct(ComputeAttestation)``."""
+    return keccak(
+        encode(
+            ["bytes32", "uint256", "address", "bool", "uint256", "bytes32", "uint256"],
+            [ATTESTATION_TYPEHASH, job_id, provider, success, units, result_hash, deadline],
+        )
+    )
+
+
+def uptime_report_struct_hash(provider: str, epoch: int, uptime_bps: int) -> bytes:
+    """``hashStruct(UptimeReport)``."""
+    return keccak(
+        encode(["bytes32", "address", "uint256", "uint256"], [UPTIME_REPORT_TYPEHASH, provider, epoch, uptime_bps])
+    )
+
+
+def typed_digest(separator: bytes, struct_hash: bytes) -> bytes:
+    """``keccak256("\\x19\\x01" ‖ domainSeparator ‖ hashStruct(message))``."""
+    return keccak(b"\x19\x01" + separator + struct_hash)
+
+
+def sign_digest(digest: bytes, private_key: Any) -> bytes:
+    """Sign a 32-byte digest: 65 bytes ``r ‖ s ‖ v`` with low s, as the hub requires."""
+    signed = Account.unsafe_sign_hash(digest, private_key)
+    return signed.r.to_bytes(32, "big") + signed.s.to_bytes(32, "big") + bytes([signed.v])
+
+
+def pack_signatures(signatures: Iterable[tuple[str, bytes]]) -> bytes:
+    """Concatenate (signer, signature) pairs in strictly increasing signer order.
+
+    Raises:
+        ValueError: a signer appears twice or a signature is not 65 bytes long.
+    """
+    ordered = sorted(signatures, key=lambda pair: int(pair[0], 16))
+    seen: set[int] = set()
+    for signer, signature in ordered:
+        if int(signer, 16) in seen:
+            raise ValueError(f"signer {to_checksum_address(signer)} appears twice")
+        if len(signature) != SIGNATURE_LENGTH:
+            raise ValueError(f"signature of {to_checksum_address(signer)} is {len(signature)} bytes, expected 65")
+        seen.add(int(signer, 16))
+    return b"".join(signature for _, signature in ordered)
+
+
+def typed_data(primary_type: str, chain_id: int, hub_address: str, message: dict[str, Any]) -> dict[str, Any]:
+    """The full EIP-712 typed-data document, for wallets and for eth-account's encoder."""
+    return {
+        "types": {
+            "EIP712Domain": [
+                {"name": "name", "type": "string"},
+                {"name": "version", "type": "string"},
+                {"name": "chainId", "type": "uint256"},
+                {"name": "verifyingContract", "type": "address"},
+            ],
+            primary_type: EIP712_TYPES[primary_type],
+        },
+        "primaryType": primary_type,
+        "domain": {
+            "name": DOMAIN_NAME,
+            "version": DOMAIN_VERSION,
+            "chainId": chain_id,
+            "verifyingContract": to_checksum_address(hub_address),
+        },
+        "message": message,
+    }

@@ -1,0 +1,184 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.37;
+
+/// @title IJobEscrow
+/// @notice Clients lock payment for a compute job; it reaches the provider only for work an
+///         oracle quorum attested, and comes back to the client otherwise.
+/// @dev Job state machine (who may call in brackets):
+///
+///        createJob [client]
+///           │
+///          Open ──cancel [client]──────────────────────────────▶ Cancelled
+///           │ accept [provider, before acceptBy, locks collateral]
+///          Accepted ──reclaimExpired [anyone, after deadline]──▶ Expired  (refund + slash)
+///           │ ╰──attestation(success=false) [hub]─────────────▶ Failed   (refund + slash)
+///           │ attestation(success=true) [hub, before deadline]
+///          Attested ──settle [anyone, after challenge window]──▶ Settled  (pay + refund rest)
+///           │ dispute [client, within challenge window, posts bond]
+///          Disputed ──resolveDispute(upheld) [arbitrator]──────▶ Failed   (refund + bond back + slash)
+///                   ──resolveDispute(rejected) [arbitrator]────▶ Settled  (pay, bond to provider)
+///                   ──settle [anyone, after dispute timeout]───▶ Settled  (pay, bond back to client)
+///
+///      Accounting invariant, per payment token: token.balanceOf(escrow) >=
+///      Σ escrow of Open/Accepted/Attested/Disputed jobs + Σ bonds of Disputed jobs + Σ claimable.
+///      Every amount owed is credited to a claimable balance; `withdraw` is the only way out.
+interface IJobEscrow {
+    enum JobStatus {
+        None,
+        Open,
+        Accepted,
+        Attested,
+        Disputed,
+        Settled,
+        Failed,
+        Expired,
+        Cancelled
+    }
+
+    /// @notice Everything known about a job, as a dashboard reads it.
+    struct JobView {
+        uint256 id;
+        address client;
+        address provider;
+        address token; // payment token
+        uint256 unitPrice; // payment-token units per unit of work
+        uint256 maxUnits; // escrow = unitPrice * maxUnits
+        uint256 escrow; // locked payment
+        uint256 units; // attested units (0 until attested)
+        uint256 feeBps; // protocol fee snapshotted at creation
+        uint256 collateral; // staking-token collateral locked at accept
+        uint256 deadline; // attestation must arrive by then
+        uint256 acceptBy; // provider must accept by then (while Open)
+        uint256 challengeEnds; // settle allowed from then on (while Attested)
+        uint256 disputeEnds; // arbitrator must resolve by then (while Disputed)
+        uint256 disputeBond; // bond posted by the client (while Disputed)
+        JobStatus status;
+    }
+
+    /// @notice One job in a batch creation.
+    struct JobRequest {
+        address provider;
+        address token;
+        uint256 unitPrice;
+        uint256 maxUnits;
+        uint256 deadline;
+        bytes32 specHash;
+    }
+
+    // ───────────────────────────── events ─────────────────────────────
+
+    event JobCreated(
+        uint256 indexed jobId,
+        address indexed client,
+        address indexed provider,
+        address token,
+        uint256 unitPrice,
+        uint256 maxUnits,
+        uint256 deadline,
+        uint256 acceptBy,
+        bytes32 specHash
+    );
+    event JobCancelled(uint256 indexed jobId, address indexed client, uint256 refund);
+    event JobAccepted(uint256 indexed jobId, address indexed provider, uint256 collateral);
+    event JobAttested(uint256 indexed jobId, bool success, uint256 units, bytes32 resultHash, uint256 challengeEnds);
+    event JobDisputed(uint256 indexed jobId, address indexed client, uint256 bond, uint256 disputeEnds);
+    event DisputeResolved(uint256 indexed jobId, address indexed arbitrator, bool upheld);
+    /// @notice A job paid out. `gross = providerNet + fee`; `gross + refund` is the escrow.
+    event JobSettled(
+        uint256 indexed jobId,
+        address indexed provider,
+        address indexed client,
+        uint256 gross,
+        uint256 providerNet,
+        uint256 fee,
+        uint256 refund
+    );
+    /// @notice A job ended without payment: failed attestation, upheld dispute or expiry.
+    event JobRefunded(
+        uint256 indexed jobId,
+        address indexed client,
+        JobStatus status,
+        uint256 refund,
+        uint256 collateralSlashed,
+        uint256 clientCollateralShare
+    );
+    /// @notice settleMany passed over a job that cannot be settled now.
+    event JobSettleSkipped(uint256 indexed jobId, JobStatus status);
+    event Withdrawn(address indexed account, address indexed token, uint256 amount);
+    event PaymentTokenSet(address indexed token, uint256 id, bool allowed, uint256 collateralRate);
+    event FeeSet(uint256 feeBps);
+    event WindowsSet(uint256 acceptWindow, uint256 challengeWindow, uint256 disputeTimeout, uint256 maxJobDuration);
+    event DisputeBondSet(uint256 disputeBondBps);
+    event ClientSlashShareSet(uint256 clientSlashShareBps);
+    event TreasurySet(address treasury);
+
+    // ───────────────────────────── errors ─────────────────────────────
+
+    error ZeroAddress();
+    error TokenNotAllowed(address token);
+    error TooManyPaymentTokens(uint256 max);
+    error CollateralRateOutOfRange(uint256 max, uint256 rate);
+    error UnitPriceOutOfRange(uint256 max, uint256 unitPrice);
+    error MaxUnitsOutOfRange(uint256 max, uint256 maxUnits);
+    error DeadlineOutOfRange(uint256 earliest, uint256 latest, uint256 deadline);
+    error UnexpectedJobStatus(uint256 jobId, JobStatus expected, JobStatus actual);
+    error NotJobClient(address expected, address caller);
+    error NotJobProvider(address expected, address caller);
+    error AcceptWindowClosed(uint256 acceptBy, uint256 nowTime);
+    error JobDeadlinePassed(uint256 deadline, uint256 nowTime);
+    error JobDeadlineNotPassed(uint256 deadline, uint256 nowTime);
+    error UnitsExceedMax(uint256 maxUnits, uint256 units);
+    error ChallengeWindowOpen(uint256 challengeEnds, uint256 nowTime);
+    error ChallengeWindowClosed(uint256 challengeEnds, uint256 nowTime);
+    error DisputeNotLapsed(uint256 disputeEnds, uint256 nowTime);
+    error DisputeResolutionClosed(uint256 disputeEnds, uint256 nowTime);
+    error NothingToWithdraw(address account, address token);
+    error FeeTooHigh(uint256 maxFeeBps, uint256 feeBps);
+    error BpsOutOfRange(uint256 minBps, uint256 maxBps, uint256 bps);
+    error WindowOutOfRange(uint256 min, uint256 max, uint256 window);
+    error EmptyBatch();
+
+    // ─────────────────────────────── calls ───────────────────────────────
+
+    function createJob(
+        address provider,
+        address token,
+        uint256 unitPrice,
+        uint256 maxUnits,
+        uint256 deadline,
+        bytes32 specHash
+    ) external returns (uint256 jobId);
+
+    function createJobWithPermit(
+        address provider,
+        address token,
+        uint256 unitPrice,
+        uint256 maxUnits,
+        uint256 deadline,
+        bytes32 specHash,
+        uint256 permitDeadline,
+        uint8 v,
+        bytes32 r,
+        bytes32 s
+    ) external returns (uint256 jobId);
+
+    function createJobs(JobRequest[] calldata requests) external returns (uint256 firstJobId);
+    function cancel(uint256 jobId) external;
+    function accept(uint256 jobId) external;
+    function recordAttestation(uint256 jobId, address provider, bool success, uint256 units, bytes32 resultHash)
+        external;
+    function dispute(uint256 jobId) external;
+    function resolveDispute(uint256 jobId, bool upheld) external;
+    function settle(uint256 jobId) external;
+    function settleMany(uint256[] calldata jobIds) external returns (uint256 settled);
+    function reclaimExpired(uint256 jobId) external;
+    function withdraw(address token) external returns (uint256 amount);
+
+    // ─────────────────────────────── views ───────────────────────────────
+
+    function job(uint256 jobId) external view returns (JobView memory);
+    function jobStatus(uint256 jobId) external view returns (JobStatus);
+    function claimable(address account, address token) external view returns (uint256);
+    function disputeBondFor(uint256 jobId) external view returns (uint256);
+    function jobCount() external view returns (uint256);
+}

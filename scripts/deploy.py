@@ -1,0 +1,314 @@
+"""Deploy ComputeRails in dependency order, wire roles and write ``deployments/<chainId>.json``.
+
+Usage::
+
+    ape run deploy --network ethereum:local:foundry            # local: test tokens, dev oracles
+    ape run deploy --network <ecosystem:network:provider> --account NAME \\
+        --staking-token 0x... --payment-token 0x... --collateral-rate N \\
+        --treasury 0x... --arbitrator 0x... --oracle 0x... --oracle 0x... --threshold 2
+
+Order: ProviderStaking -> JobEscrow -> UptimeSlasher -> AttestationHub, then roles:
+escrow gets COLLATERAL_MANAGER_ROLE and SLASHER_ROLE on staking, the slasher gets SLASHER_ROLE,
+the hub gets ATTESTER_ROLE on escrow and REPORTER_ROLE on the slasher. Governance finally
+receives the admin roles and the deployer renounces its own.
+"""
+
+
+import hashlib
+import json
+from copy import deepcopy
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import click
+from ape import accounts, chain, project
+from ape.cli import ConnectedProviderCommand, account_option
+
+DAY = 86_400
+HOUR = 3_600
+STAKE_UNIT = 10**18  # the staking token has 18 decimals on every supported deployment
+
+#: Documented defaults (README "Parameters"). Amounts are raw staking-token units.
+DEFAULT_PARAMS: dict[str, Any] = {
+    "staking": {
+        "min_stake": 1_000 * STAKE_UNIT,
+        "unbonding_delay": 7 * DAY,
+    },
+    "escrow": {
+        "fee_bps": 250,
+        "accept_window": 1 * HOUR,
+        "challenge_window": 1 * HOUR,
+        "dispute_timeout": 3 * DAY,
+        "max_job_duration": 30 * DAY,
+        "dispute_bond_bps": 1_000,
+        "client_slash_share_bps": 5_000,
+    },
+    "uptime": {
+        "epoch_length": 1 * HOUR,
+        "statute_epochs": 24,
+        "sla_bps": 9_500,
+        "uptime_slash_bps": 500,
+        "uptime_slash_cap": 500 * STAKE_UNIT,
+        "relayer_reward_bps": 1_000,
+        "relayer_reward_cap": 10 * STAKE_UNIT,
+    },
+    # Collateral locked per job as a share of its escrow's value, at 1 stake token = 1 payment
+    # token. The on-chain rate converts decimals too: see collateral_rate().
+    "collateral_bps": 5_000,
+    "threshold": 2,
+}
+
+#: Which of the test mnemonic's accounts play which part on local networks.
+LOCAL_ROLES = {"governance": 0, "treasury": 1, "oracles": (17, 18, 19)}
+
+CONTRACTS = ("ProviderStaking", "JobEscrow", "UptimeSlasher", "AttestationHub")
+
+
+def collateral_rate(payment_decimals: int, stake_decimals: int, collateral_bps: int, stake_per_payment: int = 1) -> int:
+    """Staking-token units per payment-token unit, scaled by 1e18.
+
+    ``collateral = escrow * rate / 1e18``. With ``collateral_bps = 5000``, a 6-decimal payment
+    token and an 18-decimal staking token, 10 payment tokens (10e6 units) lock 5 staking tokens
+    (5e18 units): the rate carries the 10**12 decimal gap, not just the ratio.
+    """
+    return collateral_bps * stake_per_payment * 10 ** (18 + stake_decimals - payment_decimals) // 10_000
+
+
+def abi_hash() -> str:
+    """SHA-256 over the protocol contracts' ABIs, in a canonical JSON form."""
+    abis = {name: [item.model_dump(mode="json") for item in project.get_contract(name).contract_type.abi] for name in CONTRACTS}
+    return hashlib.sha256(json.dumps(abis, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+@dataclass
+class Deployment:
+    """Deployed contract instances plus what ``deployments/<chainId>.json`` records."""
+
+    staking: Any
+    escrow: Any
+    slasher: Any
+    hub: Any
+    staking_token: Any
+    payment_tokens: list[Any]
+    chain_id: int
+    deploy_block: int
+    governance: str
+    treasury: str
+    arbitrator: str
+    oracles: list[str]
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "chainId": self.chain_id,
+            "deployBlock": self.deploy_block,
+            "contracts": {
+                "ProviderStaking": self.staking.address,
+                "JobEscrow": self.escrow.address,
+                "UptimeSlasher": self.slasher.address,
+                "AttestationHub": self.hub.address,
+            },
+            "tokens": {
+                "staking": self.staking_token.address,
+                "payment": [t.address for t in self.payment_tokens],
+            },
+            "roles": {
+                "governance": self.governance,
+                "treasury": self.treasury,
+                "arbitrator": self.arbitrator,
+                "oracles": self.oracles,
+            },
+            "params": self.params,
+            "abiHash": abi_hash(),
+        }
+
+
+def deploy_protocol(
+    deployer: Any,
+    *,
+    governance: str | None = None,
+    treasury: str | None = None,
+    arbitrator: str | None = None,
+    oracles: list[str] | None = None,
+    threshold: int | None = None,
+    params: dict[str, Any] | None = None,
+    staking_token: Any = None,
+    payment_tokens: list[Any] | None = None,
+    collateral_rates: list[int] | None = None,
+) -> Deployment:
+    """Deploy and wire the whole protocol from ``deployer``.
+
+    On local networks every omitted argument has a dev default: the test tokens are deployed,
+    the test mnemonic's accounts play governance, treasury and the oracles. Elsewhere the tokens,
+    treasury and oracles must be given.
+    """
+    p = deepcopy(DEFAULT_PARAMS)
+    for key, value in (params or {}).items():
+        if isinstance(value, dict):
+            p[key].update(value)
+        else:
+            p[key] = value
+    local = chain.provider.network.is_local
+    test_accounts = accounts.test_accounts if local else None
+
+    def local_default(value: Any, what: str, make: Any) -> Any:
+        if value is not None:
+            return value
+        if not local:
+            raise click.UsageError(f"--{what} is required on non-local networks")
+        return make()
+
+    governance = governance or deployer.address
+    treasury = local_default(treasury, "treasury", lambda: test_accounts[LOCAL_ROLES["treasury"]].address)
+    arbitrator = arbitrator or governance
+    oracles = local_default(oracles, "oracle", lambda: [test_accounts[i].address for i in LOCAL_ROLES["oracles"]])
+    threshold = threshold or p["threshold"]
+    p["threshold"] = threshold
+    deploy_block = chain.blocks.head.number + 1
+    staking_token = local_default(staking_token, "staking-token", lambda: project.MockStakeToken.deploy(sender=deployer))
+    payment_tokens = local_default(payment_tokens, "payment-token", lambda: [project.MockUSD.deploy(sender=deployer)])
+    if collateral_rates is None:
+        stake_decimals = staking_token.decimals()
+        collateral_rates = [collateral_rate(t.decimals(), stake_decimals, p["collateral_bps"]) for t in payment_tokens]
+    if len(collateral_rates) != len(payment_tokens):
+        raise click.UsageError("give one --collateral-rate per --payment-token")
+
+    s, e, u = p["staking"], p["escrow"], p["uptime"]
+    staking = project.ProviderStaking.deploy(
+        staking_token.address, deployer.address, treasury, s["min_stake"], s["unbonding_delay"], sender=deployer
+    )
+    escrow = project.JobEscrow.deploy(
+        staking.address,
+        deployer.address,
+        treasury,
+        (
+            e["fee_bps"],
+            e["accept_window"],
+            e["challenge_window"],
+            e["dispute_timeout"],
+            e["max_job_duration"],
+            e["dispute_bond_bps"],
+            e["client_slash_share_bps"],
+        ),
+        sender=deployer,
+    )
+    slasher = project.UptimeSlasher.deploy(
+        staking.address,
+        deployer.address,
+        (
+            u["epoch_length"],
+            u["statute_epochs"],
+            u["sla_bps"],
+            u["uptime_slash_bps"],
+            u["uptime_slash_cap"],
+            u["relayer_reward_bps"],
+            u["relayer_reward_cap"],
+        ),
+        sender=deployer,
+    )
+    hub = project.AttestationHub.deploy(
+        escrow.address, slasher.address, deployer.address, list(oracles), threshold, sender=deployer
+    )
+
+    staking.grantRole(staking.COLLATERAL_MANAGER_ROLE(), escrow.address, sender=deployer)
+    staking.grantRole(staking.SLASHER_ROLE(), escrow.address, sender=deployer)
+    staking.grantRole(staking.SLASHER_ROLE(), slasher.address, sender=deployer)
+    escrow.grantRole(escrow.ATTESTER_ROLE(), hub.address, sender=deployer)
+    slasher.grantRole(slasher.REPORTER_ROLE(), hub.address, sender=deployer)
+    for token, rate in zip(payment_tokens, collateral_rates):
+        escrow.setPaymentToken(token.address, True, rate, sender=deployer)
+    escrow.grantRole(escrow.ARBITRATOR_ROLE(), arbitrator, sender=deployer)
+    if governance != deployer.address:
+        _hand_over(deployer, governance, [staking, escrow, slasher, hub])
+
+    p["collateral_rates"] = {t.address: r for t, r in zip(payment_tokens, collateral_rates)}
+    return Deployment(
+        staking=staking,
+        escrow=escrow,
+        slasher=slasher,
+        hub=hub,
+        staking_token=staking_token,
+        payment_tokens=list(payment_tokens),
+        chain_id=chain.chain_id,
+        deploy_block=deploy_block,
+        governance=governance,
+        treasury=treasury,
+        arbitrator=arbitrator,
+        oracles=list(oracles),
+        params=p,
+    )
+
+
+def _hand_over(deployer: Any, governance: str, contracts: list[Any]) -> None:
+    """Give governance every role the deployer holds, then renounce the deployer's."""
+    for contract in contracts:
+        roles = [contract.GOVERNOR_ROLE()]
+        if hasattr(contract, "PAUSER_ROLE"):
+            roles.append(contract.PAUSER_ROLE())
+        admin = contract.DEFAULT_ADMIN_ROLE()
+        for role in roles + [admin]:
+            contract.grantRole(role, governance, sender=deployer)
+        for role in roles + [admin]:
+            contract.renounceRole(role, deployer.address, sender=deployer)
+
+
+def write_deployment(deployment: Deployment, folder: Path | str = "deployments") -> Path:
+    """Write ``<folder>/<chainId>.json`` and return its path."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{deployment.chain_id}.json"
+    path.write_text(json.dumps(deployment.to_json(), indent=2, sort_keys=True) + "\n")
+    return path
+
+
+@click.command(cls=ConnectedProviderCommand)
+@account_option(prompt=False)
+@click.option("--treasury", help="Receives protocol fees and slashed stake (required off local networks).")
+@click.option("--arbitrator", help="Resolves disputes (default: governance).")
+@click.option("--governance", help="Receives the admin roles (default: the deployer).")
+@click.option("--oracle", "oracles", multiple=True, help="An oracle key; repeat for each (required off local networks).")
+@click.option("--threshold", type=int, help=f"Signatures per quorum (default {DEFAULT_PARAMS['threshold']}).")
+@click.option("--staking-token", help="Staking token address (local networks deploy a test token).")
+@click.option("--payment-token", "payment_tokens", multiple=True, help="Allowlisted payment token; repeat for each.")
+@click.option("--collateral-rate", "collateral_rates", type=int, multiple=True, help="One per --payment-token.")
+@click.option("--out", default="deployments", show_default=True, help="Folder for <chainId>.json.")
+def cli(
+    network: Any,
+    account: Any,
+    treasury: str | None,
+    arbitrator: str | None,
+    governance: str | None,
+    oracles: tuple[str, ...],
+    threshold: int | None,
+    staking_token: str | None,
+    payment_tokens: tuple[str, ...],
+    collateral_rates: tuple[int, ...],
+    out: str,
+) -> None:
+    """Deploy ComputeRails and write deployments/<chainId>.json."""
+    if account is None:
+        if not network.is_local:
+            raise click.UsageError("--account is required on non-local networks")
+        account = accounts.test_accounts[LOCAL_ROLES["governance"]]
+    erc20 = project.MockUSD  # any ERC-20 ABI with decimals() will do for existing tokens
+    deployment = deploy_protocol(
+        account,
+        governance=governance,
+        treasury=treasury,
+        arbitrator=arbitrator,
+        oracles=list(oracles) or None,
+        threshold=threshold,
+        staking_token=erc20.at(staking_token) if staking_token else None,
+        payment_tokens=[erc20.at(t) for t in payment_tokens] or None,
+        collateral_rates=list(collateral_rates) or None,
+    )
+    path = write_deployment(deployment, out)
+    info = deployment.to_json()
+    click.echo(f"ComputeRails deployed on chain {deployment.chain_id} from block {deployment.deploy_block}:")
+    for name, address in info["contracts"].items():
+        click.echo(f"  {name:<16} {address}")
+    click.echo(f"  staking token    {info['tokens']['staking']}")
+    for address in info["tokens"]["payment"]:
+        click.echo(f"  payment token    {address}")
+    click.echo(f"Wrote {path}")
