@@ -268,7 +268,7 @@ contract ProviderStaking is IProviderStaking, AccessControl, ReentrancyGuardTran
     // ─────────────────────────────── views ───────────────────────────────
 
     /// @inheritdoc IProviderStaking
-    function provider(address account) external view returns (ProviderView memory v) {
+    function providerInfo(address account) external view returns (ProviderView memory v) {
         Provider storage p = _providers[account];
         v.registered = p.registered;
         v.jailed = p.jailed;

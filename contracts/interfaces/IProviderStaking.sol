@@ -87,7 +87,7 @@ interface IProviderStaking {
 
     // ─────────────────────────────── views ───────────────────────────────
 
-    function provider(address account) external view returns (ProviderView memory);
+    function providerInfo(address account) external view returns (ProviderView memory);
     function isActive(address account) external view returns (bool);
     function isRegistered(address account) external view returns (bool);
     function stakeOf(address account) external view returns (uint256);

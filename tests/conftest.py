@@ -1,0 +1,135 @@
+"""Shared fixtures: one protocol deployment per session (Ape isolates each test by snapshot),
+session-scoped role accounts and factory fixtures with sensible defaults."""
+
+from __future__ import annotations
+
+import pytest
+
+from scripts.deploy import DEFAULT_PARAMS, deploy_protocol
+from tests.utils.protocol import Protocol
+
+USD = 10**6  # the test payment token has 6 decimals
+STAKE = 10**18  # the staking token has 18 decimals
+
+
+@pytest.fixture(scope="session")
+def governance(accounts):
+    return accounts[0]
+
+
+@pytest.fixture(scope="session")
+def treasury(accounts):
+    return accounts[1]
+
+
+@pytest.fixture(scope="session")
+def arbitrator(accounts):
+    return accounts[2]
+
+
+@pytest.fixture(scope="session")
+def client(accounts):
+    return accounts[3]
+
+
+@pytest.fixture(scope="session")
+def other_client(accounts):
+    return accounts[4]
+
+
+@pytest.fixture(scope="session")
+def provider(accounts):
+    return accounts[5]
+
+
+@pytest.fixture(scope="session")
+def other_provider(accounts):
+    return accounts[6]
+
+
+@pytest.fixture(scope="session")
+def relayer(accounts):
+    return accounts[7]
+
+
+@pytest.fixture(scope="session")
+def attacker(accounts):
+    return accounts[10]
+
+
+@pytest.fixture(scope="session")
+def oracles(accounts):
+    return [accounts[17], accounts[18], accounts[19]]
+
+
+@pytest.fixture(scope="session")
+def deployment(governance, treasury, arbitrator, oracles):
+    return deploy_protocol(
+        governance,
+        treasury=treasury.address,
+        arbitrator=arbitrator.address,
+        oracles=[o.address for o in oracles],
+        threshold=DEFAULT_PARAMS["threshold"],
+    )
+
+
+@pytest.fixture(scope="session")
+def staking(deployment):
+    return deployment.staking
+
+
+@pytest.fixture(scope="session")
+def escrow(deployment):
+    return deployment.escrow
+
+
+@pytest.fixture(scope="session")
+def hub(deployment):
+    return deployment.hub
+
+
+@pytest.fixture(scope="session")
+def slasher(deployment):
+    return deployment.slasher
+
+
+@pytest.fixture(scope="session")
+def usd(deployment):
+    return deployment.payment_tokens[0]
+
+
+@pytest.fixture(scope="session")
+def stake_token(deployment):
+    return deployment.staking_token
+
+
+@pytest.fixture(scope="session")
+def protocol(deployment, oracles, chain):
+    """Drives the protocol the way users do: see tests/utils/protocol.py."""
+    return Protocol(deployment, oracles, chain)
+
+
+@pytest.fixture
+def registered_provider(protocol, provider):
+    """`provider`, registered with 10,000 stake tokens."""
+    protocol.register(provider, 10_000 * STAKE)
+    return provider
+
+
+@pytest.fixture
+def open_job(protocol, client, registered_provider):
+    """A job of 100 units at 0.10 USD (10 USD escrow), created by `client`, not yet accepted."""
+    return protocol.create_job(client, registered_provider)
+
+
+@pytest.fixture
+def accepted_job(protocol, open_job, registered_provider):
+    protocol.escrow.accept(open_job, sender=registered_provider)
+    return open_job
+
+
+@pytest.fixture
+def attested_job(protocol, accepted_job):
+    """An accepted job attested as a success for 60 of its 100 units."""
+    protocol.attest(accepted_job, success=True, units=60)
+    return accepted_job
