@@ -16,11 +16,12 @@ export PATH := $(BIN):$(ANVIL_DIR):$(PATH)
 
 NETWORK_ANVIL := ethereum:local:foundry
 
-.PHONY: help setup test test-contracts test-anvil deploy clean
+.PHONY: help setup test slither deploy clean
 
 help:
 	@echo "make test     run the whole test suite (sets itself up first)"
 	@echo "make deploy   deploy the protocol to a fresh local anvil and stop it again"
+	@echo "make slither  static analysis gate (also part of make test)"
 	@echo "make setup    only install: .venv, npm packages, solc bridge"
 
 setup: $(VENV)/.installed node_modules/.installed .solc/solc-v$(SOLC_VERSION)
@@ -45,6 +46,10 @@ test: setup
 	$(BIN)/ape compile
 	$(BIN)/ape test tests -p no:cacheprovider
 	$(BIN)/ape test tests -m anvil --network $(NETWORK_ANVIL) -p no:cacheprovider
+	$(BIN)/python tools/slither_gate.py
+
+slither: setup
+	$(BIN)/python tools/slither_gate.py
 
 deploy: setup
 	$(BIN)/ape compile

@@ -183,7 +183,7 @@ contract AttestationHub is IAttestationHub, AccessControl, EIP712 {
         if (length % SIGNATURE_LENGTH != 0) revert SignatureLengthInvalid(length);
         uint256 count = length / SIGNATURE_LENGTH;
         if (count < threshold) revert InsufficientSignatures(threshold, count);
-        address previous;
+        address previous = address(0);
         for (uint256 i; i < count; ++i) {
             uint256 o = i * SIGNATURE_LENGTH;
             bytes32 r = bytes32(signatures[o:o + 32]);

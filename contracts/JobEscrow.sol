@@ -147,7 +147,7 @@ contract JobEscrow is IJobEscrow, AccessControl, Pausable, ReentrancyGuardTransi
     ) external nonReentrant whenNotPaused returns (uint256 jobId) {
         uint256 amount;
         (jobId, amount) = _createJob(provider, token, unitPrice, maxUnits, deadline, specHash);
-        TokenTransfers.pullExact(IERC20(token), msg.sender, amount);
+        TokenTransfers.pullExact(IERC20(token), amount);
     }
 
     /// @notice Like createJob, with an EIP-2612 permit for the escrow amount instead of an approval.
@@ -169,7 +169,7 @@ contract JobEscrow is IJobEscrow, AccessControl, Pausable, ReentrancyGuardTransi
         uint256 amount;
         (jobId, amount) = _createJob(provider, token, unitPrice, maxUnits, deadline, specHash);
         try IERC20Permit(token).permit(msg.sender, address(this), amount, permitDeadline, v, r, s) {} catch {}
-        TokenTransfers.pullExact(IERC20(token), msg.sender, amount);
+        TokenTransfers.pullExact(IERC20(token), amount);
     }
 
     /// @notice Creates several jobs in one transaction; consecutive jobs in the same token are
@@ -181,17 +181,17 @@ contract JobEscrow is IJobEscrow, AccessControl, Pausable, ReentrancyGuardTransi
         if (n == 0) revert EmptyBatch();
         firstJobId = _jobCount + 1;
         address runToken = requests[0].token;
-        uint256 runAmount;
+        uint256 runAmount = 0;
         for (uint256 i; i < n; ++i) {
             JobRequest calldata q = requests[i];
             if (q.token != runToken) {
-                TokenTransfers.pullExact(IERC20(runToken), msg.sender, runAmount);
+                TokenTransfers.pullExact(IERC20(runToken), runAmount);
                 (runToken, runAmount) = (q.token, 0);
             }
             (, uint256 amount) = _createJob(q.provider, q.token, q.unitPrice, q.maxUnits, q.deadline, q.specHash);
             runAmount += amount;
         }
-        TokenTransfers.pullExact(IERC20(runToken), msg.sender, runAmount);
+        TokenTransfers.pullExact(IERC20(runToken), runAmount);
     }
 
     /// @notice Cancels a job the provider has not accepted yet; the escrow becomes claimable.
@@ -220,7 +220,7 @@ contract JobEscrow is IJobEscrow, AccessControl, Pausable, ReentrancyGuardTransi
         j.timer = uint40(ends);
         _disputeBonds[jobId] = bond;
         emit JobDisputed(jobId, msg.sender, bond, ends);
-        if (bond != 0) TokenTransfers.pullExact(IERC20(_tokenById[j.tokenId]), msg.sender, bond);
+        if (bond != 0) TokenTransfers.pullExact(IERC20(_tokenById[j.tokenId]), bond);
     }
 
     /// @notice Ends a job that was accepted but not attested by its deadline: the client is

@@ -322,7 +322,7 @@ contract ProviderStaking is IProviderStaking, AccessControl, ReentrancyGuardTran
         p.totalDeposited += amount.toUint128();
         totalStaked += amount;
         emit StakeAdded(msg.sender, amount, staked);
-        TokenTransfers.pullExact(IERC20(stakingToken), msg.sender, amount);
+        TokenTransfers.pullExact(IERC20(stakingToken), amount);
     }
 
     function _release(Provider storage p, uint256 amount) internal returns (uint120 locked) {

@@ -71,9 +71,9 @@ contract UptimeSlasher is IUptimeSlasher, AccessControl {
         if (!staking.isRegistered(provider)) revert UnknownProvider(provider);
         _markReported(provider, epoch);
 
-        uint256 requested;
-        uint256 slashed;
-        uint256 reward;
+        uint256 requested = 0;
+        uint256 slashed = 0;
+        uint256 reward = 0;
         if (uptimeBps < _slaBps) {
             requested = staking.slashableStake(provider) * _uptimeSlashBps / BPS;
             if (requested > _uptimeSlashCap) requested = _uptimeSlashCap;

@@ -16,10 +16,11 @@ library TokenTransfers {
     /// @param received the change in this contract's balance
     error TransferAmountMismatch(uint256 expected, uint256 received);
 
-    /// @dev Moves `amount` of `token` from `from` to this contract and checks it all arrived.
-    function pullExact(IERC20 token, address from, uint256 amount) internal {
+    /// @dev Moves `amount` of `token` from the caller to this contract and checks it all arrived.
+    ///      Always from msg.sender: nobody can be made to pay for someone else's call.
+    function pullExact(IERC20 token, uint256 amount) internal {
         uint256 before = token.balanceOf(address(this));
-        token.safeTransferFrom(from, address(this), amount);
+        token.safeTransferFrom(msg.sender, address(this), amount);
         uint256 afterwards = token.balanceOf(address(this));
         // A balance that shrank (a hostile or rebasing token) counts as nothing received.
         uint256 received = afterwards > before ? afterwards - before : 0;
