@@ -12,6 +12,7 @@ from typing import Any, Iterable
 
 from eth_abi import encode
 from eth_account import Account
+from eth_keys import keys
 from eth_utils import keccak, to_checksum_address
 
 DOMAIN_NAME = "ComputeRails AttestationHub"
@@ -28,6 +29,8 @@ UPTIME_REPORT_TYPEHASH = keccak(text=UPTIME_REPORT_TYPE)
 DOMAIN_TYPEHASH = keccak(text=DOMAIN_TYPE)
 
 SIGNATURE_LENGTH = 65
+#: Signatures with s above this are malleable twins; the hub (OpenZeppelin ECDSA) rejects them.
+SECP256K1_HALF_N = 0x7FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF5D576E7357A4501DDFE92F46681B20A0
 
 #: EIP-712 field lists, as eth-account's ``encode_typed_data`` and wallets expect them.
 EIP712_TYPES: dict[str, list[dict[str, str]]] = {
@@ -85,6 +88,23 @@ def sign_digest(digest: bytes, private_key: Any) -> bytes:
     """Sign a 32-byte digest: 65 bytes ``r ‖ s ‖ v`` with low s, as the hub requires."""
     signed = Account.unsafe_sign_hash(digest, private_key)
     return signed.r.to_bytes(32, "big") + signed.s.to_bytes(32, "big") + bytes([signed.v])
+
+
+def recover(digest: bytes, signature: bytes) -> str:
+    """The checksummed address that produced a 65-byte ``r ‖ s ‖ v`` signature over `digest`.
+
+    Raises:
+        ValueError: malformed signature (wrong length, bad v, high s).
+    """
+    if len(signature) != SIGNATURE_LENGTH:
+        raise ValueError(f"signature is {len(signature)} bytes, expected 65")
+    v = signature[64]
+    if v not in (27, 28):
+        raise ValueError(f"signature v is {v}, expected 27 or 28")
+    if int.from_bytes(signature[32:64], "big") > SECP256K1_HALF_N:
+        raise ValueError("signature s is in the upper half of the curve order (malleable)")
+    sig = keys.Signature(signature_bytes=signature[:64] + bytes([v - 27]))
+    return sig.recover_public_key_from_msg_hash(digest).to_checksum_address()
 
 
 def pack_signatures(signatures: Iterable[tuple[str, bytes]]) -> bytes:

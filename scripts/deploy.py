@@ -14,7 +14,6 @@ receives the admin roles and the deployer renounces its own.
 """
 
 
-import hashlib
 import json
 from copy import deepcopy
 from dataclasses import dataclass, field
@@ -24,6 +23,9 @@ from typing import Any
 import click
 from ape import accounts, chain, project
 from ape.cli import ConnectedProviderCommand, account_option
+
+from computerails.deployments import PROTOCOL_CONTRACTS as CONTRACTS
+from computerails.deployments import abi_hash
 
 DAY = 86_400
 HOUR = 3_600
@@ -62,9 +64,6 @@ DEFAULT_PARAMS: dict[str, Any] = {
 #: Which of the test mnemonic's accounts play which part on local networks.
 LOCAL_ROLES = {"governance": 0, "treasury": 1, "oracles": (17, 18, 19)}
 
-CONTRACTS = ("ProviderStaking", "JobEscrow", "UptimeSlasher", "AttestationHub")
-
-
 def collateral_rate(payment_decimals: int, stake_decimals: int, collateral_bps: int, stake_per_payment: int = 1) -> int:
     """Staking-token units per payment-token unit, scaled by 1e18.
 
@@ -75,10 +74,10 @@ def collateral_rate(payment_decimals: int, stake_decimals: int, collateral_bps: 
     return collateral_bps * stake_per_payment * 10 ** (18 + stake_decimals - payment_decimals) // 10_000
 
 
-def abi_hash() -> str:
-    """SHA-256 over the protocol contracts' ABIs, in a canonical JSON form."""
-    abis = {name: [item.model_dump(mode="json") for item in project.get_contract(name).contract_type.abi] for name in CONTRACTS}
-    return hashlib.sha256(json.dumps(abis, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+def build_abi_hash() -> str:
+    """abiHash of the contracts as compiled now (the SDK compares it with its own copy)."""
+    manifest = json.loads((Path(project.path) / ".build" / "__local__.json").read_text())
+    return abi_hash({name: manifest["contractTypes"][name]["abi"] for name in CONTRACTS})
 
 
 @dataclass
@@ -120,7 +119,7 @@ class Deployment:
                 "oracles": self.oracles,
             },
             "params": self.params,
-            "abiHash": abi_hash(),
+            "abiHash": build_abi_hash(),
         }
 
 

@@ -1,0 +1,272 @@
+"""Exceptions: one root, a class per contract custom error, and precondition errors.
+
+Every custom error in the exported ABIs (the protocol's own, OpenZeppelin's and the ERC-20
+errors of the test tokens) becomes a subclass of :class:`ContractRevert` with the same name,
+created from the ABIs at import time, so the mapping can never drift from the contracts::
+
+    try:
+        rails.client.cancel(7)
+    except errors.NotJobClient as e:
+        print(e.args_dict["expected"], e.args_dict["caller"])
+
+Precondition errors (:class:`PreconditionError`) are raised before anything is sent, and
+say what to do about it.
+"""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from typing import Any
+
+from eth_abi import decode
+from eth_utils import function_signature_to_4byte_selector, to_checksum_address
+
+from computerails.types import JobStatus
+
+
+class ComputeRailsError(Exception):
+    """Root of every exception the SDK raises."""
+
+
+# ───────────────────────────── set-up and transport ─────────────────────────────
+
+
+class DeploymentError(ComputeRailsError):
+    """A deployment file is missing, unreadable or does not fit the connected chain."""
+
+
+class ChainMismatch(DeploymentError):
+    """The node's chain id differs from the deployment's: the SDK refuses to sign."""
+
+    def __init__(self, expected: int, actual: int) -> None:
+        super().__init__(
+            f"the node is on chain {actual} but the deployment is for chain {expected}: "
+            "connect to the right RPC or pass the deployment for this chain"
+        )
+        self.expected = expected
+        self.actual = actual
+
+
+class NoAccount(ComputeRailsError):
+    """A transaction was requested from a read-only connection."""
+
+
+class TransactionError(ComputeRailsError):
+    """A transaction could not be sent or confirmed."""
+
+
+class TransactionTimeout(TransactionError):
+    """No receipt within the timeout. The transaction may still be mined: `tx_hash` says which."""
+
+    def __init__(self, tx_hash: str, timeout: float) -> None:
+        super().__init__(
+            f"transaction {tx_hash} was sent but not mined within {timeout:.0f}s; it may still be mined: "
+            f"check it with `wait_for_receipt('{tx_hash}')` before sending anything again"
+        )
+        self.tx_hash = tx_hash
+        self.timeout = timeout
+
+
+class TransactionReverted(TransactionError):
+    """A transaction was mined but reverted (the simulation before sending had passed)."""
+
+    def __init__(self, tx_hash: str, cause: ComputeRailsError | None = None) -> None:
+        reason = f": {cause}" if cause else ""
+        super().__init__(f"transaction {tx_hash} reverted on-chain{reason}")
+        self.tx_hash = tx_hash
+        self.cause = cause
+
+
+class RPCUnavailable(TransactionError):
+    """The node could not be reached after retries."""
+
+
+# ───────────────────────────── contract reverts ─────────────────────────────
+
+
+class ContractRevert(ComputeRailsError):
+    """A contract reverted with a custom error. Subclasses carry the error's name.
+
+    Attributes:
+        args_dict: the decoded arguments by name (addresses checksummed, job statuses as
+            :class:`~computerails.types.JobStatus`).
+        data: the raw revert data.
+    """
+
+    error_name: str = ""
+    abi_inputs: tuple[dict[str, Any], ...] = ()
+    hint: str = ""
+
+    def __init__(self, args_dict: dict[str, Any] | None = None, data: str = "") -> None:
+        self.args_dict = dict(args_dict or {})
+        self.data = data
+        shown = ", ".join(f"{k}={_show(v)}" for k, v in self.args_dict.items())
+        message = f"{self.error_name or type(self).__name__}({shown})"
+        if self.hint:
+            message += f": {self.hint}"
+        super().__init__(message)
+
+    def __getattr__(self, name: str) -> Any:
+        args = self.__dict__.get("args_dict", {})
+        if name in args:
+            return args[name]
+        raise AttributeError(name)
+
+
+class UnknownRevert(ContractRevert):
+    """A revert the SDK could not decode (string reason, panic or unknown selector)."""
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, JobStatus):
+        return value.value
+    if isinstance(value, bytes):
+        return "0x" + value.hex()
+    return str(value)
+
+
+#: Readable advice for the errors users meet most.
+_HINTS = {
+    "UnexpectedJobStatus": "the job is not in the state this call needs; read it with job(id)",
+    "NotJobClient": "only the job's client may do this",
+    "NotJobProvider": "only the job's provider may do this",
+    "AcceptWindowClosed": "the provider accepted too late; the client can cancel for a refund",
+    "JobDeadlinePassed": "the job's deadline has passed",
+    "JobDeadlineNotPassed": "wait until the job's deadline has passed",
+    "ChallengeWindowOpen": "wait until the challenge window closes before settling",
+    "ChallengeWindowClosed": "the challenge window is over; the job can only be settled now",
+    "InsufficientFreeStake": "add stake or wait for running jobs to release their collateral",
+    "StakeBelowMinimum": "stake at least the minimum (see params())",
+    "ProviderIsJailed": "the provider was slashed: top up to the minimum stake and call unjail",
+    "UnbondingNotElapsed": "wait until the unbonding delay has passed",
+    "NothingToWithdraw": "nothing is claimable in this token",
+    "NothingToClaim": "nothing is claimable",
+    "TokenNotAllowed": "this payment token is not on the allowlist",
+    "EnforcedPause": "the escrow is paused: new jobs and acceptances are stopped",
+    "InsufficientSignatures": "collect more oracle signatures",
+    "SignerNotOracle": "a signature is not from a current oracle (or signs different data)",
+    "AttestationExpired": "the attestation's deadline has passed; sign a new one",
+    "TransferAmountMismatch": "the token delivered a different amount than requested (fee-on-transfer?)",
+    "ERC20InsufficientAllowance": "approve the escrow or staking contract first",
+    "ERC20InsufficientBalance": "the account's token balance is too low",
+}
+
+_ABI_FILES = ("ProviderStaking", "JobEscrow", "AttestationHub", "UptimeSlasher", "MockUSD", "MockStakeToken")
+
+#: selector (bytes4) -> exception class
+ERRORS_BY_SELECTOR: dict[bytes, type[ContractRevert]] = {}
+
+
+def _abi_type(component: dict[str, Any]) -> str:
+    if component["type"].startswith("tuple"):
+        inner = ",".join(_abi_type(c) for c in component["components"])
+        return f"({inner}){component['type'][5:]}"
+    return component["type"]
+
+
+def _register_errors() -> None:
+    namespace = globals()
+    for name in _ABI_FILES:
+        abi = json.loads(resources.files("computerails.abi").joinpath(f"{name}.json").read_text())["abi"]
+        for item in abi:
+            if item["type"] != "error":
+                continue
+            error_name = item["name"]
+            signature = f"{error_name}({','.join(_abi_type(i) for i in item['inputs'])})"
+            selector = function_signature_to_4byte_selector(signature)
+            if selector in ERRORS_BY_SELECTOR:
+                continue
+            existing = namespace.get(error_name)
+            if isinstance(existing, type) and issubclass(existing, ContractRevert):
+                # Same name, different arguments in another contract: keep one class per name.
+                ERRORS_BY_SELECTOR[selector] = existing
+                continue
+            cls = type(
+                error_name,
+                (ContractRevert,),
+                {
+                    "error_name": error_name,
+                    "abi_inputs": tuple(item["inputs"]),
+                    "hint": _HINTS.get(error_name, ""),
+                    "__doc__": f"The contract reverted with `{signature}`.",
+                    "__module__": __name__,
+                },
+            )
+            namespace[error_name] = cls
+            ERRORS_BY_SELECTOR[selector] = cls
+
+
+_register_errors()
+
+
+def decode_revert(data: str | bytes | None) -> ContractRevert:
+    """Turn revert data into the matching :class:`ContractRevert` subclass instance."""
+    if isinstance(data, str):
+        raw = bytes.fromhex(data[2:] if data.startswith("0x") else data)
+    else:
+        raw = bytes(data or b"")
+    cls = ERRORS_BY_SELECTOR.get(raw[:4])
+    if cls is None:
+        return UnknownRevert({"data": "0x" + raw.hex()}, data="0x" + raw.hex())
+    types = [_abi_type(i) for i in cls.abi_inputs]
+    # Decode with the argument list of this selector's own declaration.
+    try:
+        values = decode(types, raw[4:]) if types else ()
+    except Exception:  # malformed data for this selector
+        return UnknownRevert({"data": "0x" + raw.hex()}, data="0x" + raw.hex())
+    args = {}
+    for spec, value in zip(cls.abi_inputs, values):
+        if spec["type"] == "address":
+            value = to_checksum_address(value)
+        elif spec.get("internalType", "").endswith("JobStatus"):
+            value = JobStatus.from_int(value)
+        args[spec["name"] or f"arg{len(args)}"] = value
+    return cls(args, data="0x" + raw.hex())
+
+
+# ───────────────────────────── preconditions ─────────────────────────────
+
+
+class PreconditionError(ComputeRailsError, ValueError):
+    """Checked before sending: nothing was sent and no gas was spent."""
+
+
+class InsufficientBalance(PreconditionError):
+    """The account holds fewer tokens than the call needs."""
+
+
+class InsufficientAllowance(PreconditionError):
+    """The contract may not pull enough tokens (and auto-approval was turned off)."""
+
+
+class InsufficientStake(PreconditionError):
+    """Not enough (free) stake for what was asked."""
+
+
+class InvalidDeadline(PreconditionError):
+    """A deadline is in the past or too far in the future."""
+
+
+class WrongJobState(PreconditionError):
+    """The job is not in a state that allows this call (yet, or any more)."""
+
+
+class NotAllowed(PreconditionError):
+    """The account is not the party that may make this call."""
+
+
+class ProviderJailed(PreconditionError):
+    """The provider is jailed: top up to the minimum stake and unjail first."""
+
+
+class NothingClaimable(PreconditionError):
+    """There is nothing to withdraw."""
+
+
+class InvalidSignatures(PreconditionError):
+    """Oracle signatures are missing, duplicated or from non-oracles."""
+
+
+class TooEarly(PreconditionError):
+    """A window or delay has not passed yet: wait and call again."""

@@ -1,0 +1,220 @@
+"""Domain types: statuses as Enums, amounts as Decimal token units, times as UTC datetimes,
+and pydantic models for everything serialised (jobs, provider status, attestations, reports)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from decimal import Decimal
+from enum import Enum
+from typing import Any, Union
+
+from eth_utils import to_checksum_address
+from pydantic import BaseModel, ConfigDict, field_validator
+
+from computerails import eip712
+
+
+class Raw(int):
+    """An amount already in the token's smallest unit: ``Raw(1_500_000)`` is 1.5 mUSD.
+
+    Amounts are otherwise read as token units (``Decimal("1.5")``, ``"1.5"`` or ``2``).
+    """
+
+
+Amount = Union[Decimal, int, str, Raw]
+
+
+def to_raw(amount: Amount | float, decimals: int) -> int:
+    """Token units -> smallest units. ``Raw`` passes through unchanged.
+
+    Raises:
+        ValueError: negative, or finer than the token's decimals.
+    """
+    if isinstance(amount, Raw):
+        value = int(amount)
+    else:
+        scaled = Decimal(str(amount)) * (Decimal(10) ** decimals)
+        if scaled != scaled.to_integral_value():
+            raise ValueError(f"{amount} has more than {decimals} decimals")
+        value = int(scaled)
+    if value < 0:
+        raise ValueError(f"amount must not be negative, got {amount}")
+    return value
+
+
+def from_raw(value: int, decimals: int) -> Decimal:
+    """Smallest units -> token units, exactly."""
+    return Decimal(value).scaleb(-decimals)
+
+
+def utc(timestamp: int) -> datetime:
+    """Unix seconds -> aware UTC datetime."""
+    return datetime.fromtimestamp(timestamp, tz=timezone.utc)
+
+
+def to_timestamp(value: datetime | int) -> int:
+    """Aware datetime or unix seconds -> unix seconds (naive datetimes are refused)."""
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise ValueError("use a timezone-aware datetime (e.g. datetime.now(timezone.utc))")
+        return int(value.timestamp())
+    return int(value)
+
+
+class JobStatus(str, Enum):
+    """Where a job is in its life (see IJobEscrow's state machine)."""
+
+    NONE = "none"
+    OPEN = "open"
+    ACCEPTED = "accepted"
+    ATTESTED = "attested"
+    DISPUTED = "disputed"
+    SETTLED = "settled"
+    FAILED = "failed"
+    EXPIRED = "expired"
+    CANCELLED = "cancelled"
+
+    @classmethod
+    def from_int(cls, value: int) -> "JobStatus":
+        return list(cls)[value]
+
+    def to_int(self) -> int:
+        return list(type(self)).index(self)
+
+    @property
+    def ended(self) -> bool:
+        return self in (JobStatus.SETTLED, JobStatus.FAILED, JobStatus.EXPIRED, JobStatus.CANCELLED)
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class TokenInfo(_Model):
+    address: str
+    symbol: str
+    decimals: int
+
+
+class Job(_Model):
+    """A job as the escrow sees it, with amounts in the payment token's units."""
+
+    id: int
+    status: JobStatus
+    client: str
+    provider: str
+    token: TokenInfo
+    unit_price: Decimal
+    max_units: int
+    escrow: Decimal
+    units: int
+    fee_bps: int
+    collateral: Decimal  # staking-token units
+    deadline: datetime
+    accept_by: datetime | None = None
+    challenge_ends: datetime | None = None
+    dispute_ends: datetime | None = None
+    dispute_bond: Decimal = Decimal(0)
+    spec_hash: str | None = None  # from JobCreated, when read from events
+
+
+class ProviderStatus(_Model):
+    """What a provider operator (or a dashboard) wants to know, in staking-token units."""
+
+    address: str
+    registered: bool
+    jailed: bool
+    active: bool
+    staked: Decimal
+    locked: Decimal
+    free: Decimal
+    unbonding: Decimal
+    unbonding_end: datetime | None
+    total_slashed: Decimal
+    total_deposited: Decimal
+    metadata_uri: str
+    claimable: dict[str, Decimal]  # token symbol -> amount, escrow payments and slash proceeds
+
+
+class Signature(_Model):
+    """One oracle's EIP-712 signature (65 bytes, hex)."""
+
+    signer: str
+    signature: str
+
+    @field_validator("signer")
+    @classmethod
+    def _checksum(cls, v: str) -> str:
+        return to_checksum_address(v)
+
+    @property
+    def raw(self) -> bytes:
+        return bytes.fromhex(self.signature.removeprefix("0x"))
+
+
+class Attestation(_Model):
+    """EIP-712 ``ComputeAttestation``: a quorum's statement about a job's result."""
+
+    job_id: int
+    provider: str
+    success: bool
+    units: int
+    result_hash: str  # 0x-prefixed 32 bytes
+    deadline: int  # unix seconds; the signatures are void afterwards
+
+    @field_validator("provider")
+    @classmethod
+    def _checksum(cls, v: str) -> str:
+        return to_checksum_address(v)
+
+    @field_validator("result_hash", mode="before")
+    @classmethod
+    def _hash(cls, v: Any) -> str:
+        raw = bytes(v) if isinstance(v, (bytes, bytearray)) else bytes.fromhex(str(v).removeprefix("0x"))
+        if len(raw) != 32:
+            raise ValueError("result_hash must be 32 bytes")
+        return "0x" + raw.hex()
+
+    def as_tuple(self) -> tuple[Any, ...]:
+        """The struct as the contract takes it."""
+        return (self.job_id, self.provider, self.success, self.units, bytes.fromhex(self.result_hash[2:]), self.deadline)
+
+    def digest(self, chain_id: int, hub_address: str) -> bytes:
+        struct = eip712.attestation_struct_hash(*self.as_tuple())
+        return eip712.typed_digest(eip712.domain_separator(chain_id, hub_address), struct)
+
+
+class UptimeReport(_Model):
+    """EIP-712 ``UptimeReport``: a quorum's statement of a provider's uptime in an ended epoch."""
+
+    provider: str
+    epoch: int
+    uptime_bps: int
+
+    @field_validator("provider")
+    @classmethod
+    def _checksum(cls, v: str) -> str:
+        return to_checksum_address(v)
+
+    @field_validator("uptime_bps")
+    @classmethod
+    def _bps(cls, v: int) -> int:
+        if not 0 <= v <= 10_000:
+            raise ValueError("uptime_bps must be within 0..10000")
+        return v
+
+    def as_tuple(self) -> tuple[Any, ...]:
+        return (self.provider, self.epoch, self.uptime_bps)
+
+    def digest(self, chain_id: int, hub_address: str) -> bytes:
+        struct = eip712.uptime_report_struct_hash(*self.as_tuple())
+        return eip712.typed_digest(eip712.domain_separator(chain_id, hub_address), struct)
+
+
+class Payout(_Model):
+    """One withdrawal made by ``claim_rewards`` or ``withdraw``."""
+
+    token: TokenInfo
+    amount: Decimal
+    tx_hash: str
+    source: str  # "escrow" (payments, refunds, fees) or "staking" (slash proceeds)
