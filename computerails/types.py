@@ -43,8 +43,11 @@ def to_raw(amount: Amount | float, decimals: int) -> int:
 
 
 def from_raw(value: int, decimals: int) -> Decimal:
-    """Smallest units -> token units, exactly."""
-    return Decimal(value).scaleb(-decimals)
+    """Smallest units -> token units, exactly, without trailing zeros (``Decimal("9.75")``)."""
+    whole, fraction = divmod(int(value), 10**decimals)
+    if fraction == 0:
+        return Decimal(whole)
+    return Decimal(value).scaleb(-decimals).normalize()
 
 
 def utc(timestamp: int) -> datetime:
