@@ -144,6 +144,13 @@ class ClientAPI:
         sent = self._r.send(self._r.escrow.functions.withdraw(info.address), "withdraw")
         return Payout(token=info, amount=from_raw(raw, info.decimals), tx_hash=sent.tx_hash, source="escrow")
 
+    def withdraw_all(self) -> list[Payout]:
+        """Withdraw every claimable balance: refunds and bonds from the escrow, and the staking
+        token a client receives when a provider's collateral is slashed for its job."""
+        from computerails.provider import claim_everything
+
+        return claim_everything(self._r)
+
     def job(self, job_id: int) -> Job:
         return self._r.views.job(job_id)
 

@@ -123,16 +123,7 @@ class ProviderAPI:
         proceeds in the staking token are claimed from the staking contract. Returns what was
         paid; an empty list means there was nothing to claim.
         """
-        me = self._r.address
-        payouts = []
-        for info, parts in self._r.views.claimable_raw(me).items():
-            if parts.get("escrow"):
-                sent = self._r.send(self._r.escrow.functions.withdraw(info.address), "withdraw")
-                payouts.append(Payout(token=info, amount=from_raw(parts["escrow"], info.decimals), tx_hash=sent.tx_hash, source="escrow"))
-            if parts.get("staking"):
-                sent = self._r.send(self._r.staking.functions.claim(), "claim")
-                payouts.append(Payout(token=info, amount=from_raw(parts["staking"], info.decimals), tx_hash=sent.tx_hash, source="staking"))
-        return payouts
+        return claim_everything(self._r)
 
     def status(self, address: str | None = None) -> ProviderStatus:
         """Stake, locked, unbonding, jailed and claimable of this provider (or another)."""
@@ -153,3 +144,17 @@ class ProviderAPI:
             raise InsufficientBalance(f"{me} holds {from_raw(balance, info.decimals)} {info.symbol}, needs {from_raw(raw, info.decimals)}")
         if token.functions.allowance(me, self._r.staking.address).call() < raw:
             self._r.send(token.functions.approve(self._r.staking.address, raw), "approve")
+
+
+def claim_everything(rails: "ComputeRails") -> list[Payout]:
+    """Withdraw every claimable balance of the connection's account (any role)."""
+    me = rails.address
+    payouts = []
+    for info, parts in rails.views.claimable_raw(me).items():
+        if parts.get("escrow"):
+            sent = rails.send(rails.escrow.functions.withdraw(info.address), "withdraw")
+            payouts.append(Payout(token=info, amount=from_raw(parts["escrow"], info.decimals), tx_hash=sent.tx_hash, source="escrow"))
+        if parts.get("staking"):
+            sent = rails.send(rails.staking.functions.claim(), "claim")
+            payouts.append(Payout(token=info, amount=from_raw(parts["staking"], info.decimals), tx_hash=sent.tx_hash, source="staking"))
+    return payouts

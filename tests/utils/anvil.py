@@ -15,18 +15,11 @@ import sys
 import time
 from pathlib import Path
 
-from eth_account import Account
-
 ROOT = Path(__file__).resolve().parents[2]
-MNEMONIC = "test test test test test test test test test test test junk"
+from scripts._marketplace import DEV_MNEMONIC as MNEMONIC
+from scripts._marketplace import dev_key  # noqa: F401  (re-exported for the SDK tests)
+
 N_ACCOUNTS = 20
-
-Account.enable_unaudited_hdwallet_features()
-
-
-def dev_key(index: int) -> str:
-    """Private key of the test mnemonic's account `index` (anvil's and Ape's dev accounts)."""
-    return Account.from_mnemonic(MNEMONIC, account_path=f"m/44'/60'/0'/0/{index}").key.hex()
 
 
 def anvil_binary() -> str:

@@ -1,0 +1,560 @@
+"""A compute marketplace, simulated end to end through the SDK (used by `ape run demo` and the
+end-to-end test).
+
+Providers register and stake; clients lock payment for jobs whose spec is a real,
+deterministic workload (a seeded integer matrix product or a keccak hash chain); providers
+compute the result and hand its hash to the oracles; every oracle recomputes it and signs a
+success attestation only when it matches (a failure attestation when it does not); a relayer
+sends the quorums on-chain. Along the way: a dishonest provider returns wrong results, an
+offline provider misses heartbeats (a quorum-signed uptime report slashes and jails it; it
+tops up and unjails) and lets one job expire, one client disputes an attestation that the
+arbitrator checks and rejects. At the end everybody withdraws and the books are checked.
+
+Nothing here imports Ape: the simulation talks to the node only through ``computerails``.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections import Counter, defaultdict
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Callable, ContextManager
+
+from eth_account import Account
+from eth_utils import keccak
+from web3 import HTTPProvider, Web3
+
+import computerails
+from computerails import Attestation, JobStatus, UptimeReport
+from computerails.rails import ComputeRails
+from computerails.types import from_raw
+
+USD_DECIMALS = 6
+STAKE_DECIMALS = 18
+HEARTBEATS_PER_EPOCH = 20
+JOB_LIFETIME = timedelta(hours=6)
+ETH_PER_ACCOUNT = 10**21  # 1,000 ETH of gas money on the devnet
+
+
+# ───────────────────────────── workloads ─────────────────────────────
+
+
+def make_spec(rng: random.Random) -> dict[str, Any]:
+    """A small, deterministic workload: what the specHash commits to."""
+    if rng.random() < 0.5:
+        return {"kind": "matmul", "size": rng.choice([8, 12, 16, 20]), "seed": rng.getrandbits(32), "modulus": 65_521}
+    return {"kind": "hashchain", "iterations": rng.choice([500, 1_000, 2_000]), "seed": rng.getrandbits(64)}
+
+
+def spec_hash(spec: dict[str, Any]) -> bytes:
+    return keccak(json.dumps(spec, sort_keys=True, separators=(",", ":")).encode())
+
+
+def compute(spec: dict[str, Any]) -> bytes:
+    """Run the workload and return its result bytes."""
+    if spec["kind"] == "matmul":
+        n, p = spec["size"], spec["modulus"]
+        gen = random.Random(spec["seed"])
+        a = [[gen.randrange(p) for _ in range(n)] for _ in range(n)]
+        b = [[gen.randrange(p) for _ in range(n)] for _ in range(n)]
+        bt = list(zip(*b))
+        c = [[sum(x * y for x, y in zip(row, col)) % p for col in bt] for row in a]
+        return b"".join(v.to_bytes(4, "big") for row in c for v in row)
+    digest = spec["seed"].to_bytes(8, "big")
+    for _ in range(spec["iterations"]):
+        digest = keccak(digest)
+    return digest
+
+
+def units_of(spec: dict[str, Any]) -> int:
+    """Billable units: multiply-adds / 64 for a matrix product, hashes / 10 for a chain."""
+    if spec["kind"] == "matmul":
+        return max(1, spec["size"] ** 3 // 64)
+    return spec["iterations"] // 10
+
+
+# ───────────────────────────── configuration ─────────────────────────────
+
+
+@dataclass
+class Config:
+    providers: int = 5
+    clients: int = 10
+    jobs: int = 60
+    oracles: int = 3
+    threshold: int = 2
+    seed: int = 7
+    batch: int = 20  # attestations per relayed transaction
+
+    def validate(self) -> None:
+        if self.providers < 2:
+            raise ValueError("--providers must be at least 2 (one dishonest, one that goes offline)")
+        if self.clients < 1 or self.jobs < 2 * self.providers:
+            raise ValueError("--jobs must be at least twice --providers, and --clients at least 1")
+        if not 1 <= self.threshold <= self.oracles:
+            raise ValueError("--threshold must be within 1..--oracles")
+
+
+#: The well-known devnet mnemonic (anvil's default, and Ape's test accounts).
+DEV_MNEMONIC = "test test test test test test test test test test test junk"
+Account.enable_unaudited_hdwallet_features()
+
+
+def dev_key(index: int) -> str:
+    """Private key of the devnet mnemonic's account `index`."""
+    return "0x" + bytes(Account.from_mnemonic(DEV_MNEMONIC, account_path=f"m/44'/60'/0'/0/{index}").key).hex()
+
+
+def derive_key(seed: int, role: str, index: int) -> str:
+    """Deterministic devnet keys: the same seed gives the same accounts."""
+    return "0x" + keccak(text=f"computerails-demo/{seed}/{role}/{index}").hex()
+
+
+@dataclass
+class Actor:
+    name: str
+    key: str
+    rails: ComputeRails
+    price: Decimal = Decimal(0)  # providers: asking price per unit
+
+    @property
+    def address(self) -> str:
+        return self.rails.address
+
+
+@dataclass
+class JobPlan:
+    index: int
+    client: Actor
+    provider: Actor
+    spec: dict[str, Any]
+    unit_price: Decimal
+    job_id: int = 0
+    result: bytes = b""
+    outcome: str = ""  # settled | failed | expired | disputed
+
+
+@dataclass
+class Report:
+    config: dict[str, Any]
+    providers: list[dict[str, Any]] = field(default_factory=list)
+    clients: list[dict[str, Any]] = field(default_factory=list)
+    oracles: list[dict[str, Any]] = field(default_factory=list)
+    gas: list[dict[str, Any]] = field(default_factory=list)
+    jobs: dict[str, int] = field(default_factory=dict)
+    accounting: dict[str, Any] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+    deployment: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def passed(self) -> bool:
+        return bool(self.accounting) and all(t["pass"] for t in self.accounting.values())
+
+    def to_json(self) -> dict[str, Any]:
+        def plain(v: Any) -> Any:
+            if isinstance(v, Decimal):
+                return format(v, "f")
+            if isinstance(v, dict):
+                return {k: plain(x) for k, x in v.items()}
+            if isinstance(v, list):
+                return [plain(x) for x in v]
+            return v
+
+        return plain({
+            "config": self.config, "jobs": self.jobs, "providers": self.providers, "clients": self.clients,
+            "oracles": self.oracles, "gas": self.gas, "accounting": self.accounting, "timings": self.timings,
+            "deployment": self.deployment, "result": "PASS" if self.passed else "FAIL",
+        })
+
+
+Progress = Callable[[str, int], ContextManager[Callable[[], None]]]
+
+
+def no_progress(_label: str, _total: int) -> ContextManager[Callable[[], None]]:
+    return nullcontext(lambda: None)
+
+
+# ───────────────────────────── the simulation ─────────────────────────────
+
+
+class Marketplace:
+    """One run of the marketplace against a node and a deployment.
+
+    Args:
+        rpc: the node's URL.
+        deployment: path of ``deployments/<chainId>.json``.
+        config: sizes and seed.
+        governance_key: holds the governor and arbitrator roles (the devnet deployer).
+        progress: ``progress(label, total)`` -> context giving an ``advance()`` callable.
+    """
+
+    def __init__(self, rpc: str, deployment: str | Path, config: Config, governance_key: str,
+                 progress: Progress = no_progress) -> None:
+        config.validate()
+        self.cfg = config
+        self.rng = random.Random(config.seed)
+        self.w3 = Web3(HTTPProvider(rpc, request_kwargs={"timeout": 60}))
+        self.rpc = rpc
+        self.deployment = str(deployment)
+        self.progress = progress
+        self.governance = self._actor("governance", governance_key)
+        self.oracles = [self._new_actor("oracle", i) for i in range(config.oracles)]
+        self.providers = [self._new_actor("provider", i) for i in range(config.providers)]
+        self.clients = [self._new_actor("client", i) for i in range(config.clients)]
+        treasury = self.governance.rails.escrow.functions.treasury().call()
+        self.treasury = self._treasury_actor(treasury)
+        self.dishonest = self.providers[-1]
+        self.offline = self.providers[-2]
+        self.plans: list[JobPlan] = []
+        self.signatures: Counter[str] = Counter()
+        self.uptime: dict[str, int] = {}
+        self.claimed: dict[str, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
+        self.minted: dict[str, int] = defaultdict(int)
+        self.timings: dict[str, float] = {}
+
+    # ── actors ──
+    def _actor(self, name: str, key: str) -> Actor:
+        return Actor(name, key, computerails.connect(self.w3, deployment=self.deployment, account=key))
+
+    def _new_actor(self, role: str, index: int) -> Actor:
+        key = derive_key(self.cfg.seed, role, index)
+        address = Account.from_key(key).address
+        self.w3.provider.make_request("anvil_setBalance", [address, hex(ETH_PER_ACCOUNT)])  # type: ignore[arg-type]
+        return self._actor(f"{role}-{index}", key)
+
+    def _treasury_actor(self, address: str) -> Actor:
+        candidates = [derive_key(self.cfg.seed, "treasury", 0)] + [dev_key(i) for i in range(20)]
+        for key in candidates:
+            if Account.from_key(key).address == address:
+                self.w3.provider.make_request("anvil_setBalance", [address, hex(ETH_PER_ACCOUNT)])  # type: ignore[arg-type]
+                return self._actor("treasury", key)
+        raise ValueError(f"the deployment's treasury {address} is neither a demo nor a devnet key: its fees could not be withdrawn")
+
+    @property
+    def everyone(self) -> list[Actor]:
+        return [self.governance, self.treasury, *self.oracles, *self.providers, *self.clients]
+
+    # ── chain helpers ──
+    def warp(self, seconds: int) -> None:
+        self.w3.provider.make_request("evm_increaseTime", [seconds])  # type: ignore[arg-type]
+        self.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+
+    def mint(self, actor: Actor, token: str, raw: int) -> None:
+        actor.rails.send(actor.rails.erc20(token).functions.mint(actor.address, raw), "mint")
+        self.minted[token] += raw
+
+    # ── phases ──
+    def run(self) -> Report:
+        started = time.monotonic()
+        self.start_block = self.w3.eth.block_number
+        self.balances_before = self._holdings()
+        for name, phase in (
+            ("oracle set", self.configure_oracles),
+            ("providers", self.register_providers),
+            ("jobs", self.create_jobs),
+            ("accept", self.accept_jobs),
+            ("compute+attest", self.compute_and_attest),
+            ("dispute", self.dispute_one),
+            ("uptime", self.report_uptime),
+            ("settle", self.settle_and_reclaim),
+            ("payouts", self.payouts),
+        ):
+            t0 = time.monotonic()
+            phase()
+            self.timings[name] = round(time.monotonic() - t0, 3)
+        self.timings["total"] = round(time.monotonic() - started, 3)
+        return self.report()
+
+    def configure_oracles(self) -> None:
+        """Make the demo's oracle keys the hub's oracle set with the configured threshold."""
+        rails = self.governance.rails
+        hub = rails.hub.functions
+        wanted = [o.address for o in self.oracles]
+        current = list(hub.oracles().call())
+        with self.progress("Configuring oracles", len(wanted) + len(current)) as advance:
+            for address in wanted:
+                if address not in current:
+                    rails.send(hub.addOracle(address), "addOracle")
+                advance()
+            if hub.threshold().call() != self.cfg.threshold:
+                rails.send(hub.setThreshold(self.cfg.threshold), "setThreshold")
+            for address in current:
+                if address not in wanted:
+                    rails.send(hub.removeOracle(address), "removeOracle")
+                advance()
+
+    def register_providers(self) -> None:
+        stake_token = self.governance.rails.deployment.staking_token
+        with self.progress("Providers register and stake", len(self.providers)) as advance:
+            for i, p in enumerate(self.providers):
+                stake = Decimal(self.rng.choice([2_000, 3_000, 4_000]))
+                self.mint(p, stake_token, int(stake) * 10**STAKE_DECIMALS * 2)
+                uri = "data:application/json," + json.dumps({"gpu": self.rng.choice(["A100", "H100", "L40S", "RTX4090"]),
+                                                             "endpoint": f"https://provider-{i}.example", "region": "eu"})
+                p.rails.provider.register(uri, stake)
+                p.price = Decimal(self.rng.choice(["0.010", "0.015", "0.020", "0.025"]))
+                advance()
+
+    def create_jobs(self) -> None:
+        usd = self.governance.rails.deployment.payment_tokens[0]
+        plans = []
+        for j in range(self.cfg.jobs):
+            provider = self.providers[j % len(self.providers)]
+            spec = make_spec(self.rng)
+            plans.append(JobPlan(j, self.rng.choice(self.clients), provider, spec, provider.price))
+        for c in self.clients:
+            needed = sum(p.unit_price * (units_of(p.spec) + 5) for p in plans if p.client is c)
+            if needed:
+                self.mint(c, usd, int(needed * 2 * 10**USD_DECIMALS))
+        with self.progress("Clients lock payment", len(plans)) as advance:
+            for plan in plans:
+                job = plan.client.rails.client.create_job(
+                    plan.provider.address, plan.unit_price, units_of(plan.spec) + 5, JOB_LIFETIME, spec_hash(plan.spec)
+                )
+                plan.job_id = job.id
+                advance()
+        self.plans = plans
+
+    def accept_jobs(self) -> None:
+        with self.progress("Providers accept", len(self.plans)) as advance:
+            for plan in self.plans:
+                plan.provider.rails.provider.accept(plan.job_id)
+                advance()
+
+    def compute_and_attest(self) -> None:
+        """Providers compute; oracles recompute and sign; a relayer sends the quorums."""
+        expiring = [p for p in self.plans if p.provider is self.offline][-1]
+        to_attest = []
+        with self.progress("Providers compute, oracles verify", len(self.plans)) as advance:
+            for plan in self.plans:
+                advance()
+                if plan is expiring:
+                    plan.outcome = "expired"  # the provider went offline before delivering
+                    continue
+                plan.result = compute(plan.spec)
+                claimed = keccak(plan.result)
+                if plan.provider is self.dishonest:
+                    claimed = keccak(plan.result + b"shortcut")  # skipped the work, made a result up
+                to_attest.append((plan, claimed))
+        batch = []
+        for plan, claimed in to_attest:
+            expected = keccak(compute(plan.spec))  # each oracle's recomputation agrees: compute once
+            success = expected == claimed
+            attestation = Attestation(
+                job_id=plan.job_id, provider=plan.provider.address, success=success,
+                units=units_of(plan.spec) if success else 0, result_hash=claimed,
+                deadline=self.governance.rails.now() + 3_600,
+            )
+            signatures = [o.rails.oracle.sign_attestation(attestation) for o in self.oracles]
+            for o in self.oracles:
+                self.signatures[o.address] += 1
+            plan.outcome = "settled" if success else "failed"
+            batch.append((attestation, signatures[: self.cfg.threshold]))
+        relayer = self.oracles[0].rails
+        with self.progress("Relaying quorums", len(batch)) as advance:
+            for start in range(0, len(batch), self.cfg.batch):
+                chunk = batch[start : start + self.cfg.batch]
+                _sent, skipped = relayer.oracle.submit_attestations(chunk)
+                if skipped:
+                    raise RuntimeError(f"the hub skipped attestations for jobs {skipped}")
+                for _ in chunk:
+                    advance()
+        for p in self.providers:  # an operator's cron: unjail when possible
+            status = p.rails.provider.status()
+            if status.jailed and status.staked >= self._min_stake():
+                p.rails.provider.unjail()
+
+    def dispute_one(self) -> None:
+        """A client disputes an attestation; the arbitrator recomputes and rejects the dispute."""
+        plan = next(p for p in self.plans if p.outcome == "settled")
+        rails = plan.client.rails
+        with self.progress("Dispute and arbitration", 2) as advance:
+            rails.client.dispute(plan.job_id)
+            advance()
+            job = self.governance.rails.views.job(plan.job_id)
+            upheld = keccak(compute(plan.spec)) != keccak(plan.result) or job.units > units_of(plan.spec)
+            self.governance.rails.send(self.governance.rails.escrow.functions.resolveDispute(plan.job_id, upheld), "resolveDispute")
+            plan.outcome = "failed" if upheld else "disputed"
+            advance()
+
+    def report_uptime(self) -> None:
+        """Oracles observe heartbeats through an epoch; the offline provider misses many."""
+        rails = self.governance.rails
+        epoch = rails.views.current_epoch()
+        answered = {}
+        for p in self.providers:
+            misses = self.rng.randint(8, 12) if p is self.offline else self.rng.randint(0, 1)
+            answered[p.address] = HEARTBEATS_PER_EPOCH - misses
+        start_next = rails.slasher.functions.epochStart(epoch + 1).call()
+        self.warp(max(0, start_next - rails.now()))
+        with self.progress("Uptime reports", len(self.providers)) as advance:
+            for p in self.providers:
+                bps = answered[p.address] * 10_000 // HEARTBEATS_PER_EPOCH
+                self.uptime[p.address] = bps
+                report = UptimeReport(provider=p.address, epoch=epoch, uptime_bps=bps)
+                signatures = [o.rails.oracle.sign_uptime_report(report) for o in self.oracles]
+                for o in self.oracles:
+                    self.signatures[o.address] += 1
+                self.oracles[0].rails.oracle.submit_uptime_report(report, signatures[: self.cfg.threshold])
+                advance()
+        status = self.offline.rails.provider.status()
+        if status.jailed:  # it comes back: tops up to at least the minimum and unjails
+            top_up = status.total_slashed
+            stake_token = rails.deployment.staking_token
+            self.mint(self.offline, stake_token, int(top_up * 10**STAKE_DECIMALS))
+            self.offline.rails.provider.stake(top_up)
+            self.offline.rails.provider.unjail()
+
+    def settle_and_reclaim(self) -> None:
+        rails = self.governance.rails
+        self.warp(rails.escrow.functions.challengeWindow().call() + 1)
+        ready = [p.job_id for p in self.plans if rails.views.job_status(p.job_id) is JobStatus.ATTESTED]
+        with self.progress("Settling (keeper)", max(1, len(ready))) as advance:
+            for start in range(0, len(ready), 50):
+                chunk = ready[start : start + 50]
+                rails.send(rails.escrow.functions.settleMany(chunk), "settleMany")
+                for _ in chunk:
+                    advance()
+        self.warp(int(JOB_LIFETIME.total_seconds()))
+        expired = [p for p in self.plans if p.outcome == "expired"]
+        with self.progress("Reclaiming expired jobs", len(expired)) as advance:
+            for plan in expired:
+                plan.client.rails.client.reclaim_expired(plan.job_id)
+                advance()
+
+    def payouts(self) -> None:
+        payers = [*self.providers, *self.clients, self.treasury, *self.oracles]
+        with self.progress("Claims and withdrawals", len(payers)) as advance:
+            for actor in payers:
+                method = actor.rails.provider.claim_rewards if actor in self.providers else actor.rails.client.withdraw_all
+                for payout in method():
+                    self.claimed[actor.address][payout.token.symbol] += payout.amount
+                advance()
+
+    # ── accounting ──
+    def _min_stake(self) -> Decimal:
+        return from_raw(self.governance.rails.staking.functions.minStake().call(), STAKE_DECIMALS)
+
+    def _holdings(self) -> dict[str, dict[str, int]]:
+        """Raw amounts per token: supply, our wallets, contract balances and their parts."""
+        rails = self.governance.rails
+        escrow, staking = rails.escrow.functions, rails.staking.functions
+        out: dict[str, dict[str, int]] = {}
+        tokens = [*rails.deployment.payment_tokens, rails.deployment.staking_token]
+        actors = self.everyone
+        jobs = [rails.escrow.functions.job(p.job_id).call() for p in self.plans] if self.plans else []
+        live = {JobStatus.OPEN, JobStatus.ACCEPTED, JobStatus.ATTESTED, JobStatus.DISPUTED}
+        for token in tokens:
+            erc20 = rails.erc20(token).functions
+            is_stake = token == rails.deployment.staking_token
+            row = {
+                "supply": erc20.totalSupply().call(),
+                "wallets": sum(erc20.balanceOf(a.address).call() for a in actors if a is not self.treasury),
+                "treasury": erc20.balanceOf(self.treasury.address).call(),
+                "escrow_contract": erc20.balanceOf(rails.escrow.address).call(),
+                "staking_contract": erc20.balanceOf(rails.staking.address).call(),
+                "job_escrow": sum(j[6] for j in jobs if j[3] == token and JobStatus.from_int(j[15]) in live),
+                "dispute_bonds": sum(j[14] for j in jobs if j[3] == token and JobStatus.from_int(j[15]) is JobStatus.DISPUTED),
+                "claimable_escrow": sum(escrow.claimable(a.address, token).call() for a in actors),
+                "claimable_staking": sum(staking.claimable(a.address).call() for a in actors) if is_stake else 0,
+                "stake_active": staking.totalStaked().call() if is_stake else 0,
+                "stake_unbonding": staking.totalUnbonding().call() if is_stake else 0,
+            }
+            out[token] = row
+        return out
+
+    def accounting(self) -> dict[str, Any]:
+        """Per token: nothing created or destroyed, and each contract holds exactly its parts."""
+        before, after = self.balances_before, self._holdings()
+        result = {}
+        for token, now in after.items():
+            was = before[token]
+            d = {k: now[k] - was[k] for k in now}
+            symbol = self.governance.rails.token(token).symbol
+            parts = d["wallets"] + d["treasury"] + d["job_escrow"] + d["dispute_bonds"] + d["claimable_escrow"] \
+                + d["claimable_staking"] + d["stake_active"] + d["stake_unbonding"]
+            checks = {
+                "minted == supply change": self.minted[token] == d["supply"],
+                "supply change == wallets + escrow + stake + claimable + treasury": d["supply"] == parts,
+                "escrow contract == jobs + bonds + claimable": d["escrow_contract"]
+                == d["job_escrow"] + d["dispute_bonds"] + d["claimable_escrow"],
+                "staking contract == active + unbonding + claimable": d["staking_contract"]
+                == d["stake_active"] + d["stake_unbonding"] + d["claimable_staking"],
+            }
+            decimals = self.governance.rails.token(token).decimals
+            result[symbol] = {
+                "pass": all(checks.values()),
+                "checks": checks,
+                "minted": from_raw(self.minted[token], decimals),
+                **{k: from_raw(v, decimals) for k, v in d.items()},
+            }
+        return result
+
+    # ── report ──
+    def report(self) -> Report:
+        rails = self.governance.rails
+        escrow = rails.escrow
+        logs_settled = escrow.events.JobSettled().get_logs(from_block=self.start_block)
+        logs_refunded = escrow.events.JobRefunded().get_logs(from_block=self.start_block)
+        logs_disputed = escrow.events.JobDisputed().get_logs(from_block=self.start_block)
+        earned: Counter[str] = Counter()
+        done: Counter[str] = Counter()
+        failed: Counter[str] = Counter()
+        paid: Counter[str] = Counter()
+        refunded: Counter[str] = Counter()
+        for log in logs_settled:
+            earned[log.args.provider] += log.args.providerNet
+            done[log.args.provider] += 1
+            paid[log.args.client] += log.args.gross
+            refunded[log.args.client] += log.args.refund
+        job_provider = {p.job_id: p.provider.address for p in self.plans}
+        for log in logs_refunded:
+            failed[job_provider[log.args.jobId]] += 1
+            refunded[log.args.client] += log.args.refund
+        bonds: Counter[str] = Counter()
+        for log in logs_disputed:
+            bonds[log.args.client] += log.args.bond
+        usd = rails.token(rails.deployment.payment_tokens[0])
+        stake = rails.staking_token
+        report = Report(config=vars(self.cfg).copy())
+        for p in self.providers:
+            s = p.rails.provider.status()
+            role = "dishonest" if p is self.dishonest else "offline" if p is self.offline else "honest"
+            report.providers.append({
+                "name": p.name, "address": p.address, "role": role, "stake": s.staked, "slashed": s.total_slashed,
+                "jobs_done": done[p.address], "jobs_failed": failed[p.address],
+                "earned": from_raw(earned[p.address], usd.decimals),
+                "claimed": self.claimed[p.address].get(usd.symbol, Decimal(0)),
+                "uptime_bps": self.uptime.get(p.address), "jailed": s.jailed,
+            })
+        for c in self.clients:
+            locked_raw = sum(int(pl.unit_price * (units_of(pl.spec) + 5) * 10**usd.decimals) for pl in self.plans if pl.client is c)
+            report.clients.append({
+                "name": c.name, "address": c.address, "jobs": sum(1 for pl in self.plans if pl.client is c),
+                "locked": from_raw(locked_raw + bonds[c.address], usd.decimals),
+                "paid": from_raw(paid[c.address], usd.decimals),
+                "refunded": from_raw(refunded[c.address], usd.decimals),
+                "slash_compensation": self.claimed[c.address].get(stake.symbol, Decimal(0)),
+            })
+        for o in self.oracles:
+            report.oracles.append({"name": o.name, "address": o.address, "signatures": self.signatures[o.address]})
+        gas: dict[str, list[int]] = defaultdict(list)
+        for actor in self.everyone:
+            for sent in actor.rails.tx.sent:
+                gas[sent.label].append(sent.gas_used)
+        report.gas = [
+            {"operation": label, "count": len(v), "mean": sum(v) // len(v), "total": sum(v)}
+            for label, v in sorted(gas.items())
+        ]
+        outcomes = Counter(p.outcome for p in self.plans)
+        report.jobs = {"total": len(self.plans), **{k: outcomes.get(k, 0) for k in ("settled", "disputed", "failed", "expired")}}
+        report.accounting = self.accounting()
+        report.timings = dict(self.timings)
+        report.deployment = {"file": self.deployment, "chain_id": rails.chain_id, "start_block": self.start_block}
+        return report
