@@ -16,12 +16,14 @@ export PATH := $(BIN):$(ANVIL_DIR):$(PATH)
 
 NETWORK_ANVIL := ethereum:local:foundry
 
-.PHONY: help setup test slither deploy clean
+.PHONY: help setup demo test slither deploy abi clean
 
 help:
+	@echo "make demo     run the compute marketplace end to end on a fresh local anvil"
 	@echo "make test     run the whole test suite (sets itself up first)"
 	@echo "make deploy   deploy the protocol to a fresh local anvil and stop it again"
 	@echo "make slither  static analysis gate (also part of make test)"
+	@echo "make abi      re-export contract ABIs into the SDK package"
 	@echo "make setup    only install: .venv, npm packages, solc bridge"
 
 setup: $(VENV)/.installed node_modules/.installed .solc/solc-v$(SOLC_VERSION)
@@ -50,6 +52,14 @@ test: setup
 
 slither: setup
 	$(BIN)/python tools/slither_gate.py
+
+demo: setup
+	$(BIN)/ape compile
+	$(BIN)/ape run demo $(ARGS)
+
+abi: setup
+	$(BIN)/ape compile
+	$(BIN)/python tools/export_abi.py
 
 deploy: setup
 	$(BIN)/ape compile

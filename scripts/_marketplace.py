@@ -365,7 +365,11 @@ class Marketplace:
                     raise RuntimeError(f"the hub skipped attestations for jobs {skipped}")
                 for _ in chunk:
                     advance()
-        for p in self.providers:  # an operator's cron: unjail when possible
+        self.operators_unjail()
+
+    def operators_unjail(self) -> None:
+        """What an operator's cron does after a collateral slash: unjail while stake allows."""
+        for p in self.providers:
             status = p.rails.provider.status()
             if status.jailed and status.staked >= self._min_stake():
                 p.rails.provider.unjail()
@@ -427,6 +431,7 @@ class Marketplace:
             for plan in expired:
                 plan.client.rails.client.reclaim_expired(plan.job_id)
                 advance()
+        self.operators_unjail()
 
     def payouts(self) -> None:
         payers = [*self.providers, *self.clients, self.treasury, *self.oracles]
