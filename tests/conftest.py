@@ -7,6 +7,9 @@ import pytest
 
 from scripts.deploy import DEFAULT_PARAMS, deploy_protocol
 from tests.utils.protocol import Protocol
+from tests.utils.reverts import error_data as encode_error_data
+from tests.utils.reverts import reverts as strict_reverts
+from tests.utils.reverts import selector as error_selector
 
 USD = 10**6  # the test payment token has 6 decimals
 STAKE = 10**18  # the staking token has 18 decimals
@@ -133,3 +136,20 @@ def attested_job(protocol, accepted_job):
     """An accepted job attested as a success for 60 of its 100 units."""
     protocol.attest(accepted_job, success=True, units=60)
     return accepted_job
+
+
+@pytest.fixture(scope="session")
+def reverts():
+    """``with reverts(escrow.NotJobClient, expected=..., caller=...):`` matches the complete
+    revert data (see tests/utils/reverts.py for why plain ape.reverts is not enough)."""
+    return strict_reverts
+
+
+@pytest.fixture(scope="session")
+def selector():
+    return error_selector
+
+
+@pytest.fixture(scope="session")
+def error_data():
+    return encode_error_data
