@@ -4,6 +4,7 @@ pragma solidity 0.8.37;
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 
@@ -120,7 +121,7 @@ contract ProviderStaking is IProviderStaking, AccessControl, ReentrancyGuardTran
 
     /// @notice Moves `amount` of free stake into unbonding. It stays slashable until withdrawn.
     /// @dev One pending unbond per provider: a new request adds to it and restarts the delay for
-    ///      the whole amount, so the delay can never be shortened.
+    ///      the whole amount. The end never moves earlier, even if governance lowers the delay.
     /// @param amount stake to unbond; at most `staked - locked`
     /// @custom:constraint the provider itself only: nobody else can touch its queue
     function requestUnbond(uint256 amount) external {
@@ -132,7 +133,9 @@ contract ProviderStaking is IProviderStaking, AccessControl, ReentrancyGuardTran
         uint120 amount120 = uint120(amount); // fits: amount <= free <= type(uint120).max
         p.staked -= amount120;
         p.unbonding += amount120;
-        uint256 end = block.timestamp + unbondingDelay;
+        // Never earlier than an end already promised: a lowered delay must not shorten the wait
+        // of stake that is already unbonding.
+        uint256 end = Math.max(block.timestamp + unbondingDelay, p.unbondingEnd);
         p.unbondingEnd = uint40(end);
         totalStaked -= amount;
         totalUnbonding += amount;

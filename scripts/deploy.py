@@ -23,6 +23,7 @@ from typing import Any
 import click
 from ape import accounts, chain, project
 from ape.cli import ConnectedProviderCommand, account_option
+from eth_utils import to_checksum_address
 
 from computerails.deployments import PROTOCOL_CONTRACTS as CONTRACTS
 from computerails.deployments import abi_hash
@@ -158,11 +159,16 @@ def deploy_protocol(
             raise click.UsageError(f"--{what} is required on non-local networks")
         return make()
 
-    governance = governance or deployer.address
-    treasury = local_default(treasury, "treasury", lambda: test_accounts[LOCAL_ROLES["treasury"]].address)
-    arbitrator = arbitrator or governance
-    oracles = local_default(oracles, "oracle", lambda: [test_accounts[i].address for i in LOCAL_ROLES["oracles"]])
-    threshold = threshold or p["threshold"]
+    governance = to_checksum_address(governance) if governance else deployer.address
+    treasury = to_checksum_address(
+        local_default(treasury, "treasury", lambda: test_accounts[LOCAL_ROLES["treasury"]].address)
+    )
+    arbitrator = to_checksum_address(arbitrator) if arbitrator else governance
+    oracles = [
+        to_checksum_address(o)
+        for o in local_default(oracles, "oracle", lambda: [test_accounts[i].address for i in LOCAL_ROLES["oracles"]])
+    ]
+    threshold = p["threshold"] if threshold is None else threshold
     p["threshold"] = threshold
     deploy_block = chain.blocks.head.number + 1
     staking_token = local_default(staking_token, "staking-token", lambda: project.MockStakeToken.deploy(sender=deployer))

@@ -278,6 +278,26 @@ def test_withdraw_unbonded__second_request__restarts_delay_for_whole_amount(
     check_books()
 
 
+def test_request_unbond__delay_lowered__pending_end_not_shortened(protocol, staking, governance, registered_provider):
+    # Regression: a 1-wei request after governance lowered the delay used to pull the end of
+    # everything already unbonding forward to now + the new, shorter delay.
+    first_end = staking.requestUnbond(1_000 * STAKE, sender=registered_provider).timestamp + UNBONDING_DELAY
+    staking.setUnbondingDelay(86_400, sender=governance)
+
+    receipt = staking.requestUnbond(1, sender=registered_provider)
+
+    assert receipt.timestamp + 86_400 < first_end
+    assert staking.providerInfo(registered_provider).unbondingEnd == first_end
+    assert receipt.events.filter(staking.UnbondRequested) == [
+        staking.UnbondRequested(
+            provider=registered_provider.address, amount=1, unbonding=1_000 * STAKE + 1, unbondingEnd=first_end
+        )
+    ]
+    protocol.warp_to(first_end - 1)
+    with ape.reverts(staking.UnbondingNotElapsed, unbondingEnd=first_end, nowTime=first_end - 1):
+        staking.withdrawUnbonded(sender=registered_provider)
+
+
 # ─────────────────────────────── unjail ───────────────────────────────
 
 
