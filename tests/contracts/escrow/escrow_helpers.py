@@ -1,22 +1,12 @@
-"""Strict assertion helpers for the JobEscrow tests.
-
-``ape.reverts(contract.SomeError, **inputs)`` is lenient in two ways that matter here: it skips
-the error-type check when the revert data was not decoded (errors bubbling up from the staking
-contract or a token are not in the called contract's ABI), and it ignores inputs the test does
-not name. ``reverts_with`` decodes the revert data against the expected error's own ABI and
-compares *all* of its inputs, so a test cannot pass on the wrong error or the wrong arguments.
-"""
+"""Assertion helpers for the JobEscrow tests: normalised values, events as values, views and
+state snapshots. Reverts are matched strictly by tests/utils/reverts.py."""
 
 from __future__ import annotations
 
-import ast
-from contextlib import contextmanager
 from enum import IntEnum
-from typing import Any, Iterator
+from typing import Any
 
-from ape.exceptions import ContractLogicError, CustomError
-from eth_abi import decode as abi_decode
-from eth_utils import is_hex_address, keccak, to_checksum_address
+from eth_utils import is_hex_address, to_checksum_address
 from hexbytes import HexBytes
 
 USD = 10**6
@@ -82,70 +72,6 @@ def norm(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [norm(v) for v in value]
     return value
-
-
-# ───────────────────────────── reverts ─────────────────────────────
-
-
-def _error_abi(error: Any) -> Any:
-    abi = getattr(error, "abi", None)
-    if abi is None or getattr(abi, "type", None) != "error":
-        raise TypeError(f"expected a contract error class such as escrow.TokenNotAllowed, got {error!r}")
-    return abi
-
-
-def _revert_data(err: ContractLogicError) -> bytes | None:
-    """The raw revert data of an error Ape did not decode.
-
-    Ape reports it as a hex string, or (when decoding failed, e.g. because the data holds a
-    0x27 quote byte) as the repr of a bytes object: accept both.
-    """
-    message = err.revert_message
-    if isinstance(message, (bytes, bytearray)):
-        return bytes(message)
-    if not isinstance(message, str):
-        return None
-    if message.startswith("0x"):
-        try:
-            return bytes(HexBytes(message))
-        except ValueError:
-            return None
-    if message[:2] in ("b'", 'b"'):
-        try:
-            value = ast.literal_eval(message)
-        except (ValueError, SyntaxError):
-            return None
-        return value if isinstance(value, bytes) else None
-    return None
-
-
-def decode_revert(err: ContractLogicError, abi: Any) -> tuple[str, dict[str, Any]]:
-    """(error name, inputs) of a revert, decoded against `abi` when Ape could not decode it."""
-    if isinstance(err, CustomError):
-        return err.abi.name, dict(err.inputs)
-    data = _revert_data(err)
-    selector = keccak(text=abi.selector)[:4]
-    if data is None or data[:4] != selector:
-        return f"<undecoded revert {err.revert_message!r}>", {}
-    types = [i.canonical_type for i in abi.inputs]
-    values = abi_decode(types, data[4:])
-    return abi.name, {i.name: v for i, v in zip(abi.inputs, values)}
-
-
-@contextmanager
-def reverts_with(error: Any, **expected: Any) -> Iterator[None]:
-    """Assert the block reverts with exactly `error` and exactly these inputs (all of them)."""
-    abi = _error_abi(error)
-    names = [i.name for i in abi.inputs]
-    assert sorted(expected) == sorted(names), f"give every input of {abi.name}: {names}"
-    try:
-        yield
-    except ContractLogicError as err:
-        name, inputs = decode_revert(err, abi)
-        assert name == abi.name, f"expected {abi.name}, reverted with {name}"
-        assert norm(inputs) == norm(expected), f"{abi.name} inputs: got {norm(inputs)}, expected {norm(expected)}"
-    else:
-        raise AssertionError(f"did not revert (expected {abi.name})")
 
 
 # ───────────────────────────── events and views ─────────────────────────────

@@ -1,5 +1,6 @@
 """JobEscrow.recordAttestation (through the AttestationHub) and JobEscrow.reclaimExpired."""
 
+from tests.utils.reverts import reverts
 from tests.contracts.escrow.escrow_helpers import (
     CHALLENGE_WINDOW,
     CLIENT_SLASH_SHARE_BPS,
@@ -13,7 +14,6 @@ from tests.contracts.escrow.escrow_helpers import (
     assert_event,
     events,
     job_view,
-    reverts_with,
     role_error,
 )
 
@@ -56,7 +56,7 @@ def test_record_attestation__direct_call__unauthorized(
     before = state(accepted_job)
 
     for caller in (attacker, governance, registered_provider):
-        with reverts_with(escrow.AccessControlUnauthorizedAccount, **role_error(caller, escrow.ATTESTER_ROLE())):
+        with reverts(escrow.AccessControlUnauthorizedAccount, **role_error(caller, escrow.ATTESTER_ROLE())):
             escrow.recordAttestation(accepted_job, registered_provider, True, 1, RESULT_HASH, sender=caller)
 
     assert state(accepted_job) == before
@@ -88,7 +88,7 @@ def test_attest__success__opens_challenge_window(protocol, escrow, staking, regi
 def test_attest__units_above_max__units_exceed_max(protocol, escrow, accepted_job, state):
     before = state(accepted_job)
 
-    with reverts_with(escrow.UnitsExceedMax, maxUnits=MAX_UNITS, units=MAX_UNITS + 1):
+    with reverts(escrow.UnitsExceedMax, maxUnits=MAX_UNITS, units=MAX_UNITS + 1):
         protocol.attest(accepted_job, success=True, units=MAX_UNITS + 1)
 
     assert state(accepted_job) == before
@@ -101,7 +101,7 @@ def test_attest__other_provider_in_attestation__not_job_provider(
 ):
     before = state(accepted_job)
 
-    with reverts_with(escrow.NotJobProvider, expected=registered_provider, caller=other_provider):
+    with reverts(escrow.NotJobProvider, expected=registered_provider, caller=other_provider):
         protocol.attest(accepted_job, success=True, units=10, provider=other_provider.address)
 
     assert state(accepted_job) == before
@@ -122,7 +122,7 @@ def test_attest__one_second_after_deadline__job_deadline_passed(protocol, escrow
     protocol.warp_to(deadline + 1)
     before = state(accepted_job)
 
-    with reverts_with(escrow.JobDeadlinePassed, deadline=deadline, nowTime=deadline + 1):
+    with reverts(escrow.JobDeadlinePassed, deadline=deadline, nowTime=deadline + 1):
         protocol.attest(accepted_job, success=True, units=10)
 
     assert state(accepted_job) == before
@@ -132,7 +132,7 @@ def test_attest__second_attestation__unexpected_status(protocol, escrow, atteste
     before = state(attested_job)
 
     for success in (True, False):
-        with reverts_with(
+        with reverts(
             escrow.UnexpectedJobStatus, jobId=attested_job, expected=Status.ACCEPTED, actual=Status.ATTESTED
         ):
             protocol.attest(attested_job, success=success, units=10)
@@ -143,7 +143,7 @@ def test_attest__second_attestation__unexpected_status(protocol, escrow, atteste
 def test_attest__open_job__unexpected_status(protocol, escrow, open_job, state):
     before = state(open_job)
 
-    with reverts_with(escrow.UnexpectedJobStatus, jobId=open_job, expected=Status.ACCEPTED, actual=Status.OPEN):
+    with reverts(escrow.UnexpectedJobStatus, jobId=open_job, expected=Status.ACCEPTED, actual=Status.OPEN):
         protocol.attest(open_job, success=True, units=10, provider=escrow.job(open_job).provider)
 
     assert state(open_job) == before
@@ -188,7 +188,7 @@ def test_reclaim_expired__exactly_at_deadline__not_passed(protocol, escrow, stak
     protocol.warp_to(deadline)
     before = state(accepted_job)
 
-    with reverts_with(escrow.JobDeadlineNotPassed, deadline=deadline, nowTime=deadline):
+    with reverts(escrow.JobDeadlineNotPassed, deadline=deadline, nowTime=deadline):
         escrow.reclaimExpired(accepted_job, sender=attacker)
 
     assert state(accepted_job) == before
@@ -213,7 +213,7 @@ def test_reclaim_expired__attested_job__unexpected_status(protocol, escrow, atte
     protocol.warp_to(escrow.job(attested_job).deadline + 1)
     before = state(attested_job)
 
-    with reverts_with(escrow.UnexpectedJobStatus, jobId=attested_job, expected=Status.ACCEPTED, actual=Status.ATTESTED):
+    with reverts(escrow.UnexpectedJobStatus, jobId=attested_job, expected=Status.ACCEPTED, actual=Status.ATTESTED):
         escrow.reclaimExpired(attested_job, sender=attacker)
 
     assert state(attested_job) == before
@@ -222,7 +222,7 @@ def test_reclaim_expired__attested_job__unexpected_status(protocol, escrow, atte
 def test_reclaim_expired__open_job__unexpected_status(protocol, escrow, open_job, client):
     protocol.warp_to(escrow.job(open_job).deadline + 1)
 
-    with reverts_with(escrow.UnexpectedJobStatus, jobId=open_job, expected=Status.ACCEPTED, actual=Status.OPEN):
+    with reverts(escrow.UnexpectedJobStatus, jobId=open_job, expected=Status.ACCEPTED, actual=Status.OPEN):
         escrow.reclaimExpired(open_job, sender=client)
 
     escrow.cancel(open_job, sender=client)  # the client's way out of a job nobody accepted

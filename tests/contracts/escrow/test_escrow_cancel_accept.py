@@ -1,5 +1,6 @@
 """JobEscrow.cancel and JobEscrow.accept: who may call, when, and the collateral lock."""
 
+from tests.utils.reverts import reverts
 from tests.contracts.escrow.escrow_helpers import (
     COLLATERAL,
     COLLATERAL_RATE,
@@ -10,7 +11,6 @@ from tests.contracts.escrow.escrow_helpers import (
     as_dict,
     assert_event,
     job_view,
-    reverts_with,
 )
 
 # ─────────────────────────────── cancel ───────────────────────────────
@@ -33,7 +33,7 @@ def test_cancel__not_client__not_job_client(escrow, client, attacker, registered
     before = state(open_job)
 
     for caller in (attacker, registered_provider):
-        with reverts_with(escrow.NotJobClient, expected=client, caller=caller):
+        with reverts(escrow.NotJobClient, expected=client, caller=caller):
             escrow.cancel(open_job, sender=caller)
 
     assert state(open_job) == before
@@ -42,7 +42,7 @@ def test_cancel__not_client__not_job_client(escrow, client, attacker, registered
 def test_cancel__accepted_job__unexpected_status(escrow, client, accepted_job, state):
     before = state(accepted_job)
 
-    with reverts_with(escrow.UnexpectedJobStatus, jobId=accepted_job, expected=Status.OPEN, actual=Status.ACCEPTED):
+    with reverts(escrow.UnexpectedJobStatus, jobId=accepted_job, expected=Status.OPEN, actual=Status.ACCEPTED):
         escrow.cancel(accepted_job, sender=client)
 
     assert state(accepted_job) == before
@@ -52,7 +52,7 @@ def test_cancel__twice__unexpected_status(escrow, usd, client, open_job, state):
     escrow.cancel(open_job, sender=client)
     before = state(open_job)
 
-    with reverts_with(escrow.UnexpectedJobStatus, jobId=open_job, expected=Status.OPEN, actual=Status.CANCELLED):
+    with reverts(escrow.UnexpectedJobStatus, jobId=open_job, expected=Status.OPEN, actual=Status.CANCELLED):
         escrow.cancel(open_job, sender=client)
 
     assert state(open_job) == before
@@ -60,7 +60,7 @@ def test_cancel__twice__unexpected_status(escrow, usd, client, open_job, state):
 
 
 def test_cancel__unknown_job__unexpected_status(escrow, client):
-    with reverts_with(escrow.UnexpectedJobStatus, jobId=77, expected=Status.OPEN, actual=Status.NONE):
+    with reverts(escrow.UnexpectedJobStatus, jobId=77, expected=Status.OPEN, actual=Status.NONE):
         escrow.cancel(77, sender=client)
 
 
@@ -100,7 +100,7 @@ def test_accept__not_provider__not_job_provider(
     before = state(open_job)
 
     for caller in (registered_other_provider, client):
-        with reverts_with(escrow.NotJobProvider, expected=registered_provider, caller=caller):
+        with reverts(escrow.NotJobProvider, expected=registered_provider, caller=caller):
             escrow.accept(open_job, sender=caller)
 
     assert state(open_job) == before
@@ -122,7 +122,7 @@ def test_accept__one_second_after_accept_by__window_closed(protocol, escrow, sta
     protocol.warp_to(accept_by + 1)
     before = state(open_job)
 
-    with reverts_with(escrow.AcceptWindowClosed, acceptBy=accept_by, nowTime=accept_by + 1):
+    with reverts(escrow.AcceptWindowClosed, acceptBy=accept_by, nowTime=accept_by + 1):
         escrow.accept(open_job, sender=registered_provider)
 
     assert state(open_job) == before
@@ -133,7 +133,7 @@ def test_accept__paused__enforced_pause(escrow, staking, governance, registered_
     escrow.pause(sender=governance)
     before = state(open_job)
 
-    with reverts_with(escrow.EnforcedPause):
+    with reverts(escrow.EnforcedPause):
         escrow.accept(open_job, sender=registered_provider)
 
     assert state(open_job) == before
@@ -141,7 +141,7 @@ def test_accept__paused__enforced_pause(escrow, staking, governance, registered_
 
 
 def test_accept__twice__unexpected_status(escrow, staking, registered_provider, accepted_job):
-    with reverts_with(escrow.UnexpectedJobStatus, jobId=accepted_job, expected=Status.OPEN, actual=Status.ACCEPTED):
+    with reverts(escrow.UnexpectedJobStatus, jobId=accepted_job, expected=Status.OPEN, actual=Status.ACCEPTED):
         escrow.accept(accepted_job, sender=registered_provider)
 
     assert staking.providerInfo(registered_provider).locked == COLLATERAL
@@ -151,7 +151,7 @@ def test_accept__provider_never_registered__staking_not_registered(protocol, esc
     job_id = protocol.create_job(client, attacker)
     before = state(job_id)
 
-    with reverts_with(staking.NotRegistered, provider=attacker):
+    with reverts(staking.NotRegistered, provider=attacker):
         escrow.accept(job_id, sender=attacker)
 
     assert state(job_id) == before
@@ -166,7 +166,7 @@ def test_accept__jailed_provider__staking_provider_is_jailed(
     assert staking.providerInfo(registered_provider).jailed
     before = state(waiting)
 
-    with reverts_with(staking.ProviderIsJailed, provider=registered_provider):
+    with reverts(staking.ProviderIsJailed, provider=registered_provider):
         escrow.accept(waiting, sender=registered_provider)
 
     assert state(waiting) == before
@@ -182,7 +182,7 @@ def test_accept__collateral_above_free_stake__staking_insufficient_free_stake(
     assert collateral == 1_000 * STAKE + STAKE // 20
     before = state(job_id)
 
-    with reverts_with(staking.InsufficientFreeStake, requested=collateral, free=1_000 * STAKE):
+    with reverts(staking.InsufficientFreeStake, requested=collateral, free=1_000 * STAKE):
         escrow.accept(job_id, sender=provider)
 
     assert state(job_id) == before

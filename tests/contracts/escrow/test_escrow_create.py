@@ -2,6 +2,7 @@
 
 import pytest
 
+from tests.utils.reverts import reverts
 from tests.contracts.escrow.escrow_helpers import (
     ACCEPT_WINDOW,
     COLLATERAL_RATE,
@@ -18,7 +19,6 @@ from tests.contracts.escrow.escrow_helpers import (
     fee_of,
     job_view,
     norm,
-    reverts_with,
 )
 
 
@@ -104,7 +104,7 @@ def test_create_job__unknown_token__token_not_allowed(protocol, escrow, second_u
     unknown.approve(escrow, ESCROW, sender=client)
     before = state(tokens=[unknown])
 
-    with reverts_with(escrow.TokenNotAllowed, token=unknown):
+    with reverts(escrow.TokenNotAllowed, token=unknown):
         create(escrow, client, provider, unknown, deadline=protocol.now() + 86_400)
 
     assert state(tokens=[unknown]) == before
@@ -117,7 +117,7 @@ def test_create_job__token_disallowed_by_governance__token_not_allowed(
     protocol.fund_usd(client, ESCROW)
     before = state()
 
-    with reverts_with(escrow.TokenNotAllowed, token=usd):
+    with reverts(escrow.TokenNotAllowed, token=usd):
         create(escrow, client, provider, usd, deadline=protocol.now() + 86_400)
 
     assert state() == before
@@ -127,7 +127,7 @@ def test_create_job__zero_provider__zero_address(protocol, escrow, usd, client, 
     protocol.fund_usd(client, ESCROW)
     before = state()
 
-    with reverts_with(escrow.ZeroAddress):
+    with reverts(escrow.ZeroAddress):
         create(escrow, client, "0x0000000000000000000000000000000000000000", usd, deadline=protocol.now() + 86_400)
 
     assert state() == before
@@ -138,7 +138,7 @@ def test_create_job__unit_price_out_of_range__reverts(protocol, escrow, usd, cli
     protocol.fund_usd(client, 2**96 * MAX_UNITS)
     before = state()
 
-    with reverts_with(escrow.UnitPriceOutOfRange, max=UINT96_MAX, unitPrice=unit_price):
+    with reverts(escrow.UnitPriceOutOfRange, max=UINT96_MAX, unitPrice=unit_price):
         create(escrow, client, provider, usd, unit_price=unit_price, deadline=protocol.now() + 86_400)
 
     assert state() == before
@@ -149,7 +149,7 @@ def test_create_job__max_units_out_of_range__reverts(protocol, escrow, usd, clie
     protocol.fund_usd(client, UNIT_PRICE * 2**48)
     before = state()
 
-    with reverts_with(escrow.MaxUnitsOutOfRange, max=UINT48_MAX, maxUnits=max_units):
+    with reverts(escrow.MaxUnitsOutOfRange, max=UINT48_MAX, maxUnits=max_units):
         create(escrow, client, provider, usd, max_units=max_units, deadline=protocol.now() + 86_400)
 
     assert state() == before
@@ -181,7 +181,7 @@ def test_accept__collateral_beyond_uint128__safecast_overflow_and_job_stays_canc
     collateral = UINT96_MAX * COLLATERAL_RATE // 10**18
     assert collateral > 2**128
 
-    with reverts_with(escrow.SafeCastOverflowedUintDowncast, bits=128, value=collateral):
+    with reverts(escrow.SafeCastOverflowedUintDowncast, bits=128, value=collateral):
         escrow.accept(1, sender=registered_provider)
 
     escrow.cancel(1, sender=client)
@@ -193,7 +193,7 @@ def test_create_job__deadline_now__out_of_range(protocol, escrow, usd, client, p
     before = state()
     now = protocol.now()
 
-    with reverts_with(escrow.DeadlineOutOfRange, earliest=now + 1, latest=now + MAX_JOB_DURATION, deadline=now):
+    with reverts(escrow.DeadlineOutOfRange, earliest=now + 1, latest=now + MAX_JOB_DURATION, deadline=now):
         create(escrow, client, provider, usd, deadline=now)
 
     assert state() == before
@@ -205,7 +205,7 @@ def test_create_job__deadline_past_max_duration__out_of_range(protocol, escrow, 
     now = protocol.now()
     deadline = now + MAX_JOB_DURATION + 1
 
-    with reverts_with(escrow.DeadlineOutOfRange, earliest=now + 1, latest=now + MAX_JOB_DURATION, deadline=deadline):
+    with reverts(escrow.DeadlineOutOfRange, earliest=now + 1, latest=now + MAX_JOB_DURATION, deadline=deadline):
         create(escrow, client, provider, usd, deadline=deadline)
 
     assert state() == before
@@ -228,7 +228,7 @@ def test_create_job__paused__enforced_pause(protocol, escrow, usd, client, provi
     escrow.pause(sender=governance)
     before = state()
 
-    with reverts_with(escrow.EnforcedPause):
+    with reverts(escrow.EnforcedPause):
         create(escrow, client, provider, usd, deadline=protocol.now() + 86_400)
 
     assert state() == before
@@ -258,7 +258,7 @@ def test_create_job__insufficient_allowance__token_error_and_no_job(
     usd.approve(escrow, ESCROW - 1, sender=client)
     before = state()
 
-    with reverts_with(usd.ERC20InsufficientAllowance, spender=escrow, allowance=ESCROW - 1, needed=ESCROW):
+    with reverts(usd.ERC20InsufficientAllowance, spender=escrow, allowance=ESCROW - 1, needed=ESCROW):
         create(escrow, client, provider, usd, deadline=protocol.now() + 86_400)
 
     assert state() == before
@@ -271,7 +271,7 @@ def test_create_job__fee_on_transfer_token__transfer_amount_mismatch(
     fee_token.approve(escrow, ESCROW, sender=client)
     before = state(tokens=[fee_token])
 
-    with reverts_with(escrow.TransferAmountMismatch, expected=ESCROW, received=ESCROW - ESCROW // 100):
+    with reverts(escrow.TransferAmountMismatch, expected=ESCROW, received=ESCROW - ESCROW // 100):
         create(escrow, client, provider, fee_token, deadline=protocol.now() + 86_400)
 
     assert state(tokens=[fee_token]) == before

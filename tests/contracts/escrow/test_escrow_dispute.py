@@ -4,6 +4,7 @@
 fee 2.5% = 0.15 USD, unused refund 4 USD. The bond is 10% of the escrow: 1 USD.
 """
 
+from tests.utils.reverts import reverts
 from tests.contracts.escrow.escrow_helpers import (
     BOND,
     CLIENT_SLASH_SHARE_BPS,
@@ -19,7 +20,6 @@ from tests.contracts.escrow.escrow_helpers import (
     events,
     fee_of,
     job_view,
-    reverts_with,
     role_error,
 )
 
@@ -90,7 +90,7 @@ def test_dispute__not_client__not_job_client(escrow, usd, client, attacker, regi
     before = state(attested_job)
 
     for caller in (attacker, registered_provider):
-        with reverts_with(escrow.NotJobClient, expected=client, caller=caller):
+        with reverts(escrow.NotJobClient, expected=client, caller=caller):
             escrow.dispute(attested_job, sender=caller)
 
     assert state(attested_job) == before
@@ -100,7 +100,7 @@ def test_dispute__accepted_job__unexpected_status(escrow, usd, client, accepted_
     usd.mint(client, BOND, sender=client)
     before = state(accepted_job)
 
-    with reverts_with(escrow.UnexpectedJobStatus, jobId=accepted_job, expected=Status.ATTESTED, actual=Status.ACCEPTED):
+    with reverts(escrow.UnexpectedJobStatus, jobId=accepted_job, expected=Status.ATTESTED, actual=Status.ACCEPTED):
         escrow.dispute(accepted_job, sender=client)
 
     assert state(accepted_job) == before
@@ -112,7 +112,7 @@ def test_dispute__exactly_at_challenge_end__window_closed(protocol, escrow, usd,
     protocol.warp_to(ends)
     before = state(attested_job)
 
-    with reverts_with(escrow.ChallengeWindowClosed, challengeEnds=ends, nowTime=ends):
+    with reverts(escrow.ChallengeWindowClosed, challengeEnds=ends, nowTime=ends):
         escrow.dispute(attested_job, sender=client)
 
     assert state(attested_job) == before
@@ -145,7 +145,7 @@ def test_resolve__not_arbitrator__unauthorized(escrow, attacker, governance, cli
     before = state(disputed_job)
 
     for caller in (attacker, governance, client):
-        with reverts_with(escrow.AccessControlUnauthorizedAccount, **role_error(caller, escrow.ARBITRATOR_ROLE())):
+        with reverts(escrow.AccessControlUnauthorizedAccount, **role_error(caller, escrow.ARBITRATOR_ROLE())):
             escrow.resolveDispute(disputed_job, True, sender=caller)
 
     assert state(disputed_job) == before
@@ -221,7 +221,7 @@ def test_resolve__after_dispute_end__resolution_closed(protocol, escrow, arbitra
     protocol.warp_to(ends + 1)
     before = state(disputed_job)
 
-    with reverts_with(escrow.DisputeResolutionClosed, disputeEnds=ends, nowTime=ends + 1):
+    with reverts(escrow.DisputeResolutionClosed, disputeEnds=ends, nowTime=ends + 1):
         escrow.resolveDispute(disputed_job, True, sender=arbitrator)
 
     assert state(disputed_job) == before
@@ -230,7 +230,7 @@ def test_resolve__after_dispute_end__resolution_closed(protocol, escrow, arbitra
 def test_resolve__not_disputed__unexpected_status(escrow, arbitrator, attested_job, state):
     before = state(attested_job)
 
-    with reverts_with(escrow.UnexpectedJobStatus, jobId=attested_job, expected=Status.DISPUTED, actual=Status.ATTESTED):
+    with reverts(escrow.UnexpectedJobStatus, jobId=attested_job, expected=Status.DISPUTED, actual=Status.ATTESTED):
         escrow.resolveDispute(attested_job, True, sender=arbitrator)
 
     assert state(attested_job) == before
@@ -244,7 +244,7 @@ def test_settle_disputed__exactly_at_dispute_end__not_lapsed(protocol, escrow, a
     protocol.warp_to(ends)
     before = state(disputed_job)
 
-    with reverts_with(escrow.DisputeNotLapsed, disputeEnds=ends, nowTime=ends):
+    with reverts(escrow.DisputeNotLapsed, disputeEnds=ends, nowTime=ends):
         escrow.settle(disputed_job, sender=attacker)
 
     assert state(disputed_job) == before
@@ -280,5 +280,5 @@ def test_resolve__after_lapsed_settlement__unexpected_status(protocol, escrow, a
     protocol.warp_to(escrow.job(disputed_job).disputeEnds + 1)
     escrow.settle(disputed_job, sender=attacker)
 
-    with reverts_with(escrow.UnexpectedJobStatus, jobId=disputed_job, expected=Status.DISPUTED, actual=Status.SETTLED):
+    with reverts(escrow.UnexpectedJobStatus, jobId=disputed_job, expected=Status.DISPUTED, actual=Status.SETTLED):
         escrow.resolveDispute(disputed_job, True, sender=arbitrator)

@@ -2,6 +2,7 @@
 
 import pytest
 
+from tests.utils.reverts import reverts
 from tests.contracts.escrow.escrow_helpers import (
     ACCEPT_WINDOW,
     BOND,
@@ -23,7 +24,6 @@ from tests.contracts.escrow.escrow_helpers import (
     assert_event,
     ceil_div,
     fee_of,
-    reverts_with,
     role_error,
 )
 
@@ -90,7 +90,7 @@ def test_governance__attacker__unauthorized(escrow, usd, governance, attacker, n
     method, args = governance_call(escrow, usd, name)
     before = params(escrow)
 
-    with reverts_with(escrow.AccessControlUnauthorizedAccount, **role_error(attacker, getattr(escrow, role)())):
+    with reverts(escrow.AccessControlUnauthorizedAccount, **role_error(attacker, getattr(escrow, role)())):
         method(*args, sender=attacker)
 
     assert params(escrow) == before
@@ -100,17 +100,17 @@ def test_pause__pauser_only__not_governor(escrow, governance, relayer, attacker)
     escrow.grantRole(escrow.PAUSER_ROLE(), relayer, sender=governance)
     escrow.grantRole(escrow.GOVERNOR_ROLE(), attacker, sender=governance)
 
-    with reverts_with(escrow.AccessControlUnauthorizedAccount, **role_error(attacker, escrow.PAUSER_ROLE())):
+    with reverts(escrow.AccessControlUnauthorizedAccount, **role_error(attacker, escrow.PAUSER_ROLE())):
         escrow.pause(sender=attacker)  # a governor without the pauser role
 
     escrow.pause(sender=relayer)
     assert escrow.paused()
-    with reverts_with(escrow.EnforcedPause):
+    with reverts(escrow.EnforcedPause):
         escrow.pause(sender=relayer)
 
     escrow.unpause(sender=relayer)
     assert not escrow.paused()
-    with reverts_with(escrow.ExpectedPause):
+    with reverts(escrow.ExpectedPause):
         escrow.unpause(sender=relayer)
 
 
@@ -118,7 +118,7 @@ def test_pause__blocks_only_creation_and_acceptance(protocol, escrow, usd, clien
     open_job = protocol.create_job(client, registered_provider)
     escrow.pause(sender=governance)
 
-    with reverts_with(escrow.EnforcedPause):
+    with reverts(escrow.EnforcedPause):
         escrow.accept(open_job, sender=registered_provider)
     protocol.warp_to(escrow.job(attested_job).challengeEnds)
     escrow.settle(attested_job, sender=client)
@@ -168,7 +168,7 @@ def test_set_payment_token__usd_rate_change__same_id(escrow, usd, governance):
 def test_set_payment_token__rate_out_of_range__reverts(escrow, usd, governance, rate):
     before = escrow.paymentToken(usd)
 
-    with reverts_with(escrow.CollateralRateOutOfRange, max=UINT128_MAX, rate=rate):
+    with reverts(escrow.CollateralRateOutOfRange, max=UINT128_MAX, rate=rate):
         escrow.setPaymentToken(usd, True, rate, sender=governance)
 
     assert escrow.paymentToken(usd) == before
@@ -181,7 +181,7 @@ def test_set_payment_token__max_rate__accepted(escrow, usd, governance):
 
 
 def test_set_payment_token__zero_address__reverts(escrow, usd, governance):
-    with reverts_with(escrow.ZeroAddress):
+    with reverts(escrow.ZeroAddress):
         escrow.setPaymentToken(ZERO, True, COLLATERAL_RATE, sender=governance)
 
     assert escrow.paymentTokens() == [usd.address]
@@ -214,7 +214,7 @@ def test_set_fee__max__accepted_and_emitted(escrow, governance):
 
 
 def test_set_fee__above_max__fee_too_high(escrow, governance):
-    with reverts_with(escrow.FeeTooHigh, maxFeeBps=1_000, feeBps=1_001):
+    with reverts(escrow.FeeTooHigh, maxFeeBps=1_000, feeBps=1_001):
         escrow.setFee(1_001, sender=governance)
 
     assert escrow.feeBps() == FEE_BPS
@@ -231,7 +231,7 @@ def test_set_windows__argument_out_of_range__window_out_of_range(escrow, governa
     args = list(WINDOWS)
     args[index] = value
 
-    with reverts_with(escrow.WindowOutOfRange, min=low, max=high, window=value):
+    with reverts(escrow.WindowOutOfRange, min=low, max=high, window=value):
         escrow.setWindows(*args, sender=governance)
 
     assert params(escrow)["windows"] == WINDOWS
@@ -258,7 +258,7 @@ def test_set_windows__new_windows__apply_to_new_jobs(protocol, escrow, usd, gove
     escrow.setWindows(120, 300, 600, 7 * DAY, sender=governance)
     protocol.fund_usd(client, ESCROW + BOND)
     now = protocol.now()
-    with reverts_with(escrow.DeadlineOutOfRange, earliest=now + 1, latest=now + 7 * DAY, deadline=now + 7 * DAY + 1):
+    with reverts(escrow.DeadlineOutOfRange, earliest=now + 1, latest=now + 7 * DAY, deadline=now + 7 * DAY + 1):
         escrow.createJob(registered_provider, usd, UNIT_PRICE, MAX_UNITS, now + 7 * DAY + 1, SPEC_HASH, sender=client)
 
     created = escrow.createJob(registered_provider, usd, UNIT_PRICE, MAX_UNITS, now + 7 * DAY, SPEC_HASH, sender=client)
@@ -271,7 +271,7 @@ def test_set_windows__new_windows__apply_to_new_jobs(protocol, escrow, usd, gove
 
 
 def test_set_dispute_bond__above_10000__bps_out_of_range(escrow, governance):
-    with reverts_with(escrow.BpsOutOfRange, minBps=0, maxBps=10_000, bps=10_001):
+    with reverts(escrow.BpsOutOfRange, minBps=0, maxBps=10_000, bps=10_001):
         escrow.setDisputeBond(10_001, sender=governance)
 
     assert escrow.disputeBondBps() == DISPUTE_BOND_BPS
@@ -287,7 +287,7 @@ def test_set_dispute_bond__bounds__accepted(escrow, governance, attested_job, bp
 
 @pytest.mark.parametrize("bps", [0, 10_001])
 def test_set_client_slash_share__out_of_range__bps_out_of_range(escrow, governance, bps):
-    with reverts_with(escrow.BpsOutOfRange, minBps=1, maxBps=10_000, bps=bps):
+    with reverts(escrow.BpsOutOfRange, minBps=1, maxBps=10_000, bps=bps):
         escrow.setClientSlashShare(bps, sender=governance)
 
     assert escrow.clientSlashShareBps() == CLIENT_SLASH_SHARE_BPS
@@ -302,7 +302,7 @@ def test_set_client_slash_share__bounds__accepted(escrow, governance, bps):
 
 
 def test_set_treasury__zero__zero_address(escrow, governance, treasury):
-    with reverts_with(escrow.ZeroAddress):
+    with reverts(escrow.ZeroAddress):
         escrow.setTreasury(ZERO, sender=governance)
 
     assert escrow.treasury() == treasury.address
@@ -331,7 +331,7 @@ def test_views__payment_token_and_collateral_for(project, escrow, usd, governanc
     assert escrow.paymentToken(unknown) == (0, False, False, 0)
     assert escrow.collateralFor(usd, ESCROW) == COLLATERAL
     assert escrow.collateralFor(usd, 0) == 0
-    with reverts_with(escrow.TokenNotAllowed, token=unknown):
+    with reverts(escrow.TokenNotAllowed, token=unknown):
         escrow.collateralFor(unknown, ESCROW)
     escrow.setPaymentToken(usd, False, COLLATERAL_RATE, sender=governance)
     assert escrow.collateralFor(usd, ESCROW) == COLLATERAL  # registered, merely disallowed
@@ -357,7 +357,7 @@ def test_set_payment_token__257th_token__too_many_payment_tokens(escrow, usd, go
     assert len(escrow.paymentTokens()) == 256
     assert escrow.paymentToken(fillers[-1])[0] == 255
 
-    with reverts_with(escrow.TooManyPaymentTokens, max=256):
+    with reverts(escrow.TooManyPaymentTokens, max=256):
         escrow.setPaymentToken(f"0x{256:040x}", True, 1, sender=governance)
 
     assert len(escrow.paymentTokens()) == 256

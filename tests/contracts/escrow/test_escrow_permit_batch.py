@@ -3,6 +3,7 @@
 import pytest
 from eth_account import Account
 
+from tests.utils.reverts import reverts
 from tests.contracts.escrow.escrow_helpers import (
     ESCROW,
     MAX_UNITS,
@@ -13,7 +14,6 @@ from tests.contracts.escrow.escrow_helpers import (
     events,
     job_view,
     norm,
-    reverts_with,
 )
 
 PERMIT_TYPES = {
@@ -110,7 +110,7 @@ def test_create_with_permit__invalid_permit_without_allowance__insufficient_allo
         v, r, s = sign_permit(usd, client, escrow, ESCROW, permit_deadline, chain.chain_id)
     before = state()
 
-    with reverts_with(usd.ERC20InsufficientAllowance, spender=escrow, allowance=0, needed=ESCROW):
+    with reverts(usd.ERC20InsufficientAllowance, spender=escrow, allowance=0, needed=ESCROW):
         create_with_permit(protocol, escrow, usd, client, provider, (v, r, s, permit_deadline))
 
     assert state() == before
@@ -125,7 +125,7 @@ def test_create_with_permit__paused__enforced_pause(protocol, chain, escrow, usd
     escrow.pause(sender=governance)
     before = state()
 
-    with reverts_with(escrow.EnforcedPause):
+    with reverts(escrow.EnforcedPause):
         create_with_permit(protocol, escrow, usd, client, provider, (v, r, s, permit_deadline))
 
     assert state() == before
@@ -193,7 +193,7 @@ def test_create_jobs__token_runs__one_transfer_per_run(
 def test_create_jobs__empty__empty_batch(escrow, client, state):
     before = state()
 
-    with reverts_with(escrow.EmptyBatch):
+    with reverts(escrow.EmptyBatch):
         escrow.createJobs([], sender=client)
 
     assert state() == before
@@ -215,7 +215,7 @@ def test_create_jobs__one_invalid_request__nothing_created(
     requests[bad_index] = request(provider, usd, deadline, max_units=0)
     before = state(tokens=[usd, second_usd])
 
-    with reverts_with(escrow.MaxUnitsOutOfRange, max=UINT48_MAX, maxUnits=0):
+    with reverts(escrow.MaxUnitsOutOfRange, max=UINT48_MAX, maxUnits=0):
         escrow.createJobs(requests, sender=client)
 
     assert state(tokens=[usd, second_usd]) == before
@@ -230,7 +230,7 @@ def test_create_jobs__unfunded_later_run__whole_batch_reverts(
     deadline = protocol.now() + 86_400
     before = state(tokens=[usd, second_usd])
 
-    with reverts_with(second_usd.ERC20InsufficientBalance, sender=client, balance=0, needed=ESCROW):
+    with reverts(second_usd.ERC20InsufficientBalance, sender=client, balance=0, needed=ESCROW):
         escrow.createJobs([request(provider, usd, deadline), request(provider, second_usd, deadline)], sender=client)
 
     assert state(tokens=[usd, second_usd]) == before
@@ -241,7 +241,7 @@ def test_create_jobs__paused__enforced_pause(protocol, escrow, usd, client, prov
     escrow.pause(sender=governance)
     before = state()
 
-    with reverts_with(escrow.EnforcedPause):
+    with reverts(escrow.EnforcedPause):
         escrow.createJobs([request(provider, usd, protocol.now() + 86_400)], sender=client)
 
     assert state() == before

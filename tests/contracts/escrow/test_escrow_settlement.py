@@ -2,6 +2,7 @@
 
 import pytest
 
+from tests.utils.reverts import reverts
 from tests.contracts.escrow.escrow_helpers import (
     BOND,
     COLLATERAL,
@@ -17,7 +18,6 @@ from tests.contracts.escrow.escrow_helpers import (
     events,
     fee_of,
     job_view,
-    reverts_with,
 )
 
 GROSS = 60 * UNIT_PRICE  # attested_job: 60 of 100 units
@@ -41,7 +41,7 @@ def test_settle__one_second_before_challenge_end__window_open(protocol, escrow, 
     protocol.warp_to(ends - 1)
     before = state(attested_job)
 
-    with reverts_with(escrow.ChallengeWindowOpen, challengeEnds=ends, nowTime=ends - 1):
+    with reverts(escrow.ChallengeWindowOpen, challengeEnds=ends, nowTime=ends - 1):
         escrow.settle(attested_job, sender=attacker)
 
     assert state(attested_job) == before
@@ -87,7 +87,7 @@ def test_settle__twice__unexpected_status(protocol, escrow, usd, registered_prov
     escrow.settle(attested_job, sender=registered_provider)
     before = state(attested_job)
 
-    with reverts_with(escrow.UnexpectedJobStatus, jobId=attested_job, expected=Status.ATTESTED, actual=Status.SETTLED):
+    with reverts(escrow.UnexpectedJobStatus, jobId=attested_job, expected=Status.ATTESTED, actual=Status.SETTLED):
         escrow.settle(attested_job, sender=registered_provider)
 
     assert state(attested_job) == before
@@ -105,7 +105,7 @@ def test_settle__not_attested__unexpected_status(protocol, escrow, client, regis
             escrow.accept(job_id, sender=registered_provider)
             actual = Status.ACCEPTED
 
-    with reverts_with(escrow.UnexpectedJobStatus, jobId=job_id, expected=Status.ATTESTED, actual=actual):
+    with reverts(escrow.UnexpectedJobStatus, jobId=job_id, expected=Status.ATTESTED, actual=actual):
         escrow.settle(job_id, sender=client)
 
 
@@ -190,7 +190,7 @@ def test_settle_many__nothing_ready__returns_zero(escrow, attacker, accepted_job
 
 
 def test_settle_many__empty__empty_batch(escrow, attacker):
-    with reverts_with(escrow.EmptyBatch):
+    with reverts(escrow.EmptyBatch):
         escrow.settleMany([], sender=attacker)
 
 
@@ -241,7 +241,7 @@ def test_settle_many__ten_jobs__all_settled_in_one_call(
 def test_withdraw__nothing__nothing_to_withdraw(escrow, usd, attacker, state):
     before = state()
 
-    with reverts_with(escrow.NothingToWithdraw, account=attacker, token=usd):
+    with reverts(escrow.NothingToWithdraw, account=attacker, token=usd):
         escrow.withdraw(usd, sender=attacker)
 
     assert state() == before
@@ -278,7 +278,7 @@ def test_withdraw__twice__nothing_to_withdraw(escrow, usd, client, open_job, sta
     escrow.withdraw(usd, sender=client)
     before = state()
 
-    with reverts_with(escrow.NothingToWithdraw, account=client, token=usd):
+    with reverts(escrow.NothingToWithdraw, account=client, token=usd):
         escrow.withdraw(usd, sender=client)
 
     assert state() == before

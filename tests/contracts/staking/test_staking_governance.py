@@ -1,8 +1,8 @@
 """ProviderStaking: governance setters (setMinStake, setUnbondingDelay, setTreasury)."""
 
-import ape
 import pytest
 
+from tests.utils.reverts import reverts
 from tests.conftest import STAKE
 from tests.contracts.staking.staking_support import (
     DAY,
@@ -24,7 +24,7 @@ def test_setters__non_governor__reverts_unauthorized(staking, attacker, treasury
     value = attacker.address if value == "attacker" else value
     before = (staking.minStake(), staking.unbondingDelay(), staking.treasury())
 
-    with ape.reverts(staking.AccessControlUnauthorizedAccount, account=attacker.address, neededRole=staking.GOVERNOR_ROLE()):
+    with reverts(staking.AccessControlUnauthorizedAccount, account=attacker.address, neededRole=staking.GOVERNOR_ROLE()):
         getattr(staking, setter)(value, sender=attacker)
 
     after = (staking.minStake(), staking.unbondingDelay(), staking.treasury())
@@ -43,7 +43,7 @@ def test_set_min_stake__in_range__set_and_emitted(staking, governance, value):
 
 
 def test_set_min_stake__above_uint120__reverts_amount_too_large(staking, governance):
-    with ape.reverts(staking.AmountTooLarge, max=MAX_UINT120, amount=MAX_UINT120 + 1):
+    with reverts(staking.AmountTooLarge, max=MAX_UINT120, amount=MAX_UINT120 + 1):
         staking.setMinStake(MAX_UINT120 + 1, sender=governance)
 
     assert staking.minStake() == MIN_STAKE
@@ -54,7 +54,7 @@ def test_set_min_stake__raised__applies_to_new_registrations(protocol, staking, 
     staking.setMinStake(2 * MIN_STAKE, sender=governance)
     protocol.fund_stake(other_provider, MIN_STAKE)
 
-    with ape.reverts(staking.StakeBelowMinimum, minStake=2 * MIN_STAKE, stake=MIN_STAKE):
+    with reverts(staking.StakeBelowMinimum, minStake=2 * MIN_STAKE, stake=MIN_STAKE):
         staking.register("ipfs://late", MIN_STAKE, sender=other_provider)
 
     assert not staking.isRegistered(other_provider)
@@ -73,7 +73,7 @@ def test_set_unbonding_delay__in_range__set_and_emitted(staking, governance, del
 
 
 def test_set_unbonding_delay__above_max__reverts_too_long(staking, governance):
-    with ape.reverts(staking.UnbondingDelayTooLong, maxDelay=MAX_UNBONDING_DELAY, delay=MAX_UNBONDING_DELAY + 1):
+    with reverts(staking.UnbondingDelayTooLong, maxDelay=MAX_UNBONDING_DELAY, delay=MAX_UNBONDING_DELAY + 1):
         staking.setUnbondingDelay(MAX_UNBONDING_DELAY + 1, sender=governance)
 
     assert staking.unbondingDelay() == UNBONDING_DELAY
@@ -104,7 +104,7 @@ def test_set_unbonding_delay__zero__withdrawable_at_once(staking, stake_token, g
 
 
 def test_set_treasury__zero__reverts_zero_address(staking, governance, treasury):
-    with ape.reverts(staking.ZeroAddress):
+    with reverts(staking.ZeroAddress):
         staking.setTreasury(ZERO_ADDRESS, sender=governance)
 
     assert staking.treasury() == treasury.address

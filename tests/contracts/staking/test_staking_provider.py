@@ -5,9 +5,9 @@ and the constructor. Every revert is asserted by its named error and arguments, 
 check that nothing changed.
 """
 
-import ape
 import pytest
 
+from tests.utils.reverts import reverts
 from tests.conftest import STAKE
 from tests.contracts.staking.staking_support import MIN_STAKE, PROVIDER_STAKE, UNBONDING_DELAY, ZERO_ADDRESS
 
@@ -52,7 +52,7 @@ def test_register__twice__reverts_already_registered(protocol, staking, register
     protocol.fund_stake(registered_provider, MIN_STAKE)
     before = snapshot_provider(registered_provider)
 
-    with ape.reverts(staking.AlreadyRegistered, provider=registered_provider.address):
+    with reverts(staking.AlreadyRegistered, provider=registered_provider.address):
         staking.register("ipfs://other", MIN_STAKE, sender=registered_provider)
 
     assert snapshot_provider(registered_provider) == before
@@ -63,7 +63,7 @@ def test_register__zero_amount__reverts_zero_amount(protocol, staking, provider,
     protocol.fund_stake(provider, MIN_STAKE)
     before = snapshot_provider(provider)
 
-    with ape.reverts(staking.ZeroAmount):
+    with reverts(staking.ZeroAmount):
         staking.register(URI, 0, sender=provider)
 
     assert snapshot_provider(provider) == before
@@ -74,7 +74,7 @@ def test_register__below_min_stake__reverts_stake_below_minimum(protocol, stakin
     protocol.fund_stake(provider, MIN_STAKE)
     before = snapshot_provider(provider)
 
-    with ape.reverts(staking.StakeBelowMinimum, minStake=MIN_STAKE, stake=MIN_STAKE - 1):
+    with reverts(staking.StakeBelowMinimum, minStake=MIN_STAKE, stake=MIN_STAKE - 1):
         staking.register(URI, MIN_STAKE - 1, sender=provider)
 
     assert snapshot_provider(provider) == before
@@ -95,7 +95,7 @@ def test_set_metadata_uri__registered__replaces_and_emits(staking, registered_pr
 
 
 def test_set_metadata_uri__unregistered__reverts_not_registered(staking, attacker):
-    with ape.reverts(staking.NotRegistered, provider=attacker.address):
+    with reverts(staking.NotRegistered, provider=attacker.address):
         staking.setMetadataURI("ipfs://spoof", sender=attacker)
 
     assert staking.providerInfo(attacker).metadataURI == ""
@@ -123,7 +123,7 @@ def test_add_stake__unregistered__reverts_not_registered(protocol, staking, atta
     protocol.fund_stake(attacker, MIN_STAKE)
     before = snapshot_provider(attacker)
 
-    with ape.reverts(staking.NotRegistered, provider=attacker.address):
+    with reverts(staking.NotRegistered, provider=attacker.address):
         staking.addStake(MIN_STAKE, sender=attacker)
 
     assert snapshot_provider(attacker) == before
@@ -132,7 +132,7 @@ def test_add_stake__unregistered__reverts_not_registered(protocol, staking, atta
 def test_add_stake__zero__reverts_zero_amount(staking, registered_provider, snapshot_provider):
     before = snapshot_provider(registered_provider)
 
-    with ape.reverts(staking.ZeroAmount):
+    with reverts(staking.ZeroAmount):
         staking.addStake(0, sender=registered_provider)
 
     assert snapshot_provider(registered_provider) == before
@@ -174,14 +174,14 @@ def test_request_unbond__free_stake__moves_to_unbonding_and_emits(staking, regis
 
 
 def test_request_unbond__unregistered__reverts_not_registered(staking, attacker):
-    with ape.reverts(staking.NotRegistered, provider=attacker.address):
+    with reverts(staking.NotRegistered, provider=attacker.address):
         staking.requestUnbond(1, sender=attacker)
 
 
 def test_request_unbond__zero__reverts_zero_amount(staking, registered_provider, snapshot_provider):
     before = snapshot_provider(registered_provider)
 
-    with ape.reverts(staking.ZeroAmount):
+    with reverts(staking.ZeroAmount):
         staking.requestUnbond(0, sender=registered_provider)
 
     assert snapshot_provider(registered_provider) == before
@@ -190,7 +190,7 @@ def test_request_unbond__zero__reverts_zero_amount(staking, registered_provider,
 def test_request_unbond__more_than_staked__reverts_insufficient_free_stake(staking, registered_provider, snapshot_provider):
     before = snapshot_provider(registered_provider)
 
-    with ape.reverts(staking.InsufficientFreeStake, requested=PROVIDER_STAKE + 1, free=PROVIDER_STAKE):
+    with reverts(staking.InsufficientFreeStake, requested=PROVIDER_STAKE + 1, free=PROVIDER_STAKE):
         staking.requestUnbond(PROVIDER_STAKE + 1, sender=registered_provider)
 
     assert snapshot_provider(registered_provider) == before
@@ -205,9 +205,9 @@ def test_request_unbond__locked_collateral__not_unbondable(
     free = PROVIDER_STAKE - collateral
     before = snapshot_provider(registered_provider)
 
-    with ape.reverts(staking.InsufficientFreeStake, requested=PROVIDER_STAKE, free=free):
+    with reverts(staking.InsufficientFreeStake, requested=PROVIDER_STAKE, free=free):
         staking.requestUnbond(PROVIDER_STAKE, sender=registered_provider)
-    with ape.reverts(staking.InsufficientFreeStake, requested=free + 1, free=free):
+    with reverts(staking.InsufficientFreeStake, requested=free + 1, free=free):
         staking.requestUnbond(free + 1, sender=registered_provider)
     assert snapshot_provider(registered_provider) == before
 
@@ -223,9 +223,9 @@ def test_request_unbond__locked_collateral__not_unbondable(
 def test_withdraw_unbonded__nothing_unbonding__reverts(staking, registered_provider, attacker, snapshot_provider):
     before = snapshot_provider(registered_provider)
 
-    with ape.reverts(staking.NothingUnbonding, provider=registered_provider.address):
+    with reverts(staking.NothingUnbonding, provider=registered_provider.address):
         staking.withdrawUnbonded(sender=registered_provider)
-    with ape.reverts(staking.NothingUnbonding, provider=attacker.address):
+    with reverts(staking.NothingUnbonding, provider=attacker.address):
         staking.withdrawUnbonded(sender=attacker)
 
     assert snapshot_provider(registered_provider) == before
@@ -238,7 +238,7 @@ def test_withdraw_unbonded__one_second_early_reverts__exactly_at_end_pays(
     before = snapshot_provider(registered_provider)
 
     protocol.warp_to(end - 1)
-    with ape.reverts(staking.UnbondingNotElapsed, unbondingEnd=end, nowTime=end - 1):
+    with reverts(staking.UnbondingNotElapsed, unbondingEnd=end, nowTime=end - 1):
         staking.withdrawUnbonded(sender=registered_provider)
     assert snapshot_provider(registered_provider) == before
 
@@ -254,7 +254,7 @@ def test_withdraw_unbonded__one_second_early_reverts__exactly_at_end_pays(
     assert (info.staked, info.unbonding, info.unbondingEnd) == (7_000 * STAKE, 0, 0)
     check_books()
 
-    with ape.reverts(staking.NothingUnbonding, provider=registered_provider.address):
+    with reverts(staking.NothingUnbonding, provider=registered_provider.address):
         staking.withdrawUnbonded(sender=registered_provider)
 
 
@@ -269,7 +269,7 @@ def test_withdraw_unbonded__second_request__restarts_delay_for_whole_amount(
     assert staking.providerInfo(registered_provider).unbondingEnd == second_end > first_end
 
     protocol.warp_to(first_end)  # the first request's delay is over, but it was restarted
-    with ape.reverts(staking.UnbondingNotElapsed, unbondingEnd=second_end, nowTime=first_end):
+    with reverts(staking.UnbondingNotElapsed, unbondingEnd=second_end, nowTime=first_end):
         staking.withdrawUnbonded(sender=registered_provider)
 
     protocol.warp_to(second_end)
@@ -294,7 +294,7 @@ def test_request_unbond__delay_lowered__pending_end_not_shortened(protocol, stak
         )
     ]
     protocol.warp_to(first_end - 1)
-    with ape.reverts(staking.UnbondingNotElapsed, unbondingEnd=first_end, nowTime=first_end - 1):
+    with reverts(staking.UnbondingNotElapsed, unbondingEnd=first_end, nowTime=first_end - 1):
         staking.withdrawUnbonded(sender=registered_provider)
 
 
@@ -304,9 +304,9 @@ def test_request_unbond__delay_lowered__pending_end_not_shortened(protocol, stak
 def test_unjail__not_jailed__reverts_provider_not_jailed(staking, registered_provider, attacker, snapshot_provider):
     before = snapshot_provider(registered_provider)
 
-    with ape.reverts(staking.ProviderNotJailed, provider=registered_provider.address):
+    with reverts(staking.ProviderNotJailed, provider=registered_provider.address):
         staking.unjail(sender=registered_provider)
-    with ape.reverts(staking.ProviderNotJailed, provider=attacker.address):
+    with reverts(staking.ProviderNotJailed, provider=attacker.address):
         staking.unjail(sender=attacker)
 
     assert snapshot_provider(registered_provider) == before
@@ -319,7 +319,7 @@ def test_unjail__under_min_stake__reverts_then_top_up_unjails(
     assert staking.stakeOf(registered_provider) == 500 * STAKE
     before = snapshot_provider(registered_provider)
 
-    with ape.reverts(staking.StakeBelowMinimum, minStake=MIN_STAKE, stake=500 * STAKE):
+    with reverts(staking.StakeBelowMinimum, minStake=MIN_STAKE, stake=500 * STAKE):
         staking.unjail(sender=registered_provider)
     assert snapshot_provider(registered_provider) == before
     assert staking.providerInfo(registered_provider).jailed
@@ -347,9 +347,9 @@ def test_unjail__enough_stake_left__unjails_at_once(staking, registered_provider
 
 
 def test_claim__nothing__reverts_nothing_to_claim(staking, attacker, treasury):
-    with ape.reverts(staking.NothingToClaim, account=attacker.address):
+    with reverts(staking.NothingToClaim, account=attacker.address):
         staking.claim(sender=attacker)
-    with ape.reverts(staking.NothingToClaim, account=treasury.address):
+    with reverts(staking.NothingToClaim, account=treasury.address):
         staking.claim(sender=treasury)
 
 
@@ -367,7 +367,7 @@ def test_claim__slash_proceeds__paid_once(
     assert staking.claimable(beneficiary) == 0
     assert staking.totalClaimable() == 700 * STAKE
     check_books()
-    with ape.reverts(staking.NothingToClaim, account=beneficiary.address):
+    with reverts(staking.NothingToClaim, account=beneficiary.address):
         staking.claim(sender=beneficiary)
     assert stake_token.balanceOf(beneficiary) == 300 * STAKE
 
@@ -424,7 +424,7 @@ def test_constructor__zero_address__reverts(project, staking, stake_token, gover
     args = {"token": stake_token.address, "admin": governance.address, "treasury": treasury.address}
     args[zero] = ZERO_ADDRESS
 
-    with ape.reverts(project.ProviderStaking.ZeroAddress):
+    with reverts(project.ProviderStaking.ZeroAddress):
         project.ProviderStaking.deploy(
             args["token"], args["admin"], args["treasury"], MIN_STAKE, UNBONDING_DELAY, sender=governance
         )

@@ -4,9 +4,9 @@
 SLASHER_ROLE / COLLATERAL_MANAGER_ROLE, so these tests drive the calls directly.
 """
 
-import ape
 import pytest
 
+from tests.utils.reverts import reverts
 from tests.conftest import STAKE
 from tests.contracts.staking.staking_support import (
     BPS,
@@ -44,7 +44,7 @@ def test_protocol_calls__attacker__reverts_unauthorized(
     }[call]
     before = snapshot_provider(registered_provider)
 
-    with ape.reverts(staking.AccessControlUnauthorizedAccount, account=attacker.address, neededRole=getattr(staking, role)()):
+    with reverts(staking.AccessControlUnauthorizedAccount, account=attacker.address, neededRole=getattr(staking, role)()):
         getattr(staking, call)(*args, sender=attacker)
 
     assert snapshot_provider(registered_provider) == before
@@ -80,7 +80,7 @@ def test_lock_collateral__free_stake__locks_cumulatively_and_emits(staking, regi
 def test_lock_collateral__unregistered__reverts_not_registered(staking, attacker, collateral_manager, snapshot_provider):
     before = snapshot_provider(attacker)
 
-    with ape.reverts(staking.NotRegistered, provider=attacker.address):
+    with reverts(staking.NotRegistered, provider=attacker.address):
         staking.lockCollateral(attacker, 1, sender=collateral_manager)
 
     assert snapshot_provider(attacker) == before
@@ -92,7 +92,7 @@ def test_lock_collateral__jailed__reverts_provider_is_jailed(
     slash(staking, slasher_account, registered_provider, STAKE)
     before = snapshot_provider(registered_provider)
 
-    with ape.reverts(staking.ProviderIsJailed, provider=registered_provider.address):
+    with reverts(staking.ProviderIsJailed, provider=registered_provider.address):
         staking.lockCollateral(registered_provider, STAKE, sender=collateral_manager)
 
     assert snapshot_provider(registered_provider) == before
@@ -104,7 +104,7 @@ def test_lock_collateral__stake_below_new_minimum__reverts(
     staking.setMinStake(PROVIDER_STAKE + 1, sender=governance)
     before = snapshot_provider(registered_provider)
 
-    with ape.reverts(staking.StakeBelowMinimum, minStake=PROVIDER_STAKE + 1, stake=PROVIDER_STAKE):
+    with reverts(staking.StakeBelowMinimum, minStake=PROVIDER_STAKE + 1, stake=PROVIDER_STAKE):
         staking.lockCollateral(registered_provider, STAKE, sender=collateral_manager)
 
     assert snapshot_provider(registered_provider) == before
@@ -117,7 +117,7 @@ def test_lock_collateral__more_than_free__reverts_insufficient_free_stake(
     staking.requestUnbond(1_000 * STAKE, sender=registered_provider)  # unbonding stake is not free either
     before = snapshot_provider(registered_provider)
 
-    with ape.reverts(staking.InsufficientFreeStake, requested=3_000 * STAKE + 1, free=3_000 * STAKE):
+    with reverts(staking.InsufficientFreeStake, requested=3_000 * STAKE + 1, free=3_000 * STAKE):
         staking.lockCollateral(registered_provider, 3_000 * STAKE + 1, sender=collateral_manager)
 
     assert snapshot_provider(registered_provider) == before
@@ -363,7 +363,7 @@ def test_slash__share_above_10000_bps__reverts_invalid_share_bps(
 ):
     before = snapshot_provider(registered_provider)
 
-    with ape.reverts(staking.InvalidShareBps, maxBps=BPS, bps=BPS + 1):
+    with reverts(staking.InvalidShareBps, maxBps=BPS, bps=BPS + 1):
         slash(staking, slasher_account, registered_provider, STAKE, beneficiary=beneficiary, bps=BPS + 1, cap=MAX_UINT256)
 
     assert snapshot_provider(registered_provider) == before

@@ -1,8 +1,8 @@
 """UptimeSlasher: parameters, epoch numbering and re-anchoring on an epoch-length change."""
 
-import ape
 import pytest
 
+from tests.utils.reverts import reverts
 from tests.conftest import STAKE
 from tests.contracts.staking.staking_support import BPS, PROVIDER_STAKE, ZERO_ADDRESS
 from tests.contracts.uptime.uptime_support import DEFAULT_UPTIME_PARAMS, EPOCH_LENGTH, HOUR, params_tuple
@@ -29,7 +29,7 @@ def test_params__view__returns_deployment_defaults(slasher):
 
 
 def test_set_params__non_governor__reverts_unauthorized(slasher, attacker):
-    with ape.reverts(slasher.AccessControlUnauthorizedAccount, account=attacker.address, neededRole=slasher.GOVERNOR_ROLE()):
+    with reverts(slasher.AccessControlUnauthorizedAccount, account=attacker.address, neededRole=slasher.GOVERNOR_ROLE()):
         slasher.setParams(params_tuple(slaBps=0), sender=attacker)
 
     assert tuple(slasher.params()) == params_tuple()
@@ -52,7 +52,7 @@ def test_set_params__non_governor__reverts_unauthorized(slasher, attacker):
 def test_set_params__out_of_range__reverts_param_out_of_range(slasher, governance, name, value, low, high):
     epoch_before = slasher.currentEpoch()
 
-    with ape.reverts(slasher.ParamOutOfRange, name=name, min=low, max=high, value=value):
+    with reverts(slasher.ParamOutOfRange, name=name, min=low, max=high, value=value):
         slasher.setParams(params_tuple(**{name: value}), sender=governance)
 
     assert tuple(slasher.params()) == params_tuple()
@@ -146,15 +146,15 @@ def test_set_params__reanchor__reported_epoch_not_reportable_again(
     slasher.setParams(params_tuple(epochLength=30 * 60), sender=governance)
 
     # the epoch that was in progress has ended early and is now reportable, under its old number
-    with ape.reverts(slasher.EpochNotEnded, currentEpoch=in_progress + 1, epoch=in_progress + 1):
+    with reverts(slasher.EpochNotEnded, currentEpoch=in_progress + 1, epoch=in_progress + 1):
         protocol.report_uptime(registered_provider, in_progress + 1, 0, sender=relayer)
     protocol.report_uptime(registered_provider, in_progress, 0, sender=relayer)
     assert staking.stakeOf(registered_provider) == PROVIDER_STAKE - 500 * STAKE
     # and earlier numbers keep their marks
-    with ape.reverts(slasher.ReportAlreadyApplied, provider=registered_provider.address, epoch=ended):
+    with reverts(slasher.ReportAlreadyApplied, provider=registered_provider.address, epoch=ended):
         protocol.report_uptime(registered_provider, ended, 0, sender=relayer)
     protocol.finish_epoch()
-    with ape.reverts(slasher.ReportAlreadyApplied, provider=registered_provider.address, epoch=in_progress):
+    with reverts(slasher.ReportAlreadyApplied, provider=registered_provider.address, epoch=in_progress):
         protocol.report_uptime(registered_provider, in_progress, 0, sender=relayer)
 
 
@@ -200,7 +200,7 @@ def test_set_params__shorter_statute__applies_at_once(protocol, slasher, governa
     protocol.finish_epoch()  # now current = epoch + 2
     slasher.setParams(params_tuple(statuteEpochs=1), sender=governance)
 
-    with ape.reverts(slasher.ReportTooOld, oldestEpoch=epoch + 1, epoch=epoch):
+    with reverts(slasher.ReportTooOld, oldestEpoch=epoch + 1, epoch=epoch):
         protocol.report_uptime(registered_provider, epoch, 0, sender=relayer)
     protocol.report_uptime(registered_provider, epoch + 1, 0, sender=relayer)
 
@@ -210,12 +210,12 @@ def test_constructor__zero_address__reverts(project, staking, governance, zero):
     args = {"staking": staking.address, "admin": governance.address}
     args[zero] = ZERO_ADDRESS
 
-    with ape.reverts(project.UptimeSlasher.ZeroAddress):
+    with reverts(project.UptimeSlasher.ZeroAddress):
         project.UptimeSlasher.deploy(args["staking"], args["admin"], params_tuple(), sender=governance)
 
 
 def test_constructor__bad_params__reverts_param_out_of_range(project, staking, governance):
-    with ape.reverts(project.UptimeSlasher.ParamOutOfRange, name="epochLength", min=60, max=30 * DAY, value=0):
+    with reverts(project.UptimeSlasher.ParamOutOfRange, name="epochLength", min=60, max=30 * DAY, value=0):
         project.UptimeSlasher.deploy(staking.address, governance.address, params_tuple(epochLength=0), sender=governance)
 
 

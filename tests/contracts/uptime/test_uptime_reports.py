@@ -1,8 +1,8 @@
 """UptimeSlasher: applying quorum-signed uptime reports relayed through the AttestationHub."""
 
-import ape
 import pytest
 
+from tests.utils.reverts import reverts
 from tests.conftest import STAKE
 from tests.contracts.staking.staking_support import BPS, PROVIDER_STAKE
 from tests.contracts.uptime.uptime_support import (
@@ -197,7 +197,7 @@ def test_report__second_report_same_provider_and_epoch__reverts_already_applied(
     protocol.report_uptime(registered_provider, epoch, BPS, sender=relayer)  # fine, no slash
 
     # a second, worse report for the same epoch cannot slash afterwards
-    with ape.reverts(slasher.ReportAlreadyApplied, provider=registered_provider.address, epoch=epoch):
+    with reverts(slasher.ReportAlreadyApplied, provider=registered_provider.address, epoch=epoch):
         protocol.report_uptime(registered_provider, epoch, 0, sender=relayer)
 
     assert staking.stakeOf(registered_provider) == PROVIDER_STAKE
@@ -210,7 +210,7 @@ def test_report__below_sla_twice_same_epoch__slashes_once(protocol, staking, sla
     protocol.report_uptime(registered_provider, epoch, 0, sender=relayer)
     staked = staking.stakeOf(registered_provider)
 
-    with ape.reverts(slasher.ReportAlreadyApplied, provider=registered_provider.address, epoch=epoch):
+    with reverts(slasher.ReportAlreadyApplied, provider=registered_provider.address, epoch=epoch):
         protocol.report_uptime(registered_provider, epoch, 0, sender=other_client)
 
     assert staking.stakeOf(registered_provider) == staked
@@ -244,7 +244,7 @@ def test_report__epochs_across_a_bitmap_word__tracked_separately(protocol, slash
     assert not slasher.isReported(registered_provider, 254)  # same word as 255
     protocol.report_uptime(registered_provider, 256, BPS, sender=relayer)
     assert slasher.isReported(registered_provider, 256)
-    with ape.reverts(slasher.ReportAlreadyApplied, provider=registered_provider.address, epoch=255):
+    with reverts(slasher.ReportAlreadyApplied, provider=registered_provider.address, epoch=255):
         protocol.report_uptime(registered_provider, 255, 0, sender=relayer)
 
 
@@ -256,7 +256,7 @@ def test_report__epoch_not_ended__reverts(protocol, staking, slasher, registered
     protocol.finish_epoch()
     current = slasher.currentEpoch()
 
-    with ape.reverts(slasher.EpochNotEnded, currentEpoch=current, epoch=current + ahead):
+    with reverts(slasher.EpochNotEnded, currentEpoch=current, epoch=current + ahead):
         protocol.report_uptime(registered_provider, current + ahead, 0, sender=relayer)
 
     assert not slasher.isReported(registered_provider, current + ahead)
@@ -272,7 +272,7 @@ def test_report__just_past_statute__reverts_too_old__edge_epoch_accepted(
     current = slasher.currentEpoch()
     assert current == epoch + STATUTE_EPOCHS + 1
 
-    with ape.reverts(slasher.ReportTooOld, oldestEpoch=epoch + 1, epoch=epoch):
+    with reverts(slasher.ReportTooOld, oldestEpoch=epoch + 1, epoch=epoch):
         protocol.report_uptime(registered_provider, epoch, 0, sender=relayer)
     assert not slasher.isReported(registered_provider, epoch)
     assert staking.stakeOf(registered_provider) == PROVIDER_STAKE
@@ -297,7 +297,7 @@ def test_report__last_second_of_statute_window__accepted(protocol, slasher, regi
 def test_report__uptime_above_10000__reverts_out_of_range(protocol, slasher, registered_provider, relayer):
     epoch = protocol.finish_epoch()
 
-    with ape.reverts(slasher.UptimeOutOfRange, maxBps=BPS, uptimeBps=BPS + 1):
+    with reverts(slasher.UptimeOutOfRange, maxBps=BPS, uptimeBps=BPS + 1):
         protocol.report_uptime(registered_provider, epoch, BPS + 1, sender=relayer)
 
     assert not slasher.isReported(registered_provider, epoch)
@@ -306,7 +306,7 @@ def test_report__uptime_above_10000__reverts_out_of_range(protocol, slasher, reg
 def test_report__unregistered_provider__reverts_unknown_provider(protocol, staking, slasher, attacker, relayer, check_books):
     epoch = protocol.finish_epoch()
 
-    with ape.reverts(slasher.UnknownProvider, provider=attacker.address):
+    with reverts(slasher.UnknownProvider, provider=attacker.address):
         protocol.report_uptime(attacker, epoch, 0, sender=relayer)
 
     assert not slasher.isReported(attacker, epoch)
@@ -321,7 +321,7 @@ def test_on_uptime_report__called_directly__reverts_unauthorized(
     account = request.getfixturevalue(caller)
     epoch = protocol.finish_epoch()
 
-    with ape.reverts(slasher.AccessControlUnauthorizedAccount, account=account.address, neededRole=slasher.REPORTER_ROLE()):
+    with reverts(slasher.AccessControlUnauthorizedAccount, account=account.address, neededRole=slasher.REPORTER_ROLE()):
         slasher.onUptimeReport(registered_provider, epoch, 0, account, sender=account)
 
     assert not slasher.isReported(registered_provider, epoch)
