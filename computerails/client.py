@@ -258,7 +258,7 @@ class ClientAPI:
             max_units=args.maxUnits,
             escrow=from_raw(args.unitPrice * args.maxUnits, info.decimals),
             units=0,
-            fee_bps=self._r.escrow.functions.feeBps().call(),
+            fee_bps=args.feeBps,
             collateral=from_raw(0, self._r.staking_token.decimals),
             deadline=utc(args.deadline),
             accept_by=utc(args.acceptBy),

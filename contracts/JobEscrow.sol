@@ -6,7 +6,6 @@ import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {IERC20Permit} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Permit.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
-import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 
@@ -20,7 +19,6 @@ import {TokenTransfers} from "./libraries/TokenTransfers.sol";
 ///      pull payments: settlement credits claimable balances and `withdraw` sends them.
 contract JobEscrow is IJobEscrow, AccessControl, Pausable, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
-    using SafeCast for uint256;
 
     /// @notice May change parameters and the payment-token allowlist.
     bytes32 public constant GOVERNOR_ROLE = keccak256("GOVERNOR_ROLE");
@@ -255,8 +253,9 @@ contract JobEscrow is IJobEscrow, AccessControl, Pausable, ReentrancyGuardTransi
         if (msg.sender != j.provider) revert NotJobProvider(j.provider, msg.sender);
         if (block.timestamp > j.timer) revert AcceptWindowClosed(j.timer, block.timestamp);
         uint256 collateral = Math.mulDiv(_escrowOf(j), _collateralRates[j.tokenId], RATE_SCALE);
+        if (collateral > type(uint128).max) revert CollateralTooLarge(type(uint128).max, collateral);
         j.status = JobStatus.Accepted;
-        j.collateral = collateral.toUint128();
+        j.collateral = uint128(collateral);
         emit JobAccepted(jobId, msg.sender, collateral);
         staking.lockCollateral(msg.sender, collateral);
     }
@@ -520,7 +519,7 @@ contract JobEscrow is IJobEscrow, AccessControl, Pausable, ReentrancyGuardTransi
             feeBps: feeBps,
             collateral: 0
         });
-        emit JobCreated(jobId, msg.sender, provider, token, unitPrice, maxUnits, deadline, acceptBy, specHash);
+        emit JobCreated(jobId, msg.sender, provider, token, unitPrice, maxUnits, deadline, acceptBy, feeBps, specHash);
         amount = unitPrice * maxUnits;
     }
 

@@ -76,6 +76,7 @@ interface IJobEscrow {
         uint256 maxUnits,
         uint256 deadline,
         uint256 acceptBy,
+        uint256 feeBps,
         bytes32 specHash
     );
     event JobCancelled(uint256 indexed jobId, address indexed client, uint256 refund);
@@ -137,6 +138,8 @@ interface IJobEscrow {
     error BpsOutOfRange(uint256 minBps, uint256 maxBps, uint256 bps);
     error WindowOutOfRange(uint256 min, uint256 max, uint256 window);
     error EmptyBatch();
+    /// @notice A job's collateral (escrow * rate / 1e18) does not fit 128 bits: the client can cancel.
+    error CollateralTooLarge(uint256 max, uint256 collateral);
 
     // ─────────────────────────────── calls ───────────────────────────────
 

@@ -73,6 +73,7 @@ def test_create_job__valid__pulls_escrow_and_emits_job_created(
         maxUnits=MAX_UNITS,
         deadline=deadline,
         acceptBy=accept_by,
+        feeBps=FEE_BPS,
         specHash=SPEC_HASH,
     )
     assert usd.balanceOf(client) == 0
@@ -172,7 +173,7 @@ def test_create_job__maximal_values__accepted(protocol, escrow, usd, client, pro
     assert usd.balanceOf(client) == 0
 
 
-def test_accept__collateral_beyond_uint128__safecast_overflow_and_job_stays_cancellable(
+def test_accept__collateral_beyond_uint128__collateral_too_large_and_job_stays_cancellable(
     protocol, escrow, usd, client, registered_provider
 ):
     # The largest job's collateral (escrow * rate / 1e18) does not fit the uint128 collateral field.
@@ -181,7 +182,7 @@ def test_accept__collateral_beyond_uint128__safecast_overflow_and_job_stays_canc
     collateral = UINT96_MAX * COLLATERAL_RATE // 10**18
     assert collateral > 2**128
 
-    with reverts(escrow.SafeCastOverflowedUintDowncast, bits=128, value=collateral):
+    with reverts(escrow.CollateralTooLarge, max=2**128 - 1, collateral=collateral):
         escrow.accept(1, sender=registered_provider)
 
     escrow.cancel(1, sender=client)
