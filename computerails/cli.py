@@ -126,6 +126,17 @@ def _table(title: str, rows: dict[str, Any]) -> None:
     console.print(table)
 
 
+def _decimal(text: str, what: str) -> Decimal:
+    """A token amount as typed by the user; refuses what Decimal cannot read or is not finite."""
+    try:
+        value = Decimal(text)
+    except ArithmeticError:  # decimal.InvalidOperation
+        raise CliError(f"{what} {text!r} is not a number") from None
+    if not value.is_finite() or value.adjusted() > 77:  # beyond any uint256 amount
+        raise CliError(f"{what} {text!r} is not a finite number of a token's size")
+    return value
+
+
 _DURATION = re.compile(r"^(\d+)([smhd])$")
 
 
@@ -200,7 +211,7 @@ def client() -> None:
 def client_create_job(s: Settings, provider: str, unit_price: str, max_units: int, deadline: str,
                       spec_hash: str | None, spec_file: str | None, token: str | None) -> None:
     """Create a job and lock its escrow (approves or permits as needed)."""
-    job = s.rails().client.create_job(provider, Decimal(unit_price), max_units, parse_deadline(deadline),
+    job = s.rails().client.create_job(provider, _decimal(unit_price, "--unit-price"), max_units, parse_deadline(deadline),
                                       _hash32(spec_hash, spec_file, "spec-hash"), token=token)
     s.out(job, lambda: _table(f"Job {job.id} created", job.model_dump()))
 
@@ -283,7 +294,7 @@ def provider() -> None:
 @click.pass_obj
 def provider_register(s: Settings, metadata_uri: str, stake: str) -> None:
     """Register as a provider with a first stake."""
-    status = s.rails().provider.register(metadata_uri, Decimal(stake))
+    status = s.rails().provider.register(metadata_uri, _decimal(stake, "--stake"))
     s.out(status, lambda: _table("Registered", status.model_dump()))
 
 
@@ -292,7 +303,7 @@ def provider_register(s: Settings, metadata_uri: str, stake: str) -> None:
 @click.pass_obj
 def provider_stake(s: Settings, amount: str) -> None:
     """Add stake."""
-    status = s.rails().provider.stake(Decimal(amount))
+    status = s.rails().provider.stake(_decimal(amount, "amount"))
     s.out(status, lambda: console.print(f"Staked; active stake {status.staked}"))
 
 
@@ -302,7 +313,7 @@ def provider_stake(s: Settings, amount: str) -> None:
 def provider_unbond(s: Settings, amount: str) -> None:
     """Start unbonding free stake (it stays slashable until withdrawn)."""
     s.confirm(f"Unbond {amount}? A new request restarts the delay for everything unbonding.")
-    status = s.rails().provider.request_unbond(Decimal(amount))
+    status = s.rails().provider.request_unbond(_decimal(amount, "amount"))
     s.out(status, lambda: console.print(f"Unbonding {status.unbonding} until {status.unbonding_end}"))
 
 
@@ -492,6 +503,9 @@ def main(argv: list[str] | None = None) -> int:
         return exc.exit_code if exc.exit_code else 1
     except ComputeRailsError as exc:
         click.echo(f"error: {type(exc).__name__}: {exc}", err=True)
+        return 1
+    except KeyError as exc:  # views.job() of an id that was never created
+        click.echo(f"error: {exc.args[0] if exc.args else exc}", err=True)
         return 1
     except (OSError, ValueError) as exc:
         click.echo(f"error: {exc}", err=True)

@@ -136,7 +136,10 @@ class OracleAPI:
         oracles = set(self.oracles())
         k = self.threshold()
         for s in signatures:
-            recovered = eip712.recover(digest, s.raw)
+            try:
+                recovered = eip712.recover(digest, s.raw)
+            except ValueError as exc:  # wrong length, bad v, high s: the hub would reject it too
+                raise InvalidSignatures(f"the signature claimed for {s.signer} is malformed: {exc}") from None
             if recovered != s.signer:
                 raise InvalidSignatures(f"the signature claimed for {s.signer} recovers to {recovered}: wrong data or key")
             if s.signer not in oracles:

@@ -46,8 +46,12 @@ def _revert_chain(request, w3, deployment_file):
 
 
 @pytest.fixture
-def connect(anvil, deployment_file):
-    """connect(index) -> ComputeRails signing with the test mnemonic's account `index`."""
+def connect(anvil, deployment_file, _revert_chain):
+    """connect(index) -> ComputeRails signing with the test mnemonic's account `index`.
+
+    Depends on `_revert_chain` explicitly: Ape's pytest plugin reorders fixtures so that an
+    autouse fixture alone may be set up after the state-changing fixtures of a test.
+    """
 
     def _connect(index: int | None = None, **kwargs):
         key = dev_key(index) if index is not None else None
@@ -89,3 +93,95 @@ def faucet(w3, deployment_file):
 def warp(w3: Web3, seconds: int) -> None:
     w3.provider.make_request("evm_increaseTime", [seconds])
     w3.provider.make_request("evm_mine", [])
+
+
+# ───────────────────────── additions for the SDK test suite ─────────────────────────
+
+from contextlib import contextmanager  # noqa: E402
+from datetime import timedelta  # noqa: E402
+from decimal import Decimal  # noqa: E402
+
+SPEC = b"\x01" * 32
+RESULT = b"\x02" * 32
+FIRST_STAKE = Decimal(2_000)
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "no_snapshot: run outside the per-test evm snapshot/revert (the test changes the session node)"
+    )
+
+
+def nonce_of(rails) -> int:
+    """The account's mined transaction count: unchanged means nothing was sent."""
+    return rails.w3.eth.get_transaction_count(rails.address)
+
+
+@contextmanager
+def raises_unsent(rails, exc_type, match=None):
+    """Expect `exc_type` and assert the account sent no transaction meanwhile."""
+    before = nonce_of(rails)
+    with pytest.raises(exc_type, match=match) as info:
+        yield info
+    assert nonce_of(rails) == before
+
+
+@pytest.fixture
+def other_client_rails(connect):
+    return connect(OTHER_CLIENT)
+
+
+@pytest.fixture
+def other_provider_rails(connect):
+    return connect(OTHER_PROVIDER)
+
+
+@pytest.fixture
+def relayer_rails(connect):
+    return connect(RELAYER)
+
+
+@pytest.fixture
+def readonly(connect):
+    return connect()
+
+
+@pytest.fixture
+def usd(client_rails):
+    return client_rails.token()
+
+
+@pytest.fixture
+def stk(client_rails):
+    return client_rails.staking_token
+
+
+@pytest.fixture
+def registered_provider(provider_rails, faucet):
+    """The provider, registered with FIRST_STAKE and holding 3 000 more staking tokens."""
+    faucet(provider_rails, stake=5_000)
+    provider_rails.provider.register("ipfs://meta", FIRST_STAKE)
+    return provider_rails
+
+
+@pytest.fixture
+def make_job(client_rails, registered_provider, faucet):
+    """make_job(units=100, price="0.10", deadline=2h) -> an open job of 10 mUSD for the provider."""
+
+    def _make(units=100, price="0.10", deadline=timedelta(hours=2), rails=None, provider=None):
+        rails = rails or client_rails
+        faucet(rails, usd=Decimal(price) * units)
+        return rails.client.create_job(provider or registered_provider.address, Decimal(price), units, deadline, SPEC)
+
+    return _make
+
+
+@pytest.fixture
+def accepted_job(make_job, registered_provider):
+    return registered_provider.provider.accept(make_job().id)
+
+
+@pytest.fixture
+def attested_job(accepted_job, relayer_rails, oracle_keys):
+    relayer_rails.oracle.attest(accepted_job.id, success=True, units=80, result_hash=RESULT, signers=oracle_keys)
+    return relayer_rails.views.job(accepted_job.id)
