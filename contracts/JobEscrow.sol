@@ -298,7 +298,7 @@ contract JobEscrow is IJobEscrow, AccessControl, Pausable, ReentrancyGuardTransi
         _disputeBonds[jobId] = 0;
         emit DisputeResolved(jobId, msg.sender, upheld);
         if (upheld) _refund(jobId, j, JobStatus.Failed, bond);
-        else _pay(jobId, j, bond, 0);
+        else _release(j.provider, _pay(jobId, j, bond, 0));
     }
 
     /// @notice Pays out an attested job once its challenge window has closed, or a disputed
@@ -314,7 +314,7 @@ contract JobEscrow is IJobEscrow, AccessControl, Pausable, ReentrancyGuardTransi
         } else {
             revert UnexpectedJobStatus(jobId, JobStatus.Attested, status);
         }
-        _settle(jobId, j, status);
+        _release(j.provider, _settle(jobId, j, status));
     }
 
     /// @notice Settles every listed job that can be settled now and skips the others.
@@ -322,6 +322,9 @@ contract JobEscrow is IJobEscrow, AccessControl, Pausable, ReentrancyGuardTransi
     /// @custom:constraint anyone; works while paused
     function settleMany(uint256[] calldata jobIds) external returns (uint256 settled) {
         if (jobIds.length == 0) revert EmptyBatch();
+        // Consecutive jobs of one provider release their collateral in a single staking call.
+        address runProvider;
+        uint256 runCollateral;
         for (uint256 i; i < jobIds.length; ++i) {
             uint256 jobId = jobIds[i];
             Job storage j = _jobs[jobId];
@@ -332,9 +335,15 @@ contract JobEscrow is IJobEscrow, AccessControl, Pausable, ReentrancyGuardTransi
                 emit JobSettleSkipped(jobId, status);
                 continue;
             }
-            _settle(jobId, j, status);
+            address provider = j.provider;
+            if (provider != runProvider) {
+                _release(runProvider, runCollateral);
+                (runProvider, runCollateral) = (provider, 0);
+            }
+            runCollateral += _settle(jobId, j, status);
             ++settled;
         }
+        _release(runProvider, runCollateral);
     }
 
     // ─────────────────────────────── governance ───────────────────────────────
@@ -523,19 +532,23 @@ contract JobEscrow is IJobEscrow, AccessControl, Pausable, ReentrancyGuardTransi
         amount = unitPrice * maxUnits;
     }
 
-    function _settle(uint256 jobId, Job storage j, JobStatus status) internal {
-        if (status == JobStatus.Attested) {
-            _pay(jobId, j, 0, 0);
-        } else {
-            // The arbitrator let the dispute lapse: the attestation stands, the bond goes home.
-            uint256 bond = _disputeBonds[jobId];
-            _disputeBonds[jobId] = 0;
-            _pay(jobId, j, 0, bond);
-        }
+    /// @dev Settles an Attested job, or a Disputed one whose dispute lapsed; returns the
+    ///      collateral the caller must release.
+    function _settle(uint256 jobId, Job storage j, JobStatus status) internal returns (uint256 collateral) {
+        if (status == JobStatus.Attested) return _pay(jobId, j, 0, 0);
+        // The arbitrator let the dispute lapse: the attestation stands, the bond goes home.
+        uint256 bond = _disputeBonds[jobId];
+        _disputeBonds[jobId] = 0;
+        return _pay(jobId, j, 0, bond);
     }
 
-    /// @dev Pays the attested units: provider net of fee, client the unused rest, treasury the fee.
-    function _pay(uint256 jobId, Job storage j, uint256 bondToProvider, uint256 bondToClient) internal {
+    /// @dev Pays the attested units: provider net of fee, client the unused rest, treasury the
+    ///      fee. Returns the job's collateral, which the caller releases (batches release once
+    ///      per provider).
+    function _pay(uint256 jobId, Job storage j, uint256 bondToProvider, uint256 bondToClient)
+        internal
+        returns (uint256 collateral)
+    {
         j.status = JobStatus.Settled;
         address token = _tokenById[j.tokenId];
         (address provider, address client) = (j.provider, j.client);
@@ -547,7 +560,10 @@ contract JobEscrow is IJobEscrow, AccessControl, Pausable, ReentrancyGuardTransi
         _credit(client, token, refund + bondToClient);
         _credit(treasury, token, fee);
         emit JobSettled(jobId, provider, client, gross, gross - fee, fee, refund);
-        uint256 collateral = j.collateral;
+        collateral = j.collateral;
+    }
+
+    function _release(address provider, uint256 collateral) internal {
         if (collateral != 0) staking.releaseCollateral(provider, collateral);
     }
 

@@ -59,12 +59,13 @@ contract ProviderStaking is IProviderStaking, AccessControl, ReentrancyGuardTran
     /// @inheritdoc IProviderStaking
     address public treasury;
 
+    // One slot for the two totals every slash updates (each is at most the token's supply).
     /// @notice Sum of all providers' active stake.
-    uint256 public totalStaked;
+    uint128 public totalStaked;
+    /// @notice Sum of all claimable slash proceeds.
+    uint128 public totalClaimable;
     /// @notice Sum of all providers' unbonding stake.
     uint256 public totalUnbonding;
-    /// @notice Sum of all claimable slash proceeds.
-    uint256 public totalClaimable;
 
     mapping(address provider => Provider) internal _providers;
     mapping(address provider => string) internal _metadataURIs;
@@ -137,7 +138,7 @@ contract ProviderStaking is IProviderStaking, AccessControl, ReentrancyGuardTran
         // of stake that is already unbonding.
         uint256 end = Math.max(block.timestamp + unbondingDelay, p.unbondingEnd);
         p.unbondingEnd = uint40(end);
-        totalStaked -= amount;
+        totalStaked -= amount120;
         totalUnbonding += amount;
         emit UnbondRequested(msg.sender, amount, p.unbonding, end);
     }
@@ -174,7 +175,7 @@ contract ProviderStaking is IProviderStaking, AccessControl, ReentrancyGuardTran
         amount = _claimable[msg.sender];
         if (amount == 0) revert NothingToClaim(msg.sender);
         _claimable[msg.sender] = 0;
-        totalClaimable -= amount;
+        totalClaimable -= uint128(amount); // fits: amount <= totalClaimable
         emit Claimed(msg.sender, amount);
         IERC20(stakingToken).safeTransfer(msg.sender, amount);
     }
@@ -323,7 +324,7 @@ contract ProviderStaking is IProviderStaking, AccessControl, ReentrancyGuardTran
         if (staked > type(uint120).max) revert AmountTooLarge(type(uint120).max - p.staked, amount);
         p.staked = uint120(staked);
         p.totalDeposited += amount.toUint128();
-        totalStaked += amount;
+        totalStaked += uint128(amount); // fits: amount <= type(uint120).max
         emit StakeAdded(msg.sender, amount, staked);
         TokenTransfers.pullExact(IERC20(stakingToken), amount);
     }
@@ -345,7 +346,7 @@ contract ProviderStaking is IProviderStaking, AccessControl, ReentrancyGuardTran
             uint120 newStaked = uint120(staked - fromActive);
             p.staked = newStaked;
             if (p.locked > newStaked) p.locked = newStaked;
-            totalStaked -= fromActive;
+            totalStaked -= uint128(fromActive); // fits: fromActive <= staked
         }
         if (fromUnbonding != 0) {
             p.unbonding = uint120(unbonding - fromUnbonding);
@@ -358,7 +359,7 @@ contract ProviderStaking is IProviderStaking, AccessControl, ReentrancyGuardTran
     function _credit(address account, uint256 amount) internal {
         if (amount == 0) return;
         _claimable[account] += amount;
-        totalClaimable += amount;
+        totalClaimable += uint128(amount); // fits: amount <= what was slashed
     }
 
     function _setMinStake(uint256 minStake_) internal {

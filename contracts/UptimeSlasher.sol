@@ -68,14 +68,17 @@ contract UptimeSlasher is IUptimeSlasher, AccessControl {
         if (epoch >= current) revert EpochNotEnded(current, epoch);
         uint256 statute = _statuteEpochs;
         if (epoch + statute < current) revert ReportTooOld(current - statute, epoch);
-        if (!staking.isRegistered(provider)) revert UnknownProvider(provider);
+        // One call in the common case: only a provider with nothing slashable needs the
+        // registration lookup.
+        uint256 slashable = staking.slashableStake(provider);
+        if (slashable == 0 && !staking.isRegistered(provider)) revert UnknownProvider(provider);
         _markReported(provider, epoch);
 
         uint256 requested = 0;
         uint256 slashed = 0;
         uint256 reward = 0;
         if (uptimeBps < _slaBps) {
-            requested = staking.slashableStake(provider) * _uptimeSlashBps / BPS;
+            requested = slashable * _uptimeSlashBps / BPS;
             if (requested > _uptimeSlashCap) requested = _uptimeSlashCap;
             (slashed, reward) = staking.slash(provider, requested, 0, relayer, _relayerRewardBps, _relayerRewardCap);
         }
