@@ -120,7 +120,7 @@ class ClientAPI:
         if job.status is not JobStatus.ACCEPTED:
             raise WrongJobState(f"job {job_id} is {job.status.value}; only an accepted, unattested job can expire")
         now = self._r.now()
-        if now <= int(job.deadline.timestamp()):
+        if now < int(job.deadline.timestamp()):  # the next block runs after the latest one
             raise TooEarly(f"job {job_id} expires after {job.deadline.isoformat()}; wait until then")
         self._r.send(self._r.escrow.functions.reclaimExpired(job_id), "reclaimExpired")
         return self._r.views.job(job_id)
