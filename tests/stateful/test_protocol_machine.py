@@ -1,0 +1,998 @@
+"""Stateful property test of the whole protocol (hypothesis RuleBasedStateMachine).
+
+Actors: two clients, two providers, three oracles (two spare oracle keys governance can add),
+governance, the arbitrator, a relayer and an attacker. Every rule predicts its outcome from the
+plain-Python model in `model.py` (the exact named error, or success and its effects), sends the
+transaction, and updates the model; the invariants below compare chain and model after every
+step. The chain is snapshotted in __init__ and restored in teardown, after invariant 10 (every
+actor can exit) has run.
+
+Profiles (tests/stateful/conftest.py): `ci` inside `make test`, `audit` for `make audit`.
+docs/AUDITING.md maps each invariant to the code that checks it.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections import Counter
+
+import pytest
+from hypothesis import settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
+
+from computerails import eip712
+from tests.contracts.hub.conftest import predicted_rejection
+from tests.stateful.model import (
+    ACCEPTED,
+    ATTESTED,
+    BPS,
+    CANCELLED,
+    DISPUTED,
+    ENDED,
+    EXPIRED,
+    FAILED,
+    LIVE,
+    OPEN,
+    RATE_SCALE,
+    UINT48_MAX,
+    UINT96_MAX,
+    UINT128_MAX,
+    JobM,
+    Model,
+    Params,
+)
+from tests.utils.reverts import reverts
+
+USD = 10**6
+STAKE = 10**18
+CLIENT_FUNDS = 10_000 * USD
+PROVIDER_FUNDS = 20_000 * STAKE
+ZERO = "0x0000000000000000000000000000000000000000"
+
+# Time steps that land on and around every window: minutes, the 1 h windows and epochs, days.
+WARPS = st.sampled_from([1, 59, 60, 61, 1_799, 3_599, 3_600, 3_601, 7_200, 86_399, 86_400, 259_200, 604_800, 604_801])
+# Mostly valid values (so runs go deep), with every boundary and out-of-range value in reach.
+PRICES = st.sampled_from([1, 39, 1_000, 100_000, 100_000, 1_000_000, 0, UINT96_MAX, UINT96_MAX + 1])
+UNITS = st.sampled_from([1, 7, 100, 100, 1_000, 0, UINT48_MAX + 1])
+DURATIONS = st.sampled_from([3_600, 7_200, 86_400, 86_400, 30 * 86_400, 0, 1, 30 * 86_400 + 1])
+STAKES = st.sampled_from([0, 1, 999 * STAKE, 1_000 * STAKE, 1_500 * STAKE, 4_000 * STAKE])
+SIGNER_SETS = st.sampled_from(["valid", "valid", "valid", "too_few", "outsider", "duplicate", "reversed", "extra"])
+
+
+class ProtocolMachine(RuleBasedStateMachine):
+    """Configured by `run()` below with the session's deployment and accounts."""
+
+    ctx: dict = {}
+    examples = 0
+    outcomes: Counter = Counter()  # "rule: ok" / "rule: ErrorName" -> count, over the whole run
+
+    def __init__(self) -> None:
+        super().__init__()
+        c = self.ctx
+        self.chain = c["chain"]
+        self.snap = self.chain.snapshot()
+        self.escrow, self.staking, self.hub, self.slasher = c["escrow"], c["staking"], c["hub"], c["slasher"]
+        self.usd, self.stake = c["usd"], c["stake"]
+        self.gov, self.arbitrator, self.relayer, self.attacker = c["gov"], c["arbitrator"], c["relayer"], c["attacker"]
+        self.clients, self.providers = c["clients"], c["providers"]
+        self.oracle_pool = c["oracle_pool"]  # current oracles first, then spare keys
+        self.model = Model(**{k: v for k, v in c["model_init"].items()})
+        self.model.claim_usd = c["claim_usd0"].copy()
+        self.model.claim_stake = c["claim_stake0"].copy()
+        self.model.wallet_usd = c["wallet_usd0"].copy()
+        self.model.wallet_stake = c["wallet_stake0"].copy()
+        self.model.params = Params(**vars(c["model_init"]["params"]))
+        self.model.oracles = list(c["model_init"]["oracles"])
+        self.withdrawn: set[tuple[str, str]] = set()  # (account, ledger) that withdrew in this step
+        # What the last step touched: the per-step invariants look at these (py-evm calls cost
+        # ~10 ms each); teardown checks everything.
+        self.touched_accounts: set[str] = set()
+        self.touched_jobs: set[int] = set()
+        self.params_touched = False
+        self.last_claims = self._claims_on_chain(self._accounts())
+        ProtocolMachine.examples += 1
+
+    # ───────────────────────────── helpers ─────────────────────────────
+
+    def now(self) -> int:
+        return self.chain.pending_timestamp
+
+    def _job(self, index: int) -> JobM | None:
+        if not self.model.jobs:
+            return None
+        ids = sorted(self.model.jobs)
+        return self.model.jobs[ids[index % len(ids)]]
+
+    def _claims_on_chain(self, accounts) -> dict[tuple[str, str], int]:
+        out = {}
+        for a in accounts:
+            out[(a.address, "usd")] = self.escrow.claimable(a, self.usd)
+            out[(a.address, "stake")] = self.staking.claimable(a)
+        return out
+
+    def _reverts(self, error, **args):
+        """The strict revert matcher, counting which rule hit which error (printed at the end)."""
+        ProtocolMachine.outcomes[f"{sys._getframe(1).f_code.co_name}: {error.abi.name}"] += 1
+        return reverts(error, **args)
+
+    def _touch(self, job: JobM | None = None, *addresses: str) -> None:
+        ProtocolMachine.outcomes[f"{sys._getframe(1).f_code.co_name}: ok"] += 1
+        if job is not None:
+            self.touched_jobs.add(job.id)
+            addresses = (*addresses, job.client, job.provider)
+        # A slash can credit the treasury and the relayer; fees credit the treasury.
+        self.touched_accounts.update(addresses, {self.ctx["treasury"].address, self.relayer.address})
+
+    def _accounts(self) -> list:
+        return [*self.clients, *self.providers, self.gov, self.arbitrator, self.relayer, self.attacker, self.ctx["treasury"]]
+
+    def _signatures(self, digest: bytes, kind: str) -> bytes:
+        m = self.model
+        members = [a for a in self.oracle_pool if a.address in m.oracles]
+        members.sort(key=lambda a: int(a.address, 16))
+        k = m.threshold
+        if kind == "valid":
+            chosen = members[:k]
+        elif kind == "extra":
+            chosen = members
+        elif kind == "too_few":
+            chosen = members[: k - 1]
+        elif kind == "outsider":
+            chosen = sorted(members[: k - 1] + [self.attacker], key=lambda a: int(a.address, 16))
+        elif kind == "duplicate":
+            chosen = [members[0], members[0]] + members[1:k]
+        else:  # reversed order
+            chosen = list(reversed(members[:k]))
+        return b"".join(eip712.sign_digest(digest, a.private_key) for a in chosen)
+
+    def _quorum_error(self, digest: bytes, signatures: bytes):
+        predicted = predicted_rejection(digest, signatures, self.model.oracles, self.model.threshold)
+        if predicted is None:
+            return None
+        name, args = predicted
+        return getattr(self.hub, name), args
+
+    @initialize(first=st.sampled_from([0, 1_000 * STAKE, 4_000 * STAKE, 4_000 * STAKE]),
+                second=st.sampled_from([0, 4_000 * STAKE, 4_000 * STAKE]), jobs=st.integers(0, 3))
+    def market_opens(self, first, second, jobs):
+        """Most runs start with registered providers and a few accepted jobs, so that the
+        interesting states (attested, disputed, settled) are a few steps away."""
+        for p, amount in enumerate((first, second)):
+            if amount:
+                self.register(p, amount)
+        for i in range(jobs):
+            self.create_job(i % 2, i % 2, 100_000, 100, 86_400)
+            self.accept(len(self.model.jobs) - 1, True)
+
+    # ───────────────────────────── clients ─────────────────────────────
+
+    @rule(c=st.integers(0, 1), p=st.integers(0, 2), price=PRICES, units=UNITS, duration=DURATIONS)
+    def create_job(self, c, p, price, units, duration):
+        m, client = self.model, self.clients[c]
+        provider = self.providers[p].address if p < 2 else ZERO
+        now = self.now()
+        deadline = now + duration
+        amount = price * units
+        latest = now + m.params.max_job_duration
+        if m.paused:
+            error = (self.escrow.EnforcedPause, {})
+        elif provider == ZERO:
+            error = (self.escrow.ZeroAddress, {})
+        elif price == 0 or price > UINT96_MAX:
+            error = (self.escrow.UnitPriceOutOfRange, {"max": UINT96_MAX, "unitPrice": price})
+        elif units == 0 or units > UINT48_MAX:
+            error = (self.escrow.MaxUnitsOutOfRange, {"max": UINT48_MAX, "maxUnits": units})
+        elif deadline <= now or deadline > latest:
+            error = (self.escrow.DeadlineOutOfRange, {"earliest": now + 1, "latest": latest, "deadline": deadline})
+        elif amount > m.wallet_usd[client.address]:
+            error = (self.usd.ERC20InsufficientBalance, {"sender": client, "balance": m.wallet_usd[client.address], "needed": amount})
+        else:
+            error = None
+        call = lambda: self.escrow.createJob(provider, self.usd, price, units, deadline, b"\x01" * 32, sender=client)  # noqa: E731
+        if error:
+            with self._reverts(error[0], **error[1]):
+                call()
+            return
+        receipt = call()
+        job_id = len(m.jobs) + 1
+        assert receipt.events.filter(self.escrow.JobCreated)[0].jobId == job_id
+        m.jobs[job_id] = JobM(job_id, client.address, provider, price, units, m.params.fee_bps, deadline,
+                              min(now + m.params.accept_window, deadline))
+        m.wallet_usd[client.address] -= amount
+        self._touch(m.jobs[job_id])
+
+    @precondition(lambda self: self.model.jobs)
+    @rule(j=st.integers(0, 50), by_client=st.booleans())
+    def cancel(self, j, by_client):
+        job = self._job(j)
+        sender = next(c for c in self.clients if c.address == job.client) if by_client else self.attacker
+        if job.status != OPEN:
+            error = (self.escrow.UnexpectedJobStatus, {"jobId": job.id, "expected": OPEN, "actual": job.status})
+        elif sender.address != job.client:
+            error = (self.escrow.NotJobClient, {"expected": job.client, "caller": sender})
+        else:
+            error = None
+        if error:
+            with self._reverts(error[0], **error[1]):
+                self.escrow.cancel(job.id, sender=sender)
+            return
+        self.escrow.cancel(job.id, sender=sender)
+        self._touch(job)
+        job.status = CANCELLED
+        self.model.claim_usd[job.client] += job.escrow
+        job.paid_out += job.escrow
+
+    @precondition(lambda self: self.model.jobs)
+    @rule(j=st.integers(0, 50), by_client=st.booleans())
+    def dispute(self, j, by_client):
+        job = self._job(j)
+        m = self.model
+        sender = next(c for c in self.clients if c.address == job.client) if by_client else self.attacker
+        now = self.now()
+        bond = -(-job.escrow * m.params.dispute_bond_bps // BPS)
+        if job.status != ATTESTED:
+            error = (self.escrow.UnexpectedJobStatus, {"jobId": job.id, "expected": ATTESTED, "actual": job.status})
+        elif sender.address != job.client:
+            error = (self.escrow.NotJobClient, {"expected": job.client, "caller": sender})
+        elif now >= job.challenge_ends:
+            error = (self.escrow.ChallengeWindowClosed, {"challengeEnds": job.challenge_ends, "nowTime": now})
+        elif bond > m.wallet_usd[job.client]:
+            error = (self.usd.ERC20InsufficientBalance, {"sender": sender, "balance": m.wallet_usd[job.client], "needed": bond})
+        else:
+            error = None
+        if error:
+            with self._reverts(error[0], **error[1]):
+                self.escrow.dispute(job.id, sender=sender)
+            return
+        self.escrow.dispute(job.id, sender=sender)
+        self._touch(job)
+        job.status, job.bond, job.dispute_ends = DISPUTED, bond, now + m.params.dispute_timeout
+        m.wallet_usd[job.client] -= bond
+
+    @precondition(lambda self: self.model.jobs)
+    @rule(j=st.integers(0, 50), who=st.integers(0, 3))
+    def reclaim_expired(self, j, who):
+        job = self._job(j)
+        sender = [*self.clients, self.attacker, self.relayer][who]
+        now = self.now()
+        if job.status != ACCEPTED:
+            error = (self.escrow.UnexpectedJobStatus, {"jobId": job.id, "expected": ACCEPTED, "actual": job.status})
+        elif now <= job.deadline:
+            error = (self.escrow.JobDeadlineNotPassed, {"deadline": job.deadline, "nowTime": now})
+        else:
+            error = None
+        if error:
+            with self._reverts(error[0], **error[1]):
+                self.escrow.reclaimExpired(job.id, sender=sender)
+            return
+        self.escrow.reclaimExpired(job.id, sender=sender)
+        self._touch(job)
+        self.model.refund(job, EXPIRED, 0)
+
+    @rule(who=st.integers(0, 8))
+    def withdraw_usd(self, who):
+        account = self._accounts()[who]
+        m = self.model
+        amount = m.claim_usd[account.address]
+        if amount == 0:
+            with self._reverts(self.escrow.NothingToWithdraw, account=account, token=self.usd):
+                self.escrow.withdraw(self.usd, sender=account)
+            return
+        self.escrow.withdraw(self.usd, sender=account)
+        self._touch(None, account.address)
+        m.claim_usd[account.address] = 0
+        m.wallet_usd[account.address] += amount
+        self.withdrawn.add((account.address, "usd"))
+
+    # ───────────────────────────── providers ─────────────────────────────
+
+    @rule(p=st.integers(0, 1), amount=STAKES)
+    def register(self, p, amount):
+        provider, m = self.providers[p], self.model
+        state = m.provider(provider.address)
+        if state.registered:
+            error = (self.staking.AlreadyRegistered, {"provider": provider})
+        elif amount == 0:
+            error = (self.staking.ZeroAmount, {})
+        elif amount < m.params.min_stake:
+            error = (self.staking.StakeBelowMinimum, {"minStake": m.params.min_stake, "stake": amount})
+        else:
+            error = None
+        if error:
+            with self._reverts(error[0], **error[1]):
+                self.staking.register("ipfs://p", amount, sender=provider)
+            return
+        self.staking.register("ipfs://p", amount, sender=provider)
+        self._touch(None, provider.address)
+        state.registered, state.staked, state.deposited = True, state.staked + amount, state.deposited + amount
+        m.wallet_stake[provider.address] -= amount
+
+    @rule(p=st.integers(0, 2), amount=STAKES)
+    def add_stake(self, p, amount):
+        sender = self.providers[p] if p < 2 else self.attacker
+        state = self.model.provider(sender.address)
+        if not state.registered:
+            error = (self.staking.NotRegistered, {"provider": sender})
+        elif amount == 0:
+            error = (self.staking.ZeroAmount, {})
+        else:
+            error = None
+        if error:
+            with self._reverts(error[0], **error[1]):
+                self.staking.addStake(amount, sender=sender)
+            return
+        self.staking.addStake(amount, sender=sender)
+        self._touch(None, sender.address)
+        state.staked += amount
+        state.deposited += amount
+        self.model.wallet_stake[sender.address] -= amount
+
+    @rule(p=st.integers(0, 2), fraction=st.sampled_from([0, 1, 2, 4, 10]))
+    def request_unbond(self, p, fraction):
+        sender = self.providers[p] if p < 2 else self.attacker  # nobody else can touch a queue
+        m = self.model
+        state = m.provider(sender.address)
+        amount = 0 if fraction == 0 else (state.free // fraction if fraction != 10 else state.free + 1)
+        now = self.now()
+        if not state.registered:
+            error = (self.staking.NotRegistered, {"provider": sender})
+        elif amount == 0:
+            error = (self.staking.ZeroAmount, {})
+        elif amount > state.free:
+            error = (self.staking.InsufficientFreeStake, {"requested": amount, "free": state.free})
+        else:
+            error = None
+        if error:
+            with self._reverts(error[0], **error[1]):
+                self.staking.requestUnbond(amount, sender=sender)
+            return
+        self.staking.requestUnbond(amount, sender=sender)
+        self._touch(None, sender.address)
+        state.staked -= amount
+        state.unbonding += amount
+        state.unbonding_end = max(now + m.params.unbonding_delay, state.unbonding_end)
+
+    @rule(p=st.integers(0, 1))
+    def withdraw_unbonded(self, p):
+        provider = self.providers[p]
+        state = self.model.provider(provider.address)
+        now = self.now()
+        if state.unbonding == 0:
+            error = (self.staking.NothingUnbonding, {"provider": provider})
+        elif now < state.unbonding_end:  # invariant 5: only after the delay
+            error = (self.staking.UnbondingNotElapsed, {"unbondingEnd": state.unbonding_end, "nowTime": now})
+        else:
+            error = None
+        if error:
+            with self._reverts(error[0], **error[1]):
+                self.staking.withdrawUnbonded(sender=provider)
+            return
+        self.staking.withdrawUnbonded(sender=provider)
+        self._touch(None, provider.address)
+        self.model.wallet_stake[provider.address] += state.unbonding
+        state.unbonding, state.unbonding_end = 0, 0
+
+    @rule(p=st.integers(0, 1))
+    def unjail(self, p):
+        provider = self.providers[p]
+        state, minimum = self.model.provider(provider.address), self.model.params.min_stake
+        if not state.jailed:
+            error = (self.staking.ProviderNotJailed, {"provider": provider})
+        elif state.staked < minimum:
+            error = (self.staking.StakeBelowMinimum, {"minStake": minimum, "stake": state.staked})
+        else:
+            error = None
+        if error:
+            with self._reverts(error[0], **error[1]):
+                self.staking.unjail(sender=provider)
+            return
+        self.staking.unjail(sender=provider)
+        self._touch(None, provider.address)
+        state.jailed = False
+
+    @rule(who=st.integers(0, 8))
+    def claim_stake(self, who):
+        account = self._accounts()[who]
+        amount = self.model.claim_stake[account.address]
+        if amount == 0:
+            with self._reverts(self.staking.NothingToClaim, account=account):
+                self.staking.claim(sender=account)
+            return
+        self.staking.claim(sender=account)
+        self._touch(None, account.address)
+        self.model.claim_stake[account.address] = 0
+        self.model.wallet_stake[account.address] += amount
+        self.withdrawn.add((account.address, "stake"))
+
+    @precondition(lambda self: self.model.jobs)
+    @rule(j=st.integers(0, 50), by_provider=st.booleans())
+    def accept(self, j, by_provider):
+        job = self._job(j)
+        m = self.model
+        sender = next((p for p in self.providers if p.address == job.provider), self.attacker) if by_provider else self.attacker
+        now = self.now()
+        state = m.provider(job.provider)
+        collateral = job.escrow * m.params.collateral_rate // RATE_SCALE
+        if m.paused:
+            error = (self.escrow.EnforcedPause, {})
+        elif job.status != OPEN:
+            error = (self.escrow.UnexpectedJobStatus, {"jobId": job.id, "expected": OPEN, "actual": job.status})
+        elif sender.address != job.provider:
+            error = (self.escrow.NotJobProvider, {"expected": job.provider, "caller": sender})
+        elif now > job.accept_by:
+            error = (self.escrow.AcceptWindowClosed, {"acceptBy": job.accept_by, "nowTime": now})
+        elif collateral > UINT128_MAX:
+            error = (self.escrow.CollateralTooLarge, {"max": UINT128_MAX, "collateral": collateral})
+        elif not state.registered:
+            error = (self.staking.NotRegistered, {"provider": job.provider})
+        elif state.jailed:
+            error = (self.staking.ProviderIsJailed, {"provider": job.provider})
+        elif state.staked < m.params.min_stake:
+            error = (self.staking.StakeBelowMinimum, {"minStake": m.params.min_stake, "stake": state.staked})
+        elif collateral > state.free:
+            error = (self.staking.InsufficientFreeStake, {"requested": collateral, "free": state.free})
+        else:
+            error = None
+        if error:
+            with self._reverts(error[0], **error[1]):
+                self.escrow.accept(job.id, sender=sender)
+            return
+        self.escrow.accept(job.id, sender=sender)
+        self._touch(job)
+        job.status, job.collateral = ACCEPTED, collateral
+        state.locked += collateral
+
+    # ───────────────────────────── oracles and relayers ─────────────────────────────
+
+    @precondition(lambda self: self.model.jobs)
+    @rule(j=st.integers(0, 50), success=st.booleans(), units=st.sampled_from([0, 1, 50, 100, 1_001]),
+          signers=SIGNER_SETS, valid_for=st.sampled_from([-1, 0, 3_600, 3_600]), wrong_provider=st.sampled_from([False, False, False, True]))
+    def attest(self, j, success, units, signers, valid_for, wrong_provider):
+        job = self._job(j)
+        m = self.model
+        now = self.now()
+        provider = self.providers[0].address if wrong_provider else job.provider
+        attestation = (job.id, provider, success, units, b"\x05" * 32, now + valid_for)
+        separator = eip712.domain_separator(self.chain.chain_id, self.hub.address)
+        digest = eip712.typed_digest(separator, eip712.attestation_struct_hash(*attestation))
+        sigs = self._signatures(digest, signers)
+        if now + valid_for < now:
+            error = (self.hub.AttestationExpired, {"deadline": now + valid_for, "nowTime": now})
+        else:
+            error = self._quorum_error(digest, sigs)
+        if error is None:
+            if job.status != ACCEPTED:
+                error = (self.escrow.UnexpectedJobStatus, {"jobId": job.id, "expected": ACCEPTED, "actual": job.status})
+            elif provider != job.provider:
+                error = (self.escrow.NotJobProvider, {"expected": job.provider, "caller": provider})
+            elif now > job.deadline:
+                error = (self.escrow.JobDeadlinePassed, {"deadline": job.deadline, "nowTime": now})
+            elif success and units > job.max_units:
+                error = (self.escrow.UnitsExceedMax, {"maxUnits": job.max_units, "units": units})
+        if error:
+            with self._reverts(error[0], **error[1]):
+                self.hub.submitAttestation(attestation, sigs, sender=self.relayer)
+            return
+        self.hub.submitAttestation(attestation, sigs, sender=self.relayer)
+        self._touch(job)
+        if success:  # invariant 6: the job leaves Accepted, so a replay can never take effect
+            job.status, job.units, job.challenge_ends = ATTESTED, units, now + m.params.challenge_window
+        else:
+            m.refund(job, FAILED, 0)
+
+    @rule(p=st.integers(0, 2), back=st.sampled_from([-1, 0, 1, 2, 24, 25]), bps=st.sampled_from([0, 9_499, 9_500, 10_000, 10_001]),
+          signers=st.sampled_from(["valid", "valid", "too_few", "outsider"]))
+    def report_uptime(self, p, back, bps, signers):
+        m = self.model
+        provider = self.providers[p].address if p < 2 else self.attacker.address
+        now = self.now()
+        current = m.epoch_at(now)
+        epoch = max(current - back, 0)
+        report = (provider, epoch, bps)
+        separator = eip712.domain_separator(self.chain.chain_id, self.hub.address)
+        digest = eip712.typed_digest(separator, eip712.uptime_report_struct_hash(*report))
+        sigs = self._signatures(digest, signers)
+        state = m.provider(provider)
+        slashable = state.staked + state.unbonding
+        error = self._quorum_error(digest, sigs)
+        if error is None:
+            if bps > BPS:
+                error = (self.slasher.UptimeOutOfRange, {"maxBps": BPS, "uptimeBps": bps})
+            elif epoch >= current:
+                error = (self.slasher.EpochNotEnded, {"currentEpoch": current, "epoch": epoch})
+            elif epoch + m.params.statute_epochs < current:
+                error = (self.slasher.ReportTooOld, {"oldestEpoch": current - m.params.statute_epochs, "epoch": epoch})
+            elif slashable == 0 and not state.registered:
+                error = (self.slasher.UnknownProvider, {"provider": provider})
+            elif (provider, epoch) in m.reported:  # invariant 6: once per (provider, epoch)
+                error = (self.slasher.ReportAlreadyApplied, {"provider": provider, "epoch": epoch})
+        if error:
+            with self._reverts(error[0], **error[1]):
+                self.hub.submitUptimeReport(report, sigs, sender=self.relayer)
+            return
+        self.hub.submitUptimeReport(report, sigs, sender=self.relayer)
+        self._touch(None, provider)
+        m.reported.add((provider, epoch))
+        if bps < m.params.sla_bps:
+            requested = min(slashable * m.params.uptime_slash_bps // BPS, m.params.uptime_slash_cap)
+            m.slash(provider, requested, 0, self.relayer.address, m.params.relayer_bps, m.params.relayer_cap)
+
+    # ───────────────────────────── settlement and arbitration ─────────────────────────────
+
+    @precondition(lambda self: self.model.jobs)
+    @rule(j=st.integers(0, 50))
+    def settle(self, j):
+        job = self._job(j)
+        now = self.now()
+        if job.status == ATTESTED and now < job.challenge_ends:
+            error = (self.escrow.ChallengeWindowOpen, {"challengeEnds": job.challenge_ends, "nowTime": now})
+        elif job.status == DISPUTED and now <= job.dispute_ends:
+            error = (self.escrow.DisputeNotLapsed, {"disputeEnds": job.dispute_ends, "nowTime": now})
+        elif job.status not in (ATTESTED, DISPUTED):
+            error = (self.escrow.UnexpectedJobStatus, {"jobId": job.id, "expected": ATTESTED, "actual": job.status})
+        else:
+            error = None
+        if error:
+            with self._reverts(error[0], **error[1]):
+                self.escrow.settle(job.id, sender=self.relayer)
+            return
+        self.escrow.settle(job.id, sender=self.relayer)
+        self._touch(job)
+        self._settle_model(job)
+
+    def _settle_model(self, job: JobM) -> None:
+        if job.status == ATTESTED:
+            self.model.pay(job, 0, 0)
+        else:  # a lapsed dispute: the attestation stands, the bond goes back to the client
+            bond, job.bond = job.bond, 0
+            self.model.pay(job, 0, bond)
+
+    @precondition(lambda self: self.model.jobs)
+    @rule(picks=st.lists(st.integers(0, 50), min_size=1, max_size=6))
+    def settle_many(self, picks):
+        now = self.now()
+        jobs = [self._job(i) for i in picks]
+        receipt = self.escrow.settleMany([j.id for j in jobs], sender=self.relayer)
+        settled = 0
+        for job in jobs:  # in order: a job listed twice is settled once, then skipped
+            ready = (job.status == ATTESTED and now >= job.challenge_ends) or (job.status == DISPUTED and now > job.dispute_ends)
+            if ready:
+                self._touch(job)
+                self._settle_model(job)
+                settled += 1
+        assert len(receipt.events.filter(self.escrow.JobSettled)) == settled
+        assert len(receipt.events.filter(self.escrow.JobSettleSkipped)) == len(jobs) - settled
+
+    @precondition(lambda self: self.model.jobs)
+    @rule(j=st.integers(0, 50), upheld=st.booleans(), by_arbitrator=st.booleans())
+    def resolve_dispute(self, j, upheld, by_arbitrator):
+        job = self._job(j)
+        sender = self.arbitrator if by_arbitrator else self.attacker
+        now = self.now()
+        if not by_arbitrator:
+            error = (self.escrow.AccessControlUnauthorizedAccount, {"account": sender, "neededRole": self.escrow.ARBITRATOR_ROLE()})
+        elif job.status != DISPUTED:
+            error = (self.escrow.UnexpectedJobStatus, {"jobId": job.id, "expected": DISPUTED, "actual": job.status})
+        elif now > job.dispute_ends:
+            error = (self.escrow.DisputeResolutionClosed, {"disputeEnds": job.dispute_ends, "nowTime": now})
+        else:
+            error = None
+        if error:
+            with self._reverts(error[0], **error[1]):
+                self.escrow.resolveDispute(job.id, upheld, sender=sender)
+            return
+        self.escrow.resolveDispute(job.id, upheld, sender=sender)
+        self._touch(job)
+        bond, job.bond = job.bond, 0
+        if upheld:
+            self.model.refund(job, FAILED, bond)
+        else:
+            self.model.pay(job, bond, 0)
+
+    @precondition(lambda self: self.model.jobs)
+    @rule(j=st.integers(0, 50), success=st.sampled_from([True, True, False]), choice=st.booleans())
+    def progress_job(self, j, success, choice):
+        """One step along a job's life with sensible inputs, through the rules above (so the
+        same predictions apply): this is what makes short runs reach the deep states."""
+        job = self._job(j)
+        index = sorted(self.model.jobs).index(job.id)
+        if job.status == OPEN:
+            self.accept(index, True)
+        elif job.status == ACCEPTED:
+            self.attest(index, success, min(50, job.max_units), "valid", 3_600, False)
+        elif job.status == ATTESTED and choice:
+            self.dispute(index, True)
+        elif job.status == ATTESTED:
+            self.chain.pending_timestamp = max(self.now(), job.challenge_ends)
+            self.settle(index)
+        elif job.status == DISPUTED and choice:
+            self.resolve_dispute(index, success, True)
+        elif job.status == DISPUTED:
+            self.chain.pending_timestamp = max(self.now(), job.dispute_ends + 1)
+            self.settle(index)
+
+    # ───────────────────────────── time ─────────────────────────────
+
+    @rule(seconds=WARPS)
+    def warp(self, seconds):
+        self.chain.pending_timestamp += seconds
+
+    @precondition(lambda self: self.model.jobs)
+    @rule(j=st.integers(0, 50), which=st.sampled_from(["accept_by", "deadline", "challenge_ends", "dispute_ends"]),
+          delta=st.sampled_from([-1, 0, 1]))
+    def warp_to_boundary(self, j, which, delta):
+        job = self._job(j)
+        target = getattr(job, which) + delta
+        if getattr(job, which) and target >= self.now():  # only forward: time never goes back
+            self.chain.pending_timestamp = target
+
+    # ───────────────────────────── governance ─────────────────────────────
+
+    @rule(pause=st.booleans(), by_governance=st.booleans())
+    def pause_or_unpause(self, pause, by_governance):
+        self.params_touched = True
+        sender = self.gov if by_governance else self.attacker
+        m = self.model
+        call = self.escrow.pause if pause else self.escrow.unpause
+        if not by_governance:
+            error = (self.escrow.AccessControlUnauthorizedAccount, {"account": sender, "neededRole": self.escrow.PAUSER_ROLE()})
+        elif pause and m.paused:
+            error = (self.escrow.EnforcedPause, {})
+        elif not pause and not m.paused:
+            error = (self.escrow.ExpectedPause, {})
+        else:
+            error = None
+        if error:
+            with self._reverts(error[0], **error[1]):
+                call(sender=sender)
+            return
+        call(sender=sender)
+        m.paused = pause
+
+    @rule(fee=st.sampled_from([0, 100, 250, 1_000, 1_001]), by_governance=st.booleans())
+    def set_fee(self, fee, by_governance):
+        self.params_touched = True
+        sender = self.gov if by_governance else self.attacker
+        if not by_governance:
+            error = (self.escrow.AccessControlUnauthorizedAccount, {"account": sender, "neededRole": self.escrow.GOVERNOR_ROLE()})
+        elif fee > 1_000:
+            error = (self.escrow.FeeTooHigh, {"maxFeeBps": 1_000, "feeBps": fee})
+        else:
+            error = None
+        if error:
+            with self._reverts(error[0], **error[1]):
+                self.escrow.setFee(fee, sender=sender)
+            return
+        self.escrow.setFee(fee, sender=sender)
+        self.model.params.fee_bps = fee
+
+    @rule(windows=st.sampled_from([(3_600, 3_600, 259_200, 2_592_000), (60, 60, 60, 60), (7_200, 1_800, 86_400, 604_800),
+                                   (59, 3_600, 3_600, 3_600), (3_600, 30 * 86_400 + 1, 3_600, 3_600)]))
+    def set_windows(self, windows):
+        self.params_touched = True
+        bounds = [(60, 30 * 86_400), (60, 30 * 86_400), (60, 90 * 86_400), (60, 365 * 86_400)]
+        bad = next(((lo, hi, v) for (lo, hi), v in zip(bounds, windows) if not lo <= v <= hi), None)
+        if bad:
+            with self._reverts(self.escrow.WindowOutOfRange, min=bad[0], max=bad[1], window=bad[2]):
+                self.escrow.setWindows(*windows, sender=self.gov)
+            return
+        self.escrow.setWindows(*windows, sender=self.gov)
+        p = self.model.params
+        p.accept_window, p.challenge_window, p.dispute_timeout, p.max_job_duration = windows
+
+    @rule(which=st.sampled_from(["bond", "share"]), bps=st.sampled_from([0, 1, 2_500, 10_000, 10_001]))
+    def set_escrow_shares(self, which, bps):
+        self.params_touched = True
+        p = self.model.params
+        if which == "bond":
+            call, lo = self.escrow.setDisputeBond, 0
+        else:
+            call, lo = self.escrow.setClientSlashShare, 1
+        if not lo <= bps <= BPS:
+            with self._reverts(self.escrow.BpsOutOfRange, minBps=lo, maxBps=BPS, bps=bps):
+                call(bps, sender=self.gov)
+            return
+        call(bps, sender=self.gov)
+        if which == "bond":
+            p.dispute_bond_bps = bps
+        else:
+            p.client_share_bps = bps
+
+    @rule(min_stake=st.sampled_from([500 * STAKE, 1_000 * STAKE, 2_000 * STAKE]), delay=st.sampled_from([3_600, 604_800, 366 * 86_400]))
+    def set_staking_params(self, min_stake, delay):
+        self.params_touched = True
+        self.staking.setMinStake(min_stake, sender=self.gov)
+        self.model.params.min_stake = min_stake
+        if delay > 365 * 86_400:
+            with self._reverts(self.staking.UnbondingDelayTooLong, maxDelay=365 * 86_400, delay=delay):
+                self.staking.setUnbondingDelay(delay, sender=self.gov)
+            return
+        self.staking.setUnbondingDelay(delay, sender=self.gov)
+        self.model.params.unbonding_delay = delay
+
+    @rule(length=st.sampled_from([3_600, 1_800, 7_200]), sla=st.sampled_from([9_000, 9_500]))
+    def set_uptime_params(self, length, sla):
+        self.params_touched = True
+        m, p = self.model, self.model.params
+        new = (length, p.statute_epochs, sla, p.uptime_slash_bps, p.uptime_slash_cap, p.relayer_bps, p.relayer_cap)
+        now = self.now()
+        self.slasher.setParams(new, sender=self.gov)
+        if length != p.epoch_length:  # re-anchor: a new epoch starts now, numbered past the current one
+            m.anchor_epoch, m.anchor_time = m.epoch_at(now) + 1, now
+        p.epoch_length, p.sla_bps = length, sla
+
+    @rule(action=st.sampled_from(["add", "remove", "threshold"]), i=st.integers(0, 4), k=st.integers(0, 5))
+    def change_oracle_set(self, action, i, k):
+        self.params_touched = True
+        m = self.model
+        oracle = self.oracle_pool[i].address
+        n = len(m.oracles)
+        if action == "add":
+            if oracle in m.oracles:
+                with self._reverts(self.hub.OracleAlreadyAdded, oracle=oracle):
+                    self.hub.addOracle(oracle, sender=self.gov)
+                return
+            self.hub.addOracle(oracle, sender=self.gov)
+            m.oracles.append(oracle)
+        elif action == "remove":
+            if oracle not in m.oracles:
+                error = (self.hub.NotAnOracle, {"account": oracle})
+            elif m.threshold > n - 1:
+                error = (self.hub.ThresholdOutOfRange, {"min": 1, "max": n - 1, "threshold": m.threshold})
+            else:
+                error = None
+            if error:
+                with self._reverts(error[0], **error[1]):
+                    self.hub.removeOracle(oracle, sender=self.gov)
+                return
+            self.hub.removeOracle(oracle, sender=self.gov)
+            m.oracles.remove(oracle)
+        else:
+            if not 1 <= k <= n:
+                with self._reverts(self.hub.ThresholdOutOfRange, min=1, max=n, threshold=k):
+                    self.hub.setThreshold(k, sender=self.gov)
+                return
+            self.hub.setThreshold(k, sender=self.gov)
+            m.threshold = k
+
+    @rule(entry=st.sampled_from(["fee", "windows", "token", "oracle", "threshold", "minstake", "uptime", "treasury"]))
+    def attacker_tries_governance(self, entry):
+        """Invariant 9: nobody but governance changes parameters (the param invariant then
+        confirms nothing moved)."""
+        self.params_touched = True
+        a = self.attacker
+        calls = {
+            "fee": (self.escrow, lambda: self.escrow.setFee(0, sender=a)),
+            "windows": (self.escrow, lambda: self.escrow.setWindows(60, 60, 60, 60, sender=a)),
+            "token": (self.escrow, lambda: self.escrow.setPaymentToken(self.usd, False, 1, sender=a)),
+            "oracle": (self.hub, lambda: self.hub.addOracle(a, sender=a)),
+            "threshold": (self.hub, lambda: self.hub.setThreshold(1, sender=a)),
+            "minstake": (self.staking, lambda: self.staking.setMinStake(0, sender=a)),
+            "uptime": (self.slasher, lambda: self.slasher.setParams((60, 1, 0, 0, 0, 0, 0), sender=a)),
+            "treasury": (self.staking, lambda: self.staking.setTreasury(a, sender=a)),
+        }
+        contract, call = calls[entry]
+        with self._reverts(contract.AccessControlUnauthorizedAccount, account=a, neededRole=contract.GOVERNOR_ROLE()):
+            call()
+
+    # ───────────────────────────── invariants ─────────────────────────────
+
+    @invariant()
+    def inv_1_holdings_match_model(self):
+        m = self.model
+        assert self.usd.balanceOf(self.escrow) == m.escrow_holdings()
+        assert self.stake.balanceOf(self.staking) == m.staking_holdings()
+        assert self.staking.totalStaked() == sum(p.staked for p in m.providers.values())
+        assert self.staking.totalUnbonding() == sum(p.unbonding for p in m.providers.values())
+        assert self.staking.totalClaimable() == sum(m.claim_stake.values())
+
+    @invariant()
+    def inv_2_nothing_created_or_destroyed(self):
+        m = self.model
+        for a in self._accounts():
+            if a.address in self.touched_accounts:
+                assert self.usd.balanceOf(a) == m.wallet_usd[a.address], a
+                assert self.stake.balanceOf(a) == m.wallet_stake[a.address], a
+        # Nothing is minted during a run: the supply is all wallets plus what the protocol holds.
+        assert self.usd.totalSupply() == sum(m.wallet_usd.values()) + m.escrow_holdings()
+        assert self.stake.totalSupply() == sum(m.wallet_stake.values()) + m.staking_holdings()
+
+    @invariant()
+    def inv_3_escrow_caps_and_ended_jobs(self):
+        self._check_jobs(self.touched_jobs)
+
+    def _check_jobs(self, ids) -> None:
+        for job_id in ids:
+            job = self.model.jobs[job_id]
+            view = self.escrow.job(job.id)
+            assert (view.status, view.units, view.collateral) == (job.status, job.units, job.collateral), job.id
+            assert job.paid_out <= job.escrow  # a job never pays out more than its escrow
+            if job.status in ENDED:
+                assert job.paid_out == job.escrow  # and an ended job has paid out exactly all of it
+            if job.status == DISPUTED:
+                assert view.disputeBond == job.bond
+
+    @invariant()
+    def inv_4_stake_bounds(self):
+        self._check_providers([a for a in self.model.providers if a in self.touched_accounts])
+
+    def _check_providers(self, addresses) -> None:
+        for address in addresses:
+            p = self.model.providers[address]
+            info = self.staking.providerInfo(address)
+            assert (info.registered, info.jailed, info.staked, info.locked, info.unbonding, info.unbondingEnd) == (
+                p.registered, p.jailed, p.staked, p.locked, p.unbonding, p.unbonding_end), address
+            assert (info.totalSlashed, info.totalDeposited) == (p.slashed, p.deposited)
+            assert p.locked <= p.staked
+            assert p.slashed <= p.deposited
+            assert self.staking.slashableStake(address) == p.staked + p.unbonding  # unbonding stays slashable
+
+    @invariant()
+    def inv_7_claimables_only_fall_by_own_withdrawal(self):
+        touched = [a for a in self._accounts() if a.address in self.touched_accounts]
+        now = self._claims_on_chain(touched)
+        for key, value in now.items():
+            expected = self.model.claim_usd[key[0]] if key[1] == "usd" else self.model.claim_stake[key[0]]
+            assert value == expected, key
+            if value < self.last_claims[key]:
+                assert key in self.withdrawn, f"{key} fell without its owner withdrawing"
+        self.last_claims.update(now)
+        self.withdrawn = set()
+
+    @invariant()
+    def inv_9_parameters_only_by_governance(self):
+        if self.params_touched:
+            self._check_params()
+        self.touched_accounts, self.touched_jobs, self.params_touched = set(), set(), False
+
+    def _check_params(self) -> None:
+        p, m = self.model.params, self.model
+        assert (self.escrow.feeBps(), self.escrow.acceptWindow(), self.escrow.challengeWindow(), self.escrow.disputeTimeout(),
+                self.escrow.maxJobDuration(), self.escrow.disputeBondBps(), self.escrow.clientSlashShareBps()) == (
+            p.fee_bps, p.accept_window, p.challenge_window, p.dispute_timeout, p.max_job_duration, p.dispute_bond_bps,
+            p.client_share_bps)
+        assert (self.staking.minStake(), self.staking.unbondingDelay()) == (p.min_stake, p.unbonding_delay)
+        assert self.escrow.paused() == m.paused
+        assert sorted(self.hub.oracles()) == sorted(m.oracles) and self.hub.threshold() == m.threshold
+        on_chain = self.slasher.params()
+        assert (on_chain.epochLength, on_chain.slaBps) == (p.epoch_length, p.sla_bps)
+
+    # ───────────────────────────── invariant 10: everyone can exit ─────────────────────────────
+
+    def teardown(self):
+        try:
+            self._everyone_exits()
+        finally:
+            self.chain.restore(self.snap)
+
+    def _everyone_exits(self):
+        m = self.model
+        # Everything the per-step invariants sampled, checked in full once.
+        self._check_jobs(list(m.jobs))
+        self._check_providers(list(m.providers))
+        self._check_params()
+        assert self._claims_on_chain(self._accounts()) == {
+            (a.address, ledger): (m.claim_usd if ledger == "usd" else m.claim_stake)[a.address]
+            for a in self._accounts() for ledger in ("usd", "stake")
+        }
+        horizon = max([self.now()] + [max(j.deadline, j.challenge_ends, j.dispute_ends) for j in m.jobs.values()])
+        self.chain.pending_timestamp = horizon + 1
+        for job in list(m.jobs.values()):
+            if job.status == OPEN:
+                self.escrow.cancel(job.id, sender=next(c for c in self.clients if c.address == job.client))
+                job.status = CANCELLED
+                m.claim_usd[job.client] += job.escrow
+                job.paid_out += job.escrow
+            elif job.status == ACCEPTED:
+                self.escrow.reclaimExpired(job.id, sender=self.relayer)
+                m.refund(job, EXPIRED, 0)
+            elif job.status in (ATTESTED, DISPUTED):
+                self.escrow.settle(job.id, sender=self.relayer)
+                self._settle_model(job)
+        assert all(j.status in ENDED for j in m.jobs.values())
+        for provider in self.providers:
+            state = m.provider(provider.address)
+            assert state.locked == 0  # no job holds collateral any more
+            if state.staked:
+                self.staking.requestUnbond(state.staked, sender=provider)
+                state.unbonding += state.staked
+                state.unbonding_end = max(self.now() + m.params.unbonding_delay, state.unbonding_end)
+                state.staked = 0
+        ends = [m.provider(p.address).unbonding_end for p in self.providers]
+        self.chain.pending_timestamp = max([self.now()] + ends) + 1
+        for provider in self.providers:
+            state = m.provider(provider.address)
+            if state.unbonding:
+                self.staking.withdrawUnbonded(sender=provider)
+                m.wallet_stake[provider.address] += state.unbonding
+                state.unbonding = 0
+        for account in self._accounts():
+            if m.claim_usd[account.address]:
+                self.escrow.withdraw(self.usd, sender=account)
+                m.wallet_usd[account.address] += m.claim_usd.pop(account.address)
+            if m.claim_stake[account.address]:
+                self.staking.claim(sender=account)
+                m.wallet_stake[account.address] += m.claim_stake.pop(account.address)
+        for account in self._accounts():  # each actor ends with exactly what the model says
+            assert self.usd.balanceOf(account) == m.wallet_usd[account.address], account
+            assert self.stake.balanceOf(account) == m.wallet_stake[account.address], account
+        # everything withdrawn, the treasury included: the contracts hold nothing
+        assert self.usd.balanceOf(self.escrow) == 0
+        assert self.stake.balanceOf(self.staking) == 0
+
+
+def run(machine_settings: settings | None = None) -> None:
+    run_state_machine_as_test(ProtocolMachine, settings=machine_settings)
+
+
+@pytest.fixture
+def machine(chain, deployment, accounts, governance, treasury, arbitrator, relayer, attacker, oracles, client,
+            other_client, provider, other_provider, usd, stake_token, escrow, staking, hub, slasher):
+    """Fund the actors once (before the per-example snapshot) and describe the model's start."""
+    for c in (client, other_client):
+        usd.mint(c, CLIENT_FUNDS, sender=c)
+        usd.approve(escrow, 2**256 - 1, sender=c)
+    for p in (provider, other_provider):
+        stake_token.mint(p, PROVIDER_FUNDS, sender=p)
+        stake_token.approve(staking, 2**256 - 1, sender=p)
+    params = Params(
+        fee_bps=escrow.feeBps(), accept_window=escrow.acceptWindow(), challenge_window=escrow.challengeWindow(),
+        dispute_timeout=escrow.disputeTimeout(), max_job_duration=escrow.maxJobDuration(),
+        dispute_bond_bps=escrow.disputeBondBps(), client_share_bps=escrow.clientSlashShareBps(),
+        min_stake=staking.minStake(), unbonding_delay=staking.unbondingDelay(),
+        epoch_length=slasher.params().epochLength, statute_epochs=slasher.params().statuteEpochs,
+        sla_bps=slasher.params().slaBps, uptime_slash_bps=slasher.params().uptimeSlashBps,
+        uptime_slash_cap=slasher.params().uptimeSlashCap, relayer_bps=slasher.params().relayerRewardBps,
+        relayer_cap=slasher.params().relayerRewardCap, collateral_rate=escrow.paymentToken(usd)[3],
+    )
+    current = slasher.currentEpoch()
+    everyone = [client, other_client, provider, other_provider, governance, arbitrator, relayer, attacker, treasury]
+    ProtocolMachine.ctx = {
+        "chain": chain, "escrow": escrow, "staking": staking, "hub": hub, "slasher": slasher, "usd": usd,
+        "stake": stake_token, "gov": governance, "arbitrator": arbitrator, "relayer": relayer, "attacker": attacker,
+        "treasury": treasury, "clients": [client, other_client], "providers": [provider, other_provider],
+        "oracle_pool": [*oracles, *accounts[15:17]],
+        "model_init": {
+            "params": params, "treasury": treasury.address, "relayer_default": relayer.address,
+            "oracles": list(hub.oracles()), "threshold": hub.threshold(),
+            "anchor_epoch": current, "anchor_time": slasher.epochStart(current),
+        },
+        "claim_usd0": Counter(), "claim_stake0": Counter(),
+        "wallet_usd0": Counter({a.address: usd.balanceOf(a) for a in everyone}),
+        "wallet_stake0": Counter({a.address: stake_token.balanceOf(a) for a in everyone}),
+    }
+    assert usd.balanceOf(escrow) == 0 and stake_token.balanceOf(staking) == 0
+    return ProtocolMachine
+
+
+def test_protocol_state_machine(machine):
+    """Runs the machine under the active hypothesis profile (see conftest.py), or for
+    AUDIT_SECONDS seconds when that is set; prints examples per second."""
+    budget = float(os.environ.get("AUDIT_SECONDS", "0") or 0)
+    ProtocolMachine.examples = 0
+    ProtocolMachine.outcomes = Counter()
+    started = time.monotonic()
+    if budget:
+        while time.monotonic() - started < budget:
+            run(settings(max_examples=10))
+    else:
+        run()
+    elapsed = time.monotonic() - started
+    rate = ProtocolMachine.examples / elapsed if elapsed else 0.0
+    print(f"\nstateful: {ProtocolMachine.examples} examples in {elapsed:.1f} s = {rate:.2f} examples/s "
+          f"(up to {settings().stateful_step_count} steps each)")
+    print("outcomes (rule: ok | named error -> count):")
+    for key, count in sorted(ProtocolMachine.outcomes.items()):
+        print(f"  {key:<55} {count}")
+    assert ProtocolMachine.examples > 0
+    assert ProtocolMachine.outcomes["create_job: ok"] > 0  # the run did reach the protocol
