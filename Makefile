@@ -16,12 +16,13 @@ export PATH := $(BIN):$(ANVIL_DIR):$(PATH)
 
 NETWORK_ANVIL := ethereum:local:foundry
 
-.PHONY: help setup demo test slither deploy abi clean
+.PHONY: help setup demo test audit slither deploy abi clean
 
 help:
 	@echo "make demo     run the compute marketplace end to end on a fresh local anvil"
 	@echo "make test     run the whole test suite (sets itself up first)"
 	@echo "make deploy   deploy the protocol to a fresh local anvil and stop it again"
+	@echo "make audit    deep stateful property run (BUDGET=seconds for a time budget)"
 	@echo "make slither  static analysis gate (also part of make test)"
 	@echo "make abi      re-export contract ABIs into the SDK package"
 	@echo "make setup    only install: .venv, npm packages, solc bridge"
@@ -49,6 +50,10 @@ test: setup
 	$(BIN)/ape test tests -p no:cacheprovider
 	$(BIN)/ape test tests -m anvil --network $(NETWORK_ANVIL) -p no:cacheprovider
 	$(BIN)/python tools/slither_gate.py
+
+audit: setup
+	$(BIN)/ape compile
+	HYPOTHESIS_PROFILE=audit AUDIT_SECONDS=$(BUDGET) $(BIN)/ape test tests/stateful -s -p no:cacheprovider
 
 slither: setup
 	$(BIN)/python tools/slither_gate.py
