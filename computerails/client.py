@@ -10,6 +10,7 @@ from eth_utils import to_checksum_address
 
 from web3.logs import DISCARD
 
+from computerails import eip712
 from computerails.errors import (
     InsufficientAllowance,
     InsufficientBalance,
@@ -220,12 +221,7 @@ class ClientAPI:
         deadline = self._r.now() + 3_600
         typed = {
             "types": {
-                "EIP712Domain": [
-                    {"name": "name", "type": "string"},
-                    {"name": "version", "type": "string"},
-                    {"name": "chainId", "type": "uint256"},
-                    {"name": "verifyingContract", "type": "address"},
-                ],
+                "EIP712Domain": eip712.DOMAIN_FIELDS,
                 "Permit": [
                     {"name": "owner", "type": "address"},
                     {"name": "spender", "type": "address"},

@@ -32,6 +32,14 @@ SIGNATURE_LENGTH = 65
 #: Signatures with s above this are malleable twins; the hub (OpenZeppelin ECDSA) rejects them.
 SECP256K1_HALF_N = 0x7FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF5D576E7357A4501DDFE92F46681B20A0
 
+#: The EIP712Domain fields every domain here uses (the hub's and EIP-2612 token permits).
+DOMAIN_FIELDS: list[dict[str, str]] = [
+    {"name": "name", "type": "string"},
+    {"name": "version", "type": "string"},
+    {"name": "chainId", "type": "uint256"},
+    {"name": "verifyingContract", "type": "address"},
+]
+
 #: EIP-712 field lists, as eth-account's ``encode_typed_data`` and wallets expect them.
 EIP712_TYPES: dict[str, list[dict[str, str]]] = {
     "ComputeAttestation": [
@@ -127,15 +135,7 @@ def pack_signatures(signatures: Iterable[tuple[str, bytes]]) -> bytes:
 def typed_data(primary_type: str, chain_id: int, hub_address: str, message: dict[str, Any]) -> dict[str, Any]:
     """The full EIP-712 typed-data document, for wallets and for eth-account's encoder."""
     return {
-        "types": {
-            "EIP712Domain": [
-                {"name": "name", "type": "string"},
-                {"name": "version", "type": "string"},
-                {"name": "chainId", "type": "uint256"},
-                {"name": "verifyingContract", "type": "address"},
-            ],
-            primary_type: EIP712_TYPES[primary_type],
-        },
+        "types": {"EIP712Domain": DOMAIN_FIELDS, primary_type: EIP712_TYPES[primary_type]},
         "primaryType": primary_type,
         "domain": {
             "name": DOMAIN_NAME,

@@ -11,7 +11,6 @@ Shared pieces:
 
 from __future__ import annotations
 
-from enum import IntEnum
 from types import SimpleNamespace
 from typing import Any, Iterable
 
@@ -21,6 +20,7 @@ from eth_utils import to_checksum_address
 
 from scripts.deploy import collateral_rate
 from tests.contracts.hub.conftest import outsider, quorum, sorted_oracles  # noqa: F401  (fixtures)
+from tests.contracts.escrow.escrow_helpers import Status  # noqa: F401  (re-exported to the adversarial tests)
 
 USD = 10**6
 STAKE = 10**18
@@ -34,18 +34,6 @@ SPEC_HASH = b"\x07" * 32
 MAX_UINT256 = 2**256 - 1
 
 
-class Status(IntEnum):
-    """IJobEscrow.JobStatus"""
-
-    NONE = 0
-    OPEN = 1
-    ACCEPTED = 2
-    ATTESTED = 3
-    DISPUTED = 4
-    SETTLED = 5
-    FAILED = 6
-    EXPIRED = 7
-    CANCELLED = 8
 
 
 LIVE = (Status.OPEN, Status.ACCEPTED, Status.ATTESTED, Status.DISPUTED)
