@@ -125,8 +125,13 @@ class ProtocolMachine(RuleBasedStateMachine):
         ProtocolMachine.outcomes[f"{sys._getframe(1).f_code.co_name}: {error.abi.name}"] += 1
         return reverts(error, **args)
 
+    @staticmethod
+    def _ok(depth: int = 1) -> None:
+        """Count a success for the rule `depth` frames up."""
+        ProtocolMachine.outcomes[f"{sys._getframe(depth).f_code.co_name}: ok"] += 1
+
     def _touch(self, job: JobM | None = None, *addresses: str) -> None:
-        ProtocolMachine.outcomes[f"{sys._getframe(1).f_code.co_name}: ok"] += 1
+        self._ok(2)
         if job is not None:
             self.touched_jobs.add(job.id)
             addresses = (*addresses, job.client, job.provider)
@@ -657,6 +662,7 @@ class ProtocolMachine(RuleBasedStateMachine):
                 call(sender=sender)
             return
         call(sender=sender)
+        self._ok()
         m.paused = pause
 
     @rule(fee=st.sampled_from([0, 100, 250, 1_000, 1_001]), by_governance=st.booleans())
@@ -674,6 +680,7 @@ class ProtocolMachine(RuleBasedStateMachine):
                 self.escrow.setFee(fee, sender=sender)
             return
         self.escrow.setFee(fee, sender=sender)
+        self._ok()
         self.model.params.fee_bps = fee
 
     @rule(windows=st.sampled_from([(3_600, 3_600, 259_200, 2_592_000), (60, 60, 60, 60), (7_200, 1_800, 86_400, 604_800),
@@ -687,6 +694,7 @@ class ProtocolMachine(RuleBasedStateMachine):
                 self.escrow.setWindows(*windows, sender=self.gov)
             return
         self.escrow.setWindows(*windows, sender=self.gov)
+        self._ok()
         p = self.model.params
         p.accept_window, p.challenge_window, p.dispute_timeout, p.max_job_duration = windows
 
@@ -703,6 +711,7 @@ class ProtocolMachine(RuleBasedStateMachine):
                 call(bps, sender=self.gov)
             return
         call(bps, sender=self.gov)
+        self._ok()
         if which == "bond":
             p.dispute_bond_bps = bps
         else:
@@ -718,6 +727,7 @@ class ProtocolMachine(RuleBasedStateMachine):
                 self.staking.setUnbondingDelay(delay, sender=self.gov)
             return
         self.staking.setUnbondingDelay(delay, sender=self.gov)
+        self._ok()
         self.model.params.unbonding_delay = delay
 
     @rule(length=st.sampled_from([3_600, 1_800, 7_200]), sla=st.sampled_from([9_000, 9_500]))
@@ -727,6 +737,7 @@ class ProtocolMachine(RuleBasedStateMachine):
         new = (length, p.statute_epochs, sla, p.uptime_slash_bps, p.uptime_slash_cap, p.relayer_bps, p.relayer_cap)
         now = self.now()
         self.slasher.setParams(new, sender=self.gov)
+        self._ok()
         if length != p.epoch_length:  # re-anchor: a new epoch starts now, numbered past the current one
             m.anchor_epoch, m.anchor_time = m.epoch_at(now) + 1, now
         p.epoch_length, p.sla_bps = length, sla
@@ -743,6 +754,7 @@ class ProtocolMachine(RuleBasedStateMachine):
                     self.hub.addOracle(oracle, sender=self.gov)
                 return
             self.hub.addOracle(oracle, sender=self.gov)
+            self._ok()
             m.oracles.append(oracle)
         elif action == "remove":
             if oracle not in m.oracles:
@@ -756,6 +768,7 @@ class ProtocolMachine(RuleBasedStateMachine):
                     self.hub.removeOracle(oracle, sender=self.gov)
                 return
             self.hub.removeOracle(oracle, sender=self.gov)
+            self._ok()
             m.oracles.remove(oracle)
         else:
             if not 1 <= k <= n:
@@ -763,6 +776,7 @@ class ProtocolMachine(RuleBasedStateMachine):
                     self.hub.setThreshold(k, sender=self.gov)
                 return
             self.hub.setThreshold(k, sender=self.gov)
+            self._ok()
             m.threshold = k
 
     @rule(entry=st.sampled_from(["fee", "windows", "token", "oracle", "threshold", "minstake", "uptime", "treasury"]))
