@@ -343,19 +343,24 @@ class Marketplace:
                     claimed = keccak(plan.result + b"shortcut")  # skipped the work, made a result up
                 to_attest.append((plan, claimed))
         batch = []
+        deadline = self.governance.rails.now() + 3_600
         for plan, claimed in to_attest:
-            expected = keccak(compute(plan.spec))  # each oracle's recomputation agrees: compute once
-            success = expected == claimed
-            attestation = Attestation(
-                job_id=plan.job_id, provider=plan.provider.address, success=success,
-                units=units_of(plan.spec) if success else 0, result_hash=claimed,
-                deadline=self.governance.rails.now() + 3_600,
-            )
-            signatures = [o.rails.oracle.sign_attestation(attestation) for o in self.oracles]
+            # Every oracle recomputes the workload on its own and signs what it found: a success
+            # attestation only when its result matches the provider's, a failure otherwise.
+            signed: dict[tuple, list] = defaultdict(list)
             for o in self.oracles:
+                success = keccak(compute(plan.spec)) == claimed
+                attestation = Attestation(
+                    job_id=plan.job_id, provider=plan.provider.address, success=success,
+                    units=units_of(plan.spec) if success else 0, result_hash=claimed, deadline=deadline,
+                )
+                signed[attestation.as_tuple()].append((attestation, o.rails.oracle.sign_attestation(attestation)))
                 self.signatures[o.address] += 1
-            plan.outcome = "settled" if success else "failed"
-            batch.append((attestation, signatures[: self.cfg.threshold]))
+            # The relayer sends the statement a quorum agrees on.
+            agreed = next(v for v in signed.values() if len(v) >= self.cfg.threshold)
+            attestation = agreed[0][0]
+            plan.outcome = "settled" if attestation.success else "failed"
+            batch.append((attestation, [sig for _, sig in agreed[: self.cfg.threshold]]))
         relayer = self.oracles[0].rails
         with self.progress("Relaying quorums", len(batch)) as advance:
             for start in range(0, len(batch), self.cfg.batch):
