@@ -16,11 +16,13 @@ export PATH := $(BIN):$(ANVIL_DIR):$(PATH)
 
 NETWORK_ANVIL := ethereum:local:foundry
 
-.PHONY: help setup demo test slither deploy abi clean
+.PHONY: help setup demo test bench slither deploy abi clean
 
 help:
 	@echo "make demo     run the compute marketplace end to end on a fresh local anvil"
 	@echo "make test     run the whole test suite (sets itself up first)"
+	@echo "make bench    gas per operation against its floor, SDK throughput against raw web3.py"
+	@echo "              (fresh local anvil; writes bench/results.json and the README's tables)"
 	@echo "make deploy   deploy the protocol to a fresh local anvil and stop it again"
 	@echo "make slither  static analysis gate (also part of make test)"
 	@echo "make abi      re-export contract ABIs into the SDK package"
@@ -49,6 +51,10 @@ test: setup
 	$(BIN)/ape test tests -p no:cacheprovider
 	$(BIN)/ape test tests -m anvil --network $(NETWORK_ANVIL) -p no:cacheprovider
 	$(BIN)/python tools/slither_gate.py
+
+bench: setup
+	$(BIN)/ape compile
+	PYTHONPATH=$(CURDIR) $(BIN)/python bench/run.py $(ARGS)
 
 slither: setup
 	$(BIN)/python tools/slither_gate.py
