@@ -16,11 +16,13 @@ export PATH := $(BIN):$(ANVIL_DIR):$(PATH)
 
 NETWORK_ANVIL := ethereum:local:foundry
 
-.PHONY: help setup demo test audit slither deploy abi clean
+.PHONY: help setup demo test audit bench slither deploy abi clean
 
 help:
 	@echo "make demo     run the compute marketplace end to end on a fresh local anvil"
 	@echo "make test     run the whole test suite (sets itself up first)"
+	@echo "make bench    gas per operation against its floor, SDK throughput against raw web3.py"
+	@echo "              (fresh local anvil; writes bench/results.json and the README's tables)"
 	@echo "make deploy   deploy the protocol to a fresh local anvil and stop it again"
 	@echo "make audit    deep stateful property run (BUDGET=seconds for a time budget)"
 	@echo "make slither  static analysis gate (also part of make test)"
@@ -54,6 +56,10 @@ test: setup
 audit: setup
 	$(BIN)/ape compile
 	HYPOTHESIS_PROFILE=audit AUDIT_SECONDS=$(BUDGET) $(BIN)/ape test tests/stateful -s -p no:cacheprovider
+
+bench: setup
+	$(BIN)/ape compile
+	PYTHONPATH=$(CURDIR) $(BIN)/python bench/run.py $(ARGS)
 
 slither: setup
 	$(BIN)/python tools/slither_gate.py

@@ -6,11 +6,9 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Sequence
 
 from eth_account import Account
-from eth_utils import to_checksum_address
-
-from web3.logs import DISCARD
 
 from computerails import eip712
+from computerails._rpc import Rpc, checksum
 from computerails.errors import (
     InsufficientAllowance,
     InsufficientBalance,
@@ -21,6 +19,7 @@ from computerails.errors import (
     TooEarly,
     WrongJobState,
 )
+from computerails.tx import Call, Simulation
 from computerails.types import Amount, Job, JobStatus, Payout, from_raw, to_raw, to_timestamp, utc
 
 if TYPE_CHECKING:
@@ -68,24 +67,47 @@ class ClientAPI:
         """
         info = self._r.token(token)
         price_raw = to_raw(unit_price, info.decimals)
-        deadline_ts = self._deadline(deadline)
         spec = _bytes32(spec_hash, "spec_hash")
         amount = price_raw * max_units
+        provider = checksum(provider)
+        escrow = self._r.escrow.address
+        encode = self._r.abi["JobEscrow"]["createJob"].encode
+
+        def plain(deadline_ts: int) -> Call:
+            return Call(escrow, encode(provider, info.address, price_raw, max_units, deadline_ts, spec), "createJob")
+
+        # One round trip for the clock, the checks and (usually) the simulation: the plain
+        # createJob is simulated along with the reads. With a relative deadline its call data
+        # depends on the chain's clock, so it is prepared from the last timestamp this
+        # connection saw and used only if the clock read in the same batch equals it.
+        guess = self._r.last_seen_time if isinstance(deadline, timedelta) else 0
+        speculative = simulation = None
+        if guess is not None and price_raw > 0 and max_units > 0:
+            speculative = plain(self._deadline_ts(deadline, guess))
+            simulation = self._r.tx.simulation(speculative.address, speculative.data)
+        reads = self._reads(info.address, amount, simulation)
+        now, longest, allowed, balance, allowance = reads[:5]
+        deadline_ts = self._checked_deadline(deadline, now, longest)
         if price_raw == 0 or max_units <= 0:
             raise PreconditionError("unit_price and max_units must both be positive")
-        self._check_allowlisted(info.address)
-        fn = self._fund(info, amount, payment, lambda permit: (
-            self._r.escrow.functions.createJobWithPermit(
-                to_checksum_address(provider), info.address, price_raw, max_units, deadline_ts, spec, *permit
-            )
-            if permit
-            else self._r.escrow.functions.createJob(
-                to_checksum_address(provider), info.address, price_raw, max_units, deadline_ts, spec
-            )
-        ))
-        sent = self._r.send(fn, "createJob")
-        (event,) = self._r.escrow.events.JobCreated().process_receipt(sent.receipt, errors=DISCARD)
-        return self._job_from_event(event.args, info)
+        self._check_allowlisted(info.address, allowed)
+        self._check_balance(info, amount, balance)
+        if amount == 0 or allowance >= amount:
+            call = plain(deadline_ts)
+            gas = None
+            if simulation is not None and speculative is not None and speculative.data == call.data:
+                gas = simulation.gas_limit(reads[5])  # raises the decoded revert: nothing is sent
+            sent = self._r.tx.send(call, label="createJob", gas=gas)
+        else:
+            fn = self._fund_short(info, amount, allowance, payment, lambda permit: (
+                Call(escrow, self._r.abi["JobEscrow"]["createJobWithPermit"].encode(
+                    provider, info.address, price_raw, max_units, deadline_ts, spec, *permit), "createJobWithPermit")
+                if permit
+                else plain(deadline_ts)
+            ))
+            sent = self._r.tx.send(fn, label="createJob")
+        (event,) = self._r.abi["JobEscrow"].events["JobCreated"].logs(sent.receipt, escrow)
+        return self._job_from_event(event, info)
 
     def create_jobs(self, requests: Sequence[dict[str, Any]], *, token: str | None = None) -> list[Job]:
         """Create many jobs in one transaction (one token transfer for all of them).
@@ -94,20 +116,23 @@ class ClientAPI:
         The allowance is approved for the total when it is short.
         """
         info = self._r.token(token)
-        self._check_allowlisted(info.address)
+        escrow = self._r.escrow.address
+        total = sum(to_raw(q["unit_price"], info.decimals) * int(q["max_units"]) for q in requests)
+        now, longest, allowed, balance, allowance = self._reads(info.address, total, None)
+        self._check_allowlisted(info.address, allowed)
         rows = []
-        total = 0
         for q in requests:
             price = to_raw(q["unit_price"], info.decimals)
-            rows.append((to_checksum_address(q["provider"]), info.address, price, int(q["max_units"]),
-                         self._deadline(q["deadline"]), _bytes32(q["spec_hash"], "spec_hash")))
-            total += price * int(q["max_units"])
+            rows.append((checksum(q["provider"]), info.address, price, int(q["max_units"]),
+                         self._checked_deadline(q["deadline"], now, longest), _bytes32(q["spec_hash"], "spec_hash")))
         if not rows:
             raise PreconditionError("create_jobs needs at least one request")
-        fn = self._fund(info, total, "approve", lambda _permit: self._r.escrow.functions.createJobs(rows))
-        sent = self._r.send(fn, "createJobs")
-        events = self._r.escrow.events.JobCreated().process_receipt(sent.receipt, errors=DISCARD)
-        return [self._job_from_event(e.args, info) for e in events]
+        self._check_balance(info, total, balance)
+        call = Call(escrow, self._r.abi["JobEscrow"]["createJobs"].encode(rows), "createJobs")
+        if total != 0 and allowance < total:
+            self._fund_short(info, total, allowance, "approve", lambda _permit: call)
+        sent = self._r.tx.send(call, label="createJobs")
+        return [self._job_from_event(e, info) for e in self._r.abi["JobEscrow"].events["JobCreated"].logs(sent.receipt, escrow)]
 
     def cancel(self, job_id: int) -> Job:
         """Cancel a job the provider has not accepted; the escrow becomes withdrawable."""
@@ -121,7 +146,7 @@ class ClientAPI:
         if job.status is not JobStatus.ACCEPTED:
             raise WrongJobState(f"job {job_id} is {job.status.value}; only an accepted, unattested job can expire")
         now = self._r.now()
-        if now < int(job.deadline.timestamp()):  # the next block runs after the latest one
+        if now <= int(job.deadline.timestamp()):
             raise TooEarly(f"job {job_id} expires after {job.deadline.isoformat()}; wait until then")
         self._r.send(self._r.escrow.functions.reclaimExpired(job_id), "reclaimExpired")
         return self._r.views.job(job_id)
@@ -131,7 +156,7 @@ class ClientAPI:
         job = self._own_job(job_id, JobStatus.ATTESTED, "dispute")
         if job.challenge_ends and self._r.now() >= int(job.challenge_ends.timestamp()):
             raise WrongJobState(f"job {job_id}'s challenge window closed at {job.challenge_ends.isoformat()}")
-        bond = self._r.escrow.functions.disputeBondFor(job_id).call()
+        bond = self._r.read("JobEscrow", self._r.escrow.address, "disputeBondFor", job_id)
         fn = self._fund(job.token, bond, "approve", lambda _p: self._r.escrow.functions.dispute(job_id))
         self._r.send(fn, "dispute")
         return self._r.views.job(job_id)
@@ -139,7 +164,7 @@ class ClientAPI:
     def withdraw(self, token: str | None = None) -> Payout:
         """Withdraw everything claimable in `token` from the escrow, in one transfer."""
         info = self._r.token(token)
-        raw = self._r.escrow.functions.claimable(self._r.address, info.address).call()
+        raw = self._r.read("JobEscrow", self._r.escrow.address, "claimable", self._r.address, info.address)
         if raw == 0:
             raise NothingClaimable(f"{self._r.address} has nothing claimable in {info.symbol}")
         sent = self._r.send(self._r.escrow.functions.withdraw(info.address), "withdraw")
@@ -161,19 +186,51 @@ class ClientAPI:
 
     # ───────────────────────── helpers ─────────────────────────
 
-    def _deadline(self, deadline: datetime | timedelta | int) -> int:
-        now = self._r.now()
-        ts = now + int(deadline.total_seconds()) if isinstance(deadline, timedelta) else to_timestamp(deadline)
-        longest = self._r.escrow.functions.maxJobDuration().call()
+    @staticmethod
+    def _deadline_ts(deadline: datetime | timedelta | int, now: int) -> int:
+        return now + int(deadline.total_seconds()) if isinstance(deadline, timedelta) else to_timestamp(deadline)
+
+    def _checked_deadline(self, deadline: datetime | timedelta | int, now: int, longest: int) -> int:
+        """The deadline as unix seconds, checked against the chain's clock and maxJobDuration
+        (a cached maxJobDuration is read again before it may refuse the deadline)."""
+        ts = self._deadline_ts(deadline, now)
         if ts <= now:
             raise InvalidDeadline(f"deadline {utc(ts).isoformat()} is not in the future (chain time {utc(now).isoformat()})")
         if ts > now + longest:
-            raise InvalidDeadline(f"deadline is more than {longest // 86_400} days away, the longest a job may run")
+            longest = self._r.cached(
+                "maxJobDuration", lambda: self._r.read("JobEscrow", self._r.escrow.address, "maxJobDuration"), fresh=True
+            )
+            if ts > now + longest:
+                raise InvalidDeadline(f"deadline is more than {longest // 86_400} days away, the longest a job may run")
         return ts
 
-    def _check_allowlisted(self, token: str) -> None:
-        if not self._r.views.payment_token(token)["allowed"]:
+    def _reads(self, token: str, amount: int, simulation: Simulation | None) -> list[Any]:
+        """[now, maxJobDuration, allowed, balance, allowance(, simulation)] in one round trip:
+        the governance values from the TTL cache when fresh, the rest always read."""
+        r, me = self._r, self._r.address
+        escrow = r.escrow.address
+        extra = [r.latest_time(), r.call("MockUSD", token, "balanceOf", me), r.call("MockUSD", token, "allowance", me, escrow)]
+        if simulation is not None:
+            extra.append(simulation.request)
+        (longest, entry), (now, *rest) = r.cached_many(
+            [("maxJobDuration", r.call("JobEscrow", escrow, "maxJobDuration")),
+             (("paymentToken", token), r.call("JobEscrow", escrow, "paymentToken", token))],
+            extra,
+        )
+        return [now, longest, entry[2], *rest]
+
+    def _check_allowlisted(self, token: str, allowed: bool | None = None) -> None:
+        if allowed is None or not allowed:  # never refuse on a cached entry: read it again first
+            allowed = self._r.views.payment_token(token, fresh=True)["allowed"]
+        if not allowed:
             raise PreconditionError(f"token {token} is not an allowed payment token (see views.payment_tokens())")
+
+    def _check_balance(self, info: Any, amount: int, balance: int) -> None:
+        if balance < amount:
+            raise InsufficientBalance(
+                f"{self._r.address} holds {from_raw(balance, info.decimals)} {info.symbol}, "
+                f"needs {from_raw(amount, info.decimals)}"
+            )
 
     def _own_job(self, job_id: int, status: JobStatus, action: str) -> Job:
         job = self._r.views.job(job_id)
@@ -186,39 +243,51 @@ class ClientAPI:
     def _fund(self, info: Any, amount: int, payment: str, build: Any) -> Any:
         """Make sure the escrow can pull `amount`; return the call to send (with a permit if used)."""
         me = self._r.address
-        token = self._r.erc20(info.address)
-        balance = token.functions.balanceOf(me).call()
-        if balance < amount:
-            raise InsufficientBalance(
-                f"{me} holds {from_raw(balance, info.decimals)} {info.symbol}, needs {from_raw(amount, info.decimals)}"
-            )
-        spender = self._r.escrow.address
-        if amount == 0 or token.functions.allowance(me, spender).call() >= amount:
+        balance, allowance = self._r.rpc.run([
+            self._r.call("MockUSD", info.address, "balanceOf", me),
+            self._r.call("MockUSD", info.address, "allowance", me, self._r.escrow.address),
+        ])
+        self._check_balance(info, amount, balance)
+        if amount == 0 or allowance >= amount:
             return build(None)
-        if payment in ("auto", "permit") and self._supports_permit(token):
-            return build(self._permit(token, info, amount))
+        return self._fund_short(info, amount, allowance, payment, build)
+
+    def _fund_short(self, info: Any, amount: int, allowance: int, payment: str, build: Any) -> Any:
+        """The allowance is short: permit, approve or refuse, as `payment` says."""
+        me = self._r.address
+        spender = self._r.escrow.address
+        if payment in ("auto", "permit") and self._supports_permit(info.address):
+            return build(self._permit(info, amount))
         if payment in ("auto", "approve"):
-            self._r.send(token.functions.approve(spender, amount), "approve")
+            self._r.send(self._r.erc20(info.address).functions.approve(spender, amount), "approve")
             return build(None)
         raise InsufficientAllowance(
-            f"the escrow may pull {from_raw(token.functions.allowance(me, spender).call(), info.decimals)} "
+            f"the escrow may pull {from_raw(allowance, info.decimals)} "
             f"{info.symbol} from {me} but needs {from_raw(amount, info.decimals)}: approve it or use payment='auto'"
         )
 
-    @staticmethod
-    def _supports_permit(token: Any) -> bool:
-        try:
-            token.functions.DOMAIN_SEPARATOR().call()
-            token.functions.nonces("0x" + "00" * 20).call()
-            return True
-        except Exception:  # no EIP-2612 on this token
-            return False
+    def _supports_permit(self, token: str) -> bool:
+        """Whether the token has EIP-2612 permits: fixed by its code, so asked once per token."""
 
-    def _permit(self, token: Any, info: Any, amount: int) -> tuple[int, int, bytes, bytes]:
+        def probe() -> bool:
+            erc20 = self._r.abi["MockUSD"]
+            try:
+                self._r.rpc.run([Rpc.call(token, erc20["DOMAIN_SEPARATOR"]), Rpc.call(token, erc20["nonces"], "0x" + "00" * 20)])
+                return True
+            except Exception:  # no EIP-2612 on this token
+                return False
+
+        return bool(self._r.forever(("permit", token), probe))
+
+    def _permit(self, info: Any, amount: int) -> tuple[int, int, bytes, bytes]:
         """Sign an EIP-2612 permit for the escrow: returns (deadline, v, r, s)."""
         me = self._r.address
-        name, version, chain_id, verifying = token.functions.eip712Domain().call()[1:5]
-        deadline = self._r.now() + 3_600
+        erc20 = self._r.abi["MockUSD"]
+        name, version, chain_id, verifying = self._r.forever(
+            ("eip712Domain", info.address), lambda: self._r.read("MockUSD", info.address, "eip712Domain")[1:5]
+        )
+        now, nonce = self._r.rpc.run([self._r.latest_time(), Rpc.call(info.address, erc20["nonces"], me)])
+        deadline = now + 3_600
         typed = {
             "types": {
                 "EIP712Domain": eip712.DOMAIN_FIELDS,
@@ -236,7 +305,7 @@ class ClientAPI:
                 "owner": me,
                 "spender": self._r.escrow.address,
                 "value": amount,
-                "nonce": token.functions.nonces(me).call(),
+                "nonce": nonce,
                 "deadline": deadline,
             },
         }

@@ -7,17 +7,16 @@ from typing import TYPE_CHECKING, Iterable, Sequence
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
-from web3.logs import DISCARD
-
 from computerails import eip712
 from computerails.errors import InvalidSignatures, PreconditionError, WrongJobState
-from computerails.tx import SentTransaction
+from computerails.tx import Call, SentTransaction
 from computerails.types import Attestation, JobStatus, Signature, UptimeReport
 
 if TYPE_CHECKING:
     from computerails.rails import ComputeRails
 
 Signer = LocalAccount | str | bytes
+_SIGNED_MEMORY = 4_096  # own signatures remembered for the quorum check
 Statement = Attestation | UptimeReport
 
 
@@ -30,12 +29,23 @@ class OracleAPI:
 
     def __init__(self, rails: "ComputeRails") -> None:
         self._r = rails
+        self._signed: dict[tuple[bytes, bytes], str] = {}  # (digest, signature) -> signer, made here
 
     # ───────────────────────── signing ─────────────────────────
 
     def digest(self, statement: Statement) -> bytes:
         """The EIP-712 digest of an attestation or report for this deployment's hub."""
-        return statement.digest(self._r.chain_id, self._r.hub.address)
+        if isinstance(statement, Attestation):
+            struct = eip712.attestation_struct_hash(*statement.as_tuple())
+        elif isinstance(statement, UptimeReport):
+            struct = eip712.uptime_report_struct_hash(*statement.as_tuple())
+        else:  # anything else that knows its own digest
+            return statement.digest(self._r.chain_id, self._r.hub.address)
+        return eip712.typed_digest(self._separator(), struct)
+
+    def _separator(self) -> bytes:
+        """The hub's domain separator: fixed by chain id and hub address, computed once."""
+        return self._r.forever("domainSeparator", lambda: eip712.domain_separator(self._r.chain_id, self._r.hub.address))
 
     def sign_attestation(self, attestation: Attestation, signer: Signer | None = None) -> Signature:
         """Sign a compute attestation (default signer: the connection's account)."""
@@ -47,11 +57,12 @@ class OracleAPI:
 
     def collect_signatures(self, statement: Statement, signers: Iterable[Signer], k: int | None = None) -> list[Signature]:
         """Sign `statement` with the first `k` of `signers` (default k: the hub's threshold)."""
-        k = k if k is not None else self.threshold()
+        k = k if k is not None else self._quorum_rules()[1]
         accounts = [_account(s) for s in signers]
         if len(accounts) < k:
             raise InvalidSignatures(f"need {k} signers, got {len(accounts)}")
-        return [self._sign(statement, a) for a in accounts[:k]]
+        digest = self.digest(statement)
+        return [self._sign_digest(digest, a) for a in accounts[:k]]
 
     # ───────────────────────── relaying ─────────────────────────
 
@@ -64,13 +75,20 @@ class OracleAPI:
             WrongJobState: the job is not accepted and waiting for its attestation.
         """
         packed = self._check_quorum(attestation, signatures)
-        if attestation.deadline < self._r.now():
+        r = self._r
+        call = Call(r.hub.address, r.abi["AttestationHub"]["submitAttestation"].encode(attestation.as_tuple(), packed),
+                    "submitAttestation")
+        # One round trip: the clock, the job's state and the simulation (used only if the checks pass).
+        simulation = r.tx.simulation(call.address, call.data)
+        now, status, simulated = r.rpc.run([
+            r.latest_time(), r.call("JobEscrow", r.escrow.address, "jobStatus", attestation.job_id), simulation.request,
+        ])
+        if attestation.deadline < now:
             raise PreconditionError(f"attestation deadline {attestation.deadline} has passed; sign a fresh one")
-        status = self._r.views.job_status(attestation.job_id)
+        status = JobStatus.from_int(status)
         if status is not JobStatus.ACCEPTED:
             raise WrongJobState(f"job {attestation.job_id} is {status.value}; only accepted jobs take an attestation")
-        fn = self._r.hub.functions.submitAttestation(attestation.as_tuple(), packed)
-        return self._r.send(fn, "submitAttestation")
+        return r.tx.send(call, label="submitAttestation", gas=simulation.gas_limit(simulated))
 
     def submit_attestations(self, batch: Sequence[tuple[Attestation, Sequence[Signature]]]) -> tuple[SentTransaction, list[int]]:
         """Relay many attestations in one transaction. Items the hub rejects are skipped by the
@@ -79,20 +97,30 @@ class OracleAPI:
             raise PreconditionError("submit_attestations needs at least one attestation")
         attestations = [a.as_tuple() for a, _ in batch]
         packed = [eip712.pack_signatures((s.signer, s.raw) for s in sigs) for _, sigs in batch]
-        sent = self._r.send(self._r.hub.functions.submitAttestations(attestations, packed), "submitAttestations")
-        skipped = [e.args.jobId for e in self._r.hub.events.AttestationSkipped().process_receipt(sent.receipt, errors=DISCARD)]
+        hub = self._r.abi["AttestationHub"]
+        call = Call(self._r.hub.address, hub["submitAttestations"].encode(attestations, packed), "submitAttestations")
+        sent = self._r.tx.send(call, label="submitAttestations")
+        skipped = [e.jobId for e in hub.events["AttestationSkipped"].logs(sent.receipt, self._r.hub.address)]
         return sent, skipped
 
     def submit_uptime_report(self, report: UptimeReport, signatures: Sequence[Signature]) -> SentTransaction:
         """Relay a quorum-signed uptime report; the relayer earns a capped share of any slash."""
         packed = self._check_quorum(report, signatures)
-        current = int(self._r.slasher.functions.currentEpoch().call())
+        r = self._r
+        call = Call(r.hub.address, r.abi["AttestationHub"]["submitUptimeReport"].encode(report.as_tuple(), packed),
+                    "submitUptimeReport")
+        slasher = r.slasher.address
+        simulation = r.tx.simulation(call.address, call.data)
+        current, reported, simulated = r.rpc.run([
+            r.call("UptimeSlasher", slasher, "currentEpoch"),
+            r.call("UptimeSlasher", slasher, "isReported", report.provider, report.epoch),
+            simulation.request,
+        ])
         if report.epoch >= current:
             raise PreconditionError(f"epoch {report.epoch} has not ended (current epoch {current})")
-        if self._r.views.is_reported(report.provider, report.epoch):
+        if reported:
             raise PreconditionError(f"a report for {report.provider} in epoch {report.epoch} was already applied")
-        fn = self._r.hub.functions.submitUptimeReport(report.as_tuple(), packed)
-        return self._r.send(fn, "submitUptimeReport")
+        return r.tx.send(call, label="submitUptimeReport", gas=simulation.gas_limit(simulated))
 
     def attest(
         self,
@@ -105,14 +133,15 @@ class OracleAPI:
         valid_for: int = 3_600,
     ) -> SentTransaction:
         """Build, sign (k of `signers`) and relay an attestation for an accepted job."""
-        job = self._r.views.job(job_id)
+        view, now = self._r.rpc.run([self._r.call("JobEscrow", self._r.escrow.address, "job", job_id), self._r.latest_time()])
+        job = self._r.views.job_from_view(view)
         attestation = Attestation(
             job_id=job_id,
             provider=job.provider,
             success=success,
             units=units,
             result_hash=result_hash,
-            deadline=self._r.now() + valid_for,
+            deadline=now + valid_for,
         )
         return self.submit_attestation(attestation, self.collect_signatures(attestation, signers))
 
@@ -128,24 +157,50 @@ class OracleAPI:
 
     def _sign(self, statement: Statement, signer: Signer | None) -> Signature:
         account = _account(signer) if signer is not None else self._r.require_account()
-        signature = eip712.sign_digest(self.digest(statement), account.key)
+        return self._sign_digest(self.digest(statement), account)
+
+    def _sign_digest(self, digest: bytes, account: LocalAccount) -> Signature:
+        signature = eip712.sign_digest(digest, account.key)
+        # Remember who made it: _check_quorum need not recover a signature this connection made
+        # itself over the same digest (recovery would return this very address).
+        if len(self._signed) >= _SIGNED_MEMORY:
+            self._signed.clear()
+        self._signed[(digest, signature)] = account.address
         return Signature(signer=account.address, signature="0x" + signature.hex())
+
+    def _quorum_rules(self, fresh: bool = False) -> tuple[frozenset[str], int]:
+        """(oracle set, threshold), cached for the connection's ``cache_ttl``."""
+        hub = self._r.hub.address
+
+        def load() -> tuple[frozenset[str], int]:
+            oracles, k = self._r.rpc.run(
+                [self._r.call("AttestationHub", hub, "oracles"), self._r.call("AttestationHub", hub, "threshold")]
+            )
+            return frozenset(oracles), int(k)
+
+        return self._r.cached("quorumRules", load, fresh=fresh)
 
     def _check_quorum(self, statement: Statement, signatures: Sequence[Signature]) -> bytes:
         digest = self.digest(statement)
-        oracles = set(self.oracles())
-        k = self.threshold()
+        oracles, k = self._quorum_rules()
+        fresh = False  # a check that fails on the cached rules is repeated on fresh ones before raising
         for s in signatures:
+            raw = s.raw
             try:
-                recovered = eip712.recover(digest, s.raw)
+                recovered = self._signed.get((digest, raw)) or eip712.recover(digest, raw)
             except ValueError as exc:  # wrong length, bad v, high s: the hub would reject it too
                 raise InvalidSignatures(f"the signature claimed for {s.signer} is malformed: {exc}") from None
             if recovered != s.signer:
                 raise InvalidSignatures(f"the signature claimed for {s.signer} recovers to {recovered}: wrong data or key")
+            if s.signer not in oracles and not fresh:
+                (oracles, k), fresh = self._quorum_rules(fresh=True), True
             if s.signer not in oracles:
                 raise InvalidSignatures(f"{s.signer} is not a current oracle")
-        if len({s.signer for s in signatures}) < k:
-            raise InvalidSignatures(f"need signatures from {k} distinct oracles, got {len({s.signer for s in signatures})}")
+        signers = {s.signer for s in signatures}
+        if len(signers) < k and not fresh:
+            oracles, k = self._quorum_rules(fresh=True)
+        if len(signers) < k:
+            raise InvalidSignatures(f"need signatures from {k} distinct oracles, got {len(signers)}")
         try:
             return eip712.pack_signatures((s.signer, s.raw) for s in signatures)
         except ValueError as exc:

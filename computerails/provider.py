@@ -13,6 +13,7 @@ from computerails.errors import (
     TooEarly,
     WrongJobState,
 )
+from computerails.tx import Call
 from computerails.types import Amount, Job, JobStatus, Payout, ProviderStatus, from_raw, to_raw
 
 if TYPE_CHECKING:
@@ -30,9 +31,11 @@ class ProviderAPI:
         me = self._r.address
         info = self._r.staking_token
         raw = to_raw(stake, info.decimals)
-        if self._r.staking.functions.isRegistered(me).call():
+        if self._r.read("ProviderStaking", self._r.staking.address, "isRegistered", me):
             raise PreconditionError(f"{me} is already registered; use stake() to add more")
-        minimum = self._r.staking.functions.minStake().call()
+        minimum = self._min_stake()
+        if raw < max(minimum, 1):
+            minimum = self._min_stake(fresh=True)  # never refuse on a cached minimum
         if raw < max(minimum, 1):
             raise InsufficientStake(
                 f"the first stake must be at least {from_raw(max(minimum, 1), info.decimals)} {info.symbol}"
@@ -80,27 +83,35 @@ class ProviderAPI:
 
     def accept(self, job_id: int) -> Job:
         """Accept a job addressed to this provider, locking its collateral."""
-        me = self._r.address
-        job = self._r.views.job(job_id)
+        r = self._r
+        me = r.address
+        escrow, staking = r.escrow.address, r.staking.address
+        view, now, info = r.rpc.run([
+            r.call("JobEscrow", escrow, "job", job_id), r.latest_time(), r.call("ProviderStaking", staking, "providerInfo", me),
+        ])
+        job = r.views.job_from_view(view)
         if job.provider != me:
             raise NotAllowed(f"job {job_id} is for provider {job.provider}, not {me}")
         if job.status is not JobStatus.OPEN:
             raise WrongJobState(f"job {job_id} is {job.status.value}; only open jobs can be accepted")
-        if job.accept_by and self._r.now() > int(job.accept_by.timestamp()):
+        if job.accept_by and now > int(job.accept_by.timestamp()):
             raise WrongJobState(f"job {job_id}'s accept window closed at {job.accept_by.isoformat()}")
-        status = self.status()
-        if status.jailed:
+        jailed, free = info[1], info[4]
+        if jailed:
             raise ProviderJailed(f"{me} is jailed: top up to the minimum stake and call unjail() first")
-        info = self._r.staking_token
-        escrow_raw = to_raw(job.escrow, job.token.decimals)
-        collateral = self._r.escrow.functions.collateralFor(job.token.address, escrow_raw).call()
-        if collateral > to_raw(status.free, info.decimals):
+        stake = r.staking_token
+        call = Call(escrow, r.abi["JobEscrow"]["accept"].encode(job_id), "accept")
+        simulation = r.tx.simulation(call.address, call.data)
+        collateral, simulated = r.rpc.run([
+            r.call("JobEscrow", escrow, "collateralFor", job.token.address, view[6]), simulation.request,
+        ])
+        if collateral > free:
             raise InsufficientStake(
-                f"job {job_id} needs {from_raw(collateral, info.decimals)} {info.symbol} of collateral, "
-                f"{status.free} is free: add stake or wait for running jobs to end"
+                f"job {job_id} needs {from_raw(collateral, stake.decimals)} {stake.symbol} of collateral, "
+                f"{from_raw(free, stake.decimals)} is free: add stake or wait for running jobs to end"
             )
-        self._r.send(self._r.escrow.functions.accept(job_id), "accept")
-        return self._r.views.job(job_id)
+        r.tx.send(call, label="accept", gas=simulation.gas_limit(simulated))
+        return r.views.job(job_id)
 
     def unjail(self) -> ProviderStatus:
         """Leave jail once active stake is back to the minimum."""
@@ -108,7 +119,9 @@ class ProviderAPI:
         if not status.jailed:
             raise PreconditionError(f"{status.address} is not jailed")
         info = self._r.staking_token
-        minimum = self._r.staking.functions.minStake().call()
+        minimum = self._min_stake()
+        if to_raw(status.staked, info.decimals) < minimum:
+            minimum = self._min_stake(fresh=True)  # never refuse on a cached minimum
         if to_raw(status.staked, info.decimals) < minimum:
             raise InsufficientStake(
                 f"stake is {status.staked} {info.symbol}; top up to {from_raw(minimum, info.decimals)} before unjailing"
@@ -130,20 +143,27 @@ class ProviderAPI:
         return self._r.views.provider(address or self._r.address)
 
     # ── helpers ──
+    def _min_stake(self, fresh: bool = False) -> int:
+        staking = self._r.staking.address
+        return int(self._r.cached("minStake", lambda: self._r.read("ProviderStaking", staking, "minStake"), fresh=fresh))
+
     def _require_registered(self) -> None:
         me = self._r.address
-        if not self._r.staking.functions.isRegistered(me).call():
+        if not self._r.read("ProviderStaking", self._r.staking.address, "isRegistered", me):
             raise NotAllowed(f"{me} is not a registered provider: register() first")
 
     def _approve_stake(self, raw: int) -> None:
         me = self._r.address
         info = self._r.staking_token
-        token = self._r.erc20(info.address)
-        balance = token.functions.balanceOf(me).call()
+        staking = self._r.staking.address
+        balance, allowance = self._r.rpc.run([
+            self._r.call("MockUSD", info.address, "balanceOf", me),
+            self._r.call("MockUSD", info.address, "allowance", me, staking),
+        ])
         if balance < raw:
             raise InsufficientBalance(f"{me} holds {from_raw(balance, info.decimals)} {info.symbol}, needs {from_raw(raw, info.decimals)}")
-        if token.functions.allowance(me, self._r.staking.address).call() < raw:
-            self._r.send(token.functions.approve(self._r.staking.address, raw), "approve")
+        if allowance < raw:
+            self._r.send(self._r.erc20(info.address).functions.approve(staking, raw), "approve")
 
 
 def claim_everything(rails: "ComputeRails") -> list[Payout]:

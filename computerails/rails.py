@@ -2,22 +2,39 @@
 
 from __future__ import annotations
 
+import os
+import threading
+import time
 import warnings
-from functools import cached_property
+from functools import cache, cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Sequence
 
+import requests
+import requests.adapters
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_utils import to_checksum_address
 from web3 import HTTPProvider, Web3
 
+from computerails._rpc import Codec, Request, Rpc, checksum
 from computerails.deployments import Deployment, load_artifact, load_deployment
 from computerails.errors import ChainMismatch, NoAccount
 from computerails.tx import SentTransaction, TxManager
 from computerails.types import TokenInfo
 
 AccountLike = LocalAccount | str | bytes | None
+
+#: Contracts whose ABIs the SDK encodes and decodes itself (MockUSD stands for any ERC-20 with EIP-2612).
+_CODECS = ("ProviderStaking", "JobEscrow", "AttestationHub", "UptimeSlasher", "MockUSD")
+_BOUNDED = (("JobEscrow", "createJob"), ("JobEscrow", "accept"), ("AttestationHub", "submitAttestation"),
+            ("AttestationHub", "submitUptimeReport"))
+
+
+@cache
+def _codecs() -> dict[str, Codec]:
+    """The shipped ABIs' codecs, built once per process (the ABIs are package data)."""
+    return {name: Codec(load_artifact(name)["abi"]) for name in _CODECS}
 
 
 def _to_account(account: AccountLike) -> LocalAccount | None:
@@ -35,9 +52,31 @@ class ComputeRails:
     - :attr:`views`: read-only state for dashboards.
 
     Use :func:`computerails.connect` to build one.
+
+    Caching (per connection; :meth:`refresh` drops it all):
+
+    - forever: token symbol and decimals, whether a token supports EIP-2612 permits and its
+      EIP-712 domain, the hub's EIP-712 domain separator (all fixed by the contracts' code and
+      the chain);
+    - for ``cache_ttl`` seconds (default 10): governance-set values the SDK checks before
+      sending: the payment-token allowlist entries and list, ``maxJobDuration``, ``minStake``,
+      the oracle set and threshold. A cached value never makes the SDK refuse a call on its own:
+      when a check fails on a cached value, the value is read again and the check repeated
+      before anything is raised. A value that changed on-chain within the TTL can only let a
+      call through the local check, and then the pre-send simulation refuses it with the
+      contract's own error. Balances, allowances, nonces, job states and the chain's clock are
+      never cached.
     """
 
-    def __init__(self, w3: Web3, deployment: Deployment, account: LocalAccount | None = None, *, timeout: float = 120.0):
+    def __init__(
+        self,
+        w3: Web3,
+        deployment: Deployment,
+        account: LocalAccount | None = None,
+        *,
+        timeout: float = 120.0,
+        cache_ttl: float = 10.0,
+    ):
         self.w3 = w3
         self.deployment = deployment
         self.chain_id = int(w3.eth.chain_id)
@@ -56,6 +95,18 @@ class ComputeRails:
         self.hub = self._contract("AttestationHub", deployment.address("AttestationHub"))
         self.slasher = self._contract("UptimeSlasher", deployment.address("UptimeSlasher"))
         self._tokens: dict[str, TokenInfo] = {}
+        # The SDK's own reads: plain JSON-RPC with precomputed codecs (see computerails._rpc).
+        self.rpc = Rpc(w3)
+        self.abi = _codecs()
+        if self._tx is not None:
+            # Calls that fail as a whole when short of gas (no try/catch on their path): once a
+            # limit is known, a bounded eth_call is their simulation (see TxManager.simulation).
+            self._tx.bounded_selectors.update("0x" + self.abi[c][f].selector.hex() for c, f in _BOUNDED)
+        self.cache_ttl = cache_ttl
+        self._ttl_cache: dict[Any, tuple[float, Any]] = {}
+        self._forever: dict[Any, Any] = {}
+        self._cache_lock = threading.Lock()
+        self._chain_time: int | None = None  # the latest block timestamp this connection saw
 
         from computerails.client import ClientAPI
         from computerails.oracle import OracleAPI
@@ -97,11 +148,12 @@ class ComputeRails:
 
     def token(self, address: str | None = None) -> TokenInfo:
         """Symbol and decimals of a token (default: the first payment token), cached."""
-        address = to_checksum_address(address or self.deployment.payment_tokens[0])
+        address = checksum(address or self.deployment.payment_tokens[0])
         info = self._tokens.get(address)
         if info is None:
-            contract = self.erc20(address)
-            info = TokenInfo(address=address, symbol=contract.functions.symbol().call(), decimals=contract.functions.decimals().call())
+            erc20 = self.abi["MockUSD"]
+            symbol, decimals = self.rpc.run([Rpc.call(address, erc20["symbol"]), Rpc.call(address, erc20["decimals"])])
+            info = TokenInfo(address=address, symbol=symbol, decimals=decimals)
             self._tokens[address] = info
         return info
 
@@ -111,11 +163,104 @@ class ComputeRails:
 
     def now(self) -> int:
         """The latest block's timestamp: the chain's clock, which devnets may warp."""
-        return int(self.w3.eth.get_block("latest")["timestamp"])
+        return self.saw_time(self.rpc.request("eth_getBlockByNumber", ["latest", False], lambda b: int(b["timestamp"], 16)))
+
+    # ───────────────────────── reads and caches (internal) ─────────────────────────
+
+    def read(self, contract: str, to: str, fn: str, *args: Any) -> Any:
+        """One view call through the codecs: ``read("JobEscrow", escrow, "jobStatus", 7)``."""
+        return self.rpc.run([self.call(contract, to, fn, *args)])[0]
+
+    def call(self, contract: str, to: str, fn: str, *args: Any) -> Request:
+        """A view call as a batchable request."""
+        return Rpc.call(to, self.abi[contract][fn], *args)
+
+    def latest_time(self) -> Request:
+        """The latest block's timestamp as a batchable request (feeds :meth:`saw_time`)."""
+        return Request("eth_getBlockByNumber", ["latest", False], lambda b: self.saw_time(int(b["timestamp"], 16)))
+
+    def saw_time(self, timestamp: int) -> int:
+        self._chain_time = timestamp
+        return timestamp
+
+    @property
+    def last_seen_time(self) -> int | None:
+        """The latest block timestamp this connection read last, or None: a guess of the
+        chain's clock used only to prepare a simulation that is discarded unless the guess
+        turns out exact."""
+        return self._chain_time
+
+    def cached(self, key: Any, load: Callable[[], Any], *, fresh: bool = False) -> Any:
+        """A governance-set value, read at most every ``cache_ttl`` seconds (``fresh`` re-reads)."""
+        now = time.monotonic()
+        hit = self._ttl_cache.get(key)
+        if hit is not None and not fresh and now - hit[0] < self.cache_ttl:
+            return hit[1]
+        value = load()
+        with self._cache_lock:
+            self._ttl_cache[key] = (now, value)
+        return value
+
+    def cached_many(self, keyed: Sequence[tuple[Any, Request]], extra: Sequence[Request] = ()) -> tuple[list[Any], list[Any]]:
+        """Values for TTL-cached keys plus `extra` requests, all in one round trip: the cached
+        keys that are stale ride along with the requests that are never cached."""
+        now = time.monotonic()
+        values: list[Any] = []
+        missing: list[tuple[int, Any, Request]] = []
+        for i, (key, request) in enumerate(keyed):
+            hit = self._ttl_cache.get(key)
+            if hit is not None and now - hit[0] < self.cache_ttl:
+                values.append(hit[1])
+            else:
+                values.append(None)
+                missing.append((i, key, request))
+        results = self.rpc.run([m[2] for m in missing] + list(extra)) if missing or extra else []
+        with self._cache_lock:
+            for (i, key, _), value in zip(missing, results):
+                values[i] = value
+                self._ttl_cache[key] = (now, value)
+        return values, results[len(missing):]
+
+    def forever(self, key: Any, load: Callable[[], Any]) -> Any:
+        """A value fixed by code or chain (token metadata, permit domains), read once."""
+        if key not in self._forever:
+            value = load()
+            with self._cache_lock:
+                self._forever[key] = value
+        return self._forever[key]
+
+    def refresh(self) -> None:
+        """Forget every cached read (TTL and forever caches, token metadata)."""
+        with self._cache_lock:
+            self._ttl_cache.clear()
+            self._forever.clear()
+            self._tokens.clear()
+            self.__dict__.pop("staking_token", None)
 
     def wait_for_receipt(self, tx_hash: str, timeout: float | None = None) -> Any:
         """Wait for a transaction sent earlier (e.g. after a TransactionTimeout)."""
         return self.tx.wait_for_receipt(tx_hash, timeout)
+
+
+def http_provider(url: str, timeout: float = 30.0) -> HTTPProvider:
+    """web3's HTTPProvider with a session that resolves the environment's proxy, CA-bundle and
+    .netrc settings once, here, instead of on every request (requests does that per request
+    when ``trust_env`` is on: ~0.15 ms of every round trip to a local node). Environment
+    changes after connecting are not picked up. The session is shared by threads (as one
+    TxManager is), with a pool sized for that."""
+    session = requests.Session()
+    session.proxies.update(requests.utils.get_environ_proxies(url))  # empty when NO_PROXY covers the URL
+    auth = requests.utils.get_netrc_auth(url)
+    if auth:
+        session.auth = auth
+    bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+    if bundle:
+        session.verify = bundle
+    session.trust_env = False
+    adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=32)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return HTTPProvider(url, request_kwargs={"timeout": timeout}, session=session)
 
 
 def connect(
@@ -124,6 +269,7 @@ def connect(
     account: AccountLike = None,
     *,
     timeout: float = 120.0,
+    cache_ttl: float = 10.0,
 ) -> ComputeRails:
     """Connect to a node and a deployment.
 
@@ -134,12 +280,14 @@ def connect(
             node's chain.
         account: a ``LocalAccount`` or private key; None for a read-only connection.
         timeout: seconds to wait for each receipt.
+        cache_ttl: seconds governance-set values (allowlist, maxJobDuration, minStake, oracle
+            set, threshold) are cached for the SDK's pre-send checks (see :class:`ComputeRails`).
 
     Raises:
         ChainMismatch: the node's chain id differs from the deployment's.
         DeploymentError: no such deployment.
     """
-    w3 = rpc if isinstance(rpc, Web3) else Web3(HTTPProvider(rpc, request_kwargs={"timeout": 30}))
+    w3 = rpc if isinstance(rpc, Web3) else Web3(http_provider(rpc))
     chain_id = int(w3.eth.chain_id)
     resolved = load_deployment(deployment, chain_id=chain_id)
-    return ComputeRails(w3, resolved, _to_account(account), timeout=timeout)
+    return ComputeRails(w3, resolved, _to_account(account), timeout=timeout, cache_ttl=cache_ttl)

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from eth_utils import to_checksum_address
 
+from computerails._rpc import checksum
 from computerails.types import Job, JobStatus, ProviderStatus, TokenInfo, from_raw, utc
 
 if TYPE_CHECKING:
@@ -22,8 +23,11 @@ class Views:
     # ── jobs ──
     def job(self, job_id: int, spec_hash: str | None = None) -> Job:
         """A job's current state. Raises ``KeyError`` for an id that was never created."""
-        v = self._r.escrow.functions.job(job_id).call()
-        (_id, client, provider, token, unit_price, max_units, escrow, units, fee_bps, collateral, deadline,
+        return self.job_from_view(self._r.read("JobEscrow", self._r.escrow.address, "job", job_id), spec_hash)
+
+    def job_from_view(self, v: Any, spec_hash: str | None = None) -> Job:
+        """A :class:`Job` from the escrow's ``job(id)`` struct (for callers that batch that read)."""
+        (job_id, client, provider, token, unit_price, max_units, escrow, units, fee_bps, collateral, deadline,
          accept_by, challenge_ends, dispute_ends, dispute_bond, status) = v
         status = JobStatus.from_int(status)
         if status is JobStatus.NONE:
@@ -51,10 +55,10 @@ class Views:
         )
 
     def job_status(self, job_id: int) -> JobStatus:
-        return JobStatus.from_int(self._r.escrow.functions.jobStatus(job_id).call())
+        return JobStatus.from_int(self._r.read("JobEscrow", self._r.escrow.address, "jobStatus", job_id))
 
     def job_count(self) -> int:
-        return int(self._r.escrow.functions.jobCount().call())
+        return int(self._r.read("JobEscrow", self._r.escrow.address, "jobCount"))
 
     def jobs(self, client: str | None = None, provider: str | None = None) -> list[Job]:
         """Jobs from JobCreated events since the deploy block, filtered by party, current state."""
@@ -71,11 +75,13 @@ class Views:
     # ── providers ──
     def provider(self, address: str) -> ProviderStatus:
         """Stake, locked collateral, unbonding, jail and what the provider can claim."""
-        address = to_checksum_address(address)
-        (registered, jailed, staked, locked, free, unbonding, unbonding_end, slashed, deposited, uri) = (
-            self._r.staking.functions.providerInfo(address).call()
-        )
-        active = self._r.staking.functions.isActive(address).call()
+        address = checksum(address)
+        staking = self._r.staking.address
+        info, active = self._r.rpc.run([
+            self._r.call("ProviderStaking", staking, "providerInfo", address),
+            self._r.call("ProviderStaking", staking, "isActive", address),
+        ])
+        (registered, jailed, staked, locked, free, unbonding, unbonding_end, slashed, deposited, uri) = info
         d = self._r.staking_token.decimals
         return ProviderStatus(
             address=address,
@@ -105,20 +111,28 @@ class Views:
 
     def claimable_raw(self, account: str) -> dict[TokenInfo, dict[str, int]]:
         """Raw claimable amounts: token -> {"escrow": n, "staking": n}."""
-        account = to_checksum_address(account)
-        out: dict[TokenInfo, dict[str, int]] = {}
-        for token in self.payment_tokens():
-            out.setdefault(token, {})["escrow"] = self._r.escrow.functions.claimable(account, token.address).call()
+        account = checksum(account)
+        escrow = self._r.escrow.address
+        tokens = self.payment_tokens()
         stake = self._r.staking_token
-        out.setdefault(stake, {})["staking"] = self._r.staking.functions.claimable(account).call()
-        if stake.address not in {t.address for t in self.payment_tokens()}:
-            out[stake]["escrow"] = self._r.escrow.functions.claimable(account, stake.address).call()
+        stake_is_payment = stake.address in {t.address for t in tokens}
+        requests = [self._r.call("JobEscrow", escrow, "claimable", account, t.address) for t in tokens]
+        requests.append(self._r.call("ProviderStaking", self._r.staking.address, "claimable", account))
+        if not stake_is_payment:
+            requests.append(self._r.call("JobEscrow", escrow, "claimable", account, stake.address))
+        values = self._r.rpc.run(requests)
+        out: dict[TokenInfo, dict[str, int]] = {}
+        for token, raw in zip(tokens, values):
+            out.setdefault(token, {})["escrow"] = raw
+        out.setdefault(stake, {})["staking"] = values[len(tokens)]
+        if not stake_is_payment:
+            out[stake]["escrow"] = values[len(tokens) + 1]
         return out
 
     def wallet(self, account: str, token: str | None = None) -> Decimal:
         """Token balance of a wallet (default token: the first payment token)."""
         info = self._r.token(token)
-        raw = self._r.erc20(info.address).functions.balanceOf(to_checksum_address(account)).call()
+        raw = self._r.read("MockUSD", info.address, "balanceOf", checksum(account))
         return from_raw(raw, info.decimals)
 
     def balances(self, account: str) -> dict[str, dict[str, Decimal]]:
@@ -128,12 +142,21 @@ class Views:
         return {t.symbol: {"wallet": self.wallet(account, t.address), "claimable": claimable.get(t, Decimal(0))} for t in tokens}
 
     # ── protocol ──
-    def payment_tokens(self) -> list[TokenInfo]:
-        """Every payment token the escrow ever allowlisted."""
-        return [self._r.token(a) for a in self._r.escrow.functions.paymentTokens().call()]
+    def payment_tokens(self, fresh: bool = False) -> list[TokenInfo]:
+        """Every payment token the escrow ever allowlisted (cached for the connection's
+        ``cache_ttl``; ``fresh=True`` reads it now)."""
+        escrow = self._r.escrow.address
+        addresses = self._r.cached("paymentTokens", lambda: self._r.read("JobEscrow", escrow, "paymentTokens"), fresh=fresh)
+        return [self._r.token(a) for a in addresses]
 
-    def payment_token(self, token: str) -> dict[str, Any]:
-        tid, registered, allowed, rate = self._r.escrow.functions.paymentToken(to_checksum_address(token)).call()
+    def payment_token(self, token: str, fresh: bool = False) -> dict[str, Any]:
+        """A token's allowlist entry (cached for the connection's ``cache_ttl``; ``fresh=True``
+        reads it now)."""
+        token = checksum(token)
+        escrow = self._r.escrow.address
+        tid, registered, allowed, rate = self._r.cached(
+            ("paymentToken", token), lambda: self._r.read("JobEscrow", escrow, "paymentToken", token), fresh=fresh
+        )
         return {"id": tid, "registered": registered, "allowed": allowed, "collateral_rate": rate}
 
     def params(self) -> dict[str, Any]:
@@ -170,10 +193,10 @@ class Views:
         }
 
     def current_epoch(self) -> int:
-        return int(self._r.slasher.functions.currentEpoch().call())
+        return int(self._r.read("UptimeSlasher", self._r.slasher.address, "currentEpoch"))
 
     def is_reported(self, provider: str, epoch: int) -> bool:
-        return bool(self._r.slasher.functions.isReported(to_checksum_address(provider), epoch).call())
+        return bool(self._r.read("UptimeSlasher", self._r.slasher.address, "isReported", checksum(provider), epoch))
 
     def totals(self) -> dict[str, Decimal]:
         """Protocol-wide stake figures, in staking-token units."""

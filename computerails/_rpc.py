@@ -1,0 +1,266 @@
+"""The SDK's hot path to the node: plain JSON-RPC requests, batched, with precomputed ABI codecs.
+
+Why not web3's contract functions: every ``contract.functions.f(...).call()`` costs two round
+trips (web3's validation middleware asks the node for ``eth_chainId`` before each ``eth_call``
+and ``eth_estimateGas``) plus argument normalisation and result formatting through a stack of
+middleware; profiling ``create_job`` showed ~3.5 ms per read where the node needs ~0.7 ms. Here
+a read is one ``provider.make_request`` (or one slot of a JSON-RPC batch), encoded with
+eth-abi from selectors and types computed once per ABI entry.
+
+Only the SDK's own reads, simulations and receipt polls go this way. Sending the signed
+transaction still goes through ``w3.eth.send_raw_transaction``, and the contract objects
+(``rails.escrow`` ...) are ordinary web3 contracts.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, Callable, Iterable, Sequence
+
+from eth_abi import decode, encode
+from eth_utils import function_signature_to_4byte_selector, keccak
+from eth_utils import to_checksum_address as _to_checksum_address
+from web3.datastructures import AttributeDict
+from web3.exceptions import Web3RPCError
+
+from computerails.errors import ComputeRailsError, UnknownRevert, decode_revert
+
+try:  # web3's own receipt formatter: receipts look exactly as w3.eth.get_transaction_receipt returns them
+    from web3._utils.method_formatters import receipt_formatter as _receipt_formatter
+except ImportError:  # pragma: no cover - a web3 that moved it: TxManager falls back to w3.eth
+    _receipt_formatter = None
+
+
+@lru_cache(maxsize=4096)
+def checksum(address: str) -> str:
+    """``to_checksum_address`` with a cache: the same few addresses come back in every read."""
+    return _to_checksum_address(address)
+
+
+# ───────────────────────────── ABI codecs ─────────────────────────────
+
+
+def _abi_type(component: dict[str, Any]) -> str:
+    if component["type"].startswith("tuple"):
+        inner = ",".join(_abi_type(c) for c in component["components"])
+        return f"({inner}){component['type'][5:]}"
+    return component["type"]
+
+
+def _normalizer(component: dict[str, Any]) -> Callable[[Any], Any] | None:
+    """Turn eth-abi's decoded value into what web3 returns: checksummed addresses, lists for
+    arrays, tuples for structs. None when the value needs no change."""
+    t = component["type"]
+    if t.endswith("]"):
+        inner = _normalizer({**component, "type": t[: t.rindex("[")]})
+        if inner is None:
+            return list
+        return lambda v: [inner(x) for x in v]
+    if t == "address":
+        return checksum
+    if t == "tuple":
+        parts = [_normalizer(c) for c in component["components"]]
+        if all(p is None for p in parts):
+            return None
+        return lambda v: tuple(p(x) if p else x for p, x in zip(parts, v))
+    return None
+
+
+class Function:
+    """One ABI function: selector, argument and result types, computed once."""
+
+    __slots__ = ("name", "selector", "inputs", "outputs", "_out_norm")
+
+    def __init__(self, item: dict[str, Any]) -> None:
+        self.name = item["name"]
+        self.inputs = [_abi_type(i) for i in item["inputs"]]
+        self.outputs = [_abi_type(o) for o in item.get("outputs", [])]
+        self.selector = function_signature_to_4byte_selector(f"{self.name}({','.join(self.inputs)})")
+        self._out_norm = [_normalizer(o) for o in item.get("outputs", [])]
+
+    def encode(self, *args: Any) -> str:
+        """Call data, 0x-hex (arguments as eth-abi takes them: addresses as hex, bytes32 as bytes)."""
+        return "0x" + (self.selector + encode(self.inputs, args)).hex()
+
+    def decode(self, data: str | bytes) -> Any:
+        """The result: a single value, or a tuple for several outputs (as web3 returns them)."""
+        raw = bytes.fromhex(data[2:]) if isinstance(data, str) else bytes(data)
+        values = decode(self.outputs, raw)
+        values = tuple(n(v) if n else v for n, v in zip(self._out_norm, values))
+        return values[0] if len(values) == 1 else values
+
+
+class Event:
+    """One ABI event: topic and decoders for its indexed and data fields."""
+
+    __slots__ = ("name", "topic", "_indexed", "_data", "_data_types")
+
+    def __init__(self, item: dict[str, Any]) -> None:
+        self.name = item["name"]
+        types = [_abi_type(i) for i in item["inputs"]]
+        self.topic = keccak(text=f"{self.name}({','.join(types)})")
+        self._indexed = [(i["name"], _abi_type(i), _normalizer(i)) for i in item["inputs"] if i.get("indexed")]
+        self._data = [(i["name"], _normalizer(i)) for i in item["inputs"] if not i.get("indexed")]
+        self._data_types = [_abi_type(i) for i in item["inputs"] if not i.get("indexed")]
+
+    def logs(self, receipt: Any, address: str) -> list[AttributeDict]:
+        """The decoded arguments of every log of this event emitted by `address` in `receipt`."""
+        out = []
+        for log in receipt["logs"]:
+            topics = log["topics"]
+            if not topics or bytes(topics[0]) != self.topic or log["address"].lower() != address.lower():
+                continue
+            args: dict[str, Any] = {}
+            for (name, t, norm), topic in zip(self._indexed, topics[1:]):
+                (value,) = decode([t], bytes(topic))
+                args[name] = norm(value) if norm else value
+            data = log["data"]
+            raw = bytes.fromhex(data[2:]) if isinstance(data, str) else bytes(data)
+            for (name, norm), value in zip(self._data, decode(self._data_types, raw)):
+                args[name] = norm(value) if norm else value
+            out.append(AttributeDict(args))
+        return out
+
+
+class Codec:
+    """Functions and events of one contract ABI, by name (first declaration of a name wins)."""
+
+    def __init__(self, abi: Iterable[dict[str, Any]]) -> None:
+        self.functions: dict[str, Function] = {}
+        self.events: dict[str, Event] = {}
+        for item in abi:
+            if item.get("type") == "function":
+                self.functions.setdefault(item["name"], Function(item))
+            elif item.get("type") == "event":
+                self.events.setdefault(item["name"], Event(item))
+
+    def __getitem__(self, name: str) -> Function:
+        return self.functions[name]
+
+
+# ───────────────────────────── requests ─────────────────────────────
+
+
+@dataclass(frozen=True)
+class Request:
+    """One JSON-RPC request and how to read its result.
+
+    ``lenient``: an error is returned (as the SDK exception it maps to) instead of raised, so
+    a batch can carry a simulation whose revert only matters once the preconditions passed.
+    """
+
+    method: str
+    params: list[Any]
+    parse: Callable[[Any], Any] | None = None
+    lenient: bool = False
+
+
+def node_error(method: str, error: dict[str, Any]) -> BaseException:
+    """The exception for a JSON-RPC error object: the decoded custom error for a revert that
+    carries data, UnknownRevert for one that does not, Web3RPCError for anything else."""
+    data = error.get("data")
+    if isinstance(data, dict):  # some nodes nest it: {"data": "0x..."}
+        data = data.get("data")
+    message = str(error.get("message", ""))
+    if isinstance(data, str) and data.startswith("0x") and len(data) >= 10:
+        return decode_revert(data)
+    if "revert" in message.lower():
+        return UnknownRevert({"reason": message})
+    return Web3RPCError(f"{method}: {error}", rpc_response={"error": error})
+
+
+def _result(request: Request, response: Any) -> Any:
+    if not isinstance(response, dict):
+        raise Web3RPCError(f"{request.method}: malformed response {response!r}")
+    if response.get("error") is not None:
+        exc = node_error(request.method, response["error"])
+        if request.lenient and isinstance(exc, (ComputeRailsError, Web3RPCError)):
+            return exc
+        raise exc
+    value = response.get("result")
+    return request.parse(value) if request.parse is not None else value
+
+
+class Rpc:
+    """Plain JSON-RPC over the connection's provider (looked up on every request, so a
+    provider swapped on the Web3 object is honoured). Transport errors propagate unchanged:
+    callers that retry (TxManager) see the same exceptions as through web3."""
+
+    def __init__(self, w3: Any) -> None:
+        self.w3 = w3
+        self._batching: bool | None = None  # unknown until the first batch
+
+    def request(self, method: str, params: list[Any], parse: Callable[[Any], Any] | None = None) -> Any:
+        req = Request(method, params, parse)
+        return _result(req, self.w3.provider.make_request(method, params))
+
+    def run(self, requests: Sequence[Request]) -> list[Any]:
+        """Results of `requests` in order, in one round trip when the provider batches."""
+        if len(requests) == 1:
+            return [_result(requests[0], self.w3.provider.make_request(requests[0].method, requests[0].params))]
+        responses = self._batch(requests)
+        if responses is None:
+            return [_result(r, self.w3.provider.make_request(r.method, r.params)) for r in requests]
+        return [_result(r, resp) for r, resp in zip(requests, responses)]
+
+    def _batch(self, requests: Sequence[Request]) -> list[Any] | None:
+        if self._batching is False:
+            return None
+        batch = getattr(self.w3.provider, "make_batch_request", None)
+        if batch is None:
+            self._batching = False
+            return None
+        try:
+            responses = self._with_provider_retries(batch, [(r.method, r.params) for r in requests])
+        except NotImplementedError:
+            self._batching = False
+            return None
+        if not isinstance(responses, list) or len(responses) != len(requests):
+            self._batching = False  # the node refused the batch as a whole: one by one from now on
+            return None
+        self._batching = True
+        return responses
+
+    def _with_provider_retries(self, batch: Callable[[Any], Any], payload: Any) -> Any:
+        """web3 retries single requests on connection errors (the provider's
+        exception_retry_configuration) but not batches; the SDK's batches hold only reads and
+        simulations, so they get the same retries."""
+        config = getattr(self.w3.provider, "exception_retry_configuration", None)
+        retries = getattr(config, "retries", 0) if config else 0
+        errors = tuple(getattr(config, "errors", ()) or ()) if config else ()
+        for attempt in range(max(retries, 1)):
+            try:
+                return batch(payload)
+            except errors:
+                if attempt >= retries - 1:
+                    raise
+                time.sleep(config.backoff_factor * 2**attempt)  # type: ignore[union-attr]
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    # ── request builders ──
+    @staticmethod
+    def call(to: str, fn: Function, *args: Any, block: str | int = "latest") -> Request:
+        return Request("eth_call", [{"to": to, "data": fn.encode(*args)}, _block(block)], fn.decode)
+
+    @staticmethod
+    def latest_timestamp() -> Request:
+        return Request("eth_getBlockByNumber", ["latest", False], lambda b: int(b["timestamp"], 16))
+
+    @staticmethod
+    def estimate(sender: str, to: str, data: str, value: int = 0, *, lenient: bool = False) -> Request:
+        tx = {"from": sender, "to": to, "data": data, "value": hex(value)}
+        return Request("eth_estimateGas", [tx], lambda g: int(g, 16), lenient=lenient)
+
+
+def _block(block: str | int) -> str:
+    return hex(block) if isinstance(block, int) else block
+
+
+def format_receipt(raw: dict[str, Any]) -> Any:
+    """A JSON-RPC receipt as web3 returns it (ints, HexBytes, AttributeDict), or None when this
+    web3 has no public-enough formatter (the caller then asks w3.eth)."""
+    if _receipt_formatter is None:  # pragma: no cover
+        return None
+    return AttributeDict.recursive(_receipt_formatter(raw))
