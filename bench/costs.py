@@ -181,7 +181,11 @@ def settle(data: bytes, n: int, *, provider_fresh: bool, client_fresh: bool | No
     """settleMany(n) of one provider's jobs for one client: per job its status (written) and
     the two other slots of its 89 bytes of terms; once: the three credits (None: nothing to
     credit), the token address, the treasury address, one release of the provider's collateral."""
-    f = tx(data)
+    return _payout(tx(data), n, provider_fresh=provider_fresh, client_fresh=client_fresh, treasury_fresh=treasury_fresh)
+
+
+def _payout(f: Floor, n: int, *, provider_fresh: bool, client_fresh: bool | None, treasury_fresh: bool | None) -> Floor:
+    """What paying out n jobs of one provider cannot avoid (settle, and a rejected dispute)."""
     f.add("job status", UPDATE, n)
     f.add("job terms (2 slots)", 2 * READ, n)
     f.add("provider claimable", write(provider_fresh))
@@ -220,17 +224,7 @@ def resolve_rejected(data: bytes, *, provider_fresh: bool, client_fresh: bool | 
     f = tx(data)
     f.add("arbitrator role", READ)
     f.add("dispute bond", CLEAR)
-    f.add("job status", UPDATE)
-    f.add("job terms (2 slots)", 2 * READ)
-    f.add("provider claimable", write(provider_fresh))
-    if client_fresh is not None:
-        f.add("client claimable (unused units)", write(client_fresh))
-    if treasury_fresh is not None:
-        f.add("treasury claimable (fee)", write(treasury_fresh))
-    f.add("token address", READ)
-    f.add("treasury address", READ)
-    f.add("call staking", CALL)
-    return f.add("provider locked stake (shares its word with the stake)", UPDATE)
+    return _payout(f, 1, provider_fresh=provider_fresh, client_fresh=client_fresh, treasury_fresh=treasury_fresh)
 
 
 def resolve_upheld(data: bytes, *, client_fresh: bool, client_share_fresh: bool, treasury_share_fresh: bool) -> Floor:

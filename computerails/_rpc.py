@@ -26,6 +26,7 @@ from web3.datastructures import AttributeDict
 from web3.exceptions import Web3RPCError
 
 from computerails.errors import ComputeRailsError, UnknownRevert, decode_revert
+from computerails.errors import abi_type as _abi_type
 
 try:  # web3's own receipt formatter: receipts look exactly as w3.eth.get_transaction_receipt returns them
     from web3._utils.method_formatters import receipt_formatter as _receipt_formatter
@@ -40,13 +41,6 @@ def checksum(address: str) -> str:
 
 
 # ───────────────────────────── ABI codecs ─────────────────────────────
-
-
-def _abi_type(component: dict[str, Any]) -> str:
-    if component["type"].startswith("tuple"):
-        inner = ",".join(_abi_type(c) for c in component["components"])
-        return f"({inner}){component['type'][5:]}"
-    return component["type"]
 
 
 def _normalizer(component: dict[str, Any]) -> Callable[[Any], Any] | None:

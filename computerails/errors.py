@@ -158,9 +158,10 @@ _ABI_FILES = ("ProviderStaking", "JobEscrow", "AttestationHub", "UptimeSlasher",
 ERRORS_BY_SELECTOR: dict[bytes, type[ContractRevert]] = {}
 
 
-def _abi_type(component: dict[str, Any]) -> str:
+def abi_type(component: dict[str, Any]) -> str:
+    """The canonical ABI type of an input or output (tuples spelled out)."""
     if component["type"].startswith("tuple"):
-        inner = ",".join(_abi_type(c) for c in component["components"])
+        inner = ",".join(abi_type(c) for c in component["components"])
         return f"({inner}){component['type'][5:]}"
     return component["type"]
 
@@ -173,7 +174,7 @@ def _register_errors() -> None:
             if item["type"] != "error":
                 continue
             error_name = item["name"]
-            signature = f"{error_name}({','.join(_abi_type(i) for i in item['inputs'])})"
+            signature = f"{error_name}({','.join(abi_type(i) for i in item['inputs'])})"
             selector = function_signature_to_4byte_selector(signature)
             if selector in ERRORS_BY_SELECTOR:
                 continue
@@ -209,7 +210,7 @@ def decode_revert(data: str | bytes | None) -> ContractRevert:
     cls = ERRORS_BY_SELECTOR.get(raw[:4])
     if cls is None:
         return UnknownRevert({"data": "0x" + raw.hex()}, data="0x" + raw.hex())
-    types = [_abi_type(i) for i in cls.abi_inputs]
+    types = [abi_type(i) for i in cls.abi_inputs]
     # Decode with the argument list of this selector's own declaration.
     try:
         values = decode(types, raw[4:]) if types else ()
