@@ -41,20 +41,20 @@ contract JobEscrow is IJobEscrow, AccessControl, Pausable, ReentrancyGuardTransi
     uint256 internal constant MAX_JOB_DURATION = 365 days;
 
     struct Job {
-        // slot 0: read by every transition
-        address client; // payer; receives refunds
+        // slot 0: everything a transition writes, so accept and attest each write one slot
         JobStatus status; // where the job is in its state machine
-        uint8 tokenId; // payment token, by its allowlist id
-        uint40 deadline; // attestation must arrive by then
         uint40 timer; // acceptBy while Open, challengeEnds while Attested, disputeEnds while Disputed
+        uint48 units; // attested units of work
+        uint128 collateral; // staking-token collateral, fixed at accept
+        uint16 feeBps; // protocol fee, snapshotted at creation
+        uint8 tokenId; // payment token, by its allowlist id
         // slot 1: fixed at creation
+        address client; // payer; receives refunds
+        uint40 deadline; // attestation must arrive by then
+        uint48 maxUnits; // escrow = unitPrice * maxUnits
+        // slot 2: fixed at creation
         address provider; // who does the work
         uint96 unitPrice; // payment-token units per unit of work
-        // slot 2
-        uint48 maxUnits; // escrow = unitPrice * maxUnits
-        uint48 units; // attested units of work
-        uint16 feeBps; // protocol fee, snapshotted at creation
-        uint128 collateral; // staking-token collateral, fixed at accept
     }
 
     struct PaymentToken {
