@@ -321,11 +321,14 @@ contract JobEscrow is IJobEscrow, AccessControl, Pausable, ReentrancyGuardTransi
     /// @return settled how many jobs were settled
     /// @custom:constraint anyone; works while paused
     function settleMany(uint256[] calldata jobIds) external returns (uint256 settled) {
-        if (jobIds.length == 0) revert EmptyBatch();
-        // Consecutive jobs of one provider release their collateral in a single staking call.
-        address runProvider;
-        uint256 runCollateral;
-        for (uint256 i; i < jobIds.length; ++i) {
+        uint256 n = jobIds.length;
+        if (n == 0) revert EmptyBatch();
+        // Consecutive jobs of one provider form a run whose collateral is released in a single
+        // staking call, after every job's state is final (checks-effects-interactions).
+        address[] memory runProviders = new address[](n);
+        uint256[] memory runCollateral = new uint256[](n);
+        uint256 runs = 0;
+        for (uint256 i; i < n; ++i) {
             uint256 jobId = jobIds[i];
             Job storage j = _jobs[jobId];
             JobStatus status = j.status;
@@ -336,14 +339,13 @@ contract JobEscrow is IJobEscrow, AccessControl, Pausable, ReentrancyGuardTransi
                 continue;
             }
             address provider = j.provider;
-            if (provider != runProvider) {
-                _release(runProvider, runCollateral);
-                (runProvider, runCollateral) = (provider, 0);
-            }
-            runCollateral += _settle(jobId, j, status);
+            if (runs == 0 || runProviders[runs - 1] != provider) runProviders[runs++] = provider;
+            runCollateral[runs - 1] += _settle(jobId, j, status);
             ++settled;
         }
-        _release(runProvider, runCollateral);
+        for (uint256 r; r < runs; ++r) {
+            _release(runProviders[r], runCollateral[r]);
+        }
     }
 
     // ─────────────────────────────── governance ───────────────────────────────
