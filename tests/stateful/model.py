@@ -133,6 +133,29 @@ class Model:
         job.paid_out += job.escrow
         self.slash(job.provider, job.collateral, job.collateral, job.client, self.params.client_share_bps, 2**256 - 1)
 
+    def cancel(self, job: JobM) -> None:
+        job.status = CANCELLED
+        self.claim_usd[job.client] += job.escrow
+        job.paid_out += job.escrow
+
+    def unbond(self, provider: str, amount: int, now: int) -> None:
+        """Active stake -> unbonding; the end never moves earlier."""
+        p = self.provider(provider)
+        p.staked -= amount
+        p.unbonding += amount
+        p.unbonding_end = max(now + self.params.unbonding_delay, p.unbonding_end)
+
+    def withdraw_unbonded(self, provider: str) -> None:
+        p = self.provider(provider)
+        self.wallet_stake[provider] += p.unbonding
+        p.unbonding, p.unbonding_end = 0, 0
+
+    def withdraw_usd(self, account: str) -> None:
+        self.wallet_usd[account] += self.claim_usd.pop(account, 0)
+
+    def claim_stake_of(self, account: str) -> None:
+        self.wallet_stake[account] += self.claim_stake.pop(account, 0)
+
     def release(self, provider: str, amount: int) -> None:
         p = self.provider(provider)
         p.locked = 0 if amount >= p.locked else p.locked - amount

@@ -36,12 +36,10 @@ from tests.stateful.model import (
     ACCEPTED,
     ATTESTED,
     BPS,
-    CANCELLED,
     DISPUTED,
     ENDED,
     EXPIRED,
     FAILED,
-    LIVE,
     OPEN,
     RATE_SCALE,
     UINT48_MAX,
@@ -233,9 +231,7 @@ class ProtocolMachine(RuleBasedStateMachine):
             return
         self.escrow.cancel(job.id, sender=sender)
         self._touch(job)
-        job.status = CANCELLED
-        self.model.claim_usd[job.client] += job.escrow
-        job.paid_out += job.escrow
+        self.model.cancel(job)
 
     @precondition(lambda self: self.model.jobs)
     @rule(j=st.integers(0, 50), by_client=st.booleans())
@@ -295,8 +291,7 @@ class ProtocolMachine(RuleBasedStateMachine):
             return
         self.escrow.withdraw(self.usd, sender=account)
         self._touch(None, account.address)
-        m.claim_usd[account.address] = 0
-        m.wallet_usd[account.address] += amount
+        m.withdraw_usd(account.address)
         self.withdrawn.add((account.address, "usd"))
 
     # ───────────────────────────── providers ─────────────────────────────
@@ -363,9 +358,7 @@ class ProtocolMachine(RuleBasedStateMachine):
             return
         self.staking.requestUnbond(amount, sender=sender)
         self._touch(None, sender.address)
-        state.staked -= amount
-        state.unbonding += amount
-        state.unbonding_end = max(now + m.params.unbonding_delay, state.unbonding_end)
+        m.unbond(sender.address, amount, now)
 
     @rule(p=st.integers(0, 1))
     def withdraw_unbonded(self, p):
@@ -384,8 +377,7 @@ class ProtocolMachine(RuleBasedStateMachine):
             return
         self.staking.withdrawUnbonded(sender=provider)
         self._touch(None, provider.address)
-        self.model.wallet_stake[provider.address] += state.unbonding
-        state.unbonding, state.unbonding_end = 0, 0
+        self.model.withdraw_unbonded(provider.address)
 
     @rule(p=st.integers(0, 1))
     def unjail(self, p):
@@ -415,8 +407,7 @@ class ProtocolMachine(RuleBasedStateMachine):
             return
         self.staking.claim(sender=account)
         self._touch(None, account.address)
-        self.model.claim_stake[account.address] = 0
-        self.model.wallet_stake[account.address] += amount
+        self.model.claim_stake_of(account.address)
         self.withdrawn.add((account.address, "stake"))
 
     @precondition(lambda self: self.model.jobs)
@@ -904,9 +895,7 @@ class ProtocolMachine(RuleBasedStateMachine):
         for job in list(m.jobs.values()):
             if job.status == OPEN:
                 self.escrow.cancel(job.id, sender=next(c for c in self.clients if c.address == job.client))
-                job.status = CANCELLED
-                m.claim_usd[job.client] += job.escrow
-                job.paid_out += job.escrow
+                m.cancel(job)
             elif job.status == ACCEPTED:
                 self.escrow.reclaimExpired(job.id, sender=self.relayer)
                 m.refund(job, EXPIRED, 0)
@@ -918,25 +907,23 @@ class ProtocolMachine(RuleBasedStateMachine):
             state = m.provider(provider.address)
             assert state.locked == 0  # no job holds collateral any more
             if state.staked:
+                now = self.now()
                 self.staking.requestUnbond(state.staked, sender=provider)
-                state.unbonding += state.staked
-                state.unbonding_end = max(self.now() + m.params.unbonding_delay, state.unbonding_end)
-                state.staked = 0
+                m.unbond(provider.address, state.staked, now)
         ends = [m.provider(p.address).unbonding_end for p in self.providers]
         self.chain.pending_timestamp = max([self.now()] + ends) + 1
         for provider in self.providers:
             state = m.provider(provider.address)
             if state.unbonding:
                 self.staking.withdrawUnbonded(sender=provider)
-                m.wallet_stake[provider.address] += state.unbonding
-                state.unbonding = 0
+                m.withdraw_unbonded(provider.address)
         for account in self._accounts():
             if m.claim_usd[account.address]:
                 self.escrow.withdraw(self.usd, sender=account)
-                m.wallet_usd[account.address] += m.claim_usd.pop(account.address)
+                m.withdraw_usd(account.address)
             if m.claim_stake[account.address]:
                 self.staking.claim(sender=account)
-                m.wallet_stake[account.address] += m.claim_stake.pop(account.address)
+                m.claim_stake_of(account.address)
         for account in self._accounts():  # each actor ends with exactly what the model says
             assert self.usd.balanceOf(account) == m.wallet_usd[account.address], account
             assert self.stake.balanceOf(account) == m.wallet_stake[account.address], account
