@@ -25,7 +25,7 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from computerails.deployments import known_deployments, load_deployment
+from computerails.deployments import check_deployment, known_deployments, load_deployment
 from computerails.errors import ComputeRailsError
 from computerails.rails import ComputeRails, connect
 from computerails.types import Attestation, Signature, UptimeReport
@@ -342,6 +342,15 @@ def provider_unjail(s: Settings) -> None:
     s.out(status, lambda: console.print("Unjailed"))
 
 
+@provider.command("leave")
+@click.pass_obj
+def provider_leave(s: Settings) -> None:
+    """Stop taking new jobs for good (the uptime SLA ends with the current epoch)."""
+    s.confirm("Leave the network for good? No new jobs can be accepted afterwards.")
+    status = s.rails().provider.leave()
+    s.out(status, lambda: console.print(f"{status.address} has left; unbond with `provider unbond` once jobs end"))
+
+
 @provider.command("claim")
 @click.pass_obj
 def provider_claim(s: Settings) -> None:
@@ -395,9 +404,10 @@ def oracle() -> None:
 @click.option("--uptime-provider", help="Sign an uptime report for this provider instead.")
 @click.option("--epoch", type=int, help="Epoch of the uptime report.")
 @click.option("--uptime-bps", type=click.IntRange(0, 10_000), help="Observed uptime in basis points.")
+@click.option("--relayer", help="Uptime report: who earns the relayer reward (default: nobody, all to the treasury).")
 @click.pass_obj
 def oracle_sign(s: Settings, job_id: int | None, success: bool, units: int, result_hash: str | None, valid_for: str,
-                uptime_provider: str | None, epoch: int | None, uptime_bps: int | None) -> None:
+                uptime_provider: str | None, epoch: int | None, uptime_bps: int | None, relayer: str | None) -> None:
     """Sign an attestation (--job) or uptime report (--uptime-provider); prints JSON to relay."""
     rails = s.rails()
     if (job_id is None) == (uptime_provider is None):
@@ -410,12 +420,14 @@ def oracle_sign(s: Settings, job_id: int | None, success: bool, units: int, resu
             job_id=job_id, provider=job.provider, success=success, units=units,
             result_hash=_hash32(result_hash, None, "result-hash"), deadline=rails.now() + seconds,
         )
+        statement = rails.oracle.prepare(statement)  # under the hub's current oracle configuration
         signature = rails.oracle.sign_attestation(statement)
         kind = "attestation"
     else:
         if epoch is None or uptime_bps is None:
             raise CliError("an uptime report needs --epoch and --uptime-bps")
-        statement = UptimeReport(provider=uptime_provider, epoch=epoch, uptime_bps=uptime_bps)
+        statement = rails.oracle.prepare(UptimeReport(provider=uptime_provider, epoch=epoch, uptime_bps=uptime_bps,
+                                                      **({"relayer": relayer} if relayer else {})))
         signature = rails.oracle.sign_uptime_report(statement)
         kind = "uptime_report"
     click.echo(json.dumps({kind: _jsonable(statement), "signature": _jsonable(signature)}, indent=2))
@@ -489,6 +501,38 @@ def deployments_show(s: Settings, chain_id: int | None) -> None:
                                                          "deploy block": d.deploy_block})
 
     s.out(data, human)
+
+
+@deployments.command("check")
+@click.pass_obj
+def deployments_check(s: Settings) -> None:
+    """Check on chain that every contract holds the roles it needs (refunds, attestations and
+    slashes depend on them), that governance sits behind the timelock, and the report window."""
+    rails = s.rails(signer=False)
+    contracts = {"ProviderStaking": rails.staking, "JobEscrow": rails.escrow, "UptimeSlasher": rails.slasher,
+                 "AttestationHub": rails.hub}
+
+    def read(contract: str, fn: str, args: tuple[Any, ...]) -> Any:
+        return getattr(contracts[contract].functions, fn)(*args).call()
+
+    results, problems = check_deployment(rails.deployment, read)
+    data = {"ok": not problems, "problems": problems,
+            "roles": [{"contract": r.contract, "role": r.role, "holder": r.holder, "holder_name": r.holder_name,
+                       "forbidden": r.forbidden, "ok": r.ok} for r in results]}
+
+    def human() -> None:
+        table = Table(title=f"Roles of chain {rails.chain_id}'s deployment")
+        for column in ("contract", "role", "holder", "expected", "result"):
+            table.add_column(column)
+        for r in results:
+            table.add_row(r.contract, r.role, f"{r.holder_name} {r.holder}", "none" if r.forbidden else "held",
+                          "ok" if r.ok else "[bold red]FAIL[/]")
+        console.print(table)
+        console.print("Deployment check: " + ("[bold green]PASS[/]" if not problems else "[bold red]FAIL[/]"))
+
+    s.out(data, human)
+    if problems:
+        raise CliError("deployment check failed: " + "; ".join(problems))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -11,15 +11,116 @@ import hashlib
 import json
 import os
 from importlib import resources
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
+from eth_utils import keccak
 from pydantic import BaseModel, ConfigDict, Field
 
 from computerails.errors import DeploymentError
 
 #: Contracts whose ABIs the deployment's abiHash covers, in this order.
 PROTOCOL_CONTRACTS = ("ProviderStaking", "JobEscrow", "UptimeSlasher", "AttestationHub")
+
+#: Roles the protocol's contracts must hold on each other, and what breaks without each:
+#: (contract, role, holder contract, consequence).
+CONTRACT_ROLES: tuple[tuple[str, str, str, str], ...] = (
+    ("ProviderStaking", "COLLATERAL_MANAGER_ROLE", "JobEscrow",
+     "accept, settle and every refund revert (collateral cannot be locked, released or slashed)"),
+    ("ProviderStaking", "SLASHER_ROLE", "UptimeSlasher", "uptime reports below the SLA revert"),
+    ("JobEscrow", "ATTESTER_ROLE", "AttestationHub", "attestations cannot be recorded"),
+    ("UptimeSlasher", "REPORTER_ROLE", "AttestationHub", "uptime reports cannot be applied"),
+)
+
+#: Contracts governed by the timelock in a production deployment.
+GOVERNED_CONTRACTS = PROTOCOL_CONTRACTS
+
+
+def role_id(name: str) -> bytes:
+    """The bytes32 id of an AccessControl role (``DEFAULT_ADMIN_ROLE`` is zero)."""
+    return b"\x00" * 32 if name == "DEFAULT_ADMIN_ROLE" else keccak(text=name)
+
+
+@dataclass(frozen=True)
+class RoleCheck:
+    """One role a deployment needs (``held``) or must not have granted (``forbidden``)."""
+
+    contract: str  # the contract that grants the role
+    role: str
+    holder: str  # address
+    holder_name: str  # "JobEscrow", "timelock", "deployer", ...
+    why: str
+    forbidden: bool = False
+    ok: bool = False
+
+
+def role_checks(deployment: "Deployment") -> list[RoleCheck]:
+    """Every role the deployment must (or must not) hold, from its file alone.
+
+    The contracts' roles on each other always; when the file records a timelock, also the
+    governance roles (admin and governor of every contract held by the timelock, the pauser by
+    the guardian, the arbitrator role) and that the deployer kept none.
+    """
+    c = deployment.contracts
+    checks = [
+        RoleCheck(contract, role, c[holder], holder, why)
+        for contract, role, holder, why in CONTRACT_ROLES
+        if contract in c and holder in c
+    ]
+    gov = deployment.governance
+    timelock = gov.get("timelock")
+    if timelock:
+        for contract in GOVERNED_CONTRACTS:
+            for role in ("DEFAULT_ADMIN_ROLE", "GOVERNOR_ROLE"):
+                checks.append(RoleCheck(contract, role, timelock, "timelock", "parameter and role changes wait for the timelock"))
+        if gov.get("guardian"):
+            checks.append(RoleCheck("JobEscrow", "PAUSER_ROLE", gov["guardian"], "guardian", "nobody can pause in an emergency"))
+        deployer = gov.get("deployer")
+        if deployer and deployer.lower() != str(timelock).lower():
+            for contract in GOVERNED_CONTRACTS:
+                for role in ("DEFAULT_ADMIN_ROLE", "GOVERNOR_ROLE"):
+                    checks.append(RoleCheck(contract, role, deployer, "deployer",
+                                            "the deployer could change the protocol without the timelock", forbidden=True))
+    arbitrator = deployment.roles.get("arbitrator")
+    if arbitrator:
+        checks.append(RoleCheck("JobEscrow", "ARBITRATOR_ROLE", arbitrator, "arbitrator", "disputes cannot be resolved"))
+    return checks
+
+
+def check_deployment(
+    deployment: "Deployment", read: Callable[[str, str, tuple[Any, ...]], Any]
+) -> tuple[list[RoleCheck], list[str]]:
+    """Check a live deployment: every role held as required, and the report window rule.
+
+    Args:
+        deployment: the deployment file.
+        read: ``read(contract_name, function_name, args)`` calls a view on the live contract
+            (the deploy script passes Ape calls, the CLI web3 calls).
+
+    Returns:
+        The role checks with ``ok`` filled in, and a list of problems in words (empty: healthy).
+    """
+    results: list[RoleCheck] = []
+    problems: list[str] = []
+    for check in role_checks(deployment):
+        held = bool(read(check.contract, "hasRole", (role_id(check.role), check.holder)))
+        ok = held != check.forbidden
+        results.append(RoleCheck(**{**check.__dict__, "ok": ok}))
+        if not ok:
+            verb = "still holds" if check.forbidden else "lacks"
+            problems.append(f"{check.holder_name} {check.holder} {verb} {check.role} on {check.contract}: {check.why}")
+    if "ProviderStaking" in deployment.contracts and "UptimeSlasher" in deployment.contracts:
+        declared = int(read("ProviderStaking", "reportWindow", ()))
+        window = int(read("UptimeSlasher", "reportWindow", ()))
+        delay = int(read("ProviderStaking", "unbondingDelay", ()))
+        if declared < window:
+            problems.append(f"the staking contract knows a report window of {declared} s but the uptime slasher's is "
+                            f"{window} s: call UptimeSlasher.syncReportWindow()")
+        if delay <= window:
+            problems.append(f"unbonding delay {delay} s does not exceed the report window {window} s: stake could "
+                            "leave before a report that is still on time")
+    return results, problems
 
 
 class Deployment(BaseModel):
@@ -34,6 +135,7 @@ class Deployment(BaseModel):
     roles: dict[str, Any] = Field(default_factory=dict)
     params: dict[str, Any] = Field(default_factory=dict)
     abi_hash: str = Field(alias="abiHash", default="")
+    governance: dict[str, Any] = Field(default_factory=dict)  # timelock, its delay, guardian, deployer
     source: str = ""  # where it was loaded from
 
     @property

@@ -16,12 +16,13 @@ from eth_keys import keys
 from eth_utils import keccak, to_checksum_address
 
 DOMAIN_NAME = "ComputeRails AttestationHub"
-DOMAIN_VERSION = "1"
+DOMAIN_VERSION = "2"
 
 ATTESTATION_TYPE = (
-    "ComputeAttestation(uint256 jobId,address provider,bool success,uint256 units,bytes32 resultHash,uint256 deadline)"
+    "ComputeAttestation(uint256 jobId,address provider,bool success,uint256 units,bytes32 resultHash,uint256 deadline,"
+    "uint256 configVersion)"
 )
-UPTIME_REPORT_TYPE = "UptimeReport(address provider,uint256 epoch,uint256 uptimeBps)"
+UPTIME_REPORT_TYPE = "UptimeReport(address provider,uint256 epoch,uint256 uptimeBps,address relayer,uint256 configVersion)"
 DOMAIN_TYPE = "EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"
 
 ATTESTATION_TYPEHASH = keccak(text=ATTESTATION_TYPE)
@@ -49,11 +50,14 @@ EIP712_TYPES: dict[str, list[dict[str, str]]] = {
         {"name": "units", "type": "uint256"},
         {"name": "resultHash", "type": "bytes32"},
         {"name": "deadline", "type": "uint256"},
+        {"name": "configVersion", "type": "uint256"},
     ],
     "UptimeReport": [
         {"name": "provider", "type": "address"},
         {"name": "epoch", "type": "uint256"},
         {"name": "uptimeBps", "type": "uint256"},
+        {"name": "relayer", "type": "address"},
+        {"name": "configVersion", "type": "uint256"},
     ],
 }
 
@@ -69,21 +73,24 @@ def domain_separator(chain_id: int, hub_address: str) -> bytes:
 
 
 def attestation_struct_hash(
-    job_id: int, provider: str, success: bool, units: int, result_hash: bytes, deadline: int
+    job_id: int, provider: str, success: bool, units: int, result_hash: bytes, deadline: int, config_version: int
 ) -> bytes:
     """``hashStruct(ComputeAttestation)``."""
     return keccak(
         encode(
-            ["bytes32", "uint256", "address", "bool", "uint256", "bytes32", "uint256"],
-            [ATTESTATION_TYPEHASH, job_id, provider, success, units, result_hash, deadline],
+            ["bytes32", "uint256", "address", "bool", "uint256", "bytes32", "uint256", "uint256"],
+            [ATTESTATION_TYPEHASH, job_id, provider, success, units, result_hash, deadline, config_version],
         )
     )
 
 
-def uptime_report_struct_hash(provider: str, epoch: int, uptime_bps: int) -> bytes:
+def uptime_report_struct_hash(provider: str, epoch: int, uptime_bps: int, relayer: str, config_version: int) -> bytes:
     """``hashStruct(UptimeReport)``."""
     return keccak(
-        encode(["bytes32", "address", "uint256", "uint256"], [UPTIME_REPORT_TYPEHASH, provider, epoch, uptime_bps])
+        encode(
+            ["bytes32", "address", "uint256", "uint256", "address", "uint256"],
+            [UPTIME_REPORT_TYPEHASH, provider, epoch, uptime_bps, relayer, config_version],
+        )
     )
 
 

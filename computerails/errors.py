@@ -147,12 +147,20 @@ _HINTS = {
     "InsufficientSignatures": "collect more oracle signatures",
     "SignerNotOracle": "a signature is not from a current oracle (or signs different data)",
     "AttestationExpired": "the attestation's deadline has passed; sign a new one",
+    "StaleOracleConfig": "the oracle set or threshold changed since signing; sign again under the current configVersion",
+    "ReportWindowClosed": "reports on this epoch are no longer accepted (its deadline passed)",
+    "SlaNotInForce": "the provider was not under the SLA in that epoch (registered/unjailed later, left, or jailed for downtime)",
+    "ShortfallOutstanding": "the provider owes an uptime slash: add stake to pay it first",
+    "ProviderHasLeft": "the provider has left and takes no new jobs",
+    "UnbondingDelayTooShort": "the unbonding delay must exceed the uptime report window",
+    "ReportWindowTooLong": "(statuteEpochs + 1) x epochLength must stay below the unbonding delay",
     "TransferAmountMismatch": "the token delivered a different amount than requested (fee-on-transfer?)",
     "ERC20InsufficientAllowance": "approve the escrow or staking contract first",
     "ERC20InsufficientBalance": "the account's token balance is too low",
 }
 
-_ABI_FILES = ("ProviderStaking", "JobEscrow", "AttestationHub", "UptimeSlasher", "MockUSD", "MockStakeToken")
+_ABI_FILES = ("ProviderStaking", "JobEscrow", "AttestationHub", "UptimeSlasher", "ProtocolTimelock", "MockUSD",
+              "MockStakeToken")
 
 #: selector (bytes4) -> exception class
 ERRORS_BY_SELECTOR: dict[bytes, type[ContractRevert]] = {}
@@ -263,6 +271,10 @@ class ProviderJailed(PreconditionError):
 
 class NothingClaimable(PreconditionError):
     """There is nothing to withdraw."""
+
+
+class StaleSignatures(PreconditionError):
+    """The signatures were made under an earlier oracle configuration: sign again."""
 
 
 class InvalidSignatures(PreconditionError):

@@ -8,7 +8,7 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
 from computerails import eip712
-from computerails.errors import InvalidSignatures, PreconditionError, WrongJobState
+from computerails.errors import InvalidSignatures, PreconditionError, StaleSignatures, WrongJobState
 from computerails.tx import Call, SentTransaction
 from computerails.types import Attestation, JobStatus, Signature, UptimeReport
 
@@ -33,8 +33,20 @@ class OracleAPI:
 
     # ───────────────────────── signing ─────────────────────────
 
+    def config_version(self, fresh: bool = False) -> int:
+        """The hub's oracle configuration version: statements must be signed under it."""
+        return self._quorum_rules(fresh=fresh)[2]
+
+    def prepare(self, statement: Statement) -> Statement:
+        """`statement` with ``config_version`` filled in (the hub's current one) if it is None."""
+        if statement.config_version is not None:
+            return statement
+        return statement.model_copy(update={"config_version": self.config_version()})
+
     def digest(self, statement: Statement) -> bytes:
-        """The EIP-712 digest of an attestation or report for this deployment's hub."""
+        """The EIP-712 digest of an attestation or report for this deployment's hub (a statement
+        without a config version is signed under the hub's current one)."""
+        statement = self.prepare(statement)
         if isinstance(statement, Attestation):
             struct = eip712.attestation_struct_hash(*statement.as_tuple())
         elif isinstance(statement, UptimeReport):
@@ -61,8 +73,9 @@ class OracleAPI:
         accounts = [_account(s) for s in signers]
         if len(accounts) < k:
             raise InvalidSignatures(f"need {k} signers, got {len(accounts)}")
+        statement = self.prepare(statement)
         digest = self.digest(statement)
-        return [self._sign_digest(digest, a) for a in accounts[:k]]
+        return [self._sign_digest(digest, a, statement.config_version) for a in accounts[:k]]
 
     # ───────────────────────── relaying ─────────────────────────
 
@@ -70,19 +83,24 @@ class OracleAPI:
         """Relay a quorum-signed attestation (signatures are ordered here as the hub requires).
 
         Raises:
+            StaleSignatures: signed under an earlier oracle configuration.
             InvalidSignatures: fewer than k, duplicated, not from current oracles, or not over
                 this attestation: checked before sending.
             WrongJobState: the job is not accepted and waiting for its attestation.
         """
+        attestation = self._signed_statement(attestation, signatures)
         packed = self._check_quorum(attestation, signatures)
         r = self._r
         call = Call(r.hub.address, r.abi["AttestationHub"]["submitAttestation"].encode(attestation.as_tuple(), packed),
                     "submitAttestation")
-        # One round trip: the clock, the job's state and the simulation (used only if the checks pass).
+        # One round trip: the clock, the job's state, the hub's oracle configuration and the
+        # simulation (used only if the checks pass).
         simulation = r.tx.simulation(call.address, call.data)
-        now, status, simulated = r.rpc.run([
-            r.latest_time(), r.call("JobEscrow", r.escrow.address, "jobStatus", attestation.job_id), simulation.request,
+        now, status, version, simulated = r.rpc.run([
+            r.latest_time(), r.call("JobEscrow", r.escrow.address, "jobStatus", attestation.job_id),
+            r.call("AttestationHub", r.hub.address, "configVersion"), simulation.request,
         ])
+        self._require_version(attestation, version)
         if attestation.deadline < now:
             raise PreconditionError(f"attestation deadline {attestation.deadline} has passed; sign a fresh one")
         status = JobStatus.from_int(status)
@@ -95,7 +113,7 @@ class OracleAPI:
         contract (AttestationSkipped); returns the transaction and the skipped job ids."""
         if not batch:
             raise PreconditionError("submit_attestations needs at least one attestation")
-        attestations = [a.as_tuple() for a, _ in batch]
+        attestations = [self._signed_statement(a, sigs).as_tuple() for a, sigs in batch]
         packed = [eip712.pack_signatures((s.signer, s.raw) for s in sigs) for _, sigs in batch]
         hub = self._r.abi["AttestationHub"]
         call = Call(self._r.hub.address, hub["submitAttestations"].encode(attestations, packed), "submitAttestations")
@@ -104,18 +122,28 @@ class OracleAPI:
         return sent, skipped
 
     def submit_uptime_report(self, report: UptimeReport, signatures: Sequence[Signature]) -> SentTransaction:
-        """Relay a quorum-signed uptime report; the relayer earns a capped share of any slash."""
+        """Relay a quorum-signed uptime report; the relayer it names (whoever sends it) earns a
+        capped share of any slash.
+
+        Raises:
+            StaleSignatures: signed under an earlier oracle configuration.
+            InvalidSignatures: as for :meth:`submit_attestation`.
+            PreconditionError: the epoch has not ended, or was already reported.
+        """
+        report = self._signed_statement(report, signatures)
         packed = self._check_quorum(report, signatures)
         r = self._r
         call = Call(r.hub.address, r.abi["AttestationHub"]["submitUptimeReport"].encode(report.as_tuple(), packed),
                     "submitUptimeReport")
         slasher = r.slasher.address
         simulation = r.tx.simulation(call.address, call.data)
-        current, reported, simulated = r.rpc.run([
+        current, reported, version, simulated = r.rpc.run([
             r.call("UptimeSlasher", slasher, "currentEpoch"),
             r.call("UptimeSlasher", slasher, "isReported", report.provider, report.epoch),
+            r.call("AttestationHub", r.hub.address, "configVersion"),
             simulation.request,
         ])
+        self._require_version(report, version)
         if report.epoch >= current:
             raise PreconditionError(f"epoch {report.epoch} has not ended (current epoch {current})")
         if reported:
@@ -142,6 +170,7 @@ class OracleAPI:
             units=units,
             result_hash=result_hash,
             deadline=now + valid_for,
+            config_version=self.config_version(),
         )
         return self.submit_attestation(attestation, self.collect_signatures(attestation, signers))
 
@@ -157,32 +186,65 @@ class OracleAPI:
 
     def _sign(self, statement: Statement, signer: Signer | None) -> Signature:
         account = _account(signer) if signer is not None else self._r.require_account()
-        return self._sign_digest(self.digest(statement), account)
+        statement = self.prepare(statement)
+        return self._sign_digest(self.digest(statement), account, statement.config_version)
 
-    def _sign_digest(self, digest: bytes, account: LocalAccount) -> Signature:
+    def _signed_statement(self, statement: Statement, signatures: Sequence[Signature]) -> Statement:
+        """The statement as its signatures were made: a statement left without a config version
+        takes the one its signatures carry, so that a change of the hub's configuration between
+        signing and relaying is reported as such (StaleSignatures), never as a bad signature."""
+        if statement.config_version is not None:
+            return statement
+        versions = {s.config_version for s in signatures if s.config_version is not None}
+        if len(versions) > 1:
+            raise InvalidSignatures(f"the signatures were made under different oracle configurations {sorted(versions)}")
+        if versions:
+            return statement.model_copy(update={"config_version": versions.pop()})
+        return self.prepare(statement)
+
+    def _sign_digest(self, digest: bytes, account: LocalAccount, config_version: int | None = None) -> Signature:
         signature = eip712.sign_digest(digest, account.key)
         # Remember who made it: _check_quorum need not recover a signature this connection made
         # itself over the same digest (recovery would return this very address).
         if len(self._signed) >= _SIGNED_MEMORY:
             self._signed.clear()
         self._signed[(digest, signature)] = account.address
-        return Signature(signer=account.address, signature="0x" + signature.hex())
+        return Signature(signer=account.address, signature="0x" + signature.hex(), config_version=config_version)
 
-    def _quorum_rules(self, fresh: bool = False) -> tuple[frozenset[str], int]:
-        """(oracle set, threshold), cached for the connection's ``cache_ttl``."""
+    def _quorum_rules(self, fresh: bool = False) -> tuple[frozenset[str], int, int]:
+        """(oracle set, threshold, config version), cached for the connection's ``cache_ttl``."""
         hub = self._r.hub.address
 
-        def load() -> tuple[frozenset[str], int]:
-            oracles, k = self._r.rpc.run(
-                [self._r.call("AttestationHub", hub, "oracles"), self._r.call("AttestationHub", hub, "threshold")]
-            )
-            return frozenset(oracles), int(k)
+        def load() -> tuple[frozenset[str], int, int]:
+            oracles, k, version = self._r.rpc.run([
+                self._r.call("AttestationHub", hub, "oracles"),
+                self._r.call("AttestationHub", hub, "threshold"),
+                self._r.call("AttestationHub", hub, "configVersion"),
+            ])
+            return frozenset(oracles), int(k), int(version)
 
         return self._r.cached("quorumRules", load, fresh=fresh)
 
+    def _require_version(self, statement: Statement, version: int) -> None:
+        """Refuse (before sending) a statement signed under another configuration than the hub's
+        current one, and refresh the cached configuration so the next signature uses it."""
+        if statement.config_version != version:
+            self._quorum_rules(fresh=True)
+            raise StaleSignatures(
+                f"signed under oracle configuration {statement.config_version}, the hub is at {version} "
+                "(the oracle set or threshold changed): sign the statement again"
+            )
+
     def _check_quorum(self, statement: Statement, signatures: Sequence[Signature]) -> bytes:
         digest = self.digest(statement)
-        oracles, k = self._quorum_rules()
+        oracles, k, version = self._quorum_rules()
+        if statement.config_version != version:  # a change since the cache was filled, or stale signatures
+            oracles, k, version = self._quorum_rules(fresh=True)
+            if statement.config_version != version:
+                raise StaleSignatures(
+                    f"signed under oracle configuration {statement.config_version}, the hub is at {version} "
+                    "(the oracle set or threshold changed): sign the statement again"
+                )
         fresh = False  # a check that fails on the cached rules is repeated on fresh ones before raising
         for s in signatures:
             raw = s.raw
@@ -193,12 +255,12 @@ class OracleAPI:
             if recovered != s.signer:
                 raise InvalidSignatures(f"the signature claimed for {s.signer} recovers to {recovered}: wrong data or key")
             if s.signer not in oracles and not fresh:
-                (oracles, k), fresh = self._quorum_rules(fresh=True), True
+                (oracles, k, _), fresh = self._quorum_rules(fresh=True), True
             if s.signer not in oracles:
                 raise InvalidSignatures(f"{s.signer} is not a current oracle")
         signers = {s.signer for s in signatures}
         if len(signers) < k and not fresh:
-            oracles, k = self._quorum_rules(fresh=True)
+            oracles, k, _ = self._quorum_rules(fresh=True)
         if len(signers) < k:
             raise InvalidSignatures(f"need signatures from {k} distinct oracles, got {len(signers)}")
         try:

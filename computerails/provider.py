@@ -64,6 +64,9 @@ class ProviderAPI:
         status = self.status()
         if not status.registered:
             raise NotAllowed(f"{status.address} is not a registered provider")
+        if status.shortfall:
+            raise InsufficientStake(f"{status.address} owes an uptime slash of {status.shortfall} {info.symbol}: "
+                                    "stake() that much first; nothing can unbond until it is paid")
         free = to_raw(status.free, info.decimals)
         if raw == 0 or raw > free:
             raise InsufficientStake(f"can unbond up to {status.free} {info.symbol} of free stake, asked {from_raw(raw, info.decimals)}")
@@ -96,9 +99,11 @@ class ProviderAPI:
             raise WrongJobState(f"job {job_id} is {job.status.value}; only open jobs can be accepted")
         if job.accept_by and now > int(job.accept_by.timestamp()):
             raise WrongJobState(f"job {job_id}'s accept window closed at {job.accept_by.isoformat()}")
-        jailed, free = info[1], info[4]
+        jailed, left, free = info[1], info[3], info[6]
         if jailed:
             raise ProviderJailed(f"{me} is jailed: top up to the minimum stake and call unjail() first")
+        if left:
+            raise NotAllowed(f"{me} has left the network and takes no new jobs")
         stake = r.staking_token
         call = Call(escrow, r.abi["JobEscrow"]["accept"].encode(job_id), "accept")
         simulation = r.tx.simulation(call.address, call.data)
@@ -119,6 +124,9 @@ class ProviderAPI:
         if not status.jailed:
             raise PreconditionError(f"{status.address} is not jailed")
         info = self._r.staking_token
+        if status.shortfall:
+            raise InsufficientStake(f"{status.address} owes an uptime slash of {status.shortfall} {info.symbol}: "
+                                    "stake() that much first, then unjail")
         minimum = self._min_stake()
         if to_raw(status.staked, info.decimals) < minimum:
             minimum = self._min_stake(fresh=True)  # never refuse on a cached minimum
@@ -127,6 +135,18 @@ class ProviderAPI:
                 f"stake is {status.staked} {info.symbol}; top up to {from_raw(minimum, info.decimals)} before unjailing"
             )
         self._r.send(self._r.staking.functions.unjail(), "unjail")
+        return self.status()
+
+    def leave(self) -> ProviderStatus:
+        """Stop taking new jobs for good. The uptime SLA ends with the current epoch (misses
+        before stay slashable within the reporting window); live jobs run to their end and stake
+        unbonds as usual with :meth:`request_unbond`."""
+        status = self.status()
+        if not status.registered:
+            raise NotAllowed(f"{status.address} is not a registered provider")
+        if status.left:
+            raise PreconditionError(f"{status.address} has already left")
+        self._r.send(self._r.staking.functions.leave(), "leave")
         return self.status()
 
     def claim_rewards(self) -> list[Payout]:

@@ -109,6 +109,7 @@ class ComputeRails:
         self._chain_time: int | None = None  # the latest block timestamp this connection saw
 
         from computerails.client import ClientAPI
+        from computerails.governance import GovernanceAPI
         from computerails.oracle import OracleAPI
         from computerails.provider import ProviderAPI
         from computerails.views import Views
@@ -116,6 +117,7 @@ class ComputeRails:
         self.client = ClientAPI(self)
         self.provider = ProviderAPI(self)
         self.oracle = OracleAPI(self)
+        self.governance = GovernanceAPI(self)
         self.views = Views(self)
 
     # ───────────────────────── plumbing shared by the roles ─────────────────────────

@@ -112,6 +112,7 @@ class Job(_Model):
     escrow: Decimal
     units: int
     fee_bps: int
+    terms_id: int | None = None  # the terms the job keeps from creation (None: not read yet)
     collateral: Decimal  # staking-token units
     deadline: datetime
     accept_by: datetime | None = None
@@ -127,12 +128,17 @@ class ProviderStatus(_Model):
     address: str
     registered: bool
     jailed: bool
+    jailed_for_downtime: bool = False  # the uptime SLA is suspended until unjail
+    left: bool = False  # called leave: takes no new jobs
     active: bool
     staked: Decimal
     locked: Decimal
     free: Decimal
     unbonding: Decimal
     unbonding_end: datetime | None
+    shortfall: Decimal = Decimal(0)  # uptime slash owed: blocks exits and new jobs until topped up
+    sla_from: datetime | None = None  # the SLA applies to epochs starting from then
+    left_at: datetime | None = None
     total_slashed: Decimal
     total_deposited: Decimal
     metadata_uri: str
@@ -144,6 +150,9 @@ class Signature(_Model):
 
     signer: str
     signature: str
+    #: The oracle configuration the statement was signed under (filled in by ``rails.oracle``):
+    #: a statement left without one is relayed under this version, whatever the hub's is by then.
+    config_version: int | None = None
 
     @field_validator("signer")
     @classmethod
@@ -155,6 +164,15 @@ class Signature(_Model):
         return bytes.fromhex(self.signature.removeprefix("0x"))
 
 
+ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
+
+
+def _version(config_version: int | None) -> int:
+    if config_version is None:
+        raise ValueError("config_version is not set: sign and relay through rails.oracle, which fills in the hub's current one")
+    return config_version
+
+
 class Attestation(_Model):
     """EIP-712 ``ComputeAttestation``: a quorum's statement about a job's result."""
 
@@ -164,6 +182,9 @@ class Attestation(_Model):
     units: int
     result_hash: str  # 0x-prefixed 32 bytes
     deadline: int  # unix seconds; the signatures are void afterwards
+    #: The hub's oracle configuration version the signatures are made under. None: the current
+    #: one, filled in by ``rails.oracle`` when signing and relaying.
+    config_version: int | None = None
 
     @field_validator("provider")
     @classmethod
@@ -179,8 +200,13 @@ class Attestation(_Model):
         return "0x" + raw.hex()
 
     def as_tuple(self) -> tuple[Any, ...]:
-        """The struct as the contract takes it."""
-        return (self.job_id, self.provider, self.success, self.units, bytes.fromhex(self.result_hash[2:]), self.deadline)
+        """The struct as the contract takes it.
+
+        Raises:
+            ValueError: ``config_version`` is not set (``rails.oracle`` fills it in).
+        """
+        return (self.job_id, self.provider, self.success, self.units, bytes.fromhex(self.result_hash[2:]), self.deadline,
+                _version(self.config_version))
 
     def digest(self, chain_id: int, hub_address: str) -> bytes:
         struct = eip712.attestation_struct_hash(*self.as_tuple())
@@ -193,8 +219,13 @@ class UptimeReport(_Model):
     provider: str
     epoch: int
     uptime_bps: int
+    #: Earns the relayer reward of any slash, whoever submits the report. The zero address
+    #: names nobody: the whole slash goes to the treasury. Never the provider itself.
+    relayer: str = ZERO_ADDRESS
+    #: As in :class:`Attestation`.
+    config_version: int | None = None
 
-    @field_validator("provider")
+    @field_validator("provider", "relayer")
     @classmethod
     def _checksum(cls, v: str) -> str:
         return to_checksum_address(v)
@@ -207,7 +238,12 @@ class UptimeReport(_Model):
         return v
 
     def as_tuple(self) -> tuple[Any, ...]:
-        return (self.provider, self.epoch, self.uptime_bps)
+        """The struct as the contract takes it.
+
+        Raises:
+            ValueError: ``config_version`` is not set (``rails.oracle`` fills it in).
+        """
+        return (self.provider, self.epoch, self.uptime_bps, self.relayer, _version(self.config_version))
 
     def digest(self, chain_id: int, hub_address: str) -> bytes:
         struct = eip712.uptime_report_struct_hash(*self.as_tuple())

@@ -27,7 +27,7 @@ class Views:
 
     def job_from_view(self, v: Any, spec_hash: str | None = None) -> Job:
         """A :class:`Job` from the escrow's ``job(id)`` struct (for callers that batch that read)."""
-        (job_id, client, provider, token, unit_price, max_units, escrow, units, fee_bps, collateral, deadline,
+        (job_id, client, provider, token, unit_price, max_units, escrow, units, terms_id, fee_bps, collateral, deadline,
          accept_by, challenge_ends, dispute_ends, dispute_bond, status) = v
         status = JobStatus.from_int(status)
         if status is JobStatus.NONE:
@@ -45,6 +45,7 @@ class Views:
             escrow=from_raw(escrow, info.decimals),
             units=units,
             fee_bps=fee_bps,
+            terms_id=terms_id,
             collateral=from_raw(collateral, stake.decimals),
             deadline=utc(deadline),
             accept_by=utc(accept_by) if accept_by else None,
@@ -81,18 +82,24 @@ class Views:
             self._r.call("ProviderStaking", staking, "providerInfo", address),
             self._r.call("ProviderStaking", staking, "isActive", address),
         ])
-        (registered, jailed, staked, locked, free, unbonding, unbonding_end, slashed, deposited, uri) = info
+        (registered, jailed, jailed_for_downtime, left, staked, locked, free, unbonding, unbonding_end, shortfall,
+         sla_from, left_at, slashed, deposited, uri) = info
         d = self._r.staking_token.decimals
         return ProviderStatus(
             address=address,
             registered=registered,
             jailed=jailed,
+            jailed_for_downtime=jailed_for_downtime,
+            left=left,
             active=active,
             staked=from_raw(staked, d),
             locked=from_raw(locked, d),
             free=from_raw(free, d),
             unbonding=from_raw(unbonding, d),
             unbonding_end=utc(unbonding_end) if unbonding else None,
+            shortfall=from_raw(shortfall, d),
+            sla_from=utc(sla_from) if sla_from else None,
+            left_at=utc(left_at) if left_at else None,
             total_slashed=from_raw(slashed, d),
             total_deposited=from_raw(deposited, d),
             metadata_uri=uri,
@@ -190,6 +197,7 @@ class Views:
         return {
             "oracles": list(self._r.hub.functions.oracles().call()),
             "threshold": int(self._r.hub.functions.threshold().call()),
+            "config_version": int(self._r.hub.functions.configVersion().call()),
         }
 
     def current_epoch(self) -> int:

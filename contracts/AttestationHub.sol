@@ -12,25 +12,28 @@ import {IUptimeSlasher} from "./interfaces/IUptimeSlasher.sol";
 /// @title AttestationHub
 /// @notice Verifies oracle quorums over EIP-712 statements and forwards them: compute
 ///         attestations to the JobEscrow, uptime reports to the UptimeSlasher.
-/// @dev The EIP-712 domain binds name "ComputeRails AttestationHub", version "1", the chain id
+/// @dev The EIP-712 domain binds name "ComputeRails AttestationHub", version "2", the chain id
 ///      and this contract's address, so a quorum signed for one deployment or chain is void on
-///      any other. Governance (GOVERNOR_ROLE) keeps the oracle set and threshold; anyone relays.
+///      any other; each statement binds the oracle configuration version it was signed under.
+///      Governance (GOVERNOR_ROLE) keeps the oracle set and threshold; anyone relays.
 contract AttestationHub is IAttestationHub, AccessControl, EIP712 {
     bytes32 public constant GOVERNOR_ROLE = keccak256("GOVERNOR_ROLE");
 
     bytes32 public constant ATTESTATION_TYPEHASH = keccak256(
-        "ComputeAttestation(uint256 jobId,address provider,bool success,uint256 units,bytes32 resultHash,uint256 deadline)"
+        "ComputeAttestation(uint256 jobId,address provider,bool success,uint256 units,bytes32 resultHash,uint256 deadline,uint256 configVersion)"
     );
-    bytes32 public constant UPTIME_REPORT_TYPEHASH =
-        keccak256("UptimeReport(address provider,uint256 epoch,uint256 uptimeBps)");
+    bytes32 public constant UPTIME_REPORT_TYPEHASH = keccak256(
+        "UptimeReport(address provider,uint256 epoch,uint256 uptimeBps,address relayer,uint256 configVersion)"
+    );
 
     uint256 internal constant SIGNATURE_LENGTH = 65;
 
     IJobEscrow public immutable escrow;
     IUptimeSlasher public immutable uptimeSlasher;
 
-    /// @inheritdoc IAttestationHub
-    uint256 public threshold;
+    // One slot: both are read by every quorum check.
+    uint128 internal _threshold; // signatures a quorum needs
+    uint128 internal _configVersion; // bumped by every change of the oracle set or threshold
     address[] internal _oracles;
     mapping(address oracle => uint256 indexPlusOne) internal _oracleIndex;
 
@@ -45,7 +48,7 @@ contract AttestationHub is IAttestationHub, AccessControl, EIP712 {
         address admin,
         address[] memory oracles_,
         uint256 threshold_
-    ) EIP712("ComputeRails AttestationHub", "1") {
+    ) EIP712("ComputeRails AttestationHub", "2") {
         if (address(escrow_) == address(0) || address(slasher_) == address(0) || admin == address(0)) {
             revert ZeroAddress();
         }
@@ -57,6 +60,8 @@ contract AttestationHub is IAttestationHub, AccessControl, EIP712 {
             _addOracle(oracles_[i]);
         }
         _setThreshold(threshold_);
+        _configVersion = 1;
+        emit OracleConfigChanged(1, _oracles.length, threshold_);
     }
 
     // ─────────────────────────────── relaying ───────────────────────────────
@@ -97,10 +102,13 @@ contract AttestationHub is IAttestationHub, AccessControl, EIP712 {
     }
 
     /// @notice Relays an uptime report signed by at least `threshold` oracles.
-    /// @custom:constraint anyone; the relayer receives a capped share of any slash
+    /// @dev The relayer reward of any slash goes to `report.relayer`, the relayer the oracles
+    ///      named, whoever submits: copying a report from the mempool earns nothing.
+    /// @custom:constraint anyone
     function submitUptimeReport(UptimeReport calldata report, bytes calldata signatures) external {
+        _requireCurrentConfig(report.configVersion);
         _verifyQuorum(uptimeReportDigest(report), signatures);
-        uptimeSlasher.onUptimeReport(report.provider, report.epoch, report.uptimeBps, msg.sender);
+        uptimeSlasher.onUptimeReport(report.provider, report.epoch, report.uptimeBps, report.relayer);
     }
 
     // ─────────────────────────────── governance ───────────────────────────────
@@ -109,6 +117,7 @@ contract AttestationHub is IAttestationHub, AccessControl, EIP712 {
     /// @custom:constraint GOVERNOR_ROLE
     function addOracle(address oracle) external onlyRole(GOVERNOR_ROLE) {
         _addOracle(oracle);
+        _bumpConfig();
     }
 
     /// @notice Removes an oracle key; its signatures stop counting at once.
@@ -117,19 +126,21 @@ contract AttestationHub is IAttestationHub, AccessControl, EIP712 {
         uint256 indexPlusOne = _oracleIndex[oracle];
         if (indexPlusOne == 0) revert NotAnOracle(oracle);
         uint256 remaining = _oracles.length - 1;
-        if (threshold > remaining) revert ThresholdOutOfRange(1, remaining, threshold);
+        if (_threshold > remaining) revert ThresholdOutOfRange(1, remaining, _threshold);
         address last = _oracles[remaining];
         _oracles[indexPlusOne - 1] = last;
         _oracleIndex[last] = indexPlusOne;
         _oracles.pop();
         delete _oracleIndex[oracle];
         emit OracleRemoved(oracle, remaining);
+        _bumpConfig();
     }
 
     /// @notice Sets how many distinct oracle signatures a submission needs.
     /// @custom:constraint GOVERNOR_ROLE; 1 .. oracle count
     function setThreshold(uint256 threshold_) external onlyRole(GOVERNOR_ROLE) {
         _setThreshold(threshold_);
+        _bumpConfig();
     }
 
     // ─────────────────────────────── views ───────────────────────────────
@@ -140,19 +151,36 @@ contract AttestationHub is IAttestationHub, AccessControl, EIP712 {
         if (block.timestamp > attestation.deadline) {
             revert AttestationExpired(attestation.deadline, block.timestamp);
         }
+        _requireCurrentConfig(attestation.configVersion);
         _verifyQuorum(attestationDigest(attestation), signatures);
     }
 
     /// @notice The EIP-712 digest oracles sign for a compute attestation.
     function attestationDigest(Attestation calldata a) public view returns (bytes32) {
         return _hashTypedDataV4(
-            keccak256(abi.encode(ATTESTATION_TYPEHASH, a.jobId, a.provider, a.success, a.units, a.resultHash, a.deadline))
+            keccak256(
+                abi.encode(
+                    ATTESTATION_TYPEHASH, a.jobId, a.provider, a.success, a.units, a.resultHash, a.deadline, a.configVersion
+                )
+            )
         );
     }
 
     /// @notice The EIP-712 digest oracles sign for an uptime report.
     function uptimeReportDigest(UptimeReport calldata r) public view returns (bytes32) {
-        return _hashTypedDataV4(keccak256(abi.encode(UPTIME_REPORT_TYPEHASH, r.provider, r.epoch, r.uptimeBps)));
+        return _hashTypedDataV4(
+            keccak256(abi.encode(UPTIME_REPORT_TYPEHASH, r.provider, r.epoch, r.uptimeBps, r.relayer, r.configVersion))
+        );
+    }
+
+    /// @notice Signatures a quorum needs.
+    function threshold() external view returns (uint256) {
+        return _threshold;
+    }
+
+    /// @notice The oracle configuration version statements must be signed under now.
+    function configVersion() external view returns (uint256) {
+        return _configVersion;
     }
 
     /// @notice The current oracle set.
@@ -182,7 +210,8 @@ contract AttestationHub is IAttestationHub, AccessControl, EIP712 {
         uint256 length = signatures.length;
         if (length % SIGNATURE_LENGTH != 0) revert SignatureLengthInvalid(length);
         uint256 count = length / SIGNATURE_LENGTH;
-        if (count < threshold) revert InsufficientSignatures(threshold, count);
+        uint256 k = _threshold;
+        if (count < k) revert InsufficientSignatures(k, count);
         address previous = address(0);
         for (uint256 i; i < count; ++i) {
             uint256 o = i * SIGNATURE_LENGTH;
@@ -209,7 +238,19 @@ contract AttestationHub is IAttestationHub, AccessControl, EIP712 {
     function _setThreshold(uint256 threshold_) internal {
         uint256 n = _oracles.length;
         if (threshold_ == 0 || threshold_ > n) revert ThresholdOutOfRange(1, n, threshold_);
-        threshold = threshold_;
+        _threshold = uint128(threshold_); // fits: threshold_ <= n
         emit ThresholdSet(threshold_);
+    }
+
+    function _requireCurrentConfig(uint256 signed) internal view {
+        uint256 current = _configVersion;
+        if (signed != current) revert StaleOracleConfig(current, signed);
+    }
+
+    /// @dev Every change of the oracle set or threshold voids signatures made before it.
+    function _bumpConfig() internal {
+        uint256 version = uint256(_configVersion) + 1;
+        _configVersion = uint128(version);
+        emit OracleConfigChanged(version, _oracles.length, _threshold);
     }
 }

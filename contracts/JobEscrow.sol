@@ -46,8 +46,8 @@ contract JobEscrow is IJobEscrow, AccessControl, Pausable, ReentrancyGuardTransi
         uint40 timer; // acceptBy while Open, challengeEnds while Attested, disputeEnds while Disputed
         uint48 units; // attested units of work
         uint128 collateral; // staking-token collateral, fixed at accept
-        uint16 feeBps; // protocol fee, snapshotted at creation
         uint8 tokenId; // payment token, by its allowlist id
+        uint24 termsId; // the terms in force at creation: the job keeps them to its end
         // slot 1: fixed at creation
         address client; // payer; receives refunds
         uint40 deadline; // attestation must arrive by then
@@ -63,23 +63,27 @@ contract JobEscrow is IJobEscrow, AccessControl, Pausable, ReentrancyGuardTransi
         bool allowed; // new jobs may use it
     }
 
+    /// @notice The terms a job keeps from creation to its end, whatever governance sets later.
+    struct Terms {
+        uint16 feeBps; // protocol fee on the gross paid to the provider
+        uint32 challengeWindow; // seconds after a success attestation during which the client may dispute
+        uint32 disputeTimeout; // seconds the arbitrator has to resolve a dispute before it lapses
+        uint16 disputeBondBps; // dispute bond as a share of the escrow
+        uint16 clientSlashShareBps; // share of slashed collateral that goes to the wronged client
+    }
+
     // These parameters share the slot of Pausable's `_paused` flag: createJob reads them all
     // with one cold SLOAD and writes the job counter into an already-warm slot.
     uint64 internal _jobCount;
-    /// @notice Protocol fee in basis points, at most MAX_FEE_BPS.
+    /// @notice Protocol fee in basis points for jobs created now, at most MAX_FEE_BPS (a copy of
+    ///         the current terms' fee, so that createJob reads one slot).
     uint16 public feeBps;
     /// @notice Seconds a provider has to accept a new job.
     uint32 public acceptWindow;
-    /// @notice Seconds after a success attestation during which the client may dispute.
-    uint32 public challengeWindow;
-    /// @notice Seconds the arbitrator has to resolve a dispute before it lapses.
-    uint32 public disputeTimeout;
     /// @notice Latest deadline a new job may have, in seconds from creation.
     uint32 public maxJobDuration;
-    /// @notice Dispute bond as a share of the job's escrow.
-    uint16 public disputeBondBps;
-    /// @notice Share of slashed job collateral that goes to the wronged client.
-    uint16 public clientSlashShareBps;
+    /// @notice Id of the terms new jobs get; every change of a term makes a new id.
+    uint24 public currentTermsId;
 
     /// @notice Receives protocol fees.
     address public treasury;
@@ -92,6 +96,7 @@ contract JobEscrow is IJobEscrow, AccessControl, Pausable, ReentrancyGuardTransi
     mapping(uint256 tokenId => uint256) internal _collateralRates;
     mapping(uint256 jobId => Job) internal _jobs;
     mapping(uint256 jobId => uint256) internal _disputeBonds;
+    mapping(uint256 termsId => Terms) internal _terms;
     mapping(address account => mapping(address token => uint256)) internal _claimable;
 
     /// @notice Default parameters, documented in the README.
@@ -105,8 +110,8 @@ contract JobEscrow is IJobEscrow, AccessControl, Pausable, ReentrancyGuardTransi
         uint256 clientSlashShareBps;
     }
 
-    /// @param staking_ the ProviderStaking contract; grant this contract its slasher and
-    ///        collateral-manager roles after deployment
+    /// @param staking_ the ProviderStaking contract; grant this contract its collateral-manager
+    ///        role there after deployment (it needs no other)
     /// @param admin governance: receives the admin, governor and pauser roles
     /// @param treasury_ receives protocol fees
     constructor(IProviderStaking staking_, address admin, address treasury_, InitParams memory p) {
@@ -116,10 +121,22 @@ contract JobEscrow is IJobEscrow, AccessControl, Pausable, ReentrancyGuardTransi
         _grantRole(GOVERNOR_ROLE, admin);
         _grantRole(PAUSER_ROLE, admin);
         _setTreasury(treasury_);
-        _setFee(p.feeBps);
-        _setWindows(p.acceptWindow, p.challengeWindow, p.disputeTimeout, p.maxJobDuration);
-        _setDisputeBond(p.disputeBondBps);
-        _setClientSlashShare(p.clientSlashShareBps);
+        _checkFee(p.feeBps);
+        _checkWindows(p.acceptWindow, p.challengeWindow, p.disputeTimeout, p.maxJobDuration);
+        _checkBps(p.disputeBondBps, 0);
+        _checkBps(p.clientSlashShareBps, 1);
+        acceptWindow = uint32(p.acceptWindow);
+        maxJobDuration = uint32(p.maxJobDuration);
+        emit WindowsSet(p.acceptWindow, p.challengeWindow, p.disputeTimeout, p.maxJobDuration);
+        _newTerms(
+            Terms({
+                feeBps: uint16(p.feeBps),
+                challengeWindow: uint32(p.challengeWindow),
+                disputeTimeout: uint32(p.disputeTimeout),
+                disputeBondBps: uint16(p.disputeBondBps),
+                clientSlashShareBps: uint16(p.clientSlashShareBps)
+            })
+        );
     }
 
     // ─────────────────────────────── clients ───────────────────────────────
@@ -212,8 +229,9 @@ contract JobEscrow is IJobEscrow, AccessControl, Pausable, ReentrancyGuardTransi
         _requireStatus(jobId, j.status, JobStatus.Attested);
         if (msg.sender != j.client) revert NotJobClient(j.client, msg.sender);
         if (block.timestamp >= j.timer) revert ChallengeWindowClosed(j.timer, block.timestamp);
-        uint256 bond = disputeBondFor(jobId);
-        uint256 ends = block.timestamp + disputeTimeout;
+        Terms memory t = _terms[j.termsId];
+        uint256 bond = Math.mulDiv(_escrowOf(j), t.disputeBondBps, BPS, Math.Rounding.Ceil);
+        uint256 ends = block.timestamp + t.disputeTimeout;
         j.status = JobStatus.Disputed;
         j.timer = uint40(ends);
         _disputeBonds[jobId] = bond;
@@ -280,7 +298,7 @@ contract JobEscrow is IJobEscrow, AccessControl, Pausable, ReentrancyGuardTransi
             return;
         }
         if (units > j.maxUnits) revert UnitsExceedMax(j.maxUnits, units);
-        uint256 ends = block.timestamp + challengeWindow;
+        uint256 ends = block.timestamp + _terms[j.termsId].challengeWindow;
         j.status = JobStatus.Attested;
         j.units = uint48(units);
         j.timer = uint40(ends);
@@ -298,7 +316,7 @@ contract JobEscrow is IJobEscrow, AccessControl, Pausable, ReentrancyGuardTransi
         _disputeBonds[jobId] = 0;
         emit DisputeResolved(jobId, msg.sender, upheld);
         if (upheld) _refund(jobId, j, JobStatus.Failed, bond);
-        else _release(j.provider, _pay(jobId, j, bond, 0));
+        else _release(j.provider, _pay(jobId, j, _terms[j.termsId].feeBps, bond, 0));
     }
 
     /// @notice Pays out an attested job once its challenge window has closed, or a disputed
@@ -314,7 +332,7 @@ contract JobEscrow is IJobEscrow, AccessControl, Pausable, ReentrancyGuardTransi
         } else {
             revert UnexpectedJobStatus(jobId, JobStatus.Attested, status);
         }
-        _release(j.provider, _settle(jobId, j, status));
+        _release(j.provider, _settle(jobId, j, status, _terms[j.termsId].feeBps));
     }
 
     /// @notice Settles every listed job that can be settled now and skips the others.
@@ -328,6 +346,9 @@ contract JobEscrow is IJobEscrow, AccessControl, Pausable, ReentrancyGuardTransi
         address[] memory runProviders = new address[](n);
         uint256[] memory runCollateral = new uint256[](n);
         uint256 runs = 0;
+        // Jobs of a batch mostly share their terms: read the fee once per run of equal terms.
+        uint256 termsId = type(uint256).max;
+        uint256 fee = 0;
         for (uint256 i; i < n; ++i) {
             uint256 jobId = jobIds[i];
             Job storage j = _jobs[jobId];
@@ -340,7 +361,8 @@ contract JobEscrow is IJobEscrow, AccessControl, Pausable, ReentrancyGuardTransi
             }
             address provider = j.provider;
             if (runs == 0 || runProviders[runs - 1] != provider) runProviders[runs++] = provider;
-            runCollateral[runs - 1] += _settle(jobId, j, status);
+            if (j.termsId != termsId) (termsId, fee) = (j.termsId, _terms[j.termsId].feeBps);
+            runCollateral[runs - 1] += _settle(jobId, j, status, fee);
             ++settled;
         }
         for (uint256 r; r < runs; ++r) {
@@ -375,32 +397,53 @@ contract JobEscrow is IJobEscrow, AccessControl, Pausable, ReentrancyGuardTransi
         emit PaymentTokenSet(token, pt.id, allowed, collateralRate);
     }
 
-    /// @notice Sets the protocol fee for jobs created from now on.
+    /// @notice Sets the protocol fee for jobs created from now on; live jobs keep theirs.
     /// @custom:constraint GOVERNOR_ROLE; at most MAX_FEE_BPS
     function setFee(uint256 feeBps_) external onlyRole(GOVERNOR_ROLE) {
-        _setFee(feeBps_);
+        _checkFee(feeBps_);
+        emit FeeSet(feeBps_);
+        Terms memory t = _terms[currentTermsId];
+        t.feeBps = uint16(feeBps_);
+        _newTerms(t);
     }
 
-    /// @notice Sets the accept window, challenge window, dispute timeout and longest job.
+    /// @notice Sets the accept window, challenge window, dispute timeout and longest job for jobs
+    ///         created from now on; live jobs keep their challenge window and dispute timeout.
     /// @custom:constraint GOVERNOR_ROLE; windows in 1 minute .. 30 days, dispute timeout up to
     ///         90 days, job duration up to 365 days
     function setWindows(uint256 acceptWindow_, uint256 challengeWindow_, uint256 disputeTimeout_, uint256 maxJobDuration_)
         external
         onlyRole(GOVERNOR_ROLE)
     {
-        _setWindows(acceptWindow_, challengeWindow_, disputeTimeout_, maxJobDuration_);
+        _checkWindows(acceptWindow_, challengeWindow_, disputeTimeout_, maxJobDuration_);
+        acceptWindow = uint32(acceptWindow_);
+        maxJobDuration = uint32(maxJobDuration_);
+        emit WindowsSet(acceptWindow_, challengeWindow_, disputeTimeout_, maxJobDuration_);
+        Terms memory t = _terms[currentTermsId];
+        t.challengeWindow = uint32(challengeWindow_);
+        t.disputeTimeout = uint32(disputeTimeout_);
+        _newTerms(t);
     }
 
-    /// @notice Sets the dispute bond as a share of escrow.
+    /// @notice Sets the dispute bond, as a share of escrow, for jobs created from now on.
     /// @custom:constraint GOVERNOR_ROLE; at most 10_000
     function setDisputeBond(uint256 bps) external onlyRole(GOVERNOR_ROLE) {
-        _setDisputeBond(bps);
+        _checkBps(bps, 0);
+        emit DisputeBondSet(bps);
+        Terms memory t = _terms[currentTermsId];
+        t.disputeBondBps = uint16(bps);
+        _newTerms(t);
     }
 
-    /// @notice Sets the share of slashed collateral that goes to the wronged client.
+    /// @notice Sets the share of slashed collateral that goes to the wronged client, for jobs
+    ///         created from now on.
     /// @custom:constraint GOVERNOR_ROLE; 1 .. 10_000 (the client always gets part of it)
     function setClientSlashShare(uint256 bps) external onlyRole(GOVERNOR_ROLE) {
-        _setClientSlashShare(bps);
+        _checkBps(bps, 1);
+        emit ClientSlashShareSet(bps);
+        Terms memory t = _terms[currentTermsId];
+        t.clientSlashShareBps = uint16(bps);
+        _newTerms(t);
     }
 
     /// @notice Sets who receives protocol fees from now on.
@@ -436,7 +479,8 @@ contract JobEscrow is IJobEscrow, AccessControl, Pausable, ReentrancyGuardTransi
         v.maxUnits = j.maxUnits;
         v.escrow = _escrowOf(j);
         v.units = j.units;
-        v.feeBps = j.feeBps;
+        v.termsId = j.termsId;
+        v.feeBps = _terms[j.termsId].feeBps;
         v.collateral = j.collateral;
         v.deadline = j.deadline;
         if (j.status == JobStatus.Open) v.acceptBy = j.timer;
@@ -457,9 +501,36 @@ contract JobEscrow is IJobEscrow, AccessControl, Pausable, ReentrancyGuardTransi
         return _claimable[account][token];
     }
 
-    /// @notice The bond a dispute of this job costs now: escrow * disputeBondBps / 10_000, rounded up.
-    function disputeBondFor(uint256 jobId) public view returns (uint256) {
-        return Math.mulDiv(_escrowOf(_jobs[jobId]), disputeBondBps, BPS, Math.Rounding.Ceil);
+    /// @notice The bond a dispute of this job costs: escrow * its terms' disputeBondBps / 10_000,
+    ///         rounded up.
+    function disputeBondFor(uint256 jobId) external view returns (uint256) {
+        Job storage j = _jobs[jobId];
+        return Math.mulDiv(_escrowOf(j), _terms[j.termsId].disputeBondBps, BPS, Math.Rounding.Ceil);
+    }
+
+    /// @notice The terms with id `termsId` (jobs carry theirs as `JobView.termsId`).
+    function terms(uint256 termsId) external view returns (Terms memory) {
+        return _terms[termsId];
+    }
+
+    /// @notice Challenge window of jobs created now.
+    function challengeWindow() external view returns (uint256) {
+        return _terms[currentTermsId].challengeWindow;
+    }
+
+    /// @notice Dispute timeout of jobs created now.
+    function disputeTimeout() external view returns (uint256) {
+        return _terms[currentTermsId].disputeTimeout;
+    }
+
+    /// @notice Dispute bond share of jobs created now.
+    function disputeBondBps() external view returns (uint256) {
+        return _terms[currentTermsId].disputeBondBps;
+    }
+
+    /// @notice Client share of slashed collateral for jobs created now.
+    function clientSlashShareBps() external view returns (uint256) {
+        return _terms[currentTermsId].clientSlashShareBps;
     }
 
     /// @inheritdoc IJobEscrow
@@ -527,7 +598,7 @@ contract JobEscrow is IJobEscrow, AccessControl, Pausable, ReentrancyGuardTransi
             unitPrice: uint96(unitPrice),
             maxUnits: uint48(maxUnits),
             units: 0,
-            feeBps: feeBps,
+            termsId: currentTermsId,
             collateral: 0
         });
         emit JobCreated(jobId, msg.sender, provider, token, unitPrice, maxUnits, deadline, acceptBy, feeBps, specHash);
@@ -536,18 +607,18 @@ contract JobEscrow is IJobEscrow, AccessControl, Pausable, ReentrancyGuardTransi
 
     /// @dev Settles an Attested job, or a Disputed one whose dispute lapsed; returns the
     ///      collateral the caller must release.
-    function _settle(uint256 jobId, Job storage j, JobStatus status) internal returns (uint256 collateral) {
-        if (status == JobStatus.Attested) return _pay(jobId, j, 0, 0);
+    function _settle(uint256 jobId, Job storage j, JobStatus status, uint256 fee) internal returns (uint256 collateral) {
+        if (status == JobStatus.Attested) return _pay(jobId, j, fee, 0, 0);
         // The arbitrator let the dispute lapse: the attestation stands, the bond goes home.
         uint256 bond = _disputeBonds[jobId];
         _disputeBonds[jobId] = 0;
-        return _pay(jobId, j, 0, bond);
+        return _pay(jobId, j, fee, 0, bond);
     }
 
     /// @dev Pays the attested units: provider net of fee, client the unused rest, treasury the
     ///      fee. Returns the job's collateral, which the caller releases (batches release once
     ///      per provider).
-    function _pay(uint256 jobId, Job storage j, uint256 bondToProvider, uint256 bondToClient)
+    function _pay(uint256 jobId, Job storage j, uint256 feeBps_, uint256 bondToProvider, uint256 bondToClient)
         internal
         returns (uint256 collateral)
     {
@@ -556,7 +627,7 @@ contract JobEscrow is IJobEscrow, AccessControl, Pausable, ReentrancyGuardTransi
         (address provider, address client) = (j.provider, j.client);
         uint256 unitPrice = j.unitPrice;
         uint256 gross = uint256(j.units) * unitPrice;
-        uint256 fee = gross * j.feeBps / BPS;
+        uint256 fee = gross * feeBps_ / BPS;
         uint256 refund = uint256(j.maxUnits) * unitPrice - gross;
         _credit(provider, token, gross - fee + bondToProvider);
         _credit(client, token, refund + bondToClient);
@@ -569,17 +640,21 @@ contract JobEscrow is IJobEscrow, AccessControl, Pausable, ReentrancyGuardTransi
         if (collateral != 0) staking.releaseCollateral(provider, collateral);
     }
 
-    /// @dev Refunds the whole escrow (and `bond`) to the client and slashes the job's collateral,
-    ///      part of which goes to the client.
+    /// @dev Refunds the whole escrow (and `bond`) to the client and slashes exactly the job's
+    ///      collateral, of which the client gets its terms' share. Reverts, with the staking
+    ///      contract's named error, if this contract lost its collateral-manager role: a refund
+    ///      never half-happens.
     function _refund(uint256 jobId, Job storage j, JobStatus status, uint256 bond) internal {
         j.status = status;
         address client = j.client;
         uint256 refund = _escrowOf(j) + bond;
         _credit(client, _tokenById[j.tokenId], refund);
         uint256 collateral = j.collateral;
-        (uint256 slashed, uint256 share) =
-            staking.slash(j.provider, collateral, collateral, client, clientSlashShareBps, type(uint256).max);
-        emit JobRefunded(jobId, client, status, refund, slashed, share);
+        uint256 share = 0;
+        if (collateral != 0) {
+            share = staking.slashCollateral(j.provider, collateral, client, _terms[j.termsId].clientSlashShareBps);
+        }
+        emit JobRefunded(jobId, client, status, refund, collateral, share);
     }
 
     function _credit(address account, address token, uint256 amount) internal {
@@ -594,38 +669,36 @@ contract JobEscrow is IJobEscrow, AccessControl, Pausable, ReentrancyGuardTransi
         if (actual != expected) revert UnexpectedJobStatus(jobId, expected, actual);
     }
 
-    function _setFee(uint256 bps) internal {
+    function _checkFee(uint256 bps) internal pure {
         if (bps > MAX_FEE_BPS) revert FeeTooHigh(MAX_FEE_BPS, bps);
-        feeBps = uint16(bps);
-        emit FeeSet(bps);
     }
 
-    function _setWindows(uint256 acceptW, uint256 challengeW, uint256 disputeT, uint256 maxDuration) internal {
+    function _checkWindows(uint256 acceptW, uint256 challengeW, uint256 disputeT, uint256 maxDuration) internal pure {
         _checkWindow(acceptW, MIN_WINDOW, MAX_WINDOW);
         _checkWindow(challengeW, MIN_WINDOW, MAX_WINDOW);
         _checkWindow(disputeT, MIN_WINDOW, MAX_DISPUTE_TIMEOUT);
         _checkWindow(maxDuration, MIN_WINDOW, MAX_JOB_DURATION);
-        acceptWindow = uint32(acceptW);
-        challengeWindow = uint32(challengeW);
-        disputeTimeout = uint32(disputeT);
-        maxJobDuration = uint32(maxDuration);
-        emit WindowsSet(acceptW, challengeW, disputeT, maxDuration);
     }
 
     function _checkWindow(uint256 value, uint256 min, uint256 max) internal pure {
         if (value < min || value > max) revert WindowOutOfRange(min, max, value);
     }
 
-    function _setDisputeBond(uint256 bps) internal {
-        if (bps > BPS) revert BpsOutOfRange(0, BPS, bps);
-        disputeBondBps = uint16(bps);
-        emit DisputeBondSet(bps);
+    function _checkBps(uint256 bps, uint256 min) internal pure {
+        if (bps < min || bps > BPS) revert BpsOutOfRange(min, BPS, bps);
     }
 
-    function _setClientSlashShare(uint256 bps) internal {
-        if (bps == 0 || bps > BPS) revert BpsOutOfRange(1, BPS, bps);
-        clientSlashShareBps = uint16(bps);
-        emit ClientSlashShareSet(bps);
+    /// @dev Stores `t` under the next terms id; new jobs get it, live jobs keep theirs. Terms
+    ///      equal to the current ones make no new id.
+    function _newTerms(Terms memory t) internal {
+        uint256 current = currentTermsId;
+        if (current != 0 && keccak256(abi.encode(t)) == keccak256(abi.encode(_terms[current]))) return;
+        uint256 id = current + 1;
+        if (id > type(uint24).max) revert TooManyTermsVersions(type(uint24).max);
+        _terms[id] = t;
+        currentTermsId = uint24(id);
+        feeBps = t.feeBps;
+        emit TermsSet(id, t.feeBps, t.challengeWindow, t.disputeTimeout, t.disputeBondBps, t.clientSlashShareBps);
     }
 
     function _setTreasury(address treasury_) internal {

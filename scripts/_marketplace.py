@@ -277,17 +277,20 @@ class Marketplace:
         hub = rails.hub.functions
         wanted = [o.address for o in self.oracles]
         current = list(hub.oracles().call())
-        with self.progress("Configuring oracles", len(wanted) + len(current)) as advance:
-            for address in wanted:
-                if address not in current:
-                    rails.send(hub.addOracle(address), "addOracle")
-                advance()
-            if hub.threshold().call() != self.cfg.threshold:
-                rails.send(hub.setThreshold(self.cfg.threshold), "setThreshold")
-            for address in current:
-                if address not in wanted:
-                    rails.send(hub.removeOracle(address), "removeOracle")
-                advance()
+        # Oracle-set changes go through the deployment's timelock: one batch, scheduled, its
+        # delay waited out on the devnet, executed.
+        calls = [hub.addOracle(a) for a in wanted if a not in current]
+        calls += [hub.removeOracle(a) for a in current if a not in wanted]
+        if hub.threshold().call() != self.cfg.threshold or calls:
+            calls.append(hub.setThreshold(self.cfg.threshold))
+        if not calls:
+            return
+        with self.progress("Configuring oracles (timelock)", 2) as advance:
+            operation = rails.governance.schedule(calls)
+            advance()
+            self.warp(max(0, operation.ready_at - rails.now()))
+            rails.governance.execute(operation)
+            advance()
 
     def register_providers(self) -> None:
         stake_token = self.governance.rails.deployment.staking_token
@@ -353,6 +356,7 @@ class Marketplace:
                 attestation = Attestation(
                     job_id=plan.job_id, provider=plan.provider.address, success=success,
                     units=units_of(plan.spec) if success else 0, result_hash=claimed, deadline=deadline,
+                    config_version=o.rails.oracle.config_version(),
                 )
                 signed[attestation.as_tuple()].append((attestation, o.rails.oracle.sign_attestation(attestation)))
                 self.signatures[o.address] += 1
@@ -395,18 +399,25 @@ class Marketplace:
     def report_uptime(self) -> None:
         """Oracles observe heartbeats through an epoch; the offline provider misses many."""
         rails = self.governance.rails
+        slasher = rails.slasher.functions
         epoch = rails.views.current_epoch()
+        # The SLA applies from the first epoch that starts after a provider registered.
+        registered = max(int(p.rails.provider.status().sla_from.timestamp()) for p in self.providers)
+        if slasher.epochStart(epoch).call() < registered:
+            epoch += 1
         answered = {}
         for p in self.providers:
             misses = self.rng.randint(8, 12) if p is self.offline else self.rng.randint(0, 1)
             answered[p.address] = HEARTBEATS_PER_EPOCH - misses
-        start_next = rails.slasher.functions.epochStart(epoch + 1).call()
-        self.warp(max(0, start_next - rails.now()))
+        self.warp(max(0, slasher.epochEnd(epoch).call() - rails.now()))
         with self.progress("Uptime reports", len(self.providers)) as advance:
             for p in self.providers:
                 bps = answered[p.address] * 10_000 // HEARTBEATS_PER_EPOCH
                 self.uptime[p.address] = bps
-                report = UptimeReport(provider=p.address, epoch=epoch, uptime_bps=bps)
+                # The oracles name the relayer that earns the reward: a copy sent by anyone else
+                # still pays it, not the copier.
+                report = UptimeReport(provider=p.address, epoch=epoch, uptime_bps=bps, relayer=self.oracles[0].address,
+                                      config_version=self.oracles[0].rails.oracle.config_version())
                 signatures = [o.rails.oracle.sign_uptime_report(report) for o in self.oracles]
                 for o in self.oracles:
                     self.signatures[o.address] += 1

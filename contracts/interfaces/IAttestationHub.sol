@@ -10,6 +10,12 @@ pragma solidity 0.8.37;
 ///      signatures recovering to address(0), non-oracles and fewer than `threshold` signers are
 ///      rejected. Once-only is enforced downstream: a job takes one attestation, a
 ///      (provider, epoch) one report.
+///
+///      Every statement carries the oracle configuration version it was signed under, as
+///      Chainlink OCR binds reports to its config digest: adding or removing an oracle and
+///      changing the threshold each bump `configVersion`, and signatures made under an earlier
+///      version are refused with StaleOracleConfig, so a lowered threshold or a re-added key never
+///      revives old signatures.
 interface IAttestationHub {
     /// @notice EIP-712 `ComputeAttestation`: a quorum states what a job's result was.
     struct Attestation {
@@ -19,6 +25,7 @@ interface IAttestationHub {
         uint256 units; // units of work to pay for (success only)
         bytes32 resultHash; // hash of the checked result
         uint256 deadline; // the signatures are void after this unix time
+        uint256 configVersion; // the oracle configuration the signers were under
     }
 
     /// @notice EIP-712 `UptimeReport`: a quorum states a provider's uptime in a past epoch.
@@ -26,11 +33,15 @@ interface IAttestationHub {
         address provider;
         uint256 epoch;
         uint256 uptimeBps; // 0 .. 10_000
+        address relayer; // earns the relayer reward of any slash, whoever submits (0: nobody)
+        uint256 configVersion; // the oracle configuration the signers were under
     }
 
     event OracleAdded(address indexed oracle, uint256 oracleCount);
     event OracleRemoved(address indexed oracle, uint256 oracleCount);
     event ThresholdSet(uint256 threshold);
+    /// @notice The oracle set or threshold changed: signatures made under earlier versions are void.
+    event OracleConfigChanged(uint256 configVersion, uint256 oracleCount, uint256 threshold);
     /// @notice submitAttestations passed over an item; `reason` is the revert data it hit.
     event AttestationSkipped(uint256 indexed jobId, bytes reason);
 
@@ -46,6 +57,8 @@ interface IAttestationHub {
     error AttestationExpired(uint256 deadline, uint256 nowTime);
     error BatchLengthMismatch(uint256 attestations, uint256 signatures);
     error EmptyBatch();
+    /// @notice The statement was signed under an earlier oracle configuration.
+    error StaleOracleConfig(uint256 current, uint256 signed);
 
     function submitAttestation(Attestation calldata attestation, bytes calldata signatures) external;
     function submitAttestations(Attestation[] calldata attestations, bytes[] calldata signatures)
@@ -59,4 +72,5 @@ interface IAttestationHub {
     function oracles() external view returns (address[] memory);
     function isOracle(address account) external view returns (bool);
     function threshold() external view returns (uint256);
+    function configVersion() external view returns (uint256);
 }

@@ -19,6 +19,10 @@ pragma solidity 0.8.37;
 ///                   ──resolveDispute(rejected) [arbitrator]────▶ Settled  (pay, bond to provider)
 ///                   ──settle [anyone, after dispute timeout]───▶ Settled  (pay, bond back to client)
 ///
+///      Terms: a job keeps the terms in force when it was created (fee, challenge window,
+///      dispute timeout, dispute bond and the client's share of slashed collateral) to its end;
+///      governance changes apply to new jobs only.
+///
 ///      Accounting invariant, per payment token: token.balanceOf(escrow) >=
 ///      Σ escrow of Open/Accepted/Attested/Disputed jobs + Σ bonds of Disputed jobs + Σ claimable.
 ///      Every amount owed is credited to a claimable balance; `withdraw` is the only way out.
@@ -45,7 +49,8 @@ interface IJobEscrow {
         uint256 maxUnits; // escrow = unitPrice * maxUnits
         uint256 escrow; // locked payment
         uint256 units; // attested units (0 until attested)
-        uint256 feeBps; // protocol fee snapshotted at creation
+        uint256 termsId; // the terms in force at creation (see `terms`): fee, windows, shares
+        uint256 feeBps; // protocol fee of its terms
         uint256 collateral; // staking-token collateral locked at accept
         uint256 deadline; // attestation must arrive by then
         uint256 acceptBy; // provider must accept by then (while Open)
@@ -111,6 +116,15 @@ interface IJobEscrow {
     event WindowsSet(uint256 acceptWindow, uint256 challengeWindow, uint256 disputeTimeout, uint256 maxJobDuration);
     event DisputeBondSet(uint256 disputeBondBps);
     event ClientSlashShareSet(uint256 clientSlashShareBps);
+    /// @notice New jobs get these terms from now on (live jobs keep theirs).
+    event TermsSet(
+        uint256 indexed termsId,
+        uint256 feeBps,
+        uint256 challengeWindow,
+        uint256 disputeTimeout,
+        uint256 disputeBondBps,
+        uint256 clientSlashShareBps
+    );
     event TreasurySet(address treasury);
 
     // ───────────────────────────── errors ─────────────────────────────
@@ -140,6 +154,7 @@ interface IJobEscrow {
     error EmptyBatch();
     /// @notice A job's collateral (escrow * rate / 1e18) does not fit 128 bits: the client can cancel.
     error CollateralTooLarge(uint256 max, uint256 collateral);
+    error TooManyTermsVersions(uint256 max);
 
     // ─────────────────────────────── calls ───────────────────────────────
 

@@ -4,18 +4,40 @@ pragma solidity 0.8.37;
 /// @title IProviderStaking
 /// @notice Compute providers bond an ERC-20 stake that backs their jobs. Stake that is unbonding
 ///         stays slashable until it is withdrawn after the unbonding delay.
-/// @dev Accounting invariant, per provider: `locked <= staked`; contract-wide:
-///      stakingToken.balanceOf(this) >= totalStaked + totalUnbonding + totalClaimable.
+/// @dev Collateral is an obligation. The rules, per provider:
+///      - `locked` is the sum of the collateral of its live jobs. Only that job's own outcome
+///        changes it: `releaseCollateral` when the job ends without a slash, `slashCollateral`
+///        when it fails (which takes exactly that job's collateral, never more or less).
+///      - An uptime slash (`slash`) takes free stake (`staked - locked`) first, then unbonding
+///        stake. It never takes locked stake: what it would have had to take from there is
+///        recorded as `shortfall`, a debt the provider owes the treasury.
+///      - A shortfall blocks every exit (`requestUnbond`, `withdrawUnbonded`) and every new job
+///        (the slash jails the provider and `unjail` needs the shortfall repaid). Any stake that
+///        becomes free pays it first: a top-up (`addStake`), or collateral a finished job
+///        releases.
+///      Invariants: `locked <= staked` always; `shortfall > 0` implies the provider is jailed and
+///      has no free and no unbonding stake; a failed job's client receives exactly
+///      `collateral * clientSlashShareBps / 10_000` of the job's collateral.
+///      Contract-wide: stakingToken.balanceOf(this) >= totalStaked + totalUnbonding + totalClaimable.
+///
+///      Uptime SLA: reports apply to epochs that start at or after `slaFrom` (registration, or the
+///      last unjail from a downtime jail) and before `leftAt` (when the provider called `leave`).
+///      A provider jailed for downtime is not slashed for downtime again until it unjails.
 interface IProviderStaking {
     /// @notice What a dashboard needs to know about one provider.
     struct ProviderView {
         bool registered; // has called register
         bool jailed; // slashed and not yet unjailed: cannot accept jobs
+        bool jailedForDowntime; // jailed by an uptime slash: the SLA is suspended until unjail
+        bool left; // called leave: takes no new jobs, the SLA ends with the epoch it left in
         uint256 staked; // active stake, including `locked`
-        uint256 locked; // collateral held by accepted jobs (part of `staked`)
+        uint256 locked; // collateral held by live jobs (part of `staked`)
         uint256 free; // staked - locked: what can be unbonded or locked by a new job
         uint256 unbonding; // left active stake, still slashable, withdrawable at `unbondingEnd`
         uint256 unbondingEnd; // unix time at which `unbonding` becomes withdrawable
+        uint256 shortfall; // uptime slash owed but not taken, because only locked stake was left
+        uint256 slaFrom; // the SLA applies to epochs starting at or after this time
+        uint256 leftAt; // when the provider left (0: it has not)
         uint256 totalSlashed; // all stake ever slashed from this provider
         uint256 totalDeposited; // all stake ever deposited by this provider
         string metadataURI; // hardware, endpoint, GPU class
@@ -29,25 +51,45 @@ interface IProviderStaking {
     event UnbondRequested(address indexed provider, uint256 amount, uint256 unbonding, uint256 unbondingEnd);
     event UnbondWithdrawn(address indexed provider, uint256 amount);
     event CollateralLocked(address indexed provider, uint256 amount, uint256 locked);
+    /// @param amount the collateral released (exactly what the job had locked)
+    /// @param locked what the provider's live jobs still lock
     event CollateralReleased(address indexed provider, uint256 amount, uint256 locked);
+    /// @notice A failed job's collateral was slashed.
+    /// @param beneficiary the job's client (address(0) when it is the provider itself)
+    event CollateralSlashed(
+        address indexed provider,
+        address indexed beneficiary,
+        uint256 amount,
+        uint256 beneficiaryAmount,
+        uint256 treasuryAmount
+    );
+    /// @notice An uptime slash.
     /// @param requested what the slasher asked for
-    /// @param fromActive what was taken from active stake
+    /// @param fromFree what was taken from free stake
     /// @param fromUnbonding what was taken from unbonding stake
+    /// @param deferred what is owed as shortfall instead of being taken from locked stake
     /// @param beneficiary who received `beneficiaryAmount` (the rest went to the treasury)
     event ProviderSlashed(
         address indexed provider,
         address indexed beneficiary,
         uint256 requested,
-        uint256 fromActive,
+        uint256 fromFree,
         uint256 fromUnbonding,
+        uint256 deferred,
         uint256 beneficiaryAmount,
         uint256 treasuryAmount
     );
-    event ProviderJailed(address indexed provider);
-    event ProviderUnjailed(address indexed provider);
+    /// @notice Stake that became free paid (part of) a shortfall to the treasury.
+    event ShortfallPaid(address indexed provider, uint256 amount, uint256 remaining);
+    /// @param forDowntime true when an uptime slash jailed it (the SLA is suspended)
+    event ProviderJailed(address indexed provider, bool forDowntime);
+    /// @param slaFrom the SLA applies to epochs starting at or after this time
+    event ProviderUnjailed(address indexed provider, uint256 slaFrom);
+    event ProviderLeft(address indexed provider, uint256 leftAt);
     event Claimed(address indexed account, uint256 amount);
     event MinStakeSet(uint256 minStake);
     event UnbondingDelaySet(uint256 unbondingDelay);
+    event ReportWindowSet(address indexed slasher, uint256 reportWindow);
     event TreasurySet(address treasury);
 
     // ───────────────────────────── errors ─────────────────────────────
@@ -62,10 +104,18 @@ interface IProviderStaking {
     error UnbondingNotElapsed(uint256 unbondingEnd, uint256 nowTime);
     error ProviderIsJailed(address provider);
     error ProviderNotJailed(address provider);
+    error ProviderHasLeft(address provider);
     error NothingToClaim(address account);
     error InvalidShareBps(uint256 maxBps, uint256 bps);
     error UnbondingDelayTooLong(uint256 maxDelay, uint256 delay);
+    /// @notice The unbonding delay must exceed the report window, or stake could leave before a
+    ///         report that is still on time reaches it.
+    error UnbondingDelayTooShort(uint256 minDelay, uint256 delay);
     error AmountTooLarge(uint256 max, uint256 amount);
+    /// @notice The provider owes an uptime slash it has not paid: top up first.
+    error ShortfallOutstanding(address provider, uint256 shortfall);
+    /// @notice A collateral manager released or slashed more than the provider has locked.
+    error CollateralNotLocked(uint256 locked, uint256 amount);
 
     // ─────────────────────────── provider calls ───────────────────────────
 
@@ -75,19 +125,28 @@ interface IProviderStaking {
     function requestUnbond(uint256 amount) external;
     function withdrawUnbonded() external returns (uint256 amount);
     function unjail() external;
+    function leave() external;
     function claim() external returns (uint256 amount);
 
     // ─────────────────────────── protocol calls ───────────────────────────
 
     function lockCollateral(address provider, uint256 amount) external;
     function releaseCollateral(address provider, uint256 amount) external;
-    function slash(address provider, uint256 amount, uint256 release, address beneficiary, uint256 shareBps, uint256 shareCap)
+    function slashCollateral(address provider, uint256 amount, address beneficiary, uint256 shareBps)
+        external
+        returns (uint256 beneficiaryAmount);
+    function slash(address provider, uint256 amount, address beneficiary, uint256 shareBps, uint256 shareCap)
         external
         returns (uint256 slashed, uint256 beneficiaryAmount);
+    function setReportWindow(uint256 reportWindow) external;
 
     // ─────────────────────────────── views ───────────────────────────────
 
     function providerInfo(address account) external view returns (ProviderView memory);
+    function uptimeStatus(address account)
+        external
+        view
+        returns (bool registered, bool slaSuspended, uint256 slashable, uint256 slaFrom, uint256 leftAt);
     function isActive(address account) external view returns (bool);
     function isRegistered(address account) external view returns (bool);
     function stakeOf(address account) external view returns (uint256);
@@ -95,6 +154,7 @@ interface IProviderStaking {
     function claimable(address account) external view returns (uint256);
     function minStake() external view returns (uint256);
     function unbondingDelay() external view returns (uint256);
+    function reportWindow() external view returns (uint256);
     function treasury() external view returns (address);
     function stakingToken() external view returns (address);
 }

@@ -3,19 +3,34 @@ pragma solidity 0.8.37;
 
 /// @title IUptimeSlasher
 /// @notice Applies quorum-signed uptime reports: a provider below the SLA in an ended epoch is
-///         slashed a share of its stake (capped) and jailed. A capped share of the slash goes
-///         to whoever relayed the report, the rest to the treasury.
-/// @dev Epochs are numbered from an anchor; changing the epoch length re-anchors so that epoch
-///      numbers only grow and a (provider, epoch) pair can never be reported twice.
+///         slashed a share of its stake (capped) and jailed for downtime. A capped share of the
+///         slash goes to the relayer the oracles named in the report, the rest to the treasury.
+/// @dev Time is cut into numbered epochs by a list of schedules. A schedule fixes the epoch
+///      length and the statute (how many epochs after its end an epoch can still be reported).
+///      A change of either applies from the next epoch boundary on, never to an epoch that has
+///      started: every epoch keeps its start, its end and its reporting deadline in seconds.
+///      Epoch numbers only grow, so a (provider, epoch) pair can never be reported twice.
+///
+///      The SLA applies to an epoch only while the provider is under it: the epoch starts at or
+///      after the provider's `slaFrom` (registration, or its last unjail from a downtime jail)
+///      and before it left, and the provider is not jailed for downtime now.
 interface IUptimeSlasher {
     struct Params {
         uint256 epochLength; // seconds
-        uint256 statuteEpochs; // reports older than this many epochs are refused
+        uint256 statuteEpochs; // an epoch can be reported until this many epochs after its end
         uint256 slaBps; // uptime below this is slashed
         uint256 uptimeSlashBps; // share of slashable stake taken
         uint256 uptimeSlashCap; // most stake taken by one report
-        uint256 relayerRewardBps; // relayer's share of the slash
+        uint256 relayerRewardBps; // named relayer's share of the slash
         uint256 relayerRewardCap; // most a relayer receives for one report
+    }
+
+    /// @notice One stretch of epochs of equal length.
+    struct Schedule {
+        uint256 firstEpoch; // number of its first epoch
+        uint256 startTime; // start of its first epoch
+        uint256 epochLength; // seconds
+        uint256 statuteEpochs; // reporting window after each epoch's end, in its epochs
     }
 
     event UptimeReported(
@@ -27,19 +42,32 @@ interface IUptimeSlasher {
         uint256 slashed,
         uint256 relayerReward
     );
-    event ParamsSet(Params params, uint256 anchorEpoch, uint256 anchorTime);
+    event ParamsSet(Params params);
+    /// @notice A schedule takes effect at `startTime` (the next epoch boundary when it was set).
+    event ScheduleSet(uint256 indexed index, uint256 firstEpoch, uint256 startTime, uint256 epochLength, uint256 statuteEpochs);
 
     error UptimeOutOfRange(uint256 maxBps, uint256 uptimeBps);
     error EpochNotEnded(uint256 currentEpoch, uint256 epoch);
-    error ReportTooOld(uint256 oldestEpoch, uint256 epoch);
+    /// @notice Reports on an epoch are accepted until its deadline (its end plus the statute).
+    error ReportWindowClosed(uint256 deadline, uint256 nowTime);
     error ReportAlreadyApplied(address provider, uint256 epoch);
     error UnknownProvider(address provider);
+    /// @notice The provider was not under the SLA in that epoch: it registered or unjailed after
+    ///         the epoch started, left before it started, or is jailed for downtime now.
+    error SlaNotInForce(address provider, uint256 epoch);
     error ParamOutOfRange(string name, uint256 min, uint256 max, uint256 value);
+    /// @notice (statuteEpochs + 1) * epochLength must stay below the staking unbonding delay.
+    error ReportWindowTooLong(uint256 maxWindow, uint256 window);
     error ZeroAddress();
 
     function onUptimeReport(address provider, uint256 epoch, uint256 uptimeBps, address relayer) external;
+    function syncReportWindow() external;
     function currentEpoch() external view returns (uint256);
     function epochStart(uint256 epoch) external view returns (uint256);
+    function epochEnd(uint256 epoch) external view returns (uint256);
+    function reportDeadline(uint256 epoch) external view returns (uint256);
+    function reportWindow() external view returns (uint256);
     function isReported(address provider, uint256 epoch) external view returns (bool);
     function params() external view returns (Params memory);
+    function schedules() external view returns (Schedule[] memory);
 }
