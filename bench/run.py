@@ -123,7 +123,7 @@ class Chain:
     def finish_epoch(self) -> int:
         """Mine the first block of the next uptime epoch; return the epoch that just ended."""
         current = self.gov.views.current_epoch()
-        start = self.gov.slasher.functions.epochStart(current + 1).call()
+        start = self.gov.slasher.functions.epochEnd(current).call()
         self.w3.provider.make_request("evm_setNextBlockTimestamp", [start])
         self.w3.provider.make_request("evm_mine", [])
         return current
@@ -280,15 +280,18 @@ def measure_uptime(chain: Chain, k: int = 3) -> list[Row]:
     relayer = chain.rails("relayer")
     measured_provider = chain.provider("uptime-1")
     other = chain.provider("uptime-2")
+    steady = chain.provider("uptime-3")  # stays within the SLA (a slashed provider is jailed: no SLA)
     signers = chain.oracles[:k]
 
     def report(provider: ComputeRails, epoch: int, bps: int) -> Any:
-        r = UptimeReport(provider=provider.address, epoch=epoch, uptime_bps=bps)
+        r = UptimeReport(provider=provider.address, epoch=epoch, uptime_bps=bps, relayer=relayer.address)
         return relayer.oracle.submit_uptime_report(r, relayer.oracle.collect_signatures(r, signers, k=k))
 
+    chain.finish_epoch()  # the SLA applies from the first epoch after registration
     first = chain.finish_epoch()
     report(other, first, 5_000)  # a slash: the relayer and the treasury now hold proceeds
     report(measured_provider, first, 10_000)  # the provider's bitmap word exists
+    report(steady, first, 10_000)
     second = chain.finish_epoch()
     same_word = first >> 8 == second >> 8
     relayer_fresh = chain.staking_claimable(relayer.address) == 0
@@ -298,7 +301,7 @@ def measure_uptime(chain: Chain, k: int = 3) -> list[Row]:
                 costs.uptime(chain.tx_input(sent.tx_hash), k, slash=True, word_fresh=not same_word,
                              relayer_fresh=relayer_fresh, treasury_fresh=treasury_fresh),
                 "steady state: provider reported before, relayer and treasury hold proceeds")
-    sent = report(other, second, 10_000)
+    sent = report(steady, second, 10_000)
     no_slash = Row(f"submitUptimeReport, k={k}, no slash", sent.gas_used,
                    costs.uptime(chain.tx_input(sent.tx_hash), k, slash=False, word_fresh=not same_word),
                    "at the SLA: the once-only bit is set, nothing slashed")
@@ -593,9 +596,10 @@ def measure_throughput(chain: Chain, iterations: int = 35, rounds: int = 12, pro
     deadline = int(raw_w3.eth.get_block("latest")["timestamp"]) + 6 * 3_600
     separator = keccak(encode(["bytes32", "bytes32", "bytes32", "uint256", "address"], [
         keccak(text="EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"),
-        keccak(text="ComputeRails AttestationHub"), keccak(text="1"), chain.chain_id, hub.address]))
+        keccak(text="ComputeRails AttestationHub"), keccak(text="2"), chain.chain_id, hub.address]))
     typehash = keccak(text="ComputeAttestation(uint256 jobId,address provider,bool success,uint256 units,"
-                           "bytes32 resultHash,uint256 deadline)")
+                           "bytes32 resultHash,uint256 deadline,uint256 configVersion)")
+    version = int(hub.functions.configVersion().call())
 
     def sdk_attest(n: int, offset: int = 2) -> None:
         for job_id in jobs[offset: offset + n]:
@@ -605,12 +609,13 @@ def measure_throughput(chain: Chain, iterations: int = 35, rounds: int = 12, pro
 
     def raw_attest(n: int, offset: int = 2) -> None:
         for job_id in jobs[offset: offset + n]:
-            struct = keccak(encode(["bytes32", "uint256", "address", "bool", "uint256", "bytes32", "uint256"],
-                                   [typehash, job_id, provider.address, True, units, RESULT, deadline]))
+            struct = keccak(encode(["bytes32", "uint256", "address", "bool", "uint256", "bytes32", "uint256", "uint256"],
+                                   [typehash, job_id, provider.address, True, units, RESULT, deadline, version]))
             digest = keccak(b"\x19\x01" + separator + struct)
             signed = sorted(((o.address, Account.unsafe_sign_hash(digest, o.key)) for o in signers), key=lambda p: int(p[0], 16))
             packed = b"".join(s.r.to_bytes(32, "big") + s.s.to_bytes(32, "big") + bytes([s.v]) for _, s in signed)
-            data = hub.encode_abi("submitAttestation", [(job_id, provider.address, True, units, RESULT, deadline), packed])
+            data = hub.encode_abi("submitAttestation", [(job_id, provider.address, True, units, RESULT, deadline, version),
+                                                        packed])
             raw_relayer.send(hub.address, data, 400_000)
 
     sdk_attest(1, 0), raw_attest(1, 1)  # warm-up, on the two spare jobs

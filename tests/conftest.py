@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from scripts.deploy import DEFAULT_PARAMS, deploy_protocol
+from scripts.deploy import DEFAULT_PARAMS, deploy_protocol, through_timelock
 from tests.utils.protocol import Protocol
 from tests.utils.reverts import error_data as encode_error_data
 from tests.utils.reverts import reverts as strict_reverts
@@ -67,13 +67,24 @@ def oracles(accounts):
 
 @pytest.fixture(scope="session")
 def deployment(governance, treasury, arbitrator, oracles):
-    return deploy_protocol(
+    """The protocol as the deploy script leaves it (every admin and governor role held by the
+    timelock, `governance` its proposer and executor and the guardian), plus one operation
+    through that timelock (scheduled, its delay waited out, executed) that makes `governance` a
+    direct admin and governor of every contract, so that unit tests can call setters without
+    waiting. tests/deploy/ checks the untouched production wiring on fresh deployments."""
+    d = deploy_protocol(
         governance,
         treasury=treasury.address,
         arbitrator=arbitrator.address,
         oracles=[o.address for o in oracles],
         threshold=DEFAULT_PARAMS["threshold"],
     )
+    calls = []
+    for contract in (d.staking, d.escrow, d.slasher, d.hub):
+        for role in (contract.DEFAULT_ADMIN_ROLE(), contract.GOVERNOR_ROLE()):
+            calls.append((contract, contract.grantRole.encode_input(role, governance.address)))
+    through_timelock(d, governance, calls)
+    return d
 
 
 @pytest.fixture(scope="session")

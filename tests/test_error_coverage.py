@@ -30,7 +30,7 @@ def asserted_errors() -> set[str]:
 
 def test_declared_errors__found():
     # Guards the scan itself: if the regex broke, the coverage test below would pass vacuously.
-    assert {"UnexpectedJobStatus", "InsufficientSignatures", "ReportTooOld", "TransferAmountMismatch"} <= set(
+    assert {"UnexpectedJobStatus", "InsufficientSignatures", "ReportWindowClosed", "TransferAmountMismatch", "ShortfallOutstanding"} <= set(
         declared_errors()
     )
 

@@ -70,12 +70,15 @@ def escrow_liabilities(escrow: Any, token: Any, accounts: Iterable[Any]) -> dict
 
 def staking_liabilities(staking: Any, accounts: Iterable[Any]) -> dict[str, int]:
     """Per-account sums of the staking contract's three buckets, checked against its totals,
-    plus `locked <= staked` for every account."""
+    plus `locked <= staked` for every account and, where a shortfall is owed, a downtime jail
+    with no free and no unbonding stake."""
     staked = unbonding = claimable = 0
     for a in _unique(accounts):
         info = staking.providerInfo(a)
         assert info.locked <= info.staked, f"{a}: locked {info.locked} > staked {info.staked}"
         assert info.free == info.staked - info.locked
+        if info.shortfall:  # an unpaid uptime slash blocks every exit (IProviderStaking)
+            assert info.jailedForDowntime and info.free == 0 and info.unbonding == 0, (a, info.shortfall)
         staked += info.staked
         unbonding += info.unbonding
         claimable += staking.claimable(a)

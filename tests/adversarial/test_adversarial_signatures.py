@@ -20,7 +20,7 @@ from tests.contracts.hub.conftest import SECP256K1_N
 from tests.utils.protocol import Protocol
 
 ATTESTATION_FIELDS = ("jobId", "provider", "success", "units", "resultHash", "deadline")
-REPORT_FIELDS = ("provider", "epoch", "uptimeBps")
+REPORT_FIELDS = ("provider", "epoch", "uptimeBps", "relayer", "configVersion")
 
 
 def state(p, job_ids=(), reports=(), parties=()):
@@ -71,9 +71,17 @@ def digest(protocol, attestation):
 
 @pytest.fixture
 def bad_report(protocol, registered_provider):
-    """An uptime report of 0 % for the epoch that just ended: a quorum of it slashes."""
+    """An uptime report of 0 % for the epoch that just ended, the first one wholly under the
+    provider's SLA: a quorum of it slashes. It names the first oracle as relayer."""
+    protocol.warp_past_sla_start(registered_provider)
     epoch = protocol.finish_epoch()
-    return (registered_provider.address, epoch, 0)
+    return protocol.report(registered_provider, epoch, 0)
+
+
+def next_config(protocol, statement):
+    """`statement` (an attestation or report tuple, configVersion last) made for the oracle
+    configuration the next governance change creates."""
+    return (*statement[:-1], protocol.hub.configVersion() + 1)
 
 
 def predicted(quorum, digest, signatures, hub):
@@ -207,14 +215,22 @@ def test_quorum__attacker_key_completes_the_quorum__signer_not_oracle_job_untouc
 
 
 def test_quorum__oracle_removed_after_signing__signer_not_oracle_job_untouched(
-    quorum, forged, hub, attestation, digest, sorted_oracles, governance, attacker
+    quorum, forged, protocol, hub, attestation, digest, sorted_oracles, governance, attacker
 ):
     # A key governance revoked (e.g. leaked) stops counting at once, even for old signatures.
+    # Whoever holds the key can also sign for the configuration the removal creates: that
+    # statement is current once the key is removed, and only the membership check refuses it.
     signatures = quorum.sign(digest, sorted_oracles[:2])
+    ahead = next_config(protocol, attestation)
+    signatures_ahead = quorum.sign(protocol.attestation_digest(ahead), sorted_oracles[:2])
     hub.removeOracle(sorted_oracles[1], sender=governance)
 
     forged(
-        hub.SignerNotOracle, lambda: hub.submitAttestation(attestation, signatures, sender=attacker),
+        hub.StaleOracleConfig, lambda: hub.submitAttestation(attestation, signatures, sender=attacker),
+        job_ids=[attestation[0]], current=ahead[-1], signed=attestation[-1],
+    )
+    forged(
+        hub.SignerNotOracle, lambda: hub.submitAttestation(ahead, signatures_ahead, sender=attacker),
         job_ids=[attestation[0]], signer=sorted_oracles[1].address,
     )
 
@@ -223,10 +239,16 @@ def test_quorum__removed_oracle_on_uptime_report__signer_not_oracle_no_slash(
     quorum, forged, protocol, hub, bad_report, sorted_oracles, governance, attacker
 ):
     signatures = quorum.sign(protocol.report_digest(bad_report), sorted_oracles[:2])
+    ahead = next_config(protocol, bad_report)
+    signatures_ahead = quorum.sign(protocol.report_digest(ahead), sorted_oracles[:2])
     hub.removeOracle(sorted_oracles[0], sender=governance)
 
     forged(
-        hub.SignerNotOracle, lambda: hub.submitUptimeReport(bad_report, signatures, sender=attacker),
+        hub.StaleOracleConfig, lambda: hub.submitUptimeReport(bad_report, signatures, sender=attacker),
+        reports=[bad_report[:2]], current=ahead[-1], signed=bad_report[-1],
+    )
+    forged(
+        hub.SignerNotOracle, lambda: hub.submitUptimeReport(ahead, signatures_ahead, sender=attacker),
         reports=[bad_report[:2]], signer=sorted_oracles[0].address,
     )
 
@@ -243,13 +265,20 @@ def test_quorum__fewer_than_threshold__insufficient_signatures_job_untouched(
 
 
 def test_quorum__threshold_raised_after_signing__insufficient_signatures_job_untouched(
-    quorum, forged, hub, attestation, digest, sorted_oracles, governance, attacker
+    quorum, forged, protocol, hub, attestation, digest, sorted_oracles, governance, attacker
 ):
+    # Old signatures are stale; two signatures made for the new configuration fall short of it.
     signatures = quorum.sign(digest, sorted_oracles[:2])
+    ahead = next_config(protocol, attestation)
+    signatures_ahead = quorum.sign(protocol.attestation_digest(ahead), sorted_oracles[:2])
     hub.setThreshold(3, sender=governance)
 
     forged(
-        hub.InsufficientSignatures, lambda: hub.submitAttestation(attestation, signatures, sender=attacker),
+        hub.StaleOracleConfig, lambda: hub.submitAttestation(attestation, signatures, sender=attacker),
+        job_ids=[attestation[0]], current=ahead[-1], signed=attestation[-1],
+    )
+    forged(
+        hub.InsufficientSignatures, lambda: hub.submitAttestation(ahead, signatures_ahead, sender=attacker),
         job_ids=[attestation[0]], required=3, provided=2,
     )
 
@@ -318,6 +347,7 @@ def test_tamper__attestation_field_changed_after_signing__rejected_jobs_untouche
         pytest.param("provider", "other", id="slash-another-provider"),
         pytest.param("epoch", "next", id="relabel-epoch"),
         pytest.param("uptimeBps", 9_999, id="provider-lifts-uptime"),
+        pytest.param("relayer", "attacker", id="attacker-names-itself-relayer"),
     ],
 )
 def test_tamper__uptime_report_field_changed_after_signing__rejected_no_slash(
@@ -327,7 +357,7 @@ def test_tamper__uptime_report_field_changed_after_signing__rejected_no_slash(
     signatures = quorum.sign(protocol.report_digest(bad_report), sorted_oracles[:2])
     changed = list(bad_report)
     i = REPORT_FIELDS.index(field)
-    symbolic = {"other": other_provider.address, "next": bad_report[1] + 1}
+    symbolic = {"other": other_provider.address, "next": bad_report[1] + 1, "attacker": attacker.address}
     changed[i] = symbolic.get(value, value) if isinstance(value, str) else value
     changed = tuple(changed)
     error, inputs = predicted(quorum, protocol.report_digest(changed), signatures, hub)

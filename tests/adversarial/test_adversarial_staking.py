@@ -41,6 +41,7 @@ def test_unbond_front_run__provider_unbonds_all_then_report_at_statute_edge__unb
     # once. The report arrives as late as the statute allows; the unbonding delay (7 days)
     # outlasts the statute (24 hours), so the stake is still there to slash.
     provider = registered_provider
+    protocol.warp_past_sla_start(provider)
     epoch = protocol.finish_epoch()
     staking.requestUnbond(PROVIDER_STAKE, sender=provider)
     unbonding_end = staking.providerInfo(provider).unbondingEnd
@@ -57,8 +58,9 @@ def test_unbond_front_run__provider_unbonds_all_then_report_at_statute_edge__unb
             provider=provider.address,
             beneficiary=relayer.address,
             requested=requested,
-            fromActive=0,
+            fromFree=0,
             fromUnbonding=requested,
+            deferred=0,
             beneficiaryAmount=reward,
             treasuryAmount=to_treasury,
         )
@@ -96,35 +98,38 @@ def test_unbond_front_run__locked_collateral__cannot_be_unbonded(
 # ─────────────────────────── over-slashing ───────────────────────────
 
 
-def test_over_slash__collateral_slash_after_uptime_slash_exceeds_stake__clamped_no_revert(
-    protocol, staking, escrow, slasher, client, registered_provider, relayer, treasury, books
+def test_over_slash__uptime_slash_when_all_stake_is_locked__collateral_kept_whole_shortfall_owed(
+    reverts, protocol, staking, escrow, slasher, client, registered_provider, relayer, treasury, books
 ):
-    # Two jobs lock all 10,000 stake tokens; an uptime slash then takes 500, so the second
-    # failed job asks for 5,000 when only 4,500 is left: it gets 4,500, nothing reverts.
+    """Regression (issue 9, item 1): two jobs lock all 10,000 stake tokens and an uptime slash of
+    500 arrives. It used to be paid out of the jobs' collateral (and the second failed job's
+    client got 4,500 instead of 5,000 to share). Now the slash cannot touch locked stake: it is
+    owed as a shortfall, both failed jobs give their clients exactly their share, and the
+    provider cannot leave until it pays."""
     provider = registered_provider
+    protocol.warp_past_sla_start(provider)
     big = {"unit_price": 100 * USD, "max_units": 100}  # 10,000 USD escrow -> 5,000 stake collateral
     jobs = [protocol.accepted_job(client, provider, **big) for _ in range(2)]
     collateral = escrow.job(jobs[0]).collateral
     assert collateral == 5_000 * STAKE
     assert staking.providerInfo(provider).free == 0
     epoch = protocol.finish_epoch()
-    protocol.report_uptime(provider, epoch, 0, sender=relayer)
-    uptime_requested, reward, _ = uptime_slash(PROVIDER_STAKE)
-    assert staking.providerInfo(provider).locked == PROVIDER_STAKE - uptime_requested  # clamped
+    receipt = protocol.report_uptime(provider, epoch, 0, sender=relayer)
+    uptime_requested, _, _ = uptime_slash(PROVIDER_STAKE)
+    assert receipt.events.filter(staking.ProviderSlashed)[0].deferred == uptime_requested
+    info = staking.providerInfo(provider)
+    assert (info.staked, info.locked, info.shortfall) == (PROVIDER_STAKE, PROVIDER_STAKE, uptime_requested)
 
     protocol.attest(jobs[0], success=False, units=0)
     receipt = protocol.attest(jobs[1], success=False, units=0)
 
-    left = PROVIDER_STAKE - uptime_requested - collateral
-    assert receipt.events.filter(staking.ProviderSlashed) == [
-        staking.ProviderSlashed(
+    assert receipt.events.filter(staking.CollateralSlashed) == [
+        staking.CollateralSlashed(
             provider=provider.address,
             beneficiary=client.address,
-            requested=collateral,
-            fromActive=left,
-            fromUnbonding=0,
-            beneficiaryAmount=left // 2,
-            treasuryAmount=left - left // 2,
+            amount=collateral,
+            beneficiaryAmount=collateral // 2,
+            treasuryAmount=collateral - collateral // 2,
         )
     ]
     assert receipt.events.filter(escrow.JobRefunded) == [
@@ -133,17 +138,26 @@ def test_over_slash__collateral_slash_after_uptime_slash_exceeds_stake__clamped_
             client=client.address,
             status=Status.FAILED,
             refund=10_000 * USD,
-            collateralSlashed=left,
-            clientCollateralShare=left // 2,
+            collateralSlashed=collateral,
+            clientCollateralShare=collateral // 2,
         )
     ]
     info = staking.providerInfo(provider)
-    assert (info.staked, info.locked, info.unbonding) == (0, 0, 0)
+    assert (info.staked, info.locked, info.unbonding, info.shortfall) == (0, 0, 0, uptime_requested)
     assert info.totalSlashed == PROVIDER_STAKE
-    assert staking.claimable(client) == collateral // 2 + left // 2
-    assert staking.claimable(relayer) == reward
-    assert staking.claimable(client) + staking.claimable(relayer) + staking.claimable(treasury) == PROVIDER_STAKE
+    assert staking.claimable(client) == collateral  # both halves, in full
+    assert staking.claimable(relayer) == 0  # nothing was taken at report time: no reward was earned
+    assert staking.claimable(client) + staking.claimable(treasury) == PROVIDER_STAKE
     assert escrow.claimable(client, protocol.usd) == 20_000 * USD
+    books()
+    # the shortfall is still owed: no exit, no unjail until a top-up pays it (to the treasury)
+    with reverts(staking.ShortfallOutstanding, provider=provider, shortfall=uptime_requested):
+        staking.unjail(sender=provider)
+    protocol.fund_stake(provider, 2_000 * STAKE)
+    staking.addStake(2_000 * STAKE, sender=provider)
+    assert staking.providerInfo(provider).shortfall == 0
+    assert staking.claimable(treasury) == PROVIDER_STAKE - collateral + uptime_requested
+    staking.requestUnbond(2_000 * STAKE - uptime_requested, sender=provider)
     books()
 
 
@@ -162,6 +176,7 @@ def test_replay__second_report_for_same_provider_epoch__report_already_applied_n
     reverts, protocol, staking, slasher, registered_provider, relayer, attacker, treasury, books, uptime, who
 ):
     provider = registered_provider
+    protocol.warp_past_sla_start(provider)
     epoch = protocol.finish_epoch()
     protocol.report_uptime(provider, epoch, 0, sender=relayer)
     parties = [provider, relayer, attacker, treasury]
@@ -191,7 +206,9 @@ def test_timing__report_outside_the_reportable_epochs__named_error_no_slash(
 
     if which == "older-than-statute":
         assert epoch + STATUTE_EPOCHS < current
-        expectation = reverts(slasher.ReportTooOld, oldestEpoch=current - STATUTE_EPOCHS, epoch=epoch)
+        deadline = slasher.reportDeadline(epoch)
+        assert deadline == slasher.epochEnd(epoch) + STATUTE_EPOCHS * 3_600
+        expectation = reverts(slasher.ReportWindowClosed, deadline=deadline, nowTime=protocol.now())
     else:
         expectation = reverts(slasher.EpochNotEnded, currentEpoch=current, epoch=epoch)
     with expectation:
@@ -222,7 +239,7 @@ def test_queue__attacker_calls_request_unbond__not_registered_provider_queue_unc
     protocol.register(attacker, 2_000 * STAKE)
     staking.requestUnbond(1_000 * STAKE, sender=attacker)
     info = staking.providerInfo(provider)
-    assert (info.unbonding, info.unbondingEnd) == (1_000 * STAKE, before[0][0][6])
+    assert (info.unbonding, info.unbondingEnd) == (1_000 * STAKE, before[0][0][8])
     protocol.warp(60)
     receipt = staking.withdrawUnbonded(sender=provider)
     assert receipt.events.filter(staking.UnbondWithdrawn) == [
@@ -235,6 +252,7 @@ def test_jail__attacker_calls_unjail__provider_not_jailed_for_caller_provider_st
     reverts, protocol, staking, slasher, registered_provider, relayer, attacker, books
 ):
     provider = registered_provider
+    protocol.warp_past_sla_start(provider)
     epoch = protocol.finish_epoch()
     protocol.report_uptime(provider, epoch, 0, sender=relayer)
     assert staking.providerInfo(provider).jailed

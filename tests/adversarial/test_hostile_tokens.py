@@ -144,7 +144,7 @@ def test_false_token__as_staking_token__register_and_claim_fail_loudly_nothing_b
 
     false_token.setFailing(False, sender=provider)
     staking.register("ipfs://p", MIN_STAKE, sender=provider)
-    staking.slash(provider, 100 * STAKE, 0, "0x" + "00" * 20, 0, 0, sender=side.slasher)
+    staking.slash(provider, 100 * STAKE, "0x" + "00" * 20, 0, 0, sender=side.slasher)
     false_token.setFailing(True, sender=provider)
 
     with reverts(staking.SafeERC20FailedOperation, token=false_token):
@@ -221,7 +221,7 @@ def test_no_return_token__as_staking_token__register_unbond_slash_claim_work(
     fund(no_return_token, provider, 2 * MIN_STAKE, staking)
     staking.register("ipfs://p", 2 * MIN_STAKE, sender=provider)
     staking.requestUnbond(MIN_STAKE, sender=provider)
-    staking.slash(provider, 10 * STAKE, 0, relayer, 5_000, 2**256 - 1, sender=side.slasher)
+    staking.slash(provider, 10 * STAKE, relayer, 5_000, 2**256 - 1, sender=side.slasher)
     side.books()
     protocol.warp(UNBONDING_DELAY)
 
@@ -405,7 +405,7 @@ def test_reentrant_token__staking_claim_reenters_claim__guard_rejects_paid_once(
     staking = side.staking
     fund(token, provider, MIN_STAKE, staking)
     staking.register("ipfs://p", MIN_STAKE, sender=provider)
-    staking.slash(provider, 100 * STAKE, 0, "0x" + "00" * 20, 0, 0, sender=side.slasher)
+    staking.slash(provider, 100 * STAKE, "0x" + "00" * 20, 0, 0, sender=side.slasher)
     token.arm(staking.address, staking.claim.encode_input(), False, sender=attacker)
 
     as_token(token, staking, "claim", sender=attacker)
@@ -533,7 +533,7 @@ def test_blocklist_token__as_staking_token__blocked_treasury_does_not_stop_benef
     staking = side.staking
     fund(token, provider, MIN_STAKE, staking)
     staking.register("ipfs://p", MIN_STAKE, sender=provider)
-    staking.slash(provider, 100 * STAKE, 0, relayer, 1_000, 2**256 - 1, sender=side.slasher)
+    staking.slash(provider, 100 * STAKE, relayer, 1_000, 2**256 - 1, sender=side.slasher)
     token.setBlocked(treasury, True, sender=governance)
 
     with reverts(token.Blocked, account=treasury):

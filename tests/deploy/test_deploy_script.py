@@ -1,5 +1,5 @@
-"""scripts/deploy.py on the in-process chain: role wiring, parameters, the deployment file and
-the hand-over from a deployer to a separate governance account."""
+"""scripts/deploy.py on the in-process chain: role wiring, parameters, the deployment file, the
+hand-over of every admin role to the timelock and the safety rules it refuses to break."""
 
 import json
 import re
@@ -7,7 +7,17 @@ import re
 import ape
 import pytest
 
-from scripts.deploy import DEFAULT_PARAMS, build_abi_hash, collateral_rate, deploy_protocol, write_deployment
+import click
+
+from scripts.deploy import (
+    DEFAULT_PARAMS,
+    build_abi_hash,
+    collateral_rate,
+    deploy_protocol,
+    through_timelock,
+    verify_roles,
+    write_deployment,
+)
 from tests.conftest import STAKE, USD
 
 
@@ -29,16 +39,18 @@ def test_deploy__roles_wired(deployment):
     staking, escrow, slasher, hub = deployment.staking, deployment.escrow, deployment.slasher, deployment.hub
 
     assert staking.hasRole(staking.COLLATERAL_MANAGER_ROLE(), escrow)
-    assert staking.hasRole(staking.SLASHER_ROLE(), escrow)
     assert staking.hasRole(staking.SLASHER_ROLE(), slasher)
     assert escrow.hasRole(escrow.ATTESTER_ROLE(), hub)
     assert slasher.hasRole(slasher.REPORTER_ROLE(), hub)
     assert escrow.hasRole(escrow.ARBITRATOR_ROLE(), deployment.arbitrator)
     # Least privilege: nothing more than that.
+    assert not staking.hasRole(staking.SLASHER_ROLE(), escrow)  # the escrow touches only its jobs' collateral
     assert not staking.hasRole(staking.COLLATERAL_MANAGER_ROLE(), slasher)
     assert not staking.hasRole(staking.SLASHER_ROLE(), hub)
     assert not escrow.hasRole(escrow.ATTESTER_ROLE(), deployment.governance)
     assert not slasher.hasRole(slasher.REPORTER_ROLE(), deployment.governance)
+    # the uptime slasher declared its report window
+    assert staking.reportWindow() == slasher.reportWindow() == 25 * 3_600
 
 
 def test_deploy__parameters_equal_defaults(deployment, usd, oracles):
@@ -91,7 +103,10 @@ def test_deploy__parameters_equal_defaults(deployment, usd, oracles):
     assert hub.threshold() == DEFAULT_PARAMS["threshold"]
     assert hub.oracles() == [o.address for o in oracles]
     assert (hub.escrow(), hub.uptimeSlasher()) == (escrow.address, slasher.address)
-    assert deployment.params == {**DEFAULT_PARAMS, "collateral_rates": {usd.address: 5 * 10**29}}
+    timelock_delay = s["unbonding_delay"] + 86_400  # the default: one day longer than the unbonding delay
+    assert deployment.timelock.getMinDelay() == timelock_delay
+    assert deployment.params == {**DEFAULT_PARAMS, "timelock_delay": timelock_delay,
+                                 "collateral_rates": {usd.address: 5 * 10**29}}
 
 
 def test_write_deployment__chain_id_json(deployment, tmp_path, chain):
@@ -111,6 +126,13 @@ def test_write_deployment__chain_id_json(deployment, tmp_path, chain):
         "payment": [t.address for t in deployment.payment_tokens],
     }
     assert written["roles"]["oracles"] == deployment.oracles
+    assert written["governance"] == {
+        "timelock": deployment.timelock.address,
+        "timelockDelay": deployment.timelock.getMinDelay(),
+        "proposers": [deployment.governance],
+        "guardian": deployment.guardian,
+        "deployer": deployment.deployer,
+    }
     assert written["deployBlock"] == deployment.deploy_block
     assert written["params"] == json.loads(json.dumps(deployment.params))
     assert re.fullmatch(r"[0-9a-f]{64}", written["abiHash"])
@@ -130,7 +152,8 @@ def test_deploy__deploy_block__first_block_of_the_deployment(accounts, chain, tr
 
 @pytest.fixture
 def handed_over(accounts, governance, treasury, oracles):
-    """A deployment by accounts[8] that hands governance to `governance`."""
+    """A fresh production deployment by accounts[8]: governance (`governance`) proposes and
+    executes through the timelock, which holds every admin and governor role."""
     deployer = accounts[8]
     deployment = deploy_protocol(
         deployer, governance=governance.address, treasury=treasury.address, oracles=[o.address for o in oracles]
@@ -138,47 +161,162 @@ def handed_over(accounts, governance, treasury, oracles):
     return deployer, deployment
 
 
-def _admin_roles(contract):
-    roles = {"DEFAULT_ADMIN_ROLE": contract.DEFAULT_ADMIN_ROLE(), "GOVERNOR_ROLE": contract.GOVERNOR_ROLE()}
-    for name in ("PAUSER_ROLE", "ARBITRATOR_ROLE"):
-        if hasattr(contract, name):
-            roles[name] = getattr(contract, name)()
-    return roles
+def _contracts(deployment):
+    return (deployment.staking, deployment.escrow, deployment.slasher, deployment.hub)
 
 
-def test_deploy__separate_governance__deployer_keeps_no_admin_role(handed_over, governance):
+def test_deploy__every_admin_role_behind_the_timelock__deployer_and_governance_hold_none(handed_over, governance):
     deployer, deployment = handed_over
+    timelock = deployment.timelock
 
-    for contract in (deployment.staking, deployment.escrow, deployment.slasher, deployment.hub):
-        for name, role in _admin_roles(contract).items():
-            assert not contract.hasRole(role, deployer), f"deployer kept {name} on {contract.contract_type.name}"
-            assert contract.hasRole(role, governance), f"governance lacks {name} on {contract.contract_type.name}"
+    for contract in _contracts(deployment):
+        name = contract.contract_type.name
+        for role in (contract.DEFAULT_ADMIN_ROLE(), contract.GOVERNOR_ROLE()):
+            assert contract.hasRole(role, timelock), f"the timelock lacks a role on {name}"
+            assert not contract.hasRole(role, deployer), f"the deployer kept a role on {name}"
+            assert not contract.hasRole(role, governance), f"governance holds a role on {name} directly"
+    escrow = deployment.escrow
+    assert escrow.hasRole(escrow.PAUSER_ROLE(), governance)  # the guardian pauses at once
+    assert not escrow.hasRole(escrow.PAUSER_ROLE(), deployer)
+    for role in ("PROPOSER_ROLE", "EXECUTOR_ROLE", "CANCELLER_ROLE"):
+        assert timelock.hasRole(getattr(timelock, role)(), governance), role
+        assert not timelock.hasRole(getattr(timelock, role)(), deployer), role
+    # self-administered: nobody can change the timelock without going through it
+    assert timelock.hasRole(timelock.DEFAULT_ADMIN_ROLE(), timelock)
+    assert not timelock.hasRole(timelock.DEFAULT_ADMIN_ROLE(), deployer)
+    assert not timelock.hasRole(timelock.DEFAULT_ADMIN_ROLE(), governance)
+    assert timelock.getMinDelay() > deployment.staking.unbondingDelay()
 
 
-def test_deploy__separate_governance__only_governance_can_govern(handed_over, governance):
-    deployer, deployment = handed_over
-    hub = deployment.hub
+def test_timelock__governance_grants_itself_slasher_directly__unauthorized_nothing_changes(
+    handed_over, governance, reverts
+):
+    """Regression (issue 9, item 8): the admin could grant itself the slasher role and take all
+    stake in one block."""
+    _, deployment = handed_over
+    staking = deployment.staking
 
-    with ape.reverts(hub.AccessControlUnauthorizedAccount) as info:
-        hub.setThreshold(1, sender=deployer)
-    # ape.reverts skips its checks for undecoded errors and unknown input names: check both here.
-    assert isinstance(info.value, hub.AccessControlUnauthorizedAccount)
-    assert info.value.inputs == {"account": deployer.address, "neededRole": hub.GOVERNOR_ROLE()}
+    with reverts(staking.AccessControlUnauthorizedAccount, account=governance.address,
+                 neededRole=staking.DEFAULT_ADMIN_ROLE()):
+        staking.grantRole(staking.SLASHER_ROLE(), governance, sender=governance)
+    with reverts(staking.AccessControlUnauthorizedAccount, account=governance.address,
+                 neededRole=staking.GOVERNOR_ROLE()):
+        staking.setTreasury(governance, sender=governance)
 
-    hub.setThreshold(1, sender=governance)
-    assert hub.threshold() == 1
+    assert not staking.hasRole(staking.SLASHER_ROLE(), governance)
 
 
-def test_deploy__governance_is_deployer_spelled_lowercase__keeps_admin(accounts, treasury, oracles):
+def test_timelock__hostile_slasher_grant_scheduled__providers_exit_before_it_lands(
+    handed_over, governance, provider, chain, reverts
+):
+    """Regression (issue 9, item 8): a hostile change is visible for longer than the unbonding
+    delay, so a provider that sees it scheduled withdraws everything before it can take effect."""
+    _, deployment = handed_over
+    staking, timelock, stake_token = deployment.staking, deployment.timelock, deployment.staking_token
+    stake_token.mint(provider, 5_000 * STAKE, sender=provider)
+    stake_token.approve(staking, 5_000 * STAKE, sender=provider)
+    staking.register("ipfs://p", 5_000 * STAKE, sender=provider)
+    grant = staking.grantRole.encode_input(staking.SLASHER_ROLE(), governance.address)
+    zero = b"\x00" * 32
+    delay = timelock.getMinDelay()
+
+    receipt = timelock.schedule(staking.address, 0, grant, zero, zero, delay, sender=governance)
+
+    scheduled = receipt.events.filter(timelock.CallScheduled)[0]  # what a provider's watcher sees
+    ready_at = receipt.timestamp + delay
+    assert scheduled.target == staking.address
+    with reverts(timelock.TimelockUnexpectedOperationState, operationId=scheduled.id, expectedStates=(1 << 2).to_bytes(32, "big")):
+        timelock.execute(staking.address, 0, grant, zero, zero, sender=governance)  # not ready yet
+    # the provider reacts at once and is out before the change can land
+    staking.requestUnbond(5_000 * STAKE, sender=provider)
+    end = staking.providerInfo(provider).unbondingEnd
+    assert end < ready_at
+    chain.pending_timestamp = end
+    staking.withdrawUnbonded(sender=provider)
+    assert stake_token.balanceOf(provider) == 5_000 * STAKE
+    chain.pending_timestamp = ready_at
+    timelock.execute(staking.address, 0, grant, zero, zero, sender=governance)
+    assert staking.hasRole(staking.SLASHER_ROLE(), governance)
+    assert staking.slashableStake(provider) == 0  # nothing left to take
+
+
+def test_timelock__guardian_pauses_at_once_without_the_timelock(handed_over, governance):
+    _, deployment = handed_over
+    escrow = deployment.escrow
+
+    escrow.pause(sender=governance)
+    assert escrow.paused()
+    escrow.unpause(sender=governance)
+    assert not escrow.paused()
+
+
+def test_deploy__separate_guardian__pauser_role_goes_to_it(accounts, governance, treasury, oracles):
+    deployer, guardian = accounts[8], accounts[12]
+    deployment = deploy_protocol(deployer, governance=governance.address, guardian=guardian.address,
+                                 treasury=treasury.address, oracles=[o.address for o in oracles])
+    escrow = deployment.escrow
+
+    assert escrow.hasRole(escrow.PAUSER_ROLE(), guardian)
+    assert not escrow.hasRole(escrow.PAUSER_ROLE(), governance)
+    assert not escrow.hasRole(escrow.PAUSER_ROLE(), deployer)
+
+
+def test_deploy__governance_spelled_lowercase__proposer_is_the_checksummed_address(accounts, treasury, oracles):
     deployer = accounts[8]
 
     deployment = deploy_protocol(
         deployer, governance=deployer.address.lower(), treasury=treasury.address, oracles=[o.address for o in oracles]
     )
 
-    hub = deployment.hub
-    assert hub.hasRole(hub.GOVERNOR_ROLE(), deployer)
-    assert hub.hasRole(hub.DEFAULT_ADMIN_ROLE(), deployer)
+    timelock = deployment.timelock
+    assert deployment.governance == deployer.address
+    assert timelock.hasRole(timelock.PROPOSER_ROLE(), deployer)
+    assert not deployment.hub.hasRole(deployment.hub.GOVERNOR_ROLE(), deployer)
+
+
+@pytest.mark.parametrize("delay", [7 * 86_400, 7 * 86_400 - 1])
+def test_deploy__timelock_delay_not_above_unbonding_delay__refused_before_deploying(
+    accounts, chain, treasury, oracles, delay
+):
+    head = chain.blocks.head.number
+
+    with pytest.raises(click.UsageError, match="must exceed the unbonding delay"):
+        deploy_protocol(accounts[8], treasury=treasury.address, oracles=[o.address for o in oracles],
+                        params={"timelock_delay": delay})
+
+    assert chain.blocks.head.number == head  # nothing was sent
+
+
+@pytest.mark.parametrize("uptime", [{"statute_epochs": 167}, {"epoch_length": 86_400, "statute_epochs": 6}])
+def test_deploy__report_window_not_below_unbonding_delay__refused_before_deploying(
+    accounts, chain, treasury, oracles, uptime
+):
+    """Regression (issue 9, item 5): the statute rule used to live only in the README."""
+    head = chain.blocks.head.number
+
+    with pytest.raises(click.UsageError, match="must stay below the unbonding delay"):
+        deploy_protocol(accounts[8], treasury=treasury.address, oracles=[o.address for o in oracles],
+                        params={"uptime": uptime})
+
+    assert chain.blocks.head.number == head
+
+
+def test_verify_roles__escrow_lost_its_collateral_role__names_the_problem(handed_over, governance):
+    """Regression (issue 9, item 9): the deploy script (and `computerails deployments check`)
+    checks that each contract holds the roles it needs."""
+    _, deployment = handed_over
+    staking = deployment.staking
+    verify_roles(deployment)  # healthy
+    revoke = staking.revokeRole.encode_input(staking.COLLATERAL_MANAGER_ROLE(), deployment.escrow.address)
+    through_timelock(deployment, governance, [(staking, revoke)])
+
+    with pytest.raises(RuntimeError) as failure:
+        verify_roles(deployment)
+
+    problems = str(failure.value).splitlines()[1:]
+    assert len(problems) == 1
+    assert re.fullmatch(r"\s*JobEscrow 0x[0-9a-fA-F]{40} lacks COLLATERAL_MANAGER_ROLE on ProviderStaking: .*refund revert.*",
+                        problems[0])
 
 
 def test_deploy__explicit_threshold_zero__rejected_not_defaulted(accounts, treasury, oracles, reverts, project):

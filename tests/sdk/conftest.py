@@ -95,6 +95,15 @@ def warp(w3: Web3, seconds: int) -> None:
     w3.provider.make_request("evm_mine", [])
 
 
+def finish_sla_epoch(w3: Web3, rails) -> int:
+    """Move to the end of the epoch after the current one and return that epoch: it started
+    after every registration so far, so every registered provider was under the SLA in it."""
+    epoch = rails.views.current_epoch() + 1
+    w3.provider.make_request("evm_setNextBlockTimestamp", [rails.slasher.functions.epochEnd(epoch).call()])
+    w3.provider.make_request("evm_mine", [])
+    return epoch
+
+
 # ───────────────────────── additions for the SDK test suite ─────────────────────────
 
 from contextlib import contextmanager  # noqa: E402

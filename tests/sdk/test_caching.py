@@ -90,10 +90,17 @@ def test_submit_attestation__oracle_removed_while_cached__simulation_refuses_not
     governance = connect(GOVERNANCE)
     governance.send(governance.hub.functions.removeOracle(signatures[0].signer), "removeOracle")
 
-    with raises_unsent(relayer_rails, errors.SignerNotOracle):
+    # the removal bumped the oracle configuration: the old signatures are refused before sending,
+    # whether the connection's cached configuration is stale or fresh
+    with raises_unsent(relayer_rails, errors.StaleSignatures, match="configuration 1, the hub is at 2"):
         relayer_rails.oracle.submit_attestation(att, signatures)
-    with raises_unsent(relayer_rails, errors.InvalidSignatures, match="is not a current oracle"):
+    with raises_unsent(relayer_rails, errors.StaleSignatures, match="configuration 1, the hub is at 2"):
         connect(7, cache_ttl=0).oracle.submit_attestation(att, signatures)
+    # signed again under the new configuration, the removed oracle's signature is named as such
+    fresh = att.model_copy(update={"config_version": None})
+    resigned = relayer_rails.oracle.collect_signatures(fresh, oracle_keys)
+    with raises_unsent(relayer_rails, errors.InvalidSignatures, match="is not a current oracle"):
+        relayer_rails.oracle.submit_attestation(fresh, resigned)
 
 
 def test_create_job__clock_moved_since_last_read__deadline_from_the_new_clock(w3, client_rails, registered_provider,

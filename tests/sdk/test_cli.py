@@ -15,7 +15,7 @@ from eth_utils import keccak
 
 from computerails import JobStatus
 from computerails.cli import cli, main
-from tests.sdk.conftest import CLIENT, ORACLES, OTHER_CLIENT, PROVIDER, RELAYER, RESULT, SPEC, warp
+from tests.sdk.conftest import CLIENT, ORACLES, OTHER_CLIENT, PROVIDER, RELAYER, RESULT, SPEC, finish_sla_epoch, warp
 from tests.utils.anvil import dev_key, free_port
 
 KEY_VAR = "CR_TEST_KEY"
@@ -214,8 +214,7 @@ def test_oracle_sign_attest_then_client_dispute__quorum_relayed(run, tmp_path, a
 
 
 def test_oracle_sign_report_uptime__below_sla__provider_jailed(w3, run, tmp_path, registered_provider):
-    warp(w3, 3_600)
-    epoch = registered_provider.views.current_epoch() - 1
+    epoch = finish_sla_epoch(w3, registered_provider)
     files = [_sign(run, tmp_path, i, "--uptime-provider", registered_provider.address, "--epoch", epoch,
                    "--uptime-bps", 9_000) for i in ORACLES[1:]]
 

@@ -8,7 +8,7 @@ from eth_account import Account
 from web3.logs import DISCARD
 
 from computerails import Attestation, JobStatus, UptimeReport, eip712, errors
-from tests.sdk.conftest import RESULT, nonce_of, warp
+from tests.sdk.conftest import RESULT, finish_sla_epoch, nonce_of, warp
 
 
 def _attestation(rails, job, units=80, success=True):
@@ -30,12 +30,15 @@ def test_sign_attestation__explicit_and_default_signer__recovers_to_signer(conne
 
 
 def test_sign_uptime_report__oracle_key__recovers_to_signer(relayer_rails, oracle_keys):
-    report = UptimeReport(provider="0x" + "22" * 20, epoch=5, uptime_bps=9_000)
+    report = UptimeReport(provider="0x" + "22" * 20, epoch=5, uptime_bps=9_000, relayer=relayer_rails.address)
 
     sig = relayer_rails.oracle.sign_uptime_report(report, oracle_keys[1])
 
     assert sig.signer == Account.from_key(oracle_keys[1]).address
-    assert eip712.recover(report.digest(relayer_rails.chain_id, relayer_rails.hub.address), sig.raw) == sig.signer
+    # signed under the hub's current oracle configuration, filled in by the SDK
+    prepared = relayer_rails.oracle.prepare(report)
+    assert prepared.config_version == relayer_rails.hub.functions.configVersion().call() == 1
+    assert eip712.recover(prepared.digest(relayer_rails.chain_id, relayer_rails.hub.address), sig.raw) == sig.signer
 
 
 def test_collect_signatures__default_k__threshold_many_in_signer_order(relayer_rails, oracle_keys):
@@ -85,9 +88,8 @@ def test_submit_attestations__one_item_for_open_job__skipped_other_recorded(rela
 
 
 def test_submit_uptime_report__below_sla__provider_slashed_and_jailed(w3, relayer_rails, registered_provider, oracle_keys, stk):
-    warp(w3, 3_600)
-    epoch = relayer_rails.views.current_epoch() - 1
-    report = UptimeReport(provider=registered_provider.address, epoch=epoch, uptime_bps=9_499)
+    epoch = finish_sla_epoch(w3, relayer_rails)
+    report = UptimeReport(provider=registered_provider.address, epoch=epoch, uptime_bps=9_499, relayer=relayer_rails.address)
     sigs = relayer_rails.oracle.collect_signatures(report, oracle_keys)
 
     relayer_rails.oracle.submit_uptime_report(report, sigs)
@@ -100,8 +102,7 @@ def test_submit_uptime_report__below_sla__provider_slashed_and_jailed(w3, relaye
 
 
 def test_submit_uptime_report__at_sla__recorded_without_slash(w3, relayer_rails, registered_provider, oracle_keys):
-    warp(w3, 3_600)
-    report = UptimeReport(provider=registered_provider.address, epoch=relayer_rails.views.current_epoch() - 1,
+    report = UptimeReport(provider=registered_provider.address, epoch=finish_sla_epoch(w3, relayer_rails),
                           uptime_bps=9_500)
 
     relayer_rails.oracle.submit_uptime_report(report, relayer_rails.oracle.collect_signatures(report, oracle_keys))

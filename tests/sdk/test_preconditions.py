@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 
 from computerails import Attestation, Signature, UptimeReport, eip712, errors
-from tests.sdk.conftest import RESULT, SPEC, raises_unsent, warp
+from tests.sdk.conftest import RESULT, SPEC, finish_sla_epoch, raises_unsent, warp
 
 
 def _att(rails, job, **overrides):
@@ -16,8 +16,7 @@ def _att(rails, job, **overrides):
 
 
 def _jail(w3, relayer_rails, provider, oracle_keys):
-    warp(w3, 3_600)
-    report = UptimeReport(provider=provider, epoch=relayer_rails.views.current_epoch() - 1, uptime_bps=0)
+    report = UptimeReport(provider=provider, epoch=finish_sla_epoch(w3, relayer_rails), uptime_bps=0)
     relayer_rails.oracle.submit_uptime_report(report, relayer_rails.oracle.collect_signatures(report, oracle_keys))
 
 
@@ -243,3 +242,22 @@ def test_submit_uptime_report__epoch_not_ended__precondition_error(relayer_rails
     report = UptimeReport(provider=registered_provider.address, epoch=relayer_rails.views.current_epoch(), uptime_bps=0)
     with raises_unsent(relayer_rails, errors.PreconditionError, match="has not ended"):
         relayer_rails.oracle.submit_uptime_report(report, relayer_rails.oracle.collect_signatures(report, oracle_keys))
+
+
+def test_submit_attestation__oracle_set_changed_after_signing__stale_signatures_then_signs_current(
+    connect, relayer_rails, quorum, oracle_keys
+):
+    """Issue 9, item 7: signatures made under an earlier oracle configuration are refused before
+    anything is sent, and the SDK then signs under the current one by itself."""
+    att, sigs = quorum
+    signed = relayer_rails.oracle.prepare(att)
+    assert signed.config_version == 1
+    governance = connect(0)  # a direct governor on the test deployment
+    governance.send(governance.hub.functions.setThreshold(2), "setThreshold")  # same threshold, new version
+
+    with raises_unsent(relayer_rails, errors.StaleSignatures, match="signed under oracle configuration 1, the hub is at 2"):
+        relayer_rails.oracle.submit_attestation(signed, sigs)
+
+    # the refusal refreshed the cached configuration: a statement left to the SDK is signed under 2
+    assert relayer_rails.oracle.prepare(att).config_version == 2
+    relayer_rails.oracle.submit_attestation(att, relayer_rails.oracle.collect_signatures(att, oracle_keys))

@@ -4,7 +4,7 @@ from datetime import datetime, timezone
 from decimal import Decimal
 
 from computerails import JobStatus, ProviderStatus, UptimeReport
-from tests.sdk.conftest import RESULT, nonce_of, warp
+from tests.sdk.conftest import RESULT, finish_sla_epoch, nonce_of, warp
 
 
 def test_register__first_stake__registered_active_with_stake(provider_rails, faucet, stk):
@@ -14,9 +14,11 @@ def test_register__first_stake__registered_active_with_stake(provider_rails, fau
     status = provider_rails.provider.register("ipfs://gpu-h100", "1500.5")
 
     assert nonce_of(provider_rails) == before + 2  # approve, register
+    assert status.sla_from is not None  # the uptime SLA starts with the registration
     assert status == ProviderStatus(
-        address=provider_rails.address, registered=True, jailed=False, active=True, staked=Decimal("1500.5"),
-        locked=Decimal(0), free=Decimal("1500.5"), unbonding=Decimal(0), unbonding_end=None,
+        address=provider_rails.address, registered=True, jailed=False, jailed_for_downtime=False, left=False,
+        active=True, staked=Decimal("1500.5"), locked=Decimal(0), free=Decimal("1500.5"), unbonding=Decimal(0),
+        unbonding_end=None, shortfall=Decimal(0), sla_from=status.sla_from, left_at=None,
         total_slashed=Decimal(0), total_deposited=Decimal("1500.5"), metadata_uri="ipfs://gpu-h100", claimable={},
     )
     assert provider_rails.views.wallet(provider_rails.address, stk.address) == Decimal("1499.5")
@@ -84,9 +86,8 @@ def test_claim_rewards__payment_and_slash_proceeds__both_paid_then_nothing(
     registered_provider.send(registered_provider.escrow.functions.settle(attested_job.id), "settle")
     faucet(other_provider_rails, stake=1_000)
     other_provider_rails.provider.register("ipfs://other", 1_000)
-    warp(w3, 3_600)
-    report = UptimeReport(provider=other_provider_rails.address, epoch=registered_provider.views.current_epoch() - 1,
-                          uptime_bps=0)
+    report = UptimeReport(provider=other_provider_rails.address, epoch=finish_sla_epoch(w3, registered_provider),
+                          uptime_bps=0, relayer=registered_provider.address)  # the oracles name it the relayer
     registered_provider.oracle.submit_uptime_report(report, registered_provider.oracle.collect_signatures(report, oracle_keys))
     assert registered_provider.provider.status().claimable == {"mUSD": Decimal("7.8"), "mCRS": Decimal(5)}
     stake_wallet = registered_provider.views.wallet(registered_provider.address, stk.address)

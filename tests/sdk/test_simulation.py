@@ -48,7 +48,7 @@ def test_send__create_job_without_allowance__erc20_insufficient_allowance(client
 
 def test_send__attestation_with_one_signature__insufficient_signatures(relayer_rails, accepted_job, oracle_keys):
     att = Attestation(job_id=accepted_job.id, provider=accepted_job.provider, success=True, units=1, result_hash=RESULT,
-                      deadline=relayer_rails.now() + 600)
+                      deadline=relayer_rails.now() + 600, config_version=1)
     (sig,) = relayer_rails.oracle.collect_signatures(att, oracle_keys, k=1)
     with raises_unsent(relayer_rails, errors.InsufficientSignatures) as info:
         relayer_rails.send(relayer_rails.hub.functions.submitAttestation(att.as_tuple(), sig.raw), "submitAttestation")

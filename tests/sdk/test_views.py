@@ -7,7 +7,7 @@ import pytest
 from eth_account import Account
 
 from computerails import JobStatus, UptimeReport
-from tests.sdk.conftest import RESULT, warp
+from tests.sdk.conftest import RESULT, finish_sla_epoch, warp
 
 
 def test_job__attested__typed_fields(readonly, attested_job, usd):
@@ -108,14 +108,14 @@ def test_params__local_deployment__documented_defaults(readonly, oracle_keys):
         "uptime_slash_cap": 500 * 10**18, "relayer_reward_bps": 1_000, "relayer_reward_cap": 10 * 10**18,
     }
     assert params["oracles"] == readonly.views.oracle_set() == {
-        "oracles": [Account.from_key(k).address for k in oracle_keys], "threshold": 2,
+        "oracles": [Account.from_key(k).address for k in oracle_keys], "threshold": 2, "config_version": 1,
     }
 
 
 def test_current_epoch_and_is_reported__after_one_epoch__advances(w3, readonly, relayer_rails, registered_provider,
                                                                    oracle_keys):
-    start = readonly.views.current_epoch()
-    warp(w3, 3_600)
+    start = readonly.views.current_epoch() + 1  # the first epoch fully after the registration
+    assert finish_sla_epoch(w3, readonly) == start
     assert readonly.views.current_epoch() == start + 1
     assert not readonly.views.is_reported(registered_provider.address, start)
 

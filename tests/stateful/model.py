@@ -18,7 +18,19 @@ UINT128_MAX = 2**128 - 1
 # JobStatus, as the contract numbers it.
 NONE, OPEN, ACCEPTED, ATTESTED, DISPUTED, SETTLED, FAILED, EXPIRED, CANCELLED = range(9)
 LIVE = {OPEN, ACCEPTED, ATTESTED, DISPUTED}
+LOCKING = {ACCEPTED, ATTESTED, DISPUTED}  # live jobs that hold collateral
 ENDED = {SETTLED, FAILED, EXPIRED, CANCELLED}
+
+
+@dataclass(frozen=True)
+class Terms:
+    """What a job keeps from creation to its end (IJobEscrow.Terms)."""
+
+    fee_bps: int
+    challenge_window: int
+    dispute_timeout: int
+    dispute_bond_bps: int
+    client_share_bps: int
 
 
 @dataclass
@@ -28,7 +40,7 @@ class JobM:
     provider: str
     unit_price: int
     max_units: int
-    fee_bps: int
+    terms: Terms
     deadline: int
     accept_by: int
     status: int = OPEN
@@ -38,10 +50,17 @@ class JobM:
     dispute_ends: int = 0
     bond: int = 0
     paid_out: int = 0  # everything credited from this job's escrow (invariant 3)
+    collateral_slashed: int | None = None  # what its failure took (None: not failed)
+    client_share: int | None = None  # the client's part of it
+    chain_refund: tuple[int, int] | None = None  # (collateralSlashed, clientCollateralShare) of JobRefunded
 
     @property
     def escrow(self) -> int:
         return self.unit_price * self.max_units
+
+    @property
+    def fee_bps(self) -> int:
+        return self.terms.fee_bps
 
 
 @dataclass
@@ -51,13 +70,36 @@ class ProviderM:
     locked: int = 0
     unbonding: int = 0
     unbonding_end: int = 0
-    jailed: bool = False
+    jailed_for_work: bool = False
+    jailed_for_downtime: bool = False
+    left: bool = False
+    left_at: int = 0
+    sla_from: int = 0
+    shortfall: int = 0
     slashed: int = 0
     deposited: int = 0
 
     @property
     def free(self) -> int:
         return self.staked - self.locked
+
+    @property
+    def jailed(self) -> bool:
+        return self.jailed_for_work or self.jailed_for_downtime
+
+
+@dataclass
+class Schedule:
+    """One stretch of equal epochs (IUptimeSlasher.Schedule)."""
+
+    first_epoch: int
+    start_time: int
+    epoch_length: int
+    statute_epochs: int
+
+    @property
+    def window(self) -> int:
+        return (self.statute_epochs + 1) * self.epoch_length
 
 
 @dataclass
@@ -80,6 +122,9 @@ class Params:
     relayer_cap: int
     collateral_rate: int
 
+    def terms(self) -> Terms:
+        return Terms(self.fee_bps, self.challenge_window, self.dispute_timeout, self.dispute_bond_bps, self.client_share_bps)
+
 
 @dataclass
 class Model:
@@ -88,8 +133,9 @@ class Model:
     relayer_default: str
     oracles: list[str]
     threshold: int
-    anchor_epoch: int
-    anchor_time: int
+    schedules: list[Schedule]
+    config_version: int
+    report_window: int  # what the staking contract was last told
     paused: bool = False
     jobs: dict[int, JobM] = field(default_factory=dict)
     providers: dict[str, ProviderM] = field(default_factory=dict)
@@ -103,8 +149,41 @@ class Model:
     def provider(self, address: str) -> ProviderM:
         return self.providers.setdefault(address, ProviderM())
 
+    def active_schedule(self, t: int) -> Schedule:
+        latest = self.schedules[-1]
+        return latest if t >= latest.start_time else self.schedules[-2]
+
     def epoch_at(self, t: int) -> int:
-        return self.anchor_epoch + (t - self.anchor_time) // self.params.epoch_length
+        s = self.active_schedule(t)
+        return s.first_epoch + (t - s.start_time) // s.epoch_length
+
+    def locate(self, epoch: int) -> tuple[int, int, int]:
+        """(start, length, statute) of `epoch`, from the schedule it belongs to."""
+        s = next(s for s in reversed(self.schedules) if s.first_epoch <= epoch)
+        return s.start_time + (epoch - s.first_epoch) * s.epoch_length, s.epoch_length, s.statute_epochs
+
+    def declared_window(self, now: int) -> int:
+        """UptimeSlasher._declaredWindow: the latest schedule's window and every earlier one
+        whose epochs can still be reported."""
+        window = self.schedules[-1].window
+        for older, newer in zip(self.schedules[:-1], self.schedules[1:]):
+            if now < newer.start_time + older.statute_epochs * older.epoch_length:
+                window = max(window, older.window)
+        return window
+
+    def set_schedule(self, length: int, statute: int, now: int) -> None:
+        """A change starts at the next epoch boundary; a pending one is replaced."""
+        latest = self.schedules[-1]
+        if latest.start_time > now:
+            latest.epoch_length, latest.statute_epochs = length, statute
+            return
+        nxt = latest.first_epoch + (now - latest.start_time) // latest.epoch_length + 1
+        start = latest.start_time + (nxt - latest.first_epoch) * latest.epoch_length
+        self.schedules.append(Schedule(nxt, start, length, statute))
+
+    def locked_by_jobs(self, provider: str) -> int:
+        """What the provider's live jobs lock: `locked` must always equal it (invariant 11)."""
+        return sum(j.collateral for j in self.jobs.values() if j.provider == provider and j.status in LOCKING)
 
     def escrow_holdings(self) -> int:
         live = sum(j.escrow for j in self.jobs.values() if j.status in LIVE)
@@ -131,12 +210,20 @@ class Model:
         job.status = status
         self.claim_usd[job.client] += job.escrow + bond
         job.paid_out += job.escrow
-        self.slash(job.provider, job.collateral, job.collateral, job.client, self.params.client_share_bps, 2**256 - 1)
+        job.collateral_slashed = job.collateral
+        job.client_share = self.slash_collateral(job.provider, job.collateral, job.client, job.terms.client_share_bps)
 
     def cancel(self, job: JobM) -> None:
         job.status = CANCELLED
         self.claim_usd[job.client] += job.escrow
         job.paid_out += job.escrow
+
+    def add_stake(self, provider: str, amount: int) -> None:
+        p = self.provider(provider)
+        p.staked += amount
+        p.deposited += amount
+        self.wallet_stake[provider] -= amount
+        self.pay_shortfall(provider)
 
     def unbond(self, provider: str, amount: int, now: int) -> None:
         """Active stake -> unbonding; the end never moves earlier."""
@@ -158,23 +245,67 @@ class Model:
 
     def release(self, provider: str, amount: int) -> None:
         p = self.provider(provider)
-        p.locked = 0 if amount >= p.locked else p.locked - amount
+        assert amount <= p.locked, "released more than locked: the contract would revert CollateralNotLocked"
+        p.locked -= amount
+        self.pay_shortfall(provider)
 
-    def slash(self, provider: str, amount: int, release: int, beneficiary: str | None, share_bps: int, share_cap: int) -> int:
+    def pay_shortfall(self, provider: str) -> None:
         p = self.provider(provider)
-        if release:
-            self.release(provider, release)
-        from_active = min(amount, p.staked)
-        p.staked -= from_active
-        p.locked = min(p.locked, p.staked)
-        from_unbonding = min(amount - from_active, p.unbonding)
+        paid = min(p.shortfall, p.free)
+        if paid:
+            p.shortfall -= paid
+            p.staked -= paid
+            p.slashed += paid
+            self.claim_stake[self.treasury] += paid
+
+    def jail(self, p: ProviderM, for_downtime: bool) -> None:
+        if not p.registered:
+            return
+        if for_downtime:
+            p.jailed_for_downtime = True
+        else:
+            p.jailed_for_work = True
+
+    def slash_collateral(self, provider: str, amount: int, client: str, share_bps: int) -> int:
+        """A failed job: exactly its collateral, the client's share of it, the rest to the treasury."""
+        p = self.provider(provider)
+        assert amount <= p.locked
+        p.locked -= amount
+        p.staked -= amount
+        p.slashed += amount
+        share = amount * share_bps // BPS if client != provider else 0
+        self.claim_stake[client] += share
+        self.claim_stake[self.treasury] += amount - share
+        if amount:
+            self.jail(p, for_downtime=False)
+        return share
+
+    def slash_uptime(self, provider: str, amount: int, beneficiary: str, share_bps: int, share_cap: int) -> int:
+        """Free stake, then unbonding; the rest (up to the locked stake) owed as shortfall."""
+        p = self.provider(provider)
+        from_free = min(amount, p.free)
+        rest = amount - from_free
+        from_unbonding = min(rest, p.unbonding)
+        deferred = min(rest - from_unbonding, p.locked)
+        p.staked -= from_free
         p.unbonding -= from_unbonding
-        slashed = from_active + from_unbonding
+        p.shortfall += deferred
+        slashed = from_free + from_unbonding
         p.slashed += slashed
-        share = min(slashed * share_bps // BPS, share_cap) if beneficiary else 0
-        if beneficiary:
-            self.claim_stake[beneficiary] += share
+        if beneficiary == provider:
+            beneficiary = ZERO
+        share = min(slashed * share_bps // BPS, share_cap) if beneficiary != ZERO else 0
+        self.claim_stake[beneficiary] += share
         self.claim_stake[self.treasury] += slashed - share
-        if amount != 0 and p.registered and not p.jailed:
-            p.jailed = True
+        if amount:
+            self.jail(p, for_downtime=True)
         return slashed
+
+    def sla_in_force(self, provider: str, epoch_start: int) -> bool:
+        p = self.provider(provider)
+        if p.jailed_for_downtime or epoch_start < p.sla_from:
+            return False
+        return not p.left or epoch_start < p.left_at
+
+
+ZERO = "0x0000000000000000000000000000000000000000"

@@ -45,9 +45,11 @@ from tests.stateful.model import (
     UINT48_MAX,
     UINT96_MAX,
     UINT128_MAX,
+    ZERO,
     JobM,
     Model,
     Params,
+    Schedule,
 )
 from tests.utils.reverts import reverts
 
@@ -55,7 +57,6 @@ USD = 10**6
 STAKE = 10**18
 CLIENT_FUNDS = 10_000 * USD
 PROVIDER_FUNDS = 20_000 * STAKE
-ZERO = "0x0000000000000000000000000000000000000000"
 
 # Time steps that land on and around every window: minutes, the 1 h windows and epochs, days.
 WARPS = st.sampled_from([1, 59, 60, 61, 1_799, 3_599, 3_600, 3_601, 7_200, 86_399, 86_400, 259_200, 604_800, 604_801])
@@ -64,7 +65,7 @@ PRICES = st.sampled_from([1, 39, 1_000, 100_000, 100_000, 1_000_000, 0, UINT96_M
 UNITS = st.sampled_from([1, 7, 100, 100, 1_000, 0, UINT48_MAX + 1])
 DURATIONS = st.sampled_from([3_600, 7_200, 86_400, 86_400, 30 * 86_400, 0, 1, 30 * 86_400 + 1])
 STAKES = st.sampled_from([0, 1, 999 * STAKE, 1_000 * STAKE, 1_500 * STAKE, 4_000 * STAKE])
-SIGNER_SETS = st.sampled_from(["valid", "valid", "valid", "too_few", "outsider", "duplicate", "reversed", "extra"])
+SIGNER_SETS = st.sampled_from(["valid", "valid", "valid", "too_few", "outsider", "duplicate", "reversed", "extra", "stale"])
 
 
 class ProtocolMachine(RuleBasedStateMachine):
@@ -85,6 +86,7 @@ class ProtocolMachine(RuleBasedStateMachine):
         self.clients, self.providers = c["clients"], c["providers"]
         self.oracle_pool = c["oracle_pool"]  # current oracles first, then spare keys
         self.model = Model(**{k: v for k, v in c["model_init"].items()})
+        self.model.schedules = [Schedule(**vars(s)) for s in c["model_init"]["schedules"]]
         self.model.claim_usd = c["claim_usd0"].copy()
         self.model.claim_stake = c["claim_stake0"].copy()
         self.model.wallet_usd = c["wallet_usd0"].copy()
@@ -154,9 +156,20 @@ class ProtocolMachine(RuleBasedStateMachine):
             chosen = sorted(members[: k - 1] + [self.attacker], key=lambda a: int(a.address, 16))
         elif kind == "duplicate":
             chosen = [members[0], members[0]] + members[1:k]
-        else:  # reversed order
+        elif kind == "reversed":
             chosen = list(reversed(members[:k]))
+        else:  # "stale": a valid quorum, but the statement names an earlier oracle configuration
+            chosen = members[:k]
         return b"".join(eip712.sign_digest(digest, a.private_key) for a in chosen)
+
+    def _version_for(self, kind: str) -> int:
+        """The config version a statement is signed under: the current one, or an earlier one."""
+        return self.model.config_version - 1 if kind == "stale" else self.model.config_version
+
+    def _record_refund(self, receipt, job: JobM) -> None:
+        """What the chain says a failed job's collateral gave: checked by invariant 11."""
+        event = receipt.events.filter(self.escrow.JobRefunded)[-1]
+        job.chain_refund = (event.collateralSlashed, event.clientCollateralShare)
 
     def _quorum_error(self, digest: bytes, signatures: bytes):
         predicted = predicted_rejection(digest, signatures, self.model.oracles, self.model.threshold)
@@ -173,6 +186,10 @@ class ProtocolMachine(RuleBasedStateMachine):
         for p, amount in enumerate((first, second)):
             if amount:
                 self.register(p, amount)
+        # Start at an epoch boundary, so that the next ended epoch is one the providers were
+        # under the SLA for (registration starts it from the next epoch).
+        start, length, _ = self.model.locate(self.model.epoch_at(self.now()))
+        self.chain.pending_timestamp = start + length
         for i in range(jobs):
             self.create_job(i % 2, i % 2, 100_000, 100, 86_400)
             self.accept(len(self.model.jobs) - 1, True)
@@ -209,7 +226,7 @@ class ProtocolMachine(RuleBasedStateMachine):
         receipt = call()
         job_id = len(m.jobs) + 1
         assert receipt.events.filter(self.escrow.JobCreated)[0].jobId == job_id
-        m.jobs[job_id] = JobM(job_id, client.address, provider, price, units, m.params.fee_bps, deadline,
+        m.jobs[job_id] = JobM(job_id, client.address, provider, price, units, m.params.terms(), deadline,
                               min(now + m.params.accept_window, deadline))
         m.wallet_usd[client.address] -= amount
         self._touch(m.jobs[job_id])
@@ -240,7 +257,7 @@ class ProtocolMachine(RuleBasedStateMachine):
         m = self.model
         sender = next(c for c in self.clients if c.address == job.client) if by_client else self.attacker
         now = self.now()
-        bond = -(-job.escrow * m.params.dispute_bond_bps // BPS)
+        bond = -(-job.escrow * job.terms.dispute_bond_bps // BPS)  # the job's own terms, not today's
         if job.status != ATTESTED:
             error = (self.escrow.UnexpectedJobStatus, {"jobId": job.id, "expected": ATTESTED, "actual": job.status})
         elif sender.address != job.client:
@@ -257,7 +274,7 @@ class ProtocolMachine(RuleBasedStateMachine):
             return
         self.escrow.dispute(job.id, sender=sender)
         self._touch(job)
-        job.status, job.bond, job.dispute_ends = DISPUTED, bond, now + m.params.dispute_timeout
+        job.status, job.bond, job.dispute_ends = DISPUTED, bond, now + job.terms.dispute_timeout
         m.wallet_usd[job.client] -= bond
 
     @precondition(lambda self: self.model.jobs)
@@ -276,9 +293,10 @@ class ProtocolMachine(RuleBasedStateMachine):
             with self._reverts(error[0], **error[1]):
                 self.escrow.reclaimExpired(job.id, sender=sender)
             return
-        self.escrow.reclaimExpired(job.id, sender=sender)
+        receipt = self.escrow.reclaimExpired(job.id, sender=sender)
         self._touch(job)
         self.model.refund(job, EXPIRED, 0)
+        self._record_refund(receipt, job)
 
     @rule(who=st.integers(0, 8))
     def withdraw_usd(self, who):
@@ -312,10 +330,11 @@ class ProtocolMachine(RuleBasedStateMachine):
             with self._reverts(error[0], **error[1]):
                 self.staking.register("ipfs://p", amount, sender=provider)
             return
+        now = self.now()
         self.staking.register("ipfs://p", amount, sender=provider)
         self._touch(None, provider.address)
-        state.registered, state.staked, state.deposited = True, state.staked + amount, state.deposited + amount
-        m.wallet_stake[provider.address] -= amount
+        state.registered, state.sla_from = True, now
+        m.add_stake(provider.address, amount)
 
     @rule(p=st.integers(0, 2), amount=STAKES)
     def add_stake(self, p, amount):
@@ -333,9 +352,7 @@ class ProtocolMachine(RuleBasedStateMachine):
             return
         self.staking.addStake(amount, sender=sender)
         self._touch(None, sender.address)
-        state.staked += amount
-        state.deposited += amount
-        self.model.wallet_stake[sender.address] -= amount
+        self.model.add_stake(sender.address, amount)  # pays a shortfall first
 
     @rule(p=st.integers(0, 2), fraction=st.sampled_from([0, 1, 2, 4, 10]))
     def request_unbond(self, p, fraction):
@@ -348,6 +365,8 @@ class ProtocolMachine(RuleBasedStateMachine):
             error = (self.staking.NotRegistered, {"provider": sender})
         elif amount == 0:
             error = (self.staking.ZeroAmount, {})
+        elif state.shortfall:  # no stake leaves while an uptime slash is owed
+            error = (self.staking.ShortfallOutstanding, {"provider": sender, "shortfall": state.shortfall})
         elif amount > state.free:
             error = (self.staking.InsufficientFreeStake, {"requested": amount, "free": state.free})
         else:
@@ -365,7 +384,9 @@ class ProtocolMachine(RuleBasedStateMachine):
         provider = self.providers[p]
         state = self.model.provider(provider.address)
         now = self.now()
-        if state.unbonding == 0:
+        if state.shortfall:
+            error = (self.staking.ShortfallOutstanding, {"provider": provider, "shortfall": state.shortfall})
+        elif state.unbonding == 0:
             error = (self.staking.NothingUnbonding, {"provider": provider})
         elif now < state.unbonding_end:  # invariant 5: only after the delay
             error = (self.staking.UnbondingNotElapsed, {"unbondingEnd": state.unbonding_end, "nowTime": now})
@@ -385,6 +406,8 @@ class ProtocolMachine(RuleBasedStateMachine):
         state, minimum = self.model.provider(provider.address), self.model.params.min_stake
         if not state.jailed:
             error = (self.staking.ProviderNotJailed, {"provider": provider})
+        elif state.shortfall:
+            error = (self.staking.ShortfallOutstanding, {"provider": provider, "shortfall": state.shortfall})
         elif state.staked < minimum:
             error = (self.staking.StakeBelowMinimum, {"minStake": minimum, "stake": state.staked})
         else:
@@ -393,9 +416,31 @@ class ProtocolMachine(RuleBasedStateMachine):
             with self._reverts(error[0], **error[1]):
                 self.staking.unjail(sender=provider)
             return
+        now = self.now()
         self.staking.unjail(sender=provider)
         self._touch(None, provider.address)
-        state.jailed = False
+        if state.jailed_for_downtime:  # the SLA applies again from the next epoch
+            state.sla_from = now
+        state.jailed_for_work = state.jailed_for_downtime = False
+
+    @rule(p=st.integers(0, 2))
+    def leave(self, p):
+        sender = self.providers[p] if p < 2 else self.attacker
+        state = self.model.provider(sender.address)
+        if not state.registered:
+            error = (self.staking.NotRegistered, {"provider": sender})
+        elif state.left:
+            error = (self.staking.ProviderHasLeft, {"provider": sender})
+        else:
+            error = None
+        if error:
+            with self._reverts(error[0], **error[1]):
+                self.staking.leave(sender=sender)
+            return
+        now = self.now()
+        self.staking.leave(sender=sender)
+        self._touch(None, sender.address)
+        state.left, state.left_at = True, now
 
     @rule(who=st.integers(0, 8))
     def claim_stake(self, who):
@@ -433,6 +478,8 @@ class ProtocolMachine(RuleBasedStateMachine):
             error = (self.staking.NotRegistered, {"provider": job.provider})
         elif state.jailed:
             error = (self.staking.ProviderIsJailed, {"provider": job.provider})
+        elif state.left:
+            error = (self.staking.ProviderHasLeft, {"provider": job.provider})
         elif state.staked < m.params.min_stake:
             error = (self.staking.StakeBelowMinimum, {"minStake": m.params.min_stake, "stake": state.staked})
         elif collateral > state.free:
@@ -458,12 +505,15 @@ class ProtocolMachine(RuleBasedStateMachine):
         m = self.model
         now = self.now()
         provider = self.providers[0].address if wrong_provider else job.provider
-        attestation = (job.id, provider, success, units, b"\x05" * 32, now + valid_for)
+        version = self._version_for(signers)
+        attestation = (job.id, provider, success, units, b"\x05" * 32, now + valid_for, version)
         separator = eip712.domain_separator(self.chain.chain_id, self.hub.address)
         digest = eip712.typed_digest(separator, eip712.attestation_struct_hash(*attestation))
         sigs = self._signatures(digest, signers)
         if now + valid_for < now:
             error = (self.hub.AttestationExpired, {"deadline": now + valid_for, "nowTime": now})
+        elif version != m.config_version:  # invariant 12: signatures die with their configuration
+            error = (self.hub.StaleOracleConfig, {"current": m.config_version, "signed": version})
         else:
             error = self._quorum_error(digest, sigs)
         if error is None:
@@ -479,49 +529,67 @@ class ProtocolMachine(RuleBasedStateMachine):
             with self._reverts(error[0], **error[1]):
                 self.hub.submitAttestation(attestation, sigs, sender=self.relayer)
             return
-        self.hub.submitAttestation(attestation, sigs, sender=self.relayer)
+        receipt = self.hub.submitAttestation(attestation, sigs, sender=self.relayer)
         self._touch(job)
         if success:  # invariant 6: the job leaves Accepted, so a replay can never take effect
-            job.status, job.units, job.challenge_ends = ATTESTED, units, now + m.params.challenge_window
+            job.status, job.units, job.challenge_ends = ATTESTED, units, now + job.terms.challenge_window
         else:
             m.refund(job, FAILED, 0)
+            self._record_refund(receipt, job)
 
-    @rule(p=st.integers(0, 2), back=st.sampled_from([-1, 0, 1, 2, 24, 25]), bps=st.sampled_from([0, 9_499, 9_500, 10_000, 10_001]),
-          signers=st.sampled_from(["valid", "valid", "too_few", "outsider"]))
-    def report_uptime(self, p, back, bps, signers):
+    @rule(p=st.integers(0, 2), back=st.sampled_from([-1, 0, 1, 1, 2, 24, 25]), bps=st.sampled_from([0, 0, 9_499, 9_500, 10_000, 10_001]),
+          signers=st.sampled_from(["valid", "valid", "valid", "too_few", "outsider", "stale"]),
+          named=st.sampled_from(["relayer", "relayer", "provider", "nobody"]), by_attacker=st.booleans(),
+          finish_epoch=st.booleans())
+    def report_uptime(self, p, back, bps, signers, named, by_attacker, finish_epoch):
         m = self.model
+        if finish_epoch:  # oracles report right after an epoch ends: move to the next boundary first
+            start, length, _ = m.locate(m.epoch_at(self.now()))
+            self.chain.pending_timestamp = start + length
         provider = self.providers[p].address if p < 2 else self.attacker.address
+        relayer = {"relayer": self.relayer.address, "provider": provider, "nobody": ZERO}[named]
+        sender = self.attacker if by_attacker else self.relayer  # a copied report earns the copier nothing
         now = self.now()
         current = m.epoch_at(now)
         epoch = max(current - back, 0)
-        report = (provider, epoch, bps)
+        version = self._version_for(signers)
+        report = (provider, epoch, bps, relayer, version)
         separator = eip712.domain_separator(self.chain.chain_id, self.hub.address)
         digest = eip712.typed_digest(separator, eip712.uptime_report_struct_hash(*report))
         sigs = self._signatures(digest, signers)
         state = m.provider(provider)
         slashable = state.staked + state.unbonding
-        error = self._quorum_error(digest, sigs)
+        start, length, statute = m.locate(epoch)
+        deadline = start + (statute + 1) * length  # fixed in seconds when the epoch began
+        if version != m.config_version:
+            error = (self.hub.StaleOracleConfig, {"current": m.config_version, "signed": version})
+        else:
+            error = self._quorum_error(digest, sigs)
         if error is None:
             if bps > BPS:
                 error = (self.slasher.UptimeOutOfRange, {"maxBps": BPS, "uptimeBps": bps})
             elif epoch >= current:
                 error = (self.slasher.EpochNotEnded, {"currentEpoch": current, "epoch": epoch})
-            elif epoch + m.params.statute_epochs < current:
-                error = (self.slasher.ReportTooOld, {"oldestEpoch": current - m.params.statute_epochs, "epoch": epoch})
-            elif slashable == 0 and not state.registered:
+            elif now >= deadline:
+                error = (self.slasher.ReportWindowClosed, {"deadline": deadline, "nowTime": now})
+            elif not state.registered:
                 error = (self.slasher.UnknownProvider, {"provider": provider})
             elif (provider, epoch) in m.reported:  # invariant 6: once per (provider, epoch)
                 error = (self.slasher.ReportAlreadyApplied, {"provider": provider, "epoch": epoch})
+            elif not m.sla_in_force(provider, start):
+                error = (self.slasher.SlaNotInForce, {"provider": provider, "epoch": epoch})
         if error:
             with self._reverts(error[0], **error[1]):
-                self.hub.submitUptimeReport(report, sigs, sender=self.relayer)
+                self.hub.submitUptimeReport(report, sigs, sender=sender)
             return
-        self.hub.submitUptimeReport(report, sigs, sender=self.relayer)
-        self._touch(None, provider)
+        receipt = self.hub.submitUptimeReport(report, sigs, sender=sender)
+        self._touch(None, provider, relayer, sender.address)
         m.reported.add((provider, epoch))
+        # the event names who was paid: never the provider itself
+        assert receipt.events.filter(self.slasher.UptimeReported)[0].relayer == (ZERO if relayer == provider else relayer)
         if bps < m.params.sla_bps:
             requested = min(slashable * m.params.uptime_slash_bps // BPS, m.params.uptime_slash_cap)
-            m.slash(provider, requested, 0, self.relayer.address, m.params.relayer_bps, m.params.relayer_cap)
+            m.slash_uptime(provider, requested, relayer, m.params.relayer_bps, m.params.relayer_cap)
 
     # ───────────────────────────── settlement and arbitration ─────────────────────────────
 
@@ -587,11 +655,12 @@ class ProtocolMachine(RuleBasedStateMachine):
             with self._reverts(error[0], **error[1]):
                 self.escrow.resolveDispute(job.id, upheld, sender=sender)
             return
-        self.escrow.resolveDispute(job.id, upheld, sender=sender)
+        receipt = self.escrow.resolveDispute(job.id, upheld, sender=sender)
         self._touch(job)
         bond, job.bond = job.bond, 0
         if upheld:
             self.model.refund(job, FAILED, bond)
+            self._record_refund(receipt, job)
         else:
             self.model.pay(job, bond, 0)
 
@@ -708,30 +777,47 @@ class ProtocolMachine(RuleBasedStateMachine):
         else:
             p.client_share_bps = bps
 
-    @rule(min_stake=st.sampled_from([500 * STAKE, 1_000 * STAKE, 2_000 * STAKE]), delay=st.sampled_from([3_600, 604_800, 366 * 86_400]))
+    @rule(min_stake=st.sampled_from([500 * STAKE, 1_000 * STAKE, 2_000 * STAKE]),
+          delay=st.sampled_from([3_600, 90_000, 90_001, 604_800, 366 * 86_400]))
     def set_staking_params(self, min_stake, delay):
         self.params_touched = True
         self.staking.setMinStake(min_stake, sender=self.gov)
         self.model.params.min_stake = min_stake
+        window = self.model.report_window
         if delay > 365 * 86_400:
             with self._reverts(self.staking.UnbondingDelayTooLong, maxDelay=365 * 86_400, delay=delay):
+                self.staking.setUnbondingDelay(delay, sender=self.gov)
+            return
+        if window and delay <= window:  # invariant 13: stake never outlives the reports on it
+            with self._reverts(self.staking.UnbondingDelayTooShort, minDelay=window + 1, delay=delay):
                 self.staking.setUnbondingDelay(delay, sender=self.gov)
             return
         self.staking.setUnbondingDelay(delay, sender=self.gov)
         self._ok()
         self.model.params.unbonding_delay = delay
 
-    @rule(length=st.sampled_from([3_600, 1_800, 7_200]), sla=st.sampled_from([9_000, 9_500]))
-    def set_uptime_params(self, length, sla):
+    @rule(length=st.sampled_from([3_600, 1_800, 7_200, 60]), statute=st.sampled_from([24, 2, 100]),
+          sla=st.sampled_from([9_000, 9_500]))
+    def set_uptime_params(self, length, statute, sla):
+        """A new epoch length or statute starts at the next epoch boundary; the report window it
+        implies must stay below the unbonding delay (invariant 13)."""
         self.params_touched = True
         m, p = self.model, self.model.params
-        new = (length, p.statute_epochs, sla, p.uptime_slash_bps, p.uptime_slash_cap, p.relayer_bps, p.relayer_cap)
+        new = (length, statute, sla, p.uptime_slash_bps, p.uptime_slash_cap, p.relayer_bps, p.relayer_cap)
         now = self.now()
+        trial = Model(params=p, treasury=m.treasury, relayer_default=m.relayer_default, oracles=[], threshold=0,
+                      schedules=[Schedule(**vars(x)) for x in m.schedules], config_version=0, report_window=0)
+        if (length, statute) != (p.epoch_length, p.statute_epochs):
+            trial.set_schedule(length, statute, now)
+        window = trial.declared_window(now)
+        if window >= p.unbonding_delay:
+            with self._reverts(self.slasher.ReportWindowTooLong, maxWindow=p.unbonding_delay - 1, window=window):
+                self.slasher.setParams(new, sender=self.gov)
+            return
         self.slasher.setParams(new, sender=self.gov)
         self._ok()
-        if length != p.epoch_length:  # re-anchor: a new epoch starts now, numbered past the current one
-            m.anchor_epoch, m.anchor_time = m.epoch_at(now) + 1, now
-        p.epoch_length, p.sla_bps = length, sla
+        m.schedules, m.report_window = trial.schedules, window
+        p.epoch_length, p.statute_epochs, p.sla_bps = length, statute, sla
 
     @rule(action=st.sampled_from(["add", "remove", "threshold"]), i=st.integers(0, 4), k=st.integers(0, 5))
     def change_oracle_set(self, action, i, k):
@@ -747,6 +833,7 @@ class ProtocolMachine(RuleBasedStateMachine):
             self.hub.addOracle(oracle, sender=self.gov)
             self._ok()
             m.oracles.append(oracle)
+            m.config_version += 1
         elif action == "remove":
             if oracle not in m.oracles:
                 error = (self.hub.NotAnOracle, {"account": oracle})
@@ -761,6 +848,7 @@ class ProtocolMachine(RuleBasedStateMachine):
             self.hub.removeOracle(oracle, sender=self.gov)
             self._ok()
             m.oracles.remove(oracle)
+            m.config_version += 1
         else:
             if not 1 <= k <= n:
                 with self._reverts(self.hub.ThresholdOutOfRange, min=1, max=n, threshold=k):
@@ -769,6 +857,7 @@ class ProtocolMachine(RuleBasedStateMachine):
             self.hub.setThreshold(k, sender=self.gov)
             self._ok()
             m.threshold = k
+            m.config_version += 1
 
     @rule(entry=st.sampled_from(["fee", "windows", "token", "oracle", "threshold", "minstake", "uptime", "treasury"]))
     def attacker_tries_governance(self, entry):
@@ -835,12 +924,33 @@ class ProtocolMachine(RuleBasedStateMachine):
         for address in addresses:
             p = self.model.providers[address]
             info = self.staking.providerInfo(address)
-            assert (info.registered, info.jailed, info.staked, info.locked, info.unbonding, info.unbondingEnd) == (
-                p.registered, p.jailed, p.staked, p.locked, p.unbonding, p.unbonding_end), address
+            assert (info.registered, info.jailed, info.jailedForDowntime, info.left, info.staked, info.locked,
+                    info.unbonding, info.unbondingEnd, info.shortfall, info.slaFrom, info.leftAt) == (
+                p.registered, p.jailed, p.jailed_for_downtime, p.left, p.staked, p.locked, p.unbonding,
+                p.unbonding_end, p.shortfall, p.sla_from, p.left_at), address
             assert (info.totalSlashed, info.totalDeposited) == (p.slashed, p.deposited)
-            assert p.locked <= p.staked
             assert p.slashed <= p.deposited
             assert self.staking.slashableStake(address) == p.staked + p.unbonding  # unbonding stays slashable
+
+    @invariant()
+    def inv_11_collateral_is_an_obligation(self):
+        """For every provider, after every step: `locked` is exactly what its live jobs lock and
+        never more than its active stake; a shortfall only exists with a downtime jail and no
+        free or unbonding stake left (so it blocks exits and acceptances); every failed job's
+        collateral was taken in full and its client got exactly its terms' share of it."""
+        m = self.model
+        for address in [p.address for p in self.providers]:
+            p = m.provider(address)
+            assert p.locked == m.locked_by_jobs(address), address
+            assert p.locked <= p.staked, address
+            if p.shortfall:
+                assert p.jailed_for_downtime and p.free == 0 and p.unbonding == 0, address
+        for job_id in self.touched_jobs:
+            job = m.jobs[job_id]
+            if job.collateral_slashed is not None:
+                share = job.collateral * job.terms.client_share_bps // BPS if job.client != job.provider else 0
+                assert (job.collateral_slashed, job.client_share) == (job.collateral, share), job.id
+                assert job.chain_refund == (job.collateral, share), job.id
 
     @invariant()
     def inv_7_claimables_only_fall_by_own_withdrawal(self):
@@ -862,6 +972,10 @@ class ProtocolMachine(RuleBasedStateMachine):
 
     def _check_params(self) -> None:
         p, m = self.model.params, self.model
+        assert self.hub.configVersion() == m.config_version
+        assert self.staking.reportWindow() == m.report_window
+        assert [tuple(x) for x in self.slasher.schedules()] == [
+            (x.first_epoch, x.start_time, x.epoch_length, x.statute_epochs) for x in m.schedules]
         assert (self.escrow.feeBps(), self.escrow.acceptWindow(), self.escrow.challengeWindow(), self.escrow.disputeTimeout(),
                 self.escrow.maxJobDuration(), self.escrow.disputeBondBps(), self.escrow.clientSlashShareBps()) == (
             p.fee_bps, p.accept_window, p.challenge_window, p.dispute_timeout, p.max_job_duration, p.dispute_bond_bps,
@@ -870,7 +984,7 @@ class ProtocolMachine(RuleBasedStateMachine):
         assert self.escrow.paused() == m.paused
         assert sorted(self.hub.oracles()) == sorted(m.oracles) and self.hub.threshold() == m.threshold
         on_chain = self.slasher.params()
-        assert (on_chain.epochLength, on_chain.slaBps) == (p.epoch_length, p.sla_bps)
+        assert (on_chain.epochLength, on_chain.statuteEpochs, on_chain.slaBps) == (p.epoch_length, p.statute_epochs, p.sla_bps)
 
     # ───────────────────────────── invariant 10: everyone can exit ─────────────────────────────
 
@@ -897,15 +1011,22 @@ class ProtocolMachine(RuleBasedStateMachine):
                 self.escrow.cancel(job.id, sender=next(c for c in self.clients if c.address == job.client))
                 m.cancel(job)
             elif job.status == ACCEPTED:
-                self.escrow.reclaimExpired(job.id, sender=self.relayer)
+                receipt = self.escrow.reclaimExpired(job.id, sender=self.relayer)
                 m.refund(job, EXPIRED, 0)
+                self._record_refund(receipt, job)
             elif job.status in (ATTESTED, DISPUTED):
                 self.escrow.settle(job.id, sender=self.relayer)
                 self._settle_model(job)
         assert all(j.status in ENDED for j in m.jobs.values())
+        self.touched_jobs = set(m.jobs)
+        self.inv_11_collateral_is_an_obligation()
         for provider in self.providers:
             state = m.provider(provider.address)
             assert state.locked == 0  # no job holds collateral any more
+            if state.shortfall:  # a top-up pays what an uptime slash could not take, then it can exit
+                self.staking.addStake(state.shortfall, sender=provider)
+                m.add_stake(provider.address, state.shortfall)
+                assert state.shortfall == 0
             if state.staked:
                 now = self.now()
                 self.staking.requestUnbond(state.staked, sender=provider)
@@ -956,7 +1077,6 @@ def machine(chain, deployment, accounts, governance, treasury, arbitrator, relay
         uptime_slash_cap=slasher.params().uptimeSlashCap, relayer_bps=slasher.params().relayerRewardBps,
         relayer_cap=slasher.params().relayerRewardCap, collateral_rate=escrow.paymentToken(usd)[3],
     )
-    current = slasher.currentEpoch()
     everyone = [client, other_client, provider, other_provider, governance, arbitrator, relayer, attacker, treasury]
     ProtocolMachine.ctx = {
         "chain": chain, "escrow": escrow, "staking": staking, "hub": hub, "slasher": slasher, "usd": usd,
@@ -966,7 +1086,8 @@ def machine(chain, deployment, accounts, governance, treasury, arbitrator, relay
         "model_init": {
             "params": params, "treasury": treasury.address, "relayer_default": relayer.address,
             "oracles": list(hub.oracles()), "threshold": hub.threshold(),
-            "anchor_epoch": current, "anchor_time": slasher.epochStart(current),
+            "schedules": [Schedule(*s) for s in slasher.schedules()],
+            "config_version": hub.configVersion(), "report_window": staking.reportWindow(),
         },
         "claim_usd0": Counter(), "claim_stake0": Counter(),
         "wallet_usd0": Counter({a.address: usd.balanceOf(a) for a in everyone}),

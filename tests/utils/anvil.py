@@ -85,8 +85,13 @@ class Anvil:
         self.stop()
         self.start(load_state=True)
 
-    def deploy(self, out_dir: Path) -> Path:
-        """Deploy with scripts/deploy.py onto this node; return the deployment file."""
+    def deploy(self, out_dir: Path, direct_governance: bool = True) -> Path:
+        """Deploy with scripts/deploy.py onto this node; return the deployment file.
+
+        With `direct_governance`, governance (the test mnemonic's account 0) is then made a
+        direct admin and governor of every contract through one timelock operation (scheduled,
+        its delay skipped with evm_increaseTime, executed), so that tests and the bench can
+        change parameters without waiting: see `grant_direct_governance`."""
         env = dict(os.environ)
         env["APE_FOUNDRY_HOST"] = self.url
         env.setdefault("SOLCX_BINARY_PATH", str(ROOT / ".solc"))
@@ -100,4 +105,23 @@ class Anvil:
         files = list(out_dir.glob("*.json"))
         assert len(files) == 1, files
         json.loads(files[0].read_text())
+        if direct_governance:
+            grant_direct_governance(self.url, files[0], dev_key(0))
         return files[0]
+
+
+def grant_direct_governance(url: str, deployment: Path, governance_key: str) -> None:
+    """Through the deployment's timelock, make `governance_key` a direct admin and governor of
+    every protocol contract (test and bench convenience; production keeps them behind it)."""
+    import computerails
+    from computerails.deployments import role_id
+
+    rails = computerails.connect(url, deployment=deployment, account=governance_key)
+    me = rails.address
+    calls = [contract.functions.grantRole(role_id(role), me)
+             for contract in (rails.staking, rails.escrow, rails.slasher, rails.hub)
+             for role in ("DEFAULT_ADMIN_ROLE", "GOVERNOR_ROLE")]
+    operation = rails.governance.schedule(calls)
+    rails.w3.provider.make_request("evm_increaseTime", [rails.governance.delay()])
+    rails.w3.provider.make_request("evm_mine", [])
+    rails.governance.execute(operation)

@@ -94,10 +94,12 @@ class Protocol:
         result_hash: bytes = RESULT_HASH,
         deadline: int | None = None,
         provider: str | None = None,
+        config_version: int | None = None,
     ) -> tuple:
         provider = provider or self.escrow.job(job_id).provider
         deadline = deadline if deadline is not None else self.now() + 3_600
-        return (job_id, provider, success, units, result_hash, deadline)
+        version = config_version if config_version is not None else self.hub.configVersion()
+        return (job_id, provider, success, units, result_hash, deadline, version)
 
     def attestation_digest(self, attestation: tuple, hub: Any = None, chain_id: int | None = None) -> bytes:
         hub = hub or self.hub
@@ -118,17 +120,38 @@ class Protocol:
         signatures = self.sign(self.attestation_digest(attestation), signers)
         return self.hub.submitAttestation(attestation, signatures, sender=sender or self.oracles[0])
 
+    def report(self, provider: Any, epoch: int, uptime_bps: int, *, relayer: Any = None,
+               config_version: int | None = None) -> tuple:
+        """An UptimeReport tuple; the relayer the oracles name defaults to the first oracle."""
+        relayer = relayer if relayer is not None else self.oracles[0]
+        relayer = relayer if isinstance(relayer, str) else relayer.address
+        version = config_version if config_version is not None else self.hub.configVersion()
+        address = provider if isinstance(provider, str) else provider.address
+        return (address, epoch, uptime_bps, relayer, version)
+
     def report_uptime(
-        self, provider: Any, epoch: int, uptime_bps: int, *, sender: Any = None, signers: Sequence[Any] | None = None
+        self, provider: Any, epoch: int, uptime_bps: int, *, sender: Any = None, signers: Sequence[Any] | None = None,
+        relayer: Any = None,
     ) -> Any:
-        report = (provider.address, epoch, uptime_bps)
+        """Sign and relay a report. The named relayer defaults to the sender (first oracle)."""
+        sender = sender or self.oracles[0]
+        report = self.report(provider, epoch, uptime_bps, relayer=relayer if relayer is not None else sender)
         signatures = self.sign(self.report_digest(report), signers)
-        return self.hub.submitUptimeReport(report, signatures, sender=sender or self.oracles[0])
+        return self.hub.submitUptimeReport(report, signatures, sender=sender)
 
     def finish_epoch(self) -> int:
         """Warp into the next epoch and return the number of the epoch that just ended."""
         current = self.slasher.currentEpoch()
-        start_next = self.slasher.epochStart(current + 1)
-        self.warp_to(start_next)
+        self.warp_to(self.slasher.epochEnd(current))
         self.chain.mine()
         return current
+
+    def warp_past_sla_start(self, provider: Any) -> None:
+        """Move to the start of the first epoch fully under `provider`'s SLA (registration or
+        unjail starts it from the next epoch), so that the next `finish_epoch` ends an epoch
+        the provider can be reported for."""
+        sla_from = self.staking.providerInfo(provider).slaFrom
+        epoch = self.slasher.currentEpoch()
+        if self.slasher.epochStart(epoch) < sla_from:
+            self.warp_to(self.slasher.epochEnd(epoch))
+            self.chain.mine()

@@ -35,7 +35,18 @@ ESCROW = UNIT_PRICE * MAX_UNITS  # 10 USD
 COLLATERAL = ESCROW * COLLATERAL_RATE // 10**18  # 5 stake tokens
 BOND = ESCROW * DISPUTE_BOND_BPS // 10_000  # 1 USD
 
+# The terms every job created on the fresh deployment gets (terms id 1).
+INITIAL_TERMS_ID = 1
+DEFAULT_TERMS = {
+    "feeBps": FEE_BPS,
+    "challengeWindow": CHALLENGE_WINDOW,
+    "disputeTimeout": DISPUTE_TIMEOUT,
+    "disputeBondBps": DISPUTE_BOND_BPS,
+    "clientSlashShareBps": CLIENT_SLASH_SHARE_BPS,
+}
+
 UINT96_MAX = 2**96 - 1
+UINT24_MAX = 2**24 - 1
 UINT48_MAX = 2**48 - 1
 UINT128_MAX = 2**128 - 1
 
@@ -95,6 +106,16 @@ def as_dict(struct: Any) -> dict[str, Any]:
 
 def job_view(escrow: Any, job_id: int) -> dict[str, Any]:
     return as_dict(escrow.job(job_id))
+
+
+def terms_of(escrow: Any, terms_id: int) -> dict[str, Any]:
+    """The stored terms with id `terms_id`, as a normalised dict."""
+    return as_dict(escrow.terms(terms_id))
+
+
+def terms_set(terms_id: int, **overrides: Any) -> dict[str, Any]:
+    """The arguments of TermsSet for `terms_id`: the default terms with `overrides`."""
+    return {"termsId": terms_id, **DEFAULT_TERMS, **overrides}
 
 
 def role_error(account: Any, role: bytes) -> dict[str, Any]:

@@ -32,6 +32,17 @@ def assert_refunded_and_slashed(escrow, staking, usd, client, provider, treasury
         collateralSlashed=COLLATERAL,
         clientCollateralShare=CLIENT_SHARE,
     )
+    # Exactly the job's collateral, through the collateral path: never an uptime slash.
+    assert_event(
+        receipt,
+        staking.CollateralSlashed,
+        provider=provider,
+        beneficiary=client,
+        amount=COLLATERAL,
+        beneficiaryAmount=CLIENT_SHARE,
+        treasuryAmount=COLLATERAL - CLIENT_SHARE,
+    )
+    assert events(receipt, staking.ProviderSlashed) == []
     assert escrow.jobStatus(job_id) == status
     assert escrow.claimable(client, usd) == ESCROW
     assert escrow.claimable(provider, usd) == 0
@@ -165,16 +176,17 @@ def test_attest__failure__refunds_escrow_and_slashes_collateral(
     assert_refunded_and_slashed(
         escrow, staking, usd, client, registered_provider, treasury, receipt, accepted_job, Status.FAILED
     )
-    assert events(receipt, staking.ProviderJailed) == [{"provider": registered_provider.address}]
+    assert events(receipt, staking.ProviderJailed) == [{"provider": registered_provider.address, "forDowntime": False}]
     assert usd.balanceOf(escrow) == balance  # credited, not sent
 
 
 def test_attest__failure_with_full_client_share__all_collateral_to_client(
-    protocol, escrow, staking, governance, client, treasury, accepted_job
+    protocol, escrow, staking, governance, client, treasury, registered_provider
 ):
     escrow.setClientSlashShare(10_000, sender=governance)
+    job_id = protocol.accepted_job(client, registered_provider)  # created under the new terms
 
-    protocol.attest(accepted_job, success=False, units=0)
+    protocol.attest(job_id, success=False, units=0)
 
     assert staking.claimable(client) == COLLATERAL
     assert staking.claimable(treasury) == 0

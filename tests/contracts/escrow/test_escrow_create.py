@@ -36,6 +36,7 @@ def job_view_expected(client, provider, token, **overrides):
         "maxUnits": MAX_UNITS,
         "escrow": ESCROW,
         "units": 0,
+        "termsId": 1,  # the terms the deployment started with
         "feeBps": FEE_BPS,
         "collateral": 0,
         "deadline": 0,

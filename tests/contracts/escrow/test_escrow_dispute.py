@@ -74,14 +74,16 @@ def test_dispute__bond_rounds_up(protocol, escrow, usd, client, registered_provi
     assert escrow.job(job_id).disputeBond == bond
 
 
-def test_dispute__zero_bond_bps__no_transfer(protocol, escrow, usd, governance, client, attested_job):
+def test_dispute__zero_bond_bps__no_transfer(protocol, escrow, usd, governance, client, registered_provider):
     escrow.setDisputeBond(0, sender=governance)
+    job_id = protocol.accepted_job(client, registered_provider)  # created under the zero-bond terms
+    protocol.attest(job_id, success=True, units=60)
 
-    receipt = escrow.dispute(attested_job, sender=client)
+    receipt = escrow.dispute(job_id, sender=client)
 
     assert events(receipt, usd.Transfer) == []
-    assert escrow.jobStatus(attested_job) == Status.DISPUTED
-    assert escrow.job(attested_job).disputeBond == 0
+    assert escrow.jobStatus(job_id) == Status.DISPUTED
+    assert escrow.job(job_id).disputeBond == 0
 
 
 def test_dispute__not_client__not_job_client(escrow, usd, client, attacker, registered_provider, attested_job, state):

@@ -25,6 +25,7 @@ from tests.contracts.escrow.escrow_helpers import (
     ceil_div,
     fee_of,
     role_error,
+    terms_set,
 )
 
 ZERO = "0x0000000000000000000000000000000000000000"
@@ -37,6 +38,7 @@ def params(escrow):
         "windows": (escrow.acceptWindow(), escrow.challengeWindow(), escrow.disputeTimeout(), escrow.maxJobDuration()),
         "disputeBondBps": escrow.disputeBondBps(),
         "clientSlashShareBps": escrow.clientSlashShareBps(),
+        "currentTermsId": escrow.currentTermsId(),
         "treasury": escrow.treasury(),
         "paused": escrow.paused(),
         "tokens": escrow.paymentTokens(),
@@ -49,6 +51,7 @@ def test_initial_parameters__documented_defaults(escrow, usd, treasury):
         "windows": WINDOWS,
         "disputeBondBps": DISPUTE_BOND_BPS,
         "clientSlashShareBps": CLIENT_SLASH_SHARE_BPS,
+        "currentTermsId": 1,
         "treasury": treasury.address,
         "paused": False,
         "tokens": [usd.address],
@@ -209,6 +212,7 @@ def test_set_fee__max__accepted_and_emitted(escrow, governance):
     receipt = escrow.setFee(1_000, sender=governance)
 
     assert_event(receipt, escrow.FeeSet, feeBps=1_000)
+    assert_event(receipt, escrow.TermsSet, **terms_set(2, feeBps=1_000))
     assert escrow.feeBps() == 1_000
     assert escrow.MAX_FEE_BPS() == 1_000
 
@@ -218,6 +222,7 @@ def test_set_fee__above_max__fee_too_high(escrow, governance):
         escrow.setFee(1_001, sender=governance)
 
     assert escrow.feeBps() == FEE_BPS
+    assert escrow.currentTermsId() == 1  # a refused change makes no terms
 
 
 BOUNDS = [(60, 30 * DAY), (60, 30 * DAY), (60, 90 * DAY), (60, 365 * DAY)]
@@ -235,6 +240,7 @@ def test_set_windows__argument_out_of_range__window_out_of_range(escrow, governa
         escrow.setWindows(*args, sender=governance)
 
     assert params(escrow)["windows"] == WINDOWS
+    assert escrow.currentTermsId() == 1  # a refused change makes no terms
 
 
 @pytest.mark.parametrize("side", ["low", "high"])
@@ -251,6 +257,7 @@ def test_set_windows__bounds__accepted_and_emitted(escrow, governance, side):
         disputeTimeout=values[2],
         maxJobDuration=values[3],
     )
+    assert_event(receipt, escrow.TermsSet, **terms_set(2, challengeWindow=values[1], disputeTimeout=values[2]))
     assert params(escrow)["windows"] == values
 
 
@@ -275,14 +282,19 @@ def test_set_dispute_bond__above_10000__bps_out_of_range(escrow, governance):
         escrow.setDisputeBond(10_001, sender=governance)
 
     assert escrow.disputeBondBps() == DISPUTE_BOND_BPS
+    assert escrow.currentTermsId() == 1  # a refused change makes no terms
 
 
 @pytest.mark.parametrize("bps", [0, 10_000])
-def test_set_dispute_bond__bounds__accepted(escrow, governance, attested_job, bps):
+def test_set_dispute_bond__bounds__accepted(protocol, escrow, governance, client, registered_provider, attested_job, bps):
     receipt = escrow.setDisputeBond(bps, sender=governance)
+    later_job = protocol.create_job(client, registered_provider)
 
     assert_event(receipt, escrow.DisputeBondSet, disputeBondBps=bps)
-    assert escrow.disputeBondFor(attested_job) == ESCROW * bps // 10_000
+    assert_event(receipt, escrow.TermsSet, **terms_set(2, disputeBondBps=bps))
+    assert escrow.disputeBondBps() == bps
+    assert escrow.disputeBondFor(later_job) == ESCROW * bps // 10_000
+    assert escrow.disputeBondFor(attested_job) == BOND  # a live job keeps the bond of its terms
 
 
 @pytest.mark.parametrize("bps", [0, 10_001])
@@ -291,6 +303,7 @@ def test_set_client_slash_share__out_of_range__bps_out_of_range(escrow, governan
         escrow.setClientSlashShare(bps, sender=governance)
 
     assert escrow.clientSlashShareBps() == CLIENT_SLASH_SHARE_BPS
+    assert escrow.currentTermsId() == 1  # a refused change makes no terms
 
 
 @pytest.mark.parametrize("bps", [1, 10_000])
@@ -298,6 +311,7 @@ def test_set_client_slash_share__bounds__accepted(escrow, governance, bps):
     receipt = escrow.setClientSlashShare(bps, sender=governance)
 
     assert_event(receipt, escrow.ClientSlashShareSet, clientSlashShareBps=bps)
+    assert_event(receipt, escrow.TermsSet, **terms_set(2, clientSlashShareBps=bps))
     assert escrow.clientSlashShareBps() == bps
 
 

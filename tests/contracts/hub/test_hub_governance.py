@@ -7,10 +7,12 @@ ZERO = "0x0000000000000000000000000000000000000000"
 
 @pytest.fixture
 def assert_oracle_set_unchanged(hub, oracles):
-    """After the test body: the session's oracle set and threshold are as deployed."""
+    """After the test body: the session's oracle set, threshold and config version are as deployed
+    (a refused change does not bump the version)."""
     yield
     assert hub.oracles() == [o.address for o in oracles]
     assert hub.threshold() == 2
+    assert hub.configVersion() == 1
 
 
 def test_oracles_view__deployed_set(hub, oracles, outsider):
@@ -23,7 +25,11 @@ def test_oracles_view__deployed_set(hub, oracles, outsider):
 def test_add_oracle__governance__added_with_event(hub, governance, oracles, outsider):
     receipt = hub.addOracle(outsider.address, sender=governance)
 
-    assert receipt.events == [hub.OracleAdded(oracle=outsider.address, oracleCount=4)]
+    assert receipt.events == [
+        hub.OracleAdded(oracle=outsider.address, oracleCount=4),
+        hub.OracleConfigChanged(configVersion=2, oracleCount=4, threshold=2),
+    ]
+    assert hub.configVersion() == 2
     assert hub.oracles() == [o.address for o in oracles] + [outsider.address]
     assert hub.isOracle(outsider.address)
     assert hub.threshold() == 2
@@ -44,7 +50,11 @@ def test_add_oracle__zero_address__zero_address(reverts, hub, governance, assert
 def test_remove_oracle__governance__swapped_out_with_event(hub, governance, oracles):
     receipt = hub.removeOracle(oracles[0], sender=governance)
 
-    assert receipt.events == [hub.OracleRemoved(oracle=oracles[0].address, oracleCount=2)]
+    assert receipt.events == [
+        hub.OracleRemoved(oracle=oracles[0].address, oracleCount=2),
+        hub.OracleConfigChanged(configVersion=2, oracleCount=2, threshold=2),
+    ]
+    assert hub.configVersion() == 2
     # Swap-and-pop: the last oracle takes the removed one's slot.
     assert hub.oracles() == [oracles[2].address, oracles[1].address]
     assert not hub.isOracle(oracles[0])
@@ -62,7 +72,11 @@ def test_remove_oracle__removed_then_added_again__oracle_again(hub, governance, 
     hub.removeOracle(oracles[1], sender=governance)
     receipt = hub.addOracle(oracles[1], sender=governance)
 
-    assert receipt.events == [hub.OracleAdded(oracle=oracles[1].address, oracleCount=3)]
+    assert receipt.events == [
+        hub.OracleAdded(oracle=oracles[1].address, oracleCount=3),
+        hub.OracleConfigChanged(configVersion=3, oracleCount=3, threshold=2),
+    ]
+    assert hub.configVersion() == 3  # the same set as deployed, but a new configuration
     assert hub.isOracle(oracles[1])
     assert sorted(hub.oracles()) == sorted(o.address for o in oracles)
 
@@ -80,12 +94,17 @@ def test_remove_oracle__would_drop_below_threshold__threshold_out_of_range(rever
 
     assert hub.oracles() == [o.address for o in oracles]
     assert hub.isOracle(oracles[0])
+    assert hub.configVersion() == 2  # bumped by setThreshold only
 
 
 def test_set_threshold__governance__set_with_event(hub, governance):
     receipt = hub.setThreshold(3, sender=governance)
 
-    assert receipt.events == [hub.ThresholdSet(threshold=3)]
+    assert receipt.events == [
+        hub.ThresholdSet(threshold=3),
+        hub.OracleConfigChanged(configVersion=2, oracleCount=3, threshold=3),
+    ]
+    assert hub.configVersion() == 2
     assert hub.threshold() == 3
 
 

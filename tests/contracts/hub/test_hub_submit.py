@@ -150,10 +150,15 @@ def test_submit__signer_outside_set__signer_not_oracle(
 
 
 def test_submit__signer_removed_after_signing__signer_not_oracle(
-    quorum, submit_reverts, hub, attestation, digest, sorted_oracles, governance
+    quorum, submit_reverts, protocol, hub, accepted_job, sorted_oracles, governance
 ):
-    signatures = quorum.sign(digest, sorted_oracles[:2])
+    # Signed for the configuration the removal creates, so that the statement is current when
+    # relayed and only the membership check can refuse it. (Signatures under the configuration
+    # before the removal are refused earlier, as stale: test_hub_config_version.py.)
+    attestation = protocol.attestation(accepted_job, units=60, config_version=hub.configVersion() + 1)
+    signatures = quorum.sign(protocol.attestation_digest(attestation), sorted_oracles[:2])
     hub.removeOracle(sorted_oracles[0], sender=governance)
+    assert hub.configVersion() == attestation[6]
 
     submit_reverts(hub.SignerNotOracle, attestation, signatures, signer=sorted_oracles[0].address)
 

@@ -22,13 +22,16 @@ def assert_books(staking: Any, stake_token: Any, accounts: Iterable[Any]) -> Non
 
     - totalStaked / totalUnbonding / totalClaimable equal the per-account sums,
     - the contract holds exactly staked + unbonding + claimable tokens (no donations here),
-    - every provider has locked <= staked and free == staked - locked.
+    - every provider has locked <= staked and free == staked - locked,
+    - a shortfall only with a downtime jail and no free or unbonding stake (it blocks exits).
     """
     staked = unbonding = claimable = 0
     for account in accounts:
         info = staking.providerInfo(account)
         assert info.locked <= info.staked, f"locked > staked for {account.address}"
         assert info.free == info.staked - info.locked
+        if info.shortfall:
+            assert info.jailedForDowntime and info.free == 0 and info.unbonding == 0, account.address
         staked += info.staked
         unbonding += info.unbonding
         claimable += staking.claimable(account)

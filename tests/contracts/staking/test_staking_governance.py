@@ -14,6 +14,7 @@ from tests.contracts.staking.staking_support import (
 )
 
 MAX_UNBONDING_DELAY = 365 * DAY
+REPORT_WINDOW = 25 * 3_600  # (statute 24 + 1) x 1 h epochs, declared by the uptime slasher at deploy
 
 
 @pytest.mark.parametrize(
@@ -64,7 +65,7 @@ def test_set_min_stake__raised__applies_to_new_registrations(protocol, staking, 
 # ─────────────────────────────── setUnbondingDelay ───────────────────────────────
 
 
-@pytest.mark.parametrize("delay", [0, DAY, MAX_UNBONDING_DELAY])
+@pytest.mark.parametrize("delay", [REPORT_WINDOW + 1, 2 * DAY, MAX_UNBONDING_DELAY])
 def test_set_unbonding_delay__in_range__set_and_emitted(staking, governance, delay):
     receipt = staking.setUnbondingDelay(delay, sender=governance)
 
@@ -83,21 +84,38 @@ def test_set_unbonding_delay__applies_to_new_requests_only(protocol, staking, go
     protocol.register(other_provider, MIN_STAKE)
     old_end = staking.requestUnbond(STAKE, sender=registered_provider).timestamp + UNBONDING_DELAY
 
-    staking.setUnbondingDelay(DAY, sender=governance)
+    staking.setUnbondingDelay(2 * DAY, sender=governance)
     receipt = staking.requestUnbond(STAKE, sender=other_provider)
 
     assert staking.providerInfo(registered_provider).unbondingEnd == old_end
-    assert staking.providerInfo(other_provider).unbondingEnd == receipt.timestamp + DAY
+    assert staking.providerInfo(other_provider).unbondingEnd == receipt.timestamp + 2 * DAY
 
 
-def test_set_unbonding_delay__zero__withdrawable_at_once(staking, stake_token, governance, registered_provider):
-    staking.setUnbondingDelay(0, sender=governance)
+def test_set_unbonding_delay__shortest_allowed__withdrawable_one_second_after_the_report_window(
+    protocol, staking, stake_token, governance, registered_provider
+):
+    staking.setUnbondingDelay(REPORT_WINDOW + 1, sender=governance)
     receipt = staking.requestUnbond(PROVIDER_STAKE, sender=registered_provider)
-    assert staking.providerInfo(registered_provider).unbondingEnd == receipt.timestamp
+    assert staking.providerInfo(registered_provider).unbondingEnd == receipt.timestamp + REPORT_WINDOW + 1
 
+    protocol.warp_to(receipt.timestamp + REPORT_WINDOW + 1)
     staking.withdrawUnbonded(sender=registered_provider)
 
     assert stake_token.balanceOf(registered_provider) == PROVIDER_STAKE
+
+
+@pytest.mark.parametrize("delay", [0, DAY, REPORT_WINDOW])
+def test_set_unbonding_delay__within_report_window__unbonding_delay_too_short_nothing_changes(
+    staking, slasher, governance, delay
+):
+    """Regression (issue 9, item 5): a delay that lets stake leave before a report that is still
+    on time can reach it is refused with a named error."""
+    assert staking.reportWindow() == REPORT_WINDOW == slasher.reportWindow()
+
+    with reverts(staking.UnbondingDelayTooShort, minDelay=REPORT_WINDOW + 1, delay=delay):
+        staking.setUnbondingDelay(delay, sender=governance)
+
+    assert staking.unbondingDelay() == UNBONDING_DELAY
 
 
 # ─────────────────────────────── setTreasury ───────────────────────────────
@@ -114,12 +132,12 @@ def test_set_treasury__new_treasury__gets_future_slashes_old_keeps_its_claim(
     accounts, staking, governance, treasury, registered_provider, slasher_account, check_books
 ):
     new_treasury = accounts[12]
-    staking.slash(registered_provider, 100 * STAKE, 0, ZERO_ADDRESS, 0, 0, sender=slasher_account)
+    staking.slash(registered_provider, 100 * STAKE, ZERO_ADDRESS, 0, 0, sender=slasher_account)
 
     receipt = staking.setTreasury(new_treasury, sender=governance)
     assert receipt.events.filter(staking.TreasurySet) == [staking.TreasurySet(treasury=new_treasury.address)]
     assert staking.treasury() == new_treasury.address
-    staking.slash(registered_provider, 200 * STAKE, 0, ZERO_ADDRESS, 0, 0, sender=slasher_account)
+    staking.slash(registered_provider, 200 * STAKE, ZERO_ADDRESS, 0, 0, sender=slasher_account)
 
     assert staking.claimable(treasury) == 100 * STAKE
     assert staking.claimable(new_treasury) == 200 * STAKE

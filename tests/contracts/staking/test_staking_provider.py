@@ -32,6 +32,7 @@ def test_register__first_stake__recorded_with_events(protocol, staking, stake_to
         stake_token.Transfer(**{"from": provider.address, "to": staking.address, "value": 2_000 * STAKE})
     ]
     info = staking.providerInfo(provider)
+    assert info.slaFrom == receipt.timestamp  # the uptime SLA applies from the next epoch on
     assert info.registered and not info.jailed
     assert (info.staked, info.locked, info.free, info.unbonding, info.unbondingEnd) == (2_000 * STAKE, 0, 2_000 * STAKE, 0, 0)
     assert (info.totalSlashed, info.totalDeposited) == (0, 2_000 * STAKE)
@@ -141,7 +142,7 @@ def test_add_stake__zero__reverts_zero_amount(staking, registered_provider, snap
 def test_add_stake__while_jailed__works_and_stays_jailed(
     protocol, staking, registered_provider, slasher_account, treasury, check_books
 ):
-    staking.slash(registered_provider, STAKE, 0, ZERO_ADDRESS, 0, 0, sender=slasher_account)
+    staking.slash(registered_provider, STAKE, ZERO_ADDRESS, 0, 0, sender=slasher_account)
     assert staking.providerInfo(registered_provider).jailed
     protocol.fund_stake(registered_provider, 100 * STAKE)
 
@@ -282,11 +283,11 @@ def test_request_unbond__delay_lowered__pending_end_not_shortened(protocol, stak
     # Regression: a 1-wei request after governance lowered the delay used to pull the end of
     # everything already unbonding forward to now + the new, shorter delay.
     first_end = staking.requestUnbond(1_000 * STAKE, sender=registered_provider).timestamp + UNBONDING_DELAY
-    staking.setUnbondingDelay(86_400, sender=governance)
+    staking.setUnbondingDelay(2 * 86_400, sender=governance)
 
     receipt = staking.requestUnbond(1, sender=registered_provider)
 
-    assert receipt.timestamp + 86_400 < first_end
+    assert receipt.timestamp + 2 * 86_400 < first_end
     assert staking.providerInfo(registered_provider).unbondingEnd == first_end
     assert receipt.events.filter(staking.UnbondRequested) == [
         staking.UnbondRequested(
@@ -315,7 +316,7 @@ def test_unjail__not_jailed__reverts_provider_not_jailed(staking, registered_pro
 def test_unjail__under_min_stake__reverts_then_top_up_unjails(
     protocol, staking, registered_provider, slasher_account, snapshot_provider, check_books
 ):
-    staking.slash(registered_provider, 9_500 * STAKE, 0, ZERO_ADDRESS, 0, 0, sender=slasher_account)
+    staking.slash(registered_provider, 9_500 * STAKE, ZERO_ADDRESS, 0, 0, sender=slasher_account)
     assert staking.stakeOf(registered_provider) == 500 * STAKE
     before = snapshot_provider(registered_provider)
 
@@ -328,14 +329,18 @@ def test_unjail__under_min_stake__reverts_then_top_up_unjails(
     staking.addStake(500 * STAKE, sender=registered_provider)  # back to exactly minStake
     receipt = staking.unjail(sender=registered_provider)
 
-    assert receipt.events.filter(staking.ProviderUnjailed) == [staking.ProviderUnjailed(provider=registered_provider.address)]
+    # jailed for downtime: the SLA applies again to epochs starting after the unjail
+    assert receipt.events.filter(staking.ProviderUnjailed) == [
+        staking.ProviderUnjailed(provider=registered_provider.address, slaFrom=receipt.timestamp)
+    ]
+    assert staking.providerInfo(registered_provider).slaFrom == receipt.timestamp
     assert not staking.providerInfo(registered_provider).jailed
     assert staking.isActive(registered_provider)
     check_books()
 
 
 def test_unjail__enough_stake_left__unjails_at_once(staking, registered_provider, slasher_account):
-    staking.slash(registered_provider, 100 * STAKE, 0, ZERO_ADDRESS, 0, 0, sender=slasher_account)
+    staking.slash(registered_provider, 100 * STAKE, ZERO_ADDRESS, 0, 0, sender=slasher_account)
     assert not staking.isActive(registered_provider)
 
     staking.unjail(sender=registered_provider)
@@ -356,7 +361,7 @@ def test_claim__nothing__reverts_nothing_to_claim(staking, attacker, treasury):
 def test_claim__slash_proceeds__paid_once(
     staking, stake_token, registered_provider, slasher_account, beneficiary, treasury, check_books
 ):
-    staking.slash(registered_provider, 1_000 * STAKE, 0, beneficiary, 3_000, 2**256 - 1, sender=slasher_account)
+    staking.slash(registered_provider, 1_000 * STAKE, beneficiary, 3_000, 2**256 - 1, sender=slasher_account)
     assert staking.claimable(beneficiary) == 300 * STAKE
     assert staking.claimable(treasury) == 700 * STAKE
 
@@ -445,3 +450,75 @@ def test_constructor__fresh_deploy__sets_parameters_and_emits(project, stake_tok
     assert receipt.events.filter(fresh.MinStakeSet) == [fresh.MinStakeSet(minStake=5 * STAKE)]
     assert receipt.events.filter(fresh.UnbondingDelaySet) == [fresh.UnbondingDelaySet(unbondingDelay=3_600)]
     assert receipt.events.filter(fresh.TreasurySet) == [fresh.TreasurySet(treasury=treasury.address)]
+
+
+# ─────────────────────────────── leave (issue 9, item 6) ───────────────────────────────
+
+
+def test_leave__registered_provider__no_new_jobs_and_recorded(
+    staking, registered_provider, collateral_manager, snapshot_provider
+):
+    receipt = staking.leave(sender=registered_provider)
+
+    assert receipt.events.filter(staking.ProviderLeft) == [
+        staking.ProviderLeft(provider=registered_provider.address, leftAt=receipt.timestamp)
+    ]
+    info = staking.providerInfo(registered_provider)
+    assert (info.left, info.leftAt, info.jailed) == (True, receipt.timestamp, False)
+    assert not staking.isActive(registered_provider)
+    before = snapshot_provider(registered_provider)
+    with reverts(staking.ProviderHasLeft, provider=registered_provider.address):
+        staking.lockCollateral(registered_provider, STAKE, sender=collateral_manager)
+    assert snapshot_provider(registered_provider) == before
+
+
+def test_leave__twice__reverts_provider_has_left(staking, registered_provider, snapshot_provider):
+    staking.leave(sender=registered_provider)
+    before = snapshot_provider(registered_provider)
+
+    with reverts(staking.ProviderHasLeft, provider=registered_provider.address):
+        staking.leave(sender=registered_provider)
+
+    assert snapshot_provider(registered_provider) == before
+
+
+def test_leave__not_registered__reverts_not_registered(staking, attacker, snapshot_provider):
+    before = snapshot_provider(attacker)
+
+    with reverts(staking.NotRegistered, provider=attacker.address):
+        staking.leave(sender=attacker)
+
+    assert snapshot_provider(attacker) == before
+
+
+def test_leave__with_a_live_job__job_runs_to_its_end_and_stake_exits(
+    protocol, staking, stake_token, registered_provider, collateral_manager, check_books
+):
+    staking.lockCollateral(registered_provider, 2_000 * STAKE, sender=collateral_manager)
+    staking.leave(sender=registered_provider)
+
+    staking.requestUnbond(8_000 * STAKE, sender=registered_provider)  # the free part leaves at once
+    staking.releaseCollateral(registered_provider, 2_000 * STAKE, sender=collateral_manager)  # the job ends
+    staking.requestUnbond(2_000 * STAKE, sender=registered_provider)
+    protocol.warp(UNBONDING_DELAY)
+    staking.withdrawUnbonded(sender=registered_provider)
+
+    assert stake_token.balanceOf(registered_provider) == PROVIDER_STAKE
+    check_books()
+
+
+def test_unjail__after_a_work_jail__sla_start_unchanged(
+    staking, registered_provider, collateral_manager, beneficiary
+):
+    """Only a downtime jail suspends the SLA; unjailing from a failed job's jail must not
+    excuse earlier epochs."""
+    sla_from = staking.providerInfo(registered_provider).slaFrom
+    staking.lockCollateral(registered_provider, 100 * STAKE, sender=collateral_manager)
+    staking.slashCollateral(registered_provider, 100 * STAKE, beneficiary, 5_000, sender=collateral_manager)
+
+    receipt = staking.unjail(sender=registered_provider)
+
+    assert receipt.events.filter(staking.ProviderUnjailed) == [
+        staking.ProviderUnjailed(provider=registered_provider.address, slaFrom=sla_from)
+    ]
+    assert staking.providerInfo(registered_provider).slaFrom == sla_from

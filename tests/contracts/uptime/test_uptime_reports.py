@@ -1,11 +1,13 @@
-"""UptimeSlasher: applying quorum-signed uptime reports relayed through the AttestationHub."""
+"""UptimeSlasher: applying quorum-signed uptime reports relayed through the AttestationHub, and
+when the SLA applies (registration, leaving, downtime jail and unjail)."""
 
 import pytest
 
 from tests.utils.reverts import reverts
 from tests.conftest import STAKE
-from tests.contracts.staking.staking_support import BPS, PROVIDER_STAKE
+from tests.contracts.staking.staking_support import BPS, PROVIDER_STAKE, ZERO_ADDRESS
 from tests.contracts.uptime.uptime_support import (
+    EPOCH_LENGTH,
     RELAYER_REWARD_CAP,
     SLA_BPS,
     STATUTE_EPOCHS,
@@ -27,6 +29,7 @@ def test_report__below_sla__slashes_pays_relayer_capped_and_jails(
     protocol, staking, slasher, provider, relayer, treasury, check_books
 ):
     protocol.register(provider, 4_000 * STAKE)
+    protocol.warp_past_sla_start(provider)
     epoch = protocol.finish_epoch()
     requested, reward, to_treasury = expected_slash(4_000 * STAKE)
     assert (requested, reward, to_treasury) == (200 * STAKE, 10 * STAKE, 190 * STAKE)  # 20 capped at 10
@@ -49,13 +52,14 @@ def test_report__below_sla__slashes_pays_relayer_capped_and_jails(
             provider=provider.address,
             beneficiary=relayer.address,
             requested=requested,
-            fromActive=requested,
+            fromFree=requested,
             fromUnbonding=0,
+            deferred=0,
             beneficiaryAmount=reward,
             treasuryAmount=to_treasury,
         )
     ]
-    assert receipt.events.filter(staking.ProviderJailed) == [staking.ProviderJailed(provider=provider.address)]
+    assert receipt.events.filter(staking.ProviderJailed) == [staking.ProviderJailed(provider=provider.address, forDowntime=True)]
     assert staking.stakeOf(provider) == 3_800 * STAKE
     assert staking.claimable(relayer) == reward
     assert staking.claimable(treasury) == to_treasury
@@ -66,6 +70,7 @@ def test_report__below_sla__slashes_pays_relayer_capped_and_jails(
 
 def test_report__small_stake__relayer_gets_bps_share_under_cap(protocol, staking, slasher, provider, relayer, treasury):
     protocol.register(provider, 1_000 * STAKE)
+    protocol.warp_past_sla_start(provider)
     epoch = protocol.finish_epoch()
 
     receipt = protocol.report_uptime(provider, epoch, 0, sender=relayer)
@@ -80,6 +85,7 @@ def test_report__large_stake__slash_capped_by_uptime_slash_cap(
     protocol, staking, slasher, provider, relayer, treasury, check_books
 ):
     protocol.register(provider, 20_000 * STAKE)
+    protocol.warp_past_sla_start(provider)
     epoch = protocol.finish_epoch()
 
     receipt = protocol.report_uptime(provider, epoch, 5_000, sender=relayer)
@@ -100,7 +106,7 @@ def test_report__slash_base_includes_unbonding_stake(protocol, staking, slasher,
 
     assert receipt.events.filter(slasher.UptimeReported)[0].slashRequested == 500 * STAKE  # 5% of 10,000
     event = receipt.events.filter(staking.ProviderSlashed)[0]
-    assert (event.fromActive, event.fromUnbonding) == (500 * STAKE, 0)  # active first
+    assert (event.fromFree, event.fromUnbonding) == (500 * STAKE, 0)  # free stake first
     check_books()
 
 
@@ -114,7 +120,7 @@ def test_report__provider_unbonded_everything__slashes_unbonding_stake(
     receipt = protocol.report_uptime(registered_provider, epoch, 1_000, sender=relayer)
 
     event = receipt.events.filter(staking.ProviderSlashed)[0]
-    assert (event.requested, event.fromActive, event.fromUnbonding) == (500 * STAKE, 0, 500 * STAKE)
+    assert (event.requested, event.fromFree, event.fromUnbonding, event.deferred) == (500 * STAKE, 0, 500 * STAKE, 0)
     assert receipt.events.filter(slasher.UptimeReported)[0].slashed == 500 * STAKE
     info = staking.providerInfo(registered_provider)
     assert (info.staked, info.unbonding, info.jailed) == (0, 9_500 * STAKE, True)
@@ -142,22 +148,111 @@ def test_report__provider_withdrew_everything__reports_zero_slash_without_revert
     assert slasher.isReported(registered_provider, epoch)
 
 
-def test_report__already_jailed_provider__slashed_again_for_another_epoch(
+def test_report__jailed_for_downtime__later_epochs_not_slashed_again__sla_not_in_force(
     protocol, staking, slasher, registered_provider, relayer, treasury, check_books
+):
+    """Regression (issue 9, item 6): a provider jailed for downtime is not slashed for downtime
+    again while it stays jailed (today it lost 5% every epoch until it could withdraw)."""
+    first = protocol.finish_epoch()
+    protocol.report_uptime(registered_provider, first, 0, sender=relayer)
+    later = [protocol.finish_epoch() for _ in range(3)]
+    before = (staking.stakeOf(registered_provider), staking.claimable(treasury), staking.claimable(relayer))
+
+    for epoch in later:
+        with reverts(slasher.SlaNotInForce, provider=registered_provider.address, epoch=epoch):
+            protocol.report_uptime(registered_provider, epoch, 0, sender=relayer)
+
+    assert (staking.stakeOf(registered_provider), staking.claimable(treasury), staking.claimable(relayer)) == before
+    assert staking.stakeOf(registered_provider) == PROVIDER_STAKE - 500 * STAKE
+    check_books()
+
+
+def test_report__unjailed_after_downtime__sla_resumes_next_epoch_repeat_miss_slashed(
+    protocol, staking, slasher, registered_provider, relayer, check_books
 ):
     first = protocol.finish_epoch()
     protocol.report_uptime(registered_provider, first, 0, sender=relayer)
-    second = protocol.finish_epoch()
+    jailed_through = protocol.finish_epoch()  # a whole epoch spent jailed
+    protocol.warp(EPOCH_LENGTH // 3)
+    receipt = staking.unjail(sender=registered_provider)
+    unjail_epoch = slasher.currentEpoch()
+    assert staking.providerInfo(registered_provider).slaFrom == receipt.timestamp
 
-    receipt = protocol.report_uptime(registered_provider, second, 0, sender=relayer)
-
-    # second slash is 5% of the remaining 9,500
-    assert receipt.events.filter(slasher.UptimeReported)[0].slashed == 475 * STAKE
-    assert receipt.events.filter(staking.ProviderJailed) == []
-    assert staking.claimable(relayer) == 2 * RELAYER_REWARD_CAP
-    assert staking.claimable(treasury) == 500 * STAKE + 475 * STAKE - 2 * RELAYER_REWARD_CAP
-    staking.claim(sender=relayer)
+    protocol.finish_epoch()
+    # neither the epochs it spent jailed, reported after the unjail, nor the epoch it unjailed in
+    for epoch in (jailed_through, unjail_epoch):
+        with reverts(slasher.SlaNotInForce, provider=registered_provider.address, epoch=epoch):
+            protocol.report_uptime(registered_provider, epoch, 0, sender=relayer)
+    next_epoch = protocol.finish_epoch()
+    assert next_epoch == unjail_epoch + 1
+    # the next epoch is under the SLA again: a repeat miss is slashed and jails again
+    receipt = protocol.report_uptime(registered_provider, next_epoch, 0, sender=relayer)
+    assert receipt.events.filter(slasher.UptimeReported)[0].slashed == 475 * STAKE  # 5% of the remaining 9,500
+    assert receipt.events.filter(staking.ProviderJailed) == [
+        staking.ProviderJailed(provider=registered_provider.address, forDowntime=True)
+    ]
     check_books()
+
+
+def test_report__jailed_for_a_failed_job__downtime_still_slashed(
+    protocol, staking, escrow, slasher, client, registered_provider, relayer, check_books
+):
+    """Only a downtime jail suspends the SLA: failing a cheap job must not buy an exemption."""
+    epoch = protocol.finish_epoch()
+    job = protocol.accepted_job(client, registered_provider)
+    protocol.attest(job, success=False, units=0)
+    assert staking.providerInfo(registered_provider).jailed
+
+    receipt = protocol.report_uptime(registered_provider, epoch, 0, sender=relayer)
+
+    assert receipt.events.filter(slasher.UptimeReported)[0].slashed > 0
+    check_books()
+
+
+def test_report__epoch_started_before_registration__sla_not_in_force(protocol, staking, slasher, provider, relayer):
+    protocol.finish_epoch()
+    protocol.warp(EPOCH_LENGTH // 2)
+    protocol.register(provider, 2_000 * STAKE)
+    epoch = protocol.finish_epoch()  # registered halfway through it
+
+    with reverts(slasher.SlaNotInForce, provider=provider.address, epoch=epoch):
+        protocol.report_uptime(provider, epoch, 0, sender=relayer)
+
+    assert staking.stakeOf(provider) == 2_000 * STAKE
+    protocol.report_uptime(provider, protocol.finish_epoch(), 0, sender=relayer)  # the next one is
+    assert staking.stakeOf(provider) == 1_900 * STAKE
+
+
+def test_report__provider_left__sla_ends_with_the_epoch_it_left_in(
+    protocol, staking, slasher, registered_provider, relayer, check_books
+):
+    """Regression (issue 9, item 6): a leaving provider is no longer slashed every epoch until
+    its withdrawal, but misses before it left stay slashable within the reporting window."""
+    before_leaving = protocol.finish_epoch()
+    protocol.warp(EPOCH_LENGTH // 2)
+    staking.leave(sender=registered_provider)
+    left_in = slasher.currentEpoch()
+    staking.requestUnbond(PROVIDER_STAKE, sender=registered_provider)
+    after = [protocol.finish_epoch() for _ in range(3)]
+    assert after[0] == left_in
+
+    for epoch in after[1:]:  # epochs that started after it left: no SLA
+        with reverts(slasher.SlaNotInForce, provider=registered_provider.address, epoch=epoch):
+            protocol.report_uptime(registered_provider, epoch, 0, sender=relayer)
+    # the epoch it left in, and the one before, are still under the SLA
+    receipt = protocol.report_uptime(registered_provider, before_leaving, 0, sender=relayer)
+    assert receipt.events.filter(staking.ProviderSlashed)[0].fromUnbonding == 500 * STAKE
+    check_books()
+
+
+def test_report__miss_in_the_epoch_it_left__slashable(protocol, staking, slasher, registered_provider, relayer):
+    protocol.warp(EPOCH_LENGTH // 2)
+    staking.leave(sender=registered_provider)
+    left_in = protocol.finish_epoch()
+
+    receipt = protocol.report_uptime(registered_provider, left_in, 0, sender=relayer)
+
+    assert receipt.events.filter(slasher.UptimeReported)[0].slashed == 500 * STAKE
 
 
 # ─────────────────────────────── at or above the SLA ───────────────────────────────
@@ -219,6 +314,7 @@ def test_report__below_sla_twice_same_epoch__slashes_once(protocol, staking, sla
 
 def test_report__marks_are_per_provider_and_epoch(protocol, slasher, registered_provider, other_provider, relayer):
     protocol.register(other_provider, 2_000 * STAKE)
+    protocol.warp_past_sla_start(other_provider)
     first = protocol.finish_epoch()
     second = protocol.finish_epoch()
 
@@ -263,33 +359,34 @@ def test_report__epoch_not_ended__reverts(protocol, staking, slasher, registered
     assert staking.stakeOf(registered_provider) == PROVIDER_STAKE
 
 
-def test_report__just_past_statute__reverts_too_old__edge_epoch_accepted(
+def test_report__at_its_deadline__reverts_report_window_closed__later_epoch_accepted(
     protocol, staking, slasher, registered_provider, relayer
 ):
     epoch = protocol.finish_epoch()
-    protocol.warp_to(slasher.epochStart(epoch + STATUTE_EPOCHS + 1))
+    deadline = slasher.reportDeadline(epoch)
+    assert deadline == slasher.epochEnd(epoch) + STATUTE_EPOCHS * EPOCH_LENGTH
+    protocol.warp_to(deadline)
     protocol.chain.mine()
-    current = slasher.currentEpoch()
-    assert current == epoch + STATUTE_EPOCHS + 1
+    assert slasher.currentEpoch() == epoch + STATUTE_EPOCHS + 1
 
-    with reverts(slasher.ReportTooOld, oldestEpoch=epoch + 1, epoch=epoch):
+    with reverts(slasher.ReportWindowClosed, deadline=deadline, nowTime=protocol.now()):
         protocol.report_uptime(registered_provider, epoch, 0, sender=relayer)
     assert not slasher.isReported(registered_provider, epoch)
     assert staking.stakeOf(registered_provider) == PROVIDER_STAKE
 
-    protocol.report_uptime(registered_provider, epoch + 1, 0, sender=relayer)  # exactly the oldest allowed
+    protocol.report_uptime(registered_provider, epoch + 1, 0, sender=relayer)  # exactly the oldest still open
     assert slasher.isReported(registered_provider, epoch + 1)
     assert staking.stakeOf(registered_provider) == PROVIDER_STAKE - 500 * STAKE
 
 
-def test_report__last_second_of_statute_window__accepted(protocol, slasher, registered_provider, relayer):
+def test_report__last_second_before_deadline__accepted(protocol, slasher, registered_provider, relayer):
     epoch = protocol.finish_epoch()
-    too_old_from = slasher.epochStart(epoch + STATUTE_EPOCHS + 1)
+    deadline = slasher.reportDeadline(epoch)
 
-    protocol.warp_to(too_old_from - 1)
+    protocol.warp_to(deadline - 1)
     receipt = protocol.report_uptime(registered_provider, epoch, 0, sender=relayer)
 
-    assert receipt.timestamp == too_old_from - 1
+    assert receipt.timestamp == deadline - 1
     assert slasher.currentEpoch() == epoch + STATUTE_EPOCHS
     assert receipt.events.filter(slasher.UptimeReported)[0].slashed == 500 * STAKE
 
