@@ -271,3 +271,19 @@ class InvalidSignatures(PreconditionError):
 
 class TooEarly(PreconditionError):
     """A window or delay has not passed yet: wait and call again."""
+
+
+class InvalidAddress(PreconditionError):
+    """An address given by a user is not one: not 20 bytes of 0x-prefixed hex, or mixed case
+    with a wrong EIP-55 checksum (a typo). Nothing was sent.
+
+    Attributes:
+        address: the value as given.
+        what: what it was given for (``"provider"``, ``"token"`` ...), or "".
+    """
+
+    def __init__(self, address: object, what: str, problem: str) -> None:
+        shown = address if isinstance(address, str) else repr(address)
+        super().__init__(f"{what + ' ' if what else ''}address {shown} {problem}")
+        self.address = address
+        self.what = what

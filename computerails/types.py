@@ -8,10 +8,10 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any, Union
 
-from eth_utils import to_checksum_address
 from pydantic import BaseModel, ConfigDict, field_validator
 
 from computerails import eip712
+from computerails.addresses import parse_address
 
 
 class Raw(int):
@@ -148,7 +148,7 @@ class Signature(_Model):
     @field_validator("signer")
     @classmethod
     def _checksum(cls, v: str) -> str:
-        return to_checksum_address(v)
+        return parse_address(v, "signer")
 
     @property
     def raw(self) -> bytes:
@@ -168,7 +168,7 @@ class Attestation(_Model):
     @field_validator("provider")
     @classmethod
     def _checksum(cls, v: str) -> str:
-        return to_checksum_address(v)
+        return parse_address(v, "provider")
 
     @field_validator("result_hash", mode="before")
     @classmethod
@@ -197,7 +197,7 @@ class UptimeReport(_Model):
     @field_validator("provider")
     @classmethod
     def _checksum(cls, v: str) -> str:
-        return to_checksum_address(v)
+        return parse_address(v, "provider")
 
     @field_validator("uptime_bps")
     @classmethod
