@@ -20,13 +20,14 @@ from typing import Any, Callable
 
 import click
 from eth_account import Account
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
+from computerails.addresses import parse_address
 from computerails.deployments import check_deployment, known_deployments, load_deployment
-from computerails.errors import ComputeRailsError
+from computerails.errors import ComputeRailsError, InvalidAddress
 from computerails.rails import ComputeRails, connect
 from computerails.types import Attestation, Signature, UptimeReport
 
@@ -39,6 +40,23 @@ console = Console()
 
 class CliError(click.ClickException):
     """A user mistake: printed as one line, exit code 1."""
+
+
+class AddressType(click.ParamType):
+    """An address option or argument, checked by :func:`~computerails.addresses.parse_address`
+    while the command line is parsed: a mistyped address (wrong EIP-55 checksum) fails with
+    one line before any key is unlocked or anything is sent."""
+
+    name = "address"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        try:
+            return parse_address(value)
+        except InvalidAddress as exc:
+            self.fail(str(exc), param, ctx)
+
+
+ADDRESS = AddressType()
 
 
 @dataclass
@@ -115,6 +133,16 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, bytes):
         return "0x" + value.hex()
     return value
+
+
+def _validation_message(exc: ValidationError) -> str:
+    """A pydantic validation error on one line: ``field: problem; field: problem``."""
+    parts = []
+    for error in exc.errors():
+        where = ".".join(str(p) for p in error["loc"])
+        cause = error.get("ctx", {}).get("error")  # the validator's own exception, e.g. InvalidAddress
+        parts.append(f"{where}: {cause if cause is not None else error['msg']}")
+    return "; ".join(parts)
 
 
 def _table(title: str, rows: dict[str, Any]) -> None:
@@ -200,13 +228,13 @@ def client() -> None:
 
 
 @client.command("create-job")
-@click.option("--provider", required=True, help="Provider address.")
+@click.option("--provider", required=True, type=ADDRESS, help="Provider address.")
 @click.option("--unit-price", required=True, help="Price per unit in token units, e.g. 0.10.")
 @click.option("--max-units", required=True, type=click.IntRange(min=1))
 @click.option("--deadline", default="2h", show_default=True, help="2h, 1d, unix seconds or ISO-8601.")
 @click.option("--spec-hash", help="32-byte hex commitment to the workload.")
 @click.option("--spec-file", type=click.Path(exists=True, dir_okay=False), help="Hash this file as the spec.")
-@click.option("--token", help="Payment token (default: the deployment's first).")
+@click.option("--token", type=ADDRESS, help="Payment token (default: the deployment's first).")
 @click.pass_obj
 def client_create_job(s: Settings, provider: str, unit_price: str, max_units: int, deadline: str,
                       spec_hash: str | None, spec_file: str | None, token: str | None) -> None:
@@ -248,7 +276,7 @@ def client_dispute(s: Settings, job_id: int) -> None:
 
 
 @client.command("withdraw")
-@click.option("--token", help="Payment token (default: the deployment's first).")
+@click.option("--token", type=ADDRESS, help="Payment token (default: the deployment's first).")
 @click.pass_obj
 def client_withdraw(s: Settings, token: str | None) -> None:
     """Withdraw refunds (everything claimable in one token)."""
@@ -378,7 +406,7 @@ def provider_claim(s: Settings) -> None:
 
 
 @provider.command("status")
-@click.argument("address", required=False)
+@click.argument("address", required=False, type=ADDRESS)
 @click.pass_obj
 def provider_status(s: Settings, address: str | None) -> None:
     """Stake, locked, unbonding, jailed and claimable."""
@@ -401,10 +429,10 @@ def oracle() -> None:
 @click.option("--units", type=int, default=0, help="Units to pay for (success).")
 @click.option("--result-hash", help="32-byte hex hash of the checked result.")
 @click.option("--valid-for", default="1h", show_default=True, help="How long the signature stays valid.")
-@click.option("--uptime-provider", help="Sign an uptime report for this provider instead.")
+@click.option("--uptime-provider", type=ADDRESS, help="Sign an uptime report for this provider instead.")
 @click.option("--epoch", type=int, help="Epoch of the uptime report.")
 @click.option("--uptime-bps", type=click.IntRange(0, 10_000), help="Observed uptime in basis points.")
-@click.option("--relayer", help="Uptime report: who earns the relayer reward (default: nobody, all to the treasury).")
+@click.option("--relayer", type=ADDRESS, help="Uptime report: who earns the relayer reward (default: nobody, all to the treasury).")
 @click.pass_obj
 def oracle_sign(s: Settings, job_id: int | None, success: bool, units: int, result_hash: str | None, valid_for: str,
                 uptime_provider: str | None, epoch: int | None, uptime_bps: int | None, relayer: str | None) -> None:
@@ -442,6 +470,8 @@ def _load_signed(files: tuple[str, ...], kind: str) -> tuple[dict[str, Any], lis
             data = json.loads(Path(file).read_text())
             statements.append(data[kind])
             signatures.append(Signature.model_validate(data["signature"]))
+        except ValidationError as exc:
+            raise CliError(f"{file} is not a signed {kind.replace('_', ' ')}: {_validation_message(exc)}") from None
         except (OSError, KeyError, ValueError) as exc:
             raise CliError(f"{file} is not a signed {kind.replace('_', ' ')}: {exc}") from None
     if any(st != statements[0] for st in statements):
@@ -455,7 +485,8 @@ def _load_signed(files: tuple[str, ...], kind: str) -> tuple[dict[str, Any], lis
 def oracle_attest(s: Settings, files: tuple[str, ...]) -> None:
     """Relay a quorum of signed attestations."""
     statement, signatures = _load_signed(files, "attestation")
-    sent = s.rails().oracle.submit_attestation(Attestation.model_validate(statement), signatures)
+    attestation = Attestation.model_validate(statement)
+    sent = s.rails().oracle.submit_attestation(attestation, signatures)
     s.out({"tx_hash": sent.tx_hash, "gas_used": sent.gas_used},
           lambda: console.print(f"Attestation for job {statement['job_id']} relayed ({sent.tx_hash})"))
 
@@ -466,7 +497,8 @@ def oracle_attest(s: Settings, files: tuple[str, ...]) -> None:
 def oracle_report_uptime(s: Settings, files: tuple[str, ...]) -> None:
     """Relay a quorum of signed uptime reports."""
     statement, signatures = _load_signed(files, "uptime_report")
-    sent = s.rails().oracle.submit_uptime_report(UptimeReport.model_validate(statement), signatures)
+    report = UptimeReport.model_validate(statement)
+    sent = s.rails().oracle.submit_uptime_report(report, signatures)
     s.out({"tx_hash": sent.tx_hash, "gas_used": sent.gas_used},
           lambda: console.print(f"Uptime report for {statement['provider']} epoch {statement['epoch']} relayed"))
 
@@ -550,6 +582,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyError as exc:  # views.job() of an id that was never created
         click.echo(f"error: {exc.args[0] if exc.args else exc}", err=True)
+        return 1
+    except ValidationError as exc:  # a statement or signature that is not valid (pydantic's text spans lines)
+        click.echo(f"error: {exc.title}: {_validation_message(exc)}", err=True)
         return 1
     except (OSError, ValueError) as exc:
         click.echo(f"error: {exc}", err=True)

@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING, Any, Sequence
 from eth_account import Account
 
 from computerails import eip712
-from computerails._rpc import Rpc, checksum
+from computerails._rpc import Rpc
+from computerails.addresses import parse_address
 from computerails.errors import (
     InsufficientAllowance,
     InsufficientBalance,
@@ -61,15 +62,17 @@ class ClientAPI:
                 "permit", "approve", or "none" (require an existing allowance).
 
         Raises:
+            InvalidAddress: `provider` or `token` is mistyped (wrong EIP-55 checksum) or not
+                an address; checked before anything else.
             InsufficientBalance, InsufficientAllowance, InvalidDeadline, PreconditionError:
                 before anything is sent.
             ContractRevert: the contract refused (e.g. ``TokenNotAllowed``).
         """
+        provider = parse_address(provider, "provider")
         info = self._r.token(token)
         price_raw = to_raw(unit_price, info.decimals)
         spec = _bytes32(spec_hash, "spec_hash")
         amount = price_raw * max_units
-        provider = checksum(provider)
         escrow = self._r.escrow.address
         encode = self._r.abi["JobEscrow"]["createJob"].encode
 
@@ -123,7 +126,7 @@ class ClientAPI:
         rows = []
         for q in requests:
             price = to_raw(q["unit_price"], info.decimals)
-            rows.append((checksum(q["provider"]), info.address, price, int(q["max_units"]),
+            rows.append((parse_address(q["provider"], "provider"), info.address, price, int(q["max_units"]),
                          self._checked_deadline(q["deadline"], now, longest), _bytes32(q["spec_hash"], "spec_hash")))
         if not rows:
             raise PreconditionError("create_jobs needs at least one request")

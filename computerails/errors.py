@@ -82,6 +82,23 @@ class RPCUnavailable(TransactionError):
     """The node could not be reached after retries."""
 
 
+class TransactionDropped(TransactionError):
+    """A transaction this SDK sent left the node's pool unmined and could not be put back:
+    its nonce was used by another transaction (then it can never be mined), or the node
+    refused it when it was sent again (then its nonce goes to the account's next transaction,
+    which voids it). Nothing of it was paid.
+
+    Attributes:
+        tx_hash: the hash sent last (a fee-bumped replacement's, if there was one).
+        nonce: the transaction's nonce.
+    """
+
+    def __init__(self, tx_hash: str, nonce: int, reason: str) -> None:
+        super().__init__(f"transaction {tx_hash} (nonce {nonce}) {reason}")
+        self.tx_hash = tx_hash
+        self.nonce = nonce
+
+
 # ───────────────────────────── contract reverts ─────────────────────────────
 
 
@@ -283,3 +300,19 @@ class InvalidSignatures(PreconditionError):
 
 class TooEarly(PreconditionError):
     """A window or delay has not passed yet: wait and call again."""
+
+
+class InvalidAddress(PreconditionError):
+    """An address given by a user is not one: not 20 bytes of 0x-prefixed hex, or mixed case
+    with a wrong EIP-55 checksum (a typo). Nothing was sent.
+
+    Attributes:
+        address: the value as given.
+        what: what it was given for (``"provider"``, ``"token"`` ...), or "".
+    """
+
+    def __init__(self, address: object, what: str, problem: str) -> None:
+        shown = address if isinstance(address, str) else repr(address)
+        super().__init__(f"{what + ' ' if what else ''}address {shown} {problem}")
+        self.address = address
+        self.what = what

@@ -18,6 +18,7 @@ from eth_utils import to_checksum_address
 from web3 import HTTPProvider, Web3
 
 from computerails._rpc import Codec, Request, Rpc, checksum
+from computerails.addresses import parse_address
 from computerails.deployments import Deployment, load_artifact, load_deployment
 from computerails.errors import ChainMismatch, NoAccount
 from computerails.tx import SentTransaction, TxManager
@@ -149,8 +150,12 @@ class ComputeRails:
         return self._contract("MockUSD", address)
 
     def token(self, address: str | None = None) -> TokenInfo:
-        """Symbol and decimals of a token (default: the first payment token), cached."""
-        address = checksum(address or self.deployment.payment_tokens[0])
+        """Symbol and decimals of a token (default: the first payment token), cached.
+
+        Raises:
+            InvalidAddress: `address` is mistyped (wrong EIP-55 checksum) or not an address.
+        """
+        address = parse_address(address, "token") if address else checksum(self.deployment.payment_tokens[0])
         info = self._tokens.get(address)
         if info is None:
             erc20 = self.abi["MockUSD"]

@@ -3,8 +3,24 @@ EIP-1559 fees, receipts awaited with a timeout, and retries that never send twic
 
 Never twice: a retry re-broadcasts the *same signed bytes*, so it can only ever be the same
 transaction (same hash). A node answering "already known" for it, or "nonce too low" while
-the hash is known to the chain, counts as success. A wait that times out raises
-:class:`~computerails.errors.TransactionTimeout` with the hash; nothing is re-signed.
+the hash is known to the chain, counts as success.
+
+Dropped transactions: the manager keeps the signed bytes of every transaction it sent until
+it sees it mined. When a receipt does not come in time, it asks the node about all of them
+at once. One the node no longer knows (evicted from its pool, lost in a restart without
+state) is broadcast again, byte for byte, in nonce order so that a gap below later
+transactions fills. If the node refuses those bytes as underpriced (another transaction
+holds the nonce in its pool), a replacement is signed with the *same nonce* and both fees
+bumped by at least 12.5 % (the usual replacement rule). All versions of a transaction share
+its nonce, so at most one of them can be mined, and whichever is mined is the result; a
+transaction is never re-signed with another nonce. The cached next nonce is then re-read
+from the node's pending nonce (skipping the nonces still in flight), so a nonce that nothing
+of ours holds is used by the next send rather than left as a gap.
+
+A wait that runs out while the node still holds the transaction raises
+:class:`~computerails.errors.TransactionTimeout` with its hash; one whose nonce another
+transaction used, or that the node refuses outright, raises
+:class:`~computerails.errors.TransactionDropped`.
 """
 
 from __future__ import annotations
@@ -12,7 +28,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Literal, Sequence
 
 from eth_account.signers.local import LocalAccount
 from hexbytes import HexBytes
@@ -23,6 +39,7 @@ from computerails._rpc import Request, Rpc, format_receipt
 from computerails.errors import (
     ComputeRailsError,
     RPCUnavailable,
+    TransactionDropped,
     TransactionError,
     TransactionReverted,
     TransactionTimeout,
@@ -40,6 +57,17 @@ except ImportError:  # pragma: no cover - web3 always brings requests
 
 _ALREADY_KNOWN = ("already known", "known transaction", "already imported", "transaction already exists")
 _NONCE_TOO_LOW = ("nonce too low", "nonce is too low", "oldnonce")
+#: A refusal for the fees: "replacement transaction underpriced" (geth, anvil), "replacement fee
+#: too low", or "transaction underpriced" (below the pool's minimum).
+_UNDERPRICED = ("underpriced", "fee too low")
+
+#: What a node made of a broadcast: in its pool (or mined), refused for the fees, or its nonce is used.
+Outcome = Literal["sent", "underpriced", "nonce used"]
+
+
+def bumped(fee: int) -> int:
+    """A fee raised by the replacement rule: at least 12.5 % (rounded up) and at least 1 wei."""
+    return fee + max(1, -(-fee // 8))
 
 
 @dataclass(frozen=True)
@@ -79,6 +107,39 @@ class Simulation:
 
 
 @dataclass(frozen=True)
+class _Signed:
+    """One signed version of a transaction."""
+
+    raw: bytes
+    tx_hash: str
+    max_fee: int
+    priority: int
+
+
+@dataclass(eq=False)
+class _InFlight:
+    """A transaction sent and not yet seen mined, with every signed version of it: the
+    original, then fee-bumped replacements, all with the same nonce."""
+
+    nonce: int
+    tx: dict[str, Any]  # the fields signed, with the original's fees
+    versions: list[_Signed]
+    #: time.monotonic() of its latest (re)broadcast, or of the rebroadcast of a transaction
+    #: below it that it was queued behind: a wait for its receipt runs from then.
+    sent_at: float
+    mined: bool = False  # its nonce is used on chain by one of its versions
+    failure: TransactionDropped | None = None  # it can never be mined, and why
+
+    @property
+    def hashes(self) -> tuple[str, ...]:
+        return tuple(v.tx_hash for v in self.versions)
+
+    @property
+    def latest(self) -> _Signed:
+        return self.versions[-1]
+
+
+@dataclass(frozen=True)
 class SentTransaction:
     """A mined, successful transaction."""
 
@@ -110,8 +171,10 @@ class TxManager:
         w3: the connection.
         account: the signing key.
         chain_id: the chain to sign for (checked against the node by the caller).
-        timeout: seconds to wait for a receipt.
-        retries: re-broadcasts of the same signed transaction on transient RPC errors.
+        timeout: seconds to wait for a receipt after the latest broadcast of a transaction.
+        retries: re-broadcasts of the same signed transaction on transient RPC errors; also
+            how many times one wait re-broadcasts a transaction the node dropped, and how
+            many fee bumps a replacement may take.
         gas_margin: multiplier on the simulated gas.
     """
 
@@ -145,6 +208,10 @@ class TxManager:
         self._lock = threading.Lock()
         self._next_nonce: int | None = None
         self._fees: tuple[float, int, int] | None = None
+        self._inflight: dict[int, _InFlight] = {}  # nonce -> sent, not yet seen mined
+        #: hash of any version -> its transaction, while in flight; kept for good once a
+        #: transaction was replaced or dropped, so a wait on any of its hashes finds the outcome.
+        self._by_hash: dict[str, _InFlight] = {}
         self.sent: list[SentTransaction] = []  # every transaction this manager confirmed
 
     # ───────────────────────── public ─────────────────────────
@@ -152,15 +219,25 @@ class TxManager:
     def send(self, fn: Any, *, label: str = "", value: int = 0, gas: int | None = None) -> SentTransaction:
         """Simulate, sign, broadcast and await a contract call.
 
+        When no receipt comes within :attr:`timeout`, the node is asked whether it still holds
+        the transaction: if not, it is broadcast again (or replaced with the same nonce and
+        higher fees, see the module docstring) and awaited again, up to :attr:`retries` times.
+
         Args:
             fn: a web3 ``ContractFunction`` or a :class:`Call`.
             gas: the gas limit from a simulation the caller already ran on exactly this call
                 (see :meth:`simulation`); None simulates here.
 
+        Returns:
+            The mined transaction; its ``tx_hash`` is the replacement's if a fee-bumped
+            replacement was the version mined.
+
         Raises:
             ContractRevert: (a subclass named after the custom error) when the simulation reverts:
                 nothing was sent.
-            TransactionTimeout: no receipt in time; ``tx_hash`` is on the exception.
+            TransactionTimeout: no receipt in time while the node holds the transaction;
+                ``tx_hash`` is on the exception.
+            TransactionDropped: the node dropped it and it cannot be mined any more.
             TransactionReverted: mined but reverted.
             RPCUnavailable: the node stayed unreachable.
         """
@@ -189,8 +266,12 @@ class TxManager:
             except BaseException:
                 self._next_nonce = None  # unknown state: re-read the nonce from the node next time
                 raise
-            self._next_nonce = nonce + 1
-        receipt = self.wait_for_receipt(tx_hash)
+            record = _InFlight(nonce, tx, [_Signed(bytes(signed.raw_transaction), tx_hash, max_fee, priority)],
+                               time.monotonic())
+            self._inflight[nonce] = record
+            self._by_hash[tx_hash] = record
+            self._next_nonce = self._free_nonce(nonce + 1)
+        tx_hash, receipt = self._await(record, self.timeout)
         if receipt["status"] != 1:
             raise TransactionReverted(tx_hash, self._replay_revert(tx, receipt))
         result = SentTransaction(tx_hash, receipt, label or getattr(fn, "fn_name", ""))
@@ -241,33 +322,39 @@ class TxManager:
         return int(result * self.gas_margin) + 10_000
 
     def wait_for_receipt(self, tx_hash: str, timeout: float | None = None) -> Any:
-        """Poll for a receipt until `timeout`; transient RPC errors are ridden out.
+        """Poll for a receipt until `timeout` (default :attr:`timeout`); transient RPC errors
+        are ridden out.
 
-        The first polls come quickly (1, 2, 4 ... ms, up to ``poll_interval``): an automining
-        devnet mines within a millisecond or two of the broadcast, and a fixed 10 ms sleep after
-        a poll that came just too early would dominate the whole send.
+        For a transaction this manager sent, a wait that runs out checks the node as
+        :meth:`send` does (broadcast again, replace, resync), and the receipt returned is
+        that of whichever version was mined: after a fee bump its hash differs from
+        `tx_hash`. Any other hash is only polled.
+
+        Raises:
+            TransactionTimeout: no receipt in time (and, for this manager's own, the node
+                still holds the transaction).
+            TransactionDropped: this manager's transaction cannot be mined any more.
         """
-        deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
-        delay = min(0.001, self.poll_interval)
-        while True:
-            try:
-                raw = self.rpc.request("eth_getTransactionReceipt", [tx_hash])
-                if raw is not None:
-                    receipt = format_receipt(raw)
-                    if receipt is None:  # this web3 has no formatter to borrow: ask it for the receipt
-                        receipt = self.w3.eth.get_transaction_receipt(tx_hash)  # type: ignore[arg-type]
-                    return receipt
-            except TransactionNotFound:
-                pass
-            except _TRANSIENT:
-                pass
-            if time.monotonic() >= deadline:
-                raise TransactionTimeout(tx_hash, self.timeout if timeout is None else timeout)
-            time.sleep(delay)
-            delay = min(2 * delay, self.poll_interval)
+        limit = self.timeout if timeout is None else timeout
+        record = self._by_hash.get(tx_hash.lower())
+        if record is not None:
+            return self._await(record, limit)[1]
+        deadline = time.monotonic() + limit
+        found = self._poll(lambda: (tx_hash,), lambda: deadline)
+        if found is None:
+            raise TransactionTimeout(tx_hash, limit)
+        return found[1]
+
+    @property
+    def in_flight(self) -> dict[int, tuple[str, ...]]:
+        """Transactions sent and not yet seen mined, by nonce: the hashes of each one's
+        versions (the original first, then fee-bumped replacements with the same nonce)."""
+        with self._lock:
+            return {nonce: record.hashes for nonce, record in sorted(self._inflight.items())}
 
     def resync(self) -> None:
-        """Forget the cached nonce (e.g. after the node restarted)."""
+        """Forget the cached nonce (e.g. after the node restarted): the next send reads the
+        node's pending nonce, skipping nonces of transactions still in flight."""
         with self._lock:
             self._next_nonce = None
 
@@ -275,22 +362,41 @@ class TxManager:
 
     def _reserve_nonce(self) -> int:
         if self._next_nonce is None:
-            self._next_nonce = self._with_retries(
+            pending = self._with_retries(
                 lambda: self.rpc.request("eth_getTransactionCount", [self.address, "pending"], lambda n: int(n, 16))
             )
+            self._next_nonce = self._free_nonce(pending)
         return self._next_nonce
 
+    def _free_nonce(self, nonce: int) -> int:
+        """The first nonce from `nonce` on that no transaction in flight holds."""
+        while nonce in self._inflight:
+            nonce += 1
+        return nonce
+
     def _broadcast(self, raw: bytes, tx_hash: str) -> None:
+        """Broadcast a new transaction; anything but the node taking it is an error."""
+        outcome, message = self._submit(raw, tx_hash)
+        if outcome != "sent":
+            raise TransactionError(f"node refused transaction {tx_hash}: {message}")
+
+    def _submit(self, raw: bytes, tx_hash: str) -> tuple[Outcome, str]:
+        """Send signed bytes, riding out transient errors; what the node made of them and its
+        message. A refusal that no fee or retry can change raises TransactionError."""
         for attempt in range(self.retries + 1):
             try:
                 self.w3.eth.send_raw_transaction(raw)
-                return
+                return "sent", ""
             except Web3RPCError as exc:
-                message = str(exc).lower()
-                if any(m in message for m in _ALREADY_KNOWN):
-                    return  # this very transaction is already in the pool
-                if any(m in message for m in _NONCE_TOO_LOW) and self._known(tx_hash):
-                    return  # an earlier attempt of ours got through and was mined
+                message = str(exc)
+                lowered = message.lower()
+                if any(m in lowered for m in _ALREADY_KNOWN):
+                    return "sent", message  # this very transaction is already in the pool
+                if any(m in lowered for m in _NONCE_TOO_LOW):
+                    # Mined already if the hash is known: an earlier attempt of ours got through.
+                    return ("sent" if self._known(tx_hash) else "nonce used"), message
+                if any(m in lowered for m in _UNDERPRICED):
+                    return "underpriced", message
                 raise TransactionError(f"node refused transaction {tx_hash}: {exc}") from None
             except _TRANSIENT as exc:
                 if attempt == self.retries:
@@ -299,6 +405,175 @@ class TxManager:
                         f"received: check `wait_for_receipt('{tx_hash}')` before sending again"
                     ) from None
                 time.sleep(min(0.1 * 2**attempt, 2.0))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    # ── waiting, and putting back what the node dropped ──
+
+    def _await(self, record: _InFlight, timeout: float) -> tuple[str, Any]:
+        """The hash and receipt of whichever version of `record` is mined.
+
+        Waits until `timeout` after the later of now and the latest broadcast; then lets
+        :meth:`_reconcile` compare with the node, and waits again if that (or another
+        thread) broadcast this transaction, or one it is queued behind, again: at most
+        :attr:`retries` times.
+        """
+        started = time.monotonic()
+        rounds = 0
+        while True:
+            if record.failure is not None:
+                raise record.failure
+            found = self._poll(lambda: record.hashes, lambda: max(started, record.sent_at) + timeout)
+            if found is None:
+                seen = record.sent_at
+                with self._lock:
+                    try:
+                        self._reconcile()
+                    except (RPCUnavailable, Web3RPCError):
+                        # Nothing could be checked: the caller must keep the hash to look for it later.
+                        raise TransactionTimeout(record.latest.tx_hash, timeout) from None
+                if record.failure is not None:
+                    raise record.failure
+                found = self._receipt(record.hashes) if record.mined else None
+                if found is None and (record.sent_at == seen or rounds == self.retries):
+                    # The node holds it and has not mined it (or keeps losing it): a plain timeout.
+                    raise TransactionTimeout(record.latest.tx_hash, timeout)
+            if found is not None:
+                self._settle(record)
+                return found
+            rounds += 1
+
+    def _poll(self, hashes: Callable[[], Sequence[str]], deadline: Callable[[], float]) -> tuple[str, Any] | None:
+        """Poll until a receipt of one of `hashes` exists or `deadline` passes (both read anew
+        each round). The first polls come quickly (1, 2, 4 ... ms, up to ``poll_interval``): an
+        automining devnet mines within a millisecond or two of the broadcast, and a fixed 10 ms
+        sleep after a poll that came just too early would dominate the whole send."""
+        delay = min(0.001, self.poll_interval)
+        while True:
+            found = self._receipt(hashes())
+            if found is not None:
+                return found
+            if time.monotonic() >= deadline():
+                return None
+            time.sleep(delay)
+            delay = min(2 * delay, self.poll_interval)
+
+    def _receipt(self, hashes: Sequence[str]) -> tuple[str, Any] | None:
+        """The first of `hashes` that has a receipt, with it; None for none (or no answer)."""
+        try:
+            if len(hashes) == 1:
+                raws = [self.rpc.request("eth_getTransactionReceipt", [hashes[0]])]
+            else:
+                raws = self.rpc.run([Request("eth_getTransactionReceipt", [h]) for h in hashes])
+        except TransactionNotFound:
+            return None
+        except _TRANSIENT:  # no answer this time: the next poll asks again
+            return None
+        for tx_hash, raw in zip(hashes, raws):
+            if raw is not None:
+                receipt = format_receipt(raw)
+                if receipt is None:  # this web3 has no formatter to borrow: ask it for the receipt
+                    receipt = self.w3.eth.get_transaction_receipt(tx_hash)  # type: ignore[arg-type]
+                return tx_hash, receipt
+        return None
+
+    def _settle(self, record: _InFlight) -> None:
+        """`record` was seen mined: it no longer holds a nonce in flight."""
+        with self._lock:
+            if self._inflight.get(record.nonce) is record:
+                del self._inflight[record.nonce]
+            if len(record.versions) == 1:
+                self._by_hash.pop(record.latest.tx_hash, None)
+
+    def _reconcile(self) -> None:
+        """Compare every transaction in flight with the node and repair what it lost (the
+        caller holds the lock).
+
+        One batch reads the account's mined and pending nonces and asks the node for every
+        version's hash. A transaction whose nonce is used on chain is done: mined if the node
+        knows one of its versions, dropped for good otherwise. One the node knows nothing
+        of is broadcast again (:meth:`_rebroadcast`), lowest nonce first. Last, the cached
+        next nonce is re-read from the pending nonce, skipping nonces still in flight.
+        """
+        records = sorted(self._inflight.values(), key=lambda r: r.nonce)
+        hashes = [h for record in records for h in record.hashes]
+        count = [Request("eth_getTransactionCount", [self.address, block], lambda n: int(n, 16))
+                 for block in ("latest", "pending")]
+        lookups = [Request("eth_getTransactionByHash", [h]) for h in hashes]
+        mined_nonce, pending_nonce, *found = self._with_retries(lambda: self.rpc.run(count + lookups))
+        known = {h for h, tx in zip(hashes, found) if tx is not None}
+        for record in records:
+            held = any(h in known for h in record.hashes)
+            if record.nonce < mined_nonce:
+                self._forget(record, mined=held)
+            elif not held:
+                self._rebroadcast(record)
+                if record.failure is None:
+                    for later in records:  # queued behind it until now: their waits start again
+                        if later.nonce > record.nonce:
+                            later.sent_at = max(later.sent_at, record.sent_at)
+        self._next_nonce = self._free_nonce(pending_nonce)
+
+    def _rebroadcast(self, record: _InFlight) -> None:
+        """Give the node a transaction it forgot: its latest signed bytes as they are, then,
+        while the node refuses them as underpriced, a replacement with the same nonce and fees
+        bumped by the replacement rule (at most :attr:`retries` bumps)."""
+        version = record.latest
+        outcome, message = self._submit_or_drop(record, version)
+        for _ in range(self.retries):
+            if outcome != "underpriced":
+                break
+            version = self._replacement(record)
+            outcome, message = self._submit_or_drop(record, version)
+        if record.failure is not None:
+            return
+        if outcome == "underpriced":
+            self._forget(record, mined=False, reason=(
+                f"was dropped by the node, and after {self.retries} fee bumps it still does not outbid the other "
+                f"transaction from {self.address} that holds nonce {record.nonce} in the node's pool ({message}); "
+                "it is not pending, and only one of the two can ever be mined"))
+        elif outcome == "nonce used":  # used since the nonces were read: ours, or another's
+            self._forget(record, mined=any(self._known(h) for h in record.hashes))
+        else:
+            record.sent_at = time.monotonic()
+
+    def _submit_or_drop(self, record: _InFlight, version: _Signed) -> tuple[Outcome | None, str]:
+        """:meth:`_submit`, with a refusal no fee can change recorded as the record's failure."""
+        try:
+            return self._submit(version.raw, version.tx_hash)
+        except RPCUnavailable:
+            raise
+        except TransactionError as exc:
+            self._forget(record, mined=False, reason=(
+                f"was dropped by the node and refused when sent again ({exc}); nothing of it is pending, "
+                f"and nonce {record.nonce} goes to the next transaction from {self.address}, which voids it"))
+            return None, str(exc)
+
+    def _replacement(self, record: _InFlight) -> _Signed:
+        """Sign `record`'s transaction again with the same nonce and both fees bumped by the
+        replacement rule (or to the current quote, if that is higher)."""
+        previous = record.latest
+        quoted_fee, quoted_priority = self._fee_quote()
+        priority = max(bumped(previous.priority), quoted_priority)
+        max_fee = max(bumped(previous.max_fee), quoted_fee, priority)
+        signed = self.account.sign_transaction({**record.tx, "maxFeePerGas": max_fee, "maxPriorityFeePerGas": priority})
+        version = _Signed(bytes(signed.raw_transaction), "0x" + bytes(signed.hash).hex(), max_fee, priority)
+        record.versions.append(version)
+        self._by_hash[version.tx_hash] = record
+        return version
+
+    def _forget(self, record: _InFlight, *, mined: bool, reason: str | None = None) -> None:
+        """Take `record` out of flight: mined (its receipt is there for its waiter), or failed
+        with `reason` (default: another transaction used its nonce)."""
+        if self._inflight.get(record.nonce) is record:
+            del self._inflight[record.nonce]
+        if mined:
+            record.mined = True
+            if len(record.versions) == 1:
+                self._by_hash.pop(record.latest.tx_hash, None)
+            return
+        record.failure = TransactionDropped(record.latest.tx_hash, record.nonce, reason or (
+            f"can never be mined: nonce {record.nonce} of {self.address} was used by another transaction; "
+            "nothing of it was paid"))
 
     def _known(self, tx_hash: str) -> bool:
         try:

@@ -8,10 +8,10 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any, Union
 
-from eth_utils import to_checksum_address
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator
 
 from computerails import eip712
+from computerails.addresses import parse_address
 
 
 class Raw(int):
@@ -157,7 +157,7 @@ class Signature(_Model):
     @field_validator("signer")
     @classmethod
     def _checksum(cls, v: str) -> str:
-        return to_checksum_address(v)
+        return parse_address(v, "signer")
 
     @property
     def raw(self) -> bytes:
@@ -189,7 +189,7 @@ class Attestation(_Model):
     @field_validator("provider")
     @classmethod
     def _checksum(cls, v: str) -> str:
-        return to_checksum_address(v)
+        return parse_address(v, "provider")
 
     @field_validator("result_hash", mode="before")
     @classmethod
@@ -227,8 +227,8 @@ class UptimeReport(_Model):
 
     @field_validator("provider", "relayer")
     @classmethod
-    def _checksum(cls, v: str) -> str:
-        return to_checksum_address(v)
+    def _checksum(cls, v: str, info: ValidationInfo) -> str:
+        return parse_address(v, str(info.field_name))
 
     @field_validator("uptime_bps")
     @classmethod

@@ -1,13 +1,14 @@
-"""Read-only views for dashboards: jobs, providers, balances, parameters, the oracle set."""
+"""Read-only views for dashboards: jobs, providers, balances, parameters, the oracle set.
+
+Addresses passed in are checked by :func:`computerails.addresses.parse_address`: a mistyped
+one (wrong EIP-55 checksum) raises :class:`~computerails.errors.InvalidAddress`."""
 
 from __future__ import annotations
 
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from eth_utils import to_checksum_address
-
-from computerails._rpc import checksum
+from computerails.addresses import parse_address
 from computerails.types import Job, JobStatus, ProviderStatus, TokenInfo, from_raw, utc
 
 if TYPE_CHECKING:
@@ -65,9 +66,9 @@ class Views:
         """Jobs from JobCreated events since the deploy block, filtered by party, current state."""
         filters: dict[str, Any] = {}
         if client:
-            filters["client"] = to_checksum_address(client)
+            filters["client"] = parse_address(client, "client")
         if provider:
-            filters["provider"] = to_checksum_address(provider)
+            filters["provider"] = parse_address(provider, "provider")
         logs = self._r.escrow.events.JobCreated().get_logs(
             from_block=self._r.deployment.deploy_block, argument_filters=filters or None
         )
@@ -76,7 +77,7 @@ class Views:
     # ── providers ──
     def provider(self, address: str) -> ProviderStatus:
         """Stake, locked collateral, unbonding, jail and what the provider can claim."""
-        address = checksum(address)
+        address = parse_address(address, "provider")
         staking = self._r.staking.address
         info, active = self._r.rpc.run([
             self._r.call("ProviderStaking", staking, "providerInfo", address),
@@ -110,7 +111,7 @@ class Views:
     def claimable(self, account: str) -> dict[TokenInfo, Decimal]:
         """What `account` can withdraw: each payment token from the escrow, and the staking
         token from slash proceeds (escrow and staking claimables of the same token add up)."""
-        account = to_checksum_address(account)
+        account = parse_address(account, "account")
         out: dict[TokenInfo, Decimal] = {}
         for info, raw in self.claimable_raw(account).items():
             out[info] = out.get(info, Decimal(0)) + from_raw(sum(raw.values()), info.decimals)
@@ -118,7 +119,7 @@ class Views:
 
     def claimable_raw(self, account: str) -> dict[TokenInfo, dict[str, int]]:
         """Raw claimable amounts: token -> {"escrow": n, "staking": n}."""
-        account = checksum(account)
+        account = parse_address(account, "account")
         escrow = self._r.escrow.address
         tokens = self.payment_tokens()
         stake = self._r.staking_token
@@ -139,7 +140,7 @@ class Views:
     def wallet(self, account: str, token: str | None = None) -> Decimal:
         """Token balance of a wallet (default token: the first payment token)."""
         info = self._r.token(token)
-        raw = self._r.read("MockUSD", info.address, "balanceOf", checksum(account))
+        raw = self._r.read("MockUSD", info.address, "balanceOf", parse_address(account, "account"))
         return from_raw(raw, info.decimals)
 
     def balances(self, account: str) -> dict[str, dict[str, Decimal]]:
@@ -159,7 +160,7 @@ class Views:
     def payment_token(self, token: str, fresh: bool = False) -> dict[str, Any]:
         """A token's allowlist entry (cached for the connection's ``cache_ttl``; ``fresh=True``
         reads it now)."""
-        token = checksum(token)
+        token = parse_address(token, "token")
         escrow = self._r.escrow.address
         tid, registered, allowed, rate = self._r.cached(
             ("paymentToken", token), lambda: self._r.read("JobEscrow", escrow, "paymentToken", token), fresh=fresh
@@ -204,7 +205,8 @@ class Views:
         return int(self._r.read("UptimeSlasher", self._r.slasher.address, "currentEpoch"))
 
     def is_reported(self, provider: str, epoch: int) -> bool:
-        return bool(self._r.read("UptimeSlasher", self._r.slasher.address, "isReported", checksum(provider), epoch))
+        provider = parse_address(provider, "provider")
+        return bool(self._r.read("UptimeSlasher", self._r.slasher.address, "isReported", provider, epoch))
 
     def totals(self) -> dict[str, Decimal]:
         """Protocol-wide stake figures, in staking-token units."""

@@ -136,6 +136,16 @@ def raises_unsent(rails, exc_type, match=None):
 
 
 @pytest.fixture
+def manual_mining(w3):
+    """Turn auto-mining off for the test (the snapshot does not cover it), back on after with
+    nothing left in the pool that the next test's blocks could mine."""
+    w3.provider.make_request("evm_setAutomine", [False])
+    yield
+    w3.provider.make_request("anvil_dropAllTransactions", [])
+    w3.provider.make_request("evm_setAutomine", [True])
+
+
+@pytest.fixture
 def other_client_rails(connect):
     return connect(OTHER_CLIENT)
 

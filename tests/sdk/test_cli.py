@@ -15,7 +15,19 @@ from eth_utils import keccak
 
 from computerails import JobStatus
 from computerails.cli import cli, main
-from tests.sdk.conftest import CLIENT, ORACLES, OTHER_CLIENT, PROVIDER, RELAYER, RESULT, SPEC, finish_sla_epoch, warp
+from tests.sdk.conftest import (
+    CLIENT,
+    ORACLES,
+    OTHER_CLIENT,
+    PROVIDER,
+    RELAYER,
+    RESULT,
+    SPEC,
+    finish_sla_epoch,
+    nonce_of,
+    warp,
+)
+from tests.sdk.test_addresses import flip_case, mistype_digit
 from tests.utils.anvil import dev_key, free_port
 
 KEY_VAR = "CR_TEST_KEY"
@@ -281,6 +293,82 @@ def test_main__signed_files_over_different_statements__error_line(fail, run, tmp
     assert fail(RELAYER, "oracle", "attest", "--signed", a, "--signed", b) == (
         "error: the signed files are over different statements")
     assert fail(RELAYER, "oracle", "sign") == "error: give either --job or --uptime-provider"
+
+
+# ───────────────────────── mistyped addresses: one line, nothing sent ─────────────────────────
+
+CHECKSUM_WRONG = "has a wrong EIP-55 checksum: it is probably mistyped; copy it again from its source"
+
+
+def _books(rails):
+    """What a createJob sent by mistake would change: mined and pending nonce, wallet, job count."""
+    pending = rails.w3.eth.get_transaction_count(rails.address, "pending")
+    return nonce_of(rails), pending, rails.views.wallet(rails.address), rails.views.job_count()
+
+
+@pytest.mark.parametrize("typo", [flip_case, mistype_digit], ids=["case_flipped", "digit_mistyped"])
+def test_client_create_job__mistyped_checksum__one_error_line_nothing_sent(fail, client_rails, registered_provider,
+                                                                            faucet, typo):
+    faucet(client_rails, usd=100)
+    wrong = typo(registered_provider.address)
+    before = _books(client_rails)
+
+    line = fail(CLIENT, "--yes", "client", "create-job", "--provider", wrong, "--unit-price", "0.10", "--max-units", 100,
+                "--spec-hash", "0x" + SPEC.hex())
+
+    assert line == f"error: Invalid value for '--provider': address {wrong} {CHECKSUM_WRONG}"
+    assert _books(client_rails) == before == (before[0], before[0], Decimal(100), 0)
+
+
+def test_client_create_job__mistyped_token__one_error_line_nothing_sent(fail, client_rails, registered_provider, faucet,
+                                                                         usd):
+    faucet(client_rails, usd=100)
+    before = _books(client_rails)
+
+    line = fail(CLIENT, "client", "create-job", "--provider", registered_provider.address, "--unit-price", "0.10",
+                "--max-units", 100, "--spec-hash", "0x" + SPEC.hex(), "--token", flip_case(usd.address))
+
+    assert line == f"error: Invalid value for '--token': address {flip_case(usd.address)} {CHECKSUM_WRONG}"
+    assert _books(client_rails) == before
+
+
+def test_client_create_job__provider_all_lower_case__job_created(run, client_rails, registered_provider, faucet):
+    faucet(client_rails, usd=10)
+
+    job = run(CLIENT, "client", "create-job", "--provider", registered_provider.address.lower(), "--unit-price", "0.10",
+              "--max-units", 100, "--spec-hash", "0x" + SPEC.hex())
+
+    assert (job["id"], job["provider"]) == (1, registered_provider.address)
+
+
+def test_provider_status_and_uptime_sign__mistyped_address__one_error_line_each(fail, registered_provider):
+    wrong = flip_case(registered_provider.address)
+
+    assert fail(None, "provider", "status", wrong) == (
+        f"error: Invalid value for '[ADDRESS]': address {wrong} {CHECKSUM_WRONG}")
+    assert fail(ORACLES[0], "oracle", "sign", "--uptime-provider", wrong, "--epoch", 0, "--uptime-bps", 9_000) == (
+        f"error: Invalid value for '--uptime-provider': address {wrong} {CHECKSUM_WRONG}")
+    assert fail(None, "provider", "status", "0x1234") == (
+        "error: Invalid value for '[ADDRESS]': address 0x1234 is not 20 bytes of hex: expected 0x followed by 40 hex "
+        "digits")
+
+
+def test_oracle_attest__signed_files_with_mistyped_provider__one_error_line_nothing_sent(fail, run, tmp_path,
+                                                                                        accepted_job, relayer_rails):
+    files = [_sign(run, tmp_path, i, "--job", accepted_job.id, "--units", 60, "--result-hash", "0x" + RESULT.hex())
+             for i in ORACLES[:2]]
+    wrong = flip_case(accepted_job.provider)
+    for path in files:
+        signed = json.loads(path.read_text())
+        signed["attestation"]["provider"] = wrong
+        path.write_text(json.dumps(signed))
+    before = nonce_of(relayer_rails)
+
+    line = fail(RELAYER, "oracle", "attest", "--signed", files[0], "--signed", files[1])
+
+    assert line == f"error: Attestation: provider: provider address {wrong} {CHECKSUM_WRONG}"
+    assert nonce_of(relayer_rails) == before
+    assert relayer_rails.views.job_status(accepted_job.id) is JobStatus.ACCEPTED
 
 
 # ───────────────────────── accounts ─────────────────────────

@@ -22,14 +22,6 @@ from tests.utils.anvil import dev_key, free_port
 THREADS = 20
 
 
-@pytest.fixture
-def manual_mining(w3):
-    """Turn auto-mining off for the test (the snapshot does not cover it), back on after."""
-    w3.provider.make_request("evm_setAutomine", [False])
-    yield
-    w3.provider.make_request("evm_setAutomine", [True])
-
-
 def _nonces(rails, sent):
     return sorted(rails.w3.eth.get_transaction(s.tx_hash)["nonce"] for s in sent)
 
