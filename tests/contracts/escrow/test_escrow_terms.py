@@ -293,6 +293,34 @@ def setter_calls(usd):
 SETTERS = ["setFee", "setWindows", "setDisputeBond", "setClientSlashShare"]
 
 
+def other_setter_calls(usd):
+    """Like `setter_calls`, with other values: a second, different change."""
+    return {
+        "setFee": ("setFee", (999,), {"feeBps": 999}),
+        "setWindows": (
+            "setWindows",
+            (2 * ACCEPT_WINDOW, 3 * CHALLENGE_WINDOW, 3 * DISPUTE_TIMEOUT, MAX_JOB_DURATION),
+            {"challengeWindow": 3 * CHALLENGE_WINDOW, "disputeTimeout": 3 * DISPUTE_TIMEOUT},
+        ),
+        "setDisputeBond": ("setDisputeBond", (3_000,), {"disputeBondBps": 3_000}),
+        "setClientSlashShare": ("setClientSlashShare", (7_000,), {"clientSlashShareBps": 7_000}),
+    }
+
+
+@pytest.mark.parametrize("setter", SETTERS)
+def test_terms__setter_repeats_the_current_value__no_new_terms_id(escrow, usd, governance, setter):
+    """An unchanged set of terms does not use up a terms id."""
+    name, args, changes = setter_calls(usd)[setter]
+    getattr(escrow, name)(*args, sender=governance)
+    assert escrow.currentTermsId() == INITIAL_TERMS_ID + 1
+
+    receipt = getattr(escrow, name)(*args, sender=governance)
+
+    assert receipt.events.filter(escrow.TermsSet) == []
+    assert escrow.currentTermsId() == INITIAL_TERMS_ID + 1
+    assert terms_of(escrow, INITIAL_TERMS_ID + 1) == {**DEFAULT_TERMS, **changes}
+
+
 @pytest.mark.parametrize("setter", SETTERS)
 def test_terms__each_governance_change__exactly_one_new_terms_id(escrow, usd, governance, open_job, setter):
     name, args, changes = setter_calls(usd)[setter]
@@ -371,8 +399,9 @@ def test_terms__id_space_exhausted__too_many_terms_versions_and_jobs_still_creat
     assert_event(receipt, harness.TermsSet, **terms_set(UINT24_MAX, **changes))
     assert harness.currentTermsId() == UINT24_MAX
 
+    other_name, other_args, _ = other_setter_calls(usd)[setter]
     with reverts(harness.TooManyTermsVersions, max=2**24 - 1):
-        getattr(harness, name)(*args, sender=governance)
+        getattr(harness, other_name)(*other_args, sender=governance)
 
     assert harness.currentTermsId() == UINT24_MAX
     assert terms_of(harness, UINT24_MAX) == {**DEFAULT_TERMS, **changes}
