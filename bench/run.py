@@ -1,11 +1,11 @@
 """ComputeRails benchmark: gas per operation against a floor, amortized gas of the batched entry
 points, and SDK throughput against a raw web3.py loop sending the same transactions.
 
-    make bench                      # setup, ape compile, then this script
-    python bench/run.py --help      # sizes, iterations, output paths, --profile
+    make bench                      # setup, ape compile, then this module
+    python -m bench --help          # sizes, iterations, output paths, --profile
 
 Everything runs on a fresh anvil (127.0.0.1, a free port, stopped by its own pid) with a fresh
-deployment made by the project's deploy script. Results go to ``bench/results.json`` and, as
+deployment made by the deploy script's own function (computerails.devnet.deploy_protocol). Results go to ``bench/results.json`` and, as
 tables, into README.md between ``<!-- bench:start -->`` and ``<!-- bench:end -->``.
 
 Gas is deterministic; throughput is wall-clock and depends on the machine and its load: the
@@ -32,22 +32,28 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+from eth_abi import encode
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from eth_utils import keccak
+from web3 import HTTPProvider, Web3
+
+import computerails
+from bench import costs
+from computerails import Attestation, UptimeReport, eip712
+from computerails.devnet import (
+    Anvil,
+    anvil_binary,
+    ape_build_artifacts,
+    deploy_protocol,
+    dev_key,
+    grant_direct_governance,
+    write_deployment,
+)
+from computerails.rails import ComputeRails
+from computerails.types import Raw
+
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from eth_abi import encode  # noqa: E402
-from eth_account import Account  # noqa: E402
-from eth_account.signers.local import LocalAccount  # noqa: E402
-from eth_utils import keccak  # noqa: E402
-from web3 import HTTPProvider, Web3  # noqa: E402
-
-import computerails  # noqa: E402
-from bench import costs  # noqa: E402
-from computerails import Attestation, UptimeReport, eip712  # noqa: E402
-from computerails.rails import ComputeRails  # noqa: E402
-from computerails.types import Raw  # noqa: E402
-from tests.utils.anvil import Anvil, anvil_binary, dev_key  # noqa: E402
 
 USD = 10**6  # the test payment token has 6 decimals
 STAKE = 10**18
@@ -77,7 +83,12 @@ class Chain:
     def __init__(self, workdir: Path) -> None:
         self.anvil = Anvil().start()
         try:
-            self.deployment = self.anvil.deploy(workdir)
+            w3 = Web3(HTTPProvider(self.anvil.url))
+            build = ROOT / ".build" / "__local__.json"
+            artifacts = ape_build_artifacts(build) if build.exists() else None
+            deployment = deploy_protocol(w3, dev_key(0), artifacts=artifacts)
+            grant_direct_governance(w3, deployment, dev_key(0), artifacts=artifacts)  # parameters change at once
+            self.deployment = write_deployment(deployment, workdir)
             self.url = self.anvil.url
             self.w3 = Web3(HTTPProvider(self.url))
             self.chain_id = int(self.w3.eth.chain_id)

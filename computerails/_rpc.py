@@ -244,7 +244,9 @@ class Rpc:
 
     @staticmethod
     def estimate(sender: str, to: str, data: str, value: int = 0, *, lenient: bool = False) -> Request:
-        tx = {"from": sender, "to": to, "data": data, "value": hex(value)}
+        tx = {"from": sender, "data": data, "value": hex(value)}
+        if to:  # no `to`: a contract creation
+            tx["to"] = to
         return Request("eth_estimateGas", [tx], lambda g: int(g, 16), lenient=lenient)
 
 

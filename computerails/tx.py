@@ -25,6 +25,7 @@ transaction used, or that the node refuses outright, raises
 
 from __future__ import annotations
 
+import ast
 import threading
 import time
 from dataclasses import dataclass
@@ -161,6 +162,17 @@ def revert_from_exception(exc: BaseException) -> ComputeRailsError:
         data = "0x" + bytes(data).hex()
     if isinstance(data, str) and data.startswith("0x") and len(data) >= 10:
         return decode_revert(data)
+    # The in-process backend (eth-tester) spells the raw revert data as a Python bytes literal.
+    for arg in getattr(exc, "args", ()):
+        if isinstance(arg, (bytes, bytearray)) and len(arg) >= 4:
+            return decode_revert(bytes(arg))
+        if isinstance(arg, str) and arg.startswith("execution reverted: b"):
+            try:
+                raw = ast.literal_eval(arg.removeprefix("execution reverted: "))
+            except (ValueError, SyntaxError):
+                break
+            if isinstance(raw, bytes) and len(raw) >= 4:
+                return decode_revert(raw)
     return UnknownRevert({"reason": str(exc)})
 
 
@@ -259,6 +271,8 @@ class TxManager:
                 "maxFeePerGas": max_fee,
                 "maxPriorityFeePerGas": priority,
             }
+            if not to:  # a contract creation
+                del tx["to"]
             signed = self.account.sign_transaction(tx)
             tx_hash = "0x" + bytes(signed.hash).hex()
             try:
@@ -277,6 +291,12 @@ class TxManager:
         result = SentTransaction(tx_hash, receipt, label or getattr(fn, "fn_name", ""))
         self.sent.append(result)
         return result
+
+    def deploy(self, creation_code: str, *, label: str = "deploy") -> SentTransaction:
+        """Deploy a contract: ``creation_code`` is its bytecode with the ABI-encoded constructor
+        arguments appended. Simulated, sent and awaited as :meth:`send` does; the receipt's
+        ``contractAddress`` is the new contract."""
+        return self.send(Call("", creation_code, label), label=label)
 
     def simulate(self, to: str, data: str, value: int = 0) -> int:
         """Run the call on the node; return a gas limit or raise the decoded revert."""
@@ -595,7 +615,9 @@ class TxManager:
         return self._fees[1], self._fees[2]
 
     def _replay_revert(self, tx: dict[str, Any], receipt: Any) -> ComputeRailsError | None:
-        call = {"from": self.address, "to": tx["to"], "data": tx["data"], "value": hex(tx["value"])}
+        call = {"from": self.address, "data": tx["data"], "value": hex(tx["value"])}
+        if tx.get("to"):
+            call["to"] = tx["to"]
         try:
             self.rpc.request("eth_call", [call, hex(receipt["blockNumber"])])
         except ComputeRailsError as exc:

@@ -8,33 +8,13 @@ The keystore password comes from ``APE_ACCOUNTS_<NAME>_PASSPHRASE`` or a prompt.
 second run finds nothing to claim, says so and exits 0.
 """
 
-import os
-
 import click
 from ape import chain
 from ape.cli import ConnectedProviderCommand, account_option
-from eth_account import Account
 
 import computerails
+from computerails.devnet import key_of_ape_account
 from computerails.errors import ComputeRailsError
-
-
-def private_key_of(account) -> str:
-    """The key behind an Ape account: test accounts expose it; keystores are decrypted here."""
-    key = getattr(account, "private_key", None)
-    if key:
-        return key
-    keyfile = getattr(account, "keyfile_path", None)
-    if keyfile is None:
-        raise click.UsageError(f"account {account} has no local key (hardware wallets are not supported here)")
-    alias = getattr(account, "alias", "") or ""
-    password = os.environ.get(f"APE_ACCOUNTS_{alias}_PASSPHRASE")
-    if password is None:
-        password = click.prompt(f"Password for Ape account {alias}", hide_input=True, err=True)
-    try:
-        return "0x" + bytes(Account.decrypt(keyfile.read_text(), password)).hex()
-    except ValueError:
-        raise click.UsageError(f"wrong password for Ape account {alias}") from None
 
 
 @click.command(cls=ConnectedProviderCommand)
@@ -43,10 +23,14 @@ def private_key_of(account) -> str:
 def cli(account, deployment):
     """Withdraw every claimable token of this provider."""
     try:
-        rails = computerails.connect(chain.provider.web3, deployment=deployment, account=private_key_of(account))
+        key = key_of_ape_account(account, lambda alias: click.prompt(f"Password for Ape account {alias}",
+                                                                     hide_input=True, err=True))
+        rails = computerails.connect(chain.provider.web3, deployment=deployment, account=key)
         payouts = rails.provider.claim_rewards()
     except ComputeRailsError as exc:
         raise click.ClickException(f"{type(exc).__name__}: {exc}") from None
+    except ValueError as exc:  # no local key, or a wrong password
+        raise click.UsageError(str(exc)) from None
     if not payouts:
         click.echo(f"Nothing to claim for {account.address}.")
         return

@@ -1,18 +1,22 @@
 """Shared fixtures: one protocol deployment per session (Ape isolates each test by snapshot),
-session-scoped role accounts and factory fixtures with sensible defaults."""
+session-scoped role accounts and factory fixtures with sensible defaults. Helpers the tests
+import live in tests/support/."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
+from eth_account import Account
+from eth_utils import keccak
 
-from scripts.deploy import DEFAULT_PARAMS, deploy_protocol, through_timelock
-from tests.utils.protocol import Protocol
-from tests.utils.reverts import error_data as encode_error_data
-from tests.utils.reverts import reverts as strict_reverts
-from tests.utils.reverts import selector as error_selector
-
-USD = 10**6  # the test payment token has 6 decimals
-STAKE = 10**18  # the staking token has 18 decimals
+from computerails.devnet import DEFAULT_PARAMS
+from tests.support.deployment import deploy, through_timelock
+from tests.support.protocol import STAKE, Protocol
+from tests.support.reverts import error_data as encode_error_data
+from tests.support.reverts import reverts as strict_reverts
+from tests.support.reverts import selector as error_selector
+from tests.support.signatures import addr_key, high_s_twin, predicted_rejection, raw_signatures, recover
 
 
 @pytest.fixture(scope="session")
@@ -72,13 +76,8 @@ def deployment(governance, treasury, arbitrator, oracles):
     through that timelock (scheduled, its delay waited out, executed) that makes `governance` a
     direct admin and governor of every contract, so that unit tests can call setters without
     waiting. tests/deploy/ checks the untouched production wiring on fresh deployments."""
-    d = deploy_protocol(
-        governance,
-        treasury=treasury.address,
-        arbitrator=arbitrator.address,
-        oracles=[o.address for o in oracles],
-        threshold=DEFAULT_PARAMS["threshold"],
-    )
+    d = deploy(governance, treasury=treasury, arbitrator=arbitrator, oracles=oracles,
+               threshold=DEFAULT_PARAMS["threshold"])
     calls = []
     for contract in (d.staking, d.escrow, d.slasher, d.hub):
         for role in (contract.DEFAULT_ADMIN_ROLE(), contract.GOVERNOR_ROLE()):
@@ -164,3 +163,26 @@ def selector():
 @pytest.fixture(scope="session")
 def error_data():
     return encode_error_data
+
+
+# ─────────────────────────── signature tools (hub and adversarial suites) ───────────────────────────
+
+
+@pytest.fixture(scope="session")
+def quorum():
+    """Signature tools: ``quorum.sign(digest, signers)`` (order kept), ``quorum.recover``,
+    ``quorum.predict(digest, signatures, oracle_set, threshold)`` and ``quorum.high_s_twin``."""
+    return SimpleNamespace(sign=raw_signatures, recover=recover, predict=predicted_rejection, high_s_twin=high_s_twin)
+
+
+@pytest.fixture(scope="session")
+def sorted_oracles(oracles):
+    """The oracle accounts in increasing address order (the order signatures must come in)."""
+    return sorted(oracles, key=lambda o: addr_key(o.address))
+
+
+@pytest.fixture(scope="session")
+def outsider():
+    """A key that is not and never was an oracle (signs like a test account)."""
+    key = keccak(text="computerails outsider oracle")
+    return SimpleNamespace(address=Account.from_key(key).address, private_key=key)

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from ape import project
 
-from scripts.deploy import DEFAULT_PARAMS
-from tests.adversarial.conftest import FEE_BPS, SPEC_HASH, STAKE, USD, Status, assert_books, fund
+from computerails.devnet import DEFAULT_PARAMS
+from tests.support.books import FEE_BPS, SPEC_HASH, STAKE, USD, Status, assert_books, fund
 
 UINT96_MAX = 2**96 - 1
 UINT48_MAX = 2**48 - 1

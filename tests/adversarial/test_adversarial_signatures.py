@@ -14,10 +14,10 @@ from eth_keys import keys
 from eth_utils import keccak
 
 from computerails import eip712
-from scripts.deploy import deploy_protocol
-from tests.adversarial.conftest import Status
-from tests.contracts.hub.conftest import SECP256K1_N
-from tests.utils.protocol import Protocol
+from tests.support.deployment import deploy
+from tests.support.books import Status
+from tests.support.signatures import SECP256K1_N
+from tests.support.protocol import Protocol
 
 ATTESTATION_FIELDS = ("jobId", "provider", "success", "units", "resultHash", "deadline")
 REPORT_FIELDS = ("provider", "epoch", "uptimeBps", "relayer", "configVersion")
@@ -97,7 +97,7 @@ def test_replay__quorum_from_first_deployment_on_second__rejected_both_untouched
 ):
     # Same oracles, same job id, same parties: only the EIP-712 domain (hub address) differs.
     second = Protocol(
-        deploy_protocol(governance, treasury=treasury.address, oracles=[o.address for o in oracles]), oracles, chain
+        deploy(governance, treasury=treasury, oracles=oracles), oracles, chain
     )
     for p in (protocol, second):
         p.register(provider)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.adversarial.conftest import STAKE, UNBONDING_DELAY, USD, Status
+from tests.support.books import STAKE, UNBONDING_DELAY, USD, Status
 
 BPS = 10_000
 PROVIDER_STAKE = 10_000 * STAKE  # what `registered_provider` stakes

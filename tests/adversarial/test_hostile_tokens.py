@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.adversarial.conftest import (
+from tests.support.books import (
     FEE_BPS,
     MIN_STAKE,
     STAKE,

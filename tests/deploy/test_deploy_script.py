@@ -1,24 +1,18 @@
-"""scripts/deploy.py on the in-process chain: role wiring, parameters, the deployment file, the
-hand-over of every admin role to the timelock and the safety rules it refuses to break."""
+"""computerails.devnet.deploy_protocol (what `ape run deploy` runs) on the in-process chain: role
+wiring, parameters, the deployment file, the hand-over of every admin role to the timelock and
+the safety rules it refuses to break. tests/scripts/ runs the script itself against an anvil."""
 
 import json
 import re
 
-import ape
 import pytest
 
-import click
-
-from scripts.deploy import (
-    DEFAULT_PARAMS,
-    build_abi_hash,
-    collateral_rate,
-    deploy_protocol,
-    through_timelock,
-    verify_roles,
-    write_deployment,
-)
-from tests.conftest import STAKE, USD
+from computerails import errors
+from computerails.deployments import PROTOCOL_CONTRACTS, abi_hash
+from computerails.devnet import DEFAULT_PARAMS, InvalidParameters, collateral_rate, verify_roles, write_deployment
+from tests.support.deployment import build_artifacts, through_timelock
+from tests.support.deployment import deploy as deploy_protocol
+from tests.support.protocol import STAKE, USD
 
 
 def test_collateral_rate__usd6_stake18_half__carries_decimal_gap():
@@ -110,7 +104,7 @@ def test_deploy__parameters_equal_defaults(deployment, usd, oracles):
 
 
 def test_write_deployment__chain_id_json(deployment, tmp_path, chain):
-    path = write_deployment(deployment, tmp_path / "deployments")
+    path = write_deployment(deployment.info, tmp_path / "deployments")
 
     assert path == tmp_path / "deployments" / f"{chain.chain_id}.json"
     written = json.loads(path.read_text())
@@ -136,7 +130,7 @@ def test_write_deployment__chain_id_json(deployment, tmp_path, chain):
     assert written["deployBlock"] == deployment.deploy_block
     assert written["params"] == json.loads(json.dumps(deployment.params))
     assert re.fullmatch(r"[0-9a-f]{64}", written["abiHash"])
-    assert written["abiHash"] == build_abi_hash()
+    assert written["abiHash"] == abi_hash({name: build_artifacts()(name)["abi"] for name in PROTOCOL_CONTRACTS})
 
 
 def test_deploy__deploy_block__first_block_of_the_deployment(accounts, chain, treasury, oracles):
@@ -280,7 +274,7 @@ def test_deploy__timelock_delay_not_above_unbonding_delay__refused_before_deploy
 ):
     head = chain.blocks.head.number
 
-    with pytest.raises(click.UsageError, match="must exceed the unbonding delay"):
+    with pytest.raises(InvalidParameters, match="must exceed the unbonding delay"):
         deploy_protocol(accounts[8], treasury=treasury.address, oracles=[o.address for o in oracles],
                         params={"timelock_delay": delay})
 
@@ -294,24 +288,24 @@ def test_deploy__report_window_not_below_unbonding_delay__refused_before_deployi
     """Regression (issue 9, item 5): the statute rule used to live only in the README."""
     head = chain.blocks.head.number
 
-    with pytest.raises(click.UsageError, match="must stay below the unbonding delay"):
+    with pytest.raises(InvalidParameters, match="must stay below the unbonding delay"):
         deploy_protocol(accounts[8], treasury=treasury.address, oracles=[o.address for o in oracles],
                         params={"uptime": uptime})
 
     assert chain.blocks.head.number == head
 
 
-def test_verify_roles__escrow_lost_its_collateral_role__names_the_problem(handed_over, governance):
+def test_verify_roles__escrow_lost_its_collateral_role__names_the_problem(handed_over, governance, chain):
     """Regression (issue 9, item 9): the deploy script (and `computerails deployments check`)
     checks that each contract holds the roles it needs."""
     _, deployment = handed_over
     staking = deployment.staking
-    verify_roles(deployment)  # healthy
+    verify_roles(chain.provider.web3, deployment.info)  # healthy
     revoke = staking.revokeRole.encode_input(staking.COLLATERAL_MANAGER_ROLE(), deployment.escrow.address)
     through_timelock(deployment, governance, [(staking, revoke)])
 
-    with pytest.raises(RuntimeError) as failure:
-        verify_roles(deployment)
+    with pytest.raises(errors.DeploymentError) as failure:
+        verify_roles(chain.provider.web3, deployment.info)
 
     problems = str(failure.value).splitlines()[1:]
     assert len(problems) == 1
@@ -322,5 +316,6 @@ def test_verify_roles__escrow_lost_its_collateral_role__names_the_problem(handed
 def test_deploy__explicit_threshold_zero__rejected_not_defaulted(accounts, treasury, oracles, reverts, project):
     # Regression: `threshold or default` used to turn an explicit 0 into the default 2.
     deployer = accounts[8]
-    with reverts(project.AttestationHub.ThresholdOutOfRange, min=1, max=3, threshold=0):
+    with pytest.raises(errors.ThresholdOutOfRange) as refused:
         deploy_protocol(deployer, treasury=treasury.address, oracles=[o.address for o in oracles], threshold=0)
+    assert refused.value.args_dict == {"min": 1, "max": 3, "threshold": 0}

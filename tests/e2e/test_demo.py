@@ -1,6 +1,6 @@
-"""The main job, end to end: `ape run demo` on a small scenario (2 providers, 2 clients,
-4 jobs; one provider dishonest, the other offline for an epoch), through the same code as
-`make demo`. Runs twice with one seed to show the run is reproducible."""
+"""The main job, end to end: `python -m computerails.sim` (what `make demo` runs) on a small
+scenario (2 providers, 2 clients, 4 jobs; one provider dishonest, the other offline for an
+epoch). Runs twice with one seed to show the run is reproducible."""
 
 import json
 import os
@@ -19,7 +19,7 @@ def run_demo(report: Path) -> tuple[dict, str]:
     env = dict(os.environ)
     env.setdefault("SOLCX_BINARY_PATH", str(ROOT / ".solc"))
     result = subprocess.run(
-        [str(Path(sys.executable).parent / "ape"), "run", "demo", *SCENARIO, "--report", str(report)],
+        [sys.executable, "-m", "computerails.sim", *SCENARIO, "--report", str(report)],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
@@ -43,6 +43,7 @@ def test_demo__small_scenario__accounting_passes(runs):
     assert set(report["accounting"]) == {"mUSD", "mCRS"}
     assert "Accounting check: PASS" in stdout
     assert "Report written to" in stdout and "Wall time:" in stdout
+    assert "Peak memory: anvil " in stdout and report["resources"]["anvil"] > 0
 
 
 def test_demo__small_scenario__every_path_taken(runs):

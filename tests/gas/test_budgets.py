@@ -3,7 +3,7 @@
 
 import pytest
 
-from tests.conftest import STAKE, USD
+from tests.support.protocol import STAKE, USD
 
 pytestmark = pytest.mark.anvil
 

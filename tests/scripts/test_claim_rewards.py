@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import computerails
-from tests.utils.anvil import Anvil, dev_key
+from tests.support.anvil import Anvil, dev_key
 
 ROOT = Path(__file__).resolve().parents[2]
 PROVIDER, CLIENT, ORACLES = 5, 3, (17, 18, 19)

@@ -9,12 +9,12 @@ import pytest
 from web3 import HTTPProvider, Web3
 
 import computerails
-from tests.utils.anvil import Anvil, dev_key
+from datetime import timedelta
+from decimal import Decimal
 
-# Roles of the test mnemonic's accounts, as scripts/deploy.py assigns them on local networks.
-GOVERNANCE, TREASURY = 0, 1
-CLIENT, OTHER_CLIENT, PROVIDER, OTHER_PROVIDER, RELAYER = 3, 4, 5, 6, 7
-ORACLES = (17, 18, 19)
+from computerails.devnet import dev_key
+from tests.support.anvil import Anvil
+from tests.support.sdk import CLIENT, FIRST_STAKE, ORACLES, OTHER_CLIENT, OTHER_PROVIDER, PROVIDER, RELAYER, RESULT, SPEC
 
 
 @pytest.fixture(scope="session")
@@ -90,49 +90,10 @@ def faucet(w3, deployment_file):
     return _faucet
 
 
-def warp(w3: Web3, seconds: int) -> None:
-    w3.provider.make_request("evm_increaseTime", [seconds])
-    w3.provider.make_request("evm_mine", [])
-
-
-def finish_sla_epoch(w3: Web3, rails) -> int:
-    """Move to the end of the epoch after the current one and return that epoch: it started
-    after every registration so far, so every registered provider was under the SLA in it."""
-    epoch = rails.views.current_epoch() + 1
-    w3.provider.make_request("evm_setNextBlockTimestamp", [rails.slasher.functions.epochEnd(epoch).call()])
-    w3.provider.make_request("evm_mine", [])
-    return epoch
-
-
-# ───────────────────────── additions for the SDK test suite ─────────────────────────
-
-from contextlib import contextmanager  # noqa: E402
-from datetime import timedelta  # noqa: E402
-from decimal import Decimal  # noqa: E402
-
-SPEC = b"\x01" * 32
-RESULT = b"\x02" * 32
-FIRST_STAKE = Decimal(2_000)
-
-
 def pytest_configure(config):
     config.addinivalue_line(
         "markers", "no_snapshot: run outside the per-test evm snapshot/revert (the test changes the session node)"
     )
-
-
-def nonce_of(rails) -> int:
-    """The account's mined transaction count: unchanged means nothing was sent."""
-    return rails.w3.eth.get_transaction_count(rails.address)
-
-
-@contextmanager
-def raises_unsent(rails, exc_type, match=None):
-    """Expect `exc_type` and assert the account sent no transaction meanwhile."""
-    before = nonce_of(rails)
-    with pytest.raises(exc_type, match=match) as info:
-        yield info
-    assert nonce_of(rails) == before
 
 
 @pytest.fixture

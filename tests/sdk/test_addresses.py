@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from computerails import Attestation, Signature, UptimeReport, errors
 from computerails.addresses import parse_address
-from tests.sdk.conftest import RESULT, SPEC, nonce_of
+from tests.support.sdk import RESULT, SPEC, nonce_of
 
 CHECKSUMMED = "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"  # the first example of EIP-55
 

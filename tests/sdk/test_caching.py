@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from computerails import Attestation, errors
 from computerails.client import MAX_UINT
-from tests.sdk.conftest import GOVERNANCE, RESULT, SPEC, raises_unsent, warp
+from tests.support.sdk import GOVERNANCE, RESULT, SPEC, raises_unsent, warp
 
 RATE = 10**18  # 1 staking-token unit of collateral per payment-token unit
 

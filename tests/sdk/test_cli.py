@@ -15,7 +15,7 @@ from eth_utils import keccak
 
 from computerails import JobStatus
 from computerails.cli import cli, main
-from tests.sdk.conftest import (
+from tests.support.sdk import (
     CLIENT,
     ORACLES,
     OTHER_CLIENT,
@@ -28,7 +28,7 @@ from tests.sdk.conftest import (
     warp,
 )
 from tests.sdk.test_addresses import flip_case, mistype_digit
-from tests.utils.anvil import dev_key, free_port
+from tests.support.anvil import dev_key, free_port
 
 KEY_VAR = "CR_TEST_KEY"
 

@@ -7,7 +7,7 @@ from eth_utils import function_signature_to_4byte_selector
 
 from computerails import Job, JobStatus
 from computerails.client import MAX_UINT
-from tests.sdk.conftest import SPEC, nonce_of, warp
+from tests.support.sdk import SPEC, nonce_of, warp
 
 CREATE_JOB = function_signature_to_4byte_selector("createJob(address,address,uint256,uint256,uint256,bytes32)")
 CREATE_JOB_WITH_PERMIT = function_signature_to_4byte_selector(

@@ -8,7 +8,7 @@ from eth_account import Account
 from web3.logs import DISCARD
 
 from computerails import Attestation, JobStatus, UptimeReport, eip712, errors
-from tests.sdk.conftest import RESULT, finish_sla_epoch, nonce_of, warp
+from tests.support.sdk import RESULT, finish_sla_epoch, nonce_of, warp
 
 
 def _attestation(rails, job, units=80, success=True):

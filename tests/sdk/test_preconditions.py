@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 
 from computerails import Attestation, Signature, UptimeReport, eip712, errors
-from tests.sdk.conftest import RESULT, SPEC, finish_sla_epoch, raises_unsent, warp
+from tests.support.sdk import RESULT, SPEC, finish_sla_epoch, raises_unsent, warp
 
 
 def _att(rails, job, **overrides):

@@ -4,7 +4,7 @@ from datetime import datetime, timezone
 from decimal import Decimal
 
 from computerails import JobStatus, ProviderStatus, UptimeReport
-from tests.sdk.conftest import RESULT, finish_sla_epoch, nonce_of, warp
+from tests.support.sdk import RESULT, finish_sla_epoch, nonce_of, warp
 
 
 def test_register__first_stake__registered_active_with_stake(provider_rails, faucet, stk):

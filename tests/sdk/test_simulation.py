@@ -4,7 +4,7 @@ with decoded arguments and no transaction is sent."""
 from datetime import timedelta
 
 from computerails import Attestation, JobStatus, errors
-from tests.sdk.conftest import RESULT, SPEC, raises_unsent
+from tests.support.sdk import RESULT, SPEC, raises_unsent
 
 
 def test_send__cancel_from_other_account__not_job_client_with_args(client_rails, other_client_rails, make_job):

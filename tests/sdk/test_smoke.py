@@ -2,7 +2,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 from computerails import JobStatus
-from tests.sdk.conftest import warp
+from tests.support.sdk import warp
 
 
 def test_full_job__through_sdk__provider_claims(w3, client_rails, provider_rails, faucet, oracle_keys):

@@ -16,8 +16,8 @@ import computerails
 from computerails import Attestation, JobStatus, errors
 from computerails.client import MAX_UINT
 from computerails.tx import TxManager
-from tests.sdk.conftest import RESULT, SPEC, nonce_of, warp
-from tests.utils.anvil import dev_key, free_port
+from tests.support.sdk import RESULT, SPEC, nonce_of, warp
+from tests.support.anvil import dev_key, free_port
 
 THREADS = 20
 

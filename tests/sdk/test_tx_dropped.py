@@ -21,7 +21,7 @@ from web3.exceptions import TransactionNotFound, Web3RPCError
 
 from computerails import errors
 from computerails.tx import bumped
-from tests.sdk.conftest import CLIENT, nonce_of
+from tests.support.sdk import CLIENT, nonce_of
 
 TIMEOUT = 0.2  # seconds a send waits for a receipt before it asks the node about the transaction
 UNDERPRICED = "{'code': -32003, 'message': 'replacement transaction underpriced'}"

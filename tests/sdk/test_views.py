@@ -7,7 +7,7 @@ import pytest
 from eth_account import Account
 
 from computerails import JobStatus, UptimeReport
-from tests.sdk.conftest import RESULT, finish_sla_epoch, warp
+from tests.support.sdk import RESULT, finish_sla_epoch, warp
 
 
 def test_job__attested__typed_fields(readonly, attested_job, usd):

@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from computerails import JobStatus, errors
-from tests.sdk.conftest import CLIENT, nonce_of
+from tests.support.sdk import CLIENT, nonce_of
 
 pytestmark = pytest.mark.no_snapshot
 

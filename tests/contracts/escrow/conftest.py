@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.contracts.escrow.escrow_helpers import BOND, COLLATERAL_RATE, STAKE, snapshot
+from tests.support.escrow import BOND, COLLATERAL_RATE, STAKE, snapshot
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
 """JobEscrow.recordAttestation (through the AttestationHub) and JobEscrow.reclaimExpired."""
 
-from tests.utils.reverts import reverts
-from tests.contracts.escrow.escrow_helpers import (
+from tests.support.reverts import reverts
+from tests.support.escrow import (
     CHALLENGE_WINDOW,
     CLIENT_SLASH_SHARE_BPS,
     COLLATERAL,

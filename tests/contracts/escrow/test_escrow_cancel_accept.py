@@ -1,7 +1,7 @@
 """JobEscrow.cancel and JobEscrow.accept: who may call, when, and the collateral lock."""
 
-from tests.utils.reverts import reverts
-from tests.contracts.escrow.escrow_helpers import (
+from tests.support.reverts import reverts
+from tests.support.escrow import (
     COLLATERAL,
     COLLATERAL_RATE,
     ESCROW,

@@ -4,8 +4,8 @@
 fee 2.5% = 0.15 USD, unused refund 4 USD. The bond is 10% of the escrow: 1 USD.
 """
 
-from tests.utils.reverts import reverts
-from tests.contracts.escrow.escrow_helpers import (
+from tests.support.reverts import reverts
+from tests.support.escrow import (
     BOND,
     CLIENT_SLASH_SHARE_BPS,
     COLLATERAL,

@@ -2,8 +2,8 @@
 
 import pytest
 
-from tests.utils.reverts import reverts
-from tests.contracts.escrow.escrow_helpers import (
+from tests.support.reverts import reverts
+from tests.support.escrow import (
     ACCEPT_WINDOW,
     BOND,
     CHALLENGE_WINDOW,

@@ -3,8 +3,8 @@
 import pytest
 from eth_account import Account
 
-from tests.utils.reverts import reverts
-from tests.contracts.escrow.escrow_helpers import (
+from tests.support.reverts import reverts
+from tests.support.escrow import (
     ESCROW,
     MAX_UNITS,
     SPEC_HASH,

@@ -11,8 +11,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from tests.utils.reverts import error_data, reverts
-from tests.contracts.escrow.escrow_helpers import (
+from tests.support.reverts import error_data, reverts
+from tests.support.escrow import (
     BOND,
     CLIENT_SLASH_SHARE_BPS,
     COLLATERAL,

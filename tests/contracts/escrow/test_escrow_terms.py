@@ -9,8 +9,8 @@ could cut a live client's compensation to 1 bps or leave it a minute to dispute.
 
 import pytest
 
-from tests.utils.reverts import reverts
-from tests.contracts.escrow.escrow_helpers import (
+from tests.support.reverts import reverts
+from tests.support.escrow import (
     ACCEPT_WINDOW,
     BOND,
     CHALLENGE_WINDOW,
@@ -37,7 +37,7 @@ from tests.contracts.escrow.escrow_helpers import (
     terms_of,
     terms_set,
 )
-from scripts.deploy import DEFAULT_PARAMS
+from computerails.devnet import DEFAULT_PARAMS
 
 GROSS = 60 * UNIT_PRICE  # the jobs below are attested for 60 of 100 units
 ONE_MINUTE = 60

@@ -10,8 +10,8 @@ from eth_keys import keys
 from eth_utils import keccak
 
 from computerails import eip712
-from scripts.deploy import deploy_protocol
-from tests.utils.protocol import Protocol
+from tests.support.deployment import deploy
+from tests.support.protocol import Protocol
 
 JOB_ACCEPTED, JOB_ATTESTED = 2, 3  # IJobEscrow.JobStatus
 SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
@@ -241,7 +241,7 @@ def test_submit__quorum_for_another_deployment__rejected(
     protocol.register(provider)
     # A second, identical protocol with the same oracles and a job with the same id and parties.
     second = Protocol(
-        deploy_protocol(governance, treasury=treasury.address, oracles=[o.address for o in oracles]), oracles, chain
+        deploy(governance, treasury=treasury, oracles=oracles), oracles, chain
     )
     second.register(provider)
     first_job = protocol.accepted_job(client, provider)

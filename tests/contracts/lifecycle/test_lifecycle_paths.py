@@ -7,7 +7,7 @@ the escrow (plus the bond where it disputes); client, provider and treasury star
 
 import pytest
 
-from tests.conftest import STAKE, USD
+from tests.support.protocol import STAKE, USD
 
 ESCROW = 10 * USD
 COLLATERAL = 5 * STAKE

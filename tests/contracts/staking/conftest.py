@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.contracts.staking.staking_support import assert_books
+from tests.support.staking import assert_books
 
 
 @pytest.fixture

@@ -2,9 +2,9 @@
 
 import pytest
 
-from tests.utils.reverts import reverts
-from tests.conftest import STAKE
-from tests.contracts.staking.staking_support import (
+from tests.support.reverts import reverts
+from tests.support.protocol import STAKE
+from tests.support.staking import (
     DAY,
     MAX_UINT120,
     MIN_STAKE,

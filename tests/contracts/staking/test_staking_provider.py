@@ -7,9 +7,9 @@ check that nothing changed.
 
 import pytest
 
-from tests.utils.reverts import reverts
-from tests.conftest import STAKE
-from tests.contracts.staking.staking_support import MIN_STAKE, PROVIDER_STAKE, UNBONDING_DELAY, ZERO_ADDRESS
+from tests.support.reverts import reverts
+from tests.support.protocol import STAKE
+from tests.support.staking import MIN_STAKE, PROVIDER_STAKE, UNBONDING_DELAY, ZERO_ADDRESS
 
 URI = "ipfs://provider-meta"  # what protocol.register uses
 

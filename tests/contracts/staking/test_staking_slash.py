@@ -7,9 +7,9 @@ SLASHER_ROLE / COLLATERAL_MANAGER_ROLE, so these tests drive the calls directly.
 
 import pytest
 
-from tests.utils.reverts import reverts
-from tests.conftest import STAKE
-from tests.contracts.staking.staking_support import (
+from tests.support.reverts import reverts
+from tests.support.protocol import STAKE
+from tests.support.staking import (
     BPS,
     MAX_UINT256,
     MIN_STAKE,

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import STAKE
-from tests.contracts.staking.staking_support import assert_books
+from tests.support.protocol import STAKE
+from tests.support.staking import assert_books
 
 
 @pytest.fixture

@@ -3,10 +3,10 @@ never to an epoch that has started) and the report-window rule against the unbon
 
 import pytest
 
-from tests.utils.reverts import reverts
-from tests.conftest import STAKE
-from tests.contracts.staking.staking_support import BPS, PROVIDER_STAKE, UNBONDING_DELAY, ZERO_ADDRESS
-from tests.contracts.uptime.uptime_support import (
+from tests.support.reverts import reverts
+from tests.support.protocol import STAKE
+from tests.support.staking import BPS, PROVIDER_STAKE, UNBONDING_DELAY, ZERO_ADDRESS
+from tests.support.uptime import (
     DEFAULT_UPTIME_PARAMS,
     EPOCH_LENGTH,
     HOUR,

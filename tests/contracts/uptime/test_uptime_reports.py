@@ -3,10 +3,10 @@ when the SLA applies (registration, leaving, downtime jail and unjail)."""
 
 import pytest
 
-from tests.utils.reverts import reverts
-from tests.conftest import STAKE
-from tests.contracts.staking.staking_support import BPS, PROVIDER_STAKE, ZERO_ADDRESS
-from tests.contracts.uptime.uptime_support import (
+from tests.support.reverts import reverts
+from tests.support.protocol import STAKE
+from tests.support.staking import BPS, PROVIDER_STAKE, ZERO_ADDRESS
+from tests.support.uptime import (
     EPOCH_LENGTH,
     RELAYER_REWARD_CAP,
     SLA_BPS,

@@ -6,7 +6,7 @@ bubbling up from another contract on the in-process provider) it skips the type 
 altogether. ``reverts`` below ABI-encodes the expected error and compares bytes, so a wrong
 name, a missing argument or a different error fails the test.
 
-    from tests.utils.reverts import reverts
+    from tests.support.reverts import reverts
     with reverts(escrow.NotJobClient, expected=client, caller=attacker):
         escrow.cancel(job_id, sender=attacker)
 """

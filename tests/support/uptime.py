@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.conftest import STAKE
+from tests.support.protocol import STAKE
 
 HOUR = 3_600
 EPOCH_LENGTH = 1 * HOUR  # DEFAULT_PARAMS["uptime"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
-from tests.conftest import STAKE
+from tests.support.protocol import STAKE
 
 ZERO_ADDRESS = "0x" + "00" * 20
 MAX_UINT120 = 2**120 - 1

@@ -1,5 +1,5 @@
-"""A compute marketplace, simulated end to end through the SDK (used by `ape run demo` and the
-end-to-end test).
+"""A compute marketplace, simulated end to end through the SDK (`make demo`, and the end-to-end
+test).
 
 Providers register and stake; clients lock payment for jobs whose spec is a real,
 deterministic workload (a seeded integer matrix product or a keccak hash chain); providers
@@ -32,6 +32,7 @@ from web3 import HTTPProvider, Web3
 
 import computerails
 from computerails import Attestation, JobStatus, UptimeReport
+from computerails.devnet import derive_key, dev_key
 from computerails.rails import ComputeRails
 from computerails.types import from_raw
 
@@ -101,21 +102,6 @@ class Config:
             raise ValueError("--threshold must be within 1..--oracles")
 
 
-#: The well-known devnet mnemonic (anvil's default, and Ape's test accounts).
-DEV_MNEMONIC = "test test test test test test test test test test test junk"
-Account.enable_unaudited_hdwallet_features()
-
-
-def dev_key(index: int) -> str:
-    """Private key of the devnet mnemonic's account `index`."""
-    return "0x" + bytes(Account.from_mnemonic(DEV_MNEMONIC, account_path=f"m/44'/60'/0'/0/{index}").key).hex()
-
-
-def derive_key(seed: int, role: str, index: int) -> str:
-    """Deterministic devnet keys: the same seed gives the same accounts."""
-    return "0x" + keccak(text=f"computerails-demo/{seed}/{role}/{index}").hex()
-
-
 @dataclass
 class Actor:
     name: str
@@ -151,6 +137,7 @@ class Report:
     accounting: dict[str, Any] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
     deployment: dict[str, Any] = field(default_factory=dict)
+    resources: dict[str, float] = field(default_factory=dict)  # peak memory in MB, by process
 
     @property
     def passed(self) -> bool:
@@ -169,7 +156,7 @@ class Report:
         return plain({
             "config": self.config, "jobs": self.jobs, "providers": self.providers, "clients": self.clients,
             "oracles": self.oracles, "gas": self.gas, "accounting": self.accounting, "timings": self.timings,
-            "deployment": self.deployment, "result": "PASS" if self.passed else "FAIL",
+            "deployment": self.deployment, "resources": self.resources, "result": "PASS" if self.passed else "FAIL",
         })
 
 

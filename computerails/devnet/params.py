@@ -1,0 +1,99 @@
+"""The protocol's default parameters and the safety rules every parameter set must keep."""
+
+from __future__ import annotations
+
+from copy import deepcopy
+from typing import Any
+
+from computerails.errors import DeploymentError
+
+DAY = 86_400
+HOUR = 3_600
+STAKE_UNIT = 10**18  # the staking token has 18 decimals on every supported deployment
+
+#: Documented defaults (README "Parameters"). Amounts are raw staking-token units.
+DEFAULT_PARAMS: dict[str, Any] = {
+    "staking": {
+        "min_stake": 1_000 * STAKE_UNIT,
+        "unbonding_delay": 7 * DAY,
+    },
+    "escrow": {
+        "fee_bps": 250,
+        "accept_window": 1 * HOUR,
+        "challenge_window": 1 * HOUR,
+        "dispute_timeout": 3 * DAY,
+        "max_job_duration": 30 * DAY,
+        "dispute_bond_bps": 1_000,
+        "client_slash_share_bps": 5_000,
+    },
+    "uptime": {
+        "epoch_length": 1 * HOUR,
+        "statute_epochs": 24,
+        "sla_bps": 9_500,
+        "uptime_slash_bps": 500,
+        "uptime_slash_cap": 500 * STAKE_UNIT,
+        "relayer_reward_bps": 1_000,
+        "relayer_reward_cap": 10 * STAKE_UNIT,
+    },
+    # Collateral locked per job as a share of its escrow's value, at 1 stake token = 1 payment
+    # token. The on-chain rate converts decimals too: see collateral_rate().
+    "collateral_bps": 5_000,
+    "threshold": 2,
+    # Longer than the unbonding delay, so every provider can exit before a hostile change lands.
+    # None: the unbonding delay plus one day.
+    "timelock_delay": None,
+}
+
+
+class InvalidParameters(DeploymentError, ValueError):
+    """A parameter set breaks one of the protocol's safety rules; nothing was deployed."""
+
+
+def merge_params(overrides: dict[str, Any] | None) -> dict[str, Any]:
+    """DEFAULT_PARAMS with `overrides` applied (nested dicts merge key by key), the timelock
+    delay resolved, and the safety rules checked.
+
+    Raises:
+        InvalidParameters: see :func:`check_params`.
+    """
+    p = deepcopy(DEFAULT_PARAMS)
+    for key, value in (overrides or {}).items():
+        if isinstance(value, dict):
+            p[key].update(value)
+        else:
+            p[key] = value
+    if p["timelock_delay"] is None:
+        p["timelock_delay"] = p["staking"]["unbonding_delay"] + DAY
+    check_params(p)
+    return p
+
+
+def check_params(p: dict[str, Any]) -> None:
+    """Refuse parameter sets that break the protocol's safety rules.
+
+    Raises:
+        InvalidParameters: the rule broken, in words.
+    """
+    u, unbonding = p["uptime"], p["staking"]["unbonding_delay"]
+    window = (u["statute_epochs"] + 1) * u["epoch_length"]
+    if window >= unbonding:
+        raise InvalidParameters(
+            f"(statute_epochs + 1) x epoch_length = {window} s must stay below the unbonding delay {unbonding} s, "
+            "or a provider could withdraw its stake before a report that is still on time lands"
+        )
+    delay = p["timelock_delay"]
+    if delay is not None and delay <= unbonding:
+        raise InvalidParameters(
+            f"the timelock delay {delay} s must exceed the unbonding delay {unbonding} s, so that providers "
+            "can exit before a hostile governance change takes effect"
+        )
+
+
+def collateral_rate(payment_decimals: int, stake_decimals: int, collateral_bps: int, stake_per_payment: int = 1) -> int:
+    """Staking-token units per payment-token unit, scaled by 1e18.
+
+    ``collateral = escrow * rate / 1e18``. With ``collateral_bps = 5000``, a 6-decimal payment
+    token and an 18-decimal staking token, 10 payment tokens (10e6 units) lock 5 staking tokens
+    (5e18 units): the rate carries the 10**12 decimal gap, not just the ratio.
+    """
+    return collateral_bps * stake_per_payment * 10 ** (18 + stake_decimals - payment_decimals) // 10_000

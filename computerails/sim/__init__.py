@@ -1,0 +1,6 @@
+"""The compute marketplace, simulated end to end through the SDK on a devnet: ``make demo``
+(``python -m computerails.sim``) and the end-to-end tests run it."""
+
+from computerails.sim.marketplace import Config, Marketplace, Report, compute, make_spec, spec_hash, units_of
+
+__all__ = ["Config", "Marketplace", "Report", "compute", "make_spec", "spec_hash", "units_of"]

@@ -1,0 +1,159 @@
+"""ComputeRails' main job: a compute marketplace, end to end, on a local devnet.
+
+    python -m computerails.sim                    # fresh anvil on a free port, deploy, simulate, stop
+    python -m computerails.sim --jobs 120 --seed 3
+    python -m computerails.sim --rpc http://127.0.0.1:8545 --deployment deployments/31337.json
+
+(``make demo ARGS="..."`` runs the first.) See :mod:`computerails.sim.marketplace` for what the
+simulation does. Prints progress bars, tables, the accounting check (PASS/FAIL, non-zero exit on
+FAIL) and writes a JSON report under reports/. The fresh anvil runs without step tracing and
+with history pruning, so memory stays flat however many jobs run.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import time
+from contextlib import contextmanager
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import click
+from eth_account import Account
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from web3 import HTTPProvider, Web3
+
+from computerails.devnet import Anvil, ape_build_artifacts, deploy_protocol, derive_key, dev_key, write_deployment
+from computerails.devnet.anvil import ROOT
+from computerails.sim.marketplace import Config, Marketplace, Report
+
+console = Console(width=None if Console().is_terminal else 130)
+
+
+def cell(value: Any) -> str:
+    """Table cell: decimals rounded for reading (the JSON report keeps them exact)."""
+    if isinstance(value, Decimal):
+        return format(value.quantize(Decimal("0.0001")).normalize(), "f") if value else "0"
+    return str(value)
+
+
+def make_progress(progress: Progress) -> Callable[[str, int], Any]:
+    @contextmanager
+    def phase(label: str, total: int) -> Iterator[Callable[[], None]]:
+        task = progress.add_task(label, total=max(total, 1))
+        yield lambda: progress.advance(task)
+        progress.update(task, completed=max(total, 1))
+
+    return phase
+
+
+def simulate(rpc: str, deployment: str, config: Config, governance_key: str) -> Report:
+    columns = (TextColumn("{task.description:<34}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console) as progress:
+        market = Marketplace(rpc, deployment, config, governance_key, make_progress(progress))
+        return market.run()
+
+
+def peak_memory_mb(pid: int) -> float | None:
+    """The peak resident memory (VmHWM) of a running process, in MB (Linux), or None."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
+
+
+def deploy_fresh(node: Anvil, config: Config, out: Path) -> tuple[str, str, str]:
+    """Deploy onto a fresh devnet node; the demo's own keys are treasury and oracles. Deploys
+    what Ape last compiled when there is a build, else the code shipped in the package."""
+    build = ROOT / ".build" / "__local__.json"
+    deployer = dev_key(0)
+    deployment = deploy_protocol(
+        Web3(HTTPProvider(node.url, request_kwargs={"timeout": 60})),
+        deployer,
+        treasury=Account.from_key(derive_key(config.seed, "treasury", 0)).address,
+        oracles=[Account.from_key(derive_key(config.seed, "oracle", i)).address for i in range(config.oracles)],
+        threshold=config.threshold,
+        artifacts=ape_build_artifacts(build) if build.exists() else None,
+    )
+    path = write_deployment(deployment, out)
+    return node.url, str(path), deployer
+
+
+def print_report(report: Report, path: Path, wall: float) -> None:
+    def table(title: str, rows: list[dict[str, Any]], columns: list[str]) -> None:
+        t = Table(title=title)
+        for c in columns:
+            t.add_column(c, justify="right" if c not in ("name", "role", "operation", "token", "check") else "left")
+        for r in rows:
+            t.add_row(*[cell(r[c]) for c in columns])
+        console.print(t)
+
+    table("Providers", [{**p, "uptime": f"{p['uptime_bps'] / 100:.1f}%" if p["uptime_bps"] is not None else "-"}
+                        for p in report.providers],
+          ["name", "role", "stake", "slashed", "jobs_done", "jobs_failed", "earned", "claimed", "uptime"])
+    table("Clients", report.clients, ["name", "jobs", "locked", "paid", "refunded", "slash_compensation"])
+    table("Oracles", report.oracles, ["name", "signatures"])
+    table("Gas per operation", report.gas, ["operation", "count", "mean", "total"])
+    rows = []
+    for symbol, acc in report.accounting.items():
+        for check, ok in acc["checks"].items():
+            rows.append({"token": symbol, "check": check, "result": "PASS" if ok else "FAIL"})
+    table("Accounting", rows, ["token", "check", "result"])
+    jobs = report.jobs
+    console.print(f"Jobs: {jobs['total']} total, {jobs['settled']} settled, {jobs['disputed']} disputed, "
+                  f"{jobs['failed']} failed, {jobs['expired']} expired")
+    console.print(f"Report written to {path}")
+    console.print(f"Wall time: {wall:.1f} s (simulation {report.timings['total']:.1f} s)")
+    if report.resources:
+        console.print("Peak memory: " + ", ".join(f"{k} {v:.0f} MB" for k, v in report.resources.items()))
+    verdict = "[bold green]PASS[/]" if report.passed else "[bold red]FAIL[/]"
+    console.print(f"Accounting check: {verdict}")
+
+
+@click.command()
+@click.option("--providers", default=5, show_default=True, type=int)
+@click.option("--clients", default=10, show_default=True, type=int)
+@click.option("--jobs", default=60, show_default=True, type=int)
+@click.option("--oracles", default=3, show_default=True, type=int)
+@click.option("--threshold", default=2, show_default=True, type=int)
+@click.option("--seed", default=7, show_default=True, type=int, help="Same seed, same jobs and outcomes.")
+@click.option("--report", "report_path", type=click.Path(dir_okay=False), help="Where to write the JSON report.")
+@click.option("--rpc", help="Use a running node instead of a fresh anvil (needs --deployment).")
+@click.option("--deployment", help="deployments/<chainId>.json for --rpc.")
+def cli(providers: int, clients: int, jobs: int, oracles: int, threshold: int, seed: int, report_path: str | None,
+        rpc: str | None, deployment: str | None) -> None:
+    """Run the compute marketplace end to end and check the books."""
+    started = time.monotonic()
+    config = Config(providers=providers, clients=clients, jobs=jobs, oracles=oracles, threshold=threshold, seed=seed)
+    try:
+        config.validate()
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    if rpc:
+        if not deployment:
+            raise click.UsageError("--rpc needs --deployment")
+        report = simulate(rpc, deployment, config, dev_key(0))
+    else:
+        with Anvil(prune_history=True) as node:
+            uri, path, key = deploy_fresh(node, config, Path("reports") / "deployments")
+            report = simulate(uri, path, config, key)
+            if node.pid is not None:
+                anvil_peak = peak_memory_mb(node.pid)
+                if anvil_peak is not None:
+                    report.resources["anvil"] = anvil_peak
+    report.resources["simulation"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    out = Path(report_path or f"reports/demo-seed{seed}-{time.strftime('%Y%m%dT%H%M%S')}.json")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    wall = time.monotonic() - started
+    report.timings["wall"] = round(wall, 3)
+    out.write_text(json.dumps(report.to_json(), indent=2) + "\n")
+    print_report(report, out, wall)
+    if not report.passed:
+        raise SystemExit(1)
