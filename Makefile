@@ -55,18 +55,18 @@ test: setup
 
 audit: setup
 	$(BIN)/ape compile
-	HYPOTHESIS_PROFILE=audit AUDIT_SECONDS=$(BUDGET) $(BIN)/ape test tests/stateful -s -p no:cacheprovider
+	$(BIN)/python -m tests.stateful.audit $(if $(BUDGET),--budget $(BUDGET)) $(ARGS)
 
 bench: setup
 	$(BIN)/ape compile
-	PYTHONPATH=$(CURDIR) $(BIN)/python bench/run.py $(ARGS)
+	$(BIN)/python -m bench $(ARGS)
 
 slither: setup
 	$(BIN)/python tools/slither_gate.py
 
 demo: setup
 	$(BIN)/ape compile
-	$(BIN)/ape run demo $(ARGS)
+	$(BIN)/python -m computerails.sim $(ARGS)
 
 abi: setup
 	$(BIN)/ape compile
