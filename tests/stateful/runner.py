@@ -149,8 +149,9 @@ def write_replay(trace: list[tuple[str, dict[str, Any]]], run_seed: int, failure
 
         The failure: {failure}
 
-        Run it alone (``python {path.relative_to(REPLAYS.parents[2])}``) to reproduce on a fresh anvil; once the
-        bug is fixed, keep it: pytest runs it as a regression test.
+        Run it alone (``python -m tests.stateful.replays.{path.stem}``, from the repository
+        root) to reproduce on a fresh anvil; once the bug is fixed, keep it: pytest runs it as a
+        regression test.
         """
 
         from tests.stateful.replay import replay
