@@ -10,6 +10,7 @@ from eth_utils import to_checksum_address
 
 from computerails.devnet import collateral_rate
 from tests.support.escrow import Status
+from tests.support.views import fast
 
 USD = 10**6
 STAKE = 10**18
@@ -46,6 +47,7 @@ def escrow_liabilities(escrow: Any, token: Any, accounts: Iterable[Any]) -> dict
     """What the escrow owes in `token`: live job escrows, posted dispute bonds, and the
     claimable balances of `accounts` (which must include everyone who can hold one)."""
     token_address = _address(token)
+    escrow = fast(escrow)
     live = bonds = 0
     for job_id in range(1, escrow.jobCount() + 1):
         job = escrow.job(job_id)
@@ -61,6 +63,7 @@ def staking_liabilities(staking: Any, accounts: Iterable[Any]) -> dict[str, int]
     """Per-account sums of the staking contract's three buckets, checked against its totals,
     plus `locked <= staked` for every account and, where a shortfall is owed, a downtime jail
     with no free and no unbonding stake."""
+    staking = fast(staking)
     staked = unbonding = claimable = 0
     for a in _unique(accounts):
         info = staking.providerInfo(a)
@@ -95,12 +98,12 @@ def assert_books(protocol: Any, tokens: Iterable[Any], accounts: Iterable[Any]) 
     if escrow is not None:
         for token in tokens:
             owed = escrow_liabilities(escrow, token, accounts)
-            held = token.balanceOf(escrow.address)
+            held = fast(token).balanceOf(escrow.address)
             assert held == owed["total"], f"escrow holds {held} of {_address(token)}, owes {owed}"
     staking = getattr(protocol, "staking", None)
     if staking is not None:
         owed = staking_liabilities(staking, accounts)
-        held = project.MockStakeToken.at(staking.stakingToken()).balanceOf(staking.address)
+        held = fast(project.MockStakeToken.at(fast(staking).stakingToken())).balanceOf(staking.address)
         assert held == owed["total"], f"staking holds {held}, owes {owed}"
 
 

@@ -9,6 +9,8 @@ from typing import Any
 from eth_utils import is_hex_address, to_checksum_address
 from hexbytes import HexBytes
 
+from tests.support.views import fast
+
 USD = 10**6
 STAKE = 10**18
 DAY = 86_400
@@ -105,12 +107,12 @@ def as_dict(struct: Any) -> dict[str, Any]:
 
 
 def job_view(escrow: Any, job_id: int) -> dict[str, Any]:
-    return as_dict(escrow.job(job_id))
+    return as_dict(fast(escrow).job(job_id))
 
 
 def terms_of(escrow: Any, terms_id: int) -> dict[str, Any]:
     """The stored terms with id `terms_id`, as a normalised dict."""
-    return as_dict(escrow.terms(terms_id))
+    return as_dict(fast(escrow).terms(terms_id))
 
 
 def terms_set(terms_id: int, **overrides: Any) -> dict[str, Any]:
@@ -128,11 +130,12 @@ def role_error(account: Any, role: bytes) -> dict[str, Any]:
 def snapshot(escrow: Any, tokens: list[Any], accounts: list[Any], job_ids: list[int] = ()) -> dict[str, Any]:
     """Everything a reverted call must leave alone: balances, claimables, jobs, the job count."""
     holders = list(accounts) + [escrow]
+    e = fast(escrow)
     return {
-        "balances": {(t.address, norm(a)): int(t.balanceOf(a)) for t in tokens for a in holders},
-        "claimable": {(t.address, norm(a)): int(escrow.claimable(a, t)) for t in tokens for a in accounts},
+        "balances": {(t.address, norm(a)): int(fast(t).balanceOf(a)) for t in tokens for a in holders},
+        "claimable": {(t.address, norm(a)): int(e.claimable(a, t)) for t in tokens for a in accounts},
         "jobs": {j: job_view(escrow, j) for j in job_ids},
-        "jobCount": int(escrow.jobCount()),
+        "jobCount": int(e.jobCount()),
     }
 
 

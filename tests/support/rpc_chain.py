@@ -399,3 +399,9 @@ class StructView(tuple):  # type: ignore[type-arg]
         self = super().__new__(cls, fields.values())
         self.__dict__.update(fields)
         return self
+
+    def _asdict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+    def items(self) -> Any:
+        return self.__dict__.items()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Iterable
 
 from tests.support.protocol import STAKE
+from tests.support.views import fast
 
 ZERO_ADDRESS = "0x" + "00" * 20
 MAX_UINT120 = 2**120 - 1
@@ -25,17 +26,18 @@ def assert_books(staking: Any, stake_token: Any, accounts: Iterable[Any]) -> Non
     - every provider has locked <= staked and free == staked - locked,
     - a shortfall only with a downtime jail and no free or unbonding stake (it blocks exits).
     """
+    staking, stake_token = fast(staking), fast(stake_token)
     staked = unbonding = claimable = 0
     for account in accounts:
         info = staking.providerInfo(account)
-        assert info.locked <= info.staked, f"locked > staked for {account.address}"
+        assert info.locked <= info.staked, f"locked > staked for {account}"
         assert info.free == info.staked - info.locked
         if info.shortfall:
-            assert info.jailedForDowntime and info.free == 0 and info.unbonding == 0, account.address
+            assert info.jailedForDowntime and info.free == 0 and info.unbonding == 0, account
         staked += info.staked
         unbonding += info.unbonding
         claimable += staking.claimable(account)
     assert staking.totalStaked() == staked
     assert staking.totalUnbonding() == unbonding
     assert staking.totalClaimable() == claimable
-    assert stake_token.balanceOf(staking) == staked + unbonding + claimable
+    assert stake_token.balanceOf(staking.address) == staked + unbonding + claimable

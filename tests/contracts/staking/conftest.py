@@ -10,6 +10,7 @@ from __future__ import annotations
 import pytest
 
 from tests.support.staking import assert_books
+from tests.support.views import fast
 
 
 @pytest.fixture
@@ -45,13 +46,15 @@ def snapshot_provider(staking):
     """Returns a comparable snapshot of everything the staking contract holds about an account,
     plus the global totals: use it to assert that a reverted call changed nothing."""
 
+    views = fast(staking)
+
     def snap(account) -> tuple:
         return (
-            tuple(staking.providerInfo(account)),
-            staking.claimable(account),
-            staking.totalStaked(),
-            staking.totalUnbonding(),
-            staking.totalClaimable(),
+            tuple(views.providerInfo(account)),
+            views.claimable(account),
+            views.totalStaked(),
+            views.totalUnbonding(),
+            views.totalClaimable(),
         )
 
     return snap
