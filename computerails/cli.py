@@ -26,13 +26,11 @@ from rich.progress import Progress
 from rich.table import Table
 
 from computerails.addresses import parse_address
-from computerails.deployments import check_deployment, known_deployments, load_deployment
+from computerails.deployments import DEVNET_CHAIN_IDS, check_deployment, known_deployments, load_deployment
 from computerails.errors import ComputeRailsError, InvalidAddress
 from computerails.rails import ComputeRails, connect
 from computerails.types import Attestation, Signature, UptimeReport
 
-#: Chain ids where --private-key-env is accepted (local devnets: anvil, Ape's in-process chain).
-DEVNET_CHAIN_IDS = {31337, 1337}
 DEFAULT_RPC = "http://127.0.0.1:8545"
 
 console = Console()

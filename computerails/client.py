@@ -212,7 +212,7 @@ class ClientAPI:
         the governance values from the TTL cache when fresh, the rest always read."""
         r, me = self._r, self._r.address
         escrow = r.escrow.address
-        extra = [r.latest_time(), r.call("MockUSD", token, "balanceOf", me), r.call("MockUSD", token, "allowance", me, escrow)]
+        extra = [r.latest_time(), r.call("ERC20Permit", token, "balanceOf", me), r.call("ERC20Permit", token, "allowance", me, escrow)]
         if simulation is not None:
             extra.append(simulation.request)
         (longest, entry), (now, *rest) = r.cached_many(
@@ -247,8 +247,8 @@ class ClientAPI:
         """Make sure the escrow can pull `amount`; return the call to send (with a permit if used)."""
         me = self._r.address
         balance, allowance = self._r.rpc.run([
-            self._r.call("MockUSD", info.address, "balanceOf", me),
-            self._r.call("MockUSD", info.address, "allowance", me, self._r.escrow.address),
+            self._r.call("ERC20Permit", info.address, "balanceOf", me),
+            self._r.call("ERC20Permit", info.address, "allowance", me, self._r.escrow.address),
         ])
         self._check_balance(info, amount, balance)
         if amount == 0 or allowance >= amount:
@@ -273,7 +273,7 @@ class ClientAPI:
         """Whether the token has EIP-2612 permits: fixed by its code, so asked once per token."""
 
         def probe() -> bool:
-            erc20 = self._r.abi["MockUSD"]
+            erc20 = self._r.abi["ERC20Permit"]
             try:
                 self._r.rpc.run([Rpc.call(token, erc20["DOMAIN_SEPARATOR"]), Rpc.call(token, erc20["nonces"], "0x" + "00" * 20)])
                 return True
@@ -285,9 +285,9 @@ class ClientAPI:
     def _permit(self, info: Any, amount: int) -> tuple[int, int, bytes, bytes]:
         """Sign an EIP-2612 permit for the escrow: returns (deadline, v, r, s)."""
         me = self._r.address
-        erc20 = self._r.abi["MockUSD"]
+        erc20 = self._r.abi["ERC20Permit"]
         name, version, chain_id, verifying = self._r.forever(
-            ("eip712Domain", info.address), lambda: self._r.read("MockUSD", info.address, "eip712Domain")[1:5]
+            ("eip712Domain", info.address), lambda: self._r.read("ERC20Permit", info.address, "eip712Domain")[1:5]
         )
         now, nonce = self._r.rpc.run([self._r.latest_time(), Rpc.call(info.address, erc20["nonces"], me)])
         deadline = now + 3_600

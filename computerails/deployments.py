@@ -36,6 +36,9 @@ CONTRACT_ROLES: tuple[tuple[str, str, str, str], ...] = (
 #: Contracts governed by the timelock in a production deployment.
 GOVERNED_CONTRACTS = PROTOCOL_CONTRACTS
 
+#: Chain ids of local devnets (anvil, Ape's in-process chain): test tokens with a faucet, dev keys.
+DEVNET_CHAIN_IDS = frozenset({31337, 1337})
+
 
 def role_id(name: str) -> bytes:
     """The bytes32 id of an AccessControl role (``DEFAULT_ADMIN_ROLE`` is zero)."""

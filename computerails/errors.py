@@ -1,7 +1,7 @@
 """Exceptions: one root, a class per contract custom error, and precondition errors.
 
-Every custom error in the exported ABIs (the protocol's own, OpenZeppelin's and the ERC-20
-errors of the test tokens) becomes a subclass of :class:`ContractRevert` with the same name,
+Every custom error in the shipped ABIs (the protocol's own, OpenZeppelin's, the ERC-20 and
+EIP-2612 errors of the generic token ABI, and those of the devnet test tokens) becomes a subclass of :class:`ContractRevert` with the same name,
 created from the ABIs at import time, so the mapping can never drift from the contracts::
 
     try:
@@ -176,8 +176,11 @@ _HINTS = {
     "ERC20InsufficientBalance": "the account's token balance is too low",
 }
 
-_ABI_FILES = ("ProviderStaking", "JobEscrow", "AttestationHub", "UptimeSlasher", "ProtocolTimelock", "MockUSD",
-              "MockStakeToken")
+#: ABIs whose errors are registered, in this order (a name keeps its first declaration's class):
+#: the protocol's, the generic ERC-20 / EIP-2612 token ABI every token is spoken to with, then the
+#: devnet test tokens' (only InvalidAccountNonce is theirs alone; it decodes on devnets).
+_ABI_FILES = ("ProviderStaking", "JobEscrow", "AttestationHub", "UptimeSlasher", "ProtocolTimelock", "ERC20Permit",
+              "MockUSD", "MockStakeToken")
 
 #: selector (bytes4) -> exception class
 ERRORS_BY_SELECTOR: dict[bytes, type[ContractRevert]] = {}

@@ -177,8 +177,8 @@ class ProviderAPI:
         info = self._r.staking_token
         staking = self._r.staking.address
         balance, allowance = self._r.rpc.run([
-            self._r.call("MockUSD", info.address, "balanceOf", me),
-            self._r.call("MockUSD", info.address, "allowance", me, staking),
+            self._r.call("ERC20Permit", info.address, "balanceOf", me),
+            self._r.call("ERC20Permit", info.address, "allowance", me, staking),
         ])
         if balance < raw:
             raise InsufficientBalance(f"{me} holds {from_raw(balance, info.decimals)} {info.symbol}, needs {from_raw(raw, info.decimals)}")

@@ -19,15 +19,16 @@ from web3 import HTTPProvider, Web3
 
 from computerails._rpc import Codec, Request, Rpc, checksum
 from computerails.addresses import parse_address
-from computerails.deployments import Deployment, load_artifact, load_deployment
+from computerails.deployments import DEVNET_CHAIN_IDS, Deployment, load_artifact, load_deployment
 from computerails.errors import ChainMismatch, NoAccount
 from computerails.tx import SentTransaction, TxManager
 from computerails.types import TokenInfo
 
 AccountLike = LocalAccount | str | bytes | None
 
-#: Contracts whose ABIs the SDK encodes and decodes itself (MockUSD stands for any ERC-20 with EIP-2612).
-_CODECS = ("ProviderStaking", "JobEscrow", "AttestationHub", "UptimeSlasher", "MockUSD")
+#: Contracts whose ABIs the SDK encodes and decodes itself. Every token is spoken to with the
+#: generic ERC-20 / EIP-2612 ABI (hand-written: computerails/abi/ERC20Permit.json), never a test token's.
+_CODECS = ("ProviderStaking", "JobEscrow", "AttestationHub", "UptimeSlasher", "ERC20Permit")
 _BOUNDED = (("JobEscrow", "createJob"), ("JobEscrow", "accept"), ("AttestationHub", "submitAttestation"),
             ("AttestationHub", "submitUptimeReport"))
 
@@ -36,6 +37,15 @@ _BOUNDED = (("JobEscrow", "createJob"), ("JobEscrow", "accept"), ("AttestationHu
 def _codecs() -> dict[str, Codec]:
     """The shipped ABIs' codecs, built once per process (the ABIs are package data)."""
     return {name: Codec(load_artifact(name)["abi"]) for name in _CODECS}
+
+
+@cache
+def _erc20_abi(faucet: bool) -> tuple[dict[str, Any], ...]:
+    """The generic token ABI; with ``faucet``, plus the devnet test tokens' ``mint(to, amount)``."""
+    abi = list(load_artifact("ERC20Permit")["abi"])
+    if faucet:
+        abi += [item for item in load_artifact("MockUSD")["abi"] if item.get("name") == "mint"]
+    return tuple(abi)
 
 
 def _to_account(account: AccountLike) -> LocalAccount | None:
@@ -146,8 +156,10 @@ class ComputeRails:
         return self.w3.eth.contract(address=to_checksum_address(address), abi=load_artifact(artifact)["abi"])
 
     def erc20(self, address: str) -> Any:
-        """A token contract (ERC-20 with EIP-2612, as the test USD token's ABI describes)."""
-        return self._contract("MockUSD", address)
+        """A web3 contract for a token, with the generic ERC-20 / EIP-2612 ABI. On a local devnet
+        (chain 31337 or 1337) it also carries the test tokens' faucet, ``mint(to, amount)``."""
+        abi = _erc20_abi(self.chain_id in DEVNET_CHAIN_IDS)
+        return self.w3.eth.contract(address=to_checksum_address(address), abi=list(abi))
 
     def token(self, address: str | None = None) -> TokenInfo:
         """Symbol and decimals of a token (default: the first payment token), cached.
@@ -158,7 +170,7 @@ class ComputeRails:
         address = parse_address(address, "token") if address else checksum(self.deployment.payment_tokens[0])
         info = self._tokens.get(address)
         if info is None:
-            erc20 = self.abi["MockUSD"]
+            erc20 = self.abi["ERC20Permit"]
             symbol, decimals = self.rpc.run([Rpc.call(address, erc20["symbol"]), Rpc.call(address, erc20["decimals"])])
             info = TokenInfo(address=address, symbol=symbol, decimals=decimals)
             self._tokens[address] = info

@@ -140,7 +140,7 @@ class Views:
     def wallet(self, account: str, token: str | None = None) -> Decimal:
         """Token balance of a wallet (default token: the first payment token)."""
         info = self._r.token(token)
-        raw = self._r.read("MockUSD", info.address, "balanceOf", parse_address(account, "account"))
+        raw = self._r.read("ERC20Permit", info.address, "balanceOf", parse_address(account, "account"))
         return from_raw(raw, info.decimals)
 
     def balances(self, account: str) -> dict[str, dict[str, Decimal]]:
