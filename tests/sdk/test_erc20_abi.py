@@ -9,7 +9,7 @@ from eth_utils import function_signature_to_4byte_selector
 
 from computerails import errors
 from computerails.deployments import load_artifact
-from computerails.rails import _CODECS, _erc20_abi
+from computerails.session import CODECS, _erc20_abi
 
 FUNCTIONS = {
     "name": ((), ("string",)),
@@ -84,8 +84,8 @@ def test_erc20_abi__file__marked_hand_written_without_bytecode():
 
 
 def test_codecs__tokens__generic_abi_not_a_test_token():
-    assert "ERC20Permit" in _CODECS
-    assert not [name for name in _CODECS if name.startswith("Mock")]
+    assert "ERC20Permit" in CODECS
+    assert not [name for name in CODECS if name.startswith("Mock")]
 
 
 def test_erc20_handle__real_chain__generic_abi_only():
