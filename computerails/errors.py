@@ -22,7 +22,7 @@ from typing import Any
 from eth_abi import decode
 from eth_utils import function_signature_to_4byte_selector, to_checksum_address
 
-from computerails.types import JobStatus
+from computerails.status import JobStatus
 
 
 class ComputeRailsError(Exception):
