@@ -205,8 +205,8 @@ def load_deployment(source: str | Path | int | Deployment | None, chain_id: int 
     """
     if isinstance(source, Deployment):
         return source
-    if isinstance(source, (str, Path)) and not str(source).isdigit():
-        return Deployment.from_file(source)
+    if isinstance(source, Path) or (isinstance(source, str) and not source.isdigit()):
+        return Deployment.from_file(source)  # a Path is a file even when its name is all digits
     wanted = int(source) if source is not None else chain_id
     if wanted is None:
         raise DeploymentError("no deployment given and no chain id to look one up by")
