@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from eth_account import Account
+from eth_account.datastructures import SignedMessage
+from web3.datastructures import AttributeDict
 
 from computerails import eip712, shared
 from computerails._rpc import Rpc
@@ -21,10 +23,15 @@ from computerails.errors import (
     WrongJobState,
 )
 from computerails.session import ERC20, Session
-from computerails.tx import Call, Simulation
-from computerails.types import Amount, Job, JobStatus, Payout, from_raw, to_raw, to_timestamp, utc
+from computerails.tx import Call, Sendable, Simulation
+from computerails.types import Amount, Job, JobStatus, Payout, TokenInfo, from_raw, to_raw, to_timestamp, utc
 
 MAX_UINT = 2**256 - 1
+
+#: An EIP-2612 permit as the escrow takes it: (deadline, v, r, s).
+Permit = tuple[int, int, bytes, bytes]
+#: Builds the call to send once the escrow can pull the tokens, given the permit if one was signed.
+Build = Callable[[Permit | None], Sendable]
 
 
 class ClientAPI:
@@ -224,7 +231,7 @@ class ClientAPI:
         if not allowed:
             raise PreconditionError(f"token {token} is not an allowed payment token (see views.payment_tokens())")
 
-    def _check_balance(self, info: Any, amount: int, balance: int) -> None:
+    def _check_balance(self, info: TokenInfo, amount: int, balance: int) -> None:
         if balance < amount:
             raise InsufficientBalance(
                 f"{self._s.address} holds {from_raw(balance, info.decimals)} {info.symbol}, "
@@ -239,7 +246,7 @@ class ClientAPI:
             raise WrongJobState(f"job {job_id} is {job.status.value}; {action} needs it {status.value}")
         return job
 
-    def _fund(self, info: Any, amount: int, payment: str, build: Any) -> Any:
+    def _fund(self, info: TokenInfo, amount: int, payment: str, build: Build) -> Sendable:
         """Make sure the escrow can pull `amount`; return the call to send (with a permit if used)."""
         me = self._s.address
         balance, allowance = self._s.rpc.run([
@@ -251,7 +258,7 @@ class ClientAPI:
             return build(None)
         return self._fund_short(info, amount, allowance, payment, build)
 
-    def _fund_short(self, info: Any, amount: int, allowance: int, payment: str, build: Any) -> Any:
+    def _fund_short(self, info: TokenInfo, amount: int, allowance: int, payment: str, build: Build) -> Sendable:
         """The allowance is short: permit, approve or refuse, as `payment` says."""
         me = self._s.address
         spender = self._s.escrow.address
@@ -278,7 +285,7 @@ class ClientAPI:
 
         return bool(self._s.forever(("permit", token), probe))
 
-    def _permit(self, info: Any, amount: int) -> tuple[int, int, bytes, bytes]:
+    def _permit(self, info: TokenInfo, amount: int) -> Permit:
         """Sign an EIP-2612 permit for the escrow: returns (deadline, v, r, s)."""
         me = self._s.address
         erc20 = self._s.abi[ERC20]
@@ -308,25 +315,25 @@ class ClientAPI:
                 "deadline": deadline,
             },
         }
-        signed = Account.sign_typed_data(self._s.require_account().key, full_message=typed)
+        signed: SignedMessage = Account.sign_typed_data(self._s.require_account().key, full_message=typed)
         return deadline, signed.v, signed.r.to_bytes(32, "big"), signed.s.to_bytes(32, "big")
 
-    def _job_from_event(self, args: Any, info: Any) -> Job:
+    def _job_from_event(self, args: AttributeDict[str, Any], info: TokenInfo) -> Job:
         return Job(
-            id=args.jobId,
+            id=args["jobId"],
             status=JobStatus.OPEN,
-            client=args.client,
-            provider=args.provider,
+            client=args["client"],
+            provider=args["provider"],
             token=info,
-            unit_price=from_raw(args.unitPrice, info.decimals),
-            max_units=args.maxUnits,
-            escrow=from_raw(args.unitPrice * args.maxUnits, info.decimals),
+            unit_price=from_raw(args["unitPrice"], info.decimals),
+            max_units=args["maxUnits"],
+            escrow=from_raw(args["unitPrice"] * args["maxUnits"], info.decimals),
             units=0,
-            fee_bps=args.feeBps,
+            fee_bps=args["feeBps"],
             collateral=from_raw(0, self._s.staking_token.decimals),
-            deadline=utc(args.deadline),
-            accept_by=utc(args.acceptBy),
-            spec_hash="0x" + bytes(args.specHash).hex(),
+            deadline=utc(args["deadline"]),
+            accept_by=utc(args["acceptBy"]),
+            spec_hash="0x" + bytes(args["specHash"]).hex(),
         )
 
 

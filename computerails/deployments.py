@@ -226,8 +226,10 @@ def load_abis() -> dict[str, list[dict[str, Any]]]:
 
 
 def load_artifact(name: str) -> dict[str, Any]:
-    """``{"abi": [...], "bytecode": "0x..."}`` of an exported contract."""
-    return json.loads(resources.files("computerails.abi").joinpath(f"{name}.json").read_text())
+    """``{"abi": [...], "bytecode": "0x..."}`` of an exported contract, or ``{"abi": [...]}`` of
+    the hand-written generic token ABI (``"ERC20Permit"``)."""
+    artifact: dict[str, Any] = json.loads(resources.files("computerails.abi").joinpath(f"{name}.json").read_text())
+    return artifact
 
 
 def abi_hash(abis: dict[str, list[dict[str, Any]]]) -> str:

@@ -191,7 +191,8 @@ def abi_type(component: dict[str, Any]) -> str:
     if component["type"].startswith("tuple"):
         inner = ",".join(abi_type(c) for c in component["components"])
         return f"({inner}){component['type'][5:]}"
-    return component["type"]
+    plain: str = component["type"]
+    return plain
 
 
 def _register_errors() -> None:
@@ -229,6 +230,13 @@ def _register_errors() -> None:
 _register_errors()
 
 
+def __getattr__(name: str) -> type[ContractRevert]:
+    """Only for type checkers: ``errors.NotJobClient`` and the other classes made from the ABIs
+    above are :class:`ContractRevert` subclasses. At run time they are module attributes, so
+    this is reached only for a name that is none of them."""
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 def decode_revert(data: str | bytes | None) -> ContractRevert:
     """Turn revert data into the matching :class:`ContractRevert` subclass instance."""
     if isinstance(data, str):
@@ -244,7 +252,7 @@ def decode_revert(data: str | bytes | None) -> ContractRevert:
         values = decode(types, raw[4:]) if types else ()
     except Exception:  # malformed data for this selector
         return UnknownRevert({"data": "0x" + raw.hex()}, data="0x" + raw.hex())
-    args = {}
+    args: dict[str, Any] = {}
     for spec, value in zip(cls.abi_inputs, values):
         if spec["type"] == "address":
             value = to_checksum_address(value)

@@ -10,13 +10,14 @@ dislike) and executes it. Pausing is not behind the timelock: the guardian calls
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Sequence
 
 from eth_utils import keccak
+from web3.contract import Contract
 
 from computerails.errors import NotAllowed, PreconditionError, TooEarly
 from computerails.session import Session
-from computerails.tx import Call, SentTransaction
+from computerails.tx import Sendable, SentTransaction
 
 ZERO32 = b"\x00" * 32
 
@@ -39,7 +40,7 @@ class GovernanceAPI:
         self._s = session
 
     @property
-    def timelock(self) -> Any:
+    def timelock(self) -> Contract:
         """The timelock contract (web3), or NotAllowed for a deployment without one."""
         address = self._s.deployment.governance.get("timelock")
         if not address:
@@ -50,7 +51,7 @@ class GovernanceAPI:
         """Seconds between scheduling and executing."""
         return int(self.timelock.functions.getMinDelay().call())
 
-    def schedule(self, calls: Sequence[Call | Any], salt: bytes | None = None) -> Operation:
+    def schedule(self, calls: Sequence[Sendable], salt: bytes | None = None) -> Operation:
         """Schedule `calls` (``Call`` objects or web3 contract functions) as one batch.
 
         Raises:

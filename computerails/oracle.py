@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Iterable, Sequence
+from typing import Iterable, Sequence, TypeVar
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
@@ -16,6 +16,8 @@ from computerails.types import Attestation, JobStatus, Signature, UptimeReport
 Signer = LocalAccount | str | bytes
 _SIGNED_MEMORY = 4_096  # own signatures remembered for the quorum check
 Statement = Attestation | UptimeReport
+#: A statement's own type, kept through prepare() and friends.
+S = TypeVar("S", Attestation, UptimeReport, Statement)
 
 
 def _account(signer: Signer) -> LocalAccount:
@@ -35,7 +37,7 @@ class OracleAPI:
         """The hub's oracle configuration version: statements must be signed under it."""
         return self._quorum_rules(fresh=fresh)[2]
 
-    def prepare(self, statement: Statement) -> Statement:
+    def prepare(self, statement: S) -> S:
         """`statement` with ``config_version`` filled in (the hub's current one) if it is None."""
         if statement.config_version is not None:
             return statement
@@ -49,8 +51,8 @@ class OracleAPI:
             struct = eip712.attestation_struct_hash(*statement.as_tuple())
         elif isinstance(statement, UptimeReport):
             struct = eip712.uptime_report_struct_hash(*statement.as_tuple())
-        else:  # anything else that knows its own digest
-            return statement.digest(self._s.chain_id, self._s.hub.address)
+        else:
+            raise TypeError(f"the hub signs attestations and uptime reports, not {type(statement).__name__}")
         return eip712.typed_digest(self._separator(), struct)
 
     def _separator(self) -> bytes:
@@ -116,7 +118,7 @@ class OracleAPI:
         hub = self._s.abi["AttestationHub"]
         call = Call(self._s.hub.address, hub["submitAttestations"].encode(attestations, packed), "submitAttestations")
         sent = self._s.tx.send(call, label="submitAttestations")
-        skipped = [e.jobId for e in hub.events["AttestationSkipped"].logs(sent.receipt, self._s.hub.address)]
+        skipped = [e["jobId"] for e in hub.events["AttestationSkipped"].logs(sent.receipt, self._s.hub.address)]
         return sent, skipped
 
     def submit_uptime_report(self, report: UptimeReport, signatures: Sequence[Signature]) -> SentTransaction:
@@ -187,7 +189,7 @@ class OracleAPI:
         statement = self.prepare(statement)
         return self._sign_digest(self.digest(statement), account, statement.config_version)
 
-    def _signed_statement(self, statement: Statement, signatures: Sequence[Signature]) -> Statement:
+    def _signed_statement(self, statement: S, signatures: Sequence[Signature]) -> S:
         """The statement as its signatures were made: a statement left without a config version
         takes the one its signatures carry, so that a change of the hub's configuration between
         signing and relaying is reported as such (StaleSignatures), never as a bad signature."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Hashable, Sequence, TypeVar
 
 import requests
 import requests.adapters
@@ -26,17 +26,19 @@ from computerails.governance import GovernanceAPI
 from computerails.oracle import OracleAPI
 from computerails.provider import ProviderAPI
 from computerails.session import Session
-from computerails.tx import SentTransaction, TxManager
+from computerails.tx import Sendable, SentTransaction, TxManager
 from computerails.types import TokenInfo
 from computerails.views import Views
 
 AccountLike = LocalAccount | str | bytes | None
+T = TypeVar("T")
 
 
 def _to_account(account: AccountLike) -> LocalAccount | None:
     if account is None or isinstance(account, LocalAccount):
         return account
-    return Account.from_key(account)
+    local: LocalAccount = Account.from_key(account)  # annotated: combomethod hides the type
+    return local
 
 
 class ComputeRails:
@@ -168,7 +170,7 @@ class ComputeRails:
         """
         return self._session.require_account()
 
-    def send(self, fn: Any, label: str) -> SentTransaction:
+    def send(self, fn: Sendable, label: str) -> SentTransaction:
         """Simulate, sign, send and await `fn`: a web3 ``ContractFunction`` or a :class:`~computerails.tx.Call`."""
         return self._session.send(fn, label)
 
@@ -231,15 +233,15 @@ class ComputeRails:
     def _chain_time(self, timestamp: int | None) -> None:
         self._session.chain_time = timestamp
 
-    def cached(self, key: Any, load: Callable[[], Any], *, fresh: bool = False) -> Any:
+    def cached(self, key: Hashable, load: Callable[[], T], *, fresh: bool = False) -> T:
         """A governance-set value, read at most every ``cache_ttl`` seconds (``fresh`` re-reads)."""
         return self._session.cached(key, load, fresh=fresh)
 
-    def cached_many(self, keyed: Sequence[tuple[Any, Request]], extra: Sequence[Request] = ()) -> tuple[list[Any], list[Any]]:
+    def cached_many(self, keyed: Sequence[tuple[Hashable, Request]], extra: Sequence[Request] = ()) -> tuple[list[Any], list[Any]]:
         """Values for TTL-cached keys plus `extra` requests, all in one round trip."""
         return self._session.cached_many(keyed, extra)
 
-    def forever(self, key: Any, load: Callable[[], Any]) -> Any:
+    def forever(self, key: Hashable, load: Callable[[], T]) -> T:
         """A value fixed by code or chain (token metadata, permit domains), read once."""
         return self._session.forever(key, load)
 

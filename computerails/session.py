@@ -19,7 +19,7 @@ import threading
 import time
 import warnings
 from functools import cache
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Hashable, Sequence, TypeVar
 
 from eth_account.signers.local import LocalAccount
 from eth_utils import to_checksum_address
@@ -30,7 +30,7 @@ from computerails._rpc import Codec, Request, Rpc, checksum
 from computerails.addresses import parse_address
 from computerails.deployments import DEVNET_CHAIN_IDS, Deployment, load_artifact
 from computerails.errors import ChainMismatch, NoAccount
-from computerails.tx import Call, SentTransaction, TxManager
+from computerails.tx import Call, Sendable, SentTransaction, TxManager
 from computerails.types import TokenInfo
 
 #: The ABI every token is spoken to with: any ERC-20 with EIP-2612 permits (hand-written, see
@@ -42,6 +42,8 @@ CODECS = ("ProviderStaking", "JobEscrow", "AttestationHub", "UptimeSlasher", ERC
 #: is known, a bounded eth_call is their simulation (see TxManager.simulation).
 _BOUNDED = (("JobEscrow", "createJob"), ("JobEscrow", "accept"), ("AttestationHub", "submitAttestation"),
             ("AttestationHub", "submitUptimeReport"))
+
+T = TypeVar("T")
 
 _READ_ONLY = "this connection is read-only: pass account=... to connect() to send transactions"
 
@@ -109,8 +111,8 @@ class Session:
         self.cache_ttl = cache_ttl
         self._tokens: dict[str, TokenInfo] = {}
         self._staking_token: TokenInfo | None = None
-        self._ttl_cache: dict[Any, tuple[float, Any]] = {}
-        self._forever: dict[Any, Any] = {}
+        self._ttl_cache: dict[Hashable, tuple[float, Any]] = {}
+        self._forever: dict[Hashable, Any] = {}
         self._cache_lock = threading.Lock()
         #: The latest block timestamp this session saw (see :attr:`last_seen_time`).
         self.chain_time: int | None = None
@@ -147,7 +149,7 @@ class Session:
             raise NoAccount(_READ_ONLY)
         return self._tx
 
-    def send(self, fn: Any, label: str) -> SentTransaction:
+    def send(self, fn: Sendable, label: str) -> SentTransaction:
         """Simulate, sign, send and await `fn` (a web3 ``ContractFunction`` or a :class:`Call`)."""
         return self.tx.send(fn, label=label)
 
@@ -228,23 +230,24 @@ class Session:
 
     # ───────────────────────── caches ─────────────────────────
 
-    def cached(self, key: Any, load: Callable[[], Any], *, fresh: bool = False) -> Any:
+    def cached(self, key: Hashable, load: Callable[[], T], *, fresh: bool = False) -> T:
         """A governance-set value, read at most every ``cache_ttl`` seconds (``fresh`` re-reads)."""
         now = time.monotonic()
         hit = self._ttl_cache.get(key)
         if hit is not None and not fresh and now - hit[0] < self.cache_ttl:
-            return hit[1]
+            cached: T = hit[1]  # stored by this method under this key, with this load
+            return cached
         value = load()
         with self._cache_lock:
             self._ttl_cache[key] = (now, value)
         return value
 
-    def cached_many(self, keyed: Sequence[tuple[Any, Request]], extra: Sequence[Request] = ()) -> tuple[list[Any], list[Any]]:
+    def cached_many(self, keyed: Sequence[tuple[Hashable, Request]], extra: Sequence[Request] = ()) -> tuple[list[Any], list[Any]]:
         """Values for TTL-cached keys plus `extra` requests, all in one round trip: the cached
         keys that are stale ride along with the requests that are never cached."""
         now = time.monotonic()
         values: list[Any] = []
-        missing: list[tuple[int, Any, Request]] = []
+        missing: list[tuple[int, Hashable, Request]] = []
         for i, (key, request) in enumerate(keyed):
             hit = self._ttl_cache.get(key)
             if hit is not None and now - hit[0] < self.cache_ttl:
@@ -259,13 +262,14 @@ class Session:
                 self._ttl_cache[key] = (now, value)
         return values, results[len(missing):]
 
-    def forever(self, key: Any, load: Callable[[], Any]) -> Any:
+    def forever(self, key: Hashable, load: Callable[[], T]) -> T:
         """A value fixed by code or chain (token metadata, permit domains), read once."""
         if key not in self._forever:
             value = load()
             with self._cache_lock:
                 self._forever[key] = value
-        return self._forever[key]
+        known: T = self._forever[key]  # stored by this method under this key, with this load
+        return known
 
     def refresh(self) -> None:
         """Forget every cached read (TTL and forever caches, token metadata)."""
