@@ -4,11 +4,15 @@ A :class:`Session` holds what every role needs to talk to one deployment: the no
 and the plain JSON-RPC client), the ABI codecs, the contract addresses and web3 contract
 objects, token metadata, the caches (TTL and forever), the chain's clock and the transaction
 manager. The facade (:class:`computerails.rails.ComputeRails`) builds one and hands it to
-each role; roles never see the facade. Imports flow one way::
+each role; roles never see the facade. Imports flow one way, each layer importing only
+from the layers below it (``tests/sdk/test_imports.py`` checks it)::
 
-    rails (facade) -> client, provider, oracle, governance, views (roles)
-                   -> shared (reads and actions several roles use) -> session
-                   -> _rpc, tx, errors, types, deployments, addresses
+    rails                                        the facade (imported by __init__ and cli only)
+    client, provider, oracle, governance, views  the roles (never the facade, never each other)
+    shared                                       what several roles do (reads, claim everything)
+    session                                      this module
+    _rpc, tx, deployments, types, addresses,     building blocks (import only each other)
+    errors, eip712, status
 
 Nothing here is public API: users reach it through the facade's attributes.
 """

@@ -117,6 +117,15 @@ def test_session_and_shared__import__nothing_above_them():
     assert not GRAPH[SHARED] & (ROLES | {FACADE, "computerails.cli"})
 
 
+def test_building_blocks__import__nothing_above_the_session():
+    """_rpc, tx, errors, types ... (the package's other top-level modules) are below the session."""
+    above = ROLES | {FACADE, SHARED, SESSION, "computerails", "computerails.cli"}
+    blocks = {name for name in MODULES if name.count(".") == 1} - above
+    assert {"computerails._rpc", "computerails.tx", "computerails.errors", "computerails.types"} <= blocks
+    for block in sorted(blocks):
+        assert not GRAPH[block] & above, block
+
+
 #: Run in one fresh interpreter: load the third-party libraries the package imports, then fork
 #: once per module and import that module alone in the child, where no computerails module is
 #: loaded yet. As good as an interpreter per module for the package's own import order, without
