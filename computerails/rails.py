@@ -2,8 +2,8 @@
 
 :class:`ComputeRails` builds a :class:`~computerails.session.Session` (the plumbing: RPC,
 codecs, caches, transaction manager, addresses) and hands it to each role. Imports flow one
-way: this module imports the roles, the roles import the session, and nothing imports this
-module but the package's ``__init__`` and the CLI.
+way: this module imports the roles, the roles import the session, and nothing the facade is
+built from imports it back (users of the SDK do: the package's ``__init__``, the CLI).
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ manager. The facade (:class:`computerails.rails.ComputeRails`) builds one and ha
 each role; roles never see the facade. Imports flow one way, each layer importing only
 from the layers below it (``tests/sdk/test_imports.py`` checks it)::
 
-    rails                                        the facade (imported by __init__ and cli only)
+    rails                                        the facade (imported by its users only)
     client, provider, oracle, governance, views  the roles (never the facade, never each other)
     shared                                       what several roles do (reads, claim everything)
     session                                      this module
