@@ -24,6 +24,7 @@ from eth_utils import function_signature_to_4byte_selector, keccak
 from eth_utils import to_checksum_address as _to_checksum_address
 from web3.datastructures import AttributeDict
 from web3.exceptions import Web3RPCError
+from web3.types import RPCError
 
 from computerails.errors import ComputeRailsError, UnknownRevert, decode_revert
 from computerails.errors import abi_type as _abi_type
@@ -99,7 +100,7 @@ class Event:
         self._data = [(i["name"], _normalizer(i)) for i in item["inputs"] if not i.get("indexed")]
         self._data_types = [_abi_type(i) for i in item["inputs"] if not i.get("indexed")]
 
-    def logs(self, receipt: Any, address: str) -> list[AttributeDict]:
+    def logs(self, receipt: Any, address: str) -> list[AttributeDict[str, Any]]:
         """The decoded arguments of every log of this event emitted by `address` in `receipt`."""
         out = []
         for log in receipt["logs"]:
@@ -151,10 +152,10 @@ class Request:
     lenient: bool = False
 
 
-def node_error(method: str, error: dict[str, Any]) -> BaseException:
+def node_error(method: str, error: RPCError) -> BaseException:
     """The exception for a JSON-RPC error object: the decoded custom error for a revert that
     carries data, UnknownRevert for one that does not, Web3RPCError for anything else."""
-    data = error.get("data")
+    data: Any = error.get("data")
     if isinstance(data, dict):  # some nodes nest it: {"data": "0x..."}
         data = data.get("data")
     message = str(error.get("message", ""))

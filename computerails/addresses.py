@@ -18,6 +18,8 @@ from typing import NoReturn
 
 from eth_utils import to_checksum_address
 
+from computerails.errors import InvalidAddress
+
 _HEX_ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
 
 
@@ -33,8 +35,6 @@ def _parse(value: str, what: str) -> str:
 
 
 def _refuse(value: object, what: str, problem: str) -> NoReturn:
-    from computerails.errors import InvalidAddress  # errors imports types, which imports this module
-
     raise InvalidAddress(value, what, problem)
 
 

@@ -26,13 +26,11 @@ from rich.progress import Progress
 from rich.table import Table
 
 from computerails.addresses import parse_address
-from computerails.deployments import check_deployment, known_deployments, load_deployment
+from computerails.deployments import DEVNET_CHAIN_IDS, check_deployment, known_deployments, load_deployment
 from computerails.errors import ComputeRailsError, InvalidAddress
 from computerails.rails import ComputeRails, connect
 from computerails.types import Attestation, Signature, UptimeReport
 
-#: Chain ids where --private-key-env is accepted (local devnets: anvil, Ape's in-process chain).
-DEVNET_CHAIN_IDS = {31337, 1337}
 DEFAULT_RPC = "http://127.0.0.1:8545"
 
 console = Console()
@@ -444,19 +442,20 @@ def oracle_sign(s: Settings, job_id: int | None, success: bool, units: int, resu
         duration = parse_deadline(valid_for)
         seconds = int(duration.total_seconds()) if isinstance(duration, timedelta) else 3_600
         job = rails.views.job(job_id)
-        statement: Attestation | UptimeReport = Attestation(
+        attestation = rails.oracle.prepare(Attestation(  # under the hub's current oracle configuration
             job_id=job_id, provider=job.provider, success=success, units=units,
             result_hash=_hash32(result_hash, None, "result-hash"), deadline=rails.now() + seconds,
-        )
-        statement = rails.oracle.prepare(statement)  # under the hub's current oracle configuration
-        signature = rails.oracle.sign_attestation(statement)
+        ))
+        signature = rails.oracle.sign_attestation(attestation)
+        statement: Attestation | UptimeReport = attestation
         kind = "attestation"
     else:
         if epoch is None or uptime_bps is None:
             raise CliError("an uptime report needs --epoch and --uptime-bps")
-        statement = rails.oracle.prepare(UptimeReport(provider=uptime_provider, epoch=epoch, uptime_bps=uptime_bps,
-                                                      **({"relayer": relayer} if relayer else {})))
-        signature = rails.oracle.sign_uptime_report(statement)
+        report = rails.oracle.prepare(UptimeReport(provider=uptime_provider, epoch=epoch, uptime_bps=uptime_bps,
+                                                   **({"relayer": relayer} if relayer else {})))
+        signature = rails.oracle.sign_uptime_report(report)
+        statement = report
         kind = "uptime_report"
     click.echo(json.dumps({kind: _jsonable(statement), "signature": _jsonable(signature)}, indent=2))
 

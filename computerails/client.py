@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import Any, Callable, Sequence
 
 from eth_account import Account
+from eth_account.datastructures import SignedMessage
+from web3.datastructures import AttributeDict
 
-from computerails import eip712
+from computerails import eip712, shared
 from computerails._rpc import Rpc
 from computerails.addresses import parse_address
 from computerails.errors import (
@@ -20,20 +22,23 @@ from computerails.errors import (
     TooEarly,
     WrongJobState,
 )
-from computerails.tx import Call, Simulation
-from computerails.types import Amount, Job, JobStatus, Payout, from_raw, to_raw, to_timestamp, utc
-
-if TYPE_CHECKING:
-    from computerails.rails import ComputeRails
+from computerails.session import ERC20, Session
+from computerails.tx import Call, Sendable, Simulation
+from computerails.types import Amount, Job, JobStatus, Payout, TokenInfo, from_raw, to_raw, to_timestamp, utc
 
 MAX_UINT = 2**256 - 1
+
+#: An EIP-2612 permit as the escrow takes it: (deadline, v, r, s).
+Permit = tuple[int, int, bytes, bytes]
+#: Builds the call to send once the escrow can pull the tokens, given the permit if one was signed.
+Build = Callable[[Permit | None], Sendable]
 
 
 class ClientAPI:
     """What a dApp does on behalf of a client who buys compute."""
 
-    def __init__(self, rails: "ComputeRails") -> None:
-        self._r = rails
+    def __init__(self, session: Session) -> None:
+        self._s = session
 
     # ───────────────────────── jobs ─────────────────────────
 
@@ -69,12 +74,12 @@ class ClientAPI:
             ContractRevert: the contract refused (e.g. ``TokenNotAllowed``).
         """
         provider = parse_address(provider, "provider")
-        info = self._r.token(token)
+        info = self._s.token(token)
         price_raw = to_raw(unit_price, info.decimals)
         spec = _bytes32(spec_hash, "spec_hash")
         amount = price_raw * max_units
-        escrow = self._r.escrow.address
-        encode = self._r.abi["JobEscrow"]["createJob"].encode
+        escrow = self._s.escrow.address
+        encode = self._s.abi["JobEscrow"]["createJob"].encode
 
         def plain(deadline_ts: int) -> Call:
             return Call(escrow, encode(provider, info.address, price_raw, max_units, deadline_ts, spec), "createJob")
@@ -83,11 +88,11 @@ class ClientAPI:
         # createJob is simulated along with the reads. With a relative deadline its call data
         # depends on the chain's clock, so it is prepared from the last timestamp this
         # connection saw and used only if the clock read in the same batch equals it.
-        guess = self._r.last_seen_time if isinstance(deadline, timedelta) else 0
+        guess = self._s.last_seen_time if isinstance(deadline, timedelta) else 0
         speculative = simulation = None
         if guess is not None and price_raw > 0 and max_units > 0:
             speculative = plain(self._deadline_ts(deadline, guess))
-            simulation = self._r.tx.simulation(speculative.address, speculative.data)
+            simulation = self._s.tx.simulation(speculative.address, speculative.data)
         reads = self._reads(info.address, amount, simulation)
         now, longest, allowed, balance, allowance = reads[:5]
         deadline_ts = self._checked_deadline(deadline, now, longest)
@@ -100,16 +105,16 @@ class ClientAPI:
             gas = None
             if simulation is not None and speculative is not None and speculative.data == call.data:
                 gas = simulation.gas_limit(reads[5])  # raises the decoded revert: nothing is sent
-            sent = self._r.tx.send(call, label="createJob", gas=gas)
+            sent = self._s.tx.send(call, label="createJob", gas=gas)
         else:
             fn = self._fund_short(info, amount, allowance, payment, lambda permit: (
-                Call(escrow, self._r.abi["JobEscrow"]["createJobWithPermit"].encode(
+                Call(escrow, self._s.abi["JobEscrow"]["createJobWithPermit"].encode(
                     provider, info.address, price_raw, max_units, deadline_ts, spec, *permit), "createJobWithPermit")
                 if permit
                 else plain(deadline_ts)
             ))
-            sent = self._r.tx.send(fn, label="createJob")
-        (event,) = self._r.abi["JobEscrow"].events["JobCreated"].logs(sent.receipt, escrow)
+            sent = self._s.tx.send(fn, label="createJob")
+        (event,) = self._s.abi["JobEscrow"].events["JobCreated"].logs(sent.receipt, escrow)
         return self._job_from_event(event, info)
 
     def create_jobs(self, requests: Sequence[dict[str, Any]], *, token: str | None = None) -> list[Job]:
@@ -118,8 +123,8 @@ class ClientAPI:
         Each request is a dict with ``provider, unit_price, max_units, deadline, spec_hash``.
         The allowance is approved for the total when it is short.
         """
-        info = self._r.token(token)
-        escrow = self._r.escrow.address
+        info = self._s.token(token)
+        escrow = self._s.escrow.address
         total = sum(to_raw(q["unit_price"], info.decimals) * int(q["max_units"]) for q in requests)
         now, longest, allowed, balance, allowance = self._reads(info.address, total, None)
         self._check_allowlisted(info.address, allowed)
@@ -131,61 +136,59 @@ class ClientAPI:
         if not rows:
             raise PreconditionError("create_jobs needs at least one request")
         self._check_balance(info, total, balance)
-        call = Call(escrow, self._r.abi["JobEscrow"]["createJobs"].encode(rows), "createJobs")
+        call = Call(escrow, self._s.abi["JobEscrow"]["createJobs"].encode(rows), "createJobs")
         if total != 0 and allowance < total:
             self._fund_short(info, total, allowance, "approve", lambda _permit: call)
-        sent = self._r.tx.send(call, label="createJobs")
-        return [self._job_from_event(e, info) for e in self._r.abi["JobEscrow"].events["JobCreated"].logs(sent.receipt, escrow)]
+        sent = self._s.tx.send(call, label="createJobs")
+        return [self._job_from_event(e, info) for e in self._s.abi["JobEscrow"].events["JobCreated"].logs(sent.receipt, escrow)]
 
     def cancel(self, job_id: int) -> Job:
         """Cancel a job the provider has not accepted; the escrow becomes withdrawable."""
         job = self._own_job(job_id, JobStatus.OPEN, "cancel")
-        self._r.send(self._r.escrow.functions.cancel(job_id), "cancel")
-        return self._r.views.job(job.id)
+        self._s.send(self._s.escrow.functions.cancel(job_id), "cancel")
+        return shared.job(self._s, job.id)
 
     def reclaim_expired(self, job_id: int) -> Job:
         """End an accepted job whose deadline passed unattested: refund plus a collateral slash."""
-        job = self._r.views.job(job_id)
+        job = shared.job(self._s, job_id)
         if job.status is not JobStatus.ACCEPTED:
             raise WrongJobState(f"job {job_id} is {job.status.value}; only an accepted, unattested job can expire")
-        now = self._r.now()
+        now = self._s.now()
         if now <= int(job.deadline.timestamp()):
             raise TooEarly(f"job {job_id} expires after {job.deadline.isoformat()}; wait until then")
-        self._r.send(self._r.escrow.functions.reclaimExpired(job_id), "reclaimExpired")
-        return self._r.views.job(job_id)
+        self._s.send(self._s.escrow.functions.reclaimExpired(job_id), "reclaimExpired")
+        return shared.job(self._s, job_id)
 
     def dispute(self, job_id: int) -> Job:
         """Dispute a success attestation within the challenge window, posting the bond."""
         job = self._own_job(job_id, JobStatus.ATTESTED, "dispute")
-        if job.challenge_ends and self._r.now() >= int(job.challenge_ends.timestamp()):
+        if job.challenge_ends and self._s.now() >= int(job.challenge_ends.timestamp()):
             raise WrongJobState(f"job {job_id}'s challenge window closed at {job.challenge_ends.isoformat()}")
-        bond = self._r.read("JobEscrow", self._r.escrow.address, "disputeBondFor", job_id)
-        fn = self._fund(job.token, bond, "approve", lambda _p: self._r.escrow.functions.dispute(job_id))
-        self._r.send(fn, "dispute")
-        return self._r.views.job(job_id)
+        bond = self._s.read("JobEscrow", self._s.escrow.address, "disputeBondFor", job_id)
+        fn = self._fund(job.token, bond, "approve", lambda _p: self._s.escrow.functions.dispute(job_id))
+        self._s.send(fn, "dispute")
+        return shared.job(self._s, job_id)
 
     def withdraw(self, token: str | None = None) -> Payout:
         """Withdraw everything claimable in `token` from the escrow, in one transfer."""
-        info = self._r.token(token)
-        raw = self._r.read("JobEscrow", self._r.escrow.address, "claimable", self._r.address, info.address)
+        info = self._s.token(token)
+        raw = self._s.read("JobEscrow", self._s.escrow.address, "claimable", self._s.address, info.address)
         if raw == 0:
-            raise NothingClaimable(f"{self._r.address} has nothing claimable in {info.symbol}")
-        sent = self._r.send(self._r.escrow.functions.withdraw(info.address), "withdraw")
+            raise NothingClaimable(f"{self._s.address} has nothing claimable in {info.symbol}")
+        sent = self._s.send(self._s.escrow.functions.withdraw(info.address), "withdraw")
         return Payout(token=info, amount=from_raw(raw, info.decimals), tx_hash=sent.tx_hash, source="escrow")
 
     def withdraw_all(self) -> list[Payout]:
         """Withdraw every claimable balance: refunds and bonds from the escrow, and the staking
         token a client receives when a provider's collateral is slashed for its job."""
-        from computerails.provider import claim_everything
-
-        return claim_everything(self._r)
+        return shared.claim_everything(self._s)
 
     def job(self, job_id: int) -> Job:
-        return self._r.views.job(job_id)
+        return shared.job(self._s, job_id)
 
     def jobs(self, client: str | None = None) -> list[Job]:
         """This client's jobs (or another's), from JobCreated events."""
-        return self._r.views.jobs(client=client or self._r.address)
+        return shared.jobs(self._s, client=client or self._s.address)
 
     # ───────────────────────── helpers ─────────────────────────
 
@@ -200,8 +203,8 @@ class ClientAPI:
         if ts <= now:
             raise InvalidDeadline(f"deadline {utc(ts).isoformat()} is not in the future (chain time {utc(now).isoformat()})")
         if ts > now + longest:
-            longest = self._r.cached(
-                "maxJobDuration", lambda: self._r.read("JobEscrow", self._r.escrow.address, "maxJobDuration"), fresh=True
+            longest = self._s.cached(
+                "maxJobDuration", lambda: self._s.read("JobEscrow", self._s.escrow.address, "maxJobDuration"), fresh=True
             )
             if ts > now + longest:
                 raise InvalidDeadline(f"deadline is more than {longest // 86_400} days away, the longest a job may run")
@@ -210,59 +213,59 @@ class ClientAPI:
     def _reads(self, token: str, amount: int, simulation: Simulation | None) -> list[Any]:
         """[now, maxJobDuration, allowed, balance, allowance(, simulation)] in one round trip:
         the governance values from the TTL cache when fresh, the rest always read."""
-        r, me = self._r, self._r.address
-        escrow = r.escrow.address
-        extra = [r.latest_time(), r.call("MockUSD", token, "balanceOf", me), r.call("MockUSD", token, "allowance", me, escrow)]
+        s, me = self._s, self._s.address
+        escrow = s.escrow.address
+        extra = [s.latest_time(), s.call(ERC20, token, "balanceOf", me), s.call(ERC20, token, "allowance", me, escrow)]
         if simulation is not None:
             extra.append(simulation.request)
-        (longest, entry), (now, *rest) = r.cached_many(
-            [("maxJobDuration", r.call("JobEscrow", escrow, "maxJobDuration")),
-             (("paymentToken", token), r.call("JobEscrow", escrow, "paymentToken", token))],
+        (longest, entry), (now, *rest) = s.cached_many(
+            [("maxJobDuration", s.call("JobEscrow", escrow, "maxJobDuration")),
+             (("paymentToken", token), s.call("JobEscrow", escrow, "paymentToken", token))],
             extra,
         )
         return [now, longest, entry[2], *rest]
 
     def _check_allowlisted(self, token: str, allowed: bool | None = None) -> None:
         if allowed is None or not allowed:  # never refuse on a cached entry: read it again first
-            allowed = self._r.views.payment_token(token, fresh=True)["allowed"]
+            allowed = shared.payment_token(self._s, token, fresh=True)["allowed"]
         if not allowed:
             raise PreconditionError(f"token {token} is not an allowed payment token (see views.payment_tokens())")
 
-    def _check_balance(self, info: Any, amount: int, balance: int) -> None:
+    def _check_balance(self, info: TokenInfo, amount: int, balance: int) -> None:
         if balance < amount:
             raise InsufficientBalance(
-                f"{self._r.address} holds {from_raw(balance, info.decimals)} {info.symbol}, "
+                f"{self._s.address} holds {from_raw(balance, info.decimals)} {info.symbol}, "
                 f"needs {from_raw(amount, info.decimals)}"
             )
 
     def _own_job(self, job_id: int, status: JobStatus, action: str) -> Job:
-        job = self._r.views.job(job_id)
-        if job.client != self._r.address:
+        job = shared.job(self._s, job_id)
+        if job.client != self._s.address:
             raise NotAllowed(f"only job {job_id}'s client {job.client} can {action} it")
         if job.status is not status:
             raise WrongJobState(f"job {job_id} is {job.status.value}; {action} needs it {status.value}")
         return job
 
-    def _fund(self, info: Any, amount: int, payment: str, build: Any) -> Any:
+    def _fund(self, info: TokenInfo, amount: int, payment: str, build: Build) -> Sendable:
         """Make sure the escrow can pull `amount`; return the call to send (with a permit if used)."""
-        me = self._r.address
-        balance, allowance = self._r.rpc.run([
-            self._r.call("MockUSD", info.address, "balanceOf", me),
-            self._r.call("MockUSD", info.address, "allowance", me, self._r.escrow.address),
+        me = self._s.address
+        balance, allowance = self._s.rpc.run([
+            self._s.call(ERC20, info.address, "balanceOf", me),
+            self._s.call(ERC20, info.address, "allowance", me, self._s.escrow.address),
         ])
         self._check_balance(info, amount, balance)
         if amount == 0 or allowance >= amount:
             return build(None)
         return self._fund_short(info, amount, allowance, payment, build)
 
-    def _fund_short(self, info: Any, amount: int, allowance: int, payment: str, build: Any) -> Any:
+    def _fund_short(self, info: TokenInfo, amount: int, allowance: int, payment: str, build: Build) -> Sendable:
         """The allowance is short: permit, approve or refuse, as `payment` says."""
-        me = self._r.address
-        spender = self._r.escrow.address
+        me = self._s.address
+        spender = self._s.escrow.address
         if payment in ("auto", "permit") and self._supports_permit(info.address):
             return build(self._permit(info, amount))
         if payment in ("auto", "approve"):
-            self._r.send(self._r.erc20(info.address).functions.approve(spender, amount), "approve")
+            self._s.approve(info.address, spender, amount)
             return build(None)
         raise InsufficientAllowance(
             f"the escrow may pull {from_raw(allowance, info.decimals)} "
@@ -273,23 +276,23 @@ class ClientAPI:
         """Whether the token has EIP-2612 permits: fixed by its code, so asked once per token."""
 
         def probe() -> bool:
-            erc20 = self._r.abi["MockUSD"]
+            erc20 = self._s.abi[ERC20]
             try:
-                self._r.rpc.run([Rpc.call(token, erc20["DOMAIN_SEPARATOR"]), Rpc.call(token, erc20["nonces"], "0x" + "00" * 20)])
+                self._s.rpc.run([Rpc.call(token, erc20["DOMAIN_SEPARATOR"]), Rpc.call(token, erc20["nonces"], "0x" + "00" * 20)])
                 return True
             except Exception:  # no EIP-2612 on this token
                 return False
 
-        return bool(self._r.forever(("permit", token), probe))
+        return bool(self._s.forever(("permit", token), probe))
 
-    def _permit(self, info: Any, amount: int) -> tuple[int, int, bytes, bytes]:
+    def _permit(self, info: TokenInfo, amount: int) -> Permit:
         """Sign an EIP-2612 permit for the escrow: returns (deadline, v, r, s)."""
-        me = self._r.address
-        erc20 = self._r.abi["MockUSD"]
-        name, version, chain_id, verifying = self._r.forever(
-            ("eip712Domain", info.address), lambda: self._r.read("MockUSD", info.address, "eip712Domain")[1:5]
+        me = self._s.address
+        erc20 = self._s.abi[ERC20]
+        name, version, chain_id, verifying = self._s.forever(
+            ("eip712Domain", info.address), lambda: self._s.read(ERC20, info.address, "eip712Domain")[1:5]
         )
-        now, nonce = self._r.rpc.run([self._r.latest_time(), Rpc.call(info.address, erc20["nonces"], me)])
+        now, nonce = self._s.rpc.run([self._s.latest_time(), Rpc.call(info.address, erc20["nonces"], me)])
         deadline = now + 3_600
         typed = {
             "types": {
@@ -306,31 +309,31 @@ class ClientAPI:
             "domain": {"name": name, "version": version, "chainId": chain_id, "verifyingContract": verifying},
             "message": {
                 "owner": me,
-                "spender": self._r.escrow.address,
+                "spender": self._s.escrow.address,
                 "value": amount,
                 "nonce": nonce,
                 "deadline": deadline,
             },
         }
-        signed = Account.sign_typed_data(self._r.require_account().key, full_message=typed)
+        signed: SignedMessage = Account.sign_typed_data(self._s.require_account().key, full_message=typed)
         return deadline, signed.v, signed.r.to_bytes(32, "big"), signed.s.to_bytes(32, "big")
 
-    def _job_from_event(self, args: Any, info: Any) -> Job:
+    def _job_from_event(self, args: AttributeDict[str, Any], info: TokenInfo) -> Job:
         return Job(
-            id=args.jobId,
+            id=args["jobId"],
             status=JobStatus.OPEN,
-            client=args.client,
-            provider=args.provider,
+            client=args["client"],
+            provider=args["provider"],
             token=info,
-            unit_price=from_raw(args.unitPrice, info.decimals),
-            max_units=args.maxUnits,
-            escrow=from_raw(args.unitPrice * args.maxUnits, info.decimals),
+            unit_price=from_raw(args["unitPrice"], info.decimals),
+            max_units=args["maxUnits"],
+            escrow=from_raw(args["unitPrice"] * args["maxUnits"], info.decimals),
             units=0,
-            fee_bps=args.feeBps,
-            collateral=from_raw(0, self._r.staking_token.decimals),
-            deadline=utc(args.deadline),
-            accept_by=utc(args.acceptBy),
-            spec_hash="0x" + bytes(args.specHash).hex(),
+            fee_bps=args["feeBps"],
+            collateral=from_raw(0, self._s.staking_token.decimals),
+            deadline=utc(args["deadline"]),
+            accept_by=utc(args["acceptBy"]),
+            spec_hash="0x" + bytes(args["specHash"]).hex(),
         )
 
 

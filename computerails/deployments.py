@@ -36,6 +36,9 @@ CONTRACT_ROLES: tuple[tuple[str, str, str, str], ...] = (
 #: Contracts governed by the timelock in a production deployment.
 GOVERNED_CONTRACTS = PROTOCOL_CONTRACTS
 
+#: Chain ids of local devnets (anvil, Ape's in-process chain): test tokens with a faucet, dev keys.
+DEVNET_CHAIN_IDS = frozenset({31337, 1337})
+
 
 def role_id(name: str) -> bytes:
     """The bytes32 id of an AccessControl role (``DEFAULT_ADMIN_ROLE`` is zero)."""
@@ -202,8 +205,8 @@ def load_deployment(source: str | Path | int | Deployment | None, chain_id: int 
     """
     if isinstance(source, Deployment):
         return source
-    if isinstance(source, (str, Path)) and not str(source).isdigit():
-        return Deployment.from_file(source)
+    if isinstance(source, Path) or (isinstance(source, str) and not source.isdigit()):
+        return Deployment.from_file(source)  # a Path is a file even when its name is all digits
     wanted = int(source) if source is not None else chain_id
     if wanted is None:
         raise DeploymentError("no deployment given and no chain id to look one up by")
@@ -223,8 +226,10 @@ def load_abis() -> dict[str, list[dict[str, Any]]]:
 
 
 def load_artifact(name: str) -> dict[str, Any]:
-    """``{"abi": [...], "bytecode": "0x..."}`` of an exported contract."""
-    return json.loads(resources.files("computerails.abi").joinpath(f"{name}.json").read_text())
+    """``{"abi": [...], "bytecode": "0x..."}`` of an exported contract, or ``{"abi": [...]}`` of
+    the hand-written generic token ABI (``"ERC20Permit"``)."""
+    artifact: dict[str, Any] = json.loads(resources.files("computerails.abi").joinpath(f"{name}.json").read_text())
+    return artifact
 
 
 def abi_hash(abis: dict[str, list[dict[str, Any]]]) -> str:

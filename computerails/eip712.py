@@ -12,6 +12,7 @@ from typing import Any, Iterable
 
 from eth_abi import encode
 from eth_account import Account
+from eth_account.datastructures import SignedMessage
 from eth_keys import keys
 from eth_utils import keccak, to_checksum_address
 
@@ -101,7 +102,7 @@ def typed_digest(separator: bytes, struct_hash: bytes) -> bytes:
 
 def sign_digest(digest: bytes, private_key: Any) -> bytes:
     """Sign a 32-byte digest: 65 bytes ``r ‖ s ‖ v`` with low s, as the hub requires."""
-    signed = Account.unsafe_sign_hash(digest, private_key)
+    signed: SignedMessage = Account.unsafe_sign_hash(digest, private_key)  # annotated: combomethod hides the type
     return signed.r.to_bytes(32, "big") + signed.s.to_bytes(32, "big") + bytes([signed.v])
 
 

@@ -1,7 +1,7 @@
 """Exceptions: one root, a class per contract custom error, and precondition errors.
 
-Every custom error in the exported ABIs (the protocol's own, OpenZeppelin's and the ERC-20
-errors of the test tokens) becomes a subclass of :class:`ContractRevert` with the same name,
+Every custom error in the shipped ABIs (the protocol's own, OpenZeppelin's, the ERC-20 and
+EIP-2612 errors of the generic token ABI, and those of the devnet test tokens) becomes a subclass of :class:`ContractRevert` with the same name,
 created from the ABIs at import time, so the mapping can never drift from the contracts::
 
     try:
@@ -22,7 +22,7 @@ from typing import Any
 from eth_abi import decode
 from eth_utils import function_signature_to_4byte_selector, to_checksum_address
 
-from computerails.types import JobStatus
+from computerails.status import JobStatus
 
 
 class ComputeRailsError(Exception):
@@ -176,8 +176,11 @@ _HINTS = {
     "ERC20InsufficientBalance": "the account's token balance is too low",
 }
 
-_ABI_FILES = ("ProviderStaking", "JobEscrow", "AttestationHub", "UptimeSlasher", "ProtocolTimelock", "MockUSD",
-              "MockStakeToken")
+#: ABIs whose errors are registered, in this order (a name keeps its first declaration's class):
+#: the protocol's, the generic ERC-20 / EIP-2612 token ABI every token is spoken to with, then the
+#: devnet test tokens' (only InvalidAccountNonce is theirs alone; it decodes on devnets).
+_ABI_FILES = ("ProviderStaking", "JobEscrow", "AttestationHub", "UptimeSlasher", "ProtocolTimelock", "ERC20Permit",
+              "MockUSD", "MockStakeToken")
 
 #: selector (bytes4) -> exception class
 ERRORS_BY_SELECTOR: dict[bytes, type[ContractRevert]] = {}
@@ -188,7 +191,8 @@ def abi_type(component: dict[str, Any]) -> str:
     if component["type"].startswith("tuple"):
         inner = ",".join(abi_type(c) for c in component["components"])
         return f"({inner}){component['type'][5:]}"
-    return component["type"]
+    plain: str = component["type"]
+    return plain
 
 
 def _register_errors() -> None:
@@ -226,6 +230,13 @@ def _register_errors() -> None:
 _register_errors()
 
 
+def __getattr__(name: str) -> type[ContractRevert]:
+    """Only for type checkers: ``errors.NotJobClient`` and the other classes made from the ABIs
+    above are :class:`ContractRevert` subclasses. At run time they are module attributes, so
+    this is reached only for a name that is none of them."""
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 def decode_revert(data: str | bytes | None) -> ContractRevert:
     """Turn revert data into the matching :class:`ContractRevert` subclass instance."""
     if isinstance(data, str):
@@ -241,7 +252,7 @@ def decode_revert(data: str | bytes | None) -> ContractRevert:
         values = decode(types, raw[4:]) if types else ()
     except Exception:  # malformed data for this selector
         return UnknownRevert({"data": "0x" + raw.hex()}, data="0x" + raw.hex())
-    args = {}
+    args: dict[str, Any] = {}
     for spec, value in zip(cls.abi_inputs, values):
         if spec["type"] == "address":
             value = to_checksum_address(value)

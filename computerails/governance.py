@@ -10,15 +10,14 @@ dislike) and executes it. Pausing is not behind the timelock: the guardian calls
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import Sequence
 
 from eth_utils import keccak
+from web3.contract import Contract
 
 from computerails.errors import NotAllowed, PreconditionError, TooEarly
-from computerails.tx import Call, SentTransaction
-
-if TYPE_CHECKING:
-    from computerails.rails import ComputeRails
+from computerails.session import Session
+from computerails.tx import Sendable, SentTransaction
 
 ZERO32 = b"\x00" * 32
 
@@ -37,22 +36,22 @@ class Operation:
 class GovernanceAPI:
     """Schedule and execute governance calls through the deployment's timelock."""
 
-    def __init__(self, rails: "ComputeRails") -> None:
-        self._r = rails
+    def __init__(self, session: Session) -> None:
+        self._s = session
 
     @property
-    def timelock(self) -> Any:
+    def timelock(self) -> Contract:
         """The timelock contract (web3), or NotAllowed for a deployment without one."""
-        address = self._r.deployment.governance.get("timelock")
+        address = self._s.deployment.governance.get("timelock")
         if not address:
-            raise NotAllowed(f"deployment {self._r.deployment.source} records no timelock")
-        return self._r._contract("ProtocolTimelock", address)
+            raise NotAllowed(f"deployment {self._s.deployment.source} records no timelock")
+        return self._s.contract("ProtocolTimelock", address)
 
     def delay(self) -> int:
         """Seconds between scheduling and executing."""
         return int(self.timelock.functions.getMinDelay().call())
 
-    def schedule(self, calls: Sequence[Call | Any], salt: bytes | None = None) -> Operation:
+    def schedule(self, calls: Sequence[Sendable], salt: bytes | None = None) -> Operation:
         """Schedule `calls` (``Call`` objects or web3 contract functions) as one batch.
 
         Raises:
@@ -60,13 +59,13 @@ class GovernanceAPI:
         """
         timelock = self.timelock
         proposer = timelock.functions.PROPOSER_ROLE().call()
-        if not timelock.functions.hasRole(proposer, self._r.address).call():
-            raise NotAllowed(f"{self._r.address} is not a proposer of the timelock {timelock.address}")
+        if not timelock.functions.hasRole(proposer, self._s.address).call():
+            raise NotAllowed(f"{self._s.address} is not a proposer of the timelock {timelock.address}")
         targets = tuple(c.address for c in calls)
         payloads = tuple(bytes.fromhex(str(c._encode_transaction_data()).removeprefix("0x")) for c in calls)
-        salt = salt if salt is not None else keccak(b"".join(payloads) + self._r.now().to_bytes(32, "big"))
+        salt = salt if salt is not None else keccak(b"".join(payloads) + self._s.now().to_bytes(32, "big"))
         delay = self.delay()
-        self._r.send(timelock.functions.scheduleBatch(list(targets), [0] * len(targets), list(payloads), ZERO32, salt,
+        self._s.send(timelock.functions.scheduleBatch(list(targets), [0] * len(targets), list(payloads), ZERO32, salt,
                                                       delay), "scheduleBatch")
         op_id = bytes(timelock.functions.hashOperationBatch(list(targets), [0] * len(targets), list(payloads), ZERO32,
                                                              salt).call())
@@ -83,7 +82,7 @@ class GovernanceAPI:
         timelock = self.timelock
         if not timelock.functions.isOperationPending(op.id).call():
             raise PreconditionError(f"operation 0x{op.id.hex()} is not pending (never scheduled, cancelled or done)")
-        if self._r.now() < op.ready_at:
+        if self._s.now() < op.ready_at:
             raise TooEarly(f"operation 0x{op.id.hex()} can be executed from {op.ready_at} (unix time)")
-        return self._r.send(timelock.functions.executeBatch(list(op.targets), [0] * len(op.targets), list(op.payloads),
+        return self._s.send(timelock.functions.executeBatch(list(op.targets), [0] * len(op.targets), list(op.payloads),
                                                             ZERO32, op.salt), "executeBatch")

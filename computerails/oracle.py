@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Iterable, Sequence
+from typing import Iterable, Sequence, TypeVar
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
-from computerails import eip712
+from computerails import eip712, shared
 from computerails.errors import InvalidSignatures, PreconditionError, StaleSignatures, WrongJobState
+from computerails.session import Session
 from computerails.tx import Call, SentTransaction
 from computerails.types import Attestation, JobStatus, Signature, UptimeReport
-
-if TYPE_CHECKING:
-    from computerails.rails import ComputeRails
 
 Signer = LocalAccount | str | bytes
 _SIGNED_MEMORY = 4_096  # own signatures remembered for the quorum check
 Statement = Attestation | UptimeReport
+#: A statement's own type, kept through prepare() and friends.
+S = TypeVar("S", Attestation, UptimeReport, Statement)
 
 
 def _account(signer: Signer) -> LocalAccount:
@@ -27,8 +27,8 @@ def _account(signer: Signer) -> LocalAccount:
 class OracleAPI:
     """Signing needs no node access beyond the chain id and hub address of the connection."""
 
-    def __init__(self, rails: "ComputeRails") -> None:
-        self._r = rails
+    def __init__(self, session: Session) -> None:
+        self._s = session
         self._signed: dict[tuple[bytes, bytes], str] = {}  # (digest, signature) -> signer, made here
 
     # ───────────────────────── signing ─────────────────────────
@@ -37,7 +37,7 @@ class OracleAPI:
         """The hub's oracle configuration version: statements must be signed under it."""
         return self._quorum_rules(fresh=fresh)[2]
 
-    def prepare(self, statement: Statement) -> Statement:
+    def prepare(self, statement: S) -> S:
         """`statement` with ``config_version`` filled in (the hub's current one) if it is None."""
         if statement.config_version is not None:
             return statement
@@ -51,13 +51,13 @@ class OracleAPI:
             struct = eip712.attestation_struct_hash(*statement.as_tuple())
         elif isinstance(statement, UptimeReport):
             struct = eip712.uptime_report_struct_hash(*statement.as_tuple())
-        else:  # anything else that knows its own digest
-            return statement.digest(self._r.chain_id, self._r.hub.address)
+        else:
+            raise TypeError(f"the hub signs attestations and uptime reports, not {type(statement).__name__}")
         return eip712.typed_digest(self._separator(), struct)
 
     def _separator(self) -> bytes:
         """The hub's domain separator: fixed by chain id and hub address, computed once."""
-        return self._r.forever("domainSeparator", lambda: eip712.domain_separator(self._r.chain_id, self._r.hub.address))
+        return self._s.forever("domainSeparator", lambda: eip712.domain_separator(self._s.chain_id, self._s.hub.address))
 
     def sign_attestation(self, attestation: Attestation, signer: Signer | None = None) -> Signature:
         """Sign a compute attestation (default signer: the connection's account)."""
@@ -90,15 +90,15 @@ class OracleAPI:
         """
         attestation = self._signed_statement(attestation, signatures)
         packed = self._check_quorum(attestation, signatures)
-        r = self._r
-        call = Call(r.hub.address, r.abi["AttestationHub"]["submitAttestation"].encode(attestation.as_tuple(), packed),
+        s = self._s
+        call = Call(s.hub.address, s.abi["AttestationHub"]["submitAttestation"].encode(attestation.as_tuple(), packed),
                     "submitAttestation")
         # One round trip: the clock, the job's state, the hub's oracle configuration and the
         # simulation (used only if the checks pass).
-        simulation = r.tx.simulation(call.address, call.data)
-        now, status, version, simulated = r.rpc.run([
-            r.latest_time(), r.call("JobEscrow", r.escrow.address, "jobStatus", attestation.job_id),
-            r.call("AttestationHub", r.hub.address, "configVersion"), simulation.request,
+        simulation = s.tx.simulation(call.address, call.data)
+        now, status, version, simulated = s.rpc.run([
+            s.latest_time(), s.call("JobEscrow", s.escrow.address, "jobStatus", attestation.job_id),
+            s.call("AttestationHub", s.hub.address, "configVersion"), simulation.request,
         ])
         self._require_version(attestation, version)
         if attestation.deadline < now:
@@ -106,7 +106,7 @@ class OracleAPI:
         status = JobStatus.from_int(status)
         if status is not JobStatus.ACCEPTED:
             raise WrongJobState(f"job {attestation.job_id} is {status.value}; only accepted jobs take an attestation")
-        return r.tx.send(call, label="submitAttestation", gas=simulation.gas_limit(simulated))
+        return s.tx.send(call, label="submitAttestation", gas=simulation.gas_limit(simulated))
 
     def submit_attestations(self, batch: Sequence[tuple[Attestation, Sequence[Signature]]]) -> tuple[SentTransaction, list[int]]:
         """Relay many attestations in one transaction. Items the hub rejects are skipped by the
@@ -115,10 +115,10 @@ class OracleAPI:
             raise PreconditionError("submit_attestations needs at least one attestation")
         attestations = [self._signed_statement(a, sigs).as_tuple() for a, sigs in batch]
         packed = [eip712.pack_signatures((s.signer, s.raw) for s in sigs) for _, sigs in batch]
-        hub = self._r.abi["AttestationHub"]
-        call = Call(self._r.hub.address, hub["submitAttestations"].encode(attestations, packed), "submitAttestations")
-        sent = self._r.tx.send(call, label="submitAttestations")
-        skipped = [e.jobId for e in hub.events["AttestationSkipped"].logs(sent.receipt, self._r.hub.address)]
+        hub = self._s.abi["AttestationHub"]
+        call = Call(self._s.hub.address, hub["submitAttestations"].encode(attestations, packed), "submitAttestations")
+        sent = self._s.tx.send(call, label="submitAttestations")
+        skipped = [e["jobId"] for e in hub.events["AttestationSkipped"].logs(sent.receipt, self._s.hub.address)]
         return sent, skipped
 
     def submit_uptime_report(self, report: UptimeReport, signatures: Sequence[Signature]) -> SentTransaction:
@@ -132,15 +132,15 @@ class OracleAPI:
         """
         report = self._signed_statement(report, signatures)
         packed = self._check_quorum(report, signatures)
-        r = self._r
-        call = Call(r.hub.address, r.abi["AttestationHub"]["submitUptimeReport"].encode(report.as_tuple(), packed),
+        s = self._s
+        call = Call(s.hub.address, s.abi["AttestationHub"]["submitUptimeReport"].encode(report.as_tuple(), packed),
                     "submitUptimeReport")
-        slasher = r.slasher.address
-        simulation = r.tx.simulation(call.address, call.data)
-        current, reported, version, simulated = r.rpc.run([
-            r.call("UptimeSlasher", slasher, "currentEpoch"),
-            r.call("UptimeSlasher", slasher, "isReported", report.provider, report.epoch),
-            r.call("AttestationHub", r.hub.address, "configVersion"),
+        slasher = s.slasher.address
+        simulation = s.tx.simulation(call.address, call.data)
+        current, reported, version, simulated = s.rpc.run([
+            s.call("UptimeSlasher", slasher, "currentEpoch"),
+            s.call("UptimeSlasher", slasher, "isReported", report.provider, report.epoch),
+            s.call("AttestationHub", s.hub.address, "configVersion"),
             simulation.request,
         ])
         self._require_version(report, version)
@@ -148,7 +148,7 @@ class OracleAPI:
             raise PreconditionError(f"epoch {report.epoch} has not ended (current epoch {current})")
         if reported:
             raise PreconditionError(f"a report for {report.provider} in epoch {report.epoch} was already applied")
-        return r.tx.send(call, label="submitUptimeReport", gas=simulation.gas_limit(simulated))
+        return s.tx.send(call, label="submitUptimeReport", gas=simulation.gas_limit(simulated))
 
     def attest(
         self,
@@ -161,8 +161,8 @@ class OracleAPI:
         valid_for: int = 3_600,
     ) -> SentTransaction:
         """Build, sign (k of `signers`) and relay an attestation for an accepted job."""
-        view, now = self._r.rpc.run([self._r.call("JobEscrow", self._r.escrow.address, "job", job_id), self._r.latest_time()])
-        job = self._r.views.job_from_view(view)
+        view, now = self._s.rpc.run([self._s.call("JobEscrow", self._s.escrow.address, "job", job_id), self._s.latest_time()])
+        job = shared.job_from_view(self._s, view)
         attestation = Attestation(
             job_id=job_id,
             provider=job.provider,
@@ -177,19 +177,19 @@ class OracleAPI:
     # ───────────────────────── views ─────────────────────────
 
     def threshold(self) -> int:
-        return int(self._r.hub.functions.threshold().call())
+        return int(self._s.hub.functions.threshold().call())
 
     def oracles(self) -> list[str]:
-        return list(self._r.hub.functions.oracles().call())
+        return list(self._s.hub.functions.oracles().call())
 
     # ───────────────────────── helpers ─────────────────────────
 
     def _sign(self, statement: Statement, signer: Signer | None) -> Signature:
-        account = _account(signer) if signer is not None else self._r.require_account()
+        account = _account(signer) if signer is not None else self._s.require_account()
         statement = self.prepare(statement)
         return self._sign_digest(self.digest(statement), account, statement.config_version)
 
-    def _signed_statement(self, statement: Statement, signatures: Sequence[Signature]) -> Statement:
+    def _signed_statement(self, statement: S, signatures: Sequence[Signature]) -> S:
         """The statement as its signatures were made: a statement left without a config version
         takes the one its signatures carry, so that a change of the hub's configuration between
         signing and relaying is reported as such (StaleSignatures), never as a bad signature."""
@@ -213,17 +213,17 @@ class OracleAPI:
 
     def _quorum_rules(self, fresh: bool = False) -> tuple[frozenset[str], int, int]:
         """(oracle set, threshold, config version), cached for the connection's ``cache_ttl``."""
-        hub = self._r.hub.address
+        hub = self._s.hub.address
 
         def load() -> tuple[frozenset[str], int, int]:
-            oracles, k, version = self._r.rpc.run([
-                self._r.call("AttestationHub", hub, "oracles"),
-                self._r.call("AttestationHub", hub, "threshold"),
-                self._r.call("AttestationHub", hub, "configVersion"),
+            oracles, k, version = self._s.rpc.run([
+                self._s.call("AttestationHub", hub, "oracles"),
+                self._s.call("AttestationHub", hub, "threshold"),
+                self._s.call("AttestationHub", hub, "configVersion"),
             ])
             return frozenset(oracles), int(k), int(version)
 
-        return self._r.cached("quorumRules", load, fresh=fresh)
+        return self._s.cached("quorumRules", load, fresh=fresh)
 
     def _require_version(self, statement: Statement, version: int) -> None:
         """Refuse (before sending) a statement signed under another configuration than the hub's

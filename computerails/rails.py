@@ -1,47 +1,44 @@
-"""The connection object: one node, one deployment, optionally one signing key."""
+"""The connection object (the facade): one node, one deployment, optionally one signing key.
+
+:class:`ComputeRails` builds a :class:`~computerails.session.Session` (the plumbing: RPC,
+codecs, caches, transaction manager, addresses) and hands it to each role. Imports flow one
+way: this module imports the roles, the roles import the session, and nothing the facade is
+built from imports it back (users of the SDK do: the package's ``__init__``, the CLI).
+"""
 
 from __future__ import annotations
 
 import os
-import threading
-import time
-import warnings
-from functools import cache, cached_property
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Hashable, Sequence, TypeVar
 
 import requests
 import requests.adapters
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
-from eth_utils import to_checksum_address
 from web3 import HTTPProvider, Web3
+from web3.contract import Contract
 
-from computerails._rpc import Codec, Request, Rpc, checksum
-from computerails.addresses import parse_address
-from computerails.deployments import Deployment, load_artifact, load_deployment
-from computerails.errors import ChainMismatch, NoAccount
-from computerails.tx import SentTransaction, TxManager
+from computerails._rpc import Codec, Request, Rpc
+from computerails.client import ClientAPI
+from computerails.deployments import Deployment, load_deployment
+from computerails.governance import GovernanceAPI
+from computerails.oracle import OracleAPI
+from computerails.provider import ProviderAPI
+from computerails.session import Session
+from computerails.tx import Sendable, SentTransaction, TxManager
 from computerails.types import TokenInfo
+from computerails.views import Views
 
 AccountLike = LocalAccount | str | bytes | None
-
-#: Contracts whose ABIs the SDK encodes and decodes itself (MockUSD stands for any ERC-20 with EIP-2612).
-_CODECS = ("ProviderStaking", "JobEscrow", "AttestationHub", "UptimeSlasher", "MockUSD")
-_BOUNDED = (("JobEscrow", "createJob"), ("JobEscrow", "accept"), ("AttestationHub", "submitAttestation"),
-            ("AttestationHub", "submitUptimeReport"))
-
-
-@cache
-def _codecs() -> dict[str, Codec]:
-    """The shipped ABIs' codecs, built once per process (the ABIs are package data)."""
-    return {name: Codec(load_artifact(name)["abi"]) for name in _CODECS}
+T = TypeVar("T")
 
 
 def _to_account(account: AccountLike) -> LocalAccount | None:
     if account is None or isinstance(account, LocalAccount):
         return account
-    return Account.from_key(account)
+    local: LocalAccount = Account.from_key(account)  # annotated: combomethod hides the type
+    return local
 
 
 class ComputeRails:
@@ -50,6 +47,7 @@ class ComputeRails:
     - :attr:`client`: create, cancel, reclaim and dispute jobs; withdraw refunds.
     - :attr:`provider`: register, stake, unbond, accept jobs, claim rewards, status.
     - :attr:`oracle`: sign and submit attestations and uptime reports.
+    - :attr:`governance`: schedule and execute changes through the timelock.
     - :attr:`views`: read-only state for dashboards.
 
     Use :func:`computerails.connect` to build one.
@@ -67,6 +65,9 @@ class ComputeRails:
       call through the local check, and then the pre-send simulation refuses it with the
       contract's own error. Balances, allowances, nonces, job states and the chain's clock are
       never cached.
+
+    Raises:
+        ChainMismatch: the node's chain id differs from the deployment's.
     """
 
     def __init__(
@@ -77,77 +78,112 @@ class ComputeRails:
         *,
         timeout: float = 120.0,
         cache_ttl: float = 10.0,
-    ):
-        self.w3 = w3
-        self.deployment = deployment
-        self.chain_id = int(w3.eth.chain_id)
-        if self.chain_id != deployment.chain_id:
-            raise ChainMismatch(deployment.chain_id, self.chain_id)
-        if not deployment.matches_sdk_abis():
-            warnings.warn(
-                f"deployment {deployment.source} was made from other contract ABIs than this SDK ships; "
-                "calls may fail: upgrade the SDK or redeploy",
-                stacklevel=3,
-            )
-        self.account = account
-        self._tx = TxManager(w3, account, self.chain_id, timeout=timeout) if account is not None else None
-        self.staking = self._contract("ProviderStaking", deployment.address("ProviderStaking"))
-        self.escrow = self._contract("JobEscrow", deployment.address("JobEscrow"))
-        self.hub = self._contract("AttestationHub", deployment.address("AttestationHub"))
-        self.slasher = self._contract("UptimeSlasher", deployment.address("UptimeSlasher"))
-        self._tokens: dict[str, TokenInfo] = {}
-        # The SDK's own reads: plain JSON-RPC with precomputed codecs (see computerails._rpc).
-        self.rpc = Rpc(w3)
-        self.abi = _codecs()
-        if self._tx is not None:
-            # Calls that fail as a whole when short of gas (no try/catch on their path): once a
-            # limit is known, a bounded eth_call is their simulation (see TxManager.simulation).
-            self._tx.bounded_selectors.update("0x" + self.abi[c][f].selector.hex() for c, f in _BOUNDED)
-        self.cache_ttl = cache_ttl
-        self._ttl_cache: dict[Any, tuple[float, Any]] = {}
-        self._forever: dict[Any, Any] = {}
-        self._cache_lock = threading.Lock()
-        self._chain_time: int | None = None  # the latest block timestamp this connection saw
+    ) -> None:
+        self._session = session = Session(w3, deployment, account, timeout=timeout, cache_ttl=cache_ttl)
+        self.client = ClientAPI(session)
+        self.provider = ProviderAPI(session)
+        self.oracle = OracleAPI(session)
+        self.governance = GovernanceAPI(session)
+        self.views = Views(session)
 
-        from computerails.client import ClientAPI
-        from computerails.governance import GovernanceAPI
-        from computerails.oracle import OracleAPI
-        from computerails.provider import ProviderAPI
-        from computerails.views import Views
+    # ───────────────────────── the connection ─────────────────────────
 
-        self.client = ClientAPI(self)
-        self.provider = ProviderAPI(self)
-        self.oracle = OracleAPI(self)
-        self.governance = GovernanceAPI(self)
-        self.views = Views(self)
+    @property
+    def w3(self) -> Web3:
+        return self._session.w3
 
-    # ───────────────────────── plumbing shared by the roles ─────────────────────────
+    @property
+    def deployment(self) -> Deployment:
+        return self._session.deployment
+
+    @property
+    def chain_id(self) -> int:
+        return self._session.chain_id
+
+    @property
+    def account(self) -> LocalAccount | None:
+        """The signing key, or None for a read-only connection."""
+        return self._session.account
 
     @property
     def address(self) -> str:
-        """The signing account's address."""
-        return self.require_account().address
+        """The signing account's address.
+
+        Raises:
+            NoAccount: the connection is read-only.
+        """
+        return self._session.address
+
+    @property
+    def staking(self) -> Contract:
+        """The ProviderStaking contract (web3)."""
+        return self._session.staking
+
+    @property
+    def escrow(self) -> Contract:
+        """The JobEscrow contract (web3)."""
+        return self._session.escrow
+
+    @property
+    def hub(self) -> Contract:
+        """The AttestationHub contract (web3)."""
+        return self._session.hub
+
+    @property
+    def slasher(self) -> Contract:
+        """The UptimeSlasher contract (web3)."""
+        return self._session.slasher
+
+    @property
+    def rpc(self) -> Rpc:
+        """Plain, batched JSON-RPC to the node (see :mod:`computerails._rpc`)."""
+        return self._session.rpc
+
+    @property
+    def abi(self) -> dict[str, Codec]:
+        """The SDK's ABI codecs by contract name (tokens: ``"ERC20Permit"``)."""
+        return self._session.abi
 
     @property
     def tx(self) -> TxManager:
-        if self._tx is None:
-            raise NoAccount("this connection is read-only: pass account=... to connect() to send transactions")
-        return self._tx
+        """The signing account's transaction manager.
+
+        Raises:
+            NoAccount: the connection is read-only.
+        """
+        return self._session.tx
+
+    @property
+    def cache_ttl(self) -> float:
+        """Seconds governance-set values stay cached (see the class docstring)."""
+        return self._session.cache_ttl
+
+    @cache_ttl.setter
+    def cache_ttl(self, seconds: float) -> None:
+        self._session.cache_ttl = seconds
 
     def require_account(self) -> LocalAccount:
-        if self.account is None:
-            raise NoAccount("this connection is read-only: pass account=... to connect() to send transactions")
-        return self.account
+        """The signing key.
 
-    def send(self, fn: Any, label: str) -> SentTransaction:
-        return self.tx.send(fn, label=label)
+        Raises:
+            NoAccount: the connection is read-only.
+        """
+        return self._session.require_account()
 
-    def _contract(self, artifact: str, address: str) -> Any:
-        return self.w3.eth.contract(address=to_checksum_address(address), abi=load_artifact(artifact)["abi"])
+    def send(self, fn: Sendable, label: str) -> SentTransaction:
+        """Simulate, sign, send and await `fn`: a web3 ``ContractFunction`` or a :class:`~computerails.tx.Call`."""
+        return self._session.send(fn, label)
 
-    def erc20(self, address: str) -> Any:
-        """A token contract (ERC-20 with EIP-2612, as the test USD token's ABI describes)."""
-        return self._contract("MockUSD", address)
+    def wait_for_receipt(self, tx_hash: str, timeout: float | None = None) -> Any:
+        """Wait for a transaction sent earlier (e.g. after a TransactionTimeout)."""
+        return self._session.wait_for_receipt(tx_hash, timeout)
+
+    # ───────────────────────── tokens and the clock ─────────────────────────
+
+    def erc20(self, address: str) -> Contract:
+        """A web3 contract for a token, with the generic ERC-20 / EIP-2612 ABI. On a local devnet
+        (chain 31337 or 1337) it also carries the test tokens' faucet, ``mint(to, amount)``."""
+        return self._session.erc20(address)
 
     def token(self, address: str | None = None) -> TokenInfo:
         """Symbol and decimals of a token (default: the first payment token), cached.
@@ -155,98 +191,63 @@ class ComputeRails:
         Raises:
             InvalidAddress: `address` is mistyped (wrong EIP-55 checksum) or not an address.
         """
-        address = parse_address(address, "token") if address else checksum(self.deployment.payment_tokens[0])
-        info = self._tokens.get(address)
-        if info is None:
-            erc20 = self.abi["MockUSD"]
-            symbol, decimals = self.rpc.run([Rpc.call(address, erc20["symbol"]), Rpc.call(address, erc20["decimals"])])
-            info = TokenInfo(address=address, symbol=symbol, decimals=decimals)
-            self._tokens[address] = info
-        return info
+        return self._session.token(address)
 
-    @cached_property
+    @property
     def staking_token(self) -> TokenInfo:
-        return self.token(self.deployment.staking_token)
+        """The staking token's symbol and decimals, cached."""
+        return self._session.staking_token
 
     def now(self) -> int:
         """The latest block's timestamp: the chain's clock, which devnets may warp."""
-        return self.saw_time(self.rpc.request("eth_getBlockByNumber", ["latest", False], lambda b: int(b["timestamp"], 16)))
+        return self._session.now()
 
-    # ───────────────────────── reads and caches (internal) ─────────────────────────
+    # ───────────────────────── reads and caches (internal; see Session) ─────────────────────────
 
     def read(self, contract: str, to: str, fn: str, *args: Any) -> Any:
         """One view call through the codecs: ``read("JobEscrow", escrow, "jobStatus", 7)``."""
-        return self.rpc.run([self.call(contract, to, fn, *args)])[0]
+        return self._session.read(contract, to, fn, *args)
 
     def call(self, contract: str, to: str, fn: str, *args: Any) -> Request:
         """A view call as a batchable request."""
-        return Rpc.call(to, self.abi[contract][fn], *args)
+        return self._session.call(contract, to, fn, *args)
 
     def latest_time(self) -> Request:
-        """The latest block's timestamp as a batchable request (feeds :meth:`saw_time`)."""
-        return Request("eth_getBlockByNumber", ["latest", False], lambda b: self.saw_time(int(b["timestamp"], 16)))
+        """The latest block's timestamp as a batchable request."""
+        return self._session.latest_time()
 
     def saw_time(self, timestamp: int) -> int:
-        self._chain_time = timestamp
-        return timestamp
+        """Record `timestamp` as the latest block time seen, and return it."""
+        return self._session.saw_time(timestamp)
 
     @property
     def last_seen_time(self) -> int | None:
-        """The latest block timestamp this connection read last, or None: a guess of the
-        chain's clock used only to prepare a simulation that is discarded unless the guess
-        turns out exact."""
-        return self._chain_time
+        """The latest block timestamp this connection read last, or None."""
+        return self._session.last_seen_time
 
-    def cached(self, key: Any, load: Callable[[], Any], *, fresh: bool = False) -> Any:
+    @property
+    def _chain_time(self) -> int | None:  # the session's clock guess, for tests that wind it back
+        return self._session.chain_time
+
+    @_chain_time.setter
+    def _chain_time(self, timestamp: int | None) -> None:
+        self._session.chain_time = timestamp
+
+    def cached(self, key: Hashable, load: Callable[[], T], *, fresh: bool = False) -> T:
         """A governance-set value, read at most every ``cache_ttl`` seconds (``fresh`` re-reads)."""
-        now = time.monotonic()
-        hit = self._ttl_cache.get(key)
-        if hit is not None and not fresh and now - hit[0] < self.cache_ttl:
-            return hit[1]
-        value = load()
-        with self._cache_lock:
-            self._ttl_cache[key] = (now, value)
-        return value
+        return self._session.cached(key, load, fresh=fresh)
 
-    def cached_many(self, keyed: Sequence[tuple[Any, Request]], extra: Sequence[Request] = ()) -> tuple[list[Any], list[Any]]:
-        """Values for TTL-cached keys plus `extra` requests, all in one round trip: the cached
-        keys that are stale ride along with the requests that are never cached."""
-        now = time.monotonic()
-        values: list[Any] = []
-        missing: list[tuple[int, Any, Request]] = []
-        for i, (key, request) in enumerate(keyed):
-            hit = self._ttl_cache.get(key)
-            if hit is not None and now - hit[0] < self.cache_ttl:
-                values.append(hit[1])
-            else:
-                values.append(None)
-                missing.append((i, key, request))
-        results = self.rpc.run([m[2] for m in missing] + list(extra)) if missing or extra else []
-        with self._cache_lock:
-            for (i, key, _), value in zip(missing, results):
-                values[i] = value
-                self._ttl_cache[key] = (now, value)
-        return values, results[len(missing):]
+    def cached_many(self, keyed: Sequence[tuple[Hashable, Request]], extra: Sequence[Request] = ()) -> tuple[list[Any], list[Any]]:
+        """Values for TTL-cached keys plus `extra` requests, all in one round trip."""
+        return self._session.cached_many(keyed, extra)
 
-    def forever(self, key: Any, load: Callable[[], Any]) -> Any:
+    def forever(self, key: Hashable, load: Callable[[], T]) -> T:
         """A value fixed by code or chain (token metadata, permit domains), read once."""
-        if key not in self._forever:
-            value = load()
-            with self._cache_lock:
-                self._forever[key] = value
-        return self._forever[key]
+        return self._session.forever(key, load)
 
     def refresh(self) -> None:
         """Forget every cached read (TTL and forever caches, token metadata)."""
-        with self._cache_lock:
-            self._ttl_cache.clear()
-            self._forever.clear()
-            self._tokens.clear()
-            self.__dict__.pop("staking_token", None)
-
-    def wait_for_receipt(self, tx_hash: str, timeout: float | None = None) -> Any:
-        """Wait for a transaction sent earlier (e.g. after a TransactionTimeout)."""
-        return self.tx.wait_for_receipt(tx_hash, timeout)
+        self._session.refresh()
 
 
 def http_provider(url: str, timeout: float = 30.0) -> HTTPProvider:

@@ -29,7 +29,7 @@ import ast
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Literal, Sequence
+from typing import Any, Callable, Literal, Protocol, Sequence
 
 from eth_account.signers.local import LocalAccount
 from hexbytes import HexBytes
@@ -69,6 +69,15 @@ Outcome = Literal["sent", "underpriced", "nonce used"]
 def bumped(fee: int) -> int:
     """A fee raised by the replacement rule: at least 12.5 % (rounded up) and at least 1 wei."""
     return fee + max(1, -(-fee // 8))
+
+
+class Sendable(Protocol):
+    """What :meth:`TxManager.send` takes: a :class:`Call`, or a web3 ``ContractFunction``."""
+
+    @property
+    def address(self) -> str: ...
+
+    def _encode_transaction_data(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -228,7 +237,7 @@ class TxManager:
 
     # ───────────────────────── public ─────────────────────────
 
-    def send(self, fn: Any, *, label: str = "", value: int = 0, gas: int | None = None) -> SentTransaction:
+    def send(self, fn: Sendable, *, label: str = "", value: int = 0, gas: int | None = None) -> SentTransaction:
         """Simulate, sign, broadcast and await a contract call.
 
         When no receipt comes within :attr:`timeout`, the node is asked whether it still holds
@@ -260,7 +269,7 @@ class TxManager:
         max_fee, priority = self._fee_quote()
         with self._lock:
             nonce = self._reserve_nonce()
-            tx = {
+            tx: dict[str, Any] = {
                 "type": 2,
                 "chainId": self.chain_id,
                 "nonce": nonce,

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 from decimal import Decimal
-from enum import Enum
 from typing import Any, Union
 
 from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator
 
 from computerails import eip712
 from computerails.addresses import parse_address
+from computerails.status import JobStatus as JobStatus  # public here; defined in a leaf module (see there)
 
 
 class Raw(int):
@@ -62,31 +62,6 @@ def to_timestamp(value: datetime | int) -> int:
             raise ValueError("use a timezone-aware datetime (e.g. datetime.now(timezone.utc))")
         return int(value.timestamp())
     return int(value)
-
-
-class JobStatus(str, Enum):
-    """Where a job is in its life (see IJobEscrow's state machine)."""
-
-    NONE = "none"
-    OPEN = "open"
-    ACCEPTED = "accepted"
-    ATTESTED = "attested"
-    DISPUTED = "disputed"
-    SETTLED = "settled"
-    FAILED = "failed"
-    EXPIRED = "expired"
-    CANCELLED = "cancelled"
-
-    @classmethod
-    def from_int(cls, value: int) -> "JobStatus":
-        return list(cls)[value]
-
-    def to_int(self) -> int:
-        return list(type(self)).index(self)
-
-    @property
-    def ended(self) -> bool:
-        return self in (JobStatus.SETTLED, JobStatus.FAILED, JobStatus.EXPIRED, JobStatus.CANCELLED)
 
 
 class _Model(BaseModel):

@@ -3,7 +3,8 @@
 
 `make abi` runs this after `ape compile`; tests/sdk/test_abi_export.py fails when the
 exported copy in computerails/abi/ no longer matches a fresh build. Never edit those files
-by hand.
+by hand. (computerails/abi/ERC20Permit.json is not one of them: the generic token ABI is written
+by hand from the standards; tests/sdk/test_erc20_abi.py checks it.)
 
 Usage: python tools/export_abi.py [--check]
 """

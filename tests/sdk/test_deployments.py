@@ -2,6 +2,7 @@
 
 import json
 import warnings
+from pathlib import Path
 
 import pytest
 
@@ -72,6 +73,17 @@ def test_load_deployment__unknown_chain_id__deployment_error(isolated_registry):
 def test_load_deployment__missing_file__deployment_error(tmp_path):
     with pytest.raises(errors.DeploymentError, match="does not exist"):
         load_deployment(tmp_path / "nope.json")
+
+
+def test_load_deployment__path_named_like_a_chain_id__read_as_a_file(deployment_file, isolated_registry):
+    """Regression (found by mypy): a Path whose name is all digits went to int(Path) and a TypeError."""
+    (isolated_registry / "31337").write_text(deployment_file.read_text())
+
+    assert load_deployment(Path("31337")).source == "31337"
+    with pytest.raises(errors.DeploymentError, match="does not exist"):
+        load_deployment(Path("424242"))
+    with pytest.raises(errors.DeploymentError, match="no deployment known for chain 31337"):
+        load_deployment("31337")  # a string of digits stays a chain id
 
 
 @pytest.mark.parametrize(

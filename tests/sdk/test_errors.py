@@ -90,3 +90,12 @@ def test_revert_from_exception__web3_custom_error__mapped_and_string_reason_unkn
     assert type(nested) is errors.NothingToClaim
     unknown = revert_from_exception(RuntimeError("execution reverted"))
     assert type(unknown) is errors.UnknownRevert and unknown.args_dict == {"reason": "execution reverted"}
+
+
+def test_errors_module__unknown_name__attribute_error():
+    """The module's __getattr__ only types the ABI-made classes for type checkers: a name that
+    is none of them is still missing."""
+    assert errors.NotJobClient.error_name == "NotJobClient"  # made from the ABIs at import
+    with pytest.raises(AttributeError, match="has no attribute 'NotAnError'"):
+        errors.NotAnError  # noqa: B018
+    assert not hasattr(errors, "NotAnError")

@@ -1,0 +1,188 @@
+"""What more than one role does (internal): read a job or a provider's status, list what an
+account can claim, look up the payment-token allowlist, withdraw everything claimable.
+
+Functions of a :class:`~computerails.session.Session`, so that the client, provider, oracle
+and views modules share them without importing each other or the facade.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from computerails.addresses import parse_address
+from computerails.session import Session
+from computerails.types import Job, JobStatus, Payout, ProviderStatus, TokenInfo, from_raw, utc
+
+# ───────────────────────── jobs ─────────────────────────
+
+
+def job(s: Session, job_id: int, spec_hash: str | None = None) -> Job:
+    """A job's current state.
+
+    Raises:
+        KeyError: no job has this id.
+    """
+    return job_from_view(s, s.read("JobEscrow", s.escrow.address, "job", job_id), spec_hash)
+
+
+def job_from_view(s: Session, v: Any, spec_hash: str | None = None) -> Job:
+    """A :class:`Job` from the escrow's ``job(id)`` struct (for callers that batch that read).
+
+    Raises:
+        KeyError: the struct is that of a job that does not exist.
+    """
+    (job_id, client, provider, token, unit_price, max_units, escrow, units, terms_id, fee_bps, collateral, deadline,
+     accept_by, challenge_ends, dispute_ends, dispute_bond, status) = v
+    status = JobStatus.from_int(status)
+    if status is JobStatus.NONE:
+        raise KeyError(f"job {job_id} does not exist")
+    info = s.token(token)
+    stake = s.staking_token
+    return Job(
+        id=job_id,
+        status=status,
+        client=client,
+        provider=provider,
+        token=info,
+        unit_price=from_raw(unit_price, info.decimals),
+        max_units=max_units,
+        escrow=from_raw(escrow, info.decimals),
+        units=units,
+        fee_bps=fee_bps,
+        terms_id=terms_id,
+        collateral=from_raw(collateral, stake.decimals),
+        deadline=utc(deadline),
+        accept_by=utc(accept_by) if accept_by else None,
+        challenge_ends=utc(challenge_ends) if challenge_ends else None,
+        dispute_ends=utc(dispute_ends) if dispute_ends else None,
+        dispute_bond=from_raw(dispute_bond, info.decimals),
+        spec_hash=spec_hash,
+    )
+
+
+def jobs(s: Session, client: str | None = None, provider: str | None = None) -> list[Job]:
+    """Jobs from JobCreated events since the deploy block, filtered by party, in their current
+    state.
+
+    Raises:
+        InvalidAddress: `client` or `provider` is mistyped or not an address.
+    """
+    filters: dict[str, Any] = {}
+    if client:
+        filters["client"] = parse_address(client, "client")
+    if provider:
+        filters["provider"] = parse_address(provider, "provider")
+    logs = s.escrow.events.JobCreated().get_logs(from_block=s.deployment.deploy_block, argument_filters=filters or None)
+    return [job(s, log.args.jobId, spec_hash="0x" + bytes(log.args.specHash).hex()) for log in logs]
+
+
+# ───────────────────────── providers ─────────────────────────
+
+
+def provider_status(s: Session, address: str) -> ProviderStatus:
+    """Stake, locked collateral, unbonding, jail and what the provider can claim.
+
+    Raises:
+        InvalidAddress: `address` is mistyped or not an address.
+    """
+    address = parse_address(address, "provider")
+    staking = s.staking.address
+    info, active = s.rpc.run([
+        s.call("ProviderStaking", staking, "providerInfo", address),
+        s.call("ProviderStaking", staking, "isActive", address),
+    ])
+    (registered, jailed, jailed_for_downtime, left, staked, locked, free, unbonding, unbonding_end, shortfall,
+     sla_from, left_at, slashed, deposited, uri) = info
+    d = s.staking_token.decimals
+    return ProviderStatus(
+        address=address,
+        registered=registered,
+        jailed=jailed,
+        jailed_for_downtime=jailed_for_downtime,
+        left=left,
+        active=active,
+        staked=from_raw(staked, d),
+        locked=from_raw(locked, d),
+        free=from_raw(free, d),
+        unbonding=from_raw(unbonding, d),
+        unbonding_end=utc(unbonding_end) if unbonding else None,
+        shortfall=from_raw(shortfall, d),
+        sla_from=utc(sla_from) if sla_from else None,
+        left_at=utc(left_at) if left_at else None,
+        total_slashed=from_raw(slashed, d),
+        total_deposited=from_raw(deposited, d),
+        metadata_uri=uri,
+        claimable={k.symbol: v for k, v in claimable(s, address).items() if v},
+    )
+
+
+# ───────────────────────── balances ─────────────────────────
+
+
+def claimable(s: Session, account: str) -> dict[TokenInfo, Decimal]:
+    """What `account` can withdraw: each payment token from the escrow, and the staking token
+    from slash proceeds (escrow and staking claimables of the same token add up)."""
+    account = parse_address(account, "account")
+    out: dict[TokenInfo, Decimal] = {}
+    for info, raw in claimable_raw(s, account).items():
+        out[info] = out.get(info, Decimal(0)) + from_raw(sum(raw.values()), info.decimals)
+    return out
+
+
+def claimable_raw(s: Session, account: str) -> dict[TokenInfo, dict[str, int]]:
+    """Raw claimable amounts: token -> {"escrow": n, "staking": n}."""
+    account = parse_address(account, "account")
+    escrow = s.escrow.address
+    tokens = payment_tokens(s)
+    stake = s.staking_token
+    stake_is_payment = stake.address in {t.address for t in tokens}
+    requests = [s.call("JobEscrow", escrow, "claimable", account, t.address) for t in tokens]
+    requests.append(s.call("ProviderStaking", s.staking.address, "claimable", account))
+    if not stake_is_payment:
+        requests.append(s.call("JobEscrow", escrow, "claimable", account, stake.address))
+    values = s.rpc.run(requests)
+    out: dict[TokenInfo, dict[str, int]] = {}
+    for token, raw in zip(tokens, values):
+        out.setdefault(token, {})["escrow"] = raw
+    out.setdefault(stake, {})["staking"] = values[len(tokens)]
+    if not stake_is_payment:
+        out[stake]["escrow"] = values[len(tokens) + 1]
+    return out
+
+
+def claim_everything(s: Session) -> list[Payout]:
+    """Withdraw every claimable balance of the session's account (any role): one transaction
+    per escrow balance, one for the staking contract's slash proceeds."""
+    me = s.address
+    payouts = []
+    for info, parts in claimable_raw(s, me).items():
+        if parts.get("escrow"):
+            sent = s.send(s.escrow.functions.withdraw(info.address), "withdraw")
+            payouts.append(Payout(token=info, amount=from_raw(parts["escrow"], info.decimals), tx_hash=sent.tx_hash, source="escrow"))
+        if parts.get("staking"):
+            sent = s.send(s.staking.functions.claim(), "claim")
+            payouts.append(Payout(token=info, amount=from_raw(parts["staking"], info.decimals), tx_hash=sent.tx_hash, source="staking"))
+    return payouts
+
+
+# ───────────────────────── the payment-token allowlist ─────────────────────────
+
+
+def payment_tokens(s: Session, fresh: bool = False) -> list[TokenInfo]:
+    """Every payment token the escrow ever allowlisted (cached for the session's ``cache_ttl``;
+    ``fresh=True`` reads it now)."""
+    escrow = s.escrow.address
+    addresses = s.cached("paymentTokens", lambda: s.read("JobEscrow", escrow, "paymentTokens"), fresh=fresh)
+    return [s.token(a) for a in addresses]
+
+
+def payment_token(s: Session, token: str, fresh: bool = False) -> dict[str, Any]:
+    """A token's allowlist entry: id, registered, allowed, collateral rate (cached for the
+    session's ``cache_ttl``; ``fresh=True`` reads it now)."""
+    token = parse_address(token, "token")
+    escrow = s.escrow.address
+    tid, registered, allowed, rate = s.cached(
+        ("paymentToken", token), lambda: s.read("JobEscrow", escrow, "paymentToken", token), fresh=fresh
+    )
+    return {"id": tid, "registered": registered, "allowed": allowed, "collateral_rate": rate}
