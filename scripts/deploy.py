@@ -17,7 +17,13 @@ import click
 from ape import accounts, chain, project
 from ape.cli import ConnectedProviderCommand, account_option
 
-from computerails.devnet import LOCAL_ROLES, ape_build_artifacts, deploy_protocol, key_of_ape_account, write_deployment
+from computerails.devnet import (
+    GOVERNANCE_INDEX,
+    ape_build_artifacts,
+    deploy_protocol,
+    key_of_ape_account,
+    write_deployment,
+)
 from computerails.errors import ComputeRailsError
 
 
@@ -41,7 +47,7 @@ def cli(network: Any, account: Any, treasury: str | None, arbitrator: str | None
     if account is None:
         if not network.is_local:
             raise click.UsageError("--account is required on non-local networks")
-        account = accounts.test_accounts[LOCAL_ROLES["governance"]]
+        account = accounts.test_accounts[GOVERNANCE_INDEX]
     try:
         key = key_of_ape_account(account, lambda alias: click.prompt(f"Password for Ape account {alias}",
                                                                      hide_input=True, err=True))

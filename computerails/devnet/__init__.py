@@ -20,6 +20,7 @@ from computerails.devnet.deploy import (
 from computerails.devnet.keys import (
     DEV_MNEMONIC,
     DEVNET_CHAIN_IDS,
+    GOVERNANCE_INDEX,
     LOCAL_ROLES,
     derive_key,
     dev_address,
@@ -35,6 +36,7 @@ __all__ = [
     "DEFAULT_PARAMS",
     "DEVNET_CHAIN_IDS",
     "DEV_MNEMONIC",
+    "GOVERNANCE_INDEX",
     "InvalidParameters",
     "LOCAL_ROLES",
     "ProtocolDeployment",

@@ -34,7 +34,7 @@ from computerails.deployments import (
     load_artifact,
     role_id,
 )
-from computerails.devnet.keys import DEVNET_CHAIN_IDS, LOCAL_ROLES, dev_address
+from computerails.devnet.keys import DEVNET_CHAIN_IDS, ORACLE_INDEXES, TREASURY_INDEX, dev_address
 from computerails.devnet.params import InvalidParameters, collateral_rate, merge_params
 from computerails.errors import DeploymentError
 from computerails.tx import revert_from_exception
@@ -127,6 +127,10 @@ class _Deployer:
     def contract(self, name: str, address: str) -> Any:
         return self.w3.eth.contract(address=to_checksum_address(address), abi=self.artifacts(name)["abi"])
 
+    def erc20(self, address: str) -> Any:
+        """Any token, through the SDK's generic ERC-20 ABI (not a test token's)."""
+        return self.w3.eth.contract(address=to_checksum_address(address), abi=load_artifact("ERC20Permit")["abi"])
+
     def send(self, contract: Any, fn: str, *args: Any) -> Any:
         call = getattr(contract.functions, fn)(*args)
         return self._transact({"to": contract.address, "data": call._encode_transaction_data()}, fn)
@@ -197,19 +201,19 @@ def deploy_protocol(
     deployer = d.account.address
     governance = to_checksum_address(governance) if governance else deployer
     guardian = to_checksum_address(guardian) if guardian else governance
-    treasury = to_checksum_address(required(treasury, "a treasury", lambda: dev_address(LOCAL_ROLES["treasury"])))
+    treasury = to_checksum_address(required(treasury, "a treasury", lambda: dev_address(TREASURY_INDEX)))
     arbitrator = to_checksum_address(arbitrator) if arbitrator else governance
-    oracle_list = [to_checksum_address(o) for o in required(
-        oracles, "the oracle addresses", lambda: [dev_address(i) for i in LOCAL_ROLES["oracles"]])]
+    oracle_list: list[str] = [str(to_checksum_address(o)) for o in required(
+        oracles, "the oracle addresses", lambda: [dev_address(i) for i in ORACLE_INDEXES])]
     threshold = p["threshold"] if threshold is None else threshold
     p["threshold"] = threshold
     deploy_block = int(w3.eth.block_number) + 1
     staking_token = required(staking_token, "a staking token", lambda: d.deploy("MockStakeToken"))
     payment_tokens = list(required(payment_tokens, "a payment token", lambda: [d.deploy("MockUSD")]))
     if collateral_rates is None:
-        stake_decimals = d.contract("MockUSD", staking_token).functions.decimals().call()
+        stake_decimals = d.erc20(staking_token).functions.decimals().call()
         collateral_rates = [
-            collateral_rate(d.contract("MockUSD", t).functions.decimals().call(), stake_decimals, p["collateral_bps"])
+            collateral_rate(d.erc20(t).functions.decimals().call(), stake_decimals, p["collateral_bps"])
             for t in payment_tokens
         ]
     if len(collateral_rates) != len(payment_tokens):

@@ -11,15 +11,21 @@ from typing import Any, Callable
 from eth_account import Account
 from eth_utils import keccak
 
+from computerails.deployments import DEVNET_CHAIN_IDS
+
+__all__ = ["DEVNET_CHAIN_IDS", "DEV_MNEMONIC", "LOCAL_ROLES", "derive_key", "dev_address", "dev_key",
+           "key_of_ape_account"]
+
 #: The well-known devnet mnemonic. Never hold value with it.
 DEV_MNEMONIC = "test test test test test test test test test test test junk"
 
 #: Which of the mnemonic's accounts play which part on local deployments.
-LOCAL_ROLES = {"governance": 0, "treasury": 1, "oracles": (17, 18, 19)}
-
-#: Chain ids of local devnets (anvil, Ape's in-process chain): test tokens and dev keys are
-#: only ever used there.
-DEVNET_CHAIN_IDS = frozenset({31337, 1337})
+GOVERNANCE_INDEX = 0
+TREASURY_INDEX = 1
+ORACLE_INDEXES = (17, 18, 19)
+LOCAL_ROLES: dict[str, int | tuple[int, ...]] = {
+    "governance": GOVERNANCE_INDEX, "treasury": TREASURY_INDEX, "oracles": ORACLE_INDEXES,
+}
 
 Account.enable_unaudited_hdwallet_features()
 

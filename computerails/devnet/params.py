@@ -96,4 +96,5 @@ def collateral_rate(payment_decimals: int, stake_decimals: int, collateral_bps: 
     token and an 18-decimal staking token, 10 payment tokens (10e6 units) lock 5 staking tokens
     (5e18 units): the rate carries the 10**12 decimal gap, not just the ratio.
     """
-    return collateral_bps * stake_per_payment * 10 ** (18 + stake_decimals - payment_decimals) // 10_000
+    rate: int = collateral_bps * stake_per_payment * 10 ** (18 + stake_decimals - payment_decimals) // 10_000
+    return rate

@@ -68,16 +68,21 @@ def compute(spec: dict[str, Any]) -> bytes:
         c = [[sum(x * y for x, y in zip(row, col)) % p for col in bt] for row in a]
         return b"".join(v.to_bytes(4, "big") for row in c for v in row)
     digest = spec["seed"].to_bytes(8, "big")
-    for _ in range(spec["iterations"]):
+    for _ in range(int(spec["iterations"])):
         digest = keccak(digest)
-    return digest
+    return bytes(digest)
 
 
 def units_of(spec: dict[str, Any]) -> int:
     """Billable units: multiply-adds / 64 for a matrix product, hashes / 10 for a chain."""
     if spec["kind"] == "matmul":
-        return max(1, spec["size"] ** 3 // 64)
-    return spec["iterations"] // 10
+        return max(1, int(spec["size"]) ** 3 // 64)
+    return int(spec["iterations"]) // 10
+
+
+def _timestamp(moment: Any) -> int:
+    """Unix seconds of an SDK datetime (0 when the chain reported none)."""
+    return int(moment.timestamp()) if moment is not None else 0
 
 
 # ───────────────────────────── configuration ─────────────────────────────
@@ -153,11 +158,12 @@ class Report:
                 return [plain(x) for x in v]
             return v
 
-        return plain({
+        document: dict[str, Any] = plain({
             "config": self.config, "jobs": self.jobs, "providers": self.providers, "clients": self.clients,
             "oracles": self.oracles, "gas": self.gas, "accounting": self.accounting, "timings": self.timings,
             "deployment": self.deployment, "resources": self.resources, "result": "PASS" if self.passed else "FAIL",
         })
+        return document
 
 
 Progress = Callable[[str, int], ContextManager[Callable[[], None]]]
@@ -337,7 +343,7 @@ class Marketplace:
         for plan, claimed in to_attest:
             # Every oracle recomputes the workload on its own and signs what it found: a success
             # attestation only when its result matches the provider's, a failure otherwise.
-            signed: dict[tuple, list] = defaultdict(list)
+            signed: dict[tuple[Any, ...], list[tuple[Attestation, Any]]] = defaultdict(list)
             for o in self.oracles:
                 success = keccak(compute(plan.spec)) == claimed
                 attestation = Attestation(
@@ -389,7 +395,7 @@ class Marketplace:
         slasher = rails.slasher.functions
         epoch = rails.views.current_epoch()
         # The SLA applies from the first epoch that starts after a provider registered.
-        registered = max(int(p.rails.provider.status().sla_from.timestamp()) for p in self.providers)
+        registered = max(_timestamp(p.rails.provider.status().sla_from) for p in self.providers)
         if slasher.epochStart(epoch).call() < registered:
             epoch += 1
         answered = {}
