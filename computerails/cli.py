@@ -12,11 +12,12 @@ import json
 import os
 import re
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import click
 from eth_account import Account
@@ -202,17 +203,35 @@ def _hash32(text: str | None, file: str | None, what: str) -> bytes:
 
 @click.group()
 @click.option("--rpc", envvar="COMPUTERAILS_RPC", default=DEFAULT_RPC, show_default=True, help="Node RPC URL.")
-@click.option("--deployment", envvar="COMPUTERAILS_DEPLOYMENT", help="deployments/<chainId>.json or a chain id (default: the registry entry for the node's chain).")
+@click.option(
+    "--deployment",
+    envvar="COMPUTERAILS_DEPLOYMENT",
+    help="deployments/<chainId>.json or a chain id (default: the registry entry for the node's chain).",
+)
 @click.option("--keystore", type=click.Path(dir_okay=False), help="V3 keystore file.")
 @click.option("--account", "account_name", help="Ape account alias: ~/.ape/accounts/NAME.json.")
-@click.option("--password-env", default="COMPUTERAILS_PASSWORD", show_default=True, help="Env var holding the keystore password (else prompt).")
+@click.option(
+    "--password-env",
+    default="COMPUTERAILS_PASSWORD",
+    show_default=True,
+    help="Env var holding the keystore password (else prompt).",
+)
 @click.option("--private-key-env", help="Env var holding a raw private key (devnets only).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.option("--yes", is_flag=True, help="Do not ask before irreversible actions.")
 @click.version_option(package_name="computerails")
 @click.pass_context
-def cli(ctx: click.Context, rpc: str, deployment: str | None, keystore: str | None, account_name: str | None,
-        password_env: str, private_key_env: str | None, as_json: bool, yes: bool) -> None:
+def cli(
+    ctx: click.Context,
+    rpc: str,
+    deployment: str | None,
+    keystore: str | None,
+    account_name: str | None,
+    password_env: str,
+    private_key_env: str | None,
+    as_json: bool,
+    yes: bool,
+) -> None:
     """ComputeRails: escrow, staking and oracle attestations for compute networks."""
     ctx.obj = Settings(rpc, deployment, keystore, account_name, password_env, private_key_env, as_json, yes)
 
@@ -234,11 +253,25 @@ def client() -> None:
 @click.option("--spec-file", type=click.Path(exists=True, dir_okay=False), help="Hash this file as the spec.")
 @click.option("--token", type=ADDRESS, help="Payment token (default: the deployment's first).")
 @click.pass_obj
-def client_create_job(s: Settings, provider: str, unit_price: str, max_units: int, deadline: str,
-                      spec_hash: str | None, spec_file: str | None, token: str | None) -> None:
+def client_create_job(
+    s: Settings,
+    provider: str,
+    unit_price: str,
+    max_units: int,
+    deadline: str,
+    spec_hash: str | None,
+    spec_file: str | None,
+    token: str | None,
+) -> None:
     """Create a job and lock its escrow (approves or permits as needed)."""
-    job = s.rails().client.create_job(provider, _decimal(unit_price, "--unit-price"), max_units, parse_deadline(deadline),
-                                      _hash32(spec_hash, spec_file, "spec-hash"), token=token)
+    job = s.rails().client.create_job(
+        provider,
+        _decimal(unit_price, "--unit-price"),
+        max_units,
+        parse_deadline(deadline),
+        _hash32(spec_hash, spec_file, "spec-hash"),
+        token=token,
+    )
     s.out(job, lambda: _table(f"Job {job.id} created", job.model_dump()))
 
 
@@ -299,8 +332,14 @@ def client_status(s: Settings, job_id: int | None) -> None:
         for col in ("id", "status", "provider", "escrow", "units", "deadline"):
             table.add_column(col)
         for j in jobs:
-            table.add_row(str(j.id), j.status.value, j.provider, f"{j.escrow} {j.token.symbol}",
-                          f"{j.units}/{j.max_units}", j.deadline.isoformat())
+            table.add_row(
+                str(j.id),
+                j.status.value,
+                j.provider,
+                f"{j.escrow} {j.token.symbol}",
+                f"{j.units}/{j.max_units}",
+                j.deadline.isoformat(),
+            )
         console.print(table)
 
     s.out(jobs, human)
@@ -430,10 +469,24 @@ def oracle() -> None:
 @click.option("--uptime-provider", type=ADDRESS, help="Sign an uptime report for this provider instead.")
 @click.option("--epoch", type=int, help="Epoch of the uptime report.")
 @click.option("--uptime-bps", type=click.IntRange(0, 10_000), help="Observed uptime in basis points.")
-@click.option("--relayer", type=ADDRESS, help="Uptime report: who earns the relayer reward (default: nobody, all to the treasury).")
+@click.option(
+    "--relayer",
+    type=ADDRESS,
+    help="Uptime report: who earns the relayer reward (default: nobody, all to the treasury).",
+)
 @click.pass_obj
-def oracle_sign(s: Settings, job_id: int | None, success: bool, units: int, result_hash: str | None, valid_for: str,
-                uptime_provider: str | None, epoch: int | None, uptime_bps: int | None, relayer: str | None) -> None:
+def oracle_sign(
+    s: Settings,
+    job_id: int | None,
+    success: bool,
+    units: int,
+    result_hash: str | None,
+    valid_for: str,
+    uptime_provider: str | None,
+    epoch: int | None,
+    uptime_bps: int | None,
+    relayer: str | None,
+) -> None:
     """Sign an attestation (--job) or uptime report (--uptime-provider); prints JSON to relay."""
     rails = s.rails()
     if (job_id is None) == (uptime_provider is None):
@@ -442,18 +495,30 @@ def oracle_sign(s: Settings, job_id: int | None, success: bool, units: int, resu
         duration = parse_deadline(valid_for)
         seconds = int(duration.total_seconds()) if isinstance(duration, timedelta) else 3_600
         job = rails.views.job(job_id)
-        attestation = rails.oracle.prepare(Attestation(  # under the hub's current oracle configuration
-            job_id=job_id, provider=job.provider, success=success, units=units,
-            result_hash=_hash32(result_hash, None, "result-hash"), deadline=rails.now() + seconds,
-        ))
+        attestation = rails.oracle.prepare(
+            Attestation(  # under the hub's current oracle configuration
+                job_id=job_id,
+                provider=job.provider,
+                success=success,
+                units=units,
+                result_hash=_hash32(result_hash, None, "result-hash"),
+                deadline=rails.now() + seconds,
+            )
+        )
         signature = rails.oracle.sign_attestation(attestation)
         statement: Attestation | UptimeReport = attestation
         kind = "attestation"
     else:
         if epoch is None or uptime_bps is None:
             raise CliError("an uptime report needs --epoch and --uptime-bps")
-        report = rails.oracle.prepare(UptimeReport(provider=uptime_provider, epoch=epoch, uptime_bps=uptime_bps,
-                                                   **({"relayer": relayer} if relayer else {})))
+        report = rails.oracle.prepare(
+            UptimeReport(
+                provider=uptime_provider,
+                epoch=epoch,
+                uptime_bps=uptime_bps,
+                **({"relayer": relayer} if relayer else {}),
+            )
+        )
         signature = rails.oracle.sign_uptime_report(report)
         statement = report
         kind = "uptime_report"
@@ -479,27 +544,43 @@ def _load_signed(files: tuple[str, ...], kind: str) -> tuple[dict[str, Any], lis
 
 
 @oracle.command("attest")
-@click.option("--signed", "files", multiple=True, type=click.Path(exists=True, dir_okay=False), help="A signed attestation (repeat).")
+@click.option(
+    "--signed",
+    "files",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="A signed attestation (repeat).",
+)
 @click.pass_obj
 def oracle_attest(s: Settings, files: tuple[str, ...]) -> None:
     """Relay a quorum of signed attestations."""
     statement, signatures = _load_signed(files, "attestation")
     attestation = Attestation.model_validate(statement)
     sent = s.rails().oracle.submit_attestation(attestation, signatures)
-    s.out({"tx_hash": sent.tx_hash, "gas_used": sent.gas_used},
-          lambda: console.print(f"Attestation for job {statement['job_id']} relayed ({sent.tx_hash})"))
+    s.out(
+        {"tx_hash": sent.tx_hash, "gas_used": sent.gas_used},
+        lambda: console.print(f"Attestation for job {statement['job_id']} relayed ({sent.tx_hash})"),
+    )
 
 
 @oracle.command("report-uptime")
-@click.option("--signed", "files", multiple=True, type=click.Path(exists=True, dir_okay=False), help="A signed uptime report (repeat).")
+@click.option(
+    "--signed",
+    "files",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="A signed uptime report (repeat).",
+)
 @click.pass_obj
 def oracle_report_uptime(s: Settings, files: tuple[str, ...]) -> None:
     """Relay a quorum of signed uptime reports."""
     statement, signatures = _load_signed(files, "uptime_report")
     report = UptimeReport.model_validate(statement)
     sent = s.rails().oracle.submit_uptime_report(report, signatures)
-    s.out({"tx_hash": sent.tx_hash, "gas_used": sent.gas_used},
-          lambda: console.print(f"Uptime report for {statement['provider']} epoch {statement['epoch']} relayed"))
+    s.out(
+        {"tx_hash": sent.tx_hash, "gas_used": sent.gas_used},
+        lambda: console.print(f"Uptime report for {statement['provider']} epoch {statement['epoch']} relayed"),
+    )
 
 
 # ───────────────────────────── deployments ─────────────────────────────
@@ -527,9 +608,15 @@ def deployments_show(s: Settings, chain_id: int | None) -> None:
         if not found:
             console.print("No deployments known: run `make deploy` or pass --deployment FILE")
         for d in found.values():
-            _table(f"Chain {d.chain_id} ({d.source})", {**d.contracts, "staking token": d.staking_token,
-                                                         "payment tokens": ", ".join(d.payment_tokens),
-                                                         "deploy block": d.deploy_block})
+            _table(
+                f"Chain {d.chain_id} ({d.source})",
+                {
+                    **d.contracts,
+                    "staking token": d.staking_token,
+                    "payment tokens": ", ".join(d.payment_tokens),
+                    "deploy block": d.deploy_block,
+                },
+            )
 
     s.out(data, human)
 
@@ -540,24 +627,45 @@ def deployments_check(s: Settings) -> None:
     """Check on chain that every contract holds the roles it needs (refunds, attestations and
     slashes depend on them), that governance sits behind the timelock, and the report window."""
     rails = s.rails(signer=False)
-    contracts = {"ProviderStaking": rails.staking, "JobEscrow": rails.escrow, "UptimeSlasher": rails.slasher,
-                 "AttestationHub": rails.hub}
+    contracts = {
+        "ProviderStaking": rails.staking,
+        "JobEscrow": rails.escrow,
+        "UptimeSlasher": rails.slasher,
+        "AttestationHub": rails.hub,
+    }
 
     def read(contract: str, fn: str, args: tuple[Any, ...]) -> Any:
         return getattr(contracts[contract].functions, fn)(*args).call()
 
     results, problems = check_deployment(rails.deployment, read)
-    data = {"ok": not problems, "problems": problems,
-            "roles": [{"contract": r.contract, "role": r.role, "holder": r.holder, "holder_name": r.holder_name,
-                       "forbidden": r.forbidden, "ok": r.ok} for r in results]}
+    data = {
+        "ok": not problems,
+        "problems": problems,
+        "roles": [
+            {
+                "contract": r.contract,
+                "role": r.role,
+                "holder": r.holder,
+                "holder_name": r.holder_name,
+                "forbidden": r.forbidden,
+                "ok": r.ok,
+            }
+            for r in results
+        ],
+    }
 
     def human() -> None:
         table = Table(title=f"Roles of chain {rails.chain_id}'s deployment")
         for column in ("contract", "role", "holder", "expected", "result"):
             table.add_column(column)
         for r in results:
-            table.add_row(r.contract, r.role, f"{r.holder_name} {r.holder}", "none" if r.forbidden else "held",
-                          "ok" if r.ok else "[bold red]FAIL[/]")
+            table.add_row(
+                r.contract,
+                r.role,
+                f"{r.holder_name} {r.holder}",
+                "none" if r.forbidden else "held",
+                "ok" if r.ok else "[bold red]FAIL[/]",
+            )
         console.print(table)
         console.print("Deployment check: " + ("[bold green]PASS[/]" if not problems else "[bold red]FAIL[/]"))
 

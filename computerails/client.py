@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from eth_account import Account
 from eth_account.datastructures import SignedMessage
@@ -107,12 +108,23 @@ class ClientAPI:
                 gas = simulation.gas_limit(reads[5])  # raises the decoded revert: nothing is sent
             sent = self._s.tx.send(call, label="createJob", gas=gas)
         else:
-            fn = self._fund_short(info, amount, allowance, payment, lambda permit: (
-                Call(escrow, self._s.abi["JobEscrow"]["createJobWithPermit"].encode(
-                    provider, info.address, price_raw, max_units, deadline_ts, spec, *permit), "createJobWithPermit")
-                if permit
-                else plain(deadline_ts)
-            ))
+            fn = self._fund_short(
+                info,
+                amount,
+                allowance,
+                payment,
+                lambda permit: (
+                    Call(
+                        escrow,
+                        self._s.abi["JobEscrow"]["createJobWithPermit"].encode(
+                            provider, info.address, price_raw, max_units, deadline_ts, spec, *permit
+                        ),
+                        "createJobWithPermit",
+                    )
+                    if permit
+                    else plain(deadline_ts)
+                ),
+            )
             sent = self._s.tx.send(fn, label="createJob")
         (event,) = self._s.abi["JobEscrow"].events["JobCreated"].logs(sent.receipt, escrow)
         return self._job_from_event(event, info)
@@ -131,8 +143,16 @@ class ClientAPI:
         rows = []
         for q in requests:
             price = to_raw(q["unit_price"], info.decimals)
-            rows.append((parse_address(q["provider"], "provider"), info.address, price, int(q["max_units"]),
-                         self._checked_deadline(q["deadline"], now, longest), _bytes32(q["spec_hash"], "spec_hash")))
+            rows.append(
+                (
+                    parse_address(q["provider"], "provider"),
+                    info.address,
+                    price,
+                    int(q["max_units"]),
+                    self._checked_deadline(q["deadline"], now, longest),
+                    _bytes32(q["spec_hash"], "spec_hash"),
+                )
+            )
         if not rows:
             raise PreconditionError("create_jobs needs at least one request")
         self._check_balance(info, total, balance)
@@ -140,7 +160,10 @@ class ClientAPI:
         if total != 0 and allowance < total:
             self._fund_short(info, total, allowance, "approve", lambda _permit: call)
         sent = self._s.tx.send(call, label="createJobs")
-        return [self._job_from_event(e, info) for e in self._s.abi["JobEscrow"].events["JobCreated"].logs(sent.receipt, escrow)]
+        return [
+            self._job_from_event(e, info)
+            for e in self._s.abi["JobEscrow"].events["JobCreated"].logs(sent.receipt, escrow)
+        ]
 
     def cancel(self, job_id: int) -> Job:
         """Cancel a job the provider has not accepted; the escrow becomes withdrawable."""
@@ -201,10 +224,14 @@ class ClientAPI:
         (a cached maxJobDuration is read again before it may refuse the deadline)."""
         ts = self._deadline_ts(deadline, now)
         if ts <= now:
-            raise InvalidDeadline(f"deadline {utc(ts).isoformat()} is not in the future (chain time {utc(now).isoformat()})")
+            raise InvalidDeadline(
+                f"deadline {utc(ts).isoformat()} is not in the future (chain time {utc(now).isoformat()})"
+            )
         if ts > now + longest:
             longest = self._s.cached(
-                "maxJobDuration", lambda: self._s.read("JobEscrow", self._s.escrow.address, "maxJobDuration"), fresh=True
+                "maxJobDuration",
+                lambda: self._s.read("JobEscrow", self._s.escrow.address, "maxJobDuration"),
+                fresh=True,
             )
             if ts > now + longest:
                 raise InvalidDeadline(f"deadline is more than {longest // 86_400} days away, the longest a job may run")
@@ -219,8 +246,10 @@ class ClientAPI:
         if simulation is not None:
             extra.append(simulation.request)
         (longest, entry), (now, *rest) = s.cached_many(
-            [("maxJobDuration", s.call("JobEscrow", escrow, "maxJobDuration")),
-             (("paymentToken", token), s.call("JobEscrow", escrow, "paymentToken", token))],
+            [
+                ("maxJobDuration", s.call("JobEscrow", escrow, "maxJobDuration")),
+                (("paymentToken", token), s.call("JobEscrow", escrow, "paymentToken", token)),
+            ],
             extra,
         )
         return [now, longest, entry[2], *rest]
@@ -249,10 +278,12 @@ class ClientAPI:
     def _fund(self, info: TokenInfo, amount: int, payment: str, build: Build) -> Sendable:
         """Make sure the escrow can pull `amount`; return the call to send (with a permit if used)."""
         me = self._s.address
-        balance, allowance = self._s.rpc.run([
-            self._s.call(ERC20, info.address, "balanceOf", me),
-            self._s.call(ERC20, info.address, "allowance", me, self._s.escrow.address),
-        ])
+        balance, allowance = self._s.rpc.run(
+            [
+                self._s.call(ERC20, info.address, "balanceOf", me),
+                self._s.call(ERC20, info.address, "allowance", me, self._s.escrow.address),
+            ]
+        )
         self._check_balance(info, amount, balance)
         if amount == 0 or allowance >= amount:
             return build(None)
@@ -278,7 +309,9 @@ class ClientAPI:
         def probe() -> bool:
             erc20 = self._s.abi[ERC20]
             try:
-                self._s.rpc.run([Rpc.call(token, erc20["DOMAIN_SEPARATOR"]), Rpc.call(token, erc20["nonces"], "0x" + "00" * 20)])
+                self._s.rpc.run(
+                    [Rpc.call(token, erc20["DOMAIN_SEPARATOR"]), Rpc.call(token, erc20["nonces"], "0x" + "00" * 20)]
+                )
                 return True
             except Exception:  # no EIP-2612 on this token
                 return False

@@ -10,10 +10,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from importlib import resources
+from collections.abc import Callable
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from eth_utils import keccak
 from pydantic import BaseModel, ConfigDict, Field
@@ -26,8 +27,12 @@ PROTOCOL_CONTRACTS = ("ProviderStaking", "JobEscrow", "UptimeSlasher", "Attestat
 #: Roles the protocol's contracts must hold on each other, and what breaks without each:
 #: (contract, role, holder contract, consequence).
 CONTRACT_ROLES: tuple[tuple[str, str, str, str], ...] = (
-    ("ProviderStaking", "COLLATERAL_MANAGER_ROLE", "JobEscrow",
-     "accept, settle and every refund revert (collateral cannot be locked, released or slashed)"),
+    (
+        "ProviderStaking",
+        "COLLATERAL_MANAGER_ROLE",
+        "JobEscrow",
+        "accept, settle and every refund revert (collateral cannot be locked, released or slashed)",
+    ),
     ("ProviderStaking", "SLASHER_ROLE", "UptimeSlasher", "uptime reports below the SLA revert"),
     ("JobEscrow", "ATTESTER_ROLE", "AttestationHub", "attestations cannot be recorded"),
     ("UptimeSlasher", "REPORTER_ROLE", "AttestationHub", "uptime reports cannot be applied"),
@@ -58,7 +63,7 @@ class RoleCheck:
     ok: bool = False
 
 
-def role_checks(deployment: "Deployment") -> list[RoleCheck]:
+def role_checks(deployment: Deployment) -> list[RoleCheck]:
     """Every role the deployment must (or must not) hold, from its file alone.
 
     The contracts' roles on each other always; when the file records a timelock, also the
@@ -76,23 +81,37 @@ def role_checks(deployment: "Deployment") -> list[RoleCheck]:
     if timelock:
         for contract in GOVERNED_CONTRACTS:
             for role in ("DEFAULT_ADMIN_ROLE", "GOVERNOR_ROLE"):
-                checks.append(RoleCheck(contract, role, timelock, "timelock", "parameter and role changes wait for the timelock"))
+                checks.append(
+                    RoleCheck(contract, role, timelock, "timelock", "parameter and role changes wait for the timelock")
+                )
         if gov.get("guardian"):
-            checks.append(RoleCheck("JobEscrow", "PAUSER_ROLE", gov["guardian"], "guardian", "nobody can pause in an emergency"))
+            checks.append(
+                RoleCheck("JobEscrow", "PAUSER_ROLE", gov["guardian"], "guardian", "nobody can pause in an emergency")
+            )
         deployer = gov.get("deployer")
         if deployer and deployer.lower() != str(timelock).lower():
             for contract in GOVERNED_CONTRACTS:
                 for role in ("DEFAULT_ADMIN_ROLE", "GOVERNOR_ROLE"):
-                    checks.append(RoleCheck(contract, role, deployer, "deployer",
-                                            "the deployer could change the protocol without the timelock", forbidden=True))
+                    checks.append(
+                        RoleCheck(
+                            contract,
+                            role,
+                            deployer,
+                            "deployer",
+                            "the deployer could change the protocol without the timelock",
+                            forbidden=True,
+                        )
+                    )
     arbitrator = deployment.roles.get("arbitrator")
     if arbitrator:
-        checks.append(RoleCheck("JobEscrow", "ARBITRATOR_ROLE", arbitrator, "arbitrator", "disputes cannot be resolved"))
+        checks.append(
+            RoleCheck("JobEscrow", "ARBITRATOR_ROLE", arbitrator, "arbitrator", "disputes cannot be resolved")
+        )
     return checks
 
 
 def check_deployment(
-    deployment: "Deployment", read: Callable[[str, str, tuple[Any, ...]], Any]
+    deployment: Deployment, read: Callable[[str, str, tuple[Any, ...]], Any]
 ) -> tuple[list[RoleCheck], list[str]]:
     """Check a live deployment: every role held as required, and the report window rule.
 
@@ -118,11 +137,15 @@ def check_deployment(
         window = int(read("UptimeSlasher", "reportWindow", ()))
         delay = int(read("ProviderStaking", "unbondingDelay", ()))
         if declared < window:
-            problems.append(f"the staking contract knows a report window of {declared} s but the uptime slasher's is "
-                            f"{window} s: call UptimeSlasher.syncReportWindow()")
+            problems.append(
+                f"the staking contract knows a report window of {declared} s but the uptime slasher's is "
+                f"{window} s: call UptimeSlasher.syncReportWindow()"
+            )
         if delay <= window:
-            problems.append(f"unbonding delay {delay} s does not exceed the report window {window} s: stake could "
-                            "leave before a report that is still on time")
+            problems.append(
+                f"unbonding delay {delay} s does not exceed the report window {window} s: stake could "
+                "leave before a report that is still on time"
+            )
     return results, problems
 
 
@@ -160,7 +183,7 @@ class Deployment(BaseModel):
         return not self.abi_hash or self.abi_hash == abi_hash(load_abis())
 
     @classmethod
-    def from_file(cls, path: str | Path) -> "Deployment":
+    def from_file(cls, path: str | Path) -> Deployment:
         path = Path(path)
         try:
             data = json.loads(path.read_text())

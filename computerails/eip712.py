@@ -8,7 +8,8 @@ generic ``encode_typed_data`` and the contract's own ``attestationDigest`` /
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from eth_abi import encode
 from eth_account import Account
@@ -23,7 +24,9 @@ ATTESTATION_TYPE = (
     "ComputeAttestation(uint256 jobId,address provider,bool success,uint256 units,bytes32 resultHash,uint256 deadline,"
     "uint256 configVersion)"
 )
-UPTIME_REPORT_TYPE = "UptimeReport(address provider,uint256 epoch,uint256 uptimeBps,address relayer,uint256 configVersion)"
+UPTIME_REPORT_TYPE = (
+    "UptimeReport(address provider,uint256 epoch,uint256 uptimeBps,address relayer,uint256 configVersion)"
+)
 DOMAIN_TYPE = "EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"
 
 ATTESTATION_TYPEHASH = keccak(text=ATTESTATION_TYPE)

@@ -1,8 +1,9 @@
 """Exceptions: one root, a class per contract custom error, and precondition errors.
 
 Every custom error in the shipped ABIs (the protocol's own, OpenZeppelin's, the ERC-20 and
-EIP-2612 errors of the generic token ABI, and those of the devnet test tokens) becomes a subclass of :class:`ContractRevert` with the same name,
-created from the ABIs at import time, so the mapping can never drift from the contracts::
+EIP-2612 errors of the generic token ABI, and those of the devnet test tokens) becomes a subclass
+of :class:`ContractRevert` with the same name, created from the ABIs at import time, so the
+mapping can never drift from the contracts::
 
     try:
         rails.client.cancel(7)
@@ -164,9 +165,10 @@ _HINTS = {
     "InsufficientSignatures": "collect more oracle signatures",
     "SignerNotOracle": "a signature is not from a current oracle (or signs different data)",
     "AttestationExpired": "the attestation's deadline has passed; sign a new one",
-    "StaleOracleConfig": "the oracle set or threshold changed since signing; sign again under the current configVersion",
+    "StaleOracleConfig": "the oracle set or threshold changed since signing; sign again under the current version",
     "ReportWindowClosed": "reports on this epoch are no longer accepted (its deadline passed)",
-    "SlaNotInForce": "the provider was not under the SLA in that epoch (registered/unjailed later, left, or jailed for downtime)",
+    "SlaNotInForce": "the provider was not under the SLA in that epoch (registered or unjailed later, left, or "
+    "jailed for downtime)",
     "ShortfallOutstanding": "the provider owes an uptime slash: add stake to pay it first",
     "ProviderHasLeft": "the provider has left and takes no new jobs",
     "UnbondingDelayTooShort": "the unbonding delay must exceed the uptime report window",
@@ -179,8 +181,16 @@ _HINTS = {
 #: ABIs whose errors are registered, in this order (a name keeps its first declaration's class):
 #: the protocol's, the generic ERC-20 / EIP-2612 token ABI every token is spoken to with, then the
 #: devnet test tokens' (only InvalidAccountNonce is theirs alone; it decodes on devnets).
-_ABI_FILES = ("ProviderStaking", "JobEscrow", "AttestationHub", "UptimeSlasher", "ProtocolTimelock", "ERC20Permit",
-              "MockUSD", "MockStakeToken")
+_ABI_FILES = (
+    "ProviderStaking",
+    "JobEscrow",
+    "AttestationHub",
+    "UptimeSlasher",
+    "ProtocolTimelock",
+    "ERC20Permit",
+    "MockUSD",
+    "MockStakeToken",
+)
 
 #: selector (bytes4) -> exception class
 ERRORS_BY_SELECTOR: dict[bytes, type[ContractRevert]] = {}

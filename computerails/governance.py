@@ -9,8 +9,8 @@ dislike) and executes it. Pausing is not behind the timelock: the guardian calls
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 from eth_utils import keccak
 from web3.contract import Contract
@@ -65,10 +65,15 @@ class GovernanceAPI:
         payloads = tuple(bytes.fromhex(str(c._encode_transaction_data()).removeprefix("0x")) for c in calls)
         salt = salt if salt is not None else keccak(b"".join(payloads) + self._s.now().to_bytes(32, "big"))
         delay = self.delay()
-        self._s.send(timelock.functions.scheduleBatch(list(targets), [0] * len(targets), list(payloads), ZERO32, salt,
-                                                      delay), "scheduleBatch")
-        op_id = bytes(timelock.functions.hashOperationBatch(list(targets), [0] * len(targets), list(payloads), ZERO32,
-                                                             salt).call())
+        self._s.send(
+            timelock.functions.scheduleBatch(list(targets), [0] * len(targets), list(payloads), ZERO32, salt, delay),
+            "scheduleBatch",
+        )
+        op_id = bytes(
+            timelock.functions.hashOperationBatch(
+                list(targets), [0] * len(targets), list(payloads), ZERO32, salt
+            ).call()
+        )
         ready_at = int(timelock.functions.getTimestamp(op_id).call())
         return Operation(op_id, targets, payloads, salt, ready_at)
 
@@ -84,5 +89,9 @@ class GovernanceAPI:
             raise PreconditionError(f"operation 0x{op.id.hex()} is not pending (never scheduled, cancelled or done)")
         if self._s.now() < op.ready_at:
             raise TooEarly(f"operation 0x{op.id.hex()} can be executed from {op.ready_at} (unix time)")
-        return self._s.send(timelock.functions.executeBatch(list(op.targets), [0] * len(op.targets), list(op.payloads),
-                                                            ZERO32, op.salt), "executeBatch")
+        return self._s.send(
+            timelock.functions.executeBatch(
+                list(op.targets), [0] * len(op.targets), list(op.payloads), ZERO32, op.salt
+            ),
+            "executeBatch",
+        )

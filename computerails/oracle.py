@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Iterable, Sequence, TypeVar
+from collections.abc import Iterable, Sequence
+from typing import TypeVar
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
@@ -57,7 +58,9 @@ class OracleAPI:
 
     def _separator(self) -> bytes:
         """The hub's domain separator: fixed by chain id and hub address, computed once."""
-        return self._s.forever("domainSeparator", lambda: eip712.domain_separator(self._s.chain_id, self._s.hub.address))
+        return self._s.forever(
+            "domainSeparator", lambda: eip712.domain_separator(self._s.chain_id, self._s.hub.address)
+        )
 
     def sign_attestation(self, attestation: Attestation, signer: Signer | None = None) -> Signature:
         """Sign a compute attestation (default signer: the connection's account)."""
@@ -67,7 +70,9 @@ class OracleAPI:
         """Sign an uptime report (default signer: the connection's account)."""
         return self._sign(report, signer)
 
-    def collect_signatures(self, statement: Statement, signers: Iterable[Signer], k: int | None = None) -> list[Signature]:
+    def collect_signatures(
+        self, statement: Statement, signers: Iterable[Signer], k: int | None = None
+    ) -> list[Signature]:
         """Sign `statement` with the first `k` of `signers` (default k: the hub's threshold)."""
         k = k if k is not None else self._quorum_rules()[1]
         accounts = [_account(s) for s in signers]
@@ -91,15 +96,22 @@ class OracleAPI:
         attestation = self._signed_statement(attestation, signatures)
         packed = self._check_quorum(attestation, signatures)
         s = self._s
-        call = Call(s.hub.address, s.abi["AttestationHub"]["submitAttestation"].encode(attestation.as_tuple(), packed),
-                    "submitAttestation")
+        call = Call(
+            s.hub.address,
+            s.abi["AttestationHub"]["submitAttestation"].encode(attestation.as_tuple(), packed),
+            "submitAttestation",
+        )
         # One round trip: the clock, the job's state, the hub's oracle configuration and the
         # simulation (used only if the checks pass).
         simulation = s.tx.simulation(call.address, call.data)
-        now, status, version, simulated = s.rpc.run([
-            s.latest_time(), s.call("JobEscrow", s.escrow.address, "jobStatus", attestation.job_id),
-            s.call("AttestationHub", s.hub.address, "configVersion"), simulation.request,
-        ])
+        now, status, version, simulated = s.rpc.run(
+            [
+                s.latest_time(),
+                s.call("JobEscrow", s.escrow.address, "jobStatus", attestation.job_id),
+                s.call("AttestationHub", s.hub.address, "configVersion"),
+                simulation.request,
+            ]
+        )
         self._require_version(attestation, version)
         if attestation.deadline < now:
             raise PreconditionError(f"attestation deadline {attestation.deadline} has passed; sign a fresh one")
@@ -108,7 +120,9 @@ class OracleAPI:
             raise WrongJobState(f"job {attestation.job_id} is {status.value}; only accepted jobs take an attestation")
         return s.tx.send(call, label="submitAttestation", gas=simulation.gas_limit(simulated))
 
-    def submit_attestations(self, batch: Sequence[tuple[Attestation, Sequence[Signature]]]) -> tuple[SentTransaction, list[int]]:
+    def submit_attestations(
+        self, batch: Sequence[tuple[Attestation, Sequence[Signature]]]
+    ) -> tuple[SentTransaction, list[int]]:
         """Relay many attestations in one transaction. Items the hub rejects are skipped by the
         contract (AttestationSkipped); returns the transaction and the skipped job ids."""
         if not batch:
@@ -133,16 +147,21 @@ class OracleAPI:
         report = self._signed_statement(report, signatures)
         packed = self._check_quorum(report, signatures)
         s = self._s
-        call = Call(s.hub.address, s.abi["AttestationHub"]["submitUptimeReport"].encode(report.as_tuple(), packed),
-                    "submitUptimeReport")
+        call = Call(
+            s.hub.address,
+            s.abi["AttestationHub"]["submitUptimeReport"].encode(report.as_tuple(), packed),
+            "submitUptimeReport",
+        )
         slasher = s.slasher.address
         simulation = s.tx.simulation(call.address, call.data)
-        current, reported, version, simulated = s.rpc.run([
-            s.call("UptimeSlasher", slasher, "currentEpoch"),
-            s.call("UptimeSlasher", slasher, "isReported", report.provider, report.epoch),
-            s.call("AttestationHub", s.hub.address, "configVersion"),
-            simulation.request,
-        ])
+        current, reported, version, simulated = s.rpc.run(
+            [
+                s.call("UptimeSlasher", slasher, "currentEpoch"),
+                s.call("UptimeSlasher", slasher, "isReported", report.provider, report.epoch),
+                s.call("AttestationHub", s.hub.address, "configVersion"),
+                simulation.request,
+            ]
+        )
         self._require_version(report, version)
         if report.epoch >= current:
             raise PreconditionError(f"epoch {report.epoch} has not ended (current epoch {current})")
@@ -161,7 +180,9 @@ class OracleAPI:
         valid_for: int = 3_600,
     ) -> SentTransaction:
         """Build, sign (k of `signers`) and relay an attestation for an accepted job."""
-        view, now = self._s.rpc.run([self._s.call("JobEscrow", self._s.escrow.address, "job", job_id), self._s.latest_time()])
+        view, now = self._s.rpc.run(
+            [self._s.call("JobEscrow", self._s.escrow.address, "job", job_id), self._s.latest_time()]
+        )
         job = shared.job_from_view(self._s, view)
         attestation = Attestation(
             job_id=job_id,
@@ -197,7 +218,9 @@ class OracleAPI:
             return statement
         versions = {s.config_version for s in signatures if s.config_version is not None}
         if len(versions) > 1:
-            raise InvalidSignatures(f"the signatures were made under different oracle configurations {sorted(versions)}")
+            raise InvalidSignatures(
+                f"the signatures were made under different oracle configurations {sorted(versions)}"
+            )
         if versions:
             return statement.model_copy(update={"config_version": versions.pop()})
         return self.prepare(statement)
@@ -216,11 +239,13 @@ class OracleAPI:
         hub = self._s.hub.address
 
         def load() -> tuple[frozenset[str], int, int]:
-            oracles, k, version = self._s.rpc.run([
-                self._s.call("AttestationHub", hub, "oracles"),
-                self._s.call("AttestationHub", hub, "threshold"),
-                self._s.call("AttestationHub", hub, "configVersion"),
-            ])
+            oracles, k, version = self._s.rpc.run(
+                [
+                    self._s.call("AttestationHub", hub, "oracles"),
+                    self._s.call("AttestationHub", hub, "threshold"),
+                    self._s.call("AttestationHub", hub, "configVersion"),
+                ]
+            )
             return frozenset(oracles), int(k), int(version)
 
         return self._s.cached("quorumRules", load, fresh=fresh)
@@ -253,7 +278,9 @@ class OracleAPI:
             except ValueError as exc:  # wrong length, bad v, high s: the hub would reject it too
                 raise InvalidSignatures(f"the signature claimed for {s.signer} is malformed: {exc}") from None
             if recovered != s.signer:
-                raise InvalidSignatures(f"the signature claimed for {s.signer} recovers to {recovered}: wrong data or key")
+                raise InvalidSignatures(
+                    f"the signature claimed for {s.signer} recovers to {recovered}: wrong data or key"
+                )
             if s.signer not in oracles and not fresh:
                 (oracles, k, _), fresh = self._quorum_rules(fresh=True), True
             if s.signer not in oracles:

@@ -62,11 +62,15 @@ class ProviderAPI:
         if not status.registered:
             raise NotAllowed(f"{status.address} is not a registered provider")
         if status.shortfall:
-            raise InsufficientStake(f"{status.address} owes an uptime slash of {status.shortfall} {info.symbol}: "
-                                    "stake() that much first; nothing can unbond until it is paid")
+            raise InsufficientStake(
+                f"{status.address} owes an uptime slash of {status.shortfall} {info.symbol}: "
+                "stake() that much first; nothing can unbond until it is paid"
+            )
         free = to_raw(status.free, info.decimals)
         if raw == 0 or raw > free:
-            raise InsufficientStake(f"can unbond up to {status.free} {info.symbol} of free stake, asked {from_raw(raw, info.decimals)}")
+            raise InsufficientStake(
+                f"can unbond up to {status.free} {info.symbol} of free stake, asked {from_raw(raw, info.decimals)}"
+            )
         self._s.send(self._s.staking.functions.requestUnbond(raw), "requestUnbond")
         return self.status()
 
@@ -86,9 +90,13 @@ class ProviderAPI:
         s = self._s
         me = s.address
         escrow, staking = s.escrow.address, s.staking.address
-        view, now, info = s.rpc.run([
-            s.call("JobEscrow", escrow, "job", job_id), s.latest_time(), s.call("ProviderStaking", staking, "providerInfo", me),
-        ])
+        view, now, info = s.rpc.run(
+            [
+                s.call("JobEscrow", escrow, "job", job_id),
+                s.latest_time(),
+                s.call("ProviderStaking", staking, "providerInfo", me),
+            ]
+        )
         job = shared.job_from_view(s, view)
         if job.provider != me:
             raise NotAllowed(f"job {job_id} is for provider {job.provider}, not {me}")
@@ -104,9 +112,12 @@ class ProviderAPI:
         stake = s.staking_token
         call = Call(escrow, s.abi["JobEscrow"]["accept"].encode(job_id), "accept")
         simulation = s.tx.simulation(call.address, call.data)
-        collateral, simulated = s.rpc.run([
-            s.call("JobEscrow", escrow, "collateralFor", job.token.address, view[6]), simulation.request,
-        ])
+        collateral, simulated = s.rpc.run(
+            [
+                s.call("JobEscrow", escrow, "collateralFor", job.token.address, view[6]),
+                simulation.request,
+            ]
+        )
         if collateral > free:
             raise InsufficientStake(
                 f"job {job_id} needs {from_raw(collateral, stake.decimals)} {stake.symbol} of collateral, "
@@ -122,8 +133,10 @@ class ProviderAPI:
             raise PreconditionError(f"{status.address} is not jailed")
         info = self._s.staking_token
         if status.shortfall:
-            raise InsufficientStake(f"{status.address} owes an uptime slash of {status.shortfall} {info.symbol}: "
-                                    "stake() that much first, then unjail")
+            raise InsufficientStake(
+                f"{status.address} owes an uptime slash of {status.shortfall} {info.symbol}: "
+                "stake() that much first, then unjail"
+            )
         minimum = self._min_stake()
         if to_raw(status.staked, info.decimals) < minimum:
             minimum = self._min_stake(fresh=True)  # never refuse on a cached minimum
@@ -162,7 +175,9 @@ class ProviderAPI:
     # ── helpers ──
     def _min_stake(self, fresh: bool = False) -> int:
         staking = self._s.staking.address
-        return int(self._s.cached("minStake", lambda: self._s.read("ProviderStaking", staking, "minStake"), fresh=fresh))
+        return int(
+            self._s.cached("minStake", lambda: self._s.read("ProviderStaking", staking, "minStake"), fresh=fresh)
+        )
 
     def _require_registered(self) -> None:
         me = self._s.address
@@ -173,12 +188,15 @@ class ProviderAPI:
         me = self._s.address
         info = self._s.staking_token
         staking = self._s.staking.address
-        balance, allowance = self._s.rpc.run([
-            self._s.call(ERC20, info.address, "balanceOf", me),
-            self._s.call(ERC20, info.address, "allowance", me, staking),
-        ])
+        balance, allowance = self._s.rpc.run(
+            [
+                self._s.call(ERC20, info.address, "balanceOf", me),
+                self._s.call(ERC20, info.address, "allowance", me, staking),
+            ]
+        )
         if balance < raw:
-            raise InsufficientBalance(f"{me} holds {from_raw(balance, info.decimals)} {info.symbol}, needs {from_raw(raw, info.decimals)}")
+            raise InsufficientBalance(
+                f"{me} holds {from_raw(balance, info.decimals)} {info.symbol}, needs {from_raw(raw, info.decimals)}"
+            )
         if allowance < raw:
             self._s.approve(info.address, staking, raw)
-

@@ -9,8 +9,9 @@ built from imports it back (users of the SDK do: the package's ``__init__``, the
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Hashable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Hashable, Sequence, TypeVar
+from typing import Any, TypeVar
 
 import requests
 import requests.adapters
@@ -237,7 +238,9 @@ class ComputeRails:
         """A governance-set value, read at most every ``cache_ttl`` seconds (``fresh`` re-reads)."""
         return self._session.cached(key, load, fresh=fresh)
 
-    def cached_many(self, keyed: Sequence[tuple[Hashable, Request]], extra: Sequence[Request] = ()) -> tuple[list[Any], list[Any]]:
+    def cached_many(
+        self, keyed: Sequence[tuple[Hashable, Request]], extra: Sequence[Request] = ()
+    ) -> tuple[list[Any], list[Any]]:
         """Values for TTL-cached keys plus `extra` requests, all in one round trip."""
         return self._session.cached_many(keyed, extra)
 

@@ -22,8 +22,9 @@ from __future__ import annotations
 import threading
 import time
 import warnings
+from collections.abc import Callable, Hashable, Sequence
 from functools import cache
-from typing import Any, Callable, Hashable, Sequence, TypeVar
+from typing import Any, TypeVar
 
 from eth_account.signers.local import LocalAccount
 from eth_utils import to_checksum_address
@@ -44,8 +45,12 @@ ERC20 = "ERC20Permit"
 CODECS = ("ProviderStaking", "JobEscrow", "AttestationHub", "UptimeSlasher", ERC20)
 #: Calls that fail as a whole when short of gas (no try/catch on their path): once a gas limit
 #: is known, a bounded eth_call is their simulation (see TxManager.simulation).
-_BOUNDED = (("JobEscrow", "createJob"), ("JobEscrow", "accept"), ("AttestationHub", "submitAttestation"),
-            ("AttestationHub", "submitUptimeReport"))
+_BOUNDED = (
+    ("JobEscrow", "createJob"),
+    ("JobEscrow", "accept"),
+    ("AttestationHub", "submitAttestation"),
+    ("AttestationHub", "submitUptimeReport"),
+)
 
 T = TypeVar("T")
 
@@ -214,7 +219,9 @@ class Session:
 
     def now(self) -> int:
         """The latest block's timestamp: the chain's clock, which devnets may warp."""
-        return self.saw_time(self.rpc.request("eth_getBlockByNumber", ["latest", False], lambda b: int(b["timestamp"], 16)))
+        return self.saw_time(
+            self.rpc.request("eth_getBlockByNumber", ["latest", False], lambda b: int(b["timestamp"], 16))
+        )
 
     def latest_time(self) -> Request:
         """The latest block's timestamp as a batchable request (feeds :meth:`saw_time`)."""
@@ -246,7 +253,9 @@ class Session:
             self._ttl_cache[key] = (now, value)
         return value
 
-    def cached_many(self, keyed: Sequence[tuple[Hashable, Request]], extra: Sequence[Request] = ()) -> tuple[list[Any], list[Any]]:
+    def cached_many(
+        self, keyed: Sequence[tuple[Hashable, Request]], extra: Sequence[Request] = ()
+    ) -> tuple[list[Any], list[Any]]:
         """Values for TTL-cached keys plus `extra` requests, all in one round trip: the cached
         keys that are stale ride along with the requests that are never cached."""
         now = time.monotonic()
@@ -264,7 +273,7 @@ class Session:
             for (i, key, _), value in zip(missing, results):
                 values[i] = value
                 self._ttl_cache[key] = (now, value)
-        return values, results[len(missing):]
+        return values, results[len(missing) :]
 
     def forever(self, key: Hashable, load: Callable[[], T]) -> T:
         """A value fixed by code or chain (token metadata, permit domains), read once."""

@@ -32,8 +32,25 @@ def job_from_view(s: Session, v: Any, spec_hash: str | None = None) -> Job:
     Raises:
         KeyError: the struct is that of a job that does not exist.
     """
-    (job_id, client, provider, token, unit_price, max_units, escrow, units, terms_id, fee_bps, collateral, deadline,
-     accept_by, challenge_ends, dispute_ends, dispute_bond, status) = v
+    (
+        job_id,
+        client,
+        provider,
+        token,
+        unit_price,
+        max_units,
+        escrow,
+        units,
+        terms_id,
+        fee_bps,
+        collateral,
+        deadline,
+        accept_by,
+        challenge_ends,
+        dispute_ends,
+        dispute_bond,
+        status,
+    ) = v
     status = JobStatus.from_int(status)
     if status is JobStatus.NONE:
         raise KeyError(f"job {job_id} does not exist")
@@ -88,12 +105,29 @@ def provider_status(s: Session, address: str) -> ProviderStatus:
     """
     address = parse_address(address, "provider")
     staking = s.staking.address
-    info, active = s.rpc.run([
-        s.call("ProviderStaking", staking, "providerInfo", address),
-        s.call("ProviderStaking", staking, "isActive", address),
-    ])
-    (registered, jailed, jailed_for_downtime, left, staked, locked, free, unbonding, unbonding_end, shortfall,
-     sla_from, left_at, slashed, deposited, uri) = info
+    info, active = s.rpc.run(
+        [
+            s.call("ProviderStaking", staking, "providerInfo", address),
+            s.call("ProviderStaking", staking, "isActive", address),
+        ]
+    )
+    (
+        registered,
+        jailed,
+        jailed_for_downtime,
+        left,
+        staked,
+        locked,
+        free,
+        unbonding,
+        unbonding_end,
+        shortfall,
+        sla_from,
+        left_at,
+        slashed,
+        deposited,
+        uri,
+    ) = info
     d = s.staking_token.decimals
     return ProviderStatus(
         address=address,
@@ -159,10 +193,18 @@ def claim_everything(s: Session) -> list[Payout]:
     for info, parts in claimable_raw(s, me).items():
         if parts.get("escrow"):
             sent = s.send(s.escrow.functions.withdraw(info.address), "withdraw")
-            payouts.append(Payout(token=info, amount=from_raw(parts["escrow"], info.decimals), tx_hash=sent.tx_hash, source="escrow"))
+            payouts.append(
+                Payout(
+                    token=info, amount=from_raw(parts["escrow"], info.decimals), tx_hash=sent.tx_hash, source="escrow"
+                )
+            )
         if parts.get("staking"):
             sent = s.send(s.staking.functions.claim(), "claim")
-            payouts.append(Payout(token=info, amount=from_raw(parts["staking"], info.decimals), tx_hash=sent.tx_hash, source="staking"))
+            payouts.append(
+                Payout(
+                    token=info, amount=from_raw(parts["staking"], info.decimals), tx_hash=sent.tx_hash, source="staking"
+                )
+            )
     return payouts
 
 

@@ -26,7 +26,7 @@ class JobStatus(str, Enum):
     CANCELLED = "cancelled"
 
     @classmethod
-    def from_int(cls, value: int) -> "JobStatus":
+    def from_int(cls, value: int) -> JobStatus:
         return list(cls)[value]
 
     def to_int(self) -> int:

@@ -28,8 +28,9 @@ from __future__ import annotations
 import ast
 import threading
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Literal, Protocol, Sequence
+from typing import Any, Literal, Protocol
 
 from eth_account.signers.local import LocalAccount
 from hexbytes import HexBytes
@@ -52,7 +53,12 @@ from computerails.errors import (
 try:  # requests is what web3's HTTPProvider uses
     import requests
 
-    _TRANSIENT: tuple[type[BaseException], ...] = (requests.ConnectionError, requests.Timeout, ConnectionError, TimeoutError)
+    _TRANSIENT: tuple[type[BaseException], ...] = (
+        requests.ConnectionError,
+        requests.Timeout,
+        ConnectionError,
+        TimeoutError,
+    )
 except ImportError:  # pragma: no cover - web3 always brings requests
     _TRANSIENT = (ConnectionError, TimeoutError)
 
@@ -97,7 +103,7 @@ class Call:
 class Simulation:
     """A pending simulation: ``request`` goes into a batch, its result into :meth:`gas_limit`."""
 
-    manager: "TxManager"
+    manager: TxManager
     to: str
     data: str
     value: int
@@ -289,8 +295,9 @@ class TxManager:
             except BaseException:
                 self._next_nonce = None  # unknown state: re-read the nonce from the node next time
                 raise
-            record = _InFlight(nonce, tx, [_Signed(bytes(signed.raw_transaction), tx_hash, max_fee, priority)],
-                               time.monotonic())
+            record = _InFlight(
+                nonce, tx, [_Signed(bytes(signed.raw_transaction), tx_hash, max_fee, priority)], time.monotonic()
+            )
             self._inflight[nonce] = record
             self._by_hash[tx_hash] = record
             self._next_nonce = self._free_nonce(nonce + 1)
@@ -312,7 +319,7 @@ class TxManager:
         sim = self.simulation(to, data, value)
         return sim.gas_limit(self._with_retries(lambda: self.rpc.run([sim.request]))[0])
 
-    def simulation(self, to: str, data: str, value: int = 0) -> "Simulation":
+    def simulation(self, to: str, data: str, value: int = 0) -> Simulation:
         """The simulation of a call, as a request a caller can batch with its precondition
         reads; pass its result to ``Simulation.gas_limit``. Nothing may be sent before that.
 
@@ -525,8 +532,10 @@ class TxManager:
         """
         records = sorted(self._inflight.values(), key=lambda r: r.nonce)
         hashes = [h for record in records for h in record.hashes]
-        count = [Request("eth_getTransactionCount", [self.address, block], lambda n: int(n, 16))
-                 for block in ("latest", "pending")]
+        count = [
+            Request("eth_getTransactionCount", [self.address, block], lambda n: int(n, 16))
+            for block in ("latest", "pending")
+        ]
         lookups = [Request("eth_getTransactionByHash", [h]) for h in hashes]
         mined_nonce, pending_nonce, *found = self._with_retries(lambda: self.rpc.run(count + lookups))
         known = {h for h, tx in zip(hashes, found) if tx is not None}
@@ -556,10 +565,15 @@ class TxManager:
         if record.failure is not None:
             return
         if outcome == "underpriced":
-            self._forget(record, mined=False, reason=(
-                f"was dropped by the node, and after {self.retries} fee bumps it still does not outbid the other "
-                f"transaction from {self.address} that holds nonce {record.nonce} in the node's pool ({message}); "
-                "it is not pending, and only one of the two can ever be mined"))
+            self._forget(
+                record,
+                mined=False,
+                reason=(
+                    f"was dropped by the node, and after {self.retries} fee bumps it still does not outbid the other "
+                    f"transaction from {self.address} that holds nonce {record.nonce} in the node's pool ({message}); "
+                    "it is not pending, and only one of the two can ever be mined"
+                ),
+            )
         elif outcome == "nonce used":  # used since the nonces were read: ours, or another's
             self._forget(record, mined=any(self._known(h) for h in record.hashes))
         else:
@@ -572,9 +586,14 @@ class TxManager:
         except RPCUnavailable:
             raise
         except TransactionError as exc:
-            self._forget(record, mined=False, reason=(
-                f"was dropped by the node and refused when sent again ({exc}); nothing of it is pending, "
-                f"and nonce {record.nonce} goes to the next transaction from {self.address}, which voids it"))
+            self._forget(
+                record,
+                mined=False,
+                reason=(
+                    f"was dropped by the node and refused when sent again ({exc}); nothing of it is pending, "
+                    f"and nonce {record.nonce} goes to the next transaction from {self.address}, which voids it"
+                ),
+            )
             return None, str(exc)
 
     def _replacement(self, record: _InFlight) -> _Signed:
@@ -600,9 +619,15 @@ class TxManager:
             if len(record.versions) == 1:
                 self._by_hash.pop(record.latest.tx_hash, None)
             return
-        record.failure = TransactionDropped(record.latest.tx_hash, record.nonce, reason or (
-            f"can never be mined: nonce {record.nonce} of {self.address} was used by another transaction; "
-            "nothing of it was paid"))
+        record.failure = TransactionDropped(
+            record.latest.tx_hash,
+            record.nonce,
+            reason
+            or (
+                f"can never be mined: nonce {record.nonce} of {self.address} was used by another transaction; "
+                "nothing of it was paid"
+            ),
+        )
 
     def _known(self, tx_hash: str) -> bool:
         try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 from decimal import Decimal
-from typing import Any, Union
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator
 
@@ -21,7 +21,7 @@ class Raw(int):
     """
 
 
-Amount = Union[Decimal, int, str, Raw]
+Amount = Decimal | int | str | Raw
 
 
 def to_raw(amount: Amount | float, decimals: int) -> int:
@@ -144,7 +144,9 @@ ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
 
 def _version(config_version: int | None) -> int:
     if config_version is None:
-        raise ValueError("config_version is not set: sign and relay through rails.oracle, which fills in the hub's current one")
+        raise ValueError(
+            "config_version is not set: sign and relay through rails.oracle, which fills in the hub's current one"
+        )
     return config_version
 
 
@@ -180,8 +182,15 @@ class Attestation(_Model):
         Raises:
             ValueError: ``config_version`` is not set (``rails.oracle`` fills it in).
         """
-        return (self.job_id, self.provider, self.success, self.units, bytes.fromhex(self.result_hash[2:]), self.deadline,
-                _version(self.config_version))
+        return (
+            self.job_id,
+            self.provider,
+            self.success,
+            self.units,
+            bytes.fromhex(self.result_hash[2:]),
+            self.deadline,
+            _version(self.config_version),
+        )
 
     def digest(self, chain_id: int, hub_address: str) -> bytes:
         struct = eip712.attestation_struct_hash(*self.as_tuple())

@@ -64,7 +64,10 @@ class Views:
         """Wallet and claimable balances of every protocol token, by symbol."""
         claimable = self.claimable(account)
         tokens = self.payment_tokens() + [self._s.staking_token]
-        return {t.symbol: {"wallet": self.wallet(account, t.address), "claimable": claimable.get(t, Decimal(0))} for t in tokens}
+        return {
+            t.symbol: {"wallet": self.wallet(account, t.address), "claimable": claimable.get(t, Decimal(0))}
+            for t in tokens
+        }
 
     # ── protocol ──
     def payment_tokens(self, fresh: bool = False) -> list[TokenInfo]:
@@ -81,8 +84,15 @@ class Views:
         """Every governance parameter, raw, by contract."""
         e, s = self._s.escrow.functions, self._s.staking.functions
         u = self._s.slasher.functions.params().call()
-        names = ("epoch_length", "statute_epochs", "sla_bps", "uptime_slash_bps", "uptime_slash_cap",
-                 "relayer_reward_bps", "relayer_reward_cap")
+        names = (
+            "epoch_length",
+            "statute_epochs",
+            "sla_bps",
+            "uptime_slash_bps",
+            "uptime_slash_cap",
+            "relayer_reward_bps",
+            "relayer_reward_cap",
+        )
         return {
             "escrow": {
                 "fee_bps": e.feeBps().call(),

@@ -79,17 +79,16 @@ contract AttestationHub is IAttestationHub, AccessControl, EIP712 {
     ///         (carrying the revert data it hit) instead of reverting the batch.
     /// @return recorded how many attestations took effect
     /// @custom:constraint anyone
-    function submitAttestations(Attestation[] calldata attestations, bytes[] calldata signatures)
-        external
-        returns (uint256 recorded)
-    {
+    function submitAttestations(
+        Attestation[] calldata attestations,
+        bytes[] calldata signatures
+    ) external returns (uint256 recorded) {
         uint256 n = attestations.length;
         if (n == 0) revert EmptyBatch();
         if (n != signatures.length) revert BatchLengthMismatch(n, signatures.length);
         for (uint256 i; i < n; ++i) {
             Attestation calldata a = attestations[i];
-            try this.checkAttestation(a, signatures[i]) {}
-            catch (bytes memory reason) {
+            try this.checkAttestation(a, signatures[i]) {} catch (bytes memory reason) {
                 emit AttestationSkipped(a.jobId, reason);
                 continue;
             }
@@ -157,20 +156,31 @@ contract AttestationHub is IAttestationHub, AccessControl, EIP712 {
 
     /// @notice The EIP-712 digest oracles sign for a compute attestation.
     function attestationDigest(Attestation calldata a) public view returns (bytes32) {
-        return _hashTypedDataV4(
-            keccak256(
-                abi.encode(
-                    ATTESTATION_TYPEHASH, a.jobId, a.provider, a.success, a.units, a.resultHash, a.deadline, a.configVersion
+        return
+            _hashTypedDataV4(
+                keccak256(
+                    abi.encode(
+                        ATTESTATION_TYPEHASH,
+                        a.jobId,
+                        a.provider,
+                        a.success,
+                        a.units,
+                        a.resultHash,
+                        a.deadline,
+                        a.configVersion
+                    )
                 )
-            )
-        );
+            );
     }
 
     /// @notice The EIP-712 digest oracles sign for an uptime report.
     function uptimeReportDigest(UptimeReport calldata r) public view returns (bytes32) {
-        return _hashTypedDataV4(
-            keccak256(abi.encode(UPTIME_REPORT_TYPEHASH, r.provider, r.epoch, r.uptimeBps, r.relayer, r.configVersion))
-        );
+        return
+            _hashTypedDataV4(
+                keccak256(
+                    abi.encode(UPTIME_REPORT_TYPEHASH, r.provider, r.epoch, r.uptimeBps, r.relayer, r.configVersion)
+                )
+            );
     }
 
     /// @notice Signatures a quorum needs.
@@ -219,7 +229,7 @@ contract AttestationHub is IAttestationHub, AccessControl, EIP712 {
             bytes32 s = bytes32(signatures[o + 32:o + 64]);
             uint8 v = uint8(signatures[o + 64]);
             // tryRecover rejects high-s signatures and never returns address(0) without an error.
-            (address signer, ECDSA.RecoverError err,) = ECDSA.tryRecover(digest, v, r, s);
+            (address signer, ECDSA.RecoverError err, ) = ECDSA.tryRecover(digest, v, r, s);
             if (err != ECDSA.RecoverError.NoError) revert InvalidSignature(i);
             if (signer <= previous) revert SignersNotAscending(previous, signer);
             if (_oracleIndex[signer] == 0) revert SignerNotOracle(signer);

@@ -191,7 +191,9 @@ contract JobEscrow is IJobEscrow, AccessControl, Pausable, ReentrancyGuardTransi
     ///         paid with one transfer.
     /// @return firstJobId the id of the first job; the others follow consecutively
     /// @custom:constraint anyone, while not paused
-    function createJobs(JobRequest[] calldata requests) external nonReentrant whenNotPaused returns (uint256 firstJobId) {
+    function createJobs(
+        JobRequest[] calldata requests
+    ) external nonReentrant whenNotPaused returns (uint256 firstJobId) {
         uint256 n = requests.length;
         if (n == 0) revert EmptyBatch();
         firstJobId = _jobCount + 1;
@@ -284,10 +286,13 @@ contract JobEscrow is IJobEscrow, AccessControl, Pausable, ReentrancyGuardTransi
     /// @dev Success opens the challenge window; failure refunds the client and slashes the
     ///      provider's collateral. Each job takes one attestation: it must be Accepted.
     /// @custom:constraint ATTESTER_ROLE (the AttestationHub), by the job's deadline
-    function recordAttestation(uint256 jobId, address provider, bool success, uint256 units, bytes32 resultHash)
-        external
-        onlyRole(ATTESTER_ROLE)
-    {
+    function recordAttestation(
+        uint256 jobId,
+        address provider,
+        bool success,
+        uint256 units,
+        bytes32 resultHash
+    ) external onlyRole(ATTESTER_ROLE) {
         Job storage j = _jobs[jobId];
         _requireStatus(jobId, j.status, JobStatus.Accepted);
         if (provider != j.provider) revert NotJobProvider(j.provider, provider);
@@ -353,8 +358,9 @@ contract JobEscrow is IJobEscrow, AccessControl, Pausable, ReentrancyGuardTransi
             uint256 jobId = jobIds[i];
             Job storage j = _jobs[jobId];
             JobStatus status = j.status;
-            bool ready = (status == JobStatus.Attested && block.timestamp >= j.timer)
-                || (status == JobStatus.Disputed && block.timestamp > j.timer);
+            bool ready =
+                (status == JobStatus.Attested && block.timestamp >= j.timer) ||
+                    (status == JobStatus.Disputed && block.timestamp > j.timer);
             if (!ready) {
                 emit JobSettleSkipped(jobId, status);
                 continue;
@@ -411,10 +417,12 @@ contract JobEscrow is IJobEscrow, AccessControl, Pausable, ReentrancyGuardTransi
     ///         created from now on; live jobs keep their challenge window and dispute timeout.
     /// @custom:constraint GOVERNOR_ROLE; windows in 1 minute .. 30 days, dispute timeout up to
     ///         90 days, job duration up to 365 days
-    function setWindows(uint256 acceptWindow_, uint256 challengeWindow_, uint256 disputeTimeout_, uint256 maxJobDuration_)
-        external
-        onlyRole(GOVERNOR_ROLE)
-    {
+    function setWindows(
+        uint256 acceptWindow_,
+        uint256 challengeWindow_,
+        uint256 disputeTimeout_,
+        uint256 maxJobDuration_
+    ) external onlyRole(GOVERNOR_ROLE) {
         _checkWindows(acceptWindow_, challengeWindow_, disputeTimeout_, maxJobDuration_);
         acceptWindow = uint32(acceptWindow_);
         maxJobDuration = uint32(maxJobDuration_);
@@ -543,11 +551,9 @@ contract JobEscrow is IJobEscrow, AccessControl, Pausable, ReentrancyGuardTransi
     /// @return registered whether it was ever added
     /// @return allowed whether new jobs may use it
     /// @return collateralRate staking-token units per payment-token unit, scaled by 1e18
-    function paymentToken(address token)
-        external
-        view
-        returns (uint256 id, bool registered, bool allowed, uint256 collateralRate)
-    {
+    function paymentToken(
+        address token
+    ) external view returns (uint256 id, bool registered, bool allowed, uint256 collateralRate) {
         PaymentToken memory pt = _paymentTokens[token];
         return (pt.id, pt.registered, pt.allowed, pt.registered ? _collateralRates[pt.id] : 0);
     }
@@ -607,7 +613,12 @@ contract JobEscrow is IJobEscrow, AccessControl, Pausable, ReentrancyGuardTransi
 
     /// @dev Settles an Attested job, or a Disputed one whose dispute lapsed; returns the
     ///      collateral the caller must release.
-    function _settle(uint256 jobId, Job storage j, JobStatus status, uint256 fee) internal returns (uint256 collateral) {
+    function _settle(
+        uint256 jobId,
+        Job storage j,
+        JobStatus status,
+        uint256 fee
+    ) internal returns (uint256 collateral) {
         if (status == JobStatus.Attested) return _pay(jobId, j, fee, 0, 0);
         // The arbitrator let the dispute lapse: the attestation stands, the bond goes home.
         uint256 bond = _disputeBonds[jobId];
@@ -618,16 +629,19 @@ contract JobEscrow is IJobEscrow, AccessControl, Pausable, ReentrancyGuardTransi
     /// @dev Pays the attested units: provider net of fee, client the unused rest, treasury the
     ///      fee. Returns the job's collateral, which the caller releases (batches release once
     ///      per provider).
-    function _pay(uint256 jobId, Job storage j, uint256 feeBps_, uint256 bondToProvider, uint256 bondToClient)
-        internal
-        returns (uint256 collateral)
-    {
+    function _pay(
+        uint256 jobId,
+        Job storage j,
+        uint256 feeBps_,
+        uint256 bondToProvider,
+        uint256 bondToClient
+    ) internal returns (uint256 collateral) {
         j.status = JobStatus.Settled;
         address token = _tokenById[j.tokenId];
         (address provider, address client) = (j.provider, j.client);
         uint256 unitPrice = j.unitPrice;
         uint256 gross = uint256(j.units) * unitPrice;
-        uint256 fee = gross * feeBps_ / BPS;
+        uint256 fee = (gross * feeBps_) / BPS;
         uint256 refund = uint256(j.maxUnits) * unitPrice - gross;
         _credit(provider, token, gross - fee + bondToProvider);
         _credit(client, token, refund + bondToClient);

@@ -15,7 +15,9 @@ contract ProtocolTimelock is TimelockController {
     /// @param minDelay seconds every operation waits
     /// @param proposers may schedule and cancel operations (governance)
     /// @param executors may execute operations once ready
-    constructor(uint256 minDelay, address[] memory proposers, address[] memory executors)
-        TimelockController(minDelay, proposers, executors, address(0))
-    {}
+    constructor(
+        uint256 minDelay,
+        address[] memory proposers,
+        address[] memory executors
+    ) TimelockController(minDelay, proposers, executors, address(0)) {}
 }

@@ -259,11 +259,12 @@ contract ProviderStaking is IProviderStaking, AccessControl, ReentrancyGuardTran
     /// @param shareBps the client's share in basis points
     /// @return beneficiaryAmount what the beneficiary can now claim
     /// @custom:constraint COLLATERAL_MANAGER_ROLE (the job escrow); at most what is locked
-    function slashCollateral(address account, uint256 amount, address beneficiary, uint256 shareBps)
-        external
-        onlyRole(COLLATERAL_MANAGER_ROLE)
-        returns (uint256 beneficiaryAmount)
-    {
+    function slashCollateral(
+        address account,
+        uint256 amount,
+        address beneficiary,
+        uint256 shareBps
+    ) external onlyRole(COLLATERAL_MANAGER_ROLE) returns (uint256 beneficiaryAmount) {
         if (shareBps > BPS) revert InvalidShareBps(BPS, shareBps);
         Provider storage p = _providers[account];
         _unlock(p, amount);
@@ -273,7 +274,7 @@ contract ProviderStaking is IProviderStaking, AccessControl, ReentrancyGuardTran
             totalStaked -= uint128(amount);
         }
         if (beneficiary == account) beneficiary = address(0);
-        if (beneficiary != address(0)) beneficiaryAmount = amount * shareBps / BPS;
+        if (beneficiary != address(0)) beneficiaryAmount = (amount * shareBps) / BPS;
         uint256 treasuryAmount = amount - beneficiaryAmount;
         _credit(beneficiary, beneficiaryAmount);
         _credit(treasury, treasuryAmount);
@@ -297,25 +298,34 @@ contract ProviderStaking is IProviderStaking, AccessControl, ReentrancyGuardTran
     /// @return slashed what was taken now
     /// @return beneficiaryAmount what the beneficiary can now claim
     /// @custom:constraint SLASHER_ROLE (the uptime slasher)
-    function slash(address account, uint256 amount, address beneficiary, uint256 shareBps, uint256 shareCap)
-        external
-        onlyRole(SLASHER_ROLE)
-        returns (uint256 slashed, uint256 beneficiaryAmount)
-    {
+    function slash(
+        address account,
+        uint256 amount,
+        address beneficiary,
+        uint256 shareBps,
+        uint256 shareCap
+    ) external onlyRole(SLASHER_ROLE) returns (uint256 slashed, uint256 beneficiaryAmount) {
         if (shareBps > BPS) revert InvalidShareBps(BPS, shareBps);
         Provider storage p = _providers[account];
         (uint256 fromFree, uint256 fromUnbonding, uint256 deferred) = _take(p, amount);
         slashed = fromFree + fromUnbonding;
         if (beneficiary == account) beneficiary = address(0);
         if (beneficiary != address(0)) {
-            beneficiaryAmount = slashed * shareBps / BPS;
+            beneficiaryAmount = (slashed * shareBps) / BPS;
             if (beneficiaryAmount > shareCap) beneficiaryAmount = shareCap;
         }
         uint256 treasuryAmount = slashed - beneficiaryAmount;
         _credit(beneficiary, beneficiaryAmount);
         _credit(treasury, treasuryAmount);
         emit ProviderSlashed(
-            account, beneficiary, amount, fromFree, fromUnbonding, deferred, beneficiaryAmount, treasuryAmount
+            account,
+            beneficiary,
+            amount,
+            fromFree,
+            fromUnbonding,
+            deferred,
+            beneficiaryAmount,
+            treasuryAmount
         );
         if (amount != 0) _jail(account, p, JAILED_FOR_DOWNTIME);
     }
@@ -378,15 +388,11 @@ contract ProviderStaking is IProviderStaking, AccessControl, ReentrancyGuardTran
     /// @return slashable active plus unbonding stake
     /// @return slaFrom the SLA applies to epochs starting at or after this time
     /// @return leftAt the SLA applies to epochs starting before this time (0: no end)
-    function uptimeStatus(address account)
-        external
-        view
-        returns (bool registered, bool slaSuspended, uint256 slashable, uint256 slaFrom, uint256 leftAt)
-    {
+    function uptimeStatus(
+        address account
+    ) external view returns (bool registered, bool slaSuspended, uint256 slashable, uint256 slaFrom, uint256 leftAt) {
         Provider storage p = _providers[account];
-        return (
-            p.registered, p.flags & JAILED_FOR_DOWNTIME != 0, uint256(p.staked) + p.unbonding, p.slaFrom, p.leftAt
-        );
+        return (p.registered, p.flags & JAILED_FOR_DOWNTIME != 0, uint256(p.staked) + p.unbonding, p.slaFrom, p.leftAt);
     }
 
     /// @notice Whether the provider can accept jobs now: registered, not jailed, not left and
@@ -466,10 +472,10 @@ contract ProviderStaking is IProviderStaking, AccessControl, ReentrancyGuardTran
 
     /// @dev Takes up to `amount`: free stake first, then unbonding; defers the rest, up to the
     ///      locked stake it stands for, as shortfall. Keeps locked <= staked.
-    function _take(Provider storage p, uint256 amount)
-        internal
-        returns (uint256 fromFree, uint256 fromUnbonding, uint256 deferred)
-    {
+    function _take(
+        Provider storage p,
+        uint256 amount
+    ) internal returns (uint256 fromFree, uint256 fromUnbonding, uint256 deferred) {
         uint256 staked = p.staked;
         uint256 locked = p.locked;
         uint256 free = staked - locked;

@@ -82,10 +82,12 @@ contract UptimeSlasher is IUptimeSlasher, AccessControl {
     ///        (nobody when it is address(0) or the provider itself)
     /// @custom:constraint REPORTER_ROLE (the AttestationHub); once per (provider, epoch); only
     ///                    for epochs the provider was under the SLA
-    function onUptimeReport(address provider, uint256 epoch, uint256 uptimeBps, address relayer)
-        external
-        onlyRole(REPORTER_ROLE)
-    {
+    function onUptimeReport(
+        address provider,
+        uint256 epoch,
+        uint256 uptimeBps,
+        address relayer
+    ) external onlyRole(REPORTER_ROLE) {
         if (uptimeBps > BPS) revert UptimeOutOfRange(BPS, uptimeBps);
         if (relayer == provider) relayer = address(0); // a provider never earns from its own slash
         uint256 start = _requireReportable(epoch);
@@ -95,7 +97,7 @@ contract UptimeSlasher is IUptimeSlasher, AccessControl {
         uint256 slashed = 0;
         uint256 reward = 0;
         if (uptimeBps < _slaBps) {
-            requested = slashable * _uptimeSlashBps / BPS;
+            requested = (slashable * _uptimeSlashBps) / BPS;
             if (requested > _uptimeSlashCap) requested = _uptimeSlashCap;
             (slashed, reward) = staking.slash(provider, requested, relayer, _relayerRewardBps, _relayerRewardCap);
         }
@@ -139,8 +141,9 @@ contract UptimeSlasher is IUptimeSlasher, AccessControl {
     /// @dev Reverts unless `provider` is registered, not yet reported for `epoch` and under the
     ///      SLA in it; marks the report and returns the provider's slashable stake.
     function _markUnderSla(address provider, uint256 epoch, uint256 start) internal returns (uint256 slashable) {
-        (bool registered, bool suspended, uint256 stake, uint256 slaFrom, uint256 leftAt) =
-            staking.uptimeStatus(provider);
+        (bool registered, bool suspended, uint256 stake, uint256 slaFrom, uint256 leftAt) = staking.uptimeStatus(
+            provider
+        );
         if (!registered) revert UnknownProvider(provider);
         uint256 bit = 1 << (epoch & 0xff);
         uint256 bits = _reported[provider][epoch >> 8];
@@ -160,12 +163,12 @@ contract UptimeSlasher is IUptimeSlasher, AccessControl {
 
     /// @notice Start time of `epoch`.
     function epochStart(uint256 epoch) external view returns (uint256 start) {
-        (start,,) = _locate(epoch);
+        (start, , ) = _locate(epoch);
     }
 
     /// @notice End time of `epoch` (the start of the next one).
     function epochEnd(uint256 epoch) external view returns (uint256) {
-        (uint256 start, uint256 length,) = _locate(epoch);
+        (uint256 start, uint256 length, ) = _locate(epoch);
         return start + length;
     }
 

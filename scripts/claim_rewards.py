@@ -23,8 +23,9 @@ from computerails.errors import ComputeRailsError
 def cli(account, deployment):
     """Withdraw every claimable token of this provider."""
     try:
-        key = key_of_ape_account(account, lambda alias: click.prompt(f"Password for Ape account {alias}",
-                                                                     hide_input=True, err=True))
+        key = key_of_ape_account(
+            account, lambda alias: click.prompt(f"Password for Ape account {alias}", hide_input=True, err=True)
+        )
         rails = computerails.connect(chain.provider.web3, deployment=deployment, account=key)
         payouts = rails.provider.claim_rewards()
     except ComputeRailsError as exc:

@@ -30,9 +30,13 @@ def asserted_errors() -> set[str]:
 
 def test_declared_errors__found():
     # Guards the scan itself: if the regex broke, the coverage test below would pass vacuously.
-    assert {"UnexpectedJobStatus", "InsufficientSignatures", "ReportWindowClosed", "TransferAmountMismatch", "ShortfallOutstanding"} <= set(
-        declared_errors()
-    )
+    assert {
+        "UnexpectedJobStatus",
+        "InsufficientSignatures",
+        "ReportWindowClosed",
+        "TransferAmountMismatch",
+        "ShortfallOutstanding",
+    } <= set(declared_errors())
 
 
 def test_every_custom_error__asserted_in_a_test():

@@ -19,7 +19,15 @@ ROOT = Path(__file__).resolve().parent.parent
 BUILD = ROOT / ".build" / "__local__.json"
 OUT = ROOT / "computerails" / "abi"
 #: Contracts the SDK talks to. The mocks are exported for devnets and the demo.
-CONTRACTS = ("ProviderStaking", "JobEscrow", "AttestationHub", "UptimeSlasher", "ProtocolTimelock", "MockUSD", "MockStakeToken")
+CONTRACTS = (
+    "ProviderStaking",
+    "JobEscrow",
+    "AttestationHub",
+    "UptimeSlasher",
+    "ProtocolTimelock",
+    "MockUSD",
+    "MockStakeToken",
+)
 
 
 def exported() -> dict[str, str]:

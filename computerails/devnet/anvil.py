@@ -74,8 +74,18 @@ class Anvil:
 
     def args(self, load_state: bool = False) -> list[str]:
         """The command line this node runs with."""
-        args = [anvil_binary(), "--host", "127.0.0.1", "--port", str(self.port), "--accounts", str(N_ACCOUNTS),
-                "--mnemonic", DEV_MNEMONIC, "--silent"]
+        args = [
+            anvil_binary(),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--accounts",
+            str(N_ACCOUNTS),
+            "--mnemonic",
+            DEV_MNEMONIC,
+            "--silent",
+        ]
         if self.prune_history:
             args.append("--prune-history")
         if self.block_keeper is not None:
@@ -86,7 +96,7 @@ class Anvil:
                 args += ["--load-state", str(self.state_file)]
         return args + list(self.extra_args)
 
-    def start(self, load_state: bool = False) -> "Anvil":
+    def start(self, load_state: bool = False) -> Anvil:
         """Start and wait (up to 20 s) until it accepts connections.
 
         Raises:
@@ -134,8 +144,10 @@ class Anvil:
         self.stop()
         self.start(load_state=True)
 
-    def __enter__(self) -> "Anvil":
+    def __enter__(self) -> Anvil:
         return self.start() if self.process is None else self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.stop()

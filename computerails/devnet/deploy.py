@@ -17,9 +17,10 @@ they deploy exactly what was just compiled.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
@@ -203,8 +204,10 @@ def deploy_protocol(
     guardian = to_checksum_address(guardian) if guardian else governance
     treasury = to_checksum_address(required(treasury, "a treasury", lambda: dev_address(TREASURY_INDEX)))
     arbitrator = to_checksum_address(arbitrator) if arbitrator else governance
-    oracle_list: list[str] = [str(to_checksum_address(o)) for o in required(
-        oracles, "the oracle addresses", lambda: [dev_address(i) for i in ORACLE_INDEXES])]
+    oracle_list: list[str] = [
+        str(to_checksum_address(o))
+        for o in required(oracles, "the oracle addresses", lambda: [dev_address(i) for i in ORACLE_INDEXES])
+    ]
     threshold = p["threshold"] if threshold is None else threshold
     p["threshold"] = threshold
     deploy_block = int(w3.eth.block_number) + 1
@@ -221,18 +224,46 @@ def deploy_protocol(
 
     s, e, u = p["staking"], p["escrow"], p["uptime"]
     staking = d.deploy("ProviderStaking", staking_token, deployer, treasury, s["min_stake"], s["unbonding_delay"])
-    escrow = d.deploy("JobEscrow", staking, deployer, treasury, (
-        e["fee_bps"], e["accept_window"], e["challenge_window"], e["dispute_timeout"], e["max_job_duration"],
-        e["dispute_bond_bps"], e["client_slash_share_bps"],
-    ))
-    slasher = d.deploy("UptimeSlasher", staking, deployer, (
-        u["epoch_length"], u["statute_epochs"], u["sla_bps"], u["uptime_slash_bps"], u["uptime_slash_cap"],
-        u["relayer_reward_bps"], u["relayer_reward_cap"],
-    ))
+    escrow = d.deploy(
+        "JobEscrow",
+        staking,
+        deployer,
+        treasury,
+        (
+            e["fee_bps"],
+            e["accept_window"],
+            e["challenge_window"],
+            e["dispute_timeout"],
+            e["max_job_duration"],
+            e["dispute_bond_bps"],
+            e["client_slash_share_bps"],
+        ),
+    )
+    slasher = d.deploy(
+        "UptimeSlasher",
+        staking,
+        deployer,
+        (
+            u["epoch_length"],
+            u["statute_epochs"],
+            u["sla_bps"],
+            u["uptime_slash_bps"],
+            u["uptime_slash_cap"],
+            u["relayer_reward_bps"],
+            u["relayer_reward_cap"],
+        ),
+    )
     hub = d.deploy("AttestationHub", escrow, slasher, deployer, oracle_list, threshold)
 
-    st, es, sl, hb = (d.contract(n, a) for n, a in (("ProviderStaking", staking), ("JobEscrow", escrow),
-                                                     ("UptimeSlasher", slasher), ("AttestationHub", hub)))
+    st, es, sl, hb = (
+        d.contract(n, a)
+        for n, a in (
+            ("ProviderStaking", staking),
+            ("JobEscrow", escrow),
+            ("UptimeSlasher", slasher),
+            ("AttestationHub", hub),
+        )
+    )
     d.send(st, "grantRole", role_id("COLLATERAL_MANAGER_ROLE"), escrow)
     d.send(st, "grantRole", role_id("SLASHER_ROLE"), slasher)
     d.send(sl, "syncReportWindow")
@@ -248,8 +279,13 @@ def deploy_protocol(
     deployment = ProtocolDeployment(
         chain_id=d.chain_id,
         deploy_block=deploy_block,
-        contracts={"ProviderStaking": staking, "JobEscrow": escrow, "UptimeSlasher": slasher,
-                   "AttestationHub": hub, "ProtocolTimelock": timelock},
+        contracts={
+            "ProviderStaking": staking,
+            "JobEscrow": escrow,
+            "UptimeSlasher": slasher,
+            "AttestationHub": hub,
+            "ProtocolTimelock": timelock,
+        },
         staking_token=staking_token,
         payment_tokens=payment_tokens,
         governance=governance,
@@ -287,8 +323,10 @@ def verify_roles(w3: Web3, deployment: ProtocolDeployment, *, artifacts: Artifac
         DeploymentError: listing every problem found, one per line.
     """
     load = artifacts or load_artifact
-    contracts = {name: w3.eth.contract(address=to_checksum_address(deployment.contracts[name]), abi=load(name)["abi"])
-                 for name in PROTOCOL_CONTRACTS}
+    contracts = {
+        name: w3.eth.contract(address=to_checksum_address(deployment.contracts[name]), abi=load(name)["abi"])
+        for name in PROTOCOL_CONTRACTS
+    }
 
     def read(contract: str, fn: str, args: tuple[Any, ...]) -> Any:
         return getattr(contracts[contract].functions, fn)(*args).call()
@@ -334,8 +372,9 @@ def through_timelock(
 
     Devnets only: production governance schedules, waits for real and executes
     (``rails.governance``)."""
-    timelock_address = deployment.timelock if isinstance(deployment, ProtocolDeployment) else \
-        deployment.governance["timelock"]
+    timelock_address = (
+        deployment.timelock if isinstance(deployment, ProtocolDeployment) else deployment.governance["timelock"]
+    )
     load = artifacts or load_artifact
     d = _Deployer(w3, proposer_key, load, 120.0)
     timelock = d.contract("ProtocolTimelock", timelock_address)
@@ -362,6 +401,9 @@ def grant_direct_governance(
     contracts = deployment.contracts
     me = Account.from_key(governance_key).address
     grant = w3.eth.contract(abi=(artifacts or load_artifact)("ProviderStaking")["abi"])
-    calls = [(contracts[name], grant.encode_abi("grantRole", [role_id(role), me]))
-             for name in PROTOCOL_CONTRACTS for role in ("DEFAULT_ADMIN_ROLE", "GOVERNOR_ROLE")]
+    calls = [
+        (contracts[name], grant.encode_abi("grantRole", [role_id(role), me]))
+        for name in PROTOCOL_CONTRACTS
+        for role in ("DEFAULT_ADMIN_ROLE", "GOVERNOR_ROLE")
+    ]
     through_timelock(w3, deployment, governance_key, calls, warp=warp, artifacts=artifacts)

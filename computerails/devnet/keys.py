@@ -4,17 +4,25 @@ its accounts play which part on a local deployment, and deterministic demo keys.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from eth_account import Account
 from eth_utils import keccak
 
 from computerails.deployments import DEVNET_CHAIN_IDS
 
-__all__ = ["DEVNET_CHAIN_IDS", "DEV_MNEMONIC", "LOCAL_ROLES", "derive_key", "dev_address", "dev_key",
-           "key_of_ape_account"]
+__all__ = [
+    "DEVNET_CHAIN_IDS",
+    "DEV_MNEMONIC",
+    "LOCAL_ROLES",
+    "derive_key",
+    "dev_address",
+    "dev_key",
+    "key_of_ape_account",
+]
 
 #: The well-known devnet mnemonic. Never hold value with it.
 DEV_MNEMONIC = "test test test test test test test test test test test junk"
@@ -24,7 +32,9 @@ GOVERNANCE_INDEX = 0
 TREASURY_INDEX = 1
 ORACLE_INDEXES = (17, 18, 19)
 LOCAL_ROLES: dict[str, int | tuple[int, ...]] = {
-    "governance": GOVERNANCE_INDEX, "treasury": TREASURY_INDEX, "oracles": ORACLE_INDEXES,
+    "governance": GOVERNANCE_INDEX,
+    "treasury": TREASURY_INDEX,
+    "oracles": ORACLE_INDEXES,
 }
 
 Account.enable_unaudited_hdwallet_features()

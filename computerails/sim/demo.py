@@ -15,10 +15,11 @@ from __future__ import annotations
 import json
 import resource
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import click
 from eth_account import Account
@@ -95,9 +96,14 @@ def print_report(report: Report, path: Path, wall: float) -> None:
             t.add_row(*[cell(r[c]) for c in columns])
         console.print(t)
 
-    table("Providers", [{**p, "uptime": f"{p['uptime_bps'] / 100:.1f}%" if p["uptime_bps"] is not None else "-"}
-                        for p in report.providers],
-          ["name", "role", "stake", "slashed", "jobs_done", "jobs_failed", "earned", "claimed", "uptime"])
+    table(
+        "Providers",
+        [
+            {**p, "uptime": f"{p['uptime_bps'] / 100:.1f}%" if p["uptime_bps"] is not None else "-"}
+            for p in report.providers
+        ],
+        ["name", "role", "stake", "slashed", "jobs_done", "jobs_failed", "earned", "claimed", "uptime"],
+    )
     table("Clients", report.clients, ["name", "jobs", "locked", "paid", "refunded", "slash_compensation"])
     table("Oracles", report.oracles, ["name", "signatures"])
     table("Gas per operation", report.gas, ["operation", "count", "mean", "total"])
@@ -107,8 +113,10 @@ def print_report(report: Report, path: Path, wall: float) -> None:
             rows.append({"token": symbol, "check": check, "result": "PASS" if ok else "FAIL"})
     table("Accounting", rows, ["token", "check", "result"])
     jobs = report.jobs
-    console.print(f"Jobs: {jobs['total']} total, {jobs['settled']} settled, {jobs['disputed']} disputed, "
-                  f"{jobs['failed']} failed, {jobs['expired']} expired")
+    console.print(
+        f"Jobs: {jobs['total']} total, {jobs['settled']} settled, {jobs['disputed']} disputed, "
+        f"{jobs['failed']} failed, {jobs['expired']} expired"
+    )
     console.print(f"Report written to {path}")
     console.print(f"Wall time: {wall:.1f} s (simulation {report.timings['total']:.1f} s)")
     if report.resources:
@@ -127,8 +135,17 @@ def print_report(report: Report, path: Path, wall: float) -> None:
 @click.option("--report", "report_path", type=click.Path(dir_okay=False), help="Where to write the JSON report.")
 @click.option("--rpc", help="Use a running node instead of a fresh anvil (needs --deployment).")
 @click.option("--deployment", help="deployments/<chainId>.json for --rpc.")
-def cli(providers: int, clients: int, jobs: int, oracles: int, threshold: int, seed: int, report_path: str | None,
-        rpc: str | None, deployment: str | None) -> None:
+def cli(
+    providers: int,
+    clients: int,
+    jobs: int,
+    oracles: int,
+    threshold: int,
+    seed: int,
+    report_path: str | None,
+    rpc: str | None,
+    deployment: str | None,
+) -> None:
     """Run the compute marketplace end to end and check the books."""
     started = time.monotonic()
     config = Config(providers=providers, clients=clients, jobs=jobs, oracles=oracles, threshold=threshold, seed=seed)

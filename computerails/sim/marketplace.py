@@ -19,12 +19,14 @@ import json
 import random
 import time
 from collections import Counter, defaultdict
+from collections.abc import Callable
+from contextlib import AbstractContextManager as ContextManager
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Callable, ContextManager
+from typing import Any
 
 from eth_account import Account
 from eth_utils import keccak
@@ -158,11 +160,21 @@ class Report:
                 return [plain(x) for x in v]
             return v
 
-        document: dict[str, Any] = plain({
-            "config": self.config, "jobs": self.jobs, "providers": self.providers, "clients": self.clients,
-            "oracles": self.oracles, "gas": self.gas, "accounting": self.accounting, "timings": self.timings,
-            "deployment": self.deployment, "resources": self.resources, "result": "PASS" if self.passed else "FAIL",
-        })
+        document: dict[str, Any] = plain(
+            {
+                "config": self.config,
+                "jobs": self.jobs,
+                "providers": self.providers,
+                "clients": self.clients,
+                "oracles": self.oracles,
+                "gas": self.gas,
+                "accounting": self.accounting,
+                "timings": self.timings,
+                "deployment": self.deployment,
+                "resources": self.resources,
+                "result": "PASS" if self.passed else "FAIL",
+            }
+        )
         return document
 
 
@@ -187,8 +199,9 @@ class Marketplace:
         progress: ``progress(label, total)`` -> context giving an ``advance()`` callable.
     """
 
-    def __init__(self, rpc: str, deployment: str | Path, config: Config, governance_key: str,
-                 progress: Progress = no_progress) -> None:
+    def __init__(
+        self, rpc: str, deployment: str | Path, config: Config, governance_key: str, progress: Progress = no_progress
+    ) -> None:
         config.validate()
         self.cfg = config
         self.rng = random.Random(config.seed)
@@ -227,7 +240,9 @@ class Marketplace:
             if Account.from_key(key).address == address:
                 self.w3.provider.make_request("anvil_setBalance", [address, hex(ETH_PER_ACCOUNT)])  # type: ignore[arg-type]
                 return self._actor("treasury", key)
-        raise ValueError(f"the deployment's treasury {address} is neither a demo nor a devnet key: its fees could not be withdrawn")
+        raise ValueError(
+            f"the deployment's treasury {address} is neither a demo nor a devnet key: its fees could not be withdrawn"
+        )
 
     @property
     def everyone(self) -> list[Actor]:
@@ -291,8 +306,13 @@ class Marketplace:
             for i, p in enumerate(self.providers):
                 stake = Decimal(self.rng.choice([2_000, 3_000, 4_000]))
                 self.mint(p, stake_token, int(stake) * 10**STAKE_DECIMALS * 2)
-                uri = "data:application/json," + json.dumps({"gpu": self.rng.choice(["A100", "H100", "L40S", "RTX4090"]),
-                                                             "endpoint": f"https://provider-{i}.example", "region": "eu"})
+                uri = "data:application/json," + json.dumps(
+                    {
+                        "gpu": self.rng.choice(["A100", "H100", "L40S", "RTX4090"]),
+                        "endpoint": f"https://provider-{i}.example",
+                        "region": "eu",
+                    }
+                )
                 p.rails.provider.register(uri, stake)
                 p.price = Decimal(self.rng.choice(["0.010", "0.015", "0.020", "0.025"]))
                 advance()
@@ -347,8 +367,12 @@ class Marketplace:
             for o in self.oracles:
                 success = keccak(compute(plan.spec)) == claimed
                 attestation = Attestation(
-                    job_id=plan.job_id, provider=plan.provider.address, success=success,
-                    units=units_of(plan.spec) if success else 0, result_hash=claimed, deadline=deadline,
+                    job_id=plan.job_id,
+                    provider=plan.provider.address,
+                    success=success,
+                    units=units_of(plan.spec) if success else 0,
+                    result_hash=claimed,
+                    deadline=deadline,
                     config_version=o.rails.oracle.config_version(),
                 )
                 signed[attestation.as_tuple()].append((attestation, o.rails.oracle.sign_attestation(attestation)))
@@ -385,7 +409,9 @@ class Marketplace:
             advance()
             job = self.governance.rails.views.job(plan.job_id)
             upheld = keccak(compute(plan.spec)) != keccak(plan.result) or job.units > units_of(plan.spec)
-            self.governance.rails.send(self.governance.rails.escrow.functions.resolveDispute(plan.job_id, upheld), "resolveDispute")
+            self.governance.rails.send(
+                self.governance.rails.escrow.functions.resolveDispute(plan.job_id, upheld), "resolveDispute"
+            )
             plan.outcome = "failed" if upheld else "disputed"
             advance()
 
@@ -409,8 +435,13 @@ class Marketplace:
                 self.uptime[p.address] = bps
                 # The oracles name the relayer that earns the reward: a copy sent by anyone else
                 # still pays it, not the copier.
-                report = UptimeReport(provider=p.address, epoch=epoch, uptime_bps=bps, relayer=self.oracles[0].address,
-                                      config_version=self.oracles[0].rails.oracle.config_version())
+                report = UptimeReport(
+                    provider=p.address,
+                    epoch=epoch,
+                    uptime_bps=bps,
+                    relayer=self.oracles[0].address,
+                    config_version=self.oracles[0].rails.oracle.config_version(),
+                )
                 signatures = [o.rails.oracle.sign_uptime_report(report) for o in self.oracles]
                 for o in self.oracles:
                     self.signatures[o.address] += 1
@@ -446,7 +477,9 @@ class Marketplace:
         payers = [*self.providers, *self.clients, self.treasury, *self.oracles]
         with self.progress("Claims and withdrawals", len(payers)) as advance:
             for actor in payers:
-                method = actor.rails.provider.claim_rewards if actor in self.providers else actor.rails.client.withdraw_all
+                method = (
+                    actor.rails.provider.claim_rewards if actor in self.providers else actor.rails.client.withdraw_all
+                )
                 for payout in method():
                     self.claimed[actor.address][payout.token.symbol] += payout.amount
                 advance()
@@ -474,7 +507,9 @@ class Marketplace:
                 "escrow_contract": erc20.balanceOf(rails.escrow.address).call(),
                 "staking_contract": erc20.balanceOf(rails.staking.address).call(),
                 "job_escrow": sum(j[6] for j in jobs if j[3] == token and JobStatus.from_int(j[15]) in live),
-                "dispute_bonds": sum(j[14] for j in jobs if j[3] == token and JobStatus.from_int(j[15]) is JobStatus.DISPUTED),
+                "dispute_bonds": sum(
+                    j[14] for j in jobs if j[3] == token and JobStatus.from_int(j[15]) is JobStatus.DISPUTED
+                ),
                 "claimable_escrow": sum(escrow.claimable(a.address, token).call() for a in actors),
                 "claimable_staking": sum(staking.claimable(a.address).call() for a in actors) if is_stake else 0,
                 "stake_active": staking.totalStaked().call() if is_stake else 0,
@@ -491,8 +526,16 @@ class Marketplace:
             was = before[token]
             d = {k: now[k] - was[k] for k in now}
             symbol = self.governance.rails.token(token).symbol
-            parts = d["wallets"] + d["treasury"] + d["job_escrow"] + d["dispute_bonds"] + d["claimable_escrow"] \
-                + d["claimable_staking"] + d["stake_active"] + d["stake_unbonding"]
+            parts = (
+                d["wallets"]
+                + d["treasury"]
+                + d["job_escrow"]
+                + d["dispute_bonds"]
+                + d["claimable_escrow"]
+                + d["claimable_staking"]
+                + d["stake_active"]
+                + d["stake_unbonding"]
+            )
             checks = {
                 "minted == supply change": self.minted[token] == d["supply"],
                 "supply change == wallets + escrow + stake + claimable + treasury": d["supply"] == parts,
@@ -540,22 +583,36 @@ class Marketplace:
         for p in self.providers:
             s = p.rails.provider.status()
             role = "dishonest" if p is self.dishonest else "offline" if p is self.offline else "honest"
-            report.providers.append({
-                "name": p.name, "address": p.address, "role": role, "stake": s.staked, "slashed": s.total_slashed,
-                "jobs_done": done[p.address], "jobs_failed": failed[p.address],
-                "earned": from_raw(earned[p.address], usd.decimals),
-                "claimed": self.claimed[p.address].get(usd.symbol, Decimal(0)),
-                "uptime_bps": self.uptime.get(p.address), "jailed": s.jailed,
-            })
+            report.providers.append(
+                {
+                    "name": p.name,
+                    "address": p.address,
+                    "role": role,
+                    "stake": s.staked,
+                    "slashed": s.total_slashed,
+                    "jobs_done": done[p.address],
+                    "jobs_failed": failed[p.address],
+                    "earned": from_raw(earned[p.address], usd.decimals),
+                    "claimed": self.claimed[p.address].get(usd.symbol, Decimal(0)),
+                    "uptime_bps": self.uptime.get(p.address),
+                    "jailed": s.jailed,
+                }
+            )
         for c in self.clients:
-            locked_raw = sum(int(pl.unit_price * (units_of(pl.spec) + 5) * 10**usd.decimals) for pl in self.plans if pl.client is c)
-            report.clients.append({
-                "name": c.name, "address": c.address, "jobs": sum(1 for pl in self.plans if pl.client is c),
-                "locked": from_raw(locked_raw + bonds[c.address], usd.decimals),
-                "paid": from_raw(paid[c.address], usd.decimals),
-                "refunded": from_raw(refunded[c.address], usd.decimals),
-                "slash_compensation": self.claimed[c.address].get(stake.symbol, Decimal(0)),
-            })
+            locked_raw = sum(
+                int(pl.unit_price * (units_of(pl.spec) + 5) * 10**usd.decimals) for pl in self.plans if pl.client is c
+            )
+            report.clients.append(
+                {
+                    "name": c.name,
+                    "address": c.address,
+                    "jobs": sum(1 for pl in self.plans if pl.client is c),
+                    "locked": from_raw(locked_raw + bonds[c.address], usd.decimals),
+                    "paid": from_raw(paid[c.address], usd.decimals),
+                    "refunded": from_raw(refunded[c.address], usd.decimals),
+                    "slash_compensation": self.claimed[c.address].get(stake.symbol, Decimal(0)),
+                }
+            )
         for o in self.oracles:
             report.oracles.append({"name": o.name, "address": o.address, "signatures": self.signatures[o.address]})
         gas: dict[str, list[int]] = defaultdict(list)
@@ -567,7 +624,10 @@ class Marketplace:
             for label, v in sorted(gas.items())
         ]
         outcomes = Counter(p.outcome for p in self.plans)
-        report.jobs = {"total": len(self.plans), **{k: outcomes.get(k, 0) for k in ("settled", "disputed", "failed", "expired")}}
+        report.jobs = {
+            "total": len(self.plans),
+            **{k: outcomes.get(k, 0) for k in ("settled", "disputed", "failed", "expired")},
+        }
         report.accounting = self.accounting()
         report.timings = dict(self.timings)
         report.deployment = {"file": self.deployment, "chain_id": rails.chain_id, "start_block": self.start_block}

@@ -61,9 +61,10 @@ interface IAttestationHub {
     error StaleOracleConfig(uint256 current, uint256 signed);
 
     function submitAttestation(Attestation calldata attestation, bytes calldata signatures) external;
-    function submitAttestations(Attestation[] calldata attestations, bytes[] calldata signatures)
-        external
-        returns (uint256 recorded);
+    function submitAttestations(
+        Attestation[] calldata attestations,
+        bytes[] calldata signatures
+    ) external returns (uint256 recorded);
     function submitUptimeReport(UptimeReport calldata report, bytes calldata signatures) external;
 
     function attestationDigest(Attestation calldata attestation) external view returns (bytes32);

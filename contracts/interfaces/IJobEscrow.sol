@@ -183,8 +183,13 @@ interface IJobEscrow {
     function createJobs(JobRequest[] calldata requests) external returns (uint256 firstJobId);
     function cancel(uint256 jobId) external;
     function accept(uint256 jobId) external;
-    function recordAttestation(uint256 jobId, address provider, bool success, uint256 units, bytes32 resultHash)
-        external;
+    function recordAttestation(
+        uint256 jobId,
+        address provider,
+        bool success,
+        uint256 units,
+        bytes32 resultHash
+    ) external;
     function dispute(uint256 jobId) external;
     function resolveDispute(uint256 jobId, bool upheld) external;
     function settle(uint256 jobId) external;

@@ -132,21 +132,27 @@ interface IProviderStaking {
 
     function lockCollateral(address provider, uint256 amount) external;
     function releaseCollateral(address provider, uint256 amount) external;
-    function slashCollateral(address provider, uint256 amount, address beneficiary, uint256 shareBps)
-        external
-        returns (uint256 beneficiaryAmount);
-    function slash(address provider, uint256 amount, address beneficiary, uint256 shareBps, uint256 shareCap)
-        external
-        returns (uint256 slashed, uint256 beneficiaryAmount);
+    function slashCollateral(
+        address provider,
+        uint256 amount,
+        address beneficiary,
+        uint256 shareBps
+    ) external returns (uint256 beneficiaryAmount);
+    function slash(
+        address provider,
+        uint256 amount,
+        address beneficiary,
+        uint256 shareBps,
+        uint256 shareCap
+    ) external returns (uint256 slashed, uint256 beneficiaryAmount);
     function setReportWindow(uint256 reportWindow) external;
 
     // ─────────────────────────────── views ───────────────────────────────
 
     function providerInfo(address account) external view returns (ProviderView memory);
-    function uptimeStatus(address account)
-        external
-        view
-        returns (bool registered, bool slaSuspended, uint256 slashable, uint256 slaFrom, uint256 leftAt);
+    function uptimeStatus(
+        address account
+    ) external view returns (bool registered, bool slaSuspended, uint256 slashable, uint256 slaFrom, uint256 leftAt);
     function isActive(address account) external view returns (bool);
     function isRegistered(address account) external view returns (bool);
     function stakeOf(address account) external view returns (uint256);

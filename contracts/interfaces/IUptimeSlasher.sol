@@ -44,7 +44,13 @@ interface IUptimeSlasher {
     );
     event ParamsSet(Params params);
     /// @notice A schedule takes effect at `startTime` (the next epoch boundary when it was set).
-    event ScheduleSet(uint256 indexed index, uint256 firstEpoch, uint256 startTime, uint256 epochLength, uint256 statuteEpochs);
+    event ScheduleSet(
+        uint256 indexed index,
+        uint256 firstEpoch,
+        uint256 startTime,
+        uint256 epochLength,
+        uint256 statuteEpochs
+    );
 
     error UptimeOutOfRange(uint256 maxBps, uint256 uptimeBps);
     error EpochNotEnded(uint256 currentEpoch, uint256 epoch);

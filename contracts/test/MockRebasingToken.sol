@@ -33,7 +33,7 @@ contract MockRebasingToken is IERC20, Ownable {
 
     /// @notice Test faucet: anyone may mint `amount` at the current factor.
     function mint(address to, uint256 amount) external {
-        uint256 shares = amount * ONE / factor;
+        uint256 shares = (amount * ONE) / factor;
         totalShares += shares;
         sharesOf[to] += shares;
         emit Transfer(address(0), to, amount);
@@ -47,11 +47,11 @@ contract MockRebasingToken is IERC20, Ownable {
     }
 
     function totalSupply() external view returns (uint256) {
-        return totalShares * factor / ONE;
+        return (totalShares * factor) / ONE;
     }
 
     function balanceOf(address account) public view returns (uint256) {
-        return sharesOf[account] * factor / ONE;
+        return (sharesOf[account] * factor) / ONE;
     }
 
     function approve(address spender, uint256 value) external returns (bool) {
@@ -78,7 +78,7 @@ contract MockRebasingToken is IERC20, Ownable {
     function _move(address from, address to, uint256 value) internal {
         uint256 balance = balanceOf(from);
         if (balance < value) revert InsufficientBalance(from, balance, value);
-        uint256 shares = value * ONE / factor;
+        uint256 shares = (value * ONE) / factor;
         sharesOf[from] -= shares;
         sharesOf[to] += shares;
         emit Transfer(from, to, value);

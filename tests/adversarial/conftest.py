@@ -18,6 +18,7 @@ from ape import project
 
 from tests.support.books import MIN_STAKE, PARTICIPANTS, UNBONDING_DELAY, allow_token, assert_books
 
+
 @pytest.fixture(scope="session")
 def everyone(accounts):
     return [accounts[i] for i in PARTICIPANTS]
@@ -90,7 +91,11 @@ def staking_over(accounts, governance, treasury, everyone):
 
     def make(token, *, treasury_address=None, extra=()):
         staking = project.ProviderStaking.deploy(
-            token.address, governance.address, treasury_address or treasury.address, MIN_STAKE, UNBONDING_DELAY,
+            token.address,
+            governance.address,
+            treasury_address or treasury.address,
+            MIN_STAKE,
+            UNBONDING_DELAY,
             sender=governance,
         )
         staking.grantRole(staking.SLASHER_ROLE(), slasher.address, sender=governance)

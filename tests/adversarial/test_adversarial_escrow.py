@@ -30,12 +30,20 @@ def test_double_settle__second_settle__unexpected_status_nothing_credited_twice(
     protocol.warp(escrow.challengeWindow())
     escrow.settle(attested_job, sender=attacker)
     parties = [client, registered_provider, treasury, attacker]
-    before = (claimables(escrow, usd, parties), escrow.job(attested_job), protocol.staking.providerInfo(registered_provider))
+    before = (
+        claimables(escrow, usd, parties),
+        escrow.job(attested_job),
+        protocol.staking.providerInfo(registered_provider),
+    )
 
     with reverts(escrow.UnexpectedJobStatus, jobId=attested_job, expected=Status.ATTESTED, actual=Status.SETTLED):
         escrow.settle(attested_job, sender=attacker)
 
-    after = (claimables(escrow, usd, parties), escrow.job(attested_job), protocol.staking.providerInfo(registered_provider))
+    after = (
+        claimables(escrow, usd, parties),
+        escrow.job(attested_job),
+        protocol.staking.providerInfo(registered_provider),
+    )
     assert after == before
     books()
 
@@ -77,12 +85,20 @@ def test_double_reclaim__expired_job_reclaimed_twice__unexpected_status_slashed_
 ):
     protocol.warp_to(escrow.job(accepted_job).deadline + 1)
     escrow.reclaimExpired(accepted_job, sender=attacker)
-    before = (staking.providerInfo(registered_provider), escrow.claimable(client, protocol.usd), staking.claimable(client))
+    before = (
+        staking.providerInfo(registered_provider),
+        escrow.claimable(client, protocol.usd),
+        staking.claimable(client),
+    )
 
     with reverts(escrow.UnexpectedJobStatus, jobId=accepted_job, expected=Status.ACCEPTED, actual=Status.EXPIRED):
         escrow.reclaimExpired(accepted_job, sender=attacker)
 
-    assert (staking.providerInfo(registered_provider), escrow.claimable(client, protocol.usd), staking.claimable(client)) == before
+    assert (
+        staking.providerInfo(registered_provider),
+        escrow.claimable(client, protocol.usd),
+        staking.claimable(client),
+    ) == before
     assert escrow.claimable(attacker, protocol.usd) == staking.claimable(attacker) == 0  # the caller gains nothing
     books()
 
@@ -180,11 +196,13 @@ def test_fee_rounding__one_unit_job__fee_rounds_down_provider_gets_rest_sums_mat
     "unit_price, max_units, error, args",
     [
         pytest.param(0, 100, "UnitPriceOutOfRange", {"max": UINT96_MAX, "unitPrice": 0}, id="zero-price"),
-        pytest.param(UINT96_MAX + 1, 1, "UnitPriceOutOfRange", {"max": UINT96_MAX, "unitPrice": UINT96_MAX + 1},
-                     id="price-2^96"),
+        pytest.param(
+            UINT96_MAX + 1, 1, "UnitPriceOutOfRange", {"max": UINT96_MAX, "unitPrice": UINT96_MAX + 1}, id="price-2^96"
+        ),
         pytest.param(1, 0, "MaxUnitsOutOfRange", {"max": UINT48_MAX, "maxUnits": 0}, id="zero-units"),
-        pytest.param(1, UINT48_MAX + 1, "MaxUnitsOutOfRange", {"max": UINT48_MAX, "maxUnits": UINT48_MAX + 1},
-                     id="units-2^48"),
+        pytest.param(
+            1, UINT48_MAX + 1, "MaxUnitsOutOfRange", {"max": UINT48_MAX, "maxUnits": UINT48_MAX + 1}, id="units-2^48"
+        ),
     ],
 )
 def test_extremes__zero_or_oversized_price_or_units__named_error_no_job(
@@ -299,14 +317,34 @@ def _entry_points(d, job=1):
 
 
 ENTRY_POINTS = (
-    "escrow.setPaymentToken", "escrow.setFee", "escrow.setWindows", "escrow.setDisputeBond",
-    "escrow.setClientSlashShare", "escrow.setTreasury", "escrow.pause", "escrow.unpause",
-    "escrow.resolveDispute", "escrow.recordAttestation", "escrow.grantRole", "escrow.revokeRole",
-    "staking.setMinStake", "staking.setUnbondingDelay", "staking.setTreasury", "staking.lockCollateral",
-    "staking.releaseCollateral", "staking.slashCollateral", "staking.slash", "staking.setReportWindow",
+    "escrow.setPaymentToken",
+    "escrow.setFee",
+    "escrow.setWindows",
+    "escrow.setDisputeBond",
+    "escrow.setClientSlashShare",
+    "escrow.setTreasury",
+    "escrow.pause",
+    "escrow.unpause",
+    "escrow.resolveDispute",
+    "escrow.recordAttestation",
+    "escrow.grantRole",
+    "escrow.revokeRole",
+    "staking.setMinStake",
+    "staking.setUnbondingDelay",
+    "staking.setTreasury",
+    "staking.lockCollateral",
+    "staking.releaseCollateral",
+    "staking.slashCollateral",
+    "staking.slash",
+    "staking.setReportWindow",
     "staking.grantRole",
-    "hub.addOracle", "hub.removeOracle", "hub.setThreshold", "hub.grantRole",
-    "slasher.setParams", "slasher.onUptimeReport", "slasher.grantRole",
+    "hub.addOracle",
+    "hub.removeOracle",
+    "hub.setThreshold",
+    "hub.grantRole",
+    "slasher.setParams",
+    "slasher.onUptimeReport",
+    "slasher.grantRole",
 )
 
 

@@ -14,10 +14,10 @@ from eth_keys import keys
 from eth_utils import keccak
 
 from computerails import eip712
-from tests.support.deployment import deploy
 from tests.support.books import Status
-from tests.support.signatures import SECP256K1_N
+from tests.support.deployment import deploy
 from tests.support.protocol import Protocol
+from tests.support.signatures import SECP256K1_N
 
 ATTESTATION_FIELDS = ("jobId", "provider", "success", "units", "resultHash", "deadline")
 REPORT_FIELDS = ("provider", "epoch", "uptimeBps", "relayer", "configVersion")
@@ -96,9 +96,7 @@ def test_replay__quorum_from_first_deployment_on_second__rejected_both_untouched
     quorum, forged, protocol, hub, governance, treasury, oracles, sorted_oracles, client, provider, chain, attacker
 ):
     # Same oracles, same job id, same parties: only the EIP-712 domain (hub address) differs.
-    second = Protocol(
-        deploy(governance, treasury=treasury, oracles=oracles), oracles, chain
-    )
+    second = Protocol(deploy(governance, treasury=treasury, oracles=oracles), oracles, chain)
     for p in (protocol, second):
         p.register(provider)
     job = protocol.accepted_job(client, provider)
@@ -110,8 +108,11 @@ def test_replay__quorum_from_first_deployment_on_second__rejected_both_untouched
     first_before = state(protocol, [job])
 
     forged(
-        error, lambda: second.hub.submitAttestation(attestation, signatures, sender=attacker),
-        job_ids=[job], on=second, **inputs,
+        error,
+        lambda: second.hub.submitAttestation(attestation, signatures, sender=attacker),
+        job_ids=[job],
+        on=second,
+        **inputs,
     )
 
     assert state(protocol, [job]) == first_before
@@ -127,7 +128,9 @@ def test_replay__attestation_signed_for_other_chain_id__rejected_job_untouched(
     foreign = quorum.sign(protocol.attestation_digest(attestation, chain_id=chain.chain_id + 1), sorted_oracles[:2])
     error, inputs = predicted(quorum, protocol.attestation_digest(attestation), foreign, hub)
 
-    forged(error, lambda: hub.submitAttestation(attestation, foreign, sender=attacker), job_ids=[attestation[0]], **inputs)
+    forged(
+        error, lambda: hub.submitAttestation(attestation, foreign, sender=attacker), job_ids=[attestation[0]], **inputs
+    )
 
 
 def test_replay__uptime_report_signed_for_other_chain_id__rejected_no_slash(
@@ -139,8 +142,10 @@ def test_replay__uptime_report_signed_for_other_chain_id__rejected_no_slash(
     error, inputs = predicted(quorum, protocol.report_digest(bad_report), foreign, hub)
 
     forged(
-        error, lambda: hub.submitUptimeReport(bad_report, foreign, sender=attacker),
-        reports=[bad_report[:2]], **inputs,
+        error,
+        lambda: hub.submitUptimeReport(bad_report, foreign, sender=attacker),
+        reports=[bad_report[:2]],
+        **inputs,
     )
 
 
@@ -159,8 +164,10 @@ def test_malleability__high_s_twin_of_a_valid_signature__invalid_signature_job_u
     )
 
     forged(
-        hub.InvalidSignature, lambda: hub.submitAttestation(attestation, first + twin, sender=attacker),
-        job_ids=[attestation[0]], index=1,
+        hub.InvalidSignature,
+        lambda: hub.submitAttestation(attestation, first + twin, sender=attacker),
+        job_ids=[attestation[0]],
+        index=1,
     )
 
 
@@ -173,7 +180,8 @@ def test_malleability__high_s_twin_on_uptime_report__invalid_signature_no_slash(
     forged(
         hub.InvalidSignature,
         lambda: hub.submitUptimeReport(bad_report, quorum.high_s_twin(first) + second, sender=attacker),
-        reports=[bad_report[:2]], index=0,
+        reports=[bad_report[:2]],
+        index=0,
     )
 
 
@@ -185,8 +193,11 @@ def test_quorum__one_oracle_signature_duplicated__signers_not_ascending_job_unto
     signatures = quorum.sign(digest, [signer, signer])
 
     forged(
-        hub.SignersNotAscending, lambda: hub.submitAttestation(attestation, signatures, sender=attacker),
-        job_ids=[attestation[0]], previous=signer.address, signer=signer.address,
+        hub.SignersNotAscending,
+        lambda: hub.submitAttestation(attestation, signatures, sender=attacker),
+        job_ids=[attestation[0]],
+        previous=signer.address,
+        signer=signer.address,
     )
 
 
@@ -197,8 +208,11 @@ def test_quorum__duplicate_padded_to_look_like_three__signers_not_ascending(
     signatures = quorum.sign(digest, [low, high, high])
 
     forged(
-        hub.SignersNotAscending, lambda: hub.submitAttestation(attestation, signatures, sender=attacker),
-        job_ids=[attestation[0]], previous=high.address, signer=high.address,
+        hub.SignersNotAscending,
+        lambda: hub.submitAttestation(attestation, signatures, sender=attacker),
+        job_ids=[attestation[0]],
+        previous=high.address,
+        signer=high.address,
     )
 
 
@@ -209,8 +223,10 @@ def test_quorum__attacker_key_completes_the_quorum__signer_not_oracle_job_untouc
     signatures = quorum.sign(digest, signers)
 
     forged(
-        hub.SignerNotOracle, lambda: hub.submitAttestation(attestation, signatures, sender=attacker),
-        job_ids=[attestation[0]], signer=outsider.address,
+        hub.SignerNotOracle,
+        lambda: hub.submitAttestation(attestation, signatures, sender=attacker),
+        job_ids=[attestation[0]],
+        signer=outsider.address,
     )
 
 
@@ -226,12 +242,17 @@ def test_quorum__oracle_removed_after_signing__signer_not_oracle_job_untouched(
     hub.removeOracle(sorted_oracles[1], sender=governance)
 
     forged(
-        hub.StaleOracleConfig, lambda: hub.submitAttestation(attestation, signatures, sender=attacker),
-        job_ids=[attestation[0]], current=ahead[-1], signed=attestation[-1],
+        hub.StaleOracleConfig,
+        lambda: hub.submitAttestation(attestation, signatures, sender=attacker),
+        job_ids=[attestation[0]],
+        current=ahead[-1],
+        signed=attestation[-1],
     )
     forged(
-        hub.SignerNotOracle, lambda: hub.submitAttestation(ahead, signatures_ahead, sender=attacker),
-        job_ids=[attestation[0]], signer=sorted_oracles[1].address,
+        hub.SignerNotOracle,
+        lambda: hub.submitAttestation(ahead, signatures_ahead, sender=attacker),
+        job_ids=[attestation[0]],
+        signer=sorted_oracles[1].address,
     )
 
 
@@ -244,12 +265,17 @@ def test_quorum__removed_oracle_on_uptime_report__signer_not_oracle_no_slash(
     hub.removeOracle(sorted_oracles[0], sender=governance)
 
     forged(
-        hub.StaleOracleConfig, lambda: hub.submitUptimeReport(bad_report, signatures, sender=attacker),
-        reports=[bad_report[:2]], current=ahead[-1], signed=bad_report[-1],
+        hub.StaleOracleConfig,
+        lambda: hub.submitUptimeReport(bad_report, signatures, sender=attacker),
+        reports=[bad_report[:2]],
+        current=ahead[-1],
+        signed=bad_report[-1],
     )
     forged(
-        hub.SignerNotOracle, lambda: hub.submitUptimeReport(ahead, signatures_ahead, sender=attacker),
-        reports=[bad_report[:2]], signer=sorted_oracles[0].address,
+        hub.SignerNotOracle,
+        lambda: hub.submitUptimeReport(ahead, signatures_ahead, sender=attacker),
+        reports=[bad_report[:2]],
+        signer=sorted_oracles[0].address,
     )
 
 
@@ -259,8 +285,11 @@ def test_quorum__fewer_than_threshold__insufficient_signatures_job_untouched(
     signatures = quorum.sign(digest, sorted_oracles[:1])
 
     forged(
-        hub.InsufficientSignatures, lambda: hub.submitAttestation(attestation, signatures, sender=attacker),
-        job_ids=[attestation[0]], required=2, provided=1,
+        hub.InsufficientSignatures,
+        lambda: hub.submitAttestation(attestation, signatures, sender=attacker),
+        job_ids=[attestation[0]],
+        required=2,
+        provided=1,
     )
 
 
@@ -274,12 +303,18 @@ def test_quorum__threshold_raised_after_signing__insufficient_signatures_job_unt
     hub.setThreshold(3, sender=governance)
 
     forged(
-        hub.StaleOracleConfig, lambda: hub.submitAttestation(attestation, signatures, sender=attacker),
-        job_ids=[attestation[0]], current=ahead[-1], signed=attestation[-1],
+        hub.StaleOracleConfig,
+        lambda: hub.submitAttestation(attestation, signatures, sender=attacker),
+        job_ids=[attestation[0]],
+        current=ahead[-1],
+        signed=attestation[-1],
     )
     forged(
-        hub.InsufficientSignatures, lambda: hub.submitAttestation(ahead, signatures_ahead, sender=attacker),
-        job_ids=[attestation[0]], required=3, provided=2,
+        hub.InsufficientSignatures,
+        lambda: hub.submitAttestation(ahead, signatures_ahead, sender=attacker),
+        job_ids=[attestation[0]],
+        required=3,
+        provided=2,
     )
 
 
@@ -302,8 +337,10 @@ def test_garbage__signature_recovering_to_zero_address_first__invalid_signature_
     signatures = garbage + quorum.sign(digest, sorted_oracles[:2])
 
     forged(
-        hub.InvalidSignature, lambda: hub.submitAttestation(attestation, signatures, sender=attacker),
-        job_ids=[attestation[0]], index=0,
+        hub.InvalidSignature,
+        lambda: hub.submitAttestation(attestation, signatures, sender=attacker),
+        job_ids=[attestation[0]],
+        index=0,
     )
 
 
@@ -336,8 +373,10 @@ def test_tamper__attestation_field_changed_after_signing__rejected_jobs_untouche
     assert error.abi.name in ("SignerNotOracle", "SignersNotAscending")
 
     forged(
-        error, lambda: hub.submitAttestation(changed, signatures, sender=attacker),
-        job_ids=[attestation[0], other_job], **inputs,
+        error,
+        lambda: hub.submitAttestation(changed, signatures, sender=attacker),
+        job_ids=[attestation[0], other_job],
+        **inputs,
     )
 
 
@@ -364,8 +403,10 @@ def test_tamper__uptime_report_field_changed_after_signing__rejected_no_slash(
     assert error.abi.name in ("SignerNotOracle", "SignersNotAscending")
 
     forged(
-        error, lambda: hub.submitUptimeReport(changed, signatures, sender=attacker),
-        reports=[bad_report[:2], changed[:2]], **inputs,
+        error,
+        lambda: hub.submitUptimeReport(changed, signatures, sender=attacker),
+        reports=[bad_report[:2], changed[:2]],
+        **inputs,
     )
 
 
@@ -383,6 +424,9 @@ def test_expiry__valid_quorum_relayed_after_its_deadline__attestation_expired_jo
     assert protocol.escrow.job(accepted_job).deadline > attestation[5] + 1
 
     forged(
-        hub.AttestationExpired, lambda: hub.submitAttestation(attestation, signatures, sender=attacker),
-        job_ids=[accepted_job], deadline=attestation[5], nowTime=attestation[5] + 1,
+        hub.AttestationExpired,
+        lambda: hub.submitAttestation(attestation, signatures, sender=attacker),
+        job_ids=[accepted_job],
+        deadline=attestation[5],
+        nowTime=attestation[5] + 1,
     )

@@ -204,8 +204,17 @@ def test_no_return_token__create_with_permit_on_token_without_permit__permit_ign
     deadline = protocol.now() + DAY_S
 
     escrow.createJobWithPermit(
-        registered_provider, no_return_token, UNIT_6, MAX_UNITS, deadline, b"\x07" * 32,
-        deadline, 27, b"\x01" * 32, b"\x02" * 32, sender=client,
+        registered_provider,
+        no_return_token,
+        UNIT_6,
+        MAX_UNITS,
+        deadline,
+        b"\x07" * 32,
+        deadline,
+        27,
+        b"\x01" * 32,
+        b"\x02" * 32,
+        sender=client,
     )
 
     assert escrow.job(1).escrow == no_return_token.balanceOf(escrow) == 10 * USD
@@ -252,14 +261,20 @@ def token_client(protocol, escrow, reentrant_token, attacker):
     def create_job(provider, max_units=MAX_UNITS):
         reentrant_token.mint(reentrant_token.address, UNIT_18 * max_units, sender=attacker)
         receipt = as_token(
-            reentrant_token, escrow, "createJob",
-            provider.address, reentrant_token.address, UNIT_18, max_units, protocol.now() + DAY_S, b"\x07" * 32,
+            reentrant_token,
+            escrow,
+            "createJob",
+            provider.address,
+            reentrant_token.address,
+            UNIT_18,
+            max_units,
+            protocol.now() + DAY_S,
+            b"\x07" * 32,
             sender=attacker,
         )
         return receipt.events.filter(escrow.JobCreated)[-1].jobId
 
     return create_job
-
 
 
 def test_reentrant_token__withdraw_reenters_withdraw__guard_rejects_paid_once(

@@ -23,10 +23,23 @@ def results(tmp_path_factory):
 def test_operations__every_user_operation_measured(results):
     names = {row["name"] for row in results["operations"]}
     expected = {
-        "createJob (approve path)", "createJobWithPermit", "accept", "submitAttestation, k=1", "submitAttestation, k=3",
-        "submitUptimeReport, k=3, slash", "submitUptimeReport, k=3, no slash", "settleMany, 1 job", "settleMany, 2 jobs",
-        "claim (escrow.withdraw) after 1 settled job", "claim (escrow.withdraw) after 2 settled jobs", "dispute",
-        "resolveDispute (rejected)", "resolveDispute (upheld)", "register (first stake)", "addStake", "requestUnbond",
+        "createJob (approve path)",
+        "createJobWithPermit",
+        "accept",
+        "submitAttestation, k=1",
+        "submitAttestation, k=3",
+        "submitUptimeReport, k=3, slash",
+        "submitUptimeReport, k=3, no slash",
+        "settleMany, 1 job",
+        "settleMany, 2 jobs",
+        "claim (escrow.withdraw) after 1 settled job",
+        "claim (escrow.withdraw) after 2 settled jobs",
+        "dispute",
+        "resolveDispute (rejected)",
+        "resolveDispute (upheld)",
+        "register (first stake)",
+        "addStake",
+        "requestUnbond",
         "withdrawUnbonded",
     }
     assert expected <= names
@@ -55,7 +68,9 @@ def test_batches__amortized_cost_falls_with_size(results):
 
 def test_floors__grow_with_what_the_operation_must_do(results):
     by_name = {row["name"]: row for row in results["operations"]}
-    assert by_name["submitAttestation, k=3"]["floor"] - by_name["submitAttestation, k=1"]["floor"] >= 2 * costs.SIGNATURE
+    assert (
+        by_name["submitAttestation, k=3"]["floor"] - by_name["submitAttestation, k=1"]["floor"] >= 2 * costs.SIGNATURE
+    )
     assert by_name["submitUptimeReport, k=3, slash"]["floor"] > by_name["submitUptimeReport, k=3, no slash"]["floor"]
 
 

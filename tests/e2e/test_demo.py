@@ -20,7 +20,11 @@ def run_demo(report: Path) -> tuple[dict, str]:
     env.setdefault("SOLCX_BINARY_PATH", str(ROOT / ".solc"))
     result = subprocess.run(
         [sys.executable, "-m", "computerails.sim", *SCENARIO, "--report", str(report)],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return json.loads(report.read_text()), result.stdout
@@ -93,8 +97,19 @@ def test_demo__oracles__each_signed_every_statement(runs):
 def test_demo__gas_table__covers_operations(runs):
     (report, _), _ = runs
     ops = {g["operation"]: g for g in report["gas"]}
-    for op in ("createJob", "accept", "submitAttestations", "submitUptimeReport", "dispute", "resolveDispute",
-               "reclaimExpired", "withdraw", "claim", "register", "unjail"):
+    for op in (
+        "createJob",
+        "accept",
+        "submitAttestations",
+        "submitUptimeReport",
+        "dispute",
+        "resolveDispute",
+        "reclaimExpired",
+        "withdraw",
+        "claim",
+        "register",
+        "unjail",
+    ):
         assert ops[op]["count"] >= 1 and ops[op]["mean"] > 21_000, op
         assert ops[op]["total"] == pytest.approx(ops[op]["mean"] * ops[op]["count"], abs=ops[op]["count"])
 

@@ -28,9 +28,22 @@ def run_script(anvil: Anvil, deployment: Path) -> subprocess.CompletedProcess:
     env = dict(os.environ, APE_FOUNDRY_HOST=anvil.url)
     env.setdefault("SOLCX_BINARY_PATH", str(ROOT / ".solc"))
     return subprocess.run(
-        [str(Path(sys.executable).parent / "ape"), "run", "claim_rewards", "--network", "ethereum:local:foundry",
-         "--account", f"TEST::{PROVIDER}", "--deployment", str(deployment)],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
+        [
+            str(Path(sys.executable).parent / "ape"),
+            "run",
+            "claim_rewards",
+            "--network",
+            "ethereum:local:foundry",
+            "--account",
+            f"TEST::{PROVIDER}",
+            "--deployment",
+            str(deployment),
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
 
 
@@ -45,7 +58,9 @@ def test_claim_rewards__twice__claims_then_nothing(node):
     provider.provider.register("ipfs://p", Decimal(2_000))
     job = client.client.create_job(provider.address, Decimal("0.10"), 100, timedelta(hours=2), b"\x01" * 32)
     provider.provider.accept(job.id)
-    provider.oracle.attest(job.id, success=True, units=80, result_hash=b"\x02" * 32, signers=[dev_key(i) for i in ORACLES])
+    provider.oracle.attest(
+        job.id, success=True, units=80, result_hash=b"\x02" * 32, signers=[dev_key(i) for i in ORACLES]
+    )
     client.w3.provider.make_request("evm_increaseTime", [3_601])
     client.w3.provider.make_request("evm_mine", [])
     client.send(client.escrow.functions.settle(job.id), "settle")

@@ -3,18 +3,27 @@ by the project's deploy script. Each test runs inside an evm_snapshot / evm_reve
 
 from __future__ import annotations
 
+from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from web3 import HTTPProvider, Web3
 
 import computerails
-from datetime import timedelta
-from decimal import Decimal
-
 from computerails.devnet import dev_key
 from tests.support.anvil import Anvil
-from tests.support.sdk import CLIENT, FIRST_STAKE, ORACLES, OTHER_CLIENT, OTHER_PROVIDER, PROVIDER, RELAYER, RESULT, SPEC
+from tests.support.sdk import (
+    CLIENT,
+    FIRST_STAKE,
+    ORACLES,
+    OTHER_CLIENT,
+    OTHER_PROVIDER,
+    PROVIDER,
+    RELAYER,
+    RESULT,
+    SPEC,
+)
 
 
 @pytest.fixture(scope="session")

@@ -20,8 +20,9 @@ def export_abi():
 
 
 def test_export_abi_check__fresh_build__exit_zero():
-    result = subprocess.run([sys.executable, "tools/export_abi.py", "--check"], cwd=ROOT, capture_output=True, text=True,
-                            timeout=60)
+    result = subprocess.run(
+        [sys.executable, "tools/export_abi.py", "--check"], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "exported ABIs match the build (7 contracts)"
 

@@ -19,7 +19,7 @@ CHECKSUMMED = "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"  # the first example 
 def flip_case(address: str) -> str:
     """`address` with the case of its first hex letter flipped: still mixed case, checksum broken."""
     i = next(i for i, c in enumerate(address) if i >= 2 and c.isalpha())
-    typo = address[:i] + address[i].swapcase() + address[i + 1:]
+    typo = address[:i] + address[i].swapcase() + address[i + 1 :]
     assert typo[2:] not in (typo[2:].lower(), typo[2:].upper())
     return typo
 
@@ -27,7 +27,7 @@ def flip_case(address: str) -> str:
 def mistype_digit(address: str) -> str:
     """`address` with one digit mistyped and its letters' case kept: a checksum of another address."""
     i = next(i for i, c in enumerate(address) if i >= 2 and c.isdigit())
-    typo = address[:i] + str((int(address[i]) + 1) % 10) + address[i + 1:]
+    typo = address[:i] + str((int(address[i]) + 1) % 10) + address[i + 1 :]
     assert to_checksum_address(typo) != typo
     return typo
 
@@ -38,8 +38,9 @@ TYPOS = [pytest.param(flip_case, id="case_flipped"), pytest.param(mistype_digit,
 # ───────────────────────── the parser ─────────────────────────
 
 
-@pytest.mark.parametrize("given", [CHECKSUMMED, CHECKSUMMED.lower(), "0x" + CHECKSUMMED[2:].upper()],
-                         ids=["checksummed", "lower", "upper"])
+@pytest.mark.parametrize(
+    "given", [CHECKSUMMED, CHECKSUMMED.lower(), "0x" + CHECKSUMMED[2:].upper()], ids=["checksummed", "lower", "upper"]
+)
 def test_parse_address__checksummed_lower_or_upper__accepted_checksummed(given):
     assert parse_address(given) == CHECKSUMMED
 
@@ -58,10 +59,31 @@ def test_parse_address__mistyped_checksum__invalid_address_names_it(typo):
     assert isinstance(info.value, errors.PreconditionError) and isinstance(info.value, ValueError)
 
 
-@pytest.mark.parametrize("given", ["0x" + "ab" * 19, "0x" + "ab" * 21, "ab" * 20, "0X" + "ab" * 20, "0x" + "zz" * 20,
-                                   " " + CHECKSUMMED, CHECKSUMMED + "\n", "", 1234],
-                         ids=["19_bytes", "21_bytes", "no_0x", "capital_0X", "not_hex", "leading_space",
-                              "trailing_newline", "empty", "not_a_string"])
+@pytest.mark.parametrize(
+    "given",
+    [
+        "0x" + "ab" * 19,
+        "0x" + "ab" * 21,
+        "ab" * 20,
+        "0X" + "ab" * 20,
+        "0x" + "zz" * 20,
+        " " + CHECKSUMMED,
+        CHECKSUMMED + "\n",
+        "",
+        1234,
+    ],
+    ids=[
+        "19_bytes",
+        "21_bytes",
+        "no_0x",
+        "capital_0X",
+        "not_hex",
+        "leading_space",
+        "trailing_newline",
+        "empty",
+        "not_a_string",
+    ],
+)
 def test_parse_address__not_20_bytes_hex__invalid_address(given):
     with pytest.raises(errors.InvalidAddress, match="is not 20 bytes of hex"):
         parse_address(given)
@@ -74,14 +96,20 @@ def _books(rails, usd):
     """What a wrongly sent createJob (or its approval) would change."""
     token = rails.erc20(usd.address)
     pending = rails.w3.eth.get_transaction_count(rails.address, "pending")
-    return (nonce_of(rails), pending, rails.views.wallet(rails.address), rails.views.job_count(),
-            token.functions.allowance(rails.address, rails.escrow.address).call())
+    return (
+        nonce_of(rails),
+        pending,
+        rails.views.wallet(rails.address),
+        rails.views.job_count(),
+        token.functions.allowance(rails.address, rails.escrow.address).call(),
+    )
 
 
 @pytest.mark.parametrize("typo", TYPOS)
 @pytest.mark.parametrize("payment", ["auto", "approve"])
-def test_create_job__mistyped_checksum__refused_nothing_sent(client_rails, registered_provider, faucet, usd, typo,
-                                                             payment):
+def test_create_job__mistyped_checksum__refused_nothing_sent(
+    client_rails, registered_provider, faucet, usd, typo, payment
+):
     faucet(client_rails, usd=100)
     wrong = typo(registered_provider.address)
     before = _books(client_rails, usd)
@@ -97,16 +125,22 @@ def test_create_job__mistyped_token__refused_nothing_sent(client_rails, register
     before = _books(client_rails, usd)
 
     with pytest.raises(errors.InvalidAddress, match="token address .* has a wrong EIP-55 checksum"):
-        client_rails.client.create_job(registered_provider.address, "0.10", 100, timedelta(hours=2), SPEC,
-                                       token=flip_case(usd.address))
+        client_rails.client.create_job(
+            registered_provider.address, "0.10", 100, timedelta(hours=2), SPEC, token=flip_case(usd.address)
+        )
 
     assert _books(client_rails, usd) == before
 
 
 def test_create_jobs__one_mistyped_provider__refused_nothing_sent(client_rails, registered_provider, faucet, usd):
     faucet(client_rails, usd=100)
-    good = {"provider": registered_provider.address, "unit_price": "0.10", "max_units": 10,
-            "deadline": timedelta(hours=2), "spec_hash": SPEC}
+    good = {
+        "provider": registered_provider.address,
+        "unit_price": "0.10",
+        "max_units": 10,
+        "deadline": timedelta(hours=2),
+        "spec_hash": SPEC,
+    }
     before = _books(client_rails, usd)
 
     with pytest.raises(errors.InvalidAddress, match="has a wrong EIP-55 checksum"):
@@ -116,8 +150,9 @@ def test_create_jobs__one_mistyped_provider__refused_nothing_sent(client_rails, 
 
 
 @pytest.mark.parametrize("case", [str.lower, str.upper], ids=["lower", "upper"])
-def test_create_job__provider_all_lower_or_upper_case__accepted_as_checksummed(client_rails, registered_provider,
-                                                                              faucet, case):
+def test_create_job__provider_all_lower_or_upper_case__accepted_as_checksummed(
+    client_rails, registered_provider, faucet, case
+):
     faucet(client_rails, usd=10)
     typed = "0x" + case(registered_provider.address[2:])
 
@@ -151,11 +186,18 @@ def test_views__mistyped_address__invalid_address_each(readonly, registered_prov
     assert readonly.views.provider(registered_provider.address.lower()).staked == Decimal(2_000)
 
 
-@pytest.mark.parametrize("model, field", [
-    (lambda a: Attestation(job_id=1, provider=a, success=True, units=1, result_hash=RESULT, deadline=1), "provider"),
-    (lambda a: UptimeReport(provider=a, epoch=1, uptime_bps=1), "provider"),
-    (lambda a: Signature(signer=a, signature="0x" + "00" * 65), "signer"),
-], ids=["attestation", "uptime_report", "signature"])
+@pytest.mark.parametrize(
+    "model, field",
+    [
+        (
+            lambda a: Attestation(job_id=1, provider=a, success=True, units=1, result_hash=RESULT, deadline=1),
+            "provider",
+        ),
+        (lambda a: UptimeReport(provider=a, epoch=1, uptime_bps=1), "provider"),
+        (lambda a: Signature(signer=a, signature="0x" + "00" * 65), "signer"),
+    ],
+    ids=["attestation", "uptime_report", "signature"],
+)
 def test_models__mistyped_address__validation_error_from_invalid_address(model, field):
     wrong = flip_case(CHECKSUMMED)
 

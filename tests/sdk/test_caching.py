@@ -25,7 +25,9 @@ def test_create_job__token_disallowed_while_cached__simulation_refuses_nothing_s
     connect, client_rails, registered_provider, faucet, usd
 ):
     faucet(client_rails, usd=100)
-    client_rails.client.create_job(registered_provider.address, "0.10", 100, timedelta(hours=2), SPEC)  # caches "allowed"
+    client_rails.client.create_job(
+        registered_provider.address, "0.10", 100, timedelta(hours=2), SPEC
+    )  # caches "allowed"
     _set_payment_token(connect, usd.address, False)
 
     with raises_unsent(client_rails, errors.TokenNotAllowed):
@@ -83,9 +85,17 @@ def test_submit_attestation__oracle_removed_while_cached__simulation_refuses_not
     connect, relayer_rails, make_job, registered_provider, oracle_keys
 ):
     first, second = (registered_provider.provider.accept(make_job().id) for _ in range(2))
-    relayer_rails.oracle.attest(first.id, success=True, units=10, result_hash=RESULT, signers=oracle_keys)  # caches the set
-    att = Attestation(job_id=second.id, provider=second.provider, success=True, units=10, result_hash=RESULT,
-                      deadline=relayer_rails.now() + 600)
+    relayer_rails.oracle.attest(
+        first.id, success=True, units=10, result_hash=RESULT, signers=oracle_keys
+    )  # caches the set
+    att = Attestation(
+        job_id=second.id,
+        provider=second.provider,
+        success=True,
+        units=10,
+        result_hash=RESULT,
+        deadline=relayer_rails.now() + 600,
+    )
     signatures = relayer_rails.oracle.collect_signatures(att, oracle_keys)  # the first two oracles sign
     governance = connect(GOVERNANCE)
     governance.send(governance.hub.functions.removeOracle(signatures[0].signer), "removeOracle")
@@ -103,8 +113,9 @@ def test_submit_attestation__oracle_removed_while_cached__simulation_refuses_not
         relayer_rails.oracle.submit_attestation(fresh, resigned)
 
 
-def test_create_job__clock_moved_since_last_read__deadline_from_the_new_clock(w3, client_rails, registered_provider,
-                                                                            faucet, usd):
+def test_create_job__clock_moved_since_last_read__deadline_from_the_new_clock(
+    w3, client_rails, registered_provider, faucet, usd
+):
     faucet(client_rails, usd=100)
     _approve_all(client_rails, usd)  # plain createJob: simulated along with the reads, from the last clock seen
     client_rails.client.create_job(registered_provider.address, "0.10", 10, timedelta(hours=2), SPEC)

@@ -15,6 +15,8 @@ from eth_utils import keccak
 
 from computerails import JobStatus
 from computerails.cli import cli, main
+from tests.sdk.test_addresses import flip_case, mistype_digit
+from tests.support.anvil import dev_key, free_port
 from tests.support.sdk import (
     CLIENT,
     ORACLES,
@@ -27,8 +29,6 @@ from tests.support.sdk import (
     nonce_of,
     warp,
 )
-from tests.sdk.test_addresses import flip_case, mistype_digit
-from tests.support.anvil import dev_key, free_port
 
 KEY_VAR = "CR_TEST_KEY"
 
@@ -45,8 +45,9 @@ def run(anvil, deployment_file, _revert_chain):
             environment[KEY_VAR] = dev_key(index)
         if as_json:
             options = options + ["--json"]
-        result = CliRunner(mix_stderr=False).invoke(cli, options + [str(a) for a in args], env=environment,
-                                                    catch_exceptions=False)
+        result = CliRunner(mix_stderr=False).invoke(
+            cli, options + [str(a) for a in args], env=environment, catch_exceptions=False
+        )
         assert result.exit_code == 0, result.stderr
         assert result.stderr == ""
         return json.loads(result.stdout) if as_json else result.stdout
@@ -154,8 +155,21 @@ def test_provider_unjail__topped_up__active_again(run, accepted_job, relayer_rai
 def test_client_create_job_status_cancel_withdraw__json__full_refund(run, client_rails, registered_provider, faucet):
     faucet(client_rails, usd=100)
 
-    job = run(CLIENT, "client", "create-job", "--provider", registered_provider.address, "--unit-price", "0.10",
-              "--max-units", 100, "--deadline", "2h", "--spec-hash", "0x" + SPEC.hex())
+    job = run(
+        CLIENT,
+        "client",
+        "create-job",
+        "--provider",
+        registered_provider.address,
+        "--unit-price",
+        "0.10",
+        "--max-units",
+        100,
+        "--deadline",
+        "2h",
+        "--spec-hash",
+        "0x" + SPEC.hex(),
+    )
     one = run(CLIENT, "client", "status", job["id"])
     listed = run(CLIENT, "client", "status")
     cancelled = run(CLIENT, "--yes", "client", "cancel", job["id"])
@@ -169,14 +183,27 @@ def test_client_create_job_status_cancel_withdraw__json__full_refund(run, client
     assert client_rails.views.wallet(client_rails.address) == Decimal(100)
 
 
-def test_client_create_job__spec_file_and_table_output__job_created(run, client_rails, registered_provider, faucet,
-                                                                     tmp_path):
+def test_client_create_job__spec_file_and_table_output__job_created(
+    run, client_rails, registered_provider, faucet, tmp_path
+):
     faucet(client_rails, usd=10)
     spec = tmp_path / "spec.yaml"
     spec.write_text("image: pytorch\n")
 
-    text = run(CLIENT, "client", "create-job", "--provider", registered_provider.address, "--unit-price", "1",
-               "--max-units", 10, "--spec-file", spec, as_json=False)
+    text = run(
+        CLIENT,
+        "client",
+        "create-job",
+        "--provider",
+        registered_provider.address,
+        "--unit-price",
+        "1",
+        "--max-units",
+        10,
+        "--spec-file",
+        spec,
+        as_json=False,
+    )
 
     assert "Job 1 created" in text
     assert client_rails.views.jobs()[0].spec_hash == "0x" + keccak(b"image: pytorch\n").hex()
@@ -185,8 +212,21 @@ def test_client_create_job__spec_file_and_table_output__job_created(run, client_
 def test_client_cancel__confirmation_declined__aborted_nothing_sent(anvil, deployment_file, make_job, client_rails):
     job = make_job()
     result = CliRunner(mix_stderr=False).invoke(
-        cli, ["--rpc", anvil.url, "--deployment", str(deployment_file), "--private-key-env", KEY_VAR, "client", "cancel",
-              str(job.id)], input="n\n", env={KEY_VAR: dev_key(CLIENT)})
+        cli,
+        [
+            "--rpc",
+            anvil.url,
+            "--deployment",
+            str(deployment_file),
+            "--private-key-env",
+            KEY_VAR,
+            "client",
+            "cancel",
+            str(job.id),
+        ],
+        input="n\n",
+        env={KEY_VAR: dev_key(CLIENT)},
+    )
     assert result.exit_code == 1 and "aborted" in result.stderr
     assert client_rails.views.job_status(job.id) is JobStatus.OPEN
 
@@ -210,8 +250,10 @@ def _sign(run, tmp_path, index, *args):
 
 
 def test_oracle_sign_attest_then_client_dispute__quorum_relayed(run, tmp_path, accepted_job, client_rails, faucet):
-    files = [_sign(run, tmp_path, i, "--job", accepted_job.id, "--units", 60, "--result-hash", "0x" + RESULT.hex())
-             for i in ORACLES[:2]]
+    files = [
+        _sign(run, tmp_path, i, "--job", accepted_job.id, "--units", 60, "--result-hash", "0x" + RESULT.hex())
+        for i in ORACLES[:2]
+    ]
     first = json.loads(files[0].read_text())
     assert first["attestation"]["units"] == 60 and first["signature"]["signer"] == _address(ORACLES[0])
 
@@ -227,8 +269,12 @@ def test_oracle_sign_attest_then_client_dispute__quorum_relayed(run, tmp_path, a
 
 def test_oracle_sign_report_uptime__below_sla__provider_jailed(w3, run, tmp_path, registered_provider):
     epoch = finish_sla_epoch(w3, registered_provider)
-    files = [_sign(run, tmp_path, i, "--uptime-provider", registered_provider.address, "--epoch", epoch,
-                   "--uptime-bps", 9_000) for i in ORACLES[1:]]
+    files = [
+        _sign(
+            run, tmp_path, i, "--uptime-provider", registered_provider.address, "--epoch", epoch, "--uptime-bps", 9_000
+        )
+        for i in ORACLES[1:]
+    ]
 
     run(RELAYER, "oracle", "report-uptime", "--signed", files[0], "--signed", files[1])
 
@@ -271,7 +317,8 @@ def test_main__bad_create_job_input__error_line(fail, args, message):
 
 def test_main__amount_not_finite_or_huge__error_line(fail, registered_provider):
     assert fail(PROVIDER, "provider", "stake", "Infinity") == (
-        "error: amount 'Infinity' is not a finite number of a token's size")
+        "error: amount 'Infinity' is not a finite number of a token's size"
+    )
     assert fail(PROVIDER, "provider", "stake", "1e400000000").startswith("error: amount '1e400000000' is not a finite")
     assert registered_provider.provider.status().staked == Decimal(2_000)
 
@@ -282,8 +329,13 @@ def test_main__key_env_unset__error_line(fail, anvil, deployment_file):
 
 
 def test_main__node_unreachable__error_line(fail, deployment_file):
-    line = fail(None, "provider", "status", "0x" + "11" * 20,
-                base=["--rpc", f"http://127.0.0.1:{free_port()}", "--deployment", str(deployment_file)])
+    line = fail(
+        None,
+        "provider",
+        "status",
+        "0x" + "11" * 20,
+        base=["--rpc", f"http://127.0.0.1:{free_port()}", "--deployment", str(deployment_file)],
+    )
     assert "Connection refused" in line or "Max retries exceeded" in line
 
 
@@ -291,7 +343,8 @@ def test_main__signed_files_over_different_statements__error_line(fail, run, tmp
     a = _sign(run, tmp_path, ORACLES[0], "--job", accepted_job.id, "--units", 1, "--result-hash", "0x" + RESULT.hex())
     b = _sign(run, tmp_path, ORACLES[1], "--job", accepted_job.id, "--units", 2, "--result-hash", "0x" + RESULT.hex())
     assert fail(RELAYER, "oracle", "attest", "--signed", a, "--signed", b) == (
-        "error: the signed files are over different statements")
+        "error: the signed files are over different statements"
+    )
     assert fail(RELAYER, "oracle", "sign") == "error: give either --job or --uptime-provider"
 
 
@@ -307,26 +360,53 @@ def _books(rails):
 
 
 @pytest.mark.parametrize("typo", [flip_case, mistype_digit], ids=["case_flipped", "digit_mistyped"])
-def test_client_create_job__mistyped_checksum__one_error_line_nothing_sent(fail, client_rails, registered_provider,
-                                                                            faucet, typo):
+def test_client_create_job__mistyped_checksum__one_error_line_nothing_sent(
+    fail, client_rails, registered_provider, faucet, typo
+):
     faucet(client_rails, usd=100)
     wrong = typo(registered_provider.address)
     before = _books(client_rails)
 
-    line = fail(CLIENT, "--yes", "client", "create-job", "--provider", wrong, "--unit-price", "0.10", "--max-units", 100,
-                "--spec-hash", "0x" + SPEC.hex())
+    line = fail(
+        CLIENT,
+        "--yes",
+        "client",
+        "create-job",
+        "--provider",
+        wrong,
+        "--unit-price",
+        "0.10",
+        "--max-units",
+        100,
+        "--spec-hash",
+        "0x" + SPEC.hex(),
+    )
 
     assert line == f"error: Invalid value for '--provider': address {wrong} {CHECKSUM_WRONG}"
     assert _books(client_rails) == before == (before[0], before[0], Decimal(100), 0)
 
 
-def test_client_create_job__mistyped_token__one_error_line_nothing_sent(fail, client_rails, registered_provider, faucet,
-                                                                         usd):
+def test_client_create_job__mistyped_token__one_error_line_nothing_sent(
+    fail, client_rails, registered_provider, faucet, usd
+):
     faucet(client_rails, usd=100)
     before = _books(client_rails)
 
-    line = fail(CLIENT, "client", "create-job", "--provider", registered_provider.address, "--unit-price", "0.10",
-                "--max-units", 100, "--spec-hash", "0x" + SPEC.hex(), "--token", flip_case(usd.address))
+    line = fail(
+        CLIENT,
+        "client",
+        "create-job",
+        "--provider",
+        registered_provider.address,
+        "--unit-price",
+        "0.10",
+        "--max-units",
+        100,
+        "--spec-hash",
+        "0x" + SPEC.hex(),
+        "--token",
+        flip_case(usd.address),
+    )
 
     assert line == f"error: Invalid value for '--token': address {flip_case(usd.address)} {CHECKSUM_WRONG}"
     assert _books(client_rails) == before
@@ -335,8 +415,19 @@ def test_client_create_job__mistyped_token__one_error_line_nothing_sent(fail, cl
 def test_client_create_job__provider_all_lower_case__job_created(run, client_rails, registered_provider, faucet):
     faucet(client_rails, usd=10)
 
-    job = run(CLIENT, "client", "create-job", "--provider", registered_provider.address.lower(), "--unit-price", "0.10",
-              "--max-units", 100, "--spec-hash", "0x" + SPEC.hex())
+    job = run(
+        CLIENT,
+        "client",
+        "create-job",
+        "--provider",
+        registered_provider.address.lower(),
+        "--unit-price",
+        "0.10",
+        "--max-units",
+        100,
+        "--spec-hash",
+        "0x" + SPEC.hex(),
+    )
 
     assert (job["id"], job["provider"]) == (1, registered_provider.address)
 
@@ -345,18 +436,24 @@ def test_provider_status_and_uptime_sign__mistyped_address__one_error_line_each(
     wrong = flip_case(registered_provider.address)
 
     assert fail(None, "provider", "status", wrong) == (
-        f"error: Invalid value for '[ADDRESS]': address {wrong} {CHECKSUM_WRONG}")
+        f"error: Invalid value for '[ADDRESS]': address {wrong} {CHECKSUM_WRONG}"
+    )
     assert fail(ORACLES[0], "oracle", "sign", "--uptime-provider", wrong, "--epoch", 0, "--uptime-bps", 9_000) == (
-        f"error: Invalid value for '--uptime-provider': address {wrong} {CHECKSUM_WRONG}")
+        f"error: Invalid value for '--uptime-provider': address {wrong} {CHECKSUM_WRONG}"
+    )
     assert fail(None, "provider", "status", "0x1234") == (
         "error: Invalid value for '[ADDRESS]': address 0x1234 is not 20 bytes of hex: expected 0x followed by 40 hex "
-        "digits")
+        "digits"
+    )
 
 
-def test_oracle_attest__signed_files_with_mistyped_provider__one_error_line_nothing_sent(fail, run, tmp_path,
-                                                                                        accepted_job, relayer_rails):
-    files = [_sign(run, tmp_path, i, "--job", accepted_job.id, "--units", 60, "--result-hash", "0x" + RESULT.hex())
-             for i in ORACLES[:2]]
+def test_oracle_attest__signed_files_with_mistyped_provider__one_error_line_nothing_sent(
+    fail, run, tmp_path, accepted_job, relayer_rails
+):
+    files = [
+        _sign(run, tmp_path, i, "--job", accepted_job.id, "--units", 60, "--result-hash", "0x" + RESULT.hex())
+        for i in ORACLES[:2]
+    ]
     wrong = flip_case(accepted_job.provider)
     for path in files:
         signed = json.loads(path.read_text())
@@ -392,13 +489,18 @@ def test_keystore__password_from_env__signs_as_its_account(run, anvil, deploymen
 def test_keystore__wrong_password__error_line(fail, anvil, deployment_file, tmp_path, monkeypatch):
     keystore = _keystore(tmp_path / "provider.json", PROVIDER, "pw")
     monkeypatch.setenv("COMPUTERAILS_PASSWORD", "not-pw")
-    line = fail(None, "provider", "status",
-                base=["--rpc", anvil.url, "--deployment", str(deployment_file), "--keystore", str(keystore)])
+    line = fail(
+        None,
+        "provider",
+        "status",
+        base=["--rpc", anvil.url, "--deployment", str(deployment_file), "--keystore", str(keystore)],
+    )
     assert line == f"error: wrong password for keystore {keystore}"
 
 
-def test_account_alias__ape_accounts_folder__signs_as_its_account(run, anvil, deployment_file, tmp_path, monkeypatch,
-                                                                   make_job):
+def test_account_alias__ape_accounts_folder__signs_as_its_account(
+    run, anvil, deployment_file, tmp_path, monkeypatch, make_job
+):
     monkeypatch.setenv("HOME", str(tmp_path))
     _keystore(tmp_path / ".ape" / "accounts" / "alice.json", CLIENT, "secret")
     job = make_job()  # created by the client key that alice's keystore holds
@@ -411,8 +513,9 @@ def test_account_alias__ape_accounts_folder__signs_as_its_account(run, anvil, de
 
 def test_account_alias__unknown_name__error_line(fail, anvil, deployment_file, tmp_path, monkeypatch):
     monkeypatch.setenv("HOME", str(tmp_path))
-    line = fail(None, "client", "status",
-                base=["--rpc", anvil.url, "--deployment", str(deployment_file), "--account", "bob"])
+    line = fail(
+        None, "client", "status", base=["--rpc", anvil.url, "--deployment", str(deployment_file), "--account", "bob"]
+    )
     assert line.startswith(f"error: cannot read keystore {tmp_path}/.ape/accounts/bob.json")
 
 
@@ -425,8 +528,9 @@ def test_executable__deployments_show_and_provider_status__json(anvil, deploymen
     env = {k: v for k, v in os.environ.items() if not k.startswith("COMPUTERAILS_")}
 
     shown = subprocess.run(base + ["deployments", "show"], capture_output=True, text=True, timeout=60, env=env)
-    status = subprocess.run(base + ["provider", "status", registered_provider.address], capture_output=True, text=True,
-                            timeout=60, env=env)
+    status = subprocess.run(
+        base + ["provider", "status", registered_provider.address], capture_output=True, text=True, timeout=60, env=env
+    )
 
     assert shown.returncode == 0, shown.stderr
     assert json.loads(shown.stdout)[0]["chainId"] == 31337

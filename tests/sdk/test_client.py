@@ -37,9 +37,20 @@ def test_create_job__permit_path__one_tx_and_allowance_stays_zero(client_rails, 
     assert _allowance(client_rails, usd) == 0
     assert client_rails.erc20(usd.address).functions.nonces(client_rails.address).call() == 1
     assert job == Job(
-        id=1, status=JobStatus.OPEN, client=client_rails.address, provider=registered_provider.address, token=usd,
-        unit_price=Decimal("0.1"), max_units=100, escrow=Decimal(10), units=0, fee_bps=250, collateral=Decimal(0),
-        deadline=deadline, accept_by=datetime.fromtimestamp(created + 3_600, tz=timezone.utc), spec_hash="0x" + SPEC.hex(),
+        id=1,
+        status=JobStatus.OPEN,
+        client=client_rails.address,
+        provider=registered_provider.address,
+        token=usd,
+        unit_price=Decimal("0.1"),
+        max_units=100,
+        escrow=Decimal(10),
+        units=0,
+        fee_bps=250,
+        collateral=Decimal(0),
+        deadline=deadline,
+        accept_by=datetime.fromtimestamp(created + 3_600, tz=timezone.utc),
+        spec_hash="0x" + SPEC.hex(),
     )
     assert job.deadline.tzinfo is timezone.utc
     assert client_rails.views.wallet(client_rails.address) == Decimal(90)
@@ -50,8 +61,9 @@ def test_create_job__approve_path__approves_exact_amount_then_creates(client_rai
     faucet(client_rails, usd=100)
     before = nonce_of(client_rails)
 
-    job = client_rails.client.create_job(registered_provider.address, Decimal("0.25"), 40, timedelta(hours=2), SPEC,
-                                         payment="approve")
+    job = client_rails.client.create_job(
+        registered_provider.address, Decimal("0.25"), 40, timedelta(hours=2), SPEC, payment="approve"
+    )
 
     assert nonce_of(client_rails) == before + 2
     assert [s.label for s in client_rails.tx.sent[-2:]] == ["approve", "createJob"]
@@ -63,7 +75,9 @@ def test_create_job__approve_path__approves_exact_amount_then_creates(client_rai
 
 def test_create_job__existing_allowance__neither_permit_nor_approve(client_rails, registered_provider, faucet, usd):
     faucet(client_rails, usd=100)
-    client_rails.send(client_rails.erc20(usd.address).functions.approve(client_rails.escrow.address, MAX_UINT), "approve")
+    client_rails.send(
+        client_rails.erc20(usd.address).functions.approve(client_rails.escrow.address, MAX_UINT), "approve"
+    )
     before = nonce_of(client_rails)
 
     job = client_rails.client.create_job(registered_provider.address, 1, 5, timedelta(hours=1), SPEC, payment="none")
@@ -74,17 +88,33 @@ def test_create_job__existing_allowance__neither_permit_nor_approve(client_rails
     assert _allowance(client_rails, usd) == MAX_UINT  # an infinite allowance is not consumed
 
 
-def test_create_jobs__three_requests__one_tx_consecutive_ids(client_rails, registered_provider, other_provider_rails,
-                                                             faucet, usd):
+def test_create_jobs__three_requests__one_tx_consecutive_ids(
+    client_rails, registered_provider, other_provider_rails, faucet, usd
+):
     faucet(client_rails, usd=100)
     before = nonce_of(client_rails)
     requests = [
-        {"provider": registered_provider.address, "unit_price": "0.10", "max_units": 100, "deadline": timedelta(hours=2),
-         "spec_hash": SPEC},
-        {"provider": other_provider_rails.address, "unit_price": 2, "max_units": 3, "deadline": timedelta(hours=3),
-         "spec_hash": "0x" + "03" * 32},
-        {"provider": registered_provider.address, "unit_price": "0.000001", "max_units": 1, "deadline": timedelta(days=1),
-         "spec_hash": SPEC},
+        {
+            "provider": registered_provider.address,
+            "unit_price": "0.10",
+            "max_units": 100,
+            "deadline": timedelta(hours=2),
+            "spec_hash": SPEC,
+        },
+        {
+            "provider": other_provider_rails.address,
+            "unit_price": 2,
+            "max_units": 3,
+            "deadline": timedelta(hours=3),
+            "spec_hash": "0x" + "03" * 32,
+        },
+        {
+            "provider": registered_provider.address,
+            "unit_price": "0.000001",
+            "max_units": 1,
+            "deadline": timedelta(days=1),
+            "spec_hash": SPEC,
+        },
     ]
 
     jobs = client_rails.client.create_jobs(requests)
@@ -123,8 +153,9 @@ def test_withdraw__after_cancel__pays_refund_once(client_rails, make_job, usd):
     assert client_rails.views.claimable(client_rails.address)[usd] == 0
 
 
-def test_reclaim_expired__after_deadline__refund_and_collateral_share(w3, client_rails, accepted_job, registered_provider,
-                                                                       usd, stk):
+def test_reclaim_expired__after_deadline__refund_and_collateral_share(
+    w3, client_rails, accepted_job, registered_provider, usd, stk
+):
     warp(w3, 7_201)
 
     job = client_rails.client.reclaim_expired(accepted_job.id)

@@ -43,8 +43,9 @@ def test_load_deployment__chain_id_from_env_registry__found(deployment_file, iso
     assert known_deployments()[31337].source == str(deployment_file)
 
 
-def test_connect__no_deployment_given__registry_entry_of_node_chain(anvil, deployment_file, isolated_registry,
-                                                                     monkeypatch):
+def test_connect__no_deployment_given__registry_entry_of_node_chain(
+    anvil, deployment_file, isolated_registry, monkeypatch
+):
     monkeypatch.setenv("COMPUTERAILS_DEPLOYMENTS", str(deployment_file.parent))
 
     rails = computerails.connect(anvil.url)
@@ -88,8 +89,11 @@ def test_load_deployment__path_named_like_a_chain_id__read_as_a_file(deployment_
 
 @pytest.mark.parametrize(
     "text, message",
-    [("{not json", "not readable JSON"), ('{"chainId": 31337}', "is malformed"),
-     ('{"chainId": "x", "deployBlock": 1, "contracts": {}, "tokens": {}}', "is malformed")],
+    [
+        ("{not json", "not readable JSON"),
+        ('{"chainId": 31337}', "is malformed"),
+        ('{"chainId": "x", "deployBlock": 1, "contracts": {}, "tokens": {}}', "is malformed"),
+    ],
     ids=["bad_json", "missing_fields", "wrong_type"],
 )
 def test_load_deployment__malformed_file__deployment_error(tmp_path, text, message):

@@ -6,7 +6,6 @@ from eth_account.messages import encode_typed_data
 from eth_utils import keccak, to_checksum_address
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
 from web3.exceptions import ContractCustomError
 
 from computerails import Attestation, UptimeReport, eip712, errors
@@ -18,11 +17,23 @@ KEYS = st.integers(min_value=1, max_value=2 * eip712.SECP256K1_HALF_N).map(lambd
 N = 2 * eip712.SECP256K1_HALF_N + 1
 
 attestations = st.builds(
-    Attestation, job_id=UINT256, provider=ADDRESSES, success=st.booleans(), units=UINT256,
-    result_hash=st.binary(min_size=32, max_size=32), deadline=UINT256, config_version=UINT256,
+    Attestation,
+    job_id=UINT256,
+    provider=ADDRESSES,
+    success=st.booleans(),
+    units=UINT256,
+    result_hash=st.binary(min_size=32, max_size=32),
+    deadline=UINT256,
+    config_version=UINT256,
 )
-reports = st.builds(UptimeReport, provider=ADDRESSES, epoch=UINT256, uptime_bps=st.integers(0, 10_000),
-                    relayer=ADDRESSES, config_version=UINT256)
+reports = st.builds(
+    UptimeReport,
+    provider=ADDRESSES,
+    epoch=UINT256,
+    uptime_bps=st.integers(0, 10_000),
+    relayer=ADDRESSES,
+    config_version=UINT256,
+)
 
 HYPOTHESIS = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
@@ -36,9 +47,15 @@ def _eth_account_hash(primary, rails, message) -> bytes:
 @given(att=attestations, key=KEYS)
 def test_attestation_digest__generated__sdk_contract_and_eth_account_agree(readonly, att, key):
     digest = att.digest(readonly.chain_id, readonly.hub.address)
-    message = {"jobId": att.job_id, "provider": att.provider, "success": att.success, "units": att.units,
-               "resultHash": bytes.fromhex(att.result_hash[2:]), "deadline": att.deadline,
-               "configVersion": att.config_version}
+    message = {
+        "jobId": att.job_id,
+        "provider": att.provider,
+        "success": att.success,
+        "units": att.units,
+        "resultHash": bytes.fromhex(att.result_hash[2:]),
+        "deadline": att.deadline,
+        "configVersion": att.config_version,
+    }
 
     assert digest == readonly.hub.functions.attestationDigest(att.as_tuple()).call()
     assert digest == _eth_account_hash("ComputeAttestation", readonly, message)
@@ -50,8 +67,13 @@ def test_attestation_digest__generated__sdk_contract_and_eth_account_agree(reado
 @given(report=reports, key=KEYS)
 def test_uptime_report_digest__generated__sdk_contract_and_eth_account_agree(readonly, report, key):
     digest = report.digest(readonly.chain_id, readonly.hub.address)
-    message = {"provider": report.provider, "epoch": report.epoch, "uptimeBps": report.uptime_bps,
-               "relayer": report.relayer, "configVersion": report.config_version}
+    message = {
+        "provider": report.provider,
+        "epoch": report.epoch,
+        "uptimeBps": report.uptime_bps,
+        "relayer": report.relayer,
+        "configVersion": report.config_version,
+    }
 
     assert digest == readonly.hub.functions.uptimeReportDigest(report.as_tuple()).call()
     assert digest == _eth_account_hash("UptimeReport", readonly, message)
@@ -61,8 +83,15 @@ def test_uptime_report_digest__generated__sdk_contract_and_eth_account_agree(rea
 
 
 def test_digest__other_chain_hub_or_config__differs(readonly):
-    att = Attestation(job_id=1, provider="0x" + "11" * 20, success=True, units=1, result_hash=b"\x00" * 32, deadline=1,
-                      config_version=1)
+    att = Attestation(
+        job_id=1,
+        provider="0x" + "11" * 20,
+        success=True,
+        units=1,
+        result_hash=b"\x00" * 32,
+        deadline=1,
+        config_version=1,
+    )
     here = att.digest(readonly.chain_id, readonly.hub.address)
     assert att.digest(1, readonly.hub.address) != here
     assert att.digest(readonly.chain_id, readonly.escrow.address) != here
@@ -102,8 +131,16 @@ def test_pack_signatures__unordered__ascending_signers_and_duplicates_refused():
 
 
 def test_hub_check__high_s_twin__contract_rejects_it_too(readonly, oracle_keys):
-    att = readonly.oracle.prepare(Attestation(job_id=1, provider="0x" + "11" * 20, success=True, units=1,
-                                              result_hash=b"\x00" * 32, deadline=readonly.now() + 600))
+    att = readonly.oracle.prepare(
+        Attestation(
+            job_id=1,
+            provider="0x" + "11" * 20,
+            success=True,
+            units=1,
+            result_hash=b"\x00" * 32,
+            deadline=readonly.now() + 600,
+        )
+    )
     sigs = readonly.oracle.collect_signatures(att, oracle_keys)
     packed = eip712.pack_signatures((s.signer, s.raw) for s in sigs)
     readonly.hub.functions.checkAttestation(att.as_tuple(), packed).call()  # the quorum itself is valid

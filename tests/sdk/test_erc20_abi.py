@@ -61,8 +61,11 @@ def test_erc20_abi__hand_written__exactly_the_standard_surface():
     assert errors_ == ERRORS
     assert events == EVENTS
     assert [i["indexed"] for e in abi if e["type"] == "event" for i in e["inputs"]] == [True, True, False] * 2
-    assert {i["stateMutability"] for i in abi if i["type"] == "function" and i["name"] in ("approve", "transfer",
-                                                                                          "transferFrom", "permit")} == {"nonpayable"}
+    assert {
+        i["stateMutability"]
+        for i in abi
+        if i["type"] == "function" and i["name"] in ("approve", "transfer", "transferFrom", "permit")
+    } == {"nonpayable"}
     assert len(abi) == len(FUNCTIONS) + len(ERRORS) + len(EVENTS)  # no constructor, no test-token extras
 
 

@@ -12,7 +12,14 @@ from computerails import JobStatus, errors
 from computerails.tx import revert_from_exception
 
 ADDRESS = "0x" + "ab" * 20
-SAMPLES = {"address": ADDRESS, "uint256": 123_456, "uint8": 3, "bytes32": b"\x07" * 32, "string": "minStake", "bool": True}
+SAMPLES = {
+    "address": ADDRESS,
+    "uint256": 123_456,
+    "uint8": 3,
+    "bytes32": b"\x07" * 32,
+    "string": "minStake",
+    "bool": True,
+}
 
 
 def _error_entries():

@@ -69,7 +69,7 @@ def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
         on_stack.add(node)
         for target in sorted(graph[node]):
             if target in on_stack:
-                return stack[stack.index(target):] + [target]
+                return stack[stack.index(target) :] + [target]
             if target not in done:
                 found = visit(target)
                 if found:
@@ -176,7 +176,10 @@ def _third_party() -> set[str]:
 def test_each_module__imported_alone_in_a_fresh_interpreter__no_error():
     result = subprocess.run(
         [sys.executable, "-c", _IMPORT_EACH_ALONE, ",".join(sorted(MODULES)), ",".join(sorted(_third_party()))],
-        cwd=ROOT, capture_output=True, text=True, timeout=120,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     failures = json.loads(result.stdout)

@@ -8,12 +8,18 @@ from eth_account import Account
 from web3.logs import DISCARD
 
 from computerails import Attestation, JobStatus, UptimeReport, eip712, errors
-from tests.support.sdk import RESULT, finish_sla_epoch, nonce_of, warp
+from tests.support.sdk import RESULT, finish_sla_epoch, nonce_of
 
 
 def _attestation(rails, job, units=80, success=True):
-    return Attestation(job_id=job.id, provider=job.provider, success=success, units=units, result_hash=RESULT,
-                       deadline=rails.now() + 3_600)
+    return Attestation(
+        job_id=job.id,
+        provider=job.provider,
+        success=success,
+        units=units,
+        result_hash=RESULT,
+        deadline=rails.now() + 3_600,
+    )
 
 
 def test_sign_attestation__explicit_and_default_signer__recovers_to_signer(connect, relayer_rails, oracle_keys):
@@ -62,14 +68,20 @@ def test_submit_attestation__quorum__job_attested_by_relayer(relayer_rails, acce
 
     assert nonce_of(relayer_rails) == before + 1 and sent.label == "submitAttestation"
     (event,) = relayer_rails.escrow.events.JobAttested().process_receipt(sent.receipt, errors=DISCARD)
-    assert (event.args.jobId, event.args.success, event.args.units, event.args.resultHash) == (accepted_job.id, True, 80, RESULT)
+    assert (event.args.jobId, event.args.success, event.args.units, event.args.resultHash) == (
+        accepted_job.id,
+        True,
+        80,
+        RESULT,
+    )
     job = relayer_rails.views.job(accepted_job.id)
     assert (job.status, job.units) == (JobStatus.ATTESTED, 80)
     assert job.challenge_ends == datetime.fromtimestamp(relayer_rails.now() + 3_600, tz=timezone.utc)
 
 
-def test_submit_attestations__one_item_for_open_job__skipped_other_recorded(relayer_rails, accepted_job, make_job,
-                                                                            oracle_keys):
+def test_submit_attestations__one_item_for_open_job__skipped_other_recorded(
+    relayer_rails, accepted_job, make_job, oracle_keys
+):
     still_open = make_job()
     batch = []
     for job in (accepted_job, still_open):
@@ -87,23 +99,33 @@ def test_submit_attestations__one_item_for_open_job__skipped_other_recorded(rela
     assert relayer_rails.views.job_status(still_open.id) is JobStatus.OPEN
 
 
-def test_submit_uptime_report__below_sla__provider_slashed_and_jailed(w3, relayer_rails, registered_provider, oracle_keys, stk):
+def test_submit_uptime_report__below_sla__provider_slashed_and_jailed(
+    w3, relayer_rails, registered_provider, oracle_keys, stk
+):
     epoch = finish_sla_epoch(w3, relayer_rails)
-    report = UptimeReport(provider=registered_provider.address, epoch=epoch, uptime_bps=9_499, relayer=relayer_rails.address)
+    report = UptimeReport(
+        provider=registered_provider.address, epoch=epoch, uptime_bps=9_499, relayer=relayer_rails.address
+    )
     sigs = relayer_rails.oracle.collect_signatures(report, oracle_keys)
 
     relayer_rails.oracle.submit_uptime_report(report, sigs)
 
     status = relayer_rails.views.provider(registered_provider.address)
     # 5 % of 2 000 staked = 100 slashed; the relayer gets 10 % of that, capped at 10
-    assert (status.jailed, status.active, status.staked, status.total_slashed) == (True, False, Decimal(1_900), Decimal(100))
+    assert (status.jailed, status.active, status.staked, status.total_slashed) == (
+        True,
+        False,
+        Decimal(1_900),
+        Decimal(100),
+    )
     assert relayer_rails.views.claimable_raw(relayer_rails.address)[stk]["staking"] == 10 * 10**18
     assert relayer_rails.views.is_reported(registered_provider.address, epoch)
 
 
 def test_submit_uptime_report__at_sla__recorded_without_slash(w3, relayer_rails, registered_provider, oracle_keys):
-    report = UptimeReport(provider=registered_provider.address, epoch=finish_sla_epoch(w3, relayer_rails),
-                          uptime_bps=9_500)
+    report = UptimeReport(
+        provider=registered_provider.address, epoch=finish_sla_epoch(w3, relayer_rails), uptime_bps=9_500
+    )
 
     relayer_rails.oracle.submit_uptime_report(report, relayer_rails.oracle.collect_signatures(report, oracle_keys))
 
@@ -114,8 +136,12 @@ def test_submit_uptime_report__at_sla__recorded_without_slash(w3, relayer_rails,
         relayer_rails.oracle.submit_uptime_report(report, relayer_rails.oracle.collect_signatures(report, oracle_keys))
 
 
-def test_attest__failure__job_failed_and_collateral_slashed(relayer_rails, accepted_job, registered_provider, oracle_keys):
-    relayer_rails.oracle.attest(accepted_job.id, success=False, units=0, result_hash="0x" + "ee" * 32, signers=oracle_keys)
+def test_attest__failure__job_failed_and_collateral_slashed(
+    relayer_rails, accepted_job, registered_provider, oracle_keys
+):
+    relayer_rails.oracle.attest(
+        accepted_job.id, success=False, units=0, result_hash="0x" + "ee" * 32, signers=oracle_keys
+    )
 
     assert relayer_rails.views.job_status(accepted_job.id) is JobStatus.FAILED
     status = registered_provider.provider.status()

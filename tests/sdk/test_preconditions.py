@@ -10,8 +10,9 @@ from tests.support.sdk import RESULT, SPEC, finish_sla_epoch, raises_unsent, war
 
 
 def _att(rails, job, **overrides):
-    fields = dict(job_id=job.id, provider=job.provider, success=True, units=10, result_hash=RESULT,
-                  deadline=rails.now() + 3_600)
+    fields = dict(
+        job_id=job.id, provider=job.provider, success=True, units=10, result_hash=RESULT, deadline=rails.now() + 3_600
+    )
     return Attestation(**{**fields, **overrides})
 
 
@@ -31,11 +32,16 @@ def test_create_job__no_tokens__insufficient_balance(client_rails, registered_pr
 def test_create_job__payment_none_without_allowance__insufficient_allowance(client_rails, registered_provider, faucet):
     faucet(client_rails, usd=100)
     with raises_unsent(client_rails, errors.InsufficientAllowance, match="may pull 0 mUSD .* needs 10"):
-        client_rails.client.create_job(registered_provider.address, "0.10", 100, timedelta(hours=2), SPEC, payment="none")
+        client_rails.client.create_job(
+            registered_provider.address, "0.10", 100, timedelta(hours=2), SPEC, payment="none"
+        )
 
 
-@pytest.mark.parametrize("deadline", [timedelta(0), timedelta(seconds=-60), timedelta(days=30, seconds=1)],
-                         ids=["now", "past", "beyond_max_duration"])
+@pytest.mark.parametrize(
+    "deadline",
+    [timedelta(0), timedelta(seconds=-60), timedelta(days=30, seconds=1)],
+    ids=["now", "past", "beyond_max_duration"],
+)
 def test_create_job__deadline_out_of_range__invalid_deadline(client_rails, registered_provider, faucet, deadline):
     faucet(client_rails, usd=100)
     with raises_unsent(client_rails, errors.InvalidDeadline):
@@ -235,7 +241,9 @@ def test_submit_attestation__expired_or_open_job__precondition_errors(relayer_ra
     job = make_job()
     open_att = _att(relayer_rails, job)
     with raises_unsent(relayer_rails, errors.WrongJobState, match="is open"):
-        relayer_rails.oracle.submit_attestation(open_att, relayer_rails.oracle.collect_signatures(open_att, oracle_keys))
+        relayer_rails.oracle.submit_attestation(
+            open_att, relayer_rails.oracle.collect_signatures(open_att, oracle_keys)
+        )
 
 
 def test_submit_uptime_report__epoch_not_ended__precondition_error(relayer_rails, registered_provider, oracle_keys):
@@ -255,7 +263,9 @@ def test_submit_attestation__oracle_set_changed_after_signing__stale_signatures_
     governance = connect(0)  # a direct governor on the test deployment
     governance.send(governance.hub.functions.setThreshold(2), "setThreshold")  # same threshold, new version
 
-    with raises_unsent(relayer_rails, errors.StaleSignatures, match="signed under oracle configuration 1, the hub is at 2"):
+    with raises_unsent(
+        relayer_rails, errors.StaleSignatures, match="signed under oracle configuration 1, the hub is at 2"
+    ):
         relayer_rails.oracle.submit_attestation(signed, sigs)
 
     # the refusal refreshed the cached configuration: a statement left to the SDK is signed under 2

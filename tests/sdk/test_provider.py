@@ -16,10 +16,24 @@ def test_register__first_stake__registered_active_with_stake(provider_rails, fau
     assert nonce_of(provider_rails) == before + 2  # approve, register
     assert status.sla_from is not None  # the uptime SLA starts with the registration
     assert status == ProviderStatus(
-        address=provider_rails.address, registered=True, jailed=False, jailed_for_downtime=False, left=False,
-        active=True, staked=Decimal("1500.5"), locked=Decimal(0), free=Decimal("1500.5"), unbonding=Decimal(0),
-        unbonding_end=None, shortfall=Decimal(0), sla_from=status.sla_from, left_at=None,
-        total_slashed=Decimal(0), total_deposited=Decimal("1500.5"), metadata_uri="ipfs://gpu-h100", claimable={},
+        address=provider_rails.address,
+        registered=True,
+        jailed=False,
+        jailed_for_downtime=False,
+        left=False,
+        active=True,
+        staked=Decimal("1500.5"),
+        locked=Decimal(0),
+        free=Decimal("1500.5"),
+        unbonding=Decimal(0),
+        unbonding_end=None,
+        shortfall=Decimal(0),
+        sla_from=status.sla_from,
+        left_at=None,
+        total_slashed=Decimal(0),
+        total_deposited=Decimal("1500.5"),
+        metadata_uri="ipfs://gpu-h100",
+        claimable={},
     )
     assert provider_rails.views.wallet(provider_rails.address, stk.address) == Decimal("1499.5")
 
@@ -62,8 +76,9 @@ def test_accept__open_job__accepted_and_collateral_locked(make_job, registered_p
     assert (status.staked, status.locked, status.free) == (Decimal(2_000), Decimal(5), Decimal(1_995))
 
 
-def test_unjail__topped_up_after_failed_job__active_again(make_job, other_provider_rails, faucet, relayer_rails,
-                                                         oracle_keys):
+def test_unjail__topped_up_after_failed_job__active_again(
+    make_job, other_provider_rails, faucet, relayer_rails, oracle_keys
+):
     provider_rails = other_provider_rails
     faucet(provider_rails, stake=1_000)
     provider_rails.provider.register("ipfs://meta", 1_000)
@@ -76,7 +91,12 @@ def test_unjail__topped_up_after_failed_job__active_again(make_job, other_provid
 
     status = provider_rails.provider.unjail()
 
-    assert (status.jailed, status.active, status.staked, status.total_slashed) == (False, True, Decimal(1_000), Decimal(5))
+    assert (status.jailed, status.active, status.staked, status.total_slashed) == (
+        False,
+        True,
+        Decimal(1_000),
+        Decimal(5),
+    )
 
 
 def test_claim_rewards__payment_and_slash_proceeds__both_paid_then_nothing(
@@ -86,16 +106,25 @@ def test_claim_rewards__payment_and_slash_proceeds__both_paid_then_nothing(
     registered_provider.send(registered_provider.escrow.functions.settle(attested_job.id), "settle")
     faucet(other_provider_rails, stake=1_000)
     other_provider_rails.provider.register("ipfs://other", 1_000)
-    report = UptimeReport(provider=other_provider_rails.address, epoch=finish_sla_epoch(w3, registered_provider),
-                          uptime_bps=0, relayer=registered_provider.address)  # the oracles name it the relayer
-    registered_provider.oracle.submit_uptime_report(report, registered_provider.oracle.collect_signatures(report, oracle_keys))
+    report = UptimeReport(
+        provider=other_provider_rails.address,
+        epoch=finish_sla_epoch(w3, registered_provider),
+        uptime_bps=0,
+        relayer=registered_provider.address,
+    )  # the oracles name it the relayer
+    registered_provider.oracle.submit_uptime_report(
+        report, registered_provider.oracle.collect_signatures(report, oracle_keys)
+    )
     assert registered_provider.provider.status().claimable == {"mUSD": Decimal("7.8"), "mCRS": Decimal(5)}
     stake_wallet = registered_provider.views.wallet(registered_provider.address, stk.address)
 
     payouts = registered_provider.provider.claim_rewards()
 
     # 80 units at 0.10 less the 2.5 % fee; the relayer's 10 % of a 50-token uptime slash
-    assert [(p.token, p.amount, p.source) for p in payouts] == [(usd, Decimal("7.8"), "escrow"), (stk, Decimal(5), "staking")]
+    assert [(p.token, p.amount, p.source) for p in payouts] == [
+        (usd, Decimal("7.8"), "escrow"),
+        (stk, Decimal(5), "staking"),
+    ]
     assert len({p.tx_hash for p in payouts}) == 2
     assert registered_provider.views.wallet(registered_provider.address) == Decimal("7.8")
     assert registered_provider.views.wallet(registered_provider.address, stk.address) == stake_wallet + 5

@@ -29,17 +29,21 @@ def test_send__cancel_accepted_job__unexpected_job_status_as_enums(client_rails,
 
 
 def test_send__create_job_with_staking_token__token_not_allowed(client_rails, registered_provider, stk):
-    fn = client_rails.escrow.functions.createJob(registered_provider.address, stk.address, 1, 1,
-                                                 client_rails.now() + 3_600, SPEC)
+    fn = client_rails.escrow.functions.createJob(
+        registered_provider.address, stk.address, 1, 1, client_rails.now() + 3_600, SPEC
+    )
     with raises_unsent(client_rails, errors.TokenNotAllowed) as info:
         client_rails.send(fn, "createJob")
     assert info.value.args_dict == {"token": stk.address}
 
 
-def test_send__create_job_without_allowance__erc20_insufficient_allowance(client_rails, registered_provider, faucet, usd):
+def test_send__create_job_without_allowance__erc20_insufficient_allowance(
+    client_rails, registered_provider, faucet, usd
+):
     faucet(client_rails, usd=10)
-    fn = client_rails.escrow.functions.createJob(registered_provider.address, usd.address, 10**6, 10,
-                                                 client_rails.now() + 3_600, SPEC)
+    fn = client_rails.escrow.functions.createJob(
+        registered_provider.address, usd.address, 10**6, 10, client_rails.now() + 3_600, SPEC
+    )
     with raises_unsent(client_rails, errors.ERC20InsufficientAllowance) as info:
         client_rails.send(fn, "createJob")
     assert info.value.args_dict == {"spender": client_rails.escrow.address, "allowance": 0, "needed": 10 * 10**6}
@@ -47,8 +51,15 @@ def test_send__create_job_without_allowance__erc20_insufficient_allowance(client
 
 
 def test_send__attestation_with_one_signature__insufficient_signatures(relayer_rails, accepted_job, oracle_keys):
-    att = Attestation(job_id=accepted_job.id, provider=accepted_job.provider, success=True, units=1, result_hash=RESULT,
-                      deadline=relayer_rails.now() + 600, config_version=1)
+    att = Attestation(
+        job_id=accepted_job.id,
+        provider=accepted_job.provider,
+        success=True,
+        units=1,
+        result_hash=RESULT,
+        deadline=relayer_rails.now() + 600,
+        config_version=1,
+    )
     (sig,) = relayer_rails.oracle.collect_signatures(att, oracle_keys, k=1)
     with raises_unsent(relayer_rails, errors.InsufficientSignatures) as info:
         relayer_rails.send(relayer_rails.hub.functions.submitAttestation(att.as_tuple(), sig.raw), "submitAttestation")

@@ -16,8 +16,8 @@ import computerails
 from computerails import Attestation, JobStatus, errors
 from computerails.client import MAX_UINT
 from computerails.tx import TxManager
-from tests.support.sdk import RESULT, SPEC, nonce_of, warp
 from tests.support.anvil import dev_key, free_port
+from tests.support.sdk import RESULT, SPEC, nonce_of, warp
 
 THREADS = 20
 
@@ -30,19 +30,27 @@ def test_send__20_threads_one_connection__distinct_jobs_and_provider_paid_for_al
     w3, client_rails, registered_provider, relayer_rails, faucet, oracle_keys, usd
 ):
     faucet(client_rails, usd=THREADS)
-    client_rails.send(client_rails.erc20(usd.address).functions.approve(client_rails.escrow.address, MAX_UINT), "approve")
+    client_rails.send(
+        client_rails.erc20(usd.address).functions.approve(client_rails.escrow.address, MAX_UINT), "approve"
+    )
     first_nonce = nonce_of(client_rails)
     provider = registered_provider.address
 
     with ThreadPoolExecutor(THREADS) as pool:
-        jobs = list(pool.map(
-            lambda i: client_rails.client.create_job(provider, Decimal("0.01") * (i + 1), 1, timedelta(hours=2), SPEC),
-            range(THREADS),
-        ))
+        jobs = list(
+            pool.map(
+                lambda i: client_rails.client.create_job(
+                    provider, Decimal("0.01") * (i + 1), 1, timedelta(hours=2), SPEC
+                ),
+                range(THREADS),
+            )
+        )
 
     creates = [s for s in client_rails.tx.sent if s.label == "createJob"]
     assert _nonces(client_rails, creates) == list(range(first_nonce, first_nonce + THREADS))
-    events = [e for s in creates for e in client_rails.escrow.events.JobCreated().process_receipt(s.receipt, errors=DISCARD)]
+    events = [
+        e for s in creates for e in client_rails.escrow.events.JobCreated().process_receipt(s.receipt, errors=DISCARD)
+    ]
     assert sorted(e.args.jobId for e in events) == sorted(j.id for j in jobs) == list(range(1, THREADS + 1))
     total = sum(Decimal("0.01") * (i + 1) for i in range(THREADS))  # 2.10 mUSD
     assert client_rails.views.wallet(client_rails.escrow.address) == total == sum(j.escrow for j in jobs)
@@ -56,8 +64,14 @@ def test_send__20_threads_one_connection__distinct_jobs_and_provider_paid_for_al
 
     batch = []
     for job in jobs:
-        att = Attestation(job_id=job.id, provider=provider, success=True, units=1, result_hash=RESULT,
-                          deadline=relayer_rails.now() + 600)
+        att = Attestation(
+            job_id=job.id,
+            provider=provider,
+            success=True,
+            units=1,
+            result_hash=RESULT,
+            deadline=relayer_rails.now() + 600,
+        )
         batch.append((att, relayer_rails.oracle.collect_signatures(att, oracle_keys)))
     assert relayer_rails.oracle.submit_attestations(batch)[1] == []
     warp(w3, 3_600)
@@ -93,8 +107,16 @@ def test_send__block_not_mined_in_time__timeout_with_hash_then_receipt(w3, conne
 
 def test_broadcast__same_signed_tx_twice__already_known_is_success(w3, client_rails, manual_mining):
     manager = client_rails.tx
-    tx = {"type": 2, "chainId": 31337, "nonce": nonce_of(client_rails), "to": client_rails.address, "value": 1,
-          "gas": 21_000, "maxFeePerGas": 10**11, "maxPriorityFeePerGas": 10**9}
+    tx = {
+        "type": 2,
+        "chainId": 31337,
+        "nonce": nonce_of(client_rails),
+        "to": client_rails.address,
+        "value": 1,
+        "gas": 21_000,
+        "maxFeePerGas": 10**11,
+        "maxPriorityFeePerGas": 10**9,
+    }
     signed = client_rails.account.sign_transaction(tx)
     tx_hash = "0x" + bytes(signed.hash).hex()
 
@@ -110,10 +132,18 @@ def test_broadcast__same_signed_tx_twice__already_known_is_success(w3, client_ra
 
 def test_broadcast__nonce_too_low_for_unknown_tx__transaction_error(client_rails, faucet):
     faucet(client_rails, usd=1)  # nonce 0 is used
-    signed = client_rails.account.sign_transaction({
-        "type": 2, "chainId": 31337, "nonce": 0, "to": client_rails.address, "value": 2, "gas": 21_000,
-        "maxFeePerGas": 10**11, "maxPriorityFeePerGas": 10**9,
-    })
+    signed = client_rails.account.sign_transaction(
+        {
+            "type": 2,
+            "chainId": 31337,
+            "nonce": 0,
+            "to": client_rails.address,
+            "value": 2,
+            "gas": 21_000,
+            "maxFeePerGas": 10**11,
+            "maxPriorityFeePerGas": 10**9,
+        }
+    )
     with pytest.raises(errors.TransactionError, match="nonce too low"):
         client_rails.tx._broadcast(signed.raw_transaction, "0x" + bytes(signed.hash).hex())
 

@@ -9,8 +9,9 @@ receipt before it asks the node; nothing here asserts how long anything took.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from itertools import pairwise
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 import requests
@@ -144,10 +145,18 @@ def nonce_in_tx(w3, tx_hash: str) -> int:
 
 def sign_other(rails, nonce: int, max_fee: int, priority: int):
     """Another wallet holding the same key signs a plain transfer with `nonce`."""
-    return rails.account.sign_transaction({
-        "type": 2, "chainId": 31337, "nonce": nonce, "to": rails.address, "value": 0, "gas": 21_000,
-        "maxFeePerGas": max_fee, "maxPriorityFeePerGas": priority,
-    })
+    return rails.account.sign_transaction(
+        {
+            "type": 2,
+            "chainId": 31337,
+            "nonce": nonce,
+            "to": rails.address,
+            "value": 0,
+            "gas": 21_000,
+            "maxFeePerGas": max_fee,
+            "maxPriorityFeePerGas": priority,
+        }
+    )
 
 
 def fields(raw: bytes) -> dict[str, Any]:
@@ -161,9 +170,12 @@ def test_bumped__replacement_rule__at_least_12_5_percent_and_a_wei():
 
 def test_send__node_drops_transaction__rebroadcast_same_nonce_once(w3, rails, token, monkeypatch):
     before, funds = nonce_of(rails), balance(rails, token)
-    node = Node(rails, monkeypatch,
-                deliver_then(lambda h: rpc(w3, "anvil_dropTransaction", h)),  # evicted right after it arrives
-                deliver_then(lambda h: rpc(w3, "evm_mine")))  # the second broadcast is mined
+    node = Node(
+        rails,
+        monkeypatch,
+        deliver_then(lambda h: rpc(w3, "anvil_dropTransaction", h)),  # evicted right after it arrives
+        deliver_then(lambda h: rpc(w3, "evm_mine")),
+    )  # the second broadcast is mined
 
     sent = mint(rails, token, 5)
 
@@ -230,8 +242,9 @@ def test_send__rebroadcast_refused_underpriced__fee_bump_same_nonce_one_mined(w3
         squatter["hash"] = "0x" + bytes(w3.eth.send_raw_transaction(other.raw_transaction)).hex()
         squatter["fees"] = (original["maxFeePerGas"], original["maxPriorityFeePerGas"])
 
-    node = Node(rails, monkeypatch, deliver_then(evict_and_take_the_nonce), deliver,
-                deliver_then(lambda h: rpc(w3, "evm_mine")))
+    node = Node(
+        rails, monkeypatch, deliver_then(evict_and_take_the_nonce), deliver, deliver_then(lambda h: rpc(w3, "evm_mine"))
+    )
 
     sent = mint(rails, token, 5)
 
@@ -253,10 +266,13 @@ def test_send__rebroadcast_refused_underpriced__fee_bump_same_nonce_one_mined(w3
 
 def test_send__replacement_signed_but_original_mined__original_counts_once(w3, rails, token, monkeypatch):
     before, funds = nonce_of(rails), balance(rails, token)
-    node = Node(rails, monkeypatch,
-                deliver_then(lambda h: rpc(w3, "anvil_dropTransaction", h)),
-                deliver_but_answer(UNDERPRICED),  # the node keeps the original this time, yet says underpriced
-                lose_then(lambda h: rpc(w3, "evm_mine")))  # it loses the replacement; the next block has the original
+    node = Node(
+        rails,
+        monkeypatch,
+        deliver_then(lambda h: rpc(w3, "anvil_dropTransaction", h)),
+        deliver_but_answer(UNDERPRICED),  # the node keeps the original this time, yet says underpriced
+        lose_then(lambda h: rpc(w3, "evm_mine")),
+    )  # it loses the replacement; the next block has the original
 
     sent = mint(rails, token, 5)
 
@@ -279,8 +295,9 @@ def test_send__squatter_outbids_every_fee_bump__dropped_error_fees_capped_one_mi
     def evict_and_outbid(tx_hash: str) -> None:
         original = w3.eth.get_transaction(tx_hash)
         rpc(w3, "anvil_dropTransaction", tx_hash)
-        other = sign_other(rails, original["nonce"], 100 * original["maxFeePerGas"],
-                           100 * original["maxPriorityFeePerGas"])
+        other = sign_other(
+            rails, original["nonce"], 100 * original["maxFeePerGas"], 100 * original["maxPriorityFeePerGas"]
+        )
         squatter["hash"] = "0x" + bytes(w3.eth.send_raw_transaction(other.raw_transaction)).hex()
         squatter["priority"] = original["maxPriorityFeePerGas"]
 
@@ -295,9 +312,14 @@ def test_send__squatter_outbids_every_fee_bump__dropped_error_fees_capped_one_mi
     sent = [fields(raw) for raw in node.raws]
     assert {tx["nonce"] for tx in sent} == {before}
     priority = squatter["priority"]
-    assert [tx["maxPriorityFeePerGas"] for tx in sent] == [priority, priority, bumped(priority),
-                                                           bumped(bumped(priority)), bumped(bumped(bumped(priority))),
-                                                           bumped(bumped(bumped(bumped(priority))))]  # bounded: ~1.6x
+    assert [tx["maxPriorityFeePerGas"] for tx in sent] == [
+        priority,
+        priority,
+        bumped(priority),
+        bumped(bumped(priority)),
+        bumped(bumped(bumped(priority))),
+        bumped(bumped(bumped(bumped(priority)))),
+    ]  # bounded: ~1.6x
     assert all(b["maxFeePerGas"] >= bumped(a["maxFeePerGas"]) for a, b in pairwise(sent[1:]))
     assert info.value.tx_hash == node.attempts[-1][0] and info.value.nonce == before
     assert rails.tx.in_flight == {}
@@ -308,8 +330,12 @@ def test_send__squatter_outbids_every_fee_bump__dropped_error_fees_capped_one_mi
 
 def test_send__dropped_then_refused_when_sent_again__dropped_error_nonce_reused_once(w3, rails, token, monkeypatch):
     before, funds = nonce_of(rails), balance(rails, token)
-    Node(rails, monkeypatch, deliver_then(lambda h: rpc(w3, "anvil_dropTransaction", h)),
-         refuse("{'code': -32003, 'message': 'insufficient funds for gas * price + value'}"))
+    Node(
+        rails,
+        monkeypatch,
+        deliver_then(lambda h: rpc(w3, "anvil_dropTransaction", h)),
+        refuse("{'code': -32003, 'message': 'insufficient funds for gas * price + value'}"),
+    )
 
     with pytest.raises(errors.TransactionDropped, match="refused when sent again .*insufficient funds") as info:
         mint(rails, token, 5)

@@ -28,8 +28,9 @@ def test_job__unknown_id__key_error_and_status_none(readonly):
     assert readonly.views.job_count() == 0
 
 
-def test_jobs__filtered_by_client_and_provider__matching_subsets(readonly, make_job, client_rails, other_client_rails,
-                                                                 registered_provider, other_provider_rails):
+def test_jobs__filtered_by_client_and_provider__matching_subsets(
+    readonly, make_job, client_rails, other_client_rails, registered_provider, other_provider_rails
+):
     a = make_job()
     b = make_job(provider=other_provider_rails.address)
     c = make_job(rails=other_client_rails)
@@ -38,8 +39,9 @@ def test_jobs__filtered_by_client_and_provider__matching_subsets(readonly, make_
     assert [j.id for j in readonly.views.jobs()] == [a.id, b.id, c.id]
     assert [j.id for j in readonly.views.jobs(client=client_rails.address)] == [a.id, b.id]
     assert [j.id for j in readonly.views.jobs(provider=registered_provider.address)] == [a.id, c.id]
-    assert [j.id for j in readonly.views.jobs(client=client_rails.address.lower(),
-                                              provider=other_provider_rails.address)] == [b.id]
+    assert [
+        j.id for j in readonly.views.jobs(client=client_rails.address.lower(), provider=other_provider_rails.address)
+    ] == [b.id]
     client_rails.client.cancel(a.id)
     assert readonly.views.jobs(client=client_rails.address)[0].status is JobStatus.CANCELLED  # current state
 
@@ -50,14 +52,19 @@ def test_provider__unbonding__figures_and_utc_end(readonly, registered_provider,
     status = readonly.views.provider(registered_provider.address.lower())
 
     assert status.address == registered_provider.address
-    assert (status.staked, status.locked, status.free, status.unbonding) == (Decimal(1_900), Decimal(5), Decimal(1_895),
-                                                                             Decimal(100))
+    assert (status.staked, status.locked, status.free, status.unbonding) == (
+        Decimal(1_900),
+        Decimal(5),
+        Decimal(1_895),
+        Decimal(100),
+    )
     assert status.unbonding_end == datetime.fromtimestamp(readonly.now() + 7 * 86_400, tz=timezone.utc)
     assert (status.registered, status.active, status.total_deposited) == (True, True, Decimal(2_000))
 
 
-def test_claimable__settled_job__provider_client_treasury_shares(w3, readonly, attested_job, client_rails,
-                                                                 registered_provider, usd, stk):
+def test_claimable__settled_job__provider_client_treasury_shares(
+    w3, readonly, attested_job, client_rails, registered_provider, usd, stk
+):
     warp(w3, 3_600)
     client_rails.send(client_rails.escrow.functions.settle(attested_job.id), "settle")
     treasury = readonly.deployment.roles["treasury"]
@@ -88,32 +95,61 @@ def test_payment_tokens__local_deployment__mock_usd_allowed(readonly, usd, stk):
     assert readonly.views.payment_tokens() == [usd]
     assert (usd.symbol, usd.decimals, stk.symbol, stk.decimals) == ("mUSD", 6, "mCRS", 18)
     assert readonly.views.payment_token(usd.address.lower()) == {
-        "id": 0, "registered": True, "allowed": True, "collateral_rate": 5 * 10**29,
+        "id": 0,
+        "registered": True,
+        "allowed": True,
+        "collateral_rate": 5 * 10**29,
     }
-    assert readonly.views.payment_token(stk.address) == {"id": 0, "registered": False, "allowed": False, "collateral_rate": 0}
+    assert readonly.views.payment_token(stk.address) == {
+        "id": 0,
+        "registered": False,
+        "allowed": False,
+        "collateral_rate": 0,
+    }
 
 
 def test_params__local_deployment__documented_defaults(readonly, oracle_keys):
     params = readonly.views.params()
 
     assert params["escrow"] == {
-        "fee_bps": 250, "accept_window": 3_600, "challenge_window": 3_600, "dispute_timeout": 3 * 86_400,
-        "max_job_duration": 30 * 86_400, "dispute_bond_bps": 1_000, "client_slash_share_bps": 5_000,
-        "treasury": readonly.deployment.roles["treasury"], "paused": False,
+        "fee_bps": 250,
+        "accept_window": 3_600,
+        "challenge_window": 3_600,
+        "dispute_timeout": 3 * 86_400,
+        "max_job_duration": 30 * 86_400,
+        "dispute_bond_bps": 1_000,
+        "client_slash_share_bps": 5_000,
+        "treasury": readonly.deployment.roles["treasury"],
+        "paused": False,
     }
-    assert params["staking"] == {"min_stake": 1_000 * 10**18, "unbonding_delay": 7 * 86_400,
-                                 "treasury": readonly.deployment.roles["treasury"]}
+    assert params["staking"] == {
+        "min_stake": 1_000 * 10**18,
+        "unbonding_delay": 7 * 86_400,
+        "treasury": readonly.deployment.roles["treasury"],
+    }
     assert params["uptime"] == {
-        "epoch_length": 3_600, "statute_epochs": 24, "sla_bps": 9_500, "uptime_slash_bps": 500,
-        "uptime_slash_cap": 500 * 10**18, "relayer_reward_bps": 1_000, "relayer_reward_cap": 10 * 10**18,
+        "epoch_length": 3_600,
+        "statute_epochs": 24,
+        "sla_bps": 9_500,
+        "uptime_slash_bps": 500,
+        "uptime_slash_cap": 500 * 10**18,
+        "relayer_reward_bps": 1_000,
+        "relayer_reward_cap": 10 * 10**18,
     }
-    assert params["oracles"] == readonly.views.oracle_set() == {
-        "oracles": [Account.from_key(k).address for k in oracle_keys], "threshold": 2, "config_version": 1,
-    }
+    assert (
+        params["oracles"]
+        == readonly.views.oracle_set()
+        == {
+            "oracles": [Account.from_key(k).address for k in oracle_keys],
+            "threshold": 2,
+            "config_version": 1,
+        }
+    )
 
 
-def test_current_epoch_and_is_reported__after_one_epoch__advances(w3, readonly, relayer_rails, registered_provider,
-                                                                   oracle_keys):
+def test_current_epoch_and_is_reported__after_one_epoch__advances(
+    w3, readonly, relayer_rails, registered_provider, oracle_keys
+):
     start = readonly.views.current_epoch() + 1  # the first epoch fully after the registration
     assert finish_sla_epoch(w3, readonly) == start
     assert readonly.views.current_epoch() == start + 1
@@ -126,8 +162,9 @@ def test_current_epoch_and_is_reported__after_one_epoch__advances(w3, readonly, 
     assert not readonly.views.is_reported(registered_provider.address, start + 1)
 
 
-def test_totals__stake_unbonding_slash_proceeds__protocol_wide(readonly, registered_provider, other_provider_rails, faucet,
-                                                               accepted_job, relayer_rails, oracle_keys):
+def test_totals__stake_unbonding_slash_proceeds__protocol_wide(
+    readonly, registered_provider, other_provider_rails, faucet, accepted_job, relayer_rails, oracle_keys
+):
     faucet(other_provider_rails, stake=1_500)
     other_provider_rails.provider.register("ipfs://other", 1_500)
     registered_provider.provider.request_unbond(300)

@@ -52,9 +52,12 @@ def main(argv: list[str] | None = None) -> int:
     run_seed = args.seed if args.seed is not None else random.SystemRandom().randrange(2**31)
     examples = args.examples if args.examples is not None else (None if args.budget else 1000)
     per_worker = None if examples is None else max(1, examples // args.workers)
-    print(f"audit: seed {run_seed} (--seed {run_seed} reruns it), {args.workers} worker(s), "
-          + (f"{args.budget:.0f} s each" if args.budget else f"{per_worker} examples each")
-          + f", up to {args.steps} steps per example", flush=True)
+    print(
+        f"audit: seed {run_seed} (--seed {run_seed} reruns it), {args.workers} worker(s), "
+        + (f"{args.budget:.0f} s each" if args.budget else f"{per_worker} examples each")
+        + f", up to {args.steps} steps per example",
+        flush=True,
+    )
     jobs: list[tuple[int, float | None, int | None, int]] = [
         (run_seed + 1_000_003 * i, args.budget, per_worker, args.steps) for i in range(args.workers)
     ]

@@ -19,14 +19,15 @@ from __future__ import annotations
 
 import sys
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from computerails import eip712
-from tests.support.signatures import predicted_rejection
+from tests.stateful.harness import World
 from tests.stateful.model import (
     ACCEPTED,
     ATTESTED,
@@ -35,19 +36,19 @@ from tests.stateful.model import (
     ENDED,
     EXPIRED,
     FAILED,
+    LIVE,
     OPEN,
     RATE_SCALE,
     UINT48_MAX,
     UINT96_MAX,
     UINT128_MAX,
     ZERO,
-    LIVE,
     JobM,
     Model,
     Params,
     Schedule,
 )
-from tests.stateful.harness import World
+from tests.support.signatures import predicted_rejection
 
 USD = 10**6
 STAKE = 10**18
@@ -59,7 +60,9 @@ PRICES = st.sampled_from([1, 39, 1_000, 100_000, 100_000, 1_000_000, 0, UINT96_M
 UNITS = st.sampled_from([1, 7, 100, 100, 1_000, 0, UINT48_MAX + 1])
 DURATIONS = st.sampled_from([3_600, 7_200, 86_400, 86_400, 30 * 86_400, 0, 1, 30 * 86_400 + 1])
 STAKES = st.sampled_from([0, 1, 999 * STAKE, 1_000 * STAKE, 1_500 * STAKE, 4_000 * STAKE])
-SIGNER_SETS = st.sampled_from(["valid", "valid", "valid", "too_few", "outsider", "duplicate", "reversed", "extra", "stale"])
+SIGNER_SETS = st.sampled_from(
+    ["valid", "valid", "valid", "too_few", "outsider", "duplicate", "reversed", "extra", "stale"]
+)
 
 
 @dataclass(frozen=True)
@@ -75,7 +78,9 @@ class StepSpec:
 STEPS: dict[str, StepSpec] = {}
 
 
-def step(weight: int, needs_jobs: bool = False, **strategies: Any) -> Callable[[Callable[..., None]], Callable[..., None]]:
+def step(
+    weight: int, needs_jobs: bool = False, **strategies: Any
+) -> Callable[[Callable[..., None]], Callable[..., None]]:
     """Register a rule with its weight and argument strategies (instead of hypothesis' @rule,
     whose uniform choice let one cheap rule take half of a run)."""
 
@@ -104,7 +109,12 @@ class ProtocolMachine(RuleBasedStateMachine):
         self.escrow, self.staking, self.hub, self.slasher = w.escrow, w.staking, w.hub, w.slasher
         self.usd, self.stake = w.usd, w.stake
         a = w.actors
-        self.gov, self.arbitrator, self.relayer, self.attacker = a["governance"], a["arbitrator"], a["relayer"], a["attacker"]
+        self.gov, self.arbitrator, self.relayer, self.attacker = (
+            a["governance"],
+            a["arbitrator"],
+            a["relayer"],
+            a["attacker"],
+        )
         self.treasury = a["treasury"]
         self.clients, self.providers = [a["client"], a["other_client"]], [a["provider"], a["other_provider"]]
         self.oracle_pool = w.oracle_pool  # current oracles first, then spare keys
@@ -208,8 +218,11 @@ class ProtocolMachine(RuleBasedStateMachine):
         name, args = predicted
         return getattr(self.hub, name), args
 
-    @initialize(first=st.sampled_from([0, 1_000 * STAKE, 4_000 * STAKE, 4_000 * STAKE]),
-                second=st.sampled_from([0, 4_000 * STAKE, 4_000 * STAKE]), jobs=st.integers(0, 3))
+    @initialize(
+        first=st.sampled_from([0, 1_000 * STAKE, 4_000 * STAKE, 4_000 * STAKE]),
+        second=st.sampled_from([0, 4_000 * STAKE, 4_000 * STAKE]),
+        jobs=st.integers(0, 3),
+    )
     def market_opens(self, first, second, jobs):
         """Most runs start with registered providers and a few accepted jobs, so that the
         interesting states (attested, disputed, settled) are a few steps away."""
@@ -257,7 +270,10 @@ class ProtocolMachine(RuleBasedStateMachine):
         elif deadline <= now or deadline > latest:
             error = (self.escrow.DeadlineOutOfRange, {"earliest": now + 1, "latest": latest, "deadline": deadline})
         elif amount > m.wallet_usd[client.address]:
-            error = (self.usd.ERC20InsufficientBalance, {"sender": client, "balance": m.wallet_usd[client.address], "needed": amount})
+            error = (
+                self.usd.ERC20InsufficientBalance,
+                {"sender": client, "balance": m.wallet_usd[client.address], "needed": amount},
+            )
         else:
             error = None
         call = lambda: self.escrow.createJob(provider, self.usd, price, units, deadline, b"\x01" * 32, sender=client)  # noqa: E731
@@ -268,8 +284,16 @@ class ProtocolMachine(RuleBasedStateMachine):
         receipt = call()
         job_id = len(m.jobs) + 1
         assert receipt.events.filter(self.escrow.JobCreated)[0].jobId == job_id
-        m.jobs[job_id] = JobM(job_id, client.address, provider, price, units, m.params.terms(), deadline,
-                              min(now + m.params.accept_window, deadline))
+        m.jobs[job_id] = JobM(
+            job_id,
+            client.address,
+            provider,
+            price,
+            units,
+            m.params.terms(),
+            deadline,
+            min(now + m.params.accept_window, deadline),
+        )
         m.wallet_usd[client.address] -= amount
         self._touch(m.jobs[job_id])
 
@@ -305,7 +329,10 @@ class ProtocolMachine(RuleBasedStateMachine):
         elif now >= job.challenge_ends:
             error = (self.escrow.ChallengeWindowClosed, {"challengeEnds": job.challenge_ends, "nowTime": now})
         elif bond > m.wallet_usd[job.client]:
-            error = (self.usd.ERC20InsufficientBalance, {"sender": sender, "balance": m.wallet_usd[job.client], "needed": bond})
+            error = (
+                self.usd.ERC20InsufficientBalance,
+                {"sender": sender, "balance": m.wallet_usd[job.client], "needed": bond},
+            )
         else:
             error = None
         if error:
@@ -498,7 +525,11 @@ class ProtocolMachine(RuleBasedStateMachine):
     def accept(self, j, by_provider):
         job = self._job(j)
         m = self.model
-        sender = next((p for p in self.providers if p.address == job.provider), self.attacker) if by_provider else self.attacker
+        sender = (
+            next((p for p in self.providers if p.address == job.provider), self.attacker)
+            if by_provider
+            else self.attacker
+        )
         now = self.now()
         state = m.provider(job.provider)
         collateral = job.escrow * m.params.collateral_rate // RATE_SCALE
@@ -535,8 +566,16 @@ class ProtocolMachine(RuleBasedStateMachine):
 
     # ───────────────────────────── oracles and relayers ─────────────────────────────
 
-    @step(6, needs_jobs=True, j=st.integers(0, 50), success=st.booleans(), units=st.sampled_from([0, 1, 50, 100, 1_001]),
-          signers=SIGNER_SETS, valid_for=st.sampled_from([-1, 0, 3_600, 3_600]), wrong_provider=st.sampled_from([False, False, False, True]))
+    @step(
+        6,
+        needs_jobs=True,
+        j=st.integers(0, 50),
+        success=st.booleans(),
+        units=st.sampled_from([0, 1, 50, 100, 1_001]),
+        signers=SIGNER_SETS,
+        valid_for=st.sampled_from([-1, 0, 3_600, 3_600]),
+        wrong_provider=st.sampled_from([False, False, False, True]),
+    )
     def attest(self, j, success, units, signers, valid_for, wrong_provider):
         job = self._job(j)
         m = self.model
@@ -574,10 +613,16 @@ class ProtocolMachine(RuleBasedStateMachine):
             m.refund(job, FAILED, 0)
             self._record_refund(receipt, job)
 
-    @step(7, p=st.integers(0, 2), back=st.sampled_from([-1, 0, 1, 1, 2, 24, 25]), bps=st.sampled_from([0, 0, 9_499, 9_500, 10_000, 10_001]),
-          signers=st.sampled_from(["valid", "valid", "valid", "too_few", "outsider", "stale"]),
-          named=st.sampled_from(["relayer", "relayer", "provider", "nobody"]), by_attacker=st.booleans(),
-          finish_epoch=st.booleans())
+    @step(
+        7,
+        p=st.integers(0, 2),
+        back=st.sampled_from([-1, 0, 1, 1, 2, 24, 25]),
+        bps=st.sampled_from([0, 0, 9_499, 9_500, 10_000, 10_001]),
+        signers=st.sampled_from(["valid", "valid", "valid", "too_few", "outsider", "stale"]),
+        named=st.sampled_from(["relayer", "relayer", "provider", "nobody"]),
+        by_attacker=st.booleans(),
+        finish_epoch=st.booleans(),
+    )
     def report_uptime(self, p, back, bps, signers, named, by_attacker, finish_epoch):
         m = self.model
         if finish_epoch:  # oracles report right after an epoch ends: move to the next boundary first
@@ -623,7 +668,9 @@ class ProtocolMachine(RuleBasedStateMachine):
         self._touch(None, provider, relayer, sender.address)
         m.reported.add((provider, epoch))
         # the event names who was paid: never the provider itself
-        assert receipt.events.filter(self.slasher.UptimeReported)[0].relayer == (ZERO if relayer == provider else relayer)
+        assert receipt.events.filter(self.slasher.UptimeReported)[0].relayer == (
+            ZERO if relayer == provider else relayer
+        )
         if bps < m.params.sla_bps:
             requested = min(slashable * m.params.uptime_slash_bps // BPS, m.params.uptime_slash_cap)
             m.slash_uptime(provider, requested, relayer, m.params.relayer_bps, m.params.relayer_cap)
@@ -664,7 +711,9 @@ class ProtocolMachine(RuleBasedStateMachine):
         receipt = self.escrow.settleMany([j.id for j in jobs], sender=self.relayer)
         settled = 0
         for job in jobs:  # in order: a job listed twice is settled once, then skipped
-            ready = (job.status == ATTESTED and now >= job.challenge_ends) or (job.status == DISPUTED and now > job.dispute_ends)
+            ready = (job.status == ATTESTED and now >= job.challenge_ends) or (
+                job.status == DISPUTED and now > job.dispute_ends
+            )
             if ready:
                 self._touch(job)
                 self._settle_model(job)
@@ -678,7 +727,10 @@ class ProtocolMachine(RuleBasedStateMachine):
         sender = self.arbitrator if by_arbitrator else self.attacker
         now = self.now()
         if not by_arbitrator:
-            error = (self.escrow.AccessControlUnauthorizedAccount, {"account": sender, "neededRole": self.escrow.ARBITRATOR_ROLE()})
+            error = (
+                self.escrow.AccessControlUnauthorizedAccount,
+                {"account": sender, "neededRole": self.escrow.ARBITRATOR_ROLE()},
+            )
         elif job.status != DISPUTED:
             error = (self.escrow.UnexpectedJobStatus, {"jobId": job.id, "expected": DISPUTED, "actual": job.status})
         elif now > job.dispute_ends:
@@ -728,8 +780,13 @@ class ProtocolMachine(RuleBasedStateMachine):
         self.chain.pending_timestamp += seconds
         self._ok()
 
-    @step(4, needs_jobs=True, j=st.integers(0, 50), which=st.sampled_from(["accept_by", "deadline", "challenge_ends", "dispute_ends"]),
-          delta=st.sampled_from([-1, 0, 1]))
+    @step(
+        4,
+        needs_jobs=True,
+        j=st.integers(0, 50),
+        which=st.sampled_from(["accept_by", "deadline", "challenge_ends", "dispute_ends"]),
+        delta=st.sampled_from([-1, 0, 1]),
+    )
     def warp_to_boundary(self, j, which, delta):
         job = self._job(j)
         target = getattr(job, which) + delta
@@ -746,7 +803,10 @@ class ProtocolMachine(RuleBasedStateMachine):
         m = self.model
         call = self.escrow.pause if pause else self.escrow.unpause
         if not by_governance:
-            error = (self.escrow.AccessControlUnauthorizedAccount, {"account": sender, "neededRole": self.escrow.PAUSER_ROLE()})
+            error = (
+                self.escrow.AccessControlUnauthorizedAccount,
+                {"account": sender, "neededRole": self.escrow.PAUSER_ROLE()},
+            )
         elif pause and m.paused:
             error = (self.escrow.EnforcedPause, {})
         elif not pause and not m.paused:
@@ -766,7 +826,10 @@ class ProtocolMachine(RuleBasedStateMachine):
         self.params_touched = True
         sender = self.gov if by_governance else self.attacker
         if not by_governance:
-            error = (self.escrow.AccessControlUnauthorizedAccount, {"account": sender, "neededRole": self.escrow.GOVERNOR_ROLE()})
+            error = (
+                self.escrow.AccessControlUnauthorizedAccount,
+                {"account": sender, "neededRole": self.escrow.GOVERNOR_ROLE()},
+            )
         elif fee > 1_000:
             error = (self.escrow.FeeTooHigh, {"maxFeeBps": 1_000, "feeBps": fee})
         else:
@@ -779,8 +842,18 @@ class ProtocolMachine(RuleBasedStateMachine):
         self._ok()
         self.model.params.fee_bps = fee
 
-    @step(1, windows=st.sampled_from([(3_600, 3_600, 259_200, 2_592_000), (60, 60, 60, 60), (7_200, 1_800, 86_400, 604_800),
-                                   (59, 3_600, 3_600, 3_600), (3_600, 30 * 86_400 + 1, 3_600, 3_600)]))
+    @step(
+        1,
+        windows=st.sampled_from(
+            [
+                (3_600, 3_600, 259_200, 2_592_000),
+                (60, 60, 60, 60),
+                (7_200, 1_800, 86_400, 604_800),
+                (59, 3_600, 3_600, 3_600),
+                (3_600, 30 * 86_400 + 1, 3_600, 3_600),
+            ]
+        ),
+    )
     def set_windows(self, windows):
         self.params_touched = True
         bounds = [(60, 30 * 86_400), (60, 30 * 86_400), (60, 90 * 86_400), (60, 365 * 86_400)]
@@ -813,8 +886,11 @@ class ProtocolMachine(RuleBasedStateMachine):
         else:
             p.client_share_bps = bps
 
-    @step(1, min_stake=st.sampled_from([500 * STAKE, 1_000 * STAKE, 2_000 * STAKE]),
-          delay=st.sampled_from([3_600, 90_000, 90_001, 604_800, 366 * 86_400]))
+    @step(
+        1,
+        min_stake=st.sampled_from([500 * STAKE, 1_000 * STAKE, 2_000 * STAKE]),
+        delay=st.sampled_from([3_600, 90_000, 90_001, 604_800, 366 * 86_400]),
+    )
     def set_staking_params(self, min_stake, delay):
         self.params_touched = True
         self.staking.setMinStake(min_stake, sender=self.gov)
@@ -832,8 +908,12 @@ class ProtocolMachine(RuleBasedStateMachine):
         self._ok()
         self.model.params.unbonding_delay = delay
 
-    @step(2, length=st.sampled_from([3_600, 1_800, 7_200, 60]), statute=st.sampled_from([24, 2, 100]),
-          sla=st.sampled_from([9_000, 9_500]))
+    @step(
+        2,
+        length=st.sampled_from([3_600, 1_800, 7_200, 60]),
+        statute=st.sampled_from([24, 2, 100]),
+        sla=st.sampled_from([9_000, 9_500]),
+    )
     def set_uptime_params(self, length, statute, sla):
         """A new epoch length or statute starts at the next epoch boundary; the report window it
         implies must stay below the unbonding delay (invariant 13)."""
@@ -841,8 +921,16 @@ class ProtocolMachine(RuleBasedStateMachine):
         m, p = self.model, self.model.params
         new = (length, statute, sla, p.uptime_slash_bps, p.uptime_slash_cap, p.relayer_bps, p.relayer_cap)
         now = self.now()
-        trial = Model(params=p, treasury=m.treasury, relayer_default=m.relayer_default, oracles=[], threshold=0,
-                      schedules=[Schedule(**vars(x)) for x in m.schedules], config_version=0, report_window=0)
+        trial = Model(
+            params=p,
+            treasury=m.treasury,
+            relayer_default=m.relayer_default,
+            oracles=[],
+            threshold=0,
+            schedules=[Schedule(**vars(x)) for x in m.schedules],
+            config_version=0,
+            report_window=0,
+        )
         if (length, statute) != (p.epoch_length, p.statute_epochs):
             trial.set_schedule(length, statute, now)
         window = trial.declared_window(now)
@@ -895,7 +983,9 @@ class ProtocolMachine(RuleBasedStateMachine):
             m.threshold = k
             m.config_version += 1
 
-    @step(1, entry=st.sampled_from(["fee", "windows", "token", "oracle", "threshold", "minstake", "uptime", "treasury"]))
+    @step(
+        1, entry=st.sampled_from(["fee", "windows", "token", "oracle", "threshold", "minstake", "uptime", "treasury"])
+    )
     def attacker_tries_governance(self, entry):
         """Invariant 9: nobody but governance changes parameters (the param invariant then
         confirms nothing moved)."""
@@ -927,9 +1017,15 @@ class ProtocolMachine(RuleBasedStateMachine):
 
     def _prefetch(self, accounts, job_ids, providers, params: bool) -> None:
         """Every view the invariants read, in one JSON-RPC batch."""
-        reads = [(self.usd, "balanceOf", (self.escrow,)), (self.stake, "balanceOf", (self.staking,)),
-                 (self.staking, "totalStaked", ()), (self.staking, "totalUnbonding", ()),
-                 (self.staking, "totalClaimable", ()), (self.usd, "totalSupply", ()), (self.stake, "totalSupply", ())]
+        reads = [
+            (self.usd, "balanceOf", (self.escrow,)),
+            (self.stake, "balanceOf", (self.staking,)),
+            (self.staking, "totalStaked", ()),
+            (self.staking, "totalUnbonding", ()),
+            (self.staking, "totalClaimable", ()),
+            (self.usd, "totalSupply", ()),
+            (self.stake, "totalSupply", ()),
+        ]
         for a in accounts:
             reads += [(self.usd, "balanceOf", (a,)), (self.stake, "balanceOf", (a,))]
         reads += [(self.escrow, "job", (job_id,)) for job_id in job_ids]
@@ -939,8 +1035,19 @@ class ProtocolMachine(RuleBasedStateMachine):
             reads += [(self.hub, f, ()) for f in ("configVersion", "oracles", "threshold")]
             reads += [(self.staking, f, ()) for f in ("reportWindow", "minStake", "unbondingDelay")]
             reads += [(self.slasher, f, ()) for f in ("schedules", "params")]
-            reads += [(self.escrow, f, ()) for f in ("feeBps", "acceptWindow", "challengeWindow", "disputeTimeout",
-                                                     "maxJobDuration", "disputeBondBps", "clientSlashShareBps", "paused")]
+            reads += [
+                (self.escrow, f, ())
+                for f in (
+                    "feeBps",
+                    "acceptWindow",
+                    "challengeWindow",
+                    "disputeTimeout",
+                    "maxJobDuration",
+                    "disputeBondBps",
+                    "clientSlashShareBps",
+                    "paused",
+                )
+            ]
         for (contract, fn, args), value in zip(reads, self.chain.read_many(reads)):
             self._cache[(contract.name, fn, tuple(getattr(a, "address", a) for a in args))] = value
 
@@ -952,10 +1059,15 @@ class ProtocolMachine(RuleBasedStateMachine):
         touched = [a for a in self._accounts() if a.address in self.touched_accounts]
         providers = [p.address for p in self.providers if p.address in self.model.providers]
         self._prefetch(touched, sorted(self.touched_jobs), providers, self.params_touched)
-        for check in (self.inv_1_holdings_match_model, self.inv_2_nothing_created_or_destroyed,
-                      self.inv_3_escrow_caps_and_ended_jobs, self.inv_4_stake_bounds,
-                      self.inv_11_collateral_is_an_obligation, self.inv_7_claimables_only_fall_by_own_withdrawal,
-                      self.inv_9_parameters_only_by_governance):
+        for check in (
+            self.inv_1_holdings_match_model,
+            self.inv_2_nothing_created_or_destroyed,
+            self.inv_3_escrow_caps_and_ended_jobs,
+            self.inv_4_stake_bounds,
+            self.inv_11_collateral_is_an_obligation,
+            self.inv_7_claimables_only_fall_by_own_withdrawal,
+            self.inv_9_parameters_only_by_governance,
+        ):
             check()
             ProtocolMachine.invariant_checks[check.__name__] += 1
         self._cache = {}
@@ -1000,13 +1112,36 @@ class ProtocolMachine(RuleBasedStateMachine):
         for address in addresses:
             p = self.model.providers[address]
             info = self.v(self.staking, "providerInfo", address)
-            assert (info.registered, info.jailed, info.jailedForDowntime, info.left, info.staked, info.locked,
-                    info.unbonding, info.unbondingEnd, info.shortfall, info.slaFrom, info.leftAt) == (
-                p.registered, p.jailed, p.jailed_for_downtime, p.left, p.staked, p.locked, p.unbonding,
-                p.unbonding_end, p.shortfall, p.sla_from, p.left_at), address
+            assert (
+                info.registered,
+                info.jailed,
+                info.jailedForDowntime,
+                info.left,
+                info.staked,
+                info.locked,
+                info.unbonding,
+                info.unbondingEnd,
+                info.shortfall,
+                info.slaFrom,
+                info.leftAt,
+            ) == (
+                p.registered,
+                p.jailed,
+                p.jailed_for_downtime,
+                p.left,
+                p.staked,
+                p.locked,
+                p.unbonding,
+                p.unbonding_end,
+                p.shortfall,
+                p.sla_from,
+                p.left_at,
+            ), address
             assert (info.totalSlashed, info.totalDeposited) == (p.slashed, p.deposited)
             assert p.slashed <= p.deposited
-            assert self.v(self.staking, "slashableStake", address) == p.staked + p.unbonding  # unbonding stays slashable
+            assert (
+                self.v(self.staking, "slashableStake", address) == p.staked + p.unbonding
+            )  # unbonding stays slashable
 
     def inv_11_collateral_is_an_obligation(self):
         """For every provider, after every step: `locked` is exactly what its live jobs lock and
@@ -1049,16 +1184,37 @@ class ProtocolMachine(RuleBasedStateMachine):
         assert v(self.hub, "configVersion") == m.config_version
         assert v(self.staking, "reportWindow") == m.report_window
         assert [tuple(x) for x in v(self.slasher, "schedules")] == [
-            (x.first_epoch, x.start_time, x.epoch_length, x.statute_epochs) for x in m.schedules]
-        assert tuple(v(self.escrow, f) for f in ("feeBps", "acceptWindow", "challengeWindow", "disputeTimeout",
-                                                 "maxJobDuration", "disputeBondBps", "clientSlashShareBps")) == (
-            p.fee_bps, p.accept_window, p.challenge_window, p.dispute_timeout, p.max_job_duration, p.dispute_bond_bps,
-            p.client_share_bps)
+            (x.first_epoch, x.start_time, x.epoch_length, x.statute_epochs) for x in m.schedules
+        ]
+        assert tuple(
+            v(self.escrow, f)
+            for f in (
+                "feeBps",
+                "acceptWindow",
+                "challengeWindow",
+                "disputeTimeout",
+                "maxJobDuration",
+                "disputeBondBps",
+                "clientSlashShareBps",
+            )
+        ) == (
+            p.fee_bps,
+            p.accept_window,
+            p.challenge_window,
+            p.dispute_timeout,
+            p.max_job_duration,
+            p.dispute_bond_bps,
+            p.client_share_bps,
+        )
         assert (v(self.staking, "minStake"), v(self.staking, "unbondingDelay")) == (p.min_stake, p.unbonding_delay)
         assert v(self.escrow, "paused") == m.paused
         assert sorted(v(self.hub, "oracles")) == sorted(m.oracles) and v(self.hub, "threshold") == m.threshold
         on_chain = v(self.slasher, "params")
-        assert (on_chain.epochLength, on_chain.statuteEpochs, on_chain.slaBps) == (p.epoch_length, p.statute_epochs, p.sla_bps)
+        assert (on_chain.epochLength, on_chain.statuteEpochs, on_chain.slaBps) == (
+            p.epoch_length,
+            p.statute_epochs,
+            p.sla_bps,
+        )
 
     # ───────────────────────────── invariant 10: everyone can exit ─────────────────────────────
 
@@ -1077,7 +1233,8 @@ class ProtocolMachine(RuleBasedStateMachine):
         self._check_params()
         assert self._claims_on_chain(self._accounts()) == {
             (a.address, ledger): (m.claim_usd if ledger == "usd" else m.claim_stake)[a.address]
-            for a in self._accounts() for ledger in ("usd", "stake")
+            for a in self._accounts()
+            for ledger in ("usd", "stake")
         }
         horizon = max([self.now()] + [max(j.deadline, j.challenge_ends, j.dispute_ends) for j in m.jobs.values()])
         self.chain.pending_timestamp = horizon + 1

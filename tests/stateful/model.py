@@ -123,7 +123,9 @@ class Params:
     collateral_rate: int
 
     def terms(self) -> Terms:
-        return Terms(self.fee_bps, self.challenge_window, self.dispute_timeout, self.dispute_bond_bps, self.client_share_bps)
+        return Terms(
+            self.fee_bps, self.challenge_window, self.dispute_timeout, self.dispute_bond_bps, self.client_share_bps
+        )
 
 
 @dataclass

@@ -3,7 +3,8 @@ scripts in tests/stateful/replays/ call)."""
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from tests.stateful.harness import build_world, harness_anvil
 from tests.stateful.machine import ProtocolMachine

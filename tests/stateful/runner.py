@@ -26,8 +26,13 @@ from tests.stateful.harness import World
 from tests.stateful.machine import STEPS, ProtocolMachine
 
 REPLAYS = Path(__file__).resolve().parent / "replays"
-QUORUM_ERRORS = ("SignatureLengthInvalid", "InsufficientSignatures", "InvalidSignature", "SignersNotAscending",
-                 "SignerNotOracle")
+QUORUM_ERRORS = (
+    "SignatureLengthInvalid",
+    "InsufficientSignatures",
+    "InvalidSignature",
+    "SignersNotAscending",
+    "SignerNotOracle",
+)
 
 
 @dataclass
@@ -42,7 +47,7 @@ class RunStats:
     failure: str | None = None
     replay: str | None = None
 
-    def merge(self, other: "RunStats") -> None:
+    def merge(self, other: RunStats) -> None:
         self.examples += other.examples
         self.calls += other.calls
         self.seconds = max(self.seconds, other.seconds)
@@ -55,14 +60,20 @@ class RunStats:
 
 def machine_settings(max_examples: int, steps: int, *, shrink: bool = True) -> settings:
     phases = [Phase.explicit, Phase.reuse, Phase.generate, Phase.target] + ([Phase.shrink] if shrink else [])
-    return settings(max_examples=max_examples, stateful_step_count=steps, deadline=None, print_blob=True,
-                    database=None, phases=phases,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much,
-                                           HealthCheck.data_too_large])
+    return settings(
+        max_examples=max_examples,
+        stateful_step_count=steps,
+        deadline=None,
+        print_blob=True,
+        database=None,
+        phases=phases,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large],
+    )
 
 
-def run_machine(world: World, *, run_seed: int, max_examples: int | None = None, budget: float | None = None,
-                steps: int = 30) -> RunStats:
+def run_machine(
+    world: World, *, run_seed: int, max_examples: int | None = None, budget: float | None = None, steps: int = 30
+) -> RunStats:
     """Run the machine for `max_examples` examples, or in batches until `budget` seconds passed.
 
     A failure is re-raised after its replay script was written (see `write_replay`)."""
@@ -104,8 +115,17 @@ def possible_errors(rule: str) -> list[str]:
     names |= {"AccessControlUnauthorizedAccount"} if "AccessControlUnauthorizedAccount" in source else set()
     if "_quorum_error" in source:
         names |= set(QUORUM_ERRORS)
-    known = {name for c in (ProtocolMachine.world.escrow, ProtocolMachine.world.staking, ProtocolMachine.world.hub,
-                            ProtocolMachine.world.slasher, ProtocolMachine.world.usd) for name in c.errors}
+    known = {
+        name
+        for c in (
+            ProtocolMachine.world.escrow,
+            ProtocolMachine.world.staking,
+            ProtocolMachine.world.hub,
+            ProtocolMachine.world.slasher,
+            ProtocolMachine.world.usd,
+        )
+        for name in c.errors
+    }
     return sorted(names & known)
 
 
@@ -114,7 +134,8 @@ def report(stats: RunStats, workers: int = 1) -> str:
     rate = stats.calls / stats.seconds if stats.seconds else 0.0
     per_worker = rate / workers
     lines = [
-        f"stateful: seed {stats.seed}, {stats.examples} examples, {stats.calls} contract calls in {stats.seconds:.1f} s "
+        f"stateful: seed {stats.seed}, {stats.examples} examples, {stats.calls} contract calls "
+        f"in {stats.seconds:.1f} s "
         f"on {workers} worker(s): {rate:.0f} calls/s ({per_worker:.0f} per worker), "
         f"{stats.examples / stats.seconds if stats.seconds else 0:.2f} examples/s",
         "",
@@ -130,7 +151,9 @@ def report(stats: RunStats, workers: int = 1) -> str:
         lines.append(f"{rule:<28} {drawn:>6} {100 * drawn / total_drawn:>5.1f}%  {cells}")
     initial = {k.split(": ", 1)[1]: v for k, v in stats.outcomes.items() if k.startswith("market_opens: ")}
     if initial:
-        lines.append(f"{'(market_opens)':<28} {'':>6} {'':>6}  " + ", ".join(f"{k} {v}" for k, v in sorted(initial.items())))
+        lines.append(
+            f"{'(market_opens)':<28} {'':>6} {'':>6}  " + ", ".join(f"{k} {v}" for k, v in sorted(initial.items()))
+        )
     lines += ["", "invariants checked: " + ", ".join(f"{k} {v}" for k, v in sorted(stats.invariant_checks.items()))]
     if stats.failure:
         lines += ["", f"FAILED: {stats.failure}", f"replay script: {stats.replay}"]
@@ -144,7 +167,8 @@ def write_replay(trace: list[tuple[str, dict[str, Any]]], run_seed: int, failure
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
     path = REPLAYS / f"test_replay_{stamp}_seed{run_seed}.py"
     steps = ",\n".join(f"    ({name!r}, {kwargs!r})" for name, kwargs in trace)
-    path.write_text(textwrap.dedent(f'''\
+    path.write_text(
+        textwrap.dedent(f'''\
         """Replay of a failing stateful example (seed {run_seed}, written {stamp} UTC).
 
         The failure: {failure}
@@ -168,5 +192,6 @@ def write_replay(trace: list[tuple[str, dict[str, Any]]], run_seed: int, failure
         if __name__ == "__main__":
             replay(STEPS)
             print("replayed {{n}} steps without failure".format(n=len(STEPS)))
-        ''').replace("{steps}", steps))
+        ''').replace("{steps}", steps)
+    )
     return path

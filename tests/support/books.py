@@ -3,7 +3,8 @@ and token helpers (allowlist a token, fund an account)."""
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from ape import project
 from eth_utils import to_checksum_address
@@ -22,8 +23,6 @@ MIN_STAKE = 1_000 * STAKE
 UNBONDING_DELAY = 7 * DAY
 SPEC_HASH = b"\x07" * 32
 MAX_UINT256 = 2**256 - 1
-
-
 
 
 LIVE = (Status.OPEN, Status.ACCEPTED, Status.ATTESTED, Status.DISPUTED)

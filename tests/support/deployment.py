@@ -4,9 +4,10 @@ instances so that tests call ``escrow.createJob(..., sender=client)``."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from ape import chain, project
 
@@ -76,8 +77,12 @@ def through_timelock(deployment: ApeDeployment, proposer: Any, calls: Sequence[t
     """Schedule `calls` ([(contract or address, calldata)]) on the timelock, wait out its delay on
     Ape's clock, execute, and return the receipt."""
     return devnet_through_timelock(
-        chain.provider.web3, deployment.info, proposer.private_key,
-        [(_address(target), data) for target, data in calls], warp=ape_warp, artifacts=build_artifacts(),
+        chain.provider.web3,
+        deployment.info,
+        proposer.private_key,
+        [(_address(target), data) for target, data in calls],
+        warp=ape_warp,
+        artifacts=build_artifacts(),
     )
 
 

@@ -6,7 +6,8 @@ exercise the SDK's digests.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from computerails import eip712
 
@@ -120,8 +121,9 @@ class Protocol:
         signatures = self.sign(self.attestation_digest(attestation), signers)
         return self.hub.submitAttestation(attestation, signatures, sender=sender or self.oracles[0])
 
-    def report(self, provider: Any, epoch: int, uptime_bps: int, *, relayer: Any = None,
-               config_version: int | None = None) -> tuple:
+    def report(
+        self, provider: Any, epoch: int, uptime_bps: int, *, relayer: Any = None, config_version: int | None = None
+    ) -> tuple:
         """An UptimeReport tuple; the relayer the oracles name defaults to the first oracle."""
         relayer = relayer if relayer is not None else self.oracles[0]
         relayer = relayer if isinstance(relayer, str) else relayer.address
@@ -130,7 +132,13 @@ class Protocol:
         return (address, epoch, uptime_bps, relayer, version)
 
     def report_uptime(
-        self, provider: Any, epoch: int, uptime_bps: int, *, sender: Any = None, signers: Sequence[Any] | None = None,
+        self,
+        provider: Any,
+        epoch: int,
+        uptime_bps: int,
+        *,
+        sender: Any = None,
+        signers: Sequence[Any] | None = None,
         relayer: Any = None,
     ) -> Any:
         """Sign and relay a report. The named relayer defaults to the sender (first oracle)."""

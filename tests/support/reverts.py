@@ -14,8 +14,9 @@ name, a missing argument or a different error fails the test.
 from __future__ import annotations
 
 import ast
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any
 
 import ape
 from ape.exceptions import ContractLogicError, CustomError
@@ -80,8 +81,6 @@ def reverts(error: Any, **inputs: Any) -> Iterator[Any]:
     actual = revert_data(info.value)
     if actual != expected:
         raise AssertionError(f"expected revert {describe(expected)}\n     got revert {describe(actual)}")
-
-
 
 
 def selector(error: Any) -> bytes:

@@ -21,10 +21,11 @@ from __future__ import annotations
 
 import http.client
 import json
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import SimpleNamespace
-from typing import Any, Iterator, Sequence
+from typing import Any
 from urllib.parse import urlparse
 
 from eth_abi import decode, encode
@@ -82,7 +83,7 @@ class ErrorRef:
 
 @dataclass(frozen=True)
 class EventRef:
-    contract: "RpcContract"
+    contract: RpcContract
     name: str
     inputs: tuple[dict[str, Any], ...]
 
@@ -110,8 +111,11 @@ class Events:
     def filter(self, event: EventRef) -> list[SimpleNamespace]:
         address = event.contract.address.lower()
         topic = "0x" + event.topic.hex()
-        return [event.decode(log) for log in self.logs
-                if log["address"].lower() == address and log["topics"] and log["topics"][0] == topic]
+        return [
+            event.decode(log)
+            for log in self.logs
+            if log["address"].lower() == address and log["topics"] and log["topics"][0] == topic
+        ]
 
 
 @dataclass
@@ -220,8 +224,15 @@ class RpcChain:
         if self._expect is not None:
             self._check_revert(sender, to, hexdata)
             return Receipt("", 0, 0, self.time)
-        tx = {"to": to, "data": hexdata, "gas": GAS_LIMIT, "gasPrice": 0, "nonce": self.nonce(sender.address),
-              "chainId": self.chain_id, "value": 0}
+        tx = {
+            "to": to,
+            "data": hexdata,
+            "gas": GAS_LIMIT,
+            "gasPrice": 0,
+            "nonce": self.nonce(sender.address),
+            "chainId": self.chain_id,
+            "value": 0,
+        }
         raw = "0x" + bytes(Account.sign_transaction(tx, sender.private_key).raw_transaction).hex()
         timestamp = self.time
         _, answer = self.batch([("evm_setNextBlockTimestamp", [timestamp]), ("eth_sendRawTransactionSync", [raw])])
@@ -231,8 +242,13 @@ class RpcChain:
         self.time = timestamp + 1
         receipt = answer["result"]
         self.ops.append(Operation("send", sender.address, to, hexdata, timestamp))
-        result = Receipt(receipt["transactionHash"], int(receipt["status"], 16), int(receipt["gasUsed"], 16),
-                         timestamp, receipt["logs"])
+        result = Receipt(
+            receipt["transactionHash"],
+            int(receipt["status"], 16),
+            int(receipt["gasUsed"], 16),
+            timestamp,
+            receipt["logs"],
+        )
         if result.status != 1:
             # The model predicted success: show what the chain said instead.
             reason = self.simulate(sender.address, to, hexdata, timestamp)
@@ -259,7 +275,9 @@ class RpcChain:
         self.ops.append(Operation("expect_revert", sender.address, to, data, self.time, expected))
         if got != expected:
             self._expect_seen = True
-            raise AssertionError(f"expected revert {self._expect_error}\n     got {'success' if not got else describe(got)}")
+            raise AssertionError(
+                f"expected revert {self._expect_error}\n     got {'success' if not got else describe(got)}"
+            )
         self._expect_seen = True
 
     @contextmanager
@@ -282,7 +300,7 @@ class RpcChain:
             raise RpcError(f"view call to {to} failed: {answer['error']}")
         return bytes.fromhex(answer["result"][2:])
 
-    def read_many(self, reads: Sequence[tuple["RpcContract", str, tuple[Any, ...]]]) -> list[Any]:
+    def read_many(self, reads: Sequence[tuple[RpcContract, str, tuple[Any, ...]]]) -> list[Any]:
         """Views in one round trip: [(contract, function, args)] -> decoded values."""
         requests = []
         for contract, fn, args in reads:
@@ -336,8 +354,12 @@ class RpcContract:
         self.events: dict[str, EventRef] = {}
         for item in abi:
             if item["type"] == "function":
-                self.functions[item["name"]] = Function(item["name"], tuple(item["inputs"]), tuple(item["outputs"]),
-                                                        item.get("stateMutability") in ("view", "pure"))
+                self.functions[item["name"]] = Function(
+                    item["name"],
+                    tuple(item["inputs"]),
+                    tuple(item["outputs"]),
+                    item.get("stateMutability") in ("view", "pure"),
+                )
             elif item["type"] == "error":
                 self.errors.setdefault(item["name"], ErrorRef(name, item["name"], tuple(item["inputs"])))
             elif item["type"] == "event":
@@ -395,7 +417,7 @@ def _clean(spec: dict[str, Any], value: Any) -> Any:
 class StructView(tuple):  # type: ignore[type-arg]
     """A decoded struct: a tuple (for equality with plain tuples) with named attributes."""
 
-    def __new__(cls, fields: dict[str, Any]) -> "StructView":
+    def __new__(cls, fields: dict[str, Any]) -> StructView:
         self = super().__new__(cls, fields.values())
         self.__dict__.update(fields)
         return self

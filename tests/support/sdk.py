@@ -3,9 +3,10 @@ moves on the anvil, and checks that nothing was sent."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
 from decimal import Decimal
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 from web3 import Web3

@@ -22,7 +22,8 @@ class FastView:
         self.address = address
         self._functions = {
             item["name"]: Function(item["name"], tuple(item["inputs"]), tuple(item["outputs"]), True)
-            for item in abi if item["type"] == "function" and item.get("stateMutability") in ("view", "pure")
+            for item in abi
+            if item["type"] == "function" and item.get("stateMutability") in ("view", "pure")
         }
 
     def __getattr__(self, name: str) -> Any:

@@ -1,6 +1,5 @@
 """JobEscrow.recordAttestation (through the AttestationHub) and JobEscrow.reclaimExpired."""
 
-from tests.support.reverts import reverts
 from tests.support.escrow import (
     CHALLENGE_WINDOW,
     CLIENT_SLASH_SHARE_BPS,
@@ -16,6 +15,7 @@ from tests.support.escrow import (
     job_view,
     role_error,
 )
+from tests.support.reverts import reverts
 
 CLIENT_SHARE = COLLATERAL * CLIENT_SLASH_SHARE_BPS // 10_000
 
@@ -143,9 +143,7 @@ def test_attest__second_attestation__unexpected_status(protocol, escrow, atteste
     before = state(attested_job)
 
     for success in (True, False):
-        with reverts(
-            escrow.UnexpectedJobStatus, jobId=attested_job, expected=Status.ACCEPTED, actual=Status.ATTESTED
-        ):
+        with reverts(escrow.UnexpectedJobStatus, jobId=attested_job, expected=Status.ACCEPTED, actual=Status.ATTESTED):
             protocol.attest(attested_job, success=success, units=10)
 
     assert state(attested_job) == before
@@ -195,7 +193,9 @@ def test_attest__failure_with_full_client_share__all_collateral_to_client(
 # ─────────────────────────────── reclaimExpired ───────────────────────────────
 
 
-def test_reclaim_expired__exactly_at_deadline__not_passed(protocol, escrow, staking, registered_provider, accepted_job, attacker, state):
+def test_reclaim_expired__exactly_at_deadline__not_passed(
+    protocol, escrow, staking, registered_provider, accepted_job, attacker, state
+):
     deadline = escrow.job(accepted_job).deadline
     protocol.warp_to(deadline)
     before = state(accepted_job)

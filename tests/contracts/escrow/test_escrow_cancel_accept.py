@@ -1,6 +1,5 @@
 """JobEscrow.cancel and JobEscrow.accept: who may call, when, and the collateral lock."""
 
-from tests.support.reverts import reverts
 from tests.support.escrow import (
     COLLATERAL,
     COLLATERAL_RATE,
@@ -12,6 +11,7 @@ from tests.support.escrow import (
     assert_event,
     job_view,
 )
+from tests.support.reverts import reverts
 
 # ─────────────────────────────── cancel ───────────────────────────────
 
@@ -117,7 +117,9 @@ def test_accept__exactly_at_accept_by__accepted(protocol, escrow, registered_pro
     assert escrow.jobStatus(open_job) == Status.ACCEPTED
 
 
-def test_accept__one_second_after_accept_by__window_closed(protocol, escrow, staking, registered_provider, open_job, state):
+def test_accept__one_second_after_accept_by__window_closed(
+    protocol, escrow, staking, registered_provider, open_job, state
+):
     accept_by = escrow.job(open_job).acceptBy
     protocol.warp_to(accept_by + 1)
     before = state(open_job)

@@ -2,7 +2,6 @@
 
 import pytest
 
-from tests.support.reverts import reverts
 from tests.support.escrow import (
     ACCEPT_WINDOW,
     COLLATERAL_RATE,
@@ -20,6 +19,7 @@ from tests.support.escrow import (
     job_view,
     norm,
 )
+from tests.support.reverts import reverts
 
 
 def create(escrow, client, provider, token, *, unit_price=UNIT_PRICE, max_units=MAX_UNITS, deadline, spec=SPEC_HASH):
@@ -100,7 +100,9 @@ def test_job__unknown_id__empty_view(escrow, attacker):
     assert view["escrow"] == 0 and view["token"] == "0x0000000000000000000000000000000000000000"
 
 
-def test_create_job__unknown_token__token_not_allowed(protocol, escrow, second_usd, project, client, provider, governance, state):
+def test_create_job__unknown_token__token_not_allowed(
+    protocol, escrow, second_usd, project, client, provider, governance, state
+):
     unknown = project.MockUSD.deploy(sender=governance)
     unknown.mint(client, ESCROW, sender=client)
     unknown.approve(escrow, ESCROW, sender=client)
@@ -179,7 +181,9 @@ def test_accept__collateral_beyond_uint128__collateral_too_large_and_job_stays_c
 ):
     # The largest job's collateral (escrow * rate / 1e18) does not fit the uint128 collateral field.
     protocol.fund_usd(client, UINT96_MAX)
-    create(escrow, client, registered_provider, usd, unit_price=UINT96_MAX, max_units=1, deadline=protocol.now() + 86_400)
+    create(
+        escrow, client, registered_provider, usd, unit_price=UINT96_MAX, max_units=1, deadline=protocol.now() + 86_400
+    )
     collateral = UINT96_MAX * COLLATERAL_RATE // 10**18
     assert collateral > 2**128
 
@@ -253,9 +257,7 @@ def test_create_job__fee_changed_later__job_keeps_snapshotted_fee(
     assert escrow.claimable(registered_provider, usd) == ESCROW - fee_of(ESCROW, FEE_BPS)
 
 
-def test_create_job__insufficient_allowance__token_error_and_no_job(
-    protocol, escrow, usd, client, provider, state
-):
+def test_create_job__insufficient_allowance__token_error_and_no_job(protocol, escrow, usd, client, provider, state):
     usd.mint(client, ESCROW, sender=client)
     usd.approve(escrow, ESCROW - 1, sender=client)
     before = state()

@@ -4,7 +4,6 @@
 fee 2.5% = 0.15 USD, unused refund 4 USD. The bond is 10% of the escrow: 1 USD.
 """
 
-from tests.support.reverts import reverts
 from tests.support.escrow import (
     BOND,
     CLIENT_SLASH_SHARE_BPS,
@@ -22,6 +21,7 @@ from tests.support.escrow import (
     job_view,
     role_error,
 )
+from tests.support.reverts import reverts
 
 GROSS = 60 * UNIT_PRICE
 FEE = fee_of(GROSS)

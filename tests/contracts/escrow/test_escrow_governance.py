@@ -2,7 +2,6 @@
 
 import pytest
 
-from tests.support.reverts import reverts
 from tests.support.escrow import (
     ACCEPT_WINDOW,
     BOND,
@@ -15,8 +14,8 @@ from tests.support.escrow import (
     DISPUTE_TIMEOUT,
     ESCROW,
     FEE_BPS,
-    MAX_UNITS,
     MAX_JOB_DURATION,
+    MAX_UNITS,
     SPEC_HASH,
     UINT128_MAX,
     UNIT_PRICE,
@@ -27,6 +26,7 @@ from tests.support.escrow import (
     role_error,
     terms_set,
 )
+from tests.support.reverts import reverts
 
 ZERO = "0x0000000000000000000000000000000000000000"
 WINDOWS = (ACCEPT_WINDOW, CHALLENGE_WINDOW, DISPUTE_TIMEOUT, MAX_JOB_DURATION)
@@ -59,6 +59,7 @@ def test_initial_parameters__documented_defaults(escrow, usd, treasury):
 
 
 # ─────────────────────────────── access control ───────────────────────────────
+
 
 def governance_call(escrow, usd, name):
     """(bound method, args) of a governance call with otherwise valid arguments."""
@@ -117,7 +118,9 @@ def test_pause__pauser_only__not_governor(escrow, governance, relayer, attacker)
         escrow.unpause(sender=relayer)
 
 
-def test_pause__blocks_only_creation_and_acceptance(protocol, escrow, usd, client, governance, registered_provider, attested_job):
+def test_pause__blocks_only_creation_and_acceptance(
+    protocol, escrow, usd, client, governance, registered_provider, attested_job
+):
     open_job = protocol.create_job(client, registered_provider)
     escrow.pause(sender=governance)
 
@@ -286,7 +289,9 @@ def test_set_dispute_bond__above_10000__bps_out_of_range(escrow, governance):
 
 
 @pytest.mark.parametrize("bps", [0, 10_000])
-def test_set_dispute_bond__bounds__accepted(protocol, escrow, governance, client, registered_provider, attested_job, bps):
+def test_set_dispute_bond__bounds__accepted(
+    protocol, escrow, governance, client, registered_provider, attested_job, bps
+):
     receipt = escrow.setDisputeBond(bps, sender=governance)
     later_job = protocol.create_job(client, registered_provider)
 

@@ -3,7 +3,6 @@
 import pytest
 from eth_account import Account
 
-from tests.support.reverts import reverts
 from tests.support.escrow import (
     ESCROW,
     MAX_UNITS,
@@ -15,6 +14,7 @@ from tests.support.escrow import (
     job_view,
     norm,
 )
+from tests.support.reverts import reverts
 
 PERMIT_TYPES = {
     "Permit": [
@@ -153,18 +153,22 @@ def test_create_jobs__batch__consecutive_ids_and_views(protocol, escrow, usd, cl
 
     assert [e["jobId"] for e in events(receipt, escrow.JobCreated)] == [2, 3, 4]
     assert escrow.jobCount() == 4
-    for job_id, (prov, units, dl) in zip([2, 3, 4], [(provider, 1, deadline), (other_provider, 2, deadline), (provider, 3, deadline + 1)]):
+    for job_id, (prov, units, dl) in zip(
+        [2, 3, 4], [(provider, 1, deadline), (other_provider, 2, deadline), (provider, 3, deadline + 1)]
+    ):
         view = job_view(escrow, job_id)
         assert (view["provider"], view["maxUnits"], view["escrow"], view["deadline"], view["status"]) == (
-            norm(prov), units, units * UNIT_PRICE, dl, Status.OPEN
+            norm(prov),
+            units,
+            units * UNIT_PRICE,
+            dl,
+            Status.OPEN,
         )
     assert usd.balanceOf(escrow) == ESCROW + 6 * UNIT_PRICE
     assert usd.balanceOf(client) == 0
 
 
-def test_create_jobs__token_runs__one_transfer_per_run(
-    protocol, escrow, usd, second_usd, client, provider
-):
+def test_create_jobs__token_runs__one_transfer_per_run(protocol, escrow, usd, second_usd, client, provider):
     protocol.fund_usd(client, 1_000 * UNIT_PRICE)
     second_usd.mint(client, 1_000 * UNIT_PRICE, sender=client)
     second_usd.approve(escrow, 2**256 - 1, sender=client)

@@ -11,7 +11,6 @@ from types import SimpleNamespace
 
 import pytest
 
-from tests.support.reverts import error_data, reverts
 from tests.support.escrow import (
     BOND,
     CLIENT_SLASH_SHARE_BPS,
@@ -23,11 +22,14 @@ from tests.support.escrow import (
     assert_event,
     job_view,
 )
+from tests.support.reverts import error_data, reverts
 
 CLIENT_SHARE = COLLATERAL * CLIENT_SLASH_SHARE_BPS // 10_000
 
 
-def test_roles__deployment__escrow_holds_collateral_manager_role_and_no_slasher_role(deployment, staking, escrow, slasher):
+def test_roles__deployment__escrow_holds_collateral_manager_role_and_no_slasher_role(
+    deployment, staking, escrow, slasher
+):
     assert staking.hasRole(staking.COLLATERAL_MANAGER_ROLE(), escrow)
     assert not staking.hasRole(staking.SLASHER_ROLE(), escrow)  # it cannot take free or unbonding stake
     assert staking.hasRole(staking.SLASHER_ROLE(), slasher)
@@ -60,8 +62,18 @@ REFUND_PATHS = ["failure-attestation", "expiry", "upheld-dispute"]
 
 @pytest.mark.parametrize("path", REFUND_PATHS)
 def test_refund__escrow_lost_collateral_manager_role__reverts_with_staking_error_then_refunds_in_full_once_granted(
-    protocol, escrow, staking, usd, client, registered_provider, treasury, arbitrator, attacker, accepted_job,
-    role_revoked, path
+    protocol,
+    escrow,
+    staking,
+    usd,
+    client,
+    registered_provider,
+    treasury,
+    arbitrator,
+    attacker,
+    accepted_job,
+    role_revoked,
+    path,
 ):
     job_id = accepted_job
     bond = 0
@@ -160,8 +172,10 @@ def test_settle__escrow_lost_collateral_manager_role__reverts_with_staking_error
     accounts = [client, registered_provider, treasury, attacker]
     before = books(escrow, staking, usd, attested_job, accounts)
 
-    for settle in (lambda: escrow.settle(attested_job, sender=attacker),
-                   lambda: escrow.settleMany([attested_job], sender=attacker)):
+    for settle in (
+        lambda: escrow.settle(attested_job, sender=attacker),
+        lambda: escrow.settleMany([attested_job], sender=attacker),
+    ):
         with reverts(
             staking.AccessControlUnauthorizedAccount, account=escrow, neededRole=staking.COLLATERAL_MANAGER_ROLE()
         ):
@@ -172,8 +186,9 @@ def test_settle__escrow_lost_collateral_manager_role__reverts_with_staking_error
     escrow.settle(attested_job, sender=attacker)
 
     assert escrow.jobStatus(attested_job) == Status.SETTLED
-    assert escrow.claimable(client, usd) + escrow.claimable(registered_provider, usd) + escrow.claimable(
-        treasury, usd
-    ) == ESCROW
+    assert (
+        escrow.claimable(client, usd) + escrow.claimable(registered_provider, usd) + escrow.claimable(treasury, usd)
+        == ESCROW
+    )
     info = staking.providerInfo(registered_provider)
     assert (info.staked, info.locked) == (10_000 * STAKE, 0)

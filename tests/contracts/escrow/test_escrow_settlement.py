@@ -2,7 +2,6 @@
 
 import pytest
 
-from tests.support.reverts import reverts
 from tests.support.escrow import (
     BOND,
     COLLATERAL,
@@ -19,6 +18,7 @@ from tests.support.escrow import (
     fee_of,
     job_view,
 )
+from tests.support.reverts import reverts
 
 GROSS = 60 * UNIT_PRICE  # attested_job: 60 of 100 units
 FEE = fee_of(GROSS)
@@ -75,9 +75,7 @@ def test_settle__exactly_at_challenge_end__pays_breakdown(
     assert escrow.claimable(attacker, usd) == 0
     assert usd.balanceOf(escrow) == balance  # credited, not sent
     assert escrow.jobStatus(attested_job) == Status.SETTLED
-    assert_event(
-        receipt, staking.CollateralReleased, provider=registered_provider, amount=COLLATERAL, locked=0
-    )
+    assert_event(receipt, staking.CollateralReleased, provider=registered_provider, amount=COLLATERAL, locked=0)
     info = as_dict(staking.providerInfo(registered_provider))
     assert (info["staked"], info["locked"], info["jailed"]) == (10_000 * STAKE, 0, False)
 
@@ -123,7 +121,9 @@ def test_settle__not_attested__unexpected_status(protocol, escrow, client, regis
 def test_settle__fee_rounds_down(
     protocol, escrow, usd, client, registered_provider, treasury, unit_price, max_units, units, fee
 ):
-    job_id = settled_job(protocol, escrow, client, registered_provider, unit_price=unit_price, max_units=max_units, units=units)
+    job_id = settled_job(
+        protocol, escrow, client, registered_provider, unit_price=unit_price, max_units=max_units, units=units
+    )
 
     gross = unit_price * units
     assert fee == gross * FEE_BPS // 10_000
@@ -328,8 +328,8 @@ def test_accounting__mixed_sequence__balance_equals_obligations(
     disputed = protocol.accepted_job(other_client, p1, unit_price=3, max_units=7)  # bond rounds up to 3
     cancelled = protocol.create_job(client, p2)
     attested = protocol.accepted_job(other_client, p2, unit_price=13, max_units=11)
-    opened = protocol.create_job(client, p1, unit_price=5)
-    accepted = protocol.accepted_job(client, p2)
+    protocol.create_job(client, p1, unit_price=5)
+    protocol.accepted_job(client, p2)
     failed = protocol.accepted_job(other_client, p1, unit_price=99, max_units=9)
     upheld = protocol.accepted_job(client, p2, unit_price=17, max_units=5)
 

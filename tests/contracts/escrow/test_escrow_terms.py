@@ -9,7 +9,7 @@ could cut a live client's compensation to 1 bps or leave it a minute to dispute.
 
 import pytest
 
-from tests.support.reverts import reverts
+from computerails.devnet import DEFAULT_PARAMS
 from tests.support.escrow import (
     ACCEPT_WINDOW,
     BOND,
@@ -37,7 +37,7 @@ from tests.support.escrow import (
     terms_of,
     terms_set,
 )
-from computerails.devnet import DEFAULT_PARAMS
+from tests.support.reverts import reverts
 
 GROSS = 60 * UNIT_PRICE  # the jobs below are attested for 60 of 100 units
 ONE_MINUTE = 60
@@ -68,8 +68,18 @@ FAILURE_PATHS = ["failure-attestation", "expiry", "upheld-dispute"]
 
 @pytest.mark.parametrize("path", FAILURE_PATHS)
 def test_client_slash_share__governance_cuts_it_to_1_bps_on_live_job__client_gets_its_job_terms_share(
-    protocol, escrow, staking, usd, governance, client, other_client, registered_provider, treasury, arbitrator,
-    accepted_job, path
+    protocol,
+    escrow,
+    staking,
+    usd,
+    governance,
+    client,
+    other_client,
+    registered_provider,
+    treasury,
+    arbitrator,
+    accepted_job,
+    path,
 ):
     escrow.setClientSlashShare(1, sender=governance)
     # Under the 1 bps terms, with a later deadline so that it can still be attested below.
@@ -165,7 +175,9 @@ def test_dispute_terms__governance_changes_timeout_and_bond_after_creation__disp
     receipt = escrow.dispute(attested_job, sender=client)
 
     assert receipt.timestamp == now
-    assert_event(receipt, escrow.JobDisputed, jobId=attested_job, client=client, bond=BOND, disputeEnds=now + DISPUTE_TIMEOUT)
+    assert_event(
+        receipt, escrow.JobDisputed, jobId=attested_job, client=client, bond=BOND, disputeEnds=now + DISPUTE_TIMEOUT
+    )
     assert events(receipt, usd.Transfer) == [norm({"from": client, "to": escrow, "value": BOND})]
     assert usd.balanceOf(client) == balance - BOND
     view = job_view(escrow, attested_job)
@@ -349,7 +361,9 @@ def test_terms__successive_changes__each_builds_on_the_current_terms(escrow, usd
         assert escrow.currentTermsId() == terms_id
     assert terms_of(escrow, 5) == expected
     assert [escrow.feeBps(), escrow.challengeWindow(), escrow.disputeTimeout()] == [
-        1_000, 2 * CHALLENGE_WINDOW, 2 * DISPUTE_TIMEOUT
+        1_000,
+        2 * CHALLENGE_WINDOW,
+        2 * DISPUTE_TIMEOUT,
     ]
     assert [escrow.disputeBondBps(), escrow.clientSlashShareBps()] == [2_000, 7_500]
 
@@ -379,8 +393,13 @@ def harness(project, staking, governance, treasury, usd):
         governance,
         treasury,
         (
-            e["fee_bps"], e["accept_window"], e["challenge_window"], e["dispute_timeout"],
-            e["max_job_duration"], e["dispute_bond_bps"], e["client_slash_share_bps"],
+            e["fee_bps"],
+            e["accept_window"],
+            e["challenge_window"],
+            e["dispute_timeout"],
+            e["max_job_duration"],
+            e["dispute_bond_bps"],
+            e["client_slash_share_bps"],
         ),
         sender=governance,
     )

@@ -81,8 +81,21 @@ def test_config_change__setters_in_sequence__one_version_each(hub, governance, o
 
 
 def test_threshold_lowered__lone_dissenting_failure_relayed__stale_oracle_config_provider_keeps_collateral(
-    quorum, reverts, error_data, protocol, hub, escrow, staking, usd, governance, client, treasury,
-    registered_provider, accepted_job, sorted_oracles, attacker,
+    quorum,
+    reverts,
+    error_data,
+    protocol,
+    hub,
+    escrow,
+    staking,
+    usd,
+    governance,
+    client,
+    treasury,
+    registered_provider,
+    accepted_job,
+    sorted_oracles,
+    attacker,
 ):
     # One of three oracles signs "failure" for an honest provider's job; under threshold 2 it is
     # no quorum. The attacker keeps the signature until governance lowers the threshold to 1.
@@ -126,8 +139,20 @@ def test_threshold_lowered__lone_dissenting_failure_relayed__stale_oracle_config
 
 
 def test_oracle_removed_and_re_added__its_old_quorum_relayed__stale_oracle_config_job_untouched(
-    quorum, reverts, protocol, hub, escrow, staking, usd, governance, client, treasury, registered_provider,
-    accepted_job, sorted_oracles, attacker,
+    quorum,
+    reverts,
+    protocol,
+    hub,
+    escrow,
+    staking,
+    usd,
+    governance,
+    client,
+    treasury,
+    registered_provider,
+    accepted_job,
+    sorted_oracles,
+    attacker,
 ):
     # A quorum that includes an oracle governance then removes (say, a key it distrusts) and
     # later re-adds: while it was out, its signature stopped counting; back in, the signatures
@@ -151,7 +176,16 @@ def test_oracle_removed_and_re_added__its_old_quorum_relayed__stale_oracle_confi
 
 
 def test_oracle_removed_and_re_added__its_old_uptime_report_relayed__stale_oracle_config_no_slash(
-    quorum, reverts, protocol, hub, slasher, staking, governance, ended_epoch, registered_provider, sorted_oracles,
+    quorum,
+    reverts,
+    protocol,
+    hub,
+    slasher,
+    staking,
+    governance,
+    ended_epoch,
+    registered_provider,
+    sorted_oracles,
     attacker,
 ):
     report = protocol.report(registered_provider, ended_epoch, 0, relayer=attacker)
@@ -225,7 +259,16 @@ def test_submit_attestations__other_config_version__skipped_with_stale_oracle_co
 
 
 def test_submit_uptime_report__other_config_version__stale_oracle_config_no_slash(
-    quorum, reverts, protocol, hub, slasher, staking, registered_provider, ended_epoch, sorted_oracles, relayer,
+    quorum,
+    reverts,
+    protocol,
+    hub,
+    slasher,
+    staking,
+    registered_provider,
+    ended_epoch,
+    sorted_oracles,
+    relayer,
     versions,
 ):
     current, signed = versions

@@ -2,8 +2,8 @@
 
 import pytest
 
-from tests.support.reverts import reverts
 from tests.support.protocol import STAKE
+from tests.support.reverts import reverts
 from tests.support.staking import (
     DAY,
     MAX_UINT120,
@@ -25,7 +25,9 @@ def test_setters__non_governor__reverts_unauthorized(staking, attacker, treasury
     value = attacker.address if value == "attacker" else value
     before = (staking.minStake(), staking.unbondingDelay(), staking.treasury())
 
-    with reverts(staking.AccessControlUnauthorizedAccount, account=attacker.address, neededRole=staking.GOVERNOR_ROLE()):
+    with reverts(
+        staking.AccessControlUnauthorizedAccount, account=attacker.address, neededRole=staking.GOVERNOR_ROLE()
+    ):
         getattr(staking, setter)(value, sender=attacker)
 
     after = (staking.minStake(), staking.unbondingDelay(), staking.treasury())
@@ -80,7 +82,9 @@ def test_set_unbonding_delay__above_max__reverts_too_long(staking, governance):
     assert staking.unbondingDelay() == UNBONDING_DELAY
 
 
-def test_set_unbonding_delay__applies_to_new_requests_only(protocol, staking, governance, registered_provider, other_provider):
+def test_set_unbonding_delay__applies_to_new_requests_only(
+    protocol, staking, governance, registered_provider, other_provider
+):
     protocol.register(other_provider, MIN_STAKE)
     old_end = staking.requestUnbond(STAKE, sender=registered_provider).timestamp + UNBONDING_DELAY
 

@@ -7,8 +7,8 @@ check that nothing changed.
 
 import pytest
 
-from tests.support.reverts import reverts
 from tests.support.protocol import STAKE
+from tests.support.reverts import reverts
 from tests.support.staking import MIN_STAKE, PROVIDER_STAKE, UNBONDING_DELAY, ZERO_ADDRESS
 
 URI = "ipfs://provider-meta"  # what protocol.register uses
@@ -34,7 +34,13 @@ def test_register__first_stake__recorded_with_events(protocol, staking, stake_to
     info = staking.providerInfo(provider)
     assert info.slaFrom == receipt.timestamp  # the uptime SLA applies from the next epoch on
     assert info.registered and not info.jailed
-    assert (info.staked, info.locked, info.free, info.unbonding, info.unbondingEnd) == (2_000 * STAKE, 0, 2_000 * STAKE, 0, 0)
+    assert (info.staked, info.locked, info.free, info.unbonding, info.unbondingEnd) == (
+        2_000 * STAKE,
+        0,
+        2_000 * STAKE,
+        0,
+        0,
+    )
     assert (info.totalSlashed, info.totalDeposited) == (0, 2_000 * STAKE)
     assert info.metadataURI == "ipfs://gpu-h100"
     assert staking.isRegistered(provider) and staking.isActive(provider)
@@ -71,7 +77,9 @@ def test_register__zero_amount__reverts_zero_amount(protocol, staking, provider,
     assert not staking.isRegistered(provider)
 
 
-def test_register__below_min_stake__reverts_stake_below_minimum(protocol, staking, stake_token, provider, snapshot_provider):
+def test_register__below_min_stake__reverts_stake_below_minimum(
+    protocol, staking, stake_token, provider, snapshot_provider
+):
     protocol.fund_stake(provider, MIN_STAKE)
     before = snapshot_provider(provider)
 
@@ -90,7 +98,9 @@ def test_set_metadata_uri__registered__replaces_and_emits(staking, registered_pr
     receipt = staking.setMetadataURI("https://node.example/meta.json", sender=registered_provider)
 
     assert receipt.events.filter(staking.ProviderMetadataUpdated) == [
-        staking.ProviderMetadataUpdated(provider=registered_provider.address, metadataURI="https://node.example/meta.json")
+        staking.ProviderMetadataUpdated(
+            provider=registered_provider.address, metadataURI="https://node.example/meta.json"
+        )
     ]
     assert staking.providerInfo(registered_provider).metadataURI == "https://node.example/meta.json"
 
@@ -112,7 +122,9 @@ def test_add_stake__registered__adds_and_emits(protocol, staking, registered_pro
     receipt = staking.addStake(500 * STAKE, sender=registered_provider)
 
     assert receipt.events.filter(staking.StakeAdded) == [
-        staking.StakeAdded(provider=registered_provider.address, amount=500 * STAKE, staked=PROVIDER_STAKE + 500 * STAKE)
+        staking.StakeAdded(
+            provider=registered_provider.address, amount=500 * STAKE, staked=PROVIDER_STAKE + 500 * STAKE
+        )
     ]
     info = staking.providerInfo(registered_provider)
     assert info.staked == PROVIDER_STAKE + 500 * STAKE
@@ -188,7 +200,9 @@ def test_request_unbond__zero__reverts_zero_amount(staking, registered_provider,
     assert snapshot_provider(registered_provider) == before
 
 
-def test_request_unbond__more_than_staked__reverts_insufficient_free_stake(staking, registered_provider, snapshot_provider):
+def test_request_unbond__more_than_staked__reverts_insufficient_free_stake(
+    staking, registered_provider, snapshot_provider
+):
     before = snapshot_provider(registered_provider)
 
     with reverts(staking.InsufficientFreeStake, requested=PROVIDER_STAKE + 1, free=PROVIDER_STAKE):
@@ -507,9 +521,7 @@ def test_leave__with_a_live_job__job_runs_to_its_end_and_stake_exits(
     check_books()
 
 
-def test_unjail__after_a_work_jail__sla_start_unchanged(
-    staking, registered_provider, collateral_manager, beneficiary
-):
+def test_unjail__after_a_work_jail__sla_start_unchanged(staking, registered_provider, collateral_manager, beneficiary):
     """Only a downtime jail suspends the SLA; unjailing from a failed job's jail must not
     excuse earlier epochs."""
     sla_from = staking.providerInfo(registered_provider).slaFrom

@@ -7,8 +7,8 @@ SLASHER_ROLE / COLLATERAL_MANAGER_ROLE, so these tests drive the calls directly.
 
 import pytest
 
-from tests.support.reverts import reverts
 from tests.support.protocol import STAKE
+from tests.support.reverts import reverts
 from tests.support.staking import (
     BPS,
     MAX_UINT256,
@@ -24,14 +24,28 @@ def slash(staking, slasher, account, amount, *, beneficiary=ZERO_ADDRESS, bps=0,
     return staking.slash(account, amount, beneficiary, bps, cap, sender=slasher)
 
 
-def slashed_event(staking, provider, requested, from_free=0, from_unbonding=0, deferred=0, beneficiary=ZERO_ADDRESS,
-                  beneficiary_amount=0, treasury_amount=None):
+def slashed_event(
+    staking,
+    provider,
+    requested,
+    from_free=0,
+    from_unbonding=0,
+    deferred=0,
+    beneficiary=ZERO_ADDRESS,
+    beneficiary_amount=0,
+    treasury_amount=None,
+):
     if treasury_amount is None:
         treasury_amount = from_free + from_unbonding - beneficiary_amount
     return staking.ProviderSlashed(
-        provider=provider.address, beneficiary=beneficiary if isinstance(beneficiary, str) else beneficiary.address,
-        requested=requested, fromFree=from_free, fromUnbonding=from_unbonding, deferred=deferred,
-        beneficiaryAmount=beneficiary_amount, treasuryAmount=treasury_amount,
+        provider=provider.address,
+        beneficiary=beneficiary if isinstance(beneficiary, str) else beneficiary.address,
+        requested=requested,
+        fromFree=from_free,
+        fromUnbonding=from_unbonding,
+        deferred=deferred,
+        beneficiaryAmount=beneficiary_amount,
+        treasuryAmount=treasury_amount,
     )
 
 
@@ -61,7 +75,9 @@ def test_protocol_calls__attacker__reverts_unauthorized(
     }[call]
     before = snapshot_provider(registered_provider)
 
-    with reverts(staking.AccessControlUnauthorizedAccount, account=attacker.address, neededRole=getattr(staking, role)()):
+    with reverts(
+        staking.AccessControlUnauthorizedAccount, account=attacker.address, neededRole=getattr(staking, role)()
+    ):
         getattr(staking, call)(*args, sender=attacker)
 
     assert snapshot_provider(registered_provider) == before
@@ -72,7 +88,9 @@ def test_protocol_roles__held_by_escrow_and_slasher_only(staking, escrow, slashe
     assert staking.hasRole(staking.COLLATERAL_MANAGER_ROLE(), escrow)
     assert not staking.hasRole(staking.SLASHER_ROLE(), escrow)  # the escrow only ever touches its jobs' collateral
     assert staking.hasRole(staking.SLASHER_ROLE(), slasher)
-    assert not staking.hasRole(staking.COLLATERAL_MANAGER_ROLE(), slasher)  # the uptime slasher never touches collateral
+    assert not staking.hasRole(
+        staking.COLLATERAL_MANAGER_ROLE(), slasher
+    )  # the uptime slasher never touches collateral
     assert not staking.hasRole(staking.SLASHER_ROLE(), governance)
     assert not staking.hasRole(staking.COLLATERAL_MANAGER_ROLE(), governance)
 
@@ -95,7 +113,9 @@ def test_lock_collateral__free_stake__locks_cumulatively_and_emits(staking, regi
     assert (info.staked, info.locked, info.free) == (PROVIDER_STAKE, PROVIDER_STAKE, 0)
 
 
-def test_lock_collateral__unregistered__reverts_not_registered(staking, attacker, collateral_manager, snapshot_provider):
+def test_lock_collateral__unregistered__reverts_not_registered(
+    staking, attacker, collateral_manager, snapshot_provider
+):
     before = snapshot_provider(attacker)
 
     with reverts(staking.NotRegistered, provider=attacker.address):
@@ -188,15 +208,25 @@ def test_slash_collateral__failed_job__takes_exactly_it_shares_and_jails_for_wor
     receipt = staking.slashCollateral(registered_provider, 3_000 * STAKE, beneficiary, 5_000, sender=collateral_manager)
 
     assert receipt.events.filter(staking.CollateralSlashed) == [
-        staking.CollateralSlashed(provider=registered_provider.address, beneficiary=beneficiary.address,
-                                  amount=3_000 * STAKE, beneficiaryAmount=1_500 * STAKE, treasuryAmount=1_500 * STAKE)
+        staking.CollateralSlashed(
+            provider=registered_provider.address,
+            beneficiary=beneficiary.address,
+            amount=3_000 * STAKE,
+            beneficiaryAmount=1_500 * STAKE,
+            treasuryAmount=1_500 * STAKE,
+        )
     ]
     assert receipt.events.filter(staking.ProviderJailed) == [
         staking.ProviderJailed(provider=registered_provider.address, forDowntime=False)
     ]
     info = staking.providerInfo(registered_provider)
     assert (info.staked, info.locked, info.totalSlashed, info.jailed, info.jailedForDowntime) == (
-        7_000 * STAKE, 0, 3_000 * STAKE, True, False)
+        7_000 * STAKE,
+        0,
+        3_000 * STAKE,
+        True,
+        False,
+    )
     assert (staking.claimable(beneficiary), staking.claimable(treasury)) == (1_500 * STAKE, 1_500 * STAKE)
     check_books()
 
@@ -233,7 +263,9 @@ def test_slash_collateral__client_is_the_provider__no_part_of_its_own_slash(
     as the client of its own job."""
     staking.lockCollateral(registered_provider, 1_000 * STAKE, sender=collateral_manager)
 
-    receipt = staking.slashCollateral(registered_provider, 1_000 * STAKE, registered_provider, BPS, sender=collateral_manager)
+    receipt = staking.slashCollateral(
+        registered_provider, 1_000 * STAKE, registered_provider, BPS, sender=collateral_manager
+    )
 
     event = receipt.events.filter(staking.CollateralSlashed)[0]
     assert (event.beneficiary, event.beneficiaryAmount, event.treasuryAmount) == (ZERO_ADDRESS, 0, 1_000 * STAKE)
@@ -262,14 +294,21 @@ def test_slash__takes_free_then_unbonding__and_jails_for_downtime(
     receipt = slash(staking, slasher_account, registered_provider, 7_000 * STAKE)
 
     assert receipt.events.filter(staking.ProviderSlashed) == [
-        slashed_event(staking, registered_provider, 7_000 * STAKE, from_free=6_000 * STAKE, from_unbonding=1_000 * STAKE)
+        slashed_event(
+            staking, registered_provider, 7_000 * STAKE, from_free=6_000 * STAKE, from_unbonding=1_000 * STAKE
+        )
     ]
     assert receipt.events.filter(staking.ProviderJailed) == [
         staking.ProviderJailed(provider=registered_provider.address, forDowntime=True)
     ]
     info = staking.providerInfo(registered_provider)
     assert (info.staked, info.unbonding, info.totalSlashed, info.jailed, info.jailedForDowntime) == (
-        0, 3_000 * STAKE, 7_000 * STAKE, True, True)
+        0,
+        3_000 * STAKE,
+        7_000 * STAKE,
+        True,
+        True,
+    )
     assert not staking.isActive(registered_provider)
     assert staking.claimable(treasury) == 7_000 * STAKE
     assert staking.totalStaked() == 0 and staking.totalUnbonding() == 3_000 * STAKE
@@ -294,7 +333,12 @@ def test_slash__provider_unbonded_everything_first__takes_unbonding_never_revert
     receipt = slash(staking, slasher_account, registered_provider, 12_000 * STAKE)
 
     event = receipt.events.filter(staking.ProviderSlashed)[0]
-    assert (event.requested, event.fromFree, event.fromUnbonding, event.deferred) == (12_000 * STAKE, 0, PROVIDER_STAKE, 0)
+    assert (event.requested, event.fromFree, event.fromUnbonding, event.deferred) == (
+        12_000 * STAKE,
+        0,
+        PROVIDER_STAKE,
+        0,
+    )
     assert event.treasuryAmount == PROVIDER_STAKE
     assert staking.slashableStake(registered_provider) == 0
     assert staking.providerInfo(registered_provider).jailed
@@ -313,7 +357,13 @@ def test_slash__larger_than_stake__takes_all_and_credits_only_what_was_taken(
     staking, stake_token, registered_provider, slasher_account, beneficiary, treasury, check_books
 ):
     receipt = slash(
-        staking, slasher_account, registered_provider, 50_000 * STAKE, beneficiary=beneficiary, bps=5_000, cap=MAX_UINT256
+        staking,
+        slasher_account,
+        registered_provider,
+        50_000 * STAKE,
+        beneficiary=beneficiary,
+        bps=5_000,
+        cap=MAX_UINT256,
     )
 
     event = receipt.events.filter(staking.ProviderSlashed)[0]
@@ -346,7 +396,12 @@ def test_slash__unregistered_account__takes_nothing_and_does_not_jail(staking, a
 
     event = receipt.events.filter(staking.ProviderSlashed)[0]
     assert (event.fromFree, event.fromUnbonding, event.deferred, event.beneficiaryAmount, event.treasuryAmount) == (
-        0, 0, 0, 0, 0)
+        0,
+        0,
+        0,
+        0,
+        0,
+    )
     assert receipt.events.filter(staking.ProviderJailed) == []
     assert not staking.providerInfo(attacker).jailed
     check_books()
@@ -359,7 +414,9 @@ def test_slash__zero_amount__does_not_jail(staking, registered_provider, slasher
     assert staking.isActive(registered_provider)
 
 
-def test_slash__already_jailed__slashes_again_without_second_jail_event(staking, registered_provider, slasher_account, treasury):
+def test_slash__already_jailed__slashes_again_without_second_jail_event(
+    staking, registered_provider, slasher_account, treasury
+):
     slash(staking, slasher_account, registered_provider, STAKE)
 
     receipt = slash(staking, slasher_account, registered_provider, 2 * STAKE)
@@ -401,7 +458,12 @@ def test_uptime_slash__free_stake_moved_to_unbonding_first__unbonding_slashed_co
         slashed_event(staking, registered_provider, 500 * STAKE, from_unbonding=500 * STAKE)
     ]
     info = staking.providerInfo(registered_provider)
-    assert (info.staked, info.locked, info.unbonding, info.shortfall) == (6_000 * STAKE, 6_000 * STAKE, 3_500 * STAKE, 0)
+    assert (info.staked, info.locked, info.unbonding, info.shortfall) == (
+        6_000 * STAKE,
+        6_000 * STAKE,
+        3_500 * STAKE,
+        0,
+    )
     # the job then fails: its client gets exactly its share of the full collateral
     receipt = staking.slashCollateral(registered_provider, 6_000 * STAKE, beneficiary, 5_000, sender=collateral_manager)
     assert receipt.events.filter(staking.CollateralSlashed)[0].beneficiaryAmount == 3_000 * STAKE
@@ -420,12 +482,23 @@ def test_uptime_slash__only_locked_stake_left__shortfall_recorded_collateral_kep
 
     # 100 free, 100 unbonding, the other 300 owed instead of taken from the job's collateral
     assert receipt.events.filter(staking.ProviderSlashed) == [
-        slashed_event(staking, registered_provider, 500 * STAKE, from_free=100 * STAKE, from_unbonding=100 * STAKE,
-                      deferred=300 * STAKE)
+        slashed_event(
+            staking,
+            registered_provider,
+            500 * STAKE,
+            from_free=100 * STAKE,
+            from_unbonding=100 * STAKE,
+            deferred=300 * STAKE,
+        )
     ]
     info = staking.providerInfo(registered_provider)
     assert (info.staked, info.locked, info.free, info.unbonding, info.shortfall) == (
-        9_800 * STAKE, 9_800 * STAKE, 0, 0, 300 * STAKE)
+        9_800 * STAKE,
+        9_800 * STAKE,
+        0,
+        0,
+        300 * STAKE,
+    )
     assert staking.claimable(treasury) == 200 * STAKE
     check_books()
     # the job fails: its client's share is of the whole collateral
@@ -473,7 +546,12 @@ def test_shortfall__top_up__pays_the_shortfall_first_then_the_rest_is_free(
     ]
     info = staking.providerInfo(registered_provider)
     assert (info.staked, info.locked, info.free, info.shortfall, info.totalSlashed) == (
-        PROVIDER_STAKE + 300 * STAKE, PROVIDER_STAKE, 300 * STAKE, 0, 500 * STAKE)
+        PROVIDER_STAKE + 300 * STAKE,
+        PROVIDER_STAKE,
+        300 * STAKE,
+        0,
+        500 * STAKE,
+    )
     assert staking.claimable(treasury) == 500 * STAKE
     staking.unjail(sender=registered_provider)
     staking.requestUnbond(300 * STAKE, sender=registered_provider)
@@ -548,12 +626,21 @@ def test_shortfall__failed_job_after_uptime_slash__client_gets_exact_share_of_th
 def test_slash__beneficiary_share__min_of_bps_share_and_cap(
     staking, registered_provider, slasher_account, beneficiary, treasury, check_books, bps, cap, expected_beneficiary
 ):
-    receipt = slash(staking, slasher_account, registered_provider, 1_000 * STAKE, beneficiary=beneficiary, bps=bps, cap=cap)
+    receipt = slash(
+        staking, slasher_account, registered_provider, 1_000 * STAKE, beneficiary=beneficiary, bps=bps, cap=cap
+    )
 
     expected_treasury = 1_000 * STAKE - expected_beneficiary
     assert receipt.events.filter(staking.ProviderSlashed) == [
-        slashed_event(staking, registered_provider, 1_000 * STAKE, from_free=1_000 * STAKE, beneficiary=beneficiary,
-                      beneficiary_amount=expected_beneficiary, treasury_amount=expected_treasury)
+        slashed_event(
+            staking,
+            registered_provider,
+            1_000 * STAKE,
+            from_free=1_000 * STAKE,
+            beneficiary=beneficiary,
+            beneficiary_amount=expected_beneficiary,
+            treasury_amount=expected_treasury,
+        )
     ]
     assert staking.claimable(beneficiary) == expected_beneficiary
     assert staking.claimable(treasury) == expected_treasury
@@ -574,8 +661,15 @@ def test_slash__provider_named_as_beneficiary__no_part_of_its_own_slash(
     staking, registered_provider, slasher_account, treasury, check_books
 ):
     """Regression (issue 9, item 2): a slashed provider never receives any part of its own slash."""
-    receipt = slash(staking, slasher_account, registered_provider, 1_000 * STAKE, beneficiary=registered_provider,
-                    bps=BPS, cap=MAX_UINT256)
+    receipt = slash(
+        staking,
+        slasher_account,
+        registered_provider,
+        1_000 * STAKE,
+        beneficiary=registered_provider,
+        bps=BPS,
+        cap=MAX_UINT256,
+    )
 
     event = receipt.events.filter(staking.ProviderSlashed)[0]
     assert (event.beneficiary, event.beneficiaryAmount, event.treasuryAmount) == (ZERO_ADDRESS, 0, 1_000 * STAKE)
@@ -590,7 +684,9 @@ def test_slash__share_above_10000_bps__reverts_invalid_share_bps(
     before = snapshot_provider(registered_provider)
 
     with reverts(staking.InvalidShareBps, maxBps=BPS, bps=BPS + 1):
-        slash(staking, slasher_account, registered_provider, STAKE, beneficiary=beneficiary, bps=BPS + 1, cap=MAX_UINT256)
+        slash(
+            staking, slasher_account, registered_provider, STAKE, beneficiary=beneficiary, bps=BPS + 1, cap=MAX_UINT256
+        )
 
     assert snapshot_provider(registered_provider) == before
     assert staking.claimable(beneficiary) == 0
@@ -616,7 +712,15 @@ def test_slash__books_balance_through_a_mixed_history(
     check_books()
     staking.releaseCollateral(registered_provider, 500 * STAKE, sender=collateral_manager)
     # free 3,500, then 2,500 of the 5,000 unbonding
-    slash(staking, slasher_account, registered_provider, 6_000 * STAKE, beneficiary=beneficiary, bps=2_500, cap=1_000 * STAKE)
+    slash(
+        staking,
+        slasher_account,
+        registered_provider,
+        6_000 * STAKE,
+        beneficiary=beneficiary,
+        bps=2_500,
+        cap=1_000 * STAKE,
+    )
     slash(staking, slasher_account, other_provider, 2_500 * STAKE, beneficiary=beneficiary, bps=BPS, cap=100 * STAKE)
     check_books()
     assert staking.claimable(beneficiary) == 1_000 * STAKE + 100 * STAKE

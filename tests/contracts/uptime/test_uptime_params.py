@@ -3,8 +3,8 @@ never to an epoch that has started) and the report-window rule against the unbon
 
 import pytest
 
-from tests.support.reverts import reverts
 from tests.support.protocol import STAKE
+from tests.support.reverts import reverts
 from tests.support.staking import BPS, PROVIDER_STAKE, UNBONDING_DELAY, ZERO_ADDRESS
 from tests.support.uptime import (
     DEFAULT_UPTIME_PARAMS,
@@ -36,7 +36,9 @@ def test_params__view__returns_deployment_defaults(slasher, staking):
 
 
 def test_set_params__non_governor__reverts_unauthorized(slasher, attacker):
-    with reverts(slasher.AccessControlUnauthorizedAccount, account=attacker.address, neededRole=slasher.GOVERNOR_ROLE()):
+    with reverts(
+        slasher.AccessControlUnauthorizedAccount, account=attacker.address, neededRole=slasher.GOVERNOR_ROLE()
+    ):
         slasher.setParams(params_tuple(slaBps=0), sender=attacker)
 
     assert tuple(slasher.params()) == params_tuple()
@@ -70,7 +72,13 @@ def test_set_params__out_of_range__reverts_param_out_of_range(slasher, governanc
     "overrides",
     [
         dict(
-            epochLength=60, statuteEpochs=1, slaBps=0, uptimeSlashBps=0, uptimeSlashCap=0, relayerRewardBps=0, relayerRewardCap=0
+            epochLength=60,
+            statuteEpochs=1,
+            slaBps=0,
+            uptimeSlashBps=0,
+            uptimeSlashCap=0,
+            relayerRewardBps=0,
+            relayerRewardCap=0,
         ),
         dict(  # every bound at its maximum but the statute, which the report window caps
             epochLength=30 * DAY,
@@ -118,8 +126,9 @@ def test_set_params__new_epoch_length__applies_from_the_next_boundary(protocol, 
     receipt = slasher.setParams(params_tuple(epochLength=2 * HOUR), sender=governance)
 
     assert receipt.events.filter(slasher.ScheduleSet) == [
-        slasher.ScheduleSet(index=1, firstEpoch=current + 1, startTime=end, epochLength=2 * HOUR,
-                            statuteEpochs=STATUTE_EPOCHS)
+        slasher.ScheduleSet(
+            index=1, firstEpoch=current + 1, startTime=end, epochLength=2 * HOUR, statuteEpochs=STATUTE_EPOCHS
+        )
     ]
     # the epoch in progress keeps its start and end
     assert slasher.currentEpoch() == current
@@ -129,9 +138,7 @@ def test_set_params__new_epoch_length__applies_from_the_next_boundary(protocol, 
     assert slasher.epochEnd(current + 1) == end + 2 * HOUR
     assert slasher.params().epochLength == 2 * HOUR
     deployed = slasher.schedules()[0]
-    assert [tuple(s) for s in slasher.schedules()] == [
-        tuple(deployed), (current + 1, end, 2 * HOUR, STATUTE_EPOCHS)
-    ]
+    assert [tuple(s) for s in slasher.schedules()] == [tuple(deployed), (current + 1, end, 2 * HOUR, STATUTE_EPOCHS)]
 
     protocol.warp_to(end - 1)
     protocol.chain.mine()
@@ -332,13 +339,16 @@ def test_constructor__zero_address__reverts(project, staking, governance, zero):
 
 def test_constructor__bad_params__reverts_param_out_of_range(project, staking, governance):
     with reverts(project.UptimeSlasher.ParamOutOfRange, name="epochLength", min=60, max=30 * DAY, value=0):
-        project.UptimeSlasher.deploy(staking.address, governance.address, params_tuple(epochLength=0), sender=governance)
+        project.UptimeSlasher.deploy(
+            staking.address, governance.address, params_tuple(epochLength=0), sender=governance
+        )
 
 
 def test_constructor__window_not_below_unbonding_delay__reverts_report_window_too_long(project, staking, governance):
     with reverts(project.UptimeSlasher.ReportWindowTooLong, maxWindow=UNBONDING_DELAY - 1, window=8 * DAY):
-        project.UptimeSlasher.deploy(staking.address, governance.address, params_tuple(epochLength=DAY, statuteEpochs=7),
-                                     sender=governance)
+        project.UptimeSlasher.deploy(
+            staking.address, governance.address, params_tuple(epochLength=DAY, statuteEpochs=7), sender=governance
+        )
 
 
 def test_constructor__epoch_zero_starts_at_deployment(project, staking, governance):

@@ -3,9 +3,9 @@ when the SLA applies (registration, leaving, downtime jail and unjail)."""
 
 import pytest
 
-from tests.support.reverts import reverts
 from tests.support.protocol import STAKE
-from tests.support.staking import BPS, PROVIDER_STAKE, ZERO_ADDRESS
+from tests.support.reverts import reverts
+from tests.support.staking import BPS, PROVIDER_STAKE
 from tests.support.uptime import (
     EPOCH_LENGTH,
     RELAYER_REWARD_CAP,
@@ -59,7 +59,9 @@ def test_report__below_sla__slashes_pays_relayer_capped_and_jails(
             treasuryAmount=to_treasury,
         )
     ]
-    assert receipt.events.filter(staking.ProviderJailed) == [staking.ProviderJailed(provider=provider.address, forDowntime=True)]
+    assert receipt.events.filter(staking.ProviderJailed) == [
+        staking.ProviderJailed(provider=provider.address, forDowntime=True)
+    ]
     assert staking.stakeOf(provider) == 3_800 * STAKE
     assert staking.claimable(relayer) == reward
     assert staking.claimable(treasury) == to_treasury
@@ -98,7 +100,9 @@ def test_report__large_stake__slash_capped_by_uptime_slash_cap(
     check_books()
 
 
-def test_report__slash_base_includes_unbonding_stake(protocol, staking, slasher, registered_provider, relayer, check_books):
+def test_report__slash_base_includes_unbonding_stake(
+    protocol, staking, slasher, registered_provider, relayer, check_books
+):
     staking.requestUnbond(9_000 * STAKE, sender=registered_provider)  # staked 1,000 + unbonding 9,000
     epoch = protocol.finish_epoch()
 
@@ -300,7 +304,9 @@ def test_report__second_report_same_provider_and_epoch__reverts_already_applied(
     assert staking.claimable(relayer) == 0
 
 
-def test_report__below_sla_twice_same_epoch__slashes_once(protocol, staking, slasher, registered_provider, relayer, other_client):
+def test_report__below_sla_twice_same_epoch__slashes_once(
+    protocol, staking, slasher, registered_provider, relayer, other_client
+):
     epoch = protocol.finish_epoch()
     protocol.report_uptime(registered_provider, epoch, 0, sender=relayer)
     staked = staking.stakeOf(registered_provider)
@@ -400,7 +406,9 @@ def test_report__uptime_above_10000__reverts_out_of_range(protocol, slasher, reg
     assert not slasher.isReported(registered_provider, epoch)
 
 
-def test_report__unregistered_provider__reverts_unknown_provider(protocol, staking, slasher, attacker, relayer, check_books):
+def test_report__unregistered_provider__reverts_unknown_provider(
+    protocol, staking, slasher, attacker, relayer, check_books
+):
     epoch = protocol.finish_epoch()
 
     with reverts(slasher.UnknownProvider, provider=attacker.address):
