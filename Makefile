@@ -15,12 +15,16 @@ export SOLCX_BINARY_PATH := $(CURDIR)/.solc
 export PATH := $(BIN):$(ANVIL_DIR):$(PATH)
 
 NETWORK_ANVIL := ethereum:local:foundry
+# pytest-xdist workers for make test: one per core.
+WORKERS ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: help setup demo test audit bench slither deploy abi clean
+.PHONY: help setup demo test test-steps test-fast lint audit bench slither deploy abi clean
 
 help:
 	@echo "make demo     run the compute marketplace end to end on a fresh local anvil"
-	@echo "make test     run the whole test suite (sets itself up first)"
+	@echo "make test     run the whole test suite (sets itself up first; prints its wall time)"
+	@echo "make test-fast  the gates, the SDK and CLI suites, the stateful machine at smoke size (about a minute)"
+	@echo "make lint     ruff, ruff format, mypy --strict, the Solidity format check"
 	@echo "make bench    gas per operation against its floor, SDK throughput against raw web3.py"
 	@echo "              (fresh local anvil; writes bench/results.json and the README's tables)"
 	@echo "make deploy   deploy the protocol to a fresh local anvil and stop it again"
@@ -47,11 +51,33 @@ node_modules/.installed: package.json package-lock.json
 	ln -sf ../tools/solc-bridge.js $@
 	@$@ --version | grep -q "Version: $(SOLC_VERSION)" || { echo "solc bridge does not answer $(SOLC_VERSION)"; exit 1; }
 
+# The whole suite: the gates, every test once in parallel (one chain per worker: Ape's
+# in-process chain for the contract suites, an anvil for the SDK, CLI, scripts, demo, gas
+# budgets and the stateful harness), and slither. Prints its wall time after set-up.
 test: setup
+	@start=$$(date +%s); \
+	$(MAKE) --no-print-directory test-steps; status=$$?; \
+	echo "make test: $$(( $$(date +%s) - start )) s after set-up ($$([ $$status -eq 0 ] && echo passed || echo FAILED))"; \
+	exit $$status
+
+test-steps:
 	$(BIN)/ape compile
-	$(BIN)/ape test tests -p no:cacheprovider
-	$(BIN)/ape test tests -m anvil --network $(NETWORK_ANVIL) -p no:cacheprovider
+	$(MAKE) --no-print-directory lint
+	$(BIN)/ape test tests -n $(WORKERS) -p no:cacheprovider
 	$(BIN)/python tools/slither_gate.py
+
+# Quick feedback: the gates, the SDK and CLI suites (one anvil per worker), the error-coverage
+# check and the stateful machine at smoke size (10 examples instead of the default).
+test-fast: setup
+	$(MAKE) --no-print-directory lint
+	STATEFUL_EXAMPLES=10 $(BIN)/ape test tests/sdk tests/stateful tests/test_error_coverage.py -n $(WORKERS) \
+		-p no:cacheprovider -q
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	node_modules/.bin/prettier --check "contracts/**/*.sol"
 
 audit: setup
 	$(BIN)/ape compile

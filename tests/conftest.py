@@ -76,8 +76,9 @@ def deployment(governance, treasury, arbitrator, oracles):
     through that timelock (scheduled, its delay waited out, executed) that makes `governance` a
     direct admin and governor of every contract, so that unit tests can call setters without
     waiting. tests/deploy/ checks the untouched production wiring on fresh deployments."""
-    d = deploy(governance, treasury=treasury, arbitrator=arbitrator, oracles=oracles,
-               threshold=DEFAULT_PARAMS["threshold"])
+    d = deploy(
+        governance, treasury=treasury, arbitrator=arbitrator, oracles=oracles, threshold=DEFAULT_PARAMS["threshold"]
+    )
     calls = []
     for contract in (d.staking, d.escrow, d.slasher, d.hub):
         for role in (contract.DEFAULT_ADMIN_ROLE(), contract.GOVERNOR_ROLE()):
@@ -148,19 +149,19 @@ def attested_job(protocol, accepted_job):
     return accepted_job
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture  # pure helper: function scope keeps Ape's chain isolation in order
 def reverts():
     """``with reverts(escrow.NotJobClient, expected=..., caller=...):`` matches the complete
-    revert data (see tests/utils/reverts.py for why plain ape.reverts is not enough)."""
+    revert data (see tests/support/reverts.py for why plain ape.reverts is not enough)."""
     return strict_reverts
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture  # pure helper: function scope keeps Ape's chain isolation in order
 def selector():
     return error_selector
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture  # pure helper: function scope keeps Ape's chain isolation in order
 def error_data():
     return encode_error_data
 
@@ -186,3 +187,43 @@ def outsider():
     """A key that is not and never was an oracle (signs like a test account)."""
     key = keccak(text="computerails outsider oracle")
     return SimpleNamespace(address=Account.from_key(key).address, private_key=key)
+
+
+# ─────────────────────────── the fast harness's anvil ───────────────────────────
+
+
+@pytest.fixture(scope="session")
+def world():
+    """One harness anvil per worker process, deployed, wired and funded once: the stateful
+    machine and the gas budgets drive it over raw JSON-RPC (tests/stateful/harness.py)."""
+    from tests.stateful.harness import build_world, harness_anvil
+
+    with harness_anvil() as node:
+        yield build_world(node.url)
+
+
+# ─────────────────────────── markers ───────────────────────────
+
+#: Fixtures that stand for a chain: a test using any of them (directly or through another
+#: fixture) is marked `chain`; `make test-fast` runs the others.
+CHAIN_FIXTURES = {
+    "chain",
+    "accounts",
+    "project",
+    "networks",
+    "deployment",
+    "anvil",
+    "w3",
+    "connect",
+    "world",
+    "deployment_file",
+    "node",
+    "runs",
+    "results",
+}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if CHAIN_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.chain)

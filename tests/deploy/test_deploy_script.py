@@ -28,7 +28,6 @@ def test_collateral_rate__on_chain__ten_usd_lock_five_stake(escrow, usd):
     assert escrow.paymentToken(usd).collateralRate == collateral_rate(6, 18, DEFAULT_PARAMS["collateral_bps"])
 
 
-@pytest.mark.anvil
 def test_deploy__roles_wired(deployment):
     staking, escrow, slasher, hub = deployment.staking, deployment.escrow, deployment.slasher, deployment.hub
 
@@ -99,8 +98,11 @@ def test_deploy__parameters_equal_defaults(deployment, usd, oracles):
     assert (hub.escrow(), hub.uptimeSlasher()) == (escrow.address, slasher.address)
     timelock_delay = s["unbonding_delay"] + 86_400  # the default: one day longer than the unbonding delay
     assert deployment.timelock.getMinDelay() == timelock_delay
-    assert deployment.params == {**DEFAULT_PARAMS, "timelock_delay": timelock_delay,
-                                 "collateral_rates": {usd.address: 5 * 10**29}}
+    assert deployment.params == {
+        **DEFAULT_PARAMS,
+        "timelock_delay": timelock_delay,
+        "collateral_rates": {usd.address: 5 * 10**29},
+    }
 
 
 def test_write_deployment__chain_id_json(deployment, tmp_path, chain):
@@ -190,11 +192,13 @@ def test_timelock__governance_grants_itself_slasher_directly__unauthorized_nothi
     _, deployment = handed_over
     staking = deployment.staking
 
-    with reverts(staking.AccessControlUnauthorizedAccount, account=governance.address,
-                 neededRole=staking.DEFAULT_ADMIN_ROLE()):
+    with reverts(
+        staking.AccessControlUnauthorizedAccount, account=governance.address, neededRole=staking.DEFAULT_ADMIN_ROLE()
+    ):
         staking.grantRole(staking.SLASHER_ROLE(), governance, sender=governance)
-    with reverts(staking.AccessControlUnauthorizedAccount, account=governance.address,
-                 neededRole=staking.GOVERNOR_ROLE()):
+    with reverts(
+        staking.AccessControlUnauthorizedAccount, account=governance.address, neededRole=staking.GOVERNOR_ROLE()
+    ):
         staking.setTreasury(governance, sender=governance)
 
     assert not staking.hasRole(staking.SLASHER_ROLE(), governance)
@@ -219,7 +223,9 @@ def test_timelock__hostile_slasher_grant_scheduled__providers_exit_before_it_lan
     scheduled = receipt.events.filter(timelock.CallScheduled)[0]  # what a provider's watcher sees
     ready_at = receipt.timestamp + delay
     assert scheduled.target == staking.address
-    with reverts(timelock.TimelockUnexpectedOperationState, operationId=scheduled.id, expectedStates=(1 << 2).to_bytes(32, "big")):
+    with reverts(
+        timelock.TimelockUnexpectedOperationState, operationId=scheduled.id, expectedStates=(1 << 2).to_bytes(32, "big")
+    ):
         timelock.execute(staking.address, 0, grant, zero, zero, sender=governance)  # not ready yet
     # the provider reacts at once and is out before the change can land
     staking.requestUnbond(5_000 * STAKE, sender=provider)
@@ -246,8 +252,13 @@ def test_timelock__guardian_pauses_at_once_without_the_timelock(handed_over, gov
 
 def test_deploy__separate_guardian__pauser_role_goes_to_it(accounts, governance, treasury, oracles):
     deployer, guardian = accounts[8], accounts[12]
-    deployment = deploy_protocol(deployer, governance=governance.address, guardian=guardian.address,
-                                 treasury=treasury.address, oracles=[o.address for o in oracles])
+    deployment = deploy_protocol(
+        deployer,
+        governance=governance.address,
+        guardian=guardian.address,
+        treasury=treasury.address,
+        oracles=[o.address for o in oracles],
+    )
     escrow = deployment.escrow
 
     assert escrow.hasRole(escrow.PAUSER_ROLE(), guardian)
@@ -275,8 +286,12 @@ def test_deploy__timelock_delay_not_above_unbonding_delay__refused_before_deploy
     head = chain.blocks.head.number
 
     with pytest.raises(InvalidParameters, match="must exceed the unbonding delay"):
-        deploy_protocol(accounts[8], treasury=treasury.address, oracles=[o.address for o in oracles],
-                        params={"timelock_delay": delay})
+        deploy_protocol(
+            accounts[8],
+            treasury=treasury.address,
+            oracles=[o.address for o in oracles],
+            params={"timelock_delay": delay},
+        )
 
     assert chain.blocks.head.number == head  # nothing was sent
 
@@ -289,8 +304,9 @@ def test_deploy__report_window_not_below_unbonding_delay__refused_before_deployi
     head = chain.blocks.head.number
 
     with pytest.raises(InvalidParameters, match="must stay below the unbonding delay"):
-        deploy_protocol(accounts[8], treasury=treasury.address, oracles=[o.address for o in oracles],
-                        params={"uptime": uptime})
+        deploy_protocol(
+            accounts[8], treasury=treasury.address, oracles=[o.address for o in oracles], params={"uptime": uptime}
+        )
 
     assert chain.blocks.head.number == head
 
@@ -309,8 +325,10 @@ def test_verify_roles__escrow_lost_its_collateral_role__names_the_problem(handed
 
     problems = str(failure.value).splitlines()[1:]
     assert len(problems) == 1
-    assert re.fullmatch(r"\s*JobEscrow 0x[0-9a-fA-F]{40} lacks COLLATERAL_MANAGER_ROLE on ProviderStaking: .*refund revert.*",
-                        problems[0])
+    assert re.fullmatch(
+        r"\s*JobEscrow 0x[0-9a-fA-F]{40} lacks COLLATERAL_MANAGER_ROLE on ProviderStaking: .*refund revert.*",
+        problems[0],
+    )
 
 
 def test_deploy__explicit_threshold_zero__rejected_not_defaulted(accounts, treasury, oracles, reverts, project):

@@ -23,9 +23,20 @@ def test_ape_run_deploy__running_anvil__file_written_and_deployment_check_passes
         env = dict(os.environ, APE_FOUNDRY_HOST=node.url)
         env.setdefault("SOLCX_BINARY_PATH", str(ROOT / ".solc"))
         result = subprocess.run(
-            [str(Path(sys.executable).parent / "ape"), "run", "deploy", "--network", "ethereum:local:foundry",
-             "--out", str(tmp_path)],
-            cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
+            [
+                str(Path(sys.executable).parent / "ape"),
+                "run",
+                "deploy",
+                "--network",
+                "ethereum:local:foundry",
+                "--out",
+                str(tmp_path),
+            ],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
         )
         assert result.returncode == 0, result.stderr
         path = tmp_path / "31337.json"
@@ -41,9 +52,17 @@ def test_ape_run_deploy__running_anvil__file_written_and_deployment_check_passes
         # governance (the devnet deployer) revokes the escrow's role through the timelock
         w3 = Web3(HTTPProvider(node.url))
         staking = written["contracts"]["ProviderStaking"]
-        revoke = Web3().eth.contract(abi=[{"type": "function", "name": "revokeRole", "stateMutability": "nonpayable",
-                                          "inputs": [{"name": "role", "type": "bytes32"},
-                                                     {"name": "account", "type": "address"}], "outputs": []}])
+        revoke = Web3().eth.contract(
+            abi=[
+                {
+                    "type": "function",
+                    "name": "revokeRole",
+                    "stateMutability": "nonpayable",
+                    "inputs": [{"name": "role", "type": "bytes32"}, {"name": "account", "type": "address"}],
+                    "outputs": [],
+                }
+            ]
+        )
         data = revoke.encode_abi("revokeRole", [role_id("COLLATERAL_MANAGER_ROLE"), written["contracts"]["JobEscrow"]])
         through_timelock(w3, Deployment.from_file(path), dev_key(0), [(staking, data)])
 

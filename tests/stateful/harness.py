@@ -36,8 +36,17 @@ PROVIDER_FUNDS = 20_000 * STAKE
 MAX_UINT = 2**256 - 1
 
 #: Which of the test mnemonic's accounts play which part (as in tests/conftest.py).
-ROLES = {"governance": 0, "treasury": 1, "arbitrator": 2, "client": 3, "other_client": 4, "provider": 5,
-         "other_provider": 6, "relayer": 7, "attacker": 10}
+ROLES = {
+    "governance": 0,
+    "treasury": 1,
+    "arbitrator": 2,
+    "client": 3,
+    "other_client": 4,
+    "provider": 5,
+    "other_provider": 6,
+    "relayer": 7,
+    "attacker": 10,
+}
 ORACLES = (17, 18, 19)
 SPARE_ORACLES = (15, 16)
 
@@ -50,8 +59,21 @@ GENESIS_TIME = 1_800_000_000
 def harness_anvil() -> Anvil:
     """An anvil for the harness: no step tracing, zero base fee (transactions cost no ether),
     a fixed genesis time."""
-    return Anvil(extra_args=("--base-fee", "0", "--gas-price", "0", "--disable-min-priority-fee",
-                             "--timestamp", str(GENESIS_TIME)))
+    return Anvil(
+        extra_args=(
+            "--base-fee",
+            "0",
+            "--gas-price",
+            "0",
+            "--disable-min-priority-fee",
+            "--timestamp",
+            str(GENESIS_TIME),
+            # The EVM version the contracts are compiled for (ape-config.yaml): gas figures
+            # then match what Ape's own anvil measures.
+            "--hardfork",
+            "cancun",
+        )
+    )
 
 
 def actor(name: str) -> Actor:
@@ -90,8 +112,13 @@ def build_world(url: str) -> World:
     a = {name: actor(name) for name in ROLES}
     oracles = [oracle(i) for i in ORACLES]
     deployment = deploy_protocol(
-        w3, a["governance"].private_key, treasury=a["treasury"].address, arbitrator=a["arbitrator"].address,
-        oracles=[o.address for o in oracles], threshold=2, artifacts=artifacts,
+        w3,
+        a["governance"].private_key,
+        treasury=a["treasury"].address,
+        arbitrator=a["arbitrator"].address,
+        oracles=[o.address for o in oracles],
+        threshold=2,
+        artifacts=artifacts,
     )
     grant_direct_governance(w3, deployment, a["governance"].private_key, artifacts=artifacts)
     chain = RpcChain(url)
@@ -124,13 +151,23 @@ def build_world(url: str) -> World:
     terms = e.terms(e.currentTermsId())
     world.model_init = {
         "params": Params(
-            fee_bps=e.feeBps(), accept_window=e.acceptWindow(), challenge_window=terms.challengeWindow,
-            dispute_timeout=terms.disputeTimeout, max_job_duration=e.maxJobDuration(),
-            dispute_bond_bps=terms.disputeBondBps, client_share_bps=terms.clientSlashShareBps,
-            min_stake=s.minStake(), unbonding_delay=s.unbondingDelay(),
-            epoch_length=u.epochLength, statute_epochs=u.statuteEpochs, sla_bps=u.slaBps,
-            uptime_slash_bps=u.uptimeSlashBps, uptime_slash_cap=u.uptimeSlashCap, relayer_bps=u.relayerRewardBps,
-            relayer_cap=u.relayerRewardCap, collateral_rate=e.paymentToken(world.usd)[3],
+            fee_bps=e.feeBps(),
+            accept_window=e.acceptWindow(),
+            challenge_window=terms.challengeWindow,
+            dispute_timeout=terms.disputeTimeout,
+            max_job_duration=e.maxJobDuration(),
+            dispute_bond_bps=terms.disputeBondBps,
+            client_share_bps=terms.clientSlashShareBps,
+            min_stake=s.minStake(),
+            unbonding_delay=s.unbondingDelay(),
+            epoch_length=u.epochLength,
+            statute_epochs=u.statuteEpochs,
+            sla_bps=u.slaBps,
+            uptime_slash_bps=u.uptimeSlashBps,
+            uptime_slash_cap=u.uptimeSlashCap,
+            relayer_bps=u.relayerRewardBps,
+            relayer_cap=u.relayerRewardCap,
+            collateral_rate=e.paymentToken(world.usd)[3],
         ),
         "treasury": a["treasury"].address,
         "relayer_default": a["relayer"].address,
@@ -140,8 +177,20 @@ def build_world(url: str) -> World:
         "config_version": world.hub.configVersion(),
         "report_window": s.reportWindow(),
     }
-    everyone = [a[n] for n in ("client", "other_client", "provider", "other_provider", "governance", "arbitrator",
-                               "relayer", "attacker", "treasury")]
+    everyone = [
+        a[n]
+        for n in (
+            "client",
+            "other_client",
+            "provider",
+            "other_provider",
+            "governance",
+            "arbitrator",
+            "relayer",
+            "attacker",
+            "treasury",
+        )
+    ]
     world.wallet_usd0 = Counter({x.address: world.usd.balanceOf(x) for x in everyone})
     world.wallet_stake0 = Counter({x.address: world.stake.balanceOf(x) for x in everyone})
     assert world.usd.balanceOf(world.escrow) == 0 and world.stake.balanceOf(world.staking) == 0

@@ -5,7 +5,6 @@ Three independent encodings must agree on every input: the contract (``attestati
 eth-account's ``encode_typed_data`` over the full typed-data document (what wallets sign).
 """
 
-import pytest
 from eth_account.messages import encode_typed_data
 from eth_utils import keccak, to_checksum_address
 from hypothesis import HealthCheck, given, settings
@@ -26,7 +25,6 @@ def eth_account_digest(primary_type: str, chain_id: int, hub_address: str, messa
     return keccak(b"\x19" + signable.version + signable.header + signable.body)
 
 
-@pytest.mark.anvil
 def test_domain_separator__equals_sdk_and_eth_account(hub, chain):
     separator = eip712.domain_separator(chain.chain_id, hub.address)
 
@@ -41,7 +39,6 @@ def test_domain_separator__equals_sdk_and_eth_account(hub, chain):
     assert encode_typed_data(full_message=document).header == separator
 
 
-@pytest.mark.anvil
 @DIGEST_SETTINGS
 @given(
     job_id=UINT256,

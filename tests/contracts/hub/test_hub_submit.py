@@ -19,7 +19,6 @@ SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 # ─────────────────────────── accepted quorums ───────────────────────────
 
 
-@pytest.mark.anvil
 def test_submit__threshold_signers_ascending__job_attested(
     quorum, protocol, hub, escrow, attestation, digest, sorted_oracles, relayer
 ):
@@ -108,7 +107,6 @@ def submit_reverts(quorum, reverts, hub, escrow, relayer):
     return check
 
 
-@pytest.mark.anvil
 def test_submit__fewer_than_threshold__insufficient_signatures(
     quorum, submit_reverts, hub, attestation, digest, sorted_oracles
 ):
@@ -234,15 +232,12 @@ def test_submit__field_changed_after_signing__rejected(
     submit_reverts(getattr(hub, name), changed, signatures, job_id=attestation[0], **inputs)
 
 
-@pytest.mark.anvil
 def test_submit__quorum_for_another_deployment__rejected(
     quorum, submit_reverts, protocol, hub, governance, treasury, oracles, sorted_oracles, client, provider, chain
 ):
     protocol.register(provider)
     # A second, identical protocol with the same oracles and a job with the same id and parties.
-    second = Protocol(
-        deploy(governance, treasury=treasury, oracles=oracles), oracles, chain
-    )
+    second = Protocol(deploy(governance, treasury=treasury, oracles=oracles), oracles, chain)
     second.register(provider)
     first_job = protocol.accepted_job(client, provider)
     second_job = second.accepted_job(client, provider)
@@ -301,9 +296,7 @@ def test_submit__same_attestation_twice__escrow_rejects_second(
     hub.submitAttestation(attestation, signatures, sender=relayer)
     attested = escrow.job(attestation[0])
 
-    with reverts(
-        escrow.UnexpectedJobStatus, jobId=attestation[0], expected=JOB_ACCEPTED, actual=JOB_ATTESTED
-    ):
+    with reverts(escrow.UnexpectedJobStatus, jobId=attestation[0], expected=JOB_ACCEPTED, actual=JOB_ATTESTED):
         hub.submitAttestation(attestation, signatures, sender=relayer)
 
     assert escrow.job(attestation[0]) == attested

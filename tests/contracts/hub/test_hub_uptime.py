@@ -22,7 +22,6 @@ def report(protocol, registered_provider, ended_epoch, relayer):
     return protocol.report(registered_provider, ended_epoch, 9_000, relayer=relayer)
 
 
-@pytest.mark.anvil
 def test_report__valid_quorum__reaches_slasher(
     protocol, hub, slasher, staking, report, registered_provider, ended_epoch, relayer
 ):
@@ -84,9 +83,7 @@ def test_report__signer_outside_set__signer_not_oracle(
     report_reverts(hub.SignerNotOracle, report, signatures, signer=outsider.address)
 
 
-def test_report__field_changed_after_signing__rejected(
-    quorum, protocol, hub, report_reverts, report, sorted_oracles
-):
+def test_report__field_changed_after_signing__rejected(quorum, protocol, hub, report_reverts, report, sorted_oracles):
     # Higher uptime signed, lower uptime submitted: the quorum does not carry over.
     signed = (report[0], report[1], 9_900, *report[3:])
     signatures = quorum.sign(protocol.report_digest(signed), sorted_oracles[:2])
@@ -181,8 +178,18 @@ def assert_slash_paid(receipt, slasher, staking, provider, epoch, relayer, benef
 
 
 def test_report__attacker_copies_signed_report__named_relayer_rewarded_attacker_nothing(
-    reverts, protocol, hub, slasher, staking, treasury, registered_provider, ended_epoch, relayer, attacker,
-    reward_cap, no_claims,
+    reverts,
+    protocol,
+    hub,
+    slasher,
+    staking,
+    treasury,
+    registered_provider,
+    ended_epoch,
+    relayer,
+    attacker,
+    reward_cap,
+    no_claims,
 ):
     # The attacker sees the relayer's transaction in the mempool and submits the same report
     # and signatures first: the report lands, but the reward follows the signed relayer field.
@@ -208,16 +215,23 @@ def test_report__attacker_copies_signed_report__named_relayer_rewarded_attacker_
 
 
 def test_report__attacker_names_itself_relayer__rejected_no_slash(
-    quorum, protocol, hub, report_reverts, staking, registered_provider, ended_epoch, relayer, attacker,
-    sorted_oracles, no_claims,
+    quorum,
+    protocol,
+    hub,
+    report_reverts,
+    staking,
+    registered_provider,
+    ended_epoch,
+    relayer,
+    attacker,
+    sorted_oracles,
+    no_claims,
 ):
     # Rewriting the relayer field to claim the reward breaks the quorum: the relayer is signed.
     signed = protocol.report(registered_provider, ended_epoch, 0, relayer=relayer)
     signatures = quorum.sign(protocol.report_digest(signed), sorted_oracles[:2])
     rewritten = protocol.report(registered_provider, ended_epoch, 0, relayer=attacker)
-    name, inputs = quorum.predict(
-        protocol.report_digest(rewritten), signatures, [o.address for o in sorted_oracles], 2
-    )
+    name, inputs = quorum.predict(protocol.report_digest(rewritten), signatures, [o.address for o in sorted_oracles], 2)
     assert name in ("SignerNotOracle", "SignersNotAscending")
 
     report_reverts(getattr(hub, name), rewritten, signatures, **inputs)
@@ -235,7 +249,8 @@ def test_report__names_slashed_provider_as_relayer__provider_paid_nothing_all_to
     slash, _ = expected_split(slasher, staking, registered_provider)
 
     receipt = hub.submitUptimeReport(
-        report, protocol.sign(protocol.report_digest(report)),
+        report,
+        protocol.sign(protocol.report_digest(report)),
         sender=registered_provider if sender == "provider" else relayer,
     )
 

@@ -5,8 +5,6 @@ and a 1 USD dispute bond. The provider starts with 10,000 stake tokens, the clie
 the escrow (plus the bond where it disputes); client, provider and treasury start at zero.
 """
 
-import pytest
-
 from tests.support.protocol import STAKE, USD
 
 ESCROW = 10 * USD
@@ -29,7 +27,6 @@ def fund_bond(protocol, client, job):
     protocol.usd.mint(client, BOND, sender=client)
 
 
-@pytest.mark.anvil
 def test_lifecycle__settled(lifecycle, protocol, escrow, job, client, provider, treasury, relayer):
     protocol.attest(job, success=True, units=60)
     protocol.warp(escrow.challengeWindow())
