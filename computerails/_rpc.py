@@ -64,10 +64,97 @@ def _normalizer(component: dict[str, Any]) -> Callable[[Any], Any] | None:
     return None
 
 
-class Function:
-    """One ABI function: selector, argument and result types, computed once."""
+def _word_decoder(t: str) -> Callable[[bytes], Any] | None:
+    """Decoder of one 32-byte word of static type `t`, or None for any other type."""
+    if t.endswith("]"):
+        return None
+    if t.startswith("uint"):
+        return lambda w: int.from_bytes(w, "big")
+    if t.startswith("int"):
+        return lambda w: int.from_bytes(w, "big", signed=True)
+    if t == "bool":
+        return lambda w: int.from_bytes(w, "big") != 0
+    if t == "address":
+        return lambda w: checksum("0x" + w[12:].hex())
+    if t.startswith("bytes") and t[5:].isdigit():
+        n = int(t[5:])
+        return lambda w: w[:n]
+    return None
 
-    __slots__ = ("name", "selector", "inputs", "outputs", "_out_norm")
+
+def _static_decoder(component: dict[str, Any]) -> tuple[int, Callable[[bytes, int], Any]] | None:
+    """(words, decode(data, offset)) for a value of static layout made of single words (an
+    elementary type or a struct of them), or None when eth-abi must decode it."""
+    t = component["type"]
+    if t == "tuple":
+        parts = [_static_decoder(c) for c in component["components"]]
+        if any(p is None for p in parts):
+            return None
+        layout = [p for p in parts if p is not None]
+        size = sum(n for n, _ in layout)
+
+        def decode_tuple(data: bytes, offset: int) -> Any:
+            values = []
+            for n, part in layout:
+                values.append(part(data, offset))
+                offset += 32 * n
+            return tuple(values)
+
+        return size, decode_tuple
+    word = _word_decoder(t)
+    if word is None:
+        return None
+    return 1, lambda data, offset: word(data[offset : offset + 32])
+
+
+def _word_encoder(t: str) -> Callable[[Any], bytes] | None:
+    """Encoder of one argument of static single-word type `t` that refuses (raises) anything it
+    would have to interpret; None for other types. A refused value goes to eth-abi, whose
+    error the caller sees."""
+    if t.endswith("]"):
+        return None
+    if t.startswith("uint"):
+        bound = 1 << int(t[4:] or 256)
+
+        def uint(v: Any) -> bytes:
+            if type(v) is not int or not 0 <= v < bound:
+                raise TypeError
+            return v.to_bytes(32, "big")
+
+        return uint
+    if t == "address":
+
+        def address(v: Any) -> bytes:
+            if type(v) is not str or len(v) != 42 or v[:2] != "0x":
+                raise TypeError
+            return bytes(12) + bytes.fromhex(v[2:])  # any case, as eth-abi (parse_address checks sums)
+
+        return address
+    if t == "bytes32":
+
+        def bytes32(v: Any) -> bytes:
+            if type(v) is not bytes or len(v) != 32:
+                raise TypeError
+            return v
+
+        return bytes32
+    if t == "bool":
+
+        def boolean(v: Any) -> bytes:
+            if type(v) is not bool:
+                raise TypeError
+            return (31 * b"\0") + (b"\1" if v else b"\0")
+
+        return boolean
+    return None
+
+
+class Function:
+    """One ABI function: selector, argument and result types, computed once. Arguments and
+    results of single-word static types (uints, addresses, bytes32, bools, and structs of
+    them) are encoded and decoded word by word; anything else goes through eth-abi."""
+
+    __slots__ = ("name", "selector", "inputs", "outputs", "_out_norm", "_in_words", "_out_words", "_out_size")
 
     def __init__(self, item: dict[str, Any]) -> None:
         self.name = item["name"]
@@ -75,16 +162,43 @@ class Function:
         self.outputs = [_abi_type(o) for o in item.get("outputs", [])]
         self.selector = function_signature_to_4byte_selector(f"{self.name}({','.join(self.inputs)})")
         self._out_norm = [_normalizer(o) for o in item.get("outputs", [])]
+        encoders = [_word_encoder(t) for t in self.inputs]
+        self._in_words: list[Callable[[Any], bytes]] | None = [e for e in encoders if e is not None]
+        if len(self._in_words) != len(encoders):
+            self._in_words = None
+        decoders = [_static_decoder(o) for o in item.get("outputs", [])]
+        self._out_words: list[tuple[int, Callable[[bytes, int], Any]]] | None = [d for d in decoders if d]
+        if len(self._out_words) != len(decoders):
+            self._out_words = None
+        self._out_size = 32 * sum(n for n, _ in self._out_words) if self._out_words is not None else 0
+
+    def encode_bytes(self, args: Sequence[Any]) -> bytes:
+        """Call data (arguments as eth-abi takes them: addresses as hex, bytes32 as bytes)."""
+        words = self._in_words
+        if words is not None and len(args) == len(words):
+            try:
+                return self.selector + b"".join(enc(a) for enc, a in zip(words, args))
+            except (TypeError, ValueError):
+                pass  # eth-abi decides, and names the problem
+        return self.selector + encode(self.inputs, args)
 
     def encode(self, *args: Any) -> str:
-        """Call data, 0x-hex (arguments as eth-abi takes them: addresses as hex, bytes32 as bytes)."""
-        return "0x" + (self.selector + encode(self.inputs, args)).hex()
+        """Call data, 0x-hex."""
+        return "0x" + self.encode_bytes(args).hex()
 
     def decode(self, data: str | bytes) -> Any:
         """The result: a single value, or a tuple for several outputs (as web3 returns them)."""
         raw = bytes.fromhex(data[2:]) if isinstance(data, str) else bytes(data)
-        values = decode(self.outputs, raw)
-        values = tuple(n(v) if n else v for n, v in zip(self._out_norm, values))
+        layout = self._out_words
+        if layout is not None and len(raw) >= self._out_size:
+            offset, out = 0, []
+            for n, part in layout:
+                out.append(part(raw, offset))
+                offset += 32 * n
+            values = tuple(out)
+        else:
+            values = decode(self.outputs, raw)
+            values = tuple(n(v) if n else v for n, v in zip(self._out_norm, values))
         return values[0] if len(values) == 1 else values
 
 

@@ -21,6 +21,7 @@ import sys
 import traceback
 from typing import Any
 
+from tests.stateful import runner
 from tests.stateful.harness import build_world, harness_anvil
 from tests.stateful.runner import RunStats, report, run_machine
 
@@ -34,10 +35,9 @@ def _worker(job: tuple[int, float | None, int | None, int]) -> tuple[RunStats, s
             return stats, None
         except BaseException:  # noqa: BLE001 - reported by the parent with the replay's path
             failure = traceback.format_exc()
-            stats = RunStats(seed=run_seed, failure=failure.strip().splitlines()[-1])
-            from tests.stateful.machine import ProtocolMachine
-
-            stats.examples = ProtocolMachine.examples
+            stats = runner.last_run or RunStats(seed=run_seed)
+            if stats.failure is None:  # failed outside the machine (deploy, anvil)
+                stats.failure = failure.strip().splitlines()[-1]
             return stats, failure
 
 

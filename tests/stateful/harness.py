@@ -9,7 +9,9 @@ replay script (tests/stateful/replays/) can rebuild the exact chain an example r
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -103,10 +105,26 @@ class World:
     wallet_stake0: Counter[str]
 
 
+def artifacts() -> Callable[[str], dict[str, Any]]:
+    """Ape's fresh build when there is one, else the ABIs and bytecode the package ships."""
+    build = ROOT / ".build" / "__local__.json"
+    return ape_build_artifacts(build) if build.exists() else load_artifact
+
+
+#: The contracts the machine calls, by their artifact name.
+CONTRACTS = ("JobEscrow", "ProviderStaking", "AttestationHub", "UptimeSlasher", "MockUSD")
+
+
+@functools.cache
+def contract_errors() -> frozenset[str]:
+    """Every custom error the machine's contracts can revert with (from their ABIs)."""
+    load = artifacts()
+    return frozenset(item["name"] for name in CONTRACTS for item in load(name)["abi"] if item["type"] == "error")
+
+
 def build_world(url: str) -> World:
     """Deploy, wire and fund on the anvil at `url`."""
-    build = ROOT / ".build" / "__local__.json"
-    artifacts = ape_build_artifacts(build) if build.exists() else load_artifact
+    load = artifacts()
     w3 = Web3(HTTPProvider(url))
     w3.provider.make_request("anvil_setBlockTimestampInterval", [1])  # type: ignore[arg-type]  # deterministic clock
     a = {name: actor(name) for name in ROLES}
@@ -118,13 +136,13 @@ def build_world(url: str) -> World:
         arbitrator=a["arbitrator"].address,
         oracles=[o.address for o in oracles],
         threshold=2,
-        artifacts=artifacts,
+        artifacts=load,
     )
-    grant_direct_governance(w3, deployment, a["governance"].private_key, artifacts=artifacts)
+    grant_direct_governance(w3, deployment, a["governance"].private_key, artifacts=load)
     chain = RpcChain(url)
 
     def contract(name: str, address: str) -> RpcContract:
-        return RpcContract(chain, name, address, artifacts(name)["abi"])
+        return RpcContract(chain, name, address, load(name)["abi"])
 
     c = deployment.contracts
     world = World(

@@ -17,7 +17,9 @@ docs/AUDITING.md maps each invariant to the code that checks it.
 
 from __future__ import annotations
 
+import functools
 import sys
+import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -48,7 +50,7 @@ from tests.stateful.model import (
     Params,
     Schedule,
 )
-from tests.support.signatures import predicted_rejection
+from tests.support.signatures import high_s_twin, predicted_rejection
 
 USD = 10**6
 STAKE = 10**18
@@ -61,7 +63,7 @@ UNITS = st.sampled_from([1, 7, 100, 100, 1_000, 0, UINT48_MAX + 1])
 DURATIONS = st.sampled_from([3_600, 7_200, 86_400, 86_400, 30 * 86_400, 0, 1, 30 * 86_400 + 1])
 STAKES = st.sampled_from([0, 1, 999 * STAKE, 1_000 * STAKE, 1_500 * STAKE, 4_000 * STAKE])
 SIGNER_SETS = st.sampled_from(
-    ["valid", "valid", "valid", "too_few", "outsider", "duplicate", "reversed", "extra", "stale"]
+    ["valid", "valid", "valid", "too_few", "outsider", "duplicate", "reversed", "extra", "stale", "malleable", "cut"]
 )
 
 
@@ -91,6 +93,33 @@ def step(
     return register
 
 
+class BudgetSpent(KeyboardInterrupt):
+    """The run's time budget has passed: the dispatcher ends the run. Not a failure: like
+    Ctrl-C, a KeyboardInterrupt passes through Hypothesis untouched (no shrinking, no flakiness
+    check). Raised between steps, so the example's teardown still checks invariant 10 and
+    restores the snapshot."""
+
+
+def _key(contract: Any, fn: str, args: tuple[Any, ...]) -> tuple[Any, ...]:
+    """A view's cache key: the contract, the function and the arguments (actors by address)."""
+    return (contract.name, fn, tuple(getattr(a, "address", a) for a in args))
+
+
+def _marks_failure(method: Callable[..., None]) -> Callable[..., None]:
+    """Any exception out of `method` marks the run failed: from then on the budget no longer
+    ends it, so Hypothesis shrinks the failure and the replay script gets written."""
+
+    @functools.wraps(method)
+    def wrapper(*args: Any, **kwargs: Any) -> None:
+        try:
+            method(*args, **kwargs)
+        except Exception:
+            ProtocolMachine.failed = True
+            raise
+
+    return wrapper
+
+
 class ProtocolMachine(RuleBasedStateMachine):
     """Configured by `run()` below with the session's deployment and accounts."""
 
@@ -100,6 +129,9 @@ class ProtocolMachine(RuleBasedStateMachine):
     rule_calls: Counter = Counter()  # rule -> times the dispatcher drew it
     invariant_checks: Counter = Counter()  # invariant -> times checked
     last_trace: list = []  # the steps of the example that ran last (the minimal one after a failure)
+    stop_at: float | None = None  # time.monotonic() after which the dispatcher raises BudgetSpent
+    failed = False  # a step, invariant or teardown raised: the budget no longer ends the run
+    idle_steps = 0  # steps that drew the idle choice (no call)
 
     def __init__(self) -> None:
         super().__init__()
@@ -126,13 +158,15 @@ class ProtocolMachine(RuleBasedStateMachine):
         self.model.params = Params(**vars(init["params"]))
         self.model.oracles = list(init["oracles"])
         self.withdrawn: set[tuple[str, str]] = set()  # (account, ledger) that withdrew in this step
-        # What the last step touched: the per-step invariants look at these (py-evm calls cost
-        # ~10 ms each); teardown checks everything.
+        # What the last step touched: the per-step invariants read these in one batch; teardown
+        # checks everything.
         self.touched_accounts: set[str] = set()
         self.touched_jobs: set[int] = set()
         self.params_touched = False
+        self._cache: dict[tuple[Any, ...], Any] = {}  # views read in this step's batch
+        self.idle = False  # the last step drew the idle choice
         self.last_claims = self._claims_on_chain(self._accounts())
-        self._cache: dict[tuple[Any, ...], Any] = {}
+        self._cache = {}
         self.trace: list[tuple[str, dict[str, Any]]] = []
         ProtocolMachine.last_trace = self.trace
         ProtocolMachine.examples += 1
@@ -148,15 +182,21 @@ class ProtocolMachine(RuleBasedStateMachine):
         ids = sorted(self.model.jobs)
         return self.model.jobs[ids[index % len(ids)]]
 
-    def _claims_on_chain(self, accounts) -> dict[tuple[str, str], int]:
+    def _claim_reads(self, accounts) -> list[tuple[Any, str, tuple[Any, ...]]]:
         reads = []
         for a in accounts:
             reads += [(self.escrow, "claimable", (a, self.usd)), (self.staking, "claimable", (a,))]
-        values = iter(self.chain.read_many(reads))
+        return reads
+
+    def _claims_on_chain(self, accounts) -> dict[tuple[str, str], int]:
+        """What each account may claim, in USD and in stake: from the step's prefetched batch
+        (`_prefetch` reads the touched accounts'), the rest in one more round trip."""
+        missing = [r for r in self._claim_reads(accounts) if _key(*r) not in self._cache]
+        self._store(missing, self.chain.read_many(missing) if missing else [])
         out = {}
         for a in accounts:
-            out[(a.address, "usd")] = next(values)
-            out[(a.address, "stake")] = next(values)
+            out[(a.address, "usd")] = self.v(self.escrow, "claimable", a, self.usd)
+            out[(a.address, "stake")] = self.v(self.staking, "claimable", a)
         return out
 
     def _reverts(self, error, **args):
@@ -198,9 +238,15 @@ class ProtocolMachine(RuleBasedStateMachine):
             chosen = [members[0], members[0]] + members[1:k]
         elif kind == "reversed":
             chosen = list(reversed(members[:k]))
-        else:  # "stale": a valid quorum, but the statement names an earlier oracle configuration
+        else:  # "stale", "malleable", "cut": a valid quorum, then spoiled below
             chosen = members[:k]
-        return b"".join(eip712.sign_digest(digest, a.private_key) for a in chosen)
+        packed = b"".join(eip712.sign_digest(digest, a.private_key) for a in chosen)
+        if kind == "malleable":  # the first signature's high-s twin: only the low-s rule refuses it
+            packed = high_s_twin(packed[:65]) + packed[65:]
+        elif kind == "cut":  # the last byte lost in transit
+            packed = packed[:-1]
+        # "stale": the statement names an earlier oracle configuration (see _version_for)
+        return packed
 
     def _version_for(self, kind: str) -> int:
         """The config version a statement is signed under: the current one, or an earlier one."""
@@ -223,6 +269,7 @@ class ProtocolMachine(RuleBasedStateMachine):
         second=st.sampled_from([0, 4_000 * STAKE, 4_000 * STAKE]),
         jobs=st.integers(0, 3),
     )
+    @_marks_failure
     def market_opens(self, first, second, jobs):
         """Most runs start with registered providers and a few accepted jobs, so that the
         interesting states (attested, disputed, settled) are a few steps away."""
@@ -239,10 +286,23 @@ class ProtocolMachine(RuleBasedStateMachine):
             self.accept(len(self.model.jobs) - 1, True)
 
     @rule(data=st.data())
+    @_marks_failure
     def next_step(self, data):
         """Draw a rule by weight among those that apply, then its arguments, and run it."""
+        stop_at = ProtocolMachine.stop_at
+        if stop_at is not None and not ProtocolMachine.failed and time.monotonic() >= stop_at:
+            raise BudgetSpent
         enabled = [spec for spec in STEPS.values() if not spec.needs_jobs or self.model.jobs]
-        name = data.draw(st.sampled_from([spec.name for spec in enabled for _ in range(spec.weight)]), label="rule")
+        weighted = [spec.name for spec in enabled for _ in range(spec.weight)]
+        # 0, the simplest choice, idles: no call, nothing recorded. Hypothesis extends its first
+        # examples with simplest choices (which would otherwise run the first rule fifty times
+        # over) and shrinks towards them, so a shrunk failure keeps only the steps it needs.
+        pick = data.draw(st.integers(0, len(weighted)), label="rule")
+        self.idle = pick == 0
+        if self.idle:
+            ProtocolMachine.idle_steps += 1
+            return
+        name = weighted[pick - 1]
         spec = STEPS[name]
         kwargs = {arg: data.draw(strategy, label=arg) for arg, strategy in spec.strategies.items()}
         self.trace.append((name, kwargs))
@@ -618,7 +678,9 @@ class ProtocolMachine(RuleBasedStateMachine):
         p=st.integers(0, 2),
         back=st.sampled_from([-1, 0, 1, 1, 2, 24, 25]),
         bps=st.sampled_from([0, 0, 9_499, 9_500, 10_000, 10_001]),
-        signers=st.sampled_from(["valid", "valid", "valid", "too_few", "outsider", "stale"]),
+        signers=st.sampled_from(
+            ["valid", "valid", "valid", "too_few", "outsider", "reversed", "stale", "malleable", "cut"]
+        ),
         named=st.sampled_from(["relayer", "relayer", "provider", "nobody"]),
         by_attacker=st.booleans(),
         finish_epoch=st.booleans(),
@@ -1010,7 +1072,7 @@ class ProtocolMachine(RuleBasedStateMachine):
 
     def v(self, contract, fn: str, *args):
         """A view: from this step's prefetched batch when it is there, else read now."""
-        key = (contract.name, fn, tuple(getattr(a, "address", a) for a in args))
+        key = _key(contract, fn, args)
         if key not in self._cache:
             self._cache[key] = getattr(contract, fn)(*args)
         return self._cache[key]
@@ -1048,13 +1110,20 @@ class ProtocolMachine(RuleBasedStateMachine):
                     "paused",
                 )
             ]
-        for (contract, fn, args), value in zip(reads, self.chain.read_many(reads)):
-            self._cache[(contract.name, fn, tuple(getattr(a, "address", a) for a in args))] = value
+        reads += self._claim_reads(accounts)
+        self._store(reads, self.chain.read_many(reads))
+
+    def _store(self, reads, values) -> None:
+        for (contract, fn, args), value in zip(reads, values):
+            self._cache[_key(contract, fn, args)] = value
 
     @invariant()
+    @_marks_failure
     def all_invariants(self):
         """After every step, from one batch of reads: invariants 1, 2, 3, 4, 11, 7 and 9 (see
-        docs/AUDITING.md), each counted in the run's report."""
+        docs/AUDITING.md), each counted in the run's report. Nothing to check after an idle step."""
+        if self.idle:
+            return
         self._cache = {}
         touched = [a for a in self._accounts() if a.address in self.touched_accounts]
         providers = [p.address for p in self.providers if p.address in self.model.providers]
@@ -1218,6 +1287,7 @@ class ProtocolMachine(RuleBasedStateMachine):
 
     # ───────────────────────────── invariant 10: everyone can exit ─────────────────────────────
 
+    @_marks_failure
     def teardown(self):
         try:
             self._everyone_exits()

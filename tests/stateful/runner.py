@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import inspect
 import re
+import subprocess
+import sys
 import textwrap
 import time
 from collections import Counter
@@ -22,10 +24,14 @@ from typing import Any
 from hypothesis import HealthCheck, Phase, seed, settings
 from hypothesis.stateful import get_state_machine_test
 
-from tests.stateful.harness import World
-from tests.stateful.machine import STEPS, ProtocolMachine
+from tests.stateful.harness import World, contract_errors
+from tests.stateful.machine import STEPS, BudgetSpent, ProtocolMachine
 
 REPLAYS = Path(__file__).resolve().parent / "replays"
+#: The figures of the last run in this process, failed or not (read by the audit's workers).
+last_run: RunStats | None = None
+#: max_examples for a run bounded by its time budget only.
+UNBOUNDED_EXAMPLES = 10**7
 QUORUM_ERRORS = (
     "SignatureLengthInvalid",
     "InsufficientSignatures",
@@ -43,6 +49,7 @@ class RunStats:
     seconds: float = 0.0
     outcomes: Counter[str] = field(default_factory=Counter)
     rule_calls: Counter[str] = field(default_factory=Counter)
+    idle_steps: int = 0
     invariant_checks: Counter[str] = field(default_factory=Counter)
     failure: str | None = None
     replay: str | None = None
@@ -53,6 +60,7 @@ class RunStats:
         self.seconds = max(self.seconds, other.seconds)
         self.outcomes.update(other.outcomes)
         self.rule_calls.update(other.rule_calls)
+        self.idle_steps += other.idle_steps
         self.invariant_checks.update(other.invariant_checks)
         self.failure = self.failure or other.failure
         self.replay = self.replay or other.replay
@@ -74,36 +82,47 @@ def machine_settings(max_examples: int, steps: int, *, shrink: bool = True) -> s
 def run_machine(
     world: World, *, run_seed: int, max_examples: int | None = None, budget: float | None = None, steps: int = 30
 ) -> RunStats:
-    """Run the machine for `max_examples` examples, or in batches until `budget` seconds passed.
+    """Run the machine for `max_examples` examples, or until `budget` seconds have passed.
+
+    One Hypothesis run either way: Hypothesis starts every run with its simplest example (every
+    choice zero, the first rule fifty times over), so restarting it in small batches would spend
+    a share of the budget on that one example. A budget ends the run between two steps
+    (`BudgetSpent`), after at most one step more than the budget.
 
     A failure is re-raised after its replay script was written (see `write_replay`)."""
     ProtocolMachine.world = world
     ProtocolMachine.examples = 0
     ProtocolMachine.outcomes = Counter()
     ProtocolMachine.rule_calls = Counter()
+    ProtocolMachine.idle_steps = 0
     ProtocolMachine.invariant_checks = Counter()
     stats = RunStats(seed=run_seed)
     calls_before = world.chain.calls
     started = time.monotonic()
-    batch = 0
+    ProtocolMachine.stop_at = None if budget is None else started + budget
+    ProtocolMachine.failed = False
+    n = max_examples if max_examples is not None else UNBOUNDED_EXAMPLES
     try:
-        while True:
-            n = max_examples if budget is None else 4  # small batches: a budget overshoots by a few examples
-            test = seed(run_seed + batch)(get_state_machine_test(ProtocolMachine, settings=machine_settings(n, steps)))
-            test()
-            batch += 1
-            if budget is None or time.monotonic() - started >= budget:
-                break
+        test = seed(run_seed)(get_state_machine_test(ProtocolMachine, settings=machine_settings(n, steps)))
+        test()
+    except BudgetSpent:
+        pass
     except BaseException as exc:
         stats.failure = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
-        stats.replay = str(write_replay(ProtocolMachine.last_trace, run_seed + batch, stats.failure))
+        stats.replay = str(write_replay(ProtocolMachine.last_trace, run_seed, stats.failure))
+        if hasattr(exc, "add_note"):  # Python 3.11+
+            exc.add_note(f"replay script: {stats.replay}")
         raise
     finally:
+        ProtocolMachine.stop_at = None
         stats.seconds = time.monotonic() - started
         stats.examples = ProtocolMachine.examples
         stats.calls = world.chain.calls - calls_before
         stats.outcomes = Counter(ProtocolMachine.outcomes)
         stats.rule_calls = Counter(ProtocolMachine.rule_calls)
+        stats.idle_steps = ProtocolMachine.idle_steps
+        global last_run
+        last_run = stats
         stats.invariant_checks = Counter(ProtocolMachine.invariant_checks)
     return stats
 
@@ -115,18 +134,7 @@ def possible_errors(rule: str) -> list[str]:
     names |= {"AccessControlUnauthorizedAccount"} if "AccessControlUnauthorizedAccount" in source else set()
     if "_quorum_error" in source:
         names |= set(QUORUM_ERRORS)
-    known = {
-        name
-        for c in (
-            ProtocolMachine.world.escrow,
-            ProtocolMachine.world.staking,
-            ProtocolMachine.world.hub,
-            ProtocolMachine.world.slasher,
-            ProtocolMachine.world.usd,
-        )
-        for name in c.errors
-    }
-    return sorted(names & known)
+    return sorted(names & contract_errors())
 
 
 def report(stats: RunStats, workers: int = 1) -> str:
@@ -154,10 +162,21 @@ def report(stats: RunStats, workers: int = 1) -> str:
         lines.append(
             f"{'(market_opens)':<28} {'':>6} {'':>6}  " + ", ".join(f"{k} {v}" for k, v in sorted(initial.items()))
         )
+    lines += [
+        "",
+        f"idle steps (the simplest choice, no call; Hypothesis's first examples and shrinks use it): "
+        f"{stats.idle_steps}",
+    ]
     lines += ["", "invariants checked: " + ", ".join(f"{k} {v}" for k, v in sorted(stats.invariant_checks.items()))]
     if stats.failure:
         lines += ["", f"FAILED: {stats.failure}", f"replay script: {stats.replay}"]
     return "\n".join(lines)
+
+
+def _docstring_lines(text: str) -> str:
+    """`text` safe inside a triple-quoted docstring and wrapped to the line length ruff allows."""
+    text = text.replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
+    return "\n".join(textwrap.wrap(text, 96, break_long_words=False)) or "(no message)"
 
 
 def write_replay(trace: list[tuple[str, dict[str, Any]]], run_seed: int, failure: str) -> Path:
@@ -171,7 +190,8 @@ def write_replay(trace: list[tuple[str, dict[str, Any]]], run_seed: int, failure
         textwrap.dedent(f'''\
         """Replay of a failing stateful example (seed {run_seed}, written {stamp} UTC).
 
-        The failure: {failure}
+        The failure:
+        {{failure}}
 
         Run it alone (``python -m tests.stateful.replays.{path.stem}``, from the repository
         root) to reproduce on a fresh anvil; once the bug is fixed, keep it: pytest runs it as a
@@ -192,6 +212,11 @@ def write_replay(trace: list[tuple[str, dict[str, Any]]], run_seed: int, failure
         if __name__ == "__main__":
             replay(STEPS)
             print("replayed {{n}} steps without failure".format(n=len(STEPS)))
-        ''').replace("{steps}", steps)
+        ''')
+        .replace("{steps}", steps)
+        .replace("{failure}", _docstring_lines(failure))
     )
+    # Kept replays are committed: give them the repository's format (best effort: ruff is a
+    # development dependency, and an unformatted replay still runs).
+    subprocess.run([sys.executable, "-m", "ruff", "format", "-q", str(path)], check=False, capture_output=True)
     return path

@@ -3,7 +3,7 @@
 No Ape and no web3 middleware in the hot loop:
 
 - one keep-alive HTTP connection (``http.client``), JSON-RPC batches;
-- calldata encoded with precomputed ABI codecs (``computerails._rpc.Codec``);
+- calldata and results through the SDK's precomputed ABI codecs (``computerails._rpc``);
 - transactions signed locally (eth-account with coincurve) with a fixed gas limit and a zero gas
   price (anvil runs with a zero base fee), sent with ``eth_sendRawTransactionSync`` in the same
   round trip as ``evm_setNextBlockTimestamp``: one round trip per transaction, receipt included;
@@ -24,6 +24,7 @@ import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cached_property
 from types import SimpleNamespace
 from typing import Any
 from urllib.parse import urlparse
@@ -32,6 +33,7 @@ from eth_abi import decode, encode
 from eth_account import Account
 from eth_utils import keccak, to_checksum_address
 
+from computerails import _rpc
 from computerails.errors import abi_type
 
 GAS_LIMIT = 3_000_000  # fixed: no estimate in the hot loop
@@ -68,7 +70,7 @@ class ErrorRef:
     def abi(self) -> SimpleNamespace:  # Ape-like: error.abi.name
         return SimpleNamespace(name=self.name)
 
-    @property
+    @cached_property
     def selector(self) -> bytes:
         return keccak(text=f"{self.name}({','.join(abi_type(i) for i in self.inputs)})")[:4]
 
@@ -87,7 +89,7 @@ class EventRef:
     name: str
     inputs: tuple[dict[str, Any], ...]
 
-    @property
+    @cached_property
     def topic(self) -> bytes:
         return keccak(text=f"{self.name}({','.join(abi_type(i) for i in self.inputs)})")
 
@@ -322,24 +324,34 @@ class RpcChain:
 # ───────────────────────────── contracts ─────────────────────────────
 
 
-@dataclass
 class Function:
-    name: str
-    inputs: tuple[dict[str, Any], ...]
-    outputs: tuple[dict[str, Any], ...]
-    view: bool
+    """One ABI function over the SDK's precomputed codec (``computerails._rpc.Function``: word by
+    word for static types), with Ape-like results: structs as :class:`StructView`."""
+
+    __slots__ = ("name", "inputs", "outputs", "view", "codec", "_shaped")
+
+    def __init__(self, item: dict[str, Any]) -> None:
+        self.name: str = item["name"]
+        self.inputs: tuple[dict[str, Any], ...] = tuple(item["inputs"])
+        self.outputs: tuple[dict[str, Any], ...] = tuple(item.get("outputs", ()))
+        self.view = item.get("stateMutability") in ("view", "pure")
+        self.codec = _rpc.Function(item)
+        self._shaped = any(o["type"].startswith("tuple") for o in self.outputs)
 
     @property
     def selector(self) -> bytes:
-        return keccak(text=f"{self.name}({','.join(abi_type(i) for i in self.inputs)})")[:4]
+        return self.codec.selector
 
     def encode(self, args: Sequence[Any]) -> bytes:
-        return self.selector + encode([abi_type(i) for i in self.inputs], [_plain(a) for a in args])
+        return self.codec.encode_bytes([_plain(a) for a in args])
 
     def decode(self, data: bytes) -> Any:
-        values = decode([abi_type(o) for o in self.outputs], data)
-        cleaned = [_clean(spec, value) for spec, value in zip(self.outputs, values)]
-        return cleaned[0] if len(cleaned) == 1 else tuple(cleaned)
+        value = self.codec.decode(data)
+        if not self._shaped:
+            return value
+        if len(self.outputs) == 1:
+            return _shape(self.outputs[0], value)
+        return tuple(_shape(spec, v) for spec, v in zip(self.outputs, value))
 
 
 class RpcContract:
@@ -354,12 +366,7 @@ class RpcContract:
         self.events: dict[str, EventRef] = {}
         for item in abi:
             if item["type"] == "function":
-                self.functions[item["name"]] = Function(
-                    item["name"],
-                    tuple(item["inputs"]),
-                    tuple(item["outputs"]),
-                    item.get("stateMutability") in ("view", "pure"),
-                )
+                self.functions[item["name"]] = Function(item)
             elif item["type"] == "error":
                 self.errors.setdefault(item["name"], ErrorRef(name, item["name"], tuple(item["inputs"])))
             elif item["type"] == "event":
@@ -401,7 +408,7 @@ def _clean(spec: dict[str, Any], value: Any) -> Any:
     """Checksummed addresses, structs as namespaces with attribute access (Ape-like)."""
     kind = spec["type"]
     if kind == "address":
-        return to_checksum_address(value)
+        return _rpc.checksum(value)
     if kind.startswith("tuple"):
         components = spec["components"]
         if kind.endswith("[]"):
@@ -411,6 +418,18 @@ def _clean(spec: dict[str, Any], value: Any) -> Any:
     if kind.endswith("[]"):
         inner = {**spec, "type": kind[:-2]}
         return [_clean(inner, v) for v in value]
+    return value
+
+
+def _shape(spec: dict[str, Any], value: Any) -> Any:
+    """The codec's tuples as Ape shows them: structs with named attributes (addresses are
+    checksummed by the codec already)."""
+    kind = spec["type"]
+    if kind.endswith("]"):
+        inner = {**spec, "type": kind[: kind.rindex("[")]}
+        return [_shape(inner, v) for v in value]
+    if kind == "tuple":
+        return StructView({c["name"]: _shape(c, v) for c, v in zip(spec["components"], value)})
     return value
 
 

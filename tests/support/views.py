@@ -21,7 +21,7 @@ class FastView:
     def __init__(self, address: str, abi: list[dict[str, Any]]) -> None:
         self.address = address
         self._functions = {
-            item["name"]: Function(item["name"], tuple(item["inputs"]), tuple(item["outputs"]), True)
+            item["name"]: Function(item)
             for item in abi
             if item["type"] == "function" and item.get("stateMutability") in ("view", "pure")
         }
