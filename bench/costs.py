@@ -70,7 +70,7 @@ class Floor:
 
     terms: list[tuple[str, int]] = field(default_factory=list)
 
-    def add(self, label: str, gas: int, times: int = 1) -> "Floor":
+    def add(self, label: str, gas: int, times: int = 1) -> Floor:
         if times:
             self.terms.append((label if times == 1 else f"{label} x{times}", gas * times))
         return self
@@ -91,7 +91,9 @@ def tx(data: bytes) -> Floor:
     return Floor().add("transaction", G_TX).add("calldata", calldata_gas(data))
 
 
-def erc20_transfer(f: Floor, label: str, *, sender_emptied: bool, recipient_fresh: bool, allowance: str | None) -> Floor:
+def erc20_transfer(
+    f: Floor, label: str, *, sender_emptied: bool, recipient_fresh: bool, allowance: str | None
+) -> Floor:
     """An ERC-20 transfer: call, both balances, the spent allowance (None, "update", "clear",
     "transient" for a permit's allowance spent in the same transaction) and its event."""
     f.add(f"{label}: call the token", CALL)
@@ -116,7 +118,9 @@ def create_jobs(data: bytes, n: int, *, client_emptied: bool, escrow_fresh: bool
     f.add("job records (3 fresh slots each)", FRESH * slots(*JOB_TERMS), n)
     f.add("job counter", UPDATE)
     f.add("allowlist entry", READ)
-    return erc20_transfer(f, "escrow pull", sender_emptied=client_emptied, recipient_fresh=escrow_fresh, allowance=allowance)
+    return erc20_transfer(
+        f, "escrow pull", sender_emptied=client_emptied, recipient_fresh=escrow_fresh, allowance=allowance
+    )
 
 
 def create_job_with_permit(data: bytes, *, client_emptied: bool, escrow_fresh: bool, nonce_fresh: bool) -> Floor:
@@ -153,8 +157,9 @@ def attest(data: bytes, k: int, n: int = 1) -> Floor:
     return f.add("job terms", READ, n)
 
 
-def uptime(data: bytes, k: int, *, slash: bool, word_fresh: bool, relayer_fresh: bool = False,
-           treasury_fresh: bool = False) -> Floor:
+def uptime(
+    data: bytes, k: int, *, slash: bool, word_fresh: bool, relayer_fresh: bool = False, treasury_fresh: bool = False
+) -> Floor:
     """submitUptimeReport: k signatures, the threshold, the slasher's epoch and SLA word, the
     once-only bit, the provider's registration (its stake word); with a slash also the
     provider's stake word written, its slashed total, the protocol totals (one packed slot),
@@ -177,7 +182,9 @@ def uptime(data: bytes, k: int, *, slash: bool, word_fresh: bool, relayer_fresh:
     return f.add("slash and reward caps", READ)
 
 
-def settle(data: bytes, n: int, *, provider_fresh: bool, client_fresh: bool | None, treasury_fresh: bool | None) -> Floor:
+def settle(
+    data: bytes, n: int, *, provider_fresh: bool, client_fresh: bool | None, treasury_fresh: bool | None
+) -> Floor:
     """settleMany(n) of one provider's jobs for one client: per job its status (written) and
     the two other slots of its 89 bytes of terms; once: the three credits (None: nothing to
     credit), the token address, the treasury address, one release of the provider's collateral."""
@@ -215,10 +222,14 @@ def dispute(data: bytes, *, client_emptied: bool, escrow_fresh: bool, allowance:
     f.add("dispute parameters", READ)
     f.add("job terms", READ)
     f.add("token address", READ)
-    return erc20_transfer(f, "bond pull", sender_emptied=client_emptied, recipient_fresh=escrow_fresh, allowance=allowance)
+    return erc20_transfer(
+        f, "bond pull", sender_emptied=client_emptied, recipient_fresh=escrow_fresh, allowance=allowance
+    )
 
 
-def resolve_rejected(data: bytes, *, provider_fresh: bool, client_fresh: bool | None, treasury_fresh: bool | None) -> Floor:
+def resolve_rejected(
+    data: bytes, *, provider_fresh: bool, client_fresh: bool | None, treasury_fresh: bool | None
+) -> Floor:
     """resolveDispute(rejected): the arbitrator's role, the job settled as by settle() with
     the bond cleared and paid to the provider."""
     f = tx(data)
@@ -252,8 +263,15 @@ def resolve_upheld(data: bytes, *, client_fresh: bool, client_share_fresh: bool,
 # ───────────────────────────── stake ─────────────────────────────
 
 
-def register(data: bytes, uri_bytes: int, *, totals_fresh: bool, provider_emptied: bool, staking_fresh: bool,
-             allowance: str | None) -> Floor:
+def register(
+    data: bytes,
+    uri_bytes: int,
+    *,
+    totals_fresh: bool,
+    provider_emptied: bool,
+    staking_fresh: bool,
+    allowance: str | None,
+) -> Floor:
     """register: the provider record (stake 15 + registered flag + deposited total 16 bytes:
     one slot), its metadata URI, the protocol's staked total, minStake, the stake's transfer."""
     f = tx(data)
@@ -261,8 +279,9 @@ def register(data: bytes, uri_bytes: int, *, totals_fresh: bool, provider_emptie
     f.add("metadata URI", FRESH * (1 if uri_bytes < 32 else 1 + ceil(uri_bytes / 32)))
     f.add("protocol staked total", write(totals_fresh))
     f.add("minStake", READ)
-    return erc20_transfer(f, "stake pull", sender_emptied=provider_emptied, recipient_fresh=staking_fresh,
-                          allowance=allowance)
+    return erc20_transfer(
+        f, "stake pull", sender_emptied=provider_emptied, recipient_fresh=staking_fresh, allowance=allowance
+    )
 
 
 def add_stake(data: bytes, *, provider_emptied: bool, staking_fresh: bool, allowance: str | None) -> Floor:
@@ -270,7 +289,9 @@ def add_stake(data: bytes, *, provider_emptied: bool, staking_fresh: bool, allow
     f = tx(data)
     f.add("provider stake + deposited", UPDATE)
     f.add("protocol staked total", UPDATE)
-    return erc20_transfer(f, "stake pull", sender_emptied=provider_emptied, recipient_fresh=staking_fresh, allowance=allowance)
+    return erc20_transfer(
+        f, "stake pull", sender_emptied=provider_emptied, recipient_fresh=staking_fresh, allowance=allowance
+    )
 
 
 def request_unbond(data: bytes, *, unbonding_fresh: bool) -> Floor:
@@ -283,7 +304,9 @@ def request_unbond(data: bytes, *, unbonding_fresh: bool) -> Floor:
     return f.add("unbonding delay", READ)
 
 
-def withdraw_unbonded(data: bytes, *, recipient_fresh: bool, sender_emptied: bool, unbonding_total_cleared: bool) -> Floor:
+def withdraw_unbonded(
+    data: bytes, *, recipient_fresh: bool, sender_emptied: bool, unbonding_total_cleared: bool
+) -> Floor:
     """withdrawUnbonded: clear the unbonding record, lower the protocol's unbonding total (a
     total that reaches zero can live in a slot of its own and earn the clearing refund), one
     transfer out."""

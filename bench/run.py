@@ -5,7 +5,8 @@ points, and SDK throughput against a raw web3.py loop sending the same transacti
     python -m bench --help          # sizes, iterations, output paths, --profile
 
 Everything runs on a fresh anvil (127.0.0.1, a free port, stopped by its own pid) with a fresh
-deployment made by the deploy script's own function (computerails.devnet.deploy_protocol). Results go to ``bench/results.json`` and, as
+deployment made by the deploy script's own function (computerails.devnet.deploy_protocol).
+Results go to ``bench/results.json`` and, as
 tables, into README.md between ``<!-- bench:start -->`` and ``<!-- bench:end -->``.
 
 Gas is deterministic; throughput is wall-clock and depends on the machine and its load: the
@@ -27,10 +28,11 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from eth_abi import encode
 from eth_account import Account
@@ -39,8 +41,8 @@ from eth_utils import keccak
 from web3 import HTTPProvider, Web3
 
 import computerails
-from bench import costs
-from computerails import Attestation, UptimeReport, eip712
+from bench import costs, harness, scaling
+from computerails import Attestation, UptimeReport
 from computerails.devnet import (
     Anvil,
     anvil_binary,
@@ -221,12 +223,20 @@ def measure_create(chain: Chain) -> list[Row]:
     client.client.create_job(provider.address, "0.10", 100, timedelta(hours=2), SPEC, payment="approve")
     sent = measured(client, "createJob")
     approve_floor = costs.create_jobs(
-        chain.tx_input(sent.tx_hash), 1,
-        client_emptied=chain.balance(chain.usd, client.address) == 0, escrow_fresh=escrow_before == 0,
+        chain.tx_input(sent.tx_hash),
+        1,
+        client_emptied=chain.balance(chain.usd, client.address) == 0,
+        escrow_fresh=escrow_before == 0,
         allowance=allowance_spent(chain.usd.functions.allowance(client.address, client.escrow.address).call()),
     )
-    rows = [Row("createJob (approve path)", sent.gas_used, approve_floor,
-                "exact approve sent first (not counted); client and escrow already hold mUSD")]
+    rows = [
+        Row(
+            "createJob (approve path)",
+            sent.gas_used,
+            approve_floor,
+            "exact approve sent first (not counted); client and escrow already hold mUSD",
+        )
+    ]
 
     permit = chain.rails("client-b")
     chain.fund(permit, usd=1_000_000 * USD)
@@ -236,8 +246,10 @@ def measure_create(chain: Chain) -> list[Row]:
     permit.client.create_job(provider.address, "0.10", 100, timedelta(hours=2), SPEC, payment="permit")
     sent = measured(permit, "createJob")
     floor = costs.create_job_with_permit(
-        chain.tx_input(sent.tx_hash), client_emptied=chain.balance(chain.usd, permit.address) == 0,
-        escrow_fresh=escrow_before == 0, nonce_fresh=nonce_before == 0,
+        chain.tx_input(sent.tx_hash),
+        client_emptied=chain.balance(chain.usd, permit.address) == 0,
+        escrow_fresh=escrow_before == 0,
+        nonce_fresh=nonce_before == 0,
     )
     rows.append(Row("createJobWithPermit", sent.gas_used, floor, "second permit of the client (nonce already set)"))
     return rows
@@ -261,8 +273,14 @@ def measure_accept_attest(chain: Chain, ks: Sequence[int]) -> list[Row]:
     job = client.client.create_job(provider.address, "0.10", 100, timedelta(hours=6), SPEC, payment="approve")
     provider.provider.accept(job.id)
     sent = measured(provider, "accept")
-    rows = [Row("accept", sent.gas_used, costs.accept(chain.tx_input(sent.tx_hash)),
-                "provider already has collateral locked for another job")]
+    rows = [
+        Row(
+            "accept",
+            sent.gas_used,
+            costs.accept(chain.tx_input(sent.tx_hash)),
+            "provider already has collateral locked for another job",
+        )
+    ]
 
     signers = list(chain.oracles)
     wanted = max(ks)
@@ -277,8 +295,14 @@ def measure_accept_attest(chain: Chain, ks: Sequence[int]) -> list[Row]:
         job_id = new_accepted_job(chain, provider)
         relayer.oracle.attest(job_id, success=True, units=80, result_hash=RESULT, signers=signers[:k])
         sent = measured(relayer, "submitAttestation")
-        rows.append(Row(f"submitAttestation, k={k}", sent.gas_used, costs.attest(chain.tx_input(sent.tx_hash), k),
-                        f"{k} of {len(signers)} oracles sign; success with 80 of 100 units"))
+        rows.append(
+            Row(
+                f"submitAttestation, k={k}",
+                sent.gas_used,
+                costs.attest(chain.tx_input(sent.tx_hash), k),
+                f"{k} of {len(signers)} oracles sign; success with 80 of 100 units",
+            )
+        )
     chain.set_threshold(2)
     return rows
 
@@ -308,14 +332,26 @@ def measure_uptime(chain: Chain, k: int = 3) -> list[Row]:
     relayer_fresh = chain.staking_claimable(relayer.address) == 0
     treasury_fresh = chain.staking_claimable(chain.treasury) == 0
     sent = report(measured_provider, second, 5_000)
-    slash = Row(f"submitUptimeReport, k={k}, slash", sent.gas_used,
-                costs.uptime(chain.tx_input(sent.tx_hash), k, slash=True, word_fresh=not same_word,
-                             relayer_fresh=relayer_fresh, treasury_fresh=treasury_fresh),
-                "steady state: provider reported before, relayer and treasury hold proceeds")
+    slash = Row(
+        f"submitUptimeReport, k={k}, slash",
+        sent.gas_used,
+        costs.uptime(
+            chain.tx_input(sent.tx_hash),
+            k,
+            slash=True,
+            word_fresh=not same_word,
+            relayer_fresh=relayer_fresh,
+            treasury_fresh=treasury_fresh,
+        ),
+        "steady state: provider reported before, relayer and treasury hold proceeds",
+    )
     sent = report(steady, second, 10_000)
-    no_slash = Row(f"submitUptimeReport, k={k}, no slash", sent.gas_used,
-                   costs.uptime(chain.tx_input(sent.tx_hash), k, slash=False, word_fresh=not same_word),
-                   "at the SLA: the once-only bit is set, nothing slashed")
+    no_slash = Row(
+        f"submitUptimeReport, k={k}, no slash",
+        sent.gas_used,
+        costs.uptime(chain.tx_input(sent.tx_hash), k, slash=False, word_fresh=not same_word),
+        "at the SLA: the once-only bit is set, nothing slashed",
+    )
     chain.set_threshold(2)
     return [slash, no_slash]
 
@@ -335,7 +371,8 @@ def measure_disputes(chain: Chain) -> list[Row]:
         if not upheld:
             sent = measured(client, "dispute")
             floor = costs.dispute(
-                chain.tx_input(sent.tx_hash), client_emptied=chain.balance(chain.usd, client.address) == 0,
+                chain.tx_input(sent.tx_hash),
+                client_emptied=chain.balance(chain.usd, client.address) == 0,
                 escrow_fresh=escrow_before == 0,
                 allowance=allowance_spent(chain.usd.functions.allowance(client.address, client.escrow.address).call()),
             )
@@ -351,15 +388,32 @@ def measure_disputes(chain: Chain) -> list[Row]:
         sent = measured(arbitrator, "resolveDispute")
         data = chain.tx_input(sent.tx_hash)
         if upheld:
-            floor = costs.resolve_upheld(data, client_fresh=flags["client"], client_share_fresh=flags["client_share"],
-                                         treasury_share_fresh=flags["treasury_share"])
-            rows.append(Row("resolveDispute (upheld)", sent.gas_used, floor,
-                            "client refunded with its bond, the job's collateral slashed and shared"))
+            floor = costs.resolve_upheld(
+                data,
+                client_fresh=flags["client"],
+                client_share_fresh=flags["client_share"],
+                treasury_share_fresh=flags["treasury_share"],
+            )
+            rows.append(
+                Row(
+                    "resolveDispute (upheld)",
+                    sent.gas_used,
+                    floor,
+                    "client refunded with its bond, the job's collateral slashed and shared",
+                )
+            )
         else:
-            floor = costs.resolve_rejected(data, provider_fresh=flags["provider"], client_fresh=flags["client"],
-                                           treasury_fresh=flags["treasury"])
-            rows.append(Row("resolveDispute (rejected)", sent.gas_used, floor,
-                            "provider paid 80 of 100 units plus the bond, client refunded the rest"))
+            floor = costs.resolve_rejected(
+                data, provider_fresh=flags["provider"], client_fresh=flags["client"], treasury_fresh=flags["treasury"]
+            )
+            rows.append(
+                Row(
+                    "resolveDispute (rejected)",
+                    sent.gas_used,
+                    floor,
+                    "provider paid 80 of 100 units plus the bond, client refunded the rest",
+                )
+            )
     return rows
 
 
@@ -375,37 +429,68 @@ def measure_stake(chain: Chain) -> list[Row]:
     staking_before = chain.balance(token, staking)
     rails.provider.register(uri, 2_000)
     sent = measured(rails, "register")
-    rows = [Row("register (first stake)", sent.gas_used, costs.register(
-        chain.tx_input(sent.tx_hash), len(uri.encode()), totals_fresh=totals_before == 0,
-        provider_emptied=chain.balance(token, rails.address) == 0, staking_fresh=staking_before == 0,
-        allowance=allowance_spent(token.functions.allowance(rails.address, staking).call()),
-    ), "new provider; other providers already staked")]
+    rows = [
+        Row(
+            "register (first stake)",
+            sent.gas_used,
+            costs.register(
+                chain.tx_input(sent.tx_hash),
+                len(uri.encode()),
+                totals_fresh=totals_before == 0,
+                provider_emptied=chain.balance(token, rails.address) == 0,
+                staking_fresh=staking_before == 0,
+                allowance=allowance_spent(token.functions.allowance(rails.address, staking).call()),
+            ),
+            "new provider; other providers already staked",
+        )
+    ]
 
     staking_before = chain.balance(token, staking)
     rails.provider.stake(500)
     sent = measured(rails, "addStake")
-    rows.append(Row("addStake", sent.gas_used, costs.add_stake(
-        chain.tx_input(sent.tx_hash), provider_emptied=chain.balance(token, rails.address) == 0,
-        staking_fresh=staking_before == 0,
-        allowance=allowance_spent(token.functions.allowance(rails.address, staking).call()),
-    ), "registered provider tops up"))
+    rows.append(
+        Row(
+            "addStake",
+            sent.gas_used,
+            costs.add_stake(
+                chain.tx_input(sent.tx_hash),
+                provider_emptied=chain.balance(token, rails.address) == 0,
+                staking_fresh=staking_before == 0,
+                allowance=allowance_spent(token.functions.allowance(rails.address, staking).call()),
+            ),
+            "registered provider tops up",
+        )
+    )
 
     unbonding_before = rails.staking.functions.providerInfo(rails.address).call()[5]
     rails.provider.request_unbond(300)
     sent = measured(rails, "requestUnbond")
-    rows.append(Row("requestUnbond", sent.gas_used,
-                    costs.request_unbond(chain.tx_input(sent.tx_hash), unbonding_fresh=unbonding_before == 0),
-                    "first unbond of the provider"))
+    rows.append(
+        Row(
+            "requestUnbond",
+            sent.gas_used,
+            costs.request_unbond(chain.tx_input(sent.tx_hash), unbonding_fresh=unbonding_before == 0),
+            "first unbond of the provider",
+        )
+    )
 
     chain.warp(UNBONDING_DELAY + 1)
     wallet_before = chain.balance(token, rails.address)
     rails.provider.withdraw_unbonded()
     sent = measured(rails, "withdrawUnbonded")
-    rows.append(Row("withdrawUnbonded", sent.gas_used, costs.withdraw_unbonded(
-        chain.tx_input(sent.tx_hash), recipient_fresh=wallet_before == 0,
-        sender_emptied=chain.balance(token, staking) == 0,
-        unbonding_total_cleared=chain.gov.staking.functions.totalUnbonding().call() == 0,
-    ), "after the unbonding delay; the provider's wallet still holds stake tokens"))
+    rows.append(
+        Row(
+            "withdrawUnbonded",
+            sent.gas_used,
+            costs.withdraw_unbonded(
+                chain.tx_input(sent.tx_hash),
+                recipient_fresh=wallet_before == 0,
+                sender_emptied=chain.balance(token, staking) == 0,
+                unbonding_total_cleared=chain.gov.staking.functions.totalUnbonding().call() == 0,
+            ),
+            "after the unbonding delay; the provider's wallet still holds stake tokens",
+        )
+    )
     return rows
 
 
@@ -424,42 +509,69 @@ def measure_batches(chain: Chain, sizes: Sequence[int]) -> Results:
     claim_after = {min(sizes), max(sizes)}
     for n in sizes:
         provider = chain.provider(f"provider-batch-{n}", stake=1_000 + 6 * n)
-        requests = [{"provider": provider.address, "unit_price": "0.10", "max_units": 100,
-                     "deadline": timedelta(days=2), "spec_hash": SPEC}] * n
+        requests = [
+            {
+                "provider": provider.address,
+                "unit_price": "0.10",
+                "max_units": 100,
+                "deadline": timedelta(days=2),
+                "spec_hash": SPEC,
+            }
+        ] * n
         escrow_before = chain.balance(chain.usd, client.escrow.address)
         jobs = client.client.create_jobs(requests)
         sent = measured(client, "createJobs")
         floor = costs.create_jobs(
-            chain.tx_input(sent.tx_hash), n, client_emptied=chain.balance(chain.usd, client.address) == 0,
+            chain.tx_input(sent.tx_hash),
+            n,
+            client_emptied=chain.balance(chain.usd, client.address) == 0,
             escrow_fresh=escrow_before == 0,
             allowance=allowance_spent(chain.usd.functions.allowance(client.address, client.escrow.address).call()),
         )
-        out.batches.append(("createJobs", Row(f"createJobs x{n}", sent.gas_used, floor,
-                                              "one client, one token, one transfer", n)))
+        out.batches.append(
+            ("createJobs", Row(f"createJobs x{n}", sent.gas_used, floor, "one client, one token, one transfer", n))
+        )
 
         for job in jobs:
             provider.provider.accept(job.id)
         deadline = relayer.now() + 3_600
         batch = []
         for job in jobs:
-            att = Attestation(job_id=job.id, provider=provider.address, success=True, units=80, result_hash=RESULT,
-                              deadline=deadline)
+            att = Attestation(
+                job_id=job.id, provider=provider.address, success=True, units=80, result_hash=RESULT, deadline=deadline
+            )
             batch.append((att, relayer.oracle.collect_signatures(att, chain.oracles, k=k)))
         sent, skipped = relayer.oracle.submit_attestations(batch)
         if skipped:
             raise RuntimeError(f"attestations skipped: {skipped}")
-        out.batches.append(("submitAttestations", Row(f"submitAttestations x{n}", sent.gas_used,
-                                                      costs.attest(chain.tx_input(sent.tx_hash), k, n),
-                                                      f"k={k} signatures per attestation", n)))
+        out.batches.append(
+            (
+                "submitAttestations",
+                Row(
+                    f"submitAttestations x{n}",
+                    sent.gas_used,
+                    costs.attest(chain.tx_input(sent.tx_hash), k, n),
+                    f"k={k} signatures per attestation",
+                    n,
+                ),
+            )
+        )
 
         chain.warp(CHALLENGE_WINDOW + 1)
-        flags = dict(provider_fresh=chain.escrow_claimable(provider.address) == 0,
-                     client_fresh=chain.escrow_claimable(client.address) == 0,
-                     treasury_fresh=chain.escrow_claimable(chain.treasury) == 0)
+        flags = dict(
+            provider_fresh=chain.escrow_claimable(provider.address) == 0,
+            client_fresh=chain.escrow_claimable(client.address) == 0,
+            treasury_fresh=chain.escrow_claimable(chain.treasury) == 0,
+        )
         sent = relayer.send(relayer.escrow.functions.settleMany([j.id for j in jobs]), "settleMany")
         floor = costs.settle(chain.tx_input(sent.tx_hash), n, **flags)
-        row = Row(f"settleMany, {n} job{'s' if n > 1 else ''}", sent.gas_used, floor,
-                  "80 of 100 units each: provider, client and treasury credited; one collateral release", n)
+        row = Row(
+            f"settleMany, {n} job{'s' if n > 1 else ''}",
+            sent.gas_used,
+            floor,
+            "80 of 100 units each: provider, client and treasury credited; one collateral release",
+            n,
+        )
         out.operations.append(row)
         out.batches.append(("settleMany", row))
 
@@ -467,10 +579,19 @@ def measure_batches(chain: Chain, sizes: Sequence[int]) -> Results:
             wallet_before = chain.balance(chain.usd, provider.address)
             provider.client.withdraw()
             sent = measured(provider, "withdraw")
-            floor = costs.withdraw(chain.tx_input(sent.tx_hash), recipient_fresh=wallet_before == 0,
-                                   sender_emptied=chain.balance(chain.usd, provider.escrow.address) == 0)
-            out.operations.append(Row(f"claim (escrow.withdraw) after {n} settled job{'s' if n > 1 else ''}",
-                                      sent.gas_used, floor, "provider's first payout: its mUSD wallet was empty"))
+            floor = costs.withdraw(
+                chain.tx_input(sent.tx_hash),
+                recipient_fresh=wallet_before == 0,
+                sender_emptied=chain.balance(chain.usd, provider.escrow.address) == 0,
+            )
+            out.operations.append(
+                Row(
+                    f"claim (escrow.withdraw) after {n} settled job{'s' if n > 1 else ''}",
+                    sent.gas_used,
+                    floor,
+                    "provider's first payout: its mUSD wallet was empty",
+                )
+            )
     return out
 
 
@@ -494,8 +615,17 @@ class RawSender:
         self.nonce = int(self.w3.eth.get_transaction_count(self.account.address, "pending"))
 
     def send_only(self, to: str, data: str, gas: int) -> Any:
-        tx = {"type": 2, "chainId": self.chain_id, "nonce": self.nonce, "to": to, "data": data, "value": 0,
-              "gas": gas, "maxFeePerGas": self.max_fee, "maxPriorityFeePerGas": self.tip}
+        tx = {
+            "type": 2,
+            "chainId": self.chain_id,
+            "nonce": self.nonce,
+            "to": to,
+            "data": data,
+            "value": 0,
+            "gas": gas,
+            "maxFeePerGas": self.max_fee,
+            "maxPriorityFeePerGas": self.tip,
+        }
         signed = self.account.sign_transaction(tx)
         tx_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction)
         self.nonce += 1
@@ -511,8 +641,9 @@ class RawSender:
         return receipt
 
 
-def _rounds(chain: Chain, sides: dict[str, tuple[Callable[[], None], Callable[[int], None]]], iterations: int,
-            rounds: int) -> dict[str, Any]:
+def _rounds(
+    chain: Chain, sides: dict[str, tuple[Callable[[], None], Callable[[int], None]]], iterations: int, rounds: int
+) -> dict[str, Any]:
     """Alternate the sides' blocks of `iterations` operations, every block from the same chain
     state: anvil's cost per block grows with the size of its state, so blocks that piled up
     jobs would slow each other down and dilute the difference being measured. Before each
@@ -550,7 +681,9 @@ def _rounds(chain: Chain, sides: dict[str, tuple[Callable[[], None], Callable[[i
     }
 
 
-def measure_throughput(chain: Chain, iterations: int = 35, rounds: int = 12, profile: Path | None = None) -> dict[str, Any]:
+def measure_throughput(
+    chain: Chain, iterations: int = 35, rounds: int = 12, profile: Path | None = None
+) -> dict[str, Any]:
     """Jobs created per second and attestations signed and submitted per second, through the
     SDK (``client.create_job``; ``oracle.collect_signatures`` + ``oracle.submit_attestation``)
     and through a raw web3.py loop sending the same calls, in alternating rounds that each
@@ -563,7 +696,9 @@ def measure_throughput(chain: Chain, iterations: int = 35, rounds: int = 12, pro
     for key in (raw_client_key, raw_relayer_key):
         chain.w3.provider.make_request("anvil_setBalance", [Account.from_key(key).address, hex(ETH)])
     chain.fund(sdk_client, usd=10**9 * USD)
-    sdk_client.send(sdk_client.erc20(chain.usd.address).functions.approve(sdk_client.escrow.address, MAX_UINT), "approve")
+    sdk_client.send(
+        sdk_client.erc20(chain.usd.address).functions.approve(sdk_client.escrow.address, MAX_UINT), "approve"
+    )
     raw_client = RawSender(raw_w3, raw_client_key)
     raw_relayer = RawSender(raw_w3, raw_relayer_key)
     usd = raw_w3.eth.contract(address=chain.usd.address, abi=chain.usd.abi)
@@ -584,14 +719,27 @@ def measure_throughput(chain: Chain, iterations: int = 35, rounds: int = 12, pro
             raw_client.send(escrow.address, data, 300_000)
 
     sdk_create(2), raw_create(2)  # warm-up: connections, caches, the escrow's token balance
-    create = _rounds(chain, {"raw": (raw_client.resync, raw_create), "sdk": (sdk_client.tx.resync, sdk_create)},
-                     iterations, rounds)
+    create = _rounds(
+        chain, {"raw": (raw_client.resync, raw_create), "sdk": (sdk_client.tx.resync, sdk_create)}, iterations, rounds
+    )
 
     # Jobs to attest: created in one transaction and accepted in one block (not timed), then
     # attested by both sides from the same snapshot.
-    jobs = [j.id for j in sdk_client.client.create_jobs(
-        [{"provider": provider.address, "unit_price": Raw(unit_price), "max_units": units,
-          "deadline": timedelta(hours=6), "spec_hash": SPEC}] * (iterations + 2))]
+    jobs = [
+        j.id
+        for j in sdk_client.client.create_jobs(
+            [
+                {
+                    "provider": provider.address,
+                    "unit_price": Raw(unit_price),
+                    "max_units": units,
+                    "deadline": timedelta(hours=6),
+                    "spec_hash": SPEC,
+                }
+            ]
+            * (iterations + 2)
+        )
+    ]
     acceptor = RawSender(raw_w3, bench_key("tp-provider"))
     chain.w3.provider.make_request("evm_setAutomine", [False])
     try:
@@ -605,40 +753,71 @@ def measure_throughput(chain: Chain, iterations: int = 35, rounds: int = 12, pro
     k = int(chain.gov.hub.functions.threshold().call())
     signers: list[LocalAccount] = chain.oracles[:k]
     deadline = int(raw_w3.eth.get_block("latest")["timestamp"]) + 6 * 3_600
-    separator = keccak(encode(["bytes32", "bytes32", "bytes32", "uint256", "address"], [
-        keccak(text="EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"),
-        keccak(text="ComputeRails AttestationHub"), keccak(text="2"), chain.chain_id, hub.address]))
-    typehash = keccak(text="ComputeAttestation(uint256 jobId,address provider,bool success,uint256 units,"
-                           "bytes32 resultHash,uint256 deadline,uint256 configVersion)")
+    separator = keccak(
+        encode(
+            ["bytes32", "bytes32", "bytes32", "uint256", "address"],
+            [
+                keccak(text="EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"),
+                keccak(text="ComputeRails AttestationHub"),
+                keccak(text="2"),
+                chain.chain_id,
+                hub.address,
+            ],
+        )
+    )
+    typehash = keccak(
+        text="ComputeAttestation(uint256 jobId,address provider,bool success,uint256 units,"
+        "bytes32 resultHash,uint256 deadline,uint256 configVersion)"
+    )
     version = int(hub.functions.configVersion().call())
 
     def sdk_attest(n: int, offset: int = 2) -> None:
-        for job_id in jobs[offset: offset + n]:
-            att = Attestation(job_id=job_id, provider=provider.address, success=True, units=units,
-                              result_hash=RESULT, deadline=deadline)
+        for job_id in jobs[offset : offset + n]:
+            att = Attestation(
+                job_id=job_id,
+                provider=provider.address,
+                success=True,
+                units=units,
+                result_hash=RESULT,
+                deadline=deadline,
+            )
             sdk_relayer.oracle.submit_attestation(att, sdk_relayer.oracle.collect_signatures(att, signers))
 
     def raw_attest(n: int, offset: int = 2) -> None:
-        for job_id in jobs[offset: offset + n]:
-            struct = keccak(encode(["bytes32", "uint256", "address", "bool", "uint256", "bytes32", "uint256", "uint256"],
-                                   [typehash, job_id, provider.address, True, units, RESULT, deadline, version]))
+        for job_id in jobs[offset : offset + n]:
+            struct = keccak(
+                encode(
+                    ["bytes32", "uint256", "address", "bool", "uint256", "bytes32", "uint256", "uint256"],
+                    [typehash, job_id, provider.address, True, units, RESULT, deadline, version],
+                )
+            )
             digest = keccak(b"\x19\x01" + separator + struct)
-            signed = sorted(((o.address, Account.unsafe_sign_hash(digest, o.key)) for o in signers), key=lambda p: int(p[0], 16))
+            signed = sorted(
+                ((o.address, Account.unsafe_sign_hash(digest, o.key)) for o in signers), key=lambda p: int(p[0], 16)
+            )
             packed = b"".join(s.r.to_bytes(32, "big") + s.s.to_bytes(32, "big") + bytes([s.v]) for _, s in signed)
-            data = hub.encode_abi("submitAttestation", [(job_id, provider.address, True, units, RESULT, deadline, version),
-                                                        packed])
+            data = hub.encode_abi(
+                "submitAttestation", [(job_id, provider.address, True, units, RESULT, deadline, version), packed]
+            )
             raw_relayer.send(hub.address, data, 400_000)
 
     sdk_attest(1, 0), raw_attest(1, 1)  # warm-up, on the two spare jobs
-    attest = _rounds(chain, {"raw": (raw_relayer.resync, raw_attest), "sdk": (sdk_relayer.tx.resync, sdk_attest)},
-                     iterations, rounds)
+    attest = _rounds(
+        chain, {"raw": (raw_relayer.resync, raw_attest), "sdk": (sdk_relayer.tx.resync, sdk_attest)}, iterations, rounds
+    )
     result = {
-        "create_job": {**create, "sdk_call": "client.create_job(provider, Raw(1000), 10, timedelta(hours=6), spec)",
-                       "raw_call": "escrow.encode_abi('createJob', ...) + sign + send_raw_transaction"
-                                   " + wait_for_transaction_receipt"},
-        "attest": {**attest, "k": k,
-                   "sdk_call": "oracle.collect_signatures(att, oracles) + oracle.submit_attestation(att, sigs)",
-                   "raw_call": "EIP-712 digest + k x unsafe_sign_hash + encode_abi('submitAttestation') + sign + send + wait"},
+        "create_job": {
+            **create,
+            "sdk_call": "client.create_job(provider, Raw(1000), 10, timedelta(hours=6), spec)",
+            "raw_call": "escrow.encode_abi('createJob', ...) + sign + send_raw_transaction"
+            " + wait_for_transaction_receipt",
+        },
+        "attest": {
+            **attest,
+            "k": k,
+            "sdk_call": "oracle.collect_signatures(att, oracles) + oracle.submit_attestation(att, sigs)",
+            "raw_call": "EIP-712 digest + k x unsafe_sign_hash + encode_abi('submitAttestation') + sign + send + wait",
+        },
     }
     if profile is not None:
         snapshot = chain.w3.provider.make_request("evm_snapshot", [])["result"]
@@ -663,8 +842,15 @@ def _profile(run: Callable[[int], None], path: Path, iterations: int) -> str:
 # ───────────────────────────── report ─────────────────────────────
 
 
-def collect(chain: Chain, *, sizes: Sequence[int] = (1, 10, 100), ks: Sequence[int] = (1, 3, 5),
-            iterations: int = 35, rounds: int = 12, profile: Path | None = None) -> dict[str, Any]:
+def collect(
+    chain: Chain,
+    *,
+    sizes: Sequence[int] = (1, 10, 100),
+    ks: Sequence[int] = (1, 3, 5),
+    iterations: int = 35,
+    rounds: int = 12,
+    profile: Path | None = None,
+) -> dict[str, Any]:
     """Run every measurement on `chain` and return the results document."""
     throughput = measure_throughput(chain, iterations, rounds, profile) if iterations else {}
     ops = measure_create(chain) + measure_accept_attest(chain, ks) + measure_uptime(chain)
@@ -680,7 +866,9 @@ def collect(chain: Chain, *, sizes: Sequence[int] = (1, 10, 100), ks: Sequence[i
 
 def meta() -> dict[str, Any]:
     try:
-        anvil = subprocess.run([anvil_binary(), "--version"], capture_output=True, text=True, timeout=10).stdout.splitlines()[0]
+        anvil = subprocess.run(
+            [anvil_binary(), "--version"], capture_output=True, text=True, timeout=10
+        ).stdout.splitlines()[0]
     except Exception:  # pragma: no cover
         anvil = "unknown"
     import web3
@@ -701,26 +889,59 @@ def markdown(results: dict[str, Any]) -> str:
     lines = ["| Operation | Gas | Floor | Ratio |", "|---|---:|---:|---:|"]
     for row in results["operations"]:
         lines.append(f"| {row['name']} | {row['gas']:,} | {row['floor']:,} | {row['ratio']:.2f} |")
-    lines += ["", "Amortized per job:", "", "| Batched entry point | Batch size | Gas per job | Floor per job | Ratio |",
-              "|---|---:|---:|---:|---:|"]
+    lines += [
+        "",
+        "Amortized per job:",
+        "",
+        "| Batched entry point | Batch size | Gas per job | Floor per job | Ratio |",
+        "|---|---:|---:|---:|---:|",
+    ]
     for row in results["batches"]:
-        lines.append(f"| {row['entry']} | {row['size']} | {row['gas_per_job']:,.0f} | {row['floor_per_job']:,.0f} "
-                     f"| {row['ratio']:.2f} |")
+        lines.append(
+            f"| {row['entry']} | {row['size']} | {row['gas_per_job']:,.0f} | {row['floor_per_job']:,.0f} "
+            f"| {row['ratio']:.2f} |"
+        )
     tp = results.get("throughput") or {}
     if tp:
-        lines += ["", "SDK throughput against a raw web3.py loop sending the same transactions (same run, same node, "
-                      "alternating rounds that each start from the same chain snapshot):", "",
-                  "| Operation | SDK per second | Raw web3.py per second | Raw / SDK |", "|---|---:|---:|---:|"]
-        names = {"create_job": "create a job", "attest": f"sign (k={tp.get('attest', {}).get('k', '?')}) and submit "
-                                                          "an attestation"}
+        lines += [
+            "",
+            "SDK throughput against a raw web3.py loop sending the same transactions (same run, same node, "
+            "alternating rounds that each start from the same chain snapshot):",
+            "",
+            "| Operation | SDK per second | Raw web3.py per second | Raw / SDK |",
+            "|---|---:|---:|---:|",
+        ]
+        names = {
+            "create_job": "create a job",
+            "attest": f"sign (k={tp.get('attest', {}).get('k', '?')}) and submit an attestation",
+        }
         for key, label in names.items():
             t = tp[key]
             lines.append(f"| {label} | {t['sdk_per_s']:.0f} | {t['raw_per_s']:.0f} | {t['ratio_raw_over_sdk']:.2f} |")
         n, c, a = tp["create_job"]["iterations"], tp["create_job"], tp["attest"]
-        lines += ["", f"{n} operations of each kind per side in {len(c['round_ratios'])} rounds (median of the rounds' "
-                      f"ratios: {c['median_round_ratio']:.2f} and {a['median_round_ratio']:.2f}); {results['meta']['node']}, "
-                      f"Python {results['meta']['python']}, web3 {results['meta']['web3']}; generated "
-                      f"{results['meta']['generated']} by `make bench`."]
+        lines += [
+            "",
+            f"{n} operations of each kind per side in {len(c['round_ratios'])} rounds (median of the rounds' "
+            f"ratios: {c['median_round_ratio']:.2f} and {a['median_round_ratio']:.2f}); {results['meta']['node']}, "
+            f"Python {results['meta']['python']}, web3 {results['meta']['web3']}; generated "
+            f"{results['meta']['generated']} by `make bench`.",
+        ]
+    if "harness" in results:
+        lines += [
+            "",
+            "Stateful harness: contract calls per second of its driver against the path it used before "
+            "(same workload, same run):",
+            "",
+            harness.markdown(results["harness"]),
+        ]
+    if "scaling" in results:
+        lines += [
+            "",
+            'The main job at scale: `make demo ARGS="--jobs N"` (providers and clients grow with N; '
+            "peak resident memory of each process):",
+            "",
+            scaling.markdown(results["scaling"]),
+        ]
     return "\n".join(lines)
 
 
@@ -741,6 +962,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--iterations", type=int, default=35, help="operations per side per round (0: skip throughput)")
     parser.add_argument("--rounds", type=int, default=12, help="alternating rounds per throughput measurement")
     parser.add_argument("--profile", type=Path, help="also cProfile the SDK's create_job loop into this file")
+    parser.add_argument(
+        "--scaling",
+        default="100,1000,10000",
+        help="demo job counts for the scaling table (default 100,1000,10000; '' skips it)",
+    )
+    parser.add_argument(
+        "--harness-jobs",
+        type=int,
+        default=60,
+        help="job lifecycles per side for the stateful harness comparison (0 skips it)",
+    )
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",")]
     started = time.perf_counter()
@@ -750,14 +982,21 @@ def main(argv: Sequence[str] | None = None) -> int:
             results = collect(chain, sizes=sizes, iterations=args.iterations, rounds=args.rounds, profile=args.profile)
         finally:
             chain.stop()
+    if args.harness_jobs:
+        results["harness"] = harness.measure(args.harness_jobs)
+    if args.scaling:
+        results["scaling"] = scaling.measure([int(n) for n in args.scaling.split(",")])
     results["meta"]["wall_seconds"] = round(time.perf_counter() - started, 1)
     args.out.write_text(json.dumps(results, indent=2) + "\n")
     table = markdown(results)
     print(table)
     if not args.no_readme:
         write_readme(args.readme, table)
-    print(f"\nWrote {args.out}" + ("" if args.no_readme else f" and {args.readme}") +
-          f" in {results['meta']['wall_seconds']} s")
+    print(
+        f"\nWrote {args.out}"
+        + ("" if args.no_readme else f" and {args.readme}")
+        + f" in {results['meta']['wall_seconds']} s"
+    )
     return 0
 
 
