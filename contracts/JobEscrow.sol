@@ -11,6 +11,7 @@ import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/Reentrancy
 
 import {IJobEscrow} from "./interfaces/IJobEscrow.sol";
 import {IProviderStaking} from "./interfaces/IProviderStaking.sol";
+import {BpsOutOfRange, EmptyBatch, ZeroAddress} from "./libraries/Errors.sol";
 import {TokenTransfers} from "./libraries/TokenTransfers.sol";
 
 /// @title JobEscrow

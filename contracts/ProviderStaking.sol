@@ -9,6 +9,7 @@ import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 
 import {IProviderStaking} from "./interfaces/IProviderStaking.sol";
+import {ZeroAddress, ZeroAmount} from "./libraries/Errors.sol";
 import {TokenTransfers} from "./libraries/TokenTransfers.sol";
 
 /// @title ProviderStaking

@@ -45,7 +45,8 @@ interface IAttestationHub {
     /// @notice submitAttestations passed over an item; `reason` is the revert data it hit.
     event AttestationSkipped(uint256 indexed jobId, bytes reason);
 
-    error ZeroAddress();
+    // Shared errors this contract also reverts with (ZeroAddress, EmptyBatch) are declared once in
+    // libraries/Errors.sol.
     error OracleAlreadyAdded(address oracle);
     error NotAnOracle(address account);
     error ThresholdOutOfRange(uint256 min, uint256 max, uint256 threshold);
@@ -56,7 +57,6 @@ interface IAttestationHub {
     error SignerNotOracle(address signer);
     error AttestationExpired(uint256 deadline, uint256 nowTime);
     error BatchLengthMismatch(uint256 attestations, uint256 signatures);
-    error EmptyBatch();
     /// @notice The statement was signed under an earlier oracle configuration.
     error StaleOracleConfig(uint256 current, uint256 signed);
 

@@ -129,7 +129,9 @@ interface IJobEscrow {
 
     // ───────────────────────────── errors ─────────────────────────────
 
-    error ZeroAddress();
+    // Shared errors this contract also reverts with (ZeroAddress, EmptyBatch, BpsOutOfRange for
+    // the dispute bond and the client's slash share) are declared once in libraries/Errors.sol.
+
     error TokenNotAllowed(address token);
     error TooManyPaymentTokens(uint256 max);
     error CollateralRateOutOfRange(uint256 max, uint256 rate);
@@ -149,9 +151,7 @@ interface IJobEscrow {
     error DisputeResolutionClosed(uint256 disputeEnds, uint256 nowTime);
     error NothingToWithdraw(address account, address token);
     error FeeTooHigh(uint256 maxFeeBps, uint256 feeBps);
-    error BpsOutOfRange(uint256 minBps, uint256 maxBps, uint256 bps);
     error WindowOutOfRange(uint256 min, uint256 max, uint256 window);
-    error EmptyBatch();
     /// @notice A job's collateral (escrow * rate / 1e18) does not fit 128 bits: the client can cancel.
     error CollateralTooLarge(uint256 max, uint256 collateral);
     error TooManyTermsVersions(uint256 max);

@@ -94,8 +94,9 @@ interface IProviderStaking {
 
     // ───────────────────────────── errors ─────────────────────────────
 
-    error ZeroAddress();
-    error ZeroAmount();
+    // Shared errors this contract also reverts with (ZeroAddress, ZeroAmount) are declared once in
+    // libraries/Errors.sol.
+
     error AlreadyRegistered(address provider);
     error NotRegistered(address provider);
     error StakeBelowMinimum(uint256 minStake, uint256 stake);

@@ -52,6 +52,8 @@ interface IUptimeSlasher {
         uint256 statuteEpochs
     );
 
+    // The shared ZeroAddress is declared once in libraries/Errors.sol.
+
     error UptimeOutOfRange(uint256 maxBps, uint256 uptimeBps);
     error EpochNotEnded(uint256 currentEpoch, uint256 epoch);
     /// @notice Reports on an epoch are accepted until its deadline (its end plus the statute).
@@ -64,7 +66,6 @@ interface IUptimeSlasher {
     error ParamOutOfRange(string name, uint256 min, uint256 max, uint256 value);
     /// @notice (statuteEpochs + 1) * epochLength must stay below the staking unbonding delay.
     error ReportWindowTooLong(uint256 maxWindow, uint256 window);
-    error ZeroAddress();
 
     function onUptimeReport(address provider, uint256 epoch, uint256 uptimeBps, address relayer) external;
     function syncReportWindow() external;

@@ -938,7 +938,7 @@ class ProtocolMachine(RuleBasedStateMachine):
         else:
             call, lo = self.escrow.setClientSlashShare, 1
         if not lo <= bps <= BPS:
-            with self._reverts(self.escrow.BpsOutOfRange, minBps=lo, maxBps=BPS, bps=bps):
+            with self._reverts(self.escrow.BpsOutOfRange, min=lo, max=BPS, value=bps):
                 call(bps, sender=self.gov)
             return
         call(bps, sender=self.gov)

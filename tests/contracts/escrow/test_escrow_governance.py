@@ -281,7 +281,7 @@ def test_set_windows__new_windows__apply_to_new_jobs(protocol, escrow, usd, gove
 
 
 def test_set_dispute_bond__above_10000__bps_out_of_range(escrow, governance):
-    with reverts(escrow.BpsOutOfRange, minBps=0, maxBps=10_000, bps=10_001):
+    with reverts(escrow.BpsOutOfRange, min=0, max=10_000, value=10_001):
         escrow.setDisputeBond(10_001, sender=governance)
 
     assert escrow.disputeBondBps() == DISPUTE_BOND_BPS
@@ -304,7 +304,7 @@ def test_set_dispute_bond__bounds__accepted(
 
 @pytest.mark.parametrize("bps", [0, 10_001])
 def test_set_client_slash_share__out_of_range__bps_out_of_range(escrow, governance, bps):
-    with reverts(escrow.BpsOutOfRange, minBps=1, maxBps=10_000, bps=bps):
+    with reverts(escrow.BpsOutOfRange, min=1, max=10_000, value=bps):
         escrow.setClientSlashShare(bps, sender=governance)
 
     assert escrow.clientSlashShareBps() == CLIENT_SLASH_SHARE_BPS
