@@ -46,10 +46,13 @@ interface IAttestationHub {
     event AttestationSkipped(uint256 indexed jobId, bytes reason);
 
     // Shared errors this contract also reverts with (ZeroAddress, EmptyBatch) are declared once in
-    // libraries/Errors.sol.
+    // libraries/Errors.sol, which states the convention: expected or bound first, actual last.
     error OracleAlreadyAdded(address oracle);
     error NotAnOracle(address account);
-    error ThresholdOutOfRange(uint256 min, uint256 max, uint256 threshold);
+    /// @notice The threshold must lie in [1, oracle count].
+    /// @param value the threshold asked for (or the current one, when removing an oracle would
+    ///        leave fewer oracles than it)
+    error ThresholdOutOfRange(uint256 min, uint256 max, uint256 value);
     error SignatureLengthInvalid(uint256 length);
     error InsufficientSignatures(uint256 required, uint256 provided);
     error InvalidSignature(uint256 index);
