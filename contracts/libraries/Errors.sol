@@ -12,9 +12,9 @@ pragma solidity 0.8.37;
 //   subject comes first of all: `UnexpectedJobStatus(jobId, expected, actual)`,
 //   `InsufficientFreeStake(free, requested)`, `AcceptWindowClosed(acceptBy, nowTime)`.
 // - A parameter outside its allowed range reverts `<Name>OutOfRange(uint256 min, uint256 max,
-//   uint256 value)`: inclusive bounds, then the value given. `<Name>` is the parameter's
-//   (`FeeOutOfRange`, `EpochLengthOutOfRange`); a share in basis points that only the 0 .. 10_000
-//   scale bounds reverts `BpsOutOfRange`.
+//   uint256 value)`: inclusive bounds, then the value given. `<Name>` names the parameter
+//   (`FeeOutOfRange`, `EpochLengthOutOfRange`); the shared `BpsOutOfRange` serves the dispute
+//   bond and the slash shares, and JobEscrow's `WindowOutOfRange` its four time windows.
 // - An amount compared with a balance or a cap keeps a name that says so (`AmountTooLarge`,
 //   `CollateralTooLarge`, `UnitsExceedMax`), with the same order: the bound, then the amount.
 
