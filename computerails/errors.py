@@ -10,6 +10,11 @@ mapping can never drift from the contracts::
     except errors.NotJobClient as e:
         print(e.args_dict["expected"], e.args_dict["caller"])
 
+The contracts pass the expected value or bound before the actual one, and every parameter out of
+range reverts ``<Name>OutOfRange(min, max, value)`` (bounds inclusive): those classes share the
+base :class:`ParameterOutOfRange`, so one ``except`` reads any of them as ``e.min``, ``e.max``,
+``e.value``.
+
 Precondition errors (:class:`PreconditionError`) are raised before anything is sent, and
 say what to do about it.
 """
@@ -136,6 +141,22 @@ class UnknownRevert(ContractRevert):
     """A revert the SDK could not decode (string reason, panic or unknown selector)."""
 
 
+class ParameterOutOfRange(ContractRevert):
+    """Base of every ``<Name>OutOfRange(uint256 min, uint256 max, uint256 value)`` error
+    (``FeeOutOfRange``, ``DeadlineOutOfRange``, ``EpochLengthOutOfRange`` ...): ``value`` lies
+    outside ``[min, max]``.
+
+    Attributes:
+        min: the least value accepted.
+        max: the most value accepted.
+        value: the value given.
+    """
+
+
+#: The arguments of an out-of-range error, in order (contracts/libraries/Errors.sol).
+OUT_OF_RANGE_INPUTS = (("min", "uint256"), ("max", "uint256"), ("value", "uint256"))
+
+
 def _show(value: Any) -> str:
     if isinstance(value, JobStatus):
         return value.value
@@ -171,8 +192,8 @@ _HINTS = {
     "jailed for downtime)",
     "ShortfallOutstanding": "the provider owes an uptime slash: add stake to pay it first",
     "ProviderHasLeft": "the provider has left and takes no new jobs",
-    "UnbondingDelayTooShort": "the unbonding delay must exceed the uptime report window",
-    "ReportWindowTooLong": "(statuteEpochs + 1) x epochLength must stay below the unbonding delay",
+    "UnbondingDelayOutOfRange": "the unbonding delay must exceed the uptime report window and stay within its cap",
+    "ReportWindowOutOfRange": "(statuteEpochs + 1) x epochLength must stay below the unbonding delay",
     "TransferAmountMismatch": "the token delivered a different amount than requested (fee-on-transfer?)",
     "ERC20InsufficientAllowance": "approve the escrow or staking contract first",
     "ERC20InsufficientBalance": "the account's token balance is too low",
@@ -222,9 +243,12 @@ def _register_errors() -> None:
                 # Same name, different arguments in another contract: keep one class per name.
                 ERRORS_BY_SELECTOR[selector] = existing
                 continue
+            shape = tuple((i["name"], i["type"]) for i in item["inputs"])
+            out_of_range = error_name.endswith("OutOfRange") and shape == OUT_OF_RANGE_INPUTS
+            base = ParameterOutOfRange if out_of_range else ContractRevert
             cls = type(
                 error_name,
-                (ContractRevert,),
+                (base,),
                 {
                     "error_name": error_name,
                     "abi_inputs": tuple(item["inputs"]),

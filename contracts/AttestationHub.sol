@@ -8,6 +8,7 @@ import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {IAttestationHub} from "./interfaces/IAttestationHub.sol";
 import {IJobEscrow} from "./interfaces/IJobEscrow.sol";
 import {IUptimeSlasher} from "./interfaces/IUptimeSlasher.sol";
+import {EmptyBatch, ZeroAddress} from "./libraries/Errors.sol";
 
 /// @title AttestationHub
 /// @notice Verifies oracle quorums over EIP-712 statements and forwards them: compute

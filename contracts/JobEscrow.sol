@@ -11,6 +11,7 @@ import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/Reentrancy
 
 import {IJobEscrow} from "./interfaces/IJobEscrow.sol";
 import {IProviderStaking} from "./interfaces/IProviderStaking.sol";
+import {BpsOutOfRange, EmptyBatch, ZeroAddress} from "./libraries/Errors.sol";
 import {TokenTransfers} from "./libraries/TokenTransfers.sol";
 
 /// @title JobEscrow
@@ -386,7 +387,7 @@ contract JobEscrow is IJobEscrow, AccessControl, Pausable, ReentrancyGuardTransi
     function setPaymentToken(address token, bool allowed, uint256 collateralRate) external onlyRole(GOVERNOR_ROLE) {
         if (token == address(0)) revert ZeroAddress();
         if (collateralRate == 0 || collateralRate > type(uint128).max) {
-            revert CollateralRateOutOfRange(type(uint128).max, collateralRate);
+            revert CollateralRateOutOfRange(1, type(uint128).max, collateralRate);
         }
         PaymentToken memory pt = _paymentTokens[token];
         if (!pt.registered) {
@@ -586,8 +587,8 @@ contract JobEscrow is IJobEscrow, AccessControl, Pausable, ReentrancyGuardTransi
         if (provider == address(0)) revert ZeroAddress();
         PaymentToken memory pt = _paymentTokens[token];
         if (!pt.allowed) revert TokenNotAllowed(token);
-        if (unitPrice == 0 || unitPrice > type(uint96).max) revert UnitPriceOutOfRange(type(uint96).max, unitPrice);
-        if (maxUnits == 0 || maxUnits > type(uint48).max) revert MaxUnitsOutOfRange(type(uint48).max, maxUnits);
+        if (unitPrice == 0 || unitPrice > type(uint96).max) revert UnitPriceOutOfRange(1, type(uint96).max, unitPrice);
+        if (maxUnits == 0 || maxUnits > type(uint48).max) revert MaxUnitsOutOfRange(1, type(uint48).max, maxUnits);
         uint256 latest = block.timestamp + maxJobDuration;
         if (deadline <= block.timestamp || deadline > latest) {
             revert DeadlineOutOfRange(block.timestamp + 1, latest, deadline);
@@ -684,7 +685,7 @@ contract JobEscrow is IJobEscrow, AccessControl, Pausable, ReentrancyGuardTransi
     }
 
     function _checkFee(uint256 bps) internal pure {
-        if (bps > MAX_FEE_BPS) revert FeeTooHigh(MAX_FEE_BPS, bps);
+        if (bps > MAX_FEE_BPS) revert FeeOutOfRange(0, MAX_FEE_BPS, bps);
     }
 
     function _checkWindows(uint256 acceptW, uint256 challengeW, uint256 disputeT, uint256 maxDuration) internal pure {

@@ -9,6 +9,7 @@ import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 
 import {IProviderStaking} from "./interfaces/IProviderStaking.sol";
+import {BpsOutOfRange, ZeroAddress, ZeroAmount} from "./libraries/Errors.sol";
 import {TokenTransfers} from "./libraries/TokenTransfers.sol";
 
 /// @title ProviderStaking
@@ -149,7 +150,7 @@ contract ProviderStaking is IProviderStaking, AccessControl, ReentrancyGuardTran
         if (amount == 0) revert ZeroAmount();
         _requireNoShortfall(msg.sender, p);
         uint256 free = p.staked - p.locked;
-        if (amount > free) revert InsufficientFreeStake(amount, free);
+        if (amount > free) revert InsufficientFreeStake(free, amount);
         uint120 amount120 = uint120(amount); // fits: amount <= free <= type(uint120).max
         p.staked -= amount120;
         p.unbonding += amount120;
@@ -231,7 +232,7 @@ contract ProviderStaking is IProviderStaking, AccessControl, ReentrancyGuardTran
         uint256 staked = p.staked;
         if (staked < minStake) revert StakeBelowMinimum(minStake, staked);
         uint256 free = staked - p.locked;
-        if (amount > free) revert InsufficientFreeStake(amount, free);
+        if (amount > free) revert InsufficientFreeStake(free, amount);
         uint120 locked = p.locked + uint120(amount); // fits: amount <= free
         p.locked = locked;
         emit CollateralLocked(account, amount, locked);
@@ -265,7 +266,7 @@ contract ProviderStaking is IProviderStaking, AccessControl, ReentrancyGuardTran
         address beneficiary,
         uint256 shareBps
     ) external onlyRole(COLLATERAL_MANAGER_ROLE) returns (uint256 beneficiaryAmount) {
-        if (shareBps > BPS) revert InvalidShareBps(BPS, shareBps);
+        if (shareBps > BPS) revert BpsOutOfRange(0, BPS, shareBps);
         Provider storage p = _providers[account];
         _unlock(p, amount);
         if (amount != 0) {
@@ -305,7 +306,7 @@ contract ProviderStaking is IProviderStaking, AccessControl, ReentrancyGuardTran
         uint256 shareBps,
         uint256 shareCap
     ) external onlyRole(SLASHER_ROLE) returns (uint256 slashed, uint256 beneficiaryAmount) {
-        if (shareBps > BPS) revert InvalidShareBps(BPS, shareBps);
+        if (shareBps > BPS) revert BpsOutOfRange(0, BPS, shareBps);
         Provider storage p = _providers[account];
         (uint256 fromFree, uint256 fromUnbonding, uint256 deferred) = _take(p, amount);
         slashed = fromFree + fromUnbonding;
@@ -334,7 +335,8 @@ contract ProviderStaking is IProviderStaking, AccessControl, ReentrancyGuardTran
     ///         until a report on it can still land. The unbonding delay must exceed it.
     /// @custom:constraint SLASHER_ROLE (the uptime slasher declares its own window)
     function setReportWindow(uint256 window) external onlyRole(SLASHER_ROLE) {
-        if (unbondingDelay <= window) revert UnbondingDelayTooShort(window + 1, unbondingDelay);
+        uint256 delay = unbondingDelay;
+        if (delay <= window) revert UnbondingDelayOutOfRange(window + 1, MAX_UNBONDING_DELAY, delay);
         reportWindow = window;
         emit ReportWindowSet(msg.sender, window);
     }
@@ -519,9 +521,11 @@ contract ProviderStaking is IProviderStaking, AccessControl, ReentrancyGuardTran
     }
 
     function _setUnbondingDelay(uint256 delay) internal {
-        if (delay > MAX_UNBONDING_DELAY) revert UnbondingDelayTooLong(MAX_UNBONDING_DELAY, delay);
         uint256 window = reportWindow;
-        if (window != 0 && delay <= window) revert UnbondingDelayTooShort(window + 1, delay);
+        // No declared window yet (0): any delay up to the cap.
+        uint256 min = window == 0 ? 0 : window + 1;
+        if (delay < min || delay > MAX_UNBONDING_DELAY)
+            revert UnbondingDelayOutOfRange(min, MAX_UNBONDING_DELAY, delay);
         unbondingDelay = delay;
         emit UnbondingDelaySet(delay);
     }

@@ -5,6 +5,7 @@ import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 
 import {IProviderStaking} from "./interfaces/IProviderStaking.sol";
 import {IUptimeSlasher} from "./interfaces/IUptimeSlasher.sol";
+import {ZeroAddress} from "./libraries/Errors.sol";
 
 /// @title UptimeSlasher
 /// @notice Turns quorum-signed uptime reports into slashes. See {IUptimeSlasher}.
@@ -88,7 +89,7 @@ contract UptimeSlasher is IUptimeSlasher, AccessControl {
         uint256 uptimeBps,
         address relayer
     ) external onlyRole(REPORTER_ROLE) {
-        if (uptimeBps > BPS) revert UptimeOutOfRange(BPS, uptimeBps);
+        if (uptimeBps > BPS) revert UptimeOutOfRange(0, BPS, uptimeBps);
         if (relayer == provider) relayer = address(0); // a provider never earns from its own slash
         uint256 start = _requireReportable(epoch);
         uint256 slashable = _markUnderSla(provider, epoch, start);
@@ -279,17 +280,27 @@ contract UptimeSlasher is IUptimeSlasher, AccessControl {
 
     function _requireWindowBelowUnbonding(uint256 window) internal view {
         uint256 delay = staking.unbondingDelay();
-        if (window >= delay) revert ReportWindowTooLong(delay == 0 ? 0 : delay - 1, window);
+        if (window >= delay) revert ReportWindowOutOfRange(0, delay == 0 ? 0 : delay - 1, window);
     }
 
     function _checkParams(Params memory p) internal pure {
-        _check("epochLength", p.epochLength, MIN_EPOCH_LENGTH, MAX_EPOCH_LENGTH);
-        _check("statuteEpochs", p.statuteEpochs, 1, MAX_STATUTE_EPOCHS);
-        _check("slaBps", p.slaBps, 0, BPS);
-        _check("uptimeSlashBps", p.uptimeSlashBps, 0, MAX_UPTIME_SLASH_BPS);
-        _check("uptimeSlashCap", p.uptimeSlashCap, 0, type(uint128).max);
-        _check("relayerRewardBps", p.relayerRewardBps, 0, BPS);
-        _check("relayerRewardCap", p.relayerRewardCap, 0, type(uint128).max);
+        if (p.epochLength < MIN_EPOCH_LENGTH || p.epochLength > MAX_EPOCH_LENGTH) {
+            revert EpochLengthOutOfRange(MIN_EPOCH_LENGTH, MAX_EPOCH_LENGTH, p.epochLength);
+        }
+        if (p.statuteEpochs < 1 || p.statuteEpochs > MAX_STATUTE_EPOCHS) {
+            revert StatuteEpochsOutOfRange(1, MAX_STATUTE_EPOCHS, p.statuteEpochs);
+        }
+        if (p.slaBps > BPS) revert SlaBpsOutOfRange(0, BPS, p.slaBps);
+        if (p.uptimeSlashBps > MAX_UPTIME_SLASH_BPS) {
+            revert UptimeSlashBpsOutOfRange(0, MAX_UPTIME_SLASH_BPS, p.uptimeSlashBps);
+        }
+        if (p.uptimeSlashCap > type(uint128).max) {
+            revert UptimeSlashCapOutOfRange(0, type(uint128).max, p.uptimeSlashCap);
+        }
+        if (p.relayerRewardBps > BPS) revert RelayerRewardBpsOutOfRange(0, BPS, p.relayerRewardBps);
+        if (p.relayerRewardCap > type(uint128).max) {
+            revert RelayerRewardCapOutOfRange(0, type(uint128).max, p.relayerRewardCap);
+        }
     }
 
     function _setRates(Params memory p) internal {
@@ -299,9 +310,5 @@ contract UptimeSlasher is IUptimeSlasher, AccessControl {
         _relayerRewardBps = uint16(p.relayerRewardBps);
         _relayerRewardCap = uint128(p.relayerRewardCap);
         emit ParamsSet(p);
-    }
-
-    function _check(string memory name, uint256 value, uint256 min, uint256 max) internal pure {
-        if (value < min || value > max) revert ParamOutOfRange(name, min, max, value);
     }
 }

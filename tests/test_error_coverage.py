@@ -1,7 +1,9 @@
-"""Every custom error declared outside contracts/test/ is asserted by name in some test.
+"""Every custom error declared outside contracts/test/ is declared once and asserted by name in
+some test.
 
 A test "asserts" an error when it passes `<contract>.<ErrorName>` to `ape.reverts(...)`, or
-checks a skipped item's revert reason against the error's selector by name.
+checks a skipped item's revert reason against the error's selector by name. An error that more
+than one contract reverts with is declared once, in contracts/libraries/Errors.sol.
 """
 
 import re
@@ -11,13 +13,20 @@ ROOT = Path(__file__).resolve().parent.parent
 ERROR_DECL = re.compile(r"^\s*error\s+(\w+)\s*\(", re.MULTILINE)
 
 
-def declared_errors() -> dict[str, Path]:
-    errors = {}
-    for path in (ROOT / "contracts").rglob("*.sol"):
+def declarations() -> list[tuple[str, Path]]:
+    """(error name, file) for every declaration outside contracts/test/."""
+    found = []
+    for path in sorted((ROOT / "contracts").rglob("*.sol")):
         if "test" in path.relative_to(ROOT / "contracts").parts:
             continue
-        for name in ERROR_DECL.findall(path.read_text()):
-            errors.setdefault(name, path.relative_to(ROOT))
+        found += [(name, path.relative_to(ROOT)) for name in ERROR_DECL.findall(path.read_text())]
+    return found
+
+
+def declared_errors() -> dict[str, Path]:
+    errors: dict[str, Path] = {}
+    for name, path in declarations():
+        errors.setdefault(name, path)
     return errors
 
 
@@ -42,3 +51,18 @@ def test_declared_errors__found():
 def test_every_custom_error__asserted_in_a_test():
     missing = {name: str(path) for name, path in declared_errors().items() if name not in asserted_errors()}
     assert not missing, f"custom errors never asserted by name in tests: {missing}"
+
+
+def test_every_custom_error__declared_once():
+    seen: dict[str, list[str]] = {}
+    for name, path in declarations():
+        seen.setdefault(name, []).append(str(path))
+    twice = {name: paths for name, paths in seen.items() if len(paths) > 1}
+    assert not twice, f"declare a shared error once, in contracts/libraries/Errors.sol: {twice}"
+
+
+def test_shared_errors__declared_in_the_errors_library():
+    shared = {"ZeroAddress", "ZeroAmount", "EmptyBatch", "BpsOutOfRange"}
+    assert {name: declared_errors()[name] for name in shared} == {
+        name: Path("contracts/libraries/Errors.sol") for name in shared
+    }

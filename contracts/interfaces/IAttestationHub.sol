@@ -45,10 +45,14 @@ interface IAttestationHub {
     /// @notice submitAttestations passed over an item; `reason` is the revert data it hit.
     event AttestationSkipped(uint256 indexed jobId, bytes reason);
 
-    error ZeroAddress();
+    // Shared errors this contract also reverts with (ZeroAddress, EmptyBatch) are declared once in
+    // libraries/Errors.sol, which states the convention: expected or bound first, actual last.
     error OracleAlreadyAdded(address oracle);
     error NotAnOracle(address account);
-    error ThresholdOutOfRange(uint256 min, uint256 max, uint256 threshold);
+    /// @notice The threshold must lie in [1, oracle count].
+    /// @param value the threshold asked for (or the current one, when removing an oracle would
+    ///        leave fewer oracles than it)
+    error ThresholdOutOfRange(uint256 min, uint256 max, uint256 value);
     error SignatureLengthInvalid(uint256 length);
     error InsufficientSignatures(uint256 required, uint256 provided);
     error InvalidSignature(uint256 index);
@@ -56,7 +60,6 @@ interface IAttestationHub {
     error SignerNotOracle(address signer);
     error AttestationExpired(uint256 deadline, uint256 nowTime);
     error BatchLengthMismatch(uint256 attestations, uint256 signatures);
-    error EmptyBatch();
     /// @notice The statement was signed under an earlier oracle configuration.
     error StaleOracleConfig(uint256 current, uint256 signed);
 

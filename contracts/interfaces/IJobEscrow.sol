@@ -129,13 +129,21 @@ interface IJobEscrow {
 
     // ───────────────────────────── errors ─────────────────────────────
 
-    error ZeroAddress();
+    // Shared errors this contract also reverts with (ZeroAddress, EmptyBatch, BpsOutOfRange for
+    // the dispute bond and the client's slash share) are declared once in libraries/Errors.sol,
+    // which states the convention: expected or bound first, actual last; a parameter out of
+    // range reverts <Name>OutOfRange(min, max, value), bounds inclusive.
+
     error TokenNotAllowed(address token);
     error TooManyPaymentTokens(uint256 max);
-    error CollateralRateOutOfRange(uint256 max, uint256 rate);
-    error UnitPriceOutOfRange(uint256 max, uint256 unitPrice);
-    error MaxUnitsOutOfRange(uint256 max, uint256 maxUnits);
-    error DeadlineOutOfRange(uint256 earliest, uint256 latest, uint256 deadline);
+    /// @notice A collateral rate must lie in [1, 2^128-1].
+    error CollateralRateOutOfRange(uint256 min, uint256 max, uint256 value);
+    /// @notice A unit price must lie in [1, 2^96-1].
+    error UnitPriceOutOfRange(uint256 min, uint256 max, uint256 value);
+    /// @notice A job's maxUnits must lie in [1, 2^48-1].
+    error MaxUnitsOutOfRange(uint256 min, uint256 max, uint256 value);
+    /// @notice A job's deadline must lie in [now + 1, now + maxJobDuration].
+    error DeadlineOutOfRange(uint256 min, uint256 max, uint256 value);
     error UnexpectedJobStatus(uint256 jobId, JobStatus expected, JobStatus actual);
     error NotJobClient(address expected, address caller);
     error NotJobProvider(address expected, address caller);
@@ -148,10 +156,11 @@ interface IJobEscrow {
     error DisputeNotLapsed(uint256 disputeEnds, uint256 nowTime);
     error DisputeResolutionClosed(uint256 disputeEnds, uint256 nowTime);
     error NothingToWithdraw(address account, address token);
-    error FeeTooHigh(uint256 maxFeeBps, uint256 feeBps);
-    error BpsOutOfRange(uint256 minBps, uint256 maxBps, uint256 bps);
-    error WindowOutOfRange(uint256 min, uint256 max, uint256 window);
-    error EmptyBatch();
+    /// @notice The protocol fee must lie in [0, MAX_FEE_BPS].
+    error FeeOutOfRange(uint256 min, uint256 max, uint256 value);
+    /// @notice A window must lie in [1 minute, 30 days], the dispute timeout in [1 minute, 90 days]
+    ///         and the longest job in [1 minute, 365 days].
+    error WindowOutOfRange(uint256 min, uint256 max, uint256 value);
     /// @notice A job's collateral (escrow * rate / 1e18) does not fit 128 bits: the client can cancel.
     error CollateralTooLarge(uint256 max, uint256 collateral);
     error TooManyTermsVersions(uint256 max);

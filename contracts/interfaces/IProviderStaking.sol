@@ -94,23 +94,33 @@ interface IProviderStaking {
 
     // ───────────────────────────── errors ─────────────────────────────
 
-    error ZeroAddress();
-    error ZeroAmount();
+    // Shared errors this contract also reverts with (ZeroAddress, ZeroAmount, BpsOutOfRange for a
+    // slash's beneficiary share) are declared once in libraries/Errors.sol, which states the
+    // convention: expected or bound first, actual last; a parameter out of range reverts
+    // <Name>OutOfRange(min, max, value), bounds inclusive.
+
     error AlreadyRegistered(address provider);
     error NotRegistered(address provider);
     error StakeBelowMinimum(uint256 minStake, uint256 stake);
-    error InsufficientFreeStake(uint256 requested, uint256 free);
+    /// @notice The amount asked for (to unbond, or to lock as a job's collateral) exceeds free stake.
+    /// @param free staked - locked
+    /// @param requested the amount asked for
+    error InsufficientFreeStake(uint256 free, uint256 requested);
     error NothingUnbonding(address provider);
     error UnbondingNotElapsed(uint256 unbondingEnd, uint256 nowTime);
     error ProviderIsJailed(address provider);
     error ProviderNotJailed(address provider);
     error ProviderHasLeft(address provider);
     error NothingToClaim(address account);
-    error InvalidShareBps(uint256 maxBps, uint256 bps);
-    error UnbondingDelayTooLong(uint256 maxDelay, uint256 delay);
-    /// @notice The unbonding delay must exceed the report window, or stake could leave before a
-    ///         report that is still on time reaches it.
-    error UnbondingDelayTooShort(uint256 minDelay, uint256 delay);
+    /// @notice The unbonding delay must lie in [reportWindow + 1, MAX_UNBONDING_DELAY] (from 0
+    ///         while no report window is declared): above the report window, or stake could leave
+    ///         before a report that is still on time reaches it.
+    /// @param value the delay asked for; from `setReportWindow`, the current delay that the
+    ///        declared window would reach
+    error UnbondingDelayOutOfRange(uint256 min, uint256 max, uint256 value);
+    /// @notice A deposit would take the provider's stake (or minStake) past what 120 bits hold.
+    /// @param max the most that fits
+    /// @param amount the amount given
     error AmountTooLarge(uint256 max, uint256 amount);
     /// @notice The provider owes an uptime slash it has not paid: top up first.
     error ShortfallOutstanding(address provider, uint256 shortfall);

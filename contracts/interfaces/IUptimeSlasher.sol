@@ -52,7 +52,12 @@ interface IUptimeSlasher {
         uint256 statuteEpochs
     );
 
-    error UptimeOutOfRange(uint256 maxBps, uint256 uptimeBps);
+    // The shared ZeroAddress is declared once in libraries/Errors.sol, which states the
+    // convention: expected or bound first, actual last; a parameter out of range reverts
+    // <Name>OutOfRange(min, max, value), bounds inclusive.
+
+    /// @notice A report's uptime must lie in [0, 10_000] basis points.
+    error UptimeOutOfRange(uint256 min, uint256 max, uint256 value);
     error EpochNotEnded(uint256 currentEpoch, uint256 epoch);
     /// @notice Reports on an epoch are accepted until its deadline (its end plus the statute).
     error ReportWindowClosed(uint256 deadline, uint256 nowTime);
@@ -61,10 +66,25 @@ interface IUptimeSlasher {
     /// @notice The provider was not under the SLA in that epoch: it registered or unjailed after
     ///         the epoch started, left before it started, or is jailed for downtime now.
     error SlaNotInForce(address provider, uint256 epoch);
-    error ParamOutOfRange(string name, uint256 min, uint256 max, uint256 value);
-    /// @notice (statuteEpochs + 1) * epochLength must stay below the staking unbonding delay.
-    error ReportWindowTooLong(uint256 maxWindow, uint256 window);
-    error ZeroAddress();
+    // One error per field of Params, checked in the order of the struct:
+    /// @notice Params.epochLength must lie in [1 minute, 30 days].
+    error EpochLengthOutOfRange(uint256 min, uint256 max, uint256 value);
+    /// @notice Params.statuteEpochs must lie in [1, 1_000].
+    error StatuteEpochsOutOfRange(uint256 min, uint256 max, uint256 value);
+    /// @notice Params.slaBps must lie in [0, 10_000].
+    error SlaBpsOutOfRange(uint256 min, uint256 max, uint256 value);
+    /// @notice Params.uptimeSlashBps must lie in [0, MAX_UPTIME_SLASH_BPS].
+    error UptimeSlashBpsOutOfRange(uint256 min, uint256 max, uint256 value);
+    /// @notice Params.uptimeSlashCap must lie in [0, 2^128-1].
+    error UptimeSlashCapOutOfRange(uint256 min, uint256 max, uint256 value);
+    /// @notice Params.relayerRewardBps must lie in [0, 10_000].
+    error RelayerRewardBpsOutOfRange(uint256 min, uint256 max, uint256 value);
+    /// @notice Params.relayerRewardCap must lie in [0, 2^128-1].
+    error RelayerRewardCapOutOfRange(uint256 min, uint256 max, uint256 value);
+    /// @notice The report window, (statuteEpochs + 1) * epochLength (the longest among schedules
+    ///         still reportable), must stay below the staking unbonding delay: max is the delay
+    ///         minus one.
+    error ReportWindowOutOfRange(uint256 min, uint256 max, uint256 value);
 
     function onUptimeReport(address provider, uint256 epoch, uint256 uptimeBps, address relayer) external;
     function syncReportWindow() external;

@@ -195,13 +195,21 @@ def test_fee_rounding__one_unit_job__fee_rounds_down_provider_gets_rest_sums_mat
 @pytest.mark.parametrize(
     "unit_price, max_units, error, args",
     [
-        pytest.param(0, 100, "UnitPriceOutOfRange", {"max": UINT96_MAX, "unitPrice": 0}, id="zero-price"),
+        pytest.param(0, 100, "UnitPriceOutOfRange", {"min": 1, "max": UINT96_MAX, "value": 0}, id="zero-price"),
         pytest.param(
-            UINT96_MAX + 1, 1, "UnitPriceOutOfRange", {"max": UINT96_MAX, "unitPrice": UINT96_MAX + 1}, id="price-2^96"
+            UINT96_MAX + 1,
+            1,
+            "UnitPriceOutOfRange",
+            {"min": 1, "max": UINT96_MAX, "value": UINT96_MAX + 1},
+            id="price-2^96",
         ),
-        pytest.param(1, 0, "MaxUnitsOutOfRange", {"max": UINT48_MAX, "maxUnits": 0}, id="zero-units"),
+        pytest.param(1, 0, "MaxUnitsOutOfRange", {"min": 1, "max": UINT48_MAX, "value": 0}, id="zero-units"),
         pytest.param(
-            1, UINT48_MAX + 1, "MaxUnitsOutOfRange", {"max": UINT48_MAX, "maxUnits": UINT48_MAX + 1}, id="units-2^48"
+            1,
+            UINT48_MAX + 1,
+            "MaxUnitsOutOfRange",
+            {"min": 1, "max": UINT48_MAX, "value": UINT48_MAX + 1},
+            id="units-2^48",
         ),
     ],
 )

@@ -84,7 +84,7 @@ def test_unbond_front_run__locked_collateral__cannot_be_unbonded(
     collateral = protocol.escrow.job(job).collateral
     before = stake_state(staking, slasher, [provider])
 
-    with reverts(staking.InsufficientFreeStake, requested=PROVIDER_STAKE, free=PROVIDER_STAKE - collateral):
+    with reverts(staking.InsufficientFreeStake, free=PROVIDER_STAKE - collateral, requested=PROVIDER_STAKE):
         staking.requestUnbond(PROVIDER_STAKE, sender=provider)
 
     assert stake_state(staking, slasher, [provider]) == before

@@ -336,4 +336,4 @@ def test_deploy__explicit_threshold_zero__rejected_not_defaulted(accounts, treas
     deployer = accounts[8]
     with pytest.raises(errors.ThresholdOutOfRange) as refused:
         deploy_protocol(deployer, treasury=treasury.address, oracles=[o.address for o in oracles], threshold=0)
-    assert refused.value.args_dict == {"min": 1, "max": 3, "threshold": 0}
+    assert refused.value.args_dict == {"min": 1, "max": 3, "value": 0}

@@ -66,6 +66,47 @@ def test_decode_revert__job_status_args__enum_members_by_index():
     assert [i["name"] for i in item["inputs"]] == ["jobId", "expected", "actual"]
 
 
+def test_out_of_range_errors__one_shape__caught_as_parameter_out_of_range():
+    """Issue 10: every <Name>OutOfRange error of every ABI is (uint256 min, uint256 max, uint256
+    value), bounds before the value, and its class is an errors.ParameterOutOfRange."""
+    found = [(contract, item) for contract, item in ENTRIES if item["name"].endswith("OutOfRange")]
+    assert {"FeeOutOfRange", "BpsOutOfRange", "EpochLengthOutOfRange", "UnbondingDelayOutOfRange"} <= {
+        item["name"] for _, item in found
+    }
+    for contract, item in found:
+        where = f"{contract}.{item['name']}"
+        assert [(i["name"], i["type"]) for i in item["inputs"]] == [
+            ("min", "uint256"),
+            ("max", "uint256"),
+            ("value", "uint256"),
+        ], where
+        assert issubclass(getattr(errors, item["name"]), errors.ParameterOutOfRange), where
+    assert not issubclass(errors.NotJobClient, errors.ParameterOutOfRange)
+
+    data = function_signature_to_4byte_selector("FeeOutOfRange(uint256,uint256,uint256)") + encode(
+        ["uint256"] * 3, [0, 1_000, 1_001]
+    )
+    with pytest.raises(errors.ParameterOutOfRange) as caught:
+        raise errors.decode_revert(data)
+    assert type(caught.value) is errors.FeeOutOfRange
+    assert (caught.value.min, caught.value.max, caught.value.value) == (0, 1_000, 1_001)
+
+
+@pytest.mark.parametrize(
+    "old",
+    [
+        "ParamOutOfRange",
+        "FeeTooHigh",
+        "InvalidShareBps",
+        "UnbondingDelayTooLong",
+        "UnbondingDelayTooShort",
+        "ReportWindowTooLong",
+    ],
+)
+def test_errors_module__names_replaced_in_issue_10__gone(old):
+    assert not hasattr(errors, old)
+
+
 @pytest.mark.parametrize(
     "data",
     [

@@ -324,11 +324,11 @@ class ProtocolMachine(RuleBasedStateMachine):
         elif provider == ZERO:
             error = (self.escrow.ZeroAddress, {})
         elif price == 0 or price > UINT96_MAX:
-            error = (self.escrow.UnitPriceOutOfRange, {"max": UINT96_MAX, "unitPrice": price})
+            error = (self.escrow.UnitPriceOutOfRange, {"min": 1, "max": UINT96_MAX, "value": price})
         elif units == 0 or units > UINT48_MAX:
-            error = (self.escrow.MaxUnitsOutOfRange, {"max": UINT48_MAX, "maxUnits": units})
+            error = (self.escrow.MaxUnitsOutOfRange, {"min": 1, "max": UINT48_MAX, "value": units})
         elif deadline <= now or deadline > latest:
-            error = (self.escrow.DeadlineOutOfRange, {"earliest": now + 1, "latest": latest, "deadline": deadline})
+            error = (self.escrow.DeadlineOutOfRange, {"min": now + 1, "max": latest, "value": deadline})
         elif amount > m.wallet_usd[client.address]:
             error = (
                 self.usd.ERC20InsufficientBalance,
@@ -494,7 +494,7 @@ class ProtocolMachine(RuleBasedStateMachine):
         elif state.shortfall:  # no stake leaves while an uptime slash is owed
             error = (self.staking.ShortfallOutstanding, {"provider": sender, "shortfall": state.shortfall})
         elif amount > state.free:
-            error = (self.staking.InsufficientFreeStake, {"requested": amount, "free": state.free})
+            error = (self.staking.InsufficientFreeStake, {"free": state.free, "requested": amount})
         else:
             error = None
         if error:
@@ -612,7 +612,7 @@ class ProtocolMachine(RuleBasedStateMachine):
         elif state.staked < m.params.min_stake:
             error = (self.staking.StakeBelowMinimum, {"minStake": m.params.min_stake, "stake": state.staked})
         elif collateral > state.free:
-            error = (self.staking.InsufficientFreeStake, {"requested": collateral, "free": state.free})
+            error = (self.staking.InsufficientFreeStake, {"free": state.free, "requested": collateral})
         else:
             error = None
         if error:
@@ -711,7 +711,7 @@ class ProtocolMachine(RuleBasedStateMachine):
             error = self._quorum_error(digest, sigs)
         if error is None:
             if bps > BPS:
-                error = (self.slasher.UptimeOutOfRange, {"maxBps": BPS, "uptimeBps": bps})
+                error = (self.slasher.UptimeOutOfRange, {"min": 0, "max": BPS, "value": bps})
             elif epoch >= current:
                 error = (self.slasher.EpochNotEnded, {"currentEpoch": current, "epoch": epoch})
             elif now >= deadline:
@@ -893,7 +893,7 @@ class ProtocolMachine(RuleBasedStateMachine):
                 {"account": sender, "neededRole": self.escrow.GOVERNOR_ROLE()},
             )
         elif fee > 1_000:
-            error = (self.escrow.FeeTooHigh, {"maxFeeBps": 1_000, "feeBps": fee})
+            error = (self.escrow.FeeOutOfRange, {"min": 0, "max": 1_000, "value": fee})
         else:
             error = None
         if error:
@@ -921,7 +921,7 @@ class ProtocolMachine(RuleBasedStateMachine):
         bounds = [(60, 30 * 86_400), (60, 30 * 86_400), (60, 90 * 86_400), (60, 365 * 86_400)]
         bad = next(((lo, hi, v) for (lo, hi), v in zip(bounds, windows) if not lo <= v <= hi), None)
         if bad:
-            with self._reverts(self.escrow.WindowOutOfRange, min=bad[0], max=bad[1], window=bad[2]):
+            with self._reverts(self.escrow.WindowOutOfRange, min=bad[0], max=bad[1], value=bad[2]):
                 self.escrow.setWindows(*windows, sender=self.gov)
             return
         self.escrow.setWindows(*windows, sender=self.gov)
@@ -938,7 +938,7 @@ class ProtocolMachine(RuleBasedStateMachine):
         else:
             call, lo = self.escrow.setClientSlashShare, 1
         if not lo <= bps <= BPS:
-            with self._reverts(self.escrow.BpsOutOfRange, minBps=lo, maxBps=BPS, bps=bps):
+            with self._reverts(self.escrow.BpsOutOfRange, min=lo, max=BPS, value=bps):
                 call(bps, sender=self.gov)
             return
         call(bps, sender=self.gov)
@@ -958,12 +958,10 @@ class ProtocolMachine(RuleBasedStateMachine):
         self.staking.setMinStake(min_stake, sender=self.gov)
         self.model.params.min_stake = min_stake
         window = self.model.report_window
-        if delay > 365 * 86_400:
-            with self._reverts(self.staking.UnbondingDelayTooLong, maxDelay=365 * 86_400, delay=delay):
-                self.staking.setUnbondingDelay(delay, sender=self.gov)
-            return
-        if window and delay <= window:  # invariant 13: stake never outlives the reports on it
-            with self._reverts(self.staking.UnbondingDelayTooShort, minDelay=window + 1, delay=delay):
+        # Invariant 13: stake never outlives the reports on it (no window declared: from 0).
+        low, high = (window + 1 if window else 0), 365 * 86_400
+        if not low <= delay <= high:
+            with self._reverts(self.staking.UnbondingDelayOutOfRange, min=low, max=high, value=delay):
                 self.staking.setUnbondingDelay(delay, sender=self.gov)
             return
         self.staking.setUnbondingDelay(delay, sender=self.gov)
@@ -997,7 +995,7 @@ class ProtocolMachine(RuleBasedStateMachine):
             trial.set_schedule(length, statute, now)
         window = trial.declared_window(now)
         if window >= p.unbonding_delay:
-            with self._reverts(self.slasher.ReportWindowTooLong, maxWindow=p.unbonding_delay - 1, window=window):
+            with self._reverts(self.slasher.ReportWindowOutOfRange, min=0, max=p.unbonding_delay - 1, value=window):
                 self.slasher.setParams(new, sender=self.gov)
             return
         self.slasher.setParams(new, sender=self.gov)
@@ -1024,7 +1022,7 @@ class ProtocolMachine(RuleBasedStateMachine):
             if oracle not in m.oracles:
                 error = (self.hub.NotAnOracle, {"account": oracle})
             elif m.threshold > n - 1:
-                error = (self.hub.ThresholdOutOfRange, {"min": 1, "max": n - 1, "threshold": m.threshold})
+                error = (self.hub.ThresholdOutOfRange, {"min": 1, "max": n - 1, "value": m.threshold})
             else:
                 error = None
             if error:
@@ -1037,7 +1035,7 @@ class ProtocolMachine(RuleBasedStateMachine):
             m.config_version += 1
         else:
             if not 1 <= k <= n:
-                with self._reverts(self.hub.ThresholdOutOfRange, min=1, max=n, threshold=k):
+                with self._reverts(self.hub.ThresholdOutOfRange, min=1, max=n, value=k):
                     self.hub.setThreshold(k, sender=self.gov)
                 return
             self.hub.setThreshold(k, sender=self.gov)

@@ -184,7 +184,7 @@ def test_accept__collateral_above_free_stake__staking_insufficient_free_stake(
     assert collateral == 1_000 * STAKE + STAKE // 20
     before = state(job_id)
 
-    with reverts(staking.InsufficientFreeStake, requested=collateral, free=1_000 * STAKE):
+    with reverts(staking.InsufficientFreeStake, free=1_000 * STAKE, requested=collateral):
         escrow.accept(job_id, sender=provider)
 
     assert state(job_id) == before

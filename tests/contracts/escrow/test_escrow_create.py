@@ -142,7 +142,7 @@ def test_create_job__unit_price_out_of_range__reverts(protocol, escrow, usd, cli
     protocol.fund_usd(client, 2**96 * MAX_UNITS)
     before = state()
 
-    with reverts(escrow.UnitPriceOutOfRange, max=UINT96_MAX, unitPrice=unit_price):
+    with reverts(escrow.UnitPriceOutOfRange, min=1, max=UINT96_MAX, value=unit_price):
         create(escrow, client, provider, usd, unit_price=unit_price, deadline=protocol.now() + 86_400)
 
     assert state() == before
@@ -153,7 +153,7 @@ def test_create_job__max_units_out_of_range__reverts(protocol, escrow, usd, clie
     protocol.fund_usd(client, UNIT_PRICE * 2**48)
     before = state()
 
-    with reverts(escrow.MaxUnitsOutOfRange, max=UINT48_MAX, maxUnits=max_units):
+    with reverts(escrow.MaxUnitsOutOfRange, min=1, max=UINT48_MAX, value=max_units):
         create(escrow, client, provider, usd, max_units=max_units, deadline=protocol.now() + 86_400)
 
     assert state() == before
@@ -199,7 +199,7 @@ def test_create_job__deadline_now__out_of_range(protocol, escrow, usd, client, p
     before = state()
     now = protocol.now()
 
-    with reverts(escrow.DeadlineOutOfRange, earliest=now + 1, latest=now + MAX_JOB_DURATION, deadline=now):
+    with reverts(escrow.DeadlineOutOfRange, min=now + 1, max=now + MAX_JOB_DURATION, value=now):
         create(escrow, client, provider, usd, deadline=now)
 
     assert state() == before
@@ -211,7 +211,7 @@ def test_create_job__deadline_past_max_duration__out_of_range(protocol, escrow, 
     now = protocol.now()
     deadline = now + MAX_JOB_DURATION + 1
 
-    with reverts(escrow.DeadlineOutOfRange, earliest=now + 1, latest=now + MAX_JOB_DURATION, deadline=deadline):
+    with reverts(escrow.DeadlineOutOfRange, min=now + 1, max=now + MAX_JOB_DURATION, value=deadline):
         create(escrow, client, provider, usd, deadline=deadline)
 
     assert state() == before

@@ -174,7 +174,7 @@ def test_set_payment_token__usd_rate_change__same_id(escrow, usd, governance):
 def test_set_payment_token__rate_out_of_range__reverts(escrow, usd, governance, rate):
     before = escrow.paymentToken(usd)
 
-    with reverts(escrow.CollateralRateOutOfRange, max=UINT128_MAX, rate=rate):
+    with reverts(escrow.CollateralRateOutOfRange, min=1, max=UINT128_MAX, value=rate):
         escrow.setPaymentToken(usd, True, rate, sender=governance)
 
     assert escrow.paymentToken(usd) == before
@@ -220,8 +220,8 @@ def test_set_fee__max__accepted_and_emitted(escrow, governance):
     assert escrow.MAX_FEE_BPS() == 1_000
 
 
-def test_set_fee__above_max__fee_too_high(escrow, governance):
-    with reverts(escrow.FeeTooHigh, maxFeeBps=1_000, feeBps=1_001):
+def test_set_fee__above_max__fee_out_of_range(escrow, governance):
+    with reverts(escrow.FeeOutOfRange, min=0, max=1_000, value=1_001):
         escrow.setFee(1_001, sender=governance)
 
     assert escrow.feeBps() == FEE_BPS
@@ -239,7 +239,7 @@ def test_set_windows__argument_out_of_range__window_out_of_range(escrow, governa
     args = list(WINDOWS)
     args[index] = value
 
-    with reverts(escrow.WindowOutOfRange, min=low, max=high, window=value):
+    with reverts(escrow.WindowOutOfRange, min=low, max=high, value=value):
         escrow.setWindows(*args, sender=governance)
 
     assert params(escrow)["windows"] == WINDOWS
@@ -268,7 +268,7 @@ def test_set_windows__new_windows__apply_to_new_jobs(protocol, escrow, usd, gove
     escrow.setWindows(120, 300, 600, 7 * DAY, sender=governance)
     protocol.fund_usd(client, ESCROW + BOND)
     now = protocol.now()
-    with reverts(escrow.DeadlineOutOfRange, earliest=now + 1, latest=now + 7 * DAY, deadline=now + 7 * DAY + 1):
+    with reverts(escrow.DeadlineOutOfRange, min=now + 1, max=now + 7 * DAY, value=now + 7 * DAY + 1):
         escrow.createJob(registered_provider, usd, UNIT_PRICE, MAX_UNITS, now + 7 * DAY + 1, SPEC_HASH, sender=client)
 
     created = escrow.createJob(registered_provider, usd, UNIT_PRICE, MAX_UNITS, now + 7 * DAY, SPEC_HASH, sender=client)
@@ -281,7 +281,7 @@ def test_set_windows__new_windows__apply_to_new_jobs(protocol, escrow, usd, gove
 
 
 def test_set_dispute_bond__above_10000__bps_out_of_range(escrow, governance):
-    with reverts(escrow.BpsOutOfRange, minBps=0, maxBps=10_000, bps=10_001):
+    with reverts(escrow.BpsOutOfRange, min=0, max=10_000, value=10_001):
         escrow.setDisputeBond(10_001, sender=governance)
 
     assert escrow.disputeBondBps() == DISPUTE_BOND_BPS
@@ -304,7 +304,7 @@ def test_set_dispute_bond__bounds__accepted(
 
 @pytest.mark.parametrize("bps", [0, 10_001])
 def test_set_client_slash_share__out_of_range__bps_out_of_range(escrow, governance, bps):
-    with reverts(escrow.BpsOutOfRange, minBps=1, maxBps=10_000, bps=bps):
+    with reverts(escrow.BpsOutOfRange, min=1, max=10_000, value=bps):
         escrow.setClientSlashShare(bps, sender=governance)
 
     assert escrow.clientSlashShareBps() == CLIENT_SLASH_SHARE_BPS

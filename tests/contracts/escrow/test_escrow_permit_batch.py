@@ -219,7 +219,7 @@ def test_create_jobs__one_invalid_request__nothing_created(
     requests[bad_index] = request(provider, usd, deadline, max_units=0)
     before = state(tokens=[usd, second_usd])
 
-    with reverts(escrow.MaxUnitsOutOfRange, max=UINT48_MAX, maxUnits=0):
+    with reverts(escrow.MaxUnitsOutOfRange, min=1, max=UINT48_MAX, value=0):
         escrow.createJobs(requests, sender=client)
 
     assert state(tokens=[usd, second_usd]) == before

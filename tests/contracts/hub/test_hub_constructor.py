@@ -60,12 +60,12 @@ def test_constructor__zero_oracle__zero_address(reverts, deploy_hub, oracles):
 
 @pytest.mark.parametrize("threshold", [0, 4])
 def test_constructor__threshold_outside_one_to_n__threshold_out_of_range(reverts, deploy_hub, oracles, threshold):
-    with reverts(project.AttestationHub.ThresholdOutOfRange, min=1, max=3, threshold=threshold):
+    with reverts(project.AttestationHub.ThresholdOutOfRange, min=1, max=3, value=threshold):
         deploy_hub(oracles, threshold)
 
 
 def test_constructor__no_oracles__threshold_out_of_range(reverts, deploy_hub):
-    with reverts(project.AttestationHub.ThresholdOutOfRange, min=1, max=0, threshold=1):
+    with reverts(project.AttestationHub.ThresholdOutOfRange, min=1, max=0, value=1):
         deploy_hub([], 1)
 
 

@@ -89,7 +89,7 @@ def test_remove_oracle__not_an_oracle__not_an_oracle(reverts, hub, governance, o
 def test_remove_oracle__would_drop_below_threshold__threshold_out_of_range(reverts, hub, governance, oracles):
     hub.setThreshold(3, sender=governance)
 
-    with reverts(hub.ThresholdOutOfRange, min=1, max=2, threshold=3):
+    with reverts(hub.ThresholdOutOfRange, min=1, max=2, value=3):
         hub.removeOracle(oracles[0], sender=governance)
 
     assert hub.oracles() == [o.address for o in oracles]
@@ -112,7 +112,7 @@ def test_set_threshold__governance__set_with_event(hub, governance):
 def test_set_threshold__outside_one_to_n__threshold_out_of_range(
     reverts, hub, governance, threshold, assert_oracle_set_unchanged
 ):
-    with reverts(hub.ThresholdOutOfRange, min=1, max=3, threshold=threshold):
+    with reverts(hub.ThresholdOutOfRange, min=1, max=3, value=threshold):
         hub.setThreshold(threshold, sender=governance)
 
 

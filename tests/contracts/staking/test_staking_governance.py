@@ -1,4 +1,5 @@
-"""ProviderStaking: governance setters (setMinStake, setUnbondingDelay, setTreasury)."""
+"""ProviderStaking: governance setters (setMinStake, setUnbondingDelay, setTreasury) and the report
+window the unbonding delay must exceed (setReportWindow)."""
 
 import pytest
 
@@ -75,8 +76,10 @@ def test_set_unbonding_delay__in_range__set_and_emitted(staking, governance, del
     assert staking.unbondingDelay() == delay
 
 
-def test_set_unbonding_delay__above_max__reverts_too_long(staking, governance):
-    with reverts(staking.UnbondingDelayTooLong, maxDelay=MAX_UNBONDING_DELAY, delay=MAX_UNBONDING_DELAY + 1):
+def test_set_unbonding_delay__above_max__reverts_out_of_range(staking, governance):
+    with reverts(
+        staking.UnbondingDelayOutOfRange, min=REPORT_WINDOW + 1, max=MAX_UNBONDING_DELAY, value=MAX_UNBONDING_DELAY + 1
+    ):
         staking.setUnbondingDelay(MAX_UNBONDING_DELAY + 1, sender=governance)
 
     assert staking.unbondingDelay() == UNBONDING_DELAY
@@ -109,17 +112,26 @@ def test_set_unbonding_delay__shortest_allowed__withdrawable_one_second_after_th
 
 
 @pytest.mark.parametrize("delay", [0, DAY, REPORT_WINDOW])
-def test_set_unbonding_delay__within_report_window__unbonding_delay_too_short_nothing_changes(
-    staking, slasher, governance, delay
-):
+def test_set_unbonding_delay__within_report_window__out_of_range_nothing_changes(staking, slasher, governance, delay):
     """Regression (issue 9, item 5): a delay that lets stake leave before a report that is still
     on time can reach it is refused with a named error."""
     assert staking.reportWindow() == REPORT_WINDOW == slasher.reportWindow()
 
-    with reverts(staking.UnbondingDelayTooShort, minDelay=REPORT_WINDOW + 1, delay=delay):
+    with reverts(staking.UnbondingDelayOutOfRange, min=REPORT_WINDOW + 1, max=MAX_UNBONDING_DELAY, value=delay):
         staking.setUnbondingDelay(delay, sender=governance)
 
     assert staking.unbondingDelay() == UNBONDING_DELAY
+
+
+def test_set_report_window__not_below_unbonding_delay__unbonding_delay_out_of_range(staking, slasher_account):
+    """The slasher declares a window the current delay does not exceed (a delay lowered before it
+    synced, say): the staking contract names the delay as the value out of its range."""
+    for window in (UNBONDING_DELAY, UNBONDING_DELAY + 1):
+        with reverts(staking.UnbondingDelayOutOfRange, min=window + 1, max=MAX_UNBONDING_DELAY, value=UNBONDING_DELAY):
+            staking.setReportWindow(window, sender=slasher_account)
+
+    staking.setReportWindow(UNBONDING_DELAY - 1, sender=slasher_account)
+    assert staking.reportWindow() == UNBONDING_DELAY - 1
 
 
 # ─────────────────────────────── setTreasury ───────────────────────────────

@@ -205,7 +205,7 @@ def test_request_unbond__more_than_staked__reverts_insufficient_free_stake(
 ):
     before = snapshot_provider(registered_provider)
 
-    with reverts(staking.InsufficientFreeStake, requested=PROVIDER_STAKE + 1, free=PROVIDER_STAKE):
+    with reverts(staking.InsufficientFreeStake, free=PROVIDER_STAKE, requested=PROVIDER_STAKE + 1):
         staking.requestUnbond(PROVIDER_STAKE + 1, sender=registered_provider)
 
     assert snapshot_provider(registered_provider) == before
@@ -220,9 +220,9 @@ def test_request_unbond__locked_collateral__not_unbondable(
     free = PROVIDER_STAKE - collateral
     before = snapshot_provider(registered_provider)
 
-    with reverts(staking.InsufficientFreeStake, requested=PROVIDER_STAKE, free=free):
+    with reverts(staking.InsufficientFreeStake, free=free, requested=PROVIDER_STAKE):
         staking.requestUnbond(PROVIDER_STAKE, sender=registered_provider)
-    with reverts(staking.InsufficientFreeStake, requested=free + 1, free=free):
+    with reverts(staking.InsufficientFreeStake, free=free, requested=free + 1):
         staking.requestUnbond(free + 1, sender=registered_provider)
     assert snapshot_provider(registered_provider) == before
 
@@ -446,6 +446,15 @@ def test_constructor__zero_address__reverts(project, staking, stake_token, gover
     with reverts(project.ProviderStaking.ZeroAddress):
         project.ProviderStaking.deploy(
             args["token"], args["admin"], args["treasury"], MIN_STAKE, UNBONDING_DELAY, sender=governance
+        )
+
+
+def test_constructor__delay_above_max__out_of_range_from_zero(project, stake_token, governance, treasury):
+    """No report window is declared yet, so the range starts at 0 (any delay up to the cap)."""
+    max_delay = 365 * 86_400
+    with reverts(project.ProviderStaking.UnbondingDelayOutOfRange, min=0, max=max_delay, value=max_delay + 1):
+        project.ProviderStaking.deploy(
+            stake_token.address, governance.address, treasury.address, MIN_STAKE, max_delay + 1, sender=governance
         )
 
 

@@ -155,7 +155,7 @@ def test_lock_collateral__more_than_free__reverts_insufficient_free_stake(
     staking.requestUnbond(1_000 * STAKE, sender=registered_provider)  # unbonding stake is not free either
     before = snapshot_provider(registered_provider)
 
-    with reverts(staking.InsufficientFreeStake, requested=3_000 * STAKE + 1, free=3_000 * STAKE):
+    with reverts(staking.InsufficientFreeStake, free=3_000 * STAKE, requested=3_000 * STAKE + 1):
         staking.lockCollateral(registered_provider, 3_000 * STAKE + 1, sender=collateral_manager)
 
     assert snapshot_provider(registered_provider) == before
@@ -244,13 +244,13 @@ def test_slash_collateral__more_than_locked__reverts_collateral_not_locked(
     assert staking.claimable(beneficiary) == 0
 
 
-def test_slash_collateral__share_above_10000_bps__reverts_invalid_share_bps(
+def test_slash_collateral__share_above_10000_bps__reverts_bps_out_of_range(
     staking, registered_provider, collateral_manager, beneficiary, snapshot_provider
 ):
     staking.lockCollateral(registered_provider, 1_000 * STAKE, sender=collateral_manager)
     before = snapshot_provider(registered_provider)
 
-    with reverts(staking.InvalidShareBps, maxBps=BPS, bps=BPS + 1):
+    with reverts(staking.BpsOutOfRange, min=0, max=BPS, value=BPS + 1):
         staking.slashCollateral(registered_provider, 1_000 * STAKE, beneficiary, BPS + 1, sender=collateral_manager)
 
     assert snapshot_provider(registered_provider) == before
@@ -678,12 +678,12 @@ def test_slash__provider_named_as_beneficiary__no_part_of_its_own_slash(
     check_books()
 
 
-def test_slash__share_above_10000_bps__reverts_invalid_share_bps(
+def test_slash__share_above_10000_bps__reverts_bps_out_of_range(
     staking, registered_provider, slasher_account, beneficiary, snapshot_provider
 ):
     before = snapshot_provider(registered_provider)
 
-    with reverts(staking.InvalidShareBps, maxBps=BPS, bps=BPS + 1):
+    with reverts(staking.BpsOutOfRange, min=0, max=BPS, value=BPS + 1):
         slash(
             staking, slasher_account, registered_provider, STAKE, beneficiary=beneficiary, bps=BPS + 1, cap=MAX_UINT256
         )

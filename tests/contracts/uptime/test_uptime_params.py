@@ -44,25 +44,31 @@ def test_set_params__non_governor__reverts_unauthorized(slasher, attacker):
     assert tuple(slasher.params()) == params_tuple()
 
 
-@pytest.mark.parametrize(
-    "name, value, low, high",
-    [
-        ("epochLength", 59, 60, 30 * DAY),
-        ("epochLength", 30 * DAY + 1, 60, 30 * DAY),
-        ("statuteEpochs", 0, 1, 1_000),
-        ("statuteEpochs", 1_001, 1, 1_000),
-        ("slaBps", BPS + 1, 0, BPS),
-        ("uptimeSlashBps", 5_001, 0, 5_000),
-        ("uptimeSlashCap", MAX_UINT128 + 1, 0, MAX_UINT128),
-        ("relayerRewardBps", BPS + 1, 0, BPS),
-        ("relayerRewardCap", MAX_UINT128 + 1, 0, MAX_UINT128),
-    ],
-)
-def test_set_params__out_of_range__reverts_param_out_of_range(slasher, governance, name, value, low, high):
+def test_set_params__out_of_range__each_field_its_own_error(slasher, governance):
+    """Each field of Params has its own <Field>OutOfRange(min, max, value); nothing changes."""
     epoch_before = slasher.currentEpoch()
 
-    with reverts(slasher.ParamOutOfRange, name=name, min=low, max=high, value=value):
-        slasher.setParams(params_tuple(**{name: value}), sender=governance)
+    def set_params(**field):
+        slasher.setParams(params_tuple(**field), sender=governance)
+
+    with reverts(slasher.EpochLengthOutOfRange, min=60, max=30 * DAY, value=59):
+        set_params(epochLength=59)
+    with reverts(slasher.EpochLengthOutOfRange, min=60, max=30 * DAY, value=30 * DAY + 1):
+        set_params(epochLength=30 * DAY + 1)
+    with reverts(slasher.StatuteEpochsOutOfRange, min=1, max=1_000, value=0):
+        set_params(statuteEpochs=0)
+    with reverts(slasher.StatuteEpochsOutOfRange, min=1, max=1_000, value=1_001):
+        set_params(statuteEpochs=1_001)
+    with reverts(slasher.SlaBpsOutOfRange, min=0, max=BPS, value=BPS + 1):
+        set_params(slaBps=BPS + 1)
+    with reverts(slasher.UptimeSlashBpsOutOfRange, min=0, max=5_000, value=5_001):
+        set_params(uptimeSlashBps=5_001)
+    with reverts(slasher.UptimeSlashCapOutOfRange, min=0, max=MAX_UINT128, value=MAX_UINT128 + 1):
+        set_params(uptimeSlashCap=MAX_UINT128 + 1)
+    with reverts(slasher.RelayerRewardBpsOutOfRange, min=0, max=BPS, value=BPS + 1):
+        set_params(relayerRewardBps=BPS + 1)
+    with reverts(slasher.RelayerRewardCapOutOfRange, min=0, max=MAX_UINT128, value=MAX_UINT128 + 1):
+        set_params(relayerRewardCap=MAX_UINT128 + 1)
 
     assert tuple(slasher.params()) == params_tuple()
     assert slasher.currentEpoch() == epoch_before
@@ -277,11 +283,16 @@ def test_set_params__zero_slash_bps__below_sla_report_neither_slashes_nor_jails(
     assert slasher.isReported(registered_provider, epoch)
 
 
+def test_set_params__several_fields_out_of_range__first_in_struct_order_named(slasher, governance):
+    with reverts(slasher.StatuteEpochsOutOfRange, min=1, max=1_000, value=0):
+        slasher.setParams(params_tuple(relayerRewardBps=BPS + 1, statuteEpochs=0, slaBps=BPS + 1), sender=governance)
+
+
 # ─────────────────────── report window against the unbonding delay (item 5) ───────────────────────
 
 
 @pytest.mark.parametrize("length, statute", [(HOUR, 7 * 24 - 1), (HOUR, 1_000), (DAY, 7)])
-def test_set_params__report_window_not_below_unbonding_delay__report_window_too_long(
+def test_set_params__report_window_not_below_unbonding_delay__report_window_out_of_range(
     slasher, staking, governance, length, statute
 ):
     """Regression (issue 9, item 5): with (statute + 1) x epoch length at or above the unbonding
@@ -289,7 +300,7 @@ def test_set_params__report_window_not_below_unbonding_delay__report_window_too_
     window = (statute + 1) * length
     assert window >= UNBONDING_DELAY
 
-    with reverts(slasher.ReportWindowTooLong, maxWindow=UNBONDING_DELAY - 1, window=window):
+    with reverts(slasher.ReportWindowOutOfRange, min=0, max=UNBONDING_DELAY - 1, value=window):
         slasher.setParams(params_tuple(epochLength=length, statuteEpochs=statute), sender=governance)
 
     assert tuple(slasher.params()) == params_tuple()
@@ -306,7 +317,7 @@ def test_set_params__longer_window__declared_to_staking_which_then_refuses_a_sho
         staking.ReportWindowSet(slasher=slasher.address, reportWindow=window)
     ]
     assert staking.reportWindow() == window == slasher.reportWindow()
-    with reverts(staking.UnbondingDelayTooShort, minDelay=window + 1, delay=window):
+    with reverts(staking.UnbondingDelayOutOfRange, min=window + 1, max=365 * DAY, value=window):
         staking.setUnbondingDelay(window, sender=governance)
     staking.setUnbondingDelay(window + 1, sender=governance)
 
@@ -337,15 +348,17 @@ def test_constructor__zero_address__reverts(project, staking, governance, zero):
         project.UptimeSlasher.deploy(args["staking"], args["admin"], params_tuple(), sender=governance)
 
 
-def test_constructor__bad_params__reverts_param_out_of_range(project, staking, governance):
-    with reverts(project.UptimeSlasher.ParamOutOfRange, name="epochLength", min=60, max=30 * DAY, value=0):
+def test_constructor__bad_params__reverts_epoch_length_out_of_range(project, staking, governance):
+    with reverts(project.UptimeSlasher.EpochLengthOutOfRange, min=60, max=30 * DAY, value=0):
         project.UptimeSlasher.deploy(
             staking.address, governance.address, params_tuple(epochLength=0), sender=governance
         )
 
 
-def test_constructor__window_not_below_unbonding_delay__reverts_report_window_too_long(project, staking, governance):
-    with reverts(project.UptimeSlasher.ReportWindowTooLong, maxWindow=UNBONDING_DELAY - 1, window=8 * DAY):
+def test_constructor__window_not_below_unbonding_delay__reverts_report_window_out_of_range(
+    project, staking, governance
+):
+    with reverts(project.UptimeSlasher.ReportWindowOutOfRange, min=0, max=UNBONDING_DELAY - 1, value=8 * DAY):
         project.UptimeSlasher.deploy(
             staking.address, governance.address, params_tuple(epochLength=DAY, statuteEpochs=7), sender=governance
         )

@@ -400,7 +400,7 @@ def test_report__last_second_before_deadline__accepted(protocol, slasher, regist
 def test_report__uptime_above_10000__reverts_out_of_range(protocol, slasher, registered_provider, relayer):
     epoch = protocol.finish_epoch()
 
-    with reverts(slasher.UptimeOutOfRange, maxBps=BPS, uptimeBps=BPS + 1):
+    with reverts(slasher.UptimeOutOfRange, min=0, max=BPS, value=BPS + 1):
         protocol.report_uptime(registered_provider, epoch, BPS + 1, sender=relayer)
 
     assert not slasher.isReported(registered_provider, epoch)
