@@ -27,7 +27,14 @@ from computerails.devnet.keys import (
     dev_key,
     key_of_ape_account,
 )
-from computerails.devnet.params import DEFAULT_PARAMS, InvalidParameters, check_params, collateral_rate, merge_params
+from computerails.devnet.params import (
+    DEFAULT_PARAMS,
+    InvalidParameters,
+    check_params,
+    collateral_rate,
+    escrow_init_params,
+    merge_params,
+)
 
 __all__ = [
     "Anvil",
@@ -49,6 +56,7 @@ __all__ = [
     "dev_address",
     "dev_key",
     "devnet_warp",
+    "escrow_init_params",
     "free_port",
     "grant_direct_governance",
     "key_of_ape_account",

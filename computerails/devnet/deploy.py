@@ -36,7 +36,7 @@ from computerails.deployments import (
     role_id,
 )
 from computerails.devnet.keys import DEVNET_CHAIN_IDS, ORACLE_INDEXES, TREASURY_INDEX, dev_address
-from computerails.devnet.params import InvalidParameters, collateral_rate, merge_params
+from computerails.devnet.params import InvalidParameters, collateral_rate, escrow_init_params, merge_params
 from computerails.errors import DeploymentError
 from computerails.tx import revert_from_exception
 
@@ -229,15 +229,7 @@ def deploy_protocol(
         staking,
         deployer,
         treasury,
-        (
-            e["fee_bps"],
-            e["accept_window"],
-            e["challenge_window"],
-            e["dispute_timeout"],
-            e["max_job_duration"],
-            e["dispute_bond_bps"],
-            e["client_slash_share_bps"],
-        ),
+        escrow_init_params(e),
     )
     slasher = d.deploy(
         "UptimeSlasher",

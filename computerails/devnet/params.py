@@ -89,6 +89,23 @@ def check_params(p: dict[str, Any]) -> None:
         )
 
 
+#: The fields of JobEscrow's constructor struct `InitParams`, in its order.
+ESCROW_INIT_FIELDS = (
+    "fee_bps",
+    "accept_window",
+    "challenge_window",
+    "dispute_timeout",
+    "max_job_duration",
+    "dispute_bond_bps",
+    "client_slash_share_bps",
+)
+
+
+def escrow_init_params(escrow: dict[str, Any]) -> tuple[int, ...]:
+    """JobEscrow's constructor struct from a parameter set's ``"escrow"`` section."""
+    return tuple(int(escrow[name]) for name in ESCROW_INIT_FIELDS)
+
+
 def collateral_rate(payment_decimals: int, stake_decimals: int, collateral_bps: int, stake_per_payment: int = 1) -> int:
     """Staking-token units per payment-token unit, scaled by 1e18.
 

@@ -9,7 +9,14 @@ import pytest
 
 from computerails import errors
 from computerails.deployments import PROTOCOL_CONTRACTS, abi_hash
-from computerails.devnet import DEFAULT_PARAMS, InvalidParameters, collateral_rate, verify_roles, write_deployment
+from computerails.devnet import (
+    DEFAULT_PARAMS,
+    InvalidParameters,
+    collateral_rate,
+    escrow_init_params,
+    verify_roles,
+    write_deployment,
+)
 from tests.support.deployment import build_artifacts, through_timelock
 from tests.support.deployment import deploy as deploy_protocol
 from tests.support.protocol import STAKE, USD
@@ -64,15 +71,7 @@ def test_deploy__parameters_equal_defaults(deployment, usd, oracles):
         escrow.maxJobDuration(),
         escrow.disputeBondBps(),
         escrow.clientSlashShareBps(),
-    ) == (
-        e["fee_bps"],
-        e["accept_window"],
-        e["challenge_window"],
-        e["dispute_timeout"],
-        e["max_job_duration"],
-        e["dispute_bond_bps"],
-        e["client_slash_share_bps"],
-    )
+    ) == escrow_init_params(e)
     assert escrow.treasury() == deployment.treasury
     assert escrow.paymentTokens() == [usd.address]
     params = slasher.params()

@@ -9,7 +9,7 @@ could cut a live client's compensation to 1 bps or leave it a minute to dispute.
 
 import pytest
 
-from computerails.devnet import DEFAULT_PARAMS
+from computerails.devnet import DEFAULT_PARAMS, escrow_init_params
 from tests.support.escrow import (
     ACCEPT_WINDOW,
     BOND,
@@ -387,20 +387,11 @@ def test_terms__non_terms_governance_calls__no_new_terms_id(escrow, usd, governa
 def harness(project, staking, governance, treasury, usd):
     """A JobEscrowHarness (JobEscrow plus a test-only setter of the terms counter) with the
     deployment's parameters and USD allowlisted."""
-    e = DEFAULT_PARAMS["escrow"]
     escrow = project.JobEscrowHarness.deploy(
         staking,
         governance,
         treasury,
-        (
-            e["fee_bps"],
-            e["accept_window"],
-            e["challenge_window"],
-            e["dispute_timeout"],
-            e["max_job_duration"],
-            e["dispute_bond_bps"],
-            e["client_slash_share_bps"],
-        ),
+        escrow_init_params(DEFAULT_PARAMS["escrow"]),
         sender=governance,
     )
     escrow.setPaymentToken(usd, True, COLLATERAL_RATE, sender=governance)
