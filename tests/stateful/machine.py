@@ -199,6 +199,16 @@ class ProtocolMachine(RuleBasedStateMachine):
             out[(a.address, "stake")] = self.v(self.staking, "claimable", a)
         return out
 
+    def _send(self, error, send):
+        """`send()`, expecting `error` (the named error and its arguments, as the model predicts
+        them) or, for None, success: the receipt, or None after the expected revert."""
+        if error is None:
+            return send()
+        ProtocolMachine.outcomes[f"{sys._getframe(1).f_code.co_name}: {error[0].abi.name}"] += 1
+        with self.chain.expect_revert(error[0], **error[1]):
+            send()
+        return None
+
     def _reverts(self, error, **args):
         """The strict revert check (the transaction is simulated at its exact time, never sent,
         and its revert data compared byte for byte), counting which rule hit which error."""
@@ -337,11 +347,9 @@ class ProtocolMachine(RuleBasedStateMachine):
         else:
             error = None
         call = lambda: self.escrow.createJob(provider, self.usd, price, units, deadline, b"\x01" * 32, sender=client)  # noqa: E731
+        receipt = self._send(error, lambda: call())
         if error:
-            with self._reverts(error[0], **error[1]):
-                call()
             return
-        receipt = call()
         job_id = len(m.jobs) + 1
         assert receipt.events.filter(self.escrow.JobCreated)[0].jobId == job_id
         m.jobs[job_id] = JobM(
@@ -367,11 +375,9 @@ class ProtocolMachine(RuleBasedStateMachine):
             error = (self.escrow.NotJobClient, {"expected": job.client, "caller": sender})
         else:
             error = None
+        self._send(error, lambda: self.escrow.cancel(job.id, sender=sender))
         if error:
-            with self._reverts(error[0], **error[1]):
-                self.escrow.cancel(job.id, sender=sender)
             return
-        self.escrow.cancel(job.id, sender=sender)
         self._touch(job)
         self.model.cancel(job)
 
@@ -395,11 +401,9 @@ class ProtocolMachine(RuleBasedStateMachine):
             )
         else:
             error = None
+        self._send(error, lambda: self.escrow.dispute(job.id, sender=sender))
         if error:
-            with self._reverts(error[0], **error[1]):
-                self.escrow.dispute(job.id, sender=sender)
             return
-        self.escrow.dispute(job.id, sender=sender)
         self._touch(job)
         job.status, job.bond, job.dispute_ends = DISPUTED, bond, now + job.terms.dispute_timeout
         m.wallet_usd[job.client] -= bond
@@ -415,11 +419,9 @@ class ProtocolMachine(RuleBasedStateMachine):
             error = (self.escrow.JobDeadlineNotPassed, {"deadline": job.deadline, "nowTime": now})
         else:
             error = None
+        receipt = self._send(error, lambda: self.escrow.reclaimExpired(job.id, sender=sender))
         if error:
-            with self._reverts(error[0], **error[1]):
-                self.escrow.reclaimExpired(job.id, sender=sender)
             return
-        receipt = self.escrow.reclaimExpired(job.id, sender=sender)
         self._touch(job)
         self.model.refund(job, EXPIRED, 0)
         self._record_refund(receipt, job)
@@ -472,11 +474,9 @@ class ProtocolMachine(RuleBasedStateMachine):
             error = (self.staking.ZeroAmount, {})
         else:
             error = None
+        self._send(error, lambda: self.staking.addStake(amount, sender=sender))
         if error:
-            with self._reverts(error[0], **error[1]):
-                self.staking.addStake(amount, sender=sender)
             return
-        self.staking.addStake(amount, sender=sender)
         self._touch(None, sender.address)
         self.model.add_stake(sender.address, amount)  # pays a shortfall first
 
@@ -497,11 +497,9 @@ class ProtocolMachine(RuleBasedStateMachine):
             error = (self.staking.InsufficientFreeStake, {"free": state.free, "requested": amount})
         else:
             error = None
+        self._send(error, lambda: self.staking.requestUnbond(amount, sender=sender))
         if error:
-            with self._reverts(error[0], **error[1]):
-                self.staking.requestUnbond(amount, sender=sender)
             return
-        self.staking.requestUnbond(amount, sender=sender)
         self._touch(None, sender.address)
         m.unbond(sender.address, amount, now)
 
@@ -518,11 +516,9 @@ class ProtocolMachine(RuleBasedStateMachine):
             error = (self.staking.UnbondingNotElapsed, {"unbondingEnd": state.unbonding_end, "nowTime": now})
         else:
             error = None
+        self._send(error, lambda: self.staking.withdrawUnbonded(sender=provider))
         if error:
-            with self._reverts(error[0], **error[1]):
-                self.staking.withdrawUnbonded(sender=provider)
             return
-        self.staking.withdrawUnbonded(sender=provider)
         self._touch(None, provider.address)
         self.model.withdraw_unbonded(provider.address)
 
@@ -615,11 +611,9 @@ class ProtocolMachine(RuleBasedStateMachine):
             error = (self.staking.InsufficientFreeStake, {"free": state.free, "requested": collateral})
         else:
             error = None
+        self._send(error, lambda: self.escrow.accept(job.id, sender=sender))
         if error:
-            with self._reverts(error[0], **error[1]):
-                self.escrow.accept(job.id, sender=sender)
             return
-        self.escrow.accept(job.id, sender=sender)
         self._touch(job)
         job.status, job.collateral = ACCEPTED, collateral
         state.locked += collateral
@@ -661,11 +655,9 @@ class ProtocolMachine(RuleBasedStateMachine):
                 error = (self.escrow.JobDeadlinePassed, {"deadline": job.deadline, "nowTime": now})
             elif success and units > job.max_units:
                 error = (self.escrow.UnitsExceedMax, {"maxUnits": job.max_units, "units": units})
+        receipt = self._send(error, lambda: self.hub.submitAttestation(attestation, sigs, sender=self.relayer))
         if error:
-            with self._reverts(error[0], **error[1]):
-                self.hub.submitAttestation(attestation, sigs, sender=self.relayer)
             return
-        receipt = self.hub.submitAttestation(attestation, sigs, sender=self.relayer)
         self._touch(job)
         if success:  # invariant 6: the job leaves Accepted, so a replay can never take effect
             job.status, job.units, job.challenge_ends = ATTESTED, units, now + job.terms.challenge_window
@@ -722,11 +714,9 @@ class ProtocolMachine(RuleBasedStateMachine):
                 error = (self.slasher.ReportAlreadyApplied, {"provider": provider, "epoch": epoch})
             elif not m.sla_in_force(provider, start):
                 error = (self.slasher.SlaNotInForce, {"provider": provider, "epoch": epoch})
+        receipt = self._send(error, lambda: self.hub.submitUptimeReport(report, sigs, sender=sender))
         if error:
-            with self._reverts(error[0], **error[1]):
-                self.hub.submitUptimeReport(report, sigs, sender=sender)
             return
-        receipt = self.hub.submitUptimeReport(report, sigs, sender=sender)
         self._touch(None, provider, relayer, sender.address)
         m.reported.add((provider, epoch))
         # the event names who was paid: never the provider itself
@@ -751,11 +741,9 @@ class ProtocolMachine(RuleBasedStateMachine):
             error = (self.escrow.UnexpectedJobStatus, {"jobId": job.id, "expected": ATTESTED, "actual": job.status})
         else:
             error = None
+        self._send(error, lambda: self.escrow.settle(job.id, sender=self.relayer))
         if error:
-            with self._reverts(error[0], **error[1]):
-                self.escrow.settle(job.id, sender=self.relayer)
             return
-        self.escrow.settle(job.id, sender=self.relayer)
         self._touch(job)
         self._settle_model(job)
 
@@ -799,11 +787,9 @@ class ProtocolMachine(RuleBasedStateMachine):
             error = (self.escrow.DisputeResolutionClosed, {"disputeEnds": job.dispute_ends, "nowTime": now})
         else:
             error = None
+        receipt = self._send(error, lambda: self.escrow.resolveDispute(job.id, upheld, sender=sender))
         if error:
-            with self._reverts(error[0], **error[1]):
-                self.escrow.resolveDispute(job.id, upheld, sender=sender)
             return
-        receipt = self.escrow.resolveDispute(job.id, upheld, sender=sender)
         self._touch(job)
         bond, job.bond = job.bond, 0
         if upheld:
@@ -875,11 +861,9 @@ class ProtocolMachine(RuleBasedStateMachine):
             error = (self.escrow.ExpectedPause, {})
         else:
             error = None
+        self._send(error, lambda: call(sender=sender))
         if error:
-            with self._reverts(error[0], **error[1]):
-                call(sender=sender)
             return
-        call(sender=sender)
         self._ok()
         m.paused = pause
 
@@ -896,11 +880,9 @@ class ProtocolMachine(RuleBasedStateMachine):
             error = (self.escrow.FeeOutOfRange, {"min": 0, "max": 1_000, "value": fee})
         else:
             error = None
+        self._send(error, lambda: self.escrow.setFee(fee, sender=sender))
         if error:
-            with self._reverts(error[0], **error[1]):
-                self.escrow.setFee(fee, sender=sender)
             return
-        self.escrow.setFee(fee, sender=sender)
         self._ok()
         self.model.params.fee_bps = fee
 
@@ -1025,11 +1007,9 @@ class ProtocolMachine(RuleBasedStateMachine):
                 error = (self.hub.ThresholdOutOfRange, {"min": 1, "max": n - 1, "value": m.threshold})
             else:
                 error = None
+            self._send(error, lambda: self.hub.removeOracle(oracle, sender=self.gov))
             if error:
-                with self._reverts(error[0], **error[1]):
-                    self.hub.removeOracle(oracle, sender=self.gov)
                 return
-            self.hub.removeOracle(oracle, sender=self.gov)
             self._ok()
             m.oracles.remove(oracle)
             m.config_version += 1
