@@ -1,0 +1,152 @@
+"""``computerails oracle ...``."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import click
+from pydantic import ValidationError
+
+from computerails.cli._common import (
+    ADDRESS,
+    CliError,
+    Settings,
+    cli,
+    console,
+    jsonable,
+    parse_deadline,
+    parse_hash32,
+    validation_message,
+)
+from computerails.types import Attestation, Signature, UptimeReport
+
+
+@cli.group()
+def oracle() -> None:
+    """Sign and relay attestations and uptime reports."""
+
+
+@oracle.command("sign")
+@click.option("--job", "job_id", type=int, help="Sign a compute attestation for this job.")
+@click.option("--success/--failure", default=True, help="Whether the result checked out.")
+@click.option("--units", type=int, default=0, help="Units to pay for (success).")
+@click.option("--result-hash", help="32-byte hex hash of the checked result.")
+@click.option("--valid-for", default="1h", show_default=True, help="How long the signature stays valid.")
+@click.option("--uptime-provider", type=ADDRESS, help="Sign an uptime report for this provider instead.")
+@click.option("--epoch", type=int, help="Epoch of the uptime report.")
+@click.option("--uptime-bps", type=click.IntRange(0, 10_000), help="Observed uptime in basis points.")
+@click.option(
+    "--relayer",
+    type=ADDRESS,
+    help="Uptime report: who earns the relayer reward (default: nobody, all to the treasury).",
+)
+@click.pass_obj
+def oracle_sign(
+    s: Settings,
+    job_id: int | None,
+    success: bool,
+    units: int,
+    result_hash: str | None,
+    valid_for: str,
+    uptime_provider: str | None,
+    epoch: int | None,
+    uptime_bps: int | None,
+    relayer: str | None,
+) -> None:
+    """Sign an attestation (--job) or uptime report (--uptime-provider); prints JSON to relay."""
+    rails = s.rails()
+    if (job_id is None) == (uptime_provider is None):
+        raise CliError("give either --job or --uptime-provider")
+    if job_id is not None:
+        duration = parse_deadline(valid_for)
+        seconds = int(duration.total_seconds()) if isinstance(duration, timedelta) else 3_600
+        job = rails.views.job(job_id)
+        attestation = rails.oracle.prepare(
+            Attestation(  # under the hub's current oracle configuration
+                job_id=job_id,
+                provider=job.provider,
+                success=success,
+                units=units,
+                result_hash=parse_hash32(result_hash, None, "result-hash"),
+                deadline=rails.now() + seconds,
+            )
+        )
+        signature = rails.oracle.sign_attestation(attestation)
+        statement: Attestation | UptimeReport = attestation
+        kind = "attestation"
+    else:
+        if epoch is None or uptime_bps is None:
+            raise CliError("an uptime report needs --epoch and --uptime-bps")
+        report = rails.oracle.prepare(
+            UptimeReport(
+                provider=uptime_provider,
+                epoch=epoch,
+                uptime_bps=uptime_bps,
+                **({"relayer": relayer} if relayer else {}),
+            )
+        )
+        signature = rails.oracle.sign_uptime_report(report)
+        statement = report
+        kind = "uptime_report"
+    click.echo(json.dumps({kind: jsonable(statement), "signature": jsonable(signature)}, indent=2))
+
+
+def _load_signed(files: tuple[str, ...], kind: str) -> tuple[dict[str, Any], list[Signature]]:
+    if not files:
+        raise CliError("give one --signed FILE per oracle (the output of `computerails oracle sign`)")
+    statements, signatures = [], []
+    for file in files:
+        try:
+            data = json.loads(Path(file).read_text())
+            statements.append(data[kind])
+            signatures.append(Signature.model_validate(data["signature"]))
+        except ValidationError as exc:
+            raise CliError(f"{file} is not a signed {kind.replace('_', ' ')}: {validation_message(exc)}") from None
+        except (OSError, KeyError, ValueError) as exc:
+            raise CliError(f"{file} is not a signed {kind.replace('_', ' ')}: {exc}") from None
+    if any(st != statements[0] for st in statements):
+        raise CliError("the signed files are over different statements")
+    return statements[0], signatures
+
+
+@oracle.command("attest")
+@click.option(
+    "--signed",
+    "files",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="A signed attestation (repeat).",
+)
+@click.pass_obj
+def oracle_attest(s: Settings, files: tuple[str, ...]) -> None:
+    """Relay a quorum of signed attestations."""
+    statement, signatures = _load_signed(files, "attestation")
+    attestation = Attestation.model_validate(statement)
+    sent = s.rails().oracle.submit_attestation(attestation, signatures)
+    s.out(
+        {"tx_hash": sent.tx_hash, "gas_used": sent.gas_used},
+        lambda: console.print(f"Attestation for job {statement['job_id']} relayed ({sent.tx_hash})"),
+    )
+
+
+@oracle.command("report-uptime")
+@click.option(
+    "--signed",
+    "files",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="A signed uptime report (repeat).",
+)
+@click.pass_obj
+def oracle_report_uptime(s: Settings, files: tuple[str, ...]) -> None:
+    """Relay a quorum of signed uptime reports."""
+    statement, signatures = _load_signed(files, "uptime_report")
+    report = UptimeReport.model_validate(statement)
+    sent = s.rails().oracle.submit_uptime_report(report, signatures)
+    s.out(
+        {"tx_hash": sent.tx_hash, "gas_used": sent.gas_used},
+        lambda: console.print(f"Uptime report for {statement['provider']} epoch {statement['epoch']} relayed"),
+    )
