@@ -17,12 +17,16 @@ import time
 from pathlib import Path
 from typing import Any
 
+from computerails.sim.marketplace import default_sizes
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def scenario(jobs: int) -> dict[str, int]:
-    """Providers and clients grow with the job count, so that stake and funds keep up."""
-    return {"jobs": jobs, "providers": max(5, jobs // 200), "clients": max(10, jobs // 100)}
+    """What ``make demo ARGS="--jobs N"`` runs: providers and clients grow with the job count
+    (:func:`computerails.sim.marketplace.default_sizes`)."""
+    providers, clients = default_sizes(jobs)
+    return {"jobs": jobs, "providers": providers, "clients": clients}
 
 
 def run_demo(jobs: int, seed: int = 7) -> dict[str, Any]:

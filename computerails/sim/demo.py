@@ -31,7 +31,7 @@ from web3 import HTTPProvider, Web3
 
 from computerails.devnet import Anvil, ape_build_artifacts, deploy_protocol, derive_key, dev_key, write_deployment
 from computerails.devnet.anvil import ROOT
-from computerails.sim.marketplace import Config, Marketplace, Report
+from computerails.sim.marketplace import Config, Marketplace, Report, default_sizes
 
 console = Console(width=None if Console().is_terminal else 130)
 
@@ -127,8 +127,8 @@ def print_report(report: Report, path: Path, wall: float) -> None:
 
 
 @click.command()
-@click.option("--providers", default=5, show_default=True, type=int)
-@click.option("--clients", default=10, show_default=True, type=int)
+@click.option("--providers", type=int, help="Default: one per 200 jobs, at least 5.")
+@click.option("--clients", type=int, help="Default: one per 100 jobs, at least 10.")
 @click.option("--jobs", default=60, show_default=True, type=int)
 @click.option("--oracles", default=3, show_default=True, type=int)
 @click.option("--threshold", default=2, show_default=True, type=int)
@@ -144,8 +144,8 @@ def print_report(report: Report, path: Path, wall: float) -> None:
 @click.option("--rpc", help="Use a running node instead of a fresh anvil (needs --deployment).")
 @click.option("--deployment", help="deployments/<chainId>.json for --rpc.")
 def cli(
-    providers: int,
-    clients: int,
+    providers: int | None,
+    clients: int | None,
     jobs: int,
     oracles: int,
     threshold: int,
@@ -157,6 +157,9 @@ def cli(
 ) -> None:
     """Run the compute marketplace end to end and check the books."""
     started = time.monotonic()
+    default_providers, default_clients = default_sizes(jobs)
+    providers = default_providers if providers is None else providers
+    clients = default_clients if clients is None else clients
     config = Config(
         providers=providers,
         clients=clients,

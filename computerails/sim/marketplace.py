@@ -93,6 +93,13 @@ def _timestamp(moment: Any) -> int:
 # ───────────────────────────── configuration ─────────────────────────────
 
 
+def default_sizes(jobs: int) -> tuple[int, int]:
+    """Providers and clients for `jobs` jobs when not given: one provider per 200 jobs and one
+    client per 100 (at least 5 and 10), so that stake covers the collateral the jobs lock and
+    no client funds thousands of jobs alone."""
+    return max(5, jobs // 200), max(10, jobs // 100)
+
+
 @dataclass
 class Config:
     providers: int = 5
