@@ -27,7 +27,8 @@ help:
 	@echo "make lint     ruff, ruff format, mypy --strict, the Solidity format check"
 	@echo "make bench    gas per operation against its floor, SDK throughput against raw web3.py"
 	@echo "              (fresh local anvil; writes bench/results.json and the README's tables)"
-	@echo "make deploy   deploy the protocol to a fresh local anvil and stop it again"
+	@echo "make deploy   deploy the protocol to a fresh local anvil and stop it again;"
+	@echo "              RPC=http://127.0.0.1:8545 deploys to a devnet node you keep running"
 	@echo "make audit    deep stateful property run (BUDGET=seconds for a time budget)"
 	@echo "make slither  static analysis gate (also part of make test)"
 	@echo "make abi      re-export contract ABIs into the SDK package"
@@ -46,9 +47,13 @@ node_modules/.installed: package.json package-lock.json
 	@test -x $(ANVIL_DIR)/anvil || { echo "anvil binary missing at $(ANVIL_DIR)"; exit 1; }
 	@touch $@
 
+# A small launcher file, not a symlink: make would date a symlink by the bridge it points to,
+# which is older than node_modules/.installed, and rebuild it on every run. Written beside and
+# renamed into place, so an old symlink is replaced, never written through.
 .solc/solc-v$(SOLC_VERSION): tools/solc-bridge.js node_modules/.installed
 	@mkdir -p .solc
-	ln -sf ../tools/solc-bridge.js $@
+	@printf '#!/bin/sh\n# py-solc-x runs this as solc-v$(SOLC_VERSION): the bridge to npm'"'"'s solc (make setup writes it)\nexec node "$$(dirname "$$0")/../tools/solc-bridge.js" "$$@"\n' > $@.tmp
+	@chmod +x $@.tmp && mv -f $@.tmp $@
 	@$@ --version | grep -q "Version: $(SOLC_VERSION)" || { echo "solc bridge does not answer $(SOLC_VERSION)"; exit 1; }
 
 # The whole suite: the gates, every test once in parallel (one chain per worker: Ape's
@@ -98,9 +103,17 @@ abi: setup
 	$(BIN)/ape compile
 	$(BIN)/python tools/export_abi.py
 
+# make deploy RPC=http://127.0.0.1:8545 deploys to a devnet node you keep running (its deployment
+# file stays valid while it runs); without RPC, to a fresh anvil that stops again afterwards.
 deploy: setup
 	$(BIN)/ape compile
+ifdef RPC
+	$(BIN)/computerails --rpc $(RPC) devnet deploy
+else
 	$(BIN)/ape run deploy --network $(NETWORK_ANVIL)
+	@echo "Note: that anvil has stopped, so deployments/31337.json names contracts no node holds now;"
+	@echo "to deploy to a node you keep running: anvil & then make deploy RPC=http://127.0.0.1:8545"
+endif
 
 clean:
 	rm -rf .build .cache .solc $(VENV) node_modules .ape

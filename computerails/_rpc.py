@@ -27,8 +27,32 @@ from web3.datastructures import AttributeDict
 from web3.exceptions import Web3RPCError
 from web3.types import RPCError
 
-from computerails.errors import ComputeRailsError, UnknownRevert, decode_revert
+from computerails.errors import ComputeRailsError, RPCUnavailable, UnknownRevert, decode_revert
 from computerails.errors import abi_type as _abi_type
+
+#: Errors that mean "the node did not answer": safe to retry (a read, or the same signed bytes).
+try:  # requests is what web3's HTTPProvider uses
+    import requests
+
+    TRANSIENT: tuple[type[BaseException], ...] = (
+        requests.ConnectionError,
+        requests.Timeout,
+        ConnectionError,
+        TimeoutError,
+    )
+except ImportError:  # pragma: no cover - web3 always brings requests
+    TRANSIENT = (ConnectionError, TimeoutError)
+
+
+def unreachable(w3: Any, exc: BaseException) -> RPCUnavailable:
+    """The SDK's error for a node that did not answer: its URL and the cause, in one line (not
+    requests' nested retry report)."""
+    url = getattr(getattr(w3, "provider", None), "endpoint_uri", None) or "the node"
+    text = str(exc)
+    known = ("Connection refused", "Name or service not known", "timed out", "Connection reset", "No route to host")
+    cause = next((k.lower() for k in known if k in text), type(exc).__name__)
+    return RPCUnavailable(f"node {url} is unreachable ({cause}): start it, or give the right RPC URL (--rpc)")
+
 
 try:  # web3's own receipt formatter: receipts look exactly as w3.eth.get_transaction_receipt returns them
     from web3._utils.method_formatters import receipt_formatter as _receipt_formatter
@@ -295,19 +319,45 @@ def _result(request: Request, response: Any) -> Any:
 
 class Rpc:
     """Plain JSON-RPC over the connection's provider (looked up on every request, so a
-    provider swapped on the Web3 object is honoured). Transport errors propagate unchanged:
-    callers that retry (TxManager) see the same exceptions as through web3."""
+    provider swapped on the Web3 object is honoured).
 
-    def __init__(self, w3: Any) -> None:
+    Args:
+        w3: the connection.
+        reads: transport errors (after the provider's own retries) become
+            :class:`~computerails.errors.RPCUnavailable`, as for the session's reads. Without it
+            they propagate unchanged: callers that retry (TxManager) see the same exceptions as
+            through web3.
+    """
+
+    def __init__(self, w3: Any, *, reads: bool = False) -> None:
         self.w3 = w3
+        self.reads = reads
         self._batching: bool | None = None  # unknown until the first batch
 
     def request(self, method: str, params: list[Any], parse: Callable[[Any], Any] | None = None) -> Any:
         req = Request(method, params, parse)
-        return _result(req, self.w3.provider.make_request(method, params))
+        try:
+            response = self.w3.provider.make_request(method, params)
+        except TRANSIENT as exc:
+            if not self.reads:
+                raise
+            raise unreachable(self.w3, exc) from None
+        return _result(req, response)
 
     def run(self, requests: Sequence[Request]) -> list[Any]:
-        """Results of `requests` in order, in one round trip when the provider batches."""
+        """Results of `requests` in order, in one round trip when the provider batches.
+
+        Raises:
+            RPCUnavailable: (with ``reads``) the node did not answer.
+        """
+        if not self.reads:
+            return self._run(requests)
+        try:
+            return self._run(requests)
+        except TRANSIENT as exc:
+            raise unreachable(self.w3, exc) from None
+
+    def _run(self, requests: Sequence[Request]) -> list[Any]:
         if len(requests) == 1:
             return [_result(requests[0], self.w3.provider.make_request(requests[0].method, requests[0].params))]
         responses = self._batch(requests)

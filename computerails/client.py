@@ -17,6 +17,7 @@ from computerails.errors import (
     InsufficientAllowance,
     InsufficientBalance,
     InvalidDeadline,
+    InvalidSpec,
     NotAllowed,
     NothingClaimable,
     PreconditionError,
@@ -70,14 +71,17 @@ class ClientAPI:
         Raises:
             InvalidAddress: `provider` or `token` is mistyped (wrong EIP-55 checksum) or not
                 an address; checked before anything else.
+            InvalidSpec: `spec_hash` is not 32 bytes of hex.
+            InvalidToken: `token` holds no ERC-20 token.
+            InvalidAmount: `unit_price` is negative or finer than the token's decimals.
             InsufficientBalance, InsufficientAllowance, InvalidDeadline, PreconditionError:
                 before anything is sent.
             ContractRevert: the contract refused (e.g. ``TokenNotAllowed``).
         """
         provider = parse_address(provider, "provider")
+        spec = _bytes32(spec_hash, "spec_hash")
         info = self._s.token(token)
         price_raw = to_raw(unit_price, info.decimals)
-        spec = _bytes32(spec_hash, "spec_hash")
         amount = price_raw * max_units
         escrow = self._s.escrow.address
         encode = self._s.abi["JobEscrow"]["createJob"].encode
@@ -371,7 +375,18 @@ class ClientAPI:
 
 
 def _bytes32(value: bytes | str, name: str) -> bytes:
-    raw = bytes(value) if isinstance(value, (bytes, bytearray)) else bytes.fromhex(str(value).removeprefix("0x"))
+    """32 bytes from bytes or 0x-hex.
+
+    Raises:
+        InvalidSpec: not hex, or not 32 bytes long.
+    """
+    if isinstance(value, (bytes, bytearray)):
+        raw = bytes(value)
+    else:
+        try:
+            raw = bytes.fromhex(str(value).removeprefix("0x"))
+        except ValueError:
+            raise InvalidSpec(f"{name} {value!r} is not hex: expected 0x followed by 64 hex digits") from None
     if len(raw) != 32:
-        raise PreconditionError(f"{name} must be 32 bytes, got {len(raw)}")
+        raise InvalidSpec(f"{name} must be 32 bytes, got {len(raw)}")
     return raw

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from eth_utils import keccak
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from computerails.errors import DeploymentError
 
@@ -191,10 +191,17 @@ class Deployment(BaseModel):
             raise DeploymentError(f"deployment file {path} does not exist") from exc
         except (OSError, json.JSONDecodeError) as exc:
             raise DeploymentError(f"deployment file {path} is not readable JSON: {exc}") from exc
+        if not isinstance(data, dict):
+            raise DeploymentError(f"deployment file {path} is malformed: expected a JSON object")
         try:
             return cls.model_validate({**data, "source": str(path)})
-        except ValueError as exc:
-            raise DeploymentError(f"deployment file {path} is malformed: {exc}") from exc
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc']) or 'file'}: {e['msg'].lower()}" for e in exc.errors()
+            )
+            raise DeploymentError(
+                f"deployment file {path} is malformed ({problems}): write it again with `make deploy`"
+            ) from None
 
 
 def registry_dirs() -> list[Path]:

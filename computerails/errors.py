@@ -54,6 +54,29 @@ class ChainMismatch(DeploymentError):
         self.actual = actual
 
 
+class DeploymentNotFound(DeploymentError):
+    """A contract the deployment names has no code on the connected chain: the deployment was
+    made on another chain with the same id (a devnet that was restarted, a fork), or the file
+    is for another network. Checked once per connection, before anything is read or sent.
+
+    Attributes:
+        chain_id: the connected chain's id.
+        contract: which of the deployment's contracts (``"JobEscrow"``, ``"payment token"`` ...).
+        address: the address without code.
+    """
+
+    def __init__(self, chain_id: int, contract: str, address: str, source: str = "") -> None:
+        where = f" ({source})" if source else ""
+        super().__init__(
+            f"no contract code at {contract} {address} on chain {chain_id}: the deployment{where} is not on this "
+            "node (a restarted devnet?); deploy again (`make deploy RPC=URL` or `computerails devnet deploy`) "
+            "or pass the deployment made on this node"
+        )
+        self.chain_id = chain_id
+        self.contract = contract
+        self.address = address
+
+
 class NoAccount(ComputeRailsError):
     """A transaction was requested from a read-only connection."""
 
@@ -341,6 +364,30 @@ class StaleSignatures(PreconditionError):
 
 class InvalidSignatures(PreconditionError):
     """Oracle signatures are missing, duplicated or from non-oracles."""
+
+
+class InvalidSpec(PreconditionError):
+    """A 32-byte value (a job's spec hash, a result hash) is not 32 bytes of hex."""
+
+
+class InvalidAmount(PreconditionError):
+    """A token amount is not a number, is negative, or is finer than the token's decimals."""
+
+
+class InvalidKey(PreconditionError):
+    """A private key given to :func:`computerails.connect` is not one."""
+
+
+class InvalidToken(PreconditionError):
+    """A token address holds no ERC-20 token (no code, or ``symbol()``/``decimals()`` fail).
+
+    Attributes:
+        address: the address given.
+    """
+
+    def __init__(self, address: str, chain_id: int, problem: str) -> None:
+        super().__init__(f"{address} is not an ERC-20 token on chain {chain_id}: {problem}")
+        self.address = address
 
 
 class TooEarly(PreconditionError):

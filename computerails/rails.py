@@ -20,9 +20,10 @@ from eth_account.signers.local import LocalAccount
 from web3 import HTTPProvider, Web3
 from web3.contract import Contract
 
-from computerails._rpc import Codec, Request, Rpc
+from computerails._rpc import TRANSIENT, Codec, Request, Rpc, unreachable
 from computerails.client import ClientAPI
 from computerails.deployments import Deployment, load_deployment
+from computerails.errors import InvalidKey
 from computerails.governance import GovernanceAPI
 from computerails.oracle import OracleAPI
 from computerails.provider import ProviderAPI
@@ -38,7 +39,10 @@ T = TypeVar("T")
 def _to_account(account: AccountLike) -> LocalAccount | None:
     if account is None or isinstance(account, LocalAccount):
         return account
-    local: LocalAccount = Account.from_key(account)  # annotated: combomethod hides the type
+    try:
+        local: LocalAccount = Account.from_key(account)  # annotated: combomethod hides the type
+    except (ValueError, TypeError) as exc:
+        raise InvalidKey(f"the account given is not a private key: {exc}") from None
     return local
 
 
@@ -296,9 +300,15 @@ def connect(
 
     Raises:
         ChainMismatch: the node's chain id differs from the deployment's.
-        DeploymentError: no such deployment.
+        DeploymentError: no such deployment, or its file is malformed.
+        DeploymentNotFound: the deployment's contracts have no code on this node.
+        InvalidKey: `account` is not a private key.
+        RPCUnavailable: the node did not answer.
     """
     w3 = rpc if isinstance(rpc, Web3) else Web3(http_provider(rpc))
-    chain_id = int(w3.eth.chain_id)
+    try:
+        chain_id = int(w3.eth.chain_id)
+    except TRANSIENT as exc:
+        raise unreachable(w3, exc) from None
     resolved = load_deployment(deployment, chain_id=chain_id)
     return ComputeRails(w3, resolved, _to_account(account), timeout=timeout, cache_ttl=cache_ttl)

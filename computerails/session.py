@@ -31,10 +31,15 @@ from eth_utils import to_checksum_address
 from web3 import Web3
 from web3.contract import Contract
 
-from computerails._rpc import Codec, Request, Rpc, checksum
+from computerails._rpc import TRANSIENT, Codec, Request, Rpc, checksum, unreachable
 from computerails.addresses import parse_address
 from computerails.deployments import DEVNET_CHAIN_IDS, Deployment, load_artifact
-from computerails.errors import ChainMismatch, NoAccount
+from computerails.errors import (
+    ChainMismatch,
+    DeploymentNotFound,
+    InvalidToken,
+    NoAccount,
+)
 from computerails.tx import Call, Sendable, SentTransaction, TxManager
 from computerails.types import TokenInfo
 
@@ -72,6 +77,19 @@ def _erc20_abi(faucet: bool) -> tuple[dict[str, Any], ...]:
     return tuple(abi)
 
 
+def _maybe(request: Request) -> Request:
+    """`request` whose revert or undecodable result comes back as None instead of raising."""
+    parse = request.parse
+
+    def lenient_parse(value: Any) -> Any:
+        try:
+            return parse(value) if parse is not None else value
+        except Exception:  # eth-abi's decoding errors: the answer is not what the ABI says
+            return None
+
+    return Request(request.method, request.params, lenient_parse, lenient=True)
+
+
 class Session:
     """One node, one deployment, optionally one signing key: what the roles share.
 
@@ -84,6 +102,8 @@ class Session:
 
     Raises:
         ChainMismatch: the node's chain id differs from the deployment's.
+        DeploymentNotFound: a contract or token of the deployment has no code on the node.
+        RPCUnavailable: the node did not answer.
     """
 
     def __init__(
@@ -97,7 +117,10 @@ class Session:
     ) -> None:
         self.w3 = w3
         self.deployment = deployment
-        self.chain_id = int(w3.eth.chain_id)
+        try:
+            self.chain_id = int(w3.eth.chain_id)
+        except TRANSIENT as exc:
+            raise unreachable(w3, exc) from None
         if self.chain_id != deployment.chain_id:
             raise ChainMismatch(deployment.chain_id, self.chain_id)
         if not deployment.matches_sdk_abis():
@@ -108,8 +131,9 @@ class Session:
             )
         self.account = account
         # The SDK's own reads: plain JSON-RPC with precomputed codecs (see computerails._rpc).
-        self.rpc = Rpc(w3)
+        self.rpc = Rpc(w3, reads=True)
         self.abi = codecs()
+        self._check_code()
         self._tx = TxManager(w3, account, self.chain_id, timeout=timeout) if account is not None else None
         if self._tx is not None:
             self._tx.bounded_selectors.update("0x" + self.abi[c][f].selector.hex() for c, f in _BOUNDED)
@@ -125,6 +149,22 @@ class Session:
         self._cache_lock = threading.Lock()
         #: The latest block timestamp this session saw (see :attr:`last_seen_time`).
         self.chain_time: int | None = None
+
+    def _check_code(self) -> None:
+        """One batch of eth_getCode over the deployment's contracts and tokens: a deployment
+        file from another chain with the same id (a restarted devnet) fails here, by name,
+        instead of as an undecodable empty result of the first read."""
+        d = self.deployment
+        named = [(name, address) for name, address in d.contracts.items()]
+        if d.governance.get("timelock"):
+            named.append(("ProtocolTimelock", str(d.governance["timelock"])))
+        if d.tokens.get("staking"):
+            named.append(("staking token", d.staking_token))
+        named += [("payment token", address) for address in d.payment_tokens]
+        codes = self.rpc.run([Request("eth_getCode", [checksum(a), "latest"]) for _, a in named])
+        for (name, address), code in zip(named, codes):
+            if not code or code in ("0x", "0x0"):
+                raise DeploymentNotFound(self.chain_id, name, checksum(address), d.source)
 
     # ───────────────────────── account and sending ─────────────────────────
 
@@ -183,12 +223,23 @@ class Session:
 
         Raises:
             InvalidAddress: `address` is mistyped (wrong EIP-55 checksum) or not an address.
+            InvalidToken: `address` holds no ERC-20 token (no code, or its metadata reads fail).
         """
         address = parse_address(address, "token") if address else checksum(self.deployment.payment_tokens[0])
         info = self._tokens.get(address)
         if info is None:
             erc20 = self.abi[ERC20]
-            symbol, decimals = self.rpc.run([Rpc.call(address, erc20["symbol"]), Rpc.call(address, erc20["decimals"])])
+            code, symbol, decimals = self.rpc.run(
+                [
+                    Request("eth_getCode", [address, "latest"]),
+                    _maybe(Rpc.call(address, erc20["symbol"])),
+                    _maybe(Rpc.call(address, erc20["decimals"])),
+                ]
+            )
+            if not code or code == "0x":
+                raise InvalidToken(address, self.chain_id, "no contract code there (an account, or another chain's)")
+            if not isinstance(symbol, str) or not isinstance(decimals, int):
+                raise InvalidToken(address, self.chain_id, "its symbol() and decimals() do not answer as a token's")
             info = TokenInfo(address=address, symbol=symbol, decimals=decimals)
             self._tokens[address] = info
         return info

@@ -37,7 +37,7 @@ from hexbytes import HexBytes
 from web3 import Web3
 from web3.exceptions import ContractLogicError, TransactionNotFound, Web3RPCError
 
-from computerails._rpc import Request, Rpc, format_receipt
+from computerails._rpc import TRANSIENT, Request, Rpc, format_receipt
 from computerails.errors import (
     ComputeRailsError,
     RPCUnavailable,
@@ -50,17 +50,7 @@ from computerails.errors import (
 )
 
 #: Errors that mean "the node did not answer": safe to retry with the same signed bytes.
-try:  # requests is what web3's HTTPProvider uses
-    import requests
-
-    _TRANSIENT: tuple[type[BaseException], ...] = (
-        requests.ConnectionError,
-        requests.Timeout,
-        ConnectionError,
-        TimeoutError,
-    )
-except ImportError:  # pragma: no cover - web3 always brings requests
-    _TRANSIENT = (ConnectionError, TimeoutError)
+_TRANSIENT = TRANSIENT
 
 _ALREADY_KNOWN = ("already known", "known transaction", "already imported", "transaction already exists")
 _NONCE_TOO_LOW = ("nonce too low", "nonce is too low", "oldnonce")

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator
 
 from computerails import eip712
 from computerails.addresses import parse_address
+from computerails.errors import InvalidAmount, InvalidDeadline
 from computerails.status import JobStatus as JobStatus  # public here; defined in a leaf module (see there)
 
 
@@ -28,17 +29,23 @@ def to_raw(amount: Amount | float, decimals: int) -> int:
     """Token units -> smallest units. ``Raw`` passes through unchanged.
 
     Raises:
-        ValueError: negative, or finer than the token's decimals.
+        InvalidAmount: not a finite number, negative, or finer than the token's decimals.
     """
     if isinstance(amount, Raw):
         value = int(amount)
     else:
-        scaled = Decimal(str(amount)) * (Decimal(10) ** decimals)
+        try:
+            number = Decimal(str(amount))
+        except ArithmeticError:  # decimal.InvalidOperation
+            raise InvalidAmount(f"amount {amount!r} is not a number") from None
+        if not number.is_finite():
+            raise InvalidAmount(f"amount {amount!r} is not a finite number")
+        scaled = number * (Decimal(10) ** decimals)
         if scaled != scaled.to_integral_value():
-            raise ValueError(f"{amount} has more than {decimals} decimals")
+            raise InvalidAmount(f"{amount} has more than {decimals} decimals")
         value = int(scaled)
     if value < 0:
-        raise ValueError(f"amount must not be negative, got {amount}")
+        raise InvalidAmount(f"amount must not be negative, got {amount}")
     return value
 
 
@@ -56,10 +63,14 @@ def utc(timestamp: int) -> datetime:
 
 
 def to_timestamp(value: datetime | int) -> int:
-    """Aware datetime or unix seconds -> unix seconds (naive datetimes are refused)."""
+    """Aware datetime or unix seconds -> unix seconds.
+
+    Raises:
+        InvalidDeadline: a naive datetime (no time zone).
+    """
     if isinstance(value, datetime):
         if value.tzinfo is None:
-            raise ValueError("use a timezone-aware datetime (e.g. datetime.now(timezone.utc))")
+            raise InvalidDeadline("use a timezone-aware datetime (e.g. datetime.now(timezone.utc))")
         return int(value.timestamp())
     return int(value)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import click
 from pydantic import ValidationError
 
-from computerails.cli import client, deployments, oracle, provider  # noqa: F401 (each registers its group)
+from computerails.cli import account, client, deployments, devnet, oracle, provider  # noqa: F401 (each registers its group)
 from computerails.cli._common import CliError, Settings, cli, parse_deadline, validation_message
 from computerails.errors import ComputeRailsError
 

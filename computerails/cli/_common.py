@@ -50,6 +50,21 @@ class AddressType(click.ParamType):
 ADDRESS = AddressType()
 
 
+def ape_accounts_dir() -> Path:
+    """Where Ape keeps its keystore accounts: ``$APE_DATA_FOLDER/accounts``, by default
+    ``~/.ape/accounts`` (what ``ape accounts`` and ``--account NAME`` read)."""
+    data = os.environ.get("APE_DATA_FOLDER")
+    return (Path(data) if data else Path("~/.ape")).expanduser() / "accounts"
+
+
+def is_keystore(keyfile: Any) -> bool:
+    """Whether `keyfile` (parsed JSON) has the shape of an encrypted V3 keystore."""
+    if not isinstance(keyfile, dict):
+        return False
+    crypto = keyfile.get("crypto", keyfile.get("Crypto"))
+    return keyfile.get("version") == 3 and isinstance(crypto, dict) and "ciphertext" in crypto
+
+
 @dataclass
 class Settings:
     rpc: str
@@ -84,6 +99,11 @@ class Settings:
             keyfile = json.loads(path.read_text())
         except (OSError, json.JSONDecodeError) as exc:
             raise CliError(f"cannot read keystore {path}: {exc}") from None
+        if not is_keystore(keyfile):
+            raise CliError(
+                f"{path} is not an encrypted V3 keystore (no version 3 and crypto section): "
+                "make one with `computerails account new`"
+            )
         password = os.environ.get(self.password_env)
         if password is None:
             password = click.prompt(f"Password for {path.name}", hide_input=True, err=True)
@@ -91,12 +111,14 @@ class Settings:
             return Account.decrypt(keyfile, password)
         except ValueError:
             raise CliError(f"wrong password for keystore {path}") from None
+        except (KeyError, TypeError) as exc:
+            raise CliError(f"keystore {path} is damaged: {type(exc).__name__} {exc}") from None
 
     def _keystore_path(self) -> Path | None:
         if self.keystore:
             return Path(self.keystore).expanduser()
         if self.account:
-            return Path("~/.ape/accounts").expanduser() / f"{self.account}.json"
+            return ape_accounts_dir() / f"{self.account}.json"
         return None
 
     def out(self, data: Any, human: Callable[[], None]) -> None:

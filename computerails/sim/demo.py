@@ -29,8 +29,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from web3 import HTTPProvider, Web3
 
+import computerails
 from computerails.devnet import Anvil, ape_build_artifacts, deploy_protocol, derive_key, dev_key, write_deployment
 from computerails.devnet.anvil import ROOT
+from computerails.errors import ComputeRailsError
 from computerails.sim.marketplace import Config, Marketplace, Report, default_sizes
 
 console = Console(width=None if Console().is_terminal else 130)
@@ -58,6 +60,19 @@ def simulate(rpc: str, deployment: str, config: Config, governance_key: str) -> 
     with Progress(*columns, console=console) as progress:
         market = Marketplace(rpc, deployment, config, governance_key, make_progress(progress))
         return market.run()
+
+
+def preflight(rpc: str, deployment: str) -> None:
+    """Check the node and the deployment before the simulation starts (a stopped node, a missing
+    or malformed file, a deployment that is not on this node): one line, not a traceback.
+
+    Raises:
+        click.ClickException: what is wrong and what to do.
+    """
+    try:
+        computerails.connect(rpc, deployment=deployment)
+    except ComputeRailsError as exc:
+        raise click.ClickException(f"{type(exc).__name__}: {exc}") from None
 
 
 def peak_memory_mb(pid: int) -> float | None:
@@ -173,9 +188,12 @@ def cli(
         config.validate()
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
+    if deployment and not rpc:
+        raise click.UsageError("--deployment needs --rpc (without --rpc the demo deploys to a fresh anvil)")
     if rpc:
         if not deployment:
             raise click.UsageError("--rpc needs --deployment")
+        preflight(rpc, deployment)
         report = simulate(rpc, deployment, config, dev_key(0))
     else:
         # A few recent states: the senders' reads of "latest" race the blocks mined meanwhile.

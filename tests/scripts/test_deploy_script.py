@@ -12,7 +12,7 @@ from web3 import HTTPProvider, Web3
 
 from computerails.cli import main
 from computerails.deployments import Deployment, role_id
-from computerails.devnet import dev_key, through_timelock
+from computerails.devnet import dev_address, dev_key, through_timelock
 from tests.support.anvil import Anvil
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -71,3 +71,42 @@ def test_ape_run_deploy__running_anvil__file_written_and_deployment_check_passes
         assert len(lines) == 1
         assert lines[0].startswith("error: deployment check failed: JobEscrow ")
         assert "lacks COLLATERAL_MANAGER_ROLE on ProviderStaking" in lines[0]
+
+
+def test_ape_run_deploy__public_network_invocation_with_account_new_keystore__deployment_check_passes(
+    tmp_path, capsys, monkeypatch
+):
+    """README's invocation for public networks (`--network URL --account NAME` and every address
+    given), with the Ape account `computerails account new --name` made: Ape reads that keystore."""
+    home = tmp_path / "home"
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.delenv("APE_DATA_FOLDER", raising=False)
+    monkeypatch.setenv("CR_DEPLOYER_KEY", dev_key(9))
+    monkeypatch.setenv("COMPUTERAILS_PASSWORD", "pw")
+    assert main(["account", "new", "--name", "deployer", "--import-key-env", "CR_DEPLOYER_KEY"]) == 0
+    with Anvil() as node:
+        assert main(["--rpc", node.url, "--json", "devnet", "deploy", "--out", str(tmp_path / "devnet")]) == 0
+        tokens = json.loads((tmp_path / "devnet" / "31337.json").read_text())["tokens"]
+        capsys.readouterr()
+        governance, treasury, *oracles = (dev_address(i) for i in (0, 1, 17, 18, 19))
+        env = dict(os.environ, APE_ACCOUNTS_deployer_PASSPHRASE="pw")
+        env.setdefault("SOLCX_BINARY_PATH", str(ROOT / ".solc"))
+        args = ["run", "deploy", "--network", node.url, "--account", "deployer", "--out", str(tmp_path / "public")]
+        args += ["--staking-token", tokens["staking"], "--payment-token", tokens["payment"][0]]
+        args += ["--collateral-rate", "500000000000000000000000000000", "--treasury", treasury]
+        args += ["--arbitrator", governance, "--governance", governance, "--guardian", governance, "--threshold", "2"]
+        for oracle in oracles:
+            args += ["--oracle", oracle]
+        result = subprocess.run(
+            [str(Path(sys.executable).parent / "ape"), *args],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert result.returncode == 0, result.stderr
+        path = tmp_path / "public" / "31337.json"
+        assert json.loads(path.read_text())["governance"]["deployer"] == dev_address(9)
+        assert main(["--rpc", node.url, "--deployment", str(path), "--json", "deployments", "check"]) == 0
+        assert json.loads(capsys.readouterr().out)["ok"] is True

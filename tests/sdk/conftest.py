@@ -3,19 +3,23 @@ by the project's deploy script. Each test runs inside an evm_snapshot / evm_reve
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from web3 import HTTPProvider, Web3
 
 import computerails
+from computerails.cli import cli, main
 from computerails.devnet import dev_key
 from tests.support.anvil import Anvil
 from tests.support.sdk import (
     CLIENT,
     FIRST_STAKE,
+    KEY_VAR,
     ORACLES,
     OTHER_CLIENT,
     OTHER_PROVIDER,
@@ -174,3 +178,49 @@ def accepted_job(make_job, registered_provider):
 def attested_job(accepted_job, relayer_rails, oracle_keys):
     relayer_rails.oracle.attest(accepted_job.id, success=True, units=80, result_hash=RESULT, signers=oracle_keys)
     return relayer_rails.views.job(accepted_job.id)
+
+
+# ───────────────────────── the command line (tests/sdk/test_cli*.py) ─────────────────────────
+
+
+@pytest.fixture
+def run(anvil, deployment_file, _revert_chain):
+    """run(index, *args, as_json=True) -> parsed JSON (or text) of a successful CLI invocation."""
+
+    def _run(index, *args, as_json=True, env=None, base=None):
+        options = base if base is not None else ["--rpc", anvil.url, "--deployment", str(deployment_file)]
+        environment = dict(env or {})
+        if index is not None:
+            options = options + ["--private-key-env", KEY_VAR]
+            environment[KEY_VAR] = dev_key(index)
+        if as_json:
+            options = options + ["--json"]
+        result = CliRunner(mix_stderr=False).invoke(
+            cli, options + [str(a) for a in args], env=environment, catch_exceptions=False
+        )
+        assert result.exit_code == 0, result.stderr
+        assert result.stderr == ""
+        return json.loads(result.stdout) if as_json else result.stdout
+
+    return _run
+
+
+@pytest.fixture
+def fail(anvil, deployment_file, monkeypatch, capsys, _revert_chain):
+    """fail(index, *args) -> the one stderr line of a failing `computerails.cli.main` run."""
+
+    def _fail(index, *args, base=None):
+        options = base if base is not None else ["--rpc", anvil.url, "--deployment", str(deployment_file)]
+        if index is not None:
+            monkeypatch.setenv(KEY_VAR, dev_key(index))
+            options = options + ["--private-key-env", KEY_VAR]
+        capsys.readouterr()
+        code = main(options + [str(a) for a in args])
+        out = capsys.readouterr()
+        assert code != 0
+        lines = out.err.splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: "), out.err
+        assert "Traceback" not in out.err + out.out
+        return lines[0]
+
+    return _fail

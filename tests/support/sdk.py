@@ -18,6 +18,8 @@ ORACLES = (17, 18, 19)
 
 SPEC = b"\x01" * 32
 RESULT = b"\x02" * 32
+#: The env var the CLI tests pass a dev key in (--private-key-env).
+KEY_VAR = "CR_TEST_KEY"
 FIRST_STAKE = Decimal(2_000)
 
 
