@@ -11,7 +11,15 @@ from __future__ import annotations
 import click
 from pydantic import ValidationError
 
-from computerails.cli import client, deployments, oracle, provider  # noqa: F401 (each registers its group)
+from computerails.cli import (  # noqa: F401 (each registers its group or commands)
+    arbitrator,
+    client,
+    deployments,
+    job,
+    oracle,
+    protocol,
+    provider,
+)
 from computerails.cli._common import CliError, Settings, cli, parse_deadline, validation_message
 from computerails.errors import ComputeRailsError
 
