@@ -54,10 +54,11 @@ class RoleCommand(click.Command):
     refused by the argument's name (click alone reads ``-5`` as an unknown option)."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        given = list(args)  # the parser consumes `args`
         try:
             return super().parse_args(ctx, args)
         except click.NoSuchOption:
-            token = next((a for a in args if _NEGATIVE.match(a)), None)
+            token = next((a for a in given if _NEGATIVE.match(a)), None)
             argument = next((p for p in self.params if isinstance(p, click.Argument)), None)
             if token is None or argument is None:
                 raise
@@ -80,6 +81,16 @@ class RoleGroup(click.Group):
 
 
 # ───────────────────────── output ─────────────────────────
+
+
+def print_rows(title: str, rows: dict[str, str]) -> None:
+    """A two-column table whose long values (hashes, addresses) wrap instead of being cut."""
+    table = Table(title=title, show_header=False)
+    table.add_column("field", style="bold", no_wrap=True)
+    table.add_column("value", overflow="fold")
+    for key, value in rows.items():
+        table.add_row(key, value)
+    console.print(table)
 
 
 def amount(value: Decimal, symbol: str) -> str:

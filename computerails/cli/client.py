@@ -15,7 +15,6 @@ from computerails.cli._common import (
     console,
     parse_deadline,
     parse_hash32,
-    print_table,
 )
 from computerails.cli._ui import (
     AMOUNT,
@@ -27,6 +26,7 @@ from computerails.cli._ui import (
     job_table_row,
     party,
     pending_note,
+    print_rows,
     warn_and_confirm,
 )
 from computerails.errors import NothingClaimable
@@ -79,7 +79,7 @@ def client_create_job(
     rails = s.rails()
     _check_provider(s, rails, provider)
     job = rails.client.create_job(provider, unit_price, max_units, when_due, spec, token=token)
-    s.out(job, lambda: print_table(f"Job {job.id} created", job_rows(job, rails.staking_token.symbol)))
+    s.out(job, lambda: print_rows(f"Job {job.id} created", job_rows(job, rails.staking_token.symbol)))
 
 
 @client.command("cancel")
@@ -143,7 +143,7 @@ def client_status(s: Settings, job_id: int | None) -> None:
         rails = s.rails(signer=False)
         job = rails.client.job(job_id)
         now = rails.now()
-        s.out(job, lambda: print_table(f"Job {job_id}", job_rows(job, rails.staking_token.symbol, now)))
+        s.out(job, lambda: print_rows(f"Job {job_id}", job_rows(job, rails.staking_token.symbol, now)))
         return
     _list_jobs(s, None)
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import click
 from rich.table import Table
 
-from computerails.cli._common import Settings, cli, console, print_table
-from computerails.cli._ui import JOB_ID, RoleGroup, amount, job_rows
+from computerails.cli._common import Settings, cli, console
+from computerails.cli._ui import JOB_ID, RoleGroup, amount, job_rows, print_rows
 
 
 @cli.group(cls=RoleGroup)
@@ -49,4 +49,4 @@ def job_show(s: Settings, job_id: int) -> None:
     rails = s.rails(signer=False)
     found = rails.views.job_with_spec(job_id)
     now = rails.now()
-    s.out(found, lambda: print_table(f"Job {job_id}", job_rows(found, rails.staking_token.symbol, now)))
+    s.out(found, lambda: print_rows(f"Job {job_id}", job_rows(found, rails.staking_token.symbol, now)))

@@ -8,7 +8,7 @@ import click
 from rich.progress import Progress
 from rich.table import Table
 
-from computerails.cli._common import ADDRESS, Settings, cli, console, print_table
+from computerails.cli._common import ADDRESS, Settings, cli, console
 from computerails.cli._ui import (
     AMOUNT,
     JOB_ID,
@@ -18,6 +18,7 @@ from computerails.cli._ui import (
     job_table_row,
     party,
     pending_note,
+    print_rows,
     provider_rows,
     when,
 )
@@ -37,7 +38,7 @@ def provider_register(s: Settings, metadata_uri: str, stake: Decimal) -> None:
     """Register as a provider with a first stake."""
     rails = s.rails()
     status = rails.provider.register(metadata_uri, stake)
-    s.out(status, lambda: print_table("Registered", provider_rows(status, rails.staking_token.symbol)))
+    s.out(status, lambda: print_rows("Registered", provider_rows(status, rails.staking_token.symbol)))
 
 
 @provider.command("stake")
@@ -172,4 +173,4 @@ def provider_status(s: Settings, address: str | None) -> None:
     """Stake, locked, unbonding, jailed and claimable (of ADDRESS: no key needed)."""
     rails, who = party(s, address)
     status = rails.provider.status(who)
-    s.out(status, lambda: print_table(f"Provider {status.address}", provider_rows(status, rails.staking_token.symbol)))
+    s.out(status, lambda: print_rows(f"Provider {status.address}", provider_rows(status, rails.staking_token.symbol)))

@@ -73,9 +73,7 @@ def test_settle_many__two_attested_jobs__one_transaction(
     assert client_rails.views.claimable(client_rails.address)[client_rails.token()] == Decimal(5)
 
 
-def test_settle_many__one_job_not_ready__whole_batch_refused_nothing_sent(
-    w3, attested_job, make_job, relayer_rails
-):
+def test_settle_many__one_job_not_ready__whole_batch_refused_nothing_sent(w3, attested_job, make_job, relayer_rails):
     warp(w3, 3_600)
     open_job = make_job()
 
@@ -207,8 +205,12 @@ def test_claim_reward__after_a_slashing_report__paid_then_nothing(
     w3, relayer_rails, registered_provider, oracle_keys, stk
 ):
     epoch = finish_sla_epoch(w3, relayer_rails)
-    report = UptimeReport(provider=registered_provider.address, epoch=epoch, uptime_bps=0, relayer=relayer_rails.address)
-    sent = relayer_rails.oracle.submit_uptime_report(report, relayer_rails.oracle.collect_signatures(report, oracle_keys))
+    report = UptimeReport(
+        provider=registered_provider.address, epoch=epoch, uptime_bps=0, relayer=relayer_rails.address
+    )
+    sent = relayer_rails.oracle.submit_uptime_report(
+        report, relayer_rails.oracle.collect_signatures(report, oracle_keys)
+    )
 
     outcome = relayer_rails.oracle.uptime_outcome(sent)
     assert (outcome.slashed, outcome.relayer_reward, outcome.jailed, outcome.shortfall) == (
