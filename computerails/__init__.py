@@ -14,7 +14,21 @@ Ape is a build and test tool here: importing this package never imports it.
 from computerails import errors
 from computerails.deployments import Deployment, load_deployment
 from computerails.rails import ComputeRails, connect
-from computerails.types import Attestation, Job, JobStatus, Payout, ProviderStatus, Raw, Signature, UptimeReport
+from computerails.types import (
+    Attestation,
+    Dispute,
+    Epochs,
+    Job,
+    JobStage,
+    JobStatus,
+    Payout,
+    ProviderStatus,
+    Raw,
+    Settlement,
+    Signature,
+    UptimeOutcome,
+    UptimeReport,
+)
 
 __version__ = "0.1.0"
 
@@ -22,12 +36,17 @@ __all__ = [
     "Attestation",
     "ComputeRails",
     "Deployment",
+    "Dispute",
+    "Epochs",
     "Job",
+    "JobStage",
     "JobStatus",
     "Payout",
     "ProviderStatus",
     "Raw",
+    "Settlement",
     "Signature",
+    "UptimeOutcome",
     "UptimeReport",
     "connect",
     "errors",

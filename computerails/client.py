@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from eth_account import Account
@@ -171,7 +172,7 @@ class ClientAPI:
 
     def cancel(self, job_id: int) -> Job:
         """Cancel a job the provider has not accepted; the escrow becomes withdrawable."""
-        job = self._own_job(job_id, JobStatus.OPEN, "cancel")
+        job = self.check_cancel(job_id)
         self._s.send(self._s.escrow.functions.cancel(job_id), "cancel")
         return shared.job(self._s, job.id)
 
@@ -186,15 +187,50 @@ class ClientAPI:
         self._s.send(self._s.escrow.functions.reclaimExpired(job_id), "reclaimExpired")
         return shared.job(self._s, job_id)
 
+    def check_cancel(self, job_id: int) -> Job:
+        """The checks of :meth:`cancel` alone (nothing is sent): returns the job."""
+        return self._own_job(job_id, JobStatus.OPEN, "cancel")
+
     def dispute(self, job_id: int) -> Job:
         """Dispute a success attestation within the challenge window, posting the bond."""
-        job = self._own_job(job_id, JobStatus.ATTESTED, "dispute")
-        if job.challenge_ends and self._s.now() >= int(job.challenge_ends.timestamp()):
-            raise WrongJobState(f"job {job_id}'s challenge window closed at {job.challenge_ends.isoformat()}")
-        bond = self._s.read("JobEscrow", self._s.escrow.address, "disputeBondFor", job_id)
+        job, bond = self._check_dispute(job_id)
         fn = self._fund(job.token, bond, "approve", lambda _p: self._s.escrow.functions.dispute(job_id))
         self._s.send(fn, "dispute")
         return shared.job(self._s, job_id)
+
+    def check_dispute(self, job_id: int) -> tuple[Job, Decimal]:
+        """The checks of :meth:`dispute` alone (nothing is sent): returns the job and the bond
+        a dispute would post, in the payment token's units.
+
+        Raises:
+            KeyError: no job has this id.
+            NotAllowed: the account is not the job's client.
+            WrongJobState: the job is not attested, or its challenge window closed.
+            InsufficientBalance: the account cannot pay the bond.
+        """
+        job, bond = self._check_dispute(job_id)
+        balance = self._s.read(ERC20, job.token.address, "balanceOf", self._s.address)
+        self._check_balance(job.token, bond, balance)
+        return job, from_raw(bond, job.token.decimals)
+
+    def _check_dispute(self, job_id: int) -> tuple[Job, int]:
+        s = self._s
+        view, now, bond = s.rpc.run(
+            [
+                s.call("JobEscrow", s.escrow.address, "job", job_id),
+                s.latest_time(),
+                s.call("JobEscrow", s.escrow.address, "disputeBondFor", job_id),
+            ]
+        )
+        job = self._owned(shared.job_from_view(s, view), JobStatus.ATTESTED, "dispute")
+        if job.challenge_ends and now >= int(job.challenge_ends.timestamp()):
+            raise WrongJobState(
+                f"job {job_id}'s challenge window closed at {job.challenge_ends.isoformat()}; "
+                "it can only be settled now",
+                sdk=f"rails.keeper.settle({job_id})",
+                cli=f"run `computerails job settle {job_id}`",
+            )
+        return job, int(bond)
 
     def withdraw(self, token: str | None = None) -> Payout:
         """Withdraw everything claimable in `token` from the escrow, in one transfer."""
@@ -211,7 +247,13 @@ class ClientAPI:
         return shared.claim_everything(self._s)
 
     def job(self, job_id: int) -> Job:
-        return shared.job(self._s, job_id)
+        """A job's current state with the spec hash it was created with.
+
+        Raises:
+            KeyError: no job has this id.
+        """
+        job = shared.job(self._s, job_id)
+        return job.model_copy(update={"spec_hash": shared.spec_hash(self._s, job_id)})
 
     def jobs(self, client: str | None = None) -> list[Job]:
         """This client's jobs (or another's), from JobCreated events."""
@@ -262,7 +304,11 @@ class ClientAPI:
         if allowed is None or not allowed:  # never refuse on a cached entry: read it again first
             allowed = shared.payment_token(self._s, token, fresh=True)["allowed"]
         if not allowed:
-            raise PreconditionError(f"token {token} is not an allowed payment token (see views.payment_tokens())")
+            raise PreconditionError(
+                f"token {token} is not an allowed payment token",
+                sdk="see views.payment_tokens()",
+                cli="see `computerails params`",
+            )
 
     def _check_balance(self, info: TokenInfo, amount: int, balance: int) -> None:
         if balance < amount:
@@ -272,7 +318,10 @@ class ClientAPI:
             )
 
     def _own_job(self, job_id: int, status: JobStatus, action: str) -> Job:
-        job = shared.job(self._s, job_id)
+        return self._owned(shared.job(self._s, job_id), status, action)
+
+    def _owned(self, job: Job, status: JobStatus, action: str) -> Job:
+        job_id = job.id
         if job.client != self._s.address:
             raise NotAllowed(f"only job {job_id}'s client {job.client} can {action} it")
         if job.status is not status:

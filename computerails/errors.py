@@ -199,8 +199,8 @@ _HINTS = {
     "ChallengeWindowOpen": "wait until the challenge window closes before settling",
     "ChallengeWindowClosed": "the challenge window is over; the job can only be settled now",
     "InsufficientFreeStake": "add stake or wait for running jobs to release their collateral",
-    "StakeBelowMinimum": "stake at least the minimum (see params())",
-    "ProviderIsJailed": "the provider was slashed: top up to the minimum stake and call unjail",
+    "StakeBelowMinimum": "stake at least the minimum (a protocol parameter)",
+    "ProviderIsJailed": "the provider was slashed: top up to the minimum stake, then unjail",
     "UnbondingNotElapsed": "wait until the unbonding delay has passed",
     "NothingToWithdraw": "nothing is claimable in this token",
     "NothingToClaim": "nothing is claimable",
@@ -323,7 +323,27 @@ def decode_revert(data: str | bytes | None) -> ContractRevert:
 
 
 class PreconditionError(ComputeRailsError, ValueError):
-    """Checked before sending: nothing was sent and no gas was spent."""
+    """Checked before sending: nothing was sent and no gas was spent.
+
+    Args:
+        message: what is wrong.
+        sdk: what to do about it, naming SDK calls (appended to the message).
+        cli: the same advice naming ``computerails`` commands: the command line prints
+            :meth:`for_cli` instead of the message.
+
+    Attributes:
+        reason: `message` alone, without the advice.
+    """
+
+    def __init__(self, message: str = "", *, sdk: str = "", cli: str = "") -> None:
+        super().__init__(f"{message}: {sdk}" if sdk else message)
+        self.reason = message
+        self.sdk_fix = sdk
+        self.cli_fix = cli
+
+    def for_cli(self) -> str:
+        """The message with the advice that names ``computerails`` commands (if there is one)."""
+        return f"{self.reason}: {self.cli_fix}" if self.cli_fix else str(self)
 
 
 class InsufficientBalance(PreconditionError):

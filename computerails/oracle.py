@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from decimal import Decimal
 from typing import TypeVar
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
 from computerails import eip712, shared
-from computerails.errors import InvalidSignatures, PreconditionError, StaleSignatures, WrongJobState
+from computerails.addresses import parse_address
+from computerails.errors import (
+    InvalidSignatures,
+    NothingClaimable,
+    PreconditionError,
+    StaleSignatures,
+    WrongJobState,
+)
 from computerails.session import Session
 from computerails.tx import Call, SentTransaction
-from computerails.types import Attestation, JobStatus, Signature, UptimeReport
+from computerails.types import Attestation, JobStatus, Payout, Signature, UptimeOutcome, UptimeReport, from_raw
 
 Signer = LocalAccount | str | bytes
 _SIGNED_MEMORY = 4_096  # own signatures remembered for the quorum check
@@ -194,6 +202,62 @@ class OracleAPI:
             config_version=self.config_version(),
         )
         return self.submit_attestation(attestation, self.collect_signatures(attestation, signers))
+
+    def uptime_outcome(self, sent: SentTransaction) -> UptimeOutcome:
+        """What a relayed uptime report did, read from its receipt's events: the slash, the
+        shortfall deferred, the relayer's reward and whether it jailed the provider.
+
+        Raises:
+            PreconditionError: the transaction applied no uptime report.
+        """
+        s = self._s
+        slasher, staking = s.slasher.address, s.staking.address
+        reported = s.abi["UptimeSlasher"].events["UptimeReported"].logs(sent.receipt, slasher)
+        if not reported:
+            raise PreconditionError(f"transaction {sent.tx_hash} applied no uptime report")
+        (r,) = reported
+        slashes = s.abi["ProviderStaking"].events["ProviderSlashed"].logs(sent.receipt, staking)
+        jailed = s.abi["ProviderStaking"].events["ProviderJailed"].logs(sent.receipt, staking)
+        token = s.staking_token
+        d = token.decimals
+        return UptimeOutcome(
+            provider=r["provider"],
+            epoch=r["epoch"],
+            uptime_bps=r["uptimeBps"],
+            relayer=r["relayer"],
+            slash_requested=from_raw(r["slashRequested"], d),
+            slashed=from_raw(r["slashed"], d),
+            shortfall=from_raw(sum(e["deferred"] for e in slashes), d),
+            relayer_reward=from_raw(r["relayerReward"], d),
+            jailed=any(e["provider"] == r["provider"] for e in jailed),
+            token=token,
+            tx_hash=sent.tx_hash,
+        )
+
+    # ───────────────────────── the relayer's reward ─────────────────────────
+
+    def reward(self, address: str | None = None) -> Decimal:
+        """Slash proceeds `address` (default: the connection's account) can claim from the
+        staking contract, in staking-token units: a relayer's rewards for uptime reports (and
+        any other share of slashes it received)."""
+        who = parse_address(address, "relayer") if address else self._s.address
+        raw = self._s.read("ProviderStaking", self._s.staking.address, "claimable", who)
+        return from_raw(raw, self._s.staking_token.decimals)
+
+    def claim_reward(self) -> Payout:
+        """Claim the relayer's rewards (every slash proceed of the account) from the staking
+        contract, in one transfer of the staking token.
+
+        Raises:
+            NothingClaimable: nothing is claimable.
+        """
+        me = self._s.address
+        token = self._s.staking_token
+        amount = self.reward()
+        if amount == 0:
+            raise NothingClaimable(f"{me} has no relayer reward (nor other slash proceeds) to claim in {token.symbol}")
+        sent = self._s.send(self._s.staking.functions.claim(), "claim")
+        return Payout(token=token, amount=amount, tx_hash=sent.tx_hash, source="staking")
 
     # ───────────────────────── views ─────────────────────────
 

@@ -29,7 +29,11 @@ class ProviderAPI:
         info = self._s.staking_token
         raw = to_raw(stake, info.decimals)
         if self._s.read("ProviderStaking", self._s.staking.address, "isRegistered", me):
-            raise PreconditionError(f"{me} is already registered; use stake() to add more")
+            raise PreconditionError(
+                f"{me} is already registered",
+                sdk="add stake with provider.stake()",
+                cli="add stake with `computerails provider stake AMOUNT`",
+            )
         minimum = self._min_stake()
         if raw < max(minimum, 1):
             minimum = self._min_stake(fresh=True)  # never refuse on a cached minimum
@@ -55,7 +59,18 @@ class ProviderAPI:
         """Move free stake into unbonding; it stays slashable until withdrawn after the delay.
 
         A new request adds to any pending unbond and restarts the delay for the whole amount.
+
+        Raises:
+            NotAllowed: the account is not a registered provider.
+            InsufficientStake: more than the free stake, nothing, or an uptime slash is owed.
         """
+        raw = self.check_unbond(amount)
+        self._s.send(self._s.staking.functions.requestUnbond(raw), "requestUnbond")
+        return self.status()
+
+    def check_unbond(self, amount: Amount) -> int:
+        """The checks of :meth:`request_unbond` alone (nothing is sent): returns the amount in
+        raw units, or raises what :meth:`request_unbond` would."""
         info = self._s.staking_token
         raw = to_raw(amount, info.decimals)
         status = self.status()
@@ -63,16 +78,18 @@ class ProviderAPI:
             raise NotAllowed(f"{status.address} is not a registered provider")
         if status.shortfall:
             raise InsufficientStake(
-                f"{status.address} owes an uptime slash of {status.shortfall} {info.symbol}: "
-                "stake() that much first; nothing can unbond until it is paid"
+                f"{status.address} owes an uptime slash of {status.shortfall} {info.symbol}; "
+                "nothing can unbond until it is paid",
+                sdk="add that much with provider.stake() first",
+                cli="add that much with `computerails provider stake AMOUNT` first",
             )
         free = to_raw(status.free, info.decimals)
         if raw == 0 or raw > free:
             raise InsufficientStake(
-                f"can unbond up to {status.free} {info.symbol} of free stake, asked {from_raw(raw, info.decimals)}"
+                f"can unbond up to {status.free} {info.symbol} of free stake, asked "
+                f"{from_raw(raw, info.decimals)} {info.symbol}"
             )
-        self._s.send(self._s.staking.functions.requestUnbond(raw), "requestUnbond")
-        return self.status()
+        return raw
 
     def withdraw_unbonded(self) -> Payout:
         """Withdraw unbonded stake once the delay has passed."""
@@ -106,7 +123,11 @@ class ProviderAPI:
             raise WrongJobState(f"job {job_id}'s accept window closed at {job.accept_by.isoformat()}")
         jailed, left, free = info[1], info[3], info[6]
         if jailed:
-            raise ProviderJailed(f"{me} is jailed: top up to the minimum stake and call unjail() first")
+            raise ProviderJailed(
+                f"{me} is jailed",
+                sdk="top up to the minimum stake with provider.stake(), then provider.unjail()",
+                cli="top up with `computerails provider stake AMOUNT`, then run `computerails provider unjail`",
+            )
         if left:
             raise NotAllowed(f"{me} has left the network and takes no new jobs")
         stake = s.staking_token
@@ -121,7 +142,7 @@ class ProviderAPI:
         if collateral > free:
             raise InsufficientStake(
                 f"job {job_id} needs {from_raw(collateral, stake.decimals)} {stake.symbol} of collateral, "
-                f"{from_raw(free, stake.decimals)} is free: add stake or wait for running jobs to end"
+                f"{from_raw(free, stake.decimals)} {stake.symbol} is free: add stake or wait for running jobs to end"
             )
         s.tx.send(call, label="accept", gas=simulation.gas_limit(simulated))
         return shared.job(s, job_id)
@@ -134,15 +155,19 @@ class ProviderAPI:
         info = self._s.staking_token
         if status.shortfall:
             raise InsufficientStake(
-                f"{status.address} owes an uptime slash of {status.shortfall} {info.symbol}: "
-                "stake() that much first, then unjail"
+                f"{status.address} owes an uptime slash of {status.shortfall} {info.symbol}",
+                sdk="add that much with provider.stake(), then unjail",
+                cli="add that much with `computerails provider stake AMOUNT`, then run `computerails provider unjail`",
             )
         minimum = self._min_stake()
         if to_raw(status.staked, info.decimals) < minimum:
             minimum = self._min_stake(fresh=True)  # never refuse on a cached minimum
         if to_raw(status.staked, info.decimals) < minimum:
             raise InsufficientStake(
-                f"stake is {status.staked} {info.symbol}; top up to {from_raw(minimum, info.decimals)} before unjailing"
+                f"stake is {status.staked} {info.symbol}; top up to {from_raw(minimum, info.decimals)} {info.symbol} "
+                "before unjailing",
+                sdk="add stake with provider.stake()",
+                cli="add stake with `computerails provider stake AMOUNT`",
             )
         self._s.send(self._s.staking.functions.unjail(), "unjail")
         return self.status()
@@ -151,13 +176,18 @@ class ProviderAPI:
         """Stop taking new jobs for good. The uptime SLA ends with the current epoch (misses
         before stay slashable within the reporting window); live jobs run to their end and stake
         unbonds as usual with :meth:`request_unbond`."""
+        self.check_leave()
+        self._s.send(self._s.staking.functions.leave(), "leave")
+        return self.status()
+
+    def check_leave(self) -> ProviderStatus:
+        """The checks of :meth:`leave` alone (nothing is sent)."""
         status = self.status()
         if not status.registered:
             raise NotAllowed(f"{status.address} is not a registered provider")
         if status.left:
             raise PreconditionError(f"{status.address} has already left")
-        self._s.send(self._s.staking.functions.leave(), "leave")
-        return self.status()
+        return status
 
     def claim_rewards(self) -> list[Payout]:
         """Withdraw everything claimable, one transaction per token that has a balance.
@@ -182,7 +212,11 @@ class ProviderAPI:
     def _require_registered(self) -> None:
         me = self._s.address
         if not self._s.read("ProviderStaking", self._s.staking.address, "isRegistered", me):
-            raise NotAllowed(f"{me} is not a registered provider: register() first")
+            raise NotAllowed(
+                f"{me} is not a registered provider",
+                sdk="provider.register() first",
+                cli="run `computerails provider register` first",
+            )
 
     def _approve_stake(self, raw: int) -> None:
         me = self._s.address

@@ -21,10 +21,12 @@ from web3 import HTTPProvider, Web3
 from web3.contract import Contract
 
 from computerails._rpc import TRANSIENT, Codec, Request, Rpc, unreachable
+from computerails.arbitrator import ArbitratorAPI
 from computerails.client import ClientAPI
 from computerails.deployments import Deployment, load_deployment
 from computerails.errors import InvalidKey
 from computerails.governance import GovernanceAPI
+from computerails.keeper import KeeperAPI
 from computerails.oracle import OracleAPI
 from computerails.provider import ProviderAPI
 from computerails.session import Session
@@ -53,6 +55,8 @@ class ComputeRails:
     - :attr:`provider`: register, stake, unbond, accept jobs, claim rewards, status.
     - :attr:`oracle`: sign and submit attestations and uptime reports.
     - :attr:`governance`: schedule and execute changes through the timelock.
+    - :attr:`keeper`: settle jobs whose challenge window closed (anyone may).
+    - :attr:`arbitrator`: list open disputes and resolve them.
     - :attr:`views`: read-only state for dashboards.
 
     Use :func:`computerails.connect` to build one.
@@ -89,6 +93,8 @@ class ComputeRails:
         self.provider = ProviderAPI(session)
         self.oracle = OracleAPI(session)
         self.governance = GovernanceAPI(session)
+        self.keeper = KeeperAPI(session)
+        self.arbitrator = ArbitratorAPI(session)
         self.views = Views(session)
 
     # ───────────────────────── the connection ─────────────────────────

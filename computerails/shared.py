@@ -7,6 +7,7 @@ and views modules share them without importing each other or the facade.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
@@ -15,6 +16,9 @@ from computerails.session import Session
 from computerails.types import Job, JobStatus, Payout, ProviderStatus, TokenInfo, from_raw, utc
 
 # ───────────────────────── jobs ─────────────────────────
+
+#: Job reads per JSON-RPC batch.
+_BATCH = 500
 
 
 def job(s: Session, job_id: int, spec_hash: str | None = None) -> Job:
@@ -78,9 +82,14 @@ def job_from_view(s: Session, v: Any, spec_hash: str | None = None) -> Job:
     )
 
 
-def jobs(s: Session, client: str | None = None, provider: str | None = None) -> list[Job]:
-    """Jobs from JobCreated events since the deploy block, filtered by party, in their current
-    state.
+def jobs(
+    s: Session,
+    client: str | None = None,
+    provider: str | None = None,
+    status: JobStatus | Iterable[JobStatus] | None = None,
+) -> list[Job]:
+    """Jobs from JobCreated events since the deploy block, filtered by party (indexed topics)
+    and by current status, in their current state. The jobs' states are read in one batch.
 
     Raises:
         InvalidAddress: `client` or `provider` is mistyped or not an address.
@@ -91,7 +100,34 @@ def jobs(s: Session, client: str | None = None, provider: str | None = None) -> 
     if provider:
         filters["provider"] = parse_address(provider, "provider")
     logs = s.escrow.events.JobCreated().get_logs(from_block=s.deployment.deploy_block, argument_filters=filters or None)
-    return [job(s, log.args.jobId, spec_hash="0x" + bytes(log.args.specHash).hex()) for log in logs]
+    return jobs_by_id(s, {log.args.jobId: "0x" + bytes(log.args.specHash).hex() for log in logs}, status)
+
+
+def jobs_by_id(
+    s: Session, specs: dict[int, str | None], status: JobStatus | Iterable[JobStatus] | None = None
+) -> list[Job]:
+    """The jobs whose ids are the keys of `specs` (values: their spec hashes, if known), read in
+    one batch, kept if their current status is in `status` (default: any).
+
+    Raises:
+        KeyError: an id that was never created.
+    """
+    wanted = None if status is None else ({status} if isinstance(status, JobStatus) else set(status))
+    escrow = s.escrow.address
+    ids = list(specs)
+    views: list[Any] = []
+    for start in range(0, len(ids), _BATCH):  # one round trip per _BATCH jobs
+        views += s.rpc.run([s.call("JobEscrow", escrow, "job", i) for i in ids[start : start + _BATCH]])
+    found = [job_from_view(s, v, specs[i]) for i, v in zip(ids, views)]
+    return [j for j in found if wanted is None or j.status in wanted]
+
+
+def spec_hash(s: Session, job_id: int) -> str | None:
+    """The spec hash a job was created with, from its JobCreated event (None if not found)."""
+    logs = s.escrow.events.JobCreated().get_logs(
+        from_block=s.deployment.deploy_block, argument_filters={"jobId": job_id}
+    )
+    return "0x" + bytes(logs[0].args.specHash).hex() if logs else None
 
 
 # ───────────────────────── providers ─────────────────────────

@@ -3,8 +3,9 @@ and pydantic models for everything serialised (jobs, provider status, attestatio
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
+from enum import Enum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator
@@ -79,6 +80,20 @@ class _Model(BaseModel):
     model_config = ConfigDict(frozen=True)
 
 
+class JobStage(str, Enum):
+    """Where a job stands for the people who must act on it next, at a given chain time: its
+    status refined by the timers that are running (see :meth:`Job.stage`)."""
+
+    TO_ACCEPT = "to accept"  # open, the provider can accept until accept_by
+    NOT_ACCEPTED = "not accepted"  # open, accept window missed: the client can cancel
+    AWAITING_ATTESTATION = "awaiting attestation"  # accepted, the oracles attest until the deadline
+    EXPIRED = "past deadline"  # accepted, deadline passed unattested: anyone can reclaim it
+    IN_CHALLENGE = "in challenge window"  # attested, the client may dispute until challenge_ends
+    SETTLEABLE = "settleable"  # attested past its challenge window, or disputed and lapsed
+    DISPUTED = "disputed"  # the arbitrator rules until dispute_ends
+    ENDED = "ended"  # settled, failed, expired or cancelled
+
+
 class TokenInfo(_Model):
     address: str
     symbol: str
@@ -106,6 +121,39 @@ class Job(_Model):
     dispute_ends: datetime | None = None
     dispute_bond: Decimal = Decimal(0)
     spec_hash: str | None = None  # from JobCreated, when read from events
+
+    @property
+    def settles_at(self) -> datetime | None:
+        """The first moment anyone can settle the job: the end of its challenge window while
+        attested, one second after its dispute ends while disputed (a lapsed dispute); None in
+        any other state."""
+        if self.status is JobStatus.ATTESTED:
+            return self.challenge_ends
+        if self.status is JobStatus.DISPUTED and self.dispute_ends is not None:
+            return self.dispute_ends + timedelta(seconds=1)
+        return None
+
+    def settleable(self, now: datetime | int) -> bool:
+        """Whether ``settle`` would pay the job out at chain time `now`."""
+        at = self.settles_at
+        moment = now if isinstance(now, datetime) else utc(now)
+        return at is not None and moment >= at
+
+    def stage(self, now: datetime | int) -> JobStage:
+        """Where the job stands at chain time `now` (see :class:`JobStage`)."""
+        moment = now if isinstance(now, datetime) else utc(now)
+        if self.status is JobStatus.OPEN:
+            late = self.accept_by is not None and moment > self.accept_by
+            return JobStage.NOT_ACCEPTED if late else JobStage.TO_ACCEPT
+        if self.status is JobStatus.ACCEPTED:
+            return JobStage.EXPIRED if moment > self.deadline else JobStage.AWAITING_ATTESTATION
+        if self.settleable(moment):
+            return JobStage.SETTLEABLE
+        if self.status is JobStatus.ATTESTED:
+            return JobStage.IN_CHALLENGE
+        if self.status is JobStatus.DISPUTED:
+            return JobStage.DISPUTED
+        return JobStage.ENDED
 
 
 class ProviderStatus(_Model):
@@ -252,3 +300,68 @@ class Payout(_Model):
     amount: Decimal
     tx_hash: str
     source: str  # "escrow" (payments, refunds, fees) or "staking" (slash proceeds)
+
+
+class Settlement(_Model):
+    """One job paid out by ``settle`` or ``settle_many``, from its JobSettled event (amounts in
+    the payment token's units): ``gross = provider_net + fee``, ``gross + refund`` was the escrow."""
+
+    job_id: int
+    provider: str
+    client: str
+    token: TokenInfo
+    gross: Decimal
+    provider_net: Decimal
+    fee: Decimal
+    refund: Decimal
+    tx_hash: str
+
+
+class Dispute(_Model):
+    """A disputed job waiting for the arbitrator: it can be resolved until ``dispute_ends``;
+    after that it lapses and anyone can settle it (the attestation stands, the bond goes back)."""
+
+    job_id: int
+    client: str
+    provider: str
+    token: TokenInfo
+    escrow: Decimal
+    units: int
+    max_units: int
+    bond: Decimal  # posted by the client, payment-token units
+    dispute_ends: datetime
+    lapsed: bool  # past dispute_ends: no longer resolvable, settleable instead
+
+
+class EpochWindow(_Model):
+    """An uptime epoch: reports on it are accepted from ``end`` until ``report_deadline``."""
+
+    epoch: int
+    start: datetime
+    end: datetime
+    report_deadline: datetime
+
+
+class Epochs(_Model):
+    """The uptime clock: the epoch in progress and the ended epochs still open to reports
+    (oldest first)."""
+
+    now: datetime
+    current: EpochWindow
+    reportable: list[EpochWindow]
+
+
+class UptimeOutcome(_Model):
+    """What a relayed uptime report did, from the receipt's events (staking-token units)."""
+
+    provider: str
+    epoch: int
+    uptime_bps: int
+    relayer: str
+    slash_requested: Decimal
+    slashed: Decimal  # taken from free and unbonding stake
+    shortfall: Decimal  # owed instead of taken from locked stake
+    relayer_reward: Decimal
+    jailed: bool  # this report jailed the provider
+    token: TokenInfo
+    tx_hash: str

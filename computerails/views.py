@@ -5,13 +5,14 @@ one (wrong EIP-55 checksum) raises :class:`~computerails.errors.InvalidAddress`.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
 from computerails import shared
 from computerails.addresses import parse_address
 from computerails.session import ERC20, Session
-from computerails.types import Job, JobStatus, ProviderStatus, TokenInfo, from_raw
+from computerails.types import Epochs, EpochWindow, Job, JobStage, JobStatus, ProviderStatus, TokenInfo, from_raw, utc
 
 
 class Views:
@@ -35,9 +36,36 @@ class Views:
     def job_count(self) -> int:
         return int(self._s.read("JobEscrow", self._s.escrow.address, "jobCount"))
 
-    def jobs(self, client: str | None = None, provider: str | None = None) -> list[Job]:
-        """Jobs from JobCreated events since the deploy block, filtered by party, current state."""
-        return shared.jobs(self._s, client=client, provider=provider)
+    def jobs(
+        self,
+        client: str | None = None,
+        provider: str | None = None,
+        status: JobStatus | Iterable[JobStatus] | None = None,
+    ) -> list[Job]:
+        """Jobs from JobCreated events since the deploy block, filtered by party and current
+        status (one status or several), in their current state. The jobs' states are read in
+        JSON-RPC batches, not one call per job."""
+        return shared.jobs(self._s, client=client, provider=provider, status=status)
+
+    def jobs_by_stage(
+        self, client: str | None = None, provider: str | None = None, *, ended: bool = False
+    ) -> dict[JobStage, list[Job]]:
+        """A party's jobs grouped by :class:`JobStage` at the chain's current time, in stage
+        order, empty stages left out (``ended=True`` keeps the ended jobs too)."""
+        jobs = shared.jobs(self._s, client=client, provider=provider)
+        now = self._s.now()
+        groups: dict[JobStage, list[Job]] = {stage: [] for stage in JobStage}
+        for job in jobs:
+            groups[job.stage(now)].append(job)
+        if not ended:
+            groups[JobStage.ENDED] = []
+        return {stage: found for stage, found in groups.items() if found}
+
+    def job_with_spec(self, job_id: int) -> Job:
+        """A job's current state with the spec hash it was created with (from its JobCreated
+        event). Raises ``KeyError`` for an id that was never created."""
+        job = shared.job(self._s, job_id)
+        return job.model_copy(update={"spec_hash": shared.spec_hash(self._s, job_id)})
 
     # ── providers ──
     def provider(self, address: str) -> ProviderStatus:
@@ -120,6 +148,46 @@ class Views:
             "threshold": int(self._s.hub.functions.threshold().call()),
             "config_version": int(self._s.hub.functions.configVersion().call()),
         }
+
+    def epochs(self) -> Epochs:
+        """The uptime clock: the current epoch (start, end, reporting deadline) and the ended
+        epochs oracles can still report on, with their deadlines, oldest first."""
+        s = self._s
+        slasher = s.slasher.address
+        now, current, schedules = s.rpc.run(
+            [
+                s.latest_time(),
+                s.call("UptimeSlasher", slasher, "currentEpoch"),
+                s.call("UptimeSlasher", slasher, "schedules"),
+            ]
+        )
+        statute = max(int(schedule[3]) for schedule in schedules)  # a past schedule may allow longer
+        numbers = list(range(max(0, current - statute - 1), current + 1))
+        windows: list[EpochWindow] = []
+        for start in range(0, len(numbers), 150):  # 3 reads per epoch, up to 450 per round trip
+            chunk = numbers[start : start + 150]
+            values = s.rpc.run(
+                [
+                    s.call("UptimeSlasher", slasher, fn, e)
+                    for e in chunk
+                    for fn in ("epochStart", "epochEnd", "reportDeadline")
+                ]
+            )
+            windows += [
+                EpochWindow(
+                    epoch=e,
+                    start=utc(values[3 * i]),
+                    end=utc(values[3 * i + 1]),
+                    report_deadline=utc(values[3 * i + 2]),
+                )
+                for i, e in enumerate(chunk)
+            ]
+        moment = utc(now)
+        return Epochs(
+            now=moment,
+            current=windows[-1],
+            reportable=[w for w in windows[:-1] if w.report_deadline > moment],
+        )
 
     def current_epoch(self) -> int:
         return int(self._s.read("UptimeSlasher", self._s.slasher.address, "currentEpoch"))

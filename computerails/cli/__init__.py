@@ -11,7 +11,17 @@ from __future__ import annotations
 import click
 from pydantic import ValidationError
 
-from computerails.cli import account, client, deployments, devnet, oracle, provider  # noqa: F401 (each registers its group)
+from computerails.cli import (  # noqa: F401 (each registers its group or commands)
+    account,
+    arbitrator,
+    client,
+    deployments,
+    devnet,
+    job,
+    oracle,
+    protocol,
+    provider,
+)
 from computerails.cli._common import CliError, Settings, cli, parse_deadline, validation_message
 from computerails.errors import ComputeRailsError
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 from pydantic import ValidationError
+from rich.table import Table
 
 from computerails.cli._common import (
     ADDRESS,
@@ -21,22 +22,23 @@ from computerails.cli._common import (
     parse_hash32,
     validation_message,
 )
-from computerails.types import Attestation, Signature, UptimeReport
+from computerails.cli._ui import JOB_ID, RoleGroup, amount, print_epochs, when
+from computerails.types import Attestation, JobStatus, Signature, UptimeReport
 
 
-@cli.group()
+@cli.group(cls=RoleGroup)
 def oracle() -> None:
     """Sign and relay attestations and uptime reports."""
 
 
 @oracle.command("sign")
-@click.option("--job", "job_id", type=int, help="Sign a compute attestation for this job.")
+@click.option("--job", "job_id", type=JOB_ID, help="Sign a compute attestation for this job.")
 @click.option("--success/--failure", default=True, help="Whether the result checked out.")
-@click.option("--units", type=int, default=0, help="Units to pay for (success).")
+@click.option("--units", type=click.IntRange(min=0), default=0, help="Units to pay for (success).")
 @click.option("--result-hash", help="32-byte hex hash of the checked result.")
 @click.option("--valid-for", default="1h", show_default=True, help="How long the signature stays valid.")
 @click.option("--uptime-provider", type=ADDRESS, help="Sign an uptime report for this provider instead.")
-@click.option("--epoch", type=int, help="Epoch of the uptime report.")
+@click.option("--epoch", type=click.IntRange(min=0), help="Epoch of the uptime report.")
 @click.option("--uptime-bps", type=click.IntRange(0, 10_000), help="Observed uptime in basis points.")
 @click.option(
     "--relayer",
@@ -145,8 +147,54 @@ def oracle_report_uptime(s: Settings, files: tuple[str, ...]) -> None:
     """Relay a quorum of signed uptime reports."""
     statement, signatures = _load_signed(files, "uptime_report")
     report = UptimeReport.model_validate(statement)
-    sent = s.rails().oracle.submit_uptime_report(report, signatures)
-    s.out(
-        {"tx_hash": sent.tx_hash, "gas_used": sent.gas_used},
-        lambda: console.print(f"Uptime report for {statement['provider']} epoch {statement['epoch']} relayed"),
-    )
+    rails = s.rails()
+    sent = rails.oracle.submit_uptime_report(report, signatures)
+    outcome = rails.oracle.uptime_outcome(sent)
+
+    def human() -> None:
+        o, sym = outcome, outcome.token.symbol
+        said = f"Uptime report for {o.provider} epoch {o.epoch} ({o.uptime_bps / 100:g} %) relayed: "
+        if o.slash_requested == 0:
+            said += "within the SLA, no slash"
+        else:
+            said += f"slashed {amount(o.slashed, sym)}"
+            if o.shortfall:
+                said += f" and {amount(o.shortfall, sym)} owed as shortfall"
+            said += "; jailed for downtime" if o.jailed else "; not jailed"
+            if o.relayer_reward:
+                said += f"; relayer {o.relayer} earns {amount(o.relayer_reward, sym)}"
+                said += " (claim it with `computerails oracle claim-reward`)"
+        console.print(said, soft_wrap=True)
+
+    s.out({**outcome.model_dump(mode="json"), "gas_used": sent.gas_used}, human)
+
+
+@oracle.command("pending")
+@click.pass_obj
+def oracle_pending(s: Settings) -> None:
+    """Jobs awaiting attestation, and the current and reportable uptime epochs (no key needed)."""
+    rails = s.rails(signer=False)
+    jobs = rails.views.jobs(status=JobStatus.ACCEPTED)
+    epochs = rails.views.epochs()
+    now = epochs.now
+    data = {"awaiting_attestation": jobs, "epochs": epochs}
+
+    def human() -> None:
+        table = Table(title=f"Jobs awaiting attestation ({len(jobs)})")
+        for col in ("id", "provider", "units", "deadline", ""):
+            table.add_column(col)
+        for j in jobs:
+            late = "past deadline: reclaimable" if j.deadline < now else ""
+            table.add_row(str(j.id), j.provider, f"max {j.max_units}", when(j.deadline), late)
+        console.print(table)
+        print_epochs(epochs)
+
+    s.out(data, human)
+
+
+@oracle.command("claim-reward")
+@click.pass_obj
+def oracle_claim_reward(s: Settings) -> None:
+    """Claim the relayer's rewards for uptime reports (slash proceeds, in the staking token)."""
+    payout = s.rails().oracle.claim_reward()
+    s.out(payout, lambda: console.print(f"Claimed {amount(payout.amount, payout.token.symbol)} ({payout.tx_hash})"))

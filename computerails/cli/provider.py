@@ -2,45 +2,72 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import click
 from rich.progress import Progress
 from rich.table import Table
 
-from computerails.cli._common import ADDRESS, Settings, cli, console, parse_amount, print_table
+from computerails.cli._common import ADDRESS, Settings, cli, console
+from computerails.cli._ui import (
+    AMOUNT,
+    JOB_ID,
+    NEXT_ACTION,
+    RoleGroup,
+    amount,
+    job_table_row,
+    party,
+    pending_note,
+    print_rows,
+    provider_rows,
+    when,
+)
+from computerails.types import JobStatus
 
 
-@cli.group()
+@cli.group(cls=RoleGroup)
 def provider() -> None:
     """Register, stake, unbond, accept jobs, claim rewards."""
 
 
 @provider.command("register")
 @click.option("--metadata-uri", required=True, help="Where hardware, endpoint and GPU class are described.")
-@click.option("--stake", required=True, help="First stake in staking-token units.")
+@click.option("--stake", required=True, type=AMOUNT, help="First stake in staking-token units.")
 @click.pass_obj
-def provider_register(s: Settings, metadata_uri: str, stake: str) -> None:
+def provider_register(s: Settings, metadata_uri: str, stake: Decimal) -> None:
     """Register as a provider with a first stake."""
-    status = s.rails().provider.register(metadata_uri, parse_amount(stake, "--stake"))
-    s.out(status, lambda: print_table("Registered", status.model_dump()))
+    rails = s.rails()
+    status = rails.provider.register(metadata_uri, stake)
+    s.out(status, lambda: print_rows("Registered", provider_rows(status, rails.staking_token.symbol)))
 
 
 @provider.command("stake")
-@click.argument("amount")
+@click.argument("amount_", metavar="AMOUNT", type=AMOUNT)
 @click.pass_obj
-def provider_stake(s: Settings, amount: str) -> None:
-    """Add stake."""
-    status = s.rails().provider.stake(parse_amount(amount, "amount"))
-    s.out(status, lambda: console.print(f"Staked; active stake {status.staked}"))
+def provider_stake(s: Settings, amount_: Decimal) -> None:
+    """Add stake (in staking-token units)."""
+    rails = s.rails()
+    status = rails.provider.stake(amount_)
+    symbol = rails.staking_token.symbol
+    s.out(
+        status, lambda: console.print(f"Staked {amount(amount_, symbol)}; active stake {amount(status.staked, symbol)}")
+    )
 
 
 @provider.command("unbond")
-@click.argument("amount")
+@click.argument("amount_", metavar="AMOUNT", type=AMOUNT)
 @click.pass_obj
-def provider_unbond(s: Settings, amount: str) -> None:
+def provider_unbond(s: Settings, amount_: Decimal) -> None:
     """Start unbonding free stake (it stays slashable until withdrawn)."""
-    s.confirm(f"Unbond {amount}? A new request restarts the delay for everything unbonding.")
-    status = s.rails().provider.request_unbond(parse_amount(amount, "amount"))
-    s.out(status, lambda: console.print(f"Unbonding {status.unbonding} until {status.unbonding_end}"))
+    rails = s.rails()
+    symbol = rails.staking_token.symbol
+    rails.provider.check_unbond(amount_)  # the limit is said before anything is asked
+    s.confirm(f"Unbond {amount(amount_, symbol)}? A new request restarts the delay for everything unbonding.")
+    status = rails.provider.request_unbond(amount_)
+    s.out(
+        status,
+        lambda: console.print(f"Unbonding {amount(status.unbonding, symbol)} until {when(status.unbonding_end)}"),
+    )
 
 
 @provider.command("withdraw")
@@ -48,16 +75,18 @@ def provider_unbond(s: Settings, amount: str) -> None:
 def provider_withdraw(s: Settings) -> None:
     """Withdraw unbonded stake after the delay."""
     payout = s.rails().provider.withdraw_unbonded()
-    s.out(payout, lambda: console.print(f"Withdrew {payout.amount} {payout.token.symbol}"))
+    s.out(payout, lambda: console.print(f"Withdrew {amount(payout.amount, payout.token.symbol)}"))
 
 
 @provider.command("accept")
-@click.argument("job_id", type=int)
+@click.argument("job_id", type=JOB_ID)
 @click.pass_obj
 def provider_accept(s: Settings, job_id: int) -> None:
     """Accept a job, locking its collateral."""
-    job = s.rails().provider.accept(job_id)
-    s.out(job, lambda: console.print(f"Accepted job {job_id}; collateral {job.collateral} locked"))
+    rails = s.rails()
+    job = rails.provider.accept(job_id)
+    collateral = amount(job.collateral, rails.staking_token.symbol)
+    s.out(job, lambda: console.print(f"Accepted job {job_id}; collateral {collateral} locked"))
 
 
 @provider.command("unjail")
@@ -72,9 +101,16 @@ def provider_unjail(s: Settings) -> None:
 @click.pass_obj
 def provider_leave(s: Settings) -> None:
     """Stop taking new jobs for good (the uptime SLA ends with the current epoch)."""
+    rails = s.rails()
+    rails.provider.check_leave()
     s.confirm("Leave the network for good? No new jobs can be accepted afterwards.")
-    status = s.rails().provider.leave()
-    s.out(status, lambda: console.print(f"{status.address} has left; unbond with `provider unbond` once jobs end"))
+    status = rails.provider.leave()
+    s.out(
+        status,
+        lambda: console.print(
+            f"{status.address} has left; unbond with `computerails provider unbond AMOUNT` once its jobs end"
+        ),
+    )
 
 
 @provider.command("claim")
@@ -91,23 +127,50 @@ def provider_claim(s: Settings) -> None:
 
     def human() -> None:
         if not payouts:
-            console.print("Nothing to claim")
+            pending = rails.views.jobs(provider=rails.address, status=(JobStatus.ATTESTED, JobStatus.DISPUTED))
+            note = pending_note(pending, rails.now())
+            console.print("Nothing to claim" + (f": {note}" if note else ""), soft_wrap=True)
             return
         table = Table(title="Claimed")
         for col in ("token", "amount", "from", "tx"):
             table.add_column(col)
         for p in payouts:
-            table.add_row(p.token.symbol, str(p.amount), p.source, p.tx_hash)
+            table.add_row(p.token.symbol, amount(p.amount, p.token.symbol), p.source, p.tx_hash)
         console.print(table)
 
     s.out(payouts, human)
+
+
+@provider.command("jobs")
+@click.argument("address", required=False, type=ADDRESS)
+@click.option("--all", "show_all", is_flag=True, help="Also list ended jobs.")
+@click.pass_obj
+def provider_jobs(s: Settings, address: str | None, show_all: bool) -> None:
+    """Jobs addressed to this provider (or ADDRESS, no key needed), grouped by what comes next:
+    to accept, awaiting attestation, in challenge window, settleable, disputed ..."""
+    rails, who = party(s, address)
+    groups = rails.views.jobs_by_stage(provider=who, ended=show_all)
+    now = rails.now()
+
+    def human() -> None:
+        if not groups:
+            console.print(f"No jobs for provider {who}")
+        for stage, jobs in groups.items():
+            table = Table(title=f"{stage.value} ({len(jobs)})")
+            for col in ("id", "stage", "escrow", "units", NEXT_ACTION[stage] or "-", "client"):
+                table.add_column(col)
+            for j in jobs:
+                table.add_row(*job_table_row(j, now), j.client)
+            console.print(table)
+
+    s.out({stage.value: jobs for stage, jobs in groups.items()}, human)
 
 
 @provider.command("status")
 @click.argument("address", required=False, type=ADDRESS)
 @click.pass_obj
 def provider_status(s: Settings, address: str | None) -> None:
-    """Stake, locked, unbonding, jailed and claimable."""
-    rails = s.rails(signer=address is None)
-    status = rails.provider.status(address)
-    s.out(status, lambda: print_table(f"Provider {status.address}", status.model_dump()))
+    """Stake, locked, unbonding, jailed and claimable (of ADDRESS: no key needed)."""
+    rails, who = party(s, address)
+    status = rails.provider.status(who)
+    s.out(status, lambda: print_rows(f"Provider {status.address}", provider_rows(status, rails.staking_token.symbol)))

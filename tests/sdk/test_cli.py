@@ -259,7 +259,7 @@ def test_main__unknown_job__error_line(fail):
     "args, message",
     [
         (["--deadline", "soon", "--unit-price", "1"], "error: cannot read deadline 'soon'"),
-        (["--deadline", "2h", "--unit-price", "abc"], "error: --unit-price 'abc' is not a number"),
+        (["--deadline", "2h", "--unit-price", "abc"], "error: Invalid value for '--unit-price': 'abc' is not a number"),
         (["--deadline", "2h", "--unit-price", "1", "--max-units", "0"], "error: Invalid value for '--max-units'"),
     ],
     ids=["deadline", "unit_price", "max_units"],
@@ -273,9 +273,11 @@ def test_main__bad_create_job_input__error_line(fail, args, message):
 
 def test_main__amount_not_finite_or_huge__error_line(fail, registered_provider):
     assert fail(PROVIDER, "provider", "stake", "Infinity") == (
-        "error: amount 'Infinity' is not a finite number of a token's size"
+        "error: Invalid value for 'AMOUNT': 'Infinity' is not a finite number of a token's size"
     )
-    assert fail(PROVIDER, "provider", "stake", "1e400000000").startswith("error: amount '1e400000000' is not a finite")
+    assert fail(PROVIDER, "provider", "stake", "1e400000000").startswith(
+        "error: Invalid value for 'AMOUNT': '1e400000000' is not a finite"
+    )
     assert registered_provider.provider.status().staked == Decimal(2_000)
 
 

@@ -199,7 +199,8 @@ def test_job_and_jobs__two_clients__each_lists_only_its_own(client_rails, other_
     mine = [make_job(), make_job(units=50)]
     theirs = make_job(rails=other_client_rails)
 
-    assert client_rails.client.job(mine[1].id) == client_rails.views.job(mine[1].id)
+    assert client_rails.client.job(mine[1].id) == client_rails.views.job_with_spec(mine[1].id)
+    assert client_rails.client.job(mine[1].id).spec_hash == "0x" + SPEC.hex()
     listed = client_rails.client.jobs()
     assert [j.id for j in listed] == [m.id for m in mine]
     assert all(j.spec_hash == "0x" + SPEC.hex() and j.client == client_rails.address for j in listed)
