@@ -224,3 +224,15 @@ def fail(anvil, deployment_file, monkeypatch, capsys, _revert_chain):
         return lines[0]
 
     return _fail
+
+
+@pytest.fixture
+def sign(run, tmp_path):
+    """sign(index, *args) -> the file `computerails oracle sign ...` wrote for dev account `index`."""
+
+    def sign(index, *args):
+        path = tmp_path / f"signed-{index}.json"
+        path.write_text(run(index, "oracle", "sign", *args, as_json=False))
+        return path
+
+    return sign

@@ -198,17 +198,11 @@ def test_client_reclaim__deadline_passed__expired(w3, run, accepted_job):
 # ───────────────────────── oracle ─────────────────────────
 
 
-def _sign(run, tmp_path, index, *args):
-    signed = run(index, "oracle", "sign", *args, as_json=False)
-    path = tmp_path / f"signed-{index}.json"
-    path.write_text(signed)
-    return path
-
-
-def test_oracle_sign_attest_then_client_dispute__quorum_relayed(run, tmp_path, accepted_job, client_rails, faucet):
+def test_oracle_sign_attest_then_client_dispute__quorum_relayed(
+    sign, run, tmp_path, accepted_job, client_rails, faucet
+):
     files = [
-        _sign(run, tmp_path, i, "--job", accepted_job.id, "--units", 60, "--result-hash", "0x" + RESULT.hex())
-        for i in ORACLES[:2]
+        sign(i, "--job", accepted_job.id, "--units", 60, "--result-hash", "0x" + RESULT.hex()) for i in ORACLES[:2]
     ]
     first = json.loads(files[0].read_text())
     assert first["attestation"]["units"] == 60 and first["signature"]["signer"] == _address(ORACLES[0])
@@ -223,12 +217,10 @@ def test_oracle_sign_attest_then_client_dispute__quorum_relayed(run, tmp_path, a
     assert (disputed["status"], disputed["dispute_bond"]) == ("disputed", "1")
 
 
-def test_oracle_sign_report_uptime__below_sla__provider_jailed(w3, run, tmp_path, registered_provider):
+def test_oracle_sign_report_uptime__below_sla__provider_jailed(sign, w3, run, registered_provider):
     epoch = finish_sla_epoch(w3, registered_provider)
     files = [
-        _sign(
-            run, tmp_path, i, "--uptime-provider", registered_provider.address, "--epoch", epoch, "--uptime-bps", 9_000
-        )
+        sign(i, "--uptime-provider", registered_provider.address, "--epoch", epoch, "--uptime-bps", 9_000)
         for i in ORACLES[1:]
     ]
 
@@ -297,9 +289,9 @@ def test_main__node_unreachable__error_line(fail, deployment_file):
     assert line.startswith("error: RPCUnavailable: node http://127.0.0.1:") and "(connection refused)" in line
 
 
-def test_main__signed_files_over_different_statements__error_line(fail, run, tmp_path, accepted_job):
-    a = _sign(run, tmp_path, ORACLES[0], "--job", accepted_job.id, "--units", 1, "--result-hash", "0x" + RESULT.hex())
-    b = _sign(run, tmp_path, ORACLES[1], "--job", accepted_job.id, "--units", 2, "--result-hash", "0x" + RESULT.hex())
+def test_main__signed_files_over_different_statements__error_line(sign, fail, run, tmp_path, accepted_job):
+    a = sign(ORACLES[0], "--job", accepted_job.id, "--units", 1, "--result-hash", "0x" + RESULT.hex())
+    b = sign(ORACLES[1], "--job", accepted_job.id, "--units", 2, "--result-hash", "0x" + RESULT.hex())
     assert fail(RELAYER, "oracle", "attest", "--signed", a, "--signed", b) == (
         "error: the signed files are over different statements"
     )
@@ -406,11 +398,10 @@ def test_provider_status_and_uptime_sign__mistyped_address__one_error_line_each(
 
 
 def test_oracle_attest__signed_files_with_mistyped_provider__one_error_line_nothing_sent(
-    fail, run, tmp_path, accepted_job, relayer_rails
+    sign, fail, run, tmp_path, accepted_job, relayer_rails
 ):
     files = [
-        _sign(run, tmp_path, i, "--job", accepted_job.id, "--units", 60, "--result-hash", "0x" + RESULT.hex())
-        for i in ORACLES[:2]
+        sign(i, "--job", accepted_job.id, "--units", 60, "--result-hash", "0x" + RESULT.hex()) for i in ORACLES[:2]
     ]
     wrong = flip_case(accepted_job.provider)
     for path in files:

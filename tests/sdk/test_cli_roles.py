@@ -3,8 +3,6 @@ pending/claim-reward, params, epoch) and the CLI's consistency rules: read-only 
 no key, inputs are validated before any question, negative numbers are refused by name, and
 every refused input is one `error:` line with nothing sent."""
 
-# ruff: noqa: F811 (the fixtures imported from test_cli.py are redefined as test arguments)
-
 import json
 from decimal import Decimal
 
@@ -13,9 +11,19 @@ from click.testing import CliRunner
 
 from computerails import JobStatus
 from computerails.cli import cli
-from tests.sdk.test_cli import KEY_VAR, _sign, fail, run  # noqa: F401 (test_cli.py's fixtures, shared)
 from tests.support.anvil import dev_key
-from tests.support.sdk import CLIENT, GOVERNANCE, ORACLES, PROVIDER, RELAYER, SPEC, finish_sla_epoch, nonce_of, warp
+from tests.support.sdk import (
+    CLIENT,
+    GOVERNANCE,
+    KEY_VAR,
+    ORACLES,
+    PROVIDER,
+    RELAYER,
+    SPEC,
+    finish_sla_epoch,
+    nonce_of,
+    warp,
+)
 
 ARBITRATOR = GOVERNANCE  # the devnet deploy makes governance the arbitrator
 
@@ -252,11 +260,11 @@ def _when(moment):
 
 
 def test_oracle_report_uptime_then_claim_reward__slash_said_and_reward_paid(
-    w3, run, tmp_path, registered_provider, relayer_rails
+    sign, w3, run, tmp_path, registered_provider, relayer_rails
 ):
     epoch = finish_sla_epoch(w3, registered_provider)
     args = ["--uptime-provider", registered_provider.address, "--epoch", epoch, "--uptime-bps", 0]
-    files = [_sign(run, tmp_path, i, *args, "--relayer", relayer_rails.address) for i in ORACLES[:2]]
+    files = [sign(i, *args, "--relayer", relayer_rails.address) for i in ORACLES[:2]]
 
     text = run(RELAYER, "oracle", "report-uptime", "--signed", files[0], "--signed", files[1], as_json=False)
     paid = run(RELAYER, "oracle", "claim-reward")
@@ -265,10 +273,10 @@ def test_oracle_report_uptime_then_claim_reward__slash_said_and_reward_paid(
     assert (paid["amount"], paid["token"]["symbol"]) == ("10", "mCRS")
 
 
-def test_oracle_report_uptime__within_sla__json_outcome(w3, run, tmp_path, registered_provider):
+def test_oracle_report_uptime__within_sla__json_outcome(sign, w3, run, tmp_path, registered_provider):
     epoch = finish_sla_epoch(w3, registered_provider)
     args = ["--uptime-provider", registered_provider.address, "--epoch", epoch, "--uptime-bps", 9_900]
-    files = [_sign(run, tmp_path, i, *args) for i in ORACLES[:2]]
+    files = [sign(i, *args) for i in ORACLES[:2]]
 
     outcome = run(RELAYER, "oracle", "report-uptime", "--signed", files[0], "--signed", files[1])
 
