@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import click
 from eth_account import Account
@@ -62,17 +62,31 @@ def simulate(rpc: str, deployment: str, config: Config, governance_key: str) -> 
         return market.run()
 
 
+class DemoError(click.ClickException):
+    """A mistake or an unreachable node: one ``error:`` line on stderr, as the ``computerails``
+    command prints them, and exit code 1."""
+
+    def show(self, file: IO[Any] | None = None) -> None:
+        click.echo(f"error: {self.format_message()}", err=True)
+
+
+class DemoUsageError(DemoError):
+    """Options that do not go together: one ``error:`` line, exit code 2 (click's for usage)."""
+
+    exit_code = 2
+
+
 def preflight(rpc: str, deployment: str) -> None:
     """Check the node and the deployment before the simulation starts (a stopped node, a missing
     or malformed file, a deployment that is not on this node): one line, not a traceback.
 
     Raises:
-        click.ClickException: what is wrong and what to do.
+        DemoError: what is wrong and what to do.
     """
     try:
         computerails.connect(rpc, deployment=deployment)
     except ComputeRailsError as exc:
-        raise click.ClickException(f"{type(exc).__name__}: {exc}") from None
+        raise DemoError(f"{type(exc).__name__}: {exc}") from None
 
 
 def peak_memory_mb(pid: int) -> float | None:
@@ -187,12 +201,12 @@ def cli(
     try:
         config.validate()
     except ValueError as exc:
-        raise click.UsageError(str(exc)) from None
+        raise DemoUsageError(str(exc)) from None
     if deployment and not rpc:
-        raise click.UsageError("--deployment needs --rpc (without --rpc the demo deploys to a fresh anvil)")
+        raise DemoUsageError("--deployment needs --rpc (without --rpc the demo deploys to a fresh anvil)")
     if rpc:
         if not deployment:
-            raise click.UsageError("--rpc needs --deployment")
+            raise DemoUsageError("--rpc needs --deployment")
         preflight(rpc, deployment)
         report = simulate(rpc, deployment, config, dev_key(0))
     else:

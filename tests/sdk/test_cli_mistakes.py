@@ -131,8 +131,8 @@ def test_main__node_stopped__one_rpc_unavailable_line(fail, deployment_file):
 def _demo(*args):
     result = CliRunner(mix_stderr=False).invoke(demo_cli, [str(a) for a in args])
     assert result.exit_code != 0 and result.exception is None or isinstance(result.exception, SystemExit)
-    lines = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
-    assert len(lines) == 1 and "Traceback" not in result.stderr + result.stdout, result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and not result.stdout, result.stderr
     return result.exit_code, lines[0]
 
 
@@ -140,7 +140,7 @@ def test_demo__rpc_stopped_node__one_line(deployment_file):
     url = f"http://127.0.0.1:{free_port()}"
     code, line = _demo("--rpc", url, "--deployment", deployment_file)
     assert code == 1
-    assert line == f"Error: {_unreachable(url)}"
+    assert line == f"error: {_unreachable(url)}"
 
 
 def test_demo__deployment_missing__one_line_nothing_sent(anvil, tmp_path, w3):
@@ -150,10 +150,11 @@ def test_demo__deployment_missing__one_line_nothing_sent(anvil, tmp_path, w3):
     code, line = _demo("--rpc", anvil.url, "--deployment", missing)
 
     assert code == 1
-    assert line == f"Error: DeploymentError: deployment file {missing} does not exist"
+    assert line == f"error: DeploymentError: deployment file {missing} does not exist"
     assert w3.eth.block_number == block
-    assert _demo("--deployment", missing)[1] == (
-        "Error: --deployment needs --rpc (without --rpc the demo deploys to a fresh anvil)"
+    assert _demo("--deployment", missing) == (
+        2,
+        "error: --deployment needs --rpc (without --rpc the demo deploys to a fresh anvil)",
     )
 
 
@@ -168,4 +169,4 @@ def test_demo__python_m_entry_point__one_line_exit_1(deployment_file):
         timeout=60,
     )
     assert result.returncode == 1
-    assert result.stderr.splitlines() == [f"Error: {_unreachable(url)}"]
+    assert result.stderr.splitlines() == [f"error: {_unreachable(url)}"]
