@@ -254,3 +254,25 @@ def warn_and_confirm(s: Settings, warning: str, question: str) -> None:
         raise CliError(f"{warning}; pass --yes to go ahead anyway")
     click.echo(f"warning: {warning}", err=True)
     s.confirm(question)
+
+
+def print_jobs_by_stage(s: Settings, party_role: str, address: str | None, show_all: bool) -> None:
+    """`client jobs` / `provider jobs`: the jobs of this account (or ADDRESS's, no key needed),
+    grouped by what comes next, with the other party in the last column."""
+    rails, who = party(s, address)
+    groups = rails.views.jobs_by_stage(ended=show_all, **{party_role: who})
+    now = rails.now()
+    other = "provider" if party_role == "client" else "client"
+
+    def human() -> None:
+        if not groups:
+            console.print(f"No jobs for {party_role} {who}")
+        for stage, jobs in groups.items():
+            table = Table(title=f"{stage.value} ({len(jobs)})")
+            for col in ("id", "stage", "escrow", "units", NEXT_ACTION[stage] or "-", other):
+                table.add_column(col)
+            for j in jobs:
+                table.add_row(*job_table_row(j, now), getattr(j, other))
+            console.print(table)
+
+    s.out({stage.value: jobs for stage, jobs in groups.items()}, human)

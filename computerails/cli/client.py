@@ -19,13 +19,12 @@ from computerails.cli._common import (
 from computerails.cli._ui import (
     AMOUNT,
     JOB_ID,
-    NEXT_ACTION,
     RoleGroup,
     amount,
     job_rows,
-    job_table_row,
     party,
     pending_note,
+    print_jobs_by_stage,
     print_rows,
     warn_and_confirm,
 )
@@ -154,22 +153,7 @@ def client_status(s: Settings, job_id: int | None) -> None:
 @click.pass_obj
 def client_jobs(s: Settings, address: str | None, show_all: bool) -> None:
     """This client's jobs (or ADDRESS's, no key needed), grouped by what comes next."""
-    rails, who = party(s, address)
-    groups = rails.views.jobs_by_stage(client=who, ended=show_all)
-    now = rails.now()
-
-    def human() -> None:
-        if not groups:
-            console.print(f"No jobs for client {who}")
-        for stage, jobs in groups.items():
-            table = Table(title=f"{stage.value} ({len(jobs)})")
-            for col in ("id", "stage", "escrow", "units", NEXT_ACTION[stage] or "-", "provider"):
-                table.add_column(col)
-            for j in jobs:
-                table.add_row(*job_table_row(j, now), j.provider)
-            console.print(table)
-
-    s.out({stage.value: jobs for stage, jobs in groups.items()}, human)
+    print_jobs_by_stage(s, "client", address, show_all)
 
 
 def _list_jobs(s: Settings, address: str | None) -> None:

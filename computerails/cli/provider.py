@@ -12,12 +12,11 @@ from computerails.cli._common import ADDRESS, Settings, cli, console
 from computerails.cli._ui import (
     AMOUNT,
     JOB_ID,
-    NEXT_ACTION,
     RoleGroup,
     amount,
-    job_table_row,
     party,
     pending_note,
+    print_jobs_by_stage,
     print_rows,
     provider_rows,
     when,
@@ -148,22 +147,7 @@ def provider_claim(s: Settings) -> None:
 def provider_jobs(s: Settings, address: str | None, show_all: bool) -> None:
     """Jobs addressed to this provider (or ADDRESS, no key needed), grouped by what comes next:
     to accept, awaiting attestation, in challenge window, settleable, disputed ..."""
-    rails, who = party(s, address)
-    groups = rails.views.jobs_by_stage(provider=who, ended=show_all)
-    now = rails.now()
-
-    def human() -> None:
-        if not groups:
-            console.print(f"No jobs for provider {who}")
-        for stage, jobs in groups.items():
-            table = Table(title=f"{stage.value} ({len(jobs)})")
-            for col in ("id", "stage", "escrow", "units", NEXT_ACTION[stage] or "-", "client"):
-                table.add_column(col)
-            for j in jobs:
-                table.add_row(*job_table_row(j, now), j.client)
-            console.print(table)
-
-    s.out({stage.value: jobs for stage, jobs in groups.items()}, human)
+    print_jobs_by_stage(s, "provider", address, show_all)
 
 
 @provider.command("status")
