@@ -1,5 +1,6 @@
 """ComputeRails benchmark: gas per operation against a floor, amortized gas of the batched entry
-points, and SDK throughput against a raw web3.py loop sending the same transactions.
+points, SDK throughput against a raw web3.py loop sending the same transactions, and voucher
+signing plus verification per second against eth-account (bench/vouchers.py, no chain needed).
 
     make bench                      # setup, ape compile, then this module
     python -m bench --help          # sizes, iterations, output paths, --profile
@@ -41,7 +42,7 @@ from eth_utils import keccak
 from web3 import HTTPProvider, Web3
 
 import computerails
-from bench import costs, harness, scaling
+from bench import costs, harness, scaling, vouchers
 from computerails import Attestation, UptimeReport
 from computerails.devnet import (
     Anvil,
@@ -926,6 +927,14 @@ def markdown(results: dict[str, Any]) -> str:
             f"Python {results['meta']['python']}, web3 {results['meta']['web3']}; generated "
             f"{results['meta']['generated']} by `make bench`.",
         ]
+    if "vouchers" in results:
+        lines += [
+            "",
+            "Pay per request (issue 12): EIP-712 vouchers signed and verified per second on one core, against "
+            "eth-account's generic path (same run, alternating rounds):",
+            "",
+            vouchers.markdown(results["vouchers"]),
+        ]
     if "harness" in results:
         lines += [
             "",
@@ -973,6 +982,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=60,
         help="job lifecycles per side for the stateful harness comparison (0 skips it)",
     )
+    parser.add_argument(
+        "--vouchers",
+        type=int,
+        default=1_000,
+        help="vouchers signed and verified per side per round for the voucher throughput table (0 skips it)",
+    )
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",")]
     started = time.perf_counter()
@@ -982,6 +997,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             results = collect(chain, sizes=sizes, iterations=args.iterations, rounds=args.rounds, profile=args.profile)
         finally:
             chain.stop()
+    if args.vouchers:
+        results["vouchers"] = vouchers.measure(args.vouchers)
     if args.harness_jobs:
         results["harness"] = harness.measure(args.harness_jobs)
     if args.scaling:

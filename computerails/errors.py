@@ -428,3 +428,93 @@ class InvalidAddress(PreconditionError):
         super().__init__(f"{what + ' ' if what else ''}address {shown} {problem}")
         self.address = address
         self.what = what
+
+
+# ───────────────────────────── vouchers (issue 12) ─────────────────────────────
+
+
+class InvalidVoucher(PreconditionError):
+    """A voucher that must not be signed or accepted: a field out of range or malformed, or a
+    voucher for another provider, token or payer than expected. Subclasses say which check
+    failed; every one of them means the same to a provider: do not serve the request.
+
+    Attributes:
+        collection_id: the voucher's collection id (``0x`` and 64 hex digits), or "" if unknown.
+    """
+
+    def __init__(self, message: str = "", *, collection_id: str = "", sdk: str = "", cli: str = "") -> None:
+        super().__init__(message, sdk=sdk, cli=cli)
+        self.collection_id = collection_id
+
+
+class InvalidVoucherSignature(InvalidVoucher, InvalidSignatures):
+    """A voucher's signature is malformed (length, v, a malleable high-s twin) or is not from a
+    signer authorized for the voucher's payer.
+
+    Attributes:
+        recovered: the address the signature recovers to, or "" if it is malformed.
+    """
+
+    def __init__(self, message: str, *, recovered: str = "", collection_id: str = "") -> None:
+        super().__init__(message, collection_id=collection_id)
+        self.recovered = recovered
+
+
+class StaleVoucher(InvalidVoucher):
+    """A voucher that does not advance its collection: older, reordered or replayed. A later
+    voucher must carry a strictly greater request count and no smaller value aggregate.
+
+    Attributes:
+        field: ``"request_count"`` or ``"value_aggregate"``.
+        latest: that field in the latest voucher kept for the collection.
+        value: that field in the voucher refused.
+    """
+
+    def __init__(self, collection_id: str, field: str, latest: int, value: int) -> None:
+        relation = "above" if field == "request_count" else "at least"
+        super().__init__(
+            f"voucher for collection {collection_id} is stale: {field} {value} must be {relation} the latest "
+            f"accepted {latest} (an older, reordered or replayed voucher)",
+            collection_id=collection_id,
+        )
+        self.field = field
+        self.latest = latest
+        self.value = value
+
+
+class VoucherNotCovered(InvalidVoucher):
+    """The value a voucher leaves uncollected exceeds the payer's escrow balance less the safety
+    margin: serving more requests on it risks working for free.
+
+    Attributes:
+        outstanding: value aggregate minus what was collected (smallest token units).
+        cover: escrow balance less the safety margin (smallest token units).
+    """
+
+    def __init__(self, collection_id: str, outstanding: int, cover: int) -> None:
+        super().__init__(
+            f"voucher for collection {collection_id} leaves {outstanding} uncollected but the escrow covers only "
+            f"{cover} (balance less the safety margin): collect, or ask the payer to top up",
+            collection_id=collection_id,
+        )
+        self.outstanding = outstanding
+        self.cover = cover
+
+
+class BudgetExceeded(PreconditionError):
+    """A :class:`~computerails.vouchers.Meter` refused to sign past its budget cap.
+
+    Attributes:
+        budget: the cap on the value aggregate (smallest token units).
+        value_aggregate: the value signed so far.
+        value: the request's value that would have crossed the cap.
+    """
+
+    def __init__(self, budget: int, value_aggregate: int, value: int) -> None:
+        super().__init__(
+            f"signing {value} more would take the value aggregate from {value_aggregate} past the budget of {budget}",
+            sdk="raise it with Meter.raise_budget(...) if the spend is intended",
+        )
+        self.budget = budget
+        self.value_aggregate = value_aggregate
+        self.value = value

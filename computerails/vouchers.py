@@ -1,0 +1,557 @@
+"""Signed cumulative vouchers for the MeteredEscrow (issue 12): pay per request, settle the total.
+
+A payer's :class:`Meter` signs, for every request, the next voucher of a collection: the same
+payer, provider, token and collection id, with the value and the number of requests so far
+(cumulative, so the latest voucher alone is worth collecting). The provider's
+:class:`VoucherBook` checks each incoming voucher before serving the request (signature,
+authorized signer, monotone, covered by the escrow) and keeps the latest per collection.
+
+The EIP-712 encoding matches the contract's byte for byte:
+
+* domain ``EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)``
+  with name ``"ComputeRails MeteredEscrow"`` and version ``"1"``;
+* ``Voucher(address payer,address provider,address token,bytes32 collectionId,
+  uint128 valueAggregate,uint64 requestCount,uint64 timestamp,bytes32 metadata)``.
+
+Signing and verification are on the hot path of every paid request, so the domain separator and
+type hash are computed once per :class:`VoucherDomain`, the struct is packed by hand (every field
+is one static 32-byte word) and hashed with pycryptodome's keccak, and the curve work is
+libsecp256k1's through coincurve: no cryptography is written here. ``tests/sdk/test_vouchers.py``
+checks digests and signatures against eth-account's generic ``encode_typed_data`` path;
+``bench/vouchers.py`` measures both.
+
+Amounts are raw integers in the token's smallest unit, as signed. The book lives in memory:
+persisting it (so a restarted provider still holds the vouchers it is owed) is left to the
+provider agent.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from coincurve import PrivateKey, PublicKey
+from Crypto.Hash import keccak as _keccak
+from eth_utils import to_checksum_address
+from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, field_validator
+
+from computerails.addresses import parse_address
+from computerails.eip712 import DOMAIN_FIELDS, DOMAIN_TYPE, SECP256K1_HALF_N, SIGNATURE_LENGTH
+from computerails.errors import (
+    BudgetExceeded,
+    InvalidKey,
+    InvalidVoucher,
+    InvalidVoucherSignature,
+    StaleVoucher,
+    VoucherNotCovered,
+)
+
+DOMAIN_NAME = "ComputeRails MeteredEscrow"
+DOMAIN_VERSION = "1"
+VOUCHER_TYPE = (
+    "Voucher(address payer,address provider,address token,bytes32 collectionId,uint128 valueAggregate,"
+    "uint64 requestCount,uint64 timestamp,bytes32 metadata)"
+)
+
+#: EIP-712 field list, as eth-account's ``encode_typed_data`` and wallets expect it.
+VOUCHER_FIELDS: list[dict[str, str]] = [
+    {"name": "payer", "type": "address"},
+    {"name": "provider", "type": "address"},
+    {"name": "token", "type": "address"},
+    {"name": "collectionId", "type": "bytes32"},
+    {"name": "valueAggregate", "type": "uint128"},
+    {"name": "requestCount", "type": "uint64"},
+    {"name": "timestamp", "type": "uint64"},
+    {"name": "metadata", "type": "bytes32"},
+]
+
+UINT128_MAX = 2**128 - 1
+UINT64_MAX = 2**64 - 1
+ZERO32 = "0x" + "00" * 32
+_PAD12 = bytes(12)
+
+
+def keccak256(data: bytes) -> bytes:
+    """keccak-256 of `data` (pycryptodome's C implementation, without eth_utils' dispatch)."""
+    return _keccak.new(digest_bits=256, data=data).digest()
+
+
+VOUCHER_TYPEHASH = keccak256(VOUCHER_TYPE.encode())
+DOMAIN_TYPEHASH = keccak256(DOMAIN_TYPE.encode())
+
+
+def _bytes32(value: Any, what: str) -> str:
+    if isinstance(value, (bytes, bytearray)):
+        raw = bytes(value)
+    else:
+        text = str(value)
+        try:
+            raw = bytes.fromhex(text.removeprefix("0x"))
+        except ValueError:
+            raise ValueError(f"{what} {text!r} is not hex: expected 0x followed by 64 hex digits") from None
+    if len(raw) != 32:
+        raise ValueError(f"{what} must be 32 bytes, got {len(raw)}")
+    return "0x" + raw.hex()
+
+
+def new_collection_id() -> str:
+    """A fresh random collection id (32 bytes, hex): one per payer-provider session."""
+    return "0x" + os.urandom(32).hex()
+
+
+class Voucher(BaseModel):
+    """EIP-712 ``Voucher``: what a payer owes a provider on one collection so far.
+
+    Construction checks every field and raises :class:`~computerails.errors.InvalidVoucher`
+    (``model_validate`` raises pydantic's ``ValidationError``, a ``ValueError`` too).
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    payer: str
+    provider: str
+    token: str
+    collection_id: str  # 0x-prefixed 32 bytes
+    value_aggregate: int  # cumulative value, smallest token units (uint128)
+    request_count: int  # cumulative number of requests (uint64)
+    timestamp: int  # unix seconds when signed (uint64)
+    metadata: str = ZERO32  # 0x-prefixed 32 bytes: a hash the payer and provider agree on
+
+    def __init__(self, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except ValidationError as e:
+            problems = "; ".join(f"{'.'.join(map(str, err['loc']))}: {err['msg']}" for err in e.errors())
+            raise InvalidVoucher(
+                f"invalid voucher: {problems}", collection_id=str(data.get("collection_id", ""))
+            ) from e
+
+    @field_validator("payer", "provider", "token")
+    @classmethod
+    def _checksum(cls, v: str, info: ValidationInfo) -> str:
+        return parse_address(v, str(info.field_name))
+
+    @field_validator("collection_id", "metadata", mode="before")
+    @classmethod
+    def _word(cls, v: Any, info: ValidationInfo) -> str:
+        return _bytes32(v, str(info.field_name))
+
+    @field_validator("value_aggregate")
+    @classmethod
+    def _uint128(cls, v: int) -> int:
+        if not 0 <= v <= UINT128_MAX:
+            raise ValueError("must be within 0..2**128-1 (uint128)")
+        return v
+
+    @field_validator("request_count", "timestamp")
+    @classmethod
+    def _uint64(cls, v: int) -> int:
+        if not 0 <= v <= UINT64_MAX:
+            raise ValueError("must be within 0..2**64-1 (uint64)")
+        return v
+
+    def message(self) -> dict[str, Any]:
+        """The EIP-712 message (field names as signed), for wallets and eth-account."""
+        return {
+            "payer": self.payer,
+            "provider": self.provider,
+            "token": self.token,
+            "collectionId": bytes.fromhex(self.collection_id[2:]),
+            "valueAggregate": self.value_aggregate,
+            "requestCount": self.request_count,
+            "timestamp": self.timestamp,
+            "metadata": bytes.fromhex(self.metadata[2:]),
+        }
+
+    def as_tuple(self) -> tuple[Any, ...]:
+        """The struct as the contract takes it."""
+        return tuple(self.message().values())
+
+
+def _address_from_public_key(public_key: PublicKey) -> bytes:
+    return keccak256(public_key.format(compressed=False)[1:])[12:]
+
+
+class VoucherDomain:
+    """The MeteredEscrow's EIP-712 domain on one chain: hashes, recovers and verifies vouchers.
+
+    Args:
+        chain_id: the chain the escrow is on.
+        escrow: the MeteredEscrow's address (the domain's ``verifyingContract``).
+    """
+
+    def __init__(self, chain_id: int, escrow: str) -> None:
+        self.chain_id = chain_id
+        self.escrow = parse_address(escrow, "escrow")
+        self.separator = keccak256(
+            DOMAIN_TYPEHASH
+            + keccak256(DOMAIN_NAME.encode())
+            + keccak256(DOMAIN_VERSION.encode())
+            + chain_id.to_bytes(32, "big")
+            + _PAD12
+            + bytes.fromhex(self.escrow[2:])
+        )
+        self._prefix = b"\x19\x01" + self.separator
+
+    def __repr__(self) -> str:
+        return f"VoucherDomain(chain_id={self.chain_id}, escrow={self.escrow})"
+
+    @staticmethod
+    def struct_hash(voucher: Voucher) -> bytes:
+        """``hashStruct(Voucher)``: every field is one static word, so encoding is concatenation."""
+        return keccak256(
+            b"".join(
+                (
+                    VOUCHER_TYPEHASH,
+                    _PAD12,
+                    bytes.fromhex(voucher.payer[2:]),
+                    _PAD12,
+                    bytes.fromhex(voucher.provider[2:]),
+                    _PAD12,
+                    bytes.fromhex(voucher.token[2:]),
+                    bytes.fromhex(voucher.collection_id[2:]),
+                    voucher.value_aggregate.to_bytes(32, "big"),
+                    voucher.request_count.to_bytes(32, "big"),
+                    voucher.timestamp.to_bytes(32, "big"),
+                    bytes.fromhex(voucher.metadata[2:]),
+                )
+            )
+        )
+
+    def digest(self, voucher: Voucher) -> bytes:
+        """``keccak256("\\x19\\x01" ‖ domainSeparator ‖ hashStruct(voucher))``: what is signed."""
+        return keccak256(self._prefix + self.struct_hash(voucher))
+
+    def typed_data(self, voucher: Voucher) -> dict[str, Any]:
+        """The full EIP-712 typed-data document, for wallets and eth-account's encoder."""
+        return {
+            "types": {"EIP712Domain": DOMAIN_FIELDS, "Voucher": VOUCHER_FIELDS},
+            "primaryType": "Voucher",
+            "domain": {
+                "name": DOMAIN_NAME,
+                "version": DOMAIN_VERSION,
+                "chainId": self.chain_id,
+                "verifyingContract": self.escrow,
+            },
+            "message": voucher.message(),
+        }
+
+    def _recover_bytes(self, voucher: Voucher, signature: bytes) -> bytes:
+        collection = voucher.collection_id
+        if len(signature) != SIGNATURE_LENGTH:
+            raise InvalidVoucherSignature(
+                f"voucher signature is {len(signature)} bytes, expected 65", collection_id=collection
+            )
+        v = signature[64]
+        if v not in (27, 28):
+            raise InvalidVoucherSignature(f"voucher signature v is {v}, expected 27 or 28", collection_id=collection)
+        if int.from_bytes(signature[32:64], "big") > SECP256K1_HALF_N:
+            raise InvalidVoucherSignature(
+                "voucher signature s is in the upper half of the curve order (a malleable twin; the escrow refuses it)",
+                collection_id=collection,
+            )
+        try:
+            public_key = PublicKey.from_signature_and_message(
+                signature[:64] + bytes((v - 27,)), self.digest(voucher), hasher=None
+            )
+        except Exception as e:  # r or s zero or out of range: libsecp256k1 recovers nothing
+            raise InvalidVoucherSignature(f"voucher signature recovers no key: {e}", collection_id=collection) from e
+        return _address_from_public_key(public_key)
+
+    def recover(self, voucher: Voucher, signature: bytes) -> str:
+        """The checksummed address that signed `voucher` with `signature` (65 bytes ``r ‖ s ‖ v``).
+
+        Raises:
+            InvalidVoucherSignature: wrong length, v not 27 or 28, high s, or no key recovers.
+        """
+        return to_checksum_address(self._recover_bytes(voucher, signature))
+
+    def verify(self, voucher: Voucher, signature: bytes, expected_signer: str) -> bool:
+        """Whether `signature` over `voucher` is a well-formed low-s signature by `expected_signer`.
+
+        Malformed signatures (as :meth:`recover` refuses them) verify as False.
+        """
+        try:
+            recovered = self._recover_bytes(voucher, signature)
+        except InvalidVoucherSignature:
+            return False
+        return recovered == bytes.fromhex(parse_address(expected_signer, "signer")[2:])
+
+
+class VoucherSigner:
+    """A signer key bound to a :class:`VoucherDomain`: signs vouchers.
+
+    Args:
+        domain: the escrow's domain.
+        private_key: 32 bytes, or their hex (with or without ``0x``).
+
+    Raises:
+        InvalidKey: `private_key` is not a valid secp256k1 key.
+    """
+
+    def __init__(self, domain: VoucherDomain, private_key: bytes | str) -> None:
+        try:
+            raw = bytes.fromhex(private_key.removeprefix("0x")) if isinstance(private_key, str) else private_key
+            self._key = PrivateKey(raw)
+        except Exception:
+            raise InvalidKey("the voucher signer key is not a secp256k1 private key (32 bytes of hex)") from None
+        self.domain = domain
+        self.address = to_checksum_address(_address_from_public_key(self._key.public_key))
+
+    def __repr__(self) -> str:  # never show the key
+        return f"VoucherSigner(address={self.address}, domain={self.domain!r})"
+
+    def sign(self, voucher: Voucher) -> bytes:
+        """65 bytes ``r ‖ s ‖ v`` (v 27 or 28; libsecp256k1 always produces the low-s form)."""
+        rs_id = self._key.sign_recoverable(self.domain.digest(voucher), hasher=None)
+        return rs_id[:64] + bytes((rs_id[64] + 27,))
+
+
+class Meter:
+    """The payer's side of a collection: signs the next cumulative voucher for each request,
+    never past a budget cap. Thread-safe: concurrent requests get distinct, increasing vouchers.
+
+    Args:
+        signer: the payer's authorized hot key.
+        payer: the escrow account paying (may differ from the signer's address).
+        provider: who is paid.
+        token: the payment token.
+        budget: the most the value aggregate may reach (smallest token units).
+        collection_id: the collection (default: a fresh random id).
+        value_aggregate: resume from this value (default 0: a new collection).
+        request_count: resume from this count.
+        clock: unix seconds for the voucher's timestamp (default: the wall clock).
+
+    Raises:
+        InvalidVoucher: an address, the collection id or a starting figure is malformed.
+    """
+
+    def __init__(
+        self,
+        signer: VoucherSigner,
+        *,
+        payer: str,
+        provider: str,
+        token: str,
+        budget: int,
+        collection_id: str | bytes | None = None,
+        value_aggregate: int = 0,
+        request_count: int = 0,
+        clock: Callable[[], int] = lambda: int(time.time()),
+    ) -> None:
+        self.signer = signer
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._budget = budget
+        # Validates every field once; later vouchers copy it with the running figures.
+        self._latest = Voucher(
+            payer=payer,
+            provider=provider,
+            token=token,
+            collection_id=collection_id if collection_id is not None else new_collection_id(),
+            value_aggregate=value_aggregate,
+            request_count=request_count,
+            timestamp=0,
+        )
+        if value_aggregate > budget:
+            raise BudgetExceeded(budget, value_aggregate, 0)
+
+    @property
+    def collection_id(self) -> str:
+        return self._latest.collection_id
+
+    @property
+    def value_aggregate(self) -> int:
+        return self._latest.value_aggregate
+
+    @property
+    def request_count(self) -> int:
+        return self._latest.request_count
+
+    @property
+    def budget(self) -> int:
+        return self._budget
+
+    @property
+    def remaining(self) -> int:
+        """What may still be signed before the cap."""
+        return self._budget - self._latest.value_aggregate
+
+    def raise_budget(self, budget: int) -> None:
+        """Set a new cap; it may not drop below what is already signed.
+
+        Raises:
+            BudgetExceeded: `budget` is below the value aggregate signed so far.
+        """
+        with self._lock:
+            if budget < self._latest.value_aggregate:
+                raise BudgetExceeded(budget, self._latest.value_aggregate, 0)
+            self._budget = budget
+
+    def next(self, value: int, metadata: bytes | str = ZERO32) -> tuple[Voucher, bytes]:
+        """Sign the voucher for one more request worth `value`.
+
+        Args:
+            value: the request's price in smallest token units (0 allowed: a free request still
+                advances the count).
+            metadata: 32 bytes the provider and payer agree on (a request hash, say).
+
+        Returns:
+            The voucher and its 65-byte signature.
+
+        Raises:
+            BudgetExceeded: the value aggregate would pass the budget; nothing was signed.
+            InvalidVoucher: `value` is negative, `metadata` is not 32 bytes, or the count would
+                overflow uint64.
+        """
+        if value < 0:
+            raise InvalidVoucher(
+                f"a request's value must not be negative, got {value}", collection_id=self.collection_id
+            )
+        with self._lock:
+            latest = self._latest
+            if latest.value_aggregate + value > self._budget:
+                raise BudgetExceeded(self._budget, latest.value_aggregate, value)
+            voucher = Voucher(
+                payer=latest.payer,
+                provider=latest.provider,
+                token=latest.token,
+                collection_id=latest.collection_id,
+                value_aggregate=latest.value_aggregate + value,
+                request_count=latest.request_count + 1,
+                timestamp=self._clock(),
+                metadata=metadata,
+            )
+            signature = self.signer.sign(voucher)
+            self._latest = voucher
+        return voucher, signature
+
+
+class VoucherBook:
+    """The provider's side: verifies incoming vouchers and keeps the latest per collection.
+
+    A voucher is accepted when it names this provider and an accepted token, is signed (low s)
+    by a signer authorized for its payer, belongs to the same payer and token as the
+    collection's earlier vouchers, advances the collection (request count strictly up, value
+    aggregate not down), and, when an escrow balance is given, leaves no more uncollected than
+    the balance less the safety margin.
+
+    Kept in memory only: a later change persists it (the provider agent's job), so that a
+    restart does not forget what is owed.
+
+    Args:
+        domain: the escrow's domain.
+        provider: this provider's address; vouchers for anyone else are refused.
+        signers: payer -> the signer addresses authorized for it (mirror of the escrow's).
+        tokens: the tokens accepted (default: any).
+        safety_margin_bps: the share of the escrow balance not counted as cover (0..10000).
+    """
+
+    def __init__(
+        self,
+        domain: VoucherDomain,
+        provider: str,
+        signers: Mapping[str, Iterable[str]] | None = None,
+        *,
+        tokens: Iterable[str] | None = None,
+        safety_margin_bps: int = 0,
+    ) -> None:
+        if not 0 <= safety_margin_bps <= 10_000:
+            raise ValueError(f"safety_margin_bps must be within 0..10000, got {safety_margin_bps}")
+        self.domain = domain
+        self.provider = parse_address(provider, "provider")
+        self.tokens = None if tokens is None else frozenset(parse_address(t, "token") for t in tokens)
+        self.safety_margin_bps = safety_margin_bps
+        self._signers: dict[str, set[bytes]] = {}
+        self._latest: dict[str, tuple[Voucher, bytes]] = {}
+        self._lock = threading.Lock()
+        for payer, addresses in (signers or {}).items():
+            for address in addresses:
+                self.authorize(payer, address)
+
+    def authorize(self, payer: str, signer: str) -> None:
+        """Accept vouchers for `payer` signed by `signer`."""
+        key = parse_address(payer, "payer")
+        raw = bytes.fromhex(parse_address(signer, "signer")[2:])
+        with self._lock:
+            self._signers.setdefault(key, set()).add(raw)
+
+    def revoke(self, payer: str, signer: str) -> None:
+        """Refuse further vouchers for `payer` signed by `signer` (those kept stay kept)."""
+        key = parse_address(payer, "payer")
+        raw = bytes.fromhex(parse_address(signer, "signer")[2:])
+        with self._lock:
+            self._signers.get(key, set()).discard(raw)
+
+    def latest(self, collection_id: str | bytes) -> tuple[Voucher, bytes] | None:
+        """The latest accepted voucher of a collection and its signature, or None."""
+        return self._latest.get(_bytes32(collection_id, "collection_id"))
+
+    def collections(self) -> dict[str, tuple[Voucher, bytes]]:
+        """Collection id -> its latest accepted voucher and signature."""
+        with self._lock:
+            return dict(self._latest)
+
+    def accept(
+        self, voucher: Voucher, signature: bytes, *, escrow_balance: int | None = None, collected: int = 0
+    ) -> Voucher:
+        """Verify `voucher` and keep it as its collection's latest.
+
+        Args:
+            voucher: the voucher received with a request.
+            signature: its 65-byte ``r ‖ s ‖ v`` signature.
+            escrow_balance: the payer's escrow balance for this provider and token (smallest
+                units); None skips the cover check.
+            collected: what the escrow already paid out on this collection.
+
+        Returns:
+            The voucher, now the collection's latest.
+
+        Raises:
+            InvalidVoucher: for another provider or an unaccepted token, or a collection id
+                already used by another payer or token.
+            InvalidVoucherSignature: malformed, high s, or not from an authorized signer.
+            StaleVoucher: older, reordered or replayed.
+            VoucherNotCovered: the escrow would not cover what the voucher leaves uncollected.
+        """
+        collection = voucher.collection_id
+        if voucher.provider != self.provider:
+            raise InvalidVoucher(
+                f"voucher is for provider {voucher.provider}, not this provider {self.provider}",
+                collection_id=collection,
+            )
+        if self.tokens is not None and voucher.token not in self.tokens:
+            raise InvalidVoucher(
+                f"voucher pays in {voucher.token}, a token not accepted here", collection_id=collection
+            )
+        recovered = self.domain._recover_bytes(voucher, signature)
+        with self._lock:
+            if recovered not in self._signers.get(voucher.payer, ()):
+                raise InvalidVoucherSignature(
+                    f"voucher is signed by {to_checksum_address(recovered)}, not a signer authorized for payer "
+                    f"{voucher.payer}",
+                    recovered=to_checksum_address(recovered),
+                    collection_id=collection,
+                )
+            kept = self._latest.get(collection)
+            if kept is not None:
+                before = kept[0]
+                if (before.payer, before.token) != (voucher.payer, voucher.token):
+                    raise InvalidVoucher(
+                        f"collection {collection} belongs to payer {before.payer} in token {before.token}",
+                        collection_id=collection,
+                    )
+                if voucher.request_count <= before.request_count:
+                    raise StaleVoucher(collection, "request_count", before.request_count, voucher.request_count)
+                if voucher.value_aggregate < before.value_aggregate:
+                    raise StaleVoucher(collection, "value_aggregate", before.value_aggregate, voucher.value_aggregate)
+            if escrow_balance is not None:
+                cover = escrow_balance * (10_000 - self.safety_margin_bps) // 10_000
+                outstanding = voucher.value_aggregate - collected
+                if outstanding > cover:
+                    raise VoucherNotCovered(collection, outstanding, cover)
+            self._latest[collection] = (voucher, signature)
+        return voucher
