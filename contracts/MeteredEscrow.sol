@@ -279,7 +279,7 @@ contract MeteredEscrow is IMeteredEscrow, AccessControl, Pausable, ReentrancyGua
     ) external nonReentrant returns (uint256 collected, uint256 gross) {
         uint256 n = vouchers.length;
         if (n == 0) revert EmptyBatch();
-        if (signatures.length != n) revert BatchLengthMismatch(n, signatures.length);
+        if (signatures.length != n) revert VoucherBatchLengthMismatch(n, signatures.length);
         for (uint256 i; i < n; ++i) {
             (bytes memory failure, uint256 paid) = _collect(vouchers[i], signatures[i]);
             if (failure.length != 0) {

@@ -155,7 +155,9 @@ interface IMeteredEscrow {
     error StaleVoucher(bytes32 collectionId, uint256 collected, uint256 valueAggregate);
     /// @notice The account the voucher draws on is empty: top it up, then collect again.
     error EmptyEscrowAccount(address payer, address provider, address token);
-    error BatchLengthMismatch(uint256 vouchers, uint256 signatures);
+    /// @notice collectMany needs one signature per voucher (named apart from the hub's
+    ///         BatchLengthMismatch, whose arguments name attestations).
+    error VoucherBatchLengthMismatch(uint256 vouchers, uint256 signatures);
     /// @notice A collection interval must lie in [1 minute, 30 days].
     error CollectionIntervalOutOfRange(uint256 min, uint256 max, uint256 value);
     /// @notice A dispute window must lie in [1 minute, 30 days].

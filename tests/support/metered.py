@@ -96,3 +96,9 @@ def sign_proof(contract: Any, chain_id: int, payer: Any, signer_key: Any, deadli
     message = {"payer": _addr(payer), "signer": signer_addr, "deadline": deadline}
     signed = Account.sign_typed_data(signer_key, domain(contract, chain_id), {"SignerProof": PROOF_FIELDS}, message)
     return bytes(signed.signature)
+
+
+def thaw_end(metered: Any, receipt: Any) -> int:
+    """The thawEnd of the EscrowThawStarted event a thaw emitted."""
+    (log,) = receipt.events.filter(metered.EscrowThawStarted)
+    return int(log.thawEnd)
