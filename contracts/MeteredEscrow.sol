@@ -432,25 +432,36 @@ contract MeteredEscrow is IMeteredEscrow, AccessControl, Pausable, ReentrancyGua
         (failure, signer) = _checkSigner(v, signature);
         if (failure.length != 0) return (failure, 0);
         Collection storage c = _collections[v.payer][v.provider][v.token][v.collectionId];
-        Collection memory cm = c;
-        if (v.valueAggregate <= cm.collected) {
-            return (abi.encodeWithSelector(StaleVoucher.selector, v.collectionId, cm.collected, v.valueAggregate), 0);
+        uint256 collected = c.collected;
+        if (v.valueAggregate <= collected) {
+            return (abi.encodeWithSelector(StaleVoucher.selector, v.collectionId, collected, v.valueAggregate), 0);
         }
         Account storage a = _accounts[v.payer][v.provider][v.token];
-        (uint256 balance, uint256 thawing) = (a.balance, a.thawing);
+        uint256 balance = a.balance;
         if (balance == 0) return (abi.encodeWithSelector(EmptyEscrowAccount.selector, v.payer, v.provider, v.token), 0);
-        (address treasury_, uint256 currentFee) = (treasury, feeBps);
-        if (!cm.started) (cm.feeBps, cm.started) = (uint16(currentFee), true);
-        gross = v.valueAggregate - cm.collected;
+        gross = v.valueAggregate - collected;
         if (gross > balance) gross = balance; // partial: the rest after a top-up
-        balance -= gross;
-        // Effects: the collection, the account (its thaw shrinks to what is left), the credits.
-        (c.collected, c.feeBps, c.started) = (uint128(cm.collected + gross), cm.feeBps, true);
-        (a.balance, a.thawing) = (uint128(balance), uint128(thawing < balance ? thawing : balance));
-        uint256 fee = (gross * cm.feeBps) / BPS;
+        uint256 fee = _record(c, a, gross, balance);
         _claimable[v.provider][v.token] += gross - fee;
-        if (fee != 0) _claimable[treasury_][v.token] += fee;
-        _emitCollected(v, signer, gross, fee, cm.collected + gross);
+        if (fee != 0) _claimable[treasury][v.token] += fee;
+        _emitCollected(v, signer, gross, fee, collected + gross);
+    }
+
+    /// @dev Writes a payment of `gross` into its collection (fixing the fee at the first one)
+    ///      and its account (whose thaw shrinks to what is left); returns the fee on it.
+    function _record(
+        Collection storage c,
+        Account storage a,
+        uint256 gross,
+        uint256 balance
+    ) internal returns (uint256 fee) {
+        Collection memory cm = c;
+        if (!cm.started) cm.feeBps = feeBps;
+        (c.collected, c.feeBps, c.started) = (uint128(cm.collected + gross), cm.feeBps, true);
+        uint256 left = balance - gross;
+        uint256 thawing = a.thawing;
+        (a.balance, a.thawing) = (uint128(left), uint128(thawing < left ? thawing : left));
+        fee = (gross * cm.feeBps) / BPS;
     }
 
     function _emitCollected(Voucher calldata v, address signer, uint256 gross, uint256 fee, uint256 total) internal {
@@ -465,9 +476,7 @@ contract MeteredEscrow is IMeteredEscrow, AccessControl, Pausable, ReentrancyGua
             fee,
             total,
             v.valueAggregate - total,
-            v.requestCount,
-            v.timestamp,
-            v.metadata
+            v.requestCount
         );
     }
 

@@ -35,8 +35,8 @@ interface IMeteredEscrow {
         bytes32 collectionId; // the running tab; collected amounts are kept per collection
         uint128 valueAggregate; // cumulative value of all requests in the collection so far
         uint64 requestCount; // cumulative number of requests (informational, emitted)
-        uint64 timestamp; // when the signer signed it (informational, emitted)
-        bytes32 metadata; // free commitment (e.g. a price sheet), signed, emitted
+        uint64 timestamp; // when the signer signed it (informational)
+        bytes32 metadata; // free commitment (e.g. a price sheet), signed
     }
 
     /// @notice An escrow account, as a dashboard reads it.
@@ -93,7 +93,8 @@ interface IMeteredEscrow {
     event SignerRevoked(address indexed payer, address indexed signer);
     /// @notice A voucher paid out. `gross = providerNet + fee`; `collected` is the collection's
     ///         total after this payment and `outstanding = valueAggregate − collected` what the
-    ///         voucher still promises (non-zero after a partial collection).
+    ///         voucher still promises (non-zero after a partial collection). The voucher's
+    ///         timestamp and metadata are in the call data, not repeated here.
     event VoucherCollected(
         address indexed payer,
         address indexed provider,
@@ -105,9 +106,7 @@ interface IMeteredEscrow {
         uint256 fee,
         uint256 collected,
         uint256 outstanding,
-        uint256 requestCount,
-        uint256 timestamp,
-        bytes32 metadata
+        uint256 requestCount
     );
     /// @notice collectMany passed over item `index`; `reason` is the revert data `collect`
     ///         would have reverted with.

@@ -71,8 +71,6 @@ def test_collect__pays_provider_net_and_treasury_fee(metered, usd, client, provi
             "collected": 10 * USD,
             "outstanding": 0,
             "requestCount": v.requestCount,
-            "timestamp": v.timestamp,
-            "metadata": v.metadata,
         }
     ]
     assert metered.claimable(provider, usd) == 10 * USD - fee
