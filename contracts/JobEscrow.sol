@@ -11,7 +11,14 @@ import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/Reentrancy
 
 import {IJobEscrow} from "./interfaces/IJobEscrow.sol";
 import {IProviderStaking} from "./interfaces/IProviderStaking.sol";
-import {BpsOutOfRange, EmptyBatch, ZeroAddress} from "./libraries/Errors.sol";
+import {
+    BpsOutOfRange,
+    EmptyBatch,
+    FeeOutOfRange,
+    NothingToWithdraw,
+    TokenNotAllowed,
+    ZeroAddress
+} from "./libraries/Errors.sol";
 import {TokenTransfers} from "./libraries/TokenTransfers.sol";
 
 /// @title JobEscrow

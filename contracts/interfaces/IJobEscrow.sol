@@ -129,12 +129,11 @@ interface IJobEscrow {
 
     // ───────────────────────────── errors ─────────────────────────────
 
-    // Shared errors this contract also reverts with (ZeroAddress, EmptyBatch, BpsOutOfRange for
-    // the dispute bond and the client's slash share) are declared once in libraries/Errors.sol,
+    // Shared errors this contract also reverts with (ZeroAddress, EmptyBatch, TokenNotAllowed,
+    // NothingToWithdraw, FeeOutOfRange, BpsOutOfRange for the dispute bond and the client's slash share) are declared once in libraries/Errors.sol,
     // which states the convention: expected or bound first, actual last; a parameter out of
     // range reverts <Name>OutOfRange(min, max, value), bounds inclusive.
 
-    error TokenNotAllowed(address token);
     error TooManyPaymentTokens(uint256 max);
     /// @notice A collateral rate must lie in [1, 2^128-1].
     error CollateralRateOutOfRange(uint256 min, uint256 max, uint256 value);
@@ -155,9 +154,6 @@ interface IJobEscrow {
     error ChallengeWindowClosed(uint256 challengeEnds, uint256 nowTime);
     error DisputeNotLapsed(uint256 disputeEnds, uint256 nowTime);
     error DisputeResolutionClosed(uint256 disputeEnds, uint256 nowTime);
-    error NothingToWithdraw(address account, address token);
-    /// @notice The protocol fee must lie in [0, MAX_FEE_BPS].
-    error FeeOutOfRange(uint256 min, uint256 max, uint256 value);
     /// @notice A window must lie in [1 minute, 30 days], the dispute timeout in [1 minute, 90 days]
     ///         and the longest job in [1 minute, 365 days].
     error WindowOutOfRange(uint256 min, uint256 max, uint256 value);

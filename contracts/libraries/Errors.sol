@@ -32,3 +32,18 @@ error EmptyBatch();
 /// @param max the most share accepted
 /// @param value the share given
 error BpsOutOfRange(uint256 min, uint256 max, uint256 value);
+
+/// @notice A payment token is not on the contract's allowlist.
+/// @param token the token given
+error TokenNotAllowed(address token);
+
+/// @notice The caller has nothing claimable in `token`.
+/// @param account the caller
+/// @param token the token asked for
+error NothingToWithdraw(address account, address token);
+
+/// @notice A protocol fee is outside [min, max] basis points.
+/// @param min the least fee accepted
+/// @param max the most fee accepted (the contract's MAX_FEE_BPS)
+/// @param value the fee given
+error FeeOutOfRange(uint256 min, uint256 max, uint256 value);

@@ -23,7 +23,15 @@ from ape.exceptions import ContractLogicError, CustomError
 from eth_abi import decode, encode
 from eth_utils import keccak
 
-PROTOCOL = ("AttestationHub", "JobEscrow", "UptimeSlasher", "ProviderStaking", "MockUSD", "MockStakeToken")
+PROTOCOL = (
+    "AttestationHub",
+    "JobEscrow",
+    "MeteredEscrow",
+    "UptimeSlasher",
+    "ProviderStaking",
+    "MockUSD",
+    "MockStakeToken",
+)
 
 
 def _abi_value(value: Any) -> Any:

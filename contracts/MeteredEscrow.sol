@@ -1,0 +1,564 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.37;
+
+import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {IERC20Permit} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Permit.sol";
+import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
+import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
+import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
+import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
+
+import {IMeteredEscrow} from "./interfaces/IMeteredEscrow.sol";
+import {
+    EmptyBatch,
+    FeeOutOfRange,
+    NothingToWithdraw,
+    TokenNotAllowed,
+    ZeroAddress,
+    ZeroAmount
+} from "./libraries/Errors.sol";
+import {TokenTransfers} from "./libraries/TokenTransfers.sol";
+
+/// @title MeteredEscrow
+/// @notice Pay per request: payers escrow tokens per provider and sign cumulative vouchers off
+///         chain; providers collect the difference on chain, net of a protocol fee.
+/// @dev See {IMeteredEscrow} and docs/METERED.md for the state machines and the accounting
+///      invariant. Payouts are pull payments: collections credit claimable balances and `claim`
+///      sends them. Pausing stops money coming in (deposits, new signers); collections, thaws,
+///      withdrawals, signer revocation and claims go on, as settlement does in JobEscrow.
+contract MeteredEscrow is IMeteredEscrow, AccessControl, Pausable, ReentrancyGuardTransient, EIP712 {
+    using SafeERC20 for IERC20;
+
+    /// @notice May change parameters and the payment-token allowlist.
+    bytes32 public constant GOVERNOR_ROLE = keccak256("GOVERNOR_ROLE");
+    /// @notice May pause deposits and signer authorizations (the guardian).
+    bytes32 public constant PAUSER_ROLE = keccak256("PAUSER_ROLE");
+
+    /// @notice The EIP-712 type of a voucher. The SDK signs exactly this; never change it.
+    bytes32 public constant VOUCHER_TYPEHASH = keccak256(
+        "Voucher(address payer,address provider,address token,bytes32 collectionId,uint128 valueAggregate,uint64 requestCount,uint64 timestamp,bytes32 metadata)"
+    );
+    /// @notice The EIP-712 type a signer key signs to consent to signing for `payer`.
+    bytes32 public constant SIGNER_PROOF_TYPEHASH = keccak256(
+        "SignerProof(address payer,address signer,uint256 deadline)"
+    );
+
+    /// @notice Hard cap on the protocol fee: 10%.
+    uint256 public constant MAX_FEE_BPS = 1_000;
+    uint256 internal constant BPS = 10_000;
+    uint256 internal constant MIN_WINDOW = 1 minutes;
+    uint256 internal constant MAX_WINDOW = 30 days;
+    uint256 internal constant MAX_THAW_PERIOD = 90 days;
+
+    struct Account {
+        // slot 0: everything a collection reads and writes
+        uint128 balance; // deposits − collections − withdrawals
+        uint128 thawing; // withdrawable from thawEnd on; never above balance
+        // slot 1: written by thaw and withdraw only
+        uint64 thawEnd; // when the current thaw ends (0: none)
+    }
+
+    struct Collection {
+        uint128 collected; // gross paid so far; never above the highest valueAggregate signed
+        uint16 feeBps; // protocol fee fixed at the first collection
+        bool started; // feeBps is set
+    }
+
+    struct Signer {
+        address payer; // the only payer this key ever signs for
+        uint64 thawEnd; // revocation possible from then on (0: not thawing)
+        bool revoked; // final
+    }
+
+    // These parameters share the slot of Pausable's `_paused` flag.
+    /// @notice Seconds between a provider's collections that payers should expect (SDK policy;
+    ///         part of the bound on the thawing periods).
+    uint32 public collectionInterval;
+    /// @notice Seconds a collection's stake stays locked for fraud disputes (enforced from the
+    ///         stake-lock session on; part of the bound on the thawing periods).
+    uint32 public disputeWindow;
+    /// @notice Seconds between a payer's thaw and its withdrawal.
+    uint32 public thawPeriod;
+    /// @notice Seconds between a signer's thaw and its revocation.
+    uint32 public signerThawPeriod;
+
+    // Collect reads both in one slot.
+    /// @notice Receives protocol fees.
+    address public treasury;
+    /// @notice Protocol fee in basis points for collections that start now, at most MAX_FEE_BPS.
+    uint16 public feeBps;
+
+    mapping(address token => bool) internal _allowedTokens;
+    mapping(address payer => mapping(address provider => mapping(address token => Account))) internal _accounts;
+    mapping(address payer => mapping(address provider => mapping(address token => mapping(bytes32 collectionId => Collection))))
+        internal _collections;
+    mapping(address signer => Signer) internal _signers;
+    mapping(address account => mapping(address token => uint256)) internal _claimable;
+
+    /// @notice Default parameters, documented in the README.
+    struct InitParams {
+        uint256 feeBps;
+        uint256 collectionInterval;
+        uint256 disputeWindow;
+        uint256 thawPeriod;
+        uint256 signerThawPeriod;
+    }
+
+    /// @param admin governance: receives the admin, governor and pauser roles
+    /// @param treasury_ receives protocol fees
+    constructor(address admin, address treasury_, InitParams memory p) EIP712("ComputeRails MeteredEscrow", "1") {
+        if (admin == address(0)) revert ZeroAddress();
+        _grantRole(DEFAULT_ADMIN_ROLE, admin);
+        _grantRole(GOVERNOR_ROLE, admin);
+        _grantRole(PAUSER_ROLE, admin);
+        _setTreasury(treasury_);
+        _setFee(p.feeBps);
+        _setPeriods(p.collectionInterval, p.disputeWindow, p.thawPeriod, p.signerThawPeriod);
+    }
+
+    // ─────────────────────────────── payers ───────────────────────────────
+
+    /// @notice Adds `amount` of `token` to the caller's account for `provider`.
+    /// @dev Approve `amount` to this contract first. Reverts with TransferAmountMismatch for
+    ///      tokens that deliver less than requested. Changes no thaw.
+    /// @param provider who may collect vouchers against this account
+    /// @param token an allowlisted payment token
+    /// @param amount token units to add (at least 1)
+    /// @custom:constraint anyone, while not paused
+    function deposit(address provider, address token, uint256 amount) external nonReentrant whenNotPaused {
+        _deposit(msg.sender, provider, token, amount);
+        TokenTransfers.pullExact(IERC20(token), amount);
+    }
+
+    /// @notice Like deposit, with an EIP-2612 permit for `amount` instead of an approval.
+    /// @dev A permit that fails (e.g. front-run and already used) is ignored; the transfer then
+    ///      succeeds only if the allowance is there anyway.
+    /// @custom:constraint anyone, while not paused
+    function depositWithPermit(
+        address provider,
+        address token,
+        uint256 amount,
+        uint256 permitDeadline,
+        uint8 v,
+        bytes32 r,
+        bytes32 s
+    ) external nonReentrant whenNotPaused {
+        _deposit(msg.sender, provider, token, amount);
+        try IERC20Permit(token).permit(msg.sender, address(this), amount, permitDeadline, v, r, s) {} catch {}
+        TokenTransfers.pullExact(IERC20(token), amount);
+    }
+
+    /// @notice Adds `amount` of the caller's `token` to `payer`'s account for `provider`.
+    /// @dev The caller pays; the payer owns the funds. Changes none of the account's timers.
+    /// @custom:constraint anyone, while not paused
+    function depositFor(
+        address payer,
+        address provider,
+        address token,
+        uint256 amount
+    ) external nonReentrant whenNotPaused {
+        if (payer == address(0)) revert ZeroAddress();
+        _deposit(payer, provider, token, amount);
+        TokenTransfers.pullExact(IERC20(token), amount);
+    }
+
+    /// @notice Starts a thaw of `amount`, replacing any thaw in progress (whose clock restarts);
+    ///         `amount` 0 cancels the thaw.
+    /// @dev Collections keep drawing on the whole balance while it thaws; the thawing amount
+    ///      shrinks to the balance a collection leaves.
+    /// @return thawEnd when `withdraw` becomes possible (0 when cancelled)
+    /// @custom:constraint the payer; at most the account's balance; works while paused
+    function thaw(address provider, address token, uint256 amount) external returns (uint256 thawEnd) {
+        Account storage a = _accounts[msg.sender][provider][token];
+        uint256 balance = a.balance;
+        if (amount > balance) revert ThawAmountTooLarge(balance, amount);
+        if (amount == 0) {
+            (a.thawing, a.thawEnd) = (0, 0);
+            emit EscrowThawCancelled(msg.sender, provider, token);
+            return 0;
+        }
+        thawEnd = block.timestamp + thawPeriod;
+        (a.thawing, a.thawEnd) = (uint128(amount), uint64(thawEnd));
+        emit EscrowThawStarted(msg.sender, provider, token, amount, thawEnd);
+    }
+
+    /// @notice Sends the caller what has thawed in its account for `provider`.
+    /// @return amount what was sent: the thawing amount, as collections left it
+    /// @custom:constraint the payer, from the thaw's end on; works while paused
+    function withdraw(address provider, address token) external nonReentrant returns (uint256 amount) {
+        Account storage a = _accounts[msg.sender][provider][token];
+        amount = a.thawing;
+        uint256 end = a.thawEnd;
+        if (amount == 0) revert NotThawing(msg.sender, provider, token);
+        if (block.timestamp < end) revert ThawNotElapsed(end, block.timestamp);
+        uint256 balance = a.balance - amount;
+        (a.balance, a.thawing, a.thawEnd) = (uint128(balance), 0, 0);
+        emit EscrowWithdrawn(msg.sender, provider, token, amount, balance);
+        IERC20(token).safeTransfer(msg.sender, amount);
+    }
+
+    /// @notice Lets `signer` sign vouchers for the caller.
+    /// @dev `proof` is the signer's EIP-712 signature of SignerProof(payer, signer, deadline)
+    ///      under this contract's domain (see `signerProofDigest`): bound to chain id, this
+    ///      contract, the payer and a deadline. A key serves one payer for life.
+    /// @custom:constraint the payer, with the signer's proof, by `deadline`, while not paused
+    function authorizeSigner(address signer, uint256 deadline, bytes calldata proof) external whenNotPaused {
+        if (signer == address(0)) revert ZeroAddress();
+        if (block.timestamp > deadline) revert SignerProofExpired(deadline, block.timestamp);
+        address bound = _signers[signer].payer;
+        if (bound != address(0)) revert SignerAlreadyAuthorized(signer, bound);
+        bytes32 digest = _signerProofDigest(msg.sender, signer, deadline);
+        (address recovered, ECDSA.RecoverError err, ) = ECDSA.tryRecoverCalldata(digest, proof);
+        if (err != ECDSA.RecoverError.NoError || recovered != signer) revert InvalidSignerProof(signer, recovered);
+        _signers[signer] = Signer({payer: msg.sender, thawEnd: 0, revoked: false});
+        emit SignerAuthorized(msg.sender, signer);
+    }
+
+    /// @notice Starts the signer's thawing period; its vouchers keep paying until `revokeSigner`.
+    ///         Thawing again restarts the clock.
+    /// @return thawEnd when `revokeSigner` becomes possible
+    /// @custom:constraint the signer's payer, until revoked; works while paused
+    function thawSigner(address signer) external returns (uint256 thawEnd) {
+        Signer storage s = _requireOwnSigner(signer);
+        thawEnd = block.timestamp + signerThawPeriod;
+        s.thawEnd = uint64(thawEnd);
+        emit SignerThawStarted(msg.sender, signer, thawEnd);
+    }
+
+    /// @notice Stops a signer's thaw: it stays authorized.
+    /// @custom:constraint the signer's payer, while the signer thaws
+    function cancelSignerThaw(address signer) external {
+        Signer storage s = _requireOwnSigner(signer);
+        if (s.thawEnd == 0) revert SignerNotThawing(signer);
+        s.thawEnd = 0;
+        emit SignerThawCancelled(msg.sender, signer);
+    }
+
+    /// @notice Revokes a signer for good: from now on its vouchers pay nothing, whenever signed.
+    /// @custom:constraint the signer's payer, from the end of the signer's thaw on
+    function revokeSigner(address signer) external {
+        Signer storage s = _requireOwnSigner(signer);
+        uint256 end = s.thawEnd;
+        if (end == 0) revert SignerNotThawing(signer);
+        if (block.timestamp < end) revert SignerThawNotElapsed(end, block.timestamp);
+        s.revoked = true;
+        emit SignerRevoked(msg.sender, signer);
+    }
+
+    // ─────────────────────────────── providers ───────────────────────────────
+
+    /// @notice Collects a voucher: pays `valueAggregate − collected` of its collection, limited
+    ///         to the account's balance, net of the collection's fee, to the caller's claimable.
+    /// @dev A partial collection records what it paid: the same voucher collects the rest after
+    ///      a top-up. Works during the payer's thaw and while paused.
+    /// @param voucher the latest voucher of the collection
+    /// @param signature its 65-byte signature by the payer or one of its signers (low s)
+    /// @return gross what the account paid (provider net + fee)
+    /// @custom:constraint the voucher's provider
+    function collect(Voucher calldata voucher, bytes calldata signature) external nonReentrant returns (uint256 gross) {
+        bytes memory failure;
+        (failure, gross) = _collect(voucher, signature);
+        if (failure.length != 0) {
+            assembly ("memory-safe") {
+                revert(add(failure, 0x20), mload(failure))
+            }
+        }
+    }
+
+    /// @notice Collects every voucher it can and skips the others with `VoucherSkipped`, whose
+    ///         reason is the revert data `collect` would have given.
+    /// @return collected how many vouchers paid
+    /// @return gross what they paid in all (summed across tokens: a count, not an amount, when
+    ///         tokens differ)
+    /// @custom:constraint anyone; each voucher pays only if the caller is its provider
+    function collectMany(
+        Voucher[] calldata vouchers,
+        bytes[] calldata signatures
+    ) external nonReentrant returns (uint256 collected, uint256 gross) {
+        uint256 n = vouchers.length;
+        if (n == 0) revert EmptyBatch();
+        if (signatures.length != n) revert VoucherBatchLengthMismatch(n, signatures.length);
+        for (uint256 i; i < n; ++i) {
+            (bytes memory failure, uint256 paid) = _collect(vouchers[i], signatures[i]);
+            if (failure.length != 0) {
+                emit VoucherSkipped(i, vouchers[i].payer, vouchers[i].collectionId, failure);
+                continue;
+            }
+            ++collected;
+            gross += paid;
+        }
+    }
+
+    /// @notice Pays out everything the caller can claim in `token` (providers' net, the
+    ///         treasury's fees), in one transfer.
+    /// @return amount what was sent
+    /// @custom:constraint anyone with a claimable balance; works while paused
+    function claim(address token) external nonReentrant returns (uint256 amount) {
+        amount = _claimable[msg.sender][token];
+        if (amount == 0) revert NothingToWithdraw(msg.sender, token);
+        _claimable[msg.sender][token] = 0;
+        emit Claimed(msg.sender, token, amount);
+        IERC20(token).safeTransfer(msg.sender, amount);
+    }
+
+    // ─────────────────────────────── governance ───────────────────────────────
+
+    /// @notice Allows or disallows a payment token. Disallowing stops deposits only: balances
+    ///         stay collectable and withdrawable.
+    /// @custom:constraint GOVERNOR_ROLE
+    function setPaymentToken(address token, bool allowed) external onlyRole(GOVERNOR_ROLE) {
+        if (token == address(0)) revert ZeroAddress();
+        _allowedTokens[token] = allowed;
+        emit PaymentTokenSet(token, allowed);
+    }
+
+    /// @notice Sets the protocol fee for collections that start from now on; started
+    ///         collections keep theirs.
+    /// @custom:constraint GOVERNOR_ROLE; at most MAX_FEE_BPS
+    function setFee(uint256 feeBps_) external onlyRole(GOVERNOR_ROLE) {
+        _setFee(feeBps_);
+    }
+
+    /// @notice Sets the collection interval, dispute window and both thawing periods. Running
+    ///         thaws keep the end they got.
+    /// @custom:constraint GOVERNOR_ROLE; interval and window in 1 minute .. 30 days; each thawing
+    ///         period above interval + window and at most 90 days
+    function setPeriods(
+        uint256 collectionInterval_,
+        uint256 disputeWindow_,
+        uint256 thawPeriod_,
+        uint256 signerThawPeriod_
+    ) external onlyRole(GOVERNOR_ROLE) {
+        _setPeriods(collectionInterval_, disputeWindow_, thawPeriod_, signerThawPeriod_);
+    }
+
+    /// @notice Sets who receives protocol fees from now on.
+    /// @custom:constraint GOVERNOR_ROLE
+    function setTreasury(address treasury_) external onlyRole(GOVERNOR_ROLE) {
+        _setTreasury(treasury_);
+    }
+
+    /// @notice Stops deposits and signer authorizations. Collections and exits go on.
+    /// @custom:constraint PAUSER_ROLE
+    function pause() external onlyRole(PAUSER_ROLE) {
+        _pause();
+    }
+
+    /// @notice Resumes deposits and signer authorizations.
+    /// @custom:constraint PAUSER_ROLE
+    function unpause() external onlyRole(PAUSER_ROLE) {
+        _unpause();
+    }
+
+    // ─────────────────────────────── views ───────────────────────────────
+
+    /// @notice The EIP-712 digest a voucher's signer signs (for checking an SDK against).
+    function voucherDigest(Voucher calldata voucher) external view returns (bytes32) {
+        return _voucherDigest(voucher);
+    }
+
+    /// @notice The EIP-712 digest `signer` signs to consent to signing for `payer`.
+    function signerProofDigest(address payer, address signer, uint256 deadline) external view returns (bytes32) {
+        return _signerProofDigest(payer, signer, deadline);
+    }
+
+    /// @inheritdoc IMeteredEscrow
+    function account(address payer, address provider, address token) external view returns (AccountView memory) {
+        Account storage a = _accounts[payer][provider][token];
+        return AccountView({balance: a.balance, thawing: a.thawing, thawEnd: a.thawEnd});
+    }
+
+    /// @inheritdoc IMeteredEscrow
+    function collection(
+        address payer,
+        address provider,
+        address token,
+        bytes32 collectionId
+    ) external view returns (CollectionView memory) {
+        Collection memory c = _collections[payer][provider][token][collectionId];
+        return CollectionView({collected: c.collected, feeBps: c.feeBps, started: c.started});
+    }
+
+    /// @inheritdoc IMeteredEscrow
+    function signerInfo(address signer) external view returns (SignerView memory) {
+        Signer memory s = _signers[signer];
+        return SignerView({payer: s.payer, thawEnd: s.thawEnd, revoked: s.revoked});
+    }
+
+    /// @notice Whether a voucher of `payer` signed by `signer` would pass the signer check now.
+    function isAuthorizedSigner(address payer, address signer) external view returns (bool) {
+        if (signer == payer) return payer != address(0);
+        Signer memory s = _signers[signer];
+        return s.payer == payer && payer != address(0) && !s.revoked;
+    }
+
+    /// @inheritdoc IMeteredEscrow
+    function claimable(address account_, address token) external view returns (uint256) {
+        return _claimable[account_][token];
+    }
+
+    /// @notice Whether deposits in `token` are allowed.
+    function paymentTokenAllowed(address token) external view returns (bool) {
+        return _allowedTokens[token];
+    }
+
+    // ─────────────────────────────── internals ───────────────────────────────
+
+    function _deposit(address payer, address provider, address token, uint256 amount) internal {
+        if (provider == address(0)) revert ZeroAddress();
+        if (amount == 0) revert ZeroAmount();
+        if (!_allowedTokens[token]) revert TokenNotAllowed(token);
+        Account storage a = _accounts[payer][provider][token];
+        uint256 balance = a.balance + amount;
+        if (balance > type(uint128).max) revert AccountBalanceTooLarge(type(uint128).max, balance);
+        a.balance = uint128(balance);
+        emit EscrowDeposited(payer, provider, token, msg.sender, amount, balance);
+    }
+
+    /// @dev Checks a voucher and, if it pays, applies the payment. Returns the revert data of the
+    ///      first check that fails (and changes nothing), or empty bytes and the gross paid.
+    ///      One path for collect and collectMany, so a skipped item's reason is exactly the
+    ///      error collect reverts with.
+    function _collect(
+        Voucher calldata v,
+        bytes calldata signature
+    ) internal returns (bytes memory failure, uint256 gross) {
+        if (msg.sender != v.provider) {
+            return (abi.encodeWithSelector(NotVoucherProvider.selector, v.provider, msg.sender), 0);
+        }
+        address signer;
+        (failure, signer) = _checkSigner(v, signature);
+        if (failure.length != 0) return (failure, 0);
+        Collection storage c = _collections[v.payer][v.provider][v.token][v.collectionId];
+        uint256 collected = c.collected;
+        if (v.valueAggregate <= collected) {
+            return (abi.encodeWithSelector(StaleVoucher.selector, v.collectionId, collected, v.valueAggregate), 0);
+        }
+        Account storage a = _accounts[v.payer][v.provider][v.token];
+        uint256 balance = a.balance;
+        if (balance == 0) return (abi.encodeWithSelector(EmptyEscrowAccount.selector, v.payer, v.provider, v.token), 0);
+        gross = v.valueAggregate - collected;
+        if (gross > balance) gross = balance; // partial: the rest after a top-up
+        uint256 fee = _record(c, a, gross, balance);
+        _claimable[v.provider][v.token] += gross - fee;
+        if (fee != 0) _claimable[treasury][v.token] += fee;
+        _emitCollected(v, signer, gross, fee, collected + gross);
+    }
+
+    /// @dev Writes a payment of `gross` into its collection (fixing the fee at the first one)
+    ///      and its account (whose thaw shrinks to what is left); returns the fee on it.
+    function _record(
+        Collection storage c,
+        Account storage a,
+        uint256 gross,
+        uint256 balance
+    ) internal returns (uint256 fee) {
+        Collection memory cm = c;
+        if (!cm.started) cm.feeBps = feeBps;
+        (c.collected, c.feeBps, c.started) = (uint128(cm.collected + gross), cm.feeBps, true);
+        uint256 left = balance - gross;
+        uint256 thawing = a.thawing;
+        (a.balance, a.thawing) = (uint128(left), uint128(thawing < left ? thawing : left));
+        fee = (gross * cm.feeBps) / BPS;
+    }
+
+    function _emitCollected(Voucher calldata v, address signer, uint256 gross, uint256 fee, uint256 total) internal {
+        emit VoucherCollected(
+            v.payer,
+            v.provider,
+            v.collectionId,
+            v.token,
+            signer,
+            gross,
+            gross - fee,
+            fee,
+            total,
+            v.valueAggregate - total,
+            v.requestCount
+        );
+    }
+
+    /// @dev The voucher's signer, or the revert data saying why it may not sign for the payer.
+    function _checkSigner(
+        Voucher calldata v,
+        bytes calldata signature
+    ) internal view returns (bytes memory failure, address signer) {
+        ECDSA.RecoverError err;
+        // tryRecoverCalldata rejects high-s twins, bad v and lengths other than 65.
+        (signer, err, ) = ECDSA.tryRecoverCalldata(_voucherDigest(v), signature);
+        if (err != ECDSA.RecoverError.NoError) {
+            return (abi.encodeWithSelector(InvalidVoucherSignature.selector), address(0));
+        }
+        if (signer == v.payer) return ("", signer);
+        Signer memory s = _signers[signer];
+        if (s.payer != v.payer) {
+            return (abi.encodeWithSelector(SignerNotAuthorized.selector, v.payer, signer), signer);
+        }
+        if (s.revoked) return (abi.encodeWithSelector(SignerRevokedForPayer.selector, v.payer, signer), signer);
+        return ("", signer);
+    }
+
+    function _voucherDigest(Voucher calldata v) internal view returns (bytes32) {
+        return
+            _hashTypedDataV4(
+                keccak256(
+                    abi.encode(
+                        VOUCHER_TYPEHASH,
+                        v.payer,
+                        v.provider,
+                        v.token,
+                        v.collectionId,
+                        v.valueAggregate,
+                        v.requestCount,
+                        v.timestamp,
+                        v.metadata
+                    )
+                )
+            );
+    }
+
+    function _signerProofDigest(address payer, address signer, uint256 deadline) internal view returns (bytes32) {
+        return _hashTypedDataV4(keccak256(abi.encode(SIGNER_PROOF_TYPEHASH, payer, signer, deadline)));
+    }
+
+    function _requireOwnSigner(address signer) internal view returns (Signer storage s) {
+        s = _signers[signer];
+        if (s.payer != msg.sender) revert NotSignerPayer(signer, s.payer, msg.sender);
+        if (s.revoked) revert SignerAlreadyRevoked(signer);
+    }
+
+    function _setFee(uint256 bps) internal {
+        if (bps > MAX_FEE_BPS) revert FeeOutOfRange(0, MAX_FEE_BPS, bps);
+        feeBps = uint16(bps);
+        emit FeeSet(bps);
+    }
+
+    function _setPeriods(uint256 interval, uint256 window, uint256 thaw_, uint256 signerThaw) internal {
+        if (interval < MIN_WINDOW || interval > MAX_WINDOW) {
+            revert CollectionIntervalOutOfRange(MIN_WINDOW, MAX_WINDOW, interval);
+        }
+        if (window < MIN_WINDOW || window > MAX_WINDOW) revert DisputeWindowOutOfRange(MIN_WINDOW, MAX_WINDOW, window);
+        // A thaw must outlast a provider's collection interval plus the dispute window, so that a
+        // payer who thaws right after a collection cannot withdraw before the next one.
+        uint256 least = interval + window + 1;
+        if (thaw_ < least || thaw_ > MAX_THAW_PERIOD) revert ThawPeriodOutOfRange(least, MAX_THAW_PERIOD, thaw_);
+        if (signerThaw < least || signerThaw > MAX_THAW_PERIOD) {
+            revert SignerThawPeriodOutOfRange(least, MAX_THAW_PERIOD, signerThaw);
+        }
+        (collectionInterval, disputeWindow, thawPeriod, signerThawPeriod) = (
+            uint32(interval),
+            uint32(window),
+            uint32(thaw_),
+            uint32(signerThaw)
+        );
+        emit PeriodsSet(interval, window, thaw_, signerThaw);
+    }
+
+    function _setTreasury(address treasury_) internal {
+        if (treasury_ == address(0)) revert ZeroAddress();
+        treasury = treasury_;
+        emit TreasurySet(treasury_);
+    }
+}

@@ -1,0 +1,104 @@
+"""MeteredEscrow test helpers: EIP-712 vouchers and signer consent proofs, signed with
+eth-account's typed-data path (independent of the contract's own digest code)."""
+
+from __future__ import annotations
+
+from dataclasses import astuple, dataclass, replace
+from typing import Any
+
+from eth_account import Account
+from eth_account.messages import _hash_eip191_message, encode_typed_data
+
+USD = 10**6
+FEE_BPS = 250
+COLLECTION_INTERVAL = 3_600
+DISPUTE_WINDOW = 86_400
+THAW_PERIOD = 3 * 86_400
+SIGNER_THAW_PERIOD = 2 * 86_400
+PARAMS = (FEE_BPS, COLLECTION_INTERVAL, DISPUTE_WINDOW, THAW_PERIOD, SIGNER_THAW_PERIOD)
+UINT128_MAX = 2**128 - 1
+CID = b"\x11" * 32
+OTHER_CID = b"\x22" * 32
+META = b"\x33" * 32
+
+VOUCHER_FIELDS = [
+    {"name": "payer", "type": "address"},
+    {"name": "provider", "type": "address"},
+    {"name": "token", "type": "address"},
+    {"name": "collectionId", "type": "bytes32"},
+    {"name": "valueAggregate", "type": "uint128"},
+    {"name": "requestCount", "type": "uint64"},
+    {"name": "timestamp", "type": "uint64"},
+    {"name": "metadata", "type": "bytes32"},
+]
+VOUCHER_TYPE = (
+    "Voucher(address payer,address provider,address token,bytes32 collectionId,uint128 valueAggregate,"
+    "uint64 requestCount,uint64 timestamp,bytes32 metadata)"
+)
+PROOF_FIELDS = [
+    {"name": "payer", "type": "address"},
+    {"name": "signer", "type": "address"},
+    {"name": "deadline", "type": "uint256"},
+]
+
+
+def _addr(x: Any) -> str:
+    return x if isinstance(x, str) else x.address
+
+
+@dataclass(frozen=True)
+class Voucher:
+    payer: str
+    provider: str
+    token: str
+    collectionId: bytes = CID
+    valueAggregate: int = 10 * USD
+    requestCount: int = 100
+    timestamp: int = 1_700_000_000
+    metadata: bytes = META
+
+    def args(self) -> tuple[Any, ...]:
+        return astuple(self)
+
+    def but(self, **changes: Any) -> Voucher:
+        return replace(self, **changes)
+
+    def message(self) -> dict[str, Any]:
+        return dict(zip([f["name"] for f in VOUCHER_FIELDS], self.args()))
+
+
+def voucher(payer: Any, provider: Any, token: Any, **fields: Any) -> Voucher:
+    return Voucher(_addr(payer), _addr(provider), _addr(token), **fields)
+
+
+def domain(contract: Any, chain_id: int) -> dict[str, Any]:
+    return {
+        "name": "ComputeRails MeteredEscrow",
+        "version": "1",
+        "chainId": chain_id,
+        "verifyingContract": _addr(contract),
+    }
+
+
+def voucher_digest(contract: Any, chain_id: int, v: Voucher) -> bytes:
+    msg = encode_typed_data(domain(contract, chain_id), {"Voucher": VOUCHER_FIELDS}, v.message())
+    return bytes(_hash_eip191_message(msg))
+
+
+def sign_voucher(contract: Any, chain_id: int, v: Voucher, key: Any) -> bytes:
+    signed = Account.sign_typed_data(key, domain(contract, chain_id), {"Voucher": VOUCHER_FIELDS}, v.message())
+    return bytes(signed.signature)
+
+
+def sign_proof(contract: Any, chain_id: int, payer: Any, signer_key: Any, deadline: int, signer: Any = None) -> bytes:
+    """The signer's consent to sign for `payer` (signer defaults to the key's address)."""
+    signer_addr = _addr(signer) if signer is not None else Account.from_key(signer_key).address
+    message = {"payer": _addr(payer), "signer": signer_addr, "deadline": deadline}
+    signed = Account.sign_typed_data(signer_key, domain(contract, chain_id), {"SignerProof": PROOF_FIELDS}, message)
+    return bytes(signed.signature)
+
+
+def thaw_end(metered: Any, receipt: Any) -> int:
+    """The thawEnd of the EscrowThawStarted event a thaw emitted."""
+    (log,) = receipt.events.filter(metered.EscrowThawStarted)
+    return int(log.thawEnd)
