@@ -1,5 +1,6 @@
 """MeteredEscrow test helpers: EIP-712 vouchers and signer consent proofs, signed with
-eth-account's typed-data path (independent of the contract's own digest code)."""
+eth-account's typed-data path (independent of the contract's own digest code and of the SDK's
+fast path; the voucher's type, one definition, comes from computerails.vouchers)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from typing import Any
 from eth_account import Account
 from eth_account.messages import _hash_eip191_message, encode_typed_data
 
+from computerails.vouchers import VOUCHER_FIELDS
+
 USD = 10**6
 FEE_BPS = 250
 COLLECTION_INTERVAL = 3_600
@@ -16,25 +19,10 @@ DISPUTE_WINDOW = 86_400
 THAW_PERIOD = 3 * 86_400
 SIGNER_THAW_PERIOD = 2 * 86_400
 PARAMS = (FEE_BPS, COLLECTION_INTERVAL, DISPUTE_WINDOW, THAW_PERIOD, SIGNER_THAW_PERIOD)
-UINT128_MAX = 2**128 - 1
 CID = b"\x11" * 32
 OTHER_CID = b"\x22" * 32
 META = b"\x33" * 32
 
-VOUCHER_FIELDS = [
-    {"name": "payer", "type": "address"},
-    {"name": "provider", "type": "address"},
-    {"name": "token", "type": "address"},
-    {"name": "collectionId", "type": "bytes32"},
-    {"name": "valueAggregate", "type": "uint128"},
-    {"name": "requestCount", "type": "uint64"},
-    {"name": "timestamp", "type": "uint64"},
-    {"name": "metadata", "type": "bytes32"},
-]
-VOUCHER_TYPE = (
-    "Voucher(address payer,address provider,address token,bytes32 collectionId,uint128 valueAggregate,"
-    "uint64 requestCount,uint64 timestamp,bytes32 metadata)"
-)
 PROOF_FIELDS = [
     {"name": "payer", "type": "address"},
     {"name": "signer", "type": "address"},
