@@ -5,12 +5,12 @@ import pytest
 from eth_account import Account
 from eth_utils import keccak
 
+from computerails.vouchers import VOUCHER_TYPE
 from tests.support.escrow import events
 from tests.support.metered import (
     FEE_BPS,
     OTHER_CID,
     USD,
-    VOUCHER_TYPE,
     sign_voucher,
     voucher,
     voucher_digest,

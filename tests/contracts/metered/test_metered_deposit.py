@@ -1,8 +1,9 @@
 """MeteredEscrow deposits: deposit, depositWithPermit, depositFor, the allowlist, hostile tokens."""
 
+from computerails.vouchers import UINT128_MAX
 from tests.contracts.escrow.test_escrow_permit_batch import sign_permit
 from tests.support.escrow import events
-from tests.support.metered import THAW_PERIOD, UINT128_MAX, USD, thaw_end
+from tests.support.metered import THAW_PERIOD, USD, thaw_end
 from tests.support.reverts import reverts
 
 
