@@ -18,7 +18,7 @@ NETWORK_ANVIL := ethereum:local:foundry
 # pytest-xdist workers for make test: one per core.
 WORKERS ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: help setup demo test test-steps test-fast lint audit bench slither deploy abi clean
+.PHONY: help setup compile demo test test-steps test-fast lint audit bench slither deploy abi clean
 
 help:
 	@echo "make demo     run the compute marketplace end to end on a fresh local anvil"
@@ -59,6 +59,17 @@ node_modules/.installed: package.json package-lock.json
 # The whole suite: the gates, every test once in parallel (one chain per worker: Ape's
 # in-process chain for the contract suites, an anvil for the SDK, CLI, scripts, demo, gas
 # budgets and the stateful harness), and slither. Prints its wall time after set-up.
+# Ape recompiles a contract when its own file changes, not when a file it imports does (three
+# errors added to libraries/Errors.sol left ProviderStaking's build, and so the exported-ABI
+# check, stale on an existing checkout). So: everything again whenever any source, the compiler
+# settings or the npm packages (OpenZeppelin) changed since the last full compile; else Ape's own
+# incremental compile (a no-op when nothing changed). A fresh clone always compiles everything.
+SOURCES_STAMP := .build/.sources.sha256
+compile: setup
+	@sum=$$(cat $$(find contracts -name '*.sol' | sort) ape-config.yaml package-lock.json | sha256sum | cut -c1-64); \
+	if [ "$$(cat $(SOURCES_STAMP) 2>/dev/null)" = "$$sum" ]; then $(BIN)/ape compile; \
+	else $(BIN)/ape compile --force && echo "$$sum" > $(SOURCES_STAMP); fi
+
 test: setup
 	@start=$$(date +%s); \
 	$(MAKE) --no-print-directory test-steps; status=$$?; \
@@ -66,7 +77,7 @@ test: setup
 	exit $$status
 
 test-steps:
-	$(BIN)/ape compile
+	@$(MAKE) --no-print-directory compile
 	$(MAKE) --no-print-directory lint
 	$(BIN)/ape test tests -n $(WORKERS) -p no:cacheprovider
 	$(BIN)/python tools/slither_gate.py
@@ -74,6 +85,7 @@ test-steps:
 # Quick feedback: the gates, the SDK and CLI suites (one anvil per worker), the error-coverage
 # check and the stateful machine at smoke size (10 examples instead of the default).
 test-fast: setup
+	@$(MAKE) --no-print-directory compile
 	$(MAKE) --no-print-directory lint
 	STATEFUL_EXAMPLES=10 $(BIN)/ape test tests/sdk tests/stateful tests/test_error_coverage.py -n $(WORKERS) \
 		-p no:cacheprovider -q
@@ -85,28 +97,28 @@ lint: setup
 	node_modules/.bin/prettier --check "contracts/**/*.sol"
 
 audit: setup
-	$(BIN)/ape compile
+	@$(MAKE) --no-print-directory compile
 	$(BIN)/python -m tests.stateful.audit $(if $(BUDGET),--budget $(BUDGET)) $(ARGS)
 
 bench: setup
-	$(BIN)/ape compile
+	@$(MAKE) --no-print-directory compile
 	$(BIN)/python -m bench $(ARGS)
 
 slither: setup
 	$(BIN)/python tools/slither_gate.py
 
 demo: setup
-	$(BIN)/ape compile
+	@$(MAKE) --no-print-directory compile
 	$(BIN)/python -m computerails.sim $(ARGS)
 
 abi: setup
-	$(BIN)/ape compile
+	@$(MAKE) --no-print-directory compile
 	$(BIN)/python tools/export_abi.py
 
 # make deploy RPC=http://127.0.0.1:8545 deploys to a devnet node you keep running (its deployment
 # file stays valid while it runs); without RPC, to a fresh anvil that stops again afterwards.
 deploy: setup
-	$(BIN)/ape compile
+	@$(MAKE) --no-print-directory compile
 ifdef RPC
 	$(BIN)/computerails --rpc $(RPC) devnet deploy
 else
