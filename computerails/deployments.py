@@ -21,8 +21,16 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from computerails.errors import DeploymentError
 
-#: Contracts whose ABIs the deployment's abiHash covers, in this order.
-PROTOCOL_CONTRACTS = ("ProviderStaking", "JobEscrow", "UptimeSlasher", "AttestationHub")
+#: Contracts whose ABIs the deployment's abiHash covers, in this order. Deployment files written
+#: before MeteredEscrow existed (issue 12) lack it: every check and the hash skip what a file
+#: does not record (see :data:`OPTIONAL_CONTRACTS`).
+PROTOCOL_CONTRACTS = ("ProviderStaking", "JobEscrow", "UptimeSlasher", "AttestationHub", "MeteredEscrow")
+
+#: Protocol contracts an older deployment file may lack.
+OPTIONAL_CONTRACTS = frozenset({"MeteredEscrow"})
+
+#: Contracts whose PAUSER_ROLE the guardian holds.
+PAUSABLE_CONTRACTS = ("JobEscrow", "MeteredEscrow")
 
 #: Roles the protocol's contracts must hold on each other, and what breaks without each:
 #: (contract, role, holder contract, consequence).
@@ -78,19 +86,22 @@ def role_checks(deployment: Deployment) -> list[RoleCheck]:
     ]
     gov = deployment.governance
     timelock = gov.get("timelock")
+    governed = [contract for contract in GOVERNED_CONTRACTS if contract in c]
     if timelock:
-        for contract in GOVERNED_CONTRACTS:
+        for contract in governed:
             for role in ("DEFAULT_ADMIN_ROLE", "GOVERNOR_ROLE"):
                 checks.append(
                     RoleCheck(contract, role, timelock, "timelock", "parameter and role changes wait for the timelock")
                 )
         if gov.get("guardian"):
-            checks.append(
-                RoleCheck("JobEscrow", "PAUSER_ROLE", gov["guardian"], "guardian", "nobody can pause in an emergency")
-            )
+            checks += [
+                RoleCheck(contract, "PAUSER_ROLE", gov["guardian"], "guardian", "nobody can pause in an emergency")
+                for contract in PAUSABLE_CONTRACTS
+                if contract in c
+            ]
         deployer = gov.get("deployer")
         if deployer and deployer.lower() != str(timelock).lower():
-            for contract in GOVERNED_CONTRACTS:
+            for contract in governed:
                 for role in ("DEFAULT_ADMIN_ROLE", "GOVERNOR_ROLE"):
                     checks.append(
                         RoleCheck(
@@ -180,7 +191,8 @@ class Deployment(BaseModel):
 
     def matches_sdk_abis(self) -> bool:
         """Whether the deployed contracts' ABIs are the ones this SDK was built with."""
-        return not self.abi_hash or self.abi_hash == abi_hash(load_abis())
+        abis = {name: abi for name, abi in load_abis().items() if name in self.contracts}
+        return not self.abi_hash or self.abi_hash == abi_hash(abis)
 
     @classmethod
     def from_file(cls, path: str | Path) -> Deployment:
@@ -263,6 +275,12 @@ def load_artifact(name: str) -> dict[str, Any]:
 
 
 def abi_hash(abis: dict[str, list[dict[str, Any]]]) -> str:
-    """SHA-256 over the protocol ABIs in canonical JSON: what deployments record as abiHash."""
-    ordered = {name: abis[name] for name in PROTOCOL_CONTRACTS}
+    """SHA-256 over the protocol ABIs in canonical JSON: what deployments record as abiHash.
+
+    An optional contract missing from `abis` is left out, so a file written before it existed
+    keeps the hash it recorded."""
+    missing = [name for name in PROTOCOL_CONTRACTS if name not in abis and name not in OPTIONAL_CONTRACTS]
+    if missing:
+        raise KeyError(f"abi_hash needs the ABIs of {', '.join(missing)}")
+    ordered = {name: abis[name] for name in PROTOCOL_CONTRACTS if name in abis}
     return hashlib.sha256(json.dumps(ordered, sort_keys=True, separators=(",", ":")).encode()).hexdigest()

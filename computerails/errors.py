@@ -217,6 +217,9 @@ _HINTS = {
     "ProviderHasLeft": "the provider has left and takes no new jobs",
     "UnbondingDelayOutOfRange": "the unbonding delay must exceed the uptime report window and stay within its cap",
     "ReportWindowOutOfRange": "(statuteEpochs + 1) x epochLength must stay below the unbonding delay",
+    "ThawPeriodOutOfRange": "the thaw period must exceed collectionInterval + disputeWindow and stay within 90 days",
+    "SignerThawPeriodOutOfRange": "the signer thaw period must exceed collectionInterval + disputeWindow and stay "
+    "within 90 days",
     "TransferAmountMismatch": "the token delivered a different amount than requested (fee-on-transfer?)",
     "ERC20InsufficientAllowance": "approve the escrow or staking contract first",
     "ERC20InsufficientBalance": "the account's token balance is too low",
@@ -230,6 +233,7 @@ _ABI_FILES = (
     "JobEscrow",
     "AttestationHub",
     "UptimeSlasher",
+    "MeteredEscrow",
     "ProtocolTimelock",
     "ERC20Permit",
     "MockUSD",
@@ -238,6 +242,17 @@ _ABI_FILES = (
 
 #: selector (bytes4) -> exception class
 ERRORS_BY_SELECTOR: dict[bytes, type[ContractRevert]] = {}
+
+#: On-chain errors whose names the SDK's own off-chain checks already use (MeteredEscrow's, issue
+#: 12; the SDK classes below are :class:`PreconditionError` subclasses: nothing was sent). Their
+#: revert classes take the suffix ``Revert``: ``StaleVoucherRevert`` with ``error_name``
+#: ``"StaleVoucher"``.
+REVERT_SUFFIXED = frozenset({"StaleVoucher", "InvalidVoucherSignature"})
+
+
+def revert_class_name(error_name: str) -> str:
+    """The name of the :class:`ContractRevert` subclass of the on-chain error `error_name`."""
+    return f"{error_name}Revert" if error_name in REVERT_SUFFIXED else error_name
 
 
 def abi_type(component: dict[str, Any]) -> str:
@@ -257,11 +272,12 @@ def _register_errors() -> None:
             if item["type"] != "error":
                 continue
             error_name = item["name"]
+            class_name = revert_class_name(error_name)
             signature = f"{error_name}({','.join(abi_type(i) for i in item['inputs'])})"
             selector = function_signature_to_4byte_selector(signature)
             if selector in ERRORS_BY_SELECTOR:
                 continue
-            existing = namespace.get(error_name)
+            existing = namespace.get(class_name)
             if isinstance(existing, type) and issubclass(existing, ContractRevert):
                 # Same name, different arguments in another contract: keep one class per name.
                 ERRORS_BY_SELECTOR[selector] = existing
@@ -270,7 +286,7 @@ def _register_errors() -> None:
             out_of_range = error_name.endswith("OutOfRange") and shape == OUT_OF_RANGE_INPUTS
             base = ParameterOutOfRange if out_of_range else ContractRevert
             cls = type(
-                error_name,
+                class_name,
                 (base,),
                 {
                     "error_name": error_name,
@@ -280,7 +296,7 @@ def _register_errors() -> None:
                     "__module__": __name__,
                 },
             )
-            namespace[error_name] = cls
+            namespace[class_name] = cls
             ERRORS_BY_SELECTOR[selector] = cls
 
 

@@ -24,6 +24,7 @@ CONTRACTS = (
     "JobEscrow",
     "AttestationHub",
     "UptimeSlasher",
+    "MeteredEscrow",
     "ProtocolTimelock",
     "MockUSD",
     "MockStakeToken",

@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import click
+from eth_utils import to_checksum_address
 from rich.table import Table
 
 from computerails.cli._common import CliError, Settings, cli, console, print_table
-from computerails.deployments import check_deployment, known_deployments, load_deployment
+from computerails.deployments import check_deployment, known_deployments, load_artifact, load_deployment
 
 
 @cli.group()
@@ -50,7 +51,8 @@ def deployments_show(s: Settings, chain_id: int | None) -> None:
 @click.pass_obj
 def deployments_check(s: Settings) -> None:
     """Check on chain that every contract holds the roles it needs (refunds, attestations and
-    slashes depend on them), that governance sits behind the timelock, and the report window."""
+    slashes depend on them), that governance sits behind the timelock (MeteredEscrow's roles too,
+    when the deployment has one), and the report window."""
     rails = s.rails(signer=False)
     contracts = {
         "ProviderStaking": rails.staking,
@@ -58,6 +60,9 @@ def deployments_check(s: Settings) -> None:
         "UptimeSlasher": rails.slasher,
         "AttestationHub": rails.hub,
     }
+    if "MeteredEscrow" in rails.deployment.contracts:  # files written before issue 12 lack it
+        address = to_checksum_address(rails.deployment.contracts["MeteredEscrow"])
+        contracts["MeteredEscrow"] = rails.w3.eth.contract(address=address, abi=load_artifact("MeteredEscrow")["abi"])
 
     def read(contract: str, fn: str, args: tuple[Any, ...]) -> Any:
         return getattr(contracts[contract].functions, fn)(*args).call()

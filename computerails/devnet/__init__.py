@@ -34,6 +34,7 @@ from computerails.devnet.params import (
     collateral_rate,
     escrow_init_params,
     merge_params,
+    metered_init_params,
 )
 
 __all__ = [
@@ -61,6 +62,7 @@ __all__ = [
     "grant_direct_governance",
     "key_of_ape_account",
     "merge_params",
+    "metered_init_params",
     "through_timelock",
     "verify_roles",
     "write_deployment",

@@ -1,13 +1,14 @@
 """Deploy ComputeRails with web3 alone: the function the deploy script, the tests, the demo and
 the bench all use.
 
-Order: ProviderStaking -> JobEscrow -> UptimeSlasher -> AttestationHub -> ProtocolTimelock,
-then roles: the escrow gets COLLATERAL_MANAGER_ROLE on staking, the slasher SLASHER_ROLE (and
-declares its report window), the hub ATTESTER_ROLE on the escrow and REPORTER_ROLE on the
-slasher. The timelock (delay longer than the unbonding delay; governance proposes and executes)
-finally receives every admin and governor role, the guardian the escrow's PAUSER_ROLE, and the
-deployer renounces its own. Every role is then checked on chain (``verify_roles``; the CLI's
-``computerails deployments check`` runs the same check later).
+Order: ProviderStaking -> JobEscrow -> UptimeSlasher -> AttestationHub -> MeteredEscrow ->
+ProtocolTimelock, then roles: the escrow gets COLLATERAL_MANAGER_ROLE on staking, the slasher
+SLASHER_ROLE (and declares its report window), the hub ATTESTER_ROLE on the escrow and
+REPORTER_ROLE on the slasher; both escrows allowlist the payment tokens. The timelock (delay longer
+than the unbonding delay; governance proposes and executes) finally receives every admin and
+governor role, the guardian both escrows' PAUSER_ROLE, and the deployer renounces its own. Every
+role is then checked on chain (``verify_roles``; the CLI's ``computerails deployments check`` runs
+the same check later).
 
 Contract code comes from an artifact source: by default the ABIs and bytecode exported into this
 package (``make abi``); the Ape entry points and tests pass :func:`ape_build_artifacts` so that
@@ -36,7 +37,13 @@ from computerails.deployments import (
     role_id,
 )
 from computerails.devnet.keys import DEVNET_CHAIN_IDS, ORACLE_INDEXES, TREASURY_INDEX, dev_address
-from computerails.devnet.params import InvalidParameters, collateral_rate, escrow_init_params, merge_params
+from computerails.devnet.params import (
+    InvalidParameters,
+    collateral_rate,
+    escrow_init_params,
+    merge_params,
+    metered_init_params,
+)
 from computerails.errors import DeploymentError
 from computerails.tx import revert_from_exception
 
@@ -63,7 +70,7 @@ class ProtocolDeployment:
 
     chain_id: int
     deploy_block: int
-    contracts: dict[str, str]  # ProviderStaking, JobEscrow, UptimeSlasher, AttestationHub, ProtocolTimelock
+    contracts: dict[str, str]  # PROTOCOL_CONTRACTS and ProtocolTimelock
     staking_token: str
     payment_tokens: list[str]
     governance: str
@@ -246,14 +253,16 @@ def deploy_protocol(
         ),
     )
     hub = d.deploy("AttestationHub", escrow, slasher, deployer, oracle_list, threshold)
+    metered = d.deploy("MeteredEscrow", deployer, treasury, metered_init_params(p["metered"]))
 
-    st, es, sl, hb = (
+    st, es, sl, hb, me = (
         d.contract(n, a)
         for n, a in (
             ("ProviderStaking", staking),
             ("JobEscrow", escrow),
             ("UptimeSlasher", slasher),
             ("AttestationHub", hub),
+            ("MeteredEscrow", metered),
         )
     )
     d.send(st, "grantRole", role_id("COLLATERAL_MANAGER_ROLE"), escrow)
@@ -263,9 +272,10 @@ def deploy_protocol(
     d.send(sl, "grantRole", role_id("REPORTER_ROLE"), hub)
     for token, rate in zip(payment_tokens, collateral_rates):
         d.send(es, "setPaymentToken", token, True, rate)
+        d.send(me, "setPaymentToken", token, True)
     d.send(es, "grantRole", role_id("ARBITRATOR_ROLE"), arbitrator)
     timelock = d.deploy("ProtocolTimelock", p["timelock_delay"], [governance], [governance])
-    _hand_over(d, timelock, guardian, [st, es, sl, hb])
+    _hand_over(d, timelock, guardian, [st, es, sl, hb, me])
 
     p["collateral_rates"] = {t: r for t, r in zip(payment_tokens, collateral_rates)}
     deployment = ProtocolDeployment(
@@ -276,6 +286,7 @@ def deploy_protocol(
             "JobEscrow": escrow,
             "UptimeSlasher": slasher,
             "AttestationHub": hub,
+            "MeteredEscrow": metered,
             "ProtocolTimelock": timelock,
         },
         staking_token=staking_token,
@@ -318,6 +329,7 @@ def verify_roles(w3: Web3, deployment: ProtocolDeployment, *, artifacts: Artifac
     contracts = {
         name: w3.eth.contract(address=to_checksum_address(deployment.contracts[name]), abi=load(name)["abi"])
         for name in PROTOCOL_CONTRACTS
+        if name in deployment.contracts
     }
 
     def read(contract: str, fn: str, args: tuple[Any, ...]) -> Any:
@@ -396,6 +408,7 @@ def grant_direct_governance(
     calls = [
         (contracts[name], grant.encode_abi("grantRole", [role_id(role), me]))
         for name in PROTOCOL_CONTRACTS
+        if name in contracts  # files written before MeteredEscrow existed lack it
         for role in ("DEFAULT_ADMIN_ROLE", "GOVERNOR_ROLE")
     ]
     through_timelock(w3, deployment, governance_key, calls, warp=warp, artifacts=artifacts)

@@ -35,6 +35,16 @@ DEFAULT_PARAMS: dict[str, Any] = {
         "relayer_reward_bps": 1_000,
         "relayer_reward_cap": 10 * STAKE_UNIT,
     },
+    # MeteredEscrow (docs/METERED.md). Both thawing periods must outlast a collection interval
+    # plus the dispute window, so a provider collecting on time is paid before a payer withdraws
+    # or a revoked signer's vouchers stop paying.
+    "metered": {
+        "fee_bps": 250,
+        "collection_interval": 1 * HOUR,
+        "dispute_window": 1 * DAY,
+        "thaw_period": 3 * DAY,
+        "signer_thaw_period": 2 * DAY,
+    },
     # Collateral locked per job as a share of its escrow's value, at 1 stake token = 1 payment
     # token. The on-chain rate converts decimals too: see collateral_rate().
     "collateral_bps": 5_000,
@@ -87,6 +97,16 @@ def check_params(p: dict[str, Any]) -> None:
             f"the timelock delay {delay} s must exceed the unbonding delay {unbonding} s, so that providers "
             "can exit before a hostile governance change takes effect"
         )
+    m = p.get("metered")
+    if m is not None:
+        least = m["collection_interval"] + m["dispute_window"]
+        for name in ("thaw_period", "signer_thaw_period"):
+            if m[name] <= least:
+                raise InvalidParameters(
+                    f"the metered {name} {m[name]} s must exceed collection_interval + dispute_window = {least} s, "
+                    "or a payer could withdraw (or void a signer's vouchers) before a provider collecting on time "
+                    "is paid"
+                )
 
 
 #: The fields of JobEscrow's constructor struct `InitParams`, in its order.
@@ -104,6 +124,15 @@ ESCROW_INIT_FIELDS = (
 def escrow_init_params(escrow: dict[str, Any]) -> tuple[int, ...]:
     """JobEscrow's constructor struct from a parameter set's ``"escrow"`` section."""
     return tuple(int(escrow[name]) for name in ESCROW_INIT_FIELDS)
+
+
+#: The fields of MeteredEscrow's constructor struct `InitParams`, in its order.
+METERED_INIT_FIELDS = ("fee_bps", "collection_interval", "dispute_window", "thaw_period", "signer_thaw_period")
+
+
+def metered_init_params(metered: dict[str, Any]) -> tuple[int, ...]:
+    """MeteredEscrow's constructor struct from a parameter set's ``"metered"`` section."""
+    return tuple(int(metered[name]) for name in METERED_INIT_FIELDS)
 
 
 def collateral_rate(payment_decimals: int, stake_decimals: int, collateral_bps: int, stake_per_payment: int = 1) -> int:

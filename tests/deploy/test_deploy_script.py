@@ -8,12 +8,20 @@ import re
 import pytest
 
 from computerails import errors
-from computerails.deployments import PROTOCOL_CONTRACTS, abi_hash
+from computerails.deployments import (
+    PROTOCOL_CONTRACTS,
+    Deployment,
+    abi_hash,
+    check_deployment,
+    load_artifact,
+    role_checks,
+)
 from computerails.devnet import (
     DEFAULT_PARAMS,
     InvalidParameters,
     collateral_rate,
     escrow_init_params,
+    metered_init_params,
     verify_roles,
     write_deployment,
 )
@@ -97,6 +105,16 @@ def test_deploy__parameters_equal_defaults(deployment, usd, oracles):
     assert (hub.escrow(), hub.uptimeSlasher()) == (escrow.address, slasher.address)
     timelock_delay = s["unbonding_delay"] + 86_400  # the default: one day longer than the unbonding delay
     assert deployment.timelock.getMinDelay() == timelock_delay
+    metered = deployment.metered
+    assert (
+        metered.feeBps(),
+        metered.collectionInterval(),
+        metered.disputeWindow(),
+        metered.thawPeriod(),
+        metered.signerThawPeriod(),
+    ) == metered_init_params(DEFAULT_PARAMS["metered"])
+    assert metered.treasury() == deployment.treasury
+    assert metered.paymentTokenAllowed(usd)
     assert deployment.params == {
         **DEFAULT_PARAMS,
         "timelock_delay": timelock_delay,
@@ -115,6 +133,7 @@ def test_write_deployment__chain_id_json(deployment, tmp_path, chain):
         "JobEscrow": deployment.escrow.address,
         "UptimeSlasher": deployment.slasher.address,
         "AttestationHub": deployment.hub.address,
+        "MeteredEscrow": deployment.metered.address,
     }
     assert written["tokens"] == {
         "staking": deployment.staking_token.address,
@@ -157,7 +176,7 @@ def handed_over(accounts, governance, treasury, oracles):
 
 
 def _contracts(deployment):
-    return (deployment.staking, deployment.escrow, deployment.slasher, deployment.hub)
+    return (deployment.staking, deployment.escrow, deployment.slasher, deployment.hub, deployment.metered)
 
 
 def test_deploy__every_admin_role_behind_the_timelock__deployer_and_governance_hold_none(handed_over, governance):
@@ -170,9 +189,9 @@ def test_deploy__every_admin_role_behind_the_timelock__deployer_and_governance_h
             assert contract.hasRole(role, timelock), f"the timelock lacks a role on {name}"
             assert not contract.hasRole(role, deployer), f"the deployer kept a role on {name}"
             assert not contract.hasRole(role, governance), f"governance holds a role on {name} directly"
-    escrow = deployment.escrow
-    assert escrow.hasRole(escrow.PAUSER_ROLE(), governance)  # the guardian pauses at once
-    assert not escrow.hasRole(escrow.PAUSER_ROLE(), deployer)
+    for escrow in (deployment.escrow, deployment.metered):
+        assert escrow.hasRole(escrow.PAUSER_ROLE(), governance)  # the guardian pauses at once
+        assert not escrow.hasRole(escrow.PAUSER_ROLE(), deployer)
     for role in ("PROPOSER_ROLE", "EXECUTOR_ROLE", "CANCELLER_ROLE"):
         assert timelock.hasRole(getattr(timelock, role)(), governance), role
         assert not timelock.hasRole(getattr(timelock, role)(), deployer), role
@@ -258,11 +277,10 @@ def test_deploy__separate_guardian__pauser_role_goes_to_it(accounts, governance,
         treasury=treasury.address,
         oracles=[o.address for o in oracles],
     )
-    escrow = deployment.escrow
-
-    assert escrow.hasRole(escrow.PAUSER_ROLE(), guardian)
-    assert not escrow.hasRole(escrow.PAUSER_ROLE(), governance)
-    assert not escrow.hasRole(escrow.PAUSER_ROLE(), deployer)
+    for escrow in (deployment.escrow, deployment.metered):
+        assert escrow.hasRole(escrow.PAUSER_ROLE(), guardian)
+        assert not escrow.hasRole(escrow.PAUSER_ROLE(), governance)
+        assert not escrow.hasRole(escrow.PAUSER_ROLE(), deployer)
 
 
 def test_deploy__governance_spelled_lowercase__proposer_is_the_checksummed_address(accounts, treasury, oracles):
@@ -336,3 +354,98 @@ def test_deploy__explicit_threshold_zero__rejected_not_defaulted(accounts, treas
     with pytest.raises(errors.ThresholdOutOfRange) as refused:
         deploy_protocol(deployer, treasury=treasury.address, oracles=[o.address for o in oracles], threshold=0)
     assert refused.value.args_dict == {"min": 1, "max": 3, "value": 0}
+
+
+@pytest.mark.parametrize(
+    "metered",
+    [
+        {"thaw_period": 3_600 + 86_400},  # equal to collection interval + dispute window
+        {"signer_thaw_period": 3_600 + 86_400},
+        {"collection_interval": 2 * 86_400, "dispute_window": 86_400},  # both defaults now too short
+    ],
+)
+def test_deploy__metered_thaw_not_above_interval_plus_window__refused_before_deploying(
+    accounts, chain, treasury, oracles, metered
+):
+    head = chain.blocks.head.number
+
+    with pytest.raises(InvalidParameters, match="must exceed collection_interval \\+ dispute_window"):
+        deploy_protocol(
+            accounts[8], treasury=treasury.address, oracles=[o.address for o in oracles], params={"metered": metered}
+        )
+
+    assert chain.blocks.head.number == head  # nothing was sent
+
+
+def test_deploy__metered_params_given__configured_on_chain(accounts, treasury, oracles):
+    metered = {
+        "fee_bps": 100,
+        "collection_interval": 600,
+        "dispute_window": 3_600,
+        "thaw_period": 4_201,
+        "signer_thaw_period": 7_200,
+    }
+
+    deployment = deploy_protocol(
+        accounts[8], treasury=treasury.address, oracles=[o.address for o in oracles], params={"metered": metered}
+    )
+
+    m = deployment.metered
+    assert (m.feeBps(), m.collectionInterval(), m.disputeWindow(), m.thawPeriod(), m.signerThawPeriod()) == (
+        100,
+        600,
+        3_600,
+        4_201,
+        7_200,
+    )
+    assert deployment.params["metered"] == metered
+
+
+def test_verify_roles__guardian_lost_metered_pauser__names_the_problem(handed_over, governance, chain):
+    _, deployment = handed_over
+    metered = deployment.metered
+    revoke = metered.revokeRole.encode_input(metered.PAUSER_ROLE(), governance.address)
+    through_timelock(deployment, governance, [(metered, revoke)])
+
+    with pytest.raises(errors.DeploymentError) as failure:
+        verify_roles(chain.provider.web3, deployment.info)
+
+    problems = str(failure.value).splitlines()[1:]
+    assert len(problems) == 1
+    assert re.fullmatch(r"\s*guardian 0x[0-9a-fA-F]{40} lacks PAUSER_ROLE on MeteredEscrow: .*pause.*", problems[0])
+
+
+def test_verify_roles__deployer_still_metered_governor__names_the_problem(handed_over, governance, chain):
+    deployer, deployment = handed_over
+    metered = deployment.metered
+    grant = metered.grantRole.encode_input(metered.GOVERNOR_ROLE(), deployer.address)
+    through_timelock(deployment, governance, [(metered, grant)])
+
+    with pytest.raises(errors.DeploymentError) as failure:
+        verify_roles(chain.provider.web3, deployment.info)
+
+    problems = str(failure.value).splitlines()[1:]
+    assert len(problems) == 1
+    assert re.fullmatch(r"\s*deployer 0x[0-9a-fA-F]{40} still holds GOVERNOR_ROLE on MeteredEscrow: .*", problems[0])
+
+
+def test_deployment_file_without_metered__loads_checks_and_keeps_its_abi_hash(handed_over, chain):
+    """Files written before issue 12 record no MeteredEscrow: they still load, pass the check on
+    the contracts they have, and their abiHash (over four contracts) still matches the SDK."""
+    _, deployment = handed_over
+    data = deployment.to_json()
+    del data["contracts"]["MeteredEscrow"]
+    old_abis = {name: load_artifact(name)["abi"] for name in PROTOCOL_CONTRACTS if name != "MeteredEscrow"}
+    data["abiHash"] = abi_hash(old_abis)
+    old = Deployment.model_validate(data)
+
+    checks = role_checks(old)
+    assert checks and not any(c.contract == "MeteredEscrow" for c in checks)
+    contracts = {
+        name: chain.provider.web3.eth.contract(address=old.contracts[name], abi=load_artifact(name)["abi"])
+        for name in old.contracts
+    }
+    results, problems = check_deployment(old, lambda c, fn, args: getattr(contracts[c].functions, fn)(*args).call())
+    assert problems == [] and all(r.ok for r in results)
+    assert old.matches_sdk_abis()
+    assert not Deployment.model_validate({**data, "abiHash": deployment.info.abi_hash}).matches_sdk_abis()

@@ -1,6 +1,6 @@
 """`ape run deploy` itself, against an anvil the test keeps running: the deployment file it
-writes, and `computerails deployments check` passing on it (and failing, with one error
-line, once a role is gone)."""
+writes, and `computerails deployments check` passing on it (also on a copy without MeteredEscrow,
+as files written before issue 12 are), and failing, with one error line, once a role is gone)."""
 
 import json
 import os
@@ -11,7 +11,7 @@ from pathlib import Path
 from web3 import HTTPProvider, Web3
 
 from computerails.cli import main
-from computerails.deployments import Deployment, role_id
+from computerails.deployments import Deployment, abi_hash, load_artifact, role_id
 from computerails.devnet import dev_address, dev_key, through_timelock
 from tests.support.anvil import Anvil
 
@@ -42,12 +42,35 @@ def test_ape_run_deploy__running_anvil__file_written_and_deployment_check_passes
         path = tmp_path / "31337.json"
         assert f"Wrote {path}" in result.stdout
         written = json.loads(path.read_text())
-        assert set(written["contracts"]) == {"ProviderStaking", "JobEscrow", "UptimeSlasher", "AttestationHub"}
+        assert set(written["contracts"]) == {
+            "ProviderStaking",
+            "JobEscrow",
+            "UptimeSlasher",
+            "AttestationHub",
+            "MeteredEscrow",
+        }
         assert written["governance"]["timelockDelay"] == 8 * 86_400
 
         assert main(["--rpc", node.url, "--deployment", str(path), "--json", "deployments", "check"]) == 0
         report = json.loads(capsys.readouterr().out)
         assert report["ok"] and report["problems"] == [] and all(r["ok"] for r in report["roles"])
+        metered_roles = {(r["role"], r["holder_name"]) for r in report["roles"] if r["contract"] == "MeteredEscrow"}
+        assert metered_roles == {
+            ("DEFAULT_ADMIN_ROLE", "timelock"),
+            ("GOVERNOR_ROLE", "timelock"),
+            ("PAUSER_ROLE", "guardian"),
+            ("DEFAULT_ADMIN_ROLE", "deployer"),
+            ("GOVERNOR_ROLE", "deployer"),
+        }
+        # a file written before MeteredEscrow existed still checks, on the contracts it records
+        old = {**written, "contracts": {k: v for k, v in written["contracts"].items() if k != "MeteredEscrow"}}
+        old["abiHash"] = abi_hash({name: load_artifact(name)["abi"] for name in old["contracts"]})  # over four
+        old_path = tmp_path / "old" / "31337.json"
+        old_path.parent.mkdir()
+        old_path.write_text(json.dumps(old))
+        assert main(["--rpc", node.url, "--deployment", str(old_path), "--json", "deployments", "check"]) == 0
+        report = json.loads(capsys.readouterr().out)
+        assert report["ok"] and not [r for r in report["roles"] if r["contract"] == "MeteredEscrow"]
 
         # governance (the devnet deployer) revokes the escrow's role through the timelock
         w3 = Web3(HTTPProvider(node.url))
@@ -71,6 +94,21 @@ def test_ape_run_deploy__running_anvil__file_written_and_deployment_check_passes
         assert len(lines) == 1
         assert lines[0].startswith("error: deployment check failed: JobEscrow ")
         assert "lacks COLLATERAL_MANAGER_ROLE on ProviderStaking" in lines[0]
+
+        # governance takes the guardian's pause on MeteredEscrow away: the check names it too
+        guardian = written["governance"]["guardian"]
+        data = revoke.encode_abi("revokeRole", [role_id("PAUSER_ROLE"), guardian])
+        through_timelock(w3, Deployment.from_file(path), dev_key(0), [(written["contracts"]["MeteredEscrow"], data)])
+
+        assert main(["--rpc", node.url, "--deployment", str(path), "--json", "deployments", "check"]) == 1
+        report = json.loads(capsys.readouterr().out)
+        assert not report["ok"]
+        assert len(report["problems"]) == 2
+        assert report["problems"][1] == (
+            f"guardian {guardian} lacks PAUSER_ROLE on MeteredEscrow: nobody can pause in an emergency"
+        )
+        (failed,) = [r for r in report["roles"] if not r["ok"] and r["contract"] == "MeteredEscrow"]
+        assert (failed["role"], failed["holder"]) == ("PAUSER_ROLE", guardian)
 
 
 def test_ape_run_deploy__public_network_invocation_with_account_new_keystore__deployment_check_passes(

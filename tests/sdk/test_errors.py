@@ -43,7 +43,7 @@ def test_decode_revert__every_abi_error__named_class_with_decoded_args():
         exc = errors.decode_revert("0x" + data.hex())
 
         where = f"{contract}.{item['name']}"
-        assert type(exc) is getattr(errors, item["name"]), where
+        assert type(exc) is getattr(errors, errors.revert_class_name(item["name"])), where
         assert isinstance(exc, errors.ContractRevert) and exc.error_name == item["name"], where
         assert list(exc.args_dict) == [i["name"] for i in item["inputs"]], where
         for spec, value in zip(item["inputs"], exc.args_dict.values()):
@@ -147,3 +147,22 @@ def test_errors_module__unknown_name__attribute_error():
     with pytest.raises(AttributeError, match="has no attribute 'NotAnError'"):
         errors.NotAnError  # noqa: B018
     assert not hasattr(errors, "NotAnError")
+
+
+@pytest.mark.parametrize("name", sorted(errors.REVERT_SUFFIXED))
+def test_decode_revert__error_named_like_an_sdk_check__revert_class_suffixed_sdk_class_kept(name):
+    """MeteredEscrow's StaleVoucher and InvalidVoucherSignature share their names with the SDK's
+    off-chain voucher checks: the revert decodes to ``<Name>Revert``, and ``errors.<Name>`` stays
+    the SDK's precondition (nothing sent)."""
+    (item,) = [i for c, i in ENTRIES if c == "MeteredEscrow" and i["name"] == name]
+    types = [i["type"] for i in item["inputs"]]
+    data = function_signature_to_4byte_selector(f"{name}({','.join(types)})") + encode(
+        types, [SAMPLES[t] for t in types]
+    )
+
+    exc = errors.decode_revert(data)
+
+    assert type(exc) is getattr(errors, name + "Revert")
+    assert isinstance(exc, errors.ContractRevert) and exc.error_name == name
+    assert issubclass(getattr(errors, name), errors.PreconditionError)
+    assert not issubclass(getattr(errors, name), errors.ContractRevert)

@@ -29,6 +29,7 @@ class ApeDeployment:
     escrow: Any
     slasher: Any
     hub: Any
+    metered: Any
     timelock: Any
     staking_token: Any
     payment_tokens: list[Any]
@@ -48,6 +49,7 @@ def wrap(info: ProtocolDeployment) -> ApeDeployment:
         escrow=project.JobEscrow.at(c["JobEscrow"]),
         slasher=project.UptimeSlasher.at(c["UptimeSlasher"]),
         hub=project.AttestationHub.at(c["AttestationHub"]),
+        metered=project.MeteredEscrow.at(c["MeteredEscrow"]),
         timelock=project.ProtocolTimelock.at(c["ProtocolTimelock"]),
         staking_token=project.MockStakeToken.at(info.staking_token),
         payment_tokens=[project.MockUSD.at(t) for t in info.payment_tokens],
