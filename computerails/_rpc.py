@@ -344,17 +344,24 @@ class Rpc:
             raise unreachable(self.w3, exc) from None
         return _result(req, response)
 
+    #: The most requests sent in one JSON-RPC batch; a longer list goes out in several.
+    MAX_BATCH = 500
+
     def run(self, requests: Sequence[Request]) -> list[Any]:
-        """Results of `requests` in order, in one round trip when the provider batches.
+        """Results of `requests` in order: one round trip when the provider batches, or one per
+        :attr:`MAX_BATCH` requests for longer lists.
 
         Raises:
             RPCUnavailable: (with ``reads``) the node did not answer.
         """
-        if not self.reads:
-            return self._run(requests)
         try:
-            return self._run(requests)
+            out: list[Any] = []
+            for start in range(0, len(requests), self.MAX_BATCH):
+                out += self._run(requests[start : start + self.MAX_BATCH])
+            return out
         except TRANSIENT as exc:
+            if not self.reads:
+                raise
             raise unreachable(self.w3, exc) from None
 
     def _run(self, requests: Sequence[Request]) -> list[Any]:

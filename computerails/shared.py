@@ -17,9 +17,6 @@ from computerails.types import Job, JobStatus, Payout, ProviderStatus, TokenInfo
 
 # ───────────────────────── jobs ─────────────────────────
 
-#: Job reads per JSON-RPC batch.
-_BATCH = 500
-
 
 def job(s: Session, job_id: int, spec_hash: str | None = None) -> Job:
     """A job's current state.
@@ -115,9 +112,7 @@ def jobs_by_id(
     wanted = None if status is None else ({status} if isinstance(status, JobStatus) else set(status))
     escrow = s.escrow.address
     ids = list(specs)
-    views: list[Any] = []
-    for start in range(0, len(ids), _BATCH):  # one round trip per _BATCH jobs
-        views += s.rpc.run([s.call("JobEscrow", escrow, "job", i) for i in ids[start : start + _BATCH]])
+    views = s.rpc.run([s.call("JobEscrow", escrow, "job", i) for i in ids])  # batched by Rpc.run
     found = [job_from_view(s, v, specs[i]) for i, v in zip(ids, views)]
     return [j for j in found if wanted is None or j.status in wanted]
 

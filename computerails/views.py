@@ -163,25 +163,17 @@ class Views:
         )
         statute = max(int(schedule[3]) for schedule in schedules)  # a past schedule may allow longer
         numbers = list(range(max(0, current - statute - 1), current + 1))
-        windows: list[EpochWindow] = []
-        for start in range(0, len(numbers), 150):  # 3 reads per epoch, up to 450 per round trip
-            chunk = numbers[start : start + 150]
-            values = s.rpc.run(
-                [
-                    s.call("UptimeSlasher", slasher, fn, e)
-                    for e in chunk
-                    for fn in ("epochStart", "epochEnd", "reportDeadline")
-                ]
+        fns = ("epochStart", "epochEnd", "reportDeadline")
+        values = s.rpc.run([s.call("UptimeSlasher", slasher, fn, e) for e in numbers for fn in fns])
+        windows = [
+            EpochWindow(
+                epoch=e,
+                start=utc(values[3 * i]),
+                end=utc(values[3 * i + 1]),
+                report_deadline=utc(values[3 * i + 2]),
             )
-            windows += [
-                EpochWindow(
-                    epoch=e,
-                    start=utc(values[3 * i]),
-                    end=utc(values[3 * i + 1]),
-                    report_deadline=utc(values[3 * i + 2]),
-                )
-                for i, e in enumerate(chunk)
-            ]
+            for i, e in enumerate(numbers)
+        ]
         moment = utc(now)
         return Epochs(
             now=moment,

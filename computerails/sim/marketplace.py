@@ -512,7 +512,7 @@ class Marketplace:
         rails = self.governance.rails
         self.warp(rails.escrow.functions.challengeWindow().call() + 1)
         reads = [rails.call("JobEscrow", rails.escrow.address, "jobStatus", p.job_id) for p in self.plans]
-        statuses = [x for start in range(0, len(reads), 500) for x in rails.rpc.run(reads[start : start + 500])]
+        statuses = rails.rpc.run(reads)
         ready = [
             p.job_id for p, status in zip(self.plans, statuses) if JobStatus.from_int(status) is JobStatus.ATTESTED
         ]
@@ -568,9 +568,7 @@ class Marketplace:
             rails.call("ProviderStaking", staking, "totalStaked"),
             rails.call("ProviderStaking", staking, "totalUnbonding"),
         ]
-        answers = iter(
-            [x for start in range(0, len(requests), 500) for x in rails.rpc.run(requests[start : start + 500])]
-        )
+        answers = iter(rails.rpc.run(requests))  # Rpc.run batches them
 
         def take(n: int) -> list[Any]:
             return [next(answers) for _ in range(n)]
