@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 from web3 import HTTPProvider, Web3
 
-from computerails.devnet import Anvil, dev_address, dev_key
+from computerails.devnet import Anvil, dev_address, dev_key, devnet_warp
 
 BIN = Path(sys.executable).parent / "computerails"
 PASSWORD = "correct horse battery staple"
@@ -62,11 +62,6 @@ def shell(tmp_path):
         yield Shell(node.url, tmp_path), Web3(HTTPProvider(node.url))
     finally:
         node.stop()
-
-
-def warp(w3: Web3, seconds: int) -> None:
-    w3.provider.make_request("evm_increaseTime", [seconds])  # type: ignore[arg-type]
-    w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
 
 
 def test_cli__every_role_end_to_end__paid_ruled_and_exited(shell):
@@ -126,7 +121,7 @@ def test_cli__every_role_end_to_end__paid_ruled_and_exited(shell):
     # Too early to settle the other: one line, nothing sent; after the window anyone settles it.
     early = sh.run("job", "settle", paid_job, key=RELAYER, check=False)
     assert early.returncode == 1 and early.stderr.count("\n") == 1 and early.stderr.startswith("error:")
-    warp(w3, 2 * 86_400)
+    devnet_warp(w3)(2 * 86_400)
     (settled,) = sh.run("job", "settle", paid_job, key=RELAYER)
     assert (settled["job_id"], settled["gross"], settled["fee"], settled["provider_net"], settled["refund"]) == (
         paid_job, "8", "0.2", "7.8", "2"
@@ -143,7 +138,7 @@ def test_cli__every_role_end_to_end__paid_ruled_and_exited(shell):
     sh.run("provider", "leave", keystore=keystore)
     sh.run("provider", "unbond", "2000", keystore=keystore)
     params = sh.run("params")
-    warp(w3, int(params["staking"]["unbonding_delay"]) + 1)
+    devnet_warp(w3)(int(params["staking"]["unbonding_delay"]) + 1)
     sh.run("provider", "withdraw", keystore=keystore)
     status = sh.run("provider", "status", provider)
     assert Decimal(status["staked"]) == 0 and Decimal(status["unbonding"]) == 0
