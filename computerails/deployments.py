@@ -44,6 +44,13 @@ CONTRACT_ROLES: tuple[tuple[str, str, str, str], ...] = (
     ("ProviderStaking", "SLASHER_ROLE", "UptimeSlasher", "uptime reports below the SLA revert"),
     ("JobEscrow", "ATTESTER_ROLE", "AttestationHub", "attestations cannot be recorded"),
     ("UptimeSlasher", "REPORTER_ROLE", "AttestationHub", "uptime reports cannot be applied"),
+    (
+        "ProviderStaking",
+        "COLLATERAL_MANAGER_ROLE",
+        "MeteredEscrow",
+        "every collection reverts (its stake cannot be locked) and fraud cannot be slashed",
+    ),
+    ("MeteredEscrow", "ATTESTER_ROLE", "AttestationHub", "fraud attestations cannot be applied"),
 )
 
 #: Contracts governed by the timelock in a production deployment.

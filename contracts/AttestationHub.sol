@@ -7,12 +7,14 @@ import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 
 import {IAttestationHub} from "./interfaces/IAttestationHub.sol";
 import {IJobEscrow} from "./interfaces/IJobEscrow.sol";
+import {IMeteredEscrow} from "./interfaces/IMeteredEscrow.sol";
 import {IUptimeSlasher} from "./interfaces/IUptimeSlasher.sol";
 import {EmptyBatch, ZeroAddress} from "./libraries/Errors.sol";
 
 /// @title AttestationHub
 /// @notice Verifies oracle quorums over EIP-712 statements and forwards them: compute
-///         attestations to the JobEscrow, uptime reports to the UptimeSlasher.
+///         attestations to the JobEscrow, uptime reports to the UptimeSlasher, fraud
+///         attestations to the MeteredEscrow.
 /// @dev The EIP-712 domain binds name "ComputeRails AttestationHub", version "2", the chain id
 ///      and this contract's address, so a quorum signed for one deployment or chain is void on
 ///      any other; each statement binds the oracle configuration version it was signed under.
@@ -26,11 +28,15 @@ contract AttestationHub is IAttestationHub, AccessControl, EIP712 {
     bytes32 public constant UPTIME_REPORT_TYPEHASH = keccak256(
         "UptimeReport(address provider,uint256 epoch,uint256 uptimeBps,address relayer,uint256 configVersion)"
     );
+    bytes32 public constant FRAUD_ATTESTATION_TYPEHASH = keccak256(
+        "FraudAttestation(bytes32 receiptDigest,bytes32 recomputedResponseHash,uint256 deadline,uint256 configVersion)"
+    );
 
     uint256 internal constant SIGNATURE_LENGTH = 65;
 
     IJobEscrow public immutable escrow;
     IUptimeSlasher public immutable uptimeSlasher;
+    IMeteredEscrow public immutable meteredEscrow;
 
     // One slot: both are read by every quorum check.
     uint128 internal _threshold; // signatures a quorum needs
@@ -40,21 +46,29 @@ contract AttestationHub is IAttestationHub, AccessControl, EIP712 {
 
     /// @param escrow_ the JobEscrow; grant this contract ATTESTER_ROLE there
     /// @param slasher_ the UptimeSlasher; grant this contract REPORTER_ROLE there
+    /// @param metered_ the MeteredEscrow; grant this contract ATTESTER_ROLE there
     /// @param admin governance
     /// @param oracles_ the first oracle set
     /// @param threshold_ signatures needed, 1 .. oracles_.length
     constructor(
         IJobEscrow escrow_,
         IUptimeSlasher slasher_,
+        IMeteredEscrow metered_,
         address admin,
         address[] memory oracles_,
         uint256 threshold_
     ) EIP712("ComputeRails AttestationHub", "2") {
-        if (address(escrow_) == address(0) || address(slasher_) == address(0) || admin == address(0)) {
+        if (
+            address(escrow_) == address(0) ||
+            address(slasher_) == address(0) ||
+            address(metered_) == address(0) ||
+            admin == address(0)
+        ) {
             revert ZeroAddress();
         }
         escrow = escrow_;
         uptimeSlasher = slasher_;
+        meteredEscrow = metered_;
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
         _grantRole(GOVERNOR_ROLE, admin);
         for (uint256 i; i < oracles_.length; ++i) {
@@ -109,6 +123,30 @@ contract AttestationHub is IAttestationHub, AccessControl, EIP712 {
         _requireCurrentConfig(report.configVersion);
         _verifyQuorum(uptimeReportDigest(report), signatures);
         uptimeSlasher.onUptimeReport(report.provider, report.epoch, report.uptimeBps, report.relayer);
+    }
+
+    /// @notice Relays a fraud attestation signed by at least `threshold` oracles: the
+    ///         MeteredEscrow slashes and jails the provider whose signed receipt it names.
+    /// @dev The oracles sign the receipt's digest (MeteredEscrow's EIP-712 domain), so they
+    ///      attest exactly the answer the provider signed.
+    /// @return slashed the stake slashed
+    /// @return payerAmount the wronged payer's share
+    /// @custom:constraint anyone, until `attestation.deadline`
+    function submitFraudAttestation(
+        FraudAttestation calldata attestation,
+        bytes calldata signatures
+    ) external returns (uint256 slashed, uint256 payerAmount) {
+        if (block.timestamp > attestation.deadline) {
+            revert AttestationExpired(attestation.deadline, block.timestamp);
+        }
+        _requireCurrentConfig(attestation.configVersion);
+        _verifyQuorum(fraudAttestationDigest(attestation), signatures);
+        return
+            meteredEscrow.punishFraud(
+                attestation.receipt,
+                attestation.providerSignature,
+                attestation.recomputedResponseHash
+            );
     }
 
     // ─────────────────────────────── governance ───────────────────────────────
@@ -180,6 +218,23 @@ contract AttestationHub is IAttestationHub, AccessControl, EIP712 {
             _hashTypedDataV4(
                 keccak256(
                     abi.encode(UPTIME_REPORT_TYPEHASH, r.provider, r.epoch, r.uptimeBps, r.relayer, r.configVersion)
+                )
+            );
+    }
+
+    /// @notice The EIP-712 digest oracles sign for a fraud attestation.
+    function fraudAttestationDigest(FraudAttestation calldata a) public view returns (bytes32) {
+        bytes32 receiptDigest = meteredEscrow.receiptDigest(a.receipt);
+        return
+            _hashTypedDataV4(
+                keccak256(
+                    abi.encode(
+                        FRAUD_ATTESTATION_TYPEHASH,
+                        receiptDigest,
+                        a.recomputedResponseHash,
+                        a.deadline,
+                        a.configVersion
+                    )
                 )
             );
     }

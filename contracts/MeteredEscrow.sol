@@ -11,8 +11,10 @@ import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 
 import {IMeteredEscrow} from "./interfaces/IMeteredEscrow.sol";
+import {IProviderStaking} from "./interfaces/IProviderStaking.sol";
 import {
     EmptyBatch,
+    BpsOutOfRange,
     FeeOutOfRange,
     NothingToWithdraw,
     TokenNotAllowed,
@@ -25,8 +27,11 @@ import {TokenTransfers} from "./libraries/TokenTransfers.sol";
 /// @notice Pay per request: payers escrow tokens per provider and sign cumulative vouchers off
 ///         chain; providers collect the difference on chain, net of a protocol fee.
 /// @dev See {IMeteredEscrow} and docs/METERED.md for the state machines and the accounting
-///      invariant. Payouts are pull payments: collections credit claimable balances and `claim`
-///      sends them. Pausing stops money coming in (deposits, new signers); collections, thaws,
+///      invariant. Payouts are pull payments: collections credit claimable balances (providers)
+///      and per-token fee totals (the treasury), and `claim` sends them. Each collection locks
+///      `gross × stakeRatio` of the provider's free stake in ProviderStaking until its dispute
+///      window has passed; a k-of-n fraud attestation (through the AttestationHub) over a
+///      response receipt the provider signed slashes it. Pausing stops money coming in (deposits, new signers); collections, thaws,
 ///      withdrawals, signer revocation and claims go on, as settlement does in JobEscrow.
 contract MeteredEscrow is IMeteredEscrow, AccessControl, Pausable, ReentrancyGuardTransient, EIP712 {
     using SafeERC20 for IERC20;
@@ -35,10 +40,16 @@ contract MeteredEscrow is IMeteredEscrow, AccessControl, Pausable, ReentrancyGua
     bytes32 public constant GOVERNOR_ROLE = keccak256("GOVERNOR_ROLE");
     /// @notice May pause deposits and signer authorizations (the guardian).
     bytes32 public constant PAUSER_ROLE = keccak256("PAUSER_ROLE");
+    /// @notice May punish a proven wrong answer: the AttestationHub, after its quorum check.
+    bytes32 public constant ATTESTER_ROLE = keccak256("ATTESTER_ROLE");
 
     /// @notice The EIP-712 type of a voucher. The SDK signs exactly this; never change it.
     bytes32 public constant VOUCHER_TYPEHASH = keccak256(
         "Voucher(address payer,address provider,address token,bytes32 collectionId,uint128 valueAggregate,uint64 requestCount,uint64 timestamp,bytes32 metadata)"
+    );
+    /// @notice The EIP-712 type of a provider's countersigned answer to one request.
+    bytes32 public constant RECEIPT_TYPEHASH = keccak256(
+        "ResponseReceipt(address payer,address provider,address token,bytes32 collectionId,uint64 requestIndex,bytes32 requestHash,bytes32 responseHash,uint64 units)"
     );
     /// @notice The EIP-712 type a signer key signs to consent to signing for `payer`.
     bytes32 public constant SIGNER_PROOF_TYPEHASH = keccak256(
@@ -51,6 +62,7 @@ contract MeteredEscrow is IMeteredEscrow, AccessControl, Pausable, ReentrancyGua
     uint256 internal constant MIN_WINDOW = 1 minutes;
     uint256 internal constant MAX_WINDOW = 30 days;
     uint256 internal constant MAX_THAW_PERIOD = 90 days;
+    uint256 internal constant WAD = 1e18;
 
     struct Account {
         // slot 0: everything a collection reads and writes
@@ -66,36 +78,63 @@ contract MeteredEscrow is IMeteredEscrow, AccessControl, Pausable, ReentrancyGua
         bool started; // feeBps is set
     }
 
+    /// @dev One slot: collect reads the ratio and adds its fee.
+    struct PaymentToken {
+        bool allowed; // deposits accepted
+        uint120 stakeRatio; // stake units locked per payment unit collected, scaled by 1e18
+        uint128 fees; // protocol fees not yet claimed by the treasury
+    }
+
+    /// @dev Stake locked by a provider's collections, in two buckets by release time: every
+    ///      collection adds to the bucket released at the second window boundary after it, so
+    ///      each lock is held for at least `disputeWindow` and at most twice that. One slot.
+    struct StakeLock {
+        uint96 current; // the bucket of the latest collections
+        uint32 currentRelease; // when `current` may be released
+        uint96 previous; // the bucket before it
+        uint32 previousRelease; // when `previous` may be released
+    }
+
     struct Signer {
         address payer; // the only payer this key ever signs for
         uint64 thawEnd; // revocation possible from then on (0: not thawing)
         bool revoked; // final
     }
 
-    // These parameters share the slot of Pausable's `_paused` flag.
+    // These parameters share the slot of Pausable's `_paused` flag: a collection reads the
+    // dispute window (its stake lock) and, for a new collection, the fee in one cold read.
     /// @notice Seconds between a provider's collections that payers should expect (SDK policy;
     ///         part of the bound on the thawing periods).
     uint32 public collectionInterval;
-    /// @notice Seconds a collection's stake stays locked for fraud disputes (enforced from the
-    ///         stake-lock session on; part of the bound on the thawing periods).
+    /// @notice Seconds a collection's stake stays locked (at least; at most twice that) for
+    ///         fraud disputes; part of the bound on the thawing periods.
     uint32 public disputeWindow;
     /// @notice Seconds between a payer's thaw and its withdrawal.
     uint32 public thawPeriod;
     /// @notice Seconds between a signer's thaw and its revocation.
     uint32 public signerThawPeriod;
-
-    // Collect reads both in one slot.
-    /// @notice Receives protocol fees.
-    address public treasury;
     /// @notice Protocol fee in basis points for collections that start now, at most MAX_FEE_BPS.
     uint16 public feeBps;
+    /// @notice Share of a fraudulent provider's backing stake (lock + free + unbonding) that a
+    ///         fraud attestation slashes, in basis points (1 .. 10,000).
+    uint16 public fraudPenaltyBps;
+    /// @notice Share of a fraud slash the wronged payer receives, in basis points (0 .. 10,000).
+    uint16 public fraudPayerShareBps;
 
-    mapping(address token => bool) internal _allowedTokens;
+    /// @notice Receives protocol fees (all unclaimed fees, whenever they were collected).
+    address public treasury;
+
+    /// @notice Where providers' stake is locked and slashed.
+    IProviderStaking public immutable staking;
+
+    mapping(address token => PaymentToken) internal _paymentTokens;
     mapping(address payer => mapping(address provider => mapping(address token => Account))) internal _accounts;
     mapping(address payer => mapping(address provider => mapping(address token => mapping(bytes32 collectionId => Collection))))
         internal _collections;
     mapping(address signer => Signer) internal _signers;
     mapping(address account => mapping(address token => uint256)) internal _claimable;
+    mapping(address provider => StakeLock) internal _stakeLocks;
+    mapping(bytes32 receiptDigest => bool) internal _punished;
 
     /// @notice Default parameters, documented in the README.
     struct InitParams {
@@ -104,18 +143,28 @@ contract MeteredEscrow is IMeteredEscrow, AccessControl, Pausable, ReentrancyGua
         uint256 disputeWindow;
         uint256 thawPeriod;
         uint256 signerThawPeriod;
+        uint256 fraudPenaltyBps;
+        uint256 fraudPayerShareBps;
     }
 
     /// @param admin governance: receives the admin, governor and pauser roles
     /// @param treasury_ receives protocol fees
-    constructor(address admin, address treasury_, InitParams memory p) EIP712("ComputeRails MeteredEscrow", "1") {
-        if (admin == address(0)) revert ZeroAddress();
+    /// @param staking_ ProviderStaking; grant this contract COLLATERAL_MANAGER_ROLE there
+    constructor(
+        address admin,
+        address treasury_,
+        IProviderStaking staking_,
+        InitParams memory p
+    ) EIP712("ComputeRails MeteredEscrow", "1") {
+        if (admin == address(0) || address(staking_) == address(0)) revert ZeroAddress();
+        staking = staking_;
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
         _grantRole(GOVERNOR_ROLE, admin);
         _grantRole(PAUSER_ROLE, admin);
         _setTreasury(treasury_);
         _setFee(p.feeBps);
         _setPeriods(p.collectionInterval, p.disputeWindow, p.thawPeriod, p.signerThawPeriod);
+        _setFraudTerms(p.fraudPenaltyBps, p.fraudPayerShareBps);
     }
 
     // ─────────────────────────────── payers ───────────────────────────────
@@ -250,21 +299,25 @@ contract MeteredEscrow is IMeteredEscrow, AccessControl, Pausable, ReentrancyGua
     // ─────────────────────────────── providers ───────────────────────────────
 
     /// @notice Collects a voucher: pays `valueAggregate − collected` of its collection, limited
-    ///         to the account's balance, net of the collection's fee, to the caller's claimable.
+    ///         to the account's balance, net of the collection's fee, to the caller's claimable,
+    ///         and locks `gross × stakeRatio` of the caller's free stake for the dispute window.
     /// @dev A partial collection records what it paid: the same voucher collects the rest after
-    ///      a top-up. Works during the payer's thaw and while paused.
+    ///      a top-up. Works during the payer's thaw and while paused. Releases the caller's
+    ///      expired stake locks first; reverts with ProviderStaking's InsufficientFreeStake when
+    ///      free stake cannot back the payment.
     /// @param voucher the latest voucher of the collection
     /// @param signature its 65-byte signature by the payer or one of its signers (low s)
     /// @return gross what the account paid (provider net + fee)
     /// @custom:constraint the voucher's provider
     function collect(Voucher calldata voucher, bytes calldata signature) external nonReentrant returns (uint256 gross) {
+        StakeLock memory l = _stakeLocks[msg.sender];
+        uint256 released = _releaseExpired(l);
         bytes memory failure;
-        (failure, gross) = _collect(voucher, signature);
-        if (failure.length != 0) {
-            assembly ("memory-safe") {
-                revert(add(failure, 0x20), mload(failure))
-            }
-        }
+        uint256 lockAmount;
+        // ProviderStaking checks free stake itself (same error, same figures as collectMany's).
+        (failure, gross, lockAmount) = _collect(voucher, signature, type(uint256).max);
+        if (failure.length != 0) _revertWith(failure);
+        _settleLocks(msg.sender, l, released, lockAmount);
     }
 
     /// @notice Collects every voucher it can and skips the others with `VoucherSkipped`, whose
@@ -280,15 +333,82 @@ contract MeteredEscrow is IMeteredEscrow, AccessControl, Pausable, ReentrancyGua
         uint256 n = vouchers.length;
         if (n == 0) revert EmptyBatch();
         if (signatures.length != n) revert VoucherBatchLengthMismatch(n, signatures.length);
+        // Every voucher that pays is the caller's: one stake lock, one call to ProviderStaking.
+        StakeLock memory l = _stakeLocks[msg.sender];
+        uint256 released = _releaseExpired(l);
+        uint256 lockable = staking.lockable(msg.sender, released);
+        uint256 lockTotal;
         for (uint256 i; i < n; ++i) {
-            (bytes memory failure, uint256 paid) = _collect(vouchers[i], signatures[i]);
+            (bytes memory failure, uint256 paid, uint256 lockAmount) = _collect(
+                vouchers[i],
+                signatures[i],
+                lockable - lockTotal
+            );
             if (failure.length != 0) {
                 emit VoucherSkipped(i, vouchers[i].payer, vouchers[i].collectionId, failure);
                 continue;
             }
             ++collected;
             gross += paid;
+            lockTotal += lockAmount;
         }
+        if (collected != 0 || released != 0) _settleLocks(msg.sender, l, released, lockTotal);
+    }
+
+    /// @notice Releases a provider's stake locks whose dispute window has passed (collections do
+    ///         this on their own; this is for a provider that stopped collecting).
+    /// @return released the stake released
+    /// @custom:constraint anyone
+    function releaseStake(address provider) external nonReentrant returns (uint256 released) {
+        StakeLock memory l = _stakeLocks[provider];
+        released = _releaseExpired(l);
+        if (released == 0) revert NothingToRelease(provider);
+        _settleLocks(provider, l, released, 0);
+    }
+
+    // ─────────────────────────────── fraud ───────────────────────────────
+
+    /// @notice Punishes a provider's provably wrong answer: `receipt` is signed by the provider
+    ///         and oracles recomputed the request to `recomputedResponseHash`, which differs from
+    ///         the answer it signed. Slashes `fraudPenaltyBps` of its backing stake (this
+    ///         contract's lock first, then free, then unbonding stake), pays the payer
+    ///         `fraudPayerShareBps` of it (the rest to the treasury), and jails the provider.
+    /// @dev The quorum is checked by the caller (the AttestationHub). A receipt is punished once.
+    /// @return slashed the stake slashed
+    /// @return payerAmount what the payer can claim from ProviderStaking
+    /// @custom:constraint ATTESTER_ROLE (the AttestationHub)
+    function punishFraud(
+        ResponseReceipt calldata receipt,
+        bytes calldata providerSignature,
+        bytes32 recomputedResponseHash
+    ) external onlyRole(ATTESTER_ROLE) nonReentrant returns (uint256 slashed, uint256 payerAmount) {
+        bytes32 digest = _receiptDigest(receipt);
+        (address signer, ECDSA.RecoverError err, ) = ECDSA.tryRecoverCalldata(digest, providerSignature);
+        if (err != ECDSA.RecoverError.NoError || signer != receipt.provider) {
+            revert InvalidReceiptSignature(receipt.provider, signer);
+        }
+        if (recomputedResponseHash == receipt.responseHash) revert ResponseMatches(digest);
+        if (_punished[digest]) revert ReceiptAlreadyPunished(digest);
+        _punished[digest] = true;
+        StakeLock memory l = _stakeLocks[receipt.provider];
+        uint256 fromLocked;
+        (slashed, fromLocked, payerAmount) = staking.slashForFraud(
+            receipt.provider,
+            uint256(l.current) + l.previous,
+            fraudPenaltyBps,
+            receipt.payer,
+            fraudPayerShareBps
+        );
+        if (fromLocked != 0) {
+            // The older bucket goes first (it would be released first).
+            uint256 fromPrevious = fromLocked < l.previous ? fromLocked : l.previous;
+            l.previous -= uint96(fromPrevious); // fits: <= previous
+            l.current -= uint96(fromLocked - fromPrevious); // fits: fromLocked <= current + previous
+            if (l.previous == 0) l.previousRelease = 0;
+            if (l.current == 0) l.currentRelease = 0;
+            _stakeLocks[receipt.provider] = l;
+        }
+        emit FraudPunished(receipt.provider, receipt.payer, digest, receipt.collectionId, slashed, payerAmount);
     }
 
     /// @notice Pays out everything the caller can claim in `token` (providers' net, the
@@ -297,21 +417,38 @@ contract MeteredEscrow is IMeteredEscrow, AccessControl, Pausable, ReentrancyGua
     /// @custom:constraint anyone with a claimable balance; works while paused
     function claim(address token) external nonReentrant returns (uint256 amount) {
         amount = _claimable[msg.sender][token];
-        if (amount == 0) revert NothingToWithdraw(msg.sender, token);
-        _claimable[msg.sender][token] = 0;
+        uint256 fees;
+        if (msg.sender == treasury) fees = _paymentTokens[token].fees;
+        if (amount + fees == 0) revert NothingToWithdraw(msg.sender, token);
+        if (amount != 0) _claimable[msg.sender][token] = 0;
+        if (fees != 0) _paymentTokens[token].fees = 0;
+        amount += fees;
         emit Claimed(msg.sender, token, amount);
         IERC20(token).safeTransfer(msg.sender, amount);
     }
 
     // ─────────────────────────────── governance ───────────────────────────────
 
-    /// @notice Allows or disallows a payment token. Disallowing stops deposits only: balances
-    ///         stay collectable and withdrawable.
-    /// @custom:constraint GOVERNOR_ROLE
-    function setPaymentToken(address token, bool allowed) external onlyRole(GOVERNOR_ROLE) {
+    /// @notice Allows or disallows a payment token and sets the stake its collections lock.
+    ///         Disallowing stops deposits only: balances stay collectable and withdrawable.
+    /// @param stakeRatio staking-token units locked per payment-token unit collected, scaled by
+    ///        1e18 (it carries the decimal gap between the two tokens)
+    /// @custom:constraint GOVERNOR_ROLE; stakeRatio in 1 .. 2^120-1
+    function setPaymentToken(address token, bool allowed, uint256 stakeRatio) external onlyRole(GOVERNOR_ROLE) {
         if (token == address(0)) revert ZeroAddress();
-        _allowedTokens[token] = allowed;
-        emit PaymentTokenSet(token, allowed);
+        if (stakeRatio == 0 || stakeRatio > type(uint120).max) {
+            revert StakeRatioOutOfRange(1, type(uint120).max, stakeRatio);
+        }
+        PaymentToken storage t = _paymentTokens[token];
+        (t.allowed, t.stakeRatio) = (allowed, uint120(stakeRatio));
+        emit PaymentTokenSet(token, allowed, stakeRatio);
+    }
+
+    /// @notice Sets the fraud penalty (share of the provider's backing stake) and the wronged
+    ///         payer's share of it.
+    /// @custom:constraint GOVERNOR_ROLE; penalty 1 .. 10,000 bps, payer share 0 .. 10,000 bps
+    function setFraudTerms(uint256 penaltyBps, uint256 payerShareBps) external onlyRole(GOVERNOR_ROLE) {
+        _setFraudTerms(penaltyBps, payerShareBps);
     }
 
     /// @notice Sets the protocol fee for collections that start from now on; started
@@ -359,6 +496,43 @@ contract MeteredEscrow is IMeteredEscrow, AccessControl, Pausable, ReentrancyGua
         return _voucherDigest(voucher);
     }
 
+    /// @notice The EIP-712 digest a provider signs for a response receipt.
+    function receiptDigest(ResponseReceipt calldata receipt) external view returns (bytes32) {
+        return _receiptDigest(receipt);
+    }
+
+    /// @notice Whether a receipt (by its digest) was already punished.
+    function receiptPunished(bytes32 digest) external view returns (bool) {
+        return _punished[digest];
+    }
+
+    /// @notice The stake a provider's collections hold locked now, and how much of it a
+    ///         collection or `releaseStake` would release now.
+    function stakeLock(address provider) external view returns (StakeLockView memory v) {
+        StakeLock memory l = _stakeLocks[provider];
+        v.locked = uint256(l.current) + l.previous;
+        v.current = l.current;
+        v.currentRelease = l.currentRelease;
+        v.previous = l.previous;
+        v.previousRelease = l.previousRelease;
+        v.releasable = _releaseExpired(l);
+    }
+
+    /// @notice The stake a collection of `gross` in `token` locks.
+    function stakeFor(address token, uint256 gross) external view returns (uint256) {
+        return (gross * _paymentTokens[token].stakeRatio) / WAD;
+    }
+
+    /// @notice Staking-token units locked per payment-token unit collected, scaled by 1e18.
+    function stakeRatio(address token) external view returns (uint256) {
+        return _paymentTokens[token].stakeRatio;
+    }
+
+    /// @notice Protocol fees in `token` the treasury has not claimed yet.
+    function feesAccrued(address token) external view returns (uint256) {
+        return _paymentTokens[token].fees;
+    }
+
     /// @notice The EIP-712 digest `signer` signs to consent to signing for `payer`.
     function signerProofDigest(address payer, address signer, uint256 deadline) external view returns (bytes32) {
         return _signerProofDigest(payer, signer, deadline);
@@ -396,12 +570,14 @@ contract MeteredEscrow is IMeteredEscrow, AccessControl, Pausable, ReentrancyGua
 
     /// @inheritdoc IMeteredEscrow
     function claimable(address account_, address token) external view returns (uint256) {
-        return _claimable[account_][token];
+        uint256 amount = _claimable[account_][token];
+        if (account_ == treasury) amount += _paymentTokens[token].fees;
+        return amount;
     }
 
     /// @notice Whether deposits in `token` are allowed.
     function paymentTokenAllowed(address token) external view returns (bool) {
-        return _allowedTokens[token];
+        return _paymentTokens[token].allowed;
     }
 
     // ─────────────────────────────── internals ───────────────────────────────
@@ -409,7 +585,7 @@ contract MeteredEscrow is IMeteredEscrow, AccessControl, Pausable, ReentrancyGua
     function _deposit(address payer, address provider, address token, uint256 amount) internal {
         if (provider == address(0)) revert ZeroAddress();
         if (amount == 0) revert ZeroAmount();
-        if (!_allowedTokens[token]) revert TokenNotAllowed(token);
+        if (!_paymentTokens[token].allowed) revert TokenNotAllowed(token);
         Account storage a = _accounts[payer][provider][token];
         uint256 balance = a.balance + amount;
         if (balance > type(uint128).max) revert AccountBalanceTooLarge(type(uint128).max, balance);
@@ -421,30 +597,86 @@ contract MeteredEscrow is IMeteredEscrow, AccessControl, Pausable, ReentrancyGua
     ///      first check that fails (and changes nothing), or empty bytes and the gross paid.
     ///      One path for collect and collectMany, so a skipped item's reason is exactly the
     ///      error collect reverts with.
+    ///      `lockable` is the free stake left to back it (collectMany); `lockAmount` the stake
+    ///      the payment locks.
     function _collect(
         Voucher calldata v,
-        bytes calldata signature
-    ) internal returns (bytes memory failure, uint256 gross) {
+        bytes calldata signature,
+        uint256 lockable
+    ) internal returns (bytes memory failure, uint256 gross, uint256 lockAmount) {
         if (msg.sender != v.provider) {
-            return (abi.encodeWithSelector(NotVoucherProvider.selector, v.provider, msg.sender), 0);
+            return (abi.encodeWithSelector(NotVoucherProvider.selector, v.provider, msg.sender), 0, 0);
         }
         address signer;
         (failure, signer) = _checkSigner(v, signature);
-        if (failure.length != 0) return (failure, 0);
+        if (failure.length != 0) return (failure, 0, 0);
         Collection storage c = _collections[v.payer][v.provider][v.token][v.collectionId];
         uint256 collected = c.collected;
         if (v.valueAggregate <= collected) {
-            return (abi.encodeWithSelector(StaleVoucher.selector, v.collectionId, collected, v.valueAggregate), 0);
+            return (abi.encodeWithSelector(StaleVoucher.selector, v.collectionId, collected, v.valueAggregate), 0, 0);
         }
         Account storage a = _accounts[v.payer][v.provider][v.token];
         uint256 balance = a.balance;
-        if (balance == 0) return (abi.encodeWithSelector(EmptyEscrowAccount.selector, v.payer, v.provider, v.token), 0);
+        if (balance == 0) {
+            return (abi.encodeWithSelector(EmptyEscrowAccount.selector, v.payer, v.provider, v.token), 0, 0);
+        }
         gross = v.valueAggregate - collected;
         if (gross > balance) gross = balance; // partial: the rest after a top-up
+        PaymentToken storage t = _paymentTokens[v.token];
+        PaymentToken memory tm = t;
+        lockAmount = (gross * tm.stakeRatio) / WAD;
+        if (lockAmount > lockable) {
+            return (abi.encodeWithSelector(IProviderStaking.InsufficientFreeStake.selector, lockable, lockAmount), 0, 0);
+        }
         uint256 fee = _record(c, a, gross, balance);
         _claimable[v.provider][v.token] += gross - fee;
-        if (fee != 0) _claimable[treasury][v.token] += fee;
+        if (fee != 0) t.fees = tm.fees + uint128(fee); // fits: fees <= the token's balance here
         _emitCollected(v, signer, gross, fee, collected + gross);
+    }
+
+    /// @dev Writes a provider's stake lock after `released` expired and `lockAmount` was added,
+    ///      and applies both in ProviderStaking in one call.
+    function _settleLocks(address provider, StakeLock memory l, uint256 released, uint256 lockAmount) internal {
+        if (lockAmount != 0) _addLock(l, lockAmount);
+        if (released == 0 && lockAmount == 0) return;
+        _stakeLocks[provider] = l;
+        staking.adjustCollateral(provider, released, lockAmount);
+    }
+
+    /// @dev Empties the buckets whose release time has come; returns what they held.
+    function _releaseExpired(StakeLock memory l) internal view returns (uint256 released) {
+        if (l.previous != 0 && l.previousRelease <= block.timestamp) {
+            released = l.previous;
+            (l.previous, l.previousRelease) = (0, 0);
+        }
+        if (l.current != 0 && l.currentRelease <= block.timestamp) {
+            released += l.current;
+            (l.current, l.currentRelease) = (0, 0);
+        }
+    }
+
+    /// @dev Adds `amount` to the bucket released at the second window boundary from now.
+    function _addLock(StakeLock memory l, uint256 amount) internal view {
+        uint256 window = disputeWindow;
+        uint256 release = (block.timestamp / window + 2) * window;
+        uint256 current = l.current;
+        if (current != 0 && l.currentRelease < release) {
+            if (l.previous == 0) {
+                (l.previous, l.previousRelease) = (l.current, l.currentRelease);
+                current = 0;
+            }
+            // else: only after governance changed the window; merge, keeping the later release
+        }
+        current += amount;
+        if (current > type(uint96).max) revert StakeLockTooLarge(type(uint96).max, current);
+        l.current = uint96(current);
+        if (l.currentRelease < release) l.currentRelease = uint32(release);
+    }
+
+    function _revertWith(bytes memory failure) internal pure {
+        assembly ("memory-safe") {
+            revert(add(failure, 0x20), mload(failure))
+        }
     }
 
     /// @dev Writes a payment of `gross` into its collection (fixing the fee at the first one)
@@ -519,6 +751,25 @@ contract MeteredEscrow is IMeteredEscrow, AccessControl, Pausable, ReentrancyGua
             );
     }
 
+    function _receiptDigest(ResponseReceipt calldata r) internal view returns (bytes32) {
+        return
+            _hashTypedDataV4(
+                keccak256(
+                    abi.encode(
+                        RECEIPT_TYPEHASH,
+                        r.payer,
+                        r.provider,
+                        r.token,
+                        r.collectionId,
+                        r.requestIndex,
+                        r.requestHash,
+                        r.responseHash,
+                        r.units
+                    )
+                )
+            );
+    }
+
     function _signerProofDigest(address payer, address signer, uint256 deadline) internal view returns (bytes32) {
         return _hashTypedDataV4(keccak256(abi.encode(SIGNER_PROOF_TYPEHASH, payer, signer, deadline)));
     }
@@ -554,6 +805,13 @@ contract MeteredEscrow is IMeteredEscrow, AccessControl, Pausable, ReentrancyGua
             uint32(signerThaw)
         );
         emit PeriodsSet(interval, window, thaw_, signerThaw);
+    }
+
+    function _setFraudTerms(uint256 penaltyBps, uint256 payerShareBps) internal {
+        if (penaltyBps == 0 || penaltyBps > BPS) revert BpsOutOfRange(1, BPS, penaltyBps);
+        if (payerShareBps > BPS) revert BpsOutOfRange(0, BPS, payerShareBps);
+        (fraudPenaltyBps, fraudPayerShareBps) = (uint16(penaltyBps), uint16(payerShareBps));
+        emit FraudTermsSet(penaltyBps, payerShareBps);
     }
 
     function _setTreasury(address treasury_) internal {

@@ -30,7 +30,8 @@ contract ProviderStaking is IProviderStaking, AccessControl, ReentrancyGuardTran
     bytes32 public constant GOVERNOR_ROLE = keccak256("GOVERNOR_ROLE");
     /// @notice May slash free and unbonding stake for missed uptime: the UptimeSlasher only.
     bytes32 public constant SLASHER_ROLE = keccak256("SLASHER_ROLE");
-    /// @notice May lock, release and slash job collateral: the JobEscrow only.
+    /// @notice May lock, release and slash collateral: the JobEscrow (job collateral) and the
+    ///         MeteredEscrow (stake locked per collection, fraud slashes).
     bytes32 public constant COLLATERAL_MANAGER_ROLE = keccak256("COLLATERAL_MANAGER_ROLE");
 
     uint256 internal constant BPS = 10_000;
@@ -281,6 +282,94 @@ contract ProviderStaking is IProviderStaking, AccessControl, ReentrancyGuardTran
         _credit(treasury, treasuryAmount);
         emit CollateralSlashed(account, beneficiary, amount, beneficiaryAmount, treasuryAmount);
         if (amount != 0) _jail(account, p, JAILED_FOR_WORK);
+    }
+
+    /// @notice Releases `releaseAmount` of locked stake, then locks `lockAmount` of free stake, in
+    ///         one call: a metered collection's stake lock, and the expired locks it rolls off.
+    /// @dev Unlike `lockCollateral` it checks neither jail, departure nor minimum stake: the lock
+    ///      backs answers already served and paid for, so it must be possible whenever free stake
+    ///      covers it. Released stake pays any shortfall first, as `releaseCollateral` does.
+    /// @custom:constraint COLLATERAL_MANAGER_ROLE (the metered escrow); `releaseAmount` at most
+    ///         what is locked, `lockAmount` at most free stake after the release
+    function adjustCollateral(
+        address account,
+        uint256 releaseAmount,
+        uint256 lockAmount
+    ) external onlyRole(COLLATERAL_MANAGER_ROLE) {
+        Provider storage p = _providers[account];
+        if (releaseAmount != 0) {
+            uint120 left = _unlock(p, releaseAmount);
+            emit CollateralReleased(account, releaseAmount, left);
+            _payShortfall(account, p);
+        }
+        if (lockAmount == 0) return;
+        // A stranger has no stake: free is 0 and the check below refuses it.
+        uint256 free = p.staked - p.locked;
+        if (lockAmount > free) revert InsufficientFreeStake(free, lockAmount);
+        uint120 locked = p.locked + uint120(lockAmount); // fits: lockAmount <= free
+        p.locked = locked;
+        emit CollateralLocked(account, lockAmount, locked);
+    }
+
+    /// @notice Slashes a provider for a proven wrong answer and jails it (for work). The penalty
+    ///         is `penaltyBps` of what backs its answers: `lockedAvailable` (the caller's own
+    ///         lock), free stake and unbonding stake; it is taken in that order. Of what is
+    ///         taken, `shareBps` becomes claimable by `beneficiary` (the wronged payer; never the
+    ///         provider itself) and the rest by the treasury.
+    /// @dev Never touches other locked stake (job collateral) and never records a shortfall.
+    /// @return slashed what was taken
+    /// @return fromLocked the part of `slashed` taken from `lockedAvailable` (no longer locked)
+    /// @return beneficiaryAmount what the beneficiary can now claim
+    /// @custom:constraint COLLATERAL_MANAGER_ROLE (the metered escrow); `lockedAvailable` at most
+    ///         what is locked
+    function slashForFraud(
+        address account,
+        uint256 lockedAvailable,
+        uint256 penaltyBps,
+        address beneficiary,
+        uint256 shareBps
+    ) external onlyRole(COLLATERAL_MANAGER_ROLE) returns (uint256 slashed, uint256 fromLocked, uint256 beneficiaryAmount) {
+        if (penaltyBps > BPS) revert BpsOutOfRange(0, BPS, penaltyBps);
+        if (shareBps > BPS) revert BpsOutOfRange(0, BPS, shareBps);
+        Provider storage p = _providers[account];
+        uint256 locked = p.locked;
+        if (lockedAvailable > locked) revert CollateralNotLocked(locked, lockedAvailable);
+        uint256 staked = p.staked;
+        uint256 free = staked - locked;
+        uint256 unbonding = p.unbonding;
+        uint256 penalty = ((lockedAvailable + free + unbonding) * penaltyBps) / BPS;
+        fromLocked = penalty < lockedAvailable ? penalty : lockedAvailable;
+        uint256 rest = penalty - fromLocked;
+        uint256 fromFree = rest < free ? rest : free;
+        uint256 fromUnbonding = rest - fromFree; // <= unbonding: penalty <= lockedAvailable + free + unbonding
+        slashed = penalty;
+        if (fromLocked + fromFree != 0) {
+            p.locked = uint120(locked - fromLocked);
+            p.staked = uint120(staked - fromLocked - fromFree);
+            totalStaked -= uint128(fromLocked + fromFree); // fits: <= staked
+        }
+        if (fromUnbonding != 0) {
+            p.unbonding = uint120(unbonding - fromUnbonding);
+            totalUnbonding -= fromUnbonding;
+        }
+        if (slashed != 0) p.totalSlashed += uint128(slashed);
+        if (beneficiary == account) beneficiary = address(0);
+        if (beneficiary != address(0)) beneficiaryAmount = (slashed * shareBps) / BPS;
+        uint256 treasuryAmount = slashed - beneficiaryAmount;
+        _credit(beneficiary, beneficiaryAmount);
+        _credit(treasury, treasuryAmount);
+        emit FraudSlashed(account, beneficiary, slashed, fromLocked, fromFree, fromUnbonding, beneficiaryAmount);
+        _jail(account, p, JAILED_FOR_WORK);
+    }
+
+    /// @notice What `adjustCollateral(account, releaseAmount, x)` could lock: free stake after
+    ///         releasing `releaseAmount` and paying any shortfall from it (0 for a stranger).
+    function lockable(address account, uint256 releaseAmount) external view returns (uint256) {
+        Provider storage p = _providers[account];
+        uint256 free = p.staked - p.locked + releaseAmount;
+        if (p.flags & JAILED_FOR_DOWNTIME == 0) return free;
+        uint256 owed = p.shortfall;
+        return owed < free ? free - owed : 0;
     }
 
     /// @notice Slashes a provider for missed uptime and jails it (for downtime).

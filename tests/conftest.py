@@ -80,7 +80,7 @@ def deployment(governance, treasury, arbitrator, oracles):
         governance, treasury=treasury, arbitrator=arbitrator, oracles=oracles, threshold=DEFAULT_PARAMS["threshold"]
     )
     calls = []
-    for contract in (d.staking, d.escrow, d.slasher, d.hub):
+    for contract in (d.staking, d.escrow, d.slasher, d.hub, d.metered):
         for role in (contract.DEFAULT_ADMIN_ROLE(), contract.GOVERNOR_ROLE()):
             calls.append((contract, contract.grantRole.encode_input(role, governance.address)))
     through_timelock(d, governance, calls)

@@ -1,10 +1,11 @@
 """Deploy ComputeRails with web3 alone: the function the deploy script, the tests, the demo and
 the bench all use.
 
-Order: ProviderStaking -> JobEscrow -> UptimeSlasher -> AttestationHub -> MeteredEscrow ->
+Order: ProviderStaking -> JobEscrow -> UptimeSlasher -> MeteredEscrow -> AttestationHub ->
 ProtocolTimelock, then roles: the escrow gets COLLATERAL_MANAGER_ROLE on staking, the slasher
-SLASHER_ROLE (and declares its report window), the hub ATTESTER_ROLE on the escrow and
-REPORTER_ROLE on the slasher; both escrows allowlist the payment tokens. The timelock (delay longer
+SLASHER_ROLE (and declares its report window), the metered escrow COLLATERAL_MANAGER_ROLE too
+(stake locks, fraud slashes), the hub ATTESTER_ROLE on both escrows and REPORTER_ROLE on the
+slasher; both escrows allowlist the payment tokens. The timelock (delay longer
 than the unbonding delay; governance proposes and executes) finally receives every admin and
 governor role, the guardian both escrows' PAUSER_ROLE, and the deployer renounces its own. Every
 role is then checked on chain (``verify_roles``; the CLI's ``computerails deployments check`` runs
@@ -220,14 +221,18 @@ def deploy_protocol(
     deploy_block = int(w3.eth.block_number) + 1
     staking_token = required(staking_token, "a staking token", lambda: d.deploy("MockStakeToken"))
     payment_tokens = list(required(payment_tokens, "a payment token", lambda: [d.deploy("MockUSD")]))
+    stake_decimals = d.erc20(staking_token).functions.decimals().call()
     if collateral_rates is None:
-        stake_decimals = d.erc20(staking_token).functions.decimals().call()
         collateral_rates = [
             collateral_rate(d.erc20(t).functions.decimals().call(), stake_decimals, p["collateral_bps"])
             for t in payment_tokens
         ]
     if len(collateral_rates) != len(payment_tokens):
         raise InvalidParameters("give one collateral rate per payment token")
+    stake_ratios = [
+        collateral_rate(d.erc20(t).functions.decimals().call(), stake_decimals, p["metered"]["stake_to_fees_bps"])
+        for t in payment_tokens
+    ]
 
     s, e, u = p["staking"], p["escrow"], p["uptime"]
     staking = d.deploy("ProviderStaking", staking_token, deployer, treasury, s["min_stake"], s["unbonding_delay"])
@@ -252,8 +257,8 @@ def deploy_protocol(
             u["relayer_reward_cap"],
         ),
     )
-    hub = d.deploy("AttestationHub", escrow, slasher, deployer, oracle_list, threshold)
-    metered = d.deploy("MeteredEscrow", deployer, treasury, metered_init_params(p["metered"]))
+    metered = d.deploy("MeteredEscrow", deployer, treasury, staking, metered_init_params(p["metered"]))
+    hub = d.deploy("AttestationHub", escrow, slasher, metered, deployer, oracle_list, threshold)
 
     st, es, sl, hb, me = (
         d.contract(n, a)
@@ -266,18 +271,21 @@ def deploy_protocol(
         )
     )
     d.send(st, "grantRole", role_id("COLLATERAL_MANAGER_ROLE"), escrow)
+    d.send(st, "grantRole", role_id("COLLATERAL_MANAGER_ROLE"), metered)
     d.send(st, "grantRole", role_id("SLASHER_ROLE"), slasher)
     d.send(sl, "syncReportWindow")
     d.send(es, "grantRole", role_id("ATTESTER_ROLE"), hub)
     d.send(sl, "grantRole", role_id("REPORTER_ROLE"), hub)
-    for token, rate in zip(payment_tokens, collateral_rates):
+    d.send(me, "grantRole", role_id("ATTESTER_ROLE"), hub)
+    for token, rate, stake_ratio in zip(payment_tokens, collateral_rates, stake_ratios):
         d.send(es, "setPaymentToken", token, True, rate)
-        d.send(me, "setPaymentToken", token, True)
+        d.send(me, "setPaymentToken", token, True, stake_ratio)
     d.send(es, "grantRole", role_id("ARBITRATOR_ROLE"), arbitrator)
     timelock = d.deploy("ProtocolTimelock", p["timelock_delay"], [governance], [governance])
     _hand_over(d, timelock, guardian, [st, es, sl, hb, me])
 
     p["collateral_rates"] = {t: r for t, r in zip(payment_tokens, collateral_rates)}
+    p["metered"]["stake_ratios"] = {t: r for t, r in zip(payment_tokens, stake_ratios)}
     deployment = ProtocolDeployment(
         chain_id=d.chain_id,
         deploy_block=deploy_block,

@@ -44,6 +44,13 @@ DEFAULT_PARAMS: dict[str, Any] = {
         "dispute_window": 1 * DAY,
         "thaw_period": 3 * DAY,
         "signer_thaw_period": 2 * DAY,
+        # A fraud attestation slashes 10% of the stake backing the provider's answers (its
+        # collections' lock, free and unbonding stake) and pays the wronged payer half of it.
+        "fraud_penalty_bps": 1_000,
+        "fraud_payer_share_bps": 5_000,
+        # Each collection locks stake worth 5x its fees (Graph Horizon's stakeToFeesRatio) for
+        # the dispute window, at 1 stake token = 1 payment token: see collateral_rate().
+        "stake_to_fees_bps": 50_000,
     },
     # Collateral locked per job as a share of its escrow's value, at 1 stake token = 1 payment
     # token. The on-chain rate converts decimals too: see collateral_rate().
@@ -127,7 +134,15 @@ def escrow_init_params(escrow: dict[str, Any]) -> tuple[int, ...]:
 
 
 #: The fields of MeteredEscrow's constructor struct `InitParams`, in its order.
-METERED_INIT_FIELDS = ("fee_bps", "collection_interval", "dispute_window", "thaw_period", "signer_thaw_period")
+METERED_INIT_FIELDS = (
+    "fee_bps",
+    "collection_interval",
+    "dispute_window",
+    "thaw_period",
+    "signer_thaw_period",
+    "fraud_penalty_bps",
+    "fraud_payer_share_bps",
+)
 
 
 def metered_init_params(metered: dict[str, Any]) -> tuple[int, ...]:

@@ -21,8 +21,12 @@ pragma solidity 0.8.37;
 ///        revokeSigner [payer, from thawEnd] Thawing ──▶ Revoked (final: its vouchers pay nothing)
 ///      The payer's own key always signs for the payer.
 ///
+///      Stake: each collection locks gross × stakeRatio(token) of the provider's free stake in
+///      ProviderStaking until at least disputeWindow later; punishFraud [the AttestationHub,
+///      after a k-of-n quorum over a receipt the provider signed] slashes and jails it.
+///
 ///      Accounting invariant, per token: token.balanceOf(this) ==
-///      Σ account balances + Σ claimable (providers' net and the treasury's fees).
+///      Σ account balances + Σ providers' claimable + the treasury's unclaimed fees.
 ///      Per account: balance == deposits − collections − withdrawals. Per collection:
 ///      collected <= the highest valueAggregate signed for it.
 interface IMeteredEscrow {
@@ -37,6 +41,30 @@ interface IMeteredEscrow {
         uint64 requestCount; // cumulative number of requests (informational, emitted)
         uint64 timestamp; // when the signer signed it (informational)
         bytes32 metadata; // free commitment (e.g. a price sheet), signed
+    }
+
+    /// @notice A provider's countersigned answer to one paid request (EIP-712, signed by the
+    ///         provider's own key). Oracles that recompute the request and get another answer
+    ///         attest fraud over it: the provider's signature is the evidence.
+    struct ResponseReceipt {
+        address payer; // who paid for the request
+        address provider; // who answered, and signed this
+        address token; // the collection's token
+        bytes32 collectionId; // the collection the request was paid in
+        uint64 requestIndex; // the request's number in the collection (the voucher's requestCount)
+        bytes32 requestHash; // keccak256 of the canonical request bytes
+        bytes32 responseHash; // keccak256 of the canonical response bytes the provider returned
+        uint64 units; // units of work the request was priced at
+    }
+
+    /// @notice A provider's stake locked by its collections.
+    struct StakeLockView {
+        uint256 locked; // current + previous
+        uint256 current; // the bucket of the latest collections
+        uint256 currentRelease; // when `current` is released
+        uint256 previous; // the bucket before it
+        uint256 previousRelease; // when `previous` is released
+        uint256 releasable; // what a collection or releaseStake would release now
     }
 
     /// @notice An escrow account, as a dashboard reads it.
@@ -112,7 +140,18 @@ interface IMeteredEscrow {
     ///         would have reverted with.
     event VoucherSkipped(uint256 index, address indexed payer, bytes32 indexed collectionId, bytes reason);
     event Claimed(address indexed account, address indexed token, uint256 amount);
-    event PaymentTokenSet(address indexed token, bool allowed);
+    event PaymentTokenSet(address indexed token, bool allowed, uint256 stakeRatio);
+    event FraudTermsSet(uint256 penaltyBps, uint256 payerShareBps);
+    /// @notice A fraud attestation punished a receipt: `slashed` stake taken from the provider,
+    ///         `payerAmount` of it claimable by the payer in ProviderStaking.
+    event FraudPunished(
+        address indexed provider,
+        address indexed payer,
+        bytes32 indexed receiptDigest,
+        bytes32 collectionId,
+        uint256 slashed,
+        uint256 payerAmount
+    );
     event FeeSet(uint256 feeBps);
     event PeriodsSet(uint256 collectionInterval, uint256 disputeWindow, uint256 thawPeriod, uint256 signerThawPeriod);
     event TreasurySet(address treasury);
@@ -157,6 +196,18 @@ interface IMeteredEscrow {
     /// @notice collectMany needs one signature per voucher (named apart from the hub's
     ///         BatchLengthMismatch, whose arguments name attestations).
     error VoucherBatchLengthMismatch(uint256 vouchers, uint256 signatures);
+    /// @notice The receipt was not signed by its provider (`recovered` is who signed it, or
+    ///         address(0) for a malformed or high-s signature).
+    error InvalidReceiptSignature(address provider, address recovered);
+    /// @notice The recomputed answer equals the one the provider signed: no fraud.
+    error ResponseMatches(bytes32 receiptDigest);
+    error ReceiptAlreadyPunished(bytes32 receiptDigest);
+    /// @notice releaseStake found no expired stake lock.
+    error NothingToRelease(address provider);
+    /// @notice A provider's stake lock bucket would pass 2^96-1.
+    error StakeLockTooLarge(uint256 max, uint256 value);
+    /// @notice A payment token's stake ratio must lie in [1, 2^120-1].
+    error StakeRatioOutOfRange(uint256 min, uint256 max, uint256 value);
     /// @notice A collection interval must lie in [1 minute, 30 days].
     error CollectionIntervalOutOfRange(uint256 min, uint256 max, uint256 value);
     /// @notice A dispute window must lie in [1 minute, 30 days].
@@ -192,10 +243,19 @@ interface IMeteredEscrow {
         bytes[] calldata signatures
     ) external returns (uint256 collected, uint256 gross);
     function claim(address token) external returns (uint256 amount);
+    function releaseStake(address provider) external returns (uint256 released);
+    function punishFraud(
+        ResponseReceipt calldata receipt,
+        bytes calldata providerSignature,
+        bytes32 recomputedResponseHash
+    ) external returns (uint256 slashed, uint256 payerAmount);
 
     // ─────────────────────────────── views ───────────────────────────────
 
     function voucherDigest(Voucher calldata voucher) external view returns (bytes32);
+    function receiptDigest(ResponseReceipt calldata receipt) external view returns (bytes32);
+    function receiptPunished(bytes32 digest) external view returns (bool);
+    function stakeLock(address provider) external view returns (StakeLockView memory);
     function signerProofDigest(address payer, address signer, uint256 deadline) external view returns (bytes32);
     function account(address payer, address provider, address token) external view returns (AccountView memory);
     function collection(

@@ -5,9 +5,12 @@ pragma solidity 0.8.37;
 /// @notice Compute providers bond an ERC-20 stake that backs their jobs. Stake that is unbonding
 ///         stays slashable until it is withdrawn after the unbonding delay.
 /// @dev Collateral is an obligation. The rules, per provider:
-///      - `locked` is the sum of the collateral of its live jobs. Only that job's own outcome
-///        changes it: `releaseCollateral` when the job ends without a slash, `slashCollateral`
-///        when it fails (which takes exactly that job's collateral, never more or less).
+///      - `locked` is the sum of the collateral of its live jobs and of the stake its metered
+///        collections lock for their dispute window. Only its owner changes a part of it: a job's
+///        own outcome (`releaseCollateral` when the job ends without a slash, `slashCollateral`
+///        when it fails, which takes exactly that job's collateral, never more or less), and the
+///        MeteredEscrow for its locks (`adjustCollateral` as windows end, `slashForFraud` for a
+///        proven wrong answer, which takes from that lock, then free, then unbonding stake).
 ///      - An uptime slash (`slash`) takes free stake (`staked - locked`) first, then unbonding
 ///        stake. It never takes locked stake: what it would have had to take from there is
 ///        recorded as `shortfall`, a debt the provider owes the treasury.
@@ -78,6 +81,17 @@ interface IProviderStaking {
         uint256 deferred,
         uint256 beneficiaryAmount,
         uint256 treasuryAmount
+    );
+    /// @notice A proven wrong answer was slashed (see `slashForFraud`).
+    /// @param beneficiary the wronged payer (address(0) when it is the provider itself)
+    event FraudSlashed(
+        address indexed provider,
+        address indexed beneficiary,
+        uint256 amount,
+        uint256 fromLocked,
+        uint256 fromFree,
+        uint256 fromUnbonding,
+        uint256 beneficiaryAmount
     );
     /// @notice Stake that became free paid (part of) a shortfall to the treasury.
     event ShortfallPaid(address indexed provider, uint256 amount, uint256 remaining);
@@ -155,6 +169,14 @@ interface IProviderStaking {
         uint256 shareBps,
         uint256 shareCap
     ) external returns (uint256 slashed, uint256 beneficiaryAmount);
+    function adjustCollateral(address provider, uint256 releaseAmount, uint256 lockAmount) external;
+    function slashForFraud(
+        address provider,
+        uint256 lockedAvailable,
+        uint256 penaltyBps,
+        address beneficiary,
+        uint256 shareBps
+    ) external returns (uint256 slashed, uint256 fromLocked, uint256 beneficiaryAmount);
     function setReportWindow(uint256 reportWindow) external;
 
     // ─────────────────────────────── views ───────────────────────────────
@@ -167,6 +189,7 @@ interface IProviderStaking {
     function isRegistered(address account) external view returns (bool);
     function stakeOf(address account) external view returns (uint256);
     function slashableStake(address account) external view returns (uint256);
+    function lockable(address account, uint256 releaseAmount) external view returns (uint256);
     function claimable(address account) external view returns (uint256);
     function minStake() external view returns (uint256);
     function unbondingDelay() external view returns (uint256);

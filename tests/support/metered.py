@@ -18,7 +18,34 @@ COLLECTION_INTERVAL = 3_600
 DISPUTE_WINDOW = 86_400
 THAW_PERIOD = 3 * 86_400
 SIGNER_THAW_PERIOD = 2 * 86_400
-PARAMS = (FEE_BPS, COLLECTION_INTERVAL, DISPUTE_WINDOW, THAW_PERIOD, SIGNER_THAW_PERIOD)
+FRAUD_PENALTY_BPS = 1_000
+FRAUD_PAYER_SHARE_BPS = 5_000
+PARAMS = (
+    FEE_BPS,
+    COLLECTION_INTERVAL,
+    DISPUTE_WINDOW,
+    THAW_PERIOD,
+    SIGNER_THAW_PERIOD,
+    FRAUD_PENALTY_BPS,
+    FRAUD_PAYER_SHARE_BPS,
+)
+#: Stake locked per USD collected: 5 stake tokens (18 decimals) per USD (6 decimals), WAD-scaled.
+STAKE_RATIO = 5 * 10 ** (18 + 18 - 6)
+STAKE = 10**18
+
+
+def stake_for(gross: int) -> int:
+    """The stake a collection of `gross` USD units locks."""
+    return gross * STAKE_RATIO // 10**18
+
+
+def deploy_metered(project: Any, governance: Any, treasury: Any, staking: Any, usd: Any = None) -> Any:
+    """A MeteredEscrow on `staking` (holding its collateral-manager role), USD allowlisted."""
+    contract = project.MeteredEscrow.deploy(governance, treasury, staking, PARAMS, sender=governance)
+    staking.grantRole(staking.COLLATERAL_MANAGER_ROLE(), contract, sender=governance)
+    if usd is not None:
+        contract.setPaymentToken(usd, True, STAKE_RATIO, sender=governance)
+    return contract
 CID = b"\x11" * 32
 OTHER_CID = b"\x22" * 32
 META = b"\x33" * 32
@@ -90,3 +117,73 @@ def thaw_end(metered: Any, receipt: Any) -> int:
     """The thawEnd of the EscrowThawStarted event a thaw emitted."""
     (log,) = receipt.events.filter(metered.EscrowThawStarted)
     return int(log.thawEnd)
+
+
+RECEIPT_FIELDS = [
+    {"name": "payer", "type": "address"},
+    {"name": "provider", "type": "address"},
+    {"name": "token", "type": "address"},
+    {"name": "collectionId", "type": "bytes32"},
+    {"name": "requestIndex", "type": "uint64"},
+    {"name": "requestHash", "type": "bytes32"},
+    {"name": "responseHash", "type": "bytes32"},
+    {"name": "units", "type": "uint64"},
+]
+FRAUD_FIELDS = [
+    {"name": "receiptDigest", "type": "bytes32"},
+    {"name": "recomputedResponseHash", "type": "bytes32"},
+    {"name": "deadline", "type": "uint256"},
+    {"name": "configVersion", "type": "uint256"},
+]
+REQUEST_HASH = b"\x44" * 32
+RESPONSE_HASH = b"\x55" * 32
+RIGHT_HASH = b"\x66" * 32
+
+
+@dataclass(frozen=True)
+class Receipt:
+    payer: str
+    provider: str
+    token: str
+    collectionId: bytes = CID
+    requestIndex: int = 7
+    requestHash: bytes = REQUEST_HASH
+    responseHash: bytes = RESPONSE_HASH
+    units: int = 1
+
+    def args(self) -> tuple[Any, ...]:
+        return astuple(self)
+
+    def but(self, **changes: Any) -> Receipt:
+        return replace(self, **changes)
+
+    def message(self) -> dict[str, Any]:
+        return dict(zip([f["name"] for f in RECEIPT_FIELDS], self.args()))
+
+
+def receipt(payer: Any, provider: Any, token: Any, **fields: Any) -> Receipt:
+    return Receipt(_addr(payer), _addr(provider), _addr(token), **fields)
+
+
+def receipt_digest(contract: Any, chain_id: int, r: Receipt) -> bytes:
+    msg = encode_typed_data(domain(contract, chain_id), {"ResponseReceipt": RECEIPT_FIELDS}, r.message())
+    return bytes(_hash_eip191_message(msg))
+
+
+def sign_receipt(contract: Any, chain_id: int, r: Receipt, key: Any) -> bytes:
+    """The provider's countersignature over a response receipt (eth-account's typed-data path)."""
+    signed = Account.sign_typed_data(key, domain(contract, chain_id), {"ResponseReceipt": RECEIPT_FIELDS}, r.message())
+    return bytes(signed.signature)
+
+
+def fraud_digest(hub: Any, chain_id: int, receipt_digest_: bytes, recomputed: bytes, deadline: int, version: int) -> bytes:
+    """The digest oracles sign for a fraud attestation, in the AttestationHub's domain."""
+    hub_domain = {"name": "ComputeRails AttestationHub", "version": "2", "chainId": chain_id, "verifyingContract": _addr(hub)}
+    message = {
+        "receiptDigest": receipt_digest_,
+        "recomputedResponseHash": recomputed,
+        "deadline": deadline,
+        "configVersion": version,
+    }
+    msg = encode_typed_data(hub_domain, {"FraudAttestation": FRAUD_FIELDS}, message)
+    return bytes(_hash_eip191_message(msg))

@@ -8,15 +8,25 @@ import pytest
 from eth_account import Account
 from eth_utils import keccak
 
-from tests.support.metered import PARAMS, USD, sign_proof, sign_voucher, voucher
+from tests.support.metered import STAKE, USD, deploy_metered, sign_proof, sign_voucher, voucher
 
 
 @pytest.fixture(scope="session")
-def metered(project, governance, treasury, usd):
-    """A MeteredEscrow with USD allowlisted, governance holding every role."""
-    contract = project.MeteredEscrow.deploy(governance, treasury, PARAMS, sender=governance)
-    contract.setPaymentToken(usd, True, sender=governance)
+def metered(project, governance, treasury, staking, usd):
+    """A MeteredEscrow on the session's ProviderStaking with USD allowlisted, governance holding
+    every role and `governance` standing in for the AttestationHub (ATTESTER_ROLE)."""
+    contract = deploy_metered(project, governance, treasury, staking, usd)
+    contract.grantRole(contract.ATTESTER_ROLE(), governance, sender=governance)
     return contract
+
+
+@pytest.fixture(scope="module", autouse=True)
+def staked_providers(protocol, metered, provider, other_provider):
+    """`provider` and `other_provider` registered with 1,000,000 stake tokens each, enough to back
+    every collection in these suites (module scope: Ape reverts it after each module, so other
+    suites see them unregistered)."""
+    for account in (provider, other_provider):
+        protocol.register(account, 1_000_000 * STAKE)
 
 
 @pytest.fixture(scope="session")

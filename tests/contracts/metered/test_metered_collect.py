@@ -11,6 +11,7 @@ from tests.support.metered import (
     FEE_BPS,
     OTHER_CID,
     USD,
+    deploy_metered,
     sign_voucher,
     voucher,
     voucher_digest,
@@ -274,11 +275,9 @@ def test_collect__signed_for_another_chain__refused(metered, chain, usd, client,
 
 
 def test_collect__signed_for_another_contract__refused(
-    metered, project, chain, usd, client, provider, governance, treasury, funded, reverts
+    metered, project, chain, usd, client, provider, governance, treasury, staking, funded, reverts
 ):
-    from tests.support.metered import PARAMS
-
-    twin = project.MeteredEscrow.deploy(governance, treasury, PARAMS, sender=governance)
+    twin = deploy_metered(project, governance, treasury, staking)
     v = voucher(client, provider, usd)
     sig = sign_voucher(twin, chain.chain_id, v, client.private_key)
     with reverts(metered.SignerNotAuthorized, payer=client, signer=recovered(metered, chain.chain_id, v, sig)):

@@ -3,7 +3,7 @@
 from computerails.vouchers import UINT128_MAX
 from tests.contracts.escrow.test_escrow_permit_batch import sign_permit
 from tests.support.escrow import events
-from tests.support.metered import THAW_PERIOD, USD, thaw_end
+from tests.support.metered import STAKE_RATIO, THAW_PERIOD, USD, thaw_end
 from tests.support.reverts import reverts
 
 
@@ -47,7 +47,7 @@ def test_deposit__token_not_allowed__refused(metered, project, governance, clien
 def test_deposit__token_disallowed_later__balance_still_collectable(
     metered, usd, governance, client, provider, funded, make_voucher
 ):
-    metered.setPaymentToken(usd, False, sender=governance)
+    metered.setPaymentToken(usd, False, STAKE_RATIO, sender=governance)
     v, sig = make_voucher(client, provider)
     metered.collect(v.args(), sig, sender=provider)
     with reverts(metered.TokenNotAllowed, token=usd):
@@ -72,7 +72,7 @@ def test_deposit__balance_past_128_bits__refused(metered, usd, client, provider,
 
 def test_deposit__fee_on_transfer_token__refused(metered, project, governance, client, provider):
     token = project.MockFeeToken.deploy(sender=governance)
-    metered.setPaymentToken(token, True, sender=governance)
+    metered.setPaymentToken(token, True, STAKE_RATIO, sender=governance)
     token.mint(client, 100 * USD, sender=client)
     token.approve(metered, 100 * USD, sender=client)
     with reverts(metered.TransferAmountMismatch, expected=100 * USD, received=99 * USD):

@@ -1,6 +1,6 @@
 """MeteredEscrow gas budgets (issue 12), asserted on Ape's in-process chain from receipts: gas is
-deterministic, and each transaction starts cold as on a real chain. The stake lock a later
-session adds to collect is not in these figures (its budget then includes it)."""
+deterministic, and each transaction starts cold as on a real chain. Collections include their
+stake lock (a call into ProviderStaking and the provider's lock record)."""
 
 from tests.support.metered import OTHER_CID, USD
 
@@ -9,12 +9,17 @@ BUDGETS = {
     "deposit": 60_000,
     # The first deposit into a new account writes its balance slot from zero (+17,100).
     "deposit_new_account": 75_000,
-    # A voucher of a collection collected before, signed by the payer's authorized hot key.
+    # A voucher of a collection collected before, signed by the payer's authorized hot key,
+    # stake lock included: the issue's budget.
     "collect": 100_000,
-    # The first collection of a new collection id (its slot written from zero).
-    "collect_new_collection": 100_000,
-    # A provider's first collection ever: its claimable slot is written from zero too.
-    "collect_providers_first": 100_000,
+    # The first collection of a new collection id writes its slot from zero (+17,100): 1,334 over
+    # the collect budget, measured and recorded as such in docs/METERED.md.
+    "collect_new_collection": 102_000,
+    # A provider's first collection ever also writes its claimable balance and its stake-lock
+    # record from zero (2 x 17,100): a one-time cost per provider, like a new escrow account.
+    "collect_providers_first": 136_000,
+    # collectMany of 50 vouchers from 5 payers, per voucher (one stake lock for the batch).
+    "collect_many_per_voucher_at_50": 45_000,
 }
 
 
@@ -53,7 +58,7 @@ def test_gas__collect(
 
 
 def test_gas__collect_many_per_voucher_at_50(metered, usd, accounts, provider, fund, make_voucher):
-    """Recorded, not yet budgeted (issue 12 asks ≤ 45,000 per voucher at 50 with the stake lock)."""
+    """50 new collections from 5 payers in one transaction, stake lock included."""
     payers = [accounts[i] for i in range(11, 16)]
     vouchers, sigs = [], []
     for payer in payers:
@@ -65,3 +70,4 @@ def test_gas__collect_many_per_voucher_at_50(metered, usd, accounts, provider, f
     receipt = metered.collectMany(vouchers, sigs, sender=provider)
     print(f"collectMany 50: {receipt.gas_used} total, {receipt.gas_used // 50} per voucher")
     assert len(receipt.events.filter(metered.VoucherCollected)) == 50
+    assert receipt.gas_used / 50 <= BUDGETS["collect_many_per_voucher_at_50"]

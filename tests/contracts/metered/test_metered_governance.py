@@ -3,29 +3,38 @@
 import pytest
 
 from tests.support.escrow import role_error
-from tests.support.metered import COLLECTION_INTERVAL, DISPUTE_WINDOW, PARAMS
+from tests.support.metered import COLLECTION_INTERVAL, DISPUTE_WINDOW, PARAMS, STAKE_RATIO
 from tests.support.reverts import reverts
 
 ZERO = "0x" + "00" * 20
 DAY = 86_400
 
 
-def test_constructor__parameters_and_roles(metered, governance, treasury):
+def test_constructor__parameters_and_roles(metered, governance, treasury, staking, usd):
     assert (
         metered.feeBps(),
         metered.collectionInterval(),
         metered.disputeWindow(),
         metered.thawPeriod(),
         metered.signerThawPeriod(),
+        metered.fraudPenaltyBps(),
+        metered.fraudPayerShareBps(),
     ) == PARAMS
     assert metered.treasury() == treasury.address
+    assert metered.staking() == staking.address
+    assert metered.stakeRatio(usd) == STAKE_RATIO
     for role in (metered.DEFAULT_ADMIN_ROLE(), metered.GOVERNOR_ROLE(), metered.PAUSER_ROLE()):
         assert metered.hasRole(role, governance)
 
 
-def test_constructor__zero_admin__refused(project, governance, treasury):
+def test_constructor__zero_admin__refused(project, governance, treasury, staking):
     with reverts(project.MeteredEscrow.ZeroAddress):
-        project.MeteredEscrow.deploy(ZERO, treasury, PARAMS, sender=governance)
+        project.MeteredEscrow.deploy(ZERO, treasury, staking, PARAMS, sender=governance)
+
+
+def test_constructor__zero_staking__refused(project, governance, treasury):
+    with reverts(project.MeteredEscrow.ZeroAddress):
+        project.MeteredEscrow.deploy(governance, treasury, ZERO, PARAMS, sender=governance)
 
 
 def test_set_fee__bounds(metered, governance):
@@ -57,16 +66,39 @@ def test_setters__zero_addresses__refused(metered, governance):
     with reverts(metered.ZeroAddress):
         metered.setTreasury(ZERO, sender=governance)
     with reverts(metered.ZeroAddress):
-        metered.setPaymentToken(ZERO, True, sender=governance)
+        metered.setPaymentToken(ZERO, True, STAKE_RATIO, sender=governance)
+
+
+def test_set_payment_token__stake_ratio_bounds(metered, governance, usd):
+    for bad in (0, 2**120):
+        with reverts(metered.StakeRatioOutOfRange, min=1, max=2**120 - 1, value=bad):
+            metered.setPaymentToken(usd, True, bad, sender=governance)
+    receipt = metered.setPaymentToken(usd, True, 2**120 - 1, sender=governance)
+    assert metered.stakeRatio(usd) == 2**120 - 1
+    assert [(e.token, e.allowed, e.stakeRatio) for e in receipt.events] == [(usd.address, True, 2**120 - 1)]
+
+
+def test_set_fraud_terms__bounds(metered, governance):
+    with reverts(metered.BpsOutOfRange, min=1, max=10_000, value=0):
+        metered.setFraudTerms(0, 0, sender=governance)
+    with reverts(metered.BpsOutOfRange, min=1, max=10_000, value=10_001):
+        metered.setFraudTerms(10_001, 0, sender=governance)
+    with reverts(metered.BpsOutOfRange, min=0, max=10_000, value=10_001):
+        metered.setFraudTerms(1, 10_001, sender=governance)
+    receipt = metered.setFraudTerms(10_000, 0, sender=governance)
+    assert (metered.fraudPenaltyBps(), metered.fraudPayerShareBps()) == (10_000, 0)
+    assert [(e.penaltyBps, e.payerShareBps) for e in receipt.events] == [(10_000, 0)]
 
 
 @pytest.mark.parametrize(
     "call",
     [
         ("setFee", (1,), "GOVERNOR_ROLE"),
-        ("setPeriods", PARAMS[1:], "GOVERNOR_ROLE"),
+        ("setPeriods", PARAMS[1:5], "GOVERNOR_ROLE"),
         ("setTreasury", ("0x" + "11" * 20,), "GOVERNOR_ROLE"),
-        ("setPaymentToken", ("0x" + "11" * 20, True), "GOVERNOR_ROLE"),
+        ("setPaymentToken", ("0x" + "11" * 20, True, STAKE_RATIO), "GOVERNOR_ROLE"),
+        ("setFraudTerms", (1, 1), "GOVERNOR_ROLE"),
+        ("punishFraud", ((ZERO, ZERO, ZERO, b"\0" * 32, 0, b"\0" * 32, b"\0" * 32, 0), b"", b"\0" * 32), "ATTESTER_ROLE"),
         ("pause", (), "PAUSER_ROLE"),
         ("unpause", (), "PAUSER_ROLE"),
     ],

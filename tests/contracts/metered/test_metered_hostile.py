@@ -1,12 +1,12 @@
 """MeteredEscrow against hostile tokens: re-entry from a transfer hook, false-returning tokens."""
 
-from tests.support.metered import THAW_PERIOD, USD
+from tests.support.metered import STAKE_RATIO, THAW_PERIOD, USD
 from tests.support.reverts import error_data, reverts
 
 
 def test_withdraw__token_reenters_withdraw__guard_refuses(metered, project, chain, governance, provider):
     token = project.MockReentrantToken.deploy(sender=governance)
-    metered.setPaymentToken(token, True, sender=governance)
+    metered.setPaymentToken(token, True, STAKE_RATIO, sender=governance)
     # The token is the payer, so its hook re-enters with the same msg.sender as the withdrawal.
     token.mint(token, 10 * USD, sender=governance)
     token.execute(token, token.approve.encode_input(metered, 10 * USD), sender=governance)
@@ -26,7 +26,7 @@ def test_withdraw__token_reenters_withdraw__guard_refuses(metered, project, chai
 
 def test_claim__false_returning_token__reverts_not_lost(metered, project, governance, client, provider, make_voucher):
     token = project.MockFalseToken.deploy(sender=governance)
-    metered.setPaymentToken(token, True, sender=governance)
+    metered.setPaymentToken(token, True, STAKE_RATIO, sender=governance)
     token.mint(client, 10 * USD, sender=client)
     token.approve(metered, 10 * USD, sender=client)
     metered.deposit(provider, token, 10 * USD, sender=client)
