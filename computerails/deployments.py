@@ -50,7 +50,6 @@ CONTRACT_ROLES: tuple[tuple[str, str, str, str], ...] = (
         "MeteredEscrow",
         "every collection reverts (its stake cannot be locked) and fraud cannot be slashed",
     ),
-    ("MeteredEscrow", "ATTESTER_ROLE", "AttestationHub", "fraud attestations cannot be applied"),
 )
 
 #: Contracts governed by the timelock in a production deployment.

@@ -7,14 +7,12 @@ import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 
 import {IAttestationHub} from "./interfaces/IAttestationHub.sol";
 import {IJobEscrow} from "./interfaces/IJobEscrow.sol";
-import {IMeteredEscrow} from "./interfaces/IMeteredEscrow.sol";
 import {IUptimeSlasher} from "./interfaces/IUptimeSlasher.sol";
 import {EmptyBatch, ZeroAddress} from "./libraries/Errors.sol";
 
 /// @title AttestationHub
 /// @notice Verifies oracle quorums over EIP-712 statements and forwards them: compute
-///         attestations to the JobEscrow, uptime reports to the UptimeSlasher, fraud
-///         attestations to the MeteredEscrow.
+///         attestations to the JobEscrow, uptime reports to the UptimeSlasher.
 /// @dev The EIP-712 domain binds name "ComputeRails AttestationHub", version "2", the chain id
 ///      and this contract's address, so a quorum signed for one deployment or chain is void on
 ///      any other; each statement binds the oracle configuration version it was signed under.
@@ -28,15 +26,11 @@ contract AttestationHub is IAttestationHub, AccessControl, EIP712 {
     bytes32 public constant UPTIME_REPORT_TYPEHASH = keccak256(
         "UptimeReport(address provider,uint256 epoch,uint256 uptimeBps,address relayer,uint256 configVersion)"
     );
-    bytes32 public constant FRAUD_ATTESTATION_TYPEHASH = keccak256(
-        "FraudAttestation(bytes32 receiptDigest,bytes32 recomputedResponseHash,uint256 deadline,uint256 configVersion)"
-    );
 
     uint256 internal constant SIGNATURE_LENGTH = 65;
 
     IJobEscrow public immutable escrow;
     IUptimeSlasher public immutable uptimeSlasher;
-    IMeteredEscrow public immutable meteredEscrow;
 
     // One slot: both are read by every quorum check.
     uint128 internal _threshold; // signatures a quorum needs
@@ -46,29 +40,21 @@ contract AttestationHub is IAttestationHub, AccessControl, EIP712 {
 
     /// @param escrow_ the JobEscrow; grant this contract ATTESTER_ROLE there
     /// @param slasher_ the UptimeSlasher; grant this contract REPORTER_ROLE there
-    /// @param metered_ the MeteredEscrow; grant this contract ATTESTER_ROLE there
     /// @param admin governance
     /// @param oracles_ the first oracle set
     /// @param threshold_ signatures needed, 1 .. oracles_.length
     constructor(
         IJobEscrow escrow_,
         IUptimeSlasher slasher_,
-        IMeteredEscrow metered_,
         address admin,
         address[] memory oracles_,
         uint256 threshold_
     ) EIP712("ComputeRails AttestationHub", "2") {
-        if (
-            address(escrow_) == address(0) ||
-            address(slasher_) == address(0) ||
-            address(metered_) == address(0) ||
-            admin == address(0)
-        ) {
+        if (address(escrow_) == address(0) || address(slasher_) == address(0) || admin == address(0)) {
             revert ZeroAddress();
         }
         escrow = escrow_;
         uptimeSlasher = slasher_;
-        meteredEscrow = metered_;
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
         _grantRole(GOVERNOR_ROLE, admin);
         for (uint256 i; i < oracles_.length; ++i) {
@@ -125,30 +111,6 @@ contract AttestationHub is IAttestationHub, AccessControl, EIP712 {
         uptimeSlasher.onUptimeReport(report.provider, report.epoch, report.uptimeBps, report.relayer);
     }
 
-    /// @notice Relays a fraud attestation signed by at least `threshold` oracles: the
-    ///         MeteredEscrow slashes and jails the provider whose signed receipt it names.
-    /// @dev The oracles sign the receipt's digest (MeteredEscrow's EIP-712 domain), so they
-    ///      attest exactly the answer the provider signed.
-    /// @return slashed the stake slashed
-    /// @return payerAmount the wronged payer's share
-    /// @custom:constraint anyone, until `attestation.deadline`
-    function submitFraudAttestation(
-        FraudAttestation calldata attestation,
-        bytes calldata signatures
-    ) external returns (uint256 slashed, uint256 payerAmount) {
-        if (block.timestamp > attestation.deadline) {
-            revert AttestationExpired(attestation.deadline, block.timestamp);
-        }
-        _requireCurrentConfig(attestation.configVersion);
-        _verifyQuorum(fraudAttestationDigest(attestation), signatures);
-        return
-            meteredEscrow.punishFraud(
-                attestation.receipt,
-                attestation.providerSignature,
-                attestation.recomputedResponseHash
-            );
-    }
-
     // ─────────────────────────────── governance ───────────────────────────────
 
     /// @notice Adds an oracle key.
@@ -193,6 +155,14 @@ contract AttestationHub is IAttestationHub, AccessControl, EIP712 {
         _verifyQuorum(attestationDigest(attestation), signatures);
     }
 
+    /// @notice Reverts unless `signatures` hold a quorum of the current oracles over `digest`,
+    ///         signed under the current configuration. For contracts that verify statements of
+    ///         their own (the MeteredEscrow's fraud attestations, in its EIP-712 domain).
+    function verifyQuorum(bytes32 digest, bytes calldata signatures, uint256 signedConfigVersion) external view {
+        _requireCurrentConfig(signedConfigVersion);
+        _verifyQuorum(digest, signatures);
+    }
+
     /// @notice The EIP-712 digest oracles sign for a compute attestation.
     function attestationDigest(Attestation calldata a) public view returns (bytes32) {
         return
@@ -218,23 +188,6 @@ contract AttestationHub is IAttestationHub, AccessControl, EIP712 {
             _hashTypedDataV4(
                 keccak256(
                     abi.encode(UPTIME_REPORT_TYPEHASH, r.provider, r.epoch, r.uptimeBps, r.relayer, r.configVersion)
-                )
-            );
-    }
-
-    /// @notice The EIP-712 digest oracles sign for a fraud attestation.
-    function fraudAttestationDigest(FraudAttestation calldata a) public view returns (bytes32) {
-        bytes32 receiptDigest = meteredEscrow.receiptDigest(a.receipt);
-        return
-            _hashTypedDataV4(
-                keccak256(
-                    abi.encode(
-                        FRAUD_ATTESTATION_TYPEHASH,
-                        receiptDigest,
-                        a.recomputedResponseHash,
-                        a.deadline,
-                        a.configVersion
-                    )
                 )
             );
     }

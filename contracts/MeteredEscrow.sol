@@ -10,6 +10,7 @@ import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 
+import {IAttestationHub} from "./interfaces/IAttestationHub.sol";
 import {IMeteredEscrow} from "./interfaces/IMeteredEscrow.sol";
 import {IProviderStaking} from "./interfaces/IProviderStaking.sol";
 import {
@@ -30,8 +31,8 @@ import {TokenTransfers} from "./libraries/TokenTransfers.sol";
 ///      invariant. Payouts are pull payments: collections credit claimable balances (providers)
 ///      and per-token fee totals (the treasury), and `claim` sends them. Each collection locks
 ///      `gross × stakeRatio` of the provider's free stake in ProviderStaking until its dispute
-///      window has passed; a k-of-n fraud attestation (through the AttestationHub) over a
-///      response receipt the provider signed slashes it. Pausing stops money coming in (deposits, new signers); collections, thaws,
+///      window has passed; a fraud attestation over a response receipt the provider signed,
+///      signed by a quorum of the AttestationHub's oracles, slashes it. Pausing stops money coming in (deposits, new signers); collections, thaws,
 ///      withdrawals, signer revocation and claims go on, as settlement does in JobEscrow.
 contract MeteredEscrow is IMeteredEscrow, AccessControl, Pausable, ReentrancyGuardTransient, EIP712 {
     using SafeERC20 for IERC20;
@@ -40,8 +41,6 @@ contract MeteredEscrow is IMeteredEscrow, AccessControl, Pausable, ReentrancyGua
     bytes32 public constant GOVERNOR_ROLE = keccak256("GOVERNOR_ROLE");
     /// @notice May pause deposits and signer authorizations (the guardian).
     bytes32 public constant PAUSER_ROLE = keccak256("PAUSER_ROLE");
-    /// @notice May punish a proven wrong answer: the AttestationHub, after its quorum check.
-    bytes32 public constant ATTESTER_ROLE = keccak256("ATTESTER_ROLE");
 
     /// @notice The EIP-712 type of a voucher. The SDK signs exactly this; never change it.
     bytes32 public constant VOUCHER_TYPEHASH = keccak256(
@@ -50,6 +49,10 @@ contract MeteredEscrow is IMeteredEscrow, AccessControl, Pausable, ReentrancyGua
     /// @notice The EIP-712 type of a provider's countersigned answer to one request.
     bytes32 public constant RECEIPT_TYPEHASH = keccak256(
         "ResponseReceipt(address payer,address provider,address token,bytes32 collectionId,uint64 requestIndex,bytes32 requestHash,bytes32 responseHash,uint64 units)"
+    );
+    /// @notice The EIP-712 type oracles sign to attest that a receipt's answer is wrong.
+    bytes32 public constant FRAUD_ATTESTATION_TYPEHASH = keccak256(
+        "FraudAttestation(bytes32 receiptDigest,bytes32 recomputedResponseHash,uint256 deadline,uint256 configVersion)"
     );
     /// @notice The EIP-712 type a signer key signs to consent to signing for `payer`.
     bytes32 public constant SIGNER_PROOF_TYPEHASH = keccak256(
@@ -75,7 +78,10 @@ contract MeteredEscrow is IMeteredEscrow, AccessControl, Pausable, ReentrancyGua
     struct Collection {
         uint128 collected; // gross paid so far; never above the highest valueAggregate signed
         uint16 feeBps; // protocol fee fixed at the first collection
-        bool started; // feeBps is set
+        bool started; // feeBps and the fraud terms are set
+        uint72 fraudFloor; // the lowest request index a fraud attestation may still punish
+        uint16 fraudPenaltyBps; // fraud terms fixed at the first collection, like the fee
+        uint16 fraudPayerShareBps;
     }
 
     /// @dev One slot: collect reads the ratio and adds its fee.
@@ -115,10 +121,12 @@ contract MeteredEscrow is IMeteredEscrow, AccessControl, Pausable, ReentrancyGua
     uint32 public signerThawPeriod;
     /// @notice Protocol fee in basis points for collections that start now, at most MAX_FEE_BPS.
     uint16 public feeBps;
-    /// @notice Share of a fraudulent provider's backing stake (lock + free + unbonding) that a
-    ///         fraud attestation slashes, in basis points (1 .. 10,000).
+    /// @notice Share of a fraudulent provider's backing stake (its collections' lock + free
+    ///         stake) that a fraud attestation slashes, in basis points (1 .. 10,000), for
+    ///         collections that start now.
     uint16 public fraudPenaltyBps;
-    /// @notice Share of a fraud slash the wronged payer receives, in basis points (0 .. 10,000).
+    /// @notice Share of a fraud slash the wronged payer receives, in basis points (0 .. 10,000),
+    ///         for collections that start now.
     uint16 public fraudPayerShareBps;
 
     /// @notice Receives protocol fees (all unclaimed fees, whenever they were collected).
@@ -126,6 +134,8 @@ contract MeteredEscrow is IMeteredEscrow, AccessControl, Pausable, ReentrancyGua
 
     /// @notice Where providers' stake is locked and slashed.
     IProviderStaking public immutable staking;
+    /// @notice Whose oracle set and threshold sign fraud attestations.
+    IAttestationHub public immutable attestationHub;
 
     mapping(address token => PaymentToken) internal _paymentTokens;
     mapping(address payer => mapping(address provider => mapping(address token => Account))) internal _accounts;
@@ -134,7 +144,6 @@ contract MeteredEscrow is IMeteredEscrow, AccessControl, Pausable, ReentrancyGua
     mapping(address signer => Signer) internal _signers;
     mapping(address account => mapping(address token => uint256)) internal _claimable;
     mapping(address provider => StakeLock) internal _stakeLocks;
-    mapping(bytes32 receiptDigest => bool) internal _punished;
 
     /// @notice Default parameters, documented in the README.
     struct InitParams {
@@ -150,14 +159,19 @@ contract MeteredEscrow is IMeteredEscrow, AccessControl, Pausable, ReentrancyGua
     /// @param admin governance: receives the admin, governor and pauser roles
     /// @param treasury_ receives protocol fees
     /// @param staking_ ProviderStaking; grant this contract COLLATERAL_MANAGER_ROLE there
+    /// @param hub_ the AttestationHub whose oracles sign fraud attestations
     constructor(
         address admin,
         address treasury_,
         IProviderStaking staking_,
+        IAttestationHub hub_,
         InitParams memory p
     ) EIP712("ComputeRails MeteredEscrow", "1") {
-        if (admin == address(0) || address(staking_) == address(0)) revert ZeroAddress();
+        if (admin == address(0) || address(staking_) == address(0) || address(hub_) == address(0)) {
+            revert ZeroAddress();
+        }
         staking = staking_;
+        attestationHub = hub_;
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
         _grantRole(GOVERNOR_ROLE, admin);
         _grantRole(PAUSER_ROLE, admin);
@@ -368,36 +382,50 @@ contract MeteredEscrow is IMeteredEscrow, AccessControl, Pausable, ReentrancyGua
 
     // ─────────────────────────────── fraud ───────────────────────────────
 
-    /// @notice Punishes a provider's provably wrong answer: `receipt` is signed by the provider
-    ///         and oracles recomputed the request to `recomputedResponseHash`, which differs from
-    ///         the answer it signed. Slashes `fraudPenaltyBps` of its backing stake (this
-    ///         contract's lock first, then free, then unbonding stake), pays the payer
-    ///         `fraudPayerShareBps` of it (the rest to the treasury), and jails the provider.
-    /// @dev The quorum is checked by the caller (the AttestationHub). A receipt is punished once.
+    /// @notice Punishes a provider's provably wrong answer. `a.receipt` is signed by the provider;
+    ///         a quorum of the AttestationHub's oracles recomputed the request to
+    ///         `a.recomputedResponseHash`, which differs from the answer it signed. Slashes
+    ///         the collection's `fraudPenaltyBps` of its backing stake (this contract's lock, then
+    ///         free stake), pays the payer the collection's `fraudPayerShareBps` of it (the rest to
+    ///         the treasury), and jails the provider.
+    /// @dev A receipt is punished at most once: per collection, attestations go in increasing
+    ///      request order (`fraudFloor`), and each raises the floor past its request.
+    /// @param signatures the oracles' signatures over `fraudAttestationDigest(a)`, 65 bytes each,
+    ///        concatenated in increasing signer order (as the hub expects)
     /// @return slashed the stake slashed
     /// @return payerAmount what the payer can claim from ProviderStaking
-    /// @custom:constraint ATTESTER_ROLE (the AttestationHub)
-    function punishFraud(
-        ResponseReceipt calldata receipt,
-        bytes calldata providerSignature,
-        bytes32 recomputedResponseHash
-    ) external onlyRole(ATTESTER_ROLE) nonReentrant returns (uint256 slashed, uint256 payerAmount) {
+    /// @custom:constraint anyone, until `a.deadline`
+    function submitFraudAttestation(
+        FraudAttestation calldata a,
+        bytes calldata signatures
+    ) external returns (uint256 slashed, uint256 payerAmount) {
+        // No reentrancy guard: it moves no tokens and calls only the hub and ProviderStaking.
+        if (block.timestamp > a.deadline) revert FraudAttestationExpired(a.deadline, block.timestamp);
+        ResponseReceipt calldata receipt = a.receipt;
         bytes32 digest = _receiptDigest(receipt);
-        (address signer, ECDSA.RecoverError err, ) = ECDSA.tryRecoverCalldata(digest, providerSignature);
+        attestationHub.verifyQuorum(_fraudDigest(digest, a), signatures, a.configVersion);
+        (address signer, ECDSA.RecoverError err, ) = ECDSA.tryRecoverCalldata(digest, a.providerSignature);
         if (err != ECDSA.RecoverError.NoError || signer != receipt.provider) {
             revert InvalidReceiptSignature(receipt.provider, signer);
         }
-        if (recomputedResponseHash == receipt.responseHash) revert ResponseMatches(digest);
-        if (_punished[digest]) revert ReceiptAlreadyPunished(digest);
-        _punished[digest] = true;
+        if (a.recomputedResponseHash == receipt.responseHash) revert ResponseMatches(digest);
+        Collection storage c = _collections[receipt.payer][receipt.provider][receipt.token][receipt.collectionId];
+        Collection memory cm = c;
+        if (receipt.requestIndex < cm.fraudFloor) {
+            revert ReceiptAlreadyPunished(receipt.collectionId, cm.fraudFloor, receipt.requestIndex);
+        }
+        c.fraudFloor = uint72(uint256(receipt.requestIndex) + 1); // fits: requestIndex < 2^64
+        // A collection keeps the fraud terms of its first collection; one never collected gets
+        // today's.
+        if (!cm.started) (cm.fraudPenaltyBps, cm.fraudPayerShareBps) = (fraudPenaltyBps, fraudPayerShareBps);
         StakeLock memory l = _stakeLocks[receipt.provider];
         uint256 fromLocked;
         (slashed, fromLocked, payerAmount) = staking.slashForFraud(
             receipt.provider,
             uint256(l.current) + l.previous,
-            fraudPenaltyBps,
+            cm.fraudPenaltyBps,
             receipt.payer,
-            fraudPayerShareBps
+            cm.fraudPayerShareBps
         );
         if (fromLocked != 0) {
             // The older bucket goes first (it would be released first).
@@ -408,7 +436,7 @@ contract MeteredEscrow is IMeteredEscrow, AccessControl, Pausable, ReentrancyGua
             if (l.current == 0) l.currentRelease = 0;
             _stakeLocks[receipt.provider] = l;
         }
-        emit FraudPunished(receipt.provider, receipt.payer, digest, receipt.collectionId, slashed, payerAmount);
+        emit FraudPunished(receipt.provider, receipt.payer, digest, receipt.requestIndex);
     }
 
     /// @notice Pays out everything the caller can claim in `token` (providers' net, the
@@ -501,9 +529,9 @@ contract MeteredEscrow is IMeteredEscrow, AccessControl, Pausable, ReentrancyGua
         return _receiptDigest(receipt);
     }
 
-    /// @notice Whether a receipt (by its digest) was already punished.
-    function receiptPunished(bytes32 digest) external view returns (bool) {
-        return _punished[digest];
+    /// @notice The EIP-712 digest oracles sign for a fraud attestation.
+    function fraudAttestationDigest(FraudAttestation calldata a) external view returns (bytes32) {
+        return _fraudDigest(_receiptDigest(a.receipt), a);
     }
 
     /// @notice The stake a provider's collections hold locked now, and how much of it a
@@ -552,7 +580,15 @@ contract MeteredEscrow is IMeteredEscrow, AccessControl, Pausable, ReentrancyGua
         bytes32 collectionId
     ) external view returns (CollectionView memory) {
         Collection memory c = _collections[payer][provider][token][collectionId];
-        return CollectionView({collected: c.collected, feeBps: c.feeBps, started: c.started});
+        return
+            CollectionView({
+                collected: c.collected,
+                feeBps: c.feeBps,
+                started: c.started,
+                fraudFloor: c.fraudFloor,
+                fraudPenaltyBps: c.fraudPenaltyBps,
+                fraudPayerShareBps: c.fraudPayerShareBps
+            });
     }
 
     /// @inheritdoc IMeteredEscrow
@@ -688,8 +724,20 @@ contract MeteredEscrow is IMeteredEscrow, AccessControl, Pausable, ReentrancyGua
         uint256 balance
     ) internal returns (uint256 fee) {
         Collection memory cm = c;
-        if (!cm.started) cm.feeBps = feeBps;
-        (c.collected, c.feeBps, c.started) = (uint128(cm.collected + gross), cm.feeBps, true);
+        uint128 total = uint128(cm.collected + gross); // fits: gross <= valueAggregate - collected
+        if (cm.started) {
+            c.collected = total;
+        } else {
+            // The terms this collection keeps, read from the slot the stake lock's window is in.
+            cm.feeBps = feeBps;
+            (c.collected, c.feeBps, c.started, c.fraudPenaltyBps, c.fraudPayerShareBps) = (
+                total,
+                cm.feeBps,
+                true,
+                fraudPenaltyBps,
+                fraudPayerShareBps
+            );
+        }
         uint256 left = balance - gross;
         uint256 thawing = a.thawing;
         (a.balance, a.thawing) = (uint128(left), uint128(thawing < left ? thawing : left));
@@ -765,6 +813,21 @@ contract MeteredEscrow is IMeteredEscrow, AccessControl, Pausable, ReentrancyGua
                         r.requestHash,
                         r.responseHash,
                         r.units
+                    )
+                )
+            );
+    }
+
+    function _fraudDigest(bytes32 receiptDigest_, FraudAttestation calldata a) internal view returns (bytes32) {
+        return
+            _hashTypedDataV4(
+                keccak256(
+                    abi.encode(
+                        FRAUD_ATTESTATION_TYPEHASH,
+                        receiptDigest_,
+                        a.recomputedResponseHash,
+                        a.deadline,
+                        a.configVersion
                     )
                 )
             );

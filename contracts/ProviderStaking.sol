@@ -313,10 +313,10 @@ contract ProviderStaking is IProviderStaking, AccessControl, ReentrancyGuardTran
 
     /// @notice Slashes a provider for a proven wrong answer and jails it (for work). The penalty
     ///         is `penaltyBps` of what backs its answers: `lockedAvailable` (the caller's own
-    ///         lock), free stake and unbonding stake; it is taken in that order. Of what is
-    ///         taken, `shareBps` becomes claimable by `beneficiary` (the wronged payer; never the
-    ///         provider itself) and the rest by the treasury.
-    /// @dev Never touches other locked stake (job collateral) and never records a shortfall.
+    ///         lock) and free stake; it is taken in that order. Of what is taken, `shareBps`
+    ///         becomes claimable by `beneficiary` (the wronged payer; never the provider itself)
+    ///         and the rest by the treasury.
+    /// @dev Never touches other locked stake (job collateral), never records a shortfall.
     /// @return slashed what was taken
     /// @return fromLocked the part of `slashed` taken from `lockedAvailable` (no longer locked)
     /// @return beneficiaryAmount what the beneficiary can now claim
@@ -336,29 +336,20 @@ contract ProviderStaking is IProviderStaking, AccessControl, ReentrancyGuardTran
         if (lockedAvailable > locked) revert CollateralNotLocked(locked, lockedAvailable);
         uint256 staked = p.staked;
         uint256 free = staked - locked;
-        uint256 unbonding = p.unbonding;
-        uint256 penalty = ((lockedAvailable + free + unbonding) * penaltyBps) / BPS;
-        fromLocked = penalty < lockedAvailable ? penalty : lockedAvailable;
-        uint256 rest = penalty - fromLocked;
-        uint256 fromFree = rest < free ? rest : free;
-        uint256 fromUnbonding = rest - fromFree; // <= unbonding: penalty <= lockedAvailable + free + unbonding
-        slashed = penalty;
-        if (fromLocked + fromFree != 0) {
+        slashed = ((lockedAvailable + free) * penaltyBps) / BPS;
+        fromLocked = slashed < lockedAvailable ? slashed : lockedAvailable;
+        if (slashed != 0) {
             p.locked = uint120(locked - fromLocked);
-            p.staked = uint120(staked - fromLocked - fromFree);
-            totalStaked -= uint128(fromLocked + fromFree); // fits: <= staked
+            p.staked = uint120(staked - slashed); // fits: slashed <= lockedAvailable + free <= staked
+            totalStaked -= uint128(slashed);
+            p.totalSlashed += uint128(slashed);
         }
-        if (fromUnbonding != 0) {
-            p.unbonding = uint120(unbonding - fromUnbonding);
-            totalUnbonding -= fromUnbonding;
-        }
-        if (slashed != 0) p.totalSlashed += uint128(slashed);
         if (beneficiary == account) beneficiary = address(0);
         if (beneficiary != address(0)) beneficiaryAmount = (slashed * shareBps) / BPS;
         uint256 treasuryAmount = slashed - beneficiaryAmount;
         _credit(beneficiary, beneficiaryAmount);
         _credit(treasury, treasuryAmount);
-        emit FraudSlashed(account, beneficiary, slashed, fromLocked, fromFree, fromUnbonding, beneficiaryAmount);
+        emit FraudSlashed(account, beneficiary, slashed, fromLocked, beneficiaryAmount);
         _jail(account, p, JAILED_FOR_WORK);
     }
 

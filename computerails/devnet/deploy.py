@@ -1,10 +1,10 @@
 """Deploy ComputeRails with web3 alone: the function the deploy script, the tests, the demo and
 the bench all use.
 
-Order: ProviderStaking -> JobEscrow -> UptimeSlasher -> MeteredEscrow -> AttestationHub ->
+Order: ProviderStaking -> JobEscrow -> UptimeSlasher -> AttestationHub -> MeteredEscrow ->
 ProtocolTimelock, then roles: the escrow gets COLLATERAL_MANAGER_ROLE on staking, the slasher
 SLASHER_ROLE (and declares its report window), the metered escrow COLLATERAL_MANAGER_ROLE too
-(stake locks, fraud slashes), the hub ATTESTER_ROLE on both escrows and REPORTER_ROLE on the
+(stake locks, fraud slashes), the hub ATTESTER_ROLE on the escrow and REPORTER_ROLE on the
 slasher; both escrows allowlist the payment tokens. The timelock (delay longer
 than the unbonding delay; governance proposes and executes) finally receives every admin and
 governor role, the guardian both escrows' PAUSER_ROLE, and the deployer renounces its own. Every
@@ -257,8 +257,8 @@ def deploy_protocol(
             u["relayer_reward_cap"],
         ),
     )
-    metered = d.deploy("MeteredEscrow", deployer, treasury, staking, metered_init_params(p["metered"]))
-    hub = d.deploy("AttestationHub", escrow, slasher, metered, deployer, oracle_list, threshold)
+    hub = d.deploy("AttestationHub", escrow, slasher, deployer, oracle_list, threshold)
+    metered = d.deploy("MeteredEscrow", deployer, treasury, staking, hub, metered_init_params(p["metered"]))
 
     st, es, sl, hb, me = (
         d.contract(n, a)
@@ -276,7 +276,6 @@ def deploy_protocol(
     d.send(sl, "syncReportWindow")
     d.send(es, "grantRole", role_id("ATTESTER_ROLE"), hub)
     d.send(sl, "grantRole", role_id("REPORTER_ROLE"), hub)
-    d.send(me, "grantRole", role_id("ATTESTER_ROLE"), hub)
     for token, rate, stake_ratio in zip(payment_tokens, collateral_rates, stake_ratios):
         d.send(es, "setPaymentToken", token, True, rate)
         d.send(me, "setPaymentToken", token, True, stake_ratio)

@@ -1,8 +1,6 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.37;
 
-import {IMeteredEscrow} from "./IMeteredEscrow.sol";
-
 /// @title IAttestationHub
 /// @notice Oracles sign EIP-712 statements off-chain; anyone relays a quorum of signatures here.
 ///         A compute attestation releases (or refunds) a job's payment; an uptime report can
@@ -39,17 +37,6 @@ interface IAttestationHub {
         uint256 configVersion; // the oracle configuration the signers were under
     }
 
-    /// @notice EIP-712 `FraudAttestation`: a quorum recomputed a request the provider answered
-    ///         and signed (`receipt`) and got `recomputedResponseHash` instead. The oracles sign
-    ///         the receipt's digest in the MeteredEscrow's domain, not its fields.
-    struct FraudAttestation {
-        IMeteredEscrow.ResponseReceipt receipt;
-        bytes providerSignature; // the provider's 65-byte signature over the receipt
-        bytes32 recomputedResponseHash; // what the request's answer hashes to, recomputed
-        uint256 deadline; // the signatures are void after this unix time
-        uint256 configVersion; // the oracle configuration the signers were under
-    }
-
     event OracleAdded(address indexed oracle, uint256 oracleCount);
     event OracleRemoved(address indexed oracle, uint256 oracleCount);
     event ThresholdSet(uint256 threshold);
@@ -82,15 +69,11 @@ interface IAttestationHub {
         bytes[] calldata signatures
     ) external returns (uint256 recorded);
     function submitUptimeReport(UptimeReport calldata report, bytes calldata signatures) external;
-    function submitFraudAttestation(
-        FraudAttestation calldata attestation,
-        bytes calldata signatures
-    ) external returns (uint256 slashed, uint256 payerAmount);
 
     function attestationDigest(Attestation calldata attestation) external view returns (bytes32);
     function uptimeReportDigest(UptimeReport calldata report) external view returns (bytes32);
-    function fraudAttestationDigest(FraudAttestation calldata attestation) external view returns (bytes32);
     function checkAttestation(Attestation calldata attestation, bytes calldata signatures) external view;
+    function verifyQuorum(bytes32 digest, bytes calldata signatures, uint256 signedConfigVersion) external view;
     function oracles() external view returns (address[] memory);
     function isOracle(address account) external view returns (bool);
     function threshold() external view returns (uint256);

@@ -22,8 +22,9 @@ pragma solidity 0.8.37;
 ///      The payer's own key always signs for the payer.
 ///
 ///      Stake: each collection locks gross × stakeRatio(token) of the provider's free stake in
-///      ProviderStaking until at least disputeWindow later; punishFraud [the AttestationHub,
-///      after a k-of-n quorum over a receipt the provider signed] slashes and jails it.
+///      ProviderStaking until at least disputeWindow later; submitFraudAttestation [anyone, with
+///      a quorum of the AttestationHub's oracles over a receipt the provider signed] slashes and
+///      jails it.
 ///
 ///      Accounting invariant, per token: token.balanceOf(this) ==
 ///      Σ account balances + Σ providers' claimable + the treasury's unclaimed fees.
@@ -57,6 +58,18 @@ interface IMeteredEscrow {
         uint64 units; // units of work the request was priced at
     }
 
+    /// @notice EIP-712 `FraudAttestation` (this contract's domain): a quorum of the
+    ///         AttestationHub's oracles recomputed a request the provider answered and signed
+    ///         (`receipt`) and got `recomputedResponseHash` instead. The oracles sign the
+    ///         receipt's digest, not its fields.
+    struct FraudAttestation {
+        ResponseReceipt receipt;
+        bytes providerSignature; // the provider's 65-byte signature over the receipt
+        bytes32 recomputedResponseHash; // what the request's answer hashes to, recomputed
+        uint256 deadline; // the oracles' signatures are void after this unix time
+        uint256 configVersion; // the hub's oracle configuration the signers were under
+    }
+
     /// @notice A provider's stake locked by its collections.
     struct StakeLockView {
         uint256 locked; // current + previous
@@ -79,6 +92,9 @@ interface IMeteredEscrow {
         uint256 collected; // gross paid so far for this collection
         uint256 feeBps; // protocol fee fixed at its first collection
         bool started; // whether it was ever collected
+        uint256 fraudFloor; // the lowest request index a fraud attestation may still punish
+        uint256 fraudPenaltyBps; // fraud terms fixed at its first collection
+        uint256 fraudPayerShareBps;
     }
 
     /// @notice A signer key's standing.
@@ -142,15 +158,13 @@ interface IMeteredEscrow {
     event Claimed(address indexed account, address indexed token, uint256 amount);
     event PaymentTokenSet(address indexed token, bool allowed, uint256 stakeRatio);
     event FraudTermsSet(uint256 penaltyBps, uint256 payerShareBps);
-    /// @notice A fraud attestation punished a receipt: `slashed` stake taken from the provider,
-    ///         `payerAmount` of it claimable by the payer in ProviderStaking.
+    /// @notice A fraud attestation punished a receipt (ProviderStaking's FraudSlashed event, in
+    ///         the same transaction, says what was slashed and what the payer receives).
     event FraudPunished(
         address indexed provider,
         address indexed payer,
         bytes32 indexed receiptDigest,
-        bytes32 collectionId,
-        uint256 slashed,
-        uint256 payerAmount
+        uint256 requestIndex
     );
     event FeeSet(uint256 feeBps);
     event PeriodsSet(uint256 collectionInterval, uint256 disputeWindow, uint256 thawPeriod, uint256 signerThawPeriod);
@@ -201,7 +215,10 @@ interface IMeteredEscrow {
     error InvalidReceiptSignature(address provider, address recovered);
     /// @notice The recomputed answer equals the one the provider signed: no fraud.
     error ResponseMatches(bytes32 receiptDigest);
-    error ReceiptAlreadyPunished(bytes32 receiptDigest);
+    /// @notice Receipts of a collection are punished in increasing request order, each at most
+    ///         once: this one's request is below the collection's `fraudFloor`.
+    error ReceiptAlreadyPunished(bytes32 collectionId, uint256 fraudFloor, uint256 requestIndex);
+    error FraudAttestationExpired(uint256 deadline, uint256 nowTime);
     /// @notice releaseStake found no expired stake lock.
     error NothingToRelease(address provider);
     /// @notice A provider's stake lock bucket would pass 2^96-1.
@@ -244,17 +261,16 @@ interface IMeteredEscrow {
     ) external returns (uint256 collected, uint256 gross);
     function claim(address token) external returns (uint256 amount);
     function releaseStake(address provider) external returns (uint256 released);
-    function punishFraud(
-        ResponseReceipt calldata receipt,
-        bytes calldata providerSignature,
-        bytes32 recomputedResponseHash
+    function submitFraudAttestation(
+        FraudAttestation calldata attestation,
+        bytes calldata signatures
     ) external returns (uint256 slashed, uint256 payerAmount);
 
     // ─────────────────────────────── views ───────────────────────────────
 
     function voucherDigest(Voucher calldata voucher) external view returns (bytes32);
     function receiptDigest(ResponseReceipt calldata receipt) external view returns (bytes32);
-    function receiptPunished(bytes32 digest) external view returns (bool);
+    function fraudAttestationDigest(FraudAttestation calldata attestation) external view returns (bytes32);
     function stakeLock(address provider) external view returns (StakeLockView memory);
     function signerProofDigest(address payer, address signer, uint256 deadline) external view returns (bytes32);
     function account(address payer, address provider, address token) external view returns (AccountView memory);

@@ -10,7 +10,7 @@ pragma solidity 0.8.37;
 ///        own outcome (`releaseCollateral` when the job ends without a slash, `slashCollateral`
 ///        when it fails, which takes exactly that job's collateral, never more or less), and the
 ///        MeteredEscrow for its locks (`adjustCollateral` as windows end, `slashForFraud` for a
-///        proven wrong answer, which takes from that lock, then free, then unbonding stake).
+///        proven wrong answer, which takes from that lock, then free stake).
 ///      - An uptime slash (`slash`) takes free stake (`staked - locked`) first, then unbonding
 ///        stake. It never takes locked stake: what it would have had to take from there is
 ///        recorded as `shortfall`, a debt the provider owes the treasury.
@@ -89,8 +89,6 @@ interface IProviderStaking {
         address indexed beneficiary,
         uint256 amount,
         uint256 fromLocked,
-        uint256 fromFree,
-        uint256 fromUnbonding,
         uint256 beneficiaryAmount
     );
     /// @notice Stake that became free paid (part of) a shortfall to the treasury.

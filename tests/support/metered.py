@@ -39,9 +39,10 @@ def stake_for(gross: int) -> int:
     return gross * STAKE_RATIO // 10**18
 
 
-def deploy_metered(project: Any, governance: Any, treasury: Any, staking: Any, usd: Any = None) -> Any:
-    """A MeteredEscrow on `staking` (holding its collateral-manager role), USD allowlisted."""
-    contract = project.MeteredEscrow.deploy(governance, treasury, staking, PARAMS, sender=governance)
+def deploy_metered(project: Any, governance: Any, treasury: Any, staking: Any, hub: Any, usd: Any = None) -> Any:
+    """A MeteredEscrow on `staking` (holding its collateral-manager role) whose fraud attestations
+    `hub`'s oracles sign, USD allowlisted."""
+    contract = project.MeteredEscrow.deploy(governance, treasury, staking, hub, PARAMS, sender=governance)
     staking.grantRole(staking.COLLATERAL_MANAGER_ROLE(), contract, sender=governance)
     if usd is not None:
         contract.setPaymentToken(usd, True, STAKE_RATIO, sender=governance)
@@ -176,14 +177,15 @@ def sign_receipt(contract: Any, chain_id: int, r: Receipt, key: Any) -> bytes:
     return bytes(signed.signature)
 
 
-def fraud_digest(hub: Any, chain_id: int, receipt_digest_: bytes, recomputed: bytes, deadline: int, version: int) -> bytes:
-    """The digest oracles sign for a fraud attestation, in the AttestationHub's domain."""
-    hub_domain = {"name": "ComputeRails AttestationHub", "version": "2", "chainId": chain_id, "verifyingContract": _addr(hub)}
+def fraud_digest(
+    contract: Any, chain_id: int, receipt_digest_: bytes, recomputed: bytes, deadline: int, version: int
+) -> bytes:
+    """The digest oracles sign for a fraud attestation, in the MeteredEscrow's domain."""
     message = {
         "receiptDigest": receipt_digest_,
         "recomputedResponseHash": recomputed,
         "deadline": deadline,
         "configVersion": version,
     }
-    msg = encode_typed_data(hub_domain, {"FraudAttestation": FRAUD_FIELDS}, message)
+    msg = encode_typed_data(domain(contract, chain_id), {"FraudAttestation": FRAUD_FIELDS}, message)
     return bytes(_hash_eip191_message(msg))

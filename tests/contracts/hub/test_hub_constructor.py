@@ -7,15 +7,13 @@ ZERO = "0x0000000000000000000000000000000000000000"
 
 
 @pytest.fixture
-def deploy_hub(deployment, escrow, slasher, governance):
-    """Deploys a fresh hub wired to the session escrow, slasher and metered escrow; override any
-    argument."""
+def deploy_hub(escrow, slasher, governance):
+    """Deploys a fresh hub wired to the session escrow and slasher; override any argument."""
 
-    def deploy(oracles, threshold, *, escrow_=None, slasher_=None, metered_=None, admin=None):
+    def deploy(oracles, threshold, *, escrow_=None, slasher_=None, admin=None):
         return project.AttestationHub.deploy(
             escrow if escrow_ is None else escrow_,
             slasher if slasher_ is None else slasher_,
-            deployment.metered if metered_ is None else metered_,
             governance if admin is None else admin,
             [getattr(o, "address", o) for o in oracles],
             threshold,
@@ -25,9 +23,7 @@ def deploy_hub(deployment, escrow, slasher, governance):
     return deploy
 
 
-def test_constructor__oracles_and_threshold__set_with_events(
-    chain, deploy_hub, deployment, escrow, slasher, governance, oracles
-):
+def test_constructor__oracles_and_threshold__set_with_events(chain, deploy_hub, escrow, slasher, governance, oracles):
     hub = deploy_hub(oracles, 2)
 
     assert hub.oracles() == [o.address for o in oracles]
@@ -35,7 +31,6 @@ def test_constructor__oracles_and_threshold__set_with_events(
     assert hub.threshold() == 2
     assert hub.escrow() == escrow.address
     assert hub.uptimeSlasher() == slasher.address
-    assert hub.meteredEscrow() == deployment.metered.address
     assert hub.hasRole(hub.DEFAULT_ADMIN_ROLE(), governance)
     assert hub.hasRole(hub.GOVERNOR_ROLE(), governance)
     logs = [log for log in chain.get_receipt(hub.txn_hash).events if log.event_name in ("OracleAdded", "ThresholdSet")]
@@ -52,7 +47,7 @@ def test_constructor__threshold_at_bounds__accepted(deploy_hub, oracles, thresho
     assert deploy_hub(oracles, threshold).threshold() == threshold
 
 
-@pytest.mark.parametrize("which", ["escrow_", "slasher_", "metered_", "admin"])
+@pytest.mark.parametrize("which", ["escrow_", "slasher_", "admin"])
 def test_constructor__zero_dependency__zero_address(reverts, deploy_hub, oracles, which):
     with reverts(project.AttestationHub.ZeroAddress):
         deploy_hub(oracles, 2, **{which: ZERO})

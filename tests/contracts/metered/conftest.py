@@ -12,12 +12,10 @@ from tests.support.metered import STAKE, USD, deploy_metered, sign_proof, sign_v
 
 
 @pytest.fixture(scope="session")
-def metered(project, governance, treasury, staking, usd):
-    """A MeteredEscrow on the session's ProviderStaking with USD allowlisted, governance holding
-    every role and `governance` standing in for the AttestationHub (ATTESTER_ROLE)."""
-    contract = deploy_metered(project, governance, treasury, staking, usd)
-    contract.grantRole(contract.ATTESTER_ROLE(), governance, sender=governance)
-    return contract
+def metered(project, governance, treasury, staking, hub, usd):
+    """A MeteredEscrow on the session's ProviderStaking and AttestationHub (its oracles sign fraud
+    attestations) with USD allowlisted, governance holding every role."""
+    return deploy_metered(project, governance, treasury, staking, hub, usd)
 
 
 @pytest.fixture(scope="module", autouse=True)

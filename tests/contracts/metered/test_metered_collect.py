@@ -275,9 +275,9 @@ def test_collect__signed_for_another_chain__refused(metered, chain, usd, client,
 
 
 def test_collect__signed_for_another_contract__refused(
-    metered, project, chain, usd, client, provider, governance, treasury, staking, funded, reverts
+    metered, project, chain, usd, client, provider, governance, treasury, staking, hub, funded, reverts
 ):
-    twin = deploy_metered(project, governance, treasury, staking)
+    twin = deploy_metered(project, governance, treasury, staking, hub)
     v = voucher(client, provider, usd)
     sig = sign_voucher(twin, chain.chain_id, v, client.private_key)
     with reverts(metered.SignerNotAuthorized, payer=client, signer=recovered(metered, chain.chain_id, v, sig)):

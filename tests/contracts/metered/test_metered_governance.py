@@ -10,7 +10,7 @@ ZERO = "0x" + "00" * 20
 DAY = 86_400
 
 
-def test_constructor__parameters_and_roles(metered, governance, treasury, staking, usd):
+def test_constructor__parameters_and_roles(metered, governance, treasury, staking, hub, usd):
     assert (
         metered.feeBps(),
         metered.collectionInterval(),
@@ -22,19 +22,22 @@ def test_constructor__parameters_and_roles(metered, governance, treasury, stakin
     ) == PARAMS
     assert metered.treasury() == treasury.address
     assert metered.staking() == staking.address
+    assert metered.attestationHub() == hub.address
     assert metered.stakeRatio(usd) == STAKE_RATIO
     for role in (metered.DEFAULT_ADMIN_ROLE(), metered.GOVERNOR_ROLE(), metered.PAUSER_ROLE()):
         assert metered.hasRole(role, governance)
 
 
-def test_constructor__zero_admin__refused(project, governance, treasury, staking):
+def test_constructor__zero_admin__refused(project, governance, treasury, staking, hub):
     with reverts(project.MeteredEscrow.ZeroAddress):
-        project.MeteredEscrow.deploy(ZERO, treasury, staking, PARAMS, sender=governance)
+        project.MeteredEscrow.deploy(ZERO, treasury, staking, hub, PARAMS, sender=governance)
 
 
-def test_constructor__zero_staking__refused(project, governance, treasury):
+@pytest.mark.parametrize("which", ["staking", "hub"])
+def test_constructor__zero_dependency__refused(project, governance, treasury, staking, hub, which):
+    deps = {"staking": staking, "hub": hub, which: ZERO}
     with reverts(project.MeteredEscrow.ZeroAddress):
-        project.MeteredEscrow.deploy(governance, treasury, ZERO, PARAMS, sender=governance)
+        project.MeteredEscrow.deploy(governance, treasury, deps["staking"], deps["hub"], PARAMS, sender=governance)
 
 
 def test_set_fee__bounds(metered, governance):
@@ -98,7 +101,6 @@ def test_set_fraud_terms__bounds(metered, governance):
         ("setTreasury", ("0x" + "11" * 20,), "GOVERNOR_ROLE"),
         ("setPaymentToken", ("0x" + "11" * 20, True, STAKE_RATIO), "GOVERNOR_ROLE"),
         ("setFraudTerms", (1, 1), "GOVERNOR_ROLE"),
-        ("punishFraud", ((ZERO, ZERO, ZERO, b"\0" * 32, 0, b"\0" * 32, b"\0" * 32, 0), b"", b"\0" * 32), "ATTESTER_ROLE"),
         ("pause", (), "PAUSER_ROLE"),
         ("unpause", (), "PAUSER_ROLE"),
     ],

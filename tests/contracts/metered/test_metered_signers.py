@@ -72,14 +72,14 @@ def test_authorize__while_paused__refused(metered, chain, governance, client, ho
 
 @pytest.mark.parametrize("replay", ["other_payer", "other_chain", "other_contract", "other_deadline", "other_key"])
 def test_authorize__proof_replayed_elsewhere__refused(
-    metered, project, chain, governance, treasury, staking, client, other_client, hot_key, other_hot_key, replay
+    metered, project, chain, governance, treasury, staking, hub, client, other_client, hot_key, other_hot_key, replay
 ):
     deadline = chain.pending_timestamp + 3_600
     contract, chain_id, payer, key, submitted_deadline = metered, chain.chain_id, client, hot_key, deadline
     if replay == "other_chain":
         chain_id += 1
     elif replay == "other_contract":
-        contract = deploy_metered(project, governance, treasury, staking)
+        contract = deploy_metered(project, governance, treasury, staking, hub)
     elif replay == "other_deadline":
         submitted_deadline = deadline + 1
     elif replay == "other_key":
