@@ -534,3 +534,64 @@ class BudgetExceeded(PreconditionError):
         self.budget = budget
         self.value_aggregate = value_aggregate
         self.value = value
+
+
+# ───────────────────────────── response receipts (issue 12) ─────────────────────────────
+
+
+class InvalidReceipt(PreconditionError):
+    """A response receipt that must not be signed or trusted: a field out of range or malformed.
+
+    Attributes:
+        collection_id: the receipt's collection id (``0x`` and 64 hex digits), or "" if unknown.
+    """
+
+    def __init__(self, message: str = "", *, collection_id: str = "") -> None:
+        super().__init__(message)
+        self.collection_id = collection_id
+
+
+class InvalidReceiptSignature(InvalidReceipt, InvalidSignatures):
+    """A receipt's signature is malformed: wrong length, v not 27 or 28, a malleable high-s twin,
+    or it recovers no key. (A well-formed signature by another key recovers to another address:
+    compare with :func:`computerails.receipts.verify`.)"""
+
+
+# ───────────────────────────── inference workloads (issue 12) ─────────────────────────────
+
+
+class ModelError(ComputeRailsError):
+    """Base of the errors of the recomputable inference workloads (:mod:`computerails.models`)."""
+
+
+class InvalidModelInput(ModelError, ValueError):
+    """A request the model refuses before computing anything: for the digits classifier, not
+    exactly 64 integers within 0..16 (an 8x8 image, 17 grey levels).
+
+    Attributes:
+        problem: what is wrong with the input.
+    """
+
+    def __init__(self, problem: str) -> None:
+        super().__init__(f"invalid model input: {problem}")
+        self.problem = problem
+
+
+class ModelWeightsMismatch(ModelError):
+    """The weights file's sha256 differs from the one recorded in the code: the file was edited,
+    truncated or replaced, so answers would no longer be recomputable by anyone else.
+
+    Attributes:
+        path: the file read.
+        expected: the sha256 recorded in the code (hex).
+        actual: the file's sha256 (hex).
+    """
+
+    def __init__(self, path: str, expected: str, actual: str) -> None:
+        super().__init__(
+            f"model weights {path} have sha256 {actual}, expected {expected}: reinstall the package, or retrain "
+            "with `python -m computerails.models` and record the new hash"
+        )
+        self.path = path
+        self.expected = expected
+        self.actual = actual

@@ -47,7 +47,7 @@ from computerails.types import TokenInfo
 #: ``computerails/abi/ERC20Permit.json``), never a test token's.
 ERC20 = "ERC20Permit"
 #: Contracts whose ABIs the SDK encodes and decodes itself.
-CODECS = ("ProviderStaking", "JobEscrow", "AttestationHub", "UptimeSlasher", ERC20)
+CODECS = ("ProviderStaking", "JobEscrow", "AttestationHub", "UptimeSlasher", "MeteredEscrow", ERC20)
 #: Calls that fail as a whole when short of gas (no try/catch on their path): once a gas limit
 #: is known, a bounded eth_call is their simulation (see TxManager.simulation).
 _BOUNDED = (

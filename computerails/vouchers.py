@@ -31,17 +31,18 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import Annotated, Any, ClassVar
 
 from coincurve import PrivateKey, PublicKey
 from Crypto.Hash import keccak as _keccak
 from eth_utils import to_checksum_address
-from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, field_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, ValidationError, ValidationInfo
 
 from computerails.addresses import parse_address
 from computerails.eip712 import DOMAIN_FIELDS, DOMAIN_TYPE, SECP256K1_HALF_N, SIGNATURE_LENGTH
 from computerails.errors import (
     BudgetExceeded,
+    ComputeRailsError,
     InvalidKey,
     InvalidVoucher,
     InvalidVoucherSignature,
@@ -102,77 +103,168 @@ def new_collection_id() -> str:
     return "0x" + os.urandom(32).hex()
 
 
-class Voucher(BaseModel):
-    """EIP-712 ``Voucher``: what a payer owes a provider on one collection so far.
+def _checksummed(v: str, info: ValidationInfo) -> str:
+    return parse_address(v, str(info.field_name))
 
-    Construction checks every field and raises :class:`~computerails.errors.InvalidVoucher`
-    (``model_validate`` raises pydantic's ``ValidationError``, a ``ValueError`` too).
+
+def _word(v: Any, info: ValidationInfo) -> str:
+    return _bytes32(v, str(info.field_name))
+
+
+def _uint(bits: int) -> Callable[[int], int]:
+    def check(v: int) -> int:
+        if not 0 <= v < 1 << bits:
+            raise ValueError(f"must be within 0..2**{bits}-1 (uint{bits})")
+        return v
+
+    return check
+
+
+#: Field types of the EIP-712 structs signed under the escrow's domain (vouchers, receipts).
+Address = Annotated[str, AfterValidator(_checksummed)]  # checksummed on construction
+Word = Annotated[str, BeforeValidator(_word)]  # 0x-prefixed 32 bytes, from bytes or hex
+Uint128 = Annotated[int, AfterValidator(_uint(128))]
+Uint64 = Annotated[int, AfterValidator(_uint(64))]
+
+
+def validation_problems(error: ValidationError) -> str:
+    """pydantic's errors as one line: ``field: problem; field: problem``."""
+    return "; ".join(f"{'.'.join(map(str, err['loc']))}: {err['msg']}" for err in error.errors())
+
+
+def _snake(name: str) -> str:
+    return "".join(f"_{c.lower()}" if c.isupper() else c for c in name)
+
+
+class StaticStruct(BaseModel):
+    """Base of the EIP-712 structs signed under the escrow's domain whose fields are all static
+    words (addresses, bytes32, uints): the encoding is a concatenation, packed by hand from the
+    subclass's field list (Python attributes are the EIP-712 names in snake case).
+
+    Subclasses set :attr:`TYPEHASH`, :attr:`FIELDS`, :attr:`LAYOUT` (``static_layout(FIELDS)``)
+    and :attr:`INVALID`, the error raised (with ``collection_id``) when a field is malformed.
     """
 
     model_config = ConfigDict(frozen=True)
 
-    payer: str
-    provider: str
-    token: str
-    collection_id: str  # 0x-prefixed 32 bytes
-    value_aggregate: int  # cumulative value, smallest token units (uint128)
-    request_count: int  # cumulative number of requests (uint64)
-    timestamp: int  # unix seconds when signed (uint64)
-    metadata: str = ZERO32  # 0x-prefixed 32 bytes: a hash the payer and provider agree on
+    TYPEHASH: ClassVar[bytes]
+    FIELDS: ClassVar[list[dict[str, str]]]
+    LAYOUT: ClassVar[tuple[tuple[str, str, str], ...]]
+    INVALID: ClassVar[Callable[..., ComputeRailsError]]
+    WHAT: ClassVar[str]
 
     def __init__(self, **data: Any) -> None:
         try:
             super().__init__(**data)
         except ValidationError as e:
-            problems = "; ".join(f"{'.'.join(map(str, err['loc']))}: {err['msg']}" for err in e.errors())
-            raise InvalidVoucher(
-                f"invalid voucher: {problems}", collection_id=str(data.get("collection_id", ""))
+            raise self.INVALID(
+                f"invalid {self.WHAT}: {validation_problems(e)}", collection_id=str(data.get("collection_id", ""))
             ) from e
-
-    @field_validator("payer", "provider", "token")
-    @classmethod
-    def _checksum(cls, v: str, info: ValidationInfo) -> str:
-        return parse_address(v, str(info.field_name))
-
-    @field_validator("collection_id", "metadata", mode="before")
-    @classmethod
-    def _word(cls, v: Any, info: ValidationInfo) -> str:
-        return _bytes32(v, str(info.field_name))
-
-    @field_validator("value_aggregate")
-    @classmethod
-    def _uint128(cls, v: int) -> int:
-        if not 0 <= v <= UINT128_MAX:
-            raise ValueError("must be within 0..2**128-1 (uint128)")
-        return v
-
-    @field_validator("request_count", "timestamp")
-    @classmethod
-    def _uint64(cls, v: int) -> int:
-        if not 0 <= v <= UINT64_MAX:
-            raise ValueError("must be within 0..2**64-1 (uint64)")
-        return v
 
     def message(self) -> dict[str, Any]:
         """The EIP-712 message (field names as signed), for wallets and eth-account."""
         return {
-            "payer": self.payer,
-            "provider": self.provider,
-            "token": self.token,
-            "collectionId": bytes.fromhex(self.collection_id[2:]),
-            "valueAggregate": self.value_aggregate,
-            "requestCount": self.request_count,
-            "timestamp": self.timestamp,
-            "metadata": bytes.fromhex(self.metadata[2:]),
+            name: bytes.fromhex(getattr(self, attr)[2:]) if kind == "bytes32" else getattr(self, attr)
+            for name, attr, kind in self.LAYOUT
         }
 
     def as_tuple(self) -> tuple[Any, ...]:
         """The struct as the contract takes it."""
         return tuple(self.message().values())
 
+    def struct_hash(self) -> bytes:
+        """``hashStruct``: the type hash and one 32-byte word per field, keccak-hashed."""
+        words = [self.TYPEHASH]
+        for _name, attr, kind in self.LAYOUT:
+            value = getattr(self, attr)
+            if kind == "address":
+                words += (_PAD12, bytes.fromhex(value[2:]))
+            elif kind == "bytes32":
+                words.append(bytes.fromhex(value[2:]))
+            else:  # uintN
+                words.append(value.to_bytes(32, "big"))
+        return keccak256(b"".join(words))
+
+
+def static_layout(fields: list[dict[str, str]]) -> tuple[tuple[str, str, str], ...]:
+    """(EIP-712 name, Python attribute, type) per field, for :class:`StaticStruct`."""
+    return tuple((f["name"], _snake(f["name"]), f["type"]) for f in fields)
+
+
+class Voucher(StaticStruct):
+    """EIP-712 ``Voucher``: what a payer owes a provider on one collection so far.
+
+    Construction checks every field and raises :class:`~computerails.errors.InvalidVoucher`
+    (``model_validate`` raises pydantic's ``ValidationError``, a ``ValueError`` too).
+    """
+
+    TYPEHASH = VOUCHER_TYPEHASH
+    FIELDS = VOUCHER_FIELDS
+    LAYOUT = static_layout(VOUCHER_FIELDS)
+    INVALID = InvalidVoucher
+    WHAT = "voucher"
+
+    payer: Address
+    provider: Address
+    token: Address
+    collection_id: Word
+    value_aggregate: Uint128  # cumulative value, smallest token units
+    request_count: Uint64  # cumulative number of requests
+    timestamp: Uint64  # unix seconds when signed
+    metadata: Word = ZERO32  # a hash the payer and provider agree on
+
 
 def _address_from_public_key(public_key: PublicKey) -> bytes:
     return keccak256(public_key.format(compressed=False)[1:])[12:]
+
+
+def recover_signer(digest: bytes, signature: bytes, what: str, fail: Callable[[str], ComputeRailsError]) -> bytes:
+    """The 20-byte address that signed `digest` with `signature` (65 bytes ``r ‖ s ‖ v``), as the
+    escrow's ``ECDSA.tryRecoverCalldata`` accepts it.
+
+    Args:
+        digest: the EIP-712 digest.
+        signature: the signature to check.
+        what: what was signed (``"voucher"``, ``"receipt"``), for the messages.
+        fail: builds the typed error from a message.
+
+    Raises:
+        the error `fail` builds: wrong length, v not 27 or 28, high s, or no key recovers.
+    """
+    if len(signature) != SIGNATURE_LENGTH:
+        raise fail(f"{what} signature is {len(signature)} bytes, expected 65")
+    v = signature[64]
+    if v not in (27, 28):
+        raise fail(f"{what} signature v is {v}, expected 27 or 28")
+    if int.from_bytes(signature[32:64], "big") > SECP256K1_HALF_N:
+        raise fail(
+            f"{what} signature s is in the upper half of the curve order (a malleable twin; the escrow refuses it)"
+        )
+    try:
+        public_key = PublicKey.from_signature_and_message(signature[:64] + bytes((v - 27,)), digest, hasher=None)
+    except Exception as e:  # r or s zero or out of range: libsecp256k1 recovers nothing
+        raise fail(f"{what} signature recovers no key: {e}") from e
+    return _address_from_public_key(public_key)
+
+
+def load_private_key(private_key: bytes | str, what: str) -> tuple[PrivateKey, str]:
+    """A coincurve key and its checksummed address.
+
+    Raises:
+        InvalidKey: `private_key` is not a valid secp256k1 key (32 bytes, or their hex).
+    """
+    try:
+        raw = bytes.fromhex(private_key.removeprefix("0x")) if isinstance(private_key, str) else private_key
+        key = PrivateKey(raw)
+    except Exception:
+        raise InvalidKey(f"the {what} key is not a secp256k1 private key (32 bytes of hex)") from None
+    return key, to_checksum_address(_address_from_public_key(key.public_key))
+
+
+def sign_digest(key: PrivateKey, digest: bytes) -> bytes:
+    """65 bytes ``r ‖ s ‖ v`` (v 27 or 28; libsecp256k1 always produces the low-s form)."""
+    rs_id = key.sign_recoverable(digest, hasher=None)
+    return rs_id[:64] + bytes((rs_id[64] + 27,))
 
 
 class VoucherDomain:
@@ -202,64 +294,45 @@ class VoucherDomain:
     @staticmethod
     def struct_hash(voucher: Voucher) -> bytes:
         """``hashStruct(Voucher)``: every field is one static word, so encoding is concatenation."""
-        return keccak256(
-            b"".join(
-                (
-                    VOUCHER_TYPEHASH,
-                    _PAD12,
-                    bytes.fromhex(voucher.payer[2:]),
-                    _PAD12,
-                    bytes.fromhex(voucher.provider[2:]),
-                    _PAD12,
-                    bytes.fromhex(voucher.token[2:]),
-                    bytes.fromhex(voucher.collection_id[2:]),
-                    voucher.value_aggregate.to_bytes(32, "big"),
-                    voucher.request_count.to_bytes(32, "big"),
-                    voucher.timestamp.to_bytes(32, "big"),
-                    bytes.fromhex(voucher.metadata[2:]),
-                )
-            )
-        )
+        return voucher.struct_hash()
+
+    def typed_digest(self, struct_hash: bytes) -> bytes:
+        """``keccak256("\\x19\\x01" ‖ domainSeparator ‖ struct_hash)``: what is signed, for any
+        struct under this domain (vouchers, response receipts)."""
+        return keccak256(self._prefix + struct_hash)
 
     def digest(self, voucher: Voucher) -> bytes:
         """``keccak256("\\x19\\x01" ‖ domainSeparator ‖ hashStruct(voucher))``: what is signed."""
-        return keccak256(self._prefix + self.struct_hash(voucher))
+        return self.typed_digest(self.struct_hash(voucher))
 
-    def typed_data(self, voucher: Voucher) -> dict[str, Any]:
-        """The full EIP-712 typed-data document, for wallets and eth-account's encoder."""
+    def typed_document(
+        self, primary_type: str, fields: list[dict[str, str]], message: dict[str, Any]
+    ) -> dict[str, Any]:
+        """A full EIP-712 typed-data document under this domain, for wallets and eth-account."""
         return {
-            "types": {"EIP712Domain": DOMAIN_FIELDS, "Voucher": VOUCHER_FIELDS},
-            "primaryType": "Voucher",
+            "types": {"EIP712Domain": DOMAIN_FIELDS, primary_type: fields},
+            "primaryType": primary_type,
             "domain": {
                 "name": DOMAIN_NAME,
                 "version": DOMAIN_VERSION,
                 "chainId": self.chain_id,
                 "verifyingContract": self.escrow,
             },
-            "message": voucher.message(),
+            "message": message,
         }
+
+    def typed_data(self, voucher: Voucher) -> dict[str, Any]:
+        """The full EIP-712 typed-data document, for wallets and eth-account's encoder."""
+        return self.typed_document("Voucher", VOUCHER_FIELDS, voucher.message())
 
     def _recover_bytes(self, voucher: Voucher, signature: bytes) -> bytes:
         collection = voucher.collection_id
-        if len(signature) != SIGNATURE_LENGTH:
-            raise InvalidVoucherSignature(
-                f"voucher signature is {len(signature)} bytes, expected 65", collection_id=collection
-            )
-        v = signature[64]
-        if v not in (27, 28):
-            raise InvalidVoucherSignature(f"voucher signature v is {v}, expected 27 or 28", collection_id=collection)
-        if int.from_bytes(signature[32:64], "big") > SECP256K1_HALF_N:
-            raise InvalidVoucherSignature(
-                "voucher signature s is in the upper half of the curve order (a malleable twin; the escrow refuses it)",
-                collection_id=collection,
-            )
-        try:
-            public_key = PublicKey.from_signature_and_message(
-                signature[:64] + bytes((v - 27,)), self.digest(voucher), hasher=None
-            )
-        except Exception as e:  # r or s zero or out of range: libsecp256k1 recovers nothing
-            raise InvalidVoucherSignature(f"voucher signature recovers no key: {e}", collection_id=collection) from e
-        return _address_from_public_key(public_key)
+        return recover_signer(
+            self.digest(voucher),
+            signature,
+            "voucher",
+            lambda message: InvalidVoucherSignature(message, collection_id=collection),
+        )
 
     def recover(self, voucher: Voucher, signature: bytes) -> str:
         """The checksummed address that signed `voucher` with `signature` (65 bytes ``r ‖ s ‖ v``).
@@ -293,21 +366,15 @@ class VoucherSigner:
     """
 
     def __init__(self, domain: VoucherDomain, private_key: bytes | str) -> None:
-        try:
-            raw = bytes.fromhex(private_key.removeprefix("0x")) if isinstance(private_key, str) else private_key
-            self._key = PrivateKey(raw)
-        except Exception:
-            raise InvalidKey("the voucher signer key is not a secp256k1 private key (32 bytes of hex)") from None
+        self._key, self.address = load_private_key(private_key, "voucher signer")
         self.domain = domain
-        self.address = to_checksum_address(_address_from_public_key(self._key.public_key))
 
     def __repr__(self) -> str:  # never show the key
         return f"VoucherSigner(address={self.address}, domain={self.domain!r})"
 
     def sign(self, voucher: Voucher) -> bytes:
         """65 bytes ``r ‖ s ‖ v`` (v 27 or 28; libsecp256k1 always produces the low-s form)."""
-        rs_id = self._key.sign_recoverable(self.domain.digest(voucher), hasher=None)
-        return rs_id[:64] + bytes((rs_id[64] + 27,))
+        return sign_digest(self._key, self.domain.digest(voucher))
 
 
 class Meter:

@@ -58,7 +58,7 @@ def make_progress(progress: Progress) -> Callable[[str, int], Any]:
 def simulate(rpc: str, deployment: str, config: Config, governance_key: str) -> Report:
     columns = (TextColumn("{task.description:<34}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console) as progress:
-        market = Marketplace(rpc, deployment, config, governance_key, make_progress(progress))
+        market = Marketplace(rpc, deployment, config, governance_key, make_progress(progress), progress.console.print)
         return market.run()
 
 
@@ -117,6 +117,44 @@ def deploy_fresh(node: Anvil, config: Config, out: Path) -> tuple[str, str, str]
     return node.url, str(path), deployer
 
 
+EVIDENCE_ROWS = 10  # fraud evidence rows printed (the JSON report has them all)
+
+
+def print_metered(metered: dict[str, Any], table: Callable[[str, list[dict[str, Any]], list[str]], None]) -> None:
+    """The metered phase: who served what, who paid what, what the spot check caught."""
+    table(
+        "Metered inference: providers",
+        metered["providers"],
+        ["name", "role", "requests", "wrong_answers", "caught", "collected", "net", "claimed"],
+    )
+    table(
+        "Metered inference: payers",
+        metered["payers"],
+        ["name", "requests", "deposited", "spent", "provider_net", "fees"],
+    )
+    if metered["evidence"]:
+        table(
+            "Fraud evidence (the provider's own signed receipts)",
+            [
+                {
+                    "name": e["provider_name"],
+                    "request": e["request_index"],
+                    "signed": e["signed_response_hash"][:18] + "…",
+                    "recomputed": e["recomputed_response_hash"][:18] + "…",
+                }
+                for e in metered["evidence"][:EVIDENCE_ROWS]
+            ],
+            ["name", "request", "signed", "recomputed"],
+        )
+    console.print(
+        f"Metered: {metered['requests']} requests served in {metered['collections']} collections, paid by "
+        f"{metered['collect_transactions']} collect transactions ({metered['collect_gas']:,} gas): "
+        f"{metered['gas_per_request']:,.0f} gas per paid request; the spot check recomputed {metered['sampled']} "
+        f"receipts and caught {len(metered['evidence'])} of {metered['wrong_answers']} wrong answers"
+        + (f" (the first {EVIDENCE_ROWS} above)" if len(metered["evidence"]) > EVIDENCE_ROWS else "")
+    )
+
+
 def print_report(report: Report, path: Path, wall: float) -> None:
     def table(title: str, rows: list[dict[str, Any]], columns: list[str]) -> None:
         t = Table(title=title)
@@ -137,6 +175,8 @@ def print_report(report: Report, path: Path, wall: float) -> None:
     table("Clients", report.clients, ["name", "jobs", "locked", "paid", "refunded", "slash_compensation"])
     table("Oracles", report.oracles, ["name", "signatures"])
     table("Gas per operation", report.gas, ["operation", "count", "mean", "total"])
+    if report.metered:
+        print_metered(report.metered, table)
     rows = []
     for symbol, acc in report.accounting.items():
         for check, ok in acc["checks"].items():

@@ -39,6 +39,7 @@ from computerails import Attestation, JobStatus, UptimeReport
 from computerails.devnet import derive_key, dev_key
 from computerails.rails import ComputeRails
 from computerails.session import ERC20
+from computerails.sim.metered import MeteredPhase
 from computerails.types import from_raw, to_raw
 
 USD_DECIMALS = 6
@@ -113,6 +114,9 @@ class Config:
     # arrived while it mined the last block in one block, so the per-block cost, which grows
     # with the contracts' storage on anvil 1.7, is shared. 1: one transaction at a time.
     senders: int = 8
+    # The metered phase (issue 12): the first clients pay every provider per request.
+    metered_payers: int = 3
+    metered_requests: int = 100  # requests per payer-provider collection
 
     def validate(self) -> None:
         if self.providers < 2:
@@ -123,6 +127,8 @@ class Config:
             raise ValueError("--threshold must be within 1..--oracles")
         if self.senders < 1:
             raise ValueError("--senders must be at least 1")
+        if self.metered_payers < 1 or self.metered_requests < 1:
+            raise ValueError("the metered phase needs at least one payer and one request per collection")
 
 
 @dataclass
@@ -161,6 +167,7 @@ class Report:
     timings: dict[str, float] = field(default_factory=dict)
     deployment: dict[str, Any] = field(default_factory=dict)
     resources: dict[str, float] = field(default_factory=dict)  # peak memory in MB, by process
+    metered: dict[str, Any] = field(default_factory=dict)  # the metered phase (issue 12), if it ran
 
     @property
     def passed(self) -> bool:
@@ -188,6 +195,7 @@ class Report:
                 "timings": self.timings,
                 "deployment": self.deployment,
                 "resources": self.resources,
+                "metered": self.metered,
                 "result": "PASS" if self.passed else "FAIL",
             }
         )
@@ -213,10 +221,17 @@ class Marketplace:
         config: sizes and seed.
         governance_key: holds the governor and arbitrator roles (the devnet deployer).
         progress: ``progress(label, total)`` -> context giving an ``advance()`` callable.
+        log: prints a line for people (the metered phase's fraud evidence).
     """
 
     def __init__(
-        self, rpc: str, deployment: str | Path, config: Config, governance_key: str, progress: Progress = no_progress
+        self,
+        rpc: str,
+        deployment: str | Path,
+        config: Config,
+        governance_key: str,
+        progress: Progress = no_progress,
+        log: Callable[[str], None] = lambda _line: None,
     ) -> None:
         config.validate()
         self.cfg = config
@@ -225,6 +240,7 @@ class Marketplace:
         self.rpc = rpc
         self.deployment = str(deployment)
         self.progress = progress
+        self.log = log
         self.governance = self._actor("governance", governance_key)
         self.oracles = [self._new_actor("oracle", i) for i in range(config.oracles)]
         self.providers = [self._new_actor("provider", i) for i in range(config.providers)]
@@ -239,6 +255,8 @@ class Marketplace:
         self.claimed: dict[str, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
         self.minted: dict[str, int] = defaultdict(int)
         self.timings: dict[str, float] = {}
+        self.metered_escrow: str | None = self.governance.rails.deployment.contracts.get("MeteredEscrow")
+        self.metered_report: dict[str, Any] = {}
 
     # ── actors ──
     def _actor(self, name: str, key: str) -> Actor:
@@ -288,6 +306,7 @@ class Marketplace:
             ("uptime", self.report_uptime),
             ("settle", self.settle_and_reclaim),
             ("payouts", self.payouts),
+            ("metered", self.metered),
         ):
             t0 = time.monotonic()
             phase()
@@ -446,6 +465,26 @@ class Marketplace:
                     advance()
         self.operators_unjail()
 
+    def metered(self) -> None:
+        """Pay per request (issue 12): see :mod:`computerails.sim.metered`. Skipped on a
+        deployment made before MeteredEscrow existed."""
+        if self.metered_escrow is None:
+            return
+        phase = MeteredPhase(
+            payers=self.clients[: self.cfg.metered_payers],
+            providers=self.providers,
+            dishonest=self.dishonest,
+            oracle=self.oracles[0],
+            treasury=self.treasury,
+            requests=self.cfg.metered_requests,
+            seed=self.cfg.seed,
+            mint=self.mint,
+            progress=self.progress,
+            log=self.log,
+            senders=self.cfg.senders,
+        )
+        self.metered_report = phase.run()
+
     def operators_unjail(self) -> None:
         """What an operator's cron does after a collateral slash: unjail while stake allows."""
         for p in self.providers:
@@ -563,6 +602,7 @@ class Marketplace:
             ]
             requests += [rails.call(ERC20, token, "balanceOf", a.address) for a in wallets]
             requests += [rails.call("JobEscrow", escrow, "claimable", a.address, token) for a in actors]
+            requests += self._metered_reads(token)
         requests += [rails.call("ProviderStaking", staking, "claimable", a.address) for a in actors]
         requests += [
             rails.call("ProviderStaking", staking, "totalStaked"),
@@ -593,6 +633,7 @@ class Marketplace:
                     if j.token.address == token and j.status is JobStatus.DISPUTED
                 ),
                 "claimable_escrow": sum(take(len(actors))),
+                **self._metered_parts(take),
             }
         claimable_staking = sum(take(len(actors)))
         total_staked, total_unbonding = take(2)
@@ -602,6 +643,33 @@ class Marketplace:
             out[token]["stake_active"] = total_staked if is_stake else 0
             out[token]["stake_unbonding"] = total_unbonding if is_stake else 0
         return out
+
+    def _metered_reads(self, token: str) -> list[Any]:
+        """MeteredEscrow's token balance, the accounts of every client with every provider and
+        everyone's claimable: nothing when the deployment has no MeteredEscrow."""
+        if self.metered_escrow is None:
+            return []
+        rails, metered = self.governance.rails, self.metered_escrow
+        requests = [rails.call(ERC20, token, "balanceOf", metered)]
+        requests += [
+            rails.call("MeteredEscrow", metered, "account", c.address, p.address, token)
+            for c in self.clients
+            for p in self.providers
+        ]
+        requests += [rails.call("MeteredEscrow", metered, "claimable", a.address, token) for a in self.everyone]
+        return requests
+
+    def _metered_parts(self, take: Callable[[int], list[Any]]) -> dict[str, int]:
+        """The answers to :meth:`_metered_reads`, summed (zeros without a MeteredEscrow)."""
+        if self.metered_escrow is None:
+            return {"metered_contract": 0, "metered_accounts": 0, "claimable_metered": 0}
+        (contract,) = take(1)
+        accounts = take(len(self.clients) * len(self.providers))
+        return {
+            "metered_contract": contract,
+            "metered_accounts": sum(int(view[0]) for view in accounts),  # AccountView.balance
+            "claimable_metered": sum(take(len(self.everyone))),
+        }
 
     def accounting(self) -> dict[str, Any]:
         """Per token: nothing created or destroyed, and each contract holds exactly its parts."""
@@ -618,6 +686,8 @@ class Marketplace:
                 + d["dispute_bonds"]
                 + d["claimable_escrow"]
                 + d["claimable_staking"]
+                + d["metered_accounts"]
+                + d["claimable_metered"]
                 + d["stake_active"]
                 + d["stake_unbonding"]
             )
@@ -628,7 +698,11 @@ class Marketplace:
                 == d["job_escrow"] + d["dispute_bonds"] + d["claimable_escrow"],
                 "staking contract == active + unbonding + claimable": d["staking_contract"]
                 == d["stake_active"] + d["stake_unbonding"] + d["claimable_staking"],
+                "metered escrow == accounts + claimable": d["metered_contract"]
+                == d["metered_accounts"] + d["claimable_metered"],
             }
+            if token == self.governance.rails.deployment.payment_tokens[0]:
+                checks.update(self.metered_report.get("checks", {}))
             decimals = self.governance.rails.token(token).decimals
             result[symbol] = {
                 "pass": all(checks.values()),
@@ -716,4 +790,5 @@ class Marketplace:
         report.accounting = self.accounting()
         report.timings = dict(self.timings)
         report.deployment = {"file": self.deployment, "chain_id": rails.chain_id, "start_block": self.start_block}
+        report.metered = self.metered_report
         return report

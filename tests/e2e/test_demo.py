@@ -1,6 +1,8 @@
 """The main job, end to end: `python -m computerails.sim` (what `make demo` runs) on a small
 scenario (2 providers, 2 clients, 4 jobs; one provider dishonest, the other offline for an
-epoch). Runs twice with one seed to show the run is reproducible."""
+epoch; then the metered phase: both clients pay both providers per request, the dishonest one
+answers some requests wrongly and an oracle's spot check catches it by its own signed receipts).
+Runs twice with one seed to show the run is reproducible."""
 
 import json
 import os
@@ -10,6 +12,11 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+
+from computerails import receipts
+from computerails.deployments import load_deployment
+from computerails.receipts import ResponseReceipt
+from computerails.vouchers import VoucherDomain
 
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIO = ["--providers", "2", "--clients", "2", "--jobs", "4", "--oracles", "3", "--threshold", "2", "--seed", "11"]
@@ -118,6 +125,68 @@ def test_demo__same_seed__same_outcomes(runs):
     (first, _), (second, _) = runs
     for key in ("jobs", "providers", "clients", "oracles", "accounting"):
         assert first[key] == second[key], key
+    # The vouchers carry the chain's clock, so collect gas may differ by a few units too.
+    varying = ("collect_gas", "gas_per_request")
+    assert {k: v for k, v in first["metered"].items() if k not in varying} == {
+        k: v for k, v in second["metered"].items() if k not in varying
+    }
     # Gas can differ by a few units: signed deadlines follow the node's clock, and calldata
     # prices zero and non-zero bytes differently. What was sent is the same.
     assert [(g["operation"], g["count"]) for g in first["gas"]] == [(g["operation"], g["count"]) for g in second["gas"]]
+
+
+METERED_CHECKS = (
+    "metered escrow == accounts + claimable",
+    "metered: each payer's spend == provider net + fees",
+    "metered: each payer's spend == its latest vouchers",
+)
+
+
+def test_demo__metered_phase__escrow_and_payers_balance(runs):
+    (report, stdout), _ = runs
+    usd = report["accounting"]["mUSD"]
+    assert {name: usd["checks"][name] for name in METERED_CHECKS} == dict.fromkeys(METERED_CHECKS, True)
+    metered = report["metered"]
+    # 2 payers x 2 providers x 100 requests, one collect transaction per provider (collectMany)
+    assert (metered["requests"], metered["collections"], metered["collect_transactions"]) == (400, 4, 2)
+    assert metered["gas_per_request"] == round(metered["collect_gas"] / 400, 1) < 1_000
+    for payer in metered["payers"]:
+        spent = Decimal(payer["spent"])
+        assert spent > 0 and spent == Decimal(payer["provider_net"]) + Decimal(payer["fees"])
+        assert Decimal(payer["deposited"]) == 2 * spent  # each account keeps half its deposit as a tab
+    left = sum(Decimal(p["deposited"]) - Decimal(p["spent"]) for p in metered["payers"])
+    assert Decimal(usd["metered_accounts"]) == left
+    assert Decimal(usd["claimable_metered"]) == 0  # providers and treasury claimed everything
+    fees = sum(Decimal(p["fees"]) for p in metered["payers"])
+    assert Decimal(metered["fees_claimed"]) == fees
+    for provider in metered["providers"]:
+        assert Decimal(provider["claimed"]) == Decimal(provider["net"]) > 0
+    assert "gas per paid request" in stdout
+
+
+def test_demo__metered_phase__cheater_caught_by_its_own_signed_receipts(runs):
+    (report, stdout), _ = runs
+    metered = report["metered"]
+    dishonest = by_role(report)["dishonest"]
+    providers = {p["role"]: p for p in metered["providers"]}
+    assert providers["dishonest"]["wrong_answers"] > 0 and providers["honest"]["wrong_answers"] == 0
+    assert providers["dishonest"]["caught"] == len(metered["evidence"]) > 0
+    assert providers["honest"]["caught"] == 0
+    deployment = load_deployment(ROOT / report["deployment"]["file"])
+    domain = VoucherDomain(deployment.chain_id, deployment.address("MeteredEscrow"))
+    for evidence in metered["evidence"]:
+        receipt = ResponseReceipt(
+            payer=evidence["payer"],
+            provider=evidence["provider"],
+            token=deployment.payment_tokens[0],
+            collection_id=evidence["collection_id"],
+            request_index=evidence["request_index"],
+            request_hash=evidence["request_hash"],
+            response_hash=evidence["signed_response_hash"],
+            units=1,
+        )
+        # The provider's own key signed the wrong answer: that signature is the proof.
+        assert receipts.recover(domain, receipt, bytes.fromhex(evidence["signature"][2:])) == dishonest["address"]
+        assert evidence["recomputed_response_hash"] != evidence["signed_response_hash"]
+    assert "Fraud evidence (the provider's own signed receipts)" in stdout
+    assert f"fraud evidence: {dishonest['name']} signed response" in stdout

@@ -1,0 +1,158 @@
+"""Response receipts: the provider's signed statement of what it answered (issue 12).
+
+For every metered request the provider countersigns a receipt naming the request and the
+response by their hashes. The payer keeps it; when an oracle recomputes the request and gets
+another response hash, the provider's own signature over the wrong hash is the evidence of
+fraud: no merkle proof, no trust in the payer's word.
+
+EIP-712, in the MeteredEscrow's domain (the same as the vouchers': name
+``"ComputeRails MeteredEscrow"``, version ``"1"``, chain id, the escrow's address), with the type,
+byte for byte as the contract verifies it::
+
+    ResponseReceipt(address payer,address provider,address token,bytes32 collectionId,
+                    uint64 requestIndex,bytes32 requestHash,bytes32 responseHash,uint64 units)
+
+Signed by the provider's own key: 65 bytes ``r ‖ s ‖ v``, low s. Like the vouchers (and through
+the same helpers of :mod:`computerails.vouchers`), the type hash is computed once, the struct is
+packed by hand (every field is one static word) and hashed with pycryptodome's keccak, and the
+curve work is libsecp256k1's through coincurve. ``tests/sdk/test_receipts.py`` checks digests and
+signatures against eth-account's generic ``encode_typed_data`` path.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from eth_utils import to_checksum_address
+
+from computerails.addresses import parse_address
+from computerails.errors import InvalidReceipt, InvalidReceiptSignature
+from computerails.vouchers import (
+    Address,
+    StaticStruct,
+    Uint64,
+    VoucherDomain,
+    Word,
+    keccak256,
+    load_private_key,
+    recover_signer,
+    sign_digest,
+    static_layout,
+)
+
+RECEIPT_TYPE = (
+    "ResponseReceipt(address payer,address provider,address token,bytes32 collectionId,uint64 requestIndex,"
+    "bytes32 requestHash,bytes32 responseHash,uint64 units)"
+)
+RECEIPT_TYPEHASH = keccak256(RECEIPT_TYPE.encode())
+
+#: EIP-712 field list, as eth-account's ``encode_typed_data`` and wallets expect it.
+RECEIPT_FIELDS: list[dict[str, str]] = [
+    {"name": "payer", "type": "address"},
+    {"name": "provider", "type": "address"},
+    {"name": "token", "type": "address"},
+    {"name": "collectionId", "type": "bytes32"},
+    {"name": "requestIndex", "type": "uint64"},
+    {"name": "requestHash", "type": "bytes32"},
+    {"name": "responseHash", "type": "bytes32"},
+    {"name": "units", "type": "uint64"},
+]
+
+
+class ResponseReceipt(StaticStruct):
+    """EIP-712 ``ResponseReceipt``: the provider's answer to one request of a collection.
+
+    Construction checks every field and raises :class:`~computerails.errors.InvalidReceipt`.
+    """
+
+    TYPEHASH = RECEIPT_TYPEHASH
+    FIELDS = RECEIPT_FIELDS
+    LAYOUT = static_layout(RECEIPT_FIELDS)
+    INVALID = InvalidReceipt
+    WHAT = "response receipt"
+
+    payer: Address
+    provider: Address
+    token: Address
+    collection_id: Word  # the voucher collection the request was paid on
+    request_index: Uint64  # the request's position in the collection (its voucher's request count)
+    request_hash: Word  # keccak-256 of the request's canonical bytes
+    response_hash: Word  # keccak-256 of the response's canonical bytes
+    units: Uint64  # billable units of the request
+
+
+def struct_hash(receipt: ResponseReceipt) -> bytes:
+    """``hashStruct(ResponseReceipt)``: every field is one static word, so encoding is concatenation."""
+    return receipt.struct_hash()
+
+
+def digest(domain: VoucherDomain, receipt: ResponseReceipt) -> bytes:
+    """``keccak256("\\x19\\x01" ‖ domainSeparator ‖ hashStruct(receipt))``: what the provider signs."""
+    return domain.typed_digest(struct_hash(receipt))
+
+
+def typed_data(domain: VoucherDomain, receipt: ResponseReceipt) -> dict[str, Any]:
+    """The full EIP-712 typed-data document, for wallets and eth-account's encoder."""
+    return domain.typed_document("ResponseReceipt", RECEIPT_FIELDS, receipt.message())
+
+
+def _recover_bytes(domain: VoucherDomain, receipt: ResponseReceipt, signature: bytes) -> bytes:
+    collection = receipt.collection_id
+    return recover_signer(
+        digest(domain, receipt),
+        signature,
+        "receipt",
+        lambda message: InvalidReceiptSignature(message, collection_id=collection),
+    )
+
+
+def recover(domain: VoucherDomain, receipt: ResponseReceipt, signature: bytes) -> str:
+    """The checksummed address that signed `receipt` with `signature` (65 bytes ``r ‖ s ‖ v``).
+
+    Raises:
+        InvalidReceiptSignature: wrong length, v not 27 or 28, high s, or no key recovers.
+    """
+    return to_checksum_address(_recover_bytes(domain, receipt, signature))
+
+
+def verify(domain: VoucherDomain, receipt: ResponseReceipt, signature: bytes) -> bool:
+    """Whether `signature` is a well-formed low-s signature of `receipt` by the receipt's own
+    provider (the only key whose receipts are evidence). Malformed signatures verify as False."""
+    try:
+        recovered = _recover_bytes(domain, receipt, signature)
+    except InvalidReceiptSignature:
+        return False
+    return recovered == bytes.fromhex(parse_address(receipt.provider, "provider")[2:])
+
+
+class ReceiptSigner:
+    """The provider's key bound to the escrow's domain: countersigns its responses.
+
+    Args:
+        domain: the escrow's domain (:class:`~computerails.vouchers.VoucherDomain`).
+        private_key: the provider's key: 32 bytes, or their hex (with or without ``0x``).
+
+    Raises:
+        InvalidKey: `private_key` is not a valid secp256k1 key.
+    """
+
+    def __init__(self, domain: VoucherDomain, private_key: bytes | str) -> None:
+        self._key, self.address = load_private_key(private_key, "receipt signer")
+        self.domain = domain
+
+    def __repr__(self) -> str:  # never show the key
+        return f"ReceiptSigner(address={self.address}, domain={self.domain!r})"
+
+    def sign(self, receipt: ResponseReceipt) -> bytes:
+        """65 bytes ``r ‖ s ‖ v`` (low s).
+
+        Raises:
+            InvalidReceipt: the receipt names another provider than this key's address.
+        """
+        if receipt.provider != self.address:
+            raise InvalidReceipt(
+                f"receipt names provider {receipt.provider}, but this key is {self.address}: a provider signs only "
+                "its own receipts",
+                collection_id=receipt.collection_id,
+            )
+        return sign_digest(self._key, digest(self.domain, receipt))
