@@ -28,6 +28,7 @@ from computerails.errors import InvalidKey
 from computerails.governance import GovernanceAPI
 from computerails.keeper import KeeperAPI
 from computerails.oracle import OracleAPI
+from computerails.payer import PayerAPI
 from computerails.provider import ProviderAPI
 from computerails.session import Session
 from computerails.tx import Sendable, SentTransaction, TxManager
@@ -53,6 +54,8 @@ class ComputeRails:
 
     - :attr:`client`: create, cancel, reclaim and dispute jobs; withdraw refunds.
     - :attr:`provider`: register, stake, unbond, accept jobs, claim rewards, status.
+    - :attr:`payer`: pay per request (MeteredEscrow): deposit, thaw, withdraw, authorize and
+      revoke signers, meters that sign vouchers, the runway.
     - :attr:`oracle`: sign and submit attestations and uptime reports.
     - :attr:`governance`: schedule and execute changes through the timelock.
     - :attr:`keeper`: settle jobs whose challenge window closed (anyone may).
@@ -91,6 +94,7 @@ class ComputeRails:
         self._session = session = Session(w3, deployment, account, timeout=timeout, cache_ttl=cache_ttl)
         self.client = ClientAPI(session)
         self.provider = ProviderAPI(session)
+        self.payer = PayerAPI(session)
         self.oracle = OracleAPI(session)
         self.governance = GovernanceAPI(session)
         self.keeper = KeeperAPI(session)

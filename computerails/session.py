@@ -36,6 +36,7 @@ from computerails.addresses import parse_address
 from computerails.deployments import DEVNET_CHAIN_IDS, Deployment, load_artifact
 from computerails.errors import (
     ChainMismatch,
+    DeploymentError,
     DeploymentNotFound,
     InvalidToken,
     NoAccount,
@@ -47,7 +48,7 @@ from computerails.types import TokenInfo
 #: ``computerails/abi/ERC20Permit.json``), never a test token's.
 ERC20 = "ERC20Permit"
 #: Contracts whose ABIs the SDK encodes and decodes itself.
-CODECS = ("ProviderStaking", "JobEscrow", "AttestationHub", "UptimeSlasher", ERC20)
+CODECS = ("ProviderStaking", "JobEscrow", "AttestationHub", "UptimeSlasher", "MeteredEscrow", ERC20)
 #: Calls that fail as a whole when short of gas (no try/catch on their path): once a gas limit
 #: is known, a bounded eth_call is their simulation (see TxManager.simulation).
 _BOUNDED = (
@@ -165,6 +166,21 @@ class Session:
         for (name, address), code in zip(named, codes):
             if not code or code in ("0x", "0x0"):
                 raise DeploymentNotFound(self.chain_id, name, checksum(address), d.source)
+
+    @property
+    def metered(self) -> str:
+        """The MeteredEscrow's address (issue 12).
+
+        Raises:
+            DeploymentError: the deployment file predates MeteredEscrow and does not record it.
+        """
+        address = self.deployment.contracts.get("MeteredEscrow")
+        if not address:
+            raise DeploymentError(
+                f"deployment {self.deployment.source or self.chain_id} has no MeteredEscrow (written before issue 12): "
+                "deploy the protocol again to pay per request"
+            )
+        return checksum(address)
 
     # ───────────────────────── account and sending ─────────────────────────
 

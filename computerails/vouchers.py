@@ -306,7 +306,12 @@ class VoucherSigner:
 
     def sign(self, voucher: Voucher) -> bytes:
         """65 bytes ``r ‖ s ‖ v`` (v 27 or 28; libsecp256k1 always produces the low-s form)."""
-        rs_id = self._key.sign_recoverable(self.domain.digest(voucher), hasher=None)
+        return self.sign_digest(self.domain.digest(voucher))
+
+    def sign_digest(self, digest: bytes) -> bytes:
+        """Sign a 32-byte EIP-712 digest of this domain (a signer's consent proof, say): 65
+        bytes ``r ‖ s ‖ v``, low s."""
+        rs_id = self._key.sign_recoverable(digest, hasher=None)
         return rs_id[:64] + bytes((rs_id[64] + 27,))
 
 
@@ -362,6 +367,12 @@ class Meter:
     @property
     def collection_id(self) -> str:
         return self._latest.collection_id
+
+    @property
+    def latest(self) -> Voucher:
+        """The last voucher signed (before the first: the collection's fields with the starting
+        figures and timestamp 0)."""
+        return self._latest
 
     @property
     def value_aggregate(self) -> int:
