@@ -23,6 +23,7 @@ from web3.contract import Contract
 from computerails._rpc import TRANSIENT, Codec, Request, Rpc, unreachable
 from computerails.arbitrator import ArbitratorAPI
 from computerails.client import ClientAPI
+from computerails.collector import CollectorAPI
 from computerails.deployments import Deployment, load_deployment
 from computerails.errors import InvalidKey
 from computerails.governance import GovernanceAPI
@@ -56,6 +57,8 @@ class ComputeRails:
     - :attr:`provider`: register, stake, unbond, accept jobs, claim rewards, status.
     - :attr:`payer`: pay per request (MeteredEscrow): deposit, thaw, withdraw, authorize and
       revoke signers, meters that sign vouchers, the runway.
+    - :attr:`collector`: the provider's side of pay per request: verify and keep vouchers (on
+      disk), decide when to collect, collect, claim.
     - :attr:`oracle`: sign and submit attestations and uptime reports.
     - :attr:`governance`: schedule and execute changes through the timelock.
     - :attr:`keeper`: settle jobs whose challenge window closed (anyone may).
@@ -95,6 +98,7 @@ class ComputeRails:
         self.client = ClientAPI(session)
         self.provider = ProviderAPI(session)
         self.payer = PayerAPI(session)
+        self.collector = CollectorAPI(session)
         self.oracle = OracleAPI(session)
         self.governance = GovernanceAPI(session)
         self.keeper = KeeperAPI(session)

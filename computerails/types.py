@@ -299,7 +299,7 @@ class Payout(_Model):
     token: TokenInfo
     amount: Decimal
     tx_hash: str
-    source: str  # "escrow" (payments, refunds, fees) or "staking" (slash proceeds)
+    source: str  # "escrow" (payments, refunds, fees), "staking" (slash proceeds) or "metered" (vouchers)
 
 
 class Settlement(_Model):
