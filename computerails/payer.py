@@ -30,6 +30,7 @@ from computerails.tx import Call, SentTransaction
 from computerails.types import (
     Amount,
     EscrowAccount,
+    Payout,
     Runway,
     SignerState,
     SignerStatus,
@@ -198,8 +199,11 @@ class PayerAPI:
         self._send("thaw", provider, account.token.address, 0)
         return self.account(provider, token=account.token.address)
 
-    def withdraw(self, provider: str, *, token: str | None = None) -> EscrowAccount:
+    def withdraw(self, provider: str, *, token: str | None = None) -> Payout:
         """Withdraw what has thawed (as collections left it) once the thaw period ended.
+
+        Returns:
+            What was paid, read from the EscrowWithdrawn event.
 
         Raises:
             PreconditionError: nothing is thawing.
@@ -216,8 +220,12 @@ class PayerAPI:
         assert account.thaw_end is not None
         if self._s.now() < int(account.thaw_end.timestamp()):
             raise TooEarly(f"the thaw ends at {account.thaw_end.isoformat()}; withdraw after that")
-        self._send("withdraw", provider, account.token.address)
-        return self.account(provider, token=account.token.address)
+        sent = self._send("withdraw", provider, account.token.address)
+        (event,) = self._s.abi["MeteredEscrow"].events["EscrowWithdrawn"].logs(sent.receipt, self._s.metered)
+        info = account.token
+        return Payout(
+            token=info, amount=from_raw(event["amount"], info.decimals), tx_hash=sent.tx_hash, source="metered"
+        )
 
     def account(self, provider: str, *, token: str | None = None, payer: str | None = None) -> EscrowAccount:
         """This payer's (or `payer`'s) escrow account for `provider` in `token`."""

@@ -172,6 +172,28 @@ class Voucher(BaseModel):
         return tuple(self.message().values())
 
 
+def signed_to_json(voucher: Voucher, signature: bytes) -> dict[str, Any]:
+    """A signed voucher as JSON-ready data: ``{"voucher": {...}, "signature": "0x..."}`` (what a
+    payer hands a provider, and what ``computerails provider collect --voucher-file`` reads)."""
+    return {"voucher": voucher.model_dump(mode="json"), "signature": "0x" + bytes(signature).hex()}
+
+
+def signed_from_json(data: Any) -> tuple[Voucher, bytes]:
+    """The voucher and signature of :func:`signed_to_json`'s form.
+
+    Raises:
+        InvalidVoucher: not that form, a field is invalid, or the signature is not hex.
+    """
+    if not isinstance(data, dict) or not isinstance(data.get("voucher"), dict) or "signature" not in data:
+        raise InvalidVoucher('a signed voucher is {"voucher": {...}, "signature": "0x..."}')
+    voucher = Voucher(**data["voucher"])
+    try:
+        signature = bytes.fromhex(str(data["signature"]).removeprefix("0x"))
+    except ValueError:
+        raise InvalidVoucher("the voucher's signature is not hex", collection_id=voucher.collection_id) from None
+    return voucher, signature
+
+
 def _address_from_public_key(public_key: PublicKey) -> bytes:
     return keccak256(public_key.format(compressed=False)[1:])[12:]
 

@@ -93,8 +93,10 @@ def test_withdraw__before_thaw_end__too_early_then_pays_after(w3, funded):
     wallet = funded.views.wallet(funded.address)
     warp(w3, THAW_PERIOD)
 
-    account = funded.payer.withdraw(PROVIDER_ADDRESS)
+    payout = funded.payer.withdraw(PROVIDER_ADDRESS)
 
+    account = funded.payer.account(PROVIDER_ADDRESS)
+    assert (payout.amount, payout.source) == (15, "metered")
     assert (account.balance, account.thawing, account.thaw_end) == (25, 0, None)
     assert funded.views.wallet(funded.address) == wallet + 15
 
