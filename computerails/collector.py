@@ -27,6 +27,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
+from computerails import shared
 from computerails.addresses import parse_address
 from computerails.errors import ContractRevert, NotAllowed, NothingClaimable, PreconditionError, decode_revert
 from computerails.session import Session
@@ -180,8 +181,7 @@ class CollectorAPI:
     @property
     def domain(self) -> VoucherDomain:
         """The escrow's EIP-712 domain on this chain."""
-        s = self._s
-        return s.forever(("voucherDomain", s.metered), lambda: VoucherDomain(s.chain_id, s.metered))
+        return shared.voucher_domain(self._s)
 
     def open_book(self, path: str | Path | None = None, *, safety_margin_bps: int = 0) -> VoucherBook:
         """This provider's voucher book, kept in the SQLite file `path` (None: in memory only).

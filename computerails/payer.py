@@ -77,8 +77,7 @@ class PayerAPI:
     @property
     def domain(self) -> VoucherDomain:
         """The escrow's EIP-712 domain on this chain (vouchers and signer proofs)."""
-        s = self._s
-        return s.forever(("voucherDomain", s.metered), lambda: VoucherDomain(s.chain_id, s.metered))
+        return shared.voucher_domain(self._s)
 
     def meter(
         self,

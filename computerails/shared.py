@@ -22,6 +22,7 @@ from computerails.errors import InsufficientAllowance, InsufficientBalance
 from computerails.session import ERC20, Session
 from computerails.tx import Sendable
 from computerails.types import Job, JobStatus, Payout, ProviderStatus, TokenInfo, from_raw, utc
+from computerails.vouchers import VoucherDomain
 
 #: An EIP-2612 permit as the escrows take it: (deadline, v, r, s).
 Permit = tuple[int, int, bytes, bytes]
@@ -361,3 +362,16 @@ def permit(s: Session, info: TokenInfo, spender: str, amount: int) -> Permit:
     }
     signed: SignedMessage = Account.sign_typed_data(s.require_account().key, full_message=typed)
     return deadline, signed.v, signed.r.to_bytes(32, "big"), signed.s.to_bytes(32, "big")
+
+
+# ───────────────────────── metered payments ─────────────────────────
+
+
+def voucher_domain(s: Session) -> VoucherDomain:
+    """The MeteredEscrow's EIP-712 domain on the session's chain (vouchers, signer proofs), built
+    once per session.
+
+    Raises:
+        DeploymentError: the deployment records no MeteredEscrow.
+    """
+    return s.forever(("voucherDomain", s.metered), lambda: VoucherDomain(s.chain_id, s.metered))
