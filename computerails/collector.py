@@ -21,7 +21,7 @@ daemon can record each decision before acting on it, and tests can check decisio
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from enum import Enum
 from pathlib import Path
@@ -294,9 +294,19 @@ class CollectorAPI:
         gas_price: int | None = None,
         on_demand: bool = False,
     ) -> list[CollectOutcome]:
-        """Collect, in one ``collectMany``, what :meth:`plan` says is due (nothing: no transaction)."""
+        """Collect what :meth:`plan` says is due, in ``collectMany`` transactions of at most half
+        a block's gas each (by ``policy.gas_per_voucher``); nothing due: no transaction.
+        Outcome indices count across the transactions, in plan order."""
         due = [d.state for d in self.plan(book, policy, gas_price=gas_price, on_demand=on_demand) if d.collect]
-        return self.collect_many([(state.voucher, state.signature) for state in due]) if due else []
+        if not due:
+            return []
+        block_gas = int(self._s.w3.eth.get_block("latest")["gasLimit"])
+        size = max(1, block_gas // (2 * policy.gas_per_voucher))
+        outcomes: list[CollectOutcome] = []
+        for start in range(0, len(due), size):
+            batch = [(state.voucher, state.signature) for state in due[start : start + size]]
+            outcomes += [replace(o, index=start + o.index) for o in self.collect_many(batch)]
+        return outcomes
 
     # ───────────────────────── collecting ─────────────────────────
 

@@ -293,3 +293,17 @@ def test_collect_due__on_demand__one_collect_many_for_the_book(payer, provider_r
     assert nonce_of(provider_rails) == before + 1
     assert sorted(o.payment.gross for o in outcomes) == [1, 2]
     assert provider_rails.collector.collect_due(book, policy, on_demand=True) == []  # nothing outstanding
+
+
+def test_collect_due__more_than_half_a_block__split_with_running_indices(w3, payer, provider_rails, book, meter):
+    other = payer.payer.meter(dev_key(CLIENT), provider_rails.address, 40)
+    provider_rails.collector.accept(book, *meter.next(Raw(MUSD)))
+    provider_rails.collector.accept(book, *other.next(Raw(2 * MUSD)))
+    half_a_block = w3.eth.get_block("latest")["gasLimit"] // 2
+    policy = replace(provider_rails.collector.policy({}), gas_per_voucher=half_a_block)  # one voucher a batch
+    before = nonce_of(provider_rails)
+
+    outcomes = provider_rails.collector.collect_due(book, policy, on_demand=True)
+
+    assert nonce_of(provider_rails) == before + 2
+    assert [o.index for o in outcomes] == [0, 1] and all(o.error is None for o in outcomes)
