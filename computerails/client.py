@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from eth_account import Account
-from eth_account.datastructures import SignedMessage
 from web3.datastructures import AttributeDict
 
-from computerails import eip712, shared
-from computerails._rpc import Rpc
+from computerails import shared
 from computerails.addresses import parse_address
 from computerails.errors import (
-    InsufficientAllowance,
-    InsufficientBalance,
     InvalidDeadline,
     InvalidSpec,
     NotAllowed,
@@ -26,15 +21,10 @@ from computerails.errors import (
     WrongJobState,
 )
 from computerails.session import ERC20, Session
-from computerails.tx import Call, Sendable, Simulation
+from computerails.tx import Call, Simulation
 from computerails.types import Amount, Job, JobStatus, Payout, TokenInfo, from_raw, to_raw, to_timestamp, utc
 
 MAX_UINT = 2**256 - 1
-
-#: An EIP-2612 permit as the escrow takes it: (deadline, v, r, s).
-Permit = tuple[int, int, bytes, bytes]
-#: Builds the call to send once the escrow can pull the tokens, given the permit if one was signed.
-Build = Callable[[Permit | None], Sendable]
 
 
 class ClientAPI:
@@ -105,7 +95,7 @@ class ClientAPI:
         if price_raw == 0 or max_units <= 0:
             raise PreconditionError("unit_price and max_units must both be positive")
         self._check_allowlisted(info.address, allowed)
-        self._check_balance(info, amount, balance)
+        shared.check_balance(self._s, info, amount, balance)
         if amount == 0 or allowance >= amount:
             call = plain(deadline_ts)
             gas = None
@@ -113,7 +103,9 @@ class ClientAPI:
                 gas = simulation.gas_limit(reads[5])  # raises the decoded revert: nothing is sent
             sent = self._s.tx.send(call, label="createJob", gas=gas)
         else:
-            fn = self._fund_short(
+            fn = shared.fund_short(
+                self._s,
+                self._s.escrow.address,
                 info,
                 amount,
                 allowance,
@@ -160,10 +152,10 @@ class ClientAPI:
             )
         if not rows:
             raise PreconditionError("create_jobs needs at least one request")
-        self._check_balance(info, total, balance)
+        shared.check_balance(self._s, info, total, balance)
         call = Call(escrow, self._s.abi["JobEscrow"]["createJobs"].encode(rows), "createJobs")
         if total != 0 and allowance < total:
-            self._fund_short(info, total, allowance, "approve", lambda _permit: call)
+            shared.fund_short(self._s, escrow, info, total, allowance, "approve", lambda _permit: call)
         sent = self._s.tx.send(call, label="createJobs")
         return [
             self._job_from_event(e, info)
@@ -194,7 +186,14 @@ class ClientAPI:
     def dispute(self, job_id: int) -> Job:
         """Dispute a success attestation within the challenge window, posting the bond."""
         job, bond = self._check_dispute(job_id)
-        fn = self._fund(job.token, bond, "approve", lambda _p: self._s.escrow.functions.dispute(job_id))
+        fn = shared.fund(
+            self._s,
+            self._s.escrow.address,
+            job.token,
+            bond,
+            "approve",
+            lambda _p: self._s.escrow.functions.dispute(job_id),
+        )
         self._s.send(fn, "dispute")
         return shared.job(self._s, job_id)
 
@@ -210,7 +209,7 @@ class ClientAPI:
         """
         job, bond = self._check_dispute(job_id)
         balance = self._s.read(ERC20, job.token.address, "balanceOf", self._s.address)
-        self._check_balance(job.token, bond, balance)
+        shared.check_balance(self._s, job.token, bond, balance)
         return job, from_raw(bond, job.token.decimals)
 
     def _check_dispute(self, job_id: int) -> tuple[Job, int]:
@@ -310,13 +309,6 @@ class ClientAPI:
                 cli="see `computerails params`",
             )
 
-    def _check_balance(self, info: TokenInfo, amount: int, balance: int) -> None:
-        if balance < amount:
-            raise InsufficientBalance(
-                f"{self._s.address} holds {from_raw(balance, info.decimals)} {info.symbol}, "
-                f"needs {from_raw(amount, info.decimals)}"
-            )
-
     def _own_job(self, job_id: int, status: JobStatus, action: str) -> Job:
         return self._owned(shared.job(self._s, job_id), status, action)
 
@@ -327,82 +319,6 @@ class ClientAPI:
         if job.status is not status:
             raise WrongJobState(f"job {job_id} is {job.status.value}; {action} needs it {status.value}")
         return job
-
-    def _fund(self, info: TokenInfo, amount: int, payment: str, build: Build) -> Sendable:
-        """Make sure the escrow can pull `amount`; return the call to send (with a permit if used)."""
-        me = self._s.address
-        balance, allowance = self._s.rpc.run(
-            [
-                self._s.call(ERC20, info.address, "balanceOf", me),
-                self._s.call(ERC20, info.address, "allowance", me, self._s.escrow.address),
-            ]
-        )
-        self._check_balance(info, amount, balance)
-        if amount == 0 or allowance >= amount:
-            return build(None)
-        return self._fund_short(info, amount, allowance, payment, build)
-
-    def _fund_short(self, info: TokenInfo, amount: int, allowance: int, payment: str, build: Build) -> Sendable:
-        """The allowance is short: permit, approve or refuse, as `payment` says."""
-        me = self._s.address
-        spender = self._s.escrow.address
-        if payment in ("auto", "permit") and self._supports_permit(info.address):
-            return build(self._permit(info, amount))
-        if payment in ("auto", "approve"):
-            self._s.approve(info.address, spender, amount)
-            return build(None)
-        raise InsufficientAllowance(
-            f"the escrow may pull {from_raw(allowance, info.decimals)} "
-            f"{info.symbol} from {me} but needs {from_raw(amount, info.decimals)}: approve it or use payment='auto'"
-        )
-
-    def _supports_permit(self, token: str) -> bool:
-        """Whether the token has EIP-2612 permits: fixed by its code, so asked once per token."""
-
-        def probe() -> bool:
-            erc20 = self._s.abi[ERC20]
-            try:
-                self._s.rpc.run(
-                    [Rpc.call(token, erc20["DOMAIN_SEPARATOR"]), Rpc.call(token, erc20["nonces"], "0x" + "00" * 20)]
-                )
-                return True
-            except Exception:  # no EIP-2612 on this token
-                return False
-
-        return bool(self._s.forever(("permit", token), probe))
-
-    def _permit(self, info: TokenInfo, amount: int) -> Permit:
-        """Sign an EIP-2612 permit for the escrow: returns (deadline, v, r, s)."""
-        me = self._s.address
-        erc20 = self._s.abi[ERC20]
-        name, version, chain_id, verifying = self._s.forever(
-            ("eip712Domain", info.address), lambda: self._s.read(ERC20, info.address, "eip712Domain")[1:5]
-        )
-        now, nonce = self._s.rpc.run([self._s.latest_time(), Rpc.call(info.address, erc20["nonces"], me)])
-        deadline = now + 3_600
-        typed = {
-            "types": {
-                "EIP712Domain": eip712.DOMAIN_FIELDS,
-                "Permit": [
-                    {"name": "owner", "type": "address"},
-                    {"name": "spender", "type": "address"},
-                    {"name": "value", "type": "uint256"},
-                    {"name": "nonce", "type": "uint256"},
-                    {"name": "deadline", "type": "uint256"},
-                ],
-            },
-            "primaryType": "Permit",
-            "domain": {"name": name, "version": version, "chainId": chain_id, "verifyingContract": verifying},
-            "message": {
-                "owner": me,
-                "spender": self._s.escrow.address,
-                "value": amount,
-                "nonce": nonce,
-                "deadline": deadline,
-            },
-        }
-        signed: SignedMessage = Account.sign_typed_data(self._s.require_account().key, full_message=typed)
-        return deadline, signed.v, signed.r.to_bytes(32, "big"), signed.s.to_bytes(32, "big")
 
     def _job_from_event(self, args: AttributeDict[str, Any], info: TokenInfo) -> Job:
         return Job(

@@ -23,11 +23,13 @@ from web3.contract import Contract
 from computerails._rpc import TRANSIENT, Codec, Request, Rpc, unreachable
 from computerails.arbitrator import ArbitratorAPI
 from computerails.client import ClientAPI
+from computerails.collector import CollectorAPI
 from computerails.deployments import Deployment, load_deployment
 from computerails.errors import InvalidKey
 from computerails.governance import GovernanceAPI
 from computerails.keeper import KeeperAPI
 from computerails.oracle import OracleAPI
+from computerails.payer import PayerAPI
 from computerails.provider import ProviderAPI
 from computerails.session import Session
 from computerails.tx import Sendable, SentTransaction, TxManager
@@ -53,6 +55,10 @@ class ComputeRails:
 
     - :attr:`client`: create, cancel, reclaim and dispute jobs; withdraw refunds.
     - :attr:`provider`: register, stake, unbond, accept jobs, claim rewards, status.
+    - :attr:`payer`: pay per request (MeteredEscrow): deposit, thaw, withdraw, authorize and
+      revoke signers, meters that sign vouchers, the runway.
+    - :attr:`collector`: the provider's side of pay per request: verify and keep vouchers (on
+      disk), decide when to collect, collect, claim.
     - :attr:`oracle`: sign and submit attestations and uptime reports.
     - :attr:`governance`: schedule and execute changes through the timelock.
     - :attr:`keeper`: settle jobs whose challenge window closed (anyone may).
@@ -91,6 +97,8 @@ class ComputeRails:
         self._session = session = Session(w3, deployment, account, timeout=timeout, cache_ttl=cache_ttl)
         self.client = ClientAPI(session)
         self.provider = ProviderAPI(session)
+        self.payer = PayerAPI(session)
+        self.collector = CollectorAPI(session)
         self.oracle = OracleAPI(session)
         self.governance = GovernanceAPI(session)
         self.keeper = KeeperAPI(session)

@@ -36,6 +36,7 @@ from computerails.addresses import parse_address
 from computerails.deployments import DEVNET_CHAIN_IDS, Deployment, load_artifact
 from computerails.errors import (
     ChainMismatch,
+    DeploymentError,
     DeploymentNotFound,
     InvalidToken,
     NoAccount,
@@ -165,6 +166,21 @@ class Session:
         for (name, address), code in zip(named, codes):
             if not code or code in ("0x", "0x0"):
                 raise DeploymentNotFound(self.chain_id, name, checksum(address), d.source)
+
+    @property
+    def metered(self) -> str:
+        """The MeteredEscrow's address (issue 12).
+
+        Raises:
+            DeploymentError: the deployment file predates MeteredEscrow and does not record it.
+        """
+        address = self.deployment.contracts.get("MeteredEscrow")
+        if not address:
+            raise DeploymentError(
+                f"deployment {self.deployment.source or self.chain_id} has no MeteredEscrow (written before issue 12): "
+                "deploy the protocol again to pay per request"
+            )
+        return checksum(address)
 
     # ───────────────────────── account and sending ─────────────────────────
 

@@ -1,5 +1,6 @@
 """What more than one role does (internal): read a job or a provider's status, list what an
-account can claim, look up the payment-token allowlist, withdraw everything claimable.
+account can claim, look up the payment-token allowlist, withdraw everything claimable, and let
+an escrow pull tokens (approve, or sign an EIP-2612 permit).
 
 Functions of a :class:`~computerails.session.Session`, so that the client, provider, oracle
 and views modules share them without importing each other or the facade.
@@ -7,13 +8,26 @@ and views modules share them without importing each other or the facade.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from decimal import Decimal
 from typing import Any
 
+from eth_account import Account
+from eth_account.datastructures import SignedMessage
+
+from computerails import eip712
+from computerails._rpc import Rpc
 from computerails.addresses import parse_address
-from computerails.session import Session
+from computerails.errors import InsufficientAllowance, InsufficientBalance
+from computerails.session import ERC20, Session
+from computerails.tx import Sendable
 from computerails.types import Job, JobStatus, Payout, ProviderStatus, TokenInfo, from_raw, utc
+from computerails.vouchers import VoucherDomain
+
+#: An EIP-2612 permit as the escrows take it: (deadline, v, r, s).
+Permit = tuple[int, int, bytes, bytes]
+#: Builds the call to send once the escrow can pull the tokens, given the permit if one was signed.
+Build = Callable[[Permit | None], Sendable]
 
 # ───────────────────────── jobs ─────────────────────────
 
@@ -259,3 +273,105 @@ def payment_token(s: Session, token: str, fresh: bool = False) -> dict[str, Any]
         ("paymentToken", token), lambda: s.read("JobEscrow", escrow, "paymentToken", token), fresh=fresh
     )
     return {"id": tid, "registered": registered, "allowed": allowed, "collateral_rate": rate}
+
+
+# ───────────────────────── letting an escrow pull tokens ─────────────────────────
+
+
+def check_balance(s: Session, info: TokenInfo, amount: int, balance: int) -> None:
+    """Raise InsufficientBalance when the account's `balance` (raw) is below `amount` (raw)."""
+    if balance < amount:
+        raise InsufficientBalance(
+            f"{s.address} holds {from_raw(balance, info.decimals)} {info.symbol}, "
+            f"needs {from_raw(amount, info.decimals)}"
+        )
+
+
+def fund(s: Session, spender: str, info: TokenInfo, amount: int, payment: str, build: Build) -> Sendable:
+    """Make sure `spender` can pull `amount` (raw) from the account; return the call to send
+    (with a permit if one was signed).
+
+    Raises:
+        InsufficientBalance: the account holds less than `amount`.
+        InsufficientAllowance: the allowance is short and `payment` is "none".
+    """
+    me = s.address
+    balance, allowance = s.rpc.run(
+        [s.call(ERC20, info.address, "balanceOf", me), s.call(ERC20, info.address, "allowance", me, spender)]
+    )
+    check_balance(s, info, amount, balance)
+    if amount == 0 or allowance >= amount:
+        return build(None)
+    return fund_short(s, spender, info, amount, allowance, payment, build)
+
+
+def fund_short(
+    s: Session, spender: str, info: TokenInfo, amount: int, allowance: int, payment: str, build: Build
+) -> Sendable:
+    """The allowance of `spender` is short: permit, approve or refuse, as `payment` says
+    ("auto": permit if the token supports it, else approve the exact amount; "permit";
+    "approve"; "none")."""
+    if payment in ("auto", "permit") and supports_permit(s, info.address):
+        return build(permit(s, info, spender, amount))
+    if payment in ("auto", "approve"):
+        s.approve(info.address, spender, amount)
+        return build(None)
+    raise InsufficientAllowance(
+        f"{spender} may pull {from_raw(allowance, info.decimals)} "
+        f"{info.symbol} from {s.address} but needs {from_raw(amount, info.decimals)}: approve it or use payment='auto'"
+    )
+
+
+def supports_permit(s: Session, token: str) -> bool:
+    """Whether the token has EIP-2612 permits: fixed by its code, so asked once per token."""
+
+    def probe() -> bool:
+        erc20 = s.abi[ERC20]
+        try:
+            s.rpc.run([Rpc.call(token, erc20["DOMAIN_SEPARATOR"]), Rpc.call(token, erc20["nonces"], "0x" + "00" * 20)])
+            return True
+        except Exception:  # no EIP-2612 on this token
+            return False
+
+    return bool(s.forever(("permit", token), probe))
+
+
+def permit(s: Session, info: TokenInfo, spender: str, amount: int) -> Permit:
+    """Sign an EIP-2612 permit letting `spender` pull `amount` (raw): returns (deadline, v, r, s)."""
+    me = s.address
+    erc20 = s.abi[ERC20]
+    name, version, chain_id, verifying = s.forever(
+        ("eip712Domain", info.address), lambda: s.read(ERC20, info.address, "eip712Domain")[1:5]
+    )
+    now, nonce = s.rpc.run([s.latest_time(), Rpc.call(info.address, erc20["nonces"], me)])
+    deadline = now + 3_600
+    typed = {
+        "types": {
+            "EIP712Domain": eip712.DOMAIN_FIELDS,
+            "Permit": [
+                {"name": "owner", "type": "address"},
+                {"name": "spender", "type": "address"},
+                {"name": "value", "type": "uint256"},
+                {"name": "nonce", "type": "uint256"},
+                {"name": "deadline", "type": "uint256"},
+            ],
+        },
+        "primaryType": "Permit",
+        "domain": {"name": name, "version": version, "chainId": chain_id, "verifyingContract": verifying},
+        "message": {"owner": me, "spender": spender, "value": amount, "nonce": nonce, "deadline": deadline},
+    }
+    signed: SignedMessage = Account.sign_typed_data(s.require_account().key, full_message=typed)
+    return deadline, signed.v, signed.r.to_bytes(32, "big"), signed.s.to_bytes(32, "big")
+
+
+# ───────────────────────── metered payments ─────────────────────────
+
+
+def voucher_domain(s: Session) -> VoucherDomain:
+    """The MeteredEscrow's EIP-712 domain on the session's chain (vouchers, signer proofs), built
+    once per session.
+
+    Raises:
+        DeploymentError: the deployment records no MeteredEscrow.
+    """
+    return s.forever(("voucherDomain", s.metered), lambda: VoucherDomain(s.chain_id, s.metered))

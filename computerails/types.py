@@ -299,7 +299,7 @@ class Payout(_Model):
     token: TokenInfo
     amount: Decimal
     tx_hash: str
-    source: str  # "escrow" (payments, refunds, fees) or "staking" (slash proceeds)
+    source: str  # "escrow" (payments, refunds, fees), "staking" (slash proceeds) or "metered" (vouchers)
 
 
 class Settlement(_Model):
@@ -364,4 +364,87 @@ class UptimeOutcome(_Model):
     relayer_reward: Decimal
     jailed: bool  # this report jailed the provider
     token: TokenInfo
+    tx_hash: str
+
+
+# ───────────────────────── metered payments (issue 12) ─────────────────────────
+
+
+class EscrowAccount(_Model):
+    """A payer's MeteredEscrow account for one provider and token (token units): collections
+    draw on the whole ``balance``; ``thawing`` is withdrawable from ``thaw_end`` on."""
+
+    payer: str
+    provider: str
+    token: TokenInfo
+    balance: Decimal
+    thawing: Decimal
+    thaw_end: datetime | None  # None: no thaw running
+
+    @classmethod
+    def from_view(cls, payer: str, provider: str, token: TokenInfo, view: tuple[int, int, int]) -> EscrowAccount:
+        """From the escrow's ``account(payer, provider, token)`` (balance, thawing, thawEnd)."""
+        balance, thawing, thaw_end = view
+        return cls(
+            payer=payer,
+            provider=provider,
+            token=token,
+            balance=from_raw(balance, token.decimals),
+            thawing=from_raw(thawing, token.decimals),
+            thaw_end=utc(thaw_end) if thaw_end else None,
+        )
+
+
+class SignerState(str, Enum):
+    """Where a signer key stands in the MeteredEscrow (``signerInfo``)."""
+
+    UNKNOWN = "unknown"  # never authorized by anyone
+    AUTHORIZED = "authorized"
+    THAWING = "thawing"  # its vouchers still pay; revocable from thaw_end on
+    REVOKED = "revoked"  # final: its vouchers pay nothing
+
+
+class SignerStatus(_Model):
+    """A signer key and the one payer it signs for for life."""
+
+    signer: str
+    payer: str | None  # None: never authorized
+    state: SignerState
+    thaw_end: datetime | None
+
+    @classmethod
+    def from_view(cls, signer: str, payer: str, thaw_end: int, revoked: bool) -> SignerStatus:
+        """From the escrow's ``signerInfo(signer)`` (payer, thawEnd, revoked)."""
+        if int(payer, 16) == 0:
+            return cls(signer=signer, payer=None, state=SignerState.UNKNOWN, thaw_end=None)
+        state = SignerState.REVOKED if revoked else SignerState.THAWING if thaw_end else SignerState.AUTHORIZED
+        return cls(signer=signer, payer=payer, state=state, thaw_end=utc(thaw_end) if thaw_end else None)
+
+
+class Runway(_Model):
+    """A payer's account against what its meters signed and the provider did not collect yet
+    (token units): ``available = balance - outstanding``; negative means vouchers signed beyond
+    the escrow, which the provider can only collect after a top-up."""
+
+    account: EscrowAccount
+    outstanding: Decimal
+    available: Decimal
+    collections: dict[str, Decimal]  # collection id -> its outstanding value
+
+
+class VoucherPayment(_Model):
+    """What one voucher paid, from its VoucherCollected event (token units): ``gross =
+    provider_net + fee``; ``outstanding`` is what the voucher still promises beyond the escrow."""
+
+    payer: str
+    provider: str
+    collection_id: str
+    token: TokenInfo
+    signer: str
+    gross: Decimal
+    provider_net: Decimal
+    fee: Decimal
+    collected: Decimal  # the collection's total so far
+    outstanding: Decimal
+    request_count: int
     tx_hash: str

@@ -20,9 +20,10 @@ libsecp256k1's through coincurve: no cryptography is written here. ``tests/sdk/t
 checks digests and signatures against eth-account's generic ``encode_typed_data`` path;
 ``bench/vouchers.py`` measures both.
 
-Amounts are raw integers in the token's smallest unit, as signed. The book lives in memory:
-persisting it (so a restarted provider still holds the vouchers it is owed) is left to the
-provider agent.
+Amounts are raw integers in the token's smallest unit, as signed. The book lives in memory and,
+given a :class:`VoucherStore` (``computerails.voucher_store.SqliteVoucherStore``), writes every
+voucher it accepts to it before acknowledging it, so a restarted provider still holds every
+voucher it served requests on.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, Protocol
 
 from coincurve import PrivateKey, PublicKey
 from Crypto.Hash import keccak as _keccak
@@ -214,6 +215,28 @@ class Voucher(StaticStruct):
     metadata: Word = ZERO32  # a hash the payer and provider agree on
 
 
+def signed_to_json(voucher: Voucher, signature: bytes) -> dict[str, Any]:
+    """A signed voucher as JSON-ready data: ``{"voucher": {...}, "signature": "0x..."}`` (what a
+    payer hands a provider, and what ``computerails provider collect --voucher-file`` reads)."""
+    return {"voucher": voucher.model_dump(mode="json"), "signature": "0x" + bytes(signature).hex()}
+
+
+def signed_from_json(data: Any) -> tuple[Voucher, bytes]:
+    """The voucher and signature of :func:`signed_to_json`'s form.
+
+    Raises:
+        InvalidVoucher: not that form, a field is invalid, or the signature is not hex.
+    """
+    if not isinstance(data, dict) or not isinstance(data.get("voucher"), dict) or "signature" not in data:
+        raise InvalidVoucher('a signed voucher is {"voucher": {...}, "signature": "0x..."}')
+    voucher = Voucher(**data["voucher"])
+    try:
+        signature = bytes.fromhex(str(data["signature"]).removeprefix("0x"))
+    except ValueError:
+        raise InvalidVoucher("the voucher's signature is not hex", collection_id=voucher.collection_id) from None
+    return voucher, signature
+
+
 def _address_from_public_key(public_key: PublicKey) -> bytes:
     return keccak256(public_key.format(compressed=False)[1:])[12:]
 
@@ -374,7 +397,12 @@ class VoucherSigner:
 
     def sign(self, voucher: Voucher) -> bytes:
         """65 bytes ``r ‖ s ‖ v`` (v 27 or 28; libsecp256k1 always produces the low-s form)."""
-        return sign_digest(self._key, self.domain.digest(voucher))
+        return self.sign_digest(self.domain.digest(voucher))
+
+    def sign_digest(self, digest: bytes) -> bytes:
+        """Sign a 32-byte EIP-712 digest of this domain (a signer's consent proof, say): 65
+        bytes ``r ‖ s ‖ v``, low s."""
+        return sign_digest(self._key, digest)
 
 
 class Meter:
@@ -429,6 +457,12 @@ class Meter:
     @property
     def collection_id(self) -> str:
         return self._latest.collection_id
+
+    @property
+    def latest(self) -> Voucher:
+        """The last voucher signed (before the first: the collection's fields with the starting
+        figures and timestamp 0)."""
+        return self._latest
 
     @property
     def value_aggregate(self) -> int:
@@ -497,6 +531,18 @@ class Meter:
         return voucher, signature
 
 
+class VoucherStore(Protocol):
+    """Where a :class:`VoucherBook` keeps what it accepted, across restarts."""
+
+    def load(self, provider: str) -> dict[str, tuple[Voucher, bytes]]:
+        """Collection id -> the latest voucher and signature kept for `provider`."""
+        ...
+
+    def save(self, voucher: Voucher, signature: bytes) -> None:
+        """Keep `voucher` as its collection's latest, durably, or raise and keep nothing."""
+        ...
+
+
 class VoucherBook:
     """The provider's side: verifies incoming vouchers and keeps the latest per collection.
 
@@ -506,8 +552,9 @@ class VoucherBook:
     aggregate not down), and, when an escrow balance is given, leaves no more uncollected than
     the balance less the safety margin.
 
-    Kept in memory only: a later change persists it (the provider agent's job), so that a
-    restart does not forget what is owed.
+    With a `store`, the book starts from what the store kept, and :meth:`accept` returns only
+    once the voucher is written there: a voucher acknowledged is never forgotten by a restart,
+    and a write that fails leaves both the store and the book as they were.
 
     Args:
         domain: the escrow's domain.
@@ -515,6 +562,7 @@ class VoucherBook:
         signers: payer -> the signer addresses authorized for it (mirror of the escrow's).
         tokens: the tokens accepted (default: any).
         safety_margin_bps: the share of the escrow balance not counted as cover (0..10000).
+        store: where accepted vouchers are kept across restarts (default: nowhere).
     """
 
     def __init__(
@@ -525,6 +573,7 @@ class VoucherBook:
         *,
         tokens: Iterable[str] | None = None,
         safety_margin_bps: int = 0,
+        store: VoucherStore | None = None,
     ) -> None:
         if not 0 <= safety_margin_bps <= 10_000:
             raise ValueError(f"safety_margin_bps must be within 0..10000, got {safety_margin_bps}")
@@ -533,7 +582,8 @@ class VoucherBook:
         self.tokens = None if tokens is None else frozenset(parse_address(t, "token") for t in tokens)
         self.safety_margin_bps = safety_margin_bps
         self._signers: dict[str, set[bytes]] = {}
-        self._latest: dict[str, tuple[Voucher, bytes]] = {}
+        self.store = store
+        self._latest: dict[str, tuple[Voucher, bytes]] = store.load(self.provider) if store is not None else {}
         self._lock = threading.Lock()
         for payer, addresses in (signers or {}).items():
             for address in addresses:
@@ -583,6 +633,7 @@ class VoucherBook:
             InvalidVoucherSignature: malformed, high s, or not from an authorized signer.
             StaleVoucher: older, reordered or replayed.
             VoucherNotCovered: the escrow would not cover what the voucher leaves uncollected.
+            Exception: the store could not write it (the book is unchanged; do not serve).
         """
         collection = voucher.collection_id
         if voucher.provider != self.provider:
@@ -620,5 +671,7 @@ class VoucherBook:
                 outstanding = voucher.value_aggregate - collected
                 if outstanding > cover:
                     raise VoucherNotCovered(collection, outstanding, cover)
+            if self.store is not None:
+                self.store.save(voucher, signature)  # durable before it is acknowledged
             self._latest[collection] = (voucher, signature)
         return voucher

@@ -18,6 +18,7 @@ from computerails.cli import (  # noqa: F401 (each registers its group or comman
     deployments,
     devnet,
     job,
+    meter,
     oracle,
     protocol,
     provider,

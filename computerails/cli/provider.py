@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
+from pathlib import Path
+from typing import Any
 
 import click
 from rich.progress import Progress
 from rich.table import Table
 
-from computerails.cli._common import ADDRESS, Settings, cli, console
+from computerails.cli._common import ADDRESS, CliError, Settings, cli, console
 from computerails.cli._ui import (
     AMOUNT,
     JOB_ID,
@@ -21,12 +24,14 @@ from computerails.cli._ui import (
     provider_rows,
     when,
 )
-from computerails.types import JobStatus
+from computerails.collector import CollectOutcome
+from computerails.types import JobStatus, to_raw
+from computerails.vouchers import signed_from_json
 
 
 @cli.group(cls=RoleGroup)
 def provider() -> None:
-    """Register, stake, unbond, accept jobs, claim rewards."""
+    """Register, stake, unbond, accept jobs, collect vouchers, claim rewards."""
 
 
 @provider.command("register")
@@ -158,3 +163,80 @@ def provider_status(s: Settings, address: str | None) -> None:
     rails, who = party(s, address)
     status = rails.provider.status(who)
     s.out(status, lambda: print_rows(f"Provider {status.address}", provider_rows(status, rails.staking_token.symbol)))
+
+
+@provider.command("collect")
+@click.option("--book", type=click.Path(dir_okay=False), help="The provider agent's voucher book (SQLite file).")
+@click.option(
+    "--voucher-file",
+    type=click.Path(exists=True, dir_okay=False),
+    help='JSON: {"voucher": {...}, "signature": "0x..."}, or a list of them.',
+)
+@click.option("--due", is_flag=True, help="Only what the collection policy says is due (with --book).")
+@click.option("--native-price", type=AMOUNT, help="Payment-token units one native coin is worth (for --due).")
+@click.option("--gas-price", type=AMOUNT, help="Gwei per gas the policy counts (default: the node's).")
+@click.option("--token", type=ADDRESS, help="The token --native-price is for (default: the deployment's first).")
+@click.pass_obj
+def provider_collect(
+    s: Settings,
+    book: str | None,
+    voucher_file: str | None,
+    due: bool,
+    native_price: Decimal | None,
+    gas_price: Decimal | None,
+    token: str | None,
+) -> None:
+    """Collect vouchers in one transaction: the book's latest voucher of every collection that
+    pays (or, with --due, only those worth the gas or whose payer's or signer's thaw ends within
+    a collection interval), or the vouchers of a file. Skipped vouchers are listed with the
+    escrow's reason."""
+    if (book is None) == (voucher_file is None):
+        raise CliError("give --book FILE (the provider agent's voucher book) or --voucher-file FILE")
+    if due and book is None:
+        raise CliError("--due decides over a --book; a --voucher-file is collected as it is")
+    if due and native_price is None:
+        raise CliError("--due needs --native-price: how many payment-token units one native coin is worth")
+    rails = s.rails()
+    collector = rails.collector
+    if voucher_file is not None:
+        data: Any = json.loads(Path(voucher_file).read_text())
+        signed = [signed_from_json(item) for item in (data if isinstance(data, list) else [data])]
+        outcomes = collector.collect_many(signed) if signed else []
+    else:
+        assert book is not None
+        if not Path(book).exists():
+            raise CliError(f"no voucher book at {book}")
+        info = rails.token(token)
+        prices = {info.address: to_raw(native_price, info.decimals)} if native_price is not None else {}
+        wei = None if gas_price is None else to_raw(gas_price, 9)
+        policy = collector.policy(prices)
+        outcomes = collector.collect_due(collector.open_book(book), policy, gas_price=wei, on_demand=not due)
+    s.out([_outcome(o) for o in outcomes], lambda: _print_outcomes(outcomes))
+
+
+def _outcome(o: CollectOutcome) -> dict[str, Any]:
+    return {
+        "index": o.index,
+        "collection_id": o.voucher.collection_id,
+        "payer": o.voucher.payer,
+        "payment": o.payment,
+        "error": None if o.error is None else {"name": o.error.error_name, "message": str(o.error)},
+    }
+
+
+def _print_outcomes(outcomes: list[CollectOutcome]) -> None:
+    if not outcomes:
+        console.print("Nothing to collect")
+        return
+    table = Table(title="Collected")
+    for col in ("#", "collection", "payer", "gross", "net", "outstanding", "result"):
+        table.add_column(col)
+    for o in outcomes:
+        p = o.payment
+        if p is None:
+            table.add_row(str(o.index), o.voucher.collection_id[:10], o.voucher.payer, "-", "-", "-", str(o.error))
+            continue
+        symbol = p.token.symbol
+        row = [amount(p.gross, symbol), amount(p.provider_net, symbol), amount(p.outstanding, symbol)]
+        table.add_row(str(o.index), p.collection_id[:10], p.payer, *row, "collected")
+    console.print(table)

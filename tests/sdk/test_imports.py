@@ -15,7 +15,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "computerails"
 FACADE = "computerails.rails"
-ROLES = {f"computerails.{m}" for m in ("client", "provider", "oracle", "governance", "views", "keeper", "arbitrator")}
+ROLES = {
+    f"computerails.{m}"
+    for m in ("client", "provider", "payer", "collector", "oracle", "governance", "views", "keeper", "arbitrator")
+}
 SESSION = "computerails.session"
 SHARED = "computerails.shared"
 

@@ -7,6 +7,7 @@ anvil starts for it. The contract's own digest is checked against these once Met
 
 from __future__ import annotations
 
+import json
 import threading
 
 import pytest
@@ -27,6 +28,8 @@ from computerails.vouchers import (
     VoucherBook,
     VoucherDomain,
     VoucherSigner,
+    signed_from_json,
+    signed_to_json,
 )
 from tests.support.signatures import SECP256K1_N, high_s_twin
 
@@ -385,3 +388,30 @@ def test_book_accept__beyond_escrow_less_margin__not_covered(domain, signer):
 
     book.accept(voucher, signer.sign(voucher), escrow_balance=1_000, collected=100)  # 900 outstanding: covered
     assert book.latest(COLLECTION) is not None
+
+
+# ───────────────────────── the JSON form a payer hands over ─────────────────────────
+
+
+def test_signed_json__round_trip_through_text__same_voucher_and_signature(signer):
+    voucher = _voucher()
+    signature = signer.sign(voucher)
+
+    text = json.dumps(signed_to_json(voucher, signature))
+
+    assert signed_from_json(json.loads(text)) == (voucher, signature)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [[], {"voucher": 1, "signature": "0x"}, {"voucher": {}}, {"voucher": {"payer": "0x12"}, "signature": "0x"}],
+)
+def test_signed_json__wrong_shape_or_field__invalid_voucher(data):
+    with pytest.raises(errors.InvalidVoucher):
+        signed_from_json(data)
+
+
+def test_signed_json__signature_not_hex__invalid_voucher(signer):
+    data = signed_to_json(_voucher(), signer.sign(_voucher())) | {"signature": "0xzz"}
+    with pytest.raises(errors.InvalidVoucher, match="not hex"):
+        signed_from_json(data)

@@ -1,0 +1,143 @@
+"""The provider's voucher book on disk (issue 12): what a book acknowledged survives a reopen of
+the SQLite file, a crash before the commit leaves the previous voucher whole (in the file and in
+the book), and full-width uint128/uint64 figures round-trip. Off chain: no anvil starts."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from eth_account import Account
+from eth_utils import to_checksum_address
+from sqlalchemy import event
+
+from computerails import errors
+from computerails.voucher_store import SqliteVoucherStore
+from computerails.vouchers import UINT64_MAX, UINT128_MAX, Meter, Voucher, VoucherBook, VoucherDomain, VoucherSigner
+
+PAYER_KEY = b"\x11" * 32
+PAYER = Account.from_key(PAYER_KEY).address
+PROVIDER = to_checksum_address("0x" + "70" * 20)
+TOKEN = to_checksum_address("0x" + "7e" * 20)
+DOMAIN = VoucherDomain(31337, "0x" + "e5" * 20)
+
+
+@pytest.fixture(autouse=True)
+def _revert_chain():
+    """Overrides the SDK suite's snapshot fixture: nothing here touches a chain."""
+    yield
+
+
+@pytest.fixture
+def path(tmp_path):
+    return tmp_path / "book.sqlite"
+
+
+def _book(path) -> VoucherBook:
+    return VoucherBook(DOMAIN, PROVIDER, {PAYER: [PAYER]}, store=SqliteVoucherStore(path))
+
+
+def _meter(budget: int = 10**9) -> Meter:
+    return Meter(VoucherSigner(DOMAIN, PAYER_KEY), payer=PAYER, provider=PROVIDER, token=TOKEN, budget=budget)
+
+
+def test_reopen__accepted_vouchers__latest_per_collection_kept(path):
+    book = _book(path)
+    first, second = _meter(), _meter()
+    for _ in range(3):
+        book.accept(*first.next(10))
+    latest_second = second.next(7)
+    book.accept(*latest_second)
+    book.store.close()
+
+    reopened = _book(path)
+
+    assert reopened.collections() == book.collections()
+    assert reopened.latest(first.collection_id)[0].value_aggregate == 30
+    assert reopened.latest(second.collection_id) == latest_second
+
+
+def test_reopen__stale_voucher_after_restart__still_refused(path):
+    book = _book(path)
+    meter = _meter()
+    old = meter.next(10)
+    book.accept(*old)
+    book.accept(*meter.next(10))
+    book.store.close()
+
+    with pytest.raises(errors.StaleVoucher):
+        _book(path).accept(*old)
+
+
+def test_crash_before_commit__book_and_file_keep_the_previous_voucher(path):
+    book = _book(path)
+    meter = _meter()
+    kept = meter.next(10)
+    book.accept(*kept)
+
+    def crash(_conn):
+        raise OSError("power lost before the commit")
+
+    event.listen(book.store.engine, "commit", crash)
+    with pytest.raises(OSError, match="power lost"):
+        book.accept(*meter.next(10))
+
+    assert book.latest(meter.collection_id) == kept  # never acknowledged, never kept
+    assert _book(path).latest(meter.collection_id) == kept
+
+
+def test_process_killed_mid_transaction__reopen_finds_the_previous_voucher(path):
+    book = _book(path)
+    meter = _meter()
+    kept = meter.next(10)
+    book.accept(*kept)
+    unsaved = meter.next(10)
+
+    pid = os.fork()
+    if pid == 0:  # the child writes the next voucher and dies before committing
+        store = SqliteVoucherStore(path)
+        conn = store.engine.connect()
+        conn.begin()
+        conn.exec_driver_sql("UPDATE vouchers SET value_aggregate = '1', request_count = '9'")
+        os._exit(0)
+    os.waitpid(pid, 0)
+
+    assert _book(path).latest(meter.collection_id) == kept
+    assert unsaved[0].request_count == kept[0].request_count + 1
+
+
+def test_save__lower_request_count_from_another_writer__row_unchanged(path):
+    store = SqliteVoucherStore(path)
+    meter = _meter()
+    old, new = meter.next(1), meter.next(1)
+    store.save(*new)
+
+    store.save(*old)
+
+    assert store.load(PROVIDER) == {meter.collection_id: new}
+
+
+def test_save__full_width_figures__round_trip(path):
+    store = SqliteVoucherStore(path)
+    voucher = Voucher(
+        payer=PAYER,
+        provider=PROVIDER,
+        token=TOKEN,
+        collection_id="0x" + "ab" * 32,
+        value_aggregate=UINT128_MAX,
+        request_count=UINT64_MAX,
+        timestamp=UINT64_MAX,
+        metadata="0x" + "cd" * 32,
+    )
+    signature = VoucherSigner(DOMAIN, PAYER_KEY).sign(voucher)
+
+    store.save(voucher, signature)
+
+    assert SqliteVoucherStore(path).load(PROVIDER) == {voucher.collection_id: (voucher, signature)}
+
+
+def test_load__another_providers_rows__not_loaded(path):
+    store = SqliteVoucherStore(path)
+    store.save(*_meter().next(1))
+
+    assert store.load(TOKEN) == {}
