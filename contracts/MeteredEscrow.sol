@@ -662,7 +662,11 @@ contract MeteredEscrow is IMeteredEscrow, AccessControl, Pausable, ReentrancyGua
         PaymentToken memory tm = t;
         lockAmount = (gross * tm.stakeRatio) / WAD;
         if (lockAmount > lockable) {
-            return (abi.encodeWithSelector(IProviderStaking.InsufficientFreeStake.selector, lockable, lockAmount), 0, 0);
+            return (
+                abi.encodeWithSelector(IProviderStaking.InsufficientFreeStake.selector, lockable, lockAmount),
+                0,
+                0
+            );
         }
         uint256 fee = _record(c, a, gross, balance);
         _claimable[v.provider][v.token] += gross - fee;

@@ -328,7 +328,11 @@ contract ProviderStaking is IProviderStaking, AccessControl, ReentrancyGuardTran
         uint256 penaltyBps,
         address beneficiary,
         uint256 shareBps
-    ) external onlyRole(COLLATERAL_MANAGER_ROLE) returns (uint256 slashed, uint256 fromLocked, uint256 beneficiaryAmount) {
+    )
+        external
+        onlyRole(COLLATERAL_MANAGER_ROLE)
+        returns (uint256 slashed, uint256 fromLocked, uint256 beneficiaryAmount)
+    {
         if (penaltyBps > BPS) revert BpsOutOfRange(0, BPS, penaltyBps);
         if (shareBps > BPS) revert BpsOutOfRange(0, BPS, shareBps);
         Provider storage p = _providers[account];

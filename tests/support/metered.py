@@ -47,6 +47,8 @@ def deploy_metered(project: Any, governance: Any, treasury: Any, staking: Any, h
     if usd is not None:
         contract.setPaymentToken(usd, True, STAKE_RATIO, sender=governance)
     return contract
+
+
 CID = b"\x11" * 32
 OTHER_CID = b"\x22" * 32
 META = b"\x33" * 32

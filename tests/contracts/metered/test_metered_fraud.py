@@ -77,7 +77,9 @@ def test_fraud__wrong_answer__slashes_lock_first_pays_payer_jails(
     assert metered.stakeLock(provider).locked == 0  # the lock it took is gone
     assert staking.claimable(client) - payer_before == payer_share
     assert staking.claimable(treasury) - treasury_before == penalty - payer_share
-    assert metered.collection(client, provider, attestation[0][2], attestation[0][3]).fraudFloor == attestation[0][4] + 1
+    assert (
+        metered.collection(client, provider, attestation[0][2], attestation[0][3]).fraudFloor == attestation[0][4] + 1
+    )
 
 
 def test_fraud__penalty_smaller_than_the_lock__older_bucket_first(
@@ -220,7 +222,13 @@ def test_fraud__signed_by_outsiders_or_for_another_receipt__refused(
     attestation, _, _ = attest()
     digest = metered.fraudAttestationDigest(attestation)
     with reverts(hub.SignerNotOracle, signer=outsider.address):
-        metered.submitFraudAttestation(attestation, quorum.sign(digest, [outsider]) + quorum.sign(digest, sorted_oracles[:1]) if outsider.address < sorted_oracles[0].address else quorum.sign(digest, sorted_oracles[:1]) + quorum.sign(digest, [outsider]), sender=relayer)
+        metered.submitFraudAttestation(
+            attestation,
+            quorum.sign(digest, [outsider]) + quorum.sign(digest, sorted_oracles[:1])
+            if outsider.address < sorted_oracles[0].address
+            else quorum.sign(digest, sorted_oracles[:1]) + quorum.sign(digest, [outsider]),
+            sender=relayer,
+        )
     # the quorum signed request 7; naming request 9 changes the digest the signatures must cover
     _, sigs, _ = attest()
     r = list(attestation[0])

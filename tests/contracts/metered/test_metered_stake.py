@@ -51,7 +51,12 @@ def test_collect__next_window__moves_the_bucket_to_previous__then_releases_it_on
     chain.pending_timestamp = first_release - 1  # the next window, the first lock still held
     v2, s2 = make_voucher(client, provider, valueAggregate=3 * USD)
     metered.collect(v2.args(), s2, sender=provider)
-    assert lock_of(metered, provider) == (stake_for(2 * USD), first_release + DISPUTE_WINDOW, stake_for(USD), first_release)
+    assert lock_of(metered, provider) == (
+        stake_for(2 * USD),
+        first_release + DISPUTE_WINDOW,
+        stake_for(USD),
+        first_release,
+    )
     chain.pending_timestamp = first_release
     v3, s3 = make_voucher(client, provider, valueAggregate=4 * USD)
     receipt = metered.collect(v3.args(), s3, sender=provider)
