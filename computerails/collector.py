@@ -36,9 +36,11 @@ from computerails.types import Payout, TokenInfo, VoucherPayment, from_raw
 from computerails.voucher_store import SqliteVoucherStore
 from computerails.vouchers import Voucher, VoucherBook, VoucherDomain
 
-#: Gas per voucher of ``collectMany`` at 50 vouchers from 5 payers, new collections (measured by
-#: tests/gas/test_metered_gas.py, docs/METERED.md "Gas"): the policy's default cost of collecting.
-COLLECT_MANY_GAS_PER_VOUCHER = 42_470
+#: Gas per voucher of ``collectMany`` at 50 vouchers from 5 payers, new collections, stake lock
+#: included (measured by tests/contracts/metered/test_metered_gas.py, docs/METERED.md "Gas"): the
+#: policy's default cost of collecting.
+COLLECT_MANY_GAS_PER_VOUCHER = 43_593
+WAD = 10**18
 BPS = 10_000
 WEI_PER_NATIVE = 10**18
 
@@ -57,11 +59,8 @@ class Trigger(str, Enum):
 
 @dataclass(frozen=True)
 class CollectionState:
-    """What the chain says about one kept voucher's collection (raw token units, unix seconds).
-
-    A later stake lock adds the provider stake the collection would lock here, and a blocker to
-    :meth:`CollectionPolicy.decide` when the free stake does not cover it.
-    """
+    """What the chain says about one kept voucher's collection (raw token units, unix seconds;
+    stake in raw staking-token units)."""
 
     voucher: Voucher
     signature: bytes
@@ -71,6 +70,8 @@ class CollectionState:
     balance: int  # the payer's escrow balance for this provider and token
     escrow_thaw_end: int | None  # the payer's running thaw, if any
     signer_thaw_end: int | None  # the signer's running thaw, if any (never for the payer's own key)
+    stake_ratio: int = 0  # staking units locked per token unit collected, scaled by 1e18
+    lockable: int | None = None  # the provider's stake a collection could lock now (None: unknown)
 
     @property
     def outstanding(self) -> int:
@@ -81,6 +82,11 @@ class CollectionState:
     def payable(self) -> int:
         """What a collection would pay now (gross): the outstanding value the balance covers."""
         return min(self.outstanding, self.balance)
+
+    @property
+    def stake_needed(self) -> int:
+        """The provider stake collecting now would lock for the dispute window."""
+        return self.payable * self.stake_ratio // WAD
 
     @property
     def net(self) -> int:
@@ -150,6 +156,11 @@ class CollectionPolicy:
             blocked = "nothing outstanding"
         elif state.balance == 0:
             blocked = "the payer's escrow is empty: ask for a top-up"
+        elif state.lockable is not None and state.stake_needed > state.lockable:
+            blocked = (
+                f"collecting locks {state.stake_needed} stake units but only {state.lockable} are free: add stake "
+                "(or wait for earlier locks to be released)"
+            )
         trigger = None
         if on_demand:
             trigger = Trigger.ON_DEMAND
@@ -241,17 +252,27 @@ class CollectorAPI:
             return s.now(), []
         domain = self.domain
         signers = [domain.recover(v, sig) for v, sig in vouchers]
-        requests = [s.latest_time(), s.call("MeteredEscrow", s.metered, "feeBps")]
+        tokens = sorted({v.token for v, _ in vouchers})
+        requests = [
+            s.latest_time(),
+            s.call("MeteredEscrow", s.metered, "feeBps"),
+            s.call("MeteredEscrow", s.metered, "stakeLock", s.address),
+            s.call("ProviderStaking", s.staking.address, "providerInfo", s.address),
+            *(s.call("MeteredEscrow", s.metered, "stakeRatio", t) for t in tokens),
+        ]
         for (voucher, _), signer in zip(vouchers, signers):
             requests += [
                 self._collection_request(voucher),
                 self._account_request(voucher),
                 s.call("MeteredEscrow", s.metered, "signerInfo", signer),
             ]
-        now, fee, *rest = s.rpc.run(requests)
+        now, fee, lock, info, *rest = s.rpc.run(requests)
+        ratios = dict(zip(tokens, rest[: len(tokens)]))
+        rest = rest[len(tokens) :]
+        lockable = _lockable(lock, info)
         states = []
         for i, ((voucher, signature), signer) in enumerate(zip(vouchers, signers)):
-            (collected, fee_bps, started), (balance, _thawing, thaw_end), (_payer, signer_thaw, _) = rest[
+            (collected, fee_bps, started, *_), (balance, _thawing, thaw_end), (_payer, signer_thaw, _) = rest[
                 3 * i : 3 * i + 3
             ]
             states.append(
@@ -264,6 +285,8 @@ class CollectorAPI:
                     balance=balance,
                     escrow_thaw_end=thaw_end or None,
                     signer_thaw_end=signer_thaw or None,
+                    stake_ratio=int(ratios[voucher.token]),
+                    lockable=lockable,
                 )
             )
         return now, states
@@ -430,3 +453,13 @@ class CollectorAPI:
                 )
             )
         return out
+
+
+def _lockable(lock: Any, info: Any) -> int:
+    """What ProviderStaking would let a collection lock now (its ``lockable``): free stake plus
+    the metered locks a collection releases first, less any shortfall those pay. `lock` is
+    ``stakeLock``'s and `info` ``providerInfo``'s tuple."""
+    *_, releasable = lock
+    _registered, _jailed, jailed_for_downtime, _left, _staked, _locked, free, _unbonding, _end, shortfall, *_ = info
+    lockable = int(free) + int(releasable)
+    return max(lockable - int(shortfall), 0) if jailed_for_downtime else lockable

@@ -247,7 +247,7 @@ ERRORS_BY_SELECTOR: dict[bytes, type[ContractRevert]] = {}
 #: 12; the SDK classes below are :class:`PreconditionError` subclasses: nothing was sent). Their
 #: revert classes take the suffix ``Revert``: ``StaleVoucherRevert`` with ``error_name``
 #: ``"StaleVoucher"``.
-REVERT_SUFFIXED = frozenset({"StaleVoucher", "InvalidVoucherSignature"})
+REVERT_SUFFIXED = frozenset({"StaleVoucher", "InvalidVoucherSignature", "InvalidReceiptSignature"})
 
 
 def revert_class_name(error_name: str) -> str:
@@ -537,6 +537,10 @@ class BudgetExceeded(PreconditionError):
 
 
 # ───────────────────────────── response receipts (issue 12) ─────────────────────────────
+
+
+class FraudNotProven(PreconditionError):
+    """The recomputed answer equals the one the provider signed: there is nothing to attest."""
 
 
 class InvalidReceipt(PreconditionError):

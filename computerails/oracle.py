@@ -1,4 +1,5 @@
-"""The oracle role: sign EIP-712 attestations and uptime reports, collect a quorum, relay it."""
+"""The oracle role: sign EIP-712 attestations, uptime reports and fraud attestations (a metered
+request answered wrongly), collect a quorum, relay it."""
 
 from __future__ import annotations
 
@@ -9,24 +10,36 @@ from typing import TypeVar
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
-from computerails import eip712, shared
+from computerails import eip712, receipts, shared
 from computerails.addresses import parse_address
 from computerails.errors import (
+    FraudNotProven,
+    InvalidReceiptSignature,
     InvalidSignatures,
     NothingClaimable,
     PreconditionError,
     StaleSignatures,
     WrongJobState,
 )
+from computerails.receipts import FraudAttestation, ResponseReceipt
 from computerails.session import Session
 from computerails.tx import Call, SentTransaction
-from computerails.types import Attestation, JobStatus, Payout, Signature, UptimeOutcome, UptimeReport, from_raw
+from computerails.types import (
+    Attestation,
+    FraudOutcome,
+    JobStatus,
+    Payout,
+    Signature,
+    UptimeOutcome,
+    UptimeReport,
+    from_raw,
+)
 
 Signer = LocalAccount | str | bytes
 _SIGNED_MEMORY = 4_096  # own signatures remembered for the quorum check
-Statement = Attestation | UptimeReport
+Statement = Attestation | UptimeReport | FraudAttestation
 #: A statement's own type, kept through prepare() and friends.
-S = TypeVar("S", Attestation, UptimeReport, Statement)
+S = TypeVar("S", Attestation, UptimeReport, FraudAttestation, Statement)
 
 
 def _account(signer: Signer) -> LocalAccount:
@@ -53,9 +66,12 @@ class OracleAPI:
         return statement.model_copy(update={"config_version": self.config_version()})
 
     def digest(self, statement: Statement) -> bytes:
-        """The EIP-712 digest of an attestation or report for this deployment's hub (a statement
-        without a config version is signed under the hub's current one)."""
+        """The EIP-712 digest of an attestation or report for this deployment's hub, or of a
+        fraud attestation for its MeteredEscrow (a statement without a config version is signed
+        under the hub's current one)."""
         statement = self.prepare(statement)
+        if isinstance(statement, FraudAttestation):
+            return statement.digest(shared.voucher_domain(self._s))
         if isinstance(statement, Attestation):
             struct = eip712.attestation_struct_hash(*statement.as_tuple())
         elif isinstance(statement, UptimeReport):
@@ -77,6 +93,53 @@ class OracleAPI:
     def sign_uptime_report(self, report: UptimeReport, signer: Signer | None = None) -> Signature:
         """Sign an uptime report (default signer: the connection's account)."""
         return self._sign(report, signer)
+
+    def fraud_attestation(
+        self,
+        receipt: ResponseReceipt,
+        provider_signature: bytes | str,
+        recomputed_response_hash: bytes | str,
+        *,
+        valid_for: int = 3_600,
+        now: int | None = None,
+    ) -> FraudAttestation:
+        """A fraud attestation over `receipt`, checked off chain first: an oracle signs one only
+        when the provider's own key signed the receipt and the recomputed answer differs.
+
+        Raises:
+            InvalidReceiptSignature: `provider_signature` is malformed or by another key than the
+                receipt's provider (then it proves nothing against the provider).
+            FraudNotProven: the recomputed answer equals the one the provider signed.
+        """
+        signature = (
+            bytes.fromhex(provider_signature.removeprefix("0x"))
+            if isinstance(provider_signature, str)
+            else bytes(provider_signature)
+        )
+        domain = shared.voucher_domain(self._s)
+        signer = receipts.recover(domain, receipt, signature)
+        if signer != receipt.provider:
+            raise InvalidReceiptSignature(
+                f"the receipt is signed by {signer}, not by its provider {receipt.provider}: it proves nothing",
+                collection_id=receipt.collection_id,
+            )
+        attestation = FraudAttestation(
+            receipt=receipt,
+            provider_signature=signature,
+            recomputed_response_hash=recomputed_response_hash,
+            deadline=(self._s.rpc.run([self._s.latest_time()])[0] if now is None else now) + valid_for,
+            config_version=self.config_version(),
+        )
+        if attestation.recomputed_response_hash == receipt.response_hash:
+            raise FraudNotProven(
+                f"request {receipt.request_index} of collection {receipt.collection_id}: the recomputed answer "
+                "matches the one the provider signed",
+            )
+        return attestation
+
+    def sign_fraud_attestation(self, attestation: FraudAttestation, signer: Signer | None = None) -> Signature:
+        """Sign a fraud attestation (default signer: the connection's account)."""
+        return self._sign(attestation, signer)
 
     def collect_signatures(
         self, statement: Statement, signers: Iterable[Signer], k: int | None = None
@@ -176,6 +239,86 @@ class OracleAPI:
         if reported:
             raise PreconditionError(f"a report for {report.provider} in epoch {report.epoch} was already applied")
         return s.tx.send(call, label="submitUptimeReport", gas=simulation.gas_limit(simulated))
+
+    def submit_fraud_attestation(
+        self, attestation: FraudAttestation, signatures: Sequence[Signature]
+    ) -> SentTransaction:
+        """Relay a quorum-signed fraud attestation to the MeteredEscrow, which slashes and jails
+        the provider (read what it did with :meth:`fraud_outcome`).
+
+        Raises:
+            StaleSignatures: signed under an earlier oracle configuration.
+            InvalidSignatures: as for :meth:`submit_attestation`.
+            FraudNotProven: the recomputed answer equals the signed one.
+            PreconditionError: the deadline has passed, or this request (or a later one of the
+                collection) was already punished.
+        """
+        attestation = self._signed_statement(attestation, signatures)
+        packed = self._check_quorum(attestation, signatures)
+        r = attestation.receipt
+        if attestation.recomputed_response_hash == r.response_hash:
+            raise FraudNotProven(f"request {r.request_index}: the recomputed answer matches the signed one")
+        s = self._s
+        call = Call(
+            s.metered,
+            s.abi["MeteredEscrow"]["submitFraudAttestation"].encode(attestation.as_tuple(), packed),
+            "submitFraudAttestation",
+        )
+        simulation = s.tx.simulation(call.address, call.data)
+        now, collection, version, simulated = s.rpc.run(
+            [
+                s.latest_time(),
+                s.call(
+                    "MeteredEscrow",
+                    s.metered,
+                    "collection",
+                    r.payer,
+                    r.provider,
+                    r.token,
+                    bytes.fromhex(r.collection_id[2:]),
+                ),
+                s.call("AttestationHub", s.hub.address, "configVersion"),
+                simulation.request,
+            ]
+        )
+        self._require_version(attestation, version)
+        if attestation.deadline < now:
+            raise PreconditionError(f"fraud attestation deadline {attestation.deadline} has passed; sign a fresh one")
+        _collected, _fee, _started, floor, *_ = collection
+        if r.request_index < floor:
+            raise PreconditionError(
+                f"collection {r.collection_id} was already punished up to request {floor - 1}: "
+                f"request {r.request_index} can no longer be"
+            )
+        return s.tx.send(call, label="submitFraudAttestation", gas=simulation.gas_limit(simulated))
+
+    def fraud_outcome(self, sent: SentTransaction) -> FraudOutcome:
+        """What a relayed fraud attestation did, from its receipt's events (staking-token units).
+
+        Raises:
+            PreconditionError: the transaction punished no receipt.
+        """
+        s = self._s
+        punished = s.abi["MeteredEscrow"].events["FraudPunished"].logs(sent.receipt, s.metered)
+        if not punished:
+            raise PreconditionError(f"transaction {sent.tx_hash} punished no receipt")
+        (p,) = punished
+        (slash,) = s.abi["ProviderStaking"].events["FraudSlashed"].logs(sent.receipt, s.staking.address)
+        jailed = s.abi["ProviderStaking"].events["ProviderJailed"].logs(sent.receipt, s.staking.address)
+        token = s.staking_token
+        d = token.decimals
+        return FraudOutcome(
+            provider=p["provider"],
+            payer=p["payer"],
+            receipt_digest="0x" + bytes(p["receiptDigest"]).hex(),
+            request_index=p["requestIndex"],
+            slashed=from_raw(slash["amount"], d),
+            from_locked=from_raw(slash["fromLocked"], d),
+            payer_amount=from_raw(slash["beneficiaryAmount"], d),
+            jailed=bool(jailed),
+            token=token,
+            tx_hash=sent.tx_hash,
+        )
 
     def attest(
         self,

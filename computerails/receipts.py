@@ -24,8 +24,10 @@ from __future__ import annotations
 from typing import Any
 
 from eth_utils import to_checksum_address
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from computerails.addresses import parse_address
+from computerails.eip712 import SIGNATURE_LENGTH
 from computerails.errors import InvalidReceipt, InvalidReceiptSignature
 from computerails.vouchers import (
     Address,
@@ -156,3 +158,92 @@ class ReceiptSigner:
                 collection_id=receipt.collection_id,
             )
         return sign_digest(self._key, digest(self.domain, receipt))
+
+
+# ───────────────────────── fraud attestations ─────────────────────────
+
+FRAUD_ATTESTATION_TYPE = (
+    "FraudAttestation(bytes32 receiptDigest,bytes32 recomputedResponseHash,uint256 deadline,uint256 configVersion)"
+)
+FRAUD_ATTESTATION_TYPEHASH = keccak256(FRAUD_ATTESTATION_TYPE.encode())
+FRAUD_ATTESTATION_FIELDS: list[dict[str, str]] = [
+    {"name": "receiptDigest", "type": "bytes32"},
+    {"name": "recomputedResponseHash", "type": "bytes32"},
+    {"name": "deadline", "type": "uint256"},
+    {"name": "configVersion", "type": "uint256"},
+]
+
+
+class FraudAttestation(BaseModel):
+    """What oracles sign when they recompute a paid request and get another answer than the one
+    the provider signed: EIP-712 ``FraudAttestation`` in the MeteredEscrow's domain, over the
+    receipt's digest. ``MeteredEscrow.submitFraudAttestation`` takes it with a quorum of the
+    AttestationHub's oracles and slashes the provider.
+
+    Construction checks every field and raises :class:`~computerails.errors.InvalidReceipt`.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    receipt: ResponseReceipt
+    provider_signature: str  # 0x-prefixed 65 bytes: the provider's signature over the receipt
+    recomputed_response_hash: Word  # what the request's answer hashes to, recomputed
+    deadline: int  # unix seconds; the oracles' signatures are void afterwards
+    #: The hub's oracle configuration the signatures are made under. None: the current one,
+    #: filled in by ``rails.oracle`` when signing and relaying.
+    config_version: int | None = None
+
+    def __init__(self, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except ValidationError as exc:
+            collection = getattr(data.get("receipt"), "collection_id", "")
+            raise InvalidReceipt(f"invalid fraud attestation: {exc}", collection_id=collection) from None
+
+    @field_validator("provider_signature", mode="before")
+    @classmethod
+    def _signature(cls, v: Any) -> str:
+        raw = bytes(v) if isinstance(v, (bytes, bytearray)) else bytes.fromhex(str(v).removeprefix("0x"))
+        if len(raw) != SIGNATURE_LENGTH:
+            raise ValueError(f"provider_signature must be {SIGNATURE_LENGTH} bytes, got {len(raw)}")
+        return "0x" + raw.hex()
+
+    @field_validator("deadline", "config_version")
+    @classmethod
+    def _uint256(cls, v: int | None) -> int | None:
+        if v is not None and not 0 <= v < 2**256:
+            raise ValueError("must fit uint256")
+        return v
+
+    def _version(self) -> int:
+        if self.config_version is None:
+            raise ValueError("config_version is not set: sign and relay through rails.oracle, which fills it in")
+        return self.config_version
+
+    def struct_hash(self, domain: VoucherDomain) -> bytes:
+        """``hashStruct(FraudAttestation)``: the receipt enters by its digest in `domain`."""
+        return keccak256(
+            FRAUD_ATTESTATION_TYPEHASH
+            + digest(domain, self.receipt)
+            + bytes.fromhex(self.recomputed_response_hash[2:])
+            + self.deadline.to_bytes(32, "big")
+            + self._version().to_bytes(32, "big")
+        )
+
+    def digest(self, domain: VoucherDomain) -> bytes:
+        """What each oracle signs (the MeteredEscrow's ``fraudAttestationDigest``)."""
+        return domain.typed_digest(self.struct_hash(domain))
+
+    def as_tuple(self) -> tuple[Any, ...]:
+        """The struct as ``submitFraudAttestation`` takes it.
+
+        Raises:
+            ValueError: ``config_version`` is not set.
+        """
+        return (
+            self.receipt.as_tuple(),
+            bytes.fromhex(self.provider_signature[2:]),
+            bytes.fromhex(self.recomputed_response_hash[2:]),
+            self.deadline,
+            self._version(),
+        )

@@ -370,6 +370,23 @@ class UptimeOutcome(_Model):
 # ───────────────────────── metered payments (issue 12) ─────────────────────────
 
 
+class FraudOutcome(_Model):
+    """What a relayed fraud attestation did (staking-token units): the provider's slash, the
+    part of it taken from its collections' stake lock, the payer's share (claimable from
+    ProviderStaking), and whether it jailed the provider."""
+
+    provider: str
+    payer: str
+    receipt_digest: str
+    request_index: int
+    slashed: Decimal
+    from_locked: Decimal
+    payer_amount: Decimal
+    jailed: bool  # this attestation jailed the provider (False if it already was)
+    token: TokenInfo
+    tx_hash: str
+
+
 class EscrowAccount(_Model):
     """A payer's MeteredEscrow account for one provider and token (token units): collections
     draw on the whole ``balance``; ``thawing`` is withdrawable from ``thaw_end`` on."""

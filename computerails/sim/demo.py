@@ -125,7 +125,7 @@ def print_metered(metered: dict[str, Any], table: Callable[[str, list[dict[str, 
     table(
         "Metered inference: providers",
         metered["providers"],
-        ["name", "role", "requests", "wrong_answers", "caught", "collected", "net", "claimed"],
+        ["name", "role", "requests", "wrong_answers", "caught", "slashed", "jailed", "collected", "net", "claimed"],
     )
     table(
         "Metered inference: payers",
@@ -145,6 +145,17 @@ def print_metered(metered: dict[str, Any], table: Callable[[str, list[dict[str, 
                 for e in metered["evidence"][:EVIDENCE_ROWS]
             ],
             ["name", "request", "signed", "recomputed"],
+        )
+    if metered.get("slashes"):
+        table(
+            "Fraud attestations (k-of-n oracles over the provider's receipt)",
+            metered["slashes"][:EVIDENCE_ROWS],
+            ["provider", "payer", "request", "slashed", "from_locked", "payer_share", "jailed", "gas"],
+        )
+        console.print(
+            f"Fraud: {len(metered['slashes'])} attestations landed ({metered['fraud_gas']:,} gas); payers compensated "
+            f"{', '.join(f'{k} {v} stake' for k, v in metered['payers_compensated'].items())}; a replay was refused: "
+            f"{metered['replay_refused']}"
         )
     console.print(
         f"Metered: {metered['requests']} requests served in {metered['collections']} collections, paid by "

@@ -475,6 +475,7 @@ class Marketplace:
             providers=self.providers,
             dishonest=self.dishonest,
             oracle=self.oracles[0],
+            oracle_keys=[o.key for o in self.oracles],
             treasury=self.treasury,
             requests=self.cfg.metered_requests,
             seed=self.cfg.seed,

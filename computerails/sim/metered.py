@@ -11,11 +11,17 @@ After the job phases, some of the marketplace's clients become payers of metered
    the provider runs :func:`computerails.models.digits.infer` (the real, integer model) and
    countersigns a :class:`~computerails.receipts.ResponseReceipt`, which the payer checks against
    the answer it got. The dishonest provider returns a wrong answer on every third request.
-3. **Spot check.** An oracle samples a tenth of each collection's receipts, checks the provider's
+3. **Collect.** Each provider collects its latest voucher per payer (``collectMany`` when it has
+   several, one transaction): the escrow pays it and locks ``gross × stakeRatio`` of its free
+   stake for the dispute window.
+4. **Spot check.** An oracle samples a tenth of each collection's receipts, checks the provider's
    signature, recomputes the answer and compares response hashes. A mismatch is fraud, proven by
-   the provider's own signature: :meth:`MeteredPhase.submit_fraud_evidence` receives it.
-4. **Collect and claim.** Each provider collects its latest voucher per payer (``collectMany``
-   when it has several, one transaction) and claims; the treasury claims the fees.
+   the provider's own signature: :meth:`MeteredPhase.punish` has k oracles sign a
+   FraudAttestation over each such receipt (in request order per collection) and relays it: the
+   MeteredEscrow slashes the provider's locked and free stake, pays the payer its share and jails
+   it. One replayed attestation shows a receipt is punished only once.
+5. **Claim.** Providers claim their net (a jailed one too: it was paid for answers served), the
+   treasury the fees, wronged payers their share of the slash.
 
 Nothing here imports Ape or the marketplace: the marketplace hands over its actors.
 """
@@ -37,6 +43,7 @@ from web3.logs import DISCARD
 
 from computerails import receipts
 from computerails.deployments import load_artifact
+from computerails.errors import PreconditionError
 from computerails.models import digits
 from computerails.models.digits import InferenceResult
 from computerails.rails import ComputeRails
@@ -112,7 +119,8 @@ class MeteredPhase:
         payers: who pays (the demo's first clients).
         providers: who serves (every provider of the demo).
         dishonest: the provider that returns wrong answers.
-        oracle: who spot-checks receipts.
+        oracle: who spot-checks receipts and relays fraud attestations.
+        oracle_keys: the oracle set's keys (k of them sign each fraud attestation).
         treasury: the fee recipient (claims the fees).
         requests: requests per payer-provider collection.
         seed: makes collection ids, samples and images reproducible.
@@ -129,6 +137,7 @@ class MeteredPhase:
         providers: Sequence[Party],
         dishonest: Party,
         oracle: Party,
+        oracle_keys: Sequence[str],
         treasury: Party,
         requests: int,
         seed: int,
@@ -138,7 +147,7 @@ class MeteredPhase:
         senders: int,
     ) -> None:
         self.payers, self.providers, self.dishonest = list(payers), list(providers), dishonest
-        self.oracle, self.treasury = oracle, treasury
+        self.oracle, self.oracle_keys, self.treasury = oracle, list(oracle_keys), treasury
         self.requests = requests
         self.rng = random.Random(f"metered/{seed}")
         self.seed = seed
@@ -161,14 +170,19 @@ class MeteredPhase:
         self.collect_gas = 0
         self.collect_transactions = 0
         self.claimed: dict[str, int] = {}
+        self.slashes: list[dict[str, Any]] = []  # one per fraud attestation that landed
+        self.fraud_gas = 0
+        self.replay_refused = ""  # the SDK's refusal of a replayed attestation
+        self.slash_claimed: dict[str, int] = {}  # payers' shares claimed from ProviderStaking
 
     # ── the phase ──
     def run(self) -> dict[str, Any]:
-        """Fund, serve, spot-check, collect and claim; returns the report section."""
+        """Fund, serve, collect, spot-check and punish, claim; returns the report section."""
         self.fund()
         self.serve()
-        self.spot_check()
         self.collect()
+        self.spot_check()
+        self.punish()
         self.claim()
         return self.summary()
 
@@ -309,13 +323,8 @@ class MeteredPhase:
                     )
 
     def submit_fraud_evidence(self, evidence: FraudEvidence) -> None:
-        """**The fraud-slash hook.** Receives a provider's signed receipt, its signature and the
-        honestly recomputed response hash: proof of a wrong answer by the provider's own key.
-
-        For now it records and prints the evidence. The on-chain slash (a k-of-n
-        FraudAttestation over this receipt through the AttestationHub, slashing and jailing the
-        provider, paying the payer its share) is wired in here once the contracts have it.
-        """
+        """Keep a provider's signed receipt, its signature and the honestly recomputed response
+        hash: proof of a wrong answer by the provider's own key (:meth:`punish` relays it)."""
         self.evidence.append(evidence)
         r = evidence.receipt
         self.log(
@@ -323,6 +332,46 @@ class MeteredPhase:
             f"{r.request_index} of collection {r.collection_id[:18]}…; "
             f"recomputed {evidence.recomputed_response_hash[:18]}…"
         )
+
+    def punish(self) -> None:
+        """k oracles sign a FraudAttestation over every piece of evidence and the spot checker
+        relays it: the provider is slashed (its collections' stake lock first) and jailed, the
+        payer receives its share. Per collection in request order (the escrow punishes a
+        collection's receipts only in that order); then one replay, refused before sending."""
+        api = self.oracle.rails.oracle
+        ordered = sorted(self.evidence, key=lambda e: (e.receipt.collection_id, e.receipt.request_index))
+        if not ordered:
+            return
+        with self.progress("Metered: fraud attestations", len(ordered)) as advance:
+            for evidence in ordered:
+                attestation = api.fraud_attestation(
+                    evidence.receipt, evidence.signature, evidence.recomputed_response_hash
+                )
+                sent = api.submit_fraud_attestation(attestation, api.collect_signatures(attestation, self.oracle_keys))
+                outcome = api.fraud_outcome(sent)
+                self.fraud_gas += sent.gas_used
+                self.slashes.append(
+                    {
+                        "provider": self._name(outcome.provider),
+                        "payer": self._payer_name(outcome.payer),
+                        "request": outcome.request_index,
+                        "slashed": outcome.slashed,
+                        "from_locked": outcome.from_locked,
+                        "payer_share": outcome.payer_amount,
+                        "jailed": outcome.jailed,
+                        "gas": sent.gas_used,
+                    }
+                )
+                advance()
+        first = ordered[0]
+        replay = api.fraud_attestation(first.receipt, first.signature, first.recomputed_response_hash)
+        try:
+            api.submit_fraud_attestation(replay, api.collect_signatures(replay, self.oracle_keys))
+        except PreconditionError as exc:
+            self.replay_refused = str(exc)
+            self.log(f"replayed fraud attestation refused: {exc}")
+        else:
+            raise RuntimeError("a replayed fraud attestation was accepted: a receipt must be punished once")
 
     def collect(self) -> None:
         """Each provider collects its latest voucher per payer in one transaction."""
@@ -352,9 +401,18 @@ class MeteredPhase:
         self.collect_transactions += 1
 
     def claim(self) -> None:
-        """Providers claim their net, the treasury its fees."""
+        """Providers claim their net, the treasury its fees, wronged payers their share of the
+        fraud slashes (from ProviderStaking)."""
         claimants = [*self.providers, self.treasury]
-        with self.progress("Metered: claims", len(claimants)) as advance:
+        wronged = [p for p in self.payers if any(s["payer"] == p.name for s in self.slashes)]
+        with self.progress("Metered: claims", len(claimants) + len(wronged)) as advance:
+
+            def claim_share(payer: Party) -> None:
+                payout = payer.rails.oracle.claim_reward()
+                self.slash_claimed[payer.address] = to_raw(payout.amount, STAKE_DECIMALS)
+                advance()
+
+            self._each(wronged, claim_share)
 
             def claim_one(party: Party) -> None:
                 owed = party.rails.read("MeteredEscrow", self.escrow.address, "claimable", party.address, self.token)
@@ -409,6 +467,9 @@ class MeteredPhase:
     def _name(self, provider: str) -> str:
         return next((p.name for p in self.providers if p.address == provider), provider)
 
+    def _payer_name(self, payer: str) -> str:
+        return next((p.name for p in self.payers if p.address == payer), payer)
+
     def _amount(self, raw: int) -> Decimal:
         return from_raw(raw, self.decimals)
 
@@ -426,6 +487,8 @@ class MeteredPhase:
                     "requests": len(mine),
                     "wrong_answers": sum(item.wrong for item in mine),
                     "caught": sum(e.receipt.provider == p.address for e in self.evidence),
+                    "slashed": sum((s["slashed"] for s in self.slashes if s["provider"] == p.name), Decimal(0)),
+                    "jailed": p.rails.provider.status(p.address).jailed,
                     "collected": self._amount(sum(int(e["gross"]) for e in paid)),
                     "net": self._amount(sum(int(e["providerNet"]) for e in paid)),
                     "claimed": self._amount(self.claimed.get(p.address, 0)),
@@ -453,6 +516,12 @@ class MeteredPhase:
                 for b in books
             ],
             "fees_claimed": self._amount(self.claimed.get(self.treasury.address, 0)),
+            "slashes": self.slashes,
+            "fraud_gas": self.fraud_gas,
+            "replay_refused": self.replay_refused,
+            "payers_compensated": {
+                self._payer_name(a): from_raw(v, STAKE_DECIMALS) for a, v in sorted(self.slash_claimed.items())
+            },
             "evidence": [
                 {
                     "provider_name": self._name(e.receipt.provider),

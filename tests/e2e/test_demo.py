@@ -190,3 +190,28 @@ def test_demo__metered_phase__cheater_caught_by_its_own_signed_receipts(runs):
         assert evidence["recomputed_response_hash"] != evidence["signed_response_hash"]
     assert "Fraud evidence (the provider's own signed receipts)" in stdout
     assert f"fraud evidence: {dishonest['name']} signed response" in stdout
+
+
+def test_demo__metered_phase__cheater_slashed_jailed_payers_compensated(runs):
+    (report, stdout), _ = runs
+    metered = report["metered"]
+    dishonest = by_role(report)["dishonest"]
+    providers = {p["role"]: p for p in metered["providers"]}
+    slashes = metered["slashes"]
+    # one on-chain fraud attestation per piece of evidence, all against the cheater
+    assert len(slashes) == len(metered["evidence"]) > 0
+    assert {s["provider"] for s in slashes} == {dishonest["name"]}
+    assert providers["dishonest"]["jailed"] and not providers["honest"]["jailed"]
+    assert Decimal(providers["dishonest"]["slashed"]) == sum(Decimal(s["slashed"]) for s in slashes) > 0
+    assert Decimal(providers["honest"]["slashed"]) == 0
+    assert slashes[0]["jailed"] and not any(s["jailed"] for s in slashes[1:])  # jailed once
+    assert Decimal(slashes[0]["from_locked"]) > 0  # the collections' stake lock is taken first
+    # each wronged payer claimed exactly half of what its receipts' slashes took
+    owed: dict[str, Decimal] = {}
+    for s in slashes:
+        assert Decimal(s["slashed"]) - 2 * Decimal(s["payer_share"]) in (0, Decimal("1e-18"))  # half, floored
+        owed[s["payer"]] = owed.get(s["payer"], Decimal(0)) + Decimal(s["payer_share"])
+    assert {k: Decimal(v) for k, v in metered["payers_compensated"].items()} == owed
+    assert "already punished" in metered["replay_refused"]
+    assert report["accounting"]["mCRS"]["pass"]
+    assert "replayed fraud attestation refused" in stdout
