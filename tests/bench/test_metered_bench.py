@@ -180,14 +180,15 @@ def test_measured__every_metered_operation_at_least_its_floor(measured):
     for row in rows:
         assert costs.G_TX < row.floor.total <= row.gas, (row.name, row.gas, row.floor.as_dict())
         assert row.floor.total == sum(row.floor.as_dict().values())
+    # The scenarios differ by the slots the model says they do (calldata aside: signatures and
+    # timestamps differ in their zero bytes).
+    state = {r.name: r.floor.total - r.floor.as_dict()["calldata"] for r in rows}
+    assert state["collect (provider's first)"] - state["collect (new collection)"] == costs.FRESH - costs.UPDATE
+    assert state["collect (new collection)"] - state["collect (steady)"] == costs.FRESH - costs.UPDATE
+    assert state["MeteredEscrow.deposit (new account)"] - state["MeteredEscrow.deposit (top-up)"] == (
+        costs.FRESH - costs.UPDATE
+    )
     by = {r.name: r for r in rows}
-    # The scenarios differ by the slots the model says they do.
-    assert by["collect (provider's first)"].floor.total - by["collect (new collection)"].floor.total == (
-        costs.FRESH - costs.UPDATE
-    )
-    assert by["collect (new collection)"].floor.total - by["collect (steady)"].floor.total == (
-        costs.FRESH - costs.UPDATE
-    )
     assert by["collectMany, 50 vouchers"].size == 50
 
 
