@@ -314,3 +314,66 @@ def withdraw_unbonded(
     f.add("provider unbonding + end", CLEAR)
     f.add("protocol unbonding total", CLEAR if unbonding_total_cleared else UPDATE)
     return erc20_transfer(f, "payout", sender_emptied=sender_emptied, recipient_fresh=recipient_fresh, allowance=None)
+
+
+# ───────────────────────────── metered (issue 12) ─────────────────────────────
+
+#: An escrow account's collect word: balance and thawing (uint128 each, 32 bytes, one slot).
+METERED_ACCOUNT = (AMOUNT, AMOUNT)
+#: A collection: collected (uint128), the fee fixed at its first collection, a started flag.
+METERED_COLLECTION = (AMOUNT, BPS, STATUS)
+#: What every collection must read besides its own state: the treasury and the fee for new
+#: collections (22 bytes, one slot).
+METERED_PARAMETERS = (ADDRESS, BPS)
+
+
+def metered_deposit(
+    data: bytes, *, account_fresh: bool, payer_emptied: bool, escrow_fresh: bool, allowance: str | None
+) -> Floor:
+    """MeteredEscrow.deposit: the account's balance (fresh for a new account), the token
+    allowlist, the transfer in."""
+    f = tx(data)
+    f.add("account balance (+ thawing, one slot)", write(account_fresh) * slots(*METERED_ACCOUNT))
+    f.add("token allowlist", READ)
+    return erc20_transfer(
+        f, "deposit pull", sender_emptied=payer_emptied, recipient_fresh=escrow_fresh, allowance=allowance
+    )
+
+
+def stake_lock(f: Floor, providers: int = 1) -> Floor:
+    """The stake lock collect takes from ProviderStaking (issue 12): one call into the staking
+    contract and the provider's stake word (its locked amount), once per provider per
+    transaction. Counted when the measured transaction called ProviderStaking."""
+    f.add("call staking (stake lock)", CALL)
+    return f.add("provider stake word (locked)", UPDATE, providers)
+
+
+def metered_collect(
+    data: bytes,
+    *,
+    collections_fresh: int,
+    collections_updated: int,
+    accounts: int,
+    signer_reads: int,
+    provider_fresh: bool,
+    treasury_fresh: bool | None,
+    locked: bool,
+) -> Floor:
+    """collect / collectMany of one provider's vouchers in one token: per voucher its signature
+    (ecrecover) and its collection's slot (collected + fee snapshot: fresh for a new collection
+    id); per hot signer key its membership (a payer's own key needs none); per payer its
+    account word (balance + the thawing amount collections cap); once the fee parameters and
+    treasury, the provider's claimable, the treasury's claimable (None: no fee), and, when the
+    contract locks stake (`locked`), the stake lock (:func:`stake_lock`)."""
+    vouchers = collections_fresh + collections_updated
+    f = tx(data)
+    f.add("voucher signature: ecrecover", G_ECRECOVER, vouchers)
+    f.add("hot signer membership", READ, signer_reads)
+    f.add("collection (new)", FRESH * slots(*METERED_COLLECTION), collections_fresh)
+    f.add("collection", UPDATE * slots(*METERED_COLLECTION), collections_updated)
+    f.add("account balance + thawing", UPDATE * slots(*METERED_ACCOUNT), accounts)
+    f.add("treasury + fee", READ * slots(*METERED_PARAMETERS))
+    f.add("provider claimable", write(provider_fresh))
+    if treasury_fresh is not None:
+        f.add("treasury claimable (fee)", write(treasury_fresh))
+    return stake_lock(f) if locked else f

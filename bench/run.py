@@ -42,8 +42,9 @@ from eth_utils import keccak
 from web3 import HTTPProvider, Web3
 
 import computerails
-from bench import costs, harness, scaling, vouchers
+from bench import costs, harness, metered, scaling, vouchers
 from computerails import Attestation, UptimeReport
+from computerails.deployments import load_artifact
 from computerails.devnet import (
     Anvil,
     anvil_binary,
@@ -55,6 +56,7 @@ from computerails.devnet import (
 )
 from computerails.rails import ComputeRails
 from computerails.types import Raw
+from computerails.vouchers import Voucher, VoucherDomain, VoucherSigner
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -199,6 +201,8 @@ class Row:
 class Results:
     operations: list[Row] = field(default_factory=list)
     batches: list[tuple[str, Row]] = field(default_factory=list)  # (entry point, row)
+    # Per batch size: the job lifecycle's gas for the whole batch, by transaction kind.
+    lifecycle: dict[int, dict[str, int]] = field(default_factory=dict)
     throughput: dict[str, Any] = field(default_factory=dict)
 
 
@@ -533,8 +537,10 @@ def measure_batches(chain: Chain, sizes: Sequence[int]) -> Results:
             ("createJobs", Row(f"createJobs x{n}", sent.gas_used, floor, "one client, one token, one transfer", n))
         )
 
+        accepts = 0
         for job in jobs:
             provider.provider.accept(job.id)
+            accepts += measured(provider, "accept").gas_used
         deadline = relayer.now() + 3_600
         batch = []
         for job in jobs:
@@ -575,6 +581,13 @@ def measure_batches(chain: Chain, sizes: Sequence[int]) -> Results:
         )
         out.operations.append(row)
         out.batches.append(("settleMany", row))
+        create, attest = (r.gas for e, r in out.batches[-3:-1])
+        out.lifecycle[n] = {
+            "createJobs": create,
+            "accept": accepts,
+            "submitAttestations": attest,
+            "settle": sent.gas_used,
+        }
 
         if n in claim_after:
             wallet_before = chain.balance(chain.usd, provider.address)
@@ -594,6 +607,214 @@ def measure_batches(chain: Chain, sizes: Sequence[int]) -> Results:
                 )
             )
     return out
+
+
+# ───────────────────────────── gas: metered payments (issue 12) ─────────────────────────────
+
+PRICE_PER_REQUEST = 1_000  # 0.001 mUSD: the 2.5% fee is not rounded to zero even for one request
+METERED_FUNDS = 10**15  # raw mUSD units minted to each metered payer
+
+
+class Metered:
+    """MeteredEscrow on the bench chain: deposits, hot signers and vouchers of the bench's roles."""
+
+    def __init__(self, chain: Chain) -> None:
+        self.chain = chain
+        self.address = chain.gov.deployment.contracts["MeteredEscrow"]
+        self.abi = load_artifact("MeteredEscrow")["abi"]
+        self.domain = VoucherDomain(chain.chain_id, self.address)
+        self.token = chain.usd.address
+        self.staking = chain.gov.staking.address
+        self._ids = 0
+
+    def contract(self, rails: ComputeRails) -> Any:
+        return rails.w3.eth.contract(address=self.address, abi=self.abi)
+
+    def payer(self, role: str) -> ComputeRails:
+        """A payer with mUSD approved to the escrow without limit (deposits then spend no allowance)."""
+        rails = self.chain.rails(role)
+        if self.chain.balance(self.chain.usd, rails.address) == 0:
+            self.chain.fund(rails, usd=METERED_FUNDS)
+            rails.send(rails.erc20(self.token).functions.approve(self.address, MAX_UINT), "approve")
+        return rails
+
+    def deposit(self, payer: ComputeRails, provider: str, amount: int) -> tuple[Any, costs.Floor]:
+        """A deposit and its floor, flags read from the chain just before it."""
+        account_fresh = self.account_balance(payer.address, provider) == 0
+        escrow_fresh = self.chain.balance(self.chain.usd, self.address) == 0
+        sent = payer.send(self.contract(payer).functions.deposit(provider, self.token, amount), "deposit")
+        floor = costs.metered_deposit(
+            self.chain.tx_input(sent.tx_hash),
+            account_fresh=account_fresh,
+            payer_emptied=self.chain.balance(self.chain.usd, payer.address) == 0,
+            escrow_fresh=escrow_fresh,
+            allowance=allowance_spent(self.chain.usd.functions.allowance(payer.address, self.address).call()),
+        )
+        return sent, floor
+
+    def account_balance(self, payer: str, provider: str) -> int:
+        return int(self.contract(self.chain.gov).functions.account(payer, provider, self.token).call()[0])
+
+    def authorize(self, payer: ComputeRails, role: str) -> VoucherSigner:
+        """A hot signer key for `payer`, authorized with its consent proof."""
+        key = bench_key(role)
+        signer = Account.from_key(key)
+        deadline = payer.now() + 3_600
+        digest = self.contract(payer).functions.signerProofDigest(payer.address, signer.address, deadline).call()
+        proof = Account.unsafe_sign_hash(digest, key).signature
+        payer.send(self.contract(payer).functions.authorizeSigner(signer.address, deadline, proof), "authorizeSigner")
+        return VoucherSigner(self.domain, key)
+
+    def voucher(
+        self, signer: VoucherSigner, payer: str, provider: str, collection: bytes, requests: int
+    ) -> tuple[tuple[Any, ...], bytes]:
+        v = Voucher(
+            payer=payer,
+            provider=provider,
+            token=self.token,
+            collection_id=collection,
+            value_aggregate=requests * PRICE_PER_REQUEST,
+            request_count=requests,
+            timestamp=self.chain.gov.now(),
+            metadata=b"\x33" * 32,
+        )
+        return v.as_tuple(), signer.sign(v)
+
+    def new_collection(self) -> bytes:
+        self._ids += 1
+        return keccak(text=f"computerails-bench/collection/{self._ids}")
+
+    def claimable(self, account: str) -> int:
+        return int(self.contract(self.chain.gov).functions.claimable(account, self.token).call())
+
+    def collect(
+        self, provider: ComputeRails, vouchers: Sequence[tuple[tuple[Any, ...], bytes]], *, signer_reads: int
+    ) -> tuple[Any, costs.Floor]:
+        """collect (one voucher) or collectMany (several) by `provider`, and its floor. Every
+        voucher must pay; collections are new or not, payers counted, from the chain's state
+        before; the stake lock is counted when the transaction called ProviderStaking."""
+        c = self.contract(provider)
+        fresh = sum(
+            not c.functions.collection(v[0], v[1], v[2], v[3]).call()[2]  # started
+            for v, _ in vouchers
+        )
+        provider_fresh = self.claimable(provider.address) == 0
+        treasury_fresh = self.claimable(self.chain.treasury) == 0
+        if len(vouchers) == 1:
+            sent = provider.send(c.functions.collect(*vouchers[0]), "collect")
+        else:
+            sent = provider.send(
+                c.functions.collectMany([v for v, _ in vouchers], [s for _, s in vouchers]), "collectMany"
+            )
+        receipt = self.chain.w3.eth.get_transaction_receipt(sent.tx_hash)
+        events = c.events.VoucherCollected().process_receipt(receipt)
+        if [int(e["args"]["requestCount"]) for e in events] != [v[5] for v, _ in vouchers]:
+            raise RuntimeError(f"{len(vouchers)} vouchers sent, {len(events)} collected with other request counts")
+        fees = sum(int(e["args"]["fee"]) for e in events)
+        floor = costs.metered_collect(
+            self.chain.tx_input(sent.tx_hash),
+            collections_fresh=fresh,
+            collections_updated=len(vouchers) - fresh,
+            accounts=len({v[0] for v, _ in vouchers}),
+            signer_reads=signer_reads,
+            provider_fresh=provider_fresh,
+            treasury_fresh=(treasury_fresh if fees else None),
+            locked=self.called(sent.tx_hash, self.staking),
+        )
+        return sent, floor
+
+    def called(self, tx_hash: str, address: str) -> bool:
+        """Whether the transaction called `address` (anvil's call tracer)."""
+        trace = self.chain.w3.provider.make_request("debug_traceTransaction", [tx_hash, {"tracer": "callTracer"}])
+        if "result" not in trace:
+            raise RuntimeError(f"debug_traceTransaction failed: {trace.get('error')}")
+        stack, target = [trace["result"]], address.lower()
+        while stack:
+            frame = stack.pop()
+            if str(frame.get("to", "")).lower() == target:
+                return True
+            stack.extend(frame.get("calls", []))
+        return False
+
+
+def measure_metered(
+    chain: Chain, sizes: Sequence[int] = metered.SIZES, many: int = 50, many_payers: int = 5
+) -> tuple[list[Row], list[dict[str, Any]]]:
+    """MeteredEscrow's operations against their floors, and per request count R a real collect
+    of a voucher carrying R requests and their value (a new collection; then the next voucher of
+    the same collection, R requests on), the payer's top-up that funds it and a collectMany of
+    `many` such vouchers from `many_payers` payers (new collections, signed by the payers' own
+    keys). Steady state unless named: the escrow holds the token, the treasury holds fees."""
+    m = Metered(chain)
+    provider = chain.provider("meter-provider")  # registered: the stake lock will need stake
+    other = chain.provider("meter-provider-2")
+    warm = m.payer("meter-warm")
+    m.deposit(warm, other.address, 10**9)
+    hot_warm = m.authorize(warm, "meter-warm-hot")
+    m.collect(other, [m.voucher(hot_warm, warm.address, other.address, m.new_collection(), 1_000)], signer_reads=1)
+
+    payer = m.payer("meter-payer")
+    sent, floor = m.deposit(payer, provider.address, 10**12)
+    rows = [Row("MeteredEscrow.deposit (new account)", sent.gas_used, floor, "payer's first deposit for the provider")]
+    sent, floor = m.deposit(payer, provider.address, 10**12)
+    rows.append(Row("MeteredEscrow.deposit (top-up)", sent.gas_used, floor, "existing account, unlimited approval"))
+    hot = m.authorize(payer, "meter-payer-hot")
+    cid = m.new_collection()
+    sent, floor = m.collect(provider, [m.voucher(hot, payer.address, provider.address, cid, 100)], signer_reads=1)
+    rows.append(
+        Row(
+            "collect (provider's first)",
+            sent.gas_used,
+            floor,
+            "new collection, provider's claimable from zero; hot key",
+        )
+    )
+    sent, floor = m.collect(provider, [m.voucher(hot, payer.address, provider.address, cid, 200)], signer_reads=1)
+    rows.append(Row("collect (steady)", sent.gas_used, floor, "collection collected before; hot key"))
+    sent, floor = m.collect(
+        provider, [m.voucher(hot, payer.address, provider.address, m.new_collection(), 100)], signer_reads=1
+    )
+    rows.append(Row("collect (new collection)", sent.gas_used, floor, "new collection id of an existing account"))
+
+    many_signers = []
+    for i in range(many_payers):
+        p = m.payer(f"meter-many-{i}")
+        m.deposit(p, provider.address, 10**13)
+        many_signers.append((p.address, VoucherSigner(m.domain, bench_key(f"meter-many-{i}"))))
+
+    out = []
+    for r in sizes:
+        deposit, _ = m.deposit(payer, provider.address, r * PRICE_PER_REQUEST)
+        cid = m.new_collection()
+        first, _ = m.collect(provider, [m.voucher(hot, payer.address, provider.address, cid, r)], signer_reads=1)
+        later, _ = m.collect(provider, [m.voucher(hot, payer.address, provider.address, cid, 2 * r)], signer_reads=1)
+        batch = [
+            m.voucher(signer, address, provider.address, m.new_collection(), r)
+            for j in range(many)
+            for address, signer in [many_signers[j % many_payers]]
+        ]
+        sent, floor = m.collect(provider, batch, signer_reads=0)
+        if r == sizes[0]:
+            rows.append(
+                Row(
+                    f"collectMany, {many} vouchers",
+                    sent.gas_used,
+                    floor,
+                    f"{many_payers} payers' own keys, new collections, {r:,} requests each",
+                    many,
+                )
+            )
+        out.append(
+            {
+                "requests": r,
+                "collect_gas": first.gas_used,
+                "later_collect_gas": later.gas_used,
+                "deposit_gas": deposit.gas_used,
+                "collect_many_gas": sent.gas_used,
+                "collect_many_vouchers": many,
+            }
+        )
+    return rows, out
 
 
 # ───────────────────────────── throughput ─────────────────────────────
@@ -851,16 +1072,27 @@ def collect(
     iterations: int = 35,
     rounds: int = 12,
     profile: Path | None = None,
+    metered_sizes: Sequence[int] = metered.SIZES,
+    many: int = 50,
+    eth_usd: float = metered.ETH_USD,
 ) -> dict[str, Any]:
     """Run every measurement on `chain` and return the results document."""
     throughput = measure_throughput(chain, iterations, rounds, profile) if iterations else {}
     ops = measure_create(chain) + measure_accept_attest(chain, ks) + measure_uptime(chain)
     batches = measure_batches(chain, sizes)
     ops += batches.operations + measure_disputes(chain) + measure_stake(chain)
+    metered_ops, collections = measure_metered(chain, metered_sizes, many)
+    ops += metered_ops
+    one, most = min(batches.lifecycle), max(batches.lifecycle)
+    per_job = {
+        "unbatched": {"jobs": one, "parts": batches.lifecycle[one]},
+        "batched": {"jobs": most, "parts": batches.lifecycle[most]},
+    }
     return {
         "meta": meta(),
         "operations": [r.as_dict() for r in ops],
         "batches": [{"entry": entry, **row.as_dict()} for entry, row in batches.batches],
+        "metered": metered.summarize(collections, per_job, eth_usd=eth_usd),
         "throughput": throughput,
     }
 
@@ -902,6 +1134,13 @@ def markdown(results: dict[str, Any]) -> str:
             f"| {row['entry']} | {row['size']} | {row['gas_per_job']:,.0f} | {row['floor_per_job']:,.0f} "
             f"| {row['ratio']:.2f} |"
         )
+    if "metered" in results:
+        lines += [
+            "",
+            "Pay per request (issue 12): gas per paid request, metered against per job (same run):",
+            "",
+            metered.markdown(results["metered"]),
+        ]
     tp = results.get("throughput") or {}
     if tp:
         lines += [
@@ -970,6 +1209,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--sizes", default="1,10,100", help="batch sizes (default 1,10,100)")
     parser.add_argument("--iterations", type=int, default=35, help="operations per side per round (0: skip throughput)")
     parser.add_argument("--rounds", type=int, default=12, help="alternating rounds per throughput measurement")
+    parser.add_argument(
+        "--eth-usd",
+        type=float,
+        default=metered.ETH_USD,
+        help=f"assumed ETH price in USD for the cost-per-request table (default {metered.ETH_USD:,.0f})",
+    )
     parser.add_argument("--profile", type=Path, help="also cProfile the SDK's create_job loop into this file")
     parser.add_argument(
         "--scaling",
@@ -994,7 +1239,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="computerails-bench-") as tmp:
         chain = Chain(Path(tmp))
         try:
-            results = collect(chain, sizes=sizes, iterations=args.iterations, rounds=args.rounds, profile=args.profile)
+            results = collect(
+                chain,
+                sizes=sizes,
+                iterations=args.iterations,
+                rounds=args.rounds,
+                profile=args.profile,
+                eth_usd=args.eth_usd,
+            )
         finally:
             chain.stop()
     if args.vouchers:

@@ -41,6 +41,12 @@ def test_operations__every_user_operation_measured(results):
         "addStake",
         "requestUnbond",
         "withdrawUnbonded",
+        "MeteredEscrow.deposit (new account)",
+        "MeteredEscrow.deposit (top-up)",
+        "collect (provider's first)",
+        "collect (steady)",
+        "collect (new collection)",
+        "collectMany, 50 vouchers",
     }
     assert expected <= names
 
@@ -74,6 +80,25 @@ def test_floors__grow_with_what_the_operation_must_do(results):
     assert by_name["submitUptimeReport, k=3, slash"]["floor"] > by_name["submitUptimeReport, k=3, no slash"]["floor"]
 
 
+def test_metered__per_request_against_the_per_job_path_of_the_same_run(results):
+    m = results["metered"]
+    assert [row["requests"] for row in m["collections"]] == [1, 100, 10_000, 1_000_000]
+    lifecycle = {(row["entry"], row["size"]): row["gas"] for row in results["batches"]}
+    for name, size in (("unbatched", min(SIZES)), ("batched", max(SIZES))):
+        job = m["per_job"][name]
+        assert job["jobs"] == size
+        for entry, part in (("createJobs", "createJobs"), ("submitAttestations", "submitAttestations")):
+            assert job["parts"][part] == lifecycle[(entry, size)]
+        assert job["parts"]["settle"] == lifecycle[("settleMany", size)]
+        assert job["gas_per_request"] == sum(job["parts"].values()) / size
+    for row in m["collections"]:
+        assert row["gas_per_request"]["collect"] == row["collect_gas"] / row["requests"]
+        assert row["ratio_vs_job"]["batched"] == m["per_job"]["batched"]["gas_per_request"] / (
+            row["collect_gas"] / row["requests"]
+        )
+    assert m["target"]["pass"] is True
+
+
 def test_throughput__both_sides_measured_with_ratio(results):
     for kind in ("create_job", "attest"):
         t = results["throughput"][kind]
@@ -90,3 +115,5 @@ def test_readme__table_written_between_markers(results, tmp_path):
     text = readme.read_text()
     assert "old" not in text and text.startswith("intro\n") and text.endswith("<!-- bench:end -->\noutro\n")
     assert "| createJob (approve path) |" in text and "| settleMany | 2 |" in text and "Raw / SDK" in text
+    assert "| Requests per collection | Metered: collect |" in text
+    assert "Cost per request on an L2 at 0.01 gwei vs Ethereum at 10 gwei" in text
