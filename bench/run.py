@@ -613,6 +613,7 @@ def measure_batches(chain: Chain, sizes: Sequence[int]) -> Results:
 
 PRICE_PER_REQUEST = 1_000  # 0.001 mUSD: the 2.5% fee is not rounded to zero even for one request
 METERED_FUNDS = 10**15  # raw mUSD units minted to each metered payer
+METERED_PROVIDER_STAKE = 10_000_000  # stake tokens bonded by each metered provider
 
 
 class Metered:
@@ -746,8 +747,10 @@ def measure_metered(
     `many` such vouchers from `many_payers` payers (new collections, signed by the payers' own
     keys). Steady state unless named: the escrow holds the token, the treasury holds fees."""
     m = Metered(chain)
-    provider = chain.provider("meter-provider")  # registered: the stake lock will need stake
-    other = chain.provider("meter-provider-2")
+    # Registered with ample stake: every collection locks 5x its value for the dispute window, and
+    # the 1,000,000-request collections of a collectMany lock 250,000 stake tokens at once.
+    provider = chain.provider("meter-provider", stake=METERED_PROVIDER_STAKE)
+    other = chain.provider("meter-provider-2", stake=METERED_PROVIDER_STAKE)
     warm = m.payer("meter-warm")
     m.deposit(warm, other.address, 10**9)
     hot_warm = m.authorize(warm, "meter-warm-hot")

@@ -284,7 +284,7 @@ def deploy_protocol(
     _hand_over(d, timelock, guardian, [st, es, sl, hb, me])
 
     p["collateral_rates"] = {t: r for t, r in zip(payment_tokens, collateral_rates)}
-    p["metered"]["stake_ratios"] = {t: r for t, r in zip(payment_tokens, stake_ratios)}
+    p["stake_ratios"] = {t: r for t, r in zip(payment_tokens, stake_ratios)}
     deployment = ProtocolDeployment(
         chain_id=d.chain_id,
         deploy_block=deploy_block,

@@ -288,7 +288,7 @@ def test_unregistered_provider__job_for_never_registered_address__accept_not_reg
 
 def _entry_points(d, job=1):
     """(contract, function, args, role getter) for every role-gated function of the protocol."""
-    e, s, h, u = d.escrow, d.staking, d.hub, d.slasher
+    e, s, h, u, m = d.escrow, d.staking, d.hub, d.slasher, d.metered
     usd = d.payment_tokens[0].address
     a = "0x" + "ab" * 20
     uptime = tuple(DEFAULT_PARAMS["uptime"].values())
@@ -311,6 +311,8 @@ def _entry_points(d, job=1):
         "staking.lockCollateral": (s, "lockCollateral", (a, 1), "COLLATERAL_MANAGER_ROLE"),
         "staking.releaseCollateral": (s, "releaseCollateral", (a, 1), "COLLATERAL_MANAGER_ROLE"),
         "staking.slashCollateral": (s, "slashCollateral", (a, 1, a, 10_000), "COLLATERAL_MANAGER_ROLE"),
+        "staking.adjustCollateral": (s, "adjustCollateral", (a, 0, 1), "COLLATERAL_MANAGER_ROLE"),
+        "staking.slashForFraud": (s, "slashForFraud", (a, 0, 1, a, 0), "COLLATERAL_MANAGER_ROLE"),
         "staking.slash": (s, "slash", (a, 1, a, 10_000, 2**256 - 1), "SLASHER_ROLE"),
         "staking.setReportWindow": (s, "setReportWindow", (0,), "SLASHER_ROLE"),
         "staking.grantRole": (s, "grantRole", (bytes(32), a), "DEFAULT_ADMIN_ROLE"),
@@ -321,6 +323,14 @@ def _entry_points(d, job=1):
         "slasher.setParams": (u, "setParams", (uptime,), "GOVERNOR_ROLE"),
         "slasher.onUptimeReport": (u, "onUptimeReport", (a, 0, 0, a), "REPORTER_ROLE"),
         "slasher.grantRole": (u, "grantRole", (bytes(32), a), "DEFAULT_ADMIN_ROLE"),
+        "metered.setPaymentToken": (m, "setPaymentToken", (usd, True, 1), "GOVERNOR_ROLE"),
+        "metered.setFee": (m, "setFee", (0,), "GOVERNOR_ROLE"),
+        "metered.setFraudTerms": (m, "setFraudTerms", (1, 0), "GOVERNOR_ROLE"),
+        "metered.setPeriods": (m, "setPeriods", (60, 60, 121, 121), "GOVERNOR_ROLE"),
+        "metered.setTreasury": (m, "setTreasury", (a,), "GOVERNOR_ROLE"),
+        "metered.pause": (m, "pause", (), "PAUSER_ROLE"),
+        "metered.unpause": (m, "unpause", (), "PAUSER_ROLE"),
+        "metered.grantRole": (m, "grantRole", (bytes(32), a), "DEFAULT_ADMIN_ROLE"),
     }
 
 
@@ -343,6 +353,8 @@ ENTRY_POINTS = (
     "staking.lockCollateral",
     "staking.releaseCollateral",
     "staking.slashCollateral",
+    "staking.adjustCollateral",
+    "staking.slashForFraud",
     "staking.slash",
     "staking.setReportWindow",
     "staking.grantRole",
@@ -353,11 +365,25 @@ ENTRY_POINTS = (
     "slasher.setParams",
     "slasher.onUptimeReport",
     "slasher.grantRole",
+    "metered.setPaymentToken",
+    "metered.setFee",
+    "metered.setFraudTerms",
+    "metered.setPeriods",
+    "metered.setTreasury",
+    "metered.pause",
+    "metered.unpause",
+    "metered.grantRole",
 )
 
 
 CONTRACTS = Path(__file__).resolve().parents[2] / "contracts"
-SOURCES = {"escrow": "JobEscrow", "staking": "ProviderStaking", "hub": "AttestationHub", "slasher": "UptimeSlasher"}
+SOURCES = {
+    "escrow": "JobEscrow",
+    "staking": "ProviderStaking",
+    "hub": "AttestationHub",
+    "slasher": "UptimeSlasher",
+    "metered": "MeteredEscrow",
+}
 
 
 def _role_gated_in_sources():

@@ -112,13 +112,20 @@ def test_deploy__parameters_equal_defaults(deployment, usd, oracles):
         metered.disputeWindow(),
         metered.thawPeriod(),
         metered.signerThawPeriod(),
+        metered.fraudPenaltyBps(),
+        metered.fraudPayerShareBps(),
     ) == metered_init_params(DEFAULT_PARAMS["metered"])
     assert metered.treasury() == deployment.treasury
+    assert (metered.staking(), metered.attestationHub()) == (staking.address, hub.address)
     assert metered.paymentTokenAllowed(usd)
+    # 5 stake tokens (18 decimals) per mUSD (6 decimals) collected, WAD-scaled
+    assert metered.stakeRatio(usd) == 5 * 10**30
+    assert staking.hasRole(staking.COLLATERAL_MANAGER_ROLE(), metered)
     assert deployment.params == {
         **DEFAULT_PARAMS,
         "timelock_delay": timelock_delay,
         "collateral_rates": {usd.address: 5 * 10**29},
+        "stake_ratios": {usd.address: 5 * 10**30},
     }
 
 
@@ -398,7 +405,7 @@ def test_deploy__metered_params_given__configured_on_chain(accounts, treasury, o
         4_201,
         7_200,
     )
-    assert deployment.params["metered"] == metered
+    assert deployment.params["metered"] == {**DEFAULT_PARAMS["metered"], **metered}
 
 
 def test_verify_roles__guardian_lost_metered_pauser__names_the_problem(handed_over, governance, chain):

@@ -21,7 +21,8 @@ MUSD = 10**6
 
 
 @pytest.fixture
-def funded(client_rails, faucet):
+def funded(client_rails, registered_provider, faucet):
+    """20 mUSD escrowed for the provider, registered with stake to back its collections."""
     faucet(client_rails, usd=100)
     client_rails.payer.deposit(PROVIDER_ADDRESS, 20)
     return client_rails

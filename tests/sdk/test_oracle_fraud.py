@@ -12,7 +12,6 @@ import pytest
 from computerails import errors
 from computerails.devnet import dev_key
 from computerails.receipts import ReceiptSigner, ResponseReceipt
-from computerails.shared import voucher_domain
 from computerails.types import Raw
 from tests.support.sdk import CLIENT, PROVIDER, raises_unsent
 
@@ -39,7 +38,7 @@ def served(client_rails, registered_provider, faucet):
         response_hash=WRONG,
         units=1,
     )
-    signed = ReceiptSigner(voucher_domain(registered_provider), dev_key(PROVIDER)).sign(receipt)
+    signed = ReceiptSigner(registered_provider.collector.domain, dev_key(PROVIDER)).sign(receipt)
     return receipt, signed
 
 
@@ -52,7 +51,12 @@ def test_fraud__k_oracles_sign__relayed__provider_slashed_and_jailed(
     attestation = oracle.fraud_attestation(receipt, signed, RIGHT)
     signatures = oracle.collect_signatures(attestation, oracle_keys)
     assert oracle.digest(attestation) == bytes(
-        relayer_rails.read("MeteredEscrow", relayer_rails.metered, "fraudAttestationDigest", attestation.as_tuple())
+        relayer_rails.read(
+            "MeteredEscrow",
+            relayer_rails.deployment.address("MeteredEscrow"),
+            "fraudAttestationDigest",
+            attestation.as_tuple(),
+        )
     )
 
     outcome = oracle.fraud_outcome(oracle.submit_fraud_attestation(attestation, signatures))
@@ -74,10 +78,10 @@ def test_fraud__answer_matches__fraud_not_proven_nothing_signed(relayer_rails, s
 
 def test_fraud__receipt_signed_by_someone_else__refused(relayer_rails, client_rails, served):
     receipt, _ = served
-    forged = ReceiptSigner(voucher_domain(client_rails), dev_key(CLIENT))
+    forged = ReceiptSigner(client_rails.collector.domain, dev_key(CLIENT))
     with pytest.raises(errors.InvalidReceipt):
         forged.sign(receipt)  # a key signs only receipts naming it
-    other = receipt.model_copy(update={"provider": client_rails.address})
+    other = ResponseReceipt(**(receipt.model_dump() | {"provider": client_rails.address}))
     signature = forged.sign(other)
     with pytest.raises(errors.InvalidReceiptSignature, match="not by its provider"):
         relayer_rails.oracle.fraud_attestation(receipt, signature, RIGHT)
