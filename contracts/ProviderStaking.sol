@@ -275,11 +275,8 @@ contract ProviderStaking is IProviderStaking, AccessControl, ReentrancyGuardTran
             p.totalSlashed += uint128(amount);
             totalStaked -= uint128(amount);
         }
-        if (beneficiary == account) beneficiary = address(0);
-        if (beneficiary != address(0)) beneficiaryAmount = (amount * shareBps) / BPS;
-        uint256 treasuryAmount = amount - beneficiaryAmount;
-        _credit(beneficiary, beneficiaryAmount);
-        _credit(treasury, treasuryAmount);
+        uint256 treasuryAmount;
+        (beneficiary, beneficiaryAmount, treasuryAmount) = _share(account, amount, beneficiary, shareBps);
         emit CollateralSlashed(account, beneficiary, amount, beneficiaryAmount, treasuryAmount);
         if (amount != 0) _jail(account, p, JAILED_FOR_WORK);
     }
@@ -348,11 +345,7 @@ contract ProviderStaking is IProviderStaking, AccessControl, ReentrancyGuardTran
             totalStaked -= uint128(slashed);
             p.totalSlashed += uint128(slashed);
         }
-        if (beneficiary == account) beneficiary = address(0);
-        if (beneficiary != address(0)) beneficiaryAmount = (slashed * shareBps) / BPS;
-        uint256 treasuryAmount = slashed - beneficiaryAmount;
-        _credit(beneficiary, beneficiaryAmount);
-        _credit(treasury, treasuryAmount);
+        (beneficiary, beneficiaryAmount, ) = _share(account, slashed, beneficiary, shareBps);
         emit FraudSlashed(account, beneficiary, slashed, fromLocked, beneficiaryAmount);
         _jail(account, p, JAILED_FOR_WORK);
     }
@@ -590,6 +583,22 @@ contract ProviderStaking is IProviderStaking, AccessControl, ReentrancyGuardTran
         if (!p.registered || flags & reason != 0) return;
         p.flags = flags | reason;
         emit ProviderJailed(account, reason == JAILED_FOR_DOWNTIME);
+    }
+
+    /// @dev Credits `shareBps` of slashed stake to `beneficiary` and the rest to the treasury. A
+    ///      provider is never a beneficiary of its own slash: its share goes to the treasury
+    ///      (`paidTo` is then address(0)).
+    function _share(
+        address account,
+        uint256 amount,
+        address beneficiary,
+        uint256 shareBps
+    ) internal returns (address paidTo, uint256 beneficiaryAmount, uint256 treasuryAmount) {
+        paidTo = beneficiary == account ? address(0) : beneficiary;
+        if (paidTo != address(0)) beneficiaryAmount = (amount * shareBps) / BPS;
+        treasuryAmount = amount - beneficiaryAmount;
+        _credit(paidTo, beneficiaryAmount);
+        _credit(treasury, treasuryAmount);
     }
 
     function _credit(address account, uint256 amount) internal {

@@ -1,6 +1,7 @@
-"""MeteredEscrow test helpers: EIP-712 vouchers and signer consent proofs, signed with
-eth-account's typed-data path (independent of the contract's own digest code and of the SDK's
-fast path; the voucher's type, one definition, comes from computerails.vouchers)."""
+"""MeteredEscrow test helpers: EIP-712 vouchers, signer consent proofs, response receipts and fraud
+attestations, signed with eth-account's typed-data path (independent of the contract's own digest
+code and of the SDK's fast path; the types, one definition each, come from computerails.vouchers
+and computerails.receipts)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from typing import Any
 from eth_account import Account
 from eth_account.messages import _hash_eip191_message, encode_typed_data
 
+from computerails.receipts import FRAUD_ATTESTATION_FIELDS as FRAUD_FIELDS
+from computerails.receipts import RECEIPT_FIELDS
 from computerails.vouchers import VOUCHER_FIELDS
 
 USD = 10**6
@@ -122,22 +125,6 @@ def thaw_end(metered: Any, receipt: Any) -> int:
     return int(log.thawEnd)
 
 
-RECEIPT_FIELDS = [
-    {"name": "payer", "type": "address"},
-    {"name": "provider", "type": "address"},
-    {"name": "token", "type": "address"},
-    {"name": "collectionId", "type": "bytes32"},
-    {"name": "requestIndex", "type": "uint64"},
-    {"name": "requestHash", "type": "bytes32"},
-    {"name": "responseHash", "type": "bytes32"},
-    {"name": "units", "type": "uint64"},
-]
-FRAUD_FIELDS = [
-    {"name": "receiptDigest", "type": "bytes32"},
-    {"name": "recomputedResponseHash", "type": "bytes32"},
-    {"name": "deadline", "type": "uint256"},
-    {"name": "configVersion", "type": "uint256"},
-]
 REQUEST_HASH = b"\x44" * 32
 RESPONSE_HASH = b"\x55" * 32
 RIGHT_HASH = b"\x66" * 32
