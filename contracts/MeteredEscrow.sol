@@ -351,7 +351,7 @@ contract MeteredEscrow is IMeteredEscrow, AccessControl, Pausable, ReentrancyGua
         StakeLock memory l = _stakeLocks[msg.sender];
         uint256 released = _releaseExpired(l);
         uint256 lockable = staking.lockable(msg.sender, released);
-        uint256 lockTotal;
+        uint256 lockTotal = 0;
         for (uint256 i; i < n; ++i) {
             (bytes memory failure, uint256 paid, uint256 lockAmount) = _collect(
                 vouchers[i],
@@ -398,8 +398,7 @@ contract MeteredEscrow is IMeteredEscrow, AccessControl, Pausable, ReentrancyGua
     function submitFraudAttestation(
         FraudAttestation calldata a,
         bytes calldata signatures
-    ) external returns (uint256 slashed, uint256 payerAmount) {
-        // No reentrancy guard: it moves no tokens and calls only the hub and ProviderStaking.
+    ) external nonReentrant returns (uint256 slashed, uint256 payerAmount) {
         if (block.timestamp > a.deadline) revert FraudAttestationExpired(a.deadline, block.timestamp);
         ResponseReceipt calldata receipt = a.receipt;
         bytes32 digest = _receiptDigest(receipt);
@@ -445,8 +444,7 @@ contract MeteredEscrow is IMeteredEscrow, AccessControl, Pausable, ReentrancyGua
     /// @custom:constraint anyone with a claimable balance; works while paused
     function claim(address token) external nonReentrant returns (uint256 amount) {
         amount = _claimable[msg.sender][token];
-        uint256 fees;
-        if (msg.sender == treasury) fees = _paymentTokens[token].fees;
+        uint256 fees = msg.sender == treasury ? _paymentTokens[token].fees : 0;
         if (amount + fees == 0) revert NothingToWithdraw(msg.sender, token);
         if (amount != 0) _claimable[msg.sender][token] = 0;
         if (fees != 0) _paymentTokens[token].fees = 0;
@@ -658,9 +656,7 @@ contract MeteredEscrow is IMeteredEscrow, AccessControl, Pausable, ReentrancyGua
         }
         gross = v.valueAggregate - collected;
         if (gross > balance) gross = balance; // partial: the rest after a top-up
-        PaymentToken storage t = _paymentTokens[v.token];
-        PaymentToken memory tm = t;
-        lockAmount = (gross * tm.stakeRatio) / WAD;
+        lockAmount = (gross * _paymentTokens[v.token].stakeRatio) / WAD;
         if (lockAmount > lockable) {
             return (
                 abi.encodeWithSelector(IProviderStaking.InsufficientFreeStake.selector, lockable, lockAmount),
@@ -670,7 +666,7 @@ contract MeteredEscrow is IMeteredEscrow, AccessControl, Pausable, ReentrancyGua
         }
         uint256 fee = _record(c, a, gross, balance);
         _claimable[v.provider][v.token] += gross - fee;
-        if (fee != 0) t.fees = tm.fees + uint128(fee); // fits: fees <= the token's balance here
+        if (fee != 0) _paymentTokens[v.token].fees += uint128(fee); // fits: fees <= the token's balance here
         _emitCollected(v, signer, gross, fee, collected + gross);
     }
 
@@ -734,13 +730,8 @@ contract MeteredEscrow is IMeteredEscrow, AccessControl, Pausable, ReentrancyGua
         } else {
             // The terms this collection keeps, read from the slot the stake lock's window is in.
             cm.feeBps = feeBps;
-            (c.collected, c.feeBps, c.started, c.fraudPenaltyBps, c.fraudPayerShareBps) = (
-                total,
-                cm.feeBps,
-                true,
-                fraudPenaltyBps,
-                fraudPayerShareBps
-            );
+            (c.collected, c.feeBps, c.started) = (total, cm.feeBps, true);
+            (c.fraudPenaltyBps, c.fraudPayerShareBps) = (fraudPenaltyBps, fraudPayerShareBps);
         }
         uint256 left = balance - gross;
         uint256 thawing = a.thawing;
