@@ -1,8 +1,9 @@
 """The protocol state machine (hypothesis RuleBasedStateMachine), run by
 tests/stateful/test_protocol_machine.py (`make test`) and tests/stateful/audit.py (`make audit`).
 
-Actors: two clients, two providers, three oracles (two spare oracle keys governance can add),
-governance, the arbitrator, a relayer and an attacker. Every rule predicts its outcome from the
+Actors: two clients (also MeteredEscrow's payers), two providers, three oracles (two spare oracle
+keys governance can add), three hot signer keys the payers may authorize for vouchers, governance,
+the arbitrator, a relayer and an attacker. Every rule predicts its outcome from the
 plain-Python model in `model.py` (the exact named error, or success and its effects), sends the
 transaction, and updates the model; the invariants below compare chain and model after every
 step. The chain is snapshotted in __init__ and restored in teardown, after invariant 10 (every

@@ -16,3 +16,4 @@ def test_protocol_state_machine(world):
     print(report(stats))
     assert stats.examples > 0
     assert stats.outcomes["create_job: ok"] > 0  # the run did reach the protocol
+    assert stats.outcomes["metered_deposit: ok"] > 0  # and MeteredEscrow
