@@ -1163,6 +1163,10 @@ class ProtocolMachine(RuleBasedStateMachine):
         assert bucket.release_expired(now) == released
         if lock:
             bucket.add(lock, now, m.metered.dispute_window)
+            # The spec, not the bucket arithmetic: a lock is held for at least one dispute window
+            # and at most two (the chain's release times are compared in invariant 11).
+            window = m.metered.dispute_window
+            assert now + window <= bucket.current_release <= now + 2 * window, (now, bucket)
         m.adjust_collateral(provider, released, lock)
         self.touched_accounts.add(provider)
 
@@ -1345,9 +1349,11 @@ class ProtocolMachine(RuleBasedStateMachine):
     @step(10, c=st.integers(0, 1), p=st.integers(0, 1), k=st.integers(0, 1), s=st.integers(0, 3), choice=st.booleans())
     def progress_metered(self, c, p, k, s, choice):
         """One sensible step of a metered account or a hot key, through the rules above (so the
-        same predictions apply): fund an empty account, thaw half of it and withdraw at the end
-        (a second before: ThawNotElapsed), walk a key from authorized through its
-        thaw to revoked, withdraw a thaw at its end, collect the next voucher. This is what makes
+        same predictions apply): fund an empty account; thaw half of it, then withdraw a second
+        before the end (ThawNotElapsed) and at the end; walk a key from authorized through its
+        thaw (revoking early: SignerThawNotElapsed) to revoked, whose vouchers then pay nothing
+        and which cannot thaw again; release expired stake locks; prove a wrong answer on a
+        collected collection and replay it; else collect the next voucher. This is what makes
         short runs reach collections, stake locks, thaws, revoked signers and fraud on locked
         stake."""
         m = self.model
@@ -1369,16 +1375,29 @@ class ProtocolMachine(RuleBasedStateMachine):
             if state is None:  # authorized, and its thaw started
                 self.authorize_signer(c, s - 1, "valid")
                 self.signer_lifecycle(c, s - 1, "thaw", True)
-            elif not state.revoked:  # revoked at the end of its thaw: its vouchers pay nothing now
-                self.signer_lifecycle(c, s - 1, "revoke_at_end" if state.thaw_end else "thaw", True)
-            if m.signers[key.address].revoked:
+            elif state.thaw_end == 0:
+                self.signer_lifecycle(c, s - 1, "thaw", True)
+            elif not state.revoked:  # too early, then at the end of its thaw
+                if self.now() < state.thaw_end:
+                    self.signer_lifecycle(c, s - 1, "revoke", True)
+                self.signer_lifecycle(c, s - 1, "revoke_at_end", True)
+            if m.signers[key.address].revoked:  # its vouchers pay nothing now; it stays revoked
                 self.collect_voucher(c, p, k, "next", s, USD, True)
+                self.signer_lifecycle(c, s - 1, "thaw", True)
         elif k and m.stake_lock(self.providers[p].address).releasable(self.now()):
             self.release_stake(p)
-        elif k and s == 3 and m.collection(payer, self.providers[p].address, COLLECTION_IDS[k]).collected:
-            # a wrong answer proven on a collected collection, or the same receipt once more
+        elif s == 3 and any(
+            (col := m.collections.get((payer, self.providers[p].address, cid))) and col.collected
+            for cid in COLLECTION_IDS
+        ):
+            # a wrong answer proven on a collected collection, then a punished receipt once more
+            k = next(
+                i
+                for i, cid in enumerate(COLLECTION_IDS)
+                if m.collection(payer, self.providers[p].address, cid).collected
+            )
             self.submit_fraud(c, p, k, "floor", "wrong", "valid")
-            self.submit_fraud(c, p, k, "replay", "wrong", "valid")  # a punished receipt once more
+            self.submit_fraud(c, p, k, "replay", "wrong", "valid")
         else:
             bound = state is not None and state.payer == payer
             self.collect_voucher(c, p, k, "next", s if bound else 0, USD, True)
