@@ -27,7 +27,7 @@ from computerails.devnet import (
     dev_key,
     grant_direct_governance,
 )
-from tests.stateful.model import Params, Schedule
+from tests.stateful.model import MeteredParams, Params, Schedule
 from tests.support.rpc_chain import Actor, RpcChain, RpcContract
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -51,6 +51,8 @@ ROLES = {
 }
 ORACLES = (17, 18, 19)
 SPARE_ORACLES = (15, 16)
+#: Hot signer keys payers authorize for MeteredEscrow vouchers (they sign, never send).
+HOT_SIGNERS = (11, 12, 13)
 
 
 #: The harness's genesis time: with one second per block from there, every run (and every
@@ -93,10 +95,12 @@ class World:
     staking: RpcContract
     hub: RpcContract
     slasher: RpcContract
+    metered: RpcContract
     usd: RpcContract
     stake: RpcContract
     actors: dict[str, Actor]
     oracle_pool: list[Actor]
+    hot_signers: list[Actor]
     model_init: dict[str, Any]
     wallet_usd0: Counter[str]
     wallet_stake0: Counter[str]
@@ -109,7 +113,7 @@ def artifacts() -> Callable[[str], dict[str, Any]]:
 
 
 #: The contracts the machine calls, by their artifact name.
-CONTRACTS = ("JobEscrow", "ProviderStaking", "AttestationHub", "UptimeSlasher", "MockUSD")
+CONTRACTS = ("JobEscrow", "ProviderStaking", "AttestationHub", "UptimeSlasher", "MeteredEscrow", "MockUSD")
 
 
 @functools.cache
@@ -148,10 +152,12 @@ def build_world(url: str) -> World:
         staking=contract("ProviderStaking", c["ProviderStaking"]),
         hub=contract("AttestationHub", c["AttestationHub"]),
         slasher=contract("UptimeSlasher", c["UptimeSlasher"]),
+        metered=contract("MeteredEscrow", c["MeteredEscrow"]),
         usd=contract("MockUSD", deployment.payment_tokens[0]),
         stake=contract("MockStakeToken", deployment.staking_token),
         actors=a,
         oracle_pool=[*oracles, *(oracle(i) for i in SPARE_ORACLES)],
+        hot_signers=[Actor(dev_address(i), dev_key(i), f"signer-{i}") for i in HOT_SIGNERS],
         model_init={},
         wallet_usd0=Counter(),
         wallet_stake0=Counter(),
@@ -159,10 +165,11 @@ def build_world(url: str) -> World:
     for name in ("client", "other_client"):
         world.usd.mint(a[name], CLIENT_FUNDS, sender=a[name])
         world.usd.approve(world.escrow, MAX_UINT, sender=a[name])
+        world.usd.approve(world.metered, MAX_UINT, sender=a[name])
     for name in ("provider", "other_provider"):
         world.stake.mint(a[name], PROVIDER_FUNDS, sender=a[name])
         world.stake.approve(world.staking, MAX_UINT, sender=a[name])
-    e, s, u = world.escrow, world.staking, world.slasher.params()
+    e, s, u, me = world.escrow, world.staking, world.slasher.params(), world.metered
     terms = e.terms(e.currentTermsId())
     world.model_init = {
         "params": Params(
@@ -191,6 +198,15 @@ def build_world(url: str) -> World:
         "schedules": [Schedule(*x) for x in world.slasher.schedules()],
         "config_version": world.hub.configVersion(),
         "report_window": s.reportWindow(),
+        "metered": MeteredParams(
+            fee_bps=me.feeBps(),
+            dispute_window=me.disputeWindow(),
+            thaw_period=me.thawPeriod(),
+            signer_thaw_period=me.signerThawPeriod(),
+            fraud_penalty_bps=me.fraudPenaltyBps(),
+            fraud_payer_share_bps=me.fraudPayerShareBps(),
+            stake_ratio=me.stakeRatio(world.usd),
+        ),
     }
     everyone = [
         a[n]
@@ -209,4 +225,5 @@ def build_world(url: str) -> World:
     world.wallet_usd0 = Counter({x.address: world.usd.balanceOf(x) for x in everyone})
     world.wallet_stake0 = Counter({x.address: world.stake.balanceOf(x) for x in everyone})
     assert world.usd.balanceOf(world.escrow) == 0 and world.stake.balanceOf(world.staking) == 0
+    assert world.usd.balanceOf(world.metered) == 0
     return world

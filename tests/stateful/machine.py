@@ -1,8 +1,9 @@
 """The protocol state machine (hypothesis RuleBasedStateMachine), run by
 tests/stateful/test_protocol_machine.py (`make test`) and tests/stateful/audit.py (`make audit`).
 
-Actors: two clients, two providers, three oracles (two spare oracle keys governance can add),
-governance, the arbitrator, a relayer and an attacker. Every rule predicts its outcome from the
+Actors: two clients (also MeteredEscrow's payers), two providers, three oracles (two spare oracle
+keys governance can add), three hot signer keys the payers may authorize for vouchers, governance,
+the arbitrator, a relayer and an attacker. Every rule predicts its outcome from the
 plain-Python model in `model.py` (the exact named error, or success and its effects), sends the
 transaction, and updates the model; the invariants below compare chain and model after every
 step. The chain is snapshotted in __init__ and restored in teardown, after invariant 10 (every
@@ -46,11 +47,26 @@ from tests.stateful.model import (
     UINT128_MAX,
     ZERO,
     JobM,
+    MeteredParams,
     Model,
     Params,
+    Payment,
     Schedule,
+    SignerM,
 )
-from tests.support.signatures import high_s_twin, predicted_rejection
+from tests.support.metered import (
+    RESPONSE_HASH,
+    RIGHT_HASH,
+    Voucher,
+    fraud_digest,
+    receipt_digest,
+    sign_proof,
+    sign_receipt,
+    voucher,
+    voucher_digest,
+)
+from tests.support.metered import receipt as response_receipt
+from tests.support.signatures import high_s_twin, predicted_rejection, recover
 
 USD = 10**6
 STAKE = 10**18
@@ -62,6 +78,17 @@ PRICES = st.sampled_from([1, 39, 1_000, 100_000, 100_000, 1_000_000, 0, UINT96_M
 UNITS = st.sampled_from([1, 7, 100, 100, 1_000, 0, UINT48_MAX + 1])
 DURATIONS = st.sampled_from([3_600, 7_200, 86_400, 86_400, 30 * 86_400, 0, 1, 30 * 86_400 + 1])
 STAKES = st.sampled_from([0, 1, 999 * STAKE, 1_000 * STAKE, 1_500 * STAKE, 4_000 * STAKE])
+# MeteredEscrow: small amounts (a 10 USD collection locks 50 stake tokens), one beyond a wallet.
+METERED_AMOUNTS = st.sampled_from([0, 1, 999, 100_000, 5 * USD, 20 * USD, 20 * USD, 100 * USD, 20_000 * USD])
+VOUCHER_INCREMENTS = st.sampled_from([1, 999, 100_000, USD, 3 * USD, 10 * USD, 50 * USD, 300 * USD])
+# "next": a new voucher above the highest signed; "old"/"latest": one signed before (stale,
+# replayed or reordered); forgeries: another key, a field changed after signing, a high-s twin.
+VOUCHER_KINDS = st.sampled_from(
+    ["next", "next", "next", "next", "old", "latest", "forged_key", "forged_field", "malformed"]
+)
+COLLECTION_IDS = (b"\x11" * 32, b"\x22" * 32)
+# Who signs a voucher: the payer's own key (0), mostly, or one of the hot keys (1-3).
+SIGNER_KEYS = st.sampled_from([0, 0, 0, 0, 0, 1, 2, 3])
 SIGNER_SETS = st.sampled_from(
     ["valid", "valid", "valid", "too_few", "outsider", "duplicate", "reversed", "extra", "stale", "malleable", "cut"]
 )
@@ -140,6 +167,7 @@ class ProtocolMachine(RuleBasedStateMachine):
         self.snap = self.chain.snapshot()
         self.escrow, self.staking, self.hub, self.slasher = w.escrow, w.staking, w.hub, w.slasher
         self.usd, self.stake = w.usd, w.stake
+        self.metered, self.hot_signers = w.metered, w.hot_signers
         a = w.actors
         self.gov, self.arbitrator, self.relayer, self.attacker = (
             a["governance"],
@@ -157,6 +185,7 @@ class ProtocolMachine(RuleBasedStateMachine):
         self.model.wallet_stake = w.wallet_stake0.copy()
         self.model.params = Params(**vars(init["params"]))
         self.model.oracles = list(init["oracles"])
+        self.model.metered = MeteredParams(**vars(init["metered"]))
         self.withdrawn: set[tuple[str, str]] = set()  # (account, ledger) that withdrew in this step
         # What the last step touched: the per-step invariants read these in one batch; teardown
         # checks everything.
@@ -185,7 +214,11 @@ class ProtocolMachine(RuleBasedStateMachine):
     def _claim_reads(self, accounts) -> list[tuple[Any, str, tuple[Any, ...]]]:
         reads = []
         for a in accounts:
-            reads += [(self.escrow, "claimable", (a, self.usd)), (self.staking, "claimable", (a,))]
+            reads += [
+                (self.escrow, "claimable", (a, self.usd)),
+                (self.staking, "claimable", (a,)),
+                (self.metered, "claimable", (a, self.usd)),
+            ]
         return reads
 
     def _claims_on_chain(self, accounts) -> dict[tuple[str, str], int]:
@@ -197,7 +230,16 @@ class ProtocolMachine(RuleBasedStateMachine):
         for a in accounts:
             out[(a.address, "usd")] = self.v(self.escrow, "claimable", a, self.usd)
             out[(a.address, "stake")] = self.v(self.staking, "claimable", a)
+            out[(a.address, "metered")] = self.v(self.metered, "claimable", a, self.usd)
         return out
+
+    def _claim_in_model(self, address: str, ledger: str) -> int:
+        """What the model says `address` may claim: JobEscrow ("usd"), ProviderStaking ("stake")
+        or MeteredEscrow ("metered", the treasury's with the accrued fees)."""
+        m = self.model
+        if ledger == "metered":
+            return m.metered_claimable(address)
+        return (m.claim_usd if ledger == "usd" else m.claim_stake)[address]
 
     def _send(self, error, send):
         """`send()`, expecting `error` (the named error and its arguments, as the model predicts
@@ -227,6 +269,12 @@ class ProtocolMachine(RuleBasedStateMachine):
             addresses = (*addresses, job.client, job.provider)
         # A slash can credit the treasury and the relayer; fees credit the treasury.
         self.touched_accounts.update(addresses, {self.treasury.address, self.relayer.address})
+
+    def _client(self, address: str):
+        return next(c for c in self.clients if c.address == address)
+
+    def _provider(self, address: str):
+        return next(p for p in self.providers if p.address == address)
 
     def _accounts(self) -> list:
         return [*self.clients, *self.providers, self.gov, self.arbitrator, self.relayer, self.attacker, self.treasury]
@@ -278,12 +326,14 @@ class ProtocolMachine(RuleBasedStateMachine):
         first=st.sampled_from([0, 1_000 * STAKE, 4_000 * STAKE, 4_000 * STAKE]),
         second=st.sampled_from([0, 4_000 * STAKE, 4_000 * STAKE]),
         jobs=st.integers(0, 3),
+        deposits=st.sampled_from([2, 2, 1, 0]),
     )
     @_marks_failure
-    def market_opens(self, first, second, jobs):
-        """Most runs start with registered providers and a few accepted jobs, so that the
-        interesting states (attested, disputed, settled) are a few steps away."""
-        self.trace.append(("market_opens", {"first": first, "second": second, "jobs": jobs}))
+    def market_opens(self, first, second, jobs, deposits=0):
+        """Most runs start with registered providers, a few accepted jobs and funded metered
+        accounts, so that the interesting states (attested, disputed, settled, collected) are a
+        few steps away."""
+        self.trace.append(("market_opens", {"first": first, "second": second, "jobs": jobs, "deposits": deposits}))
         for p, amount in enumerate((first, second)):
             if amount:
                 self.register(p, amount)
@@ -294,6 +344,9 @@ class ProtocolMachine(RuleBasedStateMachine):
         for i in range(jobs):
             self.create_job(i % 2, i % 2, 100_000, 100, 86_400)
             self.accept(len(self.model.jobs) - 1, True)
+        # 1: client 0 funds an account for provider 0; 2: each client for each provider.
+        for c, p in [(0, 0)] if deposits == 1 else [(c, p) for c in (0, 1) for p in (0, 1)] if deposits else []:
+            self.metered_deposit(c, p, 100 * USD, False)
 
     @rule(data=st.data())
     @_marks_failure
@@ -842,6 +895,533 @@ class ProtocolMachine(RuleBasedStateMachine):
             self.chain.pending_timestamp = target
             self._ok()
 
+    # ───────────────────────────── metered escrow: payers ─────────────────────────────
+
+    def _payer_provider(self, c: int, p: int) -> tuple[Any, str]:
+        return self.clients[c], (self.providers[p].address if p < 2 else ZERO)
+
+    @step(3, c=st.integers(0, 1), p=st.integers(0, 2), amount=METERED_AMOUNTS, by_other=st.booleans())
+    def metered_deposit(self, c, p, amount, by_other):
+        """deposit by the payer, or depositFor by the other client (who pays; the payer owns it)."""
+        m = self.model
+        payer, provider = self._payer_provider(c, p)
+        funder = self.clients[1 - c] if by_other else payer
+        if provider == ZERO:
+            error = (self.metered.ZeroAddress, {})
+        elif amount == 0:
+            error = (self.metered.ZeroAmount, {})
+        elif amount > m.wallet_usd[funder.address]:
+            error = (
+                self.usd.ERC20InsufficientBalance,
+                {"sender": funder, "balance": m.wallet_usd[funder.address], "needed": amount},
+            )
+        else:
+            error = None
+        if by_other:
+            call = lambda: self.metered.depositFor(payer, provider, self.usd, amount, sender=funder)  # noqa: E731
+        else:
+            call = lambda: self.metered.deposit(provider, self.usd, amount, sender=payer)  # noqa: E731
+        receipt = self._send(error, call)
+        if error:
+            return
+        account = m.account(payer.address, provider)
+        timers = (account.thawing, account.thaw_end)
+        account.balance += amount
+        account.deposited += amount
+        m.wallet_usd[funder.address] -= amount
+        (event,) = receipt.events.filter(self.metered.EscrowDeposited)
+        assert (event.funder, event.amount, event.balance) == (funder.address, amount, account.balance)
+        assert (account.thawing, account.thaw_end) == timers  # a deposit changes no timer
+        self._touch(None, payer.address, funder.address, provider)
+
+    @step(2, c=st.integers(0, 1), p=st.integers(0, 1), fraction=st.sampled_from([0, 1, 2, 2, 10]))
+    def metered_thaw(self, c, p, fraction):
+        """thaw: 0 cancels, a part or all of the balance replaces the running thaw, more reverts."""
+        m = self.model
+        payer, provider = self._payer_provider(c, p)
+        account = m.account(payer.address, provider)
+        amount = 0 if fraction == 0 else (account.balance // fraction if fraction != 10 else account.balance + 1)
+        now = self.now()
+        if amount > account.balance:
+            error = (self.metered.ThawAmountTooLarge, {"balance": account.balance, "amount": amount})
+        else:
+            error = None
+        self._send(error, lambda: self.metered.thaw(provider, self.usd, amount, sender=payer))
+        if error:
+            return
+        account.thawing, account.thaw_end = (amount, now + m.metered.thaw_period) if amount else (0, 0)
+        self._touch(None, payer.address)
+
+    @step(2, c=st.integers(0, 1), p=st.integers(0, 1), at=st.sampled_from(["now", "now", "end-1", "end"]))
+    def metered_withdraw(self, c, p, at):
+        """withdraw: NotThawing, ThawNotElapsed up to the end (exact), the thawed amount from it on."""
+        m = self.model
+        payer, provider = self._payer_provider(c, p)
+        account = m.account(payer.address, provider)
+        if account.thaw_end and at != "now":
+            target = account.thaw_end - (1 if at == "end-1" else 0)
+            if target >= self.now():
+                self.chain.pending_timestamp = target
+        now = self.now()
+        if account.thawing == 0:
+            error = (self.metered.NotThawing, {"payer": payer, "provider": provider, "token": self.usd})
+        elif now < account.thaw_end:
+            error = (self.metered.ThawNotElapsed, {"thawEnd": account.thaw_end, "nowTime": now})
+        else:
+            error = None
+        receipt = self._send(error, lambda: self.metered.withdraw(provider, self.usd, sender=payer))
+        if error:
+            return
+        amount = account.thawing
+        account.balance -= amount
+        account.withdrawn += amount
+        account.thawing, account.thaw_end = 0, 0
+        m.wallet_usd[payer.address] += amount
+        (event,) = receipt.events.filter(self.metered.EscrowWithdrawn)
+        assert (event.amount, event.balance) == (amount, account.balance)
+        self._touch(None, payer.address)
+
+    # ───────────────────────────── metered escrow: signer keys ─────────────────────────────
+
+    @step(
+        2, c=st.integers(0, 1), s=st.integers(0, 2), proof=st.sampled_from(["valid", "valid", "expired", "wrong_key"])
+    )
+    def authorize_signer(self, c, s, proof):
+        m = self.model
+        payer, signer = self.clients[c], self.hot_signers[s]
+        now = self.now()
+        deadline = now - 1 if proof == "expired" else now + 3_600
+        key = self.hot_signers[(s + 1) % len(self.hot_signers)] if proof == "wrong_key" else signer
+        signature = sign_proof(self.metered, self.chain.chain_id, payer, key.private_key, deadline, signer=signer)
+        bound = m.signers.get(signer.address)
+        if now > deadline:
+            error = (self.metered.SignerProofExpired, {"deadline": deadline, "nowTime": now})
+        elif bound is not None:
+            error = (self.metered.SignerAlreadyAuthorized, {"signer": signer, "payer": bound.payer})
+        elif key is not signer:
+            error = (self.metered.InvalidSignerProof, {"signer": signer, "recovered": key})
+        else:
+            error = None
+        self._send(error, lambda: self.metered.authorizeSigner(signer, deadline, signature, sender=payer))
+        if error:
+            return
+        m.signers[signer.address] = SignerM(payer.address)
+        self._touch(None, payer.address)
+
+    @step(
+        2,
+        c=st.integers(0, 1),
+        s=st.integers(0, 2),
+        action=st.sampled_from(["thaw", "thaw", "cancel", "revoke", "revoke_at_end", "revoke_at_end"]),
+        by_payer=st.sampled_from([True, True, True, False]),
+    )
+    def signer_lifecycle(self, c, s, action, by_payer):
+        """thawSigner, cancelSignerThaw, revokeSigner (before and at the end of the thaw), mostly
+        by the key's own payer, else by clients[c] (NotSignerPayer for the other one)."""
+        m = self.model
+        signer = self.hot_signers[s]
+        state = m.signers.get(signer.address)
+        payer = self._client(state.payer) if by_payer and state is not None else self.clients[c]
+        if action == "revoke_at_end" and state is not None and state.thaw_end >= self.now():
+            self.chain.pending_timestamp = state.thaw_end
+        now = self.now()
+        if state is None or state.payer != payer.address:
+            error = (
+                self.metered.NotSignerPayer,
+                {"signer": signer, "expected": state.payer if state else ZERO, "caller": payer},
+            )
+        elif state.revoked:
+            error = (self.metered.SignerAlreadyRevoked, {"signer": signer})
+        elif action != "thaw" and state.thaw_end == 0:
+            error = (self.metered.SignerNotThawing, {"signer": signer})
+        elif action.startswith("revoke") and now < state.thaw_end:
+            error = (self.metered.SignerThawNotElapsed, {"thawEnd": state.thaw_end, "nowTime": now})
+        else:
+            error = None
+        if action == "thaw":
+            call = self.metered.thawSigner
+        elif action == "cancel":
+            call = self.metered.cancelSignerThaw
+        else:
+            call = self.metered.revokeSigner
+        self._send(error, lambda: call(signer, sender=payer))
+        if error:
+            return
+        if action == "thaw":
+            state.thaw_end = now + m.metered.signer_thaw_period
+        elif action == "cancel":
+            state.thaw_end = 0
+        else:
+            state.revoked_at = now
+        self._touch(None, payer.address)
+
+    # ───────────────────────────── metered escrow: vouchers and collections ─────────────────────────────
+
+    def _voucher(self, c: int, p: int, k: int, kind: str, s: int, increment: int) -> tuple[Voucher, bytes, str | None]:
+        """A voucher for collection (clients[c], providers[p], COLLECTION_IDS[k]) of `kind`, its
+        signature and who signed it (None: a malformed signature). A key of the payer (its own or
+        one it authorized, in any state) signing a new voucher raises the collection's
+        `max_signed`; forgeries do not."""
+        m = self.model
+        payer, provider = self.clients[c], self.providers[p]
+        cid = COLLECTION_IDS[k]
+        col = m.collection(payer.address, provider.address, cid)
+        if kind in ("old", "latest") and col.signed:
+            v, signature, signer = col.signed[-1] if kind == "latest" else col.signed[increment % len(col.signed)]
+            return v, signature, signer
+        key = payer if s == 0 else self.hot_signers[s - 1]
+        if kind == "forged_key":
+            key = self.attacker
+        v = voucher(
+            payer,
+            provider,
+            self.usd,
+            collectionId=cid,
+            valueAggregate=col.max_signed + increment,
+            requestCount=col.request_count + 1 + increment % 7,
+            timestamp=self.now(),
+        )
+        digest = voucher_digest(self.metered, self.chain.chain_id, v)
+        signature = eip712.sign_digest(digest, key.private_key)
+        signer: str | None = key.address
+        if kind == "forged_field":  # signed, then a field changed: someone else "signed" it
+            v = v.but(valueAggregate=v.valueAggregate * 2)
+            signer = recover(voucher_digest(self.metered, self.chain.chain_id, v), signature)
+        elif kind == "malformed":  # the high-s twin: only the low-s rule refuses it
+            signature, signer = high_s_twin(signature), None
+        elif m.signer_ok(payer.address, key.address) != "SignerNotAuthorized":  # a real signature of the payer's
+            col.signed.append((v, signature, key.address))
+            col.max_signed = max(col.max_signed, v.valueAggregate)
+            col.request_count = v.requestCount
+        return v, signature, signer
+
+    def _predict_collect(self, v: Voucher, signer: str | None, sender, lockable: int):
+        """MeteredEscrow._collect's decision: (error or None, gross, stake to lock)."""
+        m = self.model
+        if sender.address != v.provider:
+            return (self.metered.NotVoucherProvider, {"expected": v.provider, "caller": sender}), 0, 0
+        if signer is None:
+            return (self.metered.InvalidVoucherSignature, {}), 0, 0
+        problem = m.signer_ok(v.payer, signer)
+        if problem is not None:
+            return (getattr(self.metered, problem), {"payer": v.payer, "signer": signer}), 0, 0
+        col = m.collection(v.payer, v.provider, v.collectionId)
+        if v.valueAggregate <= col.collected:
+            args = {"collectionId": v.collectionId, "collected": col.collected, "valueAggregate": v.valueAggregate}
+            return (self.metered.StaleVoucher, args), 0, 0
+        account = m.account(v.payer, v.provider)
+        if account.balance == 0:
+            return (
+                (self.metered.EmptyEscrowAccount, {"payer": v.payer, "provider": v.provider, "token": self.usd}),
+                0,
+                0,
+            )
+        gross = min(v.valueAggregate - col.collected, account.balance)  # partial when short
+        lock = gross * m.metered.stake_ratio // RATE_SCALE
+        if lock > lockable:
+            return (self.staking.InsufficientFreeStake, {"free": lockable, "requested": lock}), 0, 0
+        return None, gross, lock
+
+    def _pay(self, v: Voucher, gross: int, event, now: int) -> None:
+        """The model's side of a voucher that paid `gross`, checked against its VoucherCollected."""
+        m, mp = self.model, self.model.metered
+        col = m.collection(v.payer, v.provider, v.collectionId)
+        account = m.account(v.payer, v.provider)
+        if not col.started:  # the collection keeps today's fee and fraud terms
+            col.started, col.fee_bps = True, mp.fee_bps
+            col.fraud_penalty_bps, col.fraud_payer_share_bps = mp.fraud_penalty_bps, mp.fraud_payer_share_bps
+        col.collected += gross
+        account.balance -= gross
+        account.collected += gross
+        account.thawing = min(account.thawing, account.balance)  # a thaw never exceeds the balance
+        fee = gross * col.fee_bps // BPS
+        m.claim_metered[v.provider] += gross - fee
+        m.metered_fees += fee
+        assert (event.payer, event.provider, event.collectionId, event.requestCount) == (
+            v.payer,
+            v.provider,
+            v.collectionId,
+            v.requestCount,
+        )
+        assert (event.gross, event.providerNet, event.fee, event.collected, event.outstanding) == (
+            gross,
+            gross - fee,
+            fee,
+            col.collected,
+            v.valueAggregate - col.collected,
+        )
+        col.payments.append(
+            Payment(v.valueAggregate, event.signer, event.gross, event.collected, event.outstanding, now)
+        )
+        self.touched_accounts.update({v.payer, v.provider, self.treasury.address})
+
+    def _settle_locks(self, provider: str, released: int, lock: int, now: int) -> None:
+        """MeteredEscrow._settleLocks: the expired buckets out, the new lock in, and
+        ProviderStaking.adjustCollateral for both."""
+        m = self.model
+        bucket = m.stake_lock(provider)
+        assert bucket.release_expired(now) == released
+        if lock:
+            bucket.add(lock, now, m.metered.dispute_window)
+            # The spec, not the bucket arithmetic: a lock is held for at least one dispute window
+            # and at most two (the chain's release times are compared in invariant 11).
+            window = m.metered.dispute_window
+            assert now + window <= bucket.current_release <= now + 2 * window, (now, bucket)
+        m.adjust_collateral(provider, released, lock)
+        self.touched_accounts.add(provider)
+
+    @step(
+        6,
+        c=st.integers(0, 1),
+        p=st.integers(0, 1),
+        k=st.integers(0, 1),
+        kind=VOUCHER_KINDS,
+        s=SIGNER_KEYS,
+        increment=VOUCHER_INCREMENTS,
+        by_provider=st.sampled_from([True, True, True, False]),
+    )
+    def collect_voucher(self, c, p, k, kind, s, increment, by_provider):
+        """collect: the next voucher, an old or replayed one, forgeries, a revoked signer's."""
+        m = self.model
+        v, signature, signer = self._voucher(c, p, k, kind, s, increment)
+        sender = self.providers[p] if by_provider else self.attacker
+        now = self.now()
+        released = m.stake_lock(sender.address).releasable(now)
+        # collect lets ProviderStaking check free stake itself: same error, same figures.
+        error, gross, lock = self._predict_collect(v, signer, sender, m.lockable(sender.address, released))
+        receipt = self._send(error, lambda: self.metered.collect(v.args(), signature, sender=sender))
+        if error:
+            return
+        (event,) = receipt.events.filter(self.metered.VoucherCollected)
+        self._pay(v, gross, event, now)
+        self._settle_locks(sender.address, released, lock, now)
+        self._ok()
+
+    @step(
+        3,
+        items=st.lists(
+            st.tuples(st.integers(0, 1), st.integers(0, 1), st.integers(0, 1), VOUCHER_KINDS, SIGNER_KEYS),
+            min_size=1,
+            max_size=5,
+        ),
+        increment=VOUCHER_INCREMENTS,
+        p=st.integers(0, 2),
+        mismatch=st.sampled_from([False] * 9 + [True]),
+    )
+    def collect_many(self, items, increment, p, mismatch):
+        """collectMany over a mix of good and bad vouchers of both providers: each item pays or is
+        skipped with exactly the revert data `collect` would give."""
+        m = self.model
+        sender = self.providers[p] if p < 2 else self.attacker
+        batch = [self._voucher(c, q, k, kind, s, increment) for c, q, k, kind, s in items]
+        vouchers, signatures = [v.args() for v, _, _ in batch], [sig for _, sig, _ in batch]
+        if mismatch:
+            error = (self.metered.VoucherBatchLengthMismatch, {"vouchers": len(batch), "signatures": len(batch) - 1})
+            self._send(error, lambda: self.metered.collectMany(vouchers, signatures[:-1], sender=sender))
+            return
+        now = self.now()
+        released = m.stake_lock(sender.address).releasable(now)
+        lockable = m.lockable(sender.address, released)
+        receipt = self.metered.collectMany(vouchers, signatures, sender=sender)
+        paid_events = iter(receipt.events.filter(self.metered.VoucherCollected))
+        skipped_events = iter(receipt.events.filter(self.metered.VoucherSkipped))
+        lock_total = collected = 0
+        for index, (v, _, signer) in enumerate(batch):  # in order: each sees what the ones before did
+            error, gross, lock = self._predict_collect(v, signer, sender, lockable - lock_total)
+            if error:
+                skip = next(skipped_events)
+                assert (skip.index, skip.payer, skip.collectionId) == (index, v.payer, v.collectionId)
+                assert skip.reason == error[0].data(**error[1]), (index, error[0].name, skip.reason.hex())
+                ProtocolMachine.outcomes[f"collect_many: skipped {error[0].name}"] += 1
+                continue
+            self._pay(v, gross, next(paid_events), now)
+            ProtocolMachine.outcomes["collect_many: paid"] += 1
+            lock_total += lock
+            collected += 1
+        assert next(paid_events, None) is None and next(skipped_events, None) is None
+        if collected or released:
+            self._settle_locks(sender.address, released, lock_total, now)
+        self._touch(None, sender.address)
+
+    @step(1, p=st.integers(0, 2))
+    def release_stake(self, p):
+        """releaseStake (anyone): the expired buckets, or NothingToRelease."""
+        m = self.model
+        provider = self.providers[p].address if p < 2 else self.attacker.address
+        now = self.now()
+        released = m.stake_lock(provider).releasable(now)
+        error = None if released else (self.metered.NothingToRelease, {"provider": provider})
+        self._send(error, lambda: self.metered.releaseStake(provider, sender=self.relayer))
+        if error:
+            return
+        self._settle_locks(provider, released, 0, now)
+        self._touch(None, provider)
+
+    @step(2, who=st.sampled_from([2, 3, 8, 2, 3, 8, 0, 6, 7]))  # providers, the treasury, others
+    def metered_claim(self, who):
+        """claim: a provider's net, the treasury's fees; NothingToWithdraw for anyone else."""
+        m = self.model
+        account = self._accounts()[who]
+        amount = m.metered_claimable(account.address)
+        error = None if amount else (self.metered.NothingToWithdraw, {"account": account, "token": self.usd})
+        self._send(error, lambda: self.metered.claim(self.usd, sender=account))
+        if error:
+            return
+        m.claim_metered.pop(account.address, None)
+        if account.address == m.treasury:
+            m.metered_fees = 0
+        m.wallet_usd[account.address] += amount
+        self.withdrawn.add((account.address, "metered"))
+        self._touch(None, account.address)
+
+    @step(
+        3,
+        c=st.integers(0, 1),
+        p=st.integers(0, 1),
+        k=st.integers(0, 1),
+        index=st.sampled_from(["floor", "floor", "above", "replay", "zero"]),
+        kind=st.sampled_from(["wrong", "wrong", "wrong", "matches", "bad_receipt", "expired"]),
+        signers=SIGNER_SETS,
+    )
+    def submit_fraud(self, c, p, k, index, kind, signers):
+        """submitFraudAttestation over a receipt the provider signed: slashes the collection's
+        penalty of (metered lock + free stake), lock first, pays the payer, jails the provider;
+        receipts punished in increasing request order, never twice."""
+        m = self.model
+        payer, provider, cid = self.clients[c], self.providers[p], COLLECTION_IDS[k]
+        col = m.collection(payer.address, provider.address, cid)
+        punished = [key for key, x in m.collections.items() if x.fraud_floor]
+        if index == "replay" and punished:  # a receipt punished before, in any collection
+            payer_address, provider_address, cid = punished[k % len(punished)]
+            payer, provider = self._client(payer_address), self._provider(provider_address)
+            col = m.collections[punished[k % len(punished)]]
+        floor = col.fraud_floor
+        request_index = {"floor": floor, "above": floor + 5, "replay": max(floor - 1, 0), "zero": 0}[index]
+        r = response_receipt(payer, provider, self.usd, collectionId=cid, requestIndex=request_index)
+        key = self.attacker if kind == "bad_receipt" else provider
+        chain_id = self.chain.chain_id
+        provider_signature = sign_receipt(self.metered, chain_id, r, key.private_key)
+        recomputed = RESPONSE_HASH if kind == "matches" else RIGHT_HASH
+        now = self.now()
+        deadline = now - 1 if kind == "expired" else now + 3_600
+        version = self._version_for(signers)
+        rdigest = receipt_digest(self.metered, chain_id, r)
+        digest = fraud_digest(self.metered, chain_id, rdigest, recomputed, deadline, version)
+        sigs = self._signatures(digest, signers)
+        if now > deadline:
+            error = (self.metered.FraudAttestationExpired, {"deadline": deadline, "nowTime": now})
+        elif version != m.config_version:
+            error = (self.hub.StaleOracleConfig, {"current": m.config_version, "signed": version})
+        else:
+            error = self._quorum_error(digest, sigs)
+        if error is None:
+            if key is not provider:
+                error = (self.metered.InvalidReceiptSignature, {"provider": provider, "recovered": key})
+            elif recomputed == r.responseHash:
+                error = (self.metered.ResponseMatches, {"receiptDigest": rdigest})
+            elif request_index < floor:
+                error = (
+                    self.metered.ReceiptAlreadyPunished,
+                    {"collectionId": cid, "fraudFloor": floor, "requestIndex": request_index},
+                )
+        attestation = (r.args(), provider_signature, recomputed, deadline, version)
+        receipt = self._send(error, lambda: self.metered.submitFraudAttestation(attestation, sigs, sender=self.relayer))
+        if error:
+            return
+        col.fraud_floor = request_index + 1
+        mp = m.metered
+        terms = (
+            (col.fraud_penalty_bps, col.fraud_payer_share_bps)
+            if col.started
+            else (mp.fraud_penalty_bps, mp.fraud_payer_share_bps)
+        )
+        bucket = m.stake_lock(provider.address)
+        slashed, from_locked, share = m.slash_for_fraud(
+            provider.address, bucket.locked, terms[0], payer.address, terms[1]
+        )
+        bucket.take(from_locked)
+        (event,) = receipt.events.filter(self.staking.FraudSlashed)
+        assert (event.amount, event.fromLocked, event.beneficiaryAmount) == (slashed, from_locked, share)
+        (punished,) = receipt.events.filter(self.metered.FraudPunished)
+        assert (punished.receiptDigest, punished.requestIndex) == (rdigest, request_index)
+        self._touch(None, payer.address, provider.address)
+
+    @step(10, c=st.integers(0, 1), p=st.integers(0, 1), k=st.integers(0, 1), s=st.integers(0, 3), choice=st.booleans())
+    def progress_metered(self, c, p, k, s, choice):
+        """One sensible step of a metered account or a hot key, through the rules above (so the
+        same predictions apply): fund an empty account; thaw half of it, then withdraw a second
+        before the end (ThawNotElapsed) and at the end; walk a key from authorized through its
+        thaw (revoking early: SignerThawNotElapsed) to revoked, whose vouchers then pay nothing
+        and which cannot thaw again; release expired stake locks; prove a wrong answer on a
+        collected collection and replay it; else collect the next voucher. This is what makes
+        short runs reach collections, stake locks, thaws, revoked signers and fraud on locked
+        stake."""
+        m = self.model
+        key = self.hot_signers[s - 1] if s else None
+        state = m.signers.get(key.address) if key else None
+        if state is not None and choice:  # a key's life goes on with its own payer
+            c = self.clients.index(self._client(state.payer))
+        payer = self.clients[c].address
+        account = m.account(payer, self.providers[p].address)
+        self._ok()  # the step itself is counted under the rule it runs
+        if account.balance == 0:
+            self.metered_deposit(c, p, 20 * USD, False)
+        elif account.thawing and choice:  # a second too early (the exact revert), then at the end
+            self.metered_withdraw(c, p, "end-1")
+            self.metered_withdraw(c, p, "end")
+        elif key is None and choice:
+            self.metered_thaw(c, p, 2)
+        elif key is not None and choice:
+            if state is None:  # authorized, and its thaw started
+                self.authorize_signer(c, s - 1, "valid")
+                self.signer_lifecycle(c, s - 1, "thaw", True)
+            elif state.thaw_end == 0:
+                self.signer_lifecycle(c, s - 1, "thaw", True)
+            elif not state.revoked:  # too early, then at the end of its thaw
+                if self.now() < state.thaw_end:
+                    self.signer_lifecycle(c, s - 1, "revoke", True)
+                self.signer_lifecycle(c, s - 1, "revoke_at_end", True)
+            if m.signers[key.address].revoked:  # its vouchers pay nothing now; it stays revoked
+                self.collect_voucher(c, p, k, "next", s, USD, True)
+                self.signer_lifecycle(c, s - 1, "thaw", True)
+        elif k and m.stake_lock(self.providers[p].address).releasable(self.now()):
+            self.release_stake(p)
+        elif s == 3 and any(
+            (col := m.collections.get((payer, self.providers[p].address, cid))) and col.collected
+            for cid in COLLECTION_IDS
+        ):
+            # a wrong answer proven on a collected collection, then a punished receipt once more
+            k = next(
+                i
+                for i, cid in enumerate(COLLECTION_IDS)
+                if m.collection(payer, self.providers[p].address, cid).collected
+            )
+            self.submit_fraud(c, p, k, "floor", "wrong", "valid")
+            self.submit_fraud(c, p, k, "replay", "wrong", "valid")
+        else:
+            bound = state is not None and state.payer == payer
+            self.collect_voucher(c, p, k, "next", s if bound else 0, USD, True)
+
+    @step(
+        2,
+        target=st.sampled_from(["thaw", "signer", "lock", "lock"]),
+        i=st.integers(0, 3),
+        delta=st.sampled_from([-1, 0, 1]),
+    )
+    def warp_to_metered_boundary(self, target, i, delta):
+        """To an account's thaw end, a signer's thaw end or a stake lock's release, +-1 s."""
+        m = self.model
+        if target == "thaw":
+            ends = [a.thaw_end for a in m.accounts.values()]
+        elif target == "signer":
+            ends = [s.thaw_end for s in m.signers.values()]
+        else:
+            ends = [t for b in m.stake_locks.values() for t in (b.current_release, b.previous_release)]
+        ends = sorted(e for e in ends if e)
+        if ends and ends[i % len(ends)] + delta >= self.now():  # only forward
+            self.chain.pending_timestamp = ends[i % len(ends)] + delta
+            self._ok()
+
     # ───────────────────────────── governance ─────────────────────────────
 
     @step(1, pause=st.booleans(), by_governance=st.booleans())
@@ -1089,7 +1669,20 @@ class ProtocolMachine(RuleBasedStateMachine):
                 )
             ]
         reads += self._claim_reads(accounts)
+        reads += self._metered_reads()
         self._store(reads, self.chain.read_many(reads))
+
+    def _metered_reads(self) -> list[tuple[Any, str, tuple[Any, ...]]]:
+        """MeteredEscrow's whole state the model knows of (a few accounts, collections and locks:
+        every step, in the step's batch)."""
+        m, usd = self.model, self.usd
+        reads = [(self.usd, "balanceOf", (self.metered,)), (self.metered, "feesAccrued", (usd,))]
+        reads += [(self.metered, "account", (payer, provider, usd)) for payer, provider in m.accounts]
+        reads += [(self.metered, "collection", (a, b, usd, cid)) for a, b, cid in m.collections]
+        for p in self.providers:
+            reads += [(self.metered, "stakeLock", (p.address,)), (self.metered, "claimable", (p.address, usd))]
+        reads += [(self.metered, "signerInfo", (s.address,)) for s in self.hot_signers]
+        return reads
 
     def _store(self, reads, values) -> None:
         for (contract, fn, args), value in zip(reads, values):
@@ -1098,7 +1691,7 @@ class ProtocolMachine(RuleBasedStateMachine):
     @invariant()
     @_marks_failure
     def all_invariants(self):
-        """After every step, from one batch of reads: invariants 1, 2, 3, 4, 11, 7 and 9 (see
+        """After every step, from one batch of reads: invariants 1, 2, 3, 4, 11, 14, 15, 7 and 9 (see
         docs/AUDITING.md), each counted in the run's report. Nothing to check after an idle step."""
         if self.idle:
             return
@@ -1112,6 +1705,8 @@ class ProtocolMachine(RuleBasedStateMachine):
             self.inv_3_escrow_caps_and_ended_jobs,
             self.inv_4_stake_bounds,
             self.inv_11_collateral_is_an_obligation,
+            self.inv_14_metered_accounts_and_collections,
+            self.inv_15_metered_holdings,
             self.inv_7_claimables_only_fall_by_own_withdrawal,
             self.inv_9_parameters_only_by_governance,
         ):
@@ -1122,6 +1717,7 @@ class ProtocolMachine(RuleBasedStateMachine):
     def inv_1_holdings_match_model(self):
         m = self.model
         assert self.v(self.usd, "balanceOf", self.escrow) == m.escrow_holdings()
+        assert self.v(self.usd, "balanceOf", self.metered) == m.metered_holdings()
         assert self.v(self.stake, "balanceOf", self.staking) == m.staking_holdings()
         assert self.v(self.staking, "totalStaked") == sum(p.staked for p in m.providers.values())
         assert self.v(self.staking, "totalUnbonding") == sum(p.unbonding for p in m.providers.values())
@@ -1134,7 +1730,9 @@ class ProtocolMachine(RuleBasedStateMachine):
                 assert self.v(self.usd, "balanceOf", a) == m.wallet_usd[a.address], a
                 assert self.v(self.stake, "balanceOf", a) == m.wallet_stake[a.address], a
         # Nothing is minted during a run: the supply is all wallets plus what the protocol holds.
-        assert self.v(self.usd, "totalSupply") == sum(m.wallet_usd.values()) + m.escrow_holdings()
+        assert (
+            self.v(self.usd, "totalSupply") == sum(m.wallet_usd.values()) + m.escrow_holdings() + m.metered_holdings()
+        )
         assert self.v(self.stake, "totalSupply") == sum(m.wallet_stake.values()) + m.staking_holdings()
 
     def inv_3_escrow_caps_and_ended_jobs(self):
@@ -1195,11 +1793,24 @@ class ProtocolMachine(RuleBasedStateMachine):
         never more than its active stake; a shortfall only exists with a downtime jail and no
         free or unbonding stake left (so it blocks exits and acceptances); every failed job's
         collateral was taken in full and its client got exactly its terms' share of it. (The
-        chain's side of `locked`, `shortfall` and the jail is compared in invariant 4.)"""
+        chain's side of `locked`, `shortfall` and the jail is compared in invariant 4.)
+
+        MeteredEscrow's stake locks are obligations too: `locked` is the live jobs' collateral
+        plus the provider's metered lock (current + previous bucket, equal to the chain's
+        `stakeLock`), so an uptime slash, which never takes locked stake, never eats it."""
         m = self.model
         for address in [p.address for p in self.providers]:
             p = m.provider(address)
-            assert p.locked == m.locked_by_jobs(address), address
+            bucket = m.stake_lock(address)
+            view = self.v(self.metered, "stakeLock", address)
+            assert (view.locked, view.current, view.currentRelease, view.previous, view.previousRelease) == (
+                bucket.locked,
+                bucket.current,
+                bucket.current_release,
+                bucket.previous,
+                bucket.previous_release,
+            ), address
+            assert p.locked == m.locked_by_jobs(address) + bucket.locked, address
             assert p.locked <= p.staked, address
             if p.shortfall:
                 assert p.jailed_for_downtime and p.free == 0 and p.unbonding == 0, address
@@ -1210,11 +1821,57 @@ class ProtocolMachine(RuleBasedStateMachine):
                 assert (job.collateral_slashed, job.client_share) == (job.collateral, share), job.id
                 assert job.chain_refund == (job.collateral, share), job.id
 
+    def inv_14_metered_accounts_and_collections(self):
+        """MeteredEscrow, every account and collection, every step: each account equals the model
+        and deposits − collections − withdrawals, its thaw never above its balance; each
+        collection's collected equals the model, never above the highest valueAggregate a key of
+        the payer signed for it, and is the sum of what its vouchers paid (the chain's
+        VoucherCollected events), each payment within its own voucher (no voucher pays twice) and
+        none by a signer whose revocation was final; every signer key's standing matches."""
+        m, usd = self.model, self.usd
+        for (payer, provider), a in m.accounts.items():
+            view = self.v(self.metered, "account", payer, provider, usd)
+            assert (view.balance, view.thawing, view.thawEnd) == (a.balance, a.thawing, a.thaw_end), (payer, provider)
+            assert a.balance == a.deposited - a.collected - a.withdrawn, (payer, provider)
+            assert a.thawing <= a.balance
+        for (payer, provider, cid), c in m.collections.items():
+            view = self.v(self.metered, "collection", payer, provider, usd, cid)
+            assert (view.collected, view.started, view.fraudFloor) == (c.collected, c.started, c.fraud_floor), cid
+            if c.started:
+                assert (view.feeBps, view.fraudPenaltyBps, view.fraudPayerShareBps) == (
+                    c.fee_bps,
+                    c.fraud_penalty_bps,
+                    c.fraud_payer_share_bps,
+                )
+            assert view.collected <= c.max_signed, (cid, view.collected, c.max_signed)
+            assert sum(x.gross for x in c.payments) == view.collected, cid
+            total = 0
+            for x in c.payments:
+                total += x.gross
+                assert x.collected == total and x.gross > 0  # the running total, no zero payments
+                assert x.collected <= x.value_aggregate and x.outstanding == x.value_aggregate - x.collected
+                signer = m.signers.get(x.signer)
+                assert signer is None or signer.revoked_at is None or x.at < signer.revoked_at, x
+        for key in self.hot_signers:
+            view, state = self.v(self.metered, "signerInfo", key.address), m.signers.get(key.address)
+            expected = (state.payer, state.thaw_end, state.revoked) if state else (ZERO, 0, False)
+            assert (view.payer, view.thawEnd, view.revoked) == expected, key
+
+    def inv_15_metered_holdings(self):
+        """MeteredEscrow's token balance equals Σ account balances + Σ providers' claimable + the
+        fees accrued, on the chain's own figures, and the model's."""
+        m, usd = self.model, self.usd
+        balances = sum(self.v(self.metered, "account", a, b, usd).balance for a, b in m.accounts)
+        claimable = sum(self.v(self.metered, "claimable", p.address, usd) for p in self.providers)
+        fees = self.v(self.metered, "feesAccrued", usd)
+        assert fees == m.metered_fees
+        assert self.v(self.usd, "balanceOf", self.metered) == balances + claimable + fees == m.metered_holdings()
+
     def inv_7_claimables_only_fall_by_own_withdrawal(self):
         touched = [a for a in self._accounts() if a.address in self.touched_accounts]
         now = self._claims_on_chain(touched)
         for key, value in now.items():
-            expected = self.model.claim_usd[key[0]] if key[1] == "usd" else self.model.claim_stake[key[0]]
+            expected = self._claim_in_model(*key)
             assert value == expected, key
             if value < self.last_claims[key]:
                 assert key in self.withdrawn, f"{key} fell without its owner withdrawing"
@@ -1280,9 +1937,9 @@ class ProtocolMachine(RuleBasedStateMachine):
         self._check_providers(list(m.providers))
         self._check_params()
         assert self._claims_on_chain(self._accounts()) == {
-            (a.address, ledger): (m.claim_usd if ledger == "usd" else m.claim_stake)[a.address]
+            (a.address, ledger): self._claim_in_model(a.address, ledger)
             for a in self._accounts()
-            for ledger in ("usd", "stake")
+            for ledger in ("usd", "stake", "metered")
         }
         horizon = max([self.now()] + [max(j.deadline, j.challenge_ends, j.dispute_ends) for j in m.jobs.values()])
         self.chain.pending_timestamp = horizon + 1
@@ -1300,6 +1957,24 @@ class ProtocolMachine(RuleBasedStateMachine):
         assert all(j.status in ENDED for j in m.jobs.values())
         self.touched_jobs = set(m.jobs)
         self.inv_11_collateral_is_an_obligation()
+        # MeteredEscrow: every stake lock released (by anyone), every account thawing in full.
+        releases = [t for b in m.stake_locks.values() for t in (b.current_release, b.previous_release)]
+        self.chain.pending_timestamp = max([self.now(), *releases])
+        for provider in self.providers:
+            bucket = m.stake_lock(provider.address)
+            if bucket.locked:
+                now = self.now()
+                released = bucket.releasable(now)
+                self.metered.releaseStake(provider, sender=self.relayer)
+                self._settle_locks(provider.address, released, 0, now)
+            assert bucket.locked == 0
+        thaw_ends = []
+        for (payer, provider_address), account in m.accounts.items():
+            if account.balance:
+                now = self.now()
+                self.metered.thaw(provider_address, self.usd, account.balance, sender=self._client(payer))
+                account.thawing, account.thaw_end = account.balance, now + m.metered.thaw_period
+                thaw_ends.append(account.thaw_end)
         for provider in self.providers:
             state = m.provider(provider.address)
             assert state.locked == 0  # no job holds collateral any more
@@ -1312,7 +1987,15 @@ class ProtocolMachine(RuleBasedStateMachine):
                 self.staking.requestUnbond(state.staked, sender=provider)
                 m.unbond(provider.address, state.staked, now)
         ends = [m.provider(p.address).unbonding_end for p in self.providers]
-        self.chain.pending_timestamp = max([self.now()] + ends) + 1
+        self.chain.pending_timestamp = max([self.now()] + ends + thaw_ends) + 1
+        for (payer, provider_address), account in m.accounts.items():
+            if account.thawing:
+                self.metered.withdraw(provider_address, self.usd, sender=self._client(payer))
+                account.balance -= account.thawing
+                account.withdrawn += account.thawing
+                m.wallet_usd[payer] += account.thawing
+                account.thawing, account.thaw_end = 0, 0
+            assert account.balance == 0
         for provider in self.providers:
             state = m.provider(provider.address)
             if state.unbonding:
@@ -1325,9 +2008,16 @@ class ProtocolMachine(RuleBasedStateMachine):
             if m.claim_stake[account.address]:
                 self.staking.claim(sender=account)
                 m.claim_stake_of(account.address)
+            if m.metered_claimable(account.address):
+                self.metered.claim(self.usd, sender=account)
+                m.wallet_usd[account.address] += m.metered_claimable(account.address)
+                m.claim_metered.pop(account.address, None)
+                if account.address == m.treasury:
+                    m.metered_fees = 0
         for account in self._accounts():  # each actor ends with exactly what the model says
             assert self.usd.balanceOf(account) == m.wallet_usd[account.address], account
             assert self.stake.balanceOf(account) == m.wallet_stake[account.address], account
         # everything withdrawn, the treasury included: the contracts hold nothing
         assert self.usd.balanceOf(self.escrow) == 0
+        assert self.usd.balanceOf(self.metered) == 0
         assert self.stake.balanceOf(self.staking) == 0

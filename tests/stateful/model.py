@@ -129,6 +129,118 @@ class Params:
 
 
 @dataclass
+class MeteredParams:
+    """MeteredEscrow's parameters and the payment token's stake ratio (fixed during a run)."""
+
+    fee_bps: int
+    dispute_window: int
+    thaw_period: int
+    signer_thaw_period: int
+    fraud_penalty_bps: int
+    fraud_payer_share_bps: int
+    stake_ratio: int
+
+
+@dataclass
+class AccountM:
+    """An escrow account (payer, provider, the payment token) and its history."""
+
+    balance: int = 0
+    thawing: int = 0
+    thaw_end: int = 0
+    deposited: int = 0
+    collected: int = 0
+    withdrawn: int = 0
+
+
+@dataclass(frozen=True)
+class Payment:
+    """One VoucherCollected event, as the chain reported it."""
+
+    value_aggregate: int  # of the voucher that paid
+    signer: str
+    gross: int
+    collected: int  # the collection's total after it
+    outstanding: int
+    at: int
+
+
+@dataclass
+class CollectionM:
+    """A collection (payer, provider, collection id): what was signed and what was paid."""
+
+    collected: int = 0
+    max_signed: int = 0  # the highest valueAggregate a key of the payer signed for it
+    request_count: int = 0  # of the latest voucher signed
+    started: bool = False
+    fee_bps: int = 0
+    fraud_penalty_bps: int = 0
+    fraud_payer_share_bps: int = 0
+    fraud_floor: int = 0
+    signed: list = field(default_factory=list)  # [(voucher tuple, signature, signer)] in signing order
+    payments: list[Payment] = field(default_factory=list)
+
+
+@dataclass
+class SignerM:
+    payer: str
+    thaw_end: int = 0
+    revoked_at: int | None = None  # when revocation became final
+
+    @property
+    def revoked(self) -> bool:
+        return self.revoked_at is not None
+
+
+@dataclass
+class StakeLockM:
+    """MeteredEscrow's two release buckets of a provider's locked stake."""
+
+    current: int = 0
+    current_release: int = 0
+    previous: int = 0
+    previous_release: int = 0
+
+    @property
+    def locked(self) -> int:
+        return self.current + self.previous
+
+    def release_expired(self, now: int) -> int:
+        """MeteredEscrow._releaseExpired: empties the buckets whose time has come."""
+        released = 0
+        if self.previous and self.previous_release <= now:
+            released, self.previous, self.previous_release = self.previous, 0, 0
+        if self.current and self.current_release <= now:
+            released += self.current
+            self.current, self.current_release = 0, 0
+        return released
+
+    def releasable(self, now: int) -> int:
+        return (self.previous if self.previous and self.previous_release <= now else 0) + (
+            self.current if self.current and self.current_release <= now else 0
+        )
+
+    def add(self, amount: int, now: int, window: int) -> None:
+        """MeteredEscrow._addLock: into the bucket released at the second window boundary."""
+        release = (now // window + 2) * window
+        if self.current and self.current_release < release and self.previous == 0:
+            self.previous, self.previous_release = self.current, self.current_release
+            self.current = 0
+        self.current += amount
+        self.current_release = max(self.current_release, release)
+
+    def take(self, amount: int) -> None:
+        """A fraud slash took `amount` of the lock: the older bucket first."""
+        from_previous = min(amount, self.previous)
+        self.previous -= from_previous
+        self.current -= amount - from_previous
+        if self.previous == 0:
+            self.previous_release = 0
+        if self.current == 0:
+            self.current_release = 0
+
+
+@dataclass
 class Model:
     params: Params
     treasury: str
@@ -146,6 +258,13 @@ class Model:
     wallet_usd: Counter = field(default_factory=Counter)
     wallet_stake: Counter = field(default_factory=Counter)
     reported: set = field(default_factory=set)
+    metered: MeteredParams | None = None
+    accounts: dict[tuple[str, str], AccountM] = field(default_factory=dict)  # (payer, provider)
+    collections: dict[tuple[str, str, bytes], CollectionM] = field(default_factory=dict)
+    signers: dict[str, SignerM] = field(default_factory=dict)
+    stake_locks: dict[str, StakeLockM] = field(default_factory=dict)
+    claim_metered: Counter = field(default_factory=Counter)  # providers' claimable in MeteredEscrow
+    metered_fees: int = 0  # fees accrued, not yet claimed by the treasury
 
     # ── derived ──
     def provider(self, address: str) -> ProviderM:
@@ -186,6 +305,38 @@ class Model:
     def locked_by_jobs(self, provider: str) -> int:
         """What the provider's live jobs lock: `locked` must always equal it (invariant 11)."""
         return sum(j.collateral for j in self.jobs.values() if j.provider == provider and j.status in LOCKING)
+
+    def account(self, payer: str, provider: str) -> AccountM:
+        return self.accounts.setdefault((payer, provider), AccountM())
+
+    def collection(self, payer: str, provider: str, cid: bytes) -> CollectionM:
+        return self.collections.setdefault((payer, provider, cid), CollectionM())
+
+    def stake_lock(self, provider: str) -> StakeLockM:
+        return self.stake_locks.setdefault(provider, StakeLockM())
+
+    def metered_holdings(self) -> int:
+        """What MeteredEscrow must hold: every account, every provider's claimable, the fees."""
+        return sum(a.balance for a in self.accounts.values()) + sum(self.claim_metered.values()) + self.metered_fees
+
+    def metered_claimable(self, account: str) -> int:
+        """MeteredEscrow.claimable(account, token): the treasury's includes the accrued fees."""
+        return self.claim_metered[account] + (self.metered_fees if account == self.treasury else 0)
+
+    def signer_ok(self, payer: str, signer: str) -> str | None:
+        """MeteredEscrow._checkSigner for a well-formed signature: None, or the error's name."""
+        if signer == payer:
+            return None
+        s = self.signers.get(signer)
+        if s is None or s.payer != payer:
+            return "SignerNotAuthorized"
+        return "SignerRevokedForPayer" if s.revoked else None
+
+    def lockable(self, provider: str, released: int) -> int:
+        """ProviderStaking.lockable: free stake after the release and any shortfall it pays."""
+        p = self.provider(provider)
+        free = p.free + released
+        return max(free - p.shortfall, 0) if p.jailed_for_downtime else free
 
     def escrow_holdings(self) -> int:
         live = sum(j.escrow for j in self.jobs.values() if j.status in LIVE)
@@ -302,6 +453,29 @@ class Model:
         if amount:
             self.jail(p, for_downtime=True)
         return slashed
+
+    def adjust_collateral(self, provider: str, released: int, lock: int) -> None:
+        """ProviderStaking.adjustCollateral (the caller checked the lock fits)."""
+        if released:
+            self.release(provider, released)
+        p = self.provider(provider)
+        assert lock <= p.free
+        p.locked += lock
+
+    def slash_for_fraud(self, provider: str, locked_available: int, penalty_bps: int, payer: str, share_bps: int):
+        """ProviderStaking.slashForFraud: the metered lock first, then free stake; jails for work.
+        Returns (slashed, fromLocked, payer's share)."""
+        p = self.provider(provider)
+        slashed = (locked_available + p.free) * penalty_bps // BPS
+        from_locked = min(slashed, locked_available)
+        p.locked -= from_locked
+        p.staked -= slashed
+        p.slashed += slashed
+        share = slashed * share_bps // BPS if payer != provider else 0
+        self.claim_stake[payer] += share
+        self.claim_stake[self.treasury] += slashed - share
+        self.jail(p, for_downtime=False)
+        return slashed, from_locked, share
 
     def sla_in_force(self, provider: str, epoch_start: int) -> bool:
         p = self.provider(provider)
