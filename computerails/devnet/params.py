@@ -45,7 +45,7 @@ DEFAULT_PARAMS: dict[str, Any] = {
         "thaw_period": 3 * DAY,
         "signer_thaw_period": 2 * DAY,
         # A fraud attestation slashes 10% of the stake backing the provider's answers (its
-        # collections' lock, free and unbonding stake) and pays the wronged payer half of it.
+        # collections' lock and free stake) and pays the wronged payer half of it.
         "fraud_penalty_bps": 1_000,
         "fraud_payer_share_bps": 5_000,
         # Each collection locks stake worth 5x its fees (Graph Horizon's stakeToFeesRatio) for
