@@ -39,7 +39,7 @@ from computerails.vouchers import Voucher, VoucherBook, VoucherDomain
 #: Gas per voucher of ``collectMany`` at 50 vouchers from 5 payers, new collections, stake lock
 #: included (measured by tests/contracts/metered/test_metered_gas.py, docs/METERED.md "Gas"): the
 #: policy's default cost of collecting.
-COLLECT_MANY_GAS_PER_VOUCHER = 43_951
+COLLECT_MANY_GAS_PER_VOUCHER = 44_046
 WAD = 10**18
 BPS = 10_000
 WEI_PER_NATIVE = 10**18
@@ -86,7 +86,7 @@ class CollectionState:
     @property
     def stake_needed(self) -> int:
         """The provider stake collecting now would lock for the dispute window."""
-        return self.payable * self.stake_ratio // WAD
+        return -(-self.payable * self.stake_ratio // WAD)  # rounded up, as the escrow does
 
     @property
     def net(self) -> int:

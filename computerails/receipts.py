@@ -33,6 +33,7 @@ from computerails.vouchers import (
     Address,
     StaticStruct,
     Uint64,
+    Voucher,
     VoucherDomain,
     Word,
     keccak256,
@@ -125,6 +126,55 @@ def verify(domain: VoucherDomain, receipt: ResponseReceipt, signature: bytes) ->
     except InvalidReceiptSignature:
         return False
     return recovered == bytes.fromhex(parse_address(receipt.provider, "provider")[2:])
+
+
+def check_for_payer(
+    domain: VoucherDomain,
+    receipt: ResponseReceipt,
+    signature: bytes,
+    *,
+    voucher: Voucher,
+    request_hash: bytes | str,
+    response_hash: bytes | str,
+) -> None:
+    """What a payer checks before it keeps a receipt as evidence: the receipt names the request it
+    sent and paid for (this voucher's payer, provider, token and collection, request index = the
+    voucher's request count, the request's hash), the answer it got, and it is signed by the
+    provider's own key. A receipt with another request index could be used to dodge punishment
+    (receipts of a collection are punished in request order), so a payer refuses it at once.
+
+    Raises:
+        InvalidReceipt: a field differs from what the payer sent, paid and received (the message
+            names it).
+        InvalidReceiptSignature: the signature is malformed or by another key than the provider.
+    """
+    expected = {
+        "payer": voucher.payer,
+        "provider": voucher.provider,
+        "token": voucher.token,
+        "collection_id": voucher.collection_id,
+        "request_index": voucher.request_count,
+        "request_hash": _hex_word(request_hash),
+        "response_hash": _hex_word(response_hash),
+    }
+    for field_name, value in expected.items():
+        got = getattr(receipt, field_name)
+        if got != value:
+            raise InvalidReceipt(
+                f"the receipt's {field_name} is {got}, but the request paid by this voucher has {value}",
+                collection_id=receipt.collection_id,
+            )
+    if not verify(domain, receipt, signature):
+        signer = recover(domain, receipt, signature)
+        raise InvalidReceiptSignature(
+            f"the receipt is signed by {signer}, not by its provider {receipt.provider}",
+            collection_id=receipt.collection_id,
+        )
+
+
+def _hex_word(value: bytes | str) -> str:
+    raw = bytes(value) if isinstance(value, (bytes, bytearray)) else bytes.fromhex(value.removeprefix("0x"))
+    return "0x" + raw.hex()
 
 
 class ReceiptSigner:

@@ -546,7 +546,7 @@ contract MeteredEscrow is IMeteredEscrow, AccessControl, Pausable, ReentrancyGua
 
     /// @notice The stake a collection of `gross` in `token` locks.
     function stakeFor(address token, uint256 gross) external view returns (uint256) {
-        return (gross * _paymentTokens[token].stakeRatio) / WAD;
+        return _stakeFor(gross, _paymentTokens[token].stakeRatio);
     }
 
     /// @notice Staking-token units locked per payment-token unit collected, scaled by 1e18.
@@ -656,7 +656,7 @@ contract MeteredEscrow is IMeteredEscrow, AccessControl, Pausable, ReentrancyGua
         }
         gross = v.valueAggregate - collected;
         if (gross > balance) gross = balance; // partial: the rest after a top-up
-        lockAmount = (gross * _paymentTokens[v.token].stakeRatio) / WAD;
+        lockAmount = _stakeFor(gross, _paymentTokens[v.token].stakeRatio);
         if (lockAmount > lockable) {
             return (
                 abi.encodeWithSelector(IProviderStaking.InsufficientFreeStake.selector, lockable, lockAmount),
@@ -707,6 +707,12 @@ contract MeteredEscrow is IMeteredEscrow, AccessControl, Pausable, ReentrancyGua
         if (current > type(uint96).max) revert StakeLockTooLarge(type(uint96).max, current);
         l.current = uint96(current);
         if (l.currentRelease < release) l.currentRelease = uint32(release);
+    }
+
+    /// @dev Rounded up: every payment locks some stake, so no collection, however small, is paid
+    ///      to a provider without stake (fits: gross < 2^128, ratio < 2^120).
+    function _stakeFor(uint256 gross, uint256 ratio) internal pure returns (uint256) {
+        return (gross * ratio + WAD - 1) / WAD;
     }
 
     function _revertWith(bytes memory failure) internal pure {

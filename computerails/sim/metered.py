@@ -291,10 +291,16 @@ class MeteredPhase:
             units=UNITS_PER_REQUEST,
         )
         signature = signer.sign(receipt)
-        # Payer: keep the receipt only if it is the provider's and names the answer received.
-        names_answer = receipt.response_hash == "0x" + answer.response_hash.hex()
-        if not (names_answer and receipts.verify(self.domain, receipt, signature)):
-            raise RuntimeError(f"{s.provider.name} sent a receipt that does not match its answer")
+        # Payer: keep the receipt only if it is the provider's and names this request, paid by
+        # this voucher, and the answer received (raises InvalidReceipt otherwise).
+        receipts.check_for_payer(
+            self.domain,
+            receipt,
+            signature,
+            voucher=voucher,
+            request_hash=request_hash,
+            response_hash=answer.response_hash,
+        )
         return Served(s.payer, s.provider, pixels, answer, receipt, signature, wrong)
 
     def spot_check(self) -> None:

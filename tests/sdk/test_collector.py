@@ -209,7 +209,7 @@ def _decide(state, now=1_000_000, gas_price=10 * GWEI, **kwargs):
 
 
 def test_policy__gas_cost__in_token_units():
-    assert _decide(_state()).gas_cost == 1_318_530
+    assert _decide(_state()).gas_cost == 1_321_380
 
 
 def test_policy__net_worth_the_gas__collect():

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from computerails import errors, receipts
-from computerails.receipts import RECEIPT_TYPE, ReceiptSigner, ResponseReceipt
+from computerails.receipts import RECEIPT_TYPE, ReceiptSigner, ResponseReceipt, check_for_payer
 from computerails.vouchers import UINT64_MAX, VoucherDomain
 from tests.support.signatures import SECP256K1_N, high_s_twin
 
@@ -196,3 +196,67 @@ def test_receipt__malformed_field__invalid_receipt(overrides):
 def test_signer__not_a_key__invalid_key(domain):
     with pytest.raises(errors.InvalidKey, match="receipt signer key"):
         ReceiptSigner(domain, bytes(32))
+
+
+# ───────────────────────── the payer's check ─────────────────────────
+
+
+def _paid_request():
+    """A voucher for request 3 of a collection and the provider's matching receipt."""
+    from computerails.vouchers import Voucher
+
+    voucher = Voucher(
+        payer=PAYER,
+        provider=PROVIDER,
+        token=TOKEN,
+        collection_id="0x" + "0c" * 32,
+        value_aggregate=30,
+        request_count=3,
+        timestamp=1_700_000_000,
+    )
+    receipt = ResponseReceipt(
+        payer=PAYER,
+        provider=PROVIDER,
+        token=TOKEN,
+        collection_id=voucher.collection_id,
+        request_index=3,
+        request_hash="0x" + "0a" * 32,
+        response_hash="0x" + "0b" * 32,
+        units=1,
+    )
+    return voucher, receipt
+
+
+@pytest.mark.parametrize(
+    "field,value",
+    [
+        ("request_index", 2**64 - 1),  # an index chosen to dodge punishment
+        ("request_index", 2),
+        ("collection_id", "0x" + "0d" * 32),
+        ("payer", "0x" + "99" * 20),
+        ("token", "0x" + "98" * 20),
+        ("request_hash", "0x" + "0e" * 32),
+        ("response_hash", "0x" + "0f" * 32),
+    ],
+)
+def test_check_for_payer__receipt_names_another_request_or_answer__invalid_receipt(domain, field, value):
+    voucher, receipt = _paid_request()
+    wrong = ResponseReceipt(**(receipt.model_dump() | {field: value}))
+    signature = ReceiptSigner(domain, PROVIDER_KEY).sign(wrong)
+    with pytest.raises(errors.InvalidReceipt, match=field):
+        check_for_payer(
+            domain, wrong, signature, voucher=voucher, request_hash="0x" + "0a" * 32, response_hash="0x" + "0b" * 32
+        )
+
+
+def test_check_for_payer__matching_receipt__accepted_other_key__refused(domain):
+    voucher, receipt = _paid_request()
+    good = ReceiptSigner(domain, PROVIDER_KEY).sign(receipt)
+    check_for_payer(
+        domain, receipt, good, voucher=voucher, request_hash="0x" + "0a" * 32, response_hash="0x" + "0b" * 32
+    )
+    other = bytes(Account.unsafe_sign_hash(receipts.digest(domain, receipt), b"\x44" * 32).signature)
+    with pytest.raises(errors.InvalidReceiptSignature, match="not by its provider"):
+        check_for_payer(
+            domain, receipt, other, voucher=voucher, request_hash="0x" + "0a" * 32, response_hash="0x" + "0b" * 32
+        )

@@ -38,8 +38,8 @@ STAKE = 10**18
 
 
 def stake_for(gross: int) -> int:
-    """The stake a collection of `gross` USD units locks."""
-    return gross * STAKE_RATIO // 10**18
+    """The stake a collection of `gross` USD units locks (rounded up, as the contract does)."""
+    return -(-gross * STAKE_RATIO // 10**18)
 
 
 def deploy_metered(project: Any, governance: Any, treasury: Any, staking: Any, hub: Any, usd: Any = None) -> Any:

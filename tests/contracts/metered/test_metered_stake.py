@@ -165,7 +165,7 @@ def test_collect__lock_past_96_bits__stake_lock_too_large(
     metered.setPaymentToken(usd, True, 2**120 - 1, sender=governance)
     fund(client, provider, 1_000_000 * USD)
     v, sig = make_voucher(client, provider, valueAggregate=1_000_000 * USD)
-    lock = 1_000_000 * USD * (2**120 - 1) // 10**18
+    lock = -(-1_000_000 * USD * (2**120 - 1) // 10**18)  # rounded up
     with reverts(metered.StakeLockTooLarge, max=2**96 - 1, value=lock):
         metered.collect(v.args(), sig, sender=provider)
 
@@ -183,3 +183,21 @@ def test_claim__treasury__takes_the_fees_accrued_per_token(
     assert metered.feesAccrued(usd) == metered.claimable(treasury, usd) == 0
     with reverts(metered.NothingToWithdraw, account=treasury, token=usd):
         metered.claim(usd, sender=treasury)
+
+
+def test_collect__stake_ratio_below_one__tiny_payment_still_locks_stake_stranger_refused(
+    metered, staking, governance, usd, client, relayer, provider, fund, make_voucher, reverts
+):
+    """The lock rounds up: with a ratio below 1e18 (a payment token with more decimals than the
+    stake token) a 1-unit payment still locks 1 stake unit, so a provider without stake is never
+    paid, however small the voucher."""
+    metered.setPaymentToken(usd, True, 10**12, sender=governance)
+    assert metered.stakeFor(usd, 1) == 1
+    fund(client, relayer, USD)
+    v, sig = make_voucher(client, relayer, valueAggregate=1)
+    with reverts(staking.InsufficientFreeStake, free=0, requested=1):
+        metered.collect(v.args(), sig, sender=relayer)
+    fund(client, provider, USD)
+    w, wsig = make_voucher(client, provider, valueAggregate=1)
+    metered.collect(w.args(), wsig, sender=provider)
+    assert metered.stakeLock(provider).current == 1
