@@ -230,6 +230,11 @@ class TxManager:
         #: transaction was replaced or dropped, so a wait on any of its hashes finds the outcome.
         self._by_hash: dict[str, _InFlight] = {}
         self.sent: list[SentTransaction] = []  # every transaction this manager confirmed
+        #: Called with (tx hash, nonce, signed bytes, label) after signing and before the first
+        #: broadcast of every new transaction: a daemon journals its intent there, so a restart
+        #: after a crash finds the transaction by its hash instead of sending another. If it
+        #: raises, nothing is broadcast and the exception propagates.
+        self.before_broadcast: Callable[[str, int, bytes, str], None] | None = None
 
     # ───────────────────────── public ─────────────────────────
 
@@ -281,6 +286,8 @@ class TxManager:
             signed = self.account.sign_transaction(tx)
             tx_hash = "0x" + bytes(signed.hash).hex()
             try:
+                if self.before_broadcast is not None:
+                    self.before_broadcast(tx_hash, nonce, bytes(signed.raw_transaction), label)
                 self._broadcast(signed.raw_transaction, tx_hash)
             except BaseException:
                 self._next_nonce = None  # unknown state: re-read the nonce from the node next time
