@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 from decimal import Decimal
 
 import httpx
@@ -30,7 +31,7 @@ SIGNER_THAW = 2 * 86_400  # computerails/devnet/params.py "metered": signerThawP
 
 @pytest.fixture(scope="module")
 def agent(make_agent, w3, payer_rails, small_payer_rails):
-    process = make_agent().start()
+    process = make_agent(request_timeout=1).start()
     yield process
     assert process.stop() == 0  # SIGTERM: graceful, exit code 0
 
@@ -304,6 +305,17 @@ def test_infer__oversized_streamed_body__413(agent):
     response = httpx.post(f"{agent.url}/v1/infer", content=chunks())  # chunked: no Content-Length
 
     assert response.status_code == 413
+
+
+def test_infer__slow_client__408_after_the_request_timeout(agent):
+    """A client that sends the headers and a piece of the body, then stalls (slow loris): the
+    agent answers 408 once ``request_timeout`` (1 s here) passes, and frees the connection."""
+    with socket.create_connection(("127.0.0.1", agent.port)) as conn:
+        conn.sendall(b"POST /v1/infer HTTP/1.1\r\nHost: agent\r\nContent-Type: application/json\r\n")
+        conn.sendall(b'Content-Length: 300\r\n\r\n{"pixels": [0, ')
+        answer = conn.recv(4_096)
+
+    assert answer.startswith(b"HTTP/1.1 408")
 
 
 # ───────────────────────── health and metrics ─────────────────────────
