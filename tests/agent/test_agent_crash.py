@@ -5,6 +5,9 @@ flight (exactly one collection on chain, its outcome recorded after the restart)
 
 from __future__ import annotations
 
+import json
+import signal
+import socket
 import time
 from decimal import Decimal
 
@@ -112,3 +115,27 @@ def test_kill9_during_collection__exactly_one_collection_on_chain(make_agent, w3
     events = collected_events(provider_rails, meter.collection_id)
     assert [(e["gross"], e["requestCount"]) for e in events] == [(2 * PRICE_RAW, 2)]
     assert agent.stop() == 0
+
+
+def refuses_connections(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    except OSError:
+        return True
+    return False
+
+
+def test_sigterm__in_flight_request_finishes__exit_0(make_agent):
+    agent = make_agent(request_timeout=30).start()
+    body = json.dumps({"pixels": list(digits.samples()[0][0])}).encode()
+    with socket.create_connection(("127.0.0.1", agent.port)) as conn:
+        head = b"POST /v1/infer HTTP/1.1\r\nHost: agent\r\nContent-Type: application/json\r\n"
+        conn.sendall(head + f"Content-Length: {len(body)}\r\n\r\n".encode() + body[:10])
+        agent.process.send_signal(signal.SIGTERM)
+        poll(lambda: refuses_connections(agent.port), "the agent to stop accepting")  # shutting down
+
+        conn.sendall(body[10:])  # the request in flight completes
+        answer = conn.recv(65_536)
+
+    assert answer.startswith(b"HTTP/1.1 402")  # served as usual: the terms
+    assert agent.process.wait(timeout=60) == 0
