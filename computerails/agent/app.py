@@ -276,6 +276,13 @@ def create_app(settings: AgentSettings, agent: Agent | None = None) -> FastAPI:
         metrics=agent.metrics,
     )
 
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        agent.metrics.errors.labels("request").inc()
+        agent.metrics.requests.labels("error").inc()
+        log.exception("%s %s failed", request.method, request.url.path, exc_info=exc)
+        return JSONResponse({"error": f"internal error: {type(exc).__name__}"}, status_code=500)
+
     @app.post("/v1/infer")
     async def infer(request: Request, agent: AgentDep) -> JSONResponse:
         body = await request.body()
@@ -291,15 +298,16 @@ def create_app(settings: AgentSettings, agent: Agent | None = None) -> FastAPI:
         if header is None:
             agent.metrics.requests.labels("payment_required").inc()
             return JSONResponse(agent.gate.terms(), status_code=402)
-        increment = 0
         try:
             voucher, signature = decode_voucher_header(header)
+        except InvalidVoucher as exc:
+            agent.metrics.requests.labels("refused").inc()
+            return _refusal(agent, exc)
+        try:
             admission = await run_in_threadpool(agent.gate.admit, voucher, signature)
-            increment = admission.increment
         except VoucherNotCovered as exc:
             agent.metrics.requests.labels("not_covered").inc()
-            runway = agent.gate.runway(exc.collection_id, exc.outstanding, exc.cover, _increment(agent, header))
-            return _refusal(agent, exc, runway=runway)
+            return _refusal(agent, exc, runway=agent.gate.runway(voucher, exc))
         except InvalidVoucher as exc:
             agent.metrics.requests.labels("refused").inc()
             return _refusal(agent, exc)
@@ -309,7 +317,7 @@ def create_app(settings: AgentSettings, agent: Agent | None = None) -> FastAPI:
             return JSONResponse({"error": f"the provider cannot reach its node: {exc}"}, status_code=503)
         served = await run_in_threadpool(agent.gate.serve, parsed.pixels, admission)
         agent.metrics.requests.labels("served").inc()
-        agent.metrics.paid_value.inc(increment)
+        agent.metrics.paid_value.inc(admission.increment)
         return JSONResponse(served.body())
 
     @app.get("/v1/health")
@@ -345,12 +353,6 @@ def create_app(settings: AgentSettings, agent: Agent | None = None) -> FastAPI:
         return Response(generate_latest(agent.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     return app
-
-
-def _increment(agent: Agent, header: str) -> int:
-    voucher, _ = decode_voucher_header(header)
-    kept = agent.gate.book.latest(voucher.collection_id)
-    return voucher.value_aggregate - (kept[0].value_aggregate if kept is not None else 0)
 
 
 def _refusal(agent: Agent, exc: InvalidVoucher, **extra: Any) -> JSONResponse:

@@ -35,7 +35,7 @@ from web3.exceptions import TimeExhausted, TransactionNotFound, Web3RPCError
 from computerails.agent.metrics import AgentMetrics
 from computerails.agent.store import AgentStore, JournalEntry, Payment
 from computerails.collector import CollectionPolicy
-from computerails.errors import InvalidVoucher, StaleVoucher
+from computerails.errors import InvalidVoucher, StaleVoucher, VoucherNotCovered
 from computerails.models import digits
 from computerails.rails import ComputeRails
 from computerails.receipts import ReceiptSigner, ResponseReceipt
@@ -245,15 +245,18 @@ class PaymentGate:
             self.rails.collector.accept(self.book, voucher, signature, reserved=reserved, min_balance=self.min_escrow)
         return Admission(voucher, increment)
 
-    def runway(self, collection_id: str, outstanding: int, cover: int, increment: int) -> dict[str, Any]:
-        """What the payer has left when a voucher was not covered (raw units)."""
-        before = max(outstanding - increment, 0)
+    def runway(self, voucher: Voucher, refusal: VoucherNotCovered) -> dict[str, Any]:
+        """What the payer has left on `voucher`'s collection when it was not covered (raw units):
+        the cover, what was outstanding before this voucher, and how many requests still fit."""
+        kept = self.book.latest(voucher.collection_id)
+        increment = voucher.value_aggregate - (kept[0].value_aggregate if kept is not None else 0)
+        before = max(refusal.outstanding - increment, 0)
         return {
-            "cover": str(cover),
+            "cover": str(refusal.cover),
             "outstanding": str(before),
             "price": str(self.price),
-            "requests_left": max(cover - before, 0) // self.price,
-            "collection_id": collection_id,
+            "requests_left": max(refusal.cover - before, 0) // self.price,
+            "collection_id": voucher.collection_id,
         }
 
     # ── serving ──
@@ -333,6 +336,7 @@ class CollectionRunner:
             for entry in self.store.pending():
                 if entry.tx_hash not in before:
                     paid += self._settle(entry) or []
+            self.gate.refresh_collected()
             return paid
 
     def reconcile(self) -> bool:
@@ -345,8 +349,18 @@ class CollectionRunner:
         for entry in self.store.pending():
             if self._settle(entry) is None:
                 resolved = False
-        self.gate.refresh_collected()
+        self.sync_collected()
         return resolved
+
+    def sync_collected(self) -> None:
+        """Read what the escrow paid on every kept collection (one batched round trip) and keep
+        it: the gate's cover and the outstanding figure then follow the chain, whatever was
+        mined (a fee-bumped replacement, a collection sent by an earlier installation)."""
+        kept = list(self.gate.book.collections().values())
+        if kept:
+            _now, states = self.rails.collector.states(kept)
+            self.store.record_collected({s.voucher.collection_id: s.collected for s in states})
+        self.gate.refresh_collected()
 
     def _settle(self, entry: JournalEntry) -> list[Payment] | None:
         """Record `entry`'s outcome; None while it is still unresolved."""

@@ -5,9 +5,9 @@ per write (a write that returned is on disk).
   the SDK's book store, sharing this file and its engine);
 - ``receipts``: every response receipt the agent signed (collection id, request index, request
   and response hashes, signature): what the payer can hold the agent to;
-- ``collected``: what the escrow has paid per collection, from the agent's own ``VoucherCollected``
-  events (only the voucher's provider can collect, so this is the chain's figure, or behind it
-  while a collection is in flight);
+- ``collected``: what the escrow has paid per collection: from the agent's own ``VoucherCollected``
+  events, and read from chain after every collection round (behind the chain at most while a
+  collection is in flight, which only makes the cover check stricter);
 - ``collections``: the collection journal. A ``collectMany`` transaction is recorded with its
   hash, nonce and signed bytes *before* it is broadcast (``pending``), and its outcome once its
   receipt is seen (``mined``, ``reverted``, ``dropped``). After a crash the agent looks every
@@ -25,7 +25,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import Column, Integer, LargeBinary, MetaData, String, Table, Text, select, update
+from sqlalchemy import Column, Connection, Integer, LargeBinary, MetaData, String, Table, Text, select, update
 from sqlalchemy.dialects.sqlite import insert
 
 from computerails.voucher_store import SqliteVoucherStore
@@ -145,6 +145,12 @@ class AgentStore:
         with self.engine.connect() as conn:
             return {row.collection_id: int(row.collected) for row in conn.execute(select(collected))}
 
+    def record_collected(self, figures: dict[str, int]) -> None:
+        """Keep what the escrow paid per collection as read from chain (never lowering a figure)."""
+        with self.engine.begin() as conn:
+            for collection_id, value in figures.items():
+                _raise_collected(conn, collection_id, value)
+
     # ── the collection journal ──
 
     def journal_intent(self, tx_hash: str, nonce: int, raw: bytes) -> None:
@@ -189,13 +195,15 @@ class AgentStore:
             if done.rowcount == 0:
                 return False
             for p in payments:
-                statement = insert(collected).values(
-                    collection_id=p.collection_id, collected=str(p.collected).zfill(_UINT128_DIGITS)
-                )
-                statement = statement.on_conflict_do_update(
-                    index_elements=[collected.c.collection_id],
-                    set_={"collected": statement.excluded.collected},
-                    where=statement.excluded.collected > collected.c.collected,
-                )
-                conn.execute(statement)
+                _raise_collected(conn, p.collection_id, p.collected)
         return True
+
+
+def _raise_collected(conn: Connection, collection_id: str, value: int) -> None:
+    statement = insert(collected).values(collection_id=collection_id, collected=str(value).zfill(_UINT128_DIGITS))
+    statement = statement.on_conflict_do_update(
+        index_elements=[collected.c.collection_id],
+        set_={"collected": statement.excluded.collected},
+        where=statement.excluded.collected > collected.c.collected,
+    )
+    conn.execute(statement)

@@ -176,7 +176,9 @@ def test_infer__forged_signature__402(agent, payer_rails, provider_rails):
     assert response.json()["reason"] == "InvalidVoucherSignature"
 
 
-def test_infer__escrow_short__402_with_runway(agent, small_payer_rails, provider_rails):
+def test_infer__escrow_short__402_with_runway__shared_by_the_payers_collections(
+    agent, small_payer_rails, provider_rails
+):
     meter = small_payer_rails.payer.meter(dev_key(OTHER_CLIENT), provider_rails.address, Decimal(1))
     for _ in range(4):  # cover: 0.05 mUSD less 10 % = 0.045 mUSD, 4 requests
         assert post(agent, sample()[0], encode_voucher_header(*meter.next(Raw(PRICE_RAW)))).status_code == 200
@@ -193,17 +195,11 @@ def test_infer__escrow_short__402_with_runway(agent, small_payer_rails, provider
         "requests_left": 0,
         "collection_id": meter.collection_id,
     }
-
-
-def test_infer__second_collection_of_a_payer__shares_its_cover(agent, small_payer_rails, provider_rails):
-    """The escrow-short test's collection holds 0.04 of the 0.045 cover: a new collection of the
-    same payer gets no cover at all (outstanding per payer stays within escrow less margin)."""
-    meter = small_payer_rails.payer.meter(dev_key(OTHER_CLIENT), provider_rails.address, Decimal(1))
-
-    response = post(agent, sample()[0], encode_voucher_header(*meter.next(Raw(PRICE_RAW))))
-
+    # a second collection of the same payer shares the cover: it gets none left
+    second = small_payer_rails.payer.meter(dev_key(OTHER_CLIENT), provider_rails.address, Decimal(1))
+    response = post(agent, sample()[0], encode_voucher_header(*second.next(Raw(PRICE_RAW))))
     assert response.status_code == 402
-    assert response.json()["reason"] == "VoucherNotCovered"
+    assert response.json()["runway"]["cover"] == "5000"  # 0.045 cover less the 0.04 the first holds
 
 
 def test_paying_client__budget_cap__refuses_to_sign(agent, payer_rails, provider_rails, tmp_path):
