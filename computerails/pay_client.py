@@ -12,7 +12,10 @@ leaves, a restarted client continues the collection from there and never signs a
 which a provider would refuse as stale (and so lose what was already paid for).
 
 A voucher whose request never reached the provider is not reused: the next one covers both, so
-the provider is paid one price too many at worst, never too little.
+the provider is paid one price too many at worst, never too little. Requests to one provider go
+one at a time through a synchronous client (vouchers must arrive in the order they were signed);
+for parallel requests give each lane its own ``PayingAuth`` and wallet file (its own collection).
+An ``httpx.AsyncClient`` uses the flow without that ordering.
 
 Refusals are typed: :class:`~computerails.errors.PaymentRefused` (the client will not pay those
 terms; nothing signed), :class:`~computerails.errors.BudgetExceeded` (the budget is spent; nothing
@@ -189,6 +192,7 @@ class PayingAuth(httpx.Auth):
         self._meters: dict[tuple[str, str], Meter] = {}
         self._terms: dict[str, PaymentTerms] = {}
         self._lock = threading.Lock()
+        self._origin_locks: dict[str, threading.Lock] = {}
 
     # ── what the user allows ──
 
@@ -261,6 +265,17 @@ class PayingAuth(httpx.Auth):
         return self.store.spent()
 
     # ── the flow ──
+
+    def sync_auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        """The flow, one request at a time per provider: vouchers of a collection must reach the
+        provider in the order they were signed, or the later-signed one arriving first makes the
+        earlier one stale (paid, not served). Threads sharing this auth wait for each other."""
+        with self._origin_lock(_origin(request.url)):
+            yield from super().sync_auth_flow(request)
+
+    def _origin_lock(self, origin: str) -> threading.Lock:
+        with self._lock:
+            return self._origin_locks.setdefault(origin, threading.Lock())
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         origin = _origin(request.url)

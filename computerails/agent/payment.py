@@ -7,9 +7,10 @@ stale), adds at least the price to the collection's value aggregate, and then pa
 checks against the chain (:meth:`~computerails.collector.CollectorAPI.accept`: signature, the
 signer authorized and not revoked on chain, monotone, the escrow's cover). The cover counts the
 payer's *other* collections too (``reserved``), so the value a payer's vouchers promise beyond
-what was collected never exceeds its escrow balance less the safety margin. Admission of one
-collection is serialised (a lock per collection), so two concurrent requests cannot both be
-served on one price increment. The voucher is on disk before the request is served.
+what was collected never exceeds its escrow balance less the safety margin. Admission is
+serialised per payer and token (one lock: its collections share one cover), so two concurrent
+requests can neither both be served on one price increment nor both take the last of the cover.
+The voucher is on disk before the request is served.
 
 :class:`CollectionRunner` runs one collection round: first it settles the journal (every
 ``collectMany`` the agent signed is recorded before its broadcast; a pending one is looked up by
@@ -198,9 +199,10 @@ class PaymentGate:
             max(v.value_aggregate - collected.get(cid, 0), 0) for cid, (v, _sig) in self.book.collections().items()
         )
 
-    def _lock(self, collection_id: str) -> threading.Lock:
+    def _lock(self, payer: str, token: str) -> threading.Lock:
+        """One lock per payer and token: its collections share one cover."""
         with self._guard:
-            return self._locks.setdefault(collection_id, threading.Lock())
+            return self._locks.setdefault(f"{payer}/{token}", threading.Lock())
 
     def admit(self, voucher: Voucher, signature: bytes) -> Admission:
         """Verify `voucher` for one request and keep it (durably) before the request is served.
@@ -221,7 +223,7 @@ class PaymentGate:
             raise InvalidVoucher(
                 f"voucher pays in {voucher.token}; this provider is paid in {self.token.address}", collection_id=cid
             )
-        with self._lock(cid):
+        with self._lock(voucher.payer, voucher.token):
             kept = self.book.latest(cid)
             before = kept[0] if kept is not None else None
             if before is not None and voucher.request_count <= before.request_count:

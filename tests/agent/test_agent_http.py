@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
 import httpx
@@ -22,16 +23,18 @@ from computerails.models import digits
 from computerails.pay_client import PayingAuth, infer
 from computerails.types import Raw
 from computerails.vouchers import VOUCHER_FIELDS, signed_to_json
-from tests.agent.conftest import PRICE_RAW
+from tests.agent.conftest import PRICE_RAW, mint
 from tests.support.sdk import CLIENT, KEY_VAR, OTHER_CLIENT, warp
 
 HOT_KEY = "0x" + "7d" * 32
+MIN_ESCROW = "0.02"  # mUSD the agent requires in a payer's escrow
+SHALLOW_PAYER = 8  # a dev account with 0.01 mUSD in escrow, below the minimum
 SIGNER_THAW = 2 * 86_400  # computerails/devnet/params.py "metered": signerThawPeriod
 
 
 @pytest.fixture(scope="module")
 def agent(make_agent, w3, payer_rails, small_payer_rails):
-    process = make_agent(request_timeout=1).start()
+    process = make_agent(request_timeout=1, min_escrow=MIN_ESCROW).start()
     yield process
     assert process.stop() == 0  # SIGTERM: graceful, exit code 0
 
@@ -74,7 +77,7 @@ def test_infer__unpaid__402_with_terms(agent, payer_rails, provider_rails):
     assert terms["token"]["address"] == payer_rails.deployment.payment_tokens[0]
     assert (terms["escrow"], terms["chain_id"]) == (payer_rails.collector.domain.escrow, payer_rails.chain_id)
     assert terms["provider"] == provider_rails.address
-    assert (terms["min_escrow"]["raw"], terms["safety_margin_bps"]) == ("0", 1_000)
+    assert (terms["min_escrow"], terms["safety_margin_bps"]) == ({"raw": "20000", "amount": "0.02"}, 1_000)
     assert terms["collection_id"]["policy"] == "payer-chosen"
     assert terms["eip712"]["types"]["Voucher"] == VOUCHER_FIELDS
 
@@ -88,6 +91,15 @@ def test_infer__paying_client__answers_with_verified_receipts(agent, auth, provi
     assert (first.receipt.request_index, second.receipt.request_index) == (1, 2)
     assert first.receipt.provider == provider_rails.address
     assert auth.spent() == {provider_rails.address: 2 * PRICE_RAW}
+
+
+def test_paying_client__concurrent_threads__each_paid_in_order(agent, auth, provider_rails):
+    with httpx.Client() as client, ThreadPoolExecutor(max_workers=8) as pool:
+        answers = list(pool.map(lambda i: infer(client, f"{agent.url}/v1/infer", sample(i)[0], auth), range(8)))
+
+    assert sorted(a.receipt.request_index for a in answers) == list(range(1, 9))
+    assert [a.label for a in answers] == [digits.infer(sample(i)[0]).label for i in range(8)]
+    assert auth.spent() == {provider_rails.address: 8 * PRICE_RAW}
 
 
 def test_infer__plain_json_header__accepted(agent, payer_rails, provider_rails):
@@ -200,6 +212,19 @@ def test_infer__escrow_short__402_with_runway__shared_by_the_payers_collections(
     response = post(agent, sample()[0], encode_voucher_header(*second.next(Raw(PRICE_RAW))))
     assert response.status_code == 402
     assert response.json()["runway"]["cover"] == "5000"  # 0.045 cover less the 0.04 the first holds
+
+
+def test_infer__escrow_below_minimum__402(agent, connect, provider_rails):
+    shallow = connect(SHALLOW_PAYER)
+    mint(shallow, usd=1)
+    shallow.payer.deposit(provider_rails.address, Decimal("0.01"))
+    meter = shallow.payer.meter(dev_key(SHALLOW_PAYER), provider_rails.address, Decimal(1))
+
+    response = post(agent, sample()[0], encode_voucher_header(*meter.next(Raw(PRICE_RAW))))
+
+    assert response.status_code == 402
+    assert response.json()["reason"] == "EscrowBelowMinimum"
+    assert "holds 10000 but this provider serves only against at least 20000" in response.json()["error"]
 
 
 def test_paying_client__budget_cap__refuses_to_sign(agent, payer_rails, provider_rails, tmp_path):
