@@ -32,14 +32,14 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, MutableMapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any
 
 from eth_account import Account
 from eth_account.messages import encode_defunct
 from eth_account.signers.local import LocalAccount
-from fastapi import Depends, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
@@ -250,20 +250,37 @@ async def _collect_loop(agent: Agent, stop: asyncio.Event) -> None:
             await asyncio.wait_for(stop.wait(), interval)
 
 
-def create_app(settings: AgentSettings, agent: Agent | None = None) -> FastAPI:
+#: A background loop beside the collection rounds: runs until the event is set (on shutdown).
+BackgroundLoop = Callable[[Agent, asyncio.Event], Coroutine[Any, Any, None]]
+
+
+def create_app(
+    settings: AgentSettings,
+    agent: Agent | None = None,
+    *,
+    routers: Sequence[APIRouter] = (),
+    loops: Sequence[BackgroundLoop] = (),
+) -> FastAPI:
     """The agent's ASGI app. Builds the :class:`Agent` from `settings` unless one is given, so
-    configuration problems surface here, before anything listens."""
+    configuration problems surface here, before anything listens.
+
+    Args:
+        routers: more endpoints (the per-job runner's ``/v1/results/{cid}``), served beside these.
+        loops: more background loops (the per-job runner's ``JobCreated`` watcher); each gets the
+            agent and the shutdown event, and is awaited before the process exits.
+    """
     agent = agent if agent is not None else Agent.start(settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         stop = asyncio.Event()
-        task = asyncio.create_task(_collect_loop(agent, stop))
+        tasks = [asyncio.create_task(_collect_loop(agent, stop))]
+        tasks += [asyncio.create_task(loop(agent, stop)) for loop in loops]
         try:
             yield
         finally:
             stop.set()
-            await task
+            await asyncio.gather(*tasks)
             agent.close()
             log.info("agent stopped")
 
@@ -352,6 +369,8 @@ def create_app(settings: AgentSettings, agent: Agent | None = None) -> FastAPI:
     def metrics(agent: AgentDep) -> Response:
         return Response(generate_latest(agent.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
+    for router in routers:
+        app.include_router(router)
     return app
 
 

@@ -13,13 +13,15 @@ import logging
 import signal
 import socket
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import click
 import uvicorn
+from fastapi import APIRouter
 
-from computerails.agent.app import create_app
+from computerails.agent.app import BackgroundLoop, create_app
 from computerails.agent.config import AgentSettings, load_settings
 from computerails.errors import ComputeRailsError
 
@@ -41,13 +43,16 @@ class _Server(uvicorn.Server):
                 log.info("provider %s serving on http://%s:%s", self.provider, host, port)
 
 
-def serve(settings: AgentSettings) -> None:
+def serve(settings: AgentSettings, *, routers: Sequence[APIRouter] = (), loops: Sequence[BackgroundLoop] = ()) -> None:
     """Serve until SIGTERM or SIGINT, then return.
+
+    Args:
+        routers, loops: more endpoints and background loops (see :func:`create_app`).
 
     Raises:
         AgentConfigError: the settings do not fit the key, the token or the chain.
     """
-    app = create_app(settings)
+    app = create_app(settings, routers=routers, loops=loops)
     config = uvicorn.Config(
         app,
         host=settings.host,

@@ -73,8 +73,10 @@ def test_kill9_after_acknowledged_vouchers__restart_collects_latest_once(make_ag
     agent.kill()
     book = AgentStore(agent.config.parent / "data" / "agent.sqlite")
     kept = book.vouchers.load(provider_rails.address)
+    receipts = book.receipt_count(meter.collection_id)
     book.close()
     assert kept[meter.collection_id][0] == latest  # acknowledged, so on disk
+    assert receipts == 3  # and every receipt signed
 
     agent.start(COMPUTERAILS_AGENT_COLLECT_INTERVAL="0.2")
     poll(lambda: agent.metric("computerails_agent_collections_total", 'status="mined"') >= 1, "the collection")
