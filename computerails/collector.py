@@ -29,7 +29,14 @@ from typing import Any
 
 from computerails import shared
 from computerails.addresses import parse_address
-from computerails.errors import ContractRevert, NotAllowed, NothingClaimable, PreconditionError, decode_revert
+from computerails.errors import (
+    ContractRevert,
+    EscrowBelowMinimum,
+    NotAllowed,
+    NothingClaimable,
+    PreconditionError,
+    decode_revert,
+)
 from computerails.session import Session
 from computerails.tx import Call, SentTransaction
 from computerails.types import Payout, TokenInfo, VoucherPayment, from_raw
@@ -206,16 +213,24 @@ class CollectorAPI:
 
     # ───────────────────────── verification ─────────────────────────
 
-    def accept(self, book: VoucherBook, voucher: Voucher, signature: bytes) -> Voucher:
+    def accept(
+        self, book: VoucherBook, voucher: Voucher, signature: bytes, *, reserved: int = 0, min_balance: int = 0
+    ) -> Voucher:
         """Verify `voucher` against the escrow and keep it (durably, with a stored book) as its
         collection's latest: serve the request only once this returns.
 
         One round trip reads the signer's record, the payer's account and the collection's
         ``collected``; the book then checks signature, signer, order and cover.
 
+        Args:
+            reserved: what the payer's other collections leave uncollected (raw units), taken
+                off the cover (:meth:`VoucherBook.accept`).
+            min_balance: the least escrow balance this provider serves against (raw units).
+
         Raises:
             InvalidVoucherSignature: malformed, or the signer is neither the payer nor a signer
                 the escrow has authorized for it (and not revoked).
+            EscrowBelowMinimum: the payer's balance is below `min_balance`.
             InvalidVoucher, StaleVoucher, VoucherNotCovered: as :meth:`VoucherBook.accept`.
         """
         s = self._s
@@ -232,7 +247,9 @@ class CollectorAPI:
             book.authorize(voucher.payer, signer)
         else:
             book.revoke(voucher.payer, signer)
-        return book.accept(voucher, signature, escrow_balance=account[0], collected=collection[0])
+        if account[0] < min_balance:
+            raise EscrowBelowMinimum(voucher.collection_id, account[0], min_balance)
+        return book.accept(voucher, signature, escrow_balance=account[0], collected=collection[0], reserved=reserved)
 
     # ───────────────────────── the policy ─────────────────────────
 

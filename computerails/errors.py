@@ -599,3 +599,52 @@ class ModelWeightsMismatch(ModelError):
         self.path = path
         self.expected = expected
         self.actual = actual
+
+
+# ───────────────────────────── the provider agent and its paying client (issue 13) ─────────────────────────────
+
+
+class AgentConfigError(ComputeRailsError, ValueError):
+    """The provider agent's settings (TOML file plus ``COMPUTERAILS_AGENT_*`` environment) are
+    missing a value, malformed, or name a keystore it cannot unlock. Raised at start-up, before
+    anything is served; the message names each field and what is wrong with it."""
+
+
+class EscrowBelowMinimum(InvalidVoucher):
+    """The payer's escrow balance for this provider is below the minimum the provider serves
+    against (its payment terms' ``min_escrow``).
+
+    Attributes:
+        balance: the escrow balance (smallest token units).
+        minimum: the provider's minimum (smallest token units).
+    """
+
+    def __init__(self, collection_id: str, balance: int, minimum: int) -> None:
+        super().__init__(
+            f"the payer's escrow holds {balance} but this provider serves only against at least {minimum}: "
+            "top the escrow up (computerails meter deposit)",
+            collection_id=collection_id,
+        )
+        self.balance = balance
+        self.minimum = minimum
+
+
+class PaymentRefused(PreconditionError):
+    """The paying client refused to pay a provider's 402 terms: the provider is not allowed,
+    the price is above the client's maximum, or the terms name another chain, escrow or token
+    than the client's deployment. Nothing was signed."""
+
+
+class PaymentRejected(ComputeRailsError):
+    """A provider answered 402 to a paid request: it refused the voucher (stale, not covered,
+    a revoked signer ...).
+
+    Attributes:
+        reason: the provider's ``error`` text.
+        body: the provider's whole JSON answer (with the runway when the escrow falls short).
+    """
+
+    def __init__(self, reason: str, body: dict[str, Any]) -> None:
+        super().__init__(f"the provider refused the payment: {reason}")
+        self.reason = reason
+        self.body = body

@@ -134,6 +134,7 @@ class _InFlight:
     #: below it that it was queued behind: a wait for its receipt runs from then.
     sent_at: float
     mined: bool = False  # its nonce is used on chain by one of its versions
+    label: str = ""  # what it is (the caller's label), for before_broadcast
     failure: TransactionDropped | None = None  # it can never be mined, and why
 
     @property
@@ -230,6 +231,12 @@ class TxManager:
         #: transaction was replaced or dropped, so a wait on any of its hashes finds the outcome.
         self._by_hash: dict[str, _InFlight] = {}
         self.sent: list[SentTransaction] = []  # every transaction this manager confirmed
+        #: Called with (tx hash, nonce, signed bytes, label) after signing and before the first
+        #: broadcast of every new transaction and of every fee-bumped replacement (same nonce):
+        #: a daemon journals its intent there, so a restart
+        #: after a crash finds the transaction by its hash instead of sending another. If it
+        #: raises, nothing is broadcast and the exception propagates.
+        self.before_broadcast: Callable[[str, int, bytes, str], None] | None = None
 
     # ───────────────────────── public ─────────────────────────
 
@@ -281,12 +288,18 @@ class TxManager:
             signed = self.account.sign_transaction(tx)
             tx_hash = "0x" + bytes(signed.hash).hex()
             try:
+                if self.before_broadcast is not None:
+                    self.before_broadcast(tx_hash, nonce, bytes(signed.raw_transaction), label)
                 self._broadcast(signed.raw_transaction, tx_hash)
             except BaseException:
                 self._next_nonce = None  # unknown state: re-read the nonce from the node next time
                 raise
             record = _InFlight(
-                nonce, tx, [_Signed(bytes(signed.raw_transaction), tx_hash, max_fee, priority)], time.monotonic()
+                nonce,
+                tx,
+                [_Signed(bytes(signed.raw_transaction), tx_hash, max_fee, priority)],
+                time.monotonic(),
+                label=label,
             )
             self._inflight[nonce] = record
             self._by_hash[tx_hash] = record
@@ -595,6 +608,8 @@ class TxManager:
         max_fee = max(bumped(previous.max_fee), quoted_fee, priority)
         signed = self.account.sign_transaction({**record.tx, "maxFeePerGas": max_fee, "maxPriorityFeePerGas": priority})
         version = _Signed(bytes(signed.raw_transaction), "0x" + bytes(signed.hash).hex(), max_fee, priority)
+        if self.before_broadcast is not None:  # a replacement is journalled like the original
+            self.before_broadcast(version.tx_hash, record.nonce, version.raw, record.label)
         record.versions.append(version)
         self._by_hash[version.tx_hash] = record
         return version

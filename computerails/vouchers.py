@@ -613,7 +613,13 @@ class VoucherBook:
             return dict(self._latest)
 
     def accept(
-        self, voucher: Voucher, signature: bytes, *, escrow_balance: int | None = None, collected: int = 0
+        self,
+        voucher: Voucher,
+        signature: bytes,
+        *,
+        escrow_balance: int | None = None,
+        collected: int = 0,
+        reserved: int = 0,
     ) -> Voucher:
         """Verify `voucher` and keep it as its collection's latest.
 
@@ -623,6 +629,9 @@ class VoucherBook:
             escrow_balance: the payer's escrow balance for this provider and token (smallest
                 units); None skips the cover check.
             collected: what the escrow already paid out on this collection.
+            reserved: what the payer's other collections with this provider and token leave
+                uncollected: the cover left for this one is the balance less the margin less
+                this, so the payer's whole outstanding value stays within the cover.
 
         Returns:
             The voucher, now the collection's latest.
@@ -667,7 +676,7 @@ class VoucherBook:
                 if voucher.value_aggregate < before.value_aggregate:
                     raise StaleVoucher(collection, "value_aggregate", before.value_aggregate, voucher.value_aggregate)
             if escrow_balance is not None:
-                cover = escrow_balance * (10_000 - self.safety_margin_bps) // 10_000
+                cover = max(escrow_balance * (10_000 - self.safety_margin_bps) // 10_000 - reserved, 0)
                 outstanding = voucher.value_aggregate - collected
                 if outstanding > cover:
                     raise VoucherNotCovered(collection, outstanding, cover)

@@ -240,3 +240,23 @@ def _print_outcomes(outcomes: list[CollectOutcome]) -> None:
         row = [amount(p.gross, symbol), amount(p.provider_net, symbol), amount(p.outstanding, symbol)]
         table.add_row(str(o.index), p.collection_id[:10], p.payer, *row, "collected")
     console.print(table)
+
+
+@provider.command("serve")
+@click.option(
+    "--config",
+    "config",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The agent's TOML settings (COMPUTERAILS_AGENT_* variables override it).",
+)
+def provider_serve(config: Path) -> None:
+    """Run the provider agent: paid inference over HTTP, vouchers collected by policy.
+
+    The agent reads its node, deployment and keystore from the settings file, not from the
+    global options. It stops gracefully on SIGTERM or Ctrl-C."""
+    from computerails.agent.config import load_settings
+    from computerails.agent.serve import configure_logging, serve
+
+    configure_logging()
+    serve(load_settings(config))

@@ -1,0 +1,13 @@
+"""The provider agent (issue 13): a long-running service that sells the digits model's inference
+over HTTP, paid per request with MeteredEscrow vouchers, and collects its vouchers by the SDK's
+policy. Settings in :mod:`~computerails.agent.config`, state in :mod:`~computerails.agent.store`,
+payments in :mod:`~computerails.agent.payment`, the HTTP API in :mod:`~computerails.agent.app`,
+the process in :mod:`~computerails.agent.serve`. The paying side is :mod:`computerails.pay_client`.
+
+Per-job work (watching ``JobCreated``, results by CID) is a separate runner; it plugs into the
+same app factory as further routes and its own background loop.
+"""
+
+from computerails.agent.config import AgentSettings, load_settings
+
+__all__ = ["AgentSettings", "load_settings"]

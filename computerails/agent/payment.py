@@ -1,0 +1,440 @@
+"""Pay per request inside the agent: the 402 terms, admitting a voucher before serving, and the
+collection rounds with their journal.
+
+:class:`PaymentGate` decides whether a request is paid. A voucher is admitted when it names this
+provider and token, advances its collection (request count up: a replay or an older voucher is
+stale), adds at least the price to the collection's value aggregate, and then passes the SDK's
+checks against the chain (:meth:`~computerails.collector.CollectorAPI.accept`: signature, the
+signer authorized and not revoked on chain, monotone, the escrow's cover). The cover counts the
+payer's *other* collections too (``reserved``), so the value a payer's vouchers promise beyond
+what was collected never exceeds its escrow balance less the safety margin. Admission is
+serialised per payer and token (one lock: its collections share one cover), so two concurrent
+requests can neither both be served on one price increment nor both take the last of the cover.
+The voucher is on disk before the request is served.
+
+:class:`CollectionRunner` runs one collection round: first it settles the journal (every
+``collectMany`` the agent signed is recorded before its broadcast; a pending one is looked up by
+its hash, broadcast again byte for byte if the node forgot it, and its outcome recorded), then it
+collects what the SDK's :class:`~computerails.collector.CollectionPolicy` says is due. While a
+journalled transaction is still unresolved no new collection is sent, so a crash mid-collection
+never leads to a second transaction for the same vouchers.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+import threading
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from web3.exceptions import TimeExhausted, TransactionNotFound, Web3RPCError
+
+from computerails.agent.metrics import AgentMetrics
+from computerails.agent.store import AgentStore, JournalEntry, Payment
+from computerails.collector import CollectionPolicy
+from computerails.errors import InvalidVoucher, StaleVoucher, VoucherNotCovered
+from computerails.models import digits
+from computerails.rails import ComputeRails
+from computerails.receipts import ReceiptSigner, ResponseReceipt
+from computerails.types import TokenInfo, from_raw
+from computerails.vouchers import VOUCHER_FIELDS, Voucher, VoucherBook, signed_from_json, signed_to_json
+
+log = logging.getLogger("computerails.agent")
+
+#: The request header carrying the signed voucher: ``signed_to_json``'s JSON, plain or base64.
+VOUCHER_HEADER = "X-Payment-Voucher"
+SCHEME = "computerails-voucher"
+#: Transaction labels the collection journal records (what CollectorAPI sends).
+COLLECT_LABELS = frozenset({"collect", "collectMany"})
+
+
+def encode_voucher_header(voucher: Voucher, signature: bytes) -> str:
+    """The header value a payer sends: base64 (standard alphabet) of the compact JSON
+    ``{"voucher": {...}, "signature": "0x..."}``."""
+    text = json.dumps(signed_to_json(voucher, signature), separators=(",", ":"), sort_keys=True)
+    return base64.b64encode(text.encode()).decode()
+
+
+def decode_voucher_header(value: str) -> tuple[Voucher, bytes]:
+    """The voucher and signature in a header value: plain JSON (starts with ``{``) or base64 of it.
+
+    Raises:
+        InvalidVoucher: neither form, or not a signed voucher.
+    """
+    text = value.strip()
+    if not text.startswith("{"):
+        try:
+            text = base64.b64decode(text, validate=True).decode()
+        except (binascii.Error, UnicodeDecodeError):
+            raise InvalidVoucher(f"{VOUCHER_HEADER} is neither JSON nor base64 of JSON") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError:
+        raise InvalidVoucher(f"{VOUCHER_HEADER} does not hold JSON") from None
+    return signed_from_json(data)
+
+
+@dataclass(frozen=True)
+class Admission:
+    """A voucher admitted for one request."""
+
+    voucher: Voucher
+    increment: int  # what it adds to the collection's value aggregate (raw units)
+
+
+@dataclass(frozen=True)
+class Served:
+    """One paid answer and the provider's countersigned receipt."""
+
+    result: digits.InferenceResult
+    receipt: ResponseReceipt
+    signature: bytes
+
+    def body(self) -> dict[str, Any]:
+        return {
+            "label": self.result.label,
+            "logits": list(self.result.logits),
+            "receipt": self.receipt.model_dump(mode="json"),
+            "receipt_signature": "0x" + self.signature.hex(),
+        }
+
+
+class PaymentGate:
+    """The agent's payment terms and voucher admission.
+
+    Args:
+        rails: the provider's connection (signing with its key).
+        store: the agent's database.
+        private_key: the provider's key (signs receipts).
+        token: the payment token.
+        price: raw units per request.
+        safety_margin_bps: share of the escrow balance not counted as cover.
+        min_escrow: raw units the payer's escrow must hold.
+    """
+
+    def __init__(
+        self,
+        rails: ComputeRails,
+        store: AgentStore,
+        private_key: bytes,
+        *,
+        token: TokenInfo,
+        price: int,
+        safety_margin_bps: int,
+        min_escrow: int,
+    ) -> None:
+        self.rails = rails
+        self.store = store
+        self.provider = rails.address
+        self.domain = rails.collector.domain
+        self.token = token
+        self.price = price
+        self.safety_margin_bps = safety_margin_bps
+        self.min_escrow = min_escrow
+        self.book = VoucherBook(
+            self.domain,
+            self.provider,
+            tokens=[token.address],
+            safety_margin_bps=safety_margin_bps,
+            store=store.vouchers,
+        )
+        self.receipts = ReceiptSigner(self.domain, private_key)
+        self._collected = store.collected()
+        self._guard = threading.Lock()
+        self._locks: dict[str, threading.Lock] = {}
+
+    # ── terms ──
+
+    def terms(self) -> dict[str, Any]:
+        """The 402 body: what a payer needs to sign a voucher this agent accepts."""
+        decimals = self.token.decimals
+        return {
+            "scheme": SCHEME,
+            "header": VOUCHER_HEADER,
+            "price": {"raw": str(self.price), "amount": str(from_raw(self.price, decimals))},
+            "unit": "request",
+            "token": {"address": self.token.address, "symbol": self.token.symbol, "decimals": decimals},
+            "escrow": self.domain.escrow,
+            "chain_id": self.domain.chain_id,
+            "provider": self.provider,
+            "min_escrow": {"raw": str(self.min_escrow), "amount": str(from_raw(self.min_escrow, decimals))},
+            "safety_margin_bps": self.safety_margin_bps,
+            "collection_id": {
+                "policy": "payer-chosen",
+                "rule": "any 32 bytes the payer picks; each voucher carries the collection's cumulative value "
+                "and request count, and must add at least the price to the latest one accepted",
+            },
+            "eip712": {
+                "primaryType": "Voucher",
+                "types": {"Voucher": VOUCHER_FIELDS},
+                "domain": {
+                    "name": "ComputeRails MeteredEscrow",
+                    "version": "1",
+                    "chainId": self.domain.chain_id,
+                    "verifyingContract": self.domain.escrow,
+                },
+            },
+        }
+
+    # ── admission ──
+
+    def collected(self) -> dict[str, int]:
+        with self._guard:
+            return dict(self._collected)
+
+    def refresh_collected(self) -> None:
+        """Re-read what the escrow paid per collection (after a collection round)."""
+        fresh = self.store.collected()
+        with self._guard:
+            self._collected = fresh
+
+    def outstanding(self) -> int:
+        """What the kept vouchers promise beyond what the escrow paid (raw units)."""
+        collected = self.collected()
+        return sum(
+            max(v.value_aggregate - collected.get(cid, 0), 0) for cid, (v, _sig) in self.book.collections().items()
+        )
+
+    def _lock(self, payer: str, token: str) -> threading.Lock:
+        """One lock per payer and token: its collections share one cover."""
+        with self._guard:
+            return self._locks.setdefault(f"{payer}/{token}", threading.Lock())
+
+    def admit(self, voucher: Voucher, signature: bytes) -> Admission:
+        """Verify `voucher` for one request and keep it (durably) before the request is served.
+
+        Raises:
+            InvalidVoucher: for another provider or token, or it adds less than the price.
+            StaleVoucher: replayed or older than the collection's latest.
+            InvalidVoucherSignature: malformed, or not by a signer the escrow authorized (revoked).
+            EscrowBelowMinimum: the payer's escrow is below the minimum.
+            VoucherNotCovered: the payer's outstanding value would pass its cover.
+        """
+        cid = voucher.collection_id
+        if voucher.provider != self.provider:
+            raise InvalidVoucher(
+                f"voucher is for provider {voucher.provider}, not this provider {self.provider}", collection_id=cid
+            )
+        if voucher.token != self.token.address:
+            raise InvalidVoucher(
+                f"voucher pays in {voucher.token}; this provider is paid in {self.token.address}", collection_id=cid
+            )
+        with self._lock(voucher.payer, voucher.token):
+            kept = self.book.latest(cid)
+            before = kept[0] if kept is not None else None
+            if before is not None and voucher.request_count <= before.request_count:
+                raise StaleVoucher(cid, "request_count", before.request_count, voucher.request_count)
+            previous = before.value_aggregate if before is not None else 0
+            if voucher.value_aggregate < previous:
+                raise StaleVoucher(cid, "value_aggregate", previous, voucher.value_aggregate)
+            increment = voucher.value_aggregate - previous
+            if increment < self.price:
+                raise InvalidVoucher(
+                    f"voucher adds {max(increment, 0)} to collection {cid} (value aggregate {voucher.value_aggregate} "
+                    f"over {previous}); a request costs {self.price}",
+                    collection_id=cid,
+                )
+            collected = self.collected()
+            reserved = sum(
+                max(v.value_aggregate - collected.get(other, 0), 0)
+                for other, (v, _sig) in self.book.collections().items()
+                if other != cid and v.payer == voucher.payer and v.token == voucher.token
+            )
+            self.rails.collector.accept(self.book, voucher, signature, reserved=reserved, min_balance=self.min_escrow)
+        return Admission(voucher, increment)
+
+    def runway(self, voucher: Voucher, refusal: VoucherNotCovered) -> dict[str, Any]:
+        """What the payer has left on `voucher`'s collection when it was not covered (raw units):
+        the cover, what was outstanding before this voucher, and how many requests still fit."""
+        kept = self.book.latest(voucher.collection_id)
+        increment = voucher.value_aggregate - (kept[0].value_aggregate if kept is not None else 0)
+        before = max(refusal.outstanding - increment, 0)
+        return {
+            "cover": str(refusal.cover),
+            "outstanding": str(before),
+            "price": str(self.price),
+            "requests_left": max(refusal.cover - before, 0) // self.price,
+            "collection_id": voucher.collection_id,
+        }
+
+    # ── serving ──
+
+    def serve(self, pixels: list[int], admission: Admission) -> Served:
+        """Answer one admitted request and countersign it (the receipt is on disk when this returns)."""
+        voucher = admission.voucher
+        result = digits.infer(pixels)
+        receipt = ResponseReceipt(
+            payer=voucher.payer,
+            provider=self.provider,
+            token=voucher.token,
+            collection_id=voucher.collection_id,
+            request_index=voucher.request_count,
+            request_hash=digits.request_hash(pixels),
+            response_hash=result.response_hash,
+            units=1,
+        )
+        signature = self.receipts.sign(receipt)
+        self.store.record_receipt(
+            collection_id=receipt.collection_id,
+            request_index=receipt.request_index,
+            payer=receipt.payer,
+            request_hash=receipt.request_hash,
+            response_hash=receipt.response_hash,
+            signature=signature,
+        )
+        return Served(result, receipt, signature)
+
+
+class CollectionRunner:
+    """Collection rounds with a journal: see the module docstring.
+
+    Args:
+        rails: the provider's connection; its transaction manager journals every collection.
+        gate: the payment gate (its book is what is collected).
+        store: the agent's database.
+        metrics: where outcomes and gas are counted.
+        policy: when a collection is due.
+        receipt_timeout: seconds a round waits for a journalled transaction's receipt.
+    """
+
+    def __init__(
+        self,
+        rails: ComputeRails,
+        gate: PaymentGate,
+        store: AgentStore,
+        metrics: AgentMetrics,
+        policy: CollectionPolicy,
+        *,
+        receipt_timeout: float,
+    ) -> None:
+        self.rails = rails
+        self.gate = gate
+        self.store = store
+        self.metrics = metrics
+        self.policy = policy
+        self.receipt_timeout = receipt_timeout
+        self.escrow = gate.domain.escrow
+        self._round = threading.Lock()
+        rails.tx.before_broadcast = self._journal
+
+    def _journal(self, tx_hash: str, nonce: int, raw: bytes, label: str) -> None:
+        if label in COLLECT_LABELS:
+            self.store.journal_intent(tx_hash, nonce, raw)
+            log.info("collection %s (nonce %d) journalled before broadcast", tx_hash, nonce)
+
+    def run_once(self, *, on_demand: bool = False) -> list[Payment]:
+        """Settle the journal, then collect what is due. Returns what this round's own
+        transactions paid (nothing when the journal still waits on a transaction)."""
+        with self._round:
+            if not self.reconcile():
+                return []
+            before = {e.tx_hash for e in self.store.journal()}
+            self.rails.collector.collect_due(self.gate.book, self.policy, on_demand=on_demand)
+            paid: list[Payment] = []
+            for entry in self.store.pending():
+                if entry.tx_hash not in before:
+                    paid += self._settle(entry) or []
+            self.gate.refresh_collected()
+            return paid
+
+    def reconcile(self) -> bool:
+        """Look up every pending collection and record its outcome.
+
+        Returns:
+            True when none is left pending (a new collection may be sent).
+        """
+        resolved = True
+        for entry in self.store.pending():
+            if self._settle(entry) is None:
+                resolved = False
+        self.sync_collected()
+        return resolved
+
+    def sync_collected(self) -> None:
+        """Read what the escrow paid on every kept collection (one batched round trip) and keep
+        it: the gate's cover and the outstanding figure then follow the chain, whatever was
+        mined (a fee-bumped replacement, a collection sent by an earlier installation)."""
+        kept = list(self.gate.book.collections().values())
+        if kept:
+            _now, states = self.rails.collector.states(kept)
+            self.store.record_collected({s.voucher.collection_id: s.collected for s in states})
+        self.gate.refresh_collected()
+
+    def _settle(self, entry: JournalEntry) -> list[Payment] | None:
+        """Record `entry`'s outcome; None while it is still unresolved."""
+        w3 = self.rails.w3
+        receipt = self._receipt(entry.tx_hash)
+        if receipt is None:
+            try:
+                w3.eth.get_transaction(entry.tx_hash)  # type: ignore[arg-type]
+            except TransactionNotFound:
+                if not self._rebroadcast(entry):
+                    self._record(entry, "dropped", 0, [])
+                    return []
+            try:
+                receipt = w3.eth.wait_for_transaction_receipt(
+                    entry.tx_hash,  # type: ignore[arg-type]
+                    timeout=self.receipt_timeout,
+                    poll_latency=0.05,
+                )
+            except TimeExhausted:
+                log.warning("collection %s still unmined after %ss", entry.tx_hash, self.receipt_timeout)
+                return None
+        status = "mined" if receipt["status"] == 1 else "reverted"
+        gas_cost = int(receipt["gasUsed"]) * int(receipt.get("effectiveGasPrice", 0))
+        payments = [
+            Payment("0x" + bytes(e["collectionId"]).hex(), int(e["gross"]), int(e["collected"]))
+            for e in self.rails.abi["MeteredEscrow"].events["VoucherCollected"].logs(receipt, self.escrow)
+        ]
+        self._record(entry, status, gas_cost, payments)
+        return payments
+
+    def _receipt(self, tx_hash: str) -> Any:
+        try:
+            return self.rails.w3.eth.get_transaction_receipt(tx_hash)  # type: ignore[arg-type]
+        except TransactionNotFound:
+            return None
+
+    def _rebroadcast(self, entry: JournalEntry) -> bool:
+        """Broadcast the journalled bytes again (the node forgot them, or they were never sent).
+
+        Returns:
+            False when their nonce is used by another transaction: this one can never be mined.
+        """
+        try:
+            self.rails.w3.eth.send_raw_transaction(entry.raw)
+        except Web3RPCError as exc:
+            message = str(exc).lower()
+            if "nonce too low" in message and self._receipt(entry.tx_hash) is None:
+                log.warning("collection %s dropped: its nonce %d is used", entry.tx_hash, entry.nonce)
+                return False
+            if "already known" not in message and "nonce too low" not in message:
+                raise
+        log.info("collection %s broadcast again from the journal", entry.tx_hash)
+        return True
+
+    def _record(self, entry: JournalEntry, status: str, gas_cost: int, payments: list[Payment]) -> None:
+        if not self.store.journal_outcome(entry.tx_hash, status, gas_cost, payments):
+            return
+        self.metrics.collections.labels(status).inc()
+        self.metrics.gas_spent.inc(gas_cost)
+        self.metrics.collected_value.inc(sum(p.gross for p in payments))
+        log.info(
+            "collection %s %s: paid %s on %d collection(s), gas %s wei",
+            entry.tx_hash,
+            status,
+            sum(p.gross for p in payments),
+            len(payments),
+            gas_cost,
+        )
+
+
+def token_per_native(native_price: Decimal | None, token: TokenInfo) -> dict[str, int]:
+    """The policy's price table: raw token units one native coin is worth (empty: no price)."""
+    if native_price is None:
+        return {}
+    return {token.address: int(native_price * 10**token.decimals)}

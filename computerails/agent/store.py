@@ -1,0 +1,209 @@
+"""The provider agent's state on disk: one SQLite file, WAL, ``synchronous=FULL``, a transaction
+per write (a write that returned is on disk).
+
+- ``vouchers``: the latest voucher per collection (:class:`~computerails.voucher_store.SqliteVoucherStore`,
+  the SDK's book store, sharing this file and its engine);
+- ``receipts``: every response receipt the agent signed (collection id, request index, request
+  and response hashes, signature): what the payer can hold the agent to;
+- ``collected``: what the escrow has paid per collection: from the agent's own ``VoucherCollected``
+  events, and read from chain after every collection round (behind the chain at most while a
+  collection is in flight, which only makes the cover check stricter);
+- ``collections``: the collection journal. A ``collectMany`` transaction is recorded with its
+  hash, nonce and signed bytes *before* it is broadcast (``pending``), and its outcome once its
+  receipt is seen (``mined``, ``reverted``, ``dropped``). After a crash the agent looks every
+  pending hash up before it collects again, so it never pays gas for a duplicate collection and
+  always records the outcome.
+
+Amounts and counts wider than SQLite's signed 64-bit integers are zero-padded decimal text, as in
+the voucher store.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import Column, Connection, Integer, LargeBinary, MetaData, String, Table, Text, select, update
+from sqlalchemy.dialects.sqlite import insert
+
+from computerails.voucher_store import SqliteVoucherStore
+
+_UINT128_DIGITS = 39
+_UINT64_DIGITS = 20
+
+metadata = MetaData()
+
+receipts = Table(
+    "receipts",
+    metadata,
+    Column("collection_id", String(66), primary_key=True),
+    Column("request_index", String(_UINT64_DIGITS), primary_key=True),
+    Column("payer", String(42), nullable=False),
+    Column("request_hash", String(66), nullable=False),
+    Column("response_hash", String(66), nullable=False),
+    Column("signature", LargeBinary(65), nullable=False),
+    Column("created_at", Integer, nullable=False),
+)
+
+collected = Table(
+    "collected",
+    metadata,
+    Column("collection_id", String(66), primary_key=True),
+    Column("collected", String(_UINT128_DIGITS), nullable=False),
+)
+
+collections = Table(
+    "collections",
+    metadata,
+    Column("tx_hash", String(66), primary_key=True),
+    Column("nonce", Integer, nullable=False),
+    Column("raw", LargeBinary, nullable=False),  # the signed transaction, to broadcast again after a crash
+    Column("status", String(16), nullable=False, index=True),  # pending | mined | reverted | dropped
+    Column("created_at", Integer, nullable=False),
+    Column("gas_cost", String(_UINT128_DIGITS)),  # wei: gasUsed × effectiveGasPrice
+    Column("outcome", Text),  # JSON: [{"collection_id", "gross", "collected"}] paid by the transaction
+)
+
+PENDING = "pending"
+
+
+@dataclass(frozen=True)
+class JournalEntry:
+    """One collection transaction the agent signed."""
+
+    tx_hash: str
+    nonce: int
+    raw: bytes
+    status: str
+
+
+@dataclass(frozen=True)
+class Payment:
+    """What one collection transaction paid on one collection (raw token units)."""
+
+    collection_id: str
+    gross: int
+    collected: int  # the collection's new total
+
+
+class AgentStore:
+    """The agent's SQLite file.
+
+    Args:
+        path: the database file (its folder is created if missing).
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        path = Path(path).expanduser()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self.vouchers = SqliteVoucherStore(path)
+        self.engine = self.vouchers.engine
+        metadata.create_all(self.engine)
+
+    def close(self) -> None:
+        self.vouchers.close()
+
+    # ── receipts ──
+
+    def record_receipt(
+        self,
+        *,
+        collection_id: str,
+        request_index: int,
+        payer: str,
+        request_hash: str,
+        response_hash: str,
+        signature: bytes,
+    ) -> None:
+        """Keep a signed receipt (committed when this returns)."""
+        row = {
+            "collection_id": collection_id,
+            "request_index": str(request_index).zfill(_UINT64_DIGITS),
+            "payer": payer,
+            "request_hash": request_hash,
+            "response_hash": response_hash,
+            "signature": bytes(signature),
+            "created_at": int(time.time()),
+        }
+        with self.engine.begin() as conn:
+            conn.execute(insert(receipts).values(row).on_conflict_do_nothing())
+
+    def receipt_count(self, collection_id: str | None = None) -> int:
+        query = select(receipts.c.request_index)
+        if collection_id is not None:
+            query = query.where(receipts.c.collection_id == collection_id)
+        with self.engine.connect() as conn:
+            return len(conn.execute(query).all())
+
+    # ── what the escrow paid ──
+
+    def collected(self) -> dict[str, int]:
+        """Collection id -> what the escrow has paid on it (from the agent's own collections)."""
+        with self.engine.connect() as conn:
+            return {row.collection_id: int(row.collected) for row in conn.execute(select(collected))}
+
+    def record_collected(self, figures: dict[str, int]) -> None:
+        """Keep what the escrow paid per collection as read from chain (never lowering a figure)."""
+        with self.engine.begin() as conn:
+            for collection_id, value in figures.items():
+                _raise_collected(conn, collection_id, value)
+
+    # ── the collection journal ──
+
+    def journal_intent(self, tx_hash: str, nonce: int, raw: bytes) -> None:
+        """Record a collection transaction as pending, before it is broadcast."""
+        row = {
+            "tx_hash": tx_hash,
+            "nonce": nonce,
+            "raw": raw,
+            "status": PENDING,
+            "created_at": int(time.time()),
+        }
+        with self.engine.begin() as conn:
+            conn.execute(insert(collections).values(row).on_conflict_do_nothing())
+
+    def pending(self) -> list[JournalEntry]:
+        """Collection transactions whose outcome is not recorded yet, oldest nonce first."""
+        query = select(collections).where(collections.c.status == PENDING).order_by(collections.c.nonce)
+        with self.engine.connect() as conn:
+            return [JournalEntry(r.tx_hash, r.nonce, bytes(r.raw), r.status) for r in conn.execute(query)]
+
+    def journal(self) -> list[JournalEntry]:
+        """Every collection transaction recorded, oldest nonce first."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(collections).order_by(collections.c.nonce)).all()
+        return [JournalEntry(r.tx_hash, r.nonce, bytes(r.raw), r.status) for r in rows]
+
+    def journal_outcome(self, tx_hash: str, status: str, gas_cost: int, payments: list[Payment]) -> bool:
+        """Record a pending transaction's outcome and what it paid, in one transaction.
+
+        Returns:
+            False when the entry was not pending any more (another round recorded it).
+        """
+        outcome = [
+            {"collection_id": p.collection_id, "gross": str(p.gross), "collected": str(p.collected)} for p in payments
+        ]
+        with self.engine.begin() as conn:
+            done = conn.execute(
+                update(collections)
+                .where(collections.c.tx_hash == tx_hash, collections.c.status == PENDING)
+                .values(status=status, gas_cost=str(gas_cost).zfill(_UINT128_DIGITS), outcome=json.dumps(outcome))
+            )
+            if done.rowcount == 0:
+                return False
+            for p in payments:
+                _raise_collected(conn, p.collection_id, p.collected)
+        return True
+
+
+def _raise_collected(conn: Connection, collection_id: str, value: int) -> None:
+    statement = insert(collected).values(collection_id=collection_id, collected=str(value).zfill(_UINT128_DIGITS))
+    statement = statement.on_conflict_do_update(
+        index_elements=[collected.c.collection_id],
+        set_={"collected": statement.excluded.collected},
+        where=statement.excluded.collected > collected.c.collected,
+    )
+    conn.execute(statement)

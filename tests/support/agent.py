@@ -1,0 +1,99 @@
+"""The provider agent as a real process for tests/agent: a TOML settings file, ``python -m
+computerails.agent.serve`` on a free 127.0.0.1 port, readiness by polling ``/v1/health``, and
+stop or kill by its own pid."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from computerails.devnet import free_port
+
+READY_TIMEOUT = 60.0
+PASSWORD = "agent test password"
+
+
+def write_config(path: Path, **values: Any) -> Path:
+    """A TOML file of `values` (strings quoted, numbers as they are)."""
+    lines = []
+    for key, value in values.items():
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            lines.append(f"{key} = {value}")
+        else:
+            lines.append(f'{key} = "{value}"')
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+class AgentProcess:
+    """One agent process; its log goes to ``<data_dir>/agent-<n>.log``.
+
+    Args:
+        config: the TOML settings file.
+        env: environment overrides (``COMPUTERAILS_AGENT_*``).
+    """
+
+    def __init__(self, config: Path, log_dir: Path, env: dict[str, str] | None = None) -> None:
+        self.config = config
+        self.log_dir = log_dir
+        self.env = dict(env or {})
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process: subprocess.Popen[bytes] | None = None
+        self.starts = 0
+
+    def start(self, **env: str) -> AgentProcess:
+        """Start (again) with the given extra environment and wait until it answers."""
+        self.starts += 1
+        self.log = self.log_dir / f"agent-{self.starts}.log"
+        environment = os.environ | self.env | {"COMPUTERAILS_AGENT_PORT": str(self.port)} | env
+        with self.log.open("wb") as out:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "computerails.agent.serve", "--config", str(self.config)],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=environment,
+            )
+        deadline = time.monotonic() + READY_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"agent exited with {self.process.returncode}:\n{self.log.read_text()}")
+            try:
+                if httpx.get(f"{self.url}/v1/health", params={"challenge": "0x" + "00" * 32}).status_code == 200:
+                    return self
+            except httpx.TransportError:
+                pass
+            time.sleep(0.05)  # readiness polling
+        self.kill()
+        raise RuntimeError(f"agent not ready in {READY_TIMEOUT} s:\n{self.log.read_text()}")
+
+    def stop(self) -> int:
+        """SIGTERM and wait: the exit code."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(timeout=60)
+
+    def kill(self) -> None:
+        """SIGKILL (kill -9) and reap."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=30)
+
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def metric(self, name: str, labels: str = "") -> float:
+        """One sample of ``/metrics`` (0 when absent)."""
+        text = httpx.get(f"{self.url}/metrics").text
+        wanted = f"{name}{{{labels}}}" if labels else name
+        for line in text.splitlines():
+            if line.startswith(wanted + " "):
+                return float(line.split()[-1])
+        return 0.0
