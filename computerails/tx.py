@@ -233,7 +233,15 @@ class TxManager:
 
     # ───────────────────────── public ─────────────────────────
 
-    def send(self, fn: Sendable, *, label: str = "", value: int = 0, gas: int | None = None) -> SentTransaction:
+    def send(
+        self,
+        fn: Sendable,
+        *,
+        label: str = "",
+        value: int = 0,
+        gas: int | None = None,
+        on_signed: Callable[[str, int], None] | None = None,
+    ) -> SentTransaction:
         """Simulate, sign, broadcast and await a contract call.
 
         When no receipt comes within :attr:`timeout`, the node is asked whether it still holds
@@ -244,6 +252,9 @@ class TxManager:
             fn: a web3 ``ContractFunction`` or a :class:`Call`.
             gas: the gas limit from a simulation the caller already ran on exactly this call
                 (see :meth:`simulation`); None simulates here.
+            on_signed: called with the transaction's hash and nonce once it is signed and before
+                it is first broadcast: a caller that must never repeat an action journals the
+                hash durably here (if it raises, nothing is broadcast and the nonce is freed).
 
         Returns:
             The mined transaction; its ``tx_hash`` is the replacement's if a fee-bumped
@@ -281,6 +292,8 @@ class TxManager:
             signed = self.account.sign_transaction(tx)
             tx_hash = "0x" + bytes(signed.hash).hex()
             try:
+                if on_signed is not None:
+                    on_signed(tx_hash, nonce)
                 self._broadcast(signed.raw_transaction, tx_hash)
             except BaseException:
                 self._next_nonce = None  # unknown state: re-read the nonce from the node next time
