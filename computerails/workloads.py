@@ -38,7 +38,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from computerails.content import cid_for
+from computerails.content import cid_for, digest_of
 from computerails.errors import InvalidJobSpec, InvalidModelInput, UnknownJobType
 from computerails.models import digits
 from computerails.vouchers import keccak256
@@ -251,6 +251,12 @@ def compute(spec: Mapping[str, Any]) -> bytes:
     """
     valid = validate(spec)
     return JOB_TYPES[valid["kind"]].compute(valid)
+
+
+def result_hash(result: bytes) -> bytes:
+    """The on-chain result hash of result bytes: the sha2-256 digest of their CID
+    (:func:`computerails.content.digest_of`), what a success attestation carries."""
+    return digest_of(cid_for(result))
 
 
 def units_of(spec: Mapping[str, Any]) -> int:

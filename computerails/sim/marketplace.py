@@ -2,13 +2,14 @@
 test).
 
 Providers register and stake; clients lock payment for jobs whose spec is a real,
-deterministic workload from computerails.workloads (a seeded integer matrix product or a keccak hash chain); providers
-compute the result and hand its hash to the oracles; every oracle recomputes it and signs a
-success attestation only when it matches (a failure attestation when it does not); a relayer
-sends the quorums on-chain. Along the way: a dishonest provider returns wrong results, an
-offline provider misses heartbeats (a quorum-signed uptime report slashes and jails it; it
-tops up and unjails) and lets one job expire, one client disputes an attestation that the
-arbitrator checks and rejects. At the end everybody withdraws and the books are checked.
+deterministic workload from :mod:`computerails.workloads` (a seeded integer matrix product or a
+keccak hash chain); providers compute the result and hand its hash (the sha2-256 digest of its
+CID) to the oracles; every oracle recomputes it and signs a success attestation only when it
+matches (a failure attestation when it does not); a relayer sends the quorums on-chain. Along
+the way: a dishonest provider returns wrong results, an offline provider misses heartbeats (a
+quorum-signed uptime report slashes and jails it; it tops up and unjails) and lets one job
+expire, one client disputes an attestation that the arbitrator checks and rejects. At the end
+everybody withdraws and the books are checked.
 
 Nothing here imports Ape: the simulation talks to the node only through ``computerails``.
 """
@@ -31,7 +32,6 @@ from pathlib import Path
 from typing import Any
 
 from eth_account import Account
-from eth_utils import keccak
 from web3 import HTTPProvider, Web3
 
 import computerails
@@ -41,7 +41,7 @@ from computerails.rails import ComputeRails
 from computerails.session import ERC20
 from computerails.sim.metered import MeteredPhase
 from computerails.types import from_raw, to_raw
-from computerails.workloads import compute, make_spec, spec_hash, units_of
+from computerails.workloads import compute, make_spec, result_hash, spec_hash, units_of
 
 USD_DECIMALS = 6
 STAKE_DECIMALS = 18
@@ -390,9 +390,9 @@ class Marketplace:
                     plan.outcome = "expired"  # the provider went offline before delivering
                     continue
                 plan.result = compute(plan.spec)
-                claimed = keccak(plan.result)
+                claimed = result_hash(plan.result)  # the CID's sha2-256 digest
                 if plan.provider is self.dishonest:
-                    claimed = keccak(plan.result + b"shortcut")  # skipped the work, made a result up
+                    claimed = result_hash(plan.result + b"shortcut")  # skipped the work, made a result up
                 to_attest.append((plan, claimed))
         batch = []
         deadline = self.governance.rails.now() + 3_600
@@ -401,7 +401,7 @@ class Marketplace:
             # attestation only when its result matches the provider's, a failure otherwise.
             signed: dict[tuple[Any, ...], list[tuple[Attestation, Any]]] = defaultdict(list)
             for o in self.oracles:
-                success = keccak(compute(plan.spec)) == claimed
+                success = result_hash(compute(plan.spec)) == claimed
                 attestation = Attestation(
                     job_id=plan.job_id,
                     provider=plan.provider.address,
@@ -465,7 +465,7 @@ class Marketplace:
             rails.client.dispute(plan.job_id)
             advance()
             job = self.governance.rails.views.job(plan.job_id)
-            upheld = keccak(compute(plan.spec)) != keccak(plan.result) or job.units > units_of(plan.spec)
+            upheld = compute(plan.spec) != plan.result or job.units > units_of(plan.spec)
             self.governance.rails.send(
                 self.governance.rails.escrow.functions.resolveDispute(plan.job_id, upheld), "resolveDispute"
             )

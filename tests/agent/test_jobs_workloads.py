@@ -3,6 +3,7 @@ with typed errors, deterministic results (also in a fresh process)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import random
 import subprocess
@@ -11,7 +12,7 @@ import sys
 import pytest
 
 from computerails import workloads
-from computerails.content import cid_for
+from computerails.content import cid_for, digest_of
 from computerails.errors import InvalidJobSpec, UnknownJobType
 from computerails.models import digits
 from computerails.vouchers import keccak256
@@ -34,6 +35,11 @@ def test_jobs_workloads_spec_bytes__canonical_and_hashed():
     assert workloads.spec_hash(MATMUL) == keccak256(raw)
     assert workloads.spec_cid(MATMUL) == cid_for(raw)
     assert workloads.parse_spec(raw) == MATMUL
+
+
+def test_jobs_workloads_result_hash__sha256_digest_of_the_cid():
+    result = workloads.compute(HASHCHAIN)
+    assert workloads.result_hash(result) == hashlib.sha256(result).digest() == digest_of(cid_for(result))
 
 
 def test_jobs_workloads_parse_spec__not_canonical__refused():
@@ -105,7 +111,7 @@ def test_jobs_workloads__marketplace_uses_the_same_functions():
 FRESH = """
 import json, sys
 from computerails import workloads
-from computerails.content import cid_for
+from computerails.content import cid_for, digest_of
 specs = json.loads(sys.stdin.read())
 print(json.dumps([cid_for(workloads.compute(s)) for s in specs]))
 """
