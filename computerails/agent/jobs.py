@@ -516,6 +516,8 @@ class JobRunner:
         specs: where spec bytes are fetched from by spec hash.
         start_block: the first block to scan on a fresh state file (default: the deployment's).
         log_batch: blocks per ``eth_getLogs`` request.
+        confirmations: blocks a JobCreated must be buried under before it is read (0 on a
+            devnet; a few on a chain that reorganizes).
         on_published: called with each result once it is stored (e.g. to notify oracles).
     """
 
@@ -529,16 +531,18 @@ class JobRunner:
         *,
         start_block: int | None = None,
         log_batch: int = 2_000,
+        confirmations: int = 0,
         on_published: Callable[[PublishedResult], None] | None = None,
     ) -> None:
-        if log_batch < 1:
-            raise PreconditionError("log_batch must be at least 1")
+        if log_batch < 1 or confirmations < 0:
+            raise PreconditionError("log_batch must be at least 1 and confirmations at least 0")
         self.rails = rails
         self.address = rails.address  # raises NoAccount on a read-only connection
         self.results = results
         self.policy = policy
         self.specs = specs
         self.log_batch = log_batch
+        self.confirmations = confirmations
         self.on_published = on_published
         self.journal = JobJournal(
             store_path,
@@ -577,6 +581,13 @@ class JobRunner:
         """Every job the runner has seen, by id."""
         return self.journal.all()
 
+    def counts(self) -> dict[RunStage, int]:
+        """Jobs per stage (every stage listed, zeros included): for metrics and health."""
+        found: dict[RunStage, int] = {}
+        for tracked in self.journal.all():
+            found[tracked.stage] = found.get(tracked.stage, 0) + 1
+        return {stage: found.get(stage, 0) for stage in RunStage}
+
     @property
     def last_block(self) -> int:
         """The last block whose JobCreated events are recorded."""
@@ -590,8 +601,10 @@ class JobRunner:
         while not stop.is_set():
             try:
                 self.poll_once()
-            except ComputeRailsError as e:  # node down, a revert: the next pass retries
+            except ComputeRailsError as e:  # a revert, a timeout: the next pass reconciles
                 log.warning("poll failed: %s", e)
+            except Exception:  # the node unreachable, or a bug: logged in full, the loop goes on
+                log.exception("poll failed")
             stop.wait(interval)
 
     def poll_once(self) -> PollReport:
@@ -637,7 +650,7 @@ class JobRunner:
 
     # ── 2. new jobs ──
     def _scan(self, report: PollReport) -> None:
-        head = int(self.rails.w3.eth.block_number)
+        head = int(self.rails.w3.eth.block_number) - self.confirmations
         start = self.last_block + 1
         report.from_block, report.to_block = start, head
         event = self.rails.escrow.events.JobCreated()
@@ -722,9 +735,14 @@ class JobRunner:
     # ── 4. compute and publish ──
     def _compute(self, report: PollReport) -> None:
         for tracked in self.journal.in_stage(RunStage.ACCEPTED, RunStage.COMPUTED):
-            if tracked.spec_cid is None:  # accepted by an earlier run that was not this one's
-                self.journal.move(tracked.job_id, RunStage.FAILED, "no spec recorded", reason="spec")
-                continue
+            if tracked.spec_cid is None:  # accepted without its spec on file (by hand, or an older state)
+                spec = self._spec(tracked)
+                if isinstance(spec, Refusal):
+                    if spec.final:
+                        self.journal.move(tracked.job_id, RunStage.FAILED, spec.detail, reason="spec")
+                    continue
+                tracked = self.journal.job(tracked.job_id) or tracked
+                assert tracked.spec_cid is not None
             result_cid = tracked.result_cid
             if tracked.stage is RunStage.ACCEPTED or result_cid is None:
                 try:

@@ -193,6 +193,7 @@ def test_jobs_runner__created_accepted_published_attested_settled_claimed(connec
     assert payout.amount == gross * (10_000 - job.fee_bps) / 10_000
     assert provider.views.wallet(provider.address) == wallet_before + payout.amount
     assert runner.journal.job(job_id).stage is RunStage.CLAIMED
+    assert runner.counts()[RunStage.CLAIMED] == 1 and sum(runner.counts().values()) == 1
     assert [stage for stage, _ in runner.journal.transitions(job_id)] == [
         "seen",
         "seen",  # spec fetched
@@ -362,3 +363,53 @@ def test_jobs_runner_kill9__restart__completes_with_one_accept(
     assert after.stage is RunStage.PUBLISHED
     assert after.result_cid == cid_for(workloads.compute(spec))
     assert ResultStore(tmp_path / "results").get(after.result_cid) == workloads.compute(spec)
+
+
+@pytest.fixture
+def restore_mining(chain):
+    """For a test that turns auto-mining off: on again after, with nothing left in the pool."""
+    yield chain
+    chain.provider.make_request("anvil_dropAllTransactions", [])
+    chain.provider.make_request("evm_setAutomine", [True])
+
+
+def test_jobs_runner_accept_in_flight__waits_for_it__never_sends_another(
+    provider, client, specs, make_runner, restore_mining
+):
+    """The journal says `accepting` with a hash the node still holds unmined (a restart while
+    the accept was in the pool): the runner waits for it, and takes the job once it is mined."""
+    w3 = restore_mining
+    spec_hash, _ = specs.publish(MATMUL)
+    runner = make_runner()
+    job_id = client.client.create_job(provider.address, PRICE, 20, timedelta(hours=2), spec_hash).id
+    w3.provider.make_request("evm_setAutomine", [False])  # the accept below stays in the pool
+    nonce = w3.eth.get_transaction_count(provider.address, "pending")
+    signed = provider.account.sign_transaction(
+        {
+            "type": 2,
+            "chainId": provider.chain_id,
+            "nonce": nonce,
+            "to": provider.escrow.address,
+            "data": provider.abi["JobEscrow"]["accept"].encode(job_id),
+            "gas": 500_000,
+            "maxFeePerGas": 10**11,
+            "maxPriorityFeePerGas": 10**9,
+        }
+    )
+    tx_hash = w3.eth.send_raw_transaction(signed.raw_transaction).to_0x_hex()
+    with runner.journal.transaction() as db:
+        JobJournal.insert_seen(db, job_id, "0x" + spec_hash.hex(), provider.deployment.payment_tokens[0], 0)
+    runner.journal.move(job_id, RunStage.ACCEPTING, "accept signed", accept_tx=tx_hash, accept_nonce=nonce)
+
+    runner.poll_once()
+
+    assert w3.eth.get_transaction_count(provider.address, "pending") == nonce + 1  # nothing more sent
+    assert runner.journal.job(job_id).stage is RunStage.ACCEPTING
+    w3.provider.make_request("evm_mine", [])
+    w3.provider.make_request("evm_setAutomine", [True])
+
+    report = runner.poll_once()
+
+    assert report.published == [job_id]
+    assert len(accept_events(provider, job_id)) == 1
+    assert runner.result_for(job_id) == cid_for(workloads.compute(MATMUL))
