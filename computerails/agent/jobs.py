@@ -68,7 +68,6 @@ from computerails.errors import (
     AgentStateMismatch,
     ComputeRailsError,
     ContentError,
-    ContentNotFound,
     ContractRevert,
     InvalidJobSpec,
     PreconditionError,
@@ -251,7 +250,8 @@ class DirectorySpecSource:
             return None
         try:
             return self.store.get(cid)
-        except ContentNotFound:
+        except ContentError as e:  # not there, or changed on disk: not published as far as we know
+            log.warning("spec 0x%s: %s", spec_hash.hex(), e)
             return None
 
 

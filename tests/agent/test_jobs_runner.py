@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -26,6 +27,7 @@ from computerails.agent.jobs import (
     NoResult,
     RunStage,
 )
+from computerails.agent.jobs import main as jobs_main
 from computerails.agent.results import ResultStore
 from computerails.content import cid_for, digest_of
 from computerails.devnet import dev_key
@@ -308,13 +310,10 @@ def test_jobs_journal__other_provider__refused(tmp_path):
 # ───────────────────────── crash recovery ─────────────────────────
 
 
-def run_agent(anvil, deployment_file, tmp_path, crash_at=None):
-    command = [sys.executable, "-m", "tests.support.jobs_agent"]
-    if crash_at:
-        command += ["--crash-at", crash_at]
-    command += [
+def agent_options(anvil, deployment_file, tmp_path, rpc=None):
+    return [
         "--rpc",
-        anvil.url,
+        rpc or anvil.url,
         "--deployment",
         str(deployment_file),
         "--key-env",
@@ -329,8 +328,16 @@ def run_agent(anvil, deployment_file, tmp_path, crash_at=None):
         f"mUSD={PRICE}",
         "--max-duration",
         "10800",
-        "--once",
     ]
+
+
+def run_agent(anvil, deployment_file, tmp_path, crash_at=None):
+    """One pass of the runner in its own process (tests/support/jobs_agent.py), optionally
+    SIGKILLing itself at `crash_at`."""
+    command = [sys.executable, "-m", "tests.support.jobs_agent"]
+    if crash_at:
+        command += ["--crash-at", crash_at]
+    command += [*agent_options(anvil, deployment_file, tmp_path), "--once"]
     env = {**os.environ, KEY_VAR: dev_key(PROVIDER)}
     return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
 
@@ -413,3 +420,78 @@ def test_jobs_runner_accept_in_flight__waits_for_it__never_sends_another(
     assert report.published == [job_id]
     assert len(accept_events(provider, job_id)) == 1
     assert runner.result_for(job_id) == cid_for(workloads.compute(MATMUL))
+
+
+# ───────────────────────── the loop and the command ─────────────────────────
+
+
+def test_jobs_runner_run__loops_until_stopped(create, make_runner):
+    stop = threading.Event()
+    runner = make_runner(on_published=lambda published: stop.set())  # stop once the job is done
+    job_id = create(MATMUL)
+    thread = threading.Thread(target=runner.run, args=(stop, 0.05))
+    thread.start()
+    thread.join(timeout=120)
+
+    assert not thread.is_alive()
+    assert runner.journal.job(job_id).stage is RunStage.PUBLISHED
+
+
+def test_jobs_agent_command__serves_until_sigterm(anvil, deployment_file, tmp_path, provider, specs, client):
+    """`python -m computerails.agent.jobs` as an operator runs it: it takes the job, and a
+    SIGTERM ends it cleanly (exit 0) after the pass in progress."""
+    spec_hash, _ = DirectorySpecSource(tmp_path / "specs").publish(MATMUL)
+    job_id = client.client.create_job(provider.address, PRICE, 20, timedelta(hours=2), spec_hash).id
+    command = [sys.executable, "-m", "computerails.agent.jobs", *agent_options(anvil, deployment_file, tmp_path)]
+    command += ["--interval", "0.1"]
+    agent = subprocess.Popen(
+        command, cwd=ROOT, env={**os.environ, KEY_VAR: dev_key(PROVIDER)}, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        state = tmp_path / "state.sqlite"
+        stage = None
+        for _ in range(600):  # until the agent has published the result (or gave up)
+            if agent.poll() is not None:
+                break
+            if state.exists():
+                journal = JobJournal(state, {})
+                tracked = journal.job(job_id)
+                journal.close()
+                stage = tracked.stage if tracked else None
+                if stage is RunStage.PUBLISHED:
+                    break
+            threading.Event().wait(0.1)
+        assert stage is RunStage.PUBLISHED
+        agent.send_signal(signal.SIGTERM)
+        _, stderr = agent.communicate(timeout=60)
+    finally:
+        if agent.poll() is None:
+            os.kill(agent.pid, signal.SIGKILL)
+            agent.wait()
+    assert agent.returncode == 0, stderr
+    assert len(accept_events(provider, job_id)) == 1
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"--min-price": "mUSD"}, "is not TOKEN=AMOUNT"),
+        ({"--min-price": "mUSD=ten"}, "is not TOKEN=AMOUNT"),
+        ({"--kinds": "matmul,sorting"}, "unknown job types"),
+        ({"--capacity": "0"}, "capacity"),
+    ],
+)
+def test_jobs_agent_command__mistakes__usage_error(tmp_path, capsys, change, message):
+    deployment = tmp_path / "deployment.json"
+    deployment.write_text("{}")
+    options = dict(zip(*[iter(agent_options(None, deployment, tmp_path, rpc="http://127.0.0.1:1"))] * 2))
+    options.pop("--once", None)
+    options.update(change)
+    args = [x for pair in options.items() for x in pair]
+    os.environ[KEY_VAR] = dev_key(PROVIDER)
+    try:
+        code = jobs_main(args)
+    finally:
+        del os.environ[KEY_VAR]
+    assert code == 2
+    assert message in capsys.readouterr().err
