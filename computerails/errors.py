@@ -655,6 +655,22 @@ class ContentMismatch(ContentError):
         self.path = path
 
 
+class NoResult(ContentError, LookupError):
+    """The provider agent has no published result for this job: it never saw the job, or has
+    not computed and published its result yet.
+
+    Attributes:
+        job_id: the job asked about.
+        stage: the job's stage in the agent (``"accepted"`` ...), or None when it never saw it.
+    """
+
+    def __init__(self, job_id: int, stage: str | None) -> None:
+        where = "unknown to this agent" if stage is None else f"at stage {stage}"
+        super().__init__(f"job {job_id} has no published result ({where})")
+        self.job_id = job_id
+        self.stage = stage
+
+
 class InvalidJobSpec(ComputeRailsError, ValueError):
     """A per-job spec (:mod:`computerails.workloads`) that cannot be run: not canonical JSON, an
     unknown job type, a missing or out-of-range field.

@@ -70,6 +70,7 @@ from computerails.errors import (
     ContentError,
     ContractRevert,
     InvalidJobSpec,
+    NoResult,
     PreconditionError,
     UnknownJobType,
 )
@@ -490,21 +491,6 @@ class PublishedResult:
     units: int
 
 
-class NoResult(ContentError, LookupError):
-    """The runner has no published result for this job (unknown job, or not computed yet).
-
-    Attributes:
-        job_id: the job asked about.
-        stage: its stage, or None when the runner never saw it.
-    """
-
-    def __init__(self, job_id: int, stage: RunStage | None) -> None:
-        where = "unknown to this runner" if stage is None else f"at stage {stage.value}"
-        super().__init__(f"job {job_id} has no published result ({where})")
-        self.job_id = job_id
-        self.stage = stage
-
-
 class JobRunner:
     """Runs a provider's per-job work unattended (see the module docstring).
 
@@ -518,7 +504,8 @@ class JobRunner:
         log_batch: blocks per ``eth_getLogs`` request.
         confirmations: blocks a JobCreated must be buried under before it is read (0 on a
             devnet; a few on a chain that reorganizes).
-        on_published: called with each result once it is stored (e.g. to notify oracles).
+        on_published: called with each result once it is stored (e.g. to notify oracles); at
+            least once per job: if it raises, the next pass calls it again.
     """
 
     def __init__(
@@ -574,7 +561,7 @@ class JobRunner:
         tracked = self.journal.job(job_id)
         done = (RunStage.PUBLISHED, RunStage.SETTLED, RunStage.CLAIMED)
         if tracked is None or tracked.stage not in done or not tracked.result_cid or not tracked.spec_cid:
-            raise NoResult(job_id, None if tracked is None else tracked.stage)
+            raise NoResult(job_id, None if tracked is None else tracked.stage.value)
         return self._publication(job_id, tracked.spec_cid, tracked.result_cid)
 
     def jobs(self) -> list[TrackedJob]:

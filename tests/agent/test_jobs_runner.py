@@ -223,10 +223,16 @@ def test_jobs_runner__restart__resumes_from_its_cursor(create, make_runner):
     assert again.result_for(job_id) == cid_for(workloads.compute({"kind": "hashchain", "iterations": 100, "seed": 1}))
 
 
-def test_jobs_runner_result_for__unknown_or_unpublished__no_result(make_runner):
+def test_jobs_runner_result_for__unknown_or_unpublished__no_result(make_runner, create):
+    runner = make_runner(policy=AcceptPolicy(min_unit_price={"mUSD": 1}, max_duration=timedelta(hours=3), capacity=1))
     with pytest.raises(NoResult) as info:
-        make_runner().result_for(12345)
+        runner.result_for(12345)
     assert info.value.stage is None
+    job_id = create(MATMUL)  # below this policy's price: refused, never computed
+    runner.poll_once()
+    with pytest.raises(NoResult, match="at stage refused") as info:
+        runner.result_for(job_id)
+    assert (info.value.job_id, info.value.stage) == (job_id, "refused")
 
 
 # ───────────────────────── policy refusals ─────────────────────────
