@@ -696,7 +696,7 @@ class JobRunner:
             return Refusal("kind" if isinstance(e, UnknownJobType) else "spec", str(e))
         if tracked.spec_cid is None:  # kept beside the results, where the oracles fetch it
             cid = self.results.put(raw)
-            self.journal.move(tracked.job_id, RunStage.SEEN, "spec fetched", kind=spec["kind"], spec_cid=cid)
+            self.journal.move(tracked.job_id, tracked.stage, "spec fetched", kind=spec["kind"], spec_cid=cid)
         return spec
 
     def _refuse(self, job_id: int, refusal: Refusal, report: PollReport) -> None:

@@ -501,3 +501,23 @@ def test_jobs_agent_command__mistakes__usage_error(tmp_path, capsys, change, mes
         del os.environ[KEY_VAR]
     assert code == 2
     assert message in capsys.readouterr().err
+
+
+def test_jobs_runner_accepted_without_spec_on_file__fetches_it_and_computes(provider, create, make_runner):
+    """A job accepted outside the runner (by hand, or a state file from before the spec was
+    kept): the runner fetches its spec by hash, computes and publishes, keeping its stage."""
+    runner = make_runner()
+    job_id = create(MATMUL)
+    provider.provider.accept(job_id)
+    with runner.journal.transaction() as db:
+        JobJournal.insert_seen(db, job_id, "0x" + workloads.spec_hash(MATMUL).hex(), provider.token().address, 0)
+    runner.journal.move(job_id, RunStage.ACCEPTED, "accepted by hand")
+
+    assert runner.poll_once().published == [job_id]
+    assert [stage for stage, _ in runner.journal.transitions(job_id)][-4:] == [
+        "accepted",
+        "accepted",  # spec fetched
+        "computed",
+        "published",
+    ]
+    assert len(accept_events(provider, job_id)) == 1
