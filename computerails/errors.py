@@ -648,3 +648,122 @@ class PaymentRejected(ComputeRailsError):
         super().__init__(f"the provider refused the payment: {reason}")
         self.reason = reason
         self.body = body
+
+
+# ───────────────────────────── content and per-job work (issue 13) ─────────────────────────────
+
+
+class ContentError(ComputeRailsError):
+    """Base of the errors of content addressing (:mod:`computerails.content`) and of the
+    provider agent's result store (:mod:`computerails.agent.results`)."""
+
+
+class InvalidCid(ContentError, ValueError):
+    """A string that is not a CID this project uses: not a CID at all, or not CIDv1 with the
+    ``raw`` codec and a sha2-256 multihash.
+
+    Attributes:
+        cid: the value as given.
+        problem: what is wrong with it.
+    """
+
+    def __init__(self, cid: object, problem: str) -> None:
+        super().__init__(f"invalid CID {cid!r}: {problem}")
+        self.cid = cid
+        self.problem = problem
+
+
+class ContentNotFound(ContentError, LookupError):
+    """No bytes are stored (or published) under this CID.
+
+    Attributes:
+        cid: the CID asked for.
+        where: the store or directory looked in.
+    """
+
+    def __init__(self, cid: str, where: str) -> None:
+        super().__init__(f"no content {cid} in {where}")
+        self.cid = cid
+        self.where = where
+
+
+class ContentMismatch(ContentError):
+    """Bytes read under a CID hash to another CID: the file was edited, truncated or replaced
+    after it was written. They are never returned.
+
+    Attributes:
+        expected: the CID asked for.
+        actual: the CID of the bytes found.
+        path: the file read.
+    """
+
+    def __init__(self, expected: str, actual: str, path: str) -> None:
+        super().__init__(f"{path} should hold {expected} but its bytes are {actual}: the file was changed on disk")
+        self.expected = expected
+        self.actual = actual
+        self.path = path
+
+
+class NoResult(ContentError, LookupError):
+    """The provider agent has no published result for this job: it never saw the job, or has
+    not computed and published its result yet.
+
+    Attributes:
+        job_id: the job asked about.
+        stage: the job's stage in the agent (``"accepted"`` ...), or None when it never saw it.
+    """
+
+    def __init__(self, job_id: int, stage: str | None) -> None:
+        where = "unknown to this agent" if stage is None else f"at stage {stage}"
+        super().__init__(f"job {job_id} has no published result ({where})")
+        self.job_id = job_id
+        self.stage = stage
+
+
+class InvalidJobSpec(ComputeRailsError, ValueError):
+    """A per-job spec (:mod:`computerails.workloads`) that cannot be run: not canonical JSON, an
+    unknown job type, a missing or out-of-range field.
+
+    Attributes:
+        problem: what is wrong with the spec.
+    """
+
+    def __init__(self, problem: str) -> None:
+        super().__init__(f"invalid job spec: {problem}")
+        self.problem = problem
+
+
+class UnknownJobType(InvalidJobSpec):
+    """A spec whose ``kind`` names no registered job type.
+
+    Attributes:
+        kind: the kind the spec names.
+        known: the registered kinds.
+    """
+
+    def __init__(self, kind: object, known: tuple[str, ...]) -> None:
+        super().__init__(f"unknown job type {kind!r}; known: {', '.join(known)}")
+        self.kind = kind
+        self.known = known
+
+
+class AgentStateMismatch(ComputeRailsError):
+    """The provider agent's state file was written for another provider, chain or escrow than
+    the one it is started with: using it would skip blocks or act on another party's jobs.
+
+    Attributes:
+        path: the state file.
+        field: which identity differs (``"provider"``, ``"chain_id"``, ``"escrow"``).
+        expected: the value recorded in the file.
+        actual: the value of this run.
+    """
+
+    def __init__(self, path: str, field: str, expected: object, actual: object) -> None:
+        super().__init__(
+            f"state file {path} was written for {field} {expected}, this agent runs with {actual}: "
+            "give each provider, chain and deployment its own state file"
+        )
+        self.path = path
+        self.field = field
+        self.expected = expected
+        self.actual = actual

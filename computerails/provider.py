@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from computerails import shared
 from computerails.errors import (
     InsufficientBalance,
@@ -102,8 +104,15 @@ class ProviderAPI:
         sent = self._s.send(self._s.staking.functions.withdrawUnbonded(), "withdrawUnbonded")
         return Payout(token=self._s.staking_token, amount=status.unbonding, tx_hash=sent.tx_hash, source="staking")
 
-    def accept(self, job_id: int) -> Job:
-        """Accept a job addressed to this provider, locking its collateral."""
+    def accept(self, job_id: int, *, on_signed: Callable[[str, int], None] | None = None) -> Job:
+        """Accept a job addressed to this provider, locking its collateral.
+
+        Args:
+            job_id: the job.
+            on_signed: called with the accept transaction's hash and nonce after signing and
+                before broadcasting (see :meth:`~computerails.tx.TxManager.send`): the provider
+                agent journals them there, so a restart knows whether an accept may be in flight.
+        """
         s = self._s
         me = s.address
         escrow, staking = s.escrow.address, s.staking.address
@@ -144,7 +153,7 @@ class ProviderAPI:
                 f"job {job_id} needs {from_raw(collateral, stake.decimals)} {stake.symbol} of collateral, "
                 f"{from_raw(free, stake.decimals)} {stake.symbol} is free: add stake or wait for running jobs to end"
             )
-        s.tx.send(call, label="accept", gas=simulation.gas_limit(simulated))
+        s.tx.send(call, label="accept", gas=simulation.gas_limit(simulated), on_signed=on_signed)
         return shared.job(s, job_id)
 
     def unjail(self) -> ProviderStatus:

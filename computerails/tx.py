@@ -240,7 +240,15 @@ class TxManager:
 
     # ───────────────────────── public ─────────────────────────
 
-    def send(self, fn: Sendable, *, label: str = "", value: int = 0, gas: int | None = None) -> SentTransaction:
+    def send(
+        self,
+        fn: Sendable,
+        *,
+        label: str = "",
+        value: int = 0,
+        gas: int | None = None,
+        on_signed: Callable[[str, int], None] | None = None,
+    ) -> SentTransaction:
         """Simulate, sign, broadcast and await a contract call.
 
         When no receipt comes within :attr:`timeout`, the node is asked whether it still holds
@@ -251,6 +259,9 @@ class TxManager:
             fn: a web3 ``ContractFunction`` or a :class:`Call`.
             gas: the gas limit from a simulation the caller already ran on exactly this call
                 (see :meth:`simulation`); None simulates here.
+            on_signed: called with the transaction's hash and nonce once it is signed and before
+                it is first broadcast: a caller that must never repeat an action journals the
+                hash durably here (if it raises, nothing is broadcast and the nonce is freed).
 
         Returns:
             The mined transaction; its ``tx_hash`` is the replacement's if a fee-bumped
@@ -290,6 +301,8 @@ class TxManager:
             try:
                 if self.before_broadcast is not None:
                     self.before_broadcast(tx_hash, nonce, bytes(signed.raw_transaction), label)
+                if on_signed is not None:
+                    on_signed(tx_hash, nonce)
                 self._broadcast(signed.raw_transaction, tx_hash)
             except BaseException:
                 self._next_nonce = None  # unknown state: re-read the nonce from the node next time

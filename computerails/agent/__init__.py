@@ -4,7 +4,8 @@ policy. Settings in :mod:`~computerails.agent.config`, state in :mod:`~computera
 payments in :mod:`~computerails.agent.payment`, the HTTP API in :mod:`~computerails.agent.app`,
 the process in :mod:`~computerails.agent.serve`. The paying side is :mod:`computerails.pay_client`.
 
-Per-job work (watching ``JobCreated``, results by CID) is a separate runner; it plugs into the
+Per-job work is :mod:`~computerails.agent.jobs` (the unattended runner: ``JobCreated`` → accept by
+policy → result by CID in :mod:`~computerails.agent.results` → settle, claim); it plugs into the
 same app factory as further routes and its own background loop.
 """
 

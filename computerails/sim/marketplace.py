@@ -2,13 +2,14 @@
 test).
 
 Providers register and stake; clients lock payment for jobs whose spec is a real,
-deterministic workload (a seeded integer matrix product or a keccak hash chain); providers
-compute the result and hand its hash to the oracles; every oracle recomputes it and signs a
-success attestation only when it matches (a failure attestation when it does not); a relayer
-sends the quorums on-chain. Along the way: a dishonest provider returns wrong results, an
-offline provider misses heartbeats (a quorum-signed uptime report slashes and jails it; it
-tops up and unjails) and lets one job expire, one client disputes an attestation that the
-arbitrator checks and rejects. At the end everybody withdraws and the books are checked.
+deterministic workload from :mod:`computerails.workloads` (a seeded integer matrix product or a
+keccak hash chain); providers compute the result and hand its hash (the sha2-256 digest of its
+CID) to the oracles; every oracle recomputes it and signs a success attestation only when it
+matches (a failure attestation when it does not); a relayer sends the quorums on-chain. Along
+the way: a dishonest provider returns wrong results, an offline provider misses heartbeats (a
+quorum-signed uptime report slashes and jails it; it tops up and unjails) and lets one job
+expire, one client disputes an attestation that the arbitrator checks and rejects. At the end
+everybody withdraws and the books are checked.
 
 Nothing here imports Ape: the simulation talks to the node only through ``computerails``.
 """
@@ -31,7 +32,6 @@ from pathlib import Path
 from typing import Any
 
 from eth_account import Account
-from eth_utils import keccak
 from web3 import HTTPProvider, Web3
 
 import computerails
@@ -41,49 +41,13 @@ from computerails.rails import ComputeRails
 from computerails.session import ERC20
 from computerails.sim.metered import MeteredPhase
 from computerails.types import from_raw, to_raw
+from computerails.workloads import compute, make_spec, result_hash, spec_hash, units_of
 
 USD_DECIMALS = 6
 STAKE_DECIMALS = 18
 HEARTBEATS_PER_EPOCH = 20
 JOB_LIFETIME = timedelta(hours=6)
 ETH_PER_ACCOUNT = 10**21  # 1,000 ETH of gas money on the devnet
-
-
-# ───────────────────────────── workloads ─────────────────────────────
-
-
-def make_spec(rng: random.Random) -> dict[str, Any]:
-    """A small, deterministic workload: what the specHash commits to."""
-    if rng.random() < 0.5:
-        return {"kind": "matmul", "size": rng.choice([8, 12, 16, 20]), "seed": rng.getrandbits(32), "modulus": 65_521}
-    return {"kind": "hashchain", "iterations": rng.choice([500, 1_000, 2_000]), "seed": rng.getrandbits(64)}
-
-
-def spec_hash(spec: dict[str, Any]) -> bytes:
-    return keccak(json.dumps(spec, sort_keys=True, separators=(",", ":")).encode())
-
-
-def compute(spec: dict[str, Any]) -> bytes:
-    """Run the workload and return its result bytes."""
-    if spec["kind"] == "matmul":
-        n, p = spec["size"], spec["modulus"]
-        gen = random.Random(spec["seed"])
-        a = [[gen.randrange(p) for _ in range(n)] for _ in range(n)]
-        b = [[gen.randrange(p) for _ in range(n)] for _ in range(n)]
-        bt = list(zip(*b))
-        c = [[sum(x * y for x, y in zip(row, col)) % p for col in bt] for row in a]
-        return b"".join(v.to_bytes(4, "big") for row in c for v in row)
-    digest = spec["seed"].to_bytes(8, "big")
-    for _ in range(int(spec["iterations"])):
-        digest = keccak(digest)
-    return bytes(digest)
-
-
-def units_of(spec: dict[str, Any]) -> int:
-    """Billable units: multiply-adds / 64 for a matrix product, hashes / 10 for a chain."""
-    if spec["kind"] == "matmul":
-        return max(1, int(spec["size"]) ** 3 // 64)
-    return int(spec["iterations"]) // 10
 
 
 def _timestamp(moment: Any) -> int:
@@ -426,9 +390,9 @@ class Marketplace:
                     plan.outcome = "expired"  # the provider went offline before delivering
                     continue
                 plan.result = compute(plan.spec)
-                claimed = keccak(plan.result)
+                claimed = result_hash(plan.result)  # the CID's sha2-256 digest
                 if plan.provider is self.dishonest:
-                    claimed = keccak(plan.result + b"shortcut")  # skipped the work, made a result up
+                    claimed = result_hash(plan.result + b"shortcut")  # skipped the work, made a result up
                 to_attest.append((plan, claimed))
         batch = []
         deadline = self.governance.rails.now() + 3_600
@@ -437,7 +401,7 @@ class Marketplace:
             # attestation only when its result matches the provider's, a failure otherwise.
             signed: dict[tuple[Any, ...], list[tuple[Attestation, Any]]] = defaultdict(list)
             for o in self.oracles:
-                success = keccak(compute(plan.spec)) == claimed
+                success = result_hash(compute(plan.spec)) == claimed
                 attestation = Attestation(
                     job_id=plan.job_id,
                     provider=plan.provider.address,
@@ -501,7 +465,7 @@ class Marketplace:
             rails.client.dispute(plan.job_id)
             advance()
             job = self.governance.rails.views.job(plan.job_id)
-            upheld = keccak(compute(plan.spec)) != keccak(plan.result) or job.units > units_of(plan.spec)
+            upheld = compute(plan.spec) != plan.result or job.units > units_of(plan.spec)
             self.governance.rails.send(
                 self.governance.rails.escrow.functions.resolveDispute(plan.job_id, upheld), "resolveDispute"
             )
