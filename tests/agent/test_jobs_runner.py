@@ -43,38 +43,40 @@ PRICE = Decimal("0.10")
 
 
 @pytest.fixture(scope="module")
-def anvil(tmp_path_factory):
+def jobs_anvil(tmp_path_factory):
     node = Anvil(state_file=tmp_path_factory.mktemp("anvil") / "state.json").start()
     yield node
     node.stop()
 
 
 @pytest.fixture(scope="module")
-def deployment_file(anvil, tmp_path_factory) -> Path:
-    return anvil.deploy(tmp_path_factory.mktemp("deployments"))
+def jobs_deployment_file(jobs_anvil, tmp_path_factory) -> Path:
+    return jobs_anvil.deploy(tmp_path_factory.mktemp("deployments"))
 
 
 @pytest.fixture(scope="module")
-def w3(anvil) -> Web3:
-    return Web3(HTTPProvider(anvil.url))
+def jobs_w3(jobs_anvil) -> Web3:
+    return Web3(HTTPProvider(jobs_anvil.url))
 
 
 @pytest.fixture
-def chain(w3, deployment_file):
-    """Each test on a snapshot of the deployed chain, reverted after."""
-    snapshot = w3.provider.make_request("evm_snapshot", [])["result"]
-    yield w3
-    w3.provider.make_request("evm_revert", [snapshot])
+def jobs_chain(jobs_w3, jobs_deployment_file):
+    """Each test on a snapshot of the deployed chain, reverted after. (Named apart from Ape's own
+    `chain` fixture: overriding it here made test_agent_crash.py's crash test fail whenever xdist
+    ran this module first in the same worker.)"""
+    snapshot = jobs_w3.provider.make_request("evm_snapshot", [])["result"]
+    yield jobs_w3
+    jobs_w3.provider.make_request("evm_revert", [snapshot])
 
 
 @pytest.fixture
-def connect(anvil, deployment_file, chain):
-    return lambda index: computerails.connect(anvil.url, deployment=deployment_file, account=dev_key(index))
+def jobs_connect(jobs_anvil, jobs_deployment_file, jobs_chain):
+    return lambda index: computerails.connect(jobs_anvil.url, deployment=jobs_deployment_file, account=dev_key(index))
 
 
 @pytest.fixture
-def provider(connect):
-    rails = connect(PROVIDER)
+def provider(jobs_connect):
+    rails = jobs_connect(PROVIDER)
     stake = rails.erc20(rails.deployment.staking_token)
     rails.send(stake.functions.mint(rails.address, int(FIRST_STAKE * 3 * 10**18)), "mint")
     rails.provider.register("ipfs://jobs-runner", FIRST_STAKE * 3)
@@ -82,8 +84,8 @@ def provider(connect):
 
 
 @pytest.fixture
-def client(connect):
-    rails = connect(CLIENT)
+def client(jobs_connect):
+    rails = jobs_connect(CLIENT)
     usd = rails.erc20(rails.deployment.payment_tokens[0])
     rails.send(usd.functions.mint(rails.address, 1_000 * 10**6), "mint")
     return rails
@@ -145,14 +147,14 @@ def accept_events(rails, job_id):
     )
 
 
-def attest_as_oracles(connect, runner, job_id, spec):
+def attest_as_oracles(jobs_connect, runner, job_id, spec):
     """What the devnet oracles do: fetch the result by CID, recompute it from the spec, attest
     success with the CID's digest as the result hash."""
     published = runner.published(job_id)
     result = runner.results.get(published.result_cid)
     assert result == workloads.compute(spec)
     assert published.result_hash == digest_of(cid_for(result))
-    relayer = connect(RELAYER)
+    relayer = jobs_connect(RELAYER)
     relayer.oracle.attest(
         job_id,
         success=True,
@@ -165,7 +167,9 @@ def attest_as_oracles(connect, runner, job_id, spec):
 # ───────────────────────── end to end ─────────────────────────
 
 
-def test_jobs_runner__created_accepted_published_attested_settled_claimed(connect, provider, create, make_runner, w3):
+def test_jobs_runner__created_accepted_published_attested_settled_claimed(
+    jobs_connect, provider, create, make_runner, jobs_w3
+):
     spec = digits_spec()
     seen = []
     runner = make_runner(on_published=seen.append)
@@ -180,9 +184,9 @@ def test_jobs_runner__created_accepted_published_attested_settled_claimed(connec
     assert seen == [runner.published(job_id)]
     assert runner.journal.job(job_id).stage is RunStage.PUBLISHED
 
-    attest_as_oracles(connect, runner, job_id, spec)
+    attest_as_oracles(jobs_connect, runner, job_id, spec)
     assert runner.poll_once().settled == []  # challenge window still open
-    warp(w3, provider.escrow.functions.challengeWindow().call() + 1)
+    warp(jobs_w3, provider.escrow.functions.challengeWindow().call() + 1)
     wallet_before = provider.views.wallet(provider.address)
 
     report = runner.poll_once()
@@ -273,7 +277,7 @@ def test_jobs_runner_policy__type_not_allowed__refused(provider, create, make_ru
     assert provider.views.job(job_id).status is JobStatus.OPEN
 
 
-def test_jobs_runner_policy__at_capacity__waits_then_takes_it(provider, create, make_runner, policy, w3):
+def test_jobs_runner_policy__at_capacity__waits_then_takes_it(provider, create, make_runner, policy, jobs_w3):
     runner = make_runner(policy.model_copy(update={"capacity": 1}))
     first = create(MATMUL, deadline=timedelta(minutes=10))
     second = create({**MATMUL, "seed": 4})
@@ -286,20 +290,20 @@ def test_jobs_runner_policy__at_capacity__waits_then_takes_it(provider, create, 
 
     # Nobody attests the first before its deadline: it ends, which frees the capacity while
     # the second's accept window is still open.
-    warp(w3, 11 * 60)
+    warp(jobs_w3, 11 * 60)
     assert runner.poll_once().ended == [first]
     assert runner.journal.job(first).stage is RunStage.EXPIRED
     assert runner.poll_once().accepted == [second]
 
 
-def test_jobs_runner_spec_not_published__waits_until_window_closes(provider, client, make_runner, w3):
+def test_jobs_runner_spec_not_published__waits_until_window_closes(provider, client, make_runner, jobs_w3):
     runner = make_runner()
     spec_hash = workloads.spec_hash(MATMUL)  # never published
     job_id = client.client.create_job(provider.address, PRICE, 20, timedelta(hours=2), spec_hash).id
 
     runner.poll_once()
     assert runner.journal.job(job_id).stage is RunStage.SEEN
-    warp(w3, provider.escrow.functions.acceptWindow().call() + 1)
+    warp(jobs_w3, provider.escrow.functions.acceptWindow().call() + 1)
     runner.poll_once()
 
     assert runner.journal.job(job_id).stage is RunStage.EXPIRED
@@ -316,12 +320,12 @@ def test_jobs_journal__other_provider__refused(tmp_path):
 # ───────────────────────── crash recovery ─────────────────────────
 
 
-def agent_options(anvil, deployment_file, tmp_path, rpc=None):
+def agent_options(jobs_anvil, jobs_deployment_file, tmp_path, rpc=None):
     return [
         "--rpc",
-        rpc or anvil.url,
+        rpc or jobs_anvil.url,
         "--deployment",
-        str(deployment_file),
+        str(jobs_deployment_file),
         "--key-env",
         KEY_VAR,
         "--state",
@@ -337,25 +341,25 @@ def agent_options(anvil, deployment_file, tmp_path, rpc=None):
     ]
 
 
-def run_agent(anvil, deployment_file, tmp_path, crash_at=None):
+def run_agent(jobs_anvil, jobs_deployment_file, tmp_path, crash_at=None):
     """One pass of the runner in its own process (tests/support/jobs_agent.py), optionally
     SIGKILLing itself at `crash_at`."""
     command = [sys.executable, "-m", "tests.support.jobs_agent"]
     if crash_at:
         command += ["--crash-at", crash_at]
-    command += [*agent_options(anvil, deployment_file, tmp_path), "--once"]
+    command += [*agent_options(jobs_anvil, jobs_deployment_file, tmp_path), "--once"]
     env = {**os.environ, KEY_VAR: dev_key(PROVIDER)}
     return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
 
 
 @pytest.mark.parametrize("crash_at", ["signed", "sent", "compute"])
 def test_jobs_runner_kill9__restart__completes_with_one_accept(
-    anvil, deployment_file, tmp_path, provider, create, crash_at
+    jobs_anvil, jobs_deployment_file, tmp_path, provider, create, crash_at
 ):
     spec = digits_spec(3)
     job_id = create(spec)
 
-    crashed = run_agent(anvil, deployment_file, tmp_path, crash_at)
+    crashed = run_agent(jobs_anvil, jobs_deployment_file, tmp_path, crash_at)
     assert crashed.returncode == -signal.SIGKILL, crashed.stderr
     journal = JobJournal(tmp_path / "state.sqlite", {})
     before = journal.job(job_id)
@@ -365,7 +369,7 @@ def test_jobs_runner_kill9__restart__completes_with_one_accept(
     assert (before.accept_tx is not None) is True
     assert len(accept_events(provider, job_id)) == (0 if crash_at == "signed" else 1)
 
-    restarted = run_agent(anvil, deployment_file, tmp_path)
+    restarted = run_agent(jobs_anvil, jobs_deployment_file, tmp_path)
     assert restarted.returncode == 0, restarted.stderr
 
     assert len(accept_events(provider, job_id)) == 1
@@ -379,11 +383,11 @@ def test_jobs_runner_kill9__restart__completes_with_one_accept(
 
 
 @pytest.fixture
-def restore_mining(chain):
+def restore_mining(jobs_chain):
     """For a test that turns auto-mining off: on again after, with nothing left in the pool."""
-    yield chain
-    chain.provider.make_request("anvil_dropAllTransactions", [])
-    chain.provider.make_request("evm_setAutomine", [True])
+    yield jobs_chain
+    jobs_chain.provider.make_request("anvil_dropAllTransactions", [])
+    jobs_chain.provider.make_request("evm_setAutomine", [True])
 
 
 def test_jobs_runner_accept_in_flight__waits_for_it__never_sends_another(
@@ -391,12 +395,12 @@ def test_jobs_runner_accept_in_flight__waits_for_it__never_sends_another(
 ):
     """The journal says `accepting` with a hash the node still holds unmined (a restart while
     the accept was in the pool): the runner waits for it, and takes the job once it is mined."""
-    w3 = restore_mining
+    jobs_w3 = restore_mining
     spec_hash, _ = specs.publish(MATMUL)
     runner = make_runner()
     job_id = client.client.create_job(provider.address, PRICE, 20, timedelta(hours=2), spec_hash).id
-    w3.provider.make_request("evm_setAutomine", [False])  # the accept below stays in the pool
-    nonce = w3.eth.get_transaction_count(provider.address, "pending")
+    jobs_w3.provider.make_request("evm_setAutomine", [False])  # the accept below stays in the pool
+    nonce = jobs_w3.eth.get_transaction_count(provider.address, "pending")
     signed = provider.account.sign_transaction(
         {
             "type": 2,
@@ -409,17 +413,17 @@ def test_jobs_runner_accept_in_flight__waits_for_it__never_sends_another(
             "maxPriorityFeePerGas": 10**9,
         }
     )
-    tx_hash = w3.eth.send_raw_transaction(signed.raw_transaction).to_0x_hex()
+    tx_hash = jobs_w3.eth.send_raw_transaction(signed.raw_transaction).to_0x_hex()
     with runner.journal.transaction() as db:
         JobJournal.insert_seen(db, job_id, "0x" + spec_hash.hex(), provider.deployment.payment_tokens[0], 0)
     runner.journal.move(job_id, RunStage.ACCEPTING, "accept signed", accept_tx=tx_hash, accept_nonce=nonce)
 
     runner.poll_once()
 
-    assert w3.eth.get_transaction_count(provider.address, "pending") == nonce + 1  # nothing more sent
+    assert jobs_w3.eth.get_transaction_count(provider.address, "pending") == nonce + 1  # nothing more sent
     assert runner.journal.job(job_id).stage is RunStage.ACCEPTING
-    w3.provider.make_request("evm_mine", [])
-    w3.provider.make_request("evm_setAutomine", [True])
+    jobs_w3.provider.make_request("evm_mine", [])
+    jobs_w3.provider.make_request("evm_setAutomine", [True])
 
     report = runner.poll_once()
 
@@ -443,12 +447,17 @@ def test_jobs_runner_run__loops_until_stopped(create, make_runner):
     assert runner.journal.job(job_id).stage is RunStage.PUBLISHED
 
 
-def test_jobs_agent_command__serves_until_sigterm(anvil, deployment_file, tmp_path, provider, specs, client):
+def test_jobs_agent_command__serves_until_sigterm(jobs_anvil, jobs_deployment_file, tmp_path, provider, specs, client):
     """`python -m computerails.agent.jobs` as an operator runs it: it takes the job, and a
     SIGTERM ends it cleanly (exit 0) after the pass in progress."""
     spec_hash, _ = DirectorySpecSource(tmp_path / "specs").publish(MATMUL)
     job_id = client.client.create_job(provider.address, PRICE, 20, timedelta(hours=2), spec_hash).id
-    command = [sys.executable, "-m", "computerails.agent.jobs", *agent_options(anvil, deployment_file, tmp_path)]
+    command = [
+        sys.executable,
+        "-m",
+        "computerails.agent.jobs",
+        *agent_options(jobs_anvil, jobs_deployment_file, tmp_path),
+    ]
     command += ["--interval", "0.1"]
     agent = subprocess.Popen(
         command, cwd=ROOT, env={**os.environ, KEY_VAR: dev_key(PROVIDER)}, stderr=subprocess.PIPE, text=True
