@@ -154,8 +154,9 @@ class JobsService:
                 return JSONResponse({"error": f"no content {cid} here", "cid": cid}, status_code=404)
             except ContentMismatch as exc:
                 metrics.errors.labels("results").inc()
-                log.error("refusing to serve %s: %s", cid, exc)
-                return JSONResponse({"error": str(exc), "reason": type(exc).__name__}, status_code=500)
+                log.error("refusing to serve %s: %s", cid, exc)  # the path stays in the log
+                problem = f"the stored bytes of {exc.expected} hash to {exc.actual}: changed on disk, not served"
+                return JSONResponse({"error": problem, "reason": type(exc).__name__}, status_code=500)
             return Response(
                 data,
                 media_type="application/octet-stream",
@@ -168,8 +169,8 @@ class JobsService:
                 number = int(job_id)
             except ValueError:
                 number = -1
-            if number < 0:
-                return JSONResponse({"error": "job_id must be a non-negative integer", "field": "job_id"}, 422)
+            if not 0 <= number < 2**63:  # SQLite's integers
+                return JSONResponse({"error": "job_id must be an integer from 0 to 2^63-1", "field": "job_id"}, 422)
             try:
                 published = await run_in_threadpool(self.runner.published, number)
             except NoResult as exc:

@@ -108,6 +108,7 @@ def test_agent_jobs__unknown_malformed_or_changed__404_422_500(jobs_agent):
     bad_id = httpx.get(f"{jobs_agent.url}/v1/jobs/seven/result")
 
     assert changed.status_code == 500 and changed.json()["reason"] == "ContentMismatch"
+    assert str(jobs_agent.log_dir) not in changed.text  # the path is logged, not sent
     assert f"refusing to serve {tampered}" in jobs_agent.log.read_text()
     assert unknown.status_code == 404 and "no content" in unknown.json()["error"]
     assert malformed.status_code == 422 and malformed.json()["field"] == "cid"
