@@ -6,7 +6,8 @@ the process in :mod:`~computerails.agent.serve`. The paying side is :mod:`comput
 
 Per-job work is :mod:`~computerails.agent.jobs` (the unattended runner: ``JobCreated`` → accept by
 policy → result by CID in :mod:`~computerails.agent.results` → settle, claim); it plugs into the
-same app factory as further routes and its own background loop.
+same app factory as further routes and its own background loop through
+:mod:`~computerails.agent.jobs_service` when the settings' ``[jobs]`` section enables it.
 """
 
 from computerails.agent.config import AgentSettings, load_settings

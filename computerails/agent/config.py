@@ -16,6 +16,16 @@ Example ``agent.toml``::
     native_price = "3000"                   # token units one native coin (ETH) is worth
     collect_interval = 300                  # seconds between collection rounds (0: never)
 
+    [jobs]                                  # per-job work (off unless enabled)
+    enabled = true
+    spec_dir = "specs"                      # where clients publish specs (default <data_dir>/specs)
+    min_unit_price = { mUSD = "0.10" }      # least price per unit, per token (address or symbol)
+    max_duration = 86400                    # seconds from now to a job's deadline, at most
+    capacity = 4                            # jobs held at once
+
+Nested values take ``__`` in the environment: ``COMPUTERAILS_AGENT_JOBS__ENABLED=true``,
+``COMPUTERAILS_AGENT_JOBS__MIN_UNIT_PRICE='{"mUSD": "0.10"}'`` (JSON for tables and lists).
+
 Amounts (``price``, ``min_escrow``, ``native_price``) are token units, read as decimals and
 converted with the token's decimals once the agent knows the token.
 """
@@ -25,29 +35,100 @@ from __future__ import annotations
 import json
 import os
 from contextvars import ContextVar
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from eth_account import Account
-from pydantic import Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
+from computerails import workloads
 from computerails.addresses import parse_address
+from computerails.agent.jobs import AcceptPolicy
 from computerails.errors import AgentConfigError, InvalidAddress
 from computerails.vouchers import validation_problems
 
 ENV_PREFIX = "COMPUTERAILS_AGENT_"
 DATABASE_FILE = "agent.sqlite"
+JOBS_DATABASE_FILE = "jobs.sqlite"
 
 #: The TOML file the next AgentSettings reads (set by :func:`load_settings`).
 _toml_file: ContextVar[Path | None] = ContextVar("computerails_agent_toml", default=None)
 
 
+def _finite(v: Decimal | None) -> Decimal | None:
+    if v is not None and not v.is_finite():
+        raise ValueError("must be a finite number")
+    return v
+
+
+class JobsSettings(BaseModel):
+    """The ``[jobs]`` section: the agent's unattended per-job work
+    (:class:`~computerails.agent.jobs.JobRunner`). Off unless ``enabled``; amounts are token
+    units per token, keyed by the token's address or symbol; durations are seconds."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = False
+    spec_dir: Path | None = None  # where clients publish job specs; default <data_dir>/specs
+    result_dir: Path | None = None  # the result store served at /v1/results; default <data_dir>/results
+
+    # ── accept policy ──
+    min_unit_price: dict[str, Decimal] = {}  # tokens not listed are refused
+    max_duration: float = Field(86_400.0, gt=0)  # seconds from now to a job's deadline, at most
+    capacity: int = Field(4, ge=1)  # jobs accepted and not yet settled at once
+    kinds: frozenset[str] = frozenset(workloads.JOB_TYPES)  # job types run here
+    max_units: int | None = Field(None, ge=1)  # most units of work one job may take
+    claim_interval: float = Field(3_600.0, ge=0)  # seconds between looks at the claimable balance
+    min_claim: dict[str, Decimal] = {}  # least balance worth a withdrawal; tokens not listed: any
+
+    # ── the loop ──
+    poll_interval: float = Field(2.0, gt=0)  # seconds between passes
+    confirmations: int = Field(0, ge=0)  # blocks a JobCreated must be buried under
+
+    @field_validator("min_unit_price", "min_claim")
+    @classmethod
+    def _amounts(cls, v: dict[str, Decimal]) -> dict[str, Decimal]:
+        for token, amount in v.items():
+            if not amount.is_finite() or amount < 0:
+                raise ValueError(f"{token}: must be a finite number at least 0")
+        return v
+
+    @field_validator("kinds")
+    @classmethod
+    def _kinds(cls, v: frozenset[str]) -> frozenset[str]:
+        unknown = sorted(v - set(workloads.JOB_TYPES))
+        if unknown:
+            raise ValueError(f"unknown job types {unknown}; known: {list(workloads.JOB_TYPES)}")
+        if not v:
+            raise ValueError("name at least one job type")
+        return v
+
+    @model_validator(mode="after")
+    def _priced(self) -> JobsSettings:
+        if self.enabled and not self.min_unit_price:
+            raise ValueError('min_unit_price: name at least one token (e.g. { mUSD = "0.10" }) to accept jobs')
+        return self
+
+    def policy(self) -> AcceptPolicy:
+        """The runner's :class:`~computerails.agent.jobs.AcceptPolicy`."""
+        return AcceptPolicy(
+            min_unit_price=self.min_unit_price,
+            max_duration=timedelta(seconds=self.max_duration),
+            capacity=self.capacity,
+            kinds=self.kinds,
+            max_units=self.max_units,
+            claim_interval=timedelta(seconds=self.claim_interval),
+            min_claim=self.min_claim,
+        )
+
+
 class AgentSettings(BaseSettings):
     """Everything the provider agent needs to serve and get paid."""
 
-    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid", frozen=True)
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="forbid", frozen=True)
 
     # ── chain and key ──
     rpc_url: str = "http://127.0.0.1:8545"
@@ -78,6 +159,9 @@ class AgentSettings(BaseSettings):
     native_price: Decimal | None = Field(None, gt=0)  # token units per native coin; None: collect on thaws only
     receipt_timeout: float = Field(120.0, gt=0)  # seconds a round waits for a collection's receipt
 
+    # ── per-job work ──
+    jobs: JobsSettings = JobsSettings()
+
     @field_validator("token")
     @classmethod
     def _token(cls, v: str | None) -> str | None:
@@ -86,9 +170,7 @@ class AgentSettings(BaseSettings):
     @field_validator("price", "min_escrow", "native_price", "min_value_per_gas")
     @classmethod
     def _finite(cls, v: Decimal | None) -> Decimal | None:
-        if v is not None and not v.is_finite():
-            raise ValueError("must be a finite number")
-        return v
+        return _finite(v)
 
     @classmethod
     def settings_customise_sources(
@@ -109,6 +191,21 @@ class AgentSettings(BaseSettings):
     def database(self) -> Path:
         """The agent's SQLite file (vouchers, receipts, the collection journal)."""
         return self.data_dir / DATABASE_FILE
+
+    @property
+    def jobs_database(self) -> Path:
+        """The per-job runner's SQLite file (jobs and their stage, the block cursor)."""
+        return self.data_dir / JOBS_DATABASE_FILE
+
+    @property
+    def spec_dir(self) -> Path:
+        """Where the runner reads published job specs: ``[jobs] spec_dir`` or ``<data_dir>/specs``."""
+        return self.jobs.spec_dir if self.jobs.spec_dir is not None else self.data_dir / "specs"
+
+    @property
+    def result_dir(self) -> Path:
+        """The result store: ``[jobs] result_dir`` or ``<data_dir>/results``."""
+        return self.jobs.result_dir if self.jobs.result_dir is not None else self.data_dir / "results"
 
     def password(self) -> str:
         """The keystore password: from :attr:`password_file` if set, else the env var

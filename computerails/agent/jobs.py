@@ -117,6 +117,7 @@ class AcceptPolicy(BaseModel):
         max_duration: the longest time from now to a job's deadline that it commits to.
         capacity: most jobs accepted and not yet settled at once (each locks collateral).
         kinds: job types it runs (default: every registered type).
+        max_units: the most units of work one job may take (None: any the job pays for).
         claim_interval: how often it looks at its claimable balances.
         min_claim: the least claimable amount worth a withdrawal's gas, per token (address or
             symbol); tokens not listed are withdrawn at any positive balance.
@@ -128,6 +129,7 @@ class AcceptPolicy(BaseModel):
     max_duration: timedelta = Field(gt=timedelta(0))
     capacity: int = Field(ge=1)
     kinds: frozenset[str] = frozenset(workloads.JOB_TYPES)
+    max_units: int | None = Field(None, ge=1)
     claim_interval: timedelta = timedelta(hours=1)
     min_claim: dict[str, Decimal] = {}
 
@@ -158,7 +160,7 @@ class Refusal:
     """Why the policy refused a job (nothing is sent for it).
 
     Attributes:
-        reason: ``price``, ``duration``, ``kind``, ``units``, ``spec`` or ``capacity``.
+        reason: ``price``, ``duration``, ``kind``, ``units``, ``size``, ``spec`` or ``capacity``.
         detail: one line for the log.
         final: False for ``capacity``, which may free up before the accept window closes.
     """
@@ -191,6 +193,8 @@ def check_policy(policy: AcceptPolicy, job: Job, spec: workloads.Spec, active: i
     units = workloads.units_of(spec)
     if units > job.max_units:
         return Refusal("units", f"the work is {units} units, the job pays at most {job.max_units}")
+    if policy.max_units is not None and units > policy.max_units:
+        return Refusal("size", f"the work is {units} units, more than the {policy.max_units} run here")
     if active >= policy.capacity:
         return Refusal("capacity", f"{active} jobs running, capacity {policy.capacity}", final=False)
     return None
@@ -858,6 +862,7 @@ def _amounts(values: Sequence[str], option: str) -> dict[str, Decimal]:
 @click.option("--max-duration", type=int, default=86_400, show_default=True, help="longest job, in seconds")
 @click.option("--capacity", type=int, default=4, show_default=True, help="most jobs held at once")
 @click.option("--kinds", default=",".join(workloads.JOB_TYPES), show_default=True, help="job types run")
+@click.option("--max-units", type=int, default=None, help="most units of work one job may take")
 @click.option("--claim-interval", type=int, default=3_600, show_default=True, help="seconds between claims")
 @click.option("--min-claim", multiple=True, help="TOKEN=AMOUNT: least balance worth a withdrawal (repeatable)")
 @click.option("--interval", type=float, default=2.0, show_default=True, help="seconds between polls")
@@ -875,6 +880,7 @@ def cli(
     max_duration: int,
     capacity: int,
     kinds: str,
+    max_units: int | None,
     claim_interval: int,
     min_claim: tuple[str, ...],
     interval: float,
@@ -891,6 +897,7 @@ def cli(
             max_duration=timedelta(seconds=max_duration),
             capacity=capacity,
             kinds=frozenset(k.strip() for k in kinds.split(",") if k.strip()),
+            max_units=max_units,
             claim_interval=timedelta(seconds=claim_interval),
             min_claim=_amounts(min_claim, "--min-claim"),
         )

@@ -46,7 +46,7 @@ class AgentMetrics:
         )
         self.errors = Counter(
             "computerails_agent_errors",
-            "Errors by where they happened (collect, request)",
+            "Errors by where they happened (collect, request, jobs, results)",
             ["where"],
             registry=self.registry,
         )

@@ -19,10 +19,11 @@ from typing import Any
 
 import click
 import uvicorn
-from fastapi import APIRouter
+from fastapi import APIRouter, FastAPI
 
-from computerails.agent.app import BackgroundLoop, create_app
+from computerails.agent.app import Agent, BackgroundLoop, create_app
 from computerails.agent.config import AgentSettings, load_settings
+from computerails.agent.jobs_service import JobsService
 from computerails.errors import ComputeRailsError
 
 log = logging.getLogger("computerails.agent")
@@ -52,7 +53,7 @@ def serve(settings: AgentSettings, *, routers: Sequence[APIRouter] = (), loops: 
     Raises:
         AgentConfigError: the settings do not fit the key, the token or the chain.
     """
-    app = create_app(settings, routers=routers, loops=loops)
+    app = build_app(settings, routers=routers, loops=loops)
     config = uvicorn.Config(
         app,
         host=settings.host,
@@ -73,6 +74,29 @@ def serve(settings: AgentSettings, *, routers: Sequence[APIRouter] = (), loops: 
             signal.signal(sig, handler)
 
 
+def build_app(
+    settings: AgentSettings, *, routers: Sequence[APIRouter] = (), loops: Sequence[BackgroundLoop] = ()
+) -> FastAPI:
+    """The agent's app as the settings describe it: paid inference, plus the per-job runner's
+    routes and loop when ``[jobs] enabled`` (:class:`~computerails.agent.jobs_service.JobsService`).
+
+    Raises:
+        AgentConfigError: the settings do not fit the key, the token or the chain.
+        AgentStateMismatch: the jobs database belongs to another provider, chain or escrow.
+    """
+    agent = Agent.start(settings)
+    routers, loops = list(routers), list(loops)
+    if settings.jobs.enabled:
+        try:
+            jobs = JobsService(agent)
+        except BaseException:
+            agent.close()
+            raise
+        routers.append(jobs.router())
+        loops.append(jobs.loop)
+    return create_app(settings, agent, routers=routers, loops=loops)
+
+
 def _ignore(_signum: int, _frame: Any) -> None:
     return None
 
@@ -86,7 +110,8 @@ def configure_logging() -> None:
     "--config", "config", type=click.Path(dir_okay=False, path_type=Path), help="The agent's TOML settings file."
 )
 def main_command(config: Path | None) -> None:
-    """Run the ComputeRails provider agent (paid inference over HTTP)."""
+    """Run the ComputeRails provider agent (paid inference over HTTP, and per-job work when
+    the settings' [jobs] section enables it)."""
     configure_logging()
     serve(load_settings(config))
 

@@ -8,6 +8,7 @@ import json
 from decimal import Decimal
 
 import pytest
+import tomllib
 from eth_account import Account
 
 from computerails.agent.config import load_settings
@@ -95,3 +96,43 @@ def test_entry_points__bad_config__one_error_line(tmp_path, capsys):
     lines = capsys.readouterr().err.splitlines()
     assert len(lines) == 2
     assert all(line.startswith("error: AgentConfigError: invalid agent settings:") for line in lines)
+
+
+def test_load__jobs_section__off_by_default_toml_and_env(config, monkeypatch, tmp_path):
+    assert load_settings(config).jobs.enabled is False
+    path = write_config(
+        tmp_path / "jobs.toml",
+        **tomllib.loads(config.read_text()),
+        jobs={"enabled": True, "min_unit_price": {"mUSD": "0.10"}, "kinds": ["matmul"], "max_units": 50},
+    )
+    monkeypatch.setenv("COMPUTERAILS_AGENT_JOBS__CAPACITY", "2")
+    monkeypatch.setenv("COMPUTERAILS_AGENT_JOBS__MIN_CLAIM", '{"mUSD": "5"}')
+
+    settings = load_settings(path)
+
+    policy = settings.jobs.policy()
+    assert settings.jobs.enabled and (policy.capacity, policy.max_units) == (2, 50)
+    assert (policy.min_unit_price, policy.min_claim, policy.kinds) == (
+        {"mUSD": Decimal("0.10")},
+        {"mUSD": Decimal(5)},
+        frozenset({"matmul"}),
+    )
+    assert (settings.spec_dir, settings.result_dir) == (tmp_path / "data" / "specs", tmp_path / "data" / "results")
+    assert settings.jobs_database == tmp_path / "data" / "jobs.sqlite"
+
+
+def test_load__jobs_invalid__one_error_names_each(config, monkeypatch):
+    monkeypatch.setenv("COMPUTERAILS_AGENT_JOBS__ENABLED", "true")
+    with pytest.raises(AgentConfigError, match="min_unit_price: name at least one token"):
+        load_settings(config)
+
+    monkeypatch.setenv("COMPUTERAILS_AGENT_JOBS__CAPACITY", "0")
+    monkeypatch.setenv("COMPUTERAILS_AGENT_JOBS__KINDS", '["sorting"]')
+    monkeypatch.setenv("COMPUTERAILS_AGENT_JOBS__POLL_INTERVAL", "-1")
+    with pytest.raises(AgentConfigError) as info:
+        load_settings(config)
+
+    message = str(info.value)
+    assert "\n" not in message
+    for field in ("jobs.capacity", "jobs.kinds", "jobs.poll_interval"):
+        assert field in message

@@ -277,6 +277,15 @@ def test_jobs_runner_policy__type_not_allowed__refused(provider, create, make_ru
     assert provider.views.job(job_id).status is JobStatus.OPEN
 
 
+def test_jobs_runner_policy__more_units_than_run_here__refused(provider, create, make_runner, policy):
+    runner = make_runner(policy.model_copy(update={"max_units": workloads.units_of(MATMUL) - 1}))
+    job_id = create(MATMUL)
+
+    assert runner.poll_once().refused == [job_id]
+    assert runner.journal.job(job_id).reason == "size"
+    assert provider.views.job(job_id).status is JobStatus.OPEN
+
+
 def test_jobs_runner_policy__at_capacity__waits_then_takes_it(provider, create, make_runner, policy, jobs_w3):
     runner = make_runner(policy.model_copy(update={"capacity": 1}))
     first = create(MATMUL, deadline=timedelta(minutes=10))

@@ -21,15 +21,26 @@ PASSWORD = "agent test password"
 
 
 def write_config(path: Path, **values: Any) -> Path:
-    """A TOML file of `values` (strings quoted, numbers as they are)."""
-    lines = []
-    for key, value in values.items():
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            lines.append(f"{key} = {value}")
-        else:
-            lines.append(f'{key} = "{value}"')
+    """A TOML file of `values` (strings quoted, numbers and booleans as they are, lists as arrays,
+    a dict as a table: ``jobs={...}`` writes a ``[jobs]`` section, a dict inside it an inline table)."""
+    lines = [f"{key} = {_toml(value)}" for key, value in values.items() if not isinstance(value, dict)]
+    for key, table in values.items():
+        if isinstance(table, dict):
+            lines += ["", f"[{key}]"] + [f"{k} = {_toml(v)}" for k, v in table.items()]
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+def _toml(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return str(value)
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f'"{k}" = {_toml(v)}' for k, v in value.items()) + " }"
+    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 class AgentProcess:
