@@ -10,12 +10,11 @@ from pathlib import Path
 
 import pytest
 from eth_account import Account
-from web3 import HTTPProvider, Web3
 
 import computerails
 from computerails.devnet import dev_key
 from tests.support.agent import PASSWORD, AgentProcess, write_config
-from tests.support.anvil import Anvil
+from tests.support.anvil import devnet_fixtures
 from tests.support.sdk import CLIENT, FIRST_STAKE, OTHER_CLIENT, PROVIDER
 
 PRICE = Decimal("0.01")  # mUSD per request
@@ -23,21 +22,7 @@ PRICE_RAW = 10_000
 ESCROW = 40  # mUSD the payer escrows for the provider
 
 
-@pytest.fixture(scope="session")
-def anvil(tmp_path_factory):
-    node = Anvil(state_file=tmp_path_factory.mktemp("anvil") / "state.json").start()
-    yield node
-    node.stop()
-
-
-@pytest.fixture(scope="session")
-def deployment_file(anvil, tmp_path_factory) -> Path:
-    return anvil.deploy(tmp_path_factory.mktemp("deployments"))
-
-
-@pytest.fixture(scope="session")
-def w3(anvil) -> Web3:
-    return Web3(HTTPProvider(anvil.url))
+anvil, deployment_file, w3 = devnet_fixtures()  # session scope: one node per xdist worker
 
 
 @pytest.fixture(scope="session")

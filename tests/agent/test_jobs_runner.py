@@ -15,7 +15,6 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from web3 import HTTPProvider, Web3
 
 import computerails
 from computerails import workloads
@@ -34,7 +33,7 @@ from computerails.devnet import dev_key
 from computerails.errors import AgentStateMismatch
 from computerails.models import digits
 from computerails.types import JobStatus
-from tests.support.anvil import Anvil
+from tests.support.anvil import devnet_fixtures
 from tests.support.sdk import CLIENT, FIRST_STAKE, ORACLES, PROVIDER, RELAYER, warp
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -42,21 +41,8 @@ KEY_VAR = "CR_JOBS_PROVIDER_KEY"
 PRICE = Decimal("0.10")
 
 
-@pytest.fixture(scope="module")
-def jobs_anvil(tmp_path_factory):
-    node = Anvil(state_file=tmp_path_factory.mktemp("anvil") / "state.json").start()
-    yield node
-    node.stop()
-
-
-@pytest.fixture(scope="module")
-def jobs_deployment_file(jobs_anvil, tmp_path_factory) -> Path:
-    return jobs_anvil.deploy(tmp_path_factory.mktemp("deployments"))
-
-
-@pytest.fixture(scope="module")
-def jobs_w3(jobs_anvil) -> Web3:
-    return Web3(HTTPProvider(jobs_anvil.url))
+# A node of this module's own, named apart from the conftest's fixtures (see devnet_fixtures).
+jobs_anvil, jobs_deployment_file, jobs_w3 = devnet_fixtures(scope="module", prefix="jobs_")
 
 
 @pytest.fixture

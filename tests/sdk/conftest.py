@@ -6,16 +6,14 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from web3 import HTTPProvider, Web3
 
 import computerails
 from computerails.cli import cli, main
 from computerails.devnet import dev_key
-from tests.support.anvil import Anvil
+from tests.support.anvil import devnet_fixtures
 from tests.support.sdk import (
     CLIENT,
     FIRST_STAKE,
@@ -29,22 +27,7 @@ from tests.support.sdk import (
     SPEC,
 )
 
-
-@pytest.fixture(scope="session")
-def anvil(tmp_path_factory):
-    node = Anvil(state_file=tmp_path_factory.mktemp("anvil") / "state.json").start()
-    yield node
-    node.stop()
-
-
-@pytest.fixture(scope="session")
-def deployment_file(anvil, tmp_path_factory) -> Path:
-    return anvil.deploy(tmp_path_factory.mktemp("deployments"))
-
-
-@pytest.fixture(scope="session")
-def w3(anvil) -> Web3:
-    return Web3(HTTPProvider(anvil.url))
+anvil, deployment_file, w3 = devnet_fixtures()  # session scope: one node per xdist worker
 
 
 @pytest.fixture(autouse=True)

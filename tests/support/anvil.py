@@ -8,8 +8,11 @@ own function) from what Ape just compiled; tests/scripts/ runs the deploy script
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import pytest
 from web3 import HTTPProvider, Web3
 
 from computerails.devnet import Anvil as DevnetAnvil
@@ -22,7 +25,7 @@ from computerails.devnet import (
     write_deployment,
 )
 
-__all__ = ["Anvil", "dev_key", "free_port", "grant_direct_governance"]
+__all__ = ["Anvil", "dev_key", "devnet_fixtures", "free_port", "grant_direct_governance"]
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -45,3 +48,33 @@ class Anvil(DevnetAnvil):
         if direct_governance:
             grant_direct_governance(w3, deployment, dev_key(0), artifacts=artifacts)
         return path
+
+
+def devnet_fixtures(scope: str = "session", prefix: str = "") -> tuple[Any, Any, Any]:
+    """The three fixtures a suite on its own devnet needs, named ``<prefix>anvil`` (a started
+    node, stopped by its pid afterwards), ``<prefix>deployment_file`` (the protocol deployed on
+    it) and ``<prefix>w3``, at `scope`. Assign them in a conftest or test module::
+
+        anvil, deployment_file, w3 = devnet_fixtures()
+
+    A module that needs a node of its own beside its conftest's takes a prefix (``jobs_``): a
+    fixture named like a conftest's (or Ape's ``chain``) would override it for that module only,
+    and a session fixture built on it in another module's worker would then see the wrong node.
+    """
+
+    @pytest.fixture(scope=scope, name=f"{prefix}anvil")
+    def node(tmp_path_factory: Any) -> Iterator[Anvil]:
+        started = Anvil(state_file=tmp_path_factory.mktemp("anvil") / "state.json").start()
+        yield started
+        started.stop()
+
+    @pytest.fixture(scope=scope, name=f"{prefix}deployment_file")
+    def deployment_file(request: Any, tmp_path_factory: Any) -> Path:
+        deployed: Path = request.getfixturevalue(f"{prefix}anvil").deploy(tmp_path_factory.mktemp("deployments"))
+        return deployed
+
+    @pytest.fixture(scope=scope, name=f"{prefix}w3")
+    def w3(request: Any) -> Web3:
+        return Web3(HTTPProvider(request.getfixturevalue(f"{prefix}anvil").url))
+
+    return node, deployment_file, w3
