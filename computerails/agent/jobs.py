@@ -535,6 +535,7 @@ class JobRunner:
         self.log_batch = log_batch
         self.confirmations = confirmations
         self.on_published = on_published
+        self._waiting: dict[int, str] = {}  # job id -> why it waits, as last logged
         self.journal = JobJournal(
             store_path,
             {"provider": self.address, "chain_id": str(rails.chain_id), "escrow": rails.escrow.address},
@@ -681,16 +682,22 @@ class JobRunner:
                 if refusal.final:
                     self._refuse(tracked.job_id, refusal, report)
                 else:
-                    log.info("job %s waits: %s", tracked.job_id, refusal.detail)
+                    self._log_wait(tracked.job_id, refusal.detail)
                 continue
             self._accept(tracked.job_id, report)
+
+    def _log_wait(self, job_id: int, why: str) -> None:
+        """Log why a job waits once, and again only when the reason changes (not every pass)."""
+        if self._waiting.get(job_id) != why:
+            self._waiting[job_id] = why
+            log.info("job %s waits: %s", job_id, why)
 
     def _spec(self, tracked: TrackedJob) -> workloads.Spec | Refusal:
         """The job's spec, fetched, hash-checked and validated; kept beside the results."""
         expected = bytes.fromhex(tracked.spec_hash[2:])
         raw = self.specs.fetch(expected)
         if raw is None:
-            log.info("job %s: spec %s not published yet", tracked.job_id, tracked.spec_hash)
+            self._log_wait(tracked.job_id, f"spec {tracked.spec_hash} not published yet")
             return Refusal("spec", "spec not published yet", final=False)
         if keccak256(raw) != expected:
             return Refusal("spec", "the published bytes do not hash to the job's spec hash")
@@ -704,11 +711,13 @@ class JobRunner:
         return spec
 
     def _refuse(self, job_id: int, refusal: Refusal, report: PollReport) -> None:
+        self._waiting.pop(job_id, None)
         log.info("job %s refused (%s): %s", job_id, refusal.reason, refusal.detail)
         self.journal.move(job_id, RunStage.REFUSED, refusal.detail, reason=refusal.reason)
         report.refused.append(job_id)
 
     def _accept(self, job_id: int, report: PollReport) -> None:
+        self._waiting.pop(job_id, None)
         self.journal.move(job_id, RunStage.ACCEPTING, "accept decided")
 
         def journal_signed(tx_hash: str, nonce: int) -> None:

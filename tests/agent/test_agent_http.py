@@ -29,6 +29,8 @@ from tests.support.sdk import CLIENT, KEY_VAR, OTHER_CLIENT, warp
 HOT_KEY = "0x" + "7d" * 32
 MIN_ESCROW = "0.02"  # mUSD the agent requires in a payer's escrow
 SHALLOW_PAYER = 8  # a dev account with 0.01 mUSD in escrow, below the minimum
+THAWING_PAYER = 9  # a dev account that thaws and withdraws its escrow mid-session
+THAW_PERIOD = 3 * 86_400  # computerails/devnet/params.py "metered": thawPeriod
 SIGNER_THAW = 2 * 86_400  # computerails/devnet/params.py "metered": signerThawPeriod
 
 
@@ -225,6 +227,30 @@ def test_infer__escrow_below_minimum__402(agent, connect, provider_rails):
     assert response.status_code == 402
     assert response.json()["reason"] == "EscrowBelowMinimum"
     assert "holds 10000 but this provider serves only against at least 20000" in response.json()["error"]
+
+
+def test_infer__escrow_thaws_mid_session__served_until_withdrawn_then_402(agent, w3, connect, provider_rails):
+    """A thaw reserves nothing: the agent goes on serving against the whole balance while it runs
+    (the provider's collection policy collects before it ends); once the payer has withdrawn,
+    the next voucher finds no escrow and is refused, with the reason."""
+    payer = connect(THAWING_PAYER)
+    mint(payer, usd=1)
+    payer.payer.deposit(provider_rails.address, Decimal("0.1"))
+    meter = payer.payer.meter(dev_key(THAWING_PAYER), provider_rails.address, Decimal(1))
+    assert post(agent, sample()[0], encode_voucher_header(*meter.next(Raw(PRICE_RAW)))).status_code == 200
+
+    account = payer.payer.thaw(provider_rails.address, Decimal("0.1"))
+    assert account.thawing == Decimal("0.1")
+    pixels, label = sample(1)
+    during = post(agent, pixels, encode_voucher_header(*meter.next(Raw(PRICE_RAW))))
+    assert during.status_code == 200 and during.json()["label"] == label  # served during the thaw
+
+    warp(w3, THAW_PERIOD + 1)
+    payer.payer.withdraw(provider_rails.address)
+    after = post(agent, sample()[0], encode_voucher_header(*meter.next(Raw(PRICE_RAW))))
+
+    assert after.status_code == 402
+    assert after.json()["reason"] == "EscrowBelowMinimum"
 
 
 def test_paying_client__budget_cap__refuses_to_sign(agent, payer_rails, provider_rails, tmp_path):

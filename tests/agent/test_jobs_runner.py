@@ -5,6 +5,7 @@ the job with exactly one accept on chain."""
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
@@ -525,3 +526,17 @@ def test_jobs_runner_accepted_without_spec_on_file__fetches_it_and_computes(prov
         "published",
     ]
     assert len(accept_events(provider, job_id)) == 1
+
+
+def test_jobs_runner_waiting_job__reason_logged_once_not_every_pass(provider, client, make_runner, caplog):
+    """A job whose spec never appears waits; its reason is logged once, not on every poll."""
+    spec = digits_spec(2)  # never published
+    job = client.client.create_job(
+        provider.address, Decimal(PRICE), workloads.units_of(spec) + 5, timedelta(hours=2), workloads.spec_hash(spec)
+    )
+    runner = make_runner()
+    with caplog.at_level(logging.INFO, logger="computerails.agent"):
+        for _ in range(3):
+            runner.poll_once()
+    waits = [r.getMessage() for r in caplog.records if f"job {job.id} waits" in r.getMessage()]
+    assert len(waits) == 1 and "not published yet" in waits[0]
