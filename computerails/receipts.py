@@ -33,14 +33,17 @@ from computerails.vouchers import (
     Address,
     StaticStruct,
     Uint64,
+    Uint256,
     Voucher,
     VoucherDomain,
     Word,
+    _bytes32,
     keccak256,
     load_private_key,
     recover_signer,
     sign_digest,
     static_layout,
+    validation_problems,
 )
 
 RECEIPT_TYPE = (
@@ -154,8 +157,8 @@ def check_for_payer(
         "token": voucher.token,
         "collection_id": voucher.collection_id,
         "request_index": voucher.request_count,
-        "request_hash": _hex_word(request_hash),
-        "response_hash": _hex_word(response_hash),
+        "request_hash": _expected_word(request_hash, "request_hash", receipt),
+        "response_hash": _expected_word(response_hash, "response_hash", receipt),
     }
     for field_name, value in expected.items():
         got = getattr(receipt, field_name)
@@ -172,9 +175,12 @@ def check_for_payer(
         )
 
 
-def _hex_word(value: bytes | str) -> str:
-    raw = bytes(value) if isinstance(value, (bytes, bytearray)) else bytes.fromhex(value.removeprefix("0x"))
-    return "0x" + raw.hex()
+def _expected_word(value: bytes | str, what: str, receipt: ResponseReceipt) -> str:
+    """A hash the payer expects, in the receipt's 0x form (the same check a receipt's fields get)."""
+    try:
+        return _bytes32(value, what)
+    except ValueError as e:
+        raise InvalidReceipt(f"the expected {what}: {e}", collection_id=receipt.collection_id) from None
 
 
 class ReceiptSigner:
@@ -238,17 +244,19 @@ class FraudAttestation(BaseModel):
     receipt: ResponseReceipt
     provider_signature: str  # 0x-prefixed 65 bytes: the provider's signature over the receipt
     recomputed_response_hash: Word  # what the request's answer hashes to, recomputed
-    deadline: int  # unix seconds; the oracles' signatures are void afterwards
+    deadline: Uint256  # unix seconds; the oracles' signatures are void afterwards
     #: The hub's oracle configuration the signatures are made under. None: the current one,
     #: filled in by ``rails.oracle`` when signing and relaying.
-    config_version: int | None = None
+    config_version: Uint256 | None = None
 
     def __init__(self, **data: Any) -> None:
         try:
             super().__init__(**data)
         except ValidationError as exc:
             collection = getattr(data.get("receipt"), "collection_id", "")
-            raise InvalidReceipt(f"invalid fraud attestation: {exc}", collection_id=collection) from None
+            raise InvalidReceipt(
+                f"invalid fraud attestation: {validation_problems(exc)}", collection_id=collection
+            ) from None
 
     @field_validator("provider_signature", mode="before")
     @classmethod
@@ -257,13 +265,6 @@ class FraudAttestation(BaseModel):
         if len(raw) != SIGNATURE_LENGTH:
             raise ValueError(f"provider_signature must be {SIGNATURE_LENGTH} bytes, got {len(raw)}")
         return "0x" + raw.hex()
-
-    @field_validator("deadline", "config_version")
-    @classmethod
-    def _uint256(cls, v: int | None) -> int | None:
-        if v is not None and not 0 <= v < 2**256:
-            raise ValueError("must fit uint256")
-        return v
 
     def _version(self) -> int:
         if self.config_version is None:

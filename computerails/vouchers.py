@@ -126,6 +126,7 @@ Address = Annotated[str, AfterValidator(_checksummed)]  # checksummed on constru
 Word = Annotated[str, BeforeValidator(_word)]  # 0x-prefixed 32 bytes, from bytes or hex
 Uint128 = Annotated[int, AfterValidator(_uint(128))]
 Uint64 = Annotated[int, AfterValidator(_uint(64))]
+Uint256 = Annotated[int, AfterValidator(_uint(256))]
 
 
 def validation_problems(error: ValidationError) -> str:
