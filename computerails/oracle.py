@@ -127,7 +127,7 @@ class OracleAPI:
             receipt=receipt,
             provider_signature=signature,
             recomputed_response_hash=recomputed_response_hash,
-            deadline=(self._s.rpc.run([self._s.latest_time()])[0] if now is None else now) + valid_for,
+            deadline=(self._s.now() if now is None else now) + valid_for,
             config_version=self.config_version(),
         )
         if attestation.recomputed_response_hash == receipt.response_hash:
