@@ -148,6 +148,7 @@ class AgentSettings(BaseSettings):
     data_dir: Path
 
     # ── payment terms ──
+    payment: bool = True  # false: /v1/infer serves everyone free, no receipt (a benchmark baseline)
     price: Decimal = Field(gt=0)  # token units per request
     token: str | None = None  # default: the deployment's first payment token
     safety_margin_bps: int = Field(1_000, ge=0, le=10_000)
