@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from computerails import shared
+from computerails.addresses import parse_address
 from computerails.errors import (
     InsufficientBalance,
     InsufficientStake,
     NotAllowed,
+    NothingClaimable,
     PreconditionError,
     ProviderJailed,
     TooEarly,
@@ -206,6 +208,37 @@ class ProviderAPI:
         paid; an empty list means there was nothing to claim.
         """
         return shared.claim_everything(self._s)
+
+    def claim(self, token: str | None = None, *, source: str = "escrow") -> Payout:
+        """Withdraw one claimable balance: the escrow's balance of `token` (payments of settled
+        jobs, refunds, bonds), or with ``source="staking"`` the staking contract's slash proceeds.
+
+        Raises:
+            NothingClaimable: that balance is zero.
+        """
+        info = self._s.staking_token if source == "staking" else self._s.token(token)
+        raw = shared.claimable_raw(self._s, self._s.address).get(info, {}).get(source, 0)
+        if raw == 0:
+            raise NothingClaimable(f"{self._s.address} has nothing claimable in {info.symbol} from the {source}")
+        return shared.claim_one(self._s, info, source, raw)
+
+    def jail_reasons(self, address: str | None = None) -> frozenset[str]:
+        """Why the provider is jailed now: ``"downtime"`` (an uptime slash) and/or ``"work"`` (a
+        failed job or a fraud attestation), from its ``ProviderJailed`` events since its last
+        ``ProviderUnjailed``; empty when it is not jailed."""
+        me = parse_address(address or self._s.address, "provider")
+        if not self.status(me).jailed:
+            return frozenset()
+        events = self._s.staking.events
+        start = self._s.deployment.deploy_block
+        jailed = events.ProviderJailed().get_logs(from_block=start, argument_filters={"provider": me})
+        unjailed = events.ProviderUnjailed().get_logs(from_block=start, argument_filters={"provider": me})
+        since = max(((e["blockNumber"], e["logIndex"]) for e in unjailed), default=(-1, -1))
+        return frozenset(
+            "downtime" if e["args"]["forDowntime"] else "work"
+            for e in jailed
+            if (e["blockNumber"], e["logIndex"]) > since
+        )
 
     def status(self, address: str | None = None) -> ProviderStatus:
         """Stake, locked, unbonding, jailed and claimable of this provider (or another)."""

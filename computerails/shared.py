@@ -233,24 +233,24 @@ def claimable_raw(s: Session, account: str) -> dict[TokenInfo, dict[str, int]]:
 def claim_everything(s: Session) -> list[Payout]:
     """Withdraw every claimable balance of the session's account (any role): one transaction
     per escrow balance, one for the staking contract's slash proceeds."""
-    me = s.address
     payouts = []
-    for info, parts in claimable_raw(s, me).items():
-        if parts.get("escrow"):
-            sent = s.send(s.escrow.functions.withdraw(info.address), "withdraw")
-            payouts.append(
-                Payout(
-                    token=info, amount=from_raw(parts["escrow"], info.decimals), tx_hash=sent.tx_hash, source="escrow"
-                )
-            )
-        if parts.get("staking"):
-            sent = s.send(s.staking.functions.claim(), "claim")
-            payouts.append(
-                Payout(
-                    token=info, amount=from_raw(parts["staking"], info.decimals), tx_hash=sent.tx_hash, source="staking"
-                )
-            )
+    for info, parts in claimable_raw(s, s.address).items():
+        for source in ("escrow", "staking"):
+            if parts.get(source):
+                payouts.append(claim_one(s, info, source, parts[source]))
     return payouts
+
+
+def claim_one(s: Session, info: TokenInfo, source: str, raw: int) -> Payout:
+    """Withdraw the session account's `raw` claimable units of `info` from `source`: the
+    escrow's balance of that token, or (``"staking"``) the staking contract's slash proceeds."""
+    if source == "escrow":
+        sent = s.send(s.escrow.functions.withdraw(info.address), "withdraw")
+    elif source == "staking":
+        sent = s.send(s.staking.functions.claim(), "claim")
+    else:
+        raise ValueError(f"source must be 'escrow' or 'staking', not {source!r}")
+    return Payout(token=info, amount=from_raw(raw, info.decimals), tx_hash=sent.tx_hash, source=source)
 
 
 # ───────────────────────── the payment-token allowlist ─────────────────────────

@@ -32,6 +32,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, MutableMapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -47,6 +48,7 @@ from starlette.concurrency import run_in_threadpool
 
 from computerails.addresses import parse_address
 from computerails.agent.config import AgentSettings
+from computerails.agent.housekeeping import Housekeeper
 from computerails.agent.metrics import AgentMetrics
 from computerails.agent.payment import (
     VOUCHER_HEADER,
@@ -56,7 +58,14 @@ from computerails.agent.payment import (
     token_per_native,
 )
 from computerails.agent.store import AgentStore
-from computerails.errors import AgentConfigError, InvalidAmount, InvalidVoucher, RPCUnavailable, VoucherNotCovered
+from computerails.errors import (
+    AgentConfigError,
+    ComputeRailsError,
+    InvalidAmount,
+    InvalidVoucher,
+    RPCUnavailable,
+    VoucherNotCovered,
+)
 from computerails.models import digits
 from computerails.rails import ComputeRails, connect
 from computerails.types import to_raw
@@ -101,6 +110,7 @@ class Agent:
     gate: PaymentGate
     runner: CollectionRunner
     metrics: AgentMetrics
+    housekeeper: Housekeeper
 
     @classmethod
     def start(cls, settings: AgentSettings) -> Agent:
@@ -135,13 +145,13 @@ class Agent:
             safety_margin_bps=settings.safety_margin_bps,
             min_escrow=min_escrow,
         )
-        policy = rails.collector.policy(
-            token_per_native(settings.native_price, token), min_value_per_gas=settings.min_value_per_gas
-        )
+        prices = token_per_native(settings.native_price, token)
+        policy = rails.collector.policy(prices, min_value_per_gas=settings.min_value_per_gas)
         runner = CollectionRunner(rails, gate, store, metrics, policy, receipt_timeout=settings.receipt_timeout)
         metrics.outstanding.set_function(gate.outstanding)
         account = rails.require_account()
-        return cls(settings, rails, account, store, gate, runner, metrics)
+        housekeeper = Housekeeper(rails, store, metrics, settings.housekeeping, prices)
+        return cls(settings, rails, account, store, gate, runner, metrics, housekeeper)
 
     def close(self) -> None:
         self.store.close()
@@ -250,6 +260,31 @@ async def _collect_loop(agent: Agent, stop: asyncio.Event) -> None:
             await asyncio.wait_for(stop.wait(), interval)
 
 
+async def _housekeeping_loop(agent: Agent, stop: asyncio.Event) -> None:
+    """An alive mark every ``heartbeat`` seconds and a housekeeping pass every ``interval``
+    (the first at start-up); a failed pass is logged and counted, and the next one goes on."""
+    settings = agent.settings.housekeeping
+    keeper = agent.housekeeper
+    next_pass = 0.0
+    while not stop.is_set():
+        try:
+            if settings.interval > 0 and time.monotonic() >= next_pass:
+                next_pass = time.monotonic() + settings.interval
+                await asyncio.to_thread(keeper.run_once)
+            else:
+                await asyncio.to_thread(keeper.mark_alive)
+        except ComputeRailsError as exc:  # a revert, a timeout: the next pass reads the chain again
+            agent.metrics.errors.labels("housekeeping").inc()
+            log.warning("housekeeping pass failed: %s", exc)
+        except Exception:
+            agent.metrics.errors.labels("housekeeping").inc()
+            log.exception("housekeeping pass failed")
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(stop.wait(), settings.heartbeat)
+    with contextlib.suppress(Exception):  # the last alive mark: the outage starts from here
+        await asyncio.to_thread(keeper.mark_alive)
+
+
 #: A background loop beside the collection rounds: runs until the event is set (on shutdown).
 BackgroundLoop = Callable[[Agent, asyncio.Event], Coroutine[Any, Any, None]]
 
@@ -274,7 +309,7 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         stop = asyncio.Event()
-        tasks = [asyncio.create_task(_collect_loop(agent, stop))]
+        tasks = [asyncio.create_task(_collect_loop(agent, stop)), asyncio.create_task(_housekeeping_loop(agent, stop))]
         tasks += [asyncio.create_task(loop(agent, stop)) for loop in loops]
         try:
             yield

@@ -23,6 +23,10 @@ Example ``agent.toml``::
     max_duration = 86400                    # seconds from now to a job's deadline, at most
     capacity = 4                            # jobs held at once
 
+    [housekeeping]                          # claims, stake top-ups, jail warnings
+    top_up_budget = "500"                   # staking-token units the agent may add by itself
+    unjail_after_downtime = true
+
 Nested values take ``__`` in the environment: ``COMPUTERAILS_AGENT_JOBS__ENABLED=true``,
 ``COMPUTERAILS_AGENT_JOBS__MIN_UNIT_PRICE='{"mUSD": "0.10"}'`` (JSON for tables and lists).
 
@@ -64,6 +68,55 @@ def _finite(v: Decimal | None) -> Decimal | None:
     return v
 
 
+def _token_amounts(v: dict[str, Decimal]) -> dict[str, Decimal]:
+    for token, amount in v.items():
+        if not amount.is_finite() or amount < 0:
+            raise ValueError(f"{token}: must be a finite number at least 0")
+    return v
+
+
+class HousekeepingSettings(BaseModel):
+    """The ``[housekeeping]`` section: claims, stake top-ups, unjailing and the jail-risk
+    warnings (:mod:`computerails.agent.housekeeping`). Durations are seconds; stake amounts are
+    staking-token units."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    interval: float = Field(30.0, ge=0)  # seconds between passes; 0 turns housekeeping off
+    heartbeat: float = Field(5.0, gt=0)  # seconds between alive marks
+    heartbeat_tolerance: float = Field(20.0, gt=0)  # a longer gap between marks is an outage
+
+    # ── claims ──
+    claim_interval: float = Field(3_600.0, ge=0)  # seconds between looks at the claimable balances
+    claim_value_per_gas: Decimal = Field(Decimal(5), gt=0)  # a priced token's claim must pay this × its gas
+    min_claim: dict[str, Decimal] = {}  # least balance worth a claim, for tokens without a price
+
+    # ── jail warnings ──
+    downtime_warn_bps: int = Field(5_000, ge=1, le=10_000)  # share of the SLA's allowed downtime that warns
+    job_deadline_warn: float = Field(600.0, ge=0)  # warn this long before a held job's deadline
+
+    # ── stake ──
+    top_up_budget: Decimal = Field(Decimal(0), ge=0)  # the most stake the agent adds by itself; 0: never
+    target_free_stake: Decimal | None = Field(None, ge=0)  # keep at least this free (backs collections)
+    unjail_after_downtime: bool = False  # leave a jail that only downtime caused, once stake allows
+
+    @field_validator("min_claim")
+    @classmethod
+    def _amounts(cls, v: dict[str, Decimal]) -> dict[str, Decimal]:
+        return _token_amounts(v)
+
+    @field_validator("claim_value_per_gas", "top_up_budget", "target_free_stake")
+    @classmethod
+    def _finite(cls, v: Decimal | None) -> Decimal | None:
+        return _finite(v)
+
+    @model_validator(mode="after")
+    def _tolerance(self) -> HousekeepingSettings:
+        if self.heartbeat_tolerance <= self.heartbeat:
+            raise ValueError("heartbeat_tolerance: must be longer than heartbeat")
+        return self
+
+
 class JobsSettings(BaseModel):
     """The ``[jobs]`` section: the agent's unattended per-job work
     (:class:`~computerails.agent.jobs.JobRunner`). Off unless ``enabled``; amounts are token
@@ -81,20 +134,15 @@ class JobsSettings(BaseModel):
     capacity: int = Field(4, ge=1)  # jobs accepted and not yet settled at once
     kinds: frozenset[str] = frozenset(workloads.JOB_TYPES)  # job types run here
     max_units: int | None = Field(None, ge=1)  # most units of work one job may take
-    claim_interval: float = Field(3_600.0, ge=0)  # seconds between looks at the claimable balance
-    min_claim: dict[str, Decimal] = {}  # least balance worth a withdrawal; tokens not listed: any
 
     # ── the loop ──
     poll_interval: float = Field(2.0, gt=0)  # seconds between passes
     confirmations: int = Field(0, ge=0)  # blocks a JobCreated must be buried under
 
-    @field_validator("min_unit_price", "min_claim")
+    @field_validator("min_unit_price")
     @classmethod
     def _amounts(cls, v: dict[str, Decimal]) -> dict[str, Decimal]:
-        for token, amount in v.items():
-            if not amount.is_finite() or amount < 0:
-                raise ValueError(f"{token}: must be a finite number at least 0")
-        return v
+        return _token_amounts(v)
 
     @field_validator("kinds")
     @classmethod
@@ -120,8 +168,7 @@ class JobsSettings(BaseModel):
             capacity=self.capacity,
             kinds=self.kinds,
             max_units=self.max_units,
-            claim_interval=timedelta(seconds=self.claim_interval),
-            min_claim=self.min_claim,
+            claim_interval=None,  # the agent's housekeeping claims (and tells the runner)
         )
 
 
@@ -162,6 +209,9 @@ class AgentSettings(BaseSettings):
 
     # ── per-job work ──
     jobs: JobsSettings = JobsSettings()
+
+    # ── claims, stake, jail warnings ──
+    housekeeping: HousekeepingSettings = HousekeepingSettings()
 
     @field_validator("token")
     @classmethod

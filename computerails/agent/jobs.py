@@ -16,7 +16,9 @@ repeats it every ``interval`` seconds until a stop event is set. One pass:
 5. **settle** our attested jobs whose challenge window closed (one ``settleMany``), and follow
    the chain for jobs that ended otherwise (failed, expired, cancelled);
 6. **claim** every ``claim_interval``: withdraw each payment token whose claimable balance
-   reaches the policy's minimum, so gas is only paid when the amount is worth it.
+   reaches the policy's minimum, so gas is only paid when the amount is worth it. Inside the
+   agent the housekeeping claims instead (``claim_interval=None``; it prices the gas) and tells
+   the runner through :meth:`JobRunner.note_withdrawn`.
 
 State lives in SQLite (WAL, ``synchronous=FULL``, one transaction per decision): each job's
 stage (:class:`RunStage`), the last block processed, when it last claimed. Every decision is
@@ -118,7 +120,8 @@ class AcceptPolicy(BaseModel):
         capacity: most jobs accepted and not yet settled at once (each locks collateral).
         kinds: job types it runs (default: every registered type).
         max_units: the most units of work one job may take (None: any the job pays for).
-        claim_interval: how often it looks at its claimable balances.
+        claim_interval: how often it looks at its claimable balances; None: never (inside the
+            agent, the housekeeping claims and calls :meth:`JobRunner.note_withdrawn`).
         min_claim: the least claimable amount worth a withdrawal's gas, per token (address or
             symbol); tokens not listed are withdrawn at any positive balance.
     """
@@ -130,7 +133,7 @@ class AcceptPolicy(BaseModel):
     capacity: int = Field(ge=1)
     kinds: frozenset[str] = frozenset(workloads.JOB_TYPES)
     max_units: int | None = Field(None, ge=1)
-    claim_interval: timedelta = timedelta(hours=1)
+    claim_interval: timedelta | None = timedelta(hours=1)
     min_claim: dict[str, Decimal] = {}
 
     @field_validator("kinds")
@@ -143,13 +146,13 @@ class AcceptPolicy(BaseModel):
 
     def price_floor(self, job: Job) -> Decimal | None:
         """The minimum unit price for the job's token, or None when the token is not accepted."""
-        return _by_token(self.min_unit_price, job.token.address, job.token.symbol)
+        return by_token(self.min_unit_price, job.token.address, job.token.symbol)
 
     def claim_floor(self, address: str, symbol: str) -> Decimal:
-        return _by_token(self.min_claim, address, symbol) or Decimal(0)
+        return by_token(self.min_claim, address, symbol) or Decimal(0)
 
 
-def _by_token(table: Mapping[str, Decimal], address: str, symbol: str) -> Decimal | None:
+def by_token(table: Mapping[str, Decimal], address: str, symbol: str) -> Decimal | None:
     lowered = {k.lower(): v for k, v in table.items()}
     found = lowered.get(address.lower())
     return found if found is not None else lowered.get(symbol.lower())
@@ -797,11 +800,12 @@ class JobRunner:
 
     # ── 6. claim ──
     def _claim(self, report: PollReport) -> None:
+        if self.policy.claim_interval is None:
+            return
         now = time.time()
         last = float(self.journal.get_meta("last_claim_at") or 0)
         if now - last < self.policy.claim_interval.total_seconds():
             return
-        settled = self.journal.in_stage(RunStage.SETTLED)
         claimable = self.rails.views.claimable_raw(self.address)
         for token, parts in claimable.items():
             raw = parts.get("escrow", 0)
@@ -812,12 +816,36 @@ class JobRunner:
                 continue
             payout = self.rails.client.withdraw(token.address)
             report.payouts.append(payout)
-            with self.journal.transaction() as db:
-                for tracked in settled:
-                    if tracked.token.lower() == token.address.lower():
-                        JobJournal.move_in(db, tracked.job_id, RunStage.CLAIMED, f"withdrawn in {payout.tx_hash}")
+            self.note_withdrawn(token.address, payout.tx_hash)
         with self.journal.transaction() as db:
             JobJournal.set_meta(db, "last_claim_at", repr(now))
+
+    def note_withdrawn(self, token: str, tx_hash: str) -> list[int]:
+        """Someone withdrew the provider's escrow balance of `token`: its settled jobs paid in
+        that token are claimed. Returns their ids."""
+        moved = []
+        with self.journal.transaction() as db:
+            for tracked in self.journal.in_stage(RunStage.SETTLED):
+                if tracked.token.lower() == token.lower():
+                    JobJournal.move_in(db, tracked.job_id, RunStage.CLAIMED, f"withdrawn in {tx_hash}")
+                    moved.append(tracked.job_id)
+        return moved
+
+    def deadline_risks(self, within: float) -> list[tuple[int, int]]:
+        """Jobs this runner holds (accepted, not yet settled) whose deadline is less than
+        `within` seconds away on the chain's clock: ``(job id, deadline)``. An accepted job that
+        reaches its deadline unattested can be reclaimed, slashing its collateral and jailing
+        the provider."""
+        held = [t.job_id for t in self.journal.in_stage(RunStage.ACCEPTED, RunStage.COMPUTED, RunStage.PUBLISHED)]
+        if not held:
+            return []
+        now = self.rails.now()
+        risks = []
+        for job_id, job in self._chain_jobs(held).items():
+            deadline = int(job.deadline.timestamp())
+            if job.status is JobStatus.ACCEPTED and deadline - now < within:
+                risks.append((job_id, deadline))
+        return risks
 
     # ── helpers ──
     def _chain_jobs(self, ids: Sequence[int]) -> dict[int, Job]:

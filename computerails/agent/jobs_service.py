@@ -32,6 +32,7 @@ from pydantic import BaseModel, ConfigDict
 from starlette.concurrency import run_in_threadpool
 
 from computerails.agent.app import Agent
+from computerails.agent.housekeeping import Risk
 from computerails.agent.jobs import DirectorySpecSource, JobRunner, PollReport, PublishedResult
 from computerails.agent.results import ResultStore
 from computerails.errors import ComputeRailsError, ContentMismatch, ContentNotFound, InvalidCid, NoResult
@@ -113,6 +114,8 @@ class JobsService:
             confirmations=settings.jobs.confirmations,
         )
         agent.metrics.registry.register(JobStageCollector(self.runner))
+        agent.housekeeper.on_withdrawn.append(self.runner.note_withdrawn)
+        agent.housekeeper.risk_sources.append(self.deadline_risks)
         log.info(
             "per-job work on: specs from %s, results in %s, polling every %s s",
             settings.spec_dir,
@@ -138,6 +141,17 @@ class JobsService:
                     await asyncio.wait_for(stop.wait(), self.interval)
         finally:
             self.runner.close()
+
+    def deadline_risks(self) -> list[Risk]:
+        """The housekeeping's ``job_deadline`` risk: held jobs near their deadline, unattested."""
+        within = self.agent.settings.housekeeping.job_deadline_warn
+        found = self.runner.deadline_risks(within)
+        if not found:
+            return []
+        now = self.agent.rails.now()
+        jobs = ", ".join(f"{job_id} (in {max(0, deadline - now)} s)" for job_id, deadline in found)
+        message = f"jobs {jobs} reach their deadline unattested soon: expiry slashes their collateral and jails"
+        return [Risk("job_deadline", message)]
 
     def router(self) -> APIRouter:
         """``GET /v1/results/{cid}`` and ``GET /v1/jobs/{job_id}/result``."""

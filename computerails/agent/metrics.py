@@ -50,3 +50,39 @@ class AgentMetrics:
             ["where"],
             registry=self.registry,
         )
+        # ── housekeeping (computerails.agent.housekeeping) ──
+        self.jail_risk = Gauge(
+            "computerails_agent_jail_risk",
+            "1 while the provider is jailed or about to be, by reason "
+            "(jailed, shortfall, below_min_stake, downtime, job_deadline)",
+            ["reason"],
+            registry=self.registry,
+        )
+        self.epoch_downtime = Gauge(
+            "computerails_agent_epoch_downtime_seconds",
+            "Seconds the agent was not running in the current uptime epoch (its own alive marks)",
+            registry=self.registry,
+        )
+        self.stake = Gauge(
+            "computerails_agent_stake",
+            "The provider's stake by kind (staked, locked, free, unbonding, shortfall), raw staking-token units",
+            ["kind"],
+            registry=self.registry,
+        )
+        self.topped_up = Counter(
+            "computerails_agent_topped_up",
+            "Stake the agent added from its top-up budget (raw staking-token units)",
+            registry=self.registry,
+        )
+        self.claimed = Counter(
+            "computerails_agent_claimed",
+            "Value withdrawn by the housekeeping, by source (escrow, staking) and token symbol (raw units)",
+            ["source", "token"],
+            registry=self.registry,
+        )
+        self.housekeeping_gas = Counter(
+            "computerails_agent_housekeeping_gas_wei",
+            "Gas the housekeeping paid, by action (claim, withdraw_unbonded) (wei)",
+            ["action"],
+            registry=self.registry,
+        )

@@ -12,7 +12,11 @@ per write (a write that returned is on disk).
   hash, nonce and signed bytes *before* it is broadcast (``pending``), and its outcome once its
   receipt is seen (``mined``, ``reverted``, ``dropped``). After a crash the agent looks every
   pending hash up before it collects again, so it never pays gas for a duplicate collection and
-  always records the outcome.
+  always records the outcome;
+- ``meta``: small named values (the last moment the agent marked itself alive, the stake baseline
+  its top-up budget counts from);
+- ``outages``: the spans the agent was not running (a gap between two alive marks longer than the
+  housekeeping's heartbeat tolerance), from which it estimates an epoch's downtime.
 
 Amounts and counts wider than SQLite's signed 64-bit integers are zero-padded decimal text, as in
 the voucher store.
@@ -64,6 +68,20 @@ collections = Table(
     Column("created_at", Integer, nullable=False),
     Column("gas_cost", String(_UINT128_DIGITS)),  # wei: gasUsed × effectiveGasPrice
     Column("outcome", Text),  # JSON: [{"collection_id", "gross", "collected"}] paid by the transaction
+)
+
+meta = Table(
+    "meta",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+outages = Table(
+    "outages",
+    metadata,
+    Column("start", Integer, primary_key=True),  # unix seconds: the last alive mark before the gap
+    Column("end", Integer, nullable=False),  # the first alive mark after it
 )
 
 PENDING = "pending"
@@ -197,6 +215,39 @@ class AgentStore:
             for p in payments:
                 _raise_collected(conn, p.collection_id, p.collected)
         return True
+
+    # ── liveness and small values (housekeeping) ──
+
+    def get_meta(self, key: str) -> str | None:
+        with self.engine.connect() as conn:
+            return conn.execute(select(meta.c.value).where(meta.c.key == key)).scalar_one_or_none()
+
+    def set_meta_once(self, key: str, value: str) -> str:
+        """Keep `value` under `key` unless one is there already; return what is kept."""
+        with self.engine.begin() as conn:
+            conn.execute(insert(meta).values(key=key, value=value).on_conflict_do_nothing())
+            return str(conn.execute(select(meta.c.value).where(meta.c.key == key)).scalar_one())
+
+    def mark_alive(self, now: int, tolerance: int) -> tuple[int, int] | None:
+        """Record that the agent runs at `now`. When the previous mark is more than `tolerance`
+        seconds old, the gap is recorded as an outage (in the same transaction) and returned."""
+        with self.engine.begin() as conn:
+            last = conn.execute(select(meta.c.value).where(meta.c.key == "last_alive")).scalar_one_or_none()
+            gap = None
+            if last is not None and now - int(last) > tolerance:
+                gap = (int(last), now)
+                conn.execute(insert(outages).values(start=gap[0], end=gap[1]).on_conflict_do_nothing())
+            statement = insert(meta).values(key="last_alive", value=str(now))
+            conn.execute(statement.on_conflict_do_update(index_elements=[meta.c.key], set_={"value": str(now)}))
+        return gap
+
+    def downtime(self, start: int, end: int) -> int:
+        """Seconds of recorded outages within ``[start, end)``."""
+        if end <= start:
+            return 0
+        query = select(outages).where(outages.c.end > start, outages.c.start < end)
+        with self.engine.connect() as conn:
+            return sum(min(r.end, end) - max(r.start, start) for r in conn.execute(query))
 
 
 def _raise_collected(conn: Connection, collection_id: str, value: int) -> None:

@@ -106,17 +106,15 @@ def test_load__jobs_section__off_by_default_toml_and_env(config, monkeypatch, tm
         jobs={"enabled": True, "min_unit_price": {"mUSD": "0.10"}, "kinds": ["matmul"], "max_units": 50},
     )
     monkeypatch.setenv("COMPUTERAILS_AGENT_JOBS__CAPACITY", "2")
-    monkeypatch.setenv("COMPUTERAILS_AGENT_JOBS__MIN_CLAIM", '{"mUSD": "5"}')
+    monkeypatch.setenv("COMPUTERAILS_AGENT_HOUSEKEEPING__MIN_CLAIM", '{"mUSD": "5"}')
 
     settings = load_settings(path)
 
     policy = settings.jobs.policy()
     assert settings.jobs.enabled and (policy.capacity, policy.max_units) == (2, 50)
-    assert (policy.min_unit_price, policy.min_claim, policy.kinds) == (
-        {"mUSD": Decimal("0.10")},
-        {"mUSD": Decimal(5)},
-        frozenset({"matmul"}),
-    )
+    assert (policy.min_unit_price, policy.kinds) == ({"mUSD": Decimal("0.10")}, frozenset({"matmul"}))
+    assert policy.claim_interval is None  # the housekeeping claims for the runner
+    assert settings.housekeeping.min_claim == {"mUSD": Decimal(5)}
     assert (settings.spec_dir, settings.result_dir) == (tmp_path / "data" / "specs", tmp_path / "data" / "results")
     assert settings.jobs_database == tmp_path / "data" / "jobs.sqlite"
 
@@ -136,3 +134,28 @@ def test_load__jobs_invalid__one_error_names_each(config, monkeypatch):
     assert "\n" not in message
     for field in ("jobs.capacity", "jobs.kinds", "jobs.poll_interval"):
         assert field in message
+
+
+def test_load__housekeeping_section__defaults_env_and_one_error_naming_each(config, monkeypatch):
+    defaults = load_settings(config).housekeeping
+    assert (defaults.interval, defaults.top_up_budget, defaults.unjail_after_downtime) == (30.0, Decimal(0), False)
+    monkeypatch.setenv("COMPUTERAILS_AGENT_HOUSEKEEPING__TOP_UP_BUDGET", "250.5")
+    monkeypatch.setenv("COMPUTERAILS_AGENT_HOUSEKEEPING__UNJAIL_AFTER_DOWNTIME", "true")
+    settings = load_settings(config).housekeeping
+    assert (settings.top_up_budget, settings.unjail_after_downtime) == (Decimal("250.5"), True)
+
+    monkeypatch.setenv("COMPUTERAILS_AGENT_HOUSEKEEPING__TOP_UP_BUDGET", "-1")
+    monkeypatch.setenv("COMPUTERAILS_AGENT_HOUSEKEEPING__DOWNTIME_WARN_BPS", "0")
+    monkeypatch.setenv("COMPUTERAILS_AGENT_HOUSEKEEPING__MIN_CLAIM", '{"mUSD": "NaN"}')
+    with pytest.raises(AgentConfigError) as info:
+        load_settings(config)
+    message = str(info.value)
+    assert "\n" not in message
+    for field in ("housekeeping.top_up_budget", "housekeeping.downtime_warn_bps", "housekeeping.min_claim"):
+        assert field in message
+
+    for name in ("TOP_UP_BUDGET", "DOWNTIME_WARN_BPS", "MIN_CLAIM"):
+        monkeypatch.delenv(f"COMPUTERAILS_AGENT_HOUSEKEEPING__{name}")
+    monkeypatch.setenv("COMPUTERAILS_AGENT_HOUSEKEEPING__HEARTBEAT", "30")
+    with pytest.raises(AgentConfigError, match="heartbeat_tolerance: must be longer than heartbeat"):
+        load_settings(config)

@@ -16,9 +16,11 @@ import pytest
 from computerails import workloads
 from computerails.agent.jobs import DirectorySpecSource
 from computerails.content import cid_for, digest_of
+from computerails.devnet import dev_key
 from computerails.models import digits
 from computerails.types import JobStatus
 from tests.agent.conftest import mint
+from tests.support.sdk import ORACLES, RELAYER, warp
 
 JOBS_CLIENT = 10  # a dev account no other agent test uses
 UNIT_PRICE = Decimal("0.10")
@@ -44,7 +46,12 @@ def jobs_agent(make_agent, spec_dir, provider_rails):
     process = make_agent(
         jobs={"enabled": True, "spec_dir": str(spec_dir), "min_unit_price": {"mUSD": str(UNIT_PRICE)}},
     )
-    process.start(COMPUTERAILS_AGENT_JOBS__POLL_INTERVAL="0.2")
+    process.start(
+        COMPUTERAILS_AGENT_JOBS__POLL_INTERVAL="0.2",
+        COMPUTERAILS_AGENT_HOUSEKEEPING__INTERVAL="0.3",
+        COMPUTERAILS_AGENT_HOUSEKEEPING__HEARTBEAT="0.1",
+        COMPUTERAILS_AGENT_HOUSEKEEPING__CLAIM_INTERVAL="0",
+    )
     yield process
     assert process.stop() == 0
 
@@ -66,8 +73,15 @@ def wait_for_result(agent, job_id: int) -> httpx.Response:
         time.sleep(0.05)  # readiness polling
 
 
-def test_agent_jobs__job_created__accepted_computed_served_by_cid(
-    jobs_agent, job_client_rails, provider_rails, spec_dir
+def wait_for_metric(agent, name: str, labels: str, value: float) -> float:
+    deadline = time.monotonic() + POLL_TIMEOUT
+    while (seen := agent.metric(name, labels)) != value and time.monotonic() < deadline:
+        time.sleep(0.05)  # readiness polling
+    return seen
+
+
+def test_agent_jobs__job_created__accepted_computed_served_attested_settled_claimed(
+    jobs_agent, job_client_rails, provider_rails, spec_dir, connect, w3
 ):
     spec = workloads.digits_spec([pixels for pixels, _ in digits.samples()[:4]])
     job_id = create_job(job_client_rails, provider_rails, spec_dir, spec)
@@ -95,6 +109,28 @@ def test_agent_jobs__job_created__accepted_computed_served_by_cid(
     assert job.status is JobStatus.ACCEPTED and job.provider == provider_rails.address
     assert jobs_agent.metric("computerails_agent_jobs", 'stage="published"') == 1
     assert httpx.post(f"{jobs_agent.url}/v1/infer", json={"pixels": [0] * 64}).status_code == 402  # still sells
+
+    # What oracles do with that answer; then the agent settles after the challenge window and
+    # its housekeeping withdraws the payment (the claim is worth its gas at native_price 1).
+    connect(RELAYER).oracle.attest(
+        job_id,
+        success=True,
+        units=body["units"],
+        result_hash=bytes.fromhex(body["result_hash"][2:]),
+        signers=[dev_key(i) for i in ORACLES],
+    )
+    claimed_before = jobs_agent.metric("computerails_agent_claimed_total", 'source="escrow",token="mUSD"')
+    wallet_before = provider_rails.views.wallet(provider_rails.address)
+    warp(w3, provider_rails.escrow.functions.challengeWindow().call() + 1)
+
+    assert wait_for_metric(jobs_agent, "computerails_agent_jobs", 'stage="claimed"', 1) == 1
+    job = provider_rails.views.job(job_id)
+    paid = UNIT_PRICE * workloads.units_of(spec) * (10_000 - job.fee_bps) / 10_000
+    assert job.status is JobStatus.SETTLED
+    assert provider_rails.views.wallet(provider_rails.address) == wallet_before + paid
+    claimed = jobs_agent.metric("computerails_agent_claimed_total", 'source="escrow",token="mUSD"') - claimed_before
+    assert claimed == paid * 10**6
+    assert provider_rails.views.claimable_raw(provider_rails.address).get(job.token, {}).get("escrow", 0) == 0
 
 
 def test_agent_jobs__unknown_malformed_or_changed__404_422_500(jobs_agent):
