@@ -4,7 +4,8 @@ from datetime import datetime, timezone
 from decimal import Decimal
 
 from computerails import JobStatus, ProviderStatus, UptimeReport
-from tests.support.sdk import RESULT, finish_sla_epoch, nonce_of, warp
+from computerails.errors import NothingClaimable
+from tests.support.sdk import RESULT, finish_sla_epoch, nonce_of, raises_unsent, warp
 
 
 def test_register__first_stake__registered_active_with_stake(provider_rails, faucet, stk):
@@ -130,6 +131,57 @@ def test_claim_rewards__payment_and_slash_proceeds__both_paid_then_nothing(
     assert registered_provider.views.wallet(registered_provider.address, stk.address) == stake_wallet + 5
     assert registered_provider.provider.claim_rewards() == []
     assert registered_provider.provider.status().claimable == {}
+
+
+def test_claim__one_balance_at_a_time__paid_then_nothing_claimable_unsent(
+    w3, attested_job, registered_provider, other_provider_rails, faucet, oracle_keys, usd, stk
+):
+    warp(w3, 3_600)
+    registered_provider.send(registered_provider.escrow.functions.settle(attested_job.id), "settle")
+    faucet(other_provider_rails, stake=1_000)
+    other_provider_rails.provider.register("ipfs://other", 1_000)
+    report = UptimeReport(
+        provider=other_provider_rails.address,
+        epoch=finish_sla_epoch(w3, registered_provider),
+        uptime_bps=0,
+        relayer=registered_provider.address,
+    )
+    registered_provider.oracle.submit_uptime_report(
+        report, registered_provider.oracle.collect_signatures(report, oracle_keys)
+    )
+
+    escrow = registered_provider.provider.claim(usd.address)
+    with raises_unsent(registered_provider, NothingClaimable, match="nothing claimable in mUSD from the escrow"):
+        registered_provider.provider.claim(usd.address)
+    assert registered_provider.provider.status().claimable == {"mCRS": Decimal(5)}  # the other balance stays
+    staking = registered_provider.provider.claim(source="staking")
+
+    assert (escrow.token, escrow.amount, escrow.source) == (usd, Decimal("7.8"), "escrow")
+    assert (staking.token, staking.amount, staking.source) == (stk, Decimal(5), "staking")
+    assert registered_provider.provider.status().claimable == {}
+    with raises_unsent(registered_provider, NothingClaimable, match="from the staking"):
+        registered_provider.provider.claim(source="staking")
+
+
+def test_jail_reasons__failed_job_then_downtime_then_unjail__named_until_unjailed(
+    w3, make_job, other_provider_rails, faucet, relayer_rails, oracle_keys
+):
+    rails = other_provider_rails
+    faucet(rails, stake=2_000)
+    rails.provider.register("ipfs://meta", 1_000)
+    assert rails.provider.jail_reasons() == frozenset()
+    job = rails.provider.accept(make_job(provider=rails.address).id)
+    relayer_rails.oracle.attest(job.id, success=False, units=0, result_hash=RESULT, signers=oracle_keys)
+    assert rails.provider.jail_reasons() == {"work"}
+    report = UptimeReport(provider=rails.address, epoch=finish_sla_epoch(w3, rails), uptime_bps=0)
+    relayer_rails.oracle.submit_uptime_report(report, relayer_rails.oracle.collect_signatures(report, oracle_keys))
+    assert rails.provider.jail_reasons() == {"work", "downtime"}
+    assert relayer_rails.provider.jail_reasons(rails.address) == {"work", "downtime"}  # anyone may ask
+    rails.provider.stake(1_000)
+
+    rails.provider.unjail()
+
+    assert rails.provider.jail_reasons() == frozenset()
 
 
 def test_status__other_address_from_readonly__same_view(registered_provider, readonly):
