@@ -256,7 +256,8 @@ def provider_serve(config: Path) -> None:
     The agent reads its node, deployment and keystore from the settings file, not from the
     global options. It stops gracefully on SIGTERM or Ctrl-C."""
     from computerails.agent.config import load_settings
-    from computerails.agent.serve import configure_logging, serve
+    from computerails.agent.serve import serve
+    from computerails.service.serving import configure_logging
 
     configure_logging()
     serve(load_settings(config))
