@@ -44,12 +44,18 @@ def _toml(value: Any) -> str:
 
 
 class AgentProcess:
-    """One agent process; its log goes to ``<data_dir>/agent-<n>.log``.
+    """One agent process; its log goes to ``<log_dir>/agent-<n>.log``. Other daemons
+    (tests/support/oracle.py) subclass it with their own module, readiness path, port variable.
 
     Args:
         config: the TOML settings file.
         env: environment overrides (``COMPUTERAILS_AGENT_*``).
     """
+
+    MODULE = "computerails.agent.serve"
+    READY_PATH = "/v1/health?challenge=0x" + "00" * 32
+    PORT_ENV = "COMPUTERAILS_AGENT_PORT"
+    LOG_NAME = "agent"
 
     def __init__(self, config: Path, log_dir: Path, env: dict[str, str] | None = None) -> None:
         self.config = config
@@ -63,11 +69,11 @@ class AgentProcess:
     def start(self, **env: str) -> AgentProcess:
         """Start (again) with the given extra environment and wait until it answers."""
         self.starts += 1
-        self.log = self.log_dir / f"agent-{self.starts}.log"
-        environment = os.environ | self.env | {"COMPUTERAILS_AGENT_PORT": str(self.port)} | env
+        self.log = self.log_dir / f"{self.LOG_NAME}-{self.starts}.log"
+        environment = os.environ | self.env | {self.PORT_ENV: str(self.port)} | env
         with self.log.open("wb") as out:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "computerails.agent.serve", "--config", str(self.config)],
+                [sys.executable, "-m", self.MODULE, "--config", str(self.config)],
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 env=environment,
@@ -75,15 +81,15 @@ class AgentProcess:
         deadline = time.monotonic() + READY_TIMEOUT
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"agent exited with {self.process.returncode}:\n{self.log.read_text()}")
+                raise RuntimeError(f"{self.LOG_NAME} exited with {self.process.returncode}:\n{self.log.read_text()}")
             try:
-                if httpx.get(f"{self.url}/v1/health", params={"challenge": "0x" + "00" * 32}).status_code == 200:
+                if httpx.get(f"{self.url}{self.READY_PATH}").status_code == 200:
                     return self
             except httpx.TransportError:
                 pass
             time.sleep(0.05)  # readiness polling
         self.kill()
-        raise RuntimeError(f"agent not ready in {READY_TIMEOUT} s:\n{self.log.read_text()}")
+        raise RuntimeError(f"{self.LOG_NAME} not ready in {READY_TIMEOUT} s:\n{self.log.read_text()}")
 
     def stop(self) -> int:
         """SIGTERM and wait: the exit code."""

@@ -1,0 +1,58 @@
+"""Oracle nodes as real processes for the network tests: one keystore per dev oracle key, a TOML
+file naming the other nodes as peers, ``python -m computerails.oracle_node.serve`` on a free
+127.0.0.1 port, stopped by its own pid."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from eth_account import Account
+
+from computerails.devnet import dev_address, dev_key, free_port
+from tests.support.agent import PASSWORD, AgentProcess, write_config
+
+
+class OracleProcess(AgentProcess):
+    MODULE = "computerails.oracle_node.serve"
+    READY_PATH = "/v1/health"
+    PORT_ENV = "COMPUTERAILS_ORACLE_PORT"
+    LOG_NAME = "oracle"
+
+    def __init__(self, config: Path, log_dir: Path, address: str, port: int) -> None:
+        super().__init__(config, log_dir)
+        self.address = address
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
+
+
+def oracle_network(
+    folder: Path, rpc_url: str, deployment: Path, indices: tuple[int, ...], **settings: Any
+) -> list[OracleProcess]:
+    """One node per dev key index, each naming all the others as peers (not started)."""
+    ports = {i: free_port() for i in indices}
+    nodes = []
+    for i in indices:
+        home = folder / f"oracle-{i}"
+        home.mkdir(parents=True, exist_ok=True)
+        keyfile = Account.encrypt(dev_key(i), PASSWORD, kdf="pbkdf2", iterations=1_000)
+        (home / "key.json").write_text(json.dumps(keyfile))
+        (home / "password").write_text(PASSWORD)
+        peers = [{"address": dev_address(j), "url": f"http://127.0.0.1:{ports[j]}"} for j in indices if j != i]
+        values = {
+            "rpc_url": rpc_url,
+            "deployment": str(deployment),
+            "keystore": str(home / "key.json"),
+            "password_file": str(home / "password"),
+            "data_dir": str(home / "data"),
+            "peers": peers,
+            "tick": 0.2,
+            "gossip_interval": 0.5,
+            "peer_timeout": 2,
+            "transmit_delay": 2,
+            "receipt_timeout": 30,
+        } | settings
+        config = write_config(home / "oracle.toml", **values)
+        nodes.append(OracleProcess(config, home, dev_address(i), ports[i]))
+    return nodes
