@@ -4,6 +4,7 @@ stop or kill by its own pid."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -13,11 +14,31 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from eth_account import Account
 
-from computerails.devnet import free_port
+from computerails.devnet import dev_key, free_port
 
 READY_TIMEOUT = 60.0
 PASSWORD = "agent test password"
+
+
+def mint(rails, usd=0, stake=0) -> None:
+    """Test tokens for a connection's account: `usd` mUSD (6 decimals), `stake` mCRS (18)."""
+    if usd:
+        token = rails.erc20(rails.deployment.payment_tokens[0])
+        rails.send(token.functions.mint(rails.address, int(usd * 10**6)), "mint")
+    if stake:
+        token = rails.erc20(rails.deployment.staking_token)
+        rails.send(token.functions.mint(rails.address, int(stake * 10**18)), "mint")
+
+
+def keystore_settings(index: int, folder: Path) -> dict[str, str]:
+    """A dev key's V3 keystore and password file in `folder`, as daemon settings."""
+    folder.mkdir(parents=True, exist_ok=True)
+    keyfile = Account.encrypt(dev_key(index), PASSWORD, kdf="pbkdf2", iterations=1_000)
+    (folder / "key.json").write_text(json.dumps(keyfile))
+    (folder / "password").write_text(PASSWORD)
+    return {"keystore": str(folder / "key.json"), "password_file": str(folder / "password")}
 
 
 def write_config(path: Path, **values: Any) -> Path:

@@ -4,14 +4,11 @@ file naming the other nodes as peers, ``python -m computerails.oracle_node.serve
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
-from eth_account import Account
-
-from computerails.devnet import dev_address, dev_key, free_port
-from tests.support.agent import PASSWORD, AgentProcess, write_config
+from computerails.devnet import dev_address, free_port
+from tests.support.agent import AgentProcess, keystore_settings, write_config
 
 
 class OracleProcess(AgentProcess):
@@ -35,16 +32,11 @@ def oracle_network(
     nodes = []
     for i in indices:
         home = folder / f"oracle-{i}"
-        home.mkdir(parents=True, exist_ok=True)
-        keyfile = Account.encrypt(dev_key(i), PASSWORD, kdf="pbkdf2", iterations=1_000)
-        (home / "key.json").write_text(json.dumps(keyfile))
-        (home / "password").write_text(PASSWORD)
         peers = [{"address": dev_address(j), "url": f"http://127.0.0.1:{ports[j]}"} for j in indices if j != i]
         values = {
             "rpc_url": rpc_url,
             "deployment": str(deployment),
-            "keystore": str(home / "key.json"),
-            "password_file": str(home / "password"),
+            **keystore_settings(i, home),
             "data_dir": str(home / "data"),
             "peers": peers,
             "tick": 0.2,
