@@ -326,10 +326,17 @@ class OracleNode:
     def _take_evidence(self, body: dict[str, Any], now: int) -> str:
         receipt = ResponseReceipt.model_validate(body["receipt"])
         deadline = int(body["deadline"])
-        if not now < deadline <= now + 2 * FRAUD_VALIDITY:
+        chain_now = self.rails.now()  # the deadline is on the chain's clock
+        if not chain_now < deadline <= chain_now + 2 * FRAUD_VALIDITY:
+            log.info(
+                "fraud evidence refused: deadline %s is not within %s s of the chain's clock",
+                deadline,
+                2 * FRAUD_VALIDITY,
+            )
             return "deadline out of range"
         signature = bytes.fromhex(str(body["provider_signature"]).removeprefix("0x"))
         if receipts.recover(self.voucher_domain, receipt, signature) != receipt.provider:
+            log.info("fraud evidence refused: the receipt is not signed by its provider %s", receipt.provider)
             return "not the provider's signature"
         self._fraud_round(
             {
@@ -345,6 +352,8 @@ class OracleNode:
     def _fraud_round(self, evidence: dict[str, Any], now: int) -> str:
         receipt = ResponseReceipt.model_validate(evidence["receipt"])
         key = f"{FRAUD}:0x{receipts.digest(self.voucher_domain, receipt).hex()}"
+        if self.store.round(key) is None:
+            self._open(key, FRAUD)
         self.store.add_evidence(key, evidence)
         self.store.post(f"evidence:{key}", key, "evidence", evidence)
         return key
@@ -570,19 +579,22 @@ class OracleNode:
         now = self.clock()
         due: dict[str, list[tuple[Round, Statement, list[Signature], int]]] = {JOB: [], UPTIME: [], FRAUD: []}
         for r in self.store.open_rounds():
-            if r.ready_digest is None or r.ready_at is None:
+            digests = self.store.digests(r.key)
+            if not digests:
                 continue
-            found = self.store.statement(r.ready_digest)
+            found = self.store.statement(r.ready_digest or digests[-1])
             if found is None:
                 continue
             _, kind, body = found
             statement = parse_statement(kind, body)
-            if statement.config_version != members.config_version:
-                self.store.close_round(r.key, "signed under an earlier oracle configuration", kind)
-                continue
-            done = self._done_on_chain(statement)
+            done = self._done_on_chain(statement)  # also closes rounds that never reached a quorum here
             if done is not None:
                 self.store.close_round(r.key, done, kind)
+                continue
+            if r.ready_digest is None or r.ready_at is None:
+                continue
+            if statement.config_version != members.config_version:
+                self.store.close_round(r.key, "signed under an earlier oracle configuration", kind)
                 continue
             order = transmit_order(r.ready_digest, members.oracles)
             head_start = (
