@@ -25,6 +25,7 @@ from pathlib import Path
 import httpx
 import tomllib
 
+from computerails.addresses import parse_address
 from computerails.devnet import free_port
 from tests.support.agent import READY_TIMEOUT
 
@@ -142,7 +143,7 @@ def test_readme_run_a_provider__three_commands__agent_serves_and_earns(anvil, de
     prelude = "\n".join(exports)
 
     _run(prelude + "\n" + "\n".join(setup), tmp_path, env)
-    provider = "0x" + json.loads((tmp_path / "provider.json").read_text())["address"]
+    provider = parse_address("0x" + json.loads((tmp_path / "provider.json").read_text())["address"])
     readonly = connect()
     assert readonly.provider.status(provider).staked == Decimal(2000)
     funded = readonly.views.wallet(provider)
