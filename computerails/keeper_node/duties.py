@@ -137,6 +137,7 @@ class Keeper:
         self.address = rails.require_account().address
         self.prices = token_prices(rails, settings.native_price)
         self.http = httpx.Client(timeout=settings.oracle_timeout)
+        logging.getLogger("httpx").setLevel(logging.WARNING)  # not a line per poll of an oracle node
         self._intent: tuple[str, str] | None = None  # (action, subject) of the transaction being sent
         self._told: set[str] = set()  # what was logged once already
         rails.tx.before_broadcast = self._journal
