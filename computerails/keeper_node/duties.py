@@ -72,12 +72,13 @@ BPS = 10_000
 WEI_PER_NATIVE = 10**18
 
 # Gas the worth-it checks price with, measured on anvil against this repository's contracts
-# (README "Run a keeper"): a job is priced as if settled alone, so a batch only makes it cheaper.
-SETTLE_GAS = 75_000  # settleMany of one attested job (≈ 37 k for each further job of a batch)
-RECLAIM_GAS = 90_000  # reclaimExpired (refund and collateral slash)
-CANCEL_GAS = 45_000  # cancel of an open job
-RELAY_GAS = 190_000  # submitUptimeReport below the SLA with two signatures (slash and jail)
-CLAIM_GAS = 60_000  # the staking contract's claim
+# (README "Run a keeper"; settleMany of 1, 5 and 20 jobs of one provider: 124,264, 136,628 and
+# 375,372 gas). The batch part is the dearest case: the first job's claimable balances new.
+SETTLE_BATCH_GAS = 110_000  # a settleMany's own part: the call, cold balances, one collateral release
+SETTLE_GAS_PER_JOB = 14_000  # each job of a settleMany
+RECLAIM_GAS = 120_000  # reclaimExpired: refund and collateral slash (117,490)
+RELAY_GAS = 140_000  # submitUptimeReport below the SLA, two signatures, slash and jail (138,707)
+CLAIM_GAS = 62_000  # the staking contract's claim (61,168)
 
 #: Test-only hook: an action (``relay``, ``settle``, ...) after whose journalling the process exits
 #: at once, before the broadcast, as a ``kill -9`` there would (tests/keeper_node crash tests).
@@ -374,12 +375,15 @@ class Keeper:
             else:
                 self.store.set_due(job.id, _next_due(job, now))
         if self.settings.settle:
-            self._settle([j for j in settle if self._worth_job(j, "settle", SETTLE_GAS, gas_price)], report)
+            self._settle(self._worth_settling(settle, gas_price), report)
         if self.settings.reclaim:
             for job in reclaim:
-                if self._worth_job(job, "reclaim", RECLAIM_GAS, gas_price):
-                    self._send("reclaim", jobs_subject([job.id]), partial(s.client.reclaim_expired, job.id))
-                    report.reclaimed.append(job.id)
+                why = self._job_not_worth(job, RECLAIM_GAS, gas_price)
+                if why is not None:
+                    self._skip("reclaim", f"reclaim:{job.id}", f"job {job.id} not worth reclaiming: {why}")
+                    continue
+                self._send("reclaim", jobs_subject([job.id]), partial(s.client.reclaim_expired, job.id))
+                report.reclaimed.append(job.id)
             for job in cancel:
                 self._send("cancel", jobs_subject([job.id]), partial(s.client.cancel, job.id))
                 report.cancelled.append(job.id)
@@ -392,17 +396,31 @@ class Keeper:
             settlements, _ = self._send("settle", jobs_subject(ids), partial(self.rails.keeper.settle_many, ids))
             report.settled += [x.job_id for x in settlements]
 
-    def _worth_job(self, job: Job, action: str, gas: int, gas_price: int) -> bool:
-        """Whether acting on `job` is worth `gas` (or one of its parties is watched)."""
+    def _worth_settling(self, jobs: list[Job], gas_price: int) -> list[Job]:
+        """The settleable jobs worth settling now. A job that pays for a settleMany of its own
+        (or has a watched party) makes the batch; the others join a batch that goes anyway when
+        they pay for the gas they add to it."""
+        alone = SETTLE_BATCH_GAS + SETTLE_GAS_PER_JOB
+        anchors = {j.id for j in jobs if self._job_not_worth(j, alone, gas_price) is None}
+        chosen = []
+        for job in jobs:
+            gas = SETTLE_GAS_PER_JOB if anchors else alone
+            why = None if job.id in anchors else self._job_not_worth(job, gas, gas_price)
+            if why is None:
+                chosen.append(job)
+            else:
+                where = "in a batch" if anchors else "alone"
+                self._skip("settle", f"settle:{job.id}", f"job {job.id} not worth settling ({where}): {why}")
+        return chosen
+
+    def _job_not_worth(self, job: Job, gas: int, gas_price: int) -> str | None:
+        """None when acting on `job` is worth `gas` (or one of its parties is watched), else why not.
+        The value is what the job moves to its parties: its escrow and any dispute bond."""
         if job.client in self.settings.parties or job.provider in self.settings.parties:
-            return True
+            return None
         token = job.token
         value = to_raw(job.escrow, token.decimals) + to_raw(job.dispute_bond, token.decimals)
-        why = self._not_worth(value, token, gas, gas_price)
-        if why is None:
-            return True
-        self._skip(action, f"{action}:{job.id}", f"job {job.id} not worth {_ing(action)}: {why}")
-        return False
+        return self._not_worth(value, token, gas, gas_price)
 
     def _not_worth(self, value: int, token: TokenInfo, gas: int, gas_price: int) -> str | None:
         """None when `value` raw units of `token` are worth `gas` at `gas_price`, else why not."""
@@ -417,7 +435,7 @@ class Keeper:
         return (
             f"moves {from_raw(value, d)} {token.symbol}; {gas} gas at {gas_price} wei costs "
             f"{from_raw(cost, d)} {token.symbol} and min_value_per_gas {self.settings.min_value_per_gas} "
-            f"asks for {from_raw(int(need), d)}"
+            f"asks for at least {from_raw(int(need), d)}"
         )
 
     def _skip(self, action: str, key: str, message: str) -> None:
@@ -539,7 +557,3 @@ def _fields(params: Any) -> tuple[int, ...]:
     """The slasher's ``params()`` struct as a flat tuple (a node may wrap it once)."""
     values = params[0] if len(params) == 1 else params
     return tuple(int(v) for v in values)
-
-
-def _ing(action: str) -> str:
-    return {"settle": "settling", "reclaim": "reclaiming"}.get(action, action)

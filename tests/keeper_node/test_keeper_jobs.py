@@ -1,6 +1,6 @@
 """The keeper's job duties as a process against anvil: jobs whose challenge window ended are
-settled in one settleMany when their value is worth the gas (or a watched party is in them), a
-job not worth it is left with the reason in the log and /metrics, an accepted job past its
+settled in one settleMany when their value is worth the gas (alone, or as their share of a batch
+that goes anyway) or a watched party is in them, a job not worth it is left with the reason in the log and /metrics, an accepted job past its
 deadline is reclaimed, another client's job left open is not touched, and a restart resumes
 from the block cursor instead of scanning again."""
 
@@ -56,34 +56,35 @@ def test_keeper__settles_in_one_batch__skips_not_worth_it__reclaims_expired__res
         return int(rails.client.create_job(provider.address, Decimal(price), units, deadline, SPEC).id)
 
     big = [job(client, "0.10", 100), job(client, "0.10", 100)]  # 10 mUSD each: worth a settle
-    tiny = job(client, "0.000001", 1)  # one raw unit: not worth ~0.2 mUSD of gas
+    medium = job(client, "0.001", 100)  # 0.1 mUSD: not worth a settle alone, worth joining a batch
+    tiny = job(client, "0.000001", 1)  # one raw unit: not worth even its share of a batch
     watched = job(watched_client, "0.000001", 1)  # as tiny, but its client is a watched party
     expiring = job(client, "0.10", 100, timedelta(minutes=10))
     unaccepted = job(client, "0.10", 10)
-    for job_id in [*big, tiny, watched, expiring]:
+    for job_id in [*big, medium, tiny, watched, expiring]:
         provider.provider.accept(job_id)
     oracle = connect(RELAYER).oracle
-    for job_id in [*big, tiny, watched]:
+    for job_id in [*big, medium, tiny, watched]:
         oracle.attest(job_id, success=True, units=1, result_hash=RESULT, signers=[dev_key(i) for i in ORACLES])
     warp(w3, 2 * HOUR)  # past the challenge windows (1 h), the expiring deadline and the accept window
 
     keeper = make_keeper(parties=[watched_client.address]).start()
 
-    wait_until(lambda: keeper.metric("computerails_keeper_jobs_settled_total") == 3, "three jobs settled")
+    wait_until(lambda: keeper.metric("computerails_keeper_jobs_settled_total") == 4, "four jobs settled")
     wait_until(
         lambda: keeper.metric("computerails_keeper_jobs_reclaimed_total", 'how="reclaim"') == 1, "the expired job"
     )
     views = provider.views
-    assert [views.job_status(i) for i in [*big, watched]] == [JobStatus.SETTLED] * 3
+    assert [views.job_status(i) for i in [*big, medium, watched]] == [JobStatus.SETTLED] * 4
     assert views.job_status(expiring) is JobStatus.EXPIRED
     assert views.job_status(tiny) is JobStatus.ATTESTED  # not worth the gas, nobody watches it
     assert views.job_status(unaccepted) is JobStatus.OPEN  # only its client may cancel it
-    (batch,) = set(settled_events(provider, {*big, watched}).values())  # one settleMany for all three
+    (batch,) = set(settled_events(provider, {*big, medium, watched}).values())  # one settleMany for all four
     assert keeper.metric("computerails_keeper_skipped_not_worth_gas_total", 'action="settle"') == 1
     assert keeper.metric("computerails_keeper_gas_spent_wei_total", 'action="settle"') > 0
     assert keeper.metric("computerails_keeper_gas_spent_wei_total", 'action="reclaim"') > 0
     text = keeper.log.read_text()
-    assert f"job {tiny} not worth settling: moves 0.000001 mUSD;" in text
+    assert f"job {tiny} not worth settling (in a batch): moves 0.000001 mUSD; 14000 gas at" in text
     assert f"job {unaccepted} left alone: open past its accept window: only its client may cancel it" in text
     assert keeper.stop() == 0
 
