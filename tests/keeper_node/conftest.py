@@ -5,7 +5,6 @@ and, for uptime reports, a stand-in oracle node serving ``GET /v1/reports``."""
 from __future__ import annotations
 
 import json
-from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -13,6 +12,7 @@ from eth_account import Account
 
 import computerails
 from computerails.devnet import dev_address, dev_key
+from tests.agent.conftest import mint
 from tests.support.agent import PASSWORD, write_config
 from tests.support.anvil import devnet_fixtures
 from tests.support.keeper import KeeperProcess
@@ -33,15 +33,6 @@ def connect(anvil, deployment_file):
         )
 
     return _connect
-
-
-def mint(rails, usd: Decimal | int = 0, stake: Decimal | int = 0) -> None:
-    if usd:
-        token = rails.erc20(rails.deployment.payment_tokens[0])
-        rails.send(token.functions.mint(rails.address, int(usd * 10**6)), "mint")
-    if stake:
-        token = rails.erc20(rails.deployment.staking_token)
-        rails.send(token.functions.mint(rails.address, int(stake * 10**18)), "mint")
 
 
 def registered(connect, index: int):

@@ -1,34 +1,22 @@
 """The keeper's job duties as a process against anvil: jobs whose challenge window ended are
 settled in one settleMany when their value is worth the gas (alone, or as their share of a batch
-that goes anyway) or a watched party is in them, a job not worth it is left with the reason in the log and /metrics, an accepted job past its
-deadline is reclaimed, another client's job left open is not touched, and a restart resumes
-from the block cursor instead of scanning again."""
+that goes anyway) or a watched party is in them; a job not worth it is left with the reason in
+the log and /metrics; an accepted job past its deadline is reclaimed; another client's job left
+open is not touched; a restart resumes from the block cursor instead of scanning again."""
 
 from __future__ import annotations
 
-import time
 from datetime import timedelta
 from decimal import Decimal
-
-import pytest
 
 from computerails import JobStatus
 from computerails.devnet import dev_key
 from computerails.keeper_node.store import KeeperStore
 from tests.keeper_node.conftest import mint, registered
+from tests.support.keeper import wait_until
 from tests.support.sdk import CLIENT, ORACLES, OTHER_CLIENT, PROVIDER, RELAYER, RESULT, SPEC, warp
 
 HOUR = 3_600
-WAIT = 60.0
-
-
-def wait_until(check, what: str):
-    deadline = time.monotonic() + WAIT
-    while not (seen := check()):
-        if time.monotonic() > deadline:
-            pytest.fail(f"not seen in {WAIT} s: {what}")
-        time.sleep(0.05)  # readiness polling
-    return seen
 
 
 def settled_events(rails, job_ids) -> dict[int, str]:

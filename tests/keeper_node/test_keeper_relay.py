@@ -2,19 +2,22 @@
 node's ``GET /v1/reports``: a below-SLA report that names it is relayed exactly once even when the
 process dies right after journalling the transaction (before its broadcast), and restarts; a
 report naming another relayer, or one already on chain (relayed by someone else, naming this
-keeper), is left alone; the rewards it earned are claimed."""
+keeper), is left alone; the rewards it earned are claimed; and a keeper killed with its relay
+broadcast but not mined finds it after the restart instead of sending another."""
 
 from __future__ import annotations
+
+from web3.exceptions import TransactionNotFound
 
 from computerails import Signature, UptimeReport
 from computerails.keeper_node.duties import CRASH_EXIT_CODE, EXIT_AFTER_JOURNAL
 from computerails.keeper_node.store import KeeperStore, report_subject
 from tests.keeper_node.conftest import registered
-from tests.keeper_node.test_keeper_jobs import wait_until
-from tests.support.keeper import ReportsServer, signed_report
+from tests.support.keeper import ReportsServer, signed_report, wait_until
 from tests.support.sdk import RELAYER, finish_sla_epoch
 
 MINE, OTHERS, DONE = 11, 12, 13  # providers: reported to this keeper, to another relayer, already reported
+UNMINED = 14  # a provider whose report is in the pool when the keeper is killed
 
 
 def reported_events(rails, provider: str, epoch: int) -> list[str]:
@@ -85,3 +88,45 @@ def test_relay__report_naming_it__once_across_a_crash_after_journalling__others_
         assert keeper.stop() == 0
     finally:
         server.stop()
+
+
+def test_relay__kill9_while_broadcast_and_unmined__restart_finds_it__one_transaction(
+    make_keeper, connect, w3, keeper_address, tmp_path
+):
+    provider = registered(connect, UNMINED)
+    epoch = finish_sla_epoch(w3, provider)
+    server = ReportsServer(tmp_path / "reports.json", tmp_path)
+    server.serve([signed_report(connect(RELAYER), provider.address, epoch, 0, keeper_address)])
+    server.start()
+    keeper = make_keeper(oracle_urls=[server.url])
+    store = KeeperStore(keeper.config.parent / "data" / "keeper.sqlite")
+    nonce = w3.eth.get_transaction_count(keeper_address)
+    w3.provider.make_request("evm_setAutomine", [False])
+    try:
+        keeper.start()
+        (entry,) = wait_until(store.pending, "the journalled relay")
+        wait_until(lambda: in_pool(w3, entry.tx_hash), "the relay in the node's pool")
+        keeper.kill()  # broadcast, not mined
+
+        keeper.start()
+        wait_until(lambda: keeper.health()["passes"] == 0 or None, "the restarted keeper in its first pass")
+        w3.provider.make_request("evm_mine", [])
+        wait_until(lambda: keeper.metric("computerails_keeper_reports_relayed_total") == 1, "the outcome recorded")
+    finally:
+        w3.provider.make_request("evm_setAutomine", [True])
+    try:
+        wait_until(lambda: keeper.metric("computerails_keeper_rewards_claimed_total") > 0, "the reward claimed")
+        assert reported_events(provider, provider.address, epoch) == [entry.tx_hash]
+        assert [(e.action, e.status) for e in store.journal()] == [("relay", "mined"), ("claim", "mined")]
+        assert w3.eth.get_transaction_count(keeper_address) == nonce + 2
+        assert keeper.stop() == 0
+    finally:
+        store.close()
+        server.stop()
+
+
+def in_pool(w3, tx_hash: str) -> bool:
+    try:
+        return w3.eth.get_transaction(tx_hash) is not None
+    except TransactionNotFound:
+        return False

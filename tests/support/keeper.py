@@ -2,15 +2,14 @@
 
 - :class:`KeeperProcess`: ``python -m computerails.keeper_node.serve`` on a free 127.0.0.1 port,
   ready once ``/v1/health`` answers, stopped or killed by its own pid (as the agent's).
-- :class:`ReportsServer`: ``python -m tests.support.keeper`` serving ``GET /v1/reports`` from a
-  JSON file, read again on every request (a test rewrites the file to change what it serves):
-  what an oracle node serves to keepers, in the shape ``docs/ORACLE_NETWORK.md`` gives it.
+- :class:`ReportsServer`: a small FastAPI process serving ``GET /v1/reports`` from a JSON file,
+  read again on every request (a test rewrites the file to change what it serves): what an
+  oracle node serves to keepers, in the shape ``docs/ORACLE_NETWORK.md`` gives it.
 - :func:`signed_report`: one item of that list, signed by the devnet oracles' quorum.
-"""
+- :func:`wait_until`: poll for what a keeper does, with a generous timeout."""
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import subprocess
@@ -20,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from computerails.devnet import dev_key, free_port
 from computerails.types import UptimeReport
@@ -27,6 +27,17 @@ from tests.support.agent import READY_TIMEOUT, AgentProcess
 from tests.support.sdk import ORACLES
 
 POLL = 0.05  # seconds between readiness polls
+WAIT = 60.0  # seconds a test waits for what a keeper does
+
+
+def wait_until(check: Any, what: str) -> Any:
+    """Poll `check` until it returns something true, and return that; fail after WAIT seconds."""
+    deadline = time.monotonic() + WAIT
+    while not (seen := check()):
+        if time.monotonic() > deadline:
+            pytest.fail(f"not seen in {WAIT} s: {what}")
+        time.sleep(POLL)  # readiness polling
+    return seen
 
 
 def wait_ready(process: subprocess.Popen[bytes], url: str, log: Path, what: str) -> None:
@@ -74,6 +85,25 @@ class KeeperProcess(AgentProcess):
         return answer
 
 
+#: The stand-in oracle node's program (``python -c``: it imports FastAPI and uvicorn only, so it
+#: starts in a fraction of the time the SDK takes to import). Arguments: the JSON file, the port.
+REPORTS_SERVER = """
+import json, pathlib, sys
+import uvicorn
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+
+file, port = pathlib.Path(sys.argv[1]), int(sys.argv[2])
+app = FastAPI()
+
+@app.get("/v1/reports")
+def reports():
+    return JSONResponse(json.loads(file.read_text()))
+
+uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
+"""
+
+
 class ReportsServer:
     """A stand-in oracle node serving ``GET /v1/reports`` from `file` (a JSON list)."""
 
@@ -91,7 +121,7 @@ class ReportsServer:
     def start(self) -> ReportsServer:
         if not self.file.exists():
             self.serve([])
-        command = [sys.executable, "-m", "tests.support.keeper", "--file", str(self.file), "--port", str(self.port)]
+        command = [sys.executable, "-c", REPORTS_SERVER, str(self.file), str(self.port)]
         with self.log.open("wb") as out:
             self.process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
         wait_ready(self.process, f"{self.url}/v1/reports", self.log, "reports server")
@@ -108,25 +138,3 @@ def signed_report(rails: Any, provider: str, epoch: int, uptime_bps: int, relaye
     report = rails.oracle.prepare(UptimeReport(provider=provider, epoch=epoch, uptime_bps=uptime_bps, relayer=relayer))
     signatures = rails.oracle.collect_signatures(report, [dev_key(i) for i in ORACLES])
     return {"report": report.model_dump(mode="json"), "signatures": [s.model_dump(mode="json") for s in signatures]}
-
-
-def _serve_reports(file: Path, port: int) -> None:
-    import uvicorn
-    from fastapi import FastAPI
-    from fastapi.responses import JSONResponse
-
-    app = FastAPI()
-
-    @app.get("/v1/reports")
-    def reports() -> JSONResponse:
-        return JSONResponse(json.loads(file.read_text()))
-
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
-
-
-if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description="Serve GET /v1/reports from a JSON file (tests only).")
-    parser.add_argument("--file", type=Path, required=True)
-    parser.add_argument("--port", type=int, required=True)
-    arguments = parser.parse_args()
-    _serve_reports(arguments.file, arguments.port)
