@@ -44,6 +44,7 @@ class KeeperNode:
 
         Raises:
             AgentConfigError: the key or a ``native_price`` token does not fit.
+            AgentStateMismatch: the database was written for another keeper, chain or escrow.
             ComputeRailsError: the node or the deployment is unusable (as :func:`computerails.connect`).
         """
         rails = connect(settings.rpc_url, deployment=settings.deployment, account=settings.private_key())

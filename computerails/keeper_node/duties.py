@@ -136,6 +136,7 @@ class Keeper:
         self.metrics = metrics
         self.settings = settings
         self.address = rails.require_account().address
+        store.bind({"keeper": self.address, "chain_id": str(rails.chain_id), "escrow": rails.escrow.address})
         self.prices = token_prices(rails, settings.native_price)
         self.http = httpx.Client(timeout=settings.oracle_timeout)
         logging.getLogger("httpx").setLevel(logging.WARNING)  # not a line per poll of an oracle node
@@ -190,9 +191,9 @@ class Keeper:
             logging.shutdown()
             os._exit(CRASH_EXIT_CODE)
 
-    def _send(self, action: str, subject: str, send: Callable[[], T]) -> tuple[T, str]:
-        """Run `send` (one SDK call that sends one transaction) with its journal subject; record
-        the mined transaction's outcome. Returns the call's result and the transaction's hash."""
+    def _send(self, action: str, subject: str, send: Callable[[], T]) -> T:
+        """Run `send` (one SDK call that sends one transaction) with its journal subject, then
+        record the mined transaction's outcome; return the call's result."""
         before = len(self.rails.tx.sent)
         self._intent = (action, subject)
         try:
@@ -203,7 +204,7 @@ class Keeper:
         for entry in self.store.pending():
             if entry.tx_hash == tx_hash or entry.subject == subject:
                 self._resolve(entry)
-        return result, tx_hash
+        return result
 
     def reconcile(self) -> bool:
         """Look up every pending transaction and record its outcome.
@@ -393,7 +394,7 @@ class Keeper:
         size = self.settings.max_batch
         for start in range(0, len(jobs), size):
             ids = [j.id for j in jobs[start : start + size]]
-            settlements, _ = self._send("settle", jobs_subject(ids), partial(self.rails.keeper.settle_many, ids))
+            settlements = self._send("settle", jobs_subject(ids), partial(self.rails.keeper.settle_many, ids))
             report.settled += [x.job_id for x in settlements]
 
     def _worth_settling(self, jobs: list[Job], gas_price: int) -> list[Job]:

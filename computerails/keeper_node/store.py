@@ -1,7 +1,8 @@
 """The keeper's state on disk: one SQLite file, WAL, ``synchronous=FULL``, a transaction per
 write (a write that returned is on disk).
 
-- ``meta``: the cursor, ``last_block``: the last block whose ``JobCreated`` and ``JobAttested``
+- ``meta``: whom the file is for (keeper address, chain id, escrow: another is refused) and the
+  cursor, ``last_block``: the last block whose ``JobCreated`` and ``JobAttested``
   events are in ``jobs`` (written in the same transaction as the jobs it brought), so a restart
   resumes after it instead of scanning from the deploy block again;
 - ``jobs``: every job seen, with what the keeper needs to decide without reading the chain
@@ -23,7 +24,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,8 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects.sqlite import insert
+
+from computerails.errors import AgentStateMismatch
 
 _UINT128_DIGITS = 39
 _UINT256_DIGITS = 78
@@ -155,6 +158,21 @@ class KeeperStore:
 
     def close(self) -> None:
         self.engine.dispose()
+
+    def bind(self, identity: Mapping[str, str]) -> None:
+        """Record who and where the file is for (keeper, chain id, escrow) on first use, and
+        refuse it afterwards for anything else: its cursor and journal would not fit.
+
+        Raises:
+            AgentStateMismatch: the file was written for another keeper, chain or escrow.
+        """
+        with self.engine.begin() as conn:
+            for key, value in identity.items():
+                kept = conn.execute(select(meta.c.value).where(meta.c.key == key)).scalar_one_or_none()
+                if kept is None:
+                    conn.execute(insert(meta).values(key=key, value=value))
+                elif kept != value:
+                    raise AgentStateMismatch(str(self.path), key, kept, value)
 
     # ── the cursor and the jobs ──
 

@@ -98,3 +98,16 @@ def test_keeper__unknown_native_price_token__one_error_line(make_keeper):
     assert process.wait(timeout=60) == 1
     lines = keeper.log.read_text().strip().splitlines()
     assert lines[-1].startswith("error: AgentConfigError: native_price: DOGE is none of the deployment's tokens")
+
+
+def test_keeper__state_file_of_another_chain__refused_with_one_error_line(make_keeper):
+    keeper = make_keeper()
+    store = KeeperStore(keeper.config.parent / "data" / "keeper.sqlite")
+    store.bind({"chain_id": "1"})
+    store.close()
+
+    process = keeper.launch()
+
+    assert process.wait(timeout=60) == 1
+    last = keeper.log.read_text().strip().splitlines()[-1]
+    assert last.startswith("error: AgentStateMismatch: state file") and "chain_id 1" in last
