@@ -72,7 +72,7 @@ def test_keeper__settles_in_one_batch__skips_not_worth_it__reclaims_expired__res
     assert keeper.metric("computerails_keeper_gas_spent_wei_total", 'action="settle"') > 0
     assert keeper.metric("computerails_keeper_gas_spent_wei_total", 'action="reclaim"') > 0
     text = keeper.log.read_text()
-    assert f"job {tiny} not worth settling (in a batch): moves 0.000001 mUSD; 14000 gas at" in text
+    assert f"job {tiny} not worth settling (in a batch): moves 0.000001 mUSD; 16000 gas at" in text
     assert f"job {unaccepted} left alone: open past its accept window: only its client may cancel it" in text
     assert keeper.stop() == 0
 
