@@ -9,8 +9,12 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 
+import pytest
+
 from computerails import JobStatus
 from computerails.devnet import dev_key
+from computerails.errors import AgentConfigError, AgentStateMismatch
+from computerails.keeper_node.duties import token_prices
 from computerails.keeper_node.store import KeeperStore
 from tests.keeper_node.conftest import mint, registered
 from tests.support.keeper import wait_until
@@ -90,24 +94,16 @@ def test_keeper__settles_in_one_batch__skips_not_worth_it__reclaims_expired__res
     assert keeper.stop() == 0
 
 
-def test_keeper__unknown_native_price_token__one_error_line(make_keeper):
-    keeper = make_keeper(native_price={"DOGE": "0.1"})
-
-    process = keeper.launch()
-
-    assert process.wait(timeout=60) == 1
-    lines = keeper.log.read_text().strip().splitlines()
-    assert lines[-1].startswith("error: AgentConfigError: native_price: DOGE is none of the deployment's tokens")
+def test_token_prices__unknown_token__config_error_naming_the_known_ones(connect):
+    with pytest.raises(AgentConfigError, match=r"native_price: DOGE is none of the deployment's tokens \(mCRS, mUSD\)"):
+        token_prices(connect(), {"DOGE": Decimal("0.1")})
 
 
-def test_keeper__state_file_of_another_chain__refused_with_one_error_line(make_keeper):
-    keeper = make_keeper()
-    store = KeeperStore(keeper.config.parent / "data" / "keeper.sqlite")
-    store.bind({"chain_id": "1"})
+def test_store__written_for_another_chain__refused(tmp_path):
+    store = KeeperStore(tmp_path / "keeper.sqlite")
+    store.bind({"chain_id": "1", "escrow": "0xE"})
+    store.bind({"chain_id": "1"})  # the same identity again: fine
+
+    with pytest.raises(AgentStateMismatch, match="was written for chain_id 1, this agent runs with 31337"):
+        store.bind({"chain_id": "31337"})
     store.close()
-
-    process = keeper.launch()
-
-    assert process.wait(timeout=60) == 1
-    last = keeper.log.read_text().strip().splitlines()[-1]
-    assert last.startswith("error: AgentStateMismatch: state file") and "chain_id 1" in last
