@@ -10,9 +10,8 @@ from pathlib import Path
 import pytest
 from eth_account import Account
 
-import computerails
 from computerails.devnet import dev_address, dev_key
-from tests.agent.conftest import mint
+from tests.agent.conftest import connect, mint  # noqa: F401 (connect: the fixture, on this suite's node)
 from tests.support.agent import PASSWORD, write_config
 from tests.support.anvil import devnet_fixtures
 from tests.support.keeper import KeeperProcess
@@ -25,19 +24,10 @@ PRICES = {"mUSD": "3000", "mCRS": "3000"}
 anvil, deployment_file, w3 = devnet_fixtures()  # session scope: one node per xdist worker
 
 
-@pytest.fixture(scope="session")
-def connect(anvil, deployment_file):
-    def _connect(index: int | None = None):
-        return computerails.connect(
-            anvil.url, deployment=deployment_file, account=dev_key(index) if index is not None else None
-        )
-
-    return _connect
-
-
-def registered(connect, index: int):
-    """Account `index`, registered as a provider with FIRST_STAKE."""
-    rails = connect(index)
+def registered(connect_to, index: int):
+    """Account `index` (through the `connect` fixture's function), registered as a provider
+    with FIRST_STAKE."""
+    rails = connect_to(index)
     mint(rails, stake=FIRST_STAKE)
     rails.provider.register(f"ipfs://keeper-suite-{index}", FIRST_STAKE)
     return rails
