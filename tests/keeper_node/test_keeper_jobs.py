@@ -2,7 +2,8 @@
 settled in one settleMany when their value is worth the gas (alone, or as their share of a batch
 that goes anyway) or a watched party is in them; a job not worth it is left with the reason in
 the log and /metrics; an accepted job past its deadline is reclaimed; another client's job left
-open is not touched; a restart resumes from the block cursor instead of scanning again."""
+open is not touched (its own is cancelled); a restart resumes from the block cursor instead of
+scanning again."""
 
 from __future__ import annotations
 
@@ -14,13 +15,16 @@ import pytest
 from computerails import JobStatus
 from computerails.devnet import dev_key
 from computerails.errors import AgentConfigError, AgentStateMismatch
-from computerails.keeper_node.duties import token_prices
+from computerails.keeper_node.config import KeeperSettings
+from computerails.keeper_node.duties import Keeper, token_prices
+from computerails.keeper_node.metrics import KeeperMetrics
 from computerails.keeper_node.store import KeeperStore
-from tests.keeper_node.conftest import mint, registered
+from tests.keeper_node.conftest import KEEPER, PRICES, mint, registered
 from tests.support.keeper import wait_until
 from tests.support.sdk import CLIENT, ORACLES, OTHER_CLIENT, PROVIDER, RELAYER, RESULT, SPEC, warp
 
 HOUR = 3_600
+OWN_JOB_PROVIDER = 15  # a provider only the cancel test uses
 
 
 def settled_events(rails, job_ids) -> dict[int, str]:
@@ -106,4 +110,27 @@ def test_store__written_for_another_chain__refused(tmp_path):
 
     with pytest.raises(AgentStateMismatch, match="was written for chain_id 1, this agent runs with 31337"):
         store.bind({"chain_id": "31337"})
+    store.close()
+
+
+def test_keeper_pass__own_job_left_open__cancelled(connect, w3, deployment_file, keystore, tmp_path):
+    provider = registered(connect, OWN_JOB_PROVIDER)
+    own = connect(KEEPER)  # the keeper is this job's client: only a client may cancel
+    mint(own, usd=1)
+    job_id = int(own.client.create_job(provider.address, Decimal("0.01"), 10, timedelta(days=1), SPEC).id)
+    warp(w3, 2 * HOUR)  # past the accept window (1 h)
+    settings = KeeperSettings(
+        deployment=str(deployment_file), keystore=keystore[0], data_dir=tmp_path, native_price=PRICES
+    )
+    metrics = KeeperMetrics()
+    store = KeeperStore(settings.database)
+    keeper = Keeper(own, store, metrics, settings)
+
+    report = keeper.run_once()
+
+    assert report.cancelled == [job_id]
+    assert own.views.job_status(job_id) is JobStatus.CANCELLED
+    assert [(e.action, e.status) for e in store.journal()] == [("cancel", "mined")]
+    assert metrics.jobs_reclaimed.labels("cancel")._value.get() == 1
+    keeper.close()
     store.close()
