@@ -50,7 +50,6 @@ from typing import Any, TypeVar
 
 import httpx
 from pydantic import ValidationError
-from web3.exceptions import TimeExhausted, TransactionNotFound, Web3RPCError
 
 from computerails.errors import AgentConfigError, ComputeRailsError, ContractRevert, PreconditionError
 from computerails.keeper_node.config import KeeperSettings
@@ -63,6 +62,7 @@ from computerails.keeper_node.store import (
     report_subject,
 )
 from computerails.rails import ComputeRails
+from computerails.service import journal
 from computerails.types import Job, JobStage, Signature, TokenInfo, UptimeReport, from_raw, to_raw
 
 log = logging.getLogger("computerails.keeper")
@@ -219,54 +219,20 @@ class Keeper:
 
     def _resolve(self, entry: JournalEntry) -> str | None:
         """Record `entry`'s outcome (``mined``, ``reverted``, ``dropped``); None while unresolved."""
-        w3 = self.rails.w3
-        receipt = self._receipt(entry.tx_hash)
+        receipt = journal.resolve(
+            self.rails.w3, entry.tx_hash, entry.raw, timeout=self.settings.receipt_timeout, what=entry.action
+        )
         if receipt is None:
-            try:
-                w3.eth.get_transaction(entry.tx_hash)  # type: ignore[arg-type]
-            except TransactionNotFound:
-                if not self._rebroadcast(entry):
-                    self._record(entry, "dropped", None)
-                    return "dropped"
-            try:
-                receipt = w3.eth.wait_for_transaction_receipt(
-                    entry.tx_hash,  # type: ignore[arg-type]
-                    timeout=self.settings.receipt_timeout,
-                    poll_latency=0.05,
-                )
-            except TimeExhausted:
-                log.warning("%s %s unmined after %s s", entry.action, entry.tx_hash, self.settings.receipt_timeout)
-                return None
+            return None
+        if receipt == journal.DROPPED:
+            self._record(entry, "dropped", None)
+            return "dropped"
         status = "mined" if receipt["status"] == 1 else "reverted"
         self._record(entry, status, receipt)
         return status
 
-    def _receipt(self, tx_hash: str) -> Any:
-        try:
-            return self.rails.w3.eth.get_transaction_receipt(tx_hash)  # type: ignore[arg-type]
-        except TransactionNotFound:
-            return None
-
-    def _rebroadcast(self, entry: JournalEntry) -> bool:
-        """Broadcast the journalled bytes again (the node forgot them, or never got them).
-
-        Returns:
-            False when their nonce went to another transaction: this one can never be mined.
-        """
-        try:
-            self.rails.w3.eth.send_raw_transaction(entry.raw)
-        except Web3RPCError as exc:
-            message = str(exc).lower()
-            if "nonce too low" in message and self._receipt(entry.tx_hash) is None:
-                log.warning("%s %s dropped: its nonce %d is used", entry.action, entry.tx_hash, entry.nonce)
-                return False
-            if "already known" not in message and "nonce too low" not in message:
-                raise
-        log.info("%s %s broadcast again from the journal", entry.action, entry.tx_hash)
-        return True
-
     def _record(self, entry: JournalEntry, status: str, receipt: Any) -> None:
-        gas_cost = 0 if receipt is None else int(receipt["gasUsed"]) * int(receipt.get("effectiveGasPrice", 0))
+        gas_cost = 0 if receipt is None else journal.gas_cost(receipt)
         if not self.store.journal_outcome(entry.tx_hash, status, gas_cost):
             return
         self.metrics.pending.set(len(self.store.pending()))

@@ -1,4 +1,4 @@
-"""The keeper's job duties as a process against anvil: jobs whose challenge window ended are
+"""The keeper's job duties as a process against kp_anvil: jobs whose challenge window ended are
 settled in one settleMany when their value is worth the gas (alone, or as their share of a batch
 that goes anyway) or a watched party is in them; a job not worth it is left with the reason in
 the log and /metrics; an accepted job past its deadline is reclaimed; another client's job left
@@ -40,10 +40,10 @@ def settled_events(rails, job_ids) -> dict[int, str]:
 
 
 def test_keeper__settles_in_one_batch__skips_not_worth_it__reclaims_expired__resumes_from_cursor(
-    make_keeper, connect, w3
+    make_keeper, kp_connect, kp_w3
 ):
-    provider = registered(connect, PROVIDER)
-    client, watched_client = connect(CLIENT), connect(OTHER_CLIENT)
+    provider = registered(kp_connect, PROVIDER)
+    client, watched_client = kp_connect(CLIENT), kp_connect(OTHER_CLIENT)
     mint(client, usd=100)
     mint(watched_client, usd=1)
     day = timedelta(days=1)
@@ -59,10 +59,10 @@ def test_keeper__settles_in_one_batch__skips_not_worth_it__reclaims_expired__res
     unaccepted = job(client, "0.10", 10)
     for job_id in [*big, medium, tiny, watched, expiring]:
         provider.provider.accept(job_id)
-    oracle = connect(RELAYER).oracle
+    oracle = kp_connect(RELAYER).oracle
     for job_id in [*big, medium, tiny, watched]:
         oracle.attest(job_id, success=True, units=1, result_hash=RESULT, signers=[dev_key(i) for i in ORACLES])
-    warp(w3, 2 * HOUR)  # past the challenge windows (1 h), the expiring deadline and the accept window
+    warp(kp_w3, 2 * HOUR)  # past the challenge windows (1 h), the expiring deadline and the accept window
 
     keeper = make_keeper(parties=[watched_client.address]).start()
 
@@ -89,7 +89,7 @@ def test_keeper__settles_in_one_batch__skips_not_worth_it__reclaims_expired__res
     journal = [(e.action, e.status, e.tx_hash) for e in store.journal()]
     store.close()
     assert ("settle", "mined", batch) in journal and len(journal) == 2
-    assert cursor is not None and cursor >= w3.eth.get_block("latest")["number"] - 1
+    assert cursor is not None and cursor >= kp_w3.eth.get_block("latest")["number"] - 1
 
     keeper.start()  # resumes after the cursor: nothing scanned twice, nothing sent again
     wait_until(lambda: keeper.health()["passes"] >= 2, "two passes after the restart")
@@ -98,9 +98,9 @@ def test_keeper__settles_in_one_batch__skips_not_worth_it__reclaims_expired__res
     assert keeper.stop() == 0
 
 
-def test_token_prices__unknown_token__config_error_naming_the_known_ones(connect):
+def test_token_prices__unknown_token__config_error_naming_the_known_ones(kp_connect):
     with pytest.raises(AgentConfigError, match=r"native_price: DOGE is none of the deployment's tokens \(mCRS, mUSD\)"):
-        token_prices(connect(), {"DOGE": Decimal("0.1")})
+        token_prices(kp_connect(), {"DOGE": Decimal("0.1")})
 
 
 def test_store__written_for_another_chain__refused(tmp_path):
@@ -113,14 +113,14 @@ def test_store__written_for_another_chain__refused(tmp_path):
     store.close()
 
 
-def test_keeper_pass__own_job_left_open__cancelled(connect, w3, deployment_file, keystore, tmp_path):
-    provider = registered(connect, OWN_JOB_PROVIDER)
-    own = connect(KEEPER)  # the keeper is this job's client: only a client may cancel
+def test_keeper_pass__own_job_left_open__cancelled(kp_connect, kp_w3, kp_deployment_file, keeper_keystore, tmp_path):
+    provider = registered(kp_connect, OWN_JOB_PROVIDER)
+    own = kp_connect(KEEPER)  # the keeper is this job's client: only a client may cancel
     mint(own, usd=1)
     job_id = int(own.client.create_job(provider.address, Decimal("0.01"), 10, timedelta(days=1), SPEC).id)
-    warp(w3, 2 * HOUR)  # past the accept window (1 h)
+    warp(kp_w3, 2 * HOUR)  # past the accept window (1 h)
     settings = KeeperSettings(
-        deployment=str(deployment_file), keystore=keystore[0], data_dir=tmp_path, native_price=PRICES
+        deployment=str(kp_deployment_file), keystore=keeper_keystore[0], data_dir=tmp_path, native_price=PRICES
     )
     metrics = KeeperMetrics()
     store = KeeperStore(settings.database)
