@@ -21,7 +21,7 @@ from computerails.models import digits
 from computerails.oracle_node.node import transmit_order
 from computerails.types import Attestation, JobStatus
 from tests.support.agent import AgentProcess, keystore_settings, mint, write_config
-from tests.support.sdk import FIRST_STAKE
+from tests.support.sdk import FIRST_STAKE, ORACLES
 
 PROVIDER, CLIENT = 12, 13  # dev accounts no other test of this suite uses
 UNIT_PRICE = Decimal("0.10")
@@ -196,3 +196,34 @@ def test_network__transmitter_killed_after_journalling__restart_sends_nothing_tw
     wait_until(lambda: first.metric("computerails_oracle_open_rounds") == 0, "the round closed")
     for address in order[:2]:
         assert nodes[address].stop() == 0
+
+
+def test_network__one_node_cut_off__the_rest_go_on__it_catches_up_when_reconnected(
+    make_network, net_provider, net_client, net_spec_dir
+):
+    provider_rails, agent = net_provider
+    nodes, link = make_network(cuttable=ORACLES[2], transmit_delay=1)
+    a, b, c = nodes
+    for node in nodes:
+        node.start()
+    link.cut()
+    first, _ = create_job(net_client, provider_rails, net_spec_dir, n_images=6)
+
+    wait_until(lambda: provider_rails.views.job(first).status is JobStatus.ATTESTED, "the attestation without c")
+    wait_until(lambda: c.metric("computerails_oracle_unreachable_peers") == 2, "c seeing both peers gone")
+    b.kill()  # now neither a nor c can reach a quorum alone
+    second, _ = create_job(net_client, provider_rails, net_spec_dir, n_images=7)
+    wait_until(lambda: a.metric("computerails_oracle_signed_total", 'kind="job"') == 2, "a signing the second job")
+    wait_until(lambda: c.metric("computerails_oracle_signed_total", 'kind="job"') == 2, "c signing it, cut off")
+    assert provider_rails.views.job(second).status is JobStatus.ACCEPTED  # one signature each: no quorum
+
+    link.restore()
+
+    wait_until(
+        lambda: provider_rails.views.job(second).status is JobStatus.ATTESTED, "the attestation after c rejoined"
+    )
+    wait_until(lambda: c.metric("computerails_oracle_unreachable_peers") <= 1, "c reaching a again")
+    assert "reachable again" in c.log.read_text()
+    for node in (a, c):
+        wait_until(lambda n=node: n.metric("computerails_oracle_open_rounds") == 0, "every round closed")
+        assert node.stop() == 0
