@@ -32,6 +32,7 @@ import io
 import json
 import math
 import pstats
+import sqlite3
 import statistics
 import tempfile
 import time
@@ -131,6 +132,28 @@ def _run(url: str, body: bytes, lanes: Sequence[Sequence[str | None]]) -> tuple[
     return asyncio.run(_load(url, body, lanes))
 
 
+def commit_latency(folder: Path, n: int = 100) -> dict[str, float]:
+    """p50 and p99 (ms) of one-row SQLite commits the way the agent's store commits (WAL,
+    ``synchronous=FULL``) in `folder`: the disk's flush latency at the time of the run, which
+    the paid path pays twice per request (the voucher, then the receipt)."""
+    path = folder / "commit-latency.sqlite"
+    conn = sqlite3.connect(str(path), isolation_level=None)
+    try:
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")
+        conn.execute("CREATE TABLE rows (i INTEGER)")
+        spent = []
+        for i in range(n):
+            started = time.perf_counter()
+            conn.execute("BEGIN")
+            conn.execute("INSERT INTO rows VALUES (?)", (i,))
+            conn.execute("COMMIT")
+            spent.append(time.perf_counter() - started)
+    finally:
+        conn.close()
+    return {"p50_ms": round(_percentile(spent, 50), 3), "p99_ms": round(_percentile(spent, 99), 3), "n": n}
+
+
 def _percentile(values: Sequence[float], q: int) -> float:
     """The q-th percentile (1..99) of `values`, in milliseconds."""
     if len(values) < 2:
@@ -192,6 +215,7 @@ def measure(
         try:
             paid.start()
             free.start()
+            commits = commit_latency(Path(tmp))
             levels: list[dict[str, Any]] = []
             latency: dict[str, list[float]] = {"paid": [], "free": []}
             for c in concurrency:
@@ -261,6 +285,7 @@ def measure(
         "load_generator": "httpx.AsyncClient, one event loop, one keep-alive connection per concurrent payer",
         "agents": "two processes (payment on, payment = false), same provider key and settings, "
         "collect_interval = 0, uvicorn, one worker each",
+        "sqlite_commit": commits,
         "price": str(PRICE),
         "payers": len(payers.signers),
         "setup_seconds": round(setup_seconds, 1),
@@ -272,7 +297,8 @@ def measure(
         f"agent: latency at concurrency 1: paid p50 {lat['paid']['p50_ms']:.2f} ms / p99 {lat['paid']['p99_ms']:.2f} "
         f"ms, free p50 {lat['free']['p50_ms']:.2f} ms / p99 {lat['free']['p99_ms']:.2f} ms; payment adds "
         f"{added['p50_ms']:.2f} ms (p50), {added['p99_ms']:.2f} ms (p99)"
-        + (f"; end to end through PayingAuth: {e2e['per_s']:,.0f}/s" if e2e else ""),
+        + (f"; end to end through PayingAuth: {e2e['per_s']:,.0f}/s" if e2e else "")
+        + f"; one durable SQLite commit here: p50 {commits['p50_ms']:.2f} ms, p99 {commits['p99_ms']:.2f} ms",
         flush=True,
     )
     return result
@@ -349,7 +375,7 @@ def profile_paid_path(config: Path, payers: Payers, body: bytes, n: int = 300) -
     finally:
         agent.close()
     out = io.StringIO()
-    pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(25)
+    pstats.Stats(profiler, stream=out).strip_dirs().sort_stats("cumulative").print_stats(25)
     per_call = {part: round(seconds / n * 1_000, 3) for part, seconds in spent.items()}
     print(
         "agent: paid path in-process, ms per request: "
@@ -393,7 +419,10 @@ def markdown(result: dict[str, Any]) -> str:
         "(payment on, `payment = false`) on the bench's anvil, collection off; "
         f"{result['rounds']} alternating rounds per row, medians; each concurrent payer has its own key, escrow "
         "and collection. Vouchers are pre-signed before each timed window, so the load generator's signing does "
-        "not compete with the agent for the cores; the load generator, the agent and anvil share the machine.",
+        "not compete with the agent for the cores; the load generator, the agent and anvil share the machine. "
+        "A paid request makes two durable SQLite commits (the voucher, the receipt); one such commit on this "
+        f"machine's disk during the run: p50 {result['sqlite_commit']['p50_ms']:.2f} ms, p99 "
+        f"{result['sqlite_commit']['p99_ms']:.2f} ms.",
     ]
     if e2e:
         lines += [

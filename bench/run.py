@@ -1,9 +1,12 @@
 """ComputeRails benchmark: gas per operation against a floor, amortized gas of the batched entry
 points, SDK throughput against a raw web3.py loop sending the same transactions, and voucher
-signing plus verification per second against eth-account (bench/vouchers.py, no chain needed).
+signing plus verification per second against eth-account (bench/vouchers.py, no chain needed),
+and the provider agent's paid requests per second against ``payment = false`` on two real agent
+processes (bench/agent.py, on the same chain).
 
     make bench                      # setup, ape compile, then this module
     python -m bench --help          # sizes, iterations, output paths, --profile
+    python -m bench --only agent    # one section, merged into the existing results and README
 
 Everything runs on a fresh anvil (127.0.0.1, a free port, stopped by its own pid) with a fresh
 deployment made by the deploy script's own function (computerails.devnet.deploy_protocol).

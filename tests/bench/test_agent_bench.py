@@ -41,6 +41,9 @@ def test_measure__tiny_run__latency_end_to_end_and_profile(result):
     assert result["end_to_end"]["requests"] == 3 and result["end_to_end"]["per_s"] > 0
     assert set(result["profile"]["ms_per_request"]) == {"decode", "admit", "serve", "infer"}
     assert any("admit" in line for line in result["profile"]["cprofile_top"])
+    assert (
+        result["sqlite_commit"]["n"] == 100 and result["sqlite_commit"]["p99_ms"] >= result["sqlite_commit"]["p50_ms"]
+    )
     assert result["exit_codes"] == {"paid": 0, "free": 0}  # both agents stopped gracefully by their pids
 
 
@@ -53,5 +56,5 @@ def test_markdown__agent_section_in_the_readme_block(result, tmp_path):
     assert "| Concurrent payers | Paid requests/s | Free requests/s | Free / paid |" in text
     assert "| 1 | " in text and "| 3 | " in text
     assert "| added by payment |" in text
-    assert "End to end through the paying client" in text
+    assert "End to end through the paying client" in text and "durable SQLite commit" in text
     assert ("**PASS**" in text) is result["pass"]
