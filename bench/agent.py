@@ -31,6 +31,7 @@ import cProfile
 import io
 import json
 import math
+import os
 import pstats
 import sqlite3
 import statistics
@@ -204,6 +205,7 @@ def measure(
             when a concurrency misses the target.
         profile_requests: requests the profile admits and serves.
     """
+    load_before = round(os.getloadavg()[0], 2)
     provider = chain.provider(PROVIDER_ROLE).address
     setup_started = time.perf_counter()
     payers = Payers(chain, provider, max(concurrency) + 1)  # the last one pays through PayingAuth
@@ -286,6 +288,7 @@ def measure(
         "agents": "two processes (payment on, payment = false), same provider key and settings, "
         "collect_interval = 0, uvicorn, one worker each",
         "sqlite_commit": commits,
+        "load_average_1min_before": load_before,  # other work on the machine skews every figure
         "price": str(PRICE),
         "payers": len(payers.signers),
         "setup_seconds": round(setup_seconds, 1),
@@ -422,7 +425,8 @@ def markdown(result: dict[str, Any]) -> str:
         "not compete with the agent for the cores; the load generator, the agent and anvil share the machine. "
         "A paid request makes two durable SQLite commits (the voucher, the receipt); one such commit on this "
         f"machine's disk during the run: p50 {result['sqlite_commit']['p50_ms']:.2f} ms, p99 "
-        f"{result['sqlite_commit']['p99_ms']:.2f} ms.",
+        f"{result['sqlite_commit']['p99_ms']:.2f} ms; 1-minute load average before the run: "
+        f"{result['load_average_1min_before']}.",
     ]
     if e2e:
         lines += [
