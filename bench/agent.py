@@ -396,13 +396,15 @@ def profile_paid_path(config: Path, payers: Payers, body: bytes, n: int = 300) -
 def markdown(result: dict[str, Any]) -> str:
     lines = [
         "| Concurrent payers | Paid requests/s | Free requests/s | Free / paid | Verdict (≤ "
-        f"{result['target_ratio']}x) |",
-        "|---:|---:|---:|---:|---|",
+        f"{result['target_ratio']}x) | Load generator CPU, paid / free |",
+        "|---:|---:|---:|---:|---|---:|",
     ]
     for level in result["levels"]:
+        cpu = level["load_generator_cpu"]
         lines.append(
             f"| {level['concurrency']} | {level['paid_per_s']:,.0f} | {level['free_per_s']:,.0f} "
-            f"| {level['ratio_free_over_paid']:.2f}x | {'PASS' if level['pass'] else 'FAIL'} |"
+            f"| {level['ratio_free_over_paid']:.3f}x | {'PASS' if level['pass'] else 'FAIL'} "
+            f"| {cpu['paid']:.2f} / {cpu['free']:.2f} |"
         )
     lat = result["latency_c1"]
     lines += [
@@ -418,11 +420,12 @@ def markdown(result: dict[str, Any]) -> str:
     lines += [
         "",
         f"Target (issue 13): free ÷ paid at most {result['target_ratio']}x at every concurrency (aim "
-        f"{result['aim_ratio']}x): worst {result['worst_ratio']:.2f}x, **{verdict}**. Two agent processes "
+        f"{result['aim_ratio']}x): worst {result['worst_ratio']:.3f}x, **{verdict}**. Two agent processes "
         "(payment on, `payment = false`) on the bench's anvil, collection off; "
         f"{result['rounds']} alternating rounds per row, medians; each concurrent payer has its own key, escrow "
         "and collection. Vouchers are pre-signed before each timed window, so the load generator's signing does "
-        "not compete with the agent for the cores; the load generator, the agent and anvil share the machine. "
+        "not compete with the agent for the cores; the load generator, the agent and anvil share the machine "
+        "(its CPU column: the generator's CPU seconds per wall second; near 1 it, not the agent, limits the row). "
         "A paid request makes two durable SQLite commits (the voucher, the receipt); one such commit on this "
         f"machine's disk during the run: p50 {result['sqlite_commit']['p50_ms']:.2f} ms, p99 "
         f"{result['sqlite_commit']['p99_ms']:.2f} ms; 1-minute load average before the run: "
