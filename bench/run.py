@@ -1,9 +1,12 @@
 """ComputeRails benchmark: gas per operation against a floor, amortized gas of the batched entry
 points, SDK throughput against a raw web3.py loop sending the same transactions, and voucher
-signing plus verification per second against eth-account (bench/vouchers.py, no chain needed).
+signing plus verification per second against eth-account (bench/vouchers.py, no chain needed),
+and the provider agent's paid requests per second against ``payment = false`` on two real agent
+processes (bench/agent.py, on the same chain).
 
     make bench                      # setup, ape compile, then this module
     python -m bench --help          # sizes, iterations, output paths, --profile
+    python -m bench --only agent    # one section, merged into the existing results and README
 
 Everything runs on a fresh anvil (127.0.0.1, a free port, stopped by its own pid) with a fresh
 deployment made by the deploy script's own function (computerails.devnet.deploy_protocol).
@@ -42,7 +45,7 @@ from eth_utils import keccak
 from web3 import HTTPProvider, Web3
 
 import computerails
-from bench import costs, harness, metered, scaling, vouchers
+from bench import agent, costs, harness, metered, scaling, vouchers
 from computerails import Attestation, UptimeReport
 from computerails.deployments import load_artifact
 from computerails.devnet import (
@@ -1177,6 +1180,14 @@ def markdown(results: dict[str, Any]) -> str:
             "",
             vouchers.markdown(results["vouchers"]),
         ]
+    if "agent" in results:
+        lines += [
+            "",
+            "Provider agent: paid inference (issue 13): requests per second of a real agent process with payment "
+            "on against one with `payment = false`, and the latency payment adds (same run, alternating rounds):",
+            "",
+            agent.markdown(results["agent"]),
+        ]
     if "harness" in results:
         lines += [
             "",
@@ -1202,6 +1213,58 @@ def write_readme(readme: Path, table: str) -> None:
     if start < 0 or end < start:
         raise SystemExit(f"{readme} has no {README_START} ... {README_END} markers")
     readme.write_text(text[: start + len(README_START)] + "\n" + table + "\n" + text[end:])
+
+
+#: The sections ``--only`` can run alone (each independent of the gas run's chain state).
+ONLY = ("agent", "vouchers", "harness", "scaling")
+
+
+def measure_agent(chain: Chain, args: argparse.Namespace) -> dict[str, Any]:
+    return agent.measure(
+        chain,
+        requests=args.agent_requests,
+        rounds=args.agent_rounds,
+        profile=True if args.agent_profile else None,
+    )
+
+
+def run_section(name: str, args: argparse.Namespace) -> Any:
+    """One section of the results on its own (``--only``); the agent gets a fresh chain."""
+    if name == "agent":
+        with tempfile.TemporaryDirectory(prefix="computerails-bench-") as tmp:
+            chain = Chain(Path(tmp))
+            try:
+                return measure_agent(chain, args)
+            finally:
+                chain.stop()
+    if name == "vouchers":
+        return vouchers.measure(args.vouchers)
+    if name == "harness":
+        return harness.measure(args.harness_jobs)
+    return scaling.measure([int(n) for n in args.scaling.split(",")])
+
+
+def run_all(args: argparse.Namespace) -> dict[str, Any]:
+    """Every section the arguments do not skip."""
+    with tempfile.TemporaryDirectory(prefix="computerails-bench-") as tmp:
+        chain = Chain(Path(tmp))
+        try:
+            results = collect(
+                chain,
+                sizes=[int(s) for s in args.sizes.split(",")],
+                iterations=args.iterations,
+                rounds=args.rounds,
+                profile=args.profile,
+                eth_usd=args.eth_usd,
+            )
+            if args.agent_requests:
+                results["agent"] = measure_agent(chain, args)
+        finally:
+            chain.stop()
+    for name, wanted in (("vouchers", args.vouchers), ("harness", args.harness_jobs), ("scaling", args.scaling)):
+        if wanted:
+            results[name] = run_section(name, args)
+    return results
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -1236,29 +1299,37 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=1_000,
         help="vouchers signed and verified per side per round for the voucher throughput table (0 skips it)",
     )
+    parser.add_argument(
+        "--agent-requests",
+        type=int,
+        default=200,
+        help="requests per side per round at each concurrency for the provider agent table (0 skips it)",
+    )
+    parser.add_argument("--agent-rounds", type=int, default=4, help="alternating rounds per agent concurrency")
+    parser.add_argument(
+        "--agent-profile",
+        action="store_true",
+        help="always cProfile the agent's paid path in-process (by default only when a ratio misses the target)",
+    )
+    parser.add_argument(
+        "--only",
+        choices=ONLY,
+        help="run only this section, merge it into the existing --out file and rewrite the README block from "
+        "the merged results (the other sections keep their last figures)",
+    )
     args = parser.parse_args(argv)
-    sizes = [int(s) for s in args.sizes.split(",")]
     started = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="computerails-bench-") as tmp:
-        chain = Chain(Path(tmp))
-        try:
-            results = collect(
-                chain,
-                sizes=sizes,
-                iterations=args.iterations,
-                rounds=args.rounds,
-                profile=args.profile,
-                eth_usd=args.eth_usd,
-            )
-        finally:
-            chain.stop()
-    if args.vouchers:
-        results["vouchers"] = vouchers.measure(args.vouchers)
-    if args.harness_jobs:
-        results["harness"] = harness.measure(args.harness_jobs)
-    if args.scaling:
-        results["scaling"] = scaling.measure([int(n) for n in args.scaling.split(",")])
-    results["meta"]["wall_seconds"] = round(time.perf_counter() - started, 1)
+    if args.only:
+        if not args.out.exists():
+            raise SystemExit(f"--only {args.only} merges into {args.out}, which does not exist: run the whole bench")
+        results = json.loads(args.out.read_text())
+        results[args.only] = run_section(args.only, args)
+        results["meta"].setdefault("sections", {})[args.only] = meta()["generated"]
+    else:
+        results = run_all(args)
+    results["meta"]["wall_seconds" if not args.only else f"{args.only}_wall_seconds"] = round(
+        time.perf_counter() - started, 1
+    )
     args.out.write_text(json.dumps(results, indent=2) + "\n")
     table = markdown(results)
     print(table)
@@ -1267,7 +1338,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(
         f"\nWrote {args.out}"
         + ("" if args.no_readme else f" and {args.readme}")
-        + f" in {results['meta']['wall_seconds']} s"
+        + f" in {round(time.perf_counter() - started, 1)} s"
     )
     return 0
 

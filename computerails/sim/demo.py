@@ -33,6 +33,8 @@ import computerails
 from computerails.devnet import Anvil, ape_build_artifacts, deploy_protocol, derive_key, dev_key, write_deployment
 from computerails.devnet.anvil import ROOT
 from computerails.errors import ComputeRailsError
+from computerails.sim.agent import REQUESTS as AGENT_REQUESTS
+from computerails.sim.agent import paid_inference
 from computerails.sim.marketplace import Config, Marketplace, Report, default_sizes
 
 console = Console(width=None if Console().is_terminal else 130)
@@ -55,11 +57,19 @@ def make_progress(progress: Progress) -> Callable[[str, int], Any]:
     return phase
 
 
-def simulate(rpc: str, deployment: str, config: Config, governance_key: str) -> Report:
+def simulate(rpc: str, deployment: str, config: Config, governance_key: str, agent_requests: int = 0) -> Report:
+    """The marketplace, then (with `agent_requests`, once the metered phase left escrow) paid
+    inference through one real agent process (:func:`computerails.sim.agent.paid_inference`)."""
     columns = (TextColumn("{task.description:<34}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console) as progress:
         market = Marketplace(rpc, deployment, config, governance_key, make_progress(progress), progress.console.print)
-        return market.run()
+        report = market.run()
+    if agent_requests and report.metered:
+        provider = next(p for p in market.providers if p is not market.dishonest)
+        payer = market.clients[0]  # a metered payer: it still holds escrow for every provider
+        with console.status("Paid inference through a real agent"):
+            report.agent = paid_inference(rpc, deployment, provider.key, payer.key, payer.rails, agent_requests)
+    return report
 
 
 class DemoError(click.ClickException):
@@ -193,6 +203,11 @@ def print_report(report: Report, path: Path, wall: float) -> None:
         for check, ok in acc["checks"].items():
             rows.append({"token": symbol, "check": check, "result": "PASS" if ok else "FAIL"})
     table("Accounting", rows, ["token", "check", "result"])
+    if report.agent:
+        console.print(
+            f"paid inference: {report.agent['requests']} requests, {report.agent['per_s']:,.0f} requests/s "
+            "through one agent (payment on)"
+        )
     jobs = report.jobs
     console.print(
         f"Jobs: {jobs['total']} total, {jobs['settled']} settled, {jobs['disputed']} disputed, "
@@ -223,6 +238,13 @@ def print_report(report: Report, path: Path, wall: float) -> None:
 @click.option("--report", "report_path", type=click.Path(dir_okay=False), help="Where to write the JSON report.")
 @click.option("--rpc", help="Use a running node instead of a fresh anvil (needs --deployment).")
 @click.option("--deployment", help="deployments/<chainId>.json for --rpc.")
+@click.option(
+    "--agent-requests",
+    default=AGENT_REQUESTS,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Paid requests through one real provider agent after the marketplace (0 skips the step).",
+)
 def cli(
     providers: int | None,
     clients: int | None,
@@ -234,6 +256,7 @@ def cli(
     report_path: str | None,
     rpc: str | None,
     deployment: str | None,
+    agent_requests: int,
 ) -> None:
     """Run the compute marketplace end to end and check the books."""
     started = time.monotonic()
@@ -259,12 +282,12 @@ def cli(
         if not deployment:
             raise DemoUsageError("--rpc needs --deployment")
         preflight(rpc, deployment)
-        report = simulate(rpc, deployment, config, dev_key(0))
+        report = simulate(rpc, deployment, config, dev_key(0), agent_requests)
     else:
         # A few recent states: the senders' reads of "latest" race the blocks mined meanwhile.
         with Anvil(prune_history=8) as node:
             uri, path, key = deploy_fresh(node, config, Path("reports") / "deployments")
-            report = simulate(uri, path, config, key)
+            report = simulate(uri, path, config, key, agent_requests)
             if node.pid is not None:
                 anvil_peak = peak_memory_mb(node.pid)
                 if anvil_peak is not None:

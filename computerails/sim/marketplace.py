@@ -132,6 +132,7 @@ class Report:
     deployment: dict[str, Any] = field(default_factory=dict)
     resources: dict[str, float] = field(default_factory=dict)  # peak memory in MB, by process
     metered: dict[str, Any] = field(default_factory=dict)  # the metered phase (issue 12), if it ran
+    agent: dict[str, Any] = field(default_factory=dict)  # paid inference through a real agent (issue 13), if it ran
 
     @property
     def passed(self) -> bool:
@@ -160,6 +161,7 @@ class Report:
                 "deployment": self.deployment,
                 "resources": self.resources,
                 "metered": self.metered,
+                "agent": self.agent,
                 "result": "PASS" if self.passed else "FAIL",
             }
         )

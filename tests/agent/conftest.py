@@ -4,16 +4,14 @@ agents started as subprocesses on free ports, stopped by their own pids."""
 
 from __future__ import annotations
 
-import json
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from eth_account import Account
 
 import computerails
 from computerails.devnet import dev_key
-from tests.support.agent import PASSWORD, AgentProcess, mint, write_config
+from tests.support.agent import PASSWORD, AgentProcess, mint, write_config, write_keystore
 from tests.support.anvil import devnet_fixtures
 from tests.support.sdk import CLIENT, FIRST_STAKE, OTHER_CLIENT, PROVIDER
 
@@ -65,11 +63,7 @@ def small_payer_rails(connect, provider_rails):
 @pytest.fixture(scope="session")
 def keystore(tmp_path_factory) -> tuple[Path, Path]:
     """The provider's key as a V3 keystore and its password file."""
-    folder = tmp_path_factory.mktemp("keys")
-    keyfile = Account.encrypt(dev_key(PROVIDER), PASSWORD, kdf="pbkdf2", iterations=1_000)
-    (folder / "provider.json").write_text(json.dumps(keyfile))
-    (folder / "password").write_text(PASSWORD + "\n")
-    return folder / "provider.json", folder / "password"
+    return write_keystore(tmp_path_factory.mktemp("keys"), dev_key(PROVIDER), PASSWORD)
 
 
 @pytest.fixture(scope="session")

@@ -6,6 +6,7 @@ Runs twice with one seed to show the run is reproducible."""
 
 import json
 import os
+import re
 import subprocess
 import sys
 from decimal import Decimal
@@ -55,6 +56,12 @@ def test_demo__small_scenario__accounting_passes(runs):
     assert "Accounting check: PASS" in stdout
     assert "Report written to" in stdout and "Wall time:" in stdout
     assert "Peak memory: anvil " in stdout and report["resources"]["anvil"] > 0
+
+
+def test_demo__paid_inference__through_one_real_agent(runs):
+    (report, stdout), _ = runs
+    assert report["agent"]["requests"] == 300 and report["agent"]["per_s"] > 0
+    assert re.search(r"paid inference: 300 requests, [\d,]+ requests/s through one agent \(payment on\)", stdout)
 
 
 def test_demo__small_scenario__every_path_taken(runs):
