@@ -21,7 +21,7 @@ The verdict (issue 13: free ÷ paid at most 1.3×, aim 1.1×) is printed as a fi
 The agents are stopped by their own pids (SIGTERM, then SIGKILL) whatever happens. With
 ``profile=True`` the paid path is also profiled in-process (:func:`profile_paid_path`): the
 agent's own :class:`~computerails.agent.payment.PaymentGate` built from the same settings,
-``admit`` and ``serve`` timed apart and under cProfile.
+the paid path (``admit_and_serve``) timed beside the model alone and under cProfile.
 """
 
 from __future__ import annotations
@@ -346,7 +346,8 @@ def _end_to_end(chain: Chain, key: str, url: str, pixels: Sequence[list[int]], n
 def profile_paid_path(config: Path, payers: Payers, body: bytes, n: int = 300) -> dict[str, Any]:
     """The paid path without HTTP, in this process: the agent's own gate (built from the paid
     agent's settings file, on a data folder of its own) admits and serves `n` pre-signed vouchers
-    of one payer; ``admit`` and ``serve`` are timed apart, then both run under cProfile."""
+    of one payer; the paid path (``admit_and_serve``) is timed beside the model alone, then run
+    under cProfile."""
     from computerails.agent.app import Agent, InferRequest
     from computerails.agent.config import load_settings
     from computerails.agent.payment import decode_voucher_header
@@ -356,24 +357,22 @@ def profile_paid_path(config: Path, payers: Payers, body: bytes, n: int = 300) -
     agent = Agent.start(settings)
     pixels = InferRequest.model_validate_json(body).pixels
     try:
-        spent = {"decode": 0.0, "admit": 0.0, "serve": 0.0, "infer": 0.0}
+        spent = {"decode": 0.0, "paid": 0.0, "infer": 0.0}
         for header in payers.headers(1, n)[0]:
             t0 = time.perf_counter()
             voucher, signature = decode_voucher_header(header)
             t1 = time.perf_counter()
-            admission = agent.gate.admit(voucher, signature)
+            agent.gate.admit_and_serve(voucher, signature, pixels)
             t2 = time.perf_counter()
-            agent.gate.serve(pixels, admission)
-            t3 = time.perf_counter()
             digits.infer(pixels)
-            t4 = time.perf_counter()
-            for part, seconds in zip(spent, (t1 - t0, t2 - t1, t3 - t2, t4 - t3), strict=True):
+            t3 = time.perf_counter()
+            for part, seconds in zip(spent, (t1 - t0, t2 - t1, t3 - t2), strict=True):
                 spent[part] += seconds
         profiler = cProfile.Profile()
         headers = payers.headers(1, n)[0]
         profiler.enable()
         for header in headers:
-            agent.gate.serve(pixels, agent.gate.admit(*decode_voucher_header(header)))
+            agent.gate.admit_and_serve(*decode_voucher_header(header), pixels)
         profiler.disable()
     finally:
         agent.close()

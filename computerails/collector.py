@@ -20,7 +20,7 @@ daemon can record each decision before acting on it, and tests can check decisio
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from enum import Enum
@@ -114,6 +114,26 @@ class Decision:
     @property
     def collect(self) -> bool:
         return self.trigger is not None and self.blocked is None
+
+
+@dataclass(frozen=True)
+class CoverView:
+    """The escrow's side of admitting one voucher: its signer's record (payer, thaw end,
+    revoked), the payer's escrow balance and the end of its thaw (0: none), and what the
+    collection was paid."""
+
+    signer: str
+    signer_info: tuple[Any, ...]
+    balance: int
+    collected: int
+    thaw_end: int = 0
+
+    @property
+    def steady(self) -> bool:
+        """Neither the payer's escrow nor the signer is thawing: until one starts a thaw and
+        waits out its period, the balance cannot fall and the signer cannot be revoked, so the
+        view stays safe to admit against for any time shorter than those periods."""
+        return self.thaw_end == 0 and int(self.signer_info[1]) == 0 and not self.signer_info[2]
 
 
 @dataclass(frozen=True)
@@ -214,18 +234,31 @@ class CollectorAPI:
     # ───────────────────────── verification ─────────────────────────
 
     def accept(
-        self, book: VoucherBook, voucher: Voucher, signature: bytes, *, reserved: int = 0, min_balance: int = 0
+        self,
+        book: VoucherBook,
+        voucher: Voucher,
+        signature: bytes,
+        *,
+        reserved: int = 0,
+        min_balance: int = 0,
+        chain: CoverView | None = None,
+        also: Callable[[Any], object] | None = None,
     ) -> Voucher:
         """Verify `voucher` against the escrow and keep it (durably, with a stored book) as its
         collection's latest: serve the request only once this returns.
 
         One round trip reads the signer's record, the payer's account and the collection's
-        ``collected``; the book then checks signature, signer, order and cover.
+        ``collected`` (:meth:`cover_view`), unless `chain` gives them; the book then checks
+        signature, signer, order and cover.
 
         Args:
             reserved: what the payer's other collections leave uncollected (raw units), taken
                 off the cover (:meth:`VoucherBook.accept`).
             min_balance: the least escrow balance this provider serves against (raw units).
+            chain: a :meth:`cover_view` read earlier. A view a few seconds old never admits an
+                uncovered voucher: the balance falls only by a withdrawal, and a withdrawal or a
+                signer's revocation waits out a thawing period far longer than that.
+            also: more writes committed with the voucher (:meth:`VoucherBook.accept`).
 
         Raises:
             InvalidVoucherSignature: malformed, or the signer is neither the payer nor a signer
@@ -233,8 +266,21 @@ class CollectorAPI:
             EscrowBelowMinimum: the payer's balance is below `min_balance`.
             InvalidVoucher, StaleVoucher, VoucherNotCovered: as :meth:`VoucherBook.accept`.
         """
+        view = chain if chain is not None else self.cover_view(voucher, book.domain.recover(voucher, signature))
+        payer, _thaw_end, revoked = view.signer_info
+        if view.signer == voucher.payer or (payer == voucher.payer and not revoked):
+            book.authorize(voucher.payer, view.signer)
+        else:
+            book.revoke(voucher.payer, view.signer)
+        if view.balance < min_balance:
+            raise EscrowBelowMinimum(voucher.collection_id, view.balance, min_balance)
+        return book.accept(
+            voucher, signature, escrow_balance=view.balance, collected=view.collected, reserved=reserved, also=also
+        )
+
+    def cover_view(self, voucher: Voucher, signer: str) -> CoverView:
+        """What admitting `voucher` signed by `signer` reads from the escrow, in one round trip."""
         s = self._s
-        signer = book.domain.recover(voucher, signature)
         info, account, collection = s.rpc.run(
             [
                 s.call("MeteredEscrow", s.metered, "signerInfo", signer),
@@ -242,14 +288,13 @@ class CollectorAPI:
                 self._collection_request(voucher),
             ]
         )
-        payer, _thaw_end, revoked = info
-        if signer == voucher.payer or (payer == voucher.payer and not revoked):
-            book.authorize(voucher.payer, signer)
-        else:
-            book.revoke(voucher.payer, signer)
-        if account[0] < min_balance:
-            raise EscrowBelowMinimum(voucher.collection_id, account[0], min_balance)
-        return book.accept(voucher, signature, escrow_balance=account[0], collected=collection[0], reserved=reserved)
+        return CoverView(
+            signer=signer,
+            signer_info=tuple(info),
+            balance=int(account[0]),
+            collected=int(collection[0]),
+            thaw_end=int(account[2]),
+        )
 
     # ───────────────────────── the policy ─────────────────────────
 

@@ -15,10 +15,11 @@ request count (a second process sharing the file cannot roll a collection back).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Column, Engine, LargeBinary, MetaData, String, Table, select
+from sqlalchemy import Column, Connection, Engine, LargeBinary, MetaData, String, Table, select
 from sqlalchemy.dialects.sqlite import insert
 
 from computerails._sqlite import UINT64_DIGITS, UINT128_DIGITS, durable_engine, pad
@@ -63,9 +64,14 @@ class SqliteVoucherStore:
             rows = conn.execute(select(vouchers).where(vouchers.c.provider == provider)).mappings().all()
         return {row["collection_id"]: (_voucher(row), bytes(row["signature"])) for row in rows}
 
-    def save(self, voucher: Voucher, signature: bytes) -> None:
+    def save(self, voucher: Voucher, signature: bytes, also: Callable[[Connection], object] | None = None) -> None:
         """Keep `voucher` as its collection's latest in one committed transaction (a voucher with
-        a request count not above the kept one's leaves the row as it was)."""
+        a request count not above the kept one's leaves the row as it was).
+
+        Args:
+            also: more writes for the same transaction (given its connection): they commit with
+                the voucher, or nothing does (the agent keeps its receipt this way, one commit
+                per request)."""
         row = {
             "collection_id": voucher.collection_id,
             "provider": voucher.provider,
@@ -85,6 +91,8 @@ class SqliteVoucherStore:
         )
         with self.engine.begin() as conn:  # commits on leaving, rolls back on any exception
             conn.execute(statement)
+            if also is not None:
+                also(conn)
 
     def close(self) -> None:
         """Close the file's connections."""

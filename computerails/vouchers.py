@@ -621,6 +621,7 @@ class VoucherBook:
         escrow_balance: int | None = None,
         collected: int = 0,
         reserved: int = 0,
+        also: Callable[[Any], object] | None = None,
     ) -> Voucher:
         """Verify `voucher` and keep it as its collection's latest.
 
@@ -633,6 +634,9 @@ class VoucherBook:
             reserved: what the payer's other collections with this provider and token leave
                 uncollected: the cover left for this one is the balance less the margin less
                 this, so the payer's whole outstanding value stays within the cover.
+            also: more writes for the store's transaction that keeps the voucher (a
+                :class:`~computerails.voucher_store.SqliteVoucherStore` passes its connection):
+                both commit, or neither. Needs a store.
 
         Returns:
             The voucher, now the collection's latest.
@@ -681,7 +685,11 @@ class VoucherBook:
                 outstanding = voucher.value_aggregate - collected
                 if outstanding > cover:
                     raise VoucherNotCovered(collection, outstanding, cover)
-            if self.store is not None:
+            if also is not None:
+                if self.store is None:
+                    raise ValueError("also= needs a book with a store: there is no transaction to join")
+                self.store.save(voucher, signature, also=also)  # type: ignore[call-arg]
+            elif self.store is not None:
                 self.store.save(voucher, signature)  # durable before it is acknowledged
             self._latest[collection] = (voucher, signature)
         return voucher

@@ -132,6 +132,17 @@ class Agent:
             raise AgentConfigError(
                 f"price or min_escrow: {exc} ({token.symbol} has {token.decimals} decimals)"
             ) from None
+        if settings.cover_ttl > 0:
+            metered = rails.collector.domain.escrow
+            shortest = min(
+                int(rails.read("MeteredEscrow", metered, "thawPeriod")),
+                int(rails.read("MeteredEscrow", metered, "signerThawPeriod")),
+            )
+            if settings.cover_ttl * 2 > shortest:
+                raise AgentConfigError(
+                    f"cover_ttl: {settings.cover_ttl:g} s is not well below the escrow's shortest thaw period "
+                    f"({shortest} s); at most half of it"
+                )
         if price == 0:
             raise AgentConfigError("price: must be at least one raw unit of the token")
         store = AgentStore(settings.database)
@@ -144,6 +155,8 @@ class Agent:
             price=price,
             safety_margin_bps=settings.safety_margin_bps,
             min_escrow=min_escrow,
+            cover_ttl=settings.cover_ttl,
+            on_cover_read=lambda source: metrics.cover_reads.labels(source).inc(),
         )
         prices = token_per_native(settings.native_price, token)
         policy = rails.collector.policy(prices, min_value_per_gas=settings.min_value_per_gas)
@@ -285,7 +298,7 @@ def create_app(
             agent.metrics.requests.labels("refused").inc()
             return _refusal(agent, exc)
         try:
-            admission = await run_in_threadpool(agent.gate.admit, voucher, signature)
+            served = await run_in_threadpool(agent.gate.admit_and_serve, voucher, signature, parsed.pixels)
         except VoucherNotCovered as exc:
             agent.metrics.requests.labels("not_covered").inc()
             return _refusal(agent, exc, runway=agent.gate.runway(voucher, exc))
@@ -296,9 +309,8 @@ def create_app(
             agent.metrics.requests.labels("error").inc()
             agent.metrics.errors.labels("request").inc()
             return JSONResponse({"error": f"the provider cannot reach its node: {exc}"}, status_code=503)
-        served = await run_in_threadpool(agent.gate.serve, parsed.pixels, admission)
         agent.metrics.requests.labels("served").inc()
-        agent.metrics.paid_value.inc(admission.increment)
+        agent.metrics.paid_value.inc(served.increment)
         return JSONResponse(served.body())
 
     @app.get("/v1/health")

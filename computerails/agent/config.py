@@ -175,6 +175,7 @@ class AgentSettings(ServiceSettings):
     price: Decimal = Field(gt=0)  # token units per request
     token: str | None = None  # default: the deployment's first payment token
     safety_margin_bps: int = Field(1_000, ge=0, le=10_000)
+    cover_ttl: float = Field(2.0, ge=0)  # seconds a steady escrow view is reused; below the thaw periods
     min_escrow: Decimal = Field(Decimal(0), ge=0)  # token units
 
     # ── collection policy ──

@@ -28,6 +28,12 @@ class AgentMetrics:
             "Value the kept vouchers promise beyond what the escrow has paid (raw token units)",
             registry=self.registry,
         )
+        self.cover_reads = Counter(
+            "computerails_agent_cover_reads",
+            "Escrow views a paid request was admitted against, by source (chain, cache)",
+            ["source"],
+            registry=self.registry,
+        )
         self.collections = Counter(
             "computerails_agent_collections",
             "Collection transactions by outcome (mined, reverted, dropped)",

@@ -27,14 +27,24 @@ import binascii
 import json
 import logging
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy import Connection
+
 from computerails.agent.metrics import AgentMetrics
 from computerails.agent.store import AgentStore, JournalEntry, Payment
-from computerails.collector import CollectionPolicy
-from computerails.errors import InvalidVoucher, StaleVoucher, VoucherNotCovered
+from computerails.collector import CollectionPolicy, CoverView
+from computerails.errors import (
+    EscrowBelowMinimum,
+    InvalidVoucher,
+    InvalidVoucherSignature,
+    StaleVoucher,
+    VoucherNotCovered,
+)
 from computerails.models import digits
 from computerails.rails import ComputeRails
 from computerails.receipts import ReceiptSigner, ResponseReceipt
@@ -77,12 +87,8 @@ def decode_voucher_header(value: str) -> tuple[Voucher, bytes]:
     return signed_from_json(data)
 
 
-@dataclass(frozen=True)
-class Admission:
-    """A voucher admitted for one request."""
-
-    voucher: Voucher
-    increment: int  # what it adds to the collection's value aggregate (raw units)
+#: Escrow views kept at most (a cache of a few seconds: cleared when full).
+_VIEW_MEMORY = 65_536
 
 
 @dataclass(frozen=True)
@@ -92,6 +98,7 @@ class Served:
     result: digits.InferenceResult
     receipt: ResponseReceipt
     signature: bytes
+    increment: int  # what the voucher added to its collection's value aggregate (raw units)
 
     def body(self) -> dict[str, Any]:
         return {
@@ -113,6 +120,11 @@ class PaymentGate:
         price: raw units per request.
         safety_margin_bps: share of the escrow balance not counted as cover.
         min_escrow: raw units the payer's escrow must hold.
+        cover_ttl: seconds a steady escrow view is reused (0: read on every request); must
+            stay below the escrow's thaw periods (:meth:`Agent.start` checks). The argument is
+            in real time: a devnet whose clock is warped past a thaw period between two requests
+            needs 0.
+        on_cover_read: called with ``"chain"`` or ``"cache"`` for each view admitted against.
     """
 
     def __init__(
@@ -125,6 +137,8 @@ class PaymentGate:
         price: int,
         safety_margin_bps: int,
         min_escrow: int,
+        cover_ttl: float = 0.0,
+        on_cover_read: Callable[[str], object] = lambda _source: None,
     ) -> None:
         self.rails = rails
         self.store = store
@@ -145,6 +159,9 @@ class PaymentGate:
         self._collected = store.collected()
         self._guard = threading.Lock()
         self._locks: dict[str, threading.Lock] = {}
+        self.cover_ttl = cover_ttl
+        self.on_cover_read = on_cover_read
+        self._views: dict[tuple[str, str], tuple[float, CoverView]] = {}
 
     # ── terms ──
 
@@ -203,8 +220,15 @@ class PaymentGate:
         with self._guard:
             return self._locks.setdefault(f"{payer}/{token}", threading.Lock())
 
-    def admit(self, voucher: Voucher, signature: bytes) -> Admission:
-        """Verify `voucher` for one request and keep it (durably) before the request is served.
+    def admit_and_serve(self, voucher: Voucher, signature: bytes, pixels: list[int]) -> Served:
+        """Verify `voucher` for one request, answer it, countersign the answer, and keep the
+        voucher and the receipt on disk in one transaction before returning (so the answer
+        leaves only once both are durable; one commit per request).
+
+        The escrow's side of the check (signer record, escrow balance, collected) is read once
+        per ``cover_ttl`` seconds per signer and collection while neither the escrow nor the
+        signer is thawing (:attr:`~computerails.collector.CoverView.steady`); a refusal is
+        always checked against a fresh read.
 
         Raises:
             InvalidVoucher: for another provider or token, or it adds less than the price.
@@ -222,6 +246,7 @@ class PaymentGate:
             raise InvalidVoucher(
                 f"voucher pays in {voucher.token}; this provider is paid in {self.token.address}", collection_id=cid
             )
+        signer = self.domain.recover(voucher, signature)
         with self._lock(voucher.payer, voucher.token):
             kept = self.book.latest(cid)
             before = kept[0] if kept is not None else None
@@ -243,8 +268,68 @@ class PaymentGate:
                 for other, (v, _sig) in self.book.collections().items()
                 if other != cid and v.payer == voucher.payer and v.token == voucher.token
             )
-            self.rails.collector.accept(self.book, voucher, signature, reserved=reserved, min_balance=self.min_escrow)
-        return Admission(voucher, increment)
+            result = digits.infer(pixels)
+            receipt = ResponseReceipt(
+                payer=voucher.payer,
+                provider=self.provider,
+                token=voucher.token,
+                collection_id=cid,
+                request_index=voucher.request_count,
+                request_hash=digits.request_hash(pixels),
+                response_hash=result.response_hash,
+                units=1,
+            )
+            receipt_signature = self.receipts.sign(receipt)
+
+            def keep_receipt(conn: Connection) -> None:
+                self.store.insert_receipt(conn, receipt, receipt_signature)
+
+            view, cached = self._cover_view(voucher, signer)
+            try:
+                self.rails.collector.accept(
+                    self.book,
+                    voucher,
+                    signature,
+                    reserved=reserved,
+                    min_balance=self.min_escrow,
+                    chain=view,
+                    also=keep_receipt,
+                )
+            except (VoucherNotCovered, EscrowBelowMinimum, InvalidVoucherSignature):
+                if not cached:
+                    raise
+                # A refusal is never decided on a cached view: read the escrow again.
+                self.rails.collector.accept(
+                    self.book,
+                    voucher,
+                    signature,
+                    reserved=reserved,
+                    min_balance=self.min_escrow,
+                    chain=self._cover_view(voucher, signer, fresh=True)[0],
+                    also=keep_receipt,
+                )
+        return Served(result, receipt, receipt_signature, increment)
+
+    def _cover_view(self, voucher: Voucher, signer: str, fresh: bool = False) -> tuple[CoverView, bool]:
+        """The escrow's view for admitting `voucher`, and whether it came from the cache."""
+        key = (signer, voucher.collection_id)
+        now = time.monotonic()
+        if not fresh and self.cover_ttl > 0:
+            with self._guard:
+                held = self._views.get(key)
+            if held is not None and held[0] > now:
+                self.on_cover_read("cache")
+                return held[1], True
+        view = self.rails.collector.cover_view(voucher, signer)
+        self.on_cover_read("chain")
+        with self._guard:
+            if view.steady and self.cover_ttl > 0:
+                if len(self._views) >= _VIEW_MEMORY:
+                    self._views.clear()
+                self._views[key] = (now + self.cover_ttl, view)
+            else:
+                self._views.pop(key, None)
+        return view, False
 
     def runway(self, voucher: Voucher, refusal: VoucherNotCovered) -> dict[str, Any]:
         """What the payer has left on `voucher`'s collection when it was not covered (raw units):
@@ -259,33 +344,6 @@ class PaymentGate:
             "requests_left": max(refusal.cover - before, 0) // self.price,
             "collection_id": voucher.collection_id,
         }
-
-    # ── serving ──
-
-    def serve(self, pixels: list[int], admission: Admission) -> Served:
-        """Answer one admitted request and countersign it (the receipt is on disk when this returns)."""
-        voucher = admission.voucher
-        result = digits.infer(pixels)
-        receipt = ResponseReceipt(
-            payer=voucher.payer,
-            provider=self.provider,
-            token=voucher.token,
-            collection_id=voucher.collection_id,
-            request_index=voucher.request_count,
-            request_hash=digits.request_hash(pixels),
-            response_hash=result.response_hash,
-            units=1,
-        )
-        signature = self.receipts.sign(receipt)
-        self.store.record_receipt(
-            collection_id=receipt.collection_id,
-            request_index=receipt.request_index,
-            payer=receipt.payer,
-            request_hash=receipt.request_hash,
-            response_hash=receipt.response_hash,
-            signature=signature,
-        )
-        return Served(result, receipt, signature)
 
 
 class CollectionRunner:

@@ -33,6 +33,7 @@ from sqlalchemy import Column, Connection, Integer, LargeBinary, MetaData, Strin
 from sqlalchemy.dialects.sqlite import insert
 
 from computerails._sqlite import UINT64_DIGITS, UINT128_DIGITS, pad
+from computerails.receipts import ResponseReceipt
 from computerails.voucher_store import SqliteVoucherStore
 
 metadata = MetaData()
@@ -124,28 +125,19 @@ class AgentStore:
 
     # ── receipts ──
 
-    def record_receipt(
-        self,
-        *,
-        collection_id: str,
-        request_index: int,
-        payer: str,
-        request_hash: str,
-        response_hash: str,
-        signature: bytes,
-    ) -> None:
-        """Keep a signed receipt (committed when this returns)."""
+    @staticmethod
+    def insert_receipt(conn: Connection, receipt: ResponseReceipt, signature: bytes) -> None:
+        """Keep a signed receipt within the caller's transaction (the voucher's: one commit)."""
         row = {
-            "collection_id": collection_id,
-            "request_index": pad(request_index, UINT64_DIGITS),
-            "payer": payer,
-            "request_hash": request_hash,
-            "response_hash": response_hash,
+            "collection_id": receipt.collection_id,
+            "request_index": pad(receipt.request_index, UINT64_DIGITS),
+            "payer": receipt.payer,
+            "request_hash": receipt.request_hash,
+            "response_hash": receipt.response_hash,
             "signature": bytes(signature),
             "created_at": int(time.time()),
         }
-        with self.engine.begin() as conn:
-            conn.execute(insert(receipts).values(row).on_conflict_do_nothing())
+        conn.execute(insert(receipts).values(row).on_conflict_do_nothing())
 
     def receipt_count(self, collection_id: str | None = None) -> int:
         query = select(receipts.c.request_index)

@@ -39,8 +39,8 @@ def test_measure__tiny_run__latency_end_to_end_and_profile(result):
     for q in ("p50_ms", "p99_ms"):
         assert lat["added_ms"][q] == pytest.approx(lat["paid"][q] - lat["free"][q], abs=0.002)
     assert result["end_to_end"]["requests"] == 3 and result["end_to_end"]["per_s"] > 0
-    assert set(result["profile"]["ms_per_request"]) == {"decode", "admit", "serve", "infer"}
-    assert any("admit" in line for line in result["profile"]["cprofile_top"])
+    assert set(result["profile"]["ms_per_request"]) == {"decode", "paid", "infer"}
+    assert any("admit_and_serve" in line for line in result["profile"]["cprofile_top"])
     assert (
         result["sqlite_commit"]["n"] == 100 and result["sqlite_commit"]["p99_ms"] >= result["sqlite_commit"]["p50_ms"]
     )
