@@ -425,7 +425,8 @@ def markdown(result: dict[str, Any]) -> str:
         "and collection. Vouchers are pre-signed before each timed window, so the load generator's signing does "
         "not compete with the agent for the cores; the load generator, the agent and anvil share the machine "
         "(its CPU column: the generator's CPU seconds per wall second; near 1 it, not the agent, limits the row). "
-        "A paid request makes two durable SQLite commits (the voucher, the receipt); one such commit on this "
+        "A paid request makes one durable SQLite commit (the voucher and its receipt; concurrent requests share "
+        "one); one such commit on this "
         f"machine's disk during the run: p50 {result['sqlite_commit']['p50_ms']:.2f} ms, p99 "
         f"{result['sqlite_commit']['p99_ms']:.2f} ms; 1-minute load average before the run: "
         f"{result['load_average_1min_before']}.",

@@ -15,7 +15,9 @@ request count (a second process sharing the file cannot roll a collection back).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +45,31 @@ vouchers = Table(
 )
 
 
+@dataclass
+class _Pending:
+    """One save waiting for a group commit."""
+
+    row: dict[str, Any]
+    also: Callable[[Connection], object] | None
+    done: bool = False
+    error: BaseException | None = None
+
+
+def _save_statement() -> Any:
+    """The upsert :meth:`SqliteVoucherStore.save` runs, built once (its compiled form is cached,
+    so a save costs the write, not a new SQL expression per call): a voucher replaces the kept
+    one only with a higher request count."""
+    statement = insert(vouchers)
+    return statement.on_conflict_do_update(
+        index_elements=[vouchers.c.collection_id],
+        set_={c.name: statement.excluded[c.name] for c in vouchers.columns if c.name != "collection_id"},
+        where=statement.excluded.request_count > vouchers.c.request_count,
+    )
+
+
+_SAVE = _save_statement()
+
+
 class SqliteVoucherStore:
     """A :class:`~computerails.vouchers.VoucherStore` in one SQLite file (created if missing).
 
@@ -54,6 +81,12 @@ class SqliteVoucherStore:
         self.path = str(path)
         self.engine: Engine = durable_engine(self.path)
         metadata.create_all(self.engine)
+        # Group commit: writers of this process queue here (not in SQLite's busy handler, which
+        # sleeps milliseconds between retries); whoever finds no commit running writes everything
+        # queued so far in one transaction, so concurrent requests share one fsync.
+        self._queue: list[_Pending] = []
+        self._committing = False
+        self._turn = threading.Condition()
 
     def __repr__(self) -> str:
         return f"SqliteVoucherStore({self.path!r})"
@@ -68,10 +101,13 @@ class SqliteVoucherStore:
         """Keep `voucher` as its collection's latest in one committed transaction (a voucher with
         a request count not above the kept one's leaves the row as it was).
 
+        Concurrent saves share one commit (group commit): a save returns once the transaction
+        holding its voucher committed, or raises what made that transaction fail (then none of
+        its writes happened).
+
         Args:
             also: more writes for the same transaction (given its connection): they commit with
-                the voucher, or nothing does (the agent keeps its receipt this way, one commit
-                per request)."""
+                the voucher, or nothing does (the agent keeps its receipt this way)."""
         row = {
             "collection_id": voucher.collection_id,
             "provider": voucher.provider,
@@ -83,16 +119,30 @@ class SqliteVoucherStore:
             "metadata": voucher.metadata,
             "signature": bytes(signature),
         }
-        statement = insert(vouchers).values(row)
-        statement = statement.on_conflict_do_update(
-            index_elements=[vouchers.c.collection_id],
-            set_={name: statement.excluded[name] for name in row if name != "collection_id"},
-            where=statement.excluded.request_count > vouchers.c.request_count,
-        )
-        with self.engine.begin() as conn:  # commits on leaving, rolls back on any exception
-            conn.execute(statement)
-            if also is not None:
-                also(conn)
+        mine = _Pending(row, also)
+        with self._turn:
+            self._queue.append(mine)
+            while not mine.done and self._committing:
+                self._turn.wait()
+            if not mine.done:  # no commit running: this thread writes the queue
+                batch, self._queue, self._committing = self._queue, [], True
+        if not mine.done:
+            error: BaseException | None = None
+            try:
+                with self.engine.begin() as conn:  # commits on leaving, rolls back on any exception
+                    for pending in batch:
+                        conn.execute(_SAVE, pending.row)
+                        if pending.also is not None:
+                            pending.also(conn)
+            except BaseException as exc:  # the whole batch is rolled back: each of its writers hears it
+                error = exc
+            with self._turn:
+                for pending in batch:
+                    pending.done, pending.error = True, error
+                self._committing = False
+                self._turn.notify_all()
+        if mine.error is not None:
+            raise mine.error
 
     def close(self) -> None:
         """Close the file's connections."""

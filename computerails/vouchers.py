@@ -32,6 +32,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
+from functools import lru_cache
 from typing import Annotated, Any, ClassVar, Protocol
 
 from coincurve import PrivateKey, PublicKey
@@ -255,19 +256,28 @@ def recover_signer(digest: bytes, signature: bytes, what: str, fail: Callable[[s
     Raises:
         the error `fail` builds: wrong length, v not 27 or 28, high s, or no key recovers.
     """
+    found = _recover(digest, bytes(signature))
+    if isinstance(found, str):
+        raise fail(f"{what} {found}")
+    return found
+
+
+@lru_cache(maxsize=4_096)
+def _recover(digest: bytes, signature: bytes) -> bytes | str:
+    """The signer's 20 bytes, or what is wrong with the signature. Remembered: the agent's
+    paid path checks each voucher twice (its own admission, then the book's), and the curve
+    work is most of what a check costs."""
     if len(signature) != SIGNATURE_LENGTH:
-        raise fail(f"{what} signature is {len(signature)} bytes, expected 65")
+        return f"signature is {len(signature)} bytes, expected 65"
     v = signature[64]
     if v not in (27, 28):
-        raise fail(f"{what} signature v is {v}, expected 27 or 28")
+        return f"signature v is {v}, expected 27 or 28"
     if int.from_bytes(signature[32:64], "big") > SECP256K1_HALF_N:
-        raise fail(
-            f"{what} signature s is in the upper half of the curve order (a malleable twin; the escrow refuses it)"
-        )
+        return "signature s is in the upper half of the curve order (a malleable twin; the escrow refuses it)"
     try:
         public_key = PublicKey.from_signature_and_message(signature[:64] + bytes((v - 27,)), digest, hasher=None)
     except Exception as e:  # r or s zero or out of range: libsecp256k1 recovers nothing
-        raise fail(f"{what} signature recovers no key: {e}") from e
+        return f"signature recovers no key: {e}"
     return _address_from_public_key(public_key)
 
 
@@ -585,7 +595,10 @@ class VoucherBook:
         self._signers: dict[str, set[bytes]] = {}
         self.store = store
         self._latest: dict[str, tuple[Voucher, bytes]] = store.load(self.provider) if store is not None else {}
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # the book's maps
+        # One per collection, held from the checks until the voucher is kept: vouchers of
+        # different collections are written side by side (a store can commit them together).
+        self._collection_locks: dict[str, threading.Lock] = {}
         for payer, addresses in (signers or {}).items():
             for address in addresses:
                 self.authorize(payer, address)
@@ -661,14 +674,17 @@ class VoucherBook:
             )
         recovered = self.domain._recover_bytes(voucher, signature)
         with self._lock:
-            if recovered not in self._signers.get(voucher.payer, ()):
-                raise InvalidVoucherSignature(
-                    f"voucher is signed by {to_checksum_address(recovered)}, not a signer authorized for payer "
-                    f"{voucher.payer}",
-                    recovered=to_checksum_address(recovered),
-                    collection_id=collection,
-                )
-            kept = self._latest.get(collection)
+            serial = self._collection_locks.setdefault(collection, threading.Lock())
+        with serial:
+            with self._lock:
+                if recovered not in self._signers.get(voucher.payer, ()):
+                    raise InvalidVoucherSignature(
+                        f"voucher is signed by {to_checksum_address(recovered)}, not a signer authorized for payer "
+                        f"{voucher.payer}",
+                        recovered=to_checksum_address(recovered),
+                        collection_id=collection,
+                    )
+                kept = self._latest.get(collection)
             if kept is not None:
                 before = kept[0]
                 if (before.payer, before.token) != (voucher.payer, voucher.token):
@@ -691,5 +707,6 @@ class VoucherBook:
                 self.store.save(voucher, signature, also=also)  # type: ignore[call-arg]
             elif self.store is not None:
                 self.store.save(voucher, signature)  # durable before it is acknowledged
-            self._latest[collection] = (voucher, signature)
+            with self._lock:
+                self._latest[collection] = (voucher, signature)
         return voucher

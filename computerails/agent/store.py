@@ -84,6 +84,8 @@ outages = Table(
 )
 
 PENDING = "pending"
+#: Built once: a receipt's insert costs the write, not a new SQL expression per request.
+_KEEP_RECEIPT = insert(receipts).on_conflict_do_nothing()
 
 
 @dataclass(frozen=True)
@@ -137,7 +139,7 @@ class AgentStore:
             "signature": bytes(signature),
             "created_at": int(time.time()),
         }
-        conn.execute(insert(receipts).values(row).on_conflict_do_nothing())
+        conn.execute(_KEEP_RECEIPT, row)
 
     def receipt_count(self, collection_id: str | None = None) -> int:
         query = select(receipts.c.request_index)

@@ -5,6 +5,8 @@ the book), and full-width uint128/uint64 figures round-trip. Off chain: no anvil
 from __future__ import annotations
 
 import os
+import threading
+import time
 
 import pytest
 from eth_account import Account
@@ -141,3 +143,49 @@ def test_load__another_providers_rows__not_loaded(path):
     store.save(*_meter().next(1))
 
     assert store.load(TOKEN) == {}
+
+
+def test_group_commit__writers_queued_behind_a_commit__share_the_next_one(path):
+    store = SqliteVoucherStore(path)
+    book = VoucherBook(DOMAIN, PROVIDER, {PAYER: [PAYER]}, store=store)
+    commits = []
+    event.listen(store.engine, "commit", lambda _conn: commits.append(1))
+    inside, release = threading.Event(), threading.Event()
+
+    def slow(_conn):
+        inside.set()
+        release.wait(30)
+
+    first, *others = [_meter() for _ in range(4)]
+    leader = threading.Thread(target=lambda: book.accept(*first.next(5), also=slow))
+    leader.start()
+    assert inside.wait(30)
+    queued = [threading.Thread(target=lambda m=m: book.accept(*m.next(5))) for m in others]
+    for t in queued:
+        t.start()
+    while len(store._queue) < len(others):  # all three wait behind the open commit
+        time.sleep(0.001)
+
+    release.set()
+    for t in [leader, *queued]:
+        t.join(30)
+
+    assert len(commits) == 2  # the leader's, then one for the three queued behind it
+    kept = _book(path).collections()
+    assert set(kept) == {m.collection_id for m in (first, *others)}
+
+
+def test_group_commit__a_failing_write_in_the_batch__every_writer_of_it_raises_nothing_kept(path):
+    book = _book(path)
+    meter = _meter()
+
+    def fail(_conn):
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        book.accept(*meter.next(5), also=fail)
+
+    assert book.latest(meter.collection_id) is None
+    assert _book(path).latest(meter.collection_id) is None
+    book.accept(*meter.next(5))  # the next save goes through
+    assert _book(path).latest(meter.collection_id)[0].request_count == 2
