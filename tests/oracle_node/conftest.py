@@ -1,0 +1,137 @@
+"""The oracle node's probing suites run real processes on 127.0.0.1: an anvil with the protocol
+deployed (once per session, tests/support/anvil), provider agents started as subprocesses on free
+ports (tests/support/agent) and a stdlib stub server for the failures an agent never shows
+(stub_health.py), each stopped by its own pid."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from eth_account import Account
+
+import computerails
+from computerails.devnet import dev_key
+from computerails.rails import ComputeRails
+from tests.support.agent import PASSWORD, AgentProcess, write_config
+from tests.support.anvil import devnet_fixtures, free_port
+from tests.support.sdk import FIRST_STAKE, PROVIDER
+
+#: A key no provider registered: an agent started with it answers for the wrong address.
+STRANGER = 8
+#: Providers registered for one test each (the directory's cases).
+SPARE_PROVIDERS = (9, 10, 11, 12, 13)
+STUB = Path(__file__).with_name("stub_health.py")
+READY_TIMEOUT = 30.0
+
+anvil, deployment_file, w3 = devnet_fixtures()  # session scope: one node per xdist worker
+
+
+@pytest.fixture(scope="session")
+def connect(anvil, deployment_file):
+    def _connect(index: int | None = None) -> ComputeRails:
+        return computerails.connect(
+            anvil.url, deployment=deployment_file, account=dev_key(index) if index is not None else None
+        )
+
+    return _connect
+
+
+@pytest.fixture(scope="session")
+def register(connect):
+    """register(index, metadata_uri) -> the provider's connection, registered with stake."""
+
+    def _register(index: int, metadata_uri: str) -> ComputeRails:
+        rails = connect(index)
+        token = rails.erc20(rails.deployment.staking_token)
+        rails.send(token.functions.mint(rails.address, int(FIRST_STAKE * 10**18)), "mint")
+        rails.provider.register(metadata_uri, FIRST_STAKE)
+        return rails
+
+    return _register
+
+
+@pytest.fixture(scope="session")
+def make_agent(anvil, deployment_file, tmp_path_factory):
+    """make_agent(index) -> an AgentProcess (not started) signing with dev key `index`, with its
+    own data folder; every agent still running at the end of the session is killed by its pid."""
+    agents: list[AgentProcess] = []
+
+    def _make(index: int) -> AgentProcess:
+        folder = tmp_path_factory.mktemp("agent")
+        keyfile = Account.encrypt(dev_key(index), PASSWORD, kdf="pbkdf2", iterations=1_000)
+        (folder / "key.json").write_text(json.dumps(keyfile))
+        (folder / "password").write_text(PASSWORD + "\n")
+        values = {
+            "rpc_url": anvil.url,
+            "deployment": str(deployment_file),
+            "keystore": str(folder / "key.json"),
+            "password_file": str(folder / "password"),
+            "data_dir": str(folder / "data"),
+            "price": "0.01",
+            "native_price": "1",
+            "collect_interval": 0,
+        }
+        agent = AgentProcess(write_config(folder / "agent.toml", **values), folder)
+        agents.append(agent)
+        return agent
+
+    yield _make
+    for agent in agents:
+        if agent.running():
+            agent.kill()
+
+
+@pytest.fixture(scope="session")
+def provider_agent(make_agent, register):
+    """The registered provider's own agent, running; its metadata URI is the agent's URL."""
+    agent = make_agent(PROVIDER)
+    rails = register(PROVIDER, agent.url)
+    agent.start()
+    return rails, agent
+
+
+@pytest.fixture(scope="session")
+def impostor(make_agent, register):
+    """A registered provider whose URL serves an agent holding another key (a proxy or a
+    stand-in): (the provider's connection, the agent)."""
+    agent = make_agent(STRANGER)
+    rails = register(SPARE_PROVIDERS[0], agent.url)
+    agent.start()
+    return rails, agent
+
+
+@pytest.fixture(scope="session")
+def stub(tmp_path_factory) -> Iterator[str]:
+    """The stub health server's base URL; a path prefix picks its behaviour (stub_health.py)."""
+    port = free_port()
+    log = (tmp_path_factory.mktemp("stub") / "stub.log").open("wb")
+    process = subprocess.Popen(
+        [sys.executable, str(STUB), str(port), dev_key(PROVIDER)], stdout=log, stderr=subprocess.STDOUT
+    )
+    deadline = time.monotonic() + READY_TIMEOUT
+    while not _listening(port):
+        assert process.poll() is None and time.monotonic() < deadline, "the stub did not start"
+        time.sleep(0.05)  # readiness polling
+    yield f"http://127.0.0.1:{port}"
+    process.kill()
+    process.wait(timeout=30)
+    log.close()
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def run(coroutine: Any) -> Any:
+    """Run one coroutine to its end (the suites have no async test plugin)."""
+    return asyncio.run(coroutine)
