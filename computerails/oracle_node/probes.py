@@ -398,6 +398,15 @@ class ProbeLog:
         with self.engine.connect() as conn:
             return [(r.scheduled_at, None if r.reason is None else ProbeReason(r.reason)) for r in conn.execute(query)]
 
+    def forget(self, before_epoch: int) -> int:
+        """Delete the slots of epochs before `before_epoch` (their reports' window has closed).
+
+        Returns:
+            How many slots were deleted.
+        """
+        with self.engine.begin() as conn:
+            return int(conn.execute(probes.delete().where(probes.c.epoch < before_epoch)).rowcount)
+
     # ── the provider directory (DirectoryStore) ──
 
     def load_directory(self) -> tuple[dict[str, ProviderEntry], int | None]:
@@ -463,7 +472,9 @@ class Prober:
         probes_per_epoch: slots per provider and epoch.
         probe_timeout: seconds one probe may take.
         max_lateness: a slot is probed up to this many seconds after its time; later it counts as
-            missed by the node (it was not running).
+            missed by the node (it was not running). A few times the loop's interval plus
+            `probe_timeout`: a busy loop must not miss slots, a node back from a crash must not
+            probe a provider long after the moment it was due.
         concurrency: probes in flight at most.
         client: the HTTP client (default: one owned by the prober, closed by :meth:`aclose`).
     """
@@ -516,6 +527,7 @@ class Prober:
             How many slots were new.
         """
         added = 0
+        self._planned = {key for key in self._planned if key[0] >= epoch.number - 1}  # older epochs are done
         for entry in self.directory.providers():
             key = (epoch.number, entry.address)
             if key in self._planned:

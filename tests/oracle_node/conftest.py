@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ from tests.support.sdk import FIRST_STAKE, PROVIDER
 STRANGER = 8
 #: Providers registered for one test each (the directory's cases).
 SPARE_PROVIDERS = (9, 10, 11, 12, 13)
+DOOMED = 16  # its agent is killed
 STUB = Path(__file__).with_name("stub_health.py")
 READY_TIMEOUT = 30.0
 
@@ -91,22 +93,34 @@ def make_agent(anvil, deployment_file, tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def provider_agent(make_agent, register):
-    """The registered provider's own agent, running; its metadata URI is the agent's URL."""
-    agent = make_agent(PROVIDER)
-    rails = register(PROVIDER, agent.url)
-    agent.start()
-    return rails, agent
+def agents(make_agent, register) -> dict[str, tuple[ComputeRails, AgentProcess]]:
+    """The agents the suite probes, registered at their URLs and started side by side (each
+    start waits for the agent's imports and its node): name -> (the provider's connection, the
+    agent).
+
+    - ``own``: the registered provider's own agent;
+    - ``impostor``: a registered provider whose URL serves an agent holding another key (a
+      proxy or a stand-in);
+    - ``doomed``: a provider's own agent, for the test that kills it.
+    """
+    plan = {"own": (PROVIDER, PROVIDER), "impostor": (SPARE_PROVIDERS[0], STRANGER), "doomed": (DOOMED, DOOMED)}
+    started = {}
+    for name, (provider, key) in plan.items():
+        agent = make_agent(key)
+        started[name] = (register(provider, agent.url), agent)
+    with ThreadPoolExecutor(len(started)) as pool:
+        list(pool.map(lambda pair: pair[1].start(), started.values()))
+    return started
 
 
 @pytest.fixture(scope="session")
-def impostor(make_agent, register):
-    """A registered provider whose URL serves an agent holding another key (a proxy or a
-    stand-in): (the provider's connection, the agent)."""
-    agent = make_agent(STRANGER)
-    rails = register(SPARE_PROVIDERS[0], agent.url)
-    agent.start()
-    return rails, agent
+def provider_agent(agents):
+    return agents["own"]
+
+
+@pytest.fixture(scope="session")
+def impostor(agents):
+    return agents["impostor"]
 
 
 @pytest.fixture(scope="session")

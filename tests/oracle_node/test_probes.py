@@ -146,10 +146,8 @@ def test_probe__right_key_for_another_provider_address__down(provider_agent):
     assert result.reason is ProbeReason.WRONG_SIGNER
 
 
-def test_probe__agent_killed__connection_refused(make_agent, register):
-    agent = make_agent(SPARE_PROVIDERS[1])
-    rails = register(SPARE_PROVIDERS[1], agent.url)
-    agent.start()
+def test_probe__agent_killed__connection_refused(agents):
+    rails, agent = agents["doomed"]
     assert probe_once(agent.url, rails.address, rails.chain_id).up
 
     agent.kill()  # SIGKILL by its pid
@@ -244,6 +242,16 @@ def test_probe_log__uptime_bps__up_share_or_abstain(tmp_path, ups, downs, min_pr
         log.record(Slot(t, 3, TARGET), ProbeResult(up, ProbeReason.UP if up else ProbeReason.REFUSED, 0.0), t)
     assert log.uptime_bps(3, TARGET, min_probes) == expected
     assert log.uptime_bps(4, TARGET, 0) is None  # another epoch: nothing
+
+
+def test_probe_log__forget__drops_older_epochs_only(tmp_path):
+    log = ProbeLog(tmp_path / "probes.sqlite")
+    for epoch in (5, 6, 7):
+        log.plan(epoch, TARGET, [epoch * 100, epoch * 100 + 1])
+
+    assert log.forget(7) == 4
+
+    assert set(log.counts(7)) == {TARGET} and log.counts(6) == {} and log.counts(5) == {}
 
 
 # ───────────────────────── the prober ─────────────────────────
