@@ -101,7 +101,9 @@ class ProviderDirectory:
         cursor = None
         if store is not None:
             self._entries, cursor = store.load_directory()
-        self.next_block: int = cursor if cursor is not None else (start_block or rails.deployment.deploy_block)
+        if cursor is None:
+            cursor = start_block if start_block is not None else rails.deployment.deploy_block
+        self.next_block: int = cursor
 
     def refresh(self, from_block: int | None = None) -> int:
         """Read registrations and URI changes from `from_block` (default: where the last call
