@@ -767,3 +767,19 @@ class AgentStateMismatch(ComputeRailsError):
         self.field = field
         self.expected = expected
         self.actual = actual
+
+
+class GossipRefused(ComputeRailsError):
+    """An oracle node refused a gossip message: the HTTP status it answers with and why.
+
+    Attributes:
+        status: 400 (stale, malformed or for another network), 403 (not signed by a current
+            oracle other than the receiver), 409 (seen before: a replay).
+        reason: a short machine-readable reason (``not_member``, ``bad_signature``, ``stale``,
+            ``replay``, ``other_network``, ``malformed``).
+    """
+
+    def __init__(self, status: int, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.reason = reason

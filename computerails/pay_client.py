@@ -25,7 +25,6 @@ reason and, for an escrow that falls short, the runway).
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 from collections.abc import Generator, Iterable
 from pathlib import Path
@@ -34,6 +33,7 @@ from typing import Any
 import httpx
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from computerails._sqlite import UINT64_DIGITS, UINT128_DIGITS, DurableSqlite, pad
 from computerails.addresses import parse_address
 from computerails.agent.payment import SCHEME, VOUCHER_HEADER, encode_voucher_header
 from computerails.errors import InvalidReceipt, PaymentRefused, PaymentRejected
@@ -78,8 +78,6 @@ CREATE TABLE IF NOT EXISTS meters (
     PRIMARY KEY (chain_id, escrow, token, provider, payer)
 )
 """
-_VALUE_DIGITS = 39
-_COUNT_DIGITS = 20
 
 
 class MeterStore:
@@ -87,14 +85,9 @@ class MeterStore:
     (WAL, ``synchronous=FULL``: a figure written is on disk when :meth:`save` returns)."""
 
     def __init__(self, path: str | Path) -> None:
-        path = Path(path).expanduser()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.path = path
-        self._conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=FULL")
-        self._conn.execute(_SCHEMA)
-        self._lock = threading.Lock()
+        self._file = DurableSqlite(path, _SCHEMA)
+        self.path = self._file.path
+        self._conn, self._lock = self._file.connection, self._file.lock
 
     def load(self, key: tuple[int, str, str, str, str]) -> tuple[str, int, int] | None:
         """(collection id, value aggregate, request count), or None for a new collection."""
@@ -115,23 +108,17 @@ class MeterStore:
             voucher.provider,
             voucher.payer,
             voucher.collection_id,
-            str(voucher.value_aggregate).zfill(_VALUE_DIGITS),
-            str(voucher.request_count).zfill(_COUNT_DIGITS),
+            pad(voucher.value_aggregate, UINT128_DIGITS),
+            pad(voucher.request_count, UINT64_DIGITS),
         )
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                self._conn.execute(
-                    "INSERT INTO meters VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
-                    "ON CONFLICT (chain_id, escrow, token, provider, payer) DO UPDATE SET "
-                    "collection_id=excluded.collection_id, value_aggregate=excluded.value_aggregate, "
-                    "request_count=excluded.request_count WHERE excluded.request_count > meters.request_count",
-                    row,
-                )
-                self._conn.execute("COMMIT")
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
+        with self._file.transaction() as db:
+            db.execute(
+                "INSERT INTO meters VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (chain_id, escrow, token, provider, payer) DO UPDATE SET "
+                "collection_id=excluded.collection_id, value_aggregate=excluded.value_aggregate, "
+                "request_count=excluded.request_count WHERE excluded.request_count > meters.request_count",
+                row,
+            )
 
     def spent(self) -> dict[str, int]:
         """Provider -> the value aggregate signed to it (raw units, all tokens and collections)."""
@@ -143,8 +130,7 @@ class MeterStore:
         return out
 
     def close(self) -> None:
-        with self._lock:
-            self._conn.close()
+        self._file.close()
 
 
 class PayingAuth(httpx.Auth):

@@ -3,8 +3,9 @@ written in one transaction per accepted voucher, so a voucher acknowledged is ne
 by a crash or a restart, and a crash before the commit leaves the previous voucher whole.
 
 SQLAlchemy Core over the standard library's sqlite3. The database runs in WAL mode with
-``synchronous=FULL``: a commit is on disk when :meth:`SqliteVoucherStore.save` returns, which is
-when :class:`~computerails.vouchers.VoucherBook` acknowledges the voucher.
+``synchronous=FULL`` (:func:`computerails._sqlite.durable_engine`): a commit is on disk when
+:meth:`SqliteVoucherStore.save` returns, which is when :class:`~computerails.vouchers.VoucherBook`
+acknowledges the voucher.
 
 SQLite integers are signed 64-bit, narrower than a voucher's uint128 value and uint64 count and
 timestamp, so those are stored as zero-padded decimal text: text order is then numeric order,
@@ -17,24 +18,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import (
-    Column,
-    Engine,
-    LargeBinary,
-    MetaData,
-    String,
-    Table,
-    create_engine,
-    event,
-    select,
-)
+from sqlalchemy import Column, Engine, LargeBinary, MetaData, String, Table, select
 from sqlalchemy.dialects.sqlite import insert
 
+from computerails._sqlite import UINT64_DIGITS, UINT128_DIGITS, durable_engine, pad
 from computerails.vouchers import Voucher
-
-#: Widths of the zero-padded decimal columns: digits of 2**128 - 1 and 2**64 - 1.
-_UINT128_DIGITS = 39
-_UINT64_DIGITS = 20
 
 metadata = MetaData()
 
@@ -46,16 +34,12 @@ vouchers = Table(
     Column("provider", String(42), nullable=False, index=True),
     Column("payer", String(42), nullable=False),
     Column("token", String(42), nullable=False),
-    Column("value_aggregate", String(_UINT128_DIGITS), nullable=False),
-    Column("request_count", String(_UINT64_DIGITS), nullable=False),
-    Column("timestamp", String(_UINT64_DIGITS), nullable=False),
+    Column("value_aggregate", String(UINT128_DIGITS), nullable=False),
+    Column("request_count", String(UINT64_DIGITS), nullable=False),
+    Column("timestamp", String(UINT64_DIGITS), nullable=False),
     Column("metadata", String(66), nullable=False),
     Column("signature", LargeBinary(65), nullable=False),
 )
-
-
-def _pad(value: int, digits: int) -> str:
-    return str(value).zfill(digits)
 
 
 class SqliteVoucherStore:
@@ -67,9 +51,7 @@ class SqliteVoucherStore:
 
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
-        url = "sqlite://" if self.path == ":memory:" else f"sqlite:///{Path(self.path).expanduser()}"
-        self.engine: Engine = create_engine(url)
-        event.listen(self.engine, "connect", _durable)
+        self.engine: Engine = durable_engine(self.path)
         metadata.create_all(self.engine)
 
     def __repr__(self) -> str:
@@ -89,9 +71,9 @@ class SqliteVoucherStore:
             "provider": voucher.provider,
             "payer": voucher.payer,
             "token": voucher.token,
-            "value_aggregate": _pad(voucher.value_aggregate, _UINT128_DIGITS),
-            "request_count": _pad(voucher.request_count, _UINT64_DIGITS),
-            "timestamp": _pad(voucher.timestamp, _UINT64_DIGITS),
+            "value_aggregate": pad(voucher.value_aggregate, UINT128_DIGITS),
+            "request_count": pad(voucher.request_count, UINT64_DIGITS),
+            "timestamp": pad(voucher.timestamp, UINT64_DIGITS),
             "metadata": voucher.metadata,
             "signature": bytes(signature),
         }
@@ -107,14 +89,6 @@ class SqliteVoucherStore:
     def close(self) -> None:
         """Close the file's connections."""
         self.engine.dispose()
-
-
-def _durable(dbapi_connection: Any, _record: Any) -> None:
-    """WAL journal, and a commit reaches the disk before it returns."""
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=FULL")
-    cursor.close()
 
 
 def _voucher(row: Any) -> Voucher:

@@ -30,10 +30,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, MutableMapping, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -69,6 +68,7 @@ from computerails.health import health_message
 from computerails.health import verify_health as verify_health  # re-exported: tests and callers import it from here
 from computerails.models import digits
 from computerails.rails import ComputeRails, connect
+from computerails.service.limits import BodyLimits
 from computerails.types import to_raw
 
 log = logging.getLogger("computerails.agent")
@@ -148,81 +148,6 @@ def get_agent(request: Request) -> Agent:
 
 
 AgentDep = Annotated[Agent, Depends(get_agent)]
-
-# ───────────────────────── body limits ─────────────────────────
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
-
-
-class _BodyRefused(Exception):
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-
-
-class BodyLimits:
-    """ASGI middleware: 413 for a body over `max_bytes` (by ``Content-Length``, else while it
-    streams in), 408 when a body does not arrive within `timeout` seconds (slow clients)."""
-
-    def __init__(self, app: ASGIApp, *, max_bytes: int, timeout: float, metrics: AgentMetrics) -> None:
-        self.app = app
-        self.max_bytes = max_bytes
-        self.timeout = timeout
-        self.metrics = metrics
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        for name, value in scope.get("headers", []):
-            if name == b"content-length":
-                try:
-                    declared = int(value)
-                except ValueError:
-                    await self._refuse(send, 400, "Content-Length is not a number")
-                    return
-                if declared > self.max_bytes:
-                    await self._refuse(send, 413, f"body of {declared} bytes exceeds the limit of {self.max_bytes}")
-                    return
-        received = 0
-        started = False
-
-        async def limited_receive() -> Message:
-            nonlocal received
-            try:
-                message = await asyncio.wait_for(receive(), self.timeout)
-            except asyncio.TimeoutError:
-                raise _BodyRefused(408, f"the body did not arrive within {self.timeout} s") from None
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    raise _BodyRefused(413, f"body exceeds the limit of {self.max_bytes} bytes")
-            return message
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
-        try:
-            await self.app(scope, limited_receive, tracking_send)
-        except _BodyRefused as exc:
-            if started:
-                raise
-            await self._refuse(send, exc.status, str(exc))
-
-    async def _refuse(self, send: Send, status: int, message: str) -> None:
-        self.metrics.requests.labels("too_large" if status == 413 else "invalid").inc()
-        body = json.dumps({"error": message}).encode()
-        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-        await send({"type": "http.response.start", "status": status, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
-
 
 # ───────────────────────── the app ─────────────────────────
 
@@ -310,7 +235,7 @@ def create_app(
         BodyLimits,
         max_bytes=settings.max_body_bytes,
         timeout=settings.request_timeout,
-        metrics=agent.metrics,
+        on_refuse=lambda status: agent.metrics.requests.labels("too_large" if status == 413 else "invalid").inc(),
     )
 
     @app.exception_handler(Exception)

@@ -64,6 +64,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 import computerails
 from computerails import workloads
+from computerails._sqlite import DurableSqlite
 from computerails.agent.results import ResultStore
 from computerails.content import digest_of
 from computerails.errors import (
@@ -354,13 +355,9 @@ class JobJournal:
     """
 
     def __init__(self, path: str | Path, identity: Mapping[str, str]) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
-        self._lock = threading.RLock()
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.executescript(SCHEMA)
+        self._file = DurableSqlite(path, SCHEMA, timeout=30)
+        self.path = self._file.path
+        self._db, self._lock = self._file.connection, self._file.lock
         with self.transaction() as db:
             for key, value in identity.items():
                 row = db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
@@ -370,20 +367,13 @@ class JobJournal:
                     raise AgentStateMismatch(str(self.path), key, row[0], value)
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        self._file.close()
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """``BEGIN IMMEDIATE`` .. ``COMMIT`` (``ROLLBACK`` on error), under the lock."""
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+        with self._file.transaction() as db:
+            yield db
 
     # ── meta ──
     def get_meta(self, key: str) -> str | None:

@@ -31,8 +31,6 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from web3.exceptions import TimeExhausted, TransactionNotFound, Web3RPCError
-
 from computerails.agent.metrics import AgentMetrics
 from computerails.agent.store import AgentStore, JournalEntry, Payment
 from computerails.collector import CollectionPolicy
@@ -40,6 +38,7 @@ from computerails.errors import InvalidVoucher, StaleVoucher, VoucherNotCovered
 from computerails.models import digits
 from computerails.rails import ComputeRails
 from computerails.receipts import ReceiptSigner, ResponseReceipt
+from computerails.service import journal
 from computerails.types import TokenInfo, from_raw
 from computerails.vouchers import VOUCHER_FIELDS, Voucher, VoucherBook, signed_from_json, signed_to_json
 
@@ -366,56 +365,21 @@ class CollectionRunner:
 
     def _settle(self, entry: JournalEntry) -> list[Payment] | None:
         """Record `entry`'s outcome; None while it is still unresolved."""
-        w3 = self.rails.w3
-        receipt = self._receipt(entry.tx_hash)
+        receipt = journal.resolve(
+            self.rails.w3, entry.tx_hash, entry.raw, timeout=self.receipt_timeout, what="collection"
+        )
         if receipt is None:
-            try:
-                w3.eth.get_transaction(entry.tx_hash)  # type: ignore[arg-type]
-            except TransactionNotFound:
-                if not self._rebroadcast(entry):
-                    self._record(entry, "dropped", 0, [])
-                    return []
-            try:
-                receipt = w3.eth.wait_for_transaction_receipt(
-                    entry.tx_hash,  # type: ignore[arg-type]
-                    timeout=self.receipt_timeout,
-                    poll_latency=0.05,
-                )
-            except TimeExhausted:
-                log.warning("collection %s still unmined after %ss", entry.tx_hash, self.receipt_timeout)
-                return None
+            return None
+        if receipt == journal.DROPPED:
+            self._record(entry, "dropped", 0, [])
+            return []
         status = "mined" if receipt["status"] == 1 else "reverted"
-        gas_cost = int(receipt["gasUsed"]) * int(receipt.get("effectiveGasPrice", 0))
         payments = [
             Payment("0x" + bytes(e["collectionId"]).hex(), int(e["gross"]), int(e["collected"]))
             for e in self.rails.abi["MeteredEscrow"].events["VoucherCollected"].logs(receipt, self.escrow)
         ]
-        self._record(entry, status, gas_cost, payments)
+        self._record(entry, status, journal.gas_cost(receipt), payments)
         return payments
-
-    def _receipt(self, tx_hash: str) -> Any:
-        try:
-            return self.rails.w3.eth.get_transaction_receipt(tx_hash)  # type: ignore[arg-type]
-        except TransactionNotFound:
-            return None
-
-    def _rebroadcast(self, entry: JournalEntry) -> bool:
-        """Broadcast the journalled bytes again (the node forgot them, or they were never sent).
-
-        Returns:
-            False when their nonce is used by another transaction: this one can never be mined.
-        """
-        try:
-            self.rails.w3.eth.send_raw_transaction(entry.raw)
-        except Web3RPCError as exc:
-            message = str(exc).lower()
-            if "nonce too low" in message and self._receipt(entry.tx_hash) is None:
-                log.warning("collection %s dropped: its nonce %d is used", entry.tx_hash, entry.nonce)
-                return False
-            if "already known" not in message and "nonce too low" not in message:
-                raise
-        log.info("collection %s broadcast again from the journal", entry.tx_hash)
-        return True
 
     def _record(self, entry: JournalEntry, status: str, gas_cost: int, payments: list[Payment]) -> None:
         if not self.store.journal_outcome(entry.tx_hash, status, gas_cost, payments):

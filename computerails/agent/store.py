@@ -19,7 +19,7 @@ per write (a write that returned is on disk).
   housekeeping's heartbeat tolerance), from which it estimates an epoch's downtime.
 
 Amounts and counts wider than SQLite's signed 64-bit integers are zero-padded decimal text, as in
-the voucher store.
+the voucher store (:mod:`computerails._sqlite`).
 """
 
 from __future__ import annotations
@@ -32,10 +32,8 @@ from pathlib import Path
 from sqlalchemy import Column, Connection, Integer, LargeBinary, MetaData, String, Table, Text, select, update
 from sqlalchemy.dialects.sqlite import insert
 
+from computerails._sqlite import UINT64_DIGITS, UINT128_DIGITS, pad
 from computerails.voucher_store import SqliteVoucherStore
-
-_UINT128_DIGITS = 39
-_UINT64_DIGITS = 20
 
 metadata = MetaData()
 
@@ -43,7 +41,7 @@ receipts = Table(
     "receipts",
     metadata,
     Column("collection_id", String(66), primary_key=True),
-    Column("request_index", String(_UINT64_DIGITS), primary_key=True),
+    Column("request_index", String(UINT64_DIGITS), primary_key=True),
     Column("payer", String(42), nullable=False),
     Column("request_hash", String(66), nullable=False),
     Column("response_hash", String(66), nullable=False),
@@ -55,7 +53,7 @@ collected = Table(
     "collected",
     metadata,
     Column("collection_id", String(66), primary_key=True),
-    Column("collected", String(_UINT128_DIGITS), nullable=False),
+    Column("collected", String(UINT128_DIGITS), nullable=False),
 )
 
 collections = Table(
@@ -66,7 +64,7 @@ collections = Table(
     Column("raw", LargeBinary, nullable=False),  # the signed transaction, to broadcast again after a crash
     Column("status", String(16), nullable=False, index=True),  # pending | mined | reverted | dropped
     Column("created_at", Integer, nullable=False),
-    Column("gas_cost", String(_UINT128_DIGITS)),  # wei: gasUsed × effectiveGasPrice
+    Column("gas_cost", String(UINT128_DIGITS)),  # wei: gasUsed × effectiveGasPrice
     Column("outcome", Text),  # JSON: [{"collection_id", "gross", "collected"}] paid by the transaction
 )
 
@@ -139,7 +137,7 @@ class AgentStore:
         """Keep a signed receipt (committed when this returns)."""
         row = {
             "collection_id": collection_id,
-            "request_index": str(request_index).zfill(_UINT64_DIGITS),
+            "request_index": pad(request_index, UINT64_DIGITS),
             "payer": payer,
             "request_hash": request_hash,
             "response_hash": response_hash,
@@ -208,7 +206,7 @@ class AgentStore:
             done = conn.execute(
                 update(collections)
                 .where(collections.c.tx_hash == tx_hash, collections.c.status == PENDING)
-                .values(status=status, gas_cost=str(gas_cost).zfill(_UINT128_DIGITS), outcome=json.dumps(outcome))
+                .values(status=status, gas_cost=pad(gas_cost, UINT128_DIGITS), outcome=json.dumps(outcome))
             )
             if done.rowcount == 0:
                 return False
@@ -251,7 +249,7 @@ class AgentStore:
 
 
 def _raise_collected(conn: Connection, collection_id: str, value: int) -> None:
-    statement = insert(collected).values(collection_id=collection_id, collected=str(value).zfill(_UINT128_DIGITS))
+    statement = insert(collected).values(collection_id=collection_id, collected=pad(value, UINT128_DIGITS))
     statement = statement.on_conflict_do_update(
         index_elements=[collected.c.collection_id],
         set_={"collected": statement.excluded.collected},

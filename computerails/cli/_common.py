@@ -114,6 +114,29 @@ class Settings:
         except (KeyError, TypeError) as exc:
             raise CliError(f"keystore {path} is damaged: {type(exc).__name__} {exc}") from None
 
+    def address(self) -> str:
+        """The account's address without unlocking it where possible: a keystore's own
+        ``address`` field (V3 keystores, Ape's included, carry it in clear), the key of
+        --private-key-env; a keystore without the field is decrypted.
+
+        Raises:
+            CliError: no account given, or its keystore cannot be read.
+        """
+        path = self._keystore_path()
+        if path is not None and not self.private_key_env:
+            try:
+                keyfile = json.loads(path.read_text())
+            except (OSError, json.JSONDecodeError) as exc:
+                raise CliError(f"cannot read keystore {path}: {exc}") from None
+            stored = keyfile.get("address") if isinstance(keyfile, dict) else None
+            if isinstance(stored, str):
+                try:
+                    return parse_address(stored if stored.startswith("0x") else "0x" + stored, "keystore")
+                except InvalidAddress as exc:
+                    raise CliError(f"{path}: {exc}") from None
+        address: str = Account.from_key(self._key()).address
+        return address
+
     def _keystore_path(self) -> Path | None:
         if self.keystore:
             return Path(self.keystore).expanduser()

@@ -78,3 +78,12 @@ def _key(env: str | None) -> LocalAccount:
     except (ValueError, TypeError):
         raise CliError(f"environment variable {env} does not hold a private key (32 bytes of hex)") from None
     return imported
+
+
+@account.command("address")
+@click.pass_obj
+def account_address(s: Settings) -> None:
+    """Print the address of --keystore FILE or --account NAME (read from the keystore, no
+    password needed), e.g. for ``--provider "$(computerails --keystore provider.json account address)"``."""
+    address = s.address()
+    s.out({"address": address}, lambda: click.echo(address))

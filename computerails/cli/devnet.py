@@ -23,13 +23,14 @@ def devnet() -> None:
 
 
 @devnet.command("fund")
-@click.argument("address", type=ADDRESS)
+@click.argument("address", type=ADDRESS, required=False)
 @click.option("--usd", default="10000", show_default=True, help="Payment tokens (the deployment's first) to mint.")
 @click.option("--stake", default="10000", show_default=True, help="Staking tokens to mint.")
 @click.option("--eth", default="10", show_default=True, help="Ether to add (gas).")
 @click.pass_obj
-def devnet_fund(s: Settings, address: str, usd: str, stake: str, eth: str) -> None:
-    """Mint the devnet's test tokens to ADDRESS and give it ether.
+def devnet_fund(s: Settings, address: str | None, usd: str, stake: str, eth: str) -> None:
+    """Mint the devnet's test tokens to ADDRESS (default: the --keystore or --account given,
+    read without its password) and give it ether.
 
     The test tokens' open mint() is called from the dev mnemonic's account 0; ether comes from
     anvil_setBalance. Refused on any chain that is not a devnet or whose tokens are not the
@@ -41,6 +42,10 @@ def devnet_fund(s: Settings, address: str, usd: str, stake: str, eth: str) -> No
         if value < 0:
             raise CliError(f"{option} must not be negative, got {text}")
         amounts[option] = value
+    if address is None:
+        if not (s.keystore or s.account or s.private_key_env):
+            raise CliError("give ADDRESS, or the account to fund with --keystore FILE or --account NAME")
+        address = s.address()
     result = fund(s.rpc, s.deployment, address, usd=amounts["--usd"], stake=amounts["--stake"], eth=amounts["--eth"])
     data = {
         "address": result.address,

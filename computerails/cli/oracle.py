@@ -31,6 +31,27 @@ def oracle() -> None:
     """Sign and relay attestations and uptime reports."""
 
 
+@oracle.command("serve")
+@click.option(
+    "--config",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The node's TOML settings (COMPUTERAILS_ORACLE_* variables override it).",
+)
+def oracle_serve(config: Path) -> None:
+    """Run an oracle node: probes providers, checks jobs and receipts, agrees on signatures
+    with its peers and transmits (docs/ORACLE_NETWORK.md).
+
+    The node reads its node, deployment and keystore from the settings file, not from the
+    global options. It stops gracefully on SIGTERM or Ctrl-C."""
+    from computerails.oracle_node.config import load_settings
+    from computerails.oracle_node.serve import serve
+    from computerails.service.serving import configure_logging
+
+    configure_logging()
+    serve(load_settings(config))
+
+
 @oracle.command("sign")
 @click.option("--job", "job_id", type=JOB_ID, help="Sign a compute attestation for this job.")
 @click.option("--success/--failure", default=True, help="Whether the result checked out.")

@@ -25,7 +25,8 @@ from computerails.cli._ui import (
     when,
 )
 from computerails.collector import CollectOutcome
-from computerails.types import JobStatus, to_raw
+from computerails.rails import ComputeRails
+from computerails.types import JobStatus, Payout, to_raw
 from computerails.vouchers import signed_from_json
 
 
@@ -120,14 +121,15 @@ def provider_leave(s: Settings) -> None:
 @provider.command("claim")
 @click.pass_obj
 def provider_claim(s: Settings) -> None:
-    """Withdraw everything claimable (payments and slash proceeds)."""
+    """Withdraw everything claimable: job payments and slash proceeds, and the MeteredEscrow's
+    collected vouchers (what the provider agent earned per request)."""
     rails = s.rails()
     if s.as_json:
-        payouts = rails.provider.claim_rewards()
+        payouts = _claim_everything(rails)
     else:
         with Progress(console=console, transient=True) as progress:
             progress.add_task("Claiming rewards", total=None)
-            payouts = rails.provider.claim_rewards()
+            payouts = _claim_everything(rails)
 
     def human() -> None:
         if not payouts:
@@ -143,6 +145,17 @@ def provider_claim(s: Settings) -> None:
         console.print(table)
 
     s.out(payouts, human)
+
+
+def _claim_everything(rails: ComputeRails) -> list[Payout]:
+    """The provider's claims from the job escrow and the staking contract, then from the
+    MeteredEscrow per payment token (a deployment from before it has none)."""
+    payouts = rails.provider.claim_rewards()
+    if rails.deployment.contracts.get("MeteredEscrow"):
+        for token in rails.views.payment_tokens():
+            if rails.collector.claimable(token.address) > 0:
+                payouts.append(rails.collector.claim(token.address))
+    return payouts
 
 
 @provider.command("jobs")

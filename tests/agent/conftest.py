@@ -13,7 +13,7 @@ from eth_account import Account
 
 import computerails
 from computerails.devnet import dev_key
-from tests.support.agent import PASSWORD, AgentProcess, write_config
+from tests.support.agent import PASSWORD, AgentProcess, mint, write_config
 from tests.support.anvil import devnet_fixtures
 from tests.support.sdk import CLIENT, FIRST_STAKE, OTHER_CLIENT, PROVIDER
 
@@ -33,15 +33,6 @@ def connect(anvil, deployment_file):
         )
 
     return _connect
-
-
-def mint(rails, usd=0, stake=0) -> None:
-    if usd:
-        token = rails.erc20(rails.deployment.payment_tokens[0])
-        rails.send(token.functions.mint(rails.address, int(usd * 10**6)), "mint")
-    if stake:
-        token = rails.erc20(rails.deployment.staking_token)
-        rails.send(token.functions.mint(rails.address, int(stake * 10**18)), "mint")
 
 
 @pytest.fixture(scope="session")

@@ -6,19 +6,17 @@ so slashing and jailing it touches nobody else."""
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import time
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from eth_account import Account
 
 from computerails import UptimeReport
 from computerails.devnet import dev_key
 from tests.agent.conftest import mint
-from tests.support.agent import PASSWORD
+from tests.support.agent import keystore_settings
 from tests.support.sdk import FIRST_STAKE, ORACLES, RELAYER, finish_sla_epoch
 
 DOWNTIME_PROVIDER = 11
@@ -37,10 +35,7 @@ def own_provider(connect, index, tmp_path, stake=5_000):
     rails = connect(index)
     mint(rails, stake=stake)
     rails.provider.register(f"ipfs://housekeeping-{index}", FIRST_STAKE)
-    keyfile = Account.encrypt(dev_key(index), PASSWORD, kdf="pbkdf2", iterations=1_000)
-    (tmp_path / "key.json").write_text(json.dumps(keyfile))
-    (tmp_path / "password").write_text(PASSWORD)
-    return rails, {"keystore": str(tmp_path / "key.json"), "password_file": str(tmp_path / "password")}
+    return rails, keystore_settings(index, tmp_path)
 
 
 def wait_until(check, what: str):

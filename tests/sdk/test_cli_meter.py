@@ -5,6 +5,7 @@ every refused input as one `error:` line with nothing sent."""
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 
 import pytest
 from eth_account import Account
@@ -93,6 +94,20 @@ def test_provider_collect__book__collects_what_pays_then_nothing(run, provider_r
 
     assert collected["payment"]["gross"] == "1"
     assert "Nothing to collect" in text
+
+
+def test_provider_claim__collected_vouchers__withdrawn_to_the_wallet(run, provider_rails, meter, tmp_path):
+    path = tmp_path / "book.sqlite"
+    provider_rails.collector.accept(provider_rails.collector.open_book(path), *meter.next(Raw(MUSD)))
+    (collected,) = run(PROVIDER, "provider", "collect", "--book", path)
+    wallet = provider_rails.views.wallet(PROVIDER_ADDRESS)
+
+    (payout,) = run(PROVIDER, "provider", "claim")
+
+    assert payout["source"] == "metered" and payout["amount"] == collected["payment"]["provider_net"]
+    assert provider_rails.views.wallet(PROVIDER_ADDRESS) == wallet + Decimal(payout["amount"])
+    assert provider_rails.collector.claimable() == 0
+    assert run(PROVIDER, "provider", "claim") == []
 
 
 def test_provider_collect__due_at_a_low_native_price__waits(run, provider_rails, meter, tmp_path):

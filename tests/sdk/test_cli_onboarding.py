@@ -21,6 +21,7 @@ from tests.support.sdk import KEY_VAR
 
 NEWCOMER = Web3.to_checksum_address("0x" + "ab" * 20)
 PASSWORD = "correct horse battery staple"
+_NO_PASSWORD: dict[str, str | None] = {"COMPUTERAILS_PASSWORD": None}
 
 
 @pytest.fixture(scope="module")
@@ -99,6 +100,27 @@ def test_devnet_fund__token_not_a_test_token__refused_nothing_sent(fail, anvil, 
 def test_devnet_fund__negative_amount__refused_nothing_sent(fail, w3):
     before = _books(w3, NEWCOMER)
     assert fail(None, "devnet", "fund", NEWCOMER, "--stake", "-5") == "error: --stake must not be negative, got -5"
+    assert _books(w3, NEWCOMER) == before
+
+
+def test_devnet_fund__keystore_and_no_address__funds_the_keystore_without_its_password(
+    run, anvil, deployment_file, readonly, tmp_path
+):
+    path = tmp_path / "me.json"
+    made = _new("--out", path, env={"COMPUTERAILS_PASSWORD": PASSWORD})
+    base = ["--rpc", anvil.url, "--deployment", str(deployment_file), "--keystore", str(path)]
+
+    # No password in the environment and no terminal: a prompt would abort the command.
+    funded = run(None, "devnet", "fund", "--usd", "2", "--stake", "0", "--eth", "1", base=base, env=_NO_PASSWORD)
+
+    assert funded["address"] == made["address"]
+    assert readonly.views.wallet(made["address"]) == Decimal(2)
+
+
+def test_devnet_fund__no_address_and_no_account__refused_nothing_sent(fail, w3):
+    before = _books(w3, NEWCOMER)
+    line = fail(None, "devnet", "fund")
+    assert line == "error: give ADDRESS, or the account to fund with --keystore FILE or --account NAME"
     assert _books(w3, NEWCOMER) == before
 
 
@@ -235,3 +257,31 @@ def test_account_new__file_exists__refused_untouched(fail, tmp_path, monkeypatch
         fail(None, "account", "new", base=[]) == "error: give exactly one of --name NAME (an Ape account) or --out FILE"
     )
     assert fail(None, "account", "new", "--name", "../evil", base=[]).startswith("error: account name '../evil' may")
+
+
+# ───────────────────────── account address ─────────────────────────
+
+
+def test_account_address__keystore__printed_without_its_password(run, tmp_path):
+    path = tmp_path / "me.json"
+    made = _new("--out", path, env={"COMPUTERAILS_PASSWORD": PASSWORD})
+    base = ["--keystore", str(path)]
+
+    assert run(None, "account", "address", base=base, as_json=False, env=_NO_PASSWORD) == made["address"] + "\n"
+    assert run(None, "account", "address", base=base, env=_NO_PASSWORD) == {"address": made["address"]}
+
+
+def test_account_address__keystore_without_address_field__unlocked_for_it(run, tmp_path):
+    path = tmp_path / "bare.json"
+    keyfile = Account.encrypt("0x" + "42" * 32, PASSWORD)
+    del keyfile["address"]
+    path.write_text(json.dumps(keyfile))
+
+    shown = run(None, "account", "address", base=["--keystore", str(path)], env={"COMPUTERAILS_PASSWORD": PASSWORD})
+
+    assert shown == {"address": Account.from_key("0x" + "42" * 32).address}
+
+
+def test_account_address__no_account__refused(fail):
+    line = fail(None, "account", "address", base=[])
+    assert line == "error: no account: pass --keystore FILE, --account NAME or (devnets) --private-key-env VAR"

@@ -4,6 +4,7 @@ stop or kill by its own pid."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -13,11 +14,31 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from eth_account import Account
 
-from computerails.devnet import free_port
+from computerails.devnet import dev_key, free_port
 
 READY_TIMEOUT = 60.0
 PASSWORD = "agent test password"
+
+
+def mint(rails, usd=0, stake=0) -> None:
+    """Test tokens for a connection's account: `usd` mUSD (6 decimals), `stake` mCRS (18)."""
+    if usd:
+        token = rails.erc20(rails.deployment.payment_tokens[0])
+        rails.send(token.functions.mint(rails.address, int(usd * 10**6)), "mint")
+    if stake:
+        token = rails.erc20(rails.deployment.staking_token)
+        rails.send(token.functions.mint(rails.address, int(stake * 10**18)), "mint")
+
+
+def keystore_settings(index: int, folder: Path) -> dict[str, str]:
+    """A dev key's V3 keystore and password file in `folder`, as daemon settings."""
+    folder.mkdir(parents=True, exist_ok=True)
+    keyfile = Account.encrypt(dev_key(index), PASSWORD, kdf="pbkdf2", iterations=1_000)
+    (folder / "key.json").write_text(json.dumps(keyfile))
+    (folder / "password").write_text(PASSWORD)
+    return {"keystore": str(folder / "key.json"), "password_file": str(folder / "password")}
 
 
 def write_config(path: Path, **values: Any) -> Path:
@@ -44,12 +65,18 @@ def _toml(value: Any) -> str:
 
 
 class AgentProcess:
-    """One agent process; its log goes to ``<data_dir>/agent-<n>.log``.
+    """One agent process; its log goes to ``<log_dir>/agent-<n>.log``. Other daemons
+    (tests/support/oracle.py) subclass it with their own module, readiness path, port variable.
 
     Args:
         config: the TOML settings file.
         env: environment overrides (``COMPUTERAILS_AGENT_*``).
     """
+
+    MODULE = "computerails.agent.serve"
+    READY_PATH = "/v1/health?challenge=0x" + "00" * 32
+    PORT_ENV = "COMPUTERAILS_AGENT_PORT"
+    LOG_NAME = "agent"
 
     def __init__(self, config: Path, log_dir: Path, env: dict[str, str] | None = None) -> None:
         self.config = config
@@ -63,11 +90,11 @@ class AgentProcess:
     def start(self, **env: str) -> AgentProcess:
         """Start (again) with the given extra environment and wait until it answers."""
         self.starts += 1
-        self.log = self.log_dir / f"agent-{self.starts}.log"
-        environment = os.environ | self.env | {"COMPUTERAILS_AGENT_PORT": str(self.port)} | env
+        self.log = self.log_dir / f"{self.LOG_NAME}-{self.starts}.log"
+        environment = os.environ | self.env | {self.PORT_ENV: str(self.port)} | env
         with self.log.open("wb") as out:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "computerails.agent.serve", "--config", str(self.config)],
+                [sys.executable, "-m", self.MODULE, "--config", str(self.config)],
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 env=environment,
@@ -75,15 +102,15 @@ class AgentProcess:
         deadline = time.monotonic() + READY_TIMEOUT
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"agent exited with {self.process.returncode}:\n{self.log.read_text()}")
+                raise RuntimeError(f"{self.LOG_NAME} exited with {self.process.returncode}:\n{self.log.read_text()}")
             try:
-                if httpx.get(f"{self.url}/v1/health", params={"challenge": "0x" + "00" * 32}).status_code == 200:
+                if httpx.get(f"{self.url}{self.READY_PATH}").status_code == 200:
                     return self
             except httpx.TransportError:
                 pass
             time.sleep(0.05)  # readiness polling
         self.kill()
-        raise RuntimeError(f"agent not ready in {READY_TIMEOUT} s:\n{self.log.read_text()}")
+        raise RuntimeError(f"{self.LOG_NAME} not ready in {READY_TIMEOUT} s:\n{self.log.read_text()}")
 
     def stop(self) -> int:
         """SIGTERM and wait: the exit code."""

@@ -1,0 +1,176 @@
+"""The oracle node's HTTP API and its background loops (FastAPI on uvicorn).
+
+- ``POST /v1/gossip`` (the hub's other oracles): 200 ``{"accepted": true, "outcome"}``; 400
+  malformed, stale or for another network; 403 not signed by another current oracle; 409 a replay.
+- ``POST /v1/receipts`` (payers' clients): ``{"receipt", "provider_signature", "pixels"}``
+  recomputed: 200 ``{"verdict": "correct"}`` or 202 ``{"verdict": "fraud", "round"}``; 422 naming
+  the problem.
+- ``GET /v1/reports`` (keepers): uptime reports with a quorum, not yet done:
+  ``[{"report", "signatures"}]``.
+- ``GET /v1/rounds`` (operators): open rounds: kind, whether ready, signatures held.
+- ``GET /v1/health``: the node's address, chain, configuration version, unreachable peers.
+- ``GET /metrics``: Prometheus (:mod:`~computerails.oracle_node.metrics`).
+
+Loops, each in a worker thread until shutdown: a pass of :meth:`OracleNode.tick` every ``tick``
+seconds, the re-send of the node's open messages every ``gossip_interval`` seconds, and the
+prober's due probes (when the node has one).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable, Coroutine
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel, ConfigDict, StrictInt, ValidationError
+from starlette.concurrency import run_in_threadpool
+
+from computerails.errors import ComputeRailsError, GossipRefused, InvalidReceipt
+from computerails.oracle_node.node import UPTIME, OracleNode
+from computerails.receipts import ResponseReceipt
+from computerails.service.limits import BodyLimits
+
+log = logging.getLogger("computerails.oracle")
+
+#: A background loop: runs until the event is set (on shutdown).
+Loop = Callable[[OracleNode, asyncio.Event], Coroutine[Any, Any, None]]
+
+
+class ForwardedReceipt(BaseModel):
+    """``POST /v1/receipts``: a provider-signed receipt and the request it answered."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    receipt: dict[str, Any]
+    provider_signature: str
+    pixels: list[StrictInt]
+
+
+def every(seconds: float, step: Callable[[], object], name: str, on_error: Callable[[], None]) -> Loop:
+    """A loop running `step` in a worker thread every `seconds` until shutdown; a failed step
+    is logged and counted, and the next one goes on."""
+
+    async def loop(_node: OracleNode, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await asyncio.to_thread(step)
+            except ComputeRailsError as exc:
+                on_error()
+                log.warning("%s failed: %s", name, exc)
+            except Exception:
+                on_error()
+                log.exception("%s failed", name)
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(stop.wait(), seconds)
+
+    return loop
+
+
+def create_app(node: OracleNode, loops: list[Loop] | None = None) -> FastAPI:
+    """The node's app; `loops` are extra background loops (the prober's)."""
+    settings = node.settings
+    errors = node.metrics.errors
+    background = [
+        every(settings.tick, node.tick, "pass", lambda: errors.labels("loop").inc()),
+        every(settings.gossip_interval, node.regossip, "gossip", lambda: errors.labels("gossip").inc()),
+        *(loops or []),
+    ]
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        stop = asyncio.Event()
+        tasks = [asyncio.create_task(loop(node, stop)) for loop in background]
+        try:
+            yield
+        finally:
+            stop.set()
+            await asyncio.gather(*tasks)
+            node.close()
+            log.info("oracle node stopped")
+
+    app = FastAPI(title="ComputeRails oracle node", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app.state.node = node
+    app.add_middleware(BodyLimits, max_bytes=settings.max_body_bytes, timeout=settings.peer_timeout * 3)
+
+    @app.post("/v1/gossip")
+    async def take_gossip(request: Request) -> JSONResponse:
+        raw = await request.body()
+        try:
+            answer = await run_in_threadpool(node.receive, raw)
+        except GossipRefused as exc:
+            return JSONResponse({"error": str(exc), "reason": exc.reason}, status_code=exc.status)
+        return JSONResponse(answer)
+
+    @app.post("/v1/receipts")
+    async def take_receipt(request: Request) -> JSONResponse:
+        raw = await request.body()
+        try:
+            forwarded = ForwardedReceipt.model_validate_json(raw)
+            receipt = ResponseReceipt.model_validate(forwarded.receipt)
+        except (ValidationError, InvalidReceipt) as exc:
+            return JSONResponse({"error": f"invalid receipt: {exc}"}, status_code=422)
+        try:
+            verdict = await run_in_threadpool(
+                node.check_receipt, receipt, forwarded.provider_signature, list(forwarded.pixels)
+            )
+        except (InvalidReceipt, ValueError) as exc:
+            return JSONResponse({"error": str(exc)}, status_code=422)
+        return JSONResponse(verdict, status_code=202 if verdict["verdict"] == "fraud" else 200)
+
+    @app.get("/v1/reports")
+    def reports() -> JSONResponse:
+        out = []
+        members = node.members
+        for r in node.store.open_rounds(UPTIME):
+            if r.ready_digest is None:
+                continue
+            found = node.store.statement(r.ready_digest)
+            if found is None:
+                continue
+            signatures = [
+                {"signer": signer, "signature": sig, "config_version": members.config_version}
+                for signer, sig in node.store.signatures(r.ready_digest).items()
+                if signer in members.oracles
+            ]
+            out.append({"report": found[2], "signatures": signatures})
+        return JSONResponse(out)
+
+    @app.get("/v1/rounds")
+    def rounds() -> JSONResponse:
+        out = []
+        for r in node.store.open_rounds():
+            held = {d: len(node.store.signatures(d)) for d in node.store.digests(r.key)}
+            out.append({"round": r.key, "kind": r.kind, "ready": r.ready_digest is not None, "signatures": held})
+        return JSONResponse(out)
+
+    @app.get("/v1/health")
+    def health() -> JSONResponse:
+        members = node.members
+        return JSONResponse(
+            {
+                "oracle": node.me,
+                "member": node.me in members.oracles,
+                "chain_id": node.chain_id,
+                "hub": node.hub,
+                "config_version": members.config_version,
+                "threshold": members.threshold,
+                "unreachable_peers": sorted(node.link.unreachable),
+            }
+        )
+
+    @app.get("/metrics")
+    def metrics() -> Response:
+        return Response(generate_latest(node.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        errors.labels("request").inc()
+        log.exception("%s %s failed", request.method, request.url.path, exc_info=exc)
+        return JSONResponse({"error": f"internal error: {type(exc).__name__}"}, status_code=500)
+
+    return app

@@ -1,0 +1,676 @@
+"""One oracle node's logic (docs/ORACLE_NETWORK.md): what it does with a gossip message, with a
+forwarded receipt, and in each pass of its loop. The HTTP app (:mod:`~computerails.oracle_node.app`)
+calls :meth:`OracleNode.receive` and :meth:`OracleNode.check_receipt` from its request handlers and
+:meth:`OracleNode.tick` / :meth:`OracleNode.regossip` from its background loops; every decision is
+written to the node's SQLite file before it is acted on.
+
+A pass (:meth:`OracleNode.tick`):
+
+1. **membership**: the hub's oracles, threshold and configuration version (read every pass);
+2. **journal**: every submission still pending is looked up (or broadcast again) and recorded;
+3. **jobs**: new ``JobAccepted`` events open a round each; for each open job round this node has
+   not signed, it recomputes the provider's published result and signs its verdict;
+4. **uptime**: for each ended, still reportable epoch it gossips its own observation of every
+   provider under the SLA, and once ``observe_grace`` has passed signs the lower median of the
+   observations it holds (at least ``threshold`` of them) when it is below the SLA;
+5. **fraud**: evidence received from a peer is recomputed and, when it proves a wrong answer,
+   signed;
+6. **transmit**: every round with a quorum whose turn has come for this node in the round's
+   transmitter schedule is checked against the chain and sent (job attestations in one
+   ``submitAttestations``); rounds done on chain are closed.
+"""
+
+from __future__ import annotations
+
+import logging
+import statistics
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import httpx
+from eth_account.signers.local import LocalAccount
+from eth_utils import keccak
+
+from computerails import eip712, receipts
+from computerails.addresses import parse_address
+from computerails.errors import ComputeRailsError, GossipRefused, InvalidReceipt, PreconditionError
+from computerails.oracle_node import gossip, verify
+from computerails.oracle_node.config import OracleSettings
+from computerails.oracle_node.gossip import Envelope, PeerLink
+from computerails.oracle_node.metrics import NodeMetrics
+from computerails.oracle_node.store import NodeStore, Observation, Round
+from computerails.rails import ComputeRails
+from computerails.receipts import FraudAttestation, ResponseReceipt
+from computerails.service import journal
+from computerails.types import ZERO_ADDRESS, Attestation, JobStatus, Signature, UptimeReport
+
+log = logging.getLogger("computerails.oracle")
+
+JOB, UPTIME, FRAUD = "job", "uptime", "fraud"
+SUBMIT_LABELS = frozenset({"submitAttestation", "submitAttestations", "submitUptimeReport", "submitFraudAttestation"})
+FRAUD_VALIDITY = 3_600  # seconds a fraud attestation's signatures stay valid
+Statement = Attestation | UptimeReport | FraudAttestation
+
+
+class UptimeSource(Protocol):
+    """Where the node's own uptime observations come from (the prober)."""
+
+    def subjects(self, epoch: int) -> list[str]:
+        """Providers under the SLA in `epoch`."""
+        ...
+
+    def observe(self, epoch: int, provider: str) -> tuple[int, int] | None:
+        """(uptime in bps, probes counted) of a provider in an ended epoch; None: abstain."""
+        ...
+
+
+# ───────────────────────── pure rules ─────────────────────────
+
+
+def median_uptime(values: Sequence[int], quorum: int) -> int | None:
+    """The lower median of the observations when there are at least `quorum` of them: with at
+    most a minority of faulty nodes it lies between honest values."""
+    if len(values) < max(1, quorum):
+        return None
+    return int(statistics.median_low(values))
+
+
+def transmit_order(digest: str, members: Iterable[str]) -> list[str]:
+    """A round's transmitter schedule: the members sorted by keccak(digest ‖ member), so each
+    round rotates who goes first, and every node computes the same order."""
+    raw = bytes.fromhex(digest.removeprefix("0x"))
+    return sorted(members, key=lambda m: keccak(raw + bytes.fromhex(m[2:])))
+
+
+def turn_at(order: Sequence[str], me: str, ready_at: float, delay: float, head_start: float = 0.0) -> float | None:
+    """When this node may transmit a round that became ready at `ready_at`: position p waits
+    ``head_start + p × delay``. None when it is not a member."""
+    if me not in order:
+        return None
+    return ready_at + head_start + order.index(me) * delay
+
+
+def round_key(statement: Statement, domain: Any = None) -> str:
+    if isinstance(statement, Attestation):
+        return f"{JOB}:{statement.job_id}"
+    if isinstance(statement, UptimeReport):
+        return f"{UPTIME}:{statement.provider}:{statement.epoch}"
+    return f"{FRAUD}:0x{receipts.digest(domain, statement.receipt).hex()}"
+
+
+def kind_of(statement: Statement) -> str:
+    if isinstance(statement, Attestation):
+        return JOB
+    if isinstance(statement, UptimeReport):
+        return UPTIME
+    return FRAUD
+
+
+def parse_statement(kind: str, body: dict[str, Any]) -> Statement:
+    """A statement from its JSON (raises ValueError / InvalidReceipt on a malformed one)."""
+    if kind == JOB:
+        return Attestation.model_validate(body)
+    if kind == UPTIME:
+        return UptimeReport.model_validate(body)
+    if kind == FRAUD:
+        receipt = ResponseReceipt.model_validate(body["receipt"])
+        return FraudAttestation(**{**body, "receipt": receipt})
+    raise ValueError(f"unknown statement kind {kind!r}")
+
+
+def dump_statement(statement: Statement) -> dict[str, Any]:
+    return statement.model_dump(mode="json")
+
+
+# ───────────────────────── the node ─────────────────────────
+
+
+@dataclass(frozen=True)
+class Membership:
+    oracles: frozenset[str]
+    threshold: int
+    config_version: int
+
+
+class OracleNode:
+    """One oracle node (see the module docstring).
+
+    Args:
+        settings: the node's settings.
+        rails: a connection signing with the node's key.
+        store: the node's database.
+        metrics: its metrics.
+        uptime: its own observations (None: it observes nothing, and still relays and signs
+            medians of its peers' observations).
+        clock: unix seconds (tests of the schedule pass their own).
+    """
+
+    def __init__(
+        self,
+        settings: OracleSettings,
+        rails: ComputeRails,
+        store: NodeStore,
+        metrics: NodeMetrics,
+        uptime: UptimeSource | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.settings = settings
+        self.rails = rails
+        self.account: LocalAccount = rails.require_account()
+        self.me = self.account.address
+        self.store = store
+        self.metrics = metrics
+        self.uptime = uptime
+        self.clock = clock
+        self.link = PeerLink(settings.peers, settings.peer_timeout)
+        self.http = httpx.Client(timeout=settings.fetch_timeout)
+        self.chain_id = rails.chain_id
+        self.hub = rails.hub.address
+        self.voucher_domain = rails.collector.domain
+        self._members: Membership | None = None
+        self._members_lock = threading.Lock()
+        self._sending: list[str] = []
+        rails.tx.before_broadcast = self._journal
+        self._refresh_members()
+
+    def close(self) -> None:
+        self.link.close()
+        self.http.close()
+        self.store.close()
+
+    # ── membership ──
+
+    def _refresh_members(self) -> Membership:
+        oracles, threshold, version = self.rails.rpc.run(
+            [
+                self.rails.call("AttestationHub", self.hub, "oracles"),
+                self.rails.call("AttestationHub", self.hub, "threshold"),
+                self.rails.call("AttestationHub", self.hub, "configVersion"),
+            ]
+        )
+        members = Membership(frozenset(parse_address(o) for o in oracles), int(threshold), int(version))
+        with self._members_lock:
+            if self._members is not None and members.config_version != self._members.config_version:
+                log.info("oracle configuration %s: %d oracles, threshold %d", version, len(oracles), threshold)
+            self._members = members
+        return members
+
+    @property
+    def members(self) -> Membership:
+        with self._members_lock:
+            assert self._members is not None
+            return self._members
+
+    # ── gossip in ──
+
+    def receive(self, raw: bytes) -> dict[str, Any]:
+        """Take one gossip message from a peer.
+
+        Raises:
+            GossipRefused: refused, with the HTTP status and reason.
+        """
+        envelope = gossip.parse(raw)
+        members = self.members
+        now = int(self.clock())
+        try:
+            gossip.check(
+                envelope,
+                receiver=self.me,
+                members=members.oracles,
+                chain_id=self.chain_id,
+                hub=self.hub,
+                now=now,
+                ttl=self.settings.gossip_ttl,
+            )
+            if not self.store.accept_message(
+                "0x" + envelope.message_id.hex(), envelope.sender, now, 2 * self.settings.gossip_ttl
+            ):
+                raise GossipRefused(409, "replay", "this message was received before")
+            outcome = self._apply(envelope, members, now)
+        except GossipRefused as exc:
+            self.metrics.gossip_in.labels(envelope.kind, exc.reason).inc()
+            raise
+        self.metrics.gossip_in.labels(envelope.kind, "accepted").inc()
+        return {"accepted": True, "outcome": outcome}
+
+    def _apply(self, envelope: Envelope, members: Membership, now: int) -> str:
+        body = envelope.body
+        try:
+            if envelope.kind == "observation":
+                observation = Observation(
+                    int(body["epoch"]),
+                    parse_address(body["provider"]),
+                    envelope.sender,
+                    int(body["uptime_bps"]),
+                    int(body["probes"]),
+                )
+                if not 0 <= observation.uptime_bps <= 10_000:
+                    raise ValueError("uptime_bps out of 0..10000")
+                result = self.store.add_observation(observation, now)
+                if result == "equivocation":
+                    log.warning(
+                        "oracle %s sent two observations of %s in epoch %s: ignored for it",
+                        envelope.sender,
+                        observation.provider,
+                        observation.epoch,
+                    )
+                return result
+            if envelope.kind == "signature":
+                return self._take_signature(
+                    body["kind"], body["statement"], body["signature"], envelope.sender, members, now
+                )
+            if envelope.kind == "evidence":
+                return self._take_evidence(body, now)
+        except (KeyError, TypeError, ValueError, InvalidReceipt) as exc:
+            raise GossipRefused(400, "malformed", f"malformed {envelope.kind} body: {exc}") from None
+        raise GossipRefused(400, "malformed", f"unknown kind {envelope.kind}")
+
+    def _take_signature(
+        self, kind: str, body: dict[str, Any], signature: str, signer: str, members: Membership, now: int
+    ) -> str:
+        statement = parse_statement(kind, body)
+        if statement.config_version != members.config_version:
+            return "stale configuration"
+        digest = self.rails.oracle.digest(statement)
+        if eip712.recover(digest, bytes.fromhex(signature.removeprefix("0x"))) != signer:
+            raise GossipRefused(403, "bad_signature", f"the statement signature is not {signer}'s")
+        key = round_key(statement, self.voucher_domain)
+        existing = self.store.round(key)
+        if existing is not None and existing.status == "done":
+            return "round done"
+        hex_digest = "0x" + digest.hex()
+        self.store.add_statement(hex_digest, key, kind, dump_statement(statement), now)
+        added = self.store.add_signature(hex_digest, signer, signature)
+        self._maybe_ready(key, kind, hex_digest, members)
+        return "signature kept" if added else "signature held"
+
+    def _maybe_ready(self, key: str, kind: str, digest: str, members: Membership) -> None:
+        signers = set(self.store.signatures(digest)) & members.oracles
+        current = self.store.round(key)
+        if len(signers) >= members.threshold and current is not None and current.ready_digest is None:
+            self.store.mark_ready(key, digest, self.clock())
+            self.metrics.ready.labels(kind).inc()
+            log.info("round %s has a quorum (%d of %d signatures)", key, len(signers), members.threshold)
+
+    # ── receipts (payers and the node's own paid requests) ──
+
+    def check_receipt(self, receipt: ResponseReceipt, provider_signature: str, pixels: list[int]) -> dict[str, Any]:
+        """Recompute a forwarded request. A wrong answer the provider signed opens a fraud round,
+        signed here and gossiped with its evidence.
+
+        Raises:
+            InvalidReceipt: the signature is not the provider's, or the pixels are not the
+                receipt's request.
+        """
+        signature = bytes.fromhex(provider_signature.removeprefix("0x"))
+        if receipts.recover(self.voucher_domain, receipt, signature) != receipt.provider:
+            raise InvalidReceipt("the receipt is not signed by its provider", collection_id=receipt.collection_id)
+        recomputed = verify.recompute_receipt(receipt, pixels)
+        if recomputed is None:
+            raise InvalidReceipt("the pixels are not the receipt's request", collection_id=receipt.collection_id)
+        if "0x" + recomputed.hex() == receipt.response_hash:
+            return {"verdict": "correct"}
+        deadline = self.rails.now() + FRAUD_VALIDITY
+        evidence = {
+            "receipt": receipt.model_dump(mode="json"),
+            "provider_signature": provider_signature,
+            "pixels": list(pixels),
+            "deadline": deadline,
+        }
+        key = self._fraud_round(evidence, int(self.clock()))
+        return {"verdict": "fraud", "round": key}
+
+    def _take_evidence(self, body: dict[str, Any], now: int) -> str:
+        receipt = ResponseReceipt.model_validate(body["receipt"])
+        deadline = int(body["deadline"])
+        chain_now = self.rails.now()  # the deadline is on the chain's clock
+        if not chain_now < deadline <= chain_now + 2 * FRAUD_VALIDITY:
+            log.info(
+                "fraud evidence refused: deadline %s is not within %s s of the chain's clock",
+                deadline,
+                2 * FRAUD_VALIDITY,
+            )
+            return "deadline out of range"
+        signature = bytes.fromhex(str(body["provider_signature"]).removeprefix("0x"))
+        if receipts.recover(self.voucher_domain, receipt, signature) != receipt.provider:
+            log.info("fraud evidence refused: the receipt is not signed by its provider %s", receipt.provider)
+            return "not the provider's signature"
+        self._fraud_round(
+            {
+                "receipt": receipt.model_dump(mode="json"),
+                "provider_signature": str(body["provider_signature"]),
+                "pixels": [int(p) for p in body["pixels"]],
+                "deadline": deadline,
+            },
+            now,
+        )
+        return "evidence kept"
+
+    def _fraud_round(self, evidence: dict[str, Any], now: int) -> str:
+        receipt = ResponseReceipt.model_validate(evidence["receipt"])
+        key = f"{FRAUD}:0x{receipts.digest(self.voucher_domain, receipt).hex()}"
+        if self.store.round(key) is None:
+            self._open(key, FRAUD)
+        self.store.add_evidence(key, evidence)
+        self.store.post(f"evidence:{key}", key, "evidence", evidence)
+        return key
+
+    def _sign_fraud(self, key: str, evidence: dict[str, Any], members: Membership) -> None:
+        receipt = ResponseReceipt.model_validate(evidence["receipt"])
+        recomputed = verify.recompute_receipt(receipt, evidence["pixels"])
+        if recomputed is None or "0x" + recomputed.hex() == receipt.response_hash:
+            self.store.close_round(key, "evidence does not prove a wrong answer", FRAUD)
+            return
+        statement = FraudAttestation(
+            receipt=receipt,
+            provider_signature=evidence["provider_signature"],
+            recomputed_response_hash=recomputed,
+            deadline=int(evidence["deadline"]),
+            config_version=members.config_version,
+        )
+        self._sign(statement, members)
+
+    # ── signing ──
+
+    def _sign(self, statement: Statement, members: Membership) -> str:
+        kind = kind_of(statement)
+        digest = self.rails.oracle.digest(statement)
+        hex_digest = "0x" + digest.hex()
+        key = round_key(statement, self.voucher_domain)
+        outbox_key = f"signature:{hex_digest}"
+        if self.store.posted(outbox_key) or self.me in self.store.signatures(hex_digest):
+            return hex_digest
+        signature = "0x" + eip712.sign_digest(digest, self.account.key).hex()
+        now = int(self.clock())
+        self.store.add_statement(hex_digest, key, kind, dump_statement(statement), now)
+        self.store.add_signature(hex_digest, self.me, signature)
+        self.store.post(
+            outbox_key,
+            key,
+            "signature",
+            {"kind": kind, "statement": dump_statement(statement), "signature": signature},
+        )
+        self.metrics.signed.labels(kind).inc()
+        self._maybe_ready(key, kind, hex_digest, members)
+        log.info("signed %s %s", kind, key)
+        return hex_digest
+
+    def signed_here(self, key: str) -> bool:
+        return any(self.me in self.store.signatures(d) for d in self.store.digests(key))
+
+    # ── the pass ──
+
+    def tick(self) -> None:
+        """One pass of the loop (see the module docstring)."""
+        members = self._refresh_members()
+        self._reconcile()
+        for step, where in (
+            (self._jobs, "jobs"),
+            (self._observe, "uptime"),
+            (self._fraud, "fraud"),
+            (self._transmit, "transmit"),
+        ):
+            try:
+                step(members)
+            except ComputeRailsError as exc:
+                self.metrics.errors.labels(where).inc()
+                log.warning("%s step failed: %s", where, exc)
+        self.metrics.open_rounds.set(len(self.store.open_rounds()))
+
+    def regossip(self) -> int:
+        """Send the node's open messages to every peer again (fresh timestamp and id). Returns
+        how many deliveries peers accepted."""
+        now = int(self.clock())
+        envelopes = [
+            gossip.seal(kind, body, self.account, chain_id=self.chain_id, hub=self.hub, now=now)
+            for kind, body in self.store.outbox()
+        ]
+        if not envelopes:
+            return 0
+        delivered = sum(self.link.broadcast(envelopes).values())
+        self.metrics.gossip_out.inc(delivered)
+        self.metrics.unreachable_peers.set(len(self.link.unreachable))
+        return delivered
+
+    # ── 2. the journal ──
+
+    def _journal(self, tx_hash: str, nonce: int, raw: bytes, label: str) -> None:
+        if label in SUBMIT_LABELS:
+            self.store.journal(tx_hash, nonce, raw, label, self._sending)
+            log.info("%s %s (nonce %d) for %s journalled before broadcast", label, tx_hash, nonce, self._sending)
+
+    def _reconcile(self) -> bool:
+        """Settle every pending submission; True when none is left pending."""
+        clear = True
+        for entry in self.store.pending():
+            receipt = journal.resolve(
+                self.rails.w3, entry.tx_hash, entry.raw, timeout=self.settings.receipt_timeout, what=entry.label
+            )
+            if receipt is None:
+                clear = False
+                continue
+            if receipt == journal.DROPPED:
+                status, cost = "dropped", 0
+            else:
+                status, cost = ("mined" if receipt["status"] == 1 else "reverted"), journal.gas_cost(receipt)
+            if self.store.record(entry.tx_hash, status, cost):
+                self.metrics.submissions.labels(status).inc()
+                self.metrics.gas_spent.inc(cost)
+                log.info("%s %s %s for %s", entry.label, entry.tx_hash, status, entry.rounds)
+        return clear
+
+    # ── 3. jobs ──
+
+    def _jobs(self, members: Membership) -> None:
+        if not self.settings.verify_jobs:
+            return
+        escrow = self.rails.escrow
+        start = int(self.store.get_meta("jobs_block") or self.rails.deployment.deploy_block)
+        head = int(self.rails.w3.eth.block_number)
+        if head >= start:
+            for event in escrow.events.JobAccepted().get_logs(from_block=start, to_block=head):
+                key = f"{JOB}:{event['args']['jobId']}"
+                if self.store.round(key) is None:
+                    self._open(key, JOB)
+            self.store.set_meta("jobs_block", str(head + 1))
+        open_jobs = [r for r in self.store.open_rounds(JOB)]
+        if not open_jobs:
+            return
+        ids = [int(r.key.split(":")[1]) for r in open_jobs]
+        statuses = self.rails.rpc.run([self.rails.call("JobEscrow", escrow.address, "jobStatus", i) for i in ids])
+        for r, job_id, status in zip(open_jobs, ids, statuses):
+            state = JobStatus.from_int(status)
+            if state is not JobStatus.ACCEPTED:
+                self.store.close_round(r.key, f"job {state.value} on chain", JOB)
+                continue
+            if self.signed_here(r.key):
+                continue
+            job = self.rails.views.job_with_spec(job_id)
+            if job.deadline.timestamp() <= self.rails.now():
+                continue  # past its deadline: only a reclaim is left
+            url = self.rails.views.provider(job.provider).metadata_uri
+            assert job.spec_hash is not None
+            verdict = verify.verify_job(
+                job, bytes.fromhex(job.spec_hash.removeprefix("0x")), url, self.http, self.settings.max_fetch_bytes
+            )
+            if verdict is None:
+                continue
+            log.info("job %s: %s (%s)", job_id, "success" if verdict.success else "failure", verdict.reason)
+            self._sign(
+                Attestation(
+                    job_id=job_id,
+                    provider=job.provider,
+                    success=verdict.success,
+                    units=verdict.units,
+                    result_hash=verdict.result_hash,
+                    deadline=int(job.deadline.timestamp()),
+                    config_version=members.config_version,
+                ),
+                members,
+            )
+
+    def _open(self, key: str, kind: str) -> None:
+        self.store.open_round(key, kind, int(self.clock()))
+
+    # ── 4. uptime ──
+
+    def _observe(self, members: Membership) -> None:
+        epochs = self.rails.views.epochs()
+        chain_now = epochs.now.timestamp()
+        sla = int(self.rails.views.params()["uptime"]["sla_bps"])
+        for window in epochs.reportable:
+            epoch = window.epoch
+            subjects = self.uptime.subjects(epoch) if self.uptime is not None else []
+            for provider in subjects:
+                key = f"{UPTIME}:{provider}:{epoch}"
+                if self.store.round(key) is None:
+                    self._open(key, UPTIME)
+                observed = self.uptime.observe(epoch, provider) if self.uptime is not None else None
+                if observed is not None and self.store.post(
+                    f"observation:{key}",
+                    key,
+                    "observation",
+                    {"epoch": epoch, "provider": provider, "uptime_bps": observed[0], "probes": observed[1]},
+                ):
+                    self.store.add_observation(Observation(epoch, provider, self.me, *observed), int(self.clock()))
+                    self.metrics.observations.inc()
+            if chain_now < window.end.timestamp() + self.settings.observe_grace:
+                continue
+            for r in self.store.open_rounds(UPTIME):
+                _, provider, number = r.key.split(":")
+                if int(number) != epoch:
+                    continue
+                held = [o.uptime_bps for o in self.store.observations(epoch, provider) if o.node in members.oracles]
+                median = median_uptime(held, members.threshold)
+                if median is None:
+                    continue
+                if median >= sla:
+                    self.store.close_round(
+                        r.key, f"median {median} bps meets the SLA of {sla}: nothing to report", UPTIME
+                    )
+                    continue
+                self._sign(
+                    UptimeReport(
+                        provider=provider,
+                        epoch=epoch,
+                        uptime_bps=median,
+                        relayer=self.settings.uptime_relayer,
+                        config_version=members.config_version,
+                    ),
+                    members,
+                )
+
+    # ── 5. fraud ──
+
+    def _fraud(self, members: Membership) -> None:
+        for r in self.store.open_rounds(FRAUD):
+            evidence = self.store.evidence(r.key)
+            if evidence is not None and not self.signed_here(r.key):
+                self._sign_fraud(r.key, evidence, members)
+
+    # ── 6. transmit ──
+
+    def _transmit(self, members: Membership) -> None:
+        if not self._reconcile():
+            return  # a submission is still in flight: never a second one beside it
+        now = self.clock()
+        due: dict[str, list[tuple[Round, Statement, list[Signature], int]]] = {JOB: [], UPTIME: [], FRAUD: []}
+        for r in self.store.open_rounds():
+            digests = self.store.digests(r.key)
+            if not digests:
+                continue
+            found = self.store.statement(r.ready_digest or digests[-1])
+            if found is None:
+                continue
+            _, kind, body = found
+            statement = parse_statement(kind, body)
+            done = self._done_on_chain(statement)  # also closes rounds that never reached a quorum here
+            if done is not None:
+                self.store.close_round(r.key, done, kind)
+                continue
+            if r.ready_digest is None or r.ready_at is None:
+                continue
+            if statement.config_version != members.config_version:
+                self.store.close_round(r.key, "signed under an earlier oracle configuration", kind)
+                continue
+            order = transmit_order(r.ready_digest, members.oracles)
+            head_start = (
+                self.settings.relayer_grace
+                if isinstance(statement, UptimeReport) and statement.relayer != ZERO_ADDRESS
+                else 0.0
+            )
+            at = turn_at(order, self.me, r.ready_at, self.settings.transmit_delay, head_start)
+            if at is None or now < at:
+                continue
+            sigs = [
+                Signature(signer=signer, signature=sig, config_version=members.config_version)
+                for signer, sig in self.store.signatures(r.ready_digest).items()
+                if signer in members.oracles
+            ]
+            due[kind].append((r, statement, sigs[: max(members.threshold, 1)], order.index(self.me)))
+        jobs = due[JOB][: self.settings.max_batch]
+        if jobs:
+            self._send([r.key for r, *_ in jobs], lambda: self._submit_jobs(jobs), JOB, [p for *_, p in jobs])
+        for r, statement, sigs, position in due[UPTIME] + due[FRAUD]:
+            self._send([r.key], self._submitter(statement, sigs), r.kind, [position])
+
+    def _submitter(self, statement: Statement, sigs: list[Signature]) -> Callable[[], Any]:
+        oracle = self.rails.oracle
+        if isinstance(statement, UptimeReport):
+            return lambda: oracle.submit_uptime_report(statement, sigs)
+        if isinstance(statement, FraudAttestation):
+            return lambda: oracle.submit_fraud_attestation(statement, sigs)
+        return lambda: oracle.submit_attestation(statement, sigs)
+
+    def _submit_jobs(self, jobs: list[tuple[Round, Statement, list[Signature], int]]) -> Any:
+        batch = [(s, g) for _, s, g, _ in jobs if isinstance(s, Attestation)]
+        if len(batch) == 1:
+            return self.rails.oracle.submit_attestation(*batch[0])
+        sent, skipped = self.rails.oracle.submit_attestations(batch)
+        if skipped:
+            log.warning("the hub skipped jobs %s of the batch", skipped)
+        return sent
+
+    def _send(self, keys: list[str], submit: Callable[[], Any], kind: str, positions: list[int]) -> None:
+        self._sending = keys
+        try:
+            sent = submit()
+        except PreconditionError as exc:  # done meanwhile, or no longer valid: the chain says which
+            log.info("not transmitting %s: %s", keys, exc)
+            return
+        finally:
+            self._sending = []
+        self._reconcile()
+        for key, position in zip(keys, positions):
+            self.metrics.transmitted.labels(kind, str(position)).inc()
+            self.store.close_round(key, f"transmitted in {sent.tx_hash} (position {position})", kind)
+        log.info("transmitted %s in %s", keys, sent.tx_hash)
+
+    def _done_on_chain(self, statement: Statement) -> str | None:
+        """Why the statement needs no transmission any more, or None."""
+        if isinstance(statement, Attestation):
+            status = self.rails.views.job_status(statement.job_id)
+            return None if status is JobStatus.ACCEPTED else f"job {status.value} on chain"
+        now = self.rails.now()
+        if isinstance(statement, UptimeReport):
+            if self.rails.views.is_reported(statement.provider, statement.epoch):
+                return "reported on chain"
+            deadline = self.rails.slasher.functions.reportDeadline(statement.epoch).call()
+            return "report deadline passed" if now > deadline else None
+        if statement.deadline < now:
+            return "fraud attestation expired"
+        r = statement.receipt
+        collection = self.rails.read(
+            "MeteredEscrow",
+            self.rails.collector.domain.escrow,
+            "collection",
+            r.payer,
+            r.provider,
+            r.token,
+            bytes.fromhex(r.collection_id[2:]),
+        )
+        floor = int(collection[3])
+        return "punished on chain" if r.request_index < floor else None

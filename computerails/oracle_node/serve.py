@@ -1,0 +1,78 @@
+"""Run an oracle node: ``computerails oracle serve --config oracle.toml`` or the
+``computerails-oracle`` script. SIGTERM and SIGINT shut it down gracefully (exit code 0); a bad
+configuration is one ``error:`` line."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+import click
+from fastapi import FastAPI
+
+from computerails.errors import AgentConfigError
+from computerails.oracle_node.app import create_app
+from computerails.oracle_node.config import OracleSettings, load_settings
+from computerails.oracle_node.metrics import NodeMetrics
+from computerails.oracle_node.node import OracleNode
+from computerails.oracle_node.store import NodeStore
+from computerails.rails import connect
+from computerails.service.serving import configure_logging, run_command, serve_app
+
+log = logging.getLogger("computerails.oracle")
+
+
+def build_app(settings: OracleSettings) -> FastAPI:
+    """The node's app as the settings describe it.
+
+    Raises:
+        AgentConfigError: the key is not one of the hub's oracles, or a setting does not fit.
+        ComputeRailsError: the node or the deployment is unusable.
+    """
+    key = settings.private_key()
+    rails = connect(settings.rpc_url, deployment=settings.deployment, account=key)
+    me = rails.require_account().address
+    oracles = set(rails.oracle.oracles())
+    if me not in oracles:
+        raise AgentConfigError(f"keystore: {me} is not an oracle of the hub at {rails.hub.address}")
+    strangers = [p.address for p in settings.peers if p.address not in oracles]
+    if strangers:
+        log.warning("peers %s are not oracles of the hub (now): their messages will be refused", strangers)
+    store = NodeStore(settings.database)
+    node = OracleNode(settings, rails, store, NodeMetrics())
+    return create_app(node)
+
+
+def serve(settings: OracleSettings) -> None:
+    """Serve until SIGTERM or SIGINT, then return."""
+    app = build_app(settings)
+    node: OracleNode = app.state.node
+    serve_app(
+        app,
+        host=settings.host,
+        port=settings.port,
+        banner=f"oracle {node.me}",
+        graceful_timeout=settings.graceful_timeout,
+        logger=log,
+    )
+
+
+@click.command("computerails-oracle")
+@click.option(
+    "--config", "config", type=click.Path(dir_okay=False, path_type=Path), help="The node's TOML settings file."
+)
+def main_command(config: Path | None) -> None:
+    """Run a ComputeRails oracle node (uptime probes, job and receipt checks, signature
+    agreement with its peers, transmission)."""
+    configure_logging()
+    serve(load_settings(config))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The ``computerails-oracle`` script: one ``error:`` line on a configuration problem."""
+    return run_command(main_command, argv, "computerails-oracle")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,196 @@
+"""Per-job work verified by the oracle network, all real processes: a provider agent accepts a
+job and publishes its result by CID; three oracle nodes fetch it, recompute it, agree, and one
+of them transmits the attestation. The round's transmitter schedule decides who; a dead first
+transmitter is replaced by the next one after ``transmit_delay``; a transmitter killed with -9
+after journalling its transaction sends nothing more after its restart."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from datetime import timedelta
+from decimal import Decimal
+
+import httpx
+import pytest
+
+from computerails import workloads
+from computerails.agent.jobs import DirectorySpecSource
+from computerails.content import cid_for, digest_of
+from computerails.models import digits
+from computerails.oracle_node.node import transmit_order
+from computerails.types import Attestation, JobStatus
+from tests.support.agent import AgentProcess, keystore_settings, mint, write_config
+from tests.support.sdk import FIRST_STAKE
+
+PROVIDER, CLIENT = 12, 13  # dev accounts no other test of this suite uses
+UNIT_PRICE = Decimal("0.10")
+WAIT = 90.0
+
+
+def wait_until(check, what: str):
+    deadline = time.monotonic() + WAIT
+    while not (seen := check()):
+        if time.monotonic() > deadline:
+            pytest.fail(f"not seen in {WAIT} s: {what}")
+        time.sleep(0.1)  # readiness polling
+    return seen
+
+
+@pytest.fixture(scope="module")
+def spec_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("specs")
+
+
+@pytest.fixture(scope="module")
+def provider(connect, anvil, deployment_file, w3, spec_dir, tmp_path_factory):
+    """A provider agent with per-job work on, registered with its URL as metadata."""
+    folder = tmp_path_factory.mktemp("provider")
+    config = write_config(
+        folder / "agent.toml",
+        rpc_url=anvil.url,
+        deployment=str(deployment_file),
+        data_dir=str(folder / "data"),
+        price="0.01",
+        collect_interval=0,
+        jobs={"enabled": True, "spec_dir": str(spec_dir), "min_unit_price": {"mUSD": str(UNIT_PRICE)}},
+        **keystore_settings(PROVIDER, folder),
+    )
+    agent = AgentProcess(config, folder)
+    rails = connect(PROVIDER)
+    mint(rails, stake=5_000)
+    rails.provider.register(agent.url, FIRST_STAKE)
+    agent.start(COMPUTERAILS_AGENT_JOBS__POLL_INTERVAL="0.2")
+    yield rails, agent
+    if agent.running():
+        assert agent.stop() == 0
+
+
+@pytest.fixture(scope="module")
+def client(connect, provider):
+    rails = connect(CLIENT)
+    mint(rails, usd=100)
+    return rails
+
+
+def create_job(client, provider_rails, spec_dir, n_images=3):
+    spec = workloads.digits_spec([pixels for pixels, _ in digits.samples()[:n_images]])
+    spec_hash, _ = DirectorySpecSource(spec_dir).publish(spec)
+    job = client.client.create_job(provider_rails.address, UNIT_PRICE, 50, timedelta(hours=2), spec_hash)
+    return int(job.id), spec
+
+
+def expected_attestation(rails, job_id, spec) -> Attestation:
+    job = rails.views.job(job_id)
+    return Attestation(
+        job_id=job_id,
+        provider=job.provider,
+        success=True,
+        units=workloads.units_of(spec),
+        result_hash=digest_of(cid_for(workloads.compute(spec))),
+        deadline=int(job.deadline.timestamp()),
+        config_version=rails.oracle.config_version(),
+    )
+
+
+def schedule(rails, job_id, spec) -> list[str]:
+    digest = "0x" + rails.oracle.digest(expected_attestation(rails, job_id, spec)).hex()
+    return transmit_order(digest, rails.oracle.oracles())
+
+
+def attested_events(rails, job_id):
+    return rails.escrow.events.JobAttested().get_logs(
+        from_block=rails.deployment.deploy_block, argument_filters={"jobId": job_id}
+    )
+
+
+def published(agent, job_id) -> bool:
+    return httpx.get(f"{agent.url}/v1/jobs/{job_id}/result").status_code == 200
+
+
+def sender_of(rails, event) -> str:
+    return rails.w3.eth.get_transaction(event["transactionHash"])["from"]
+
+
+def test_network__job_published__recomputed_agreed_and_attested_once_by_the_first_transmitter(
+    make_network, provider, client, spec_dir
+):
+    provider_rails, agent = provider
+    nodes = make_network()
+    by_address = {n.address: n for n in nodes}
+    for node in nodes:
+        node.start()
+    job_id, spec = create_job(client, provider_rails, spec_dir)
+    order = schedule(provider_rails, job_id, spec)
+
+    wait_until(lambda: provider_rails.views.job(job_id).status is JobStatus.ATTESTED, "the attestation")
+
+    (event,) = attested_events(provider_rails, job_id)
+    expected = expected_attestation(provider_rails, job_id, spec)
+    assert (event["args"]["success"], event["args"]["units"]) == (True, expected.units)
+    assert "0x" + bytes(event["args"]["resultHash"]).hex() == expected.result_hash
+    assert sender_of(provider_rails, event) == order[0]
+    first = by_address[order[0]]
+    assert first.metric("computerails_oracle_transmitted_total", 'kind="job",position="0"') == 1
+    for node in nodes:
+        wait_until(lambda n=node: n.metric("computerails_oracle_open_rounds") == 0, "every node closing the round")
+        assert node.metric("computerails_oracle_signed_total", 'kind="job"') == 1
+        assert node.stop() == 0
+
+
+def test_network__first_transmitter_dead__the_next_in_the_schedule_transmits(make_network, provider, client, spec_dir):
+    provider_rails, agent = provider
+    job_id, spec = create_job(client, provider_rails, spec_dir, n_images=4)
+    order = schedule(provider_rails, job_id, spec)
+    nodes = {n.address: n for n in make_network(transmit_delay=1)}
+    for address in order[1:]:  # order[0] never comes up
+        nodes[address].start()
+
+    wait_until(lambda: provider_rails.views.job(job_id).status is JobStatus.ATTESTED, "the attestation")
+
+    (event,) = attested_events(provider_rails, job_id)
+    assert sender_of(provider_rails, event) == order[1]
+    assert nodes[order[1]].metric("computerails_oracle_transmitted_total", 'kind="job",position="1"') == 1
+    assert nodes[order[2]].metric("computerails_oracle_transmitted_total", 'kind="job",position="2"') == 0
+    for address in order[1:]:
+        assert nodes[address].stop() == 0
+
+
+def test_network__transmitter_killed_after_journalling__restart_sends_nothing_twice(
+    make_network, provider, client, spec_dir, w3
+):
+    provider_rails, agent = provider
+    job_id, spec = create_job(client, provider_rails, spec_dir, n_images=5)
+    wait_until(lambda: published(agent, job_id), "the provider's result")
+    order = schedule(provider_rails, job_id, spec)
+    nodes = {n.address: n for n in make_network(transmit_delay=120)}  # the others wait their turn
+    first = nodes[order[0]]
+    nonce = w3.eth.get_transaction_count(order[0])
+    w3.provider.make_request("evm_setAutomine", [False])
+    try:
+        for address in order[:2]:
+            nodes[address].start()
+        database = first.config.parent / "data" / "oracle.sqlite"
+
+        def journalled():
+            if not database.exists():
+                return None
+            with sqlite3.connect(database) as db:
+                return db.execute("SELECT tx_hash FROM submissions WHERE status = 'pending'").fetchall()
+
+        [(tx_hash,)] = wait_until(journalled, "the journalled attestation")
+        first.kill()
+        first.start()
+        w3.provider.make_request("evm_mine", [])
+        wait_until(lambda: first.metric("computerails_oracle_submissions_total", 'status="mined"') == 1, "the outcome")
+    finally:
+        w3.provider.make_request("evm_setAutomine", [True])
+
+    (event,) = attested_events(provider_rails, job_id)
+    assert "0x" + bytes(event["transactionHash"]).hex() == tx_hash
+    assert w3.eth.get_transaction_count(order[0]) == nonce + 1  # one transaction, ever
+    with sqlite3.connect(database) as db:
+        assert db.execute("SELECT status FROM submissions").fetchall() == [("mined",)]
+    wait_until(lambda: first.metric("computerails_oracle_open_rounds") == 0, "the round closed")
+    for address in order[:2]:
+        assert nodes[address].stop() == 0
