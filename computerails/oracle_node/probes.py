@@ -18,6 +18,9 @@ was seen, and the prober that ties them together.
 :class:`Prober` plans each epoch's slots for the providers under the SLA
 (:class:`~computerails.oracle_node.providers.ProviderDirectory`) and runs the due ones
 concurrently, at most ``concurrency`` at a time; the node's loop calls :meth:`Prober.run_due`.
+It is also the node's ``UptimeSource`` (:mod:`computerails.oracle_node.node`):
+:meth:`Prober.subjects` and :meth:`Prober.observe` (step 3's observation, once every slot of the
+ended epoch is settled).
 """
 
 from __future__ import annotations
@@ -34,26 +37,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
-from typing import Any
 
 import httpx
-from sqlalchemy import (
-    Boolean,
-    Column,
-    Engine,
-    Integer,
-    MetaData,
-    String,
-    Table,
-    and_,
-    create_engine,
-    event,
-    func,
-    select,
-    update,
-)
+from sqlalchemy import Boolean, Column, Engine, Integer, MetaData, String, Table, and_, func, select, update
 from sqlalchemy.dialects.sqlite import insert
 
+from computerails._sqlite import durable_engine
 from computerails.addresses import parse_address
 from computerails.errors import PreconditionError
 from computerails.health import verify_health
@@ -234,6 +223,14 @@ probes = Table(
     Column("latency_ms", Integer),
 )
 
+epochs = Table(
+    "epochs",
+    metadata,
+    Column("number", Integer, primary_key=True),
+    Column("start", Integer, nullable=False),  # unix seconds
+    Column("length", Integer, nullable=False),
+)
+
 directory = Table(
     "providers",
     metadata,
@@ -250,6 +247,15 @@ meta = Table(
 )
 
 _CURSOR = "directory_next_block"
+
+
+@dataclass(frozen=True)
+class Epoch:
+    """An uptime epoch as the chain defines it (UptimeSlasher ``epochStart``, epoch length)."""
+
+    number: int
+    start: int
+    length: int
 
 
 @dataclass(frozen=True, order=True)
@@ -289,14 +295,25 @@ class ProbeLog:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path).expanduser()
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.engine: Engine = create_engine(f"sqlite:///{self.path}")
-        event.listen(self.engine, "connect", _durable)
+        self.engine: Engine = durable_engine(str(self.path))
         metadata.create_all(self.engine)
 
     def close(self) -> None:
         self.engine.dispose()
 
     # ── slots ──
+
+    def note_epoch(self, epoch: Epoch) -> None:
+        """Keep an epoch's times (its first note stands)."""
+        with self.engine.begin() as conn:
+            row = {"number": epoch.number, "start": epoch.start, "length": epoch.length}
+            conn.execute(insert(epochs).values(row).on_conflict_do_nothing())
+
+    def epoch(self, number: int) -> Epoch | None:
+        """An epoch noted by :meth:`note_epoch`."""
+        with self.engine.connect() as conn:
+            row = conn.execute(select(epochs).where(epochs.c.number == number)).first()
+        return None if row is None else Epoch(row.number, row.start, row.length)
 
     def plan(self, epoch: int, provider: str, times: Iterable[int]) -> int:
         """Add a provider's slots for an epoch (slots already there stay as they are).
@@ -433,24 +450,7 @@ class ProbeLog:
             conn.execute(statement.on_conflict_do_update(index_elements=[meta.c.key], set_={"value": str(next_block)}))
 
 
-def _durable(dbapi_connection: Any, _record: Any) -> None:
-    """WAL journal, and a commit reaches the disk before it returns."""
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=FULL")
-    cursor.close()
-
-
 # ───────────────────────── the prober ─────────────────────────
-
-
-@dataclass(frozen=True)
-class Epoch:
-    """An uptime epoch as the chain defines it (UptimeSlasher ``epochStart``, epoch length)."""
-
-    number: int
-    start: int
-    length: int
 
 
 @dataclass(frozen=True)
@@ -475,7 +475,9 @@ class Prober:
             missed by the node (it was not running). A few times the loop's interval plus
             `probe_timeout`: a busy loop must not miss slots, a node back from a crash must not
             probe a provider long after the moment it was due.
+        min_probes: fewer counted probes of a provider in an epoch: the node abstains.
         concurrency: probes in flight at most.
+        status_ttl: seconds :meth:`subjects` reuses the providers' SLA status read from chain.
         client: the HTTP client (default: one owned by the prober, closed by :meth:`aclose`).
     """
 
@@ -489,12 +491,15 @@ class Prober:
         probes_per_epoch: int,
         probe_timeout: float,
         max_lateness: int,
+        min_probes: int = 1,
         concurrency: int = 16,
+        status_ttl: float = 60.0,
         client: httpx.AsyncClient | None = None,
     ) -> None:
-        if probes_per_epoch < 1 or probe_timeout <= 0 or max_lateness < 0 or concurrency < 1:
+        if min(probes_per_epoch, min_probes, concurrency) < 1 or probe_timeout <= 0 or max_lateness < 0:
             raise PreconditionError(
-                "probes_per_epoch and concurrency must be at least 1, probe_timeout positive, max_lateness at least 0"
+                "probes_per_epoch, min_probes and concurrency must be at least 1, probe_timeout positive, "
+                "max_lateness at least 0"
             )
         self.directory = directory
         self.log = log
@@ -503,7 +508,10 @@ class Prober:
         self.probes_per_epoch = probes_per_epoch
         self.probe_timeout = probe_timeout
         self.max_lateness = max_lateness
+        self.min_probes = min_probes
         self.concurrency = concurrency
+        self.status_ttl = status_ttl
+        self._subjects: dict[int, tuple[float, list[str]]] = {}  # epoch -> (when read, providers)
         self._owns_client = client is None
         self.client = client or httpx.AsyncClient(
             trust_env=False,  # never through a proxy from the environment: the provider itself answers
@@ -528,6 +536,7 @@ class Prober:
         """
         added = 0
         self._planned = {key for key in self._planned if key[0] >= epoch.number - 1}  # older epochs are done
+        self.log.note_epoch(epoch)
         for entry in self.directory.providers():
             key = (epoch.number, entry.address)
             if key in self._planned:
@@ -590,3 +599,28 @@ class Prober:
     def load(self, epoch: int) -> dict[str, ProbeCounts]:
         """Probe load figures: every provider's slots in `epoch`, by outcome."""
         return self.log.counts(epoch)
+
+    # ── the node's UptimeSource (computerails.oracle_node.node) ──
+
+    def subjects(self, epoch: int) -> list[str]:
+        """Providers under the SLA in `epoch`: those planned for it whose SLA still applies (a
+        downtime jail since suspends it; the chain would refuse their reports). Reads the chain
+        at most every ``status_ttl`` seconds per epoch."""
+        kept = self._subjects.get(epoch)
+        if kept is not None and time.monotonic() - kept[0] < self.status_ttl:
+            return kept[1]
+        known = self.log.epoch(epoch)
+        planned = sorted(self.log.counts(epoch))
+        found = [p for p in planned if known is None or self.directory.sla_applies(p, known.start)]
+        self._subjects[epoch] = (time.monotonic(), found)  # one entry an epoch: an hour's worth of bytes
+        return found
+
+    def observe(self, epoch: int, provider: str) -> tuple[int, int] | None:
+        """The node's observation of `provider` in an ended `epoch`: (uptime in bps, probes
+        counted), or ``None``: abstain (fewer than ``min_probes`` counted), or not yet (a slot is
+        still to be probed or to expire: :meth:`run_due` settles it within ``max_lateness``)."""
+        counts = self.log.counts(epoch).get(provider, ProbeCounts())
+        if counts.pending:
+            return None
+        uptime = self.log.uptime_bps(epoch, provider, self.min_probes)
+        return None if uptime is None else (uptime, counts.counted)

@@ -6,7 +6,6 @@ ports (tests/support/agent) and a stdlib stub server for the failures an agent n
 from __future__ import annotations
 
 import asyncio
-import json
 import socket
 import subprocess
 import sys
@@ -17,12 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from eth_account import Account
 
 import computerails
 from computerails.devnet import dev_key
 from computerails.rails import ComputeRails
-from tests.support.agent import PASSWORD, AgentProcess, write_config
+from tests.support.agent import AgentProcess, keystore_settings, mint, write_config
 from tests.support.anvil import devnet_fixtures, free_port
 from tests.support.sdk import FIRST_STAKE, PROVIDER
 
@@ -53,8 +51,7 @@ def register(connect):
 
     def _register(index: int, metadata_uri: str) -> ComputeRails:
         rails = connect(index)
-        token = rails.erc20(rails.deployment.staking_token)
-        rails.send(token.functions.mint(rails.address, int(FIRST_STAKE * 10**18)), "mint")
+        mint(rails, stake=FIRST_STAKE)
         rails.provider.register(metadata_uri, FIRST_STAKE)
         return rails
 
@@ -69,14 +66,10 @@ def make_agent(anvil, deployment_file, tmp_path_factory):
 
     def _make(index: int) -> AgentProcess:
         folder = tmp_path_factory.mktemp("agent")
-        keyfile = Account.encrypt(dev_key(index), PASSWORD, kdf="pbkdf2", iterations=1_000)
-        (folder / "key.json").write_text(json.dumps(keyfile))
-        (folder / "password").write_text(PASSWORD + "\n")
         values = {
             "rpc_url": anvil.url,
             "deployment": str(deployment_file),
-            "keystore": str(folder / "key.json"),
-            "password_file": str(folder / "password"),
+            **keystore_settings(index, folder / "keys"),
             "data_dir": str(folder / "data"),
             "price": "0.01",
             "native_price": "1",

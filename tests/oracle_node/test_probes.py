@@ -292,7 +292,9 @@ def test_prober__due_slots_probed_concurrently__once_across_a_restart(provider_a
     async def after_restart() -> tuple[list[ProbeOutcome], list[ProbeOutcome], Prober]:
         prober = make_prober(rails, path)
         try:
-            return await prober.run_due(middle, epoch), await prober.run_due(end, epoch), prober
+            again = await prober.run_due(middle, epoch)
+            assert prober.observe(epoch.number, rails.address) is None  # slots still to probe: not yet
+            return again, await prober.run_due(end, epoch), prober
         finally:
             await prober.aclose()
 
@@ -313,6 +315,12 @@ def test_prober__due_slots_probed_concurrently__once_across_a_restart(provider_a
     assert counts.counted == counts.planned == len(mine) + len([o for o in later if o.slot.provider == rails.address])
     assert restarted.log.uptime_bps(epoch.number, rails.address, min_probes=3) == 10_000
     assert restarted.log.uptime_bps(epoch.number, stand_in.address, min_probes=3) == 0
+    # The node's UptimeSource: both are subjects; the observations are (bps, probes counted).
+    assert {rails.address, stand_in.address} <= set(restarted.subjects(epoch.number))
+    assert restarted.observe(epoch.number, rails.address) == (10_000, counts.counted)
+    stand_in_counted = restarted.load(epoch.number)[stand_in.address].counted
+    assert restarted.observe(epoch.number, stand_in.address) == (0, stand_in_counted)
+    assert restarted.observe(epoch.number, dev_address(19)) is None  # not a provider, never probed: abstain
 
 
 def run_prober(rails, path, *moments_and_epoch) -> Prober:

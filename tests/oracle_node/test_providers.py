@@ -15,6 +15,7 @@ from computerails.oracle_node.probes import ProbeLog
 from computerails.oracle_node.providers import ProviderDirectory, probe_url, sla_applies
 from computerails.types import ProviderStatus
 from tests.oracle_node.conftest import SPARE_PROVIDERS
+from tests.support.agent import mint
 from tests.support.sdk import FIRST_STAKE, ORACLES, RELAYER, finish_sla_epoch, warp
 
 NEWCOMER = 14  # registers during the incremental test
@@ -172,8 +173,7 @@ def test_sla_applies__on_chain__registration_leave_and_downtime_jail(connect, re
     assert rails.views.provider(rails.address).jailed_for_downtime
     assert not directory.sla_applies(rails.address, epoch_start(rails, jailed_in + 1))  # suspended
 
-    token = rails.erc20(rails.deployment.staking_token)
-    rails.send(token.functions.mint(rails.address, int(FIRST_STAKE * 10**18)), "mint")
+    mint(rails, stake=FIRST_STAKE)
     rails.provider.stake(FIRST_STAKE)
     warp(w3, 60)  # into the epoch: an unjail in its first second would start the SLA with it
     rails.provider.unjail()
