@@ -97,13 +97,12 @@ def agents(make_agent, register) -> dict[str, tuple[ComputeRails, AgentProcess]]
     - ``doomed``: a provider's own agent, for the test that kills it.
     """
     plan = {"own": (PROVIDER, PROVIDER), "impostor": (SPARE_PROVIDERS[0], STRANGER), "doomed": (DOOMED, DOOMED)}
-    started = {}
-    for name, (provider, key) in plan.items():
-        agent = make_agent(key)
-        started[name] = (register(provider, agent.url), agent)
-    with ThreadPoolExecutor(len(started)) as pool:
-        list(pool.map(lambda pair: pair[1].start(), started.values()))
-    return started
+    made = {name: make_agent(key) for name, (_, key) in plan.items()}
+    # Started before registering (an agent needs no registration to serve its health answer):
+    # a free port is only reserved once something listens on it, so bind it at once.
+    with ThreadPoolExecutor(len(made)) as pool:
+        list(pool.map(AgentProcess.start, made.values()))
+    return {name: (register(plan[name][0], agent.url), agent) for name, agent in made.items()}
 
 
 @pytest.fixture(scope="session")
