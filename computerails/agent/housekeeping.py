@@ -23,7 +23,8 @@ Each pass, in this order:
    only downtime caused. A jail for work (a failed job, a fraud attestation) is the operator's
    call and is left alone.
 5. **claims** (every ``claim_interval``): withdraws each claimable balance (escrow payments of
-   settled jobs; slash proceeds from staking) that is worth its gas: at least
+   settled jobs; slash proceeds from staking; collected vouchers from the MeteredEscrow) that
+   is worth its gas: at least
    ``claim_value_per_gas`` times the withdrawal's gas cost for a token with a price
    (``native_price``), at least the token's ``min_claim`` otherwise (any positive amount when
    none is set). Matured unbonding stake is withdrawn too.
@@ -296,6 +297,13 @@ class Housekeeper:
                     if source == "escrow":
                         for hook in self.on_withdrawn:
                             hook(info.address, payout.tx_hash)
+        if self.rails.deployment.contracts.get("MeteredEscrow"):
+            for info in self.rails.views.payment_tokens():
+                raw = to_raw(self.rails.collector.claimable(info.address), info.decimals)
+                if raw and self._worth(info, raw, gas_price):
+                    payout = self.rails.collector.claim(info.address)
+                    self._count(payout, "claim")
+                    payouts.append(payout)
         if status.unbonding and status.unbonding_end is not None and not status.shortfall:
             if self.rails.now() >= int(status.unbonding_end.timestamp()):
                 payout = self.rails.provider.withdraw_unbonded()

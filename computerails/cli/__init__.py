@@ -19,6 +19,7 @@ from computerails.cli import (  # noqa: F401 (each registers its group or comman
     devnet,
     infer,
     job,
+    keeper,
     meter,
     oracle,
     protocol,

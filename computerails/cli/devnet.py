@@ -6,10 +6,18 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+from eth_utils import keccak
 from web3 import Web3
 
 from computerails.cli._common import ADDRESS, CliError, Settings, cli, parse_amount
-from computerails.devnet import GOVERNANCE_INDEX, ape_build_artifacts, deploy_protocol, dev_key, write_deployment
+from computerails.devnet import (
+    GOVERNANCE_INDEX,
+    ape_build_artifacts,
+    deploy_protocol,
+    dev_key,
+    through_timelock,
+    write_deployment,
+)
 from computerails.devnet.faucet import check_devnet, fund
 from computerails.rails import http_provider
 
@@ -96,5 +104,46 @@ def devnet_deploy(s: Settings, out: str) -> None:
         for address in deployment.payment_tokens:
             click.echo(f"  payment token    {address}")
         click.echo(f"Wrote {path}; check it with `computerails --rpc {s.rpc} --deployment {path} deployments check`")
+
+    s.out(data, human)
+
+
+@devnet.command("add-oracle")
+@click.argument("address", type=ADDRESS, required=False)
+@click.option("--threshold", type=click.IntRange(min=1), help="Also set the quorum to this many signatures.")
+@click.pass_obj
+def devnet_add_oracle(s: Settings, address: str | None, threshold: int | None) -> None:
+    """Make ADDRESS (default: the --keystore or --account given, read without its password) an
+    oracle of the devnet's AttestationHub, through the timelock as the dev governance key
+    (its delay waited out on the devnet's clock). The hub's configuration version moves on:
+    statements signed before no longer count.
+
+    Refused on any chain that is not a devnet, and for an address that is already an oracle."""
+    if address is None:
+        if not (s.keystore or s.account or s.private_key_env):
+            raise CliError("give ADDRESS, or the oracle's account with --keystore FILE or --account NAME")
+        address = s.address()
+    rails = s.rails(signer=False)
+    check_devnet(rails.w3, rails.deployment)
+    hub = rails.hub
+    oracles = list(hub.functions.oracles().call())
+    if address in oracles:
+        raise CliError(f"{address} is already an oracle of the hub at {hub.address}")
+    k = threshold if threshold is not None else int(hub.functions.threshold().call())
+    if k > len(oracles) + 1:
+        raise CliError(f"--threshold {k} exceeds the {len(oracles) + 1} oracles there will be")
+    calls = [(hub.address, hub.encode_abi("addOracle", [address]))]
+    if threshold is not None:
+        calls.append((hub.address, hub.encode_abi("setThreshold", [threshold])))
+    salt = keccak(bytes.fromhex(address[2:]) + int(rails.now()).to_bytes(32, "big"))
+    through_timelock(rails.w3, rails.deployment, dev_key(GOVERNANCE_INDEX), calls, salt=salt)
+    view = rails.views.oracle_set()
+    data = {"oracle": address, **view}
+
+    def human() -> None:
+        click.echo(
+            f"{address} is an oracle: {view['threshold']} of {len(view['oracles'])} sign, "
+            f"configuration version {view['config_version']}"
+        )
 
     s.out(data, human)

@@ -34,13 +34,13 @@ from sqlalchemy import (
     String,
     Table,
     Text,
-    create_engine,
     delete,
-    event,
     select,
     update,
 )
 from sqlalchemy.dialects.sqlite import insert
+
+from computerails._sqlite import UINT128_DIGITS, durable_engine, pad
 
 metadata = MetaData()
 
@@ -120,7 +120,7 @@ submissions = Table(
     Column("rounds", Text, nullable=False),  # JSON list of round keys
     Column("status", String(16), nullable=False, index=True),  # pending | mined | reverted | dropped
     Column("created_at", Integer, nullable=False),
-    Column("gas_cost", String(39)),
+    Column("gas_cost", String(UINT128_DIGITS)),
 )
 
 evidence = Table(
@@ -180,8 +180,7 @@ class NodeStore:
         path = Path(path).expanduser()
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self.engine: Engine = create_engine(f"sqlite:///{path}")
-        event.listen(self.engine, "connect", _durable)
+        self.engine: Engine = durable_engine(str(path))
         metadata.create_all(self.engine)
 
     def close(self) -> None:
@@ -387,7 +386,7 @@ class NodeStore:
             done = conn.execute(
                 update(submissions)
                 .where(submissions.c.tx_hash == tx_hash, submissions.c.status == PENDING)
-                .values(status=status, gas_cost=str(gas_cost).zfill(39))
+                .values(status=status, gas_cost=pad(gas_cost, UINT128_DIGITS))
             )
             return bool(done.rowcount)
 
@@ -409,10 +408,3 @@ class NodeStore:
 
 def _round(row: Any) -> Round:
     return Round(row.round, row.kind, row.status, row.ready_digest, row.ready_at)
-
-
-def _durable(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=FULL")
-    cursor.close()

@@ -11,10 +11,13 @@ import time
 from datetime import timedelta
 from decimal import Decimal
 
+import httpx
 import pytest
 
 from computerails import UptimeReport
 from computerails.devnet import dev_key
+from computerails.models import digits
+from computerails.pay_client import PayingAuth
 from tests.agent.conftest import mint
 from tests.support.agent import keystore_settings
 from tests.support.sdk import FIRST_STAKE, ORACLES, RELAYER, finish_sla_epoch
@@ -22,6 +25,7 @@ from tests.support.sdk import FIRST_STAKE, ORACLES, RELAYER, finish_sla_epoch
 DOWNTIME_PROVIDER = 11
 SLASHED_PROVIDER = 12
 WORK_JAILED_PROVIDER, WORK_CLIENT = 13, 14
+METERED_PROVIDER, METERED_PAYER = 16, 15
 POLL_TIMEOUT = 60.0
 FAST = {
     "COMPUTERAILS_AGENT_HOUSEKEEPING__INTERVAL": "0.3",
@@ -139,4 +143,40 @@ def test_housekeeping__jailed_for_work_and_downtime__not_unjailed_by_itself(make
     assert rails.provider.status().jailed
     assert agent.metric("computerails_agent_jail_risk", 'reason="jailed"') == 1
     assert "jail risk (jailed): jailed for downtime" in agent.log.read_text()
+    assert agent.stop() == 0
+
+
+def test_housekeeping__collected_vouchers__claimed_from_the_metered_escrow_when_worth_the_gas(
+    make_agent, connect, tmp_path
+):
+    rails, key = own_provider(connect, METERED_PROVIDER, tmp_path)
+    payer = connect(METERED_PAYER)
+    mint(payer, usd=10)
+    payer.payer.deposit(rails.address, 5)
+    agent = make_agent(**key, collect_interval=0.3, min_value_per_gas="0.000001").start(
+        **FAST, COMPUTERAILS_AGENT_HOUSEKEEPING__CLAIM_INTERVAL="0"
+    )
+    paying = PayingAuth(
+        dev_key(METERED_PAYER),
+        chain_id=payer.chain_id,
+        escrow=payer.collector.domain.escrow,
+        tokens=payer.deployment.payment_tokens,
+        budget=10**6,
+        wallet=tmp_path / "wallet.sqlite",
+    )
+    try:
+        with httpx.Client(auth=paying) as client:
+            for i in range(3):
+                pixels, _ = digits.samples()[i]
+                assert client.post(f"{agent.url}/v1/infer", json={"pixels": list(pixels)}).status_code == 200
+    finally:
+        paying.close()
+
+    token = rails.views.payment_tokens()[0]
+    wait_until(lambda: agent.metric("computerails_agent_claimed_total", 'source="metered",token="mUSD"') > 0, "a claim")
+    claimed = agent.metric("computerails_agent_claimed_total", 'source="metered",token="mUSD"')
+    fee_bps = rails.read("MeteredEscrow", rails.collector.domain.escrow, "feeBps")
+    assert claimed == 3 * 10_000 * (10_000 - fee_bps) // 10_000  # 3 requests at 0.01 mUSD, less the fee
+    assert rails.views.wallet(rails.address, token.address) == Decimal(claimed) / 10**6
+    assert rails.collector.claimable(token.address) == 0
     assert agent.stop() == 0

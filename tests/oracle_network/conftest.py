@@ -9,34 +9,44 @@ import pytest
 import computerails
 from computerails.devnet import dev_key
 from tests.support.anvil import devnet_fixtures
-from tests.support.oracle import OracleProcess, oracle_network
+from tests.support.oracle import LinkProcess, OracleProcess, oracle_network
 from tests.support.sdk import ORACLES
 
-anvil, deployment_file, w3 = devnet_fixtures()  # session scope: one node per xdist worker
+# Prefixed: tests/agent and tests/sdk name their own session devnets anvil, deployment_file, w3.
+net_anvil, net_deployment_file, net_w3 = devnet_fixtures(prefix="net_")  # one node per xdist worker
 
 
 @pytest.fixture(scope="session")
-def connect(anvil, deployment_file):
+def net_connect(net_anvil, net_deployment_file):
     def _connect(index: int | None = None):
         return computerails.connect(
-            anvil.url, deployment=deployment_file, account=dev_key(index) if index is not None else None
+            net_anvil.url, deployment=net_deployment_file, account=dev_key(index) if index is not None else None
         )
 
     return _connect
 
 
 @pytest.fixture
-def make_network(anvil, deployment_file, tmp_path):
-    """make_network(indices=ORACLES, **settings) -> the nodes (not started); every node still
-    running when the test ends is killed by its pid."""
+def make_network(net_anvil, net_deployment_file, tmp_path):
+    """make_network(indices=ORACLES, **settings) -> the nodes (not started); with
+    ``cuttable=INDEX``, (the nodes, that node's started LinkProcess). Every node still running
+    when the test ends is killed by its pid, every link stopped."""
     made: list[OracleProcess] = []
+    links: list[LinkProcess] = []
 
-    def _make(indices: tuple[int, ...] = ORACLES, **settings) -> list[OracleProcess]:
-        nodes = oracle_network(tmp_path / f"net-{len(made)}", anvil.url, deployment_file, indices, **settings)
+    def _make(indices: tuple[int, ...] = ORACLES, **settings):
+        nodes, link = oracle_network(
+            tmp_path / f"net-{len(made)}", net_anvil.url, net_deployment_file, indices, **settings
+        )
         made.extend(nodes)
-        return nodes
+        if link is None:
+            return nodes
+        links.append(link)
+        return nodes, link
 
     yield _make
     for node in made:
         if node.running():
             node.kill()
+    for link in links:
+        link.stop()

@@ -32,8 +32,8 @@ def wait_until(check, what: str):
 
 
 @pytest.fixture(scope="module")
-def provider_rails(connect, w3):
-    rails = connect(PROVIDER)
+def fraud_provider(net_connect, net_w3):
+    rails = net_connect(PROVIDER)
     mint(rails, stake=5_000)
     rails.provider.register("http://127.0.0.1:9", FIRST_STAKE)
     return rails
@@ -61,17 +61,17 @@ def forward(node, receipt, signature, pixels) -> httpx.Response:
     return httpx.post(f"{node.url}/v1/receipts", json=body, timeout=30)
 
 
-def test_receipts__correct_answer_confirmed__mismatched_request_or_foreign_signature_422(make_network, provider_rails):
+def test_receipts__correct_answer_confirmed__mismatched_request_or_foreign_signature_422(make_network, fraud_provider):
     (node,) = make_network(indices=(17,))
     node.start()
     pixels = list(digits.samples()[0][0])
-    receipt, signature = receipt_for(provider_rails, 1, pixels, wrong=False)
+    receipt, signature = receipt_for(fraud_provider, 1, pixels, wrong=False)
 
     assert forward(node, receipt, signature, pixels).json() == {"verdict": "correct"}
     other_pixels = list(digits.samples()[1][0])
     mismatch = forward(node, receipt, signature, other_pixels)
     assert (mismatch.status_code, "not the receipt's request" in mismatch.json()["error"]) == (422, True)
-    digest = receipts.digest(provider_rails.collector.domain, receipt)
+    digest = receipts.digest(fraud_provider.collector.domain, receipt)
     foreign = "0x" + eip712.sign_digest(digest, dev_key(PAYER)).hex()  # another key over the same receipt
     refused = forward(node, receipt, foreign, pixels)
     assert (refused.status_code, "not signed by its provider" in refused.json()["error"]) == (422, True)
@@ -80,24 +80,24 @@ def test_receipts__correct_answer_confirmed__mismatched_request_or_foreign_signa
     assert node.stop() == 0
 
 
-def test_receipts__wrong_answer__fraud_agreed_relayed_once_provider_slashed_and_jailed(make_network, provider_rails):
+def test_receipts__wrong_answer__fraud_agreed_relayed_once_provider_slashed_and_jailed(make_network, fraud_provider):
     nodes = make_network()
     for node in nodes:
         node.start()
     pixels = list(digits.samples()[2][0])
-    receipt, signature = receipt_for(provider_rails, 3, pixels, wrong=True)
-    staked = provider_rails.provider.status().staked
+    receipt, signature = receipt_for(fraud_provider, 3, pixels, wrong=True)
+    staked = fraud_provider.provider.status().staked
 
     answer = forward(nodes[0], receipt, signature, pixels)
 
     assert answer.status_code == 202 and answer.json()["verdict"] == "fraud"
-    wait_until(lambda: provider_rails.provider.status().jailed, "the provider jailed")
-    metered = provider_rails.collector.domain.escrow
-    punished = provider_rails.abi["MeteredEscrow"].events["FraudPunished"]
-    logs = provider_rails.w3.eth.get_logs({"address": metered, "fromBlock": 0, "toBlock": "latest"})
+    wait_until(lambda: fraud_provider.provider.status().jailed, "the provider jailed")
+    metered = fraud_provider.collector.domain.escrow
+    punished = fraud_provider.abi["MeteredEscrow"].events["FraudPunished"]
+    logs = fraud_provider.w3.eth.get_logs({"address": metered, "fromBlock": 0, "toBlock": "latest"})
     (event,) = punished.logs({"logs": logs}, metered)
-    assert (event["provider"], event["requestIndex"]) == (provider_rails.address, 3)
-    status = provider_rails.provider.status()
+    assert (event["provider"], event["requestIndex"]) == (fraud_provider.address, 3)
+    status = fraud_provider.provider.status()
     assert status.staked == staked * 9 / 10  # the 10 % fraud penalty of free stake
     for node in nodes:
         wait_until(lambda n=node: n.metric("computerails_oracle_open_rounds") == 0, "every node closing the round")

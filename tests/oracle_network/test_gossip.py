@@ -18,12 +18,12 @@ NON_MEMBER = 15  # a dev key that is not an oracle
 
 
 @pytest.fixture(scope="module")
-def node_and_hub(tmp_path_factory, anvil, deployment_file, connect):
+def node_and_hub(tmp_path_factory, net_anvil, net_deployment_file, net_connect):
     from tests.support.oracle import oracle_network
 
-    (node,) = oracle_network(tmp_path_factory.mktemp("gossip"), anvil.url, deployment_file, (ORACLES[0],))
+    (node,), _ = oracle_network(tmp_path_factory.mktemp("gossip"), net_anvil.url, net_deployment_file, (ORACLES[0],))
     node.start()
-    rails = connect()
+    rails = net_connect()
     yield node, rails.chain_id, rails.hub.address
     assert node.stop() == 0
 

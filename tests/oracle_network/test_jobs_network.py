@@ -21,7 +21,7 @@ from computerails.models import digits
 from computerails.oracle_node.node import transmit_order
 from computerails.types import Attestation, JobStatus
 from tests.support.agent import AgentProcess, keystore_settings, mint, write_config
-from tests.support.sdk import FIRST_STAKE
+from tests.support.sdk import FIRST_STAKE, ORACLES
 
 PROVIDER, CLIENT = 12, 13  # dev accounts no other test of this suite uses
 UNIT_PRICE = Decimal("0.10")
@@ -38,26 +38,26 @@ def wait_until(check, what: str):
 
 
 @pytest.fixture(scope="module")
-def spec_dir(tmp_path_factory):
+def net_spec_dir(tmp_path_factory):
     return tmp_path_factory.mktemp("specs")
 
 
 @pytest.fixture(scope="module")
-def provider(connect, anvil, deployment_file, w3, spec_dir, tmp_path_factory):
+def net_provider(net_connect, net_anvil, net_deployment_file, net_w3, net_spec_dir, tmp_path_factory):
     """A provider agent with per-job work on, registered with its URL as metadata."""
     folder = tmp_path_factory.mktemp("provider")
     config = write_config(
         folder / "agent.toml",
-        rpc_url=anvil.url,
-        deployment=str(deployment_file),
+        rpc_url=net_anvil.url,
+        deployment=str(net_deployment_file),
         data_dir=str(folder / "data"),
         price="0.01",
         collect_interval=0,
-        jobs={"enabled": True, "spec_dir": str(spec_dir), "min_unit_price": {"mUSD": str(UNIT_PRICE)}},
+        jobs={"enabled": True, "spec_dir": str(net_spec_dir), "min_unit_price": {"mUSD": str(UNIT_PRICE)}},
         **keystore_settings(PROVIDER, folder),
     )
     agent = AgentProcess(config, folder)
-    rails = connect(PROVIDER)
+    rails = net_connect(PROVIDER)
     mint(rails, stake=5_000)
     rails.provider.register(agent.url, FIRST_STAKE)
     agent.start(COMPUTERAILS_AGENT_JOBS__POLL_INTERVAL="0.2")
@@ -67,8 +67,8 @@ def provider(connect, anvil, deployment_file, w3, spec_dir, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def client(connect, provider):
-    rails = connect(CLIENT)
+def net_client(net_connect, net_provider):
+    rails = net_connect(CLIENT)
     mint(rails, usd=100)
     return rails
 
@@ -113,14 +113,14 @@ def sender_of(rails, event) -> str:
 
 
 def test_network__job_published__recomputed_agreed_and_attested_once_by_the_first_transmitter(
-    make_network, provider, client, spec_dir
+    make_network, net_provider, net_client, net_spec_dir
 ):
-    provider_rails, agent = provider
+    provider_rails, agent = net_provider
     nodes = make_network()
     by_address = {n.address: n for n in nodes}
     for node in nodes:
         node.start()
-    job_id, spec = create_job(client, provider_rails, spec_dir)
+    job_id, spec = create_job(net_client, provider_rails, net_spec_dir)
     order = schedule(provider_rails, job_id, spec)
 
     wait_until(lambda: provider_rails.views.job(job_id).status is JobStatus.ATTESTED, "the attestation")
@@ -138,9 +138,11 @@ def test_network__job_published__recomputed_agreed_and_attested_once_by_the_firs
         assert node.stop() == 0
 
 
-def test_network__first_transmitter_dead__the_next_in_the_schedule_transmits(make_network, provider, client, spec_dir):
-    provider_rails, agent = provider
-    job_id, spec = create_job(client, provider_rails, spec_dir, n_images=4)
+def test_network__first_transmitter_dead__the_next_in_the_schedule_transmits(
+    make_network, net_provider, net_client, net_spec_dir
+):
+    provider_rails, agent = net_provider
+    job_id, spec = create_job(net_client, provider_rails, net_spec_dir, n_images=4)
     order = schedule(provider_rails, job_id, spec)
     nodes = {n.address: n for n in make_network(transmit_delay=1)}
     for address in order[1:]:  # order[0] never comes up
@@ -157,16 +159,16 @@ def test_network__first_transmitter_dead__the_next_in_the_schedule_transmits(mak
 
 
 def test_network__transmitter_killed_after_journalling__restart_sends_nothing_twice(
-    make_network, provider, client, spec_dir, w3
+    make_network, net_provider, net_client, net_spec_dir, net_w3
 ):
-    provider_rails, agent = provider
-    job_id, spec = create_job(client, provider_rails, spec_dir, n_images=5)
+    provider_rails, agent = net_provider
+    job_id, spec = create_job(net_client, provider_rails, net_spec_dir, n_images=5)
     wait_until(lambda: published(agent, job_id), "the provider's result")
     order = schedule(provider_rails, job_id, spec)
     nodes = {n.address: n for n in make_network(transmit_delay=120)}  # the others wait their turn
     first = nodes[order[0]]
-    nonce = w3.eth.get_transaction_count(order[0])
-    w3.provider.make_request("evm_setAutomine", [False])
+    nonce = net_w3.eth.get_transaction_count(order[0])
+    net_w3.provider.make_request("evm_setAutomine", [False])
     try:
         for address in order[:2]:
             nodes[address].start()
@@ -181,16 +183,47 @@ def test_network__transmitter_killed_after_journalling__restart_sends_nothing_tw
         [(tx_hash,)] = wait_until(journalled, "the journalled attestation")
         first.kill()
         first.start()
-        w3.provider.make_request("evm_mine", [])
+        net_w3.provider.make_request("evm_mine", [])
         wait_until(lambda: first.metric("computerails_oracle_submissions_total", 'status="mined"') == 1, "the outcome")
     finally:
-        w3.provider.make_request("evm_setAutomine", [True])
+        net_w3.provider.make_request("evm_setAutomine", [True])
 
     (event,) = attested_events(provider_rails, job_id)
     assert "0x" + bytes(event["transactionHash"]).hex() == tx_hash
-    assert w3.eth.get_transaction_count(order[0]) == nonce + 1  # one transaction, ever
+    assert net_w3.eth.get_transaction_count(order[0]) == nonce + 1  # one transaction, ever
     with sqlite3.connect(database) as db:
         assert db.execute("SELECT status FROM submissions").fetchall() == [("mined",)]
     wait_until(lambda: first.metric("computerails_oracle_open_rounds") == 0, "the round closed")
     for address in order[:2]:
         assert nodes[address].stop() == 0
+
+
+def test_network__one_node_cut_off__the_rest_go_on__it_catches_up_when_reconnected(
+    make_network, net_provider, net_client, net_spec_dir
+):
+    provider_rails, agent = net_provider
+    nodes, link = make_network(cuttable=ORACLES[2], transmit_delay=1)
+    a, b, c = nodes
+    for node in nodes:
+        node.start()
+    link.cut()
+    first, _ = create_job(net_client, provider_rails, net_spec_dir, n_images=6)
+
+    wait_until(lambda: provider_rails.views.job(first).status is JobStatus.ATTESTED, "the attestation without c")
+    wait_until(lambda: c.metric("computerails_oracle_unreachable_peers") == 2, "c seeing both peers gone")
+    b.kill()  # now neither a nor c can reach a quorum alone
+    second, _ = create_job(net_client, provider_rails, net_spec_dir, n_images=7)
+    wait_until(lambda: a.metric("computerails_oracle_signed_total", 'kind="job"') == 2, "a signing the second job")
+    wait_until(lambda: c.metric("computerails_oracle_signed_total", 'kind="job"') == 2, "c signing it, cut off")
+    assert provider_rails.views.job(second).status is JobStatus.ACCEPTED  # one signature each: no quorum
+
+    link.restore()
+
+    wait_until(
+        lambda: provider_rails.views.job(second).status is JobStatus.ATTESTED, "the attestation after c rejoined"
+    )
+    wait_until(lambda: c.metric("computerails_oracle_unreachable_peers") <= 1, "c reaching a again")
+    assert "reachable again" in c.log.read_text()
+    for node in (a, c):
+        wait_until(lambda n=node: n.metric("computerails_oracle_open_rounds") == 0, "every round closed")
+        assert node.stop() == 0

@@ -285,3 +285,28 @@ def test_account_address__keystore_without_address_field__unlocked_for_it(run, t
 def test_account_address__no_account__refused(fail):
     line = fail(None, "account", "address", base=[])
     assert line == "error: no account: pass --keystore FILE, --account NAME or (devnets) --private-key-env VAR"
+
+
+def test_devnet_add_oracle__keystore__joins_the_quorum_config_moves_on_then_refused_twice(
+    run, fail, anvil, deployment_file, readonly, tmp_path
+):
+    path = tmp_path / "oracle.json"
+    made = _new("--out", path, env={"COMPUTERAILS_PASSWORD": PASSWORD})
+    base = ["--rpc", anvil.url, "--deployment", str(deployment_file), "--keystore", str(path)]
+    before = readonly.views.oracle_set()
+
+    added = run(None, "devnet", "add-oracle", "--threshold", 3, base=base, env=_NO_PASSWORD)
+
+    assert added["oracle"] == made["address"]
+    assert added["oracles"] == before["oracles"] + [made["address"]]
+    assert (added["threshold"], added["config_version"]) == (3, before["config_version"] + 2)  # one per change
+    assert readonly.oracle.oracles() == added["oracles"]
+    line = fail(None, "devnet", "add-oracle", made["address"])
+    assert line == f"error: {made['address']} is already an oracle of the hub at {readonly.hub.address}"
+
+
+def test_devnet_add_oracle__threshold_above_the_oracles__refused_nothing_changed(fail, readonly):
+    before = readonly.views.oracle_set()
+    line = fail(None, "devnet", "add-oracle", NEWCOMER, "--threshold", 9)
+    assert line == f"error: --threshold 9 exceeds the {len(before['oracles']) + 1} oracles there will be"
+    assert readonly.views.oracle_set() == before
