@@ -1,7 +1,11 @@
 """The oracle node's probing suites run real processes on 127.0.0.1: an anvil with the protocol
 deployed (once per session, tests/support/anvil), provider agents started as subprocesses on free
 ports (tests/support/agent) and a stdlib stub server for the failures an agent never shows
-(stub_health.py), each stopped by its own pid."""
+(stub_health.py), each stopped by its own pid.
+
+Every session fixture here is prefixed (``probe_``): tests/agent, tests/sdk and the other daemon
+suites name their own session devnets ``anvil``, ``connect``, ``make_agent``; a worker running
+two suites with the same names rebuilds the other suite's session fixtures."""
 
 from __future__ import annotations
 
@@ -32,25 +36,25 @@ DOOMED = 16  # its agent is killed
 STUB = Path(__file__).with_name("stub_health.py")
 READY_TIMEOUT = 30.0
 
-anvil, deployment_file, w3 = devnet_fixtures()  # session scope: one node per xdist worker
+probe_anvil, probe_deployment_file, probe_w3 = devnet_fixtures(prefix="probe_")  # one node per xdist worker
 
 
 @pytest.fixture(scope="session")
-def connect(anvil, deployment_file):
+def probe_connect(probe_anvil, probe_deployment_file):
     def _connect(index: int | None = None) -> ComputeRails:
         return computerails.connect(
-            anvil.url, deployment=deployment_file, account=dev_key(index) if index is not None else None
+            probe_anvil.url, deployment=probe_deployment_file, account=dev_key(index) if index is not None else None
         )
 
     return _connect
 
 
 @pytest.fixture(scope="session")
-def register(connect):
-    """register(index, metadata_uri) -> the provider's connection, registered with stake."""
+def probe_register(probe_connect):
+    """probe_register(index, metadata_uri) -> the provider's connection, registered with stake."""
 
     def _register(index: int, metadata_uri: str) -> ComputeRails:
-        rails = connect(index)
+        rails = probe_connect(index)
         mint(rails, stake=FIRST_STAKE)
         rails.provider.register(metadata_uri, FIRST_STAKE)
         return rails
@@ -59,16 +63,16 @@ def register(connect):
 
 
 @pytest.fixture(scope="session")
-def make_agent(anvil, deployment_file, tmp_path_factory):
-    """make_agent(index) -> an AgentProcess (not started) signing with dev key `index`, with its
+def probe_make_agent(probe_anvil, probe_deployment_file, tmp_path_factory):
+    """probe_make_agent(index) -> an AgentProcess (not started) signing with dev key `index`, with its
     own data folder; every agent still running at the end of the session is killed by its pid."""
-    agents: list[AgentProcess] = []
+    made: list[AgentProcess] = []
 
     def _make(index: int) -> AgentProcess:
         folder = tmp_path_factory.mktemp("agent")
         values = {
-            "rpc_url": anvil.url,
-            "deployment": str(deployment_file),
+            "rpc_url": probe_anvil.url,
+            "deployment": str(probe_deployment_file),
             **keystore_settings(index, folder / "keys"),
             "data_dir": str(folder / "data"),
             "price": "0.01",
@@ -76,17 +80,17 @@ def make_agent(anvil, deployment_file, tmp_path_factory):
             "collect_interval": 0,
         }
         agent = AgentProcess(write_config(folder / "agent.toml", **values), folder)
-        agents.append(agent)
+        made.append(agent)
         return agent
 
     yield _make
-    for agent in agents:
+    for agent in made:
         if agent.running():
             agent.kill()
 
 
 @pytest.fixture(scope="session")
-def agents(make_agent, register) -> dict[str, tuple[ComputeRails, AgentProcess]]:
+def probe_agents(probe_make_agent, probe_register) -> dict[str, tuple[ComputeRails, AgentProcess]]:
     """The agents the suite probes, registered at their URLs and started side by side (each
     start waits for the agent's imports and its node): name -> (the provider's connection, the
     agent).
@@ -97,26 +101,26 @@ def agents(make_agent, register) -> dict[str, tuple[ComputeRails, AgentProcess]]
     - ``doomed``: a provider's own agent, for the test that kills it.
     """
     plan = {"own": (PROVIDER, PROVIDER), "impostor": (SPARE_PROVIDERS[0], STRANGER), "doomed": (DOOMED, DOOMED)}
-    made = {name: make_agent(key) for name, (_, key) in plan.items()}
+    made = {name: probe_make_agent(key) for name, (_, key) in plan.items()}
     # Started before registering (an agent needs no registration to serve its health answer):
     # a free port is only reserved once something listens on it, so bind it at once.
     with ThreadPoolExecutor(len(made)) as pool:
         list(pool.map(AgentProcess.start, made.values()))
-    return {name: (register(plan[name][0], agent.url), agent) for name, agent in made.items()}
+    return {name: (probe_register(plan[name][0], agent.url), agent) for name, agent in made.items()}
 
 
 @pytest.fixture(scope="session")
-def provider_agent(agents):
-    return agents["own"]
+def provider_agent(probe_agents):
+    return probe_agents["own"]
 
 
 @pytest.fixture(scope="session")
-def impostor(agents):
-    return agents["impostor"]
+def impostor(probe_agents):
+    return probe_agents["impostor"]
 
 
 @pytest.fixture(scope="session")
-def stub(tmp_path_factory) -> Iterator[str]:
+def health_stub(tmp_path_factory) -> Iterator[str]:
     """The stub health server's base URL; a path prefix picks its behaviour (stub_health.py)."""
     port = free_port()
     log = (tmp_path_factory.mktemp("stub") / "stub.log").open("wb")

@@ -146,8 +146,8 @@ def test_probe__right_key_for_another_provider_address__down(provider_agent):
     assert result.reason is ProbeReason.WRONG_SIGNER
 
 
-def test_probe__agent_killed__connection_refused(agents):
-    rails, agent = agents["doomed"]
+def test_probe__agent_killed__connection_refused(probe_agents):
+    rails, agent = probe_agents["doomed"]
     assert probe_once(agent.url, rails.address, rails.chain_id).up
 
     agent.kill()  # SIGKILL by its pid
@@ -168,14 +168,14 @@ def test_probe__agent_killed__connection_refused(agents):
         ("elsewhere", ProbeReason.HTTP_STATUS),
     ],
 )
-def test_probe__stub_misbehaves__down_with_its_reason(stub, path, reason):
-    result = probe_once(f"{stub}/{path}", TARGET, CHAIN, timeout=TIMEOUT)
+def test_probe__stub_misbehaves__down_with_its_reason(health_stub, path, reason):
+    result = probe_once(f"{health_stub}/{path}", TARGET, CHAIN, timeout=TIMEOUT)
     assert (result.up, result.reason) == (False, reason)
 
 
-def test_probe__stub_signs_for_this_chain__up(stub):
+def test_probe__stub_signs_for_this_chain__up(health_stub):
     # The stub's other chain path, asked for the chain it does sign for: the control of the case above.
-    result = probe_once(f"{stub}/chain/{CHAIN - 1}", TARGET, CHAIN)
+    result = probe_once(f"{health_stub}/chain/{CHAIN - 1}", TARGET, CHAIN)
     assert result.reason is ProbeReason.UP
 
 
@@ -339,8 +339,8 @@ def run_prober(rails, path, *moments_and_epoch) -> Prober:
     return result
 
 
-def test_prober__metadata_uri_not_http__counted_down_logged_once(register, tmp_path, caplog):
-    rails = register(SPARE_PROVIDERS[2], "ipfs://bafy-not-a-url")
+def test_prober__metadata_uri_not_http__counted_down_logged_once(probe_register, tmp_path, caplog):
+    rails = probe_register(SPARE_PROVIDERS[2], "ipfs://bafy-not-a-url")
     epoch = Epoch(number=rails.views.current_epoch() + 1, start=rails.now() + 10, length=LENGTH)
 
     with caplog.at_level(logging.WARNING, logger="computerails.oracle_node.probes"):
@@ -354,8 +354,8 @@ def test_prober__metadata_uri_not_http__counted_down_logged_once(register, tmp_p
     assert len(warnings) == 1 and "not an http(s) URL" in warnings[0].getMessage()
 
 
-def test_prober__provider_not_under_the_sla__not_planned(register, tmp_path):
-    rails = register(SPARE_PROVIDERS[3], "http://127.0.0.1:9/")
+def test_prober__provider_not_under_the_sla__not_planned(probe_register, tmp_path):
+    rails = probe_register(SPARE_PROVIDERS[3], "http://127.0.0.1:9/")
     began = Epoch(number=rails.views.current_epoch(), start=rails.now() - 10, length=LENGTH)  # before registering
 
     prober = run_prober(rails, tmp_path / "probes.sqlite", (began.start + LENGTH, began))

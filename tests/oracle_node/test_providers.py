@@ -34,14 +34,14 @@ def epoch_start(rails, epoch: int) -> int:
 # ───────────────────────── reading the chain ─────────────────────────
 
 
-def test_refresh__registration_and_uri_change__picked_up_incrementally(connect, register, tmp_path):
+def test_refresh__registration_and_uri_change__picked_up_incrementally(probe_connect, probe_register, tmp_path):
     store = ProbeLog(tmp_path / "probes.sqlite")
-    directory = ProviderDirectory(connect(), store=store)
+    directory = ProviderDirectory(probe_connect(), store=store)
     cursor = directory.refresh()
-    newcomer = connect(NEWCOMER)
+    newcomer = probe_connect(NEWCOMER)
     assert directory.entry(newcomer.address) is None
 
-    register(NEWCOMER, "http://127.0.0.1:8701/")
+    probe_register(NEWCOMER, "http://127.0.0.1:8701/")
     after = directory.refresh(cursor)
 
     assert after > cursor
@@ -57,25 +57,25 @@ def test_refresh__registration_and_uri_change__picked_up_incrementally(connect, 
     assert directory.url(newcomer.address) == "https://agent.example:8443/base"
     store.close()
 
-    reopened = ProviderDirectory(connect(), store=ProbeLog(tmp_path / "probes.sqlite"))  # a restart
+    reopened = ProviderDirectory(probe_connect(), store=ProbeLog(tmp_path / "probes.sqlite"))  # a restart
 
     assert reopened.next_block == final  # resumes: nothing read again from the deployment's block
     assert reopened.providers() == directory.providers()
 
 
-def test_refresh__one_block_pages__same_directory_as_one_page(connect, provider_agent, impostor):
-    whole = ProviderDirectory(connect())
-    paged = ProviderDirectory(connect(), log_batch=1)
+def test_refresh__one_block_pages__same_directory_as_one_page(probe_connect, provider_agent, impostor):
+    whole = ProviderDirectory(probe_connect())
+    paged = ProviderDirectory(probe_connect(), log_batch=1)
 
     assert whole.refresh() == paged.refresh()
     assert paged.providers() == whole.providers()
     assert {provider_agent[0].address, impostor[0].address} <= {e.address for e in paged.providers()}
 
 
-def test_refresh__confirmations__the_newest_blocks_left_for_later(connect, register):
-    directory = ProviderDirectory(connect(), confirmations=1)
+def test_refresh__confirmations__the_newest_blocks_left_for_later(probe_connect, probe_register):
+    directory = ProviderDirectory(probe_connect(), confirmations=1)
     directory.refresh()
-    rails = register(LATE, "http://127.0.0.1:8702")  # mined in the newest blocks
+    rails = probe_register(LATE, "http://127.0.0.1:8702")  # mined in the newest blocks
 
     directory.refresh()
     assert directory.entry(rails.address) is None
@@ -158,15 +158,15 @@ def test_sla_applies__the_chains_rule(fields, start, applies):
     assert sla_applies(status(**fields), start) is applies
 
 
-def test_sla_applies__on_chain__registration_leave_and_downtime_jail(connect, register, w3):
-    rails = register(JAILED, "http://127.0.0.1:8703")
-    directory = ProviderDirectory(connect())
+def test_sla_applies__on_chain__registration_leave_and_downtime_jail(probe_connect, probe_register, probe_w3):
+    rails = probe_register(JAILED, "http://127.0.0.1:8703")
+    directory = ProviderDirectory(probe_connect())
     current = rails.views.current_epoch()
     assert not directory.sla_applies(rails.address, epoch_start(rails, current))  # registered during it
     assert directory.sla_applies(rails.address, epoch_start(rails, current + 1))
 
-    relayer = connect(RELAYER)
-    report = UptimeReport(provider=rails.address, epoch=finish_sla_epoch(w3, rails), uptime_bps=0)
+    relayer = probe_connect(RELAYER)
+    report = UptimeReport(provider=rails.address, epoch=finish_sla_epoch(probe_w3, rails), uptime_bps=0)
     signatures = relayer.oracle.collect_signatures(report, [dev_key(i) for i in ORACLES])
     relayer.oracle.submit_uptime_report(report, signatures)
     jailed_in = rails.views.current_epoch()
@@ -175,14 +175,14 @@ def test_sla_applies__on_chain__registration_leave_and_downtime_jail(connect, re
 
     mint(rails, stake=FIRST_STAKE)
     rails.provider.stake(FIRST_STAKE)
-    warp(w3, 60)  # into the epoch: an unjail in its first second would start the SLA with it
+    warp(probe_w3, 60)  # into the epoch: an unjail in its first second would start the SLA with it
     rails.provider.unjail()
     unjailed_in = rails.views.current_epoch()
     assert not directory.sla_applies(rails.address, epoch_start(rails, unjailed_in))  # began before the unjail
     assert directory.sla_applies(rails.address, epoch_start(rails, unjailed_in + 1))
 
-    w3.provider.make_request("evm_setNextBlockTimestamp", [epoch_start(rails, unjailed_in + 1) + 10])
-    w3.provider.make_request("evm_mine", [])
+    probe_w3.provider.make_request("evm_setNextBlockTimestamp", [epoch_start(rails, unjailed_in + 1) + 10])
+    probe_w3.provider.make_request("evm_mine", [])
     rails.provider.leave()
     assert directory.sla_applies(rails.address, epoch_start(rails, unjailed_in + 1))  # left during it: still counts
     assert not directory.sla_applies(rails.address, epoch_start(rails, unjailed_in + 2))
