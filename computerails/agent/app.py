@@ -15,7 +15,7 @@
   The header holds :func:`~computerails.vouchers.signed_to_json`'s JSON, either as is or base64
   encoded (standard alphabet; what :func:`~computerails.agent.payment.encode_voucher_header` sends).
 - ``GET /v1/health?challenge=0x<32 bytes>``: the provider's address and its EIP-191 signature over
-  ``challenge ‖ chainId (32 bytes) ‖ provider (20 bytes)`` (:func:`health_message`), so an oracle
+  ``challenge ‖ chainId (32 bytes) ‖ provider (20 bytes)`` (:func:`computerails.health.health_message`), so an oracle
   knows it talks to the registered provider's key, not a proxy. A missing or malformed challenge: 422.
 - ``GET /metrics``: Prometheus text (:mod:`computerails.agent.metrics`).
 
@@ -36,7 +36,6 @@ from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from eth_account import Account
 from eth_account.messages import encode_defunct
 from eth_account.signers.local import LocalAccount
 from fastapi import APIRouter, Depends, FastAPI, Request
@@ -65,6 +64,8 @@ from computerails.errors import (
     RPCUnavailable,
     VoucherNotCovered,
 )
+from computerails.health import health_message
+from computerails.health import verify_health as verify_health  # re-exported: tests and callers import it from here
 from computerails.models import digits
 from computerails.rails import ComputeRails, connect
 from computerails.service.limits import BodyLimits
@@ -81,22 +82,6 @@ class InferRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     pixels: Annotated[list[Pixel], Field(min_length=digits.PIXELS, max_length=digits.PIXELS)]
-
-
-def health_message(challenge: bytes, chain_id: int, provider: str) -> bytes:
-    """What ``/v1/health`` signs (EIP-191, ``personal_sign``): the challenge, the chain id as 32
-    bytes big-endian, the provider's 20-byte address."""
-    return challenge + chain_id.to_bytes(32, "big") + bytes.fromhex(parse_address(provider, "provider")[2:])
-
-
-def verify_health(answer: dict[str, Any], challenge: bytes, chain_id: int, provider: str) -> bool:
-    """Whether a ``/v1/health`` answer is `provider`'s signature over `challenge` on `chain_id`."""
-    try:
-        message = encode_defunct(primitive=health_message(challenge, chain_id, provider))
-        recovered = Account.recover_message(message, signature=bytes.fromhex(str(answer["signature"])[2:]))
-    except (KeyError, ValueError, TypeError):
-        return False
-    return bool(recovered == parse_address(provider, "provider"))
 
 
 @dataclass
