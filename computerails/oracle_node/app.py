@@ -32,6 +32,8 @@ from starlette.concurrency import run_in_threadpool
 
 from computerails.errors import ComputeRailsError, GossipRefused, InvalidReceipt
 from computerails.oracle_node.node import UPTIME, OracleNode
+from computerails.oracle_node.probes import Epoch, Prober
+from computerails.oracle_node.providers import ProviderDirectory
 from computerails.receipts import ResponseReceipt
 from computerails.service.limits import BodyLimits
 
@@ -67,6 +69,43 @@ def every(seconds: float, step: Callable[[], object], name: str, on_error: Calla
                 log.exception("%s failed", name)
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(stop.wait(), seconds)
+
+    return loop
+
+
+def probe_loop(prober: Prober, directory: ProviderDirectory, tick: float) -> Loop:
+    """The prober's loop: every `tick` seconds, read new registrations, plan the current epoch
+    and the one before (its last slots may still be due), and probe every due slot on the
+    chain's clock (the schedule's)."""
+
+    def epochs(node: OracleNode) -> tuple[int, list[Epoch]]:
+        directory.refresh()
+        view = node.rails.views.epochs()
+        windows = [view.current] + [w for w in view.reportable if w.epoch == view.current.epoch - 1]
+        planned = [Epoch(w.epoch, int(w.start.timestamp()), int((w.end - w.start).total_seconds())) for w in windows]
+        return int(view.now.timestamp()), planned
+
+    async def loop(node: OracleNode, stop: asyncio.Event) -> None:
+        try:
+            while not stop.is_set():
+                try:
+                    now, planned = await asyncio.to_thread(epochs, node)
+                    for epoch in planned[1:]:
+                        await asyncio.to_thread(prober.plan, epoch)
+                    outcomes = await prober.run_due(now, planned[0])
+                    for outcome in outcomes:
+                        node.metrics.probes.labels("up" if outcome.result.up else "down").inc()
+                except ComputeRailsError as exc:
+                    node.metrics.errors.labels("uptime").inc()
+                    log.warning("probe pass failed: %s", exc)
+                except Exception:
+                    node.metrics.errors.labels("uptime").inc()
+                    log.exception("probe pass failed")
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(stop.wait(), tick)
+        finally:
+            await prober.aclose()
+            prober.log.close()
 
     return loop
 

@@ -33,6 +33,7 @@ from computerails.types import ZERO_ADDRESS
 
 ENV_PREFIX = "COMPUTERAILS_ORACLE_"
 DATABASE_FILE = "oracle.sqlite"
+PROBE_DATABASE_FILE = "probes.sqlite"
 
 
 class Peer(BaseModel):
@@ -75,6 +76,8 @@ class OracleSettings(ServiceSettings):
     probes_per_epoch: int = Field(12, ge=3)
     min_probes: int = Field(3, ge=1)  # fewer counted probes: the node abstains for that provider
     probe_timeout: float = Field(2.0, gt=0)
+    probe_tick: float = Field(1.0, gt=0)  # seconds between looks for due probes
+    max_lateness: float = Field(10.0, ge=0)  # a slot probed later than this (the node was down) is not counted
     observe_grace: float = Field(30.0, ge=0)  # seconds after an epoch's end to gather observations
     uptime_relayer: str = ZERO_ADDRESS  # the relayer reports name (a keeper); zero: the treasury
     relayer_grace: float = Field(60.0, ge=0)  # a named relayer's head start before nodes transmit
@@ -99,6 +102,8 @@ class OracleSettings(ServiceSettings):
     def _probes(self) -> OracleSettings:
         if self.min_probes > self.probes_per_epoch:
             raise ValueError("min_probes: must not exceed probes_per_epoch")
+        if self.observe_grace <= self.max_lateness:
+            raise ValueError("observe_grace: must exceed max_lateness (the last probes of an epoch settle first)")
         if len({p.address for p in self.peers}) != len(self.peers):
             raise ValueError("peers: an address is listed twice")
         return self
@@ -107,6 +112,11 @@ class OracleSettings(ServiceSettings):
     def database(self) -> Path:
         """The node's SQLite file."""
         return self.data_dir / DATABASE_FILE
+
+    @property
+    def probe_database(self) -> Path:
+        """The prober's SQLite file (slots, verdicts, the provider directory and its cursor)."""
+        return self.data_dir / PROBE_DATABASE_FILE
 
 
 def load_settings(path: str | Path | None = None, **overrides: Any) -> OracleSettings:

@@ -12,10 +12,12 @@ import click
 from fastapi import FastAPI
 
 from computerails.errors import AgentConfigError
-from computerails.oracle_node.app import create_app
+from computerails.oracle_node.app import create_app, probe_loop
 from computerails.oracle_node.config import OracleSettings, load_settings
 from computerails.oracle_node.metrics import NodeMetrics
 from computerails.oracle_node.node import OracleNode
+from computerails.oracle_node.probes import ProbeLog, Prober, probe_secret
+from computerails.oracle_node.providers import ProviderDirectory
 from computerails.oracle_node.store import NodeStore
 from computerails.rails import connect
 from computerails.service.serving import configure_logging, run_command, serve_app
@@ -40,8 +42,20 @@ def build_app(settings: OracleSettings) -> FastAPI:
     if strangers:
         log.warning("peers %s are not oracles of the hub (now): their messages will be refused", strangers)
     store = NodeStore(settings.database)
-    node = OracleNode(settings, rails, store, NodeMetrics())
-    return create_app(node)
+    probe_log = ProbeLog(settings.probe_database)
+    directory = ProviderDirectory(rails, store=probe_log)
+    prober = Prober(
+        directory,
+        probe_log,
+        secret=probe_secret(key),
+        chain_id=rails.chain_id,
+        probes_per_epoch=settings.probes_per_epoch,
+        probe_timeout=settings.probe_timeout,
+        max_lateness=int(settings.max_lateness),
+        min_probes=settings.min_probes,
+    )
+    node = OracleNode(settings, rails, store, NodeMetrics(), uptime=prober)
+    return create_app(node, [probe_loop(prober, directory, settings.probe_tick)])
 
 
 def serve(settings: OracleSettings) -> None:
