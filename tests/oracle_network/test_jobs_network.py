@@ -53,7 +53,12 @@ def net_provider(net_connect, net_anvil, net_deployment_file, net_w3, net_spec_d
         data_dir=str(folder / "data"),
         price="0.01",
         collect_interval=0,
-        jobs={"enabled": True, "spec_dir": str(net_spec_dir), "min_unit_price": {"mUSD": str(UNIT_PRICE)}},
+        jobs={
+            "enabled": True,
+            "spec_dir": str(net_spec_dir),
+            "min_unit_price": {"mUSD": str(UNIT_PRICE)},
+            "capacity": 10,  # the module's jobs stay attested (unsettled) for the challenge window
+        },
         **keystore_settings(PROVIDER, folder),
     )
     agent = AgentProcess(config, folder)

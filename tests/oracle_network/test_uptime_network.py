@@ -6,16 +6,20 @@ that served is not reported, the one that was down is slashed and jailed, once."
 
 from __future__ import annotations
 
+import sqlite3
 import time
 
 import httpx
 import pytest
 from eth_account import Account
 
+import computerails
 from computerails.devnet import dev_key, free_port
 from computerails.oracle_node import gossip
 from computerails.oracle_node.probes import ProbeLog
 from tests.support.agent import AgentProcess, keystore_settings, mint, write_config
+from tests.support.anvil import devnet_fixtures
+from tests.support.oracle import oracle_network
 from tests.support.sdk import FIRST_STAKE, ORACLES
 
 UP, DOWN = 16, 11  # dev accounts no other test of this suite uses
@@ -44,22 +48,46 @@ def set_time(w3, timestamp: int) -> None:
     w3.provider.make_request("evm_mine", [])
 
 
+# A devnet of its own: these nodes probe (and may report) every provider registered on it, and
+# the test moves its clock by hours; the suite's other tests keep theirs.
+up_anvil, up_deployment_file, up_w3 = devnet_fixtures(scope="module", prefix="up_")
+
+
+@pytest.fixture(scope="module")
+def up_connect(up_anvil, up_deployment_file):
+    def _connect(index: int | None = None):
+        return computerails.connect(
+            up_anvil.url, deployment=up_deployment_file, account=dev_key(index) if index is not None else None
+        )
+
+    return _connect
+
+
 @pytest.fixture
-def providers(net_connect, net_anvil, net_deployment_file, net_w3, tmp_path):
+def up_network(up_anvil, up_deployment_file, tmp_path):
+    nodes, _ = oracle_network(tmp_path / "net", up_anvil.url, up_deployment_file, ORACLES[:2], **SETTINGS)
+    yield nodes
+    for node in nodes:
+        if node.running():
+            node.kill()
+
+
+@pytest.fixture
+def providers(up_connect, up_anvil, up_deployment_file, up_w3, tmp_path):
     """(the provider whose agent serves, the provider whose URL answers nothing)."""
     folder = tmp_path / "up"
     folder.mkdir()
     config = write_config(
         folder / "agent.toml",
-        rpc_url=net_anvil.url,
-        deployment=str(net_deployment_file),
+        rpc_url=up_anvil.url,
+        deployment=str(up_deployment_file),
         data_dir=str(folder / "data"),
         price="0.01",
         collect_interval=0,
         **keystore_settings(UP, folder),
     )
     agent = AgentProcess(config, folder)
-    up, down = net_connect(UP), net_connect(DOWN)
+    up, down = up_connect(UP), up_connect(DOWN)
     for rails, url in ((up, agent.url), (down, f"http://127.0.0.1:{free_port()}")):
         mint(rails, stake=5_000)
         rails.provider.register(url, FIRST_STAKE)
@@ -67,6 +95,13 @@ def providers(net_connect, net_anvil, net_deployment_file, net_w3, tmp_path):
     yield up, down
     if agent.running():
         assert agent.stop() == 0
+
+
+def held(node, epoch: int, provider: str) -> int:
+    """How many nodes' observations of `provider` in `epoch` the node holds."""
+    with sqlite3.connect(node.config.parent / "data" / "oracle.sqlite") as db:
+        query = "SELECT COUNT(*) FROM observations WHERE epoch = ? AND provider = ?"
+        return int(db.execute(query, (epoch, provider)).fetchone()[0])
 
 
 def open_rounds(node, epoch: int) -> list[str]:
@@ -86,25 +121,25 @@ def lie(node, chain_id: int, hub: str, epoch: int, provider: str, uptime_bps: in
 
 
 def test_uptime__two_nodes_and_a_lying_member__median_reports_only_the_provider_that_was_down(
-    make_network, providers, net_w3
+    up_network, providers, up_w3
 ):
     up, down = providers
-    nodes = make_network(indices=ORACLES[:2], **SETTINGS)
+    nodes = up_network
     for node in nodes:
         node.start()
     epoch = up.views.current_epoch() + 1  # begins after both registrations: the SLA applies
     slasher = up.slasher.functions
     start, end = slasher.epochStart(epoch).call(), slasher.epochEnd(epoch).call()
 
-    set_time(net_w3, start + 1)
+    set_time(up_w3, start + 1)
     for node in nodes:
         log = ProbeLog(node.config.parent / "data" / "probes.sqlite")
         wait_until(lambda log=log: len(log.counts(epoch)) == 2, "both providers planned")
         assert {p: c.planned for p, c in log.counts(epoch).items()} == {up.address: 4, down.address: 4}
         log.close()
-    set_time(net_w3, end + 1)  # every slot is due: probed now
-    for node in nodes:
-        wait_until(lambda n=node: n.metric("computerails_oracle_observations_total") == 2, "the observations")
+    set_time(up_w3, end + 1)  # every slot is due: probed now
+    for node in nodes:  # its own observation of each provider and its peer's
+        wait_until(lambda n=node: held(n, epoch, up.address) == held(n, epoch, down.address) == 2, "observations")
     assert nodes[0].metric("computerails_oracle_probes_total", 'result="up"') == 4
     assert nodes[0].metric("computerails_oracle_probes_total", 'result="down"') == 4
     for node in nodes:
@@ -112,7 +147,7 @@ def test_uptime__two_nodes_and_a_lying_member__median_reports_only_the_provider_
         assert lie(node, up.chain_id, up.hub.address, epoch, down.address, 10_000) == 200
     jailed_before = down.provider.status().jailed
 
-    set_time(net_w3, end + SETTINGS["observe_grace"] + 1)
+    set_time(up_w3, end + SETTINGS["observe_grace"] + 1)
 
     wait_until(lambda: down.provider.status().jailed, "the down provider jailed")
     assert not jailed_before
