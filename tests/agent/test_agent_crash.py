@@ -8,11 +8,9 @@ from __future__ import annotations
 import json
 import signal
 import socket
-import time
 from decimal import Decimal
 
 import httpx
-import pytest
 from web3.exceptions import TransactionNotFound
 
 from computerails.agent.payment import VOUCHER_HEADER, encode_voucher_header
@@ -22,9 +20,7 @@ from computerails.models import digits
 from computerails.types import Raw
 from tests.agent.conftest import PRICE_RAW
 from tests.support.sdk import CLIENT
-
-POLL = 0.05  # seconds between readiness polls
-WAIT = 60.0
+from tests.support.wait import wait_until
 
 
 def pay(agent, meter, n: int):
@@ -55,16 +51,6 @@ def in_pool(w3, tx_hash: str) -> bool:
         return False
 
 
-def poll(condition, what: str):
-    deadline = time.monotonic() + WAIT
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(POLL)
-    pytest.fail(f"timed out waiting for {what}")
-
-
 def test_kill9_after_acknowledged_vouchers__restart_collects_latest_once(make_agent, payer_rails, provider_rails):
     agent = make_agent().start()
     meter = payer_rails.payer.meter(dev_key(CLIENT), provider_rails.address, Decimal(1))
@@ -79,8 +65,8 @@ def test_kill9_after_acknowledged_vouchers__restart_collects_latest_once(make_ag
     assert receipts == 3  # and every receipt signed
 
     agent.start(COMPUTERAILS_AGENT_COLLECT_INTERVAL="0.2")
-    poll(lambda: agent.metric("computerails_agent_collections_total", 'status="mined"') >= 1, "the collection")
-    poll(lambda: agent.metric("computerails_agent_outstanding") == 0 or None, "nothing outstanding")
+    wait_until(lambda: agent.metric("computerails_agent_collections_total", 'status="mined"') >= 1, "the collection")
+    wait_until(lambda: agent.metric("computerails_agent_outstanding") == 0 or None, "nothing outstanding")
 
     events = collected_events(provider_rails, meter.collection_id)
     assert [(e["gross"], e["collected"], e["requestCount"]) for e in events] == [(3 * PRICE_RAW, 3 * PRICE_RAW, 3)]
@@ -98,15 +84,15 @@ def test_kill9_during_collection__exactly_one_collection_on_chain(make_agent, w3
     try:
         agent.start(COMPUTERAILS_AGENT_COLLECT_INTERVAL="0.2")
         store = AgentStore(database)
-        (entry,) = poll(store.pending, "the journalled collection")
+        (entry,) = wait_until(store.pending, "the journalled collection")
         agent.kill()  # signed, journalled and (maybe) broadcast; not mined
 
         agent.start(COMPUTERAILS_AGENT_COLLECT_INTERVAL="0.2")
         # the restarted agent finds it in the node's pool, or broadcasts the journalled bytes again
-        poll(lambda: in_pool(w3, entry.tx_hash), "the collection in the node's pool")
+        wait_until(lambda: in_pool(w3, entry.tx_hash), "the collection in the node's pool")
         w3.provider.make_request("evm_mine", [])
-        poll(lambda: [e for e in store.journal() if e.status == "mined"], "the outcome recorded")
-        poll(lambda: agent.metric("computerails_agent_outstanding") == 0 or None, "nothing outstanding")
+        wait_until(lambda: [e for e in store.journal() if e.status == "mined"], "the outcome recorded")
+        wait_until(lambda: agent.metric("computerails_agent_outstanding") == 0 or None, "nothing outstanding")
         journal = store.journal()
         store.close()
     finally:
@@ -134,7 +120,7 @@ def test_sigterm__in_flight_request_finishes__exit_0(make_agent):
         head = b"POST /v1/infer HTTP/1.1\r\nHost: agent\r\nContent-Type: application/json\r\n"
         conn.sendall(head + f"Content-Length: {len(body)}\r\n\r\n".encode() + body[:10])
         agent.process.send_signal(signal.SIGTERM)
-        poll(lambda: refuses_connections(agent.port), "the agent to stop accepting")  # shutting down
+        wait_until(lambda: refuses_connections(agent.port), "the agent to stop accepting")  # shutting down
 
         conn.sendall(body[10:])  # the request in flight completes
         answer = conn.recv(65_536)

@@ -12,7 +12,6 @@ from datetime import timedelta
 from decimal import Decimal
 
 import httpx
-import pytest
 
 from computerails import UptimeReport
 from computerails.devnet import dev_key
@@ -21,12 +20,12 @@ from computerails.pay_client import PayingAuth
 from tests.agent.conftest import mint
 from tests.support.agent import keystore_settings
 from tests.support.sdk import FIRST_STAKE, ORACLES, RELAYER, finish_sla_epoch
+from tests.support.wait import wait_until
 
 DOWNTIME_PROVIDER = 11
 SLASHED_PROVIDER = 12
 WORK_JAILED_PROVIDER, WORK_CLIENT = 13, 14
 METERED_PROVIDER, METERED_PAYER = 16, 15
-POLL_TIMEOUT = 60.0
 FAST = {
     "COMPUTERAILS_AGENT_HOUSEKEEPING__INTERVAL": "0.3",
     "COMPUTERAILS_AGENT_HOUSEKEEPING__HEARTBEAT": "0.1",
@@ -40,15 +39,6 @@ def own_provider(connect, index, tmp_path, stake=5_000):
     mint(rails, stake=stake)
     rails.provider.register(f"ipfs://housekeeping-{index}", FIRST_STAKE)
     return rails, keystore_settings(index, tmp_path)
-
-
-def wait_until(check, what: str):
-    deadline = time.monotonic() + POLL_TIMEOUT
-    while not (seen := check()):
-        if time.monotonic() > deadline:
-            pytest.fail(f"not seen in {POLL_TIMEOUT} s: {what}")
-        time.sleep(0.05)  # readiness polling
-    return seen
 
 
 def report_uptime(connect, w3, provider_rails, uptime_bps=0):

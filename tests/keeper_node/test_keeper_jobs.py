@@ -20,8 +20,8 @@ from computerails.keeper_node.duties import Keeper, token_prices
 from computerails.keeper_node.metrics import KeeperMetrics
 from computerails.keeper_node.store import KeeperStore
 from tests.keeper_node.conftest import KEEPER, PRICES, mint, registered
-from tests.support.keeper import wait_until
 from tests.support.sdk import CLIENT, ORACLES, OTHER_CLIENT, PROVIDER, RELAYER, RESULT, SPEC, warp
+from tests.support.wait import wait_until
 
 HOUR = 3_600
 OWN_JOB_PROVIDER = 15  # a provider only the cancel test uses

@@ -13,8 +13,9 @@ from computerails import Signature, UptimeReport
 from computerails.keeper_node.duties import CRASH_EXIT_CODE, EXIT_AFTER_JOURNAL
 from computerails.keeper_node.store import KeeperStore, report_subject
 from tests.keeper_node.conftest import registered
-from tests.support.keeper import ReportsServer, signed_report, wait_until
+from tests.support.keeper import ReportsServer, signed_report
 from tests.support.sdk import RELAYER, finish_sla_epoch
+from tests.support.wait import wait_until
 
 MINE, OTHERS, DONE = 11, 12, 13  # providers: reported to this keeper, to another relayer, already reported
 UNMINED = 14  # a provider whose report is in the pool when the keeper is killed

@@ -5,8 +5,6 @@ relays the fraud attestation: the provider is slashed and jailed, once."""
 
 from __future__ import annotations
 
-import time
-
 import httpx
 import pytest
 
@@ -16,19 +14,10 @@ from computerails.models import digits
 from computerails.receipts import ReceiptSigner, ResponseReceipt
 from tests.support.agent import mint
 from tests.support.sdk import FIRST_STAKE
+from tests.support.wait import wait_until
 
 PROVIDER, PAYER = 14, 15
-WAIT = 90.0
 COLLECTION = "0x" + "ab" * 32
-
-
-def wait_until(check, what: str):
-    deadline = time.monotonic() + WAIT
-    while not (seen := check()):
-        if time.monotonic() > deadline:
-            pytest.fail(f"not seen in {WAIT} s: {what}")
-        time.sleep(0.1)  # readiness polling
-    return seen
 
 
 @pytest.fixture(scope="module")

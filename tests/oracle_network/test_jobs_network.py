@@ -7,7 +7,6 @@ after journalling its transaction sends nothing more after its restart."""
 from __future__ import annotations
 
 import sqlite3
-import time
 from datetime import timedelta
 from decimal import Decimal
 
@@ -22,19 +21,10 @@ from computerails.oracle_node.node import transmit_order
 from computerails.types import Attestation, JobStatus
 from tests.support.agent import AgentProcess, keystore_settings, mint, write_config
 from tests.support.sdk import FIRST_STAKE, ORACLES
+from tests.support.wait import wait_until
 
 PROVIDER, CLIENT = 12, 13  # dev accounts no other test of this suite uses
 UNIT_PRICE = Decimal("0.10")
-WAIT = 90.0
-
-
-def wait_until(check, what: str):
-    deadline = time.monotonic() + WAIT
-    while not (seen := check()):
-        if time.monotonic() > deadline:
-            pytest.fail(f"not seen in {WAIT} s: {what}")
-        time.sleep(0.1)  # readiness polling
-    return seen
 
 
 @pytest.fixture(scope="module")

@@ -21,9 +21,9 @@ from tests.support.agent import AgentProcess, keystore_settings, mint, write_con
 from tests.support.anvil import devnet_fixtures
 from tests.support.oracle import oracle_network
 from tests.support.sdk import FIRST_STAKE, ORACLES
+from tests.support.wait import wait_until
 
 UP, DOWN = 16, 11  # dev accounts no other test of this suite uses
-WAIT = 90.0
 SETTINGS = {
     "probes_per_epoch": 4,
     "min_probes": 3,
@@ -32,15 +32,6 @@ SETTINGS = {
     "transmit_delay": 1,
     "probe_tick": 0.2,
 }
-
-
-def wait_until(check, what: str):
-    deadline = time.monotonic() + WAIT
-    while not (seen := check()):
-        if time.monotonic() > deadline:
-            pytest.fail(f"not seen in {WAIT} s: {what}")
-        time.sleep(0.1)  # readiness polling
-    return seen
 
 
 def set_time(w3, timestamp: int) -> None:

@@ -3,6 +3,8 @@
 from datetime import datetime, timezone
 from decimal import Decimal
 
+import pytest
+
 from computerails import JobStatus, ProviderStatus, UptimeReport
 from computerails.errors import NothingClaimable
 from tests.support.sdk import RESULT, finish_sla_epoch, nonce_of, raises_unsent, warp
@@ -100,9 +102,10 @@ def test_unjail__topped_up_after_failed_job__active_again(
     )
 
 
-def test_claim_rewards__payment_and_slash_proceeds__both_paid_then_nothing(
-    w3, attested_job, registered_provider, other_provider_rails, faucet, oracle_keys, usd, stk
-):
+@pytest.fixture
+def payment_and_proceeds(w3, attested_job, registered_provider, other_provider_rails, faucet, oracle_keys):
+    """The registered provider's settled job payment (7.8 mUSD in the escrow) and a relayer
+    reward (5 mCRS in staking: the oracles name it the relayer of another provider's slash)."""
     warp(w3, 3_600)
     registered_provider.send(registered_provider.escrow.functions.settle(attested_job.id), "settle")
     faucet(other_provider_rails, stake=1_000)
@@ -112,10 +115,15 @@ def test_claim_rewards__payment_and_slash_proceeds__both_paid_then_nothing(
         epoch=finish_sla_epoch(w3, registered_provider),
         uptime_bps=0,
         relayer=registered_provider.address,
-    )  # the oracles name it the relayer
+    )
     registered_provider.oracle.submit_uptime_report(
         report, registered_provider.oracle.collect_signatures(report, oracle_keys)
     )
+
+
+def test_claim_rewards__payment_and_slash_proceeds__both_paid_then_nothing(
+    payment_and_proceeds, registered_provider, usd, stk
+):
     assert registered_provider.provider.status().claimable == {"mUSD": Decimal("7.8"), "mCRS": Decimal(5)}
     stake_wallet = registered_provider.views.wallet(registered_provider.address, stk.address)
 
@@ -134,22 +142,8 @@ def test_claim_rewards__payment_and_slash_proceeds__both_paid_then_nothing(
 
 
 def test_claim__one_balance_at_a_time__paid_then_nothing_claimable_unsent(
-    w3, attested_job, registered_provider, other_provider_rails, faucet, oracle_keys, usd, stk
+    payment_and_proceeds, registered_provider, usd, stk
 ):
-    warp(w3, 3_600)
-    registered_provider.send(registered_provider.escrow.functions.settle(attested_job.id), "settle")
-    faucet(other_provider_rails, stake=1_000)
-    other_provider_rails.provider.register("ipfs://other", 1_000)
-    report = UptimeReport(
-        provider=other_provider_rails.address,
-        epoch=finish_sla_epoch(w3, registered_provider),
-        uptime_bps=0,
-        relayer=registered_provider.address,
-    )
-    registered_provider.oracle.submit_uptime_report(
-        report, registered_provider.oracle.collect_signatures(report, oracle_keys)
-    )
-
     escrow = registered_provider.provider.claim(usd.address)
     with raises_unsent(registered_provider, NothingClaimable, match="nothing claimable in mUSD from the escrow"):
         registered_provider.provider.claim(usd.address)

@@ -6,7 +6,7 @@
   read again on every request (a test rewrites the file to change what it serves): what an
   oracle node serves to keepers, in the shape ``docs/ORACLE_NETWORK.md`` gives it.
 - :func:`signed_report`: one item of that list, signed by the devnet oracles' quorum.
-- :func:`wait_until`: poll for what a keeper does, with a generous timeout."""
+"""
 
 from __future__ import annotations
 
@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
 from computerails.devnet import dev_key, free_port
 from computerails.types import UptimeReport
@@ -27,17 +26,6 @@ from tests.support.agent import READY_TIMEOUT, AgentProcess
 from tests.support.sdk import ORACLES
 
 POLL = 0.05  # seconds between readiness polls
-WAIT = 60.0  # seconds a test waits for what a keeper does
-
-
-def wait_until(check: Any, what: str) -> Any:
-    """Poll `check` until it returns something true, and return that; fail after WAIT seconds."""
-    deadline = time.monotonic() + WAIT
-    while not (seen := check()):
-        if time.monotonic() > deadline:
-            pytest.fail(f"not seen in {WAIT} s: {what}")
-        time.sleep(POLL)  # readiness polling
-    return seen
 
 
 def wait_ready(process: subprocess.Popen[bytes], url: str, log: Path, what: str) -> None:
