@@ -45,10 +45,10 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from computerails.agent.config import AgentSettings
-from computerails.agent.payment import VOUCHER_HEADER, encode_voucher_header
 from computerails.devnet.agent import AgentProcess, write_config, write_keystore
 from computerails.models import digits
 from computerails.pay_client import PayingAuth, infer
+from computerails.voucher_header import VOUCHER_HEADER, encode_voucher_header
 from computerails.vouchers import Meter, VoucherSigner
 
 if TYPE_CHECKING:
@@ -350,7 +350,7 @@ def profile_paid_path(config: Path, payers: Payers, body: bytes, n: int = 300) -
     under cProfile."""
     from computerails.agent.app import Agent, InferRequest
     from computerails.agent.config import load_settings
-    from computerails.agent.payment import decode_voucher_header
+    from computerails.voucher_header import decode_voucher_header
 
     settings: AgentSettings = load_settings(config)
     settings = load_settings(config, data_dir=settings.data_dir.parent / "profile")

@@ -35,10 +35,10 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from computerails._sqlite import UINT64_DIGITS, UINT128_DIGITS, DurableSqlite, pad
 from computerails.addresses import parse_address
-from computerails.agent.payment import SCHEME, VOUCHER_HEADER, encode_voucher_header
 from computerails.errors import InvalidReceipt, PaymentRefused, PaymentRejected
 from computerails.models import digits
 from computerails.receipts import ResponseReceipt, verify
+from computerails.voucher_header import SCHEME, VOUCHER_HEADER, encode_voucher_header
 from computerails.vouchers import Meter, Voucher, VoucherDomain, VoucherSigner, new_collection_id, validation_problems
 
 

@@ -48,13 +48,7 @@ from computerails.addresses import parse_address
 from computerails.agent.config import AgentSettings
 from computerails.agent.housekeeping import Housekeeper
 from computerails.agent.metrics import AgentMetrics
-from computerails.agent.payment import (
-    VOUCHER_HEADER,
-    CollectionRunner,
-    PaymentGate,
-    decode_voucher_header,
-    token_per_native,
-)
+from computerails.agent.payment import CollectionRunner, PaymentGate, token_per_native
 from computerails.agent.store import AgentStore
 from computerails.errors import (
     AgentConfigError,
@@ -70,6 +64,7 @@ from computerails.models import digits
 from computerails.rails import ComputeRails, connect
 from computerails.service.limits import BodyLimits
 from computerails.types import to_raw
+from computerails.voucher_header import VOUCHER_HEADER, decode_voucher_header
 
 log = logging.getLogger("computerails.agent")
 

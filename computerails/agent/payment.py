@@ -22,9 +22,6 @@ never leads to a second transaction for the same vouchers.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import logging
 import threading
 import time
@@ -50,41 +47,13 @@ from computerails.rails import ComputeRails
 from computerails.receipts import ReceiptSigner, ResponseReceipt
 from computerails.service import journal
 from computerails.types import TokenInfo, from_raw
-from computerails.vouchers import VOUCHER_FIELDS, Voucher, VoucherBook, signed_from_json, signed_to_json
+from computerails.voucher_header import SCHEME, VOUCHER_HEADER
+from computerails.vouchers import VOUCHER_FIELDS, Voucher, VoucherBook
 
 log = logging.getLogger("computerails.agent")
 
-#: The request header carrying the signed voucher: ``signed_to_json``'s JSON, plain or base64.
-VOUCHER_HEADER = "X-Payment-Voucher"
-SCHEME = "computerails-voucher"
 #: Transaction labels the collection journal records (what CollectorAPI sends).
 COLLECT_LABELS = frozenset({"collect", "collectMany"})
-
-
-def encode_voucher_header(voucher: Voucher, signature: bytes) -> str:
-    """The header value a payer sends: base64 (standard alphabet) of the compact JSON
-    ``{"voucher": {...}, "signature": "0x..."}``."""
-    text = json.dumps(signed_to_json(voucher, signature), separators=(",", ":"), sort_keys=True)
-    return base64.b64encode(text.encode()).decode()
-
-
-def decode_voucher_header(value: str) -> tuple[Voucher, bytes]:
-    """The voucher and signature in a header value: plain JSON (starts with ``{``) or base64 of it.
-
-    Raises:
-        InvalidVoucher: neither form, or not a signed voucher.
-    """
-    text = value.strip()
-    if not text.startswith("{"):
-        try:
-            text = base64.b64decode(text, validate=True).decode()
-        except (binascii.Error, UnicodeDecodeError):
-            raise InvalidVoucher(f"{VOUCHER_HEADER} is neither JSON nor base64 of JSON") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError:
-        raise InvalidVoucher(f"{VOUCHER_HEADER} does not hold JSON") from None
-    return signed_from_json(data)
 
 
 #: Escrow views kept at most (a cache of a few seconds: cleared when full).

@@ -10,10 +10,10 @@ from decimal import Decimal
 import httpx
 import pytest
 
-from computerails.agent.payment import VOUCHER_HEADER, encode_voucher_header
 from computerails.devnet import dev_key
 from computerails.models import digits
 from computerails.types import Raw
+from computerails.voucher_header import VOUCHER_HEADER, encode_voucher_header
 from tests.agent.conftest import PRICE_RAW
 from tests.support.agent import mint
 

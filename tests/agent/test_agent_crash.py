@@ -13,11 +13,11 @@ from decimal import Decimal
 import httpx
 from web3.exceptions import TransactionNotFound
 
-from computerails.agent.payment import VOUCHER_HEADER, encode_voucher_header
 from computerails.agent.store import AgentStore
 from computerails.devnet import dev_key
 from computerails.models import digits
 from computerails.types import Raw
+from computerails.voucher_header import VOUCHER_HEADER, encode_voucher_header
 from tests.agent.conftest import PRICE_RAW
 from tests.support.sdk import CLIENT
 from tests.support.wait import wait_until

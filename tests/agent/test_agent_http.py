@@ -16,12 +16,12 @@ import pytest
 
 from computerails import errors
 from computerails.agent.app import verify_health
-from computerails.agent.payment import VOUCHER_HEADER, encode_voucher_header
 from computerails.cli import main
 from computerails.devnet import dev_address, dev_key
 from computerails.models import digits
 from computerails.pay_client import PayingAuth, infer
 from computerails.types import Raw
+from computerails.voucher_header import VOUCHER_HEADER, encode_voucher_header
 from computerails.vouchers import VOUCHER_FIELDS, signed_to_json
 from tests.agent.conftest import PRICE_RAW, mint
 from tests.support.sdk import CLIENT, KEY_VAR, OTHER_CLIENT, warp
