@@ -10,7 +10,10 @@ payer's *other* collections too (``reserved``), so the value a payer's vouchers 
 what was collected never exceeds its escrow balance less the safety margin. Admission is
 serialised per payer and token (one lock: its collections share one cover), so two concurrent
 requests can neither both be served on one price increment nor both take the last of the cover.
-The voucher is on disk before the request is served.
+The request is answered and countersigned inside that admission, and the voucher and the signed
+receipt are committed in one transaction (shared with concurrent requests: group commit) before
+the answer leaves. The escrow's side of the check is reused for ``cover_ttl`` seconds while
+neither escrow nor signer is thawing (:attr:`~computerails.collector.CoverView.steady`).
 
 :class:`CollectionRunner` runs one collection round: first it settles the journal (every
 ``collectMany`` the agent signed is recorded before its broadcast; a pending one is looked up by
