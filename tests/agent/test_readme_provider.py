@@ -12,12 +12,8 @@ that one paid request is collected while the test waits.
 from __future__ import annotations
 
 import json
-import os
-import re
 import shutil
-import signal
 import subprocess
-import sys
 import time
 from decimal import Decimal
 from pathlib import Path
@@ -28,33 +24,18 @@ import tomllib
 from computerails.addresses import parse_address
 from computerails.devnet import free_port
 from tests.support.agent import READY_TIMEOUT
+from tests.support.readme import README, commands, reader_env, run_block, section_blocks, stop
 
-ROOT = Path(__file__).resolve().parents[2]
-README = ROOT / "README.md"
 SECTION = "## Run a provider"
-FENCE = re.compile(r"^```(\w+)\n(.*?)^```", re.M | re.S)
-COMMAND_TIMEOUT = 120  # seconds one block may take (each CLI run starts a Python)
 COLLECTED_TIMEOUT = 60  # seconds the agent's collection rounds get to mine one
 MINED = 'computerails_agent_collections_total{status="mined"}'
-
-
-def section_blocks(text: str, heading: str = SECTION) -> list[tuple[str, str]]:
-    """(language, code) of every fenced block under `heading`, up to the next ``## `` heading."""
-    start = text.index(heading + "\n")
-    end = text.find("\n## ", start + len(heading))
-    return [(m.group(1), m.group(2)) for m in FENCE.finditer(text[start : end if end >= 0 else None])]
-
-
-def commands(code: str) -> list[str]:
-    """The lines of a shell block that do something (not blank, not a comment)."""
-    return [line for line in code.splitlines() if line.strip() and not line.lstrip().startswith("#")]
 
 
 def test_section_blocks__blocks_of_the_section_only():
     text = (
         "## A\n```bash\nno\n```\n## Run a provider\nx\n```toml\nk = 1\n```\n```bash\nls\n```\n## B\n```bash\nno\n```\n"
     )
-    assert section_blocks(text) == [("toml", "k = 1\n"), ("bash", "ls\n")]
+    assert section_blocks(text, SECTION) == [("toml", "k = 1\n"), ("bash", "ls\n")]
 
 
 def test_commands__comments_and_blank_lines_dropped():
@@ -66,19 +47,6 @@ def _metric(url: str, sample: str) -> float:
         if line.startswith(sample + " "):
             return float(line.split()[-1])
     return 0.0
-
-
-def _run(script: str, folder: Path, env: dict[str, str]) -> str:
-    done = subprocess.run(
-        ["bash", "-euo", "pipefail", "-c", script],
-        cwd=folder,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=COMMAND_TIMEOUT,
-    )
-    assert done.returncode == 0, f"{script}\nstdout:\n{done.stdout}\nstderr:\n{done.stderr}"
-    return done.stdout
 
 
 def _wait_ready(process: subprocess.Popen[bytes], url: str, log: Path) -> None:
@@ -94,19 +62,8 @@ def _wait_ready(process: subprocess.Popen[bytes], url: str, log: Path) -> None:
     raise AssertionError(f"the agent did not answer within {READY_TIMEOUT} s:\n{log.read_text()}")
 
 
-def _stop(process: subprocess.Popen[bytes]) -> int:
-    """SIGTERM, then SIGKILL if it has not exited within 30 s: the exit code."""
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            return process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.send_signal(signal.SIGKILL)
-    return process.wait(timeout=30)
-
-
 def test_readme_run_a_provider__three_commands__agent_serves_and_earns(anvil, deployment_file, connect, tmp_path):
-    blocks = section_blocks(README.read_text())
+    blocks = section_blocks(README.read_text(), SECTION)
     assert [lang for lang, _ in blocks] == ["toml", "bash", "bash", "bash"], "the section's blocks changed shape"
     (_, agent_toml), (_, provider_block), (_, payer_block), (_, earnings_block) = blocks
     provider_lines = commands(provider_block)
@@ -129,20 +86,18 @@ def test_readme_run_a_provider__three_commands__agent_serves_and_earns(anvil, de
         assert readme_url in block, f"the block no longer talks to the agent.toml's port:\n{block}"
         return block.replace(readme_url, url)
 
-    bin_dir = str(Path(sys.executable).parent)  # `computerails` is installed beside this Python
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("COMPUTERAILS_", "APE_"))} | {
-        "PATH": bin_dir + os.pathsep + os.environ["PATH"],
-        "HOME": str(tmp_path / "home"),
-        "COMPUTERAILS_RPC": anvil.url,
-        "COMPUTERAILS_WALLET": str(tmp_path / "payments.sqlite"),
-        "COMPUTERAILS_AGENT_RPC_URL": anvil.url,
-        "COMPUTERAILS_AGENT_PORT": str(port),
-        "COMPUTERAILS_AGENT_COLLECT_INTERVAL": "1",
-        "COMPUTERAILS_AGENT_MIN_VALUE_PER_GAS": "0.000001",
-    }
+    env = reader_env(
+        tmp_path / "home",
+        COMPUTERAILS_RPC=anvil.url,
+        COMPUTERAILS_WALLET=str(tmp_path / "payments.sqlite"),
+        COMPUTERAILS_AGENT_RPC_URL=anvil.url,
+        COMPUTERAILS_AGENT_PORT=str(port),
+        COMPUTERAILS_AGENT_COLLECT_INTERVAL="1",
+        COMPUTERAILS_AGENT_MIN_VALUE_PER_GAS="0.000001",
+    )
     prelude = "\n".join(exports)
 
-    _run(prelude + "\n" + "\n".join(setup), tmp_path, env)
+    run_block(prelude + "\n" + "\n".join(setup), tmp_path, env)
     provider = parse_address("0x" + json.loads((tmp_path / "provider.json").read_text())["address"])
     readonly = connect()
     assert readonly.provider.status(provider).staked == Decimal(2000)
@@ -157,7 +112,7 @@ def test_readme_run_a_provider__three_commands__agent_serves_and_earns(anvil, de
     try:
         _wait_ready(agent, url, log)
 
-        paid = _run(here(payer_block), tmp_path, env)
+        paid = run_block(here(payer_block), tmp_path, env)
         label, spent = paid.splitlines()[-1].split("  ", 1)
         assert (label, spent) == ("3", f"(request 1; spent {settings['price']} mUSD with {provider})"), paid
 
@@ -173,9 +128,9 @@ def test_readme_run_a_provider__three_commands__agent_serves_and_earns(anvil, de
 
         # In the payer's shell, as the README goes on (one password for both keystores there).
         payer_exports = [line for line in commands(payer_block) if line.startswith("export ")]
-        shown = _run("\n".join(payer_exports) + "\n" + here(earnings_block), tmp_path, env)
+        shown = run_block("\n".join(payer_exports) + "\n" + here(earnings_block), tmp_path, env)
         assert "Nothing to collect" in shown and "metered" in shown and f"{MINED} 1.0" in shown, shown
         assert readonly.views.wallet(provider) == funded + Decimal(earned) / 10**6  # claimed to the wallet
-        assert _stop(agent) == 0, log.read_text()  # SIGTERM: graceful, exit 0
+        assert stop(agent) == 0, log.read_text()  # SIGTERM: graceful, exit 0
     finally:
-        _stop(agent)
+        stop(agent)
