@@ -88,9 +88,11 @@ def test_receipts__wrong_answer__fraud_agreed_relayed_once_provider_slashed_and_
     assert (event["provider"], event["requestIndex"]) == (fraud_provider.address, 3)
     status = fraud_provider.provider.status()
     assert status.staked == staked * 9 / 10  # the 10 % fraud penalty of free stake
+    signed = []
     for node in nodes:
         wait_until(lambda n=node: n.metric("computerails_oracle_open_rounds") == 0, "every node closing the round")
-        assert node.metric("computerails_oracle_signed_total", 'kind="fraud"') == 1
+        signed.append(node.metric("computerails_oracle_signed_total", 'kind="fraud"'))
+    assert set(signed) <= {0.0, 1.0} and sum(signed) >= 2  # a late node may find it punished already
     assert sum(n.metric("computerails_oracle_submissions_total", 'status="mined"') for n in nodes) == 1
     for node in nodes:
         assert node.stop() == 0
