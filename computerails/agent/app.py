@@ -30,7 +30,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
+import threading
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from dataclasses import dataclass
@@ -137,6 +139,7 @@ class Agent:
             min_escrow=min_escrow,
             cover_ttl=settings.cover_ttl,
             on_cover_read=lambda source: metrics.cover_reads.labels(source).inc(),
+            model=wrong_every(settings.wrong_answer_every) if settings.wrong_answer_every else digits.infer,
         )
         prices = token_per_native(settings.native_price, token)
         policy = rails.collector.policy(prices, min_value_per_gas=settings.min_value_per_gas)
@@ -148,6 +151,24 @@ class Agent:
 
     def close(self) -> None:
         self.store.close()
+
+
+def wrong_every(n: int) -> Callable[[list[int]], digits.InferenceResult]:
+    """The model, but every `n`-th answer names the next label instead (the fault injection of
+    the ``wrong_answer_every`` setting: a provider that cheats on some requests)."""
+    lock = threading.Lock()
+    served = itertools.count(1)
+
+    def answer(pixels: list[int]) -> digits.InferenceResult:
+        result = digits.infer(pixels)
+        with lock:
+            wrong = next(served) % n == 0
+        if not wrong:
+            return result
+        log.warning("answering wrongly on purpose (wrong_answer_every = %d)", n)
+        return result.model_copy(update={"label": (result.label + 1) % 10})
+
+    return answer
 
 
 def get_agent(request: Request) -> Agent:

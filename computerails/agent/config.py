@@ -178,6 +178,11 @@ class AgentSettings(ServiceSettings):
     cover_ttl: float = Field(2.0, ge=0)  # seconds a steady escrow view is reused; below the thaw periods
     min_escrow: Decimal = Field(Decimal(0), ge=0)  # token units
 
+    # ── fault injection (demos and tests only) ──
+    # N > 0: every Nth paid answer is wrong (another label), and its receipt signs it as given,
+    # so the oracles' recomputation catches it; 0: the model's answers, always.
+    wrong_answer_every: int = Field(0, ge=0)
+
     # ── collection policy ──
     collect_interval: float = Field(300.0, ge=0)  # seconds between rounds; 0 turns collection off
     min_value_per_gas: Decimal = Field(Decimal(1), gt=0)

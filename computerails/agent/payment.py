@@ -111,8 +111,10 @@ class PaymentGate:
         min_escrow: int,
         cover_ttl: float = 0.0,
         on_cover_read: Callable[[str], object] = lambda _source: None,
+        model: Callable[[list[int]], digits.InferenceResult] = digits.infer,
     ) -> None:
         self.rails = rails
+        self.model = model
         self.store = store
         self.provider = rails.address
         self.domain = rails.collector.domain
@@ -240,7 +242,7 @@ class PaymentGate:
                 for other, (v, _sig) in self.book.collections().items()
                 if other != cid and v.payer == voucher.payer and v.token == voucher.token
             )
-            result = digits.infer(pixels)
+            result = self.model(pixels)
             receipt = ResponseReceipt(
                 payer=voucher.payer,
                 provider=self.provider,
