@@ -8,6 +8,8 @@
 - ``GET /v1/reports`` (keepers): uptime reports with a quorum, not yet done:
   ``[{"report", "signatures"}]``.
 - ``GET /v1/rounds`` (operators): open rounds: kind, whether ready, signatures held.
+- ``GET /v1/uptime/{epoch}``: the node's probes per provider, its observation, the members'
+  observations it holds and their lower median (what the demo prints);
 - ``GET /v1/health``: the node's address, chain, configuration version, unreachable peers.
 - ``GET /metrics``: Prometheus (:mod:`~computerails.oracle_node.metrics`).
 
@@ -31,7 +33,7 @@ from pydantic import BaseModel, ConfigDict, StrictInt, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from computerails.errors import ComputeRailsError, GossipRefused, InvalidReceipt
-from computerails.oracle_node.node import UPTIME, OracleNode
+from computerails.oracle_node.node import UPTIME, OracleNode, median_uptime
 from computerails.oracle_node.probes import Epoch, Prober
 from computerails.oracle_node.providers import ProviderDirectory
 from computerails.receipts import ResponseReceipt
@@ -186,6 +188,32 @@ def create_app(node: OracleNode, loops: list[Loop] | None = None) -> FastAPI:
             held = {d: len(node.store.signatures(d)) for d in node.store.digests(r.key)}
             out.append({"round": r.key, "kind": r.kind, "ready": r.ready_digest is not None, "signatures": held})
         return JSONResponse(out)
+
+    @app.get("/v1/uptime/{epoch}")
+    def uptime(epoch: int) -> JSONResponse:
+        """The node's probes of each provider in `epoch` (by outcome), its own observation, the
+        members' observations it holds and their lower median (null below the threshold)."""
+        if epoch < 0:
+            return JSONResponse({"error": "epoch: must be at least 0"}, status_code=422)
+        prober = node.uptime if isinstance(node.uptime, Prober) else None
+        counts = prober.load(epoch) if prober is not None else {}
+        members = node.members
+        providers = {}
+        for provider in sorted(set(counts) | node.store.observed_providers(epoch)):
+            c = counts.get(provider)
+            held = {o.node: o.uptime_bps for o in node.store.observations(epoch, provider) if o.node in members.oracles}
+            own = prober.log.uptime_bps(epoch, provider, prober.min_probes) if prober and c and not c.pending else None
+            providers[provider] = {
+                "planned": c.planned if c else 0,
+                "up": c.up if c else 0,
+                "down": c.down if c else 0,
+                "missed": c.missed if c else 0,
+                "pending": c.pending if c else 0,
+                "uptime_bps": own,
+                "observations": held,
+                "median_bps": median_uptime(list(held.values()), members.threshold),
+            }
+        return JSONResponse({"epoch": epoch, "oracle": node.me, "providers": providers})
 
     @app.get("/v1/health")
     def health() -> JSONResponse:

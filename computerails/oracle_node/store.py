@@ -230,6 +230,12 @@ class NodeStore:
             )
             return "equivocation"
 
+    def observed_providers(self, epoch: int) -> set[str]:
+        """The providers some node's observation of `epoch` names."""
+        query = select(observations.c.provider).where(observations.c.epoch == epoch).distinct()
+        with self.engine.connect() as conn:
+            return {r.provider for r in conn.execute(query)}
+
     def observations(self, epoch: int, provider: str) -> list[Observation]:
         """The observations of a subject, without those of equivocating nodes."""
         liars = select(equivocations.c.node).where(equivocations.c.epoch == epoch, equivocations.c.provider == provider)

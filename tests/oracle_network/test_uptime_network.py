@@ -169,4 +169,10 @@ def test_uptime__two_nodes_and_a_lying_member__median_reports_only_the_provider_
     assert [e["args"]["uptimeBps"] for e in mine] == [0]  # the median of 0, 0 and the lie, once
     for node in nodes:  # later epochs' rounds wait for their probes; this epoch's are all done
         wait_until(lambda n=node: not open_rounds(n, epoch), "this epoch's rounds closed")
+        seen = httpx.get(f"{node.url}/v1/uptime/{epoch}").json()["providers"]
+        assert (seen[up.address]["up"], seen[up.address]["uptime_bps"]) == (4, 10_000)
+        assert (seen[down.address]["down"], seen[down.address]["uptime_bps"]) == (4, 0)
+        assert sorted(seen[down.address]["observations"].values()) == [0, 0, 10_000]  # both nodes and the liar
+        assert (seen[down.address]["median_bps"], seen[up.address]["median_bps"]) == (0, 10_000)
+        assert httpx.get(f"{node.url}/v1/uptime/-1").status_code == 422
         assert node.stop() == 0
