@@ -227,6 +227,8 @@ def create_app(node: OracleNode, loops: list[Loop] | None = None) -> FastAPI:
                 "config_version": members.config_version,
                 "threshold": members.threshold,
                 "unreachable_peers": sorted(node.link.unreachable),
+                # chain time up to which every due probe is recorded (null before the first pass)
+                "probed_until": node.uptime.probed_until if isinstance(node.uptime, Prober) else None,
             }
         )
 

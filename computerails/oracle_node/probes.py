@@ -522,6 +522,9 @@ class Prober:
         self._unprobeable: dict[str, str] = {}  # provider -> the URI already logged as unprobeable
         #: Verdicts since start, by reason (for metrics).
         self.made: Counter[ProbeReason] = Counter()
+        #: The clock value of the last pass of :meth:`run_due` that finished: every slot due by then
+        #: is recorded (None before the first pass).
+        self.probed_until: int | None = None
 
     async def aclose(self) -> None:
         if self._owns_client:
@@ -580,7 +583,9 @@ class Prober:
                 self.made[result.reason] += 1
             return ProbeOutcome(slot, result)
 
-        return list(await asyncio.gather(*(one(slot) for slot in slots)))
+        outcomes = list(await asyncio.gather(*(one(slot) for slot in slots)))
+        self.probed_until = now
+        return outcomes
 
     async def _probe(self, slot: Slot) -> ProbeResult:
         entry = self.directory.entry(slot.provider)

@@ -283,8 +283,11 @@ def test_prober__due_slots_probed_concurrently__once_across_a_restart(provider_a
 
     async def first_run() -> tuple[list[ProbeOutcome], Prober]:
         prober = make_prober(rails, path)
+        assert prober.probed_until is None
         try:
-            return await prober.run_due(middle, epoch), prober
+            outcomes = await prober.run_due(middle, epoch)
+            assert prober.probed_until == middle  # every slot due by then is recorded
+            return outcomes, prober
         finally:
             await prober.aclose()
             prober.log.close()
