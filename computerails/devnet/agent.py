@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 from eth_account import Account
 
-from computerails.devnet.anvil import free_port
+from computerails.devnet.anvil import die_with_parent, free_port
 
 READY_TIMEOUT = 60.0
 PASSWORD = "agent test password"
@@ -76,6 +76,11 @@ class AgentProcess:
     PORT_ENV = "COMPUTERAILS_AGENT_PORT"
     LOG_NAME = "agent"
 
+    #: True: the process gets SIGKILL when the thread that started it exits (Linux's
+    #: PR_SET_PDEATHSIG), so a driver killed with -9 leaves nothing running. Start and restart it
+    #: from the thread that lives longest (the main thread).
+    die_with_parent = False
+
     def __init__(self, config: Path, log_dir: Path, env: dict[str, str] | None = None) -> None:
         self.config = config
         self.log_dir = log_dir
@@ -101,6 +106,7 @@ class AgentProcess:
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 env=environment,
+                preexec_fn=die_with_parent if self.die_with_parent else None,
             )
         deadline = time.monotonic() + READY_TIMEOUT
         while time.monotonic() < deadline:

@@ -15,9 +15,12 @@ on ``PATH``.
 
 from __future__ import annotations
 
+import ctypes
 import shutil
+import signal
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 from types import TracebackType
@@ -43,6 +46,18 @@ def anvil_binary() -> str:
     if not found:
         raise AnvilError("anvil not found: run `make setup` (it installs anvil from npm)")
     return found
+
+
+PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent() -> None:
+    """In a child before exec: SIGKILL when the thread that started it exits (Linux's
+    PR_SET_PDEATHSIG; a no-op elsewhere), so a driver killed with -9 leaves nothing running."""
+    if sys.platform != "linux":
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def free_port() -> int:
@@ -86,6 +101,8 @@ class Anvil:
         self.hardfork = hardfork
         self.extra_args = extra_args
         self.process: subprocess.Popen[bytes] | None = None
+        #: True: anvil is killed when the thread that started it exits (see :func:`die_with_parent`).
+        self.die_with_parent = False
 
     def args(self, load_state: bool = False) -> list[str]:
         """The command line this node runs with."""
@@ -121,7 +138,12 @@ class Anvil:
         Raises:
             AnvilError: anvil exited or did not answer in time.
         """
-        self.process = subprocess.Popen(self.args(load_state), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.process = subprocess.Popen(
+            self.args(load_state),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            preexec_fn=die_with_parent if self.die_with_parent else None,
+        )
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

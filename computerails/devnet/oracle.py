@@ -21,7 +21,7 @@ from typing import Any
 from eth_account import Account
 
 from computerails.devnet.agent import AgentProcess, write_config, write_keystore
-from computerails.devnet.anvil import free_port
+from computerails.devnet.anvil import die_with_parent, free_port
 
 #: Settings for a node on a local devnet: quick ticks and gossip, a short transmitter delay.
 LOCAL_SETTINGS: dict[str, Any] = {
@@ -69,6 +69,8 @@ class LinkProcess:
         self.pairs = pairs
         self.log_path = log_path
         self.process: subprocess.Popen[bytes] | None = None
+        #: True: killed when the thread that started it exits (see :func:`die_with_parent`).
+        self.die_with_parent = False
 
     def start(self) -> LinkProcess:
         """Start and wait for its ``ready`` line.
@@ -79,7 +81,10 @@ class LinkProcess:
         args = [f"{a}:{b}" for a, b in self.pairs]
         with self.log_path.open("wb") as out:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "computerails.devnet.link", *args], stdout=subprocess.PIPE, stderr=out
+                [sys.executable, "-m", "computerails.devnet.link", *args],
+                stdout=subprocess.PIPE,
+                stderr=out,
+                preexec_fn=die_with_parent if self.die_with_parent else None,
             )
         assert self.process.stdout is not None
         if self.process.stdout.readline().strip() != b"ready":
@@ -120,6 +125,7 @@ def oracle_network(
     keys: Sequence[str],
     *,
     cuttable: int | None = None,
+    die_with_parent: bool = False,
     **settings: Any,
 ) -> tuple[list[OracleProcess], LinkProcess | None]:
     """One node per oracle key (in ``<folder>/oracle-<i>``), each naming all the others as peers
@@ -127,6 +133,8 @@ def oracle_network(
     go through a :class:`LinkProcess`, started here, that the caller can cut and restore.
 
     Args:
+        die_with_parent: the nodes and the link are killed when the thread that started them
+            exits (see :func:`~computerails.devnet.anvil.die_with_parent`).
         settings: node settings over :data:`LOCAL_SETTINGS` (e.g. ``probes_per_epoch``).
     """
     n = len(keys)
@@ -144,7 +152,9 @@ def oracle_network(
             pairs += [(inbound, ports[cuttable]), (outbound, ports[j])]
             urls[(j, cuttable)] = f"http://127.0.0.1:{inbound}"
             urls[(cuttable, j)] = f"http://127.0.0.1:{outbound}"
-        link = LinkProcess(pairs, folder / "link.log").start()
+        link = LinkProcess(pairs, folder / "link.log")
+        link.die_with_parent = die_with_parent
+        link.start()
     nodes = []
     for i, key in enumerate(keys):
         home = folder / f"oracle-{i}"
@@ -160,5 +170,7 @@ def oracle_network(
             **LOCAL_SETTINGS,
         } | settings
         config = write_config(home / "oracle.toml", **values)
-        nodes.append(OracleProcess(config, home, addresses[i], ports[i]))
+        node = OracleProcess(config, home, addresses[i], ports[i])
+        node.die_with_parent = die_with_parent
+        nodes.append(node)
     return nodes, link
