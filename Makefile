@@ -18,10 +18,12 @@ NETWORK_ANVIL := ethereum:local:foundry
 # pytest-xdist workers for make test: one per core.
 WORKERS ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: help setup compile demo test test-steps test-fast lint audit bench slither deploy abi clean
+.PHONY: help setup compile demo demo-sim test test-steps test-fast lint audit bench slither deploy abi clean
 
 help:
-	@echo "make demo     run the compute marketplace end to end on a fresh local anvil"
+	@echo "make demo     run the network as real processes (anvil, 5 agents, 3 oracle nodes, a keeper)"
+	@echo "              with five scripted faults, and check the books"
+	@echo "make demo-sim the marketplace simulation (SDK calls in one process; scales to 10,000s of jobs)"
 	@echo "make test     run the whole test suite (sets itself up first; prints its wall time)"
 	@echo "make test-fast  the gates, the SDK and CLI suites, the stateful machine at smoke size (about a minute)"
 	@echo "make lint     ruff, ruff format, mypy --strict, the Solidity format check"
@@ -108,6 +110,10 @@ slither: setup
 	$(BIN)/python tools/slither_gate.py
 
 demo: setup
+	@$(MAKE) --no-print-directory compile
+	$(BIN)/python -m computerails.sim.network $(ARGS)
+
+demo-sim: setup
 	@$(MAKE) --no-print-directory compile
 	$(BIN)/python -m computerails.sim $(ARGS)
 

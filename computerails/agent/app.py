@@ -35,7 +35,7 @@ import logging
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from eth_account.messages import encode_defunct
@@ -93,6 +93,9 @@ class Agent:
     runner: CollectionRunner
     metrics: AgentMetrics
     housekeeper: Housekeeper
+    #: Run by :meth:`close`, after every background loop has ended (a loop's own resources can
+    #: outlive it: the housekeeping pass reads the job runner's journal).
+    closers: list[Callable[[], None]] = field(default_factory=list)
 
     @classmethod
     def start(cls, settings: AgentSettings) -> Agent:
@@ -150,6 +153,8 @@ class Agent:
         return cls(settings, rails, account, store, gate, runner, metrics, housekeeper)
 
     def close(self) -> None:
+        for close in reversed(self.closers):
+            close()
         self.store.close()
 
 

@@ -116,6 +116,7 @@ class JobsService:
         agent.metrics.registry.register(JobStageCollector(self.runner))
         agent.housekeeper.on_withdrawn.append(self.runner.note_withdrawn)
         agent.housekeeper.risk_sources.append(self.deadline_risks)
+        agent.closers.append(self.runner.close)
         log.info(
             "per-job work on: specs from %s, results in %s, polling every %s s",
             settings.spec_dir,
@@ -124,23 +125,21 @@ class JobsService:
         )
 
     async def loop(self, agent: Agent, stop: asyncio.Event) -> None:
-        """A runner pass every ``poll_interval`` seconds until `stop`; then close the runner."""
-        try:
-            while not stop.is_set():
-                try:
-                    report = await asyncio.to_thread(self.runner.poll_once)
-                except ComputeRailsError as exc:  # a revert, a timeout: the next pass reconciles
-                    agent.metrics.errors.labels("jobs").inc()
-                    log.warning("jobs pass failed: %s", exc)
-                except Exception:  # the node unreachable, or a bug: logged in full, the loop goes on
-                    agent.metrics.errors.labels("jobs").inc()
-                    log.exception("jobs pass failed")
-                else:
-                    _log_report(report)
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(stop.wait(), self.interval)
-        finally:
-            self.runner.close()
+        """A runner pass every ``poll_interval`` seconds until `stop` (the agent closes the
+        runner once every loop has ended: the housekeeping pass reads its journal)."""
+        while not stop.is_set():
+            try:
+                report = await asyncio.to_thread(self.runner.poll_once)
+            except ComputeRailsError as exc:  # a revert, a timeout: the next pass reconciles
+                agent.metrics.errors.labels("jobs").inc()
+                log.warning("jobs pass failed: %s", exc)
+            except Exception:  # the node unreachable, or a bug: logged in full, the loop goes on
+                agent.metrics.errors.labels("jobs").inc()
+                log.exception("jobs pass failed")
+            else:
+                _log_report(report)
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(stop.wait(), self.interval)
 
     def deadline_risks(self) -> list[Risk]:
         """The housekeeping's ``job_deadline`` risk: held jobs near their deadline, unattested."""

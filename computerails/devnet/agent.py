@@ -97,6 +97,12 @@ class AgentProcess:
         Raises:
             RuntimeError: the process exited, or did not answer within READY_TIMEOUT (then it is killed).
         """
+        self.launch(**env)
+        return self.wait_ready()
+
+    def launch(self, **env: str) -> AgentProcess:
+        """Start (again) without waiting: several processes start at once, each launched from the
+        driver's thread, then :meth:`wait_ready` for each."""
         self.starts += 1
         self.log = self.log_dir / f"{self.LOG_NAME}-{self.starts}.log"
         environment = os.environ | self.env | {self.PORT_ENV: str(self.port)} | env
@@ -108,10 +114,19 @@ class AgentProcess:
                 env=environment,
                 preexec_fn=die_with_parent if self.die_with_parent else None,
             )
+        return self
+
+    def wait_ready(self) -> AgentProcess:
+        """Wait until the launched process answers.
+
+        Raises:
+            RuntimeError: the process exited, or did not answer within READY_TIMEOUT (then it is killed).
+        """
+        process = self._started()
         deadline = time.monotonic() + READY_TIMEOUT
         while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"{self.LOG_NAME} exited with {self.process.returncode}:\n{self.log.read_text()}")
+            if process.poll() is not None:
+                raise RuntimeError(f"{self.LOG_NAME} exited with {process.returncode}:\n{self.log.read_text()}")
             try:
                 if httpx.get(f"{self.url}{self.READY_PATH}").status_code == 200:
                     return self
