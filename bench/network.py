@@ -77,6 +77,7 @@ IMAGES = 3  # digits classified per job (its units)
 STAKE = 1_000_000  # staking tokens each provider bonds: collateral for every job at once
 POLL = 0.05  # seconds between the bench's looks for JobAttested
 TIMEOUT = 180.0  # seconds the network gets for one run
+QUIET_TIMEOUT = 30.0  # seconds the nodes get to close their rounds after the last attestation
 RESULT = b"\x42" * 32  # the direct path's result hash (nothing recomputes it)
 #: What a node's settings default to, as the bench's nodes run them.
 PROBES_PER_EPOCH = int(OracleSettings.model_fields["probes_per_epoch"].default)
@@ -246,7 +247,10 @@ def network_run(setup: Setup, nodes: Sequence[OracleProcess], n: int, timeout: f
     txs: dict[str, int] = {}
     for _, _, tx in seen.values():
         txs[tx] = txs.get(tx, 0) + 1
-    senders = {tx: chain.w3.eth.get_transaction(tx)["from"] for tx in txs}  # type: ignore[arg-type]
+    # Let every node close its rounds, so late duplicate submissions are counted too.
+    quiet = _quiet(nodes, QUIET_TIMEOUT)
+    sent = _node_transactions(chain, {node.address for node in nodes}, start_block)
+    skipped = setup.provider.hub.events.AttestationSkipped().get_logs(from_block=start_block)
     after = [_metrics(node.url) for node in nodes]
     per_node = []
     for node, was, now in zip(nodes, before, after, strict=True):
@@ -259,7 +263,7 @@ def network_run(setup: Setup, nodes: Sequence[OracleProcess], n: int, timeout: f
                     p: delta.get(f'computerails_oracle_transmitted_total{{kind="job",position="{p}"}}', 0.0)
                     for p in range(len(nodes))
                 },
-                "transactions": sum(1 for s in senders.values() if s == node.address),
+                "transactions": sum(1 for sender, _ in sent.values() if sender == node.address),
                 "gossip_sent": delta.get("computerails_oracle_gossip_sent_total", 0.0),
             }
         )
@@ -279,8 +283,37 @@ def network_run(setup: Setup, nodes: Sequence[OracleProcess], n: int, timeout: f
         },
         "transactions": len(txs),
         "batch_sizes": sorted(txs.values(), reverse=True),
+        # Every submission the nodes sent, duplicates included (a later transmitter's batch whose
+        # jobs were attested meanwhile: the hub skips them, the gas is spent anyway).
+        "node_transactions": len(sent),
+        "skipped": len(skipped),
+        "gas": sum(gas for _, gas in sent.values()),
+        "gas_per_attestation": round(sum(gas for _, gas in sent.values()) / n),
+        "rounds_closed": quiet,
         "nodes": per_node,
     }
+
+
+def _quiet(nodes: Sequence[OracleProcess], timeout: float) -> bool:
+    """Wait until no node has an open round; False when `timeout` passed first."""
+    deadline = time.monotonic() + timeout
+    while any(node.metric("computerails_oracle_open_rounds") for node in nodes):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.2)
+    return True
+
+
+def _node_transactions(chain: Chain, senders: set[str], from_block: int) -> dict[str, tuple[str, int]]:
+    """Every transaction `senders` sent from `from_block` on: hash -> (sender, gas used)."""
+    found = {}
+    for number in range(from_block, int(chain.w3.eth.block_number) + 1):
+        for tx in chain.w3.eth.get_block(number, full_transactions=True)["transactions"]:
+            assert not isinstance(tx, bytes)
+            if tx["from"] in senders:
+                receipt = chain.w3.eth.get_transaction_receipt(tx["hash"])
+                found["0x" + bytes(tx["hash"]).hex()] = (str(tx["from"]), int(receipt["gasUsed"]))
+    return found
 
 
 def direct_run(setup: Setup, relayer: ComputeRails, provider: ComputeRails, n: int, k: int) -> dict[str, Any]:
@@ -293,7 +326,7 @@ def direct_run(setup: Setup, relayer: ComputeRails, provider: ComputeRails, n: i
     signers = chain.oracles[:k]
     deadline = chain.gov.now() + 6 * 3_600
     started = time.perf_counter()
-    sent = []
+    sent: list[int] = []
     for chunk in batches(ids, MAX_BATCH):
         batch: list[tuple[Attestation, Sequence[Signature]]] = []
         for job_id in chunk:
@@ -309,11 +342,17 @@ def direct_run(setup: Setup, relayer: ComputeRails, provider: ComputeRails, n: i
         tx, skipped = relayer.oracle.submit_attestations(batch)
         if skipped:
             raise RuntimeError(f"the hub skipped jobs {skipped} of a direct batch")
-        sent.append(tx.tx_hash)
+        sent.append(tx.gas_used)
     seconds = time.perf_counter() - started
     if any(relayer.views.job_status(j) is not JobStatus.ATTESTED for j in ids):
         raise RuntimeError("a directly submitted attestation did not land")
-    return {"jobs": n, "seconds": round(seconds, 3), "per_s": round(n / seconds, 2), "transactions": len(sent)}
+    return {
+        "jobs": n,
+        "seconds": round(seconds, 3),
+        "per_s": round(n / seconds, 2),
+        "transactions": len(sent),
+        "gas_per_attestation": round(sum(sent) / n),
+    }
 
 
 def probe_cost(agent: AgentProcess, provider: str, chain_id: int, n: int) -> dict[str, Any]:
@@ -392,11 +431,13 @@ def measure(chain: Chain, *, jobs: int = 60, probes: int = 500, timeout: float =
                 codes.setdefault(f"oracle-{i}", code)
             codes["agent"] = setup.agent.shutdown()
     direct_per_s = statistics.mean(d["per_s"] for d in direct)
+    direct_gas = round(statistics.mean(d["gas_per_attestation"] for d in direct))
     load = probe_load(PROBES_PER_EPOCH, len(nodes), epoch_seconds, probe["agent_cpu_ms"])
     result: dict[str, Any] = {
         "network": network,
         "direct": {
             "per_s": round(direct_per_s, 2),
+            "gas_per_attestation": direct_gas,
             "rounds": direct,
             "k": k,
             "batch": MAX_BATCH,
@@ -426,8 +467,10 @@ def measure(chain: Chain, *, jobs: int = 60, probes: int = 500, timeout: float =
     print(
         f"network: {jobs} attestations through {len(nodes)} nodes (k = {k}): {network['per_s']:,.1f}/s "
         f"(first result published to last attestation, {network['seconds']:.2f} s; "
-        f"{network['transactions']} transactions, batches {network['batch_sizes']}); direct SDK: "
-        f"{direct_per_s:,.1f}/s; direct / network {result['ratio_direct_over_network']:.2f}x",
+        f"{network['transactions']} transactions, batches {network['batch_sizes']}; {network['node_transactions']} "
+        f"node transactions, {network['skipped']} attestations skipped as duplicates, "
+        f"{network['gas_per_attestation']:,} gas per attestation); direct SDK: {direct_per_s:,.1f}/s "
+        f"({direct_gas:,} gas per attestation); direct / network {result['ratio_direct_over_network']:.2f}x",
         flush=True,
     )
     print(
@@ -454,13 +497,14 @@ def markdown(result: dict[str, Any]) -> str:
     lat = net["latency"]
     rounds = " and ".join(f"{d['per_s']:,.1f}" for d in direct["rounds"])
     lines = [
-        "| Path | Attestations | Attestations/s | Direct / path |",
-        "|---|---:|---:|---:|",
+        "| Path | Attestations | Attestations/s | Direct / path | Transactions | Gas per attestation |",
+        "|---|---:|---:|---:|---:|---:|",
         f"| through the network: {result['nodes']} nodes recompute, sign, gossip (k = {result['threshold']}); "
         f"the schedule's transmitter submits | {net['jobs']} | {net['per_s']:,.1f} "
-        f"| {result['ratio_direct_over_network']:.2f}x |",
+        f"| {result['ratio_direct_over_network']:.2f}x | {net['node_transactions']} | {net['gas_per_attestation']:,} |",
         f"| direct SDK: `collect_signatures` (k = {direct['k']}) + `submitAttestations` by {direct['batch']}, "
-        f"one process | {direct['rounds'][0]['jobs']} | {direct['per_s']:,.1f} | 1.00x |",
+        f"one process | {direct['rounds'][0]['jobs']} | {direct['per_s']:,.1f} | 1.00x "
+        f"| {direct['rounds'][0]['transactions']} | {direct['gas_per_attestation']:,} |",
         "",
         "| Through the network | p50 | p99 | max |",
         "|---|---:|---:|---:|",
@@ -480,8 +524,11 @@ def markdown(result: dict[str, Any]) -> str:
         f"transmitter after 2 s per position; batches of at most {result['max_batch']}). {net['jobs']} jobs "
         f"created in one `createJobs`; the network rate runs from the first result the agent published to the "
         f"last attestation the bench saw ({net['seconds']:.2f} s; the agent published all {net['jobs']} within "
-        f"{net['publication_spread_s']:.2f} s, after accepting them one by one): {net['transactions']} "
-        f"transactions, batches of {', '.join(str(b) for b in net['batch_sizes'])}. From the `createJobs` to the "
+        f"{net['publication_spread_s']:.2f} s, after accepting them one by one). The attestations landed in "
+        f"{net['transactions']} transactions (batches of {', '.join(str(b) for b in net['batch_sizes'])}); the "
+        f"nodes sent {net['node_transactions']} in all, and the hub skipped {net['skipped']} attestations "
+        "already made (a later transmitter whose turn came before the earlier one had sent: the gas column "
+        "counts every node transaction). From the `createJobs` to the "
         f"last attestation, the agent's accepts included: {net['created_to_last_attested_s']:.2f} s "
         f"({net['end_to_end_per_s']:,.1f} jobs/s). The direct rate is the mean of a round before the nodes "
         f"started and one after they stopped ({rounds}/s; jobs accepted beforehand, untimed). Latency: the wall "
