@@ -263,7 +263,7 @@ def network_run(setup: Setup, nodes: Sequence[OracleProcess], n: int, timeout: f
                     p: delta.get(f'computerails_oracle_transmitted_total{{kind="job",position="{p}"}}', 0.0)
                     for p in range(len(nodes))
                 },
-                "transactions": sum(1 for sender, _ in sent.values() if sender == node.address),
+                "transactions": sum(1 for sender, _, _ in sent.values() if sender == node.address),
                 "gossip_sent": delta.get("computerails_oracle_gossip_sent_total", 0.0),
             }
         )
@@ -286,9 +286,10 @@ def network_run(setup: Setup, nodes: Sequence[OracleProcess], n: int, timeout: f
         # Every submission the nodes sent, duplicates included (a later transmitter's batch whose
         # jobs were attested meanwhile: the hub skips them, the gas is spent anyway).
         "node_transactions": len(sent),
+        "reverted": sum(1 for _, _, reverted in sent.values() if reverted),
         "skipped": len(skipped),
-        "gas": sum(gas for _, gas in sent.values()),
-        "gas_per_attestation": round(sum(gas for _, gas in sent.values()) / n),
+        "gas": sum(gas for _, gas, _ in sent.values()),
+        "gas_per_attestation": round(sum(gas for _, gas, _ in sent.values()) / n),
         "rounds_closed": quiet,
         "nodes": per_node,
     }
@@ -304,15 +305,19 @@ def _quiet(nodes: Sequence[OracleProcess], timeout: float) -> bool:
     return True
 
 
-def _node_transactions(chain: Chain, senders: set[str], from_block: int) -> dict[str, tuple[str, int]]:
-    """Every transaction `senders` sent from `from_block` on: hash -> (sender, gas used)."""
+def _node_transactions(chain: Chain, senders: set[str], from_block: int) -> dict[str, tuple[str, int, bool]]:
+    """Every transaction `senders` sent from `from_block` on: hash -> (sender, gas used, reverted)."""
     found = {}
     for number in range(from_block, int(chain.w3.eth.block_number) + 1):
         for tx in chain.w3.eth.get_block(number, full_transactions=True)["transactions"]:
             assert not isinstance(tx, bytes)
             if tx["from"] in senders:
                 receipt = chain.w3.eth.get_transaction_receipt(tx["hash"])
-                found["0x" + bytes(tx["hash"]).hex()] = (str(tx["from"]), int(receipt["gasUsed"]))
+                found["0x" + bytes(tx["hash"]).hex()] = (
+                    str(tx["from"]),
+                    int(receipt["gasUsed"]),
+                    receipt["status"] != 1,
+                )
     return found
 
 
@@ -468,7 +473,7 @@ def measure(chain: Chain, *, jobs: int = 60, probes: int = 500, timeout: float =
         f"network: {jobs} attestations through {len(nodes)} nodes (k = {k}): {network['per_s']:,.1f}/s "
         f"(first result published to last attestation, {network['seconds']:.2f} s; "
         f"{network['transactions']} transactions, batches {network['batch_sizes']}; {network['node_transactions']} "
-        f"node transactions, {network['skipped']} attestations skipped as duplicates, "
+        f"node transactions ({network['reverted']} reverted), {network['skipped']} attestations skipped as duplicates, "
         f"{network['gas_per_attestation']:,} gas per attestation); direct SDK: {direct_per_s:,.1f}/s "
         f"({direct_gas:,} gas per attestation); direct / network {result['ratio_direct_over_network']:.2f}x",
         flush=True,
@@ -526,9 +531,9 @@ def markdown(result: dict[str, Any]) -> str:
         f"last attestation the bench saw ({net['seconds']:.2f} s; the agent published all {net['jobs']} within "
         f"{net['publication_spread_s']:.2f} s, after accepting them one by one). The attestations landed in "
         f"{net['transactions']} transactions (batches of {', '.join(str(b) for b in net['batch_sizes'])}); the "
-        f"nodes sent {net['node_transactions']} in all, and the hub skipped {net['skipped']} attestations "
-        "already made (a later transmitter whose turn came before the earlier one had sent: the gas column "
-        "counts every node transaction). From the `createJobs` to the "
+        f"nodes sent {net['node_transactions']} in all ({net['reverted']} reverted), and the hub skipped "
+        f"{net['skipped']} attestations already made (a later transmitter whose turn came before the earlier one "
+        "had sent; the gas column counts every node transaction). From the `createJobs` to the "
         f"last attestation, the agent's accepts included: {net['created_to_last_attested_s']:.2f} s "
         f"({net['end_to_end_per_s']:,.1f} jobs/s). The direct rate is the mean of a round before the nodes "
         f"started and one after they stopped ({rounds}/s; jobs accepted beforehand, untimed). Latency: the wall "
