@@ -419,6 +419,8 @@ def measure(chain: Chain, *, jobs: int = 60, probes: int = 500, timeout: float =
             setup.agent.start()
             # The direct rounds run while no node is up: the nodes would try to verify those jobs too.
             direct = [direct_run(setup, relayer, direct_provider, jobs, k)]
+            # Started side by side (each waits for its own readiness). A launcher that ties its
+            # process to the starting thread's life would need the main thread here instead.
             with ThreadPoolExecutor(len(nodes)) as pool:
                 list(pool.map(lambda node: node.start(), nodes))
             # Warm-up, untimed: one job all the way (connections, caches, every node's first round).
