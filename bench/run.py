@@ -1,12 +1,15 @@
 """ComputeRails benchmark: gas per operation against a floor, amortized gas of the batched entry
 points, SDK throughput against a raw web3.py loop sending the same transactions, and voucher
 signing plus verification per second against eth-account (bench/vouchers.py, no chain needed),
-and the provider agent's paid requests per second against ``payment = false`` on two real agent
-processes (bench/agent.py, on the same chain).
+the provider agent's paid requests per second against ``payment = false`` on two real agent
+processes (bench/agent.py, on the same chain), and attestations per second through three real
+oracle nodes against direct SDK submission, with result-to-attestation latency and the probe load
+per provider (bench/network.py, on a fresh chain).
 
     make bench                      # setup, ape compile, then this module
     python -m bench --help          # sizes, iterations, output paths, --profile
     python -m bench --only agent    # one section, merged into the existing results and README
+    python -m bench --only network  # the oracle network alone (3 nodes + an agent, about a minute)
 
 Everything runs on a fresh anvil (127.0.0.1, a free port, stopped by its own pid) with a fresh
 deployment made by the deploy script's own function (computerails.devnet.deploy_protocol).
@@ -45,7 +48,7 @@ from eth_utils import keccak
 from web3 import HTTPProvider, Web3
 
 import computerails
-from bench import agent, costs, harness, metered, scaling, vouchers
+from bench import agent, costs, harness, metered, network, scaling, vouchers
 from computerails import Attestation, UptimeReport
 from computerails.deployments import load_artifact
 from computerails.devnet import (
@@ -1188,6 +1191,15 @@ def markdown(results: dict[str, Any]) -> str:
             "",
             agent.markdown(results["agent"]),
         ]
+    if "network" in results:
+        lines += [
+            "",
+            "Oracle network (issue 14): attestations per second through real oracle nodes against direct SDK "
+            "submission in the same run, the time from a job's result to its attestation, and the health-probe "
+            "load per provider:",
+            "",
+            network.markdown(results["network"]),
+        ]
     if "harness" in results:
         lines += [
             "",
@@ -1216,7 +1228,7 @@ def write_readme(readme: Path, table: str) -> None:
 
 
 #: The sections ``--only`` can run alone (each independent of the gas run's chain state).
-ONLY = ("agent", "vouchers", "harness", "scaling")
+ONLY = ("agent", "network", "vouchers", "harness", "scaling")
 
 
 def measure_agent(chain: Chain, args: argparse.Namespace) -> dict[str, Any]:
@@ -1228,13 +1240,18 @@ def measure_agent(chain: Chain, args: argparse.Namespace) -> dict[str, Any]:
     )
 
 
+def measure_network(chain: Chain, args: argparse.Namespace) -> dict[str, Any]:
+    return network.measure(chain, jobs=args.network_jobs, probes=args.network_probes)
+
+
 def run_section(name: str, args: argparse.Namespace) -> Any:
-    """One section of the results on its own (``--only``); the agent gets a fresh chain."""
-    if name == "agent":
+    """One section of the results on its own (``--only``); the agent and the oracle network get
+    a fresh chain."""
+    if name in ("agent", "network"):
         with tempfile.TemporaryDirectory(prefix="computerails-bench-") as tmp:
             chain = Chain(Path(tmp))
             try:
-                return measure_agent(chain, args)
+                return measure_agent(chain, args) if name == "agent" else measure_network(chain, args)
             finally:
                 chain.stop()
     if name == "vouchers":
@@ -1261,7 +1278,12 @@ def run_all(args: argparse.Namespace) -> dict[str, Any]:
                 results["agent"] = measure_agent(chain, args)
         finally:
             chain.stop()
-    for name, wanted in (("vouchers", args.vouchers), ("harness", args.harness_jobs), ("scaling", args.scaling)):
+    for name, wanted in (
+        ("network", args.network_jobs),
+        ("vouchers", args.vouchers),
+        ("harness", args.harness_jobs),
+        ("scaling", args.scaling),
+    ):
         if wanted:
             results[name] = run_section(name, args)
     return results
@@ -1310,6 +1332,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--agent-profile",
         action="store_true",
         help="always cProfile the agent's paid path in-process (by default only when a ratio misses the target)",
+    )
+    parser.add_argument(
+        "--network-jobs",
+        type=int,
+        default=60,
+        help="attestations through the oracle network and directly through the SDK (0 skips the network table)",
+    )
+    parser.add_argument(
+        "--network-probes", type=int, default=500, help="signed health answers timed on the agent for the probe load"
     )
     parser.add_argument(
         "--only",
