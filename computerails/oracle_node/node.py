@@ -70,6 +70,18 @@ class UptimeSource(Protocol):
 # ───────────────────────── pure rules ─────────────────────────
 
 
+@dataclass(frozen=True)
+class _Batch:
+    """A ``submitAttestations`` transaction and the job ids the hub skipped in it."""
+
+    sent: Any
+    skipped: list[int]
+
+    @property
+    def tx_hash(self) -> str:
+        return str(self.sent.tx_hash)
+
+
 def median_uptime(values: Sequence[int], quorum: int) -> int | None:
     """The lower median of the observations when there are at least `quorum` of them: with at
     most a minority of faulty nodes it lies between honest values."""
@@ -407,7 +419,11 @@ class OracleNode:
         """One pass of the loop (see the module docstring)."""
         members = self._refresh_members()
         self._reconcile()
+        # Transmission first and last: what became ready during the last pass goes out before
+        # this pass's checks (which can take long with many jobs), so a transmitter's turn is
+        # never late by a whole pass and its backups do not find their turn due beside it.
         for step, where in (
+            (self._transmit, "transmit"),
             (self._jobs, "jobs"),
             (self._observe, "uptime"),
             (self._fraud, "fraud"),
@@ -476,10 +492,13 @@ class OracleNode:
                 if self.store.round(key) is None:
                     self._open(key, JOB)
             self.store.set_meta("jobs_block", str(head + 1))
-        open_jobs = [r for r in self.store.open_rounds(JOB)]
+        open_jobs = sorted(self.store.open_rounds(JOB), key=lambda r: int(r.key.split(":")[1]))  # oldest first
         if not open_jobs:
             return
         ids = [int(r.key.split(":")[1]) for r in open_jobs]
+        # Checking a job fetches and recomputes it: a pass stops checking after half a transmit
+        # delay and goes on to transmit; the next pass takes the rest.
+        budget_ends = time.monotonic() + max(self.settings.transmit_delay / 2, 0.5)
         statuses = self.rails.rpc.run([self.rails.call("JobEscrow", escrow.address, "jobStatus", i) for i in ids])
         for r, job_id, status in zip(open_jobs, ids, statuses):
             state = JobStatus.from_int(status)
@@ -488,6 +507,8 @@ class OracleNode:
                 continue
             if self.signed_here(r.key):
                 continue
+            if time.monotonic() > budget_ends:
+                continue  # the next pass checks it (statuses above still close finished rounds)
             job = self.rails.views.job_with_spec(job_id)
             if job.deadline.timestamp() <= self.rails.now():
                 continue  # past its deadline: only a reclaim is left
@@ -613,7 +634,13 @@ class OracleNode:
             due[kind].append((r, statement, sigs[: max(members.threshold, 1)], order.index(self.me)))
         jobs = due[JOB][: self.settings.max_batch]
         if jobs:
-            self._send([r.key for r, *_ in jobs], lambda: self._submit_jobs(jobs), JOB, [p for *_, p in jobs])
+            self._send(
+                [r.key for r, *_ in jobs],
+                lambda: self._submit_jobs(jobs),
+                JOB,
+                [p for *_, p in jobs],
+                skipped=lambda sent: [f"{JOB}:{i}" for i in getattr(sent, "skipped", [])],
+            )
         for r, statement, sigs, position in due[UPTIME] + due[FRAUD]:
             self._send([r.key], self._submitter(statement, sigs), r.kind, [position])
 
@@ -631,10 +658,17 @@ class OracleNode:
             return self.rails.oracle.submit_attestation(*batch[0])
         sent, skipped = self.rails.oracle.submit_attestations(batch)
         if skipped:
-            log.warning("the hub skipped jobs %s of the batch", skipped)
-        return sent
+            log.warning("the hub skipped jobs %s of the batch (attested meanwhile, or no longer attestable)", skipped)
+        return _Batch(sent, [int(i) for i in skipped])
 
-    def _send(self, keys: list[str], submit: Callable[[], Any], kind: str, positions: list[int]) -> None:
+    def _send(
+        self,
+        keys: list[str],
+        submit: Callable[[], Any],
+        kind: str,
+        positions: list[int],
+        skipped: Callable[[Any], list[str]] = lambda _sent: [],
+    ) -> None:
         self._sending = keys
         try:
             sent = submit()
@@ -644,7 +678,11 @@ class OracleNode:
         finally:
             self._sending = []
         self._reconcile()
+        passed_over = set(skipped(sent))
         for key, position in zip(keys, positions):
+            if key in passed_over:  # the chain took another's: not counted as this node's
+                self.store.close_round(key, f"skipped by the hub in {sent.tx_hash}: done meanwhile", kind)
+                continue
             self.metrics.transmitted.labels(kind, str(position)).inc()
             self.store.close_round(key, f"transmitted in {sent.tx_hash} (position {position})", kind)
         log.info("transmitted %s in %s", keys, sent.tx_hash)

@@ -236,8 +236,7 @@ class NetworkDemo:
             "password_file": str(password),
             "data_dir": str(home / "data"),
             "price": PRICE,
-            "cover_ttl": 0,  # the demo moves the clock: read the escrow on every request
-            "collect_interval": 2,
+            "collect_interval": 8,  # seconds: each collection pays for a few steps of requests
             "native_price": "3000",
             "min_value_per_gas": "0.000001",
             "jobs": {
@@ -403,27 +402,33 @@ class NetworkDemo:
     # ── traffic ──
 
     def traffic(self) -> None:
-        """One step of traffic, clients in parallel: every client pays each serving provider for
-        its requests (the timed part: requests/s), then checks the answers, forwards a sample of
-        the receipts to an oracle node and creates its jobs."""
+        """One step of traffic: every client pays each serving provider for its requests, all
+        pairs at once (the timed part: requests/s), then each client checks the answers,
+        forwards a sample of the receipts to an oracle node and creates its jobs."""
         targets = [p for p in self.providers if p.serving]
-        with ThreadPoolExecutor(len(self.clients)) as pool:
+        pairs = [(c, p) for c in self.clients for p in targets]
+        with ThreadPoolExecutor(max(len(pairs), 1)) as pool:
             started = time.perf_counter()
-            answers = list(pool.map(lambda c: self.pay(c, targets), self.clients))
+            paid = list(pool.map(lambda pair: self.pay(*pair), pairs))
             self.traffic_seconds += time.perf_counter() - started
-            list(pool.map(self.after_pay, self.clients, answers, [targets] * len(self.clients)))
+            answers: dict[int, list[tuple[ProviderRun, list[int], PaidAnswer]]] = defaultdict(list)
+            for (c, _p), got in zip(pairs, paid, strict=True):
+                answers[id(c)] += got
+            list(pool.map(lambda c: self.after_pay(c, answers[id(c)], targets), self.clients))
 
-    def pay(self, client: ClientRun, targets: list[ProviderRun]) -> list[tuple[ProviderRun, list[int], PaidAnswer]]:
+    def pay(self, client: ClientRun, p: ProviderRun) -> list[tuple[ProviderRun, list[int], PaidAnswer]]:
+        """`client`'s paid requests to `p`, one after another (its own rng: the pixels are drawn
+        under the lock, as several of its threads draw at once)."""
         out = []
         with httpx.Client(timeout=30) as http:
-            for p in targets:
-                for _ in range(self.config.requests):
+            for _ in range(self.config.requests):
+                with LOCK:
                     pixels = SAMPLES[client.rng.randrange(len(SAMPLES))]
-                    try:
-                        out.append((p, pixels, infer(http, f"{p.agent.url}/v1/infer", pixels, client.auth)))
-                    except Exception as exc:  # a refused or failed request is counted, not fatal
-                        with LOCK:
-                            client.errors[type(exc).__name__] += 1
+                try:
+                    out.append((p, pixels, infer(http, f"{p.agent.url}/v1/infer", pixels, client.auth)))
+                except Exception as exc:  # a refused or failed request is counted, not fatal
+                    with LOCK:
+                        client.errors[type(exc).__name__] += 1
         return out
 
     def after_pay(
@@ -599,9 +604,10 @@ class NetworkDemo:
         )
         self.track(p.agent.start())
         after = self.agent_metrics(p)
+        kept, now = before.get("outstanding", 0), after.get("outstanding", 0)
         self.faults[5].caused.append(
-            f"restarted; it holds {after.get('outstanding', 0):,.0f} raw units outstanding "
-            f"(at least the {before.get('outstanding', 0):,.0f} it had acknowledged, less what it collected since)"
+            f"restarted from its SQLite state: {now:,.0f} raw units outstanding after the restart "
+            f"against {kept:,.0f} before the kill (any difference collected on chain meanwhile)"
         )
         self.p3_kill = before
         self.note(f"fault 5: {self.faults[5].done}; {self.faults[5].caused[-1]}")

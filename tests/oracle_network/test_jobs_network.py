@@ -47,7 +47,7 @@ def net_provider(net_connect, net_anvil, net_deployment_file, net_w3, net_spec_d
             "enabled": True,
             "spec_dir": str(net_spec_dir),
             "min_unit_price": {"mUSD": str(UNIT_PRICE)},
-            "capacity": 10,  # the module's jobs stay attested (unsettled) for the challenge window
+            "capacity": 16,  # the module's jobs stay attested (unsettled) for the challenge window
         },
         **keystore_settings(PROVIDER, folder),
     )
@@ -224,4 +224,34 @@ def test_network__one_node_cut_off__the_rest_go_on__it_catches_up_when_reconnect
     assert "reachable again" in c.log.read_text()
     for node in (a, c):
         wait_until(lambda n=node: n.metric("computerails_oracle_open_rounds") == 0, "every round closed")
+        assert node.stop() == 0
+
+
+def transmitted(node) -> float:
+    text = httpx.get(f"{node.url}/metrics").text
+    return sum(
+        float(line.split()[-1])
+        for line in text.splitlines()
+        if line.startswith("computerails_oracle_transmitted_total{")
+    )
+
+
+def test_network__jobs_published_together__each_attested_once_and_counted_once(
+    make_network, net_provider, net_client, net_spec_dir
+):
+    """Several jobs at once, a short transmitter delay: the schedule's first transmitter sends
+    before its backups' turns come (a pass transmits before it checks new jobs), and a job the
+    hub skipped in a node's batch (done meanwhile) is not counted as that node's transmission."""
+    provider_rails, agent = net_provider
+    created = [create_job(net_client, provider_rails, net_spec_dir, n_images=1)[0] for _ in range(5)]
+    nodes = make_network(transmit_delay=1)
+    for node in nodes:
+        node.start()
+    for job_id in created:
+        wait_until(lambda j=job_id: provider_rails.views.job(j).status is JobStatus.ATTESTED, f"job {job_id} attested")
+    for node in nodes:
+        wait_until(lambda n=node: n.metric("computerails_oracle_open_rounds") == 0, "every node closing its rounds")
+    assert all(len(attested_events(provider_rails, j)) == 1 for j in created)
+    assert sum(transmitted(n) for n in nodes) == len(created)  # each counted by exactly one node
+    for node in nodes:
         assert node.stop() == 0
