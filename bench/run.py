@@ -1211,7 +1211,7 @@ def markdown(results: dict[str, Any]) -> str:
     if "scaling" in results:
         lines += [
             "",
-            'The main job at scale: `make demo ARGS="--jobs N"` (providers and clients grow with N; '
+            'The main job at scale: `make demo-sim ARGS="--jobs N"` (providers and clients grow with N; '
             "peak resident memory of each process):",
             "",
             scaling.markdown(results["scaling"]),

@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def scenario(jobs: int) -> dict[str, int]:
-    """What ``make demo ARGS="--jobs N"`` runs: providers and clients grow with the job count
+    """What ``make demo-sim ARGS="--jobs N"`` runs: providers and clients grow with the job count
     (:func:`computerails.sim.marketplace.default_sizes`)."""
     providers, clients = default_sizes(jobs)
     return {"jobs": jobs, "providers": providers, "clients": clients}
