@@ -97,3 +97,9 @@ def matches(cid: str, data: bytes) -> bool:
         InvalidCid: see :func:`parse_cid`.
     """
     return hashlib.sha256(data).digest() == digest_of(cid)
+
+
+# multiformats builds its tables of bases, codecs and hash functions on first use, and two
+# threads doing that at once can collide ("Raw encoding with name 'base32' already exists", seen
+# with several clients publishing specs at once): build them here, once, at import.
+parse_cid(cid_for(b""))

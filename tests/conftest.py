@@ -223,7 +223,42 @@ CHAIN_FIXTURES = {
 }
 
 
+def _uses_module_fixture(item) -> bool:
+    """The test uses a module-scoped fixture (a demo run, an agent process, a devnet of its own)."""
+    info = getattr(item, "_fixtureinfo", None)
+    if info is None:
+        return False
+    return any(d.scope == "module" for defs in info.name2fixturedefs.values() for d in defs)
+
+
+#: The longest modules (make test's --durations): scheduled first, so the two workers do not end
+#: with one of them alone on a minute-long test while the other idles.
+SLOW_FIRST = (
+    "tests/e2e/test_network_demo.py",
+    "tests/e2e/test_cli_flow.py",
+    "tests/sdk/test_imports.py",
+    "tests/agent/test_readme_provider.py",
+    "tests/e2e/test_demo.py",
+    "tests/oracle_network/",
+    "tests/stateful/",
+    "tests/contracts/metered/test_metered_property.py",
+    "tests/bench/",
+    "tests/keeper_node/",
+)
+
+
+def _rank(item) -> int:
+    path = item.nodeid.partition("::")[0]
+    return next((i for i, prefix in enumerate(SLOW_FIRST) if path.startswith(prefix)), len(SLOW_FIRST))
+
+
 def pytest_collection_modifyitems(config, items):
+    items.sort(key=_rank)  # stable: the order inside each rank stays the collection order
     for item in items:
         if CHAIN_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.chain)
+        # make test runs `--dist loadgroup`: a module's tests that share a module fixture go to
+        # one worker, so an expensive fixture (the network demo, an agent process) is built once
+        # per run, not once per worker its tests happened to be sent to.
+        if _uses_module_fixture(item):
+            item.add_marker(pytest.mark.xdist_group(item.module.__name__))

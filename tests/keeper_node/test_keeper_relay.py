@@ -58,7 +58,7 @@ def test_relay__report_naming_it__once_across_a_crash_after_journalling__others_
 
         crashed = keeper.launch(**{EXIT_AFTER_JOURNAL: "relay"})  # dies between journal and broadcast
 
-        assert crashed.wait(timeout=60) == CRASH_EXIT_CODE
+        assert crashed.process is not None and crashed.process.wait(timeout=60) == CRASH_EXIT_CODE
         store = KeeperStore(keeper.config.parent / "data" / "keeper.sqlite")
         (entry,) = store.pending()
         assert (entry.action, entry.subject) == ("relay", report_subject(mine.address, epoch))

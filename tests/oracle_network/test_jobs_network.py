@@ -214,6 +214,8 @@ def test_network__one_node_cut_off__the_rest_go_on__it_catches_up_when_reconnect
     wait_until(lambda: a.metric("computerails_oracle_signed_total", 'kind="job"') == 2, "a signing the second job")
     wait_until(lambda: c.metric("computerails_oracle_signed_total", 'kind="job"') == 2, "c signing it, cut off")
     assert provider_rails.views.job(second).status is JobStatus.ACCEPTED  # one signature each: no quorum
+    # c re-sends its signature every gossip interval: it finds a (cut) and b (dead) unreachable.
+    wait_until(lambda: c.metric("computerails_oracle_unreachable_peers") == 2, "c finding no peer")
 
     link.restore()
 

@@ -1,7 +1,7 @@
 """The keeper and a stand-in oracle node as real processes for tests/keeper_node.
 
-- :class:`KeeperProcess`: ``python -m computerails.keeper_node.serve`` on a free 127.0.0.1 port,
-  ready once ``/v1/health`` answers, stopped or killed by its own pid (as the agent's).
+- :class:`KeeperProcess`: the package's launcher (``python -m computerails.keeper_node.serve`` on
+  a free 127.0.0.1 port, ready once ``/v1/health`` answers, stopped or killed by its own pid).
 - :class:`ReportsServer`: a small FastAPI process serving ``GET /v1/reports`` from a JSON file,
   read again on every request (a test rewrites the file to change what it serves): what an
   oracle node serves to keepers, in the shape ``docs/ORACLE_NETWORK.md`` gives it.
@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
@@ -21,8 +20,9 @@ from typing import Any
 import httpx
 
 from computerails.devnet import dev_key, free_port
+from computerails.devnet import oracle as devnet_oracle
 from computerails.types import UptimeReport
-from tests.support.agent import READY_TIMEOUT, AgentProcess
+from tests.support.agent import READY_TIMEOUT
 from tests.support.sdk import ORACLES
 
 POLL = 0.05  # seconds between readiness polls
@@ -45,28 +45,8 @@ def wait_ready(process: subprocess.Popen[bytes], url: str, log: Path, what: str)
     raise RuntimeError(f"{what} not ready in {READY_TIMEOUT} s:\n{log.read_text()}")
 
 
-class KeeperProcess(AgentProcess):
-    """One keeper process; its log goes to ``<log_dir>/keeper-<n>.log``."""
-
-    def start(self, **env: str) -> KeeperProcess:
-        """Start (again) with the given extra environment and wait until it answers."""
-        self.process = self.launch(**env)
-        wait_ready(self.process, f"{self.url}/v1/health", self.log, "keeper")
-        return self
-
-    def launch(self, **env: str) -> subprocess.Popen[bytes]:
-        """Start without waiting (a process expected to exit on its own)."""
-        self.starts += 1
-        self.log = self.log_dir / f"keeper-{self.starts}.log"
-        environment = os.environ | self.env | {"COMPUTERAILS_KEEPER_PORT": str(self.port)} | env
-        with self.log.open("wb") as out:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "computerails.keeper_node.serve", "--config", str(self.config)],
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                env=environment,
-            )
-        return self.process
+class KeeperProcess(devnet_oracle.KeeperProcess):
+    """One keeper process (the package's launcher); its log goes to ``<log_dir>/keeper-<n>.log``."""
 
     def health(self) -> dict[str, Any]:
         answer: dict[str, Any] = httpx.get(f"{self.url}/v1/health").json()
