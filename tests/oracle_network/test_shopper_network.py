@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 import computerails
-from computerails.devnet import dev_key
+from computerails.devnet import dev_address, dev_key, free_port
 from computerails.oracle_node.probes import probe_secret
 from computerails.oracle_node.shopper import shop_secret, shop_times
 from tests.support.agent import AgentProcess, keystore_settings, mint, write_config
@@ -22,7 +22,7 @@ from tests.support.oracle import oracle_network
 from tests.support.sdk import FIRST_STAKE, ORACLES
 from tests.support.wait import wait_until
 
-CHEAT, HONEST = 10, 9  # dev accounts no other test of this suite uses
+CHEAT, HONEST, UNFUNDED, DOWN = 10, 9, 8, 7  # dev accounts no other test of this suite uses
 SHOPPER = ORACLES[0]  # the node that shops (and pays from its own escrow accounts)
 PRICE = "0.01"
 
@@ -43,12 +43,13 @@ shop_anvil, shop_deployment_file, shop_w3 = devnet_fixtures(scope="module", pref
 
 @pytest.fixture(scope="module")
 def agents(shop_anvil, shop_deployment_file, tmp_path_factory):
-    """{CHEAT: (rails, agent answering every paid request wrongly), HONEST: (rails, agent)}; the
-    shopper's key has deposited 1 mUSD in the escrow for each."""
+    """{CHEAT: (rails, agent answering every paid request wrongly), HONEST: (rails, agent),
+    UNFUNDED: (rails, agent)}; the shopper's key has deposited 1 mUSD in the escrow for the first
+    two, nothing for UNFUNDED. DOWN is registered at a URL where nothing answers."""
     payer = computerails.connect(shop_anvil.url, deployment=shop_deployment_file, account=dev_key(SHOPPER))
     mint(payer, usd=10)
     started = {}
-    for index, wrong in ((CHEAT, 1), (HONEST, 0)):
+    for index, wrong in ((CHEAT, 1), (HONEST, 0), (UNFUNDED, 0)):
         folder = tmp_path_factory.mktemp(f"agent-{index}")
         config = write_config(
             folder / "agent.toml",
@@ -64,9 +65,13 @@ def agents(shop_anvil, shop_deployment_file, tmp_path_factory):
         rails = computerails.connect(shop_anvil.url, deployment=shop_deployment_file, account=dev_key(index))
         mint(rails, stake=5_000)
         rails.provider.register(agent.url, FIRST_STAKE)
-        payer.payer.deposit(rails.address, Decimal(1))
+        if index != UNFUNDED:
+            payer.payer.deposit(rails.address, Decimal(1))
         agent.start()
         started[index] = (rails, agent)
+    down = computerails.connect(shop_anvil.url, deployment=shop_deployment_file, account=dev_key(DOWN))
+    mint(down, stake=5_000)
+    down.provider.register(f"http://127.0.0.1:{free_port()}", FIRST_STAKE)
     yield started
     for _, agent in started.values():
         if agent.running():
@@ -145,21 +150,29 @@ def test_shopper__cheating_agent__fraud_round_from_the_nodes_own_request_provide
         assert node.stop() == 0
 
 
-def test_shopper__honest_agent__correct_verdicts_only_no_round(network, agents, shop_w3):
+def test_shopper__honest_agent__correct_verdicts_only_no_round__unfunded_refused_down_counted(network, agents, shop_w3):
     honest, agent = agents[HONEST]
+    unfunded, unfunded_agent = agents[UNFUNDED]
     (node,) = network((SHOPPER,), **shopper_settings(3))
     epoch, start, length = next_epoch(honest, shop_w3)
     before = served(agent)
+    providers = (honest.address, unfunded.address, dev_address(DOWN))
     node.start()
-    wait_until(lambda: of(node, honest.address).get("planned") == 3, "three slots planned")
-    moments = slots(honest, epoch, start, length, honest.address, 3)
+    wait_until(lambda: all(of(node, p).get("planned") == 3 for p in providers), "three slots planned for each")
+    moments = [t for p in providers for t in slots(honest, epoch, start, length, p, 3)]
 
     set_time(shop_w3, max(moments) + 1)
 
-    wait_until(lambda: of(node, honest.address).get("correct") == 3, "three correct verdicts")
+    wait_until(lambda: (shopped(node)["shopped_until"] or 0) > max(moments), "a pass past the last slot")
     summary = of(node, honest.address)
-    assert (summary["fraud"], summary["refused"], summary["error"], summary["spent"]) == (0, 0, 0, 30_000)
+    assert (summary["correct"], summary["fraud"], summary["refused"], summary["error"]) == (3, 0, 0, 0)
+    assert summary["spent"] == 30_000  # three requests at 0.01 mUSD
     assert served(agent) - before == 3
+    # No escrow of the node's for this provider: refused before anything is signed or served.
+    assert {k: of(node, unfunded.address)[k] for k in ("refused", "spent")} == {"refused": 3, "spent": 0}
+    assert served(unfunded_agent) == 0
+    assert of(node, dev_address(DOWN))["error"] == 3  # nothing answers: counted, the node goes on
+    assert node.metric("computerails_oracle_shops_total", 'outcome="refused"') == 3
     assert node.metric("computerails_oracle_signed_total", 'kind="fraud"') == 0
     assert [r for r in httpx.get(f"{node.url}/v1/rounds").json() if r["kind"] == "fraud"] == []
     assert not honest.provider.status().jailed
