@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 from fastapi import FastAPI
 
+from computerails.addresses import parse_address
 from computerails.errors import AgentConfigError
 from computerails.oracle_node.app import create_app, probe_loop
 from computerails.oracle_node.config import OracleSettings, load_settings
@@ -61,7 +62,7 @@ def build_app(settings: OracleSettings) -> FastAPI:
     shopper = None
     if settings.shopper.enabled:
         token = settings.shopper.token
-        if token is not None and token not in rails.deployment.payment_tokens:
+        if token is not None and token not in {parse_address(t) for t in rails.deployment.payment_tokens}:
             raise AgentConfigError(f"shopper.token: {token} is not a payment token of the deployment")
         shopper = Shopper(
             node,

@@ -33,7 +33,7 @@ import logging
 import secrets
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -58,6 +58,7 @@ from computerails.oracle_node.probes import probe_times
 from computerails.oracle_node.providers import ProviderDirectory
 from computerails.pay_client import PayingAuth, PaymentTerms
 from computerails.types import to_raw
+from computerails.vouchers import Meter
 
 log = logging.getLogger("computerails.oracle_node.shopper")
 
@@ -293,7 +294,7 @@ class Shopper:
         private_key: the node's key: it pays from its own escrow accounts.
 
     Raises:
-        AgentConfigError: the token is not a payment token of the deployment.
+        ComputeRailsError: the token cannot be read from the chain.
     """
 
     def __init__(
@@ -480,7 +481,7 @@ class Shopper:
         except (ValueError, ValidationError) as exc:
             raise ValueError(f"malformed 402 terms: {str(exc)[:200]}") from None
 
-    def _covered(self, provider: str, meter: Any, terms: PaymentTerms) -> bool:
+    def _covered(self, provider: str, meter: Meter, terms: PaymentTerms) -> bool:
         """Whether the node's escrow account covers one more request as the agent counts cover:
         the balance less the safety margin, less what the wallet signed and was not collected."""
         runway = self.node.rails.payer.runway(provider, [meter], token=self.token.address)
@@ -521,7 +522,7 @@ class Shopper:
 
     # ── the loop ──
 
-    def loop(self) -> Any:
+    def loop(self) -> Callable[[OracleNode, asyncio.Event], Coroutine[Any, Any, None]]:
         """The node's background loop (:data:`computerails.oracle_node.app.Loop`): a pass of
         :meth:`run_due` every ``tick`` seconds in a worker thread; closes the shopper at the end."""
         tick = self.settings.tick
