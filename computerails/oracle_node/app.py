@@ -10,12 +10,15 @@
 - ``GET /v1/rounds`` (operators): open rounds: kind, whether ready, signatures held.
 - ``GET /v1/uptime/{epoch}``: the node's probes per provider, its observation, the members'
   observations it holds and their lower median (what the demo prints);
+- ``GET /v1/shopper``: the mystery shopper's purchases per provider (shops by outcome, raw value
+  spent, slots still planned) and what the current epoch committed of its budget;
+  ``{"enabled": false}`` when it is off.
 - ``GET /v1/health``: the node's address, chain, configuration version, unreachable peers.
 - ``GET /metrics``: Prometheus (:mod:`~computerails.oracle_node.metrics`).
 
 Loops, each in a worker thread until shutdown: a pass of :meth:`OracleNode.tick` every ``tick``
 seconds, the re-send of the node's open messages every ``gossip_interval`` seconds, and the
-prober's due probes (when the node has one).
+prober's due probes (when the node has one), the mystery shopper's due shops (when it is on).
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from computerails.errors import ComputeRailsError, GossipRefused, InvalidReceipt
 from computerails.oracle_node.node import UPTIME, OracleNode, median_uptime
 from computerails.oracle_node.probes import Epoch, Prober
 from computerails.oracle_node.providers import ProviderDirectory
+from computerails.oracle_node.shopper import Shopper
 from computerails.receipts import ResponseReceipt
 from computerails.service.limits import BodyLimits
 
@@ -112,8 +116,8 @@ def probe_loop(prober: Prober, directory: ProviderDirectory, tick: float) -> Loo
     return loop
 
 
-def create_app(node: OracleNode, loops: list[Loop] | None = None) -> FastAPI:
-    """The node's app; `loops` are extra background loops (the prober's)."""
+def create_app(node: OracleNode, loops: list[Loop] | None = None, shopper: Shopper | None = None) -> FastAPI:
+    """The node's app; `loops` are extra background loops (the prober's, the shopper's)."""
     settings = node.settings
     errors = node.metrics.errors
     background = [
@@ -214,6 +218,10 @@ def create_app(node: OracleNode, loops: list[Loop] | None = None) -> FastAPI:
                 "median_bps": median_uptime(list(held.values()), members.threshold),
             }
         return JSONResponse({"epoch": epoch, "oracle": node.me, "providers": providers})
+
+    @app.get("/v1/shopper")
+    def shopper_report() -> JSONResponse:
+        return JSONResponse({"enabled": False} if shopper is None else shopper.report())
 
     @app.get("/v1/health")
     def health() -> JSONResponse:

@@ -16,10 +16,17 @@ Example ``oracle.toml``::
     ]
     probes_per_epoch = 12
     transmit_delay = 10          # seconds each next transmitter in the schedule waits
+
+    [shopper]                    # the node's own paid "mystery shopper" requests (off by default)
+    enabled = true
+    requests_per_epoch = 2       # per provider, at secret moments
+    budget = "0.10"              # token units committed per epoch, all providers: vouchers and deposits
+    deposit = "0"                # > 0: deposit this once per provider whose escrow does not cover a price
 """
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +41,7 @@ from computerails.types import ZERO_ADDRESS
 ENV_PREFIX = "COMPUTERAILS_ORACLE_"
 DATABASE_FILE = "oracle.sqlite"
 PROBE_DATABASE_FILE = "probes.sqlite"
+SHOPPER_DATABASE_FILE = "shopper.sqlite"
 
 
 class Peer(BaseModel):
@@ -55,6 +63,42 @@ class Peer(BaseModel):
         if not v.startswith(("http://", "https://")):
             raise ValueError(f"{v!r} is not an http(s) URL")
         return v.rstrip("/")
+
+
+class ShopperSettings(BaseModel):
+    """``[shopper]``: the node's own paid requests to providers' agents, recomputed
+    (docs/ORACLE_NETWORK.md, "Jobs and receipts"). Amounts are token units of `token`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = False
+    requests_per_epoch: int = Field(2, ge=1, le=1_000)  # per provider, at secret moments of the epoch
+    budget: Decimal = Field(Decimal("0.1"), gt=0)  # committed per epoch, all providers: vouchers and deposits
+    max_price: Decimal | None = Field(None, gt=0)  # the most one request may cost (None: what the budget allows)
+    deposit: Decimal = Field(Decimal(0), ge=0)  # > 0: deposited once per provider whose escrow lacks cover
+    token: str | None = None  # default: the deployment's first payment token
+    wallet: Path | None = None  # its SQLite file: slots, outcomes, vouchers (default: <data_dir>/shopper.sqlite)
+    tick: float = Field(1.0, gt=0)  # seconds between looks for due shops
+    max_lateness: float = Field(300.0, ge=0)  # a slot this late (the node was down) is skipped, not shopped
+    timeout: float = Field(10.0, gt=0)  # seconds one request may take
+
+    @field_validator("token")
+    @classmethod
+    def _token(cls, v: str | None) -> str | None:
+        return None if v is None else parse_address(v, "shopper.token")
+
+    @field_validator("budget", "max_price", "deposit")
+    @classmethod
+    def _finite(cls, v: Decimal | None) -> Decimal | None:
+        return service.finite(v)
+
+    @model_validator(mode="after")
+    def _within_budget(self) -> ShopperSettings:
+        if self.deposit > self.budget:
+            raise ValueError("deposit: must not exceed budget (a deposit is committed within an epoch's budget)")
+        if self.max_price is not None and self.max_price > self.budget:
+            raise ValueError("max_price: must not exceed budget")
+        return self
 
 
 class OracleSettings(ServiceSettings):
@@ -93,6 +137,9 @@ class OracleSettings(ServiceSettings):
     receipt_timeout: float = Field(60.0, gt=0)
     max_batch: int = Field(20, ge=1)  # attestations in one submitAttestations
 
+    # ── mystery shopper ──
+    shopper: ShopperSettings = ShopperSettings()
+
     @field_validator("uptime_relayer")
     @classmethod
     def _relayer(cls, v: str) -> str:
@@ -117,6 +164,12 @@ class OracleSettings(ServiceSettings):
     def probe_database(self) -> Path:
         """The prober's SQLite file (slots, verdicts, the provider directory and its cursor)."""
         return self.data_dir / PROBE_DATABASE_FILE
+
+    @property
+    def shopper_wallet(self) -> Path:
+        """The shopper's SQLite file: its slots, outcomes, deposits and the vouchers' cumulative
+        figures (:class:`~computerails.pay_client.PayingAuth`'s wallet)."""
+        return self.shopper.wallet or self.data_dir / SHOPPER_DATABASE_FILE
 
 
 def load_settings(path: str | Path | None = None, **overrides: Any) -> OracleSettings:

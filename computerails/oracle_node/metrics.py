@@ -71,9 +71,20 @@ class NodeMetrics:
             "Peers the last gossip pass could not reach",
             registry=self.registry,
         )
+        self.shops = Counter(
+            "computerails_oracle_shops",
+            "The node's own paid requests, by outcome (correct, fraud, refused, error, skipped, missed)",
+            ["outcome"],
+            registry=self.registry,
+        )
+        self.shop_spent = Counter(
+            "computerails_oracle_shop_spent_value",
+            "Value of the vouchers the mystery shopper signed (raw token units)",
+            registry=self.registry,
+        )
         self.errors = Counter(
             "computerails_oracle_errors",
-            "Errors by where they happened (loop, gossip, jobs, uptime, transmit)",
+            "Errors by where they happened (loop, gossip, jobs, uptime, transmit, shopper)",
             ["where"],
             registry=self.registry,
         )

@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 from fastapi import FastAPI
 
+from computerails.addresses import parse_address
 from computerails.errors import AgentConfigError
 from computerails.oracle_node.app import create_app, probe_loop
 from computerails.oracle_node.config import OracleSettings, load_settings
@@ -18,6 +19,7 @@ from computerails.oracle_node.metrics import NodeMetrics
 from computerails.oracle_node.node import OracleNode
 from computerails.oracle_node.probes import ProbeLog, Prober, probe_secret
 from computerails.oracle_node.providers import ProviderDirectory
+from computerails.oracle_node.shopper import Shopper, shop_secret
 from computerails.oracle_node.store import NodeStore
 from computerails.rails import connect
 from computerails.service.serving import configure_logging, run_command, serve_app
@@ -44,10 +46,11 @@ def build_app(settings: OracleSettings) -> FastAPI:
     store = NodeStore(settings.database)
     probe_log = ProbeLog(settings.probe_database)
     directory = ProviderDirectory(rails, store=probe_log)
+    secret = probe_secret(key)
     prober = Prober(
         directory,
         probe_log,
-        secret=probe_secret(key),
+        secret=secret,
         chain_id=rails.chain_id,
         probes_per_epoch=settings.probes_per_epoch,
         probe_timeout=settings.probe_timeout,
@@ -55,7 +58,23 @@ def build_app(settings: OracleSettings) -> FastAPI:
         min_probes=settings.min_probes,
     )
     node = OracleNode(settings, rails, store, NodeMetrics(), uptime=prober)
-    return create_app(node, [probe_loop(prober, directory, settings.probe_tick)])
+    loops = [probe_loop(prober, directory, settings.probe_tick)]
+    shopper = None
+    if settings.shopper.enabled:
+        token = settings.shopper.token
+        if token is not None and token not in {parse_address(t) for t in rails.deployment.payment_tokens}:
+            raise AgentConfigError(f"shopper.token: {token} is not a payment token of the deployment")
+        shopper = Shopper(
+            node,
+            directory,
+            settings.shopper,
+            secret=shop_secret(secret),
+            wallet=settings.shopper_wallet,
+            private_key=key,
+        )
+        loops.append(shopper.loop())
+        log.info("mystery shopper on: %d requests per provider and epoch", settings.shopper.requests_per_epoch)
+    return create_app(node, loops, shopper=shopper)
 
 
 def serve(settings: OracleSettings) -> None:
