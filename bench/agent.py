@@ -136,7 +136,8 @@ def _run(url: str, body: bytes, lanes: Sequence[Sequence[str | None]]) -> tuple[
 def commit_latency(folder: Path, n: int = 100) -> dict[str, float]:
     """p50 and p99 (ms) of one-row SQLite commits the way the agent's store commits (WAL,
     ``synchronous=FULL``) in `folder`: the disk's flush latency at the time of the run, which
-    the paid path pays twice per request (the voucher, then the receipt)."""
+    the paid path pays once per request (the voucher and its receipt in one transaction, shared
+    by concurrent requests)."""
     path = folder / "commit-latency.sqlite"
     conn = sqlite3.connect(str(path), isolation_level=None)
     try:
