@@ -71,15 +71,34 @@ VOUCHER_FIELDS: list[dict[str, str]] = [
     {"name": "metadata", "type": "bytes32"},
 ]
 
+#: Voucher digests a domain remembers (a cache: cleared when full).
+_DIGEST_MEMORY = 4_096
+
 UINT128_MAX = 2**128 - 1
 UINT64_MAX = 2**64 - 1
 ZERO32 = "0x" + "00" * 32
 _PAD12 = bytes(12)
 
 
-def keccak256(data: bytes) -> bytes:
-    """keccak-256 of `data` (pycryptodome's C implementation, without eth_utils' dispatch)."""
+def _keccak256_pycryptodome(data: bytes) -> bytes:
     return _keccak.new(digest_bits=256, data=data).digest()
+
+
+try:  # pysha3's C type: one call, and the GIL held throughout (short inputs)
+    from sha3 import keccak_256 as _keccak_256
+except ImportError:  # pragma: no cover - safe-pysha3 is a dependency; a platform without it still hashes
+    _keccak_256 = None
+
+
+def keccak256(data: bytes) -> bytes:
+    """keccak-256 of `data`: safe-pysha3's C type, else pycryptodome's C implementation (both
+    without eth_utils' dispatch). pycryptodome goes through ctypes, whose every call lets go of
+    the GIL: on the agent's paid path, several times per hash, each time waiting to get it back
+    from the event loop; pysha3 keeps it."""
+    if _keccak_256 is None:
+        return _keccak256_pycryptodome(data)
+    digest: bytes = _keccak_256(data).digest()
+    return digest
 
 
 VOUCHER_TYPEHASH = keccak256(VOUCHER_TYPE.encode())
@@ -107,6 +126,19 @@ def new_collection_id() -> str:
 
 def _checksummed(v: str, info: ValidationInfo) -> str:
     return parse_address(v, str(info.field_name))
+
+
+@lru_cache(maxsize=4_096)
+def _checksum(raw: bytes) -> str:
+    """The EIP-55 form of 20 address bytes (remembered: the same signers recover again and again)."""
+    return to_checksum_address(raw)
+
+
+@lru_cache(maxsize=4_096)
+def _payer_and_signer(payer: str, signer: str) -> tuple[str, bytes]:
+    """The checksummed payer and the signer's 20 bytes (remembered: the agent's admission
+    authorizes the same pair on every request)."""
+    return parse_address(payer, "payer"), bytes.fromhex(parse_address(signer, "signer")[2:])
 
 
 def _word(v: Any, info: ValidationInfo) -> str:
@@ -321,6 +353,9 @@ class VoucherDomain:
             + bytes.fromhex(self.escrow[2:])
         )
         self._prefix = b"\x19\x01" + self.separator
+        # Digests of recent vouchers: the agent's paid path hashes each voucher twice (its own
+        # admission, then the book's). Frozen vouchers hash and compare by their fields.
+        self._digests: dict[Voucher, bytes] = {}
 
     def __repr__(self) -> str:
         return f"VoucherDomain(chain_id={self.chain_id}, escrow={self.escrow})"
@@ -337,7 +372,13 @@ class VoucherDomain:
 
     def digest(self, voucher: Voucher) -> bytes:
         """``keccak256("\\x19\\x01" ‖ domainSeparator ‖ hashStruct(voucher))``: what is signed."""
-        return self.typed_digest(self.struct_hash(voucher))
+        found = self._digests.get(voucher)
+        if found is None:
+            found = self.typed_digest(voucher.struct_hash())
+            if len(self._digests) >= _DIGEST_MEMORY:
+                self._digests.clear()
+            self._digests[voucher] = found
+        return found
 
     def typed_document(
         self, primary_type: str, fields: list[dict[str, str]], message: dict[str, Any]
@@ -374,7 +415,7 @@ class VoucherDomain:
         Raises:
             InvalidVoucherSignature: wrong length, v not 27 or 28, high s, or no key recovers.
         """
-        return to_checksum_address(self._recover_bytes(voucher, signature))
+        return _checksum(self._recover_bytes(voucher, signature))
 
     def verify(self, voucher: Voucher, signature: bytes, expected_signer: str) -> bool:
         """Whether `signature` over `voucher` is a well-formed low-s signature by `expected_signer`.
@@ -595,6 +636,10 @@ class VoucherBook:
         self._signers: dict[str, set[bytes]] = {}
         self.store = store
         self._latest: dict[str, tuple[Voucher, bytes]] = store.load(self.provider) if store is not None else {}
+        # (payer, token) -> its collections' ids: the cover is shared by them.
+        self._by_payer: dict[tuple[str, str], set[str]] = {}
+        for cid, (kept, _sig) in self._latest.items():
+            self._by_payer.setdefault((kept.payer, kept.token), set()).add(cid)
         self._lock = threading.Lock()  # the book's maps
         # One per collection, held from the checks until the voucher is kept: vouchers of
         # different collections are written side by side (a store can commit them together).
@@ -605,17 +650,22 @@ class VoucherBook:
 
     def authorize(self, payer: str, signer: str) -> None:
         """Accept vouchers for `payer` signed by `signer`."""
-        key = parse_address(payer, "payer")
-        raw = bytes.fromhex(parse_address(signer, "signer")[2:])
+        key, raw = _payer_and_signer(payer, signer)
         with self._lock:
             self._signers.setdefault(key, set()).add(raw)
 
     def revoke(self, payer: str, signer: str) -> None:
         """Refuse further vouchers for `payer` signed by `signer` (those kept stay kept)."""
-        key = parse_address(payer, "payer")
-        raw = bytes.fromhex(parse_address(signer, "signer")[2:])
+        key, raw = _payer_and_signer(payer, signer)
         with self._lock:
             self._signers.get(key, set()).discard(raw)
+
+    def payer_collections(self, payer: str, token: str) -> list[tuple[str, Voucher]]:
+        """(collection id, latest voucher) of every collection kept for `payer` in `token` (what
+        shares one escrow balance): read from an index, not by scanning every collection."""
+        with self._lock:
+            ids = self._by_payer.get((payer, token), ())
+            return [(cid, self._latest[cid][0]) for cid in ids]
 
     def latest(self, collection_id: str | bytes) -> tuple[Voucher, bytes] | None:
         """The latest accepted voucher of a collection and its signature, or None."""
@@ -709,4 +759,6 @@ class VoucherBook:
                 self.store.save(voucher, signature)  # durable before it is acknowledged
             with self._lock:
                 self._latest[collection] = (voucher, signature)
+                if kept is None:
+                    self._by_payer.setdefault((voucher.payer, voucher.token), set()).add(collection)
         return voucher

@@ -34,9 +34,12 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Connection
+from sqlalchemy.dialects.sqlite import dialect as sqlite_dialect
+from sqlalchemy.dialects.sqlite import insert
 
+from computerails._sqlite import UINT64_DIGITS, pad
 from computerails.agent.metrics import AgentMetrics
-from computerails.agent.store import AgentStore, JournalEntry, Payment
+from computerails.agent.store import AgentStore, JournalEntry, Payment, receipts
 from computerails.collector import CollectionPolicy, CoverView
 from computerails.errors import (
     EscrowBelowMinimum,
@@ -62,6 +65,21 @@ COLLECT_LABELS = frozenset({"collect", "collectMany"})
 #: Escrow views kept at most (a cache of a few seconds: cleared when full).
 _VIEW_MEMORY = 65_536
 
+#: AgentStore.insert_receipt's statement as SQL text with its parameters in RECEIPT_COLUMNS order.
+RECEIPT_COLUMNS = (
+    "collection_id",
+    "request_index",
+    "payer",
+    "request_hash",
+    "response_hash",
+    "signature",
+    "created_at",
+)
+_KEEP_RECEIPT_COMPILED = insert(receipts).on_conflict_do_nothing().compile(dialect=sqlite_dialect())
+if tuple(_KEEP_RECEIPT_COMPILED.positiontup or ()) != RECEIPT_COLUMNS:
+    raise RuntimeError(f"the receipts table's insert takes {_KEEP_RECEIPT_COMPILED.positiontup}, not {RECEIPT_COLUMNS}")
+_KEEP_RECEIPT_SQL = str(_KEEP_RECEIPT_COMPILED)
+
 
 @dataclass(frozen=True)
 class Served:
@@ -76,7 +94,8 @@ class Served:
         return {
             "label": self.result.label,
             "logits": list(self.result.logits),
-            "receipt": self.receipt.model_dump(mode="json"),
+            # model_dump(mode="json") field for field: every field is a str or an int already
+            "receipt": {name: getattr(self.receipt, name) for name in ResponseReceipt.model_fields},
             "receipt_signature": "0x" + self.signature.hex(),
         }
 
@@ -236,27 +255,42 @@ class PaymentGate:
                     f"over {previous}); a request costs {self.price}",
                     collection_id=cid,
                 )
-            collected = self.collected()
+            collected = self._collected  # replaced whole on refresh, never changed in place
             reserved = sum(
                 max(v.value_aggregate - collected.get(other, 0), 0)
-                for other, (v, _sig) in self.book.collections().items()
-                if other != cid and v.payer == voucher.payer and v.token == voucher.token
+                for other, v in self.book.payer_collections(voucher.payer, voucher.token)
+                if other != cid
             )
             result = self.model(pixels)
-            receipt = ResponseReceipt(
+            # Every field comes from the admitted voucher (checked when it was built), this
+            # provider's own address and two fresh hashes: construct without validating again.
+            receipt = ResponseReceipt.model_construct(
                 payer=voucher.payer,
                 provider=self.provider,
                 token=voucher.token,
                 collection_id=cid,
                 request_index=voucher.request_count,
-                request_hash=digits.request_hash(pixels),
-                response_hash=result.response_hash,
+                request_hash="0x" + digits.request_hash(pixels).hex(),
+                response_hash="0x" + result.response_hash.hex(),
                 units=1,
             )
             receipt_signature = self.receipts.sign(receipt)
+            row = (
+                cid,
+                pad(voucher.request_count, UINT64_DIGITS),
+                voucher.payer,
+                receipt.request_hash,
+                receipt.response_hash,
+                receipt_signature,
+                int(time.time()),
+            )
 
             def keep_receipt(conn: Connection) -> None:
-                self.store.insert_receipt(conn, receipt, receipt_signature)
+                # The agent store's receipt insert (AgentStore.insert_receipt), run on the
+                # transaction's sqlite3 connection as prebuilt SQL.
+                driver = conn.connection.driver_connection
+                assert driver is not None
+                driver.execute(_KEEP_RECEIPT_SQL, row)
 
             view, cached = self._cover_view(voucher, signer)
             try:
