@@ -252,6 +252,7 @@ def _rank(item) -> int:
     return next((i for i, prefix in enumerate(SLOW_FIRST) if path.startswith(prefix)), len(SLOW_FIRST))
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's, which reads the xdist_group marks added here
 def pytest_collection_modifyitems(config, items):
     items.sort(key=_rank)  # stable: the order inside each rank stays the collection order
     for item in items:

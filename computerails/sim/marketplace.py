@@ -38,9 +38,9 @@ import computerails
 from computerails import Attestation, JobStatus, UptimeReport
 from computerails.devnet import derive_key, dev_key
 from computerails.rails import ComputeRails
-from computerails.session import ERC20
+from computerails.sim import books
 from computerails.sim.metered import MeteredPhase
-from computerails.types import from_raw, to_raw
+from computerails.types import from_raw
 from computerails.workloads import compute, make_spec, result_hash, spec_hash, units_of
 
 USD_DECIMALS = 6
@@ -552,132 +552,28 @@ class Marketplace:
         return from_raw(self.governance.rails.staking.functions.minStake().call(), STAKE_DECIMALS)
 
     def _holdings(self) -> dict[str, dict[str, int]]:
-        """Raw amounts per token: supply, our wallets, contract balances and their parts. Every
-        read goes out in batched JSON-RPC round trips (a 10,000-job run reads 10,000 jobs)."""
-        rails = self.governance.rails
-        escrow, staking = rails.escrow.address, rails.staking.address
-        tokens = [*rails.deployment.payment_tokens, rails.deployment.staking_token]
-        actors = self.everyone
-        wallets = [a for a in actors if a is not self.treasury]
-        requests: list[Any] = [rails.call("JobEscrow", escrow, "job", p.job_id) for p in self.plans]
-        for token in tokens:
-            requests += [
-                rails.call(ERC20, token, "totalSupply"),
-                rails.call(ERC20, token, "balanceOf", self.treasury.address),
-                rails.call(ERC20, token, "balanceOf", escrow),
-                rails.call(ERC20, token, "balanceOf", staking),
-            ]
-            requests += [rails.call(ERC20, token, "balanceOf", a.address) for a in wallets]
-            requests += [rails.call("JobEscrow", escrow, "claimable", a.address, token) for a in actors]
-            requests += self._metered_reads(token)
-        requests += [rails.call("ProviderStaking", staking, "claimable", a.address) for a in actors]
-        requests += [
-            rails.call("ProviderStaking", staking, "totalStaked"),
-            rails.call("ProviderStaking", staking, "totalUnbonding"),
-        ]
-        answers = iter(rails.rpc.run(requests))  # Rpc.run batches them
-
-        def take(n: int) -> list[Any]:
-            return [next(answers) for _ in range(n)]
-
-        jobs = [rails.views.job_from_view(v) for v in take(len(self.plans))]
-        live = {JobStatus.OPEN, JobStatus.ACCEPTED, JobStatus.ATTESTED, JobStatus.DISPUTED}
-        out: dict[str, dict[str, int]] = {}
-        for token in tokens:
-            supply, treasury, in_escrow, in_staking = take(4)
-            out[token] = {
-                "supply": supply,
-                "wallets": sum(take(len(wallets))),
-                "treasury": treasury,
-                "escrow_contract": in_escrow,
-                "staking_contract": in_staking,
-                "job_escrow": sum(
-                    to_raw(j.escrow, j.token.decimals) for j in jobs if j.token.address == token and j.status in live
-                ),
-                "dispute_bonds": sum(
-                    to_raw(j.dispute_bond, j.token.decimals)
-                    for j in jobs
-                    if j.token.address == token and j.status is JobStatus.DISPUTED
-                ),
-                "claimable_escrow": sum(take(len(actors))),
-                **self._metered_parts(take),
-            }
-        claimable_staking = sum(take(len(actors)))
-        total_staked, total_unbonding = take(2)
-        for token in tokens:
-            is_stake = token == rails.deployment.staking_token
-            out[token]["claimable_staking"] = claimable_staking if is_stake else 0
-            out[token]["stake_active"] = total_staked if is_stake else 0
-            out[token]["stake_unbonding"] = total_unbonding if is_stake else 0
-        return out
-
-    def _metered_reads(self, token: str) -> list[Any]:
-        """MeteredEscrow's token balance, the accounts of every client with every provider and
-        everyone's claimable: nothing when the deployment has no MeteredEscrow."""
-        if self.metered_escrow is None:
-            return []
-        rails, metered = self.governance.rails, self.metered_escrow
-        requests = [rails.call(ERC20, token, "balanceOf", metered)]
-        requests += [
-            rails.call("MeteredEscrow", metered, "account", c.address, p.address, token)
-            for c in self.clients
-            for p in self.providers
-        ]
-        requests += [rails.call("MeteredEscrow", metered, "claimable", a.address, token) for a in self.everyone]
-        return requests
-
-    def _metered_parts(self, take: Callable[[int], list[Any]]) -> dict[str, int]:
-        """The answers to :meth:`_metered_reads`, summed (zeros without a MeteredEscrow)."""
-        if self.metered_escrow is None:
-            return {"metered_contract": 0, "metered_accounts": 0, "claimable_metered": 0}
-        (contract,) = take(1)
-        accounts = take(len(self.clients) * len(self.providers))
-        return {
-            "metered_contract": contract,
-            "metered_accounts": sum(int(view[0]) for view in accounts),  # AccountView.balance
-            "claimable_metered": sum(take(len(self.everyone))),
-        }
+        """Raw amounts per token: supply, our wallets, contract balances and their parts
+        (:func:`computerails.sim.books.holdings`, in batched JSON-RPC round trips: a
+        10,000-job run reads 10,000 jobs)."""
+        parties = books.Parties(
+            wallets=[a.address for a in self.everyone if a is not self.treasury],
+            treasury=self.treasury.address,
+            payers=[c.address for c in self.clients],
+            providers=[p.address for p in self.providers],
+            job_ids=[p.job_id for p in self.plans],
+        )
+        return books.holdings(self.governance.rails, parties)
 
     def accounting(self) -> dict[str, Any]:
-        """Per token: nothing created or destroyed, and each contract holds exactly its parts."""
-        before, after = self.balances_before, self._holdings()
-        result = {}
-        for token, now in after.items():
-            was = before[token]
-            d = {k: now[k] - was[k] for k in now}
-            symbol = self.governance.rails.token(token).symbol
-            parts = (
-                d["wallets"]
-                + d["treasury"]
-                + d["job_escrow"]
-                + d["dispute_bonds"]
-                + d["claimable_escrow"]
-                + d["claimable_staking"]
-                + d["metered_accounts"]
-                + d["claimable_metered"]
-                + d["stake_active"]
-                + d["stake_unbonding"]
-            )
-            checks = {
-                "minted == supply change": self.minted[token] == d["supply"],
-                "supply change == wallets + escrow + stake + claimable + treasury": d["supply"] == parts,
-                "escrow contract == jobs + bonds + claimable": d["escrow_contract"]
-                == d["job_escrow"] + d["dispute_bonds"] + d["claimable_escrow"],
-                "staking contract == active + unbonding + claimable": d["staking_contract"]
-                == d["stake_active"] + d["stake_unbonding"] + d["claimable_staking"],
-                "metered escrow == accounts + claimable": d["metered_contract"]
-                == d["metered_accounts"] + d["claimable_metered"],
-            }
-            if token == self.governance.rails.deployment.payment_tokens[0]:
-                checks.update(self.metered_report.get("checks", {}))
-            decimals = self.governance.rails.token(token).decimals
-            result[symbol] = {
-                "pass": all(checks.values()),
-                "checks": checks,
-                "minted": from_raw(self.minted[token], decimals),
-                **{k: from_raw(v, decimals) for k, v in d.items()},
-            }
-        return result
+        """Per token: nothing created or destroyed, and each contract holds exactly its parts
+        (:func:`computerails.sim.books.check`), plus the metered phase's own checks."""
+        rails = self.governance.rails
+        first = rails.deployment.payment_tokens[0]
+
+        def metered_checks(token: str) -> dict[str, bool]:
+            return dict(self.metered_report.get("checks", {})) if token == first else {}
+
+        return books.check(rails, self.balances_before, self._holdings(), dict(self.minted), metered_checks)
 
     # ── report ──
     def report(self) -> Report:
