@@ -36,6 +36,7 @@ from computerails.oracle_node.config import Peer
 
 log = logging.getLogger("computerails.oracle.gossip")
 
+HEALTH_PATH = "/v1/health"
 GOSSIP_PATH = "/v1/gossip"
 KINDS = frozenset({"observation", "signature", "evidence"})
 
@@ -179,6 +180,19 @@ class PeerLink:
                     "peer %s refused a %s message: %s %s", peer.address, envelope.kind, answer.status_code, answer.text
                 )
         return accepted
+
+    def recheck(self) -> None:
+        """Ask each unreachable peer's ``/v1/health``: one that answers is reachable again. (A
+        node with nothing to send learns this way that a partition ended.)"""
+        for peer in self.peers:
+            if peer.address not in self._down:
+                continue
+            try:
+                self.client.get(peer.url + HEALTH_PATH).raise_for_status()
+            except httpx.HTTPError:
+                continue
+            log.info("peer %s at %s reachable again", peer.address, peer.url)
+            self._down.discard(peer.address)
 
     @property
     def unreachable(self) -> frozenset[str]:

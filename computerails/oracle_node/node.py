@@ -444,7 +444,9 @@ class OracleNode:
             gossip.seal(kind, body, self.account, chain_id=self.chain_id, hub=self.hub, now=now)
             for kind, body in self.store.outbox()
         ]
-        if not envelopes:
+        if not envelopes:  # nothing to send: an unreachable peer is asked whether it is back
+            self.link.recheck()
+            self.metrics.unreachable_peers.set(len(self.link.unreachable))
             return 0
         delivered = sum(self.link.broadcast(envelopes).values())
         self.metrics.gossip_out.inc(delivered)
