@@ -1,8 +1,9 @@
 """Uptime measured by the oracle network, real processes: two oracle nodes probe two registered
 providers on their secret schedules (one provider's agent serves, the other's address answers
 nothing), exchange their observations, and report the lower median. The third oracle of the
-hub is played by this test and lies in both directions; the median does not move: the provider
-that served is not reported, the one that was down is slashed and jailed, once."""
+hub is played by this test: silent at first (the median of the two observations is already
+right), then it lies in both directions; the median does not move: the provider that served is
+not reported, the one that was down is slashed and jailed, once."""
 
 from __future__ import annotations
 
@@ -153,6 +154,10 @@ def test_uptime__two_nodes_and_a_lying_member__median_reports_only_the_provider_
         log.close()
         assert (counts[up.address].up, counts[up.address].down) == (4, 0)
         assert (counts[down.address].up, counts[down.address].down) == (0, 4)
+    for node in nodes:  # the third oracle silent so far: the median of the two that observed
+        seen = httpx.get(f"{node.url}/v1/uptime/{epoch}").json()["providers"]
+        assert (seen[up.address]["median_bps"], seen[down.address]["median_bps"]) == (10_000, 0)
+        assert len(seen[down.address]["observations"]) == 2
     for node in nodes:
         assert lie(node, up.chain_id, up.hub.address, epoch, up.address, 0) == 200
         assert lie(node, up.chain_id, up.hub.address, epoch, down.address, 10_000) == 200
