@@ -59,22 +59,32 @@ class ForwardedReceipt(BaseModel):
     pixels: list[StrictInt]
 
 
-def every(seconds: float, step: Callable[[], object], name: str, on_error: Callable[[], None]) -> Loop:
+def every(
+    seconds: float,
+    step: Callable[[], object],
+    name: str,
+    on_error: Callable[[], None],
+    on_exit: Callable[[], None] = lambda: None,
+) -> Loop:
     """A loop running `step` in a worker thread every `seconds` until shutdown; a failed step
-    is logged and counted, and the next one goes on."""
+    is logged and counted, and the next one goes on. `on_exit` runs once the loop has ended
+    (it closes what only the loop used)."""
 
     async def loop(_node: OracleNode, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            try:
-                await asyncio.to_thread(step)
-            except ComputeRailsError as exc:
-                on_error()
-                log.warning("%s failed: %s", name, exc)
-            except Exception:
-                on_error()
-                log.exception("%s failed", name)
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(stop.wait(), seconds)
+        try:
+            while not stop.is_set():
+                try:
+                    await asyncio.to_thread(step)
+                except ComputeRailsError as exc:
+                    on_error()
+                    log.warning("%s failed: %s", name, exc)
+                except Exception:
+                    on_error()
+                    log.exception("%s failed", name)
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(stop.wait(), seconds)
+        finally:
+            on_exit()
 
     return loop
 

@@ -13,7 +13,7 @@ from fastapi import FastAPI
 
 from computerails.addresses import parse_address
 from computerails.errors import AgentConfigError
-from computerails.oracle_node.app import create_app, probe_loop
+from computerails.oracle_node.app import create_app, every, probe_loop
 from computerails.oracle_node.config import OracleSettings, load_settings
 from computerails.oracle_node.metrics import NodeMetrics
 from computerails.oracle_node.node import OracleNode
@@ -72,7 +72,16 @@ def build_app(settings: OracleSettings) -> FastAPI:
             wallet=settings.shopper_wallet,
             private_key=key,
         )
-        loops.append(shopper.loop())
+        errors = node.metrics.errors
+        loops.append(
+            every(
+                settings.shopper.tick,
+                shopper.run_due,
+                "shopper pass",
+                lambda: errors.labels("shopper").inc(),
+                on_exit=shopper.close,
+            )
+        )
         log.info("mystery shopper on: %d requests per provider and epoch", settings.shopper.requests_per_epoch)
     return create_app(node, loops, shopper=shopper)
 

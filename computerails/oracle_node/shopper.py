@@ -25,7 +25,6 @@ not match, interrupted), ``skipped`` (not active any more, no http(s) URL) and `
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import hashlib
 import hmac
@@ -33,7 +32,7 @@ import logging
 import secrets
 import sqlite3
 import time
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -519,28 +518,3 @@ class Shopper:
             "shopped_until": self.shopped_until,
             "providers": self.log.summary(),
         }
-
-    # ── the loop ──
-
-    def loop(self) -> Callable[[OracleNode, asyncio.Event], Coroutine[Any, Any, None]]:
-        """The node's background loop (:data:`computerails.oracle_node.app.Loop`): a pass of
-        :meth:`run_due` every ``tick`` seconds in a worker thread; closes the shopper at the end."""
-        tick = self.settings.tick
-
-        async def run(node: OracleNode, stop: asyncio.Event) -> None:
-            try:
-                while not stop.is_set():
-                    try:
-                        await asyncio.to_thread(self.run_due)
-                    except ComputeRailsError as exc:
-                        node.metrics.errors.labels("shopper").inc()
-                        log.warning("shopper pass failed: %s", exc)
-                    except Exception:
-                        node.metrics.errors.labels("shopper").inc()
-                        log.exception("shopper pass failed")
-                    with contextlib.suppress(asyncio.TimeoutError):
-                        await asyncio.wait_for(stop.wait(), tick)
-            finally:
-                self.close()
-
-        return run
