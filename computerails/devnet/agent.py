@@ -169,11 +169,17 @@ class AgentProcess:
     def running(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
+    def samples(self) -> dict[str, float]:
+        """Every sample of ``/metrics`` in one request, keyed as it is written there
+        (``name`` or ``name{labels}``)."""
+        text = httpx.get(f"{self.url}/metrics").text
+        out = {}
+        for line in text.splitlines():
+            if line and not line.startswith("#"):
+                key, _, value = line.rpartition(" ")
+                out[key] = float(value)
+        return out
+
     def metric(self, name: str, labels: str = "") -> float:
         """One sample of ``/metrics`` (0 when absent)."""
-        text = httpx.get(f"{self.url}/metrics").text
-        wanted = f"{name}{{{labels}}}" if labels else name
-        for line in text.splitlines():
-            if line.startswith(wanted + " "):
-                return float(line.split()[-1])
-        return 0.0
+        return self.samples().get(f"{name}{{{labels}}}" if labels else name, 0.0)

@@ -164,6 +164,8 @@ class NetworkDemo:
         #: What the faults caused, as numbers (the JSON report's ``facts``; the tests read them).
         self.facts: dict[str, Any] = {}
         self.collected_raw: Counter[str] = Counter()
+        self.collections: list[tuple[Any, Any]] = []
+        self.punished: list[Any] = []
 
     def __enter__(self) -> NetworkDemo:
         return self
@@ -668,7 +670,7 @@ class NetworkDemo:
         running = [p for p in self.providers if p.agent.running()]
         for _ in range(10):  # a stable reading: no collection landed between two
             first = {p.party.name: self.agent_metrics(p) for p in running}
-            self.collected_raw = self.collected_per_provider()
+            self.read_metered()
             again = {p.party.name: self.agent_metrics(p) for p in running}
             if first == again:
                 break
@@ -680,15 +682,23 @@ class NetworkDemo:
                 self.sample_oracle(node)
         self.read_uptime()
 
-    def collected_per_provider(self) -> Counter[str]:
-        """Gross raw units each provider's collections were paid, from the escrow's events."""
+    def read_metered(self) -> None:
+        """The MeteredEscrow's collections (each with its transaction) and fraud punishments,
+        and the gross each provider was paid: one read, which the vouchers check and the report
+        share."""
         g = self.governance
         address = Web3.to_checksum_address(g.deployment.contracts["MeteredEscrow"])
+        events = g.abi["MeteredEscrow"].events
         logs = g.w3.eth.get_logs({"address": address, "fromBlock": g.deployment.deploy_block, "toBlock": "latest"})
-        paid: Counter[str] = Counter()
-        for e in g.abi["MeteredEscrow"].events["VoucherCollected"].logs({"logs": logs}, address):
-            paid[e["provider"]] += int(e["gross"])
-        return paid
+        self.collections = [
+            (e, log["transactionHash"])
+            for log in logs
+            for e in events["VoucherCollected"].logs({"logs": [log]}, address)
+        ]
+        self.punished = events["FraudPunished"].logs({"logs": logs}, address)
+        self.collected_raw = Counter()
+        for e, _tx in self.collections:
+            self.collected_raw[e["provider"]] += int(e["gross"])
 
     def statuses(self) -> list[JobStatus]:
         views = self.governance.views
@@ -703,20 +713,20 @@ class NetworkDemo:
     # ── readings ──
 
     def agent_metrics(self, p: ProviderRun) -> dict[str, float]:
-        m = {
-            "outstanding": p.agent.metric("computerails_agent_outstanding"),
-            "collected": p.agent.metric("computerails_agent_collected_value_total"),
-            "collections": p.agent.metric("computerails_agent_collections_total", 'status="mined"'),
+        """What the agent holds and was paid, from one ``/metrics`` read."""
+        m = p.agent.samples()
+        return {
+            "outstanding": m.get("computerails_agent_outstanding", 0.0),
+            "collected": m.get("computerails_agent_collected_value_total", 0.0),
         }
-        return m
 
     def sample_oracle(self, node: OracleProcess) -> None:
-        kept = self.oracle_metrics[node.address]
+        """Add the node's counters since its start to its totals (read before each stop or kill)."""
+        m, kept = node.samples(), self.oracle_metrics[node.address]
         for kind in ("job", "fraud", "uptime"):
-            kept[f"signed_{kind}"] += int(node.metric("computerails_oracle_signed_total", f'kind="{kind}"'))
-        kept["probes_up"] += int(node.metric("computerails_oracle_probes_total", 'result="up"'))
-        kept["probes_down"] += int(node.metric("computerails_oracle_probes_total", 'result="down"'))
-        kept["gossip_in"] += int(sum_metric(node, "computerails_oracle_gossip_in_total"))
+            kept[f"signed_{kind}"] += int(m.get(f'computerails_oracle_signed_total{{kind="{kind}"}}', 0))
+        for result in ("up", "down"):
+            kept[f"probes_{result}"] += int(m.get(f'computerails_oracle_probes_total{{result="{result}"}}', 0))
 
     def read_uptime(self) -> None:
         for e in range(3):
@@ -762,15 +772,9 @@ class NetworkDemo:
         frauds = staking.FraudSlashed().get_logs(from_block=start)
         jailed = staking.ProviderJailed().get_logs(from_block=start)
         unjailed = staking.ProviderUnjailed().get_logs(from_block=start)
-        metered = g.abi["MeteredEscrow"]
-        address = Web3.to_checksum_address(g.deployment.contracts["MeteredEscrow"])
-        logs = g.w3.eth.get_logs({"address": address, "fromBlock": start, "toBlock": "latest"})
-        collected, collect_txs = [], set()
-        for log in logs:
-            for e in metered.events["VoucherCollected"].logs({"logs": [log]}, address):
-                collected.append(e)
-                collect_txs.add(log["transactionHash"])
-        punished = metered.events["FraudPunished"].logs({"logs": logs}, address)
+        collected = [e for e, _tx in self.collections]
+        collect_txs = {tx for _e, tx in self.collections}
+        punished = self.punished
         accepts = Counter(int(e["args"]["jobId"]) for e in accepted)
         providers = []
         for p in self.providers:
@@ -970,11 +974,6 @@ FAULTS = (
 )
 SAMPLES = [list(pixels) for pixels, _label in digits.samples()[:64]]
 LOCK = threading.Lock()
-
-
-def sum_metric(node: AgentProcess, name: str) -> float:
-    text = httpx.get(f"{node.url}/metrics", timeout=10).text
-    return sum(float(line.split()[-1]) for line in text.splitlines() if line.startswith(name))
 
 
 # ── printing ──

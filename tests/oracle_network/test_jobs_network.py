@@ -230,12 +230,8 @@ def test_network__one_node_cut_off__the_rest_go_on__it_catches_up_when_reconnect
 
 
 def transmitted(node) -> float:
-    text = httpx.get(f"{node.url}/metrics").text
-    return sum(
-        float(line.split()[-1])
-        for line in text.splitlines()
-        if line.startswith("computerails_oracle_transmitted_total{")
-    )
+    """The node's transmissions, all kinds and schedule positions."""
+    return sum(v for k, v in node.samples().items() if k.startswith("computerails_oracle_transmitted_total{"))
 
 
 def test_network__jobs_published_together__each_attested_once_and_counted_once(
