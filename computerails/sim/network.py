@@ -161,6 +161,8 @@ class NetworkDemo:
         self.step_no = 0
         self.timings: defaultdict[str, float] = defaultdict(float)
         self.started_pids: set[int] = set()
+        #: Blocks o0 was down between (fault 3): from its kill to its restart (None: not yet).
+        self.o0_down: tuple[int, int | None] | None = None
         #: What the faults caused, as numbers (the JSON report's ``facts``; the tests read them).
         self.facts: dict[str, Any] = {}
         self.collected_raw: Counter[str] = Counter()
@@ -498,7 +500,6 @@ class NetworkDemo:
         task = progress.add_task("Network: epochs 1-4 of the script", total=total)
         p1, p2, p3 = self.providers[1], self.providers[2], self.providers[3]
         o0, o2 = self.oracles[0], self.oracles[2]
-        cut_open: list[str] = []
         for e in range(4):
             epoch = first + e
             start = self.epoch_start(epoch)
@@ -521,9 +522,9 @@ class NetworkDemo:
                 if e == 1 and k == s // 2 + 1:
                     self.restart_oracle(o0)
                 if e == 2 and k == 2:
-                    cut_open = self.cut(o2)
+                    self.cut()
                 if e == 2 and k == s - 3:
-                    self.restore(o2, cut_open)
+                    self.restore(o2)
                 t0 = time.monotonic()
                 self.traffic()
                 self.timings["traffic"] += time.monotonic() - t0
@@ -556,25 +557,23 @@ class NetworkDemo:
     def kill_oracle(self, node: OracleProcess) -> None:
         self.sample_oracle(node)
         node.kill()
-        self.o0_down: tuple[int, int | None] = (self.governance.w3.eth.block_number, None)
+        self.o0_down = (self.governance.w3.eth.block_number, None)
         self.faults[3].done = f"o0 killed with -9 at step {self.step_no}"
         self.note(f"fault 3: {self.faults[3].done}")
 
     def restart_oracle(self, node: OracleProcess) -> None:
-        self.o0_down = (self.o0_down[0], self.governance.w3.eth.block_number)
+        killed_at = self.o0_down[0] if self.o0_down is not None else self.governance.w3.eth.block_number
+        self.o0_down = (killed_at, self.governance.w3.eth.block_number)
         self.track(node.start())
         self.faults[3].done += f", restarted at step {self.step_no}"
         self.note("fault 3: o0 restarted")
 
-    def cut(self, node: OracleProcess) -> list[str]:
+    def cut(self) -> None:
         self.link.cut()
-        self.o2_cut: tuple[int, int | None] = (self.governance.w3.eth.block_number, None)
         self.faults[4].done = f"o2's links cut at step {self.step_no}"
         self.note(f"fault 4: {self.faults[4].done}")
-        return []
 
-    def restore(self, node: OracleProcess, _before: list[str]) -> None:
-        self.o2_cut = (self.o2_cut[0], self.governance.w3.eth.block_number)
+    def restore(self, node: OracleProcess) -> None:
         behind = [r["round"] for r in httpx.get(f"{node.url}/v1/rounds", timeout=10).json() if r["kind"] != "uptime"]
         self.link.restore()
         self.faults[4].done += f", restored at step {self.step_no}"
@@ -611,7 +610,6 @@ class NetworkDemo:
             f"restarted from its SQLite state: {now:,.0f} raw units outstanding after the restart "
             f"against {kept:,.0f} before the kill (any difference collected on chain meanwhile)"
         )
-        self.p3_kill = before
         self.note(f"fault 5: {self.faults[5].done}; {self.faults[5].caused[-1]}")
 
     def watch_cheat(self, p: ProviderRun) -> None:
@@ -914,8 +912,8 @@ class NetworkDemo:
             first = transmit_order("0x" + g.oracle.digest(att).hex(), oracles)[0]
             if first != sender:
                 failed_over += 1
-            down = getattr(self, "o0_down", (None, None))
-            if down[0] is not None and down[0] <= e["blockNumber"] <= (down[1] or 10**12):
+            down = self.o0_down
+            if down is not None and down[0] <= e["blockNumber"] <= (down[1] or 10**12):
                 during_kill += 1
         rows = []
         for node, party in zip(self.oracles, self.oracle_parties, strict=True):
