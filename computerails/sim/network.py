@@ -562,7 +562,16 @@ class NetworkDemo:
         self.note(f"fault 3: {self.faults[3].done}")
 
     def restart_oracle(self, node: OracleProcess) -> None:
-        killed_at = self.o0_down[0] if self.o0_down is not None else self.governance.w3.eth.block_number
+        """Restart o0, once the others have sent at least one attestation whose schedule put o0
+        first (the failover this fault is there to show): more jobs meanwhile if none has yet."""
+        assert self.o0_down is not None, "o0 was not killed"
+        killed_at = self.o0_down[0]
+        for _ in range(FAILOVER_ROUNDS):
+            if self.wait(
+                "an attestation o0 was first to send", lambda: self.taken_over_from(node.address, killed_at) > 0, 15
+            ):
+                break
+            self.traffic()
         self.o0_down = (killed_at, self.governance.w3.eth.block_number)
         self.track(node.start())
         self.faults[3].done += f", restarted at step {self.step_no}"
@@ -889,6 +898,28 @@ class NetworkDemo:
             "events": self.events,
         }
 
+    def first_transmitter(self, attested: Any, oracles: list[str]) -> str:
+        """The first transmitter in the schedule of a ``JobAttested`` event's attestation."""
+        g, args = self.governance, attested["args"]
+        job = g.views.job(int(args["jobId"]))
+        statement = Attestation(
+            job_id=job.id,
+            provider=job.provider,
+            success=args["success"],
+            units=args["units"],
+            result_hash=args["resultHash"],
+            deadline=int(job.deadline.timestamp()),
+            config_version=g.oracle.config_version(),
+        )
+        return transmit_order("0x" + g.oracle.digest(statement).hex(), oracles)[0]
+
+    def taken_over_from(self, oracle: str, since_block: int) -> int:
+        """Attestations since `since_block` whose schedule put `oracle` first (so another sent them)."""
+        g = self.governance
+        oracles = g.oracle.oracles()
+        events = g.escrow.events.JobAttested().get_logs(from_block=since_block)
+        return sum(1 for e in events if self.first_transmitter(e, oracles) == oracle)
+
     def oracle_rows(self, attested: list[Any]) -> tuple[list[dict[str, Any]], str]:
         g = self.governance
         oracles = g.oracle.oracles()
@@ -896,21 +927,9 @@ class NetworkDemo:
         failed_over = 0
         during_kill = 0
         for e in attested:
-            tx = g.w3.eth.get_transaction(e["transactionHash"])
-            sender = tx["from"]
+            sender = g.w3.eth.get_transaction(e["transactionHash"])["from"]
             sent[sender] += 1
-            job = g.views.job(int(e["args"]["jobId"]))
-            att = Attestation(
-                job_id=job.id,
-                provider=job.provider,
-                success=e["args"]["success"],
-                units=e["args"]["units"],
-                result_hash=e["args"]["resultHash"],
-                deadline=int(job.deadline.timestamp()),
-                config_version=g.oracle.config_version(),
-            )
-            first = transmit_order("0x" + g.oracle.digest(att).hex(), oracles)[0]
-            if first != sender:
+            if self.first_transmitter(e, oracles) != sender:
                 failed_over += 1
             down = self.o0_down
             if down is not None and down[0] <= e["blockNumber"] <= (down[1] or 10**12):
@@ -970,6 +989,9 @@ FAULTS = (
     "an oracle node's links are cut",
     "a provider agent is killed with -9",
 )
+#: Traffic rounds the demo adds at most while o0 is down, until another node sends an
+#: attestation whose schedule put o0 first (one in three on average: a round usually does).
+FAILOVER_ROUNDS = 10
 SAMPLES = [list(pixels) for pixels, _label in digits.samples()[:64]]
 LOCK = threading.Lock()
 
