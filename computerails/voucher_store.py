@@ -2,8 +2,10 @@
 written in one transaction per accepted voucher, so a voucher acknowledged is never forgotten
 by a crash or a restart, and a crash before the commit leaves the previous voucher whole.
 
-SQLAlchemy Core over the standard library's sqlite3. The database runs in WAL mode with
-``synchronous=FULL`` (:func:`computerails._sqlite.durable_engine`): a commit is on disk when
+SQLAlchemy Core over the standard library's sqlite3 defines the table and reads it; saves run on
+one ``sqlite3`` connection of their own (:class:`computerails._sqlite.DurableSqlite`: on the
+agent's paid path a pooled SQLAlchemy transaction cost a fifth of the commit it wrapped). The
+database runs in WAL mode with ``synchronous=FULL``: a commit is on disk when
 :meth:`SqliteVoucherStore.save` returns, which is when :class:`~computerails.vouchers.VoucherBook`
 acknowledges the voucher.
 
@@ -15,17 +17,18 @@ request count (a second process sharing the file cannot roll a collection back).
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Column, Connection, Engine, LargeBinary, MetaData, String, Table, select
+from sqlalchemy import Column, Engine, LargeBinary, MetaData, String, Table, select
 from sqlalchemy.dialects.sqlite import dialect as sqlite_dialect
 from sqlalchemy.dialects.sqlite import insert
 
-from computerails._sqlite import UINT64_DIGITS, UINT128_DIGITS, durable_engine, pad
+from computerails._sqlite import UINT64_DIGITS, UINT128_DIGITS, DurableSqlite, durable_engine, pad
 from computerails.vouchers import Voucher
 
 metadata = MetaData()
@@ -51,7 +54,7 @@ class _Pending:
     """One save waiting for a group commit."""
 
     row: dict[str, Any]
-    also: Callable[[Connection], object] | None
+    also: Callable[[sqlite3.Connection], object] | None
     done: bool = False
     error: BaseException | None = None
 
@@ -70,8 +73,8 @@ def _save_statement() -> Any:
 
 _SAVE = _save_statement()
 #: The upsert as SQL text for the driver, with its parameters' order: a save runs it on the
-#: transaction's sqlite3 connection directly (SQLAlchemy's execution of a compiled statement
-#: costs more than the write itself on the agent's paid path).
+#: store's own sqlite3 connection (SQLAlchemy's execution of a compiled statement costs more
+#: than the write itself on the agent's paid path).
 _SAVE_COMPILED = _SAVE.compile(dialect=sqlite_dialect())
 _SAVE_SQL = str(_SAVE_COMPILED)
 _SAVE_ORDER = tuple(_SAVE_COMPILED.positiontup or ())
@@ -81,13 +84,18 @@ class SqliteVoucherStore:
     """A :class:`~computerails.vouchers.VoucherStore` in one SQLite file (created if missing).
 
     Args:
-        path: the database file, or ``":memory:"`` (tests: nothing survives the process).
+        path: the database file (its folder is created if missing).
+
+    Attributes:
+        engine: reads, and the table's creation (SQLAlchemy).
+        writer: the connection every save commits on (group commit: one writer at a time).
     """
 
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
         self.engine: Engine = durable_engine(self.path)
         metadata.create_all(self.engine)
+        self.writer = DurableSqlite(self.path)
         # Group commit: writers of this process queue here (not in SQLite's busy handler, which
         # sleeps milliseconds between retries); whoever finds no commit running writes everything
         # queued so far in one transaction, so concurrent requests share one fsync.
@@ -104,7 +112,9 @@ class SqliteVoucherStore:
             rows = conn.execute(select(vouchers).where(vouchers.c.provider == provider)).mappings().all()
         return {row["collection_id"]: (_voucher(row), bytes(row["signature"])) for row in rows}
 
-    def save(self, voucher: Voucher, signature: bytes, also: Callable[[Connection], object] | None = None) -> None:
+    def save(
+        self, voucher: Voucher, signature: bytes, also: Callable[[sqlite3.Connection], object] | None = None
+    ) -> None:
         """Keep `voucher` as its collection's latest in one committed transaction (a voucher with
         a request count not above the kept one's leaves the row as it was).
 
@@ -113,8 +123,8 @@ class SqliteVoucherStore:
         its writes happened).
 
         Args:
-            also: more writes for the same transaction (given its connection): they commit with
-                the voucher, or nothing does (the agent keeps its receipt this way)."""
+            also: more writes for the same transaction (given its ``sqlite3`` connection): they
+                commit with the voucher, or nothing does (the agent keeps its receipt this way)."""
         row = {
             "collection_id": voucher.collection_id,
             "provider": voucher.provider,
@@ -136,12 +146,10 @@ class SqliteVoucherStore:
         if not mine.done:
             error: BaseException | None = None
             try:
-                with self.engine.begin() as conn:  # commits on leaving, rolls back on any exception
-                    driver = conn.connection.driver_connection
-                    assert driver is not None
+                with self.writer.transaction() as conn:  # commits on leaving, rolls back on any exception
                     for pending in batch:
                         row = pending.row
-                        driver.execute(_SAVE_SQL, tuple(row[name] for name in _SAVE_ORDER))
+                        conn.execute(_SAVE_SQL, tuple(row[name] for name in _SAVE_ORDER))
                         if pending.also is not None:
                             pending.also(conn)
             except BaseException as exc:  # the whole batch is rolled back: each of its writers hears it
@@ -156,6 +164,7 @@ class SqliteVoucherStore:
 
     def close(self) -> None:
         """Close the file's connections."""
+        self.writer.close()
         self.engine.dispose()
 
 

@@ -26,6 +26,7 @@ never leads to a second transaction for the same vouchers.
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -33,7 +34,6 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection
 from sqlalchemy.dialects.sqlite import dialect as sqlite_dialect
 from sqlalchemy.dialects.sqlite import insert
 
@@ -65,7 +65,8 @@ COLLECT_LABELS = frozenset({"collect", "collectMany"})
 #: Escrow views kept at most (a cache of a few seconds: cleared when full).
 _VIEW_MEMORY = 65_536
 
-#: AgentStore.insert_receipt's statement as SQL text with its parameters in RECEIPT_COLUMNS order.
+#: The receipts table's insert as SQL text for the voucher store's sqlite3 connection, with its
+#: parameters in RECEIPT_COLUMNS order.
 RECEIPT_COLUMNS = (
     "collection_id",
     "request_index",
@@ -285,12 +286,8 @@ class PaymentGate:
                 int(time.time()),
             )
 
-            def keep_receipt(conn: Connection) -> None:
-                # The agent store's receipt insert (AgentStore.insert_receipt), run on the
-                # transaction's sqlite3 connection as prebuilt SQL.
-                driver = conn.connection.driver_connection
-                assert driver is not None
-                driver.execute(_KEEP_RECEIPT_SQL, row)
+            def keep_receipt(conn: sqlite3.Connection) -> None:
+                conn.execute(_KEEP_RECEIPT_SQL, row)  # in the voucher's transaction
 
             view, cached = self._cover_view(voucher, signer)
             try:

@@ -33,7 +33,6 @@ from sqlalchemy import Column, Connection, Integer, LargeBinary, MetaData, Strin
 from sqlalchemy.dialects.sqlite import insert
 
 from computerails._sqlite import UINT64_DIGITS, UINT128_DIGITS, pad
-from computerails.receipts import ResponseReceipt
 from computerails.voucher_store import SqliteVoucherStore
 
 metadata = MetaData()
@@ -84,8 +83,6 @@ outages = Table(
 )
 
 PENDING = "pending"
-#: Built once: a receipt's insert costs the write, not a new SQL expression per request.
-_KEEP_RECEIPT = insert(receipts).on_conflict_do_nothing()
 
 
 @dataclass(frozen=True)
@@ -126,20 +123,6 @@ class AgentStore:
         self.vouchers.close()
 
     # ── receipts ──
-
-    @staticmethod
-    def insert_receipt(conn: Connection, receipt: ResponseReceipt, signature: bytes) -> None:
-        """Keep a signed receipt within the caller's transaction (the voucher's: one commit)."""
-        row = {
-            "collection_id": receipt.collection_id,
-            "request_index": pad(receipt.request_index, UINT64_DIGITS),
-            "payer": receipt.payer,
-            "request_hash": receipt.request_hash,
-            "response_hash": receipt.response_hash,
-            "signature": bytes(signature),
-            "created_at": int(time.time()),
-        }
-        conn.execute(_KEEP_RECEIPT, row)
 
     def receipt_count(self, collection_id: str | None = None) -> int:
         query = select(receipts.c.request_index)

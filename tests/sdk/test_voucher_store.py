@@ -11,7 +11,6 @@ import time
 import pytest
 from eth_account import Account
 from eth_utils import to_checksum_address
-from sqlalchemy import event
 
 from computerails import errors
 from computerails.voucher_store import SqliteVoucherStore
@@ -77,10 +76,21 @@ def test_crash_before_commit__book_and_file_keep_the_previous_voucher(path):
     kept = meter.next(10)
     book.accept(*kept)
 
-    def crash(_conn):
-        raise OSError("power lost before the commit")
+    class CommitFails:
+        """The store's connection, except that COMMIT fails (the rollback still runs)."""
 
-    event.listen(book.store.engine, "commit", crash)
+        def __init__(self, inner):
+            self.inner = inner
+
+        def execute(self, sql, *args):
+            if sql == "COMMIT":
+                raise OSError("power lost before the commit")
+            return self.inner.execute(sql, *args)
+
+        def __getattr__(self, name):
+            return getattr(self.inner, name)
+
+    book.store.writer.connection = CommitFails(book.store.writer.connection)
     with pytest.raises(OSError, match="power lost"):
         book.accept(*meter.next(10))
 
@@ -149,7 +159,7 @@ def test_group_commit__writers_queued_behind_a_commit__share_the_next_one(path):
     store = SqliteVoucherStore(path)
     book = VoucherBook(DOMAIN, PROVIDER, {PAYER: [PAYER]}, store=store)
     commits = []
-    event.listen(store.engine, "commit", lambda _conn: commits.append(1))
+    store.writer.connection.set_trace_callback(lambda sql: commits.append(1) if sql == "COMMIT" else None)
     inside, release = threading.Event(), threading.Event()
 
     def slow(_conn):
