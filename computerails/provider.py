@@ -201,17 +201,20 @@ class ProviderAPI:
         return status
 
     def claim_rewards(self) -> list[Payout]:
-        """Withdraw everything claimable, one transaction per token that has a balance.
+        """Withdraw everything claimable, one transaction per balance.
 
-        Escrow balances (payments, refunds, bonds) are withdrawn per payment token; slash
-        proceeds in the staking token are claimed from the staking contract. Returns what was
-        paid; an empty list means there was nothing to claim.
+        Job escrow balances (payments, refunds, bonds) are withdrawn per payment token; slash
+        proceeds in the staking token are claimed from the staking contract; collected vouchers
+        are claimed from the MeteredEscrow per payment token. Returns what was paid; an empty
+        list means there was nothing to claim.
         """
         return shared.claim_everything(self._s)
 
     def claim(self, token: str | None = None, *, source: str = "escrow") -> Payout:
-        """Withdraw one claimable balance: the escrow's balance of `token` (payments of settled
-        jobs, refunds, bonds), or with ``source="staking"`` the staking contract's slash proceeds.
+        """Withdraw one claimable balance: the job escrow's balance of `token` (payments of
+        settled jobs, refunds, bonds), with ``source="staking"`` the staking contract's slash
+        proceeds, with ``source="metered"`` the MeteredEscrow's balance of `token` (collected
+        vouchers).
 
         Raises:
             NothingClaimable: that balance is zero.

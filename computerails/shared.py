@@ -20,8 +20,8 @@ from computerails._rpc import Rpc
 from computerails.addresses import parse_address
 from computerails.errors import InsufficientAllowance, InsufficientBalance
 from computerails.session import ERC20, Session
-from computerails.tx import Sendable
-from computerails.types import Job, JobStatus, Payout, ProviderStatus, TokenInfo, from_raw, utc
+from computerails.tx import Call, Sendable
+from computerails.types import CLAIM_SOURCES, Job, JobStatus, Payout, ProviderStatus, TokenInfo, from_raw, utc
 from computerails.vouchers import VoucherDomain
 
 #: An EIP-2612 permit as the escrows take it: (deadline, v, r, s).
@@ -200,8 +200,8 @@ def provider_status(s: Session, address: str) -> ProviderStatus:
 
 
 def claimable(s: Session, account: str) -> dict[TokenInfo, Decimal]:
-    """What `account` can withdraw: each payment token from the escrow, and the staking token
-    from slash proceeds (escrow and staking claimables of the same token add up)."""
+    """What `account` can withdraw: each payment token from the job escrow and the MeteredEscrow,
+    and the staking token from slash proceeds (balances of the same token add up)."""
     account = parse_address(account, "account")
     out: dict[TokenInfo, Decimal] = {}
     for info, raw in claimable_raw(s, account).items():
@@ -210,46 +210,52 @@ def claimable(s: Session, account: str) -> dict[TokenInfo, Decimal]:
 
 
 def claimable_raw(s: Session, account: str) -> dict[TokenInfo, dict[str, int]]:
-    """Raw claimable amounts: token -> {"escrow": n, "staking": n}."""
+    """Raw claimable amounts: token -> {"escrow": n, "staking": n, "metered": n} (a source that
+    holds no such token is absent; so is "metered" on a deployment without a MeteredEscrow). One
+    batched round trip."""
     account = parse_address(account, "account")
     escrow = s.escrow.address
     tokens = payment_tokens(s)
     stake = s.staking_token
-    stake_is_payment = stake.address in {t.address for t in tokens}
-    requests = [s.call("JobEscrow", escrow, "claimable", account, t.address) for t in tokens]
-    requests.append(s.call("ProviderStaking", s.staking.address, "claimable", account))
-    if not stake_is_payment:
-        requests.append(s.call("JobEscrow", escrow, "claimable", account, stake.address))
-    values = s.rpc.run(requests)
+    metered = s.deployment.contracts.get("MeteredEscrow")
+    # Each read is the token it counts and the source it counts it under.
+    reads = [(t, "escrow", s.call("JobEscrow", escrow, "claimable", account, t.address)) for t in tokens]
+    reads.append((stake, "staking", s.call("ProviderStaking", s.staking.address, "claimable", account)))
+    if stake.address not in {t.address for t in tokens}:
+        reads.append((stake, "escrow", s.call("JobEscrow", escrow, "claimable", account, stake.address)))
+    if metered:
+        reads += [(t, "metered", s.call("MeteredEscrow", metered, "claimable", account, t.address)) for t in tokens]
+    values = s.rpc.run([request for _, _, request in reads])
     out: dict[TokenInfo, dict[str, int]] = {}
-    for token, raw in zip(tokens, values):
-        out.setdefault(token, {})["escrow"] = raw
-    out.setdefault(stake, {})["staking"] = values[len(tokens)]
-    if not stake_is_payment:
-        out[stake]["escrow"] = values[len(tokens) + 1]
+    for (token, source, _), raw in zip(reads, values, strict=True):
+        out.setdefault(token, {})[source] = raw
     return out
 
 
 def claim_everything(s: Session) -> list[Payout]:
     """Withdraw every claimable balance of the session's account (any role): one transaction
-    per escrow balance, one for the staking contract's slash proceeds."""
+    per escrow balance, one for the staking contract's slash proceeds, one per MeteredEscrow
+    balance."""
     payouts = []
     for info, parts in claimable_raw(s, s.address).items():
-        for source in ("escrow", "staking"):
+        for source in CLAIM_SOURCES:
             if parts.get(source):
                 payouts.append(claim_one(s, info, source, parts[source]))
     return payouts
 
 
 def claim_one(s: Session, info: TokenInfo, source: str, raw: int) -> Payout:
-    """Withdraw the session account's `raw` claimable units of `info` from `source`: the
-    escrow's balance of that token, or (``"staking"``) the staking contract's slash proceeds."""
+    """Withdraw the session account's `raw` claimable units of `info` from `source` (one of
+    :data:`CLAIM_SOURCES`): the job escrow's balance of that token, the staking contract's slash
+    proceeds, or the MeteredEscrow's balance of that token."""
     if source == "escrow":
         sent = s.send(s.escrow.functions.withdraw(info.address), "withdraw")
     elif source == "staking":
         sent = s.send(s.staking.functions.claim(), "claim")
+    elif source == "metered":
+        sent = s.tx.send(Call(s.metered, s.abi["MeteredEscrow"]["claim"].encode(info.address), "claim"), label="claim")
     else:
-        raise ValueError(f"source must be 'escrow' or 'staking', not {source!r}")
+        raise ValueError(f"source must be one of {', '.join(CLAIM_SOURCES)}, not {source!r}")
     return Payout(token=info, amount=from_raw(raw, info.decimals), tx_hash=sent.tx_hash, source=source)
 
 

@@ -293,6 +293,12 @@ class UptimeReport(_Model):
         return eip712.typed_digest(eip712.domain_separator(chain_id, hub_address), struct)
 
 
+#: Where a claimable balance sits (:attr:`Payout.source`): the job escrow (payments of settled
+#: jobs, refunds, bonds, fees), the staking contract (slash proceeds, relayer rewards), the
+#: MeteredEscrow (collected vouchers, their fees, fraud compensation).
+CLAIM_SOURCES = ("escrow", "staking", "metered")
+
+
 class Payout(_Model):
     """One withdrawal made by ``claim_rewards`` or ``withdraw``."""
 

@@ -51,7 +51,7 @@ from computerails.agent.metrics import AgentMetrics
 from computerails.agent.store import AgentStore
 from computerails.errors import ComputeRailsError
 from computerails.rails import ComputeRails
-from computerails.types import Payout, ProviderStatus, TokenInfo, from_raw, to_raw
+from computerails.types import CLAIM_SOURCES, Payout, ProviderStatus, TokenInfo, from_raw, to_raw
 
 log = logging.getLogger("computerails.agent.housekeeping")
 
@@ -288,7 +288,7 @@ class Housekeeper:
         payouts = []
         gas_price = self.rails.w3.eth.gas_price
         for info, parts in self.rails.views.claimable_raw(self.address).items():
-            for source in ("escrow", "staking"):
+            for source in CLAIM_SOURCES:
                 raw = parts.get(source, 0)
                 if raw and self._worth(info, raw, gas_price):
                     payout = self.rails.provider.claim(info.address, source=source)
@@ -297,13 +297,6 @@ class Housekeeper:
                     if source == "escrow":
                         for hook in self.on_withdrawn:
                             hook(info.address, payout.tx_hash)
-        if self.rails.deployment.contracts.get("MeteredEscrow"):
-            for info in self.rails.views.payment_tokens():
-                raw = to_raw(self.rails.collector.claimable(info.address), info.decimals)
-                if raw and self._worth(info, raw, gas_price):
-                    payout = self.rails.collector.claim(info.address)
-                    self._count(payout, "claim")
-                    payouts.append(payout)
         if status.unbonding and status.unbonding_end is not None and not status.shortfall:
             if self.rails.now() >= int(status.unbonding_end.timestamp()):
                 payout = self.rails.provider.withdraw_unbonded()

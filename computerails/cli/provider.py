@@ -25,8 +25,7 @@ from computerails.cli._ui import (
     when,
 )
 from computerails.collector import CollectOutcome
-from computerails.rails import ComputeRails
-from computerails.types import JobStatus, Payout, to_raw
+from computerails.types import JobStatus, to_raw
 from computerails.vouchers import signed_from_json
 
 
@@ -125,11 +124,11 @@ def provider_claim(s: Settings) -> None:
     collected vouchers (what the provider agent earned per request)."""
     rails = s.rails()
     if s.as_json:
-        payouts = _claim_everything(rails)
+        payouts = rails.provider.claim_rewards()
     else:
         with Progress(console=console, transient=True) as progress:
             progress.add_task("Claiming rewards", total=None)
-            payouts = _claim_everything(rails)
+            payouts = rails.provider.claim_rewards()
 
     def human() -> None:
         if not payouts:
@@ -145,17 +144,6 @@ def provider_claim(s: Settings) -> None:
         console.print(table)
 
     s.out(payouts, human)
-
-
-def _claim_everything(rails: ComputeRails) -> list[Payout]:
-    """The provider's claims from the job escrow and the staking contract, then from the
-    MeteredEscrow per payment token (a deployment from before it has none)."""
-    payouts = rails.provider.claim_rewards()
-    if rails.deployment.contracts.get("MeteredEscrow"):
-        for token in rails.views.payment_tokens():
-            if rails.collector.claimable(token.address) > 0:
-                payouts.append(rails.collector.claim(token.address))
-    return payouts
 
 
 @provider.command("jobs")

@@ -115,6 +115,23 @@ def test_collect__one_voucher__payment_from_event_then_claim(provider_rails, met
     assert provider_rails.views.wallet(provider_rails.address) == wallet + Decimal("9.75")
 
 
+def test_claim_rewards__collected_vouchers__in_views_and_claimed_with_the_rest(provider_rails, meter):
+    provider_rails.collector.collect(*meter.next(Raw(8 * MUSD)))
+    usd = provider_rails.views.payment_tokens()[0]
+
+    assert provider_rails.views.claimable_raw(provider_rails.address)[usd]["metered"] == 7_800_000
+    assert provider_rails.views.claimable(provider_rails.address)[usd] == Decimal("7.8")
+    assert provider_rails.views.balances(provider_rails.address)[usd.symbol]["claimable"] == Decimal("7.8")
+    wallet = provider_rails.views.wallet(provider_rails.address)
+
+    payouts = provider_rails.provider.claim_rewards()
+
+    assert [(p.token, p.amount, p.source) for p in payouts] == [(usd, Decimal("7.8"), "metered")]
+    assert provider_rails.views.wallet(provider_rails.address) == wallet + Decimal("7.8")
+    assert provider_rails.views.claimable(provider_rails.address)[usd] == 0
+    assert provider_rails.provider.claim_rewards() == []
+
+
 def test_collect__same_voucher_twice__stale_revert_unsent(provider_rails, meter):
     signed = meter.next(Raw(MUSD))
     provider_rails.collector.collect(*signed)

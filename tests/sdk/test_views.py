@@ -73,7 +73,7 @@ def test_claimable__settled_job__provider_client_treasury_shares(
     assert readonly.views.claimable(client_rails.address) == {usd: Decimal(2), stk: Decimal(0)}
     assert readonly.views.claimable(treasury)[usd] == Decimal("0.2")
     assert readonly.views.claimable_raw(registered_provider.address) == {
-        usd: {"escrow": 7_800_000},
+        usd: {"escrow": 7_800_000, "metered": 0},
         stk: {"staking": 0, "escrow": 0},
     }
 
