@@ -81,7 +81,7 @@ test: setup
 test-steps:
 	@$(MAKE) --no-print-directory compile
 	$(MAKE) --no-print-directory lint
-	$(BIN)/ape test tests -n $(WORKERS) --dist loadgroup -p no:cacheprovider
+	$(BIN)/ape test tests -n $(WORKERS) --dist loadgroup -p no:cacheprovider --durations=25
 	$(BIN)/python tools/slither_gate.py
 
 # Quick feedback: the gates, the SDK and CLI suites (one anvil per worker), the error-coverage
