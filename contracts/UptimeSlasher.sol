@@ -5,7 +5,7 @@ import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 
 import {IProviderStaking} from "./interfaces/IProviderStaking.sol";
 import {IUptimeSlasher} from "./interfaces/IUptimeSlasher.sol";
-import {ZeroAddress} from "./libraries/Errors.sol";
+import {EpochLengthOutOfRange, ZeroAddress} from "./libraries/Errors.sol";
 
 /// @title UptimeSlasher
 /// @notice Turns quorum-signed uptime reports into slashes. See {IUptimeSlasher}.

@@ -67,8 +67,7 @@ interface IUptimeSlasher {
     ///         the epoch started, left before it started, or is jailed for downtime now.
     error SlaNotInForce(address provider, uint256 epoch);
     // One error per field of Params, checked in the order of the struct:
-    /// @notice Params.epochLength must lie in [1 minute, 30 days].
-    error EpochLengthOutOfRange(uint256 min, uint256 max, uint256 value);
+    // Params.epochLength must lie in [1 minute, 30 days]: the shared EpochLengthOutOfRange.
     /// @notice Params.statuteEpochs must lie in [1, 1_000].
     error StatuteEpochsOutOfRange(uint256 min, uint256 max, uint256 value);
     /// @notice Params.slaBps must lie in [0, 10_000].

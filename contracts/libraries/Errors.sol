@@ -47,3 +47,9 @@ error NothingToWithdraw(address account, address token);
 /// @param max the most fee accepted (the contract's MAX_FEE_BPS)
 /// @param value the fee given
 error FeeOutOfRange(uint256 min, uint256 max, uint256 value);
+
+/// @notice An epoch length is outside [min, max] seconds.
+/// @param min the shortest epoch accepted
+/// @param max the longest epoch accepted
+/// @param value the length given
+error EpochLengthOutOfRange(uint256 min, uint256 max, uint256 value);
