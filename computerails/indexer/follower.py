@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, delete, select
+from sqlalchemy import Connection, Engine, Table, delete, exists, select
 
 from computerails.deployments import Deployment
 from computerails.indexer import schema as s
@@ -199,6 +199,15 @@ class Indexer:
         times: dict[int, int] = {int(r["number"]): int(r["timestamp"]) for r in block_rows}
         with self.engine.begin() as conn:
             self._write(conn, decoded, times)
+            # The previous page's end block was kept only for this page's parent-hash check: drop
+            # it unless it holds events, so that ``blocks`` is the event blocks and the cursor
+            # block whatever the page sizes were (a rebuild equals an incremental build).
+            conn.execute(
+                delete(s.blocks).where(
+                    s.blocks.c.number == first - 1,
+                    ~exists().where(s.events.c.block_number == first - 1),
+                )
+            )
             conn.execute(s.blocks.insert(), block_rows)
             _set_meta(conn, "cursor", str(last))
         self.stats.pages += 1
