@@ -17,6 +17,7 @@ from computerails.indexer import JsonRpc, open_index
 from computerails.indexer import schema as s
 from computerails.indexer.decode import Decoder
 from tests.indexer.conftest import Chain, build, dump
+from tests.support.anvil import free_port
 from tests.support.wait import wait_until
 
 #: Empty blocks mined after the history, so that a daemon indexing three blocks per page is
@@ -120,9 +121,13 @@ def test_verify_cli__a_difference__printed_and_exit_non_zero(history: Chain, tmp
 
 
 def test_cli__bad_db__one_error_line(history: Chain, tmp_path: Path) -> None:
+    not_sqlite = tmp_path / "notes.txt"
+    not_sqlite.write_text("not a database, but long enough for SQLite to look at its header" * 20)
     for db, words in (
         ("mysql://root@127.0.0.1/x", "SQLite (a file path) or PostgreSQL"),
         (str(tmp_path), "is a directory"),
+        (f"postgresql://postgres@127.0.0.1:{free_port()}/none", "cannot open the index at postgresql://"),
+        (str(not_sqlite), "cannot open the index at"),
     ):
         result = run(history, "index", "--db", db, "--until-head")
         assert result.returncode == 1
