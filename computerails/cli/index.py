@@ -119,7 +119,7 @@ def index_verify(settings: Settings, db: str | None) -> None:
 
     def human() -> None:
         for d in report.differences:
-            console.print(str(d), highlight=False)
+            click.echo(str(d))  # one line each, never wrapped: greppable
         console.print(f"block {report.block}: {report.checked} values checked, {len(report.differences)} differ")
 
     settings.out(data, human)
