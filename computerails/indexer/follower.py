@@ -18,7 +18,7 @@ from sqlalchemy import Connection, Engine, Table, delete, exists, select
 from computerails.deployments import Deployment
 from computerails.errors import RPCUnavailable
 from computerails.indexer import schema as s
-from computerails.indexer.apply import JOB_EVENTS, TREASURY_KEY, State, derive_rows, replay
+from computerails.indexer.apply import JOB_EVENTS, TREASURY_KEY, State, derive_rows, prefetch, replay
 from computerails.indexer.decode import Decoder, Event
 from computerails.indexer.rpc import IndexerError, JsonRpc, RangeTooLarge
 
@@ -226,6 +226,7 @@ class Indexer:
 
     def _write(self, conn: Connection, decoded: list[Event], times: dict[int, int]) -> None:
         st = State(conn, self.staking_token)
+        prefetch(st, decoded)
         rows: dict[str, list[dict[str, Any]]] = {}
         tables: dict[str, Table] = {}
         for e in decoded:
