@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Table, and_, delete, select
+from sqlalchemy import Connection, Table, and_, delete, select, tuple_
 
 from computerails.indexer import schema as s
 from computerails.indexer.decode import Event
@@ -371,17 +371,23 @@ class State:
         self._dirty.add(k)
 
     def flush(self) -> None:
-        """Writes every changed row (delete then insert: one portable upsert)."""
-        by_table: dict[str, list[dict[str, Any]]] = {}
+        """Writes every changed row (delete then insert: one portable upsert), a few statements
+        per table."""
+        keys: dict[str, list[tuple[Any, ...]]] = {}
         for table, key in sorted(self._dirty, key=lambda k: (k[0], tuple(str(v) for v in k[1]))):
+            keys.setdefault(table, []).append(key)
+        for table, found in keys.items():
             t = self._tables[table]
-            cond = and_(*(t.c[c] == v for c, v in zip(_KEYS[table], key)))
-            self.conn.execute(delete(t).where(cond))
-            row = self._rows[(table, key)]
-            if row is not None:
-                by_table.setdefault(table, []).append(row)
-        for table, rows in by_table.items():
-            self.conn.execute(self._tables[table].insert(), rows)
+            columns = [t.c[c] for c in _KEYS[table]]
+            for i in range(0, len(found), 300):
+                chunk = found[i : i + 300]
+                if len(columns) == 1:
+                    self.conn.execute(delete(t).where(columns[0].in_([k[0] for k in chunk])))
+                else:
+                    self.conn.execute(delete(t).where(tuple_(*columns).in_(chunk)))
+            rows = [r for r in (self._rows[(table, k)] for k in found) if r is not None]
+            if rows:
+                self.conn.execute(t.insert(), rows)
         self._dirty.clear()
 
     # ── helpers ──
