@@ -1,6 +1,6 @@
 """Alembic environment of the index's migrations, run in process by
 :func:`computerails.indexer.db.migrate` (no alembic.ini: the connection comes in the config's
-attributes)."""
+attributes). Imported outside a migration run (a plain ``import``), it does nothing."""
 
 from __future__ import annotations
 
@@ -8,7 +8,10 @@ from alembic import context
 
 from computerails.indexer.schema import metadata
 
-connection = context.config.attributes["connection"]
-context.configure(connection=connection, target_metadata=metadata, render_as_batch=True, compare_type=True)
-with context.begin_transaction():
-    context.run_migrations()
+config = getattr(context, "config", None)  # set only while Alembic runs this environment
+if config is not None:
+    context.configure(
+        connection=config.attributes["connection"], target_metadata=metadata, render_as_batch=True, compare_type=True
+    )
+    with context.begin_transaction():
+        context.run_migrations()
