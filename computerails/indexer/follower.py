@@ -74,6 +74,8 @@ class Indexer:
         engine: the index (see :func:`computerails.indexer.open_index`), already migrated.
         page: blocks per ``eth_getLogs`` (the most; shrunk while the node refuses ranges).
         confirmations: blocks behind the head to stay (0: index up to the head).
+        start_block: where a new index starts (default: the deployment's deploy block; 0 gives
+            the same index, read from genesis).
     """
 
     def __init__(
@@ -84,6 +86,7 @@ class Indexer:
         *,
         page: int = DEFAULT_PAGE,
         confirmations: int = 0,
+        start_block: int | None = None,
     ) -> None:
         if page < 1:
             raise IndexerError(f"page must be at least 1 block, not {page}")
@@ -96,7 +99,11 @@ class Indexer:
         self.page = page
         self.confirmations = confirmations
         self.decoder = Decoder(deployment)
-        self.start_block = deployment.deploy_block
+        self.start_block = deployment.deploy_block if start_block is None else start_block
+        if not 0 <= self.start_block <= deployment.deploy_block:
+            raise IndexerError(
+                f"start block {self.start_block} is not within 0..{deployment.deploy_block} (deploy block)"
+            )
         self.staking_token = deployment.staking_token
         self.stats = Stats()
         self._streak = 0

@@ -94,11 +94,17 @@ def db(new_db: Any) -> str:
 
 
 def build(
-    chain: Chain, url: str, *, page: int = 5000, target: int | None = None, rpc: JsonRpc | None = None
+    chain: Chain,
+    url: str,
+    *,
+    page: int = 5000,
+    target: int | None = None,
+    rpc: JsonRpc | None = None,
+    start_block: int | None = None,
 ) -> Indexer:
     """Indexes `chain` into `url` up to `target` (default: the head) with pages of `page` blocks."""
     engine = open_index(url)
-    indexer = Indexer(rpc or JsonRpc(chain.url), chain.deployment, engine, page=page)
+    indexer = Indexer(rpc or JsonRpc(chain.url), chain.deployment, engine, page=page, start_block=start_block)
     indexer.run_until(chain.head() if target is None else target)
     return indexer
 
