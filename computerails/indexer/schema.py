@@ -9,6 +9,8 @@ Conventions
   To sum in SQL on PostgreSQL: ``CAST(col AS NUMERIC)``; on SQLite read the rows and sum in Python.
 * **Addresses** are EIP-55 checksummed text (42 chars); **hashes and bytes** are lowercase
   ``0x`` hex; **times** are unix seconds (integers, as the chain has them).
+* **When**: an event-derived row's time is its block's ``blocks.timestamp`` (join on
+  ``block_number``: every block holding an indexed event is in ``blocks``).
 * **Every event-derived row** carries ``block_number``, ``log_index`` and ``tx_hash``; its primary
   key is ``(block_number, log_index)`` (``(block_number, log_index, ...)`` where one event gives
   several rows). A reorg rollback is therefore "delete every row above the common ancestor" in
