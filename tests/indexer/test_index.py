@@ -29,6 +29,9 @@ def test_until_head__every_log_decoded_once__state_matches_chain_views(history: 
         contracts = {c for (c,) in conn.execute(select(s.events.c.contract).distinct())}
         counts = {t.name: conn.execute(select(func.count()).select_from(t)).scalar() for t in s.metadata.sorted_tables}
         statuses = {st for (st,) in conn.execute(select(s.jobs.c.status).distinct())}
+        timeless = conn.execute(
+            select(func.count()).select_from(s.events).where(~s.events.c.block_number.in_(select(s.blocks.c.number)))
+        ).scalar()
     # every slash kind, every contract, every table the history can fill
     assert kinds == {"ProviderSlashed", "CollateralSlashed", "FraudSlashed", "UptimeReported"}
     assert contracts == {
@@ -42,6 +45,7 @@ def test_until_head__every_log_decoded_once__state_matches_chain_views(history: 
     assert {name for name, n in counts.items() if n == 0} == set()
     assert counts["jobs"] == 8 and counts["providers"] == 3
     assert {"settled", "failed"} <= statuses
+    assert timeless == 0  # every event's block (and so its time) is in blocks
     report = verify(engine, history.url, history.deployment)
     assert report.ok, [str(d) for d in report.differences]
     assert report.checked > 50
