@@ -17,6 +17,7 @@ from computerails.cli import (  # noqa: F401 (each registers its group or comman
     client,
     deployments,
     devnet,
+    index,
     infer,
     job,
     keeper,
