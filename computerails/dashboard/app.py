@@ -37,6 +37,15 @@ PROBLEMS: dict[int | str, dict[str, Any]] = {
 }
 
 
+def get_index(request: Request) -> IndexReader:
+    """The app's index reader (a dependency: tests may build the app over their own reader)."""
+    reader: IndexReader = request.app.state.index
+    return reader
+
+
+Index = Annotated[IndexReader, Depends(get_index)]
+
+
 @dataclass(frozen=True)
 class DashboardSettings:
     """Args:
@@ -62,11 +71,6 @@ def create_app(settings: DashboardSettings, reader: IndexReader | None = None) -
         version="1",
     )
     app.state.index = index
-
-    def get_index() -> IndexReader:
-        return index
-
-    Index = Annotated[IndexReader, Depends(get_index)]
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
