@@ -64,8 +64,9 @@ Current state (recomputed from ``events`` after a rollback)
                       units, collateral and payout.
   ``escrow_accounts`` MeteredEscrow (payer, provider, token): balance, thawing, thaw end.
   ``balances``        claimable balances: (account, token, source) with source ``escrow``
-                      (JobEscrow), ``staking`` (ProviderStaking slash proceeds) or ``metered``
-                      (MeteredEscrow provider earnings and fraud compensation).
+                      (JobEscrow), ``staking`` (ProviderStaking slash proceeds), ``metered``
+                      (MeteredEscrow provider earnings) or ``metered_fees`` (MeteredEscrow fees,
+                      account the zero address: whoever is the treasury when it claims gets them).
   ``oracles``         the AttestationHub oracle set: address, whether active, since which block.
 """
 
@@ -352,6 +353,7 @@ jobs = Table(
     Column("refund", Amount, nullable=False),
     Column("collateral_slashed", Amount, nullable=False),
     Column("updated_block", BigInteger, nullable=False),
+    Column("bond_outstanding", Amount, nullable=False),  # a dispute bond the escrow still holds
     Index("ix_jobs_client", "client"),
     Index("ix_jobs_provider", "provider"),
 )

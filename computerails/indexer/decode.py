@@ -1,0 +1,135 @@
+"""Decoding a deployment's logs into :class:`Event` values with JSON-ready arguments.
+
+Arguments are kept in their JSON form everywhere (the ``events`` table stores exactly this):
+integers as decimal strings (uint256 does not fit a JSON number every reader handles), addresses
+EIP-55 checksummed, bytes as lowercase ``0x`` hex, tuples and arrays as lists."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from eth_abi import decode as abi_decode
+from eth_utils import keccak, to_checksum_address
+
+from computerails.deployments import Deployment, load_artifact
+
+#: The protocol contracts the indexer follows (tokens are not indexed).
+CONTRACTS = ("AttestationHub", "JobEscrow", "MeteredEscrow", "ProviderStaking", "UptimeSlasher", "ProtocolTimelock")
+
+
+@dataclass(frozen=True)
+class Event:
+    """One decoded log."""
+
+    block_number: int
+    log_index: int
+    tx_hash: str
+    block_hash: str
+    contract: str
+    address: str
+    event: str
+    args: dict[str, Any]
+
+    @property
+    def where(self) -> dict[str, Any]:
+        return {"block_number": self.block_number, "log_index": self.log_index, "tx_hash": self.tx_hash}
+
+
+def _abi_type(item: dict[str, Any]) -> str:
+    t = str(item["type"])
+    if t.startswith("tuple"):
+        return "(" + ",".join(_abi_type(c) for c in item["components"]) + ")" + t[len("tuple") :]
+    return t
+
+
+def _jsonable(item: dict[str, Any], value: Any) -> Any:
+    t = str(item["type"])
+    if t.endswith("]"):
+        inner = {**item, "type": t[: t.rindex("[")]}
+        return [_jsonable(inner, v) for v in value]
+    if t == "tuple":
+        return [_jsonable(c, v) for c, v in zip(item["components"], value)]
+    if t == "address":
+        return to_checksum_address(value)
+    if t == "bool":
+        return bool(value)
+    if t.startswith(("uint", "int")):
+        return str(int(value))
+    if t.startswith("bytes"):
+        return "0x" + bytes(value).hex()
+    return value  # string
+
+
+class _EventAbi:
+    def __init__(self, contract: str, item: dict[str, Any]) -> None:
+        self.contract = contract
+        self.name = str(item["name"])
+        inputs = list(item["inputs"])
+        self.inputs = inputs
+        self.indexed = [i for i in inputs if i["indexed"]]
+        self.data = [i for i in inputs if not i["indexed"]]
+        self.data_types = [_abi_type(i) for i in self.data]
+        self.topic0 = "0x" + keccak(text=f"{self.name}({','.join(_abi_type(i) for i in inputs)})").hex()
+
+    def decode(self, topics: list[str], data: str) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        for item, topic in zip(self.indexed, topics[1:]):
+            raw = bytes.fromhex(topic[2:])
+            t = _abi_type(item)
+            if t in ("string", "bytes") or t.endswith("]") or t.startswith("("):
+                values[item["name"]] = "0x" + raw.hex()  # a hash of the value: what the log holds
+            else:
+                values[item["name"]] = _jsonable(item, abi_decode([t], raw)[0])
+        decoded = abi_decode(self.data_types, bytes.fromhex(data[2:])) if self.data else ()
+        for item, value in zip(self.data, decoded):
+            values[item["name"]] = _jsonable(item, value)
+        return {i["name"]: values[i["name"]] for i in self.inputs}
+
+
+class Decoder:
+    """Decodes the logs of one deployment's protocol contracts.
+
+    Args:
+        deployment: whose contract addresses to follow.
+    """
+
+    def __init__(self, deployment: Deployment) -> None:
+        self._by_address: dict[str, dict[str, _EventAbi]] = {}
+        self.names: dict[str, str] = {}
+        for contract in CONTRACTS:
+            address = deployment.contracts.get(contract)
+            if contract == "ProtocolTimelock" and address is None:
+                address = deployment.governance.get("timelock")  # the deploy script files it there
+            if address is None:
+                continue
+            address = to_checksum_address(address)
+            self.names[address] = contract
+            events = [
+                _EventAbi(contract, item) for item in load_artifact(contract)["abi"] if item.get("type") == "event"
+            ]
+            self._by_address[address.lower()] = {e.topic0: e for e in events}
+
+    @property
+    def addresses(self) -> list[str]:
+        return list(self.names)
+
+    def decode(self, log: dict[str, Any]) -> Event | None:
+        """The log as an :class:`Event`, or None for a log of an event the ABI does not know."""
+        table = self._by_address.get(str(log["address"]).lower())
+        topics = list(log.get("topics") or [])
+        if table is None or not topics:
+            return None
+        abi = table.get(str(topics[0]).lower())
+        if abi is None:
+            return None
+        return Event(
+            block_number=int(log["blockNumber"], 16),
+            log_index=int(log["logIndex"], 16),
+            tx_hash=str(log["transactionHash"]).lower(),
+            block_hash=str(log["blockHash"]).lower(),
+            contract=abi.contract,
+            address=to_checksum_address(log["address"]),
+            event=abi.name,
+            args=abi.decode(topics, str(log["data"])),
+        )
