@@ -50,10 +50,12 @@ Index = Annotated[IndexReader, Depends(get_index)]
 class DashboardSettings:
     """Args:
     db: the index database: a SQLite file path or an SQLAlchemy URL (``postgresql://...``).
+    rpc: a node of the indexed chain, for token symbols and decimals (None: smallest units).
     node_modules: where npm installed Chart.js (default: the checkout's ``node_modules``).
     """
 
     db: str
+    rpc: str | None = None
     node_modules: Path | None = None
 
 
@@ -63,7 +65,7 @@ def create_app(settings: DashboardSettings, reader: IndexReader | None = None) -
     Raises:
         FileNotFoundError: Chart.js is not installed (``make setup`` runs ``npm ci``).
     """
-    index = reader if reader is not None else IndexReader.open(settings.db)
+    index = reader if reader is not None else IndexReader.open(settings.db, settings.rpc)
     vendor = vendor_dir(settings.node_modules)
     app = FastAPI(
         title="ComputeRails dashboard",

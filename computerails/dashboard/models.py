@@ -47,6 +47,7 @@ class NetworkPage(_Model):
         description="payment token -> what JobEscrow and MeteredEscrow hold: job escrows, bonds, metered accounts and "
         "unwithdrawn payments"
     )
+    stake_token: str = Field(description="the staking token's symbol: stake and slash amounts are in its units")
     stake_tvl: Decimal = Field(description="staked plus unbonding, staking-token units")
     staked: Decimal
     unbonding: Decimal
@@ -107,7 +108,8 @@ class JobRow(_Model):
 class ProviderPage(_Model):
     head: IndexHead
     address: str
-    status: str = Field(description="active, jailed, left, or unregistered")
+    status: str = Field(description="active, jailed or left")
+    stake_token: str = Field(description="the staking token's symbol: stake and slash amounts are in its units")
     metadata_uri: str
     staked: Decimal
     locked: Decimal

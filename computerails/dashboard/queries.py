@@ -340,6 +340,7 @@ class IndexReader:
         return NetworkPage(
             head=head,
             escrow_tvl=escrow_tvl,
+            stake_token=stake.symbol,
             stake_tvl=stake.units(staked + unbonding),
             staked=stake.units(staked),
             unbonding=stake.units(unbonding),
@@ -401,6 +402,7 @@ class IndexReader:
             head=head,
             address=address,
             status=_provider_status(p),
+            stake_token=stake.symbol,
             metadata_uri=p.metadata_uri,
             staked=stake.units(int(p.staked)),
             locked=stake.units(int(p.locked)),
@@ -466,7 +468,11 @@ class IndexReader:
         rows = self._rows(select(sl).where(sl.c.provider == address).order_by(sl.c.block_number, sl.c.log_index))
         txs = {r.tx_hash for r in rows}
         times = self._block_times(r.block_number for r in rows)
-        reports = {r.tx_hash: r for r in rows if r.kind == "UptimeReported"}
+        reports = (
+            {u.tx_hash: u for u in self._rows(select(s.uptime).where(s.uptime.c.tx_hash.in_(txs), s.uptime.c.provider == address))}
+            if txs
+            else {}
+        )
         frauds = {
             f.tx_hash: f
             for f in self._rows(select(s.fraud_attestations).where(s.fraud_attestations.c.tx_hash.in_(txs)))
@@ -662,6 +668,17 @@ class IndexReader:
             ],
         )
 
+    # ── listings (the static snapshot) ──
+    def clients(self) -> list[str]:
+        """Every address with a client page: jobs' clients, metered payers, compensated clients."""
+        found: set[str] = {r.client for r in self._rows(select(s.jobs.c.client).distinct())}
+        found |= {r.payer for r in self._rows(select(s.escrow_accounts.c.payer).distinct())}
+        found |= {r.payer for r in self._rows(select(s.collections.c.payer).distinct())}
+        return sorted(found)
+
+    def job_ids(self) -> list[int]:
+        return [r.job_id for r in self._rows(select(s.jobs.c.job_id).order_by(s.jobs.c.job_id))]
+
     # ── search ──
     def search(self, query: str) -> tuple[str, str]:
         """(kind, key) of the page `query` names.
@@ -707,8 +724,10 @@ def _detail(r: Any, token: Token, stake: Token, attestation: Any, dispute: Any) 
     if r.event == "JobAccepted":
         return f"collateral {stake.units(amount)} {stake.symbol} locked by the provider"
     if r.event == "JobAttested" and attestation is not None:
-        verdict = "success" if attestation.success else "failure"
-        return f"oracles attested {verdict}, {int(attestation.units)} units; challenge window until {_time(attestation.challenge_ends):%Y-%m-%d %H:%M} UTC"
+        if not attestation.success:
+            return "oracles attested failure: the client is refunded, the collateral slashed"
+        ends = _time(attestation.challenge_ends)
+        return f"oracles attested success, {int(attestation.units)} units; challenge window until {ends:%Y-%m-%d %H:%M} UTC"
     if r.event == "JobDisputed" and dispute is not None:
         return f"client posted a bond of {token.units(int(dispute.bond or 0))} {token.symbol}; dispute open until {_time(dispute.dispute_ends):%Y-%m-%d %H:%M} UTC"
     if r.event == "DisputeResolved" and dispute is not None:

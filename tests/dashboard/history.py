@@ -1,6 +1,6 @@
 """A chain with a varied history for the dashboard's tests: the marketplace simulation (jobs
 settled, failed, disputed and expired; an uptime slash and an unjail; collateral slashes;
-metered requests paid by vouchers, a wrong answer caught and slashed for fraud; claims and
+three epochs of uptime reports; metered requests paid by vouchers, a wrong answer caught and slashed for fraud; claims and
 withdrawals), then a little live state on top so that every figure has something to show: an
 open job and an accepted one (escrow and locked collateral), and a provider unbonding."""
 
@@ -44,6 +44,8 @@ def build_history(node: Anvil, folder: Path) -> History:
     market = Marketplace(rpc, deployment, CONFIG, governance)
     report = market.run()
     assert report.passed, report.to_json()
+    for _ in range(2):  # two more epochs of uptime reports: the offline provider misses its SLA again
+        market.report_uptime()
     client, provider = market.clients[0], market.providers[0]
     specs = [make_spec(market.rng) for _ in range(2)]
     usd = client.rails.deployment.payment_tokens[0]

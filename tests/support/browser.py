@@ -13,17 +13,9 @@ from pathlib import Path
 
 from playwright.sync_api import Browser, Page, sync_playwright
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-dev-shm-usage",
-]
-VIEWPORT = {"width": 1280, "height": 900}
+from computerails.dashboard.snapshot import CHROMIUM, CHROMIUM_ARGS, VIEWPORT
+
+__all__ = ["CHROMIUM", "chromium", "new_page"]
 
 
 @contextmanager

@@ -86,8 +86,8 @@ const CHARTS = {
           tooltip: { callbacks: { label: (ctx) => `epoch ${ctx.raw.x}: ${(ctx.raw.v / 100).toFixed(2)} %` } },
         },
         scales: {
-          x: { type: "category", labels: epochs.map((u) => String(u.epoch)), title: { display: true, text: "epoch" }, grid: { display: false } },
-          y: { type: "category", labels: ["uptime"], grid: { display: false } },
+          x: { type: "category", labels: epochs.map((u) => String(u.epoch)), offset: true, title: { display: true, text: "epoch" }, grid: { display: false } },
+          y: { type: "category", labels: ["uptime"], offset: true, grid: { display: false } },
         },
       }),
     });
