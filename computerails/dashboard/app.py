@@ -119,7 +119,9 @@ def create_app(settings: DashboardSettings, reader: IndexReader | None = None) -
         return ix.tx(parse_tx_hash(tx_hash))
 
     @app.get("/api/search", response_model=SearchResult, responses=PROBLEMS, tags=["api"])
-    def api_search(ix: Index, q: Annotated[str, Query(description="an address, a job id or a tx hash")]) -> SearchResult:
+    def api_search(
+        ix: Index, q: Annotated[str, Query(description="an address, a job id or a tx hash")]
+    ) -> SearchResult:
         """What a search term names: a provider or client address, a job id, or a transaction."""
         kind, key = ix.search(q)
         return SearchResult(kind=kind, key=key, url=LIVE.page(kind, key))

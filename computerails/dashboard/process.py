@@ -65,7 +65,9 @@ class DashboardProcess:
                 pass  # not listening yet
             if time.monotonic() > deadline:
                 self.stop()
-                raise DashboardError(f"the dashboard did not answer on {self.url} in {READY_TIMEOUT:g} s: see {self.log}")
+                raise DashboardError(
+                    f"the dashboard did not answer on {self.url} in {READY_TIMEOUT:g} s: see {self.log}"
+                )
             time.sleep(0.05)  # readiness polling
 
     def stop(self) -> int | None:
@@ -82,5 +84,7 @@ class DashboardProcess:
     def __enter__(self) -> DashboardProcess:
         return self.start()
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.stop()

@@ -126,9 +126,7 @@ def readonly_engine(db: str | Path) -> Engine:
     if url.drivername not in ("postgresql", "postgres", "postgresql+psycopg"):
         raise BadInput(f"--db {text!r}: the index is a SQLite file path or a postgresql:// URL")
     url = url.set(drivername="postgresql+psycopg")
-    return create_engine(
-        url, pool_pre_ping=True, connect_args={"options": "-c default_transaction_read_only=on"}
-    )
+    return create_engine(url, pool_pre_ping=True, connect_args={"options": "-c default_transaction_read_only=on"})
 
 
 # ───────────────────────── tokens ─────────────────────────
@@ -179,7 +177,11 @@ class TokenBook:
         token = Token(address, f"{address[:6]}…{address[-4:]}", 0)
         if self.rpc is not None:
             try:
-                token = Token(address, str(self._call(address, "symbol()", "string")), int(self._call(address, "decimals()", "uint8")))
+                token = Token(
+                    address,
+                    str(self._call(address, "symbol()", "string")),
+                    int(self._call(address, "decimals()", "uint8")),
+                )
             except (LookupError, OSError, ValueError):
                 pass  # not an ERC-20 with metadata, or the node is gone: smallest units
         self._known[address] = token
@@ -290,7 +292,9 @@ class IndexReader:
         stake = self._stake_token()
         jobs = self._jobs()
         providers = self._rows(select(s.providers).order_by(s.providers.c.registered_block))
-        collections = self._rows(select(s.collections).order_by(s.collections.c.block_number, s.collections.c.log_index))
+        collections = self._rows(
+            select(s.collections).order_by(s.collections.c.block_number, s.collections.c.log_index)
+        )
 
         escrow_tvl: dict[str, Decimal] = {}
         for j in jobs:
@@ -328,7 +332,12 @@ class IndexReader:
         for j in jobs:
             jobs_of[j.provider] += 1
         rows = [
-            ProviderRow(address=p.address, status=_provider_status(p), staked=stake.units(int(p.staked)), jobs=jobs_of[p.address])
+            ProviderRow(
+                address=p.address,
+                status=_provider_status(p),
+                staked=stake.units(int(p.staked)),
+                jobs=jobs_of[p.address],
+            )
             for p in providers
         ]
         provider_status: dict[str, int] = defaultdict(int)
@@ -376,7 +385,9 @@ class IndexReader:
         return [SlashTotals(kind=k, count=counts[k], amount=stake.units(amounts[k])) for k in sorted(counts)]
 
     def _oracle_set(self) -> OracleSet:
-        active = self._rows(select(s.oracles.c.address).where(s.oracles.c.active).order_by(s.oracles.c.since_block, s.oracles.c.address))
+        active = self._rows(
+            select(s.oracles.c.address).where(s.oracles.c.active).order_by(s.oracles.c.since_block, s.oracles.c.address)
+        )
         threshold, version = 0, 0
         changes = self._rows(
             select(s.governance_changes.c.event, s.governance_changes.c.args)
@@ -395,7 +406,9 @@ class IndexReader:
         head = self.head()
         found = self._rows(select(s.providers).where(s.providers.c.address == address))
         if not found:
-            raise NotFound(f"provider {address} has not registered (the index holds the chain up to block {head.block})")
+            raise NotFound(
+                f"provider {address} has not registered (the index holds the chain up to block {head.block})"
+            )
         p = found[0]
         stake = self._stake_token()
         return ProviderPage(
@@ -427,10 +440,18 @@ class IndexReader:
         )
         c = s.collections
         collected = self._rows(
-            select(c.c.block_number, c.c.log_index, c.c.tx_hash, c.c.token, c.c.provider_net).where(c.c.provider == address)
+            select(c.c.block_number, c.c.log_index, c.c.tx_hash, c.c.token, c.c.provider_net).where(
+                c.c.provider == address
+            )
         )
-        rows = [(r.block_number, r.log_index, r.tx_hash, "job", self.tokens.token(r.token), int(r.provider_net)) for r in settled]
-        rows += [(r.block_number, r.log_index, r.tx_hash, "metered", self.tokens.token(r.token), int(r.provider_net)) for r in collected]
+        rows = [
+            (r.block_number, r.log_index, r.tx_hash, "job", self.tokens.token(r.token), int(r.provider_net))
+            for r in settled
+        ]
+        rows += [
+            (r.block_number, r.log_index, r.tx_hash, "metered", self.tokens.token(r.token), int(r.provider_net))
+            for r in collected
+        ]
         return sorted(rows, key=lambda r: (r[0], r[1]))
 
     def _earnings_total(self, address: str) -> dict[str, Decimal]:
@@ -454,14 +475,24 @@ class IndexReader:
             amount = token.units(net)
             running += amount
             points.append(
-                EarningPoint(time=_time(times.get(block)), block=block, tx_hash=tx, source=source, amount=amount, cumulative=running)
+                EarningPoint(
+                    time=_time(times.get(block)),
+                    block=block,
+                    tx_hash=tx,
+                    source=source,
+                    amount=amount,
+                    cumulative=running,
+                )
             )
         return points
 
     def _uptime(self, address: str, stake: Token) -> list[UptimeEpoch]:
         u = s.uptime
         rows = self._rows(select(u).where(u.c.provider == address).order_by(u.c.epoch))
-        return [UptimeEpoch(epoch=r.epoch, uptime_bps=r.uptime_bps, slashed=stake.units(int(r.slashed)), tx_hash=r.tx_hash) for r in rows]
+        return [
+            UptimeEpoch(epoch=r.epoch, uptime_bps=r.uptime_bps, slashed=stake.units(int(r.slashed)), tx_hash=r.tx_hash)
+            for r in rows
+        ]
 
     def _slashes(self, address: str, stake: Token) -> list[SlashRow]:
         sl = s.slashes
@@ -469,14 +500,21 @@ class IndexReader:
         txs = {r.tx_hash for r in rows}
         times = self._block_times(r.block_number for r in rows)
         reports = (
-            {u.tx_hash: u for u in self._rows(select(s.uptime).where(s.uptime.c.tx_hash.in_(txs), s.uptime.c.provider == address))}
+            {
+                u.tx_hash: u
+                for u in self._rows(select(s.uptime).where(s.uptime.c.tx_hash.in_(txs), s.uptime.c.provider == address))
+            }
             if txs
             else {}
         )
-        frauds = {
-            f.tx_hash: f
-            for f in self._rows(select(s.fraud_attestations).where(s.fraud_attestations.c.tx_hash.in_(txs)))
-        } if txs else {}
+        frauds = (
+            {
+                f.tx_hash: f
+                for f in self._rows(select(s.fraud_attestations).where(s.fraud_attestations.c.tx_hash.in_(txs)))
+            }
+            if txs
+            else {}
+        )
         jobs_in_tx: dict[str, list[Any]] = defaultdict(list)
         if txs:
             t = s.job_transitions
@@ -510,7 +548,8 @@ class IndexReader:
             else:
                 fraud = frauds.get(r.tx_hash)
                 reason = (
-                    f"wrong answer to request {int(fraud.request_index)} of payer {fraud.payer} (receipt {fraud.receipt_digest[:10]}…)"
+                    f"wrong answer to request {int(fraud.request_index)} of payer {fraud.payer} "
+                    f"(receipt {fraud.receipt_digest[:10]}…)"
                     if fraud is not None
                     else "a wrong answer proven by a fraud attestation"
                 )
@@ -535,11 +574,14 @@ class IndexReader:
         collections = self._rows(select(c).where(c.c.payer == address).order_by(c.c.block_number, c.c.log_index))
         accounts = self._rows(select(s.escrow_accounts).where(s.escrow_accounts.c.payer == address))
         compensated = self._rows(
-            select(s.slashes).where(s.slashes.c.beneficiary == address, s.slashes.c.kind.in_(("CollateralSlashed", "FraudSlashed")))
+            select(s.slashes).where(
+                s.slashes.c.beneficiary == address, s.slashes.c.kind.in_(("CollateralSlashed", "FraudSlashed"))
+            )
         )
         if not (jobs or collections or accounts or compensated):
             raise NotFound(
-                f"{address} has no jobs, metered escrow or compensation (the index holds the chain up to block {head.block})"
+                f"{address} has no jobs, metered escrow or compensation "
+                f"(the index holds the chain up to block {head.block})"
             )
         spend: dict[str, Decimal] = {}
         refunds: dict[str, Decimal] = {}
@@ -619,7 +661,8 @@ class IndexReader:
             for a in self._rows(select(s.attestations).where(s.attestations.c.job_id == job_id))
         }
         disputes = {
-            (d.block_number, d.log_index): d for d in self._rows(select(s.disputes).where(s.disputes.c.job_id == job_id))
+            (d.block_number, d.log_index): d
+            for d in self._rows(select(s.disputes).where(s.disputes.c.job_id == job_id))
         }
         timeline = [
             Transition(
@@ -628,7 +671,13 @@ class IndexReader:
                 time=_time(times.get(r.block_number)),
                 block=r.block_number,
                 tx_hash=r.tx_hash,
-                detail=_detail(r, token, stake, atts.get((r.block_number, r.log_index)), disputes.get((r.block_number, r.log_index))),
+                detail=_detail(
+                    r,
+                    token,
+                    stake,
+                    atts.get((r.block_number, r.log_index)),
+                    disputes.get((r.block_number, r.log_index)),
+                ),
             )
             for r in steps
         ]
@@ -649,7 +698,9 @@ class IndexReader:
         e = s.events
         rows = self._rows(select(e).where(e.c.tx_hash == tx_hash).order_by(e.c.log_index))
         if not rows:
-            raise NotFound(f"no protocol event in transaction {tx_hash} (the index holds the chain up to block {head.block})")
+            raise NotFound(
+                f"no protocol event in transaction {tx_hash} (the index holds the chain up to block {head.block})"
+            )
         block = rows[0].block_number
         times = self._block_times([block])
         return TxPage(
@@ -704,7 +755,10 @@ class IndexReader:
                 return "provider", address
             self.client(address)
             return "client", address
-        raise BadInput(f"{query!r} is not an address (0x and 40 hex digits), a job id (a number) or a transaction hash (0x and 64 hex digits)")
+        raise BadInput(
+            f"{query!r} is not an address (0x and 40 hex digits), a job id (a number) "
+            "or a transaction hash (0x and 64 hex digits)"
+        )
 
 
 def _provider_status(p: Any) -> str:
@@ -727,9 +781,11 @@ def _detail(r: Any, token: Token, stake: Token, attestation: Any, dispute: Any) 
         if not attestation.success:
             return "oracles attested failure: the client is refunded, the collateral slashed"
         ends = _time(attestation.challenge_ends)
-        return f"oracles attested success, {int(attestation.units)} units; challenge window until {ends:%Y-%m-%d %H:%M} UTC"
+        units = int(attestation.units)
+        return f"oracles attested success, {units} units; challenge window until {ends:%Y-%m-%d %H:%M} UTC"
     if r.event == "JobDisputed" and dispute is not None:
-        return f"client posted a bond of {token.units(int(dispute.bond or 0))} {token.symbol}; dispute open until {_time(dispute.dispute_ends):%Y-%m-%d %H:%M} UTC"
+        bond = f"{token.units(int(dispute.bond or 0))} {token.symbol}"
+        return f"client posted a bond of {bond}; dispute open until {_time(dispute.dispute_ends):%Y-%m-%d %H:%M} UTC"
     if r.event == "DisputeResolved" and dispute is not None:
         return "arbitrator upheld the dispute" if dispute.upheld else "arbitrator rejected the dispute"
     if r.event == "JobSettled":

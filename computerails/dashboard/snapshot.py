@@ -81,7 +81,7 @@ def write_plots(reader: IndexReader, out: Path) -> list[Path]:
     fig, ax = plt.subplots(figsize=(9, 4.5), dpi=110)
     for p in providers:
         if p.earnings:
-            times = [e.time for e in p.earnings]
+            times: Any = [e.time for e in p.earnings]  # matplotlib plots datetimes; its stubs say arrays
             ax.step(times, [float(e.cumulative) for e in p.earnings], where="post", label=f"{p.address[:10]}…")
     symbols = sorted({symbol for p in providers for symbol in p.earnings_total})
     ax.set_title("Provider earnings over time (cumulative, net of fees)")
@@ -179,7 +179,10 @@ def demo_dashboard(
         shutil.copyfile(shot, readme_screenshot)
     pages = write_snapshot(reader, out / "site")
     plots = write_plots(reader, out)
-    log(f"Dashboard snapshot: {out / 'site' / 'index.html'} ({len(pages)} pages); plots: {', '.join(str(p) for p in plots)}")
+    log(
+        f"Dashboard snapshot: {out / 'site' / 'index.html'} ({len(pages)} pages); "
+        f"plots: {', '.join(str(p) for p in plots)}"
+    )
     return {
         "url": process.url,
         "events": stats.events,

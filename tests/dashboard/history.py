@@ -1,7 +1,7 @@
 """A chain with a varied history for the dashboard's tests: the marketplace simulation (jobs
-settled, failed, disputed and expired; an uptime slash and an unjail; collateral slashes;
-three epochs of uptime reports; metered requests paid by vouchers, a wrong answer caught and slashed for fraud; claims and
-withdrawals), then a little live state on top so that every figure has something to show: an
+settled, failed, disputed and expired; uptime slashes and unjails over three reported epochs;
+collateral slashes; metered requests paid by vouchers, a wrong answer caught and slashed for
+fraud; claims and withdrawals), then a little live state on top so that every figure has something to show: an
 open job and an accepted one (escrow and locked collateral), and a provider unbonding."""
 
 from __future__ import annotations

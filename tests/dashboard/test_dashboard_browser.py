@@ -157,7 +157,7 @@ def test_static_snapshot__pages_open_from_disk_with_their_charts(page, reader, h
     assert tmp_path / "site" / "index.html" in written
     page.goto((tmp_path / "site" / "provider" / f"{history.unbonding_provider.address}.html").as_uri())
     page.wait_for_selector("#uptime-chart[data-drawn=true]")
-    page.click(f"#jobs tr[data-job] a.job >> nth=0")
+    page.click("#jobs tr[data-job] a.job >> nth=0")
     page.wait_for_url("**/job/*.html")
     page.click("#timeline li a.tx >> nth=0")
     page.wait_for_url("**/tx/0x*.html")
