@@ -18,6 +18,7 @@ from computerails.cli import (  # noqa: F401 (each registers its group or comman
     dashboard,
     deployments,
     devnet,
+    index,
     infer,
     job,
     keeper,

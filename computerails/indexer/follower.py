@@ -13,9 +13,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, delete, select
+from sqlalchemy import Connection, Engine, Table, delete, exists, select
 
 from computerails.deployments import Deployment
+from computerails.errors import RPCUnavailable
 from computerails.indexer import schema as s
 from computerails.indexer.apply import JOB_EVENTS, TREASURY_KEY, State, derive_rows, replay
 from computerails.indexer.decode import Decoder, Event
@@ -137,6 +138,10 @@ class Indexer:
         """
         cursor = self.cursor()
         if cursor >= target:
+            # Nothing new to read; but a reorg onto a shorter chain leaves the head at or below
+            # the cursor: the cursor block must still be the chain's.
+            if cursor >= self.start_block and self._cursor_replaced(cursor):
+                self.rollback()
             return None
         first = cursor + 1
         while True:
@@ -165,6 +170,10 @@ class Indexer:
         if self.page < self.max_page and self._streak >= GROW_AFTER:
             self.page = min(self.max_page, self.page * 2)
             self._streak = 0
+
+    def _cursor_replaced(self, cursor: int) -> bool:
+        header = self.rpc.headers([cursor])[0]
+        return header is None or self._reorged(cursor, str(header["hash"]))
 
     def _reorged(self, cursor: int, parent_hash: str) -> bool:
         with self.engine.connect() as conn:
@@ -199,6 +208,15 @@ class Indexer:
         times: dict[int, int] = {int(r["number"]): int(r["timestamp"]) for r in block_rows}
         with self.engine.begin() as conn:
             self._write(conn, decoded, times)
+            # The previous page's end block was kept only for this page's parent-hash check: drop
+            # it unless it holds events, so that ``blocks`` is the event blocks and the cursor
+            # block whatever the page sizes were (a rebuild equals an incremental build).
+            conn.execute(
+                delete(s.blocks).where(
+                    s.blocks.c.number == first - 1,
+                    ~exists().where(s.events.c.block_number == first - 1),
+                )
+            )
             conn.execute(s.blocks.insert(), block_rows)
             _set_meta(conn, "cursor", str(last))
         self.stats.pages += 1
@@ -265,10 +283,11 @@ class Indexer:
         return ancestor
 
     # ── loops ──
-    def run_until(self, target: int, on_page: Callable[[Page], None] | None = None) -> Stats:
-        """Indexes up to `target` (a rollback on the way is followed by the re-indexing)."""
+    def _pages(self, target: int, stop: threading.Event | None, on_page: Callable[[Page], None] | None) -> None:
+        """Pages up to `target` (rolling back any reorg found on the way, or at the cursor
+        when already there), until caught up or `stop` is set."""
         moved = 0
-        while self.cursor() < target:
+        while stop is None or not stop.is_set():
             try:
                 page = self.step(target)
             except ChainMoved:
@@ -276,8 +295,15 @@ class Indexer:
                 if moved > 10:
                     raise
                 continue
-            if page is not None and on_page is not None:
-                on_page(page)
+            if page is not None:
+                if on_page is not None:
+                    on_page(page)
+            elif self.cursor() >= target:
+                return
+
+    def run_until(self, target: int, on_page: Callable[[Page], None] | None = None) -> Stats:
+        """Indexes up to `target` (a rollback on the way is followed by the re-indexing)."""
+        self._pages(target, None, on_page)
         return self.stats
 
     def run_until_head(self, on_page: Callable[[Page], None] | None = None) -> Stats:
@@ -288,14 +314,10 @@ class Indexer:
         """Follows the head until `stop` is set: index what is confirmed, wait `poll` seconds,
         again. A page under way when `stop` is set is finished (it is one transaction)."""
         while not stop.is_set():
-            target = self.target()
-            while not stop.is_set() and self.cursor() < target:
-                try:
-                    page = self.step(target)
-                except ChainMoved:
-                    break
-                if page is not None and on_page is not None:
-                    on_page(page)
+            try:
+                self._pages(self.target(), stop, on_page)
+            except (ChainMoved, RPCUnavailable):
+                pass  # the chain is reorganising, or the node restarting: look again after the poll
             stop.wait(poll)
         return self.stats
 

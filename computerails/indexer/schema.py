@@ -27,7 +27,8 @@ Book-keeping
   ``meta``            key/value: schema and deployment identity (chain id, contract addresses),
                       the last indexed block (``cursor``).
   ``blocks``          number, hash, parent hash, timestamp of every block holding an indexed event
-                      and of the last block of every committed page (the cursor): reorg detection.
+                      and of the cursor block (the last indexed): reorg detection (the next page's
+                      first block must name the cursor block's hash as its parent).
 Raw log
   ``events``          every decoded event: block, log index, tx hash, contract name and address,
                       event name, arguments as JSON (uint256 as decimal strings, bytes as hex).
