@@ -40,8 +40,8 @@ class DashboardProcess:
         self.process: subprocess.Popen[bytes] | None = None
 
     def args(self) -> list[str]:
-        command = [sys.executable, "-m", "computerails.cli", "dashboard", "--db", self.db, "--port", str(self.port)]
-        return command + (["--rpc", self.rpc] if self.rpc else [])
+        node = ["--rpc", self.rpc] if self.rpc else []
+        return [sys.executable, "-m", "computerails.cli", *node, "dashboard", "--db", self.db, "--port", str(self.port)]
 
     def start(self) -> DashboardProcess:
         """Start it and wait until it answers.

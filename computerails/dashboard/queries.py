@@ -147,35 +147,50 @@ class TokenBook:
 
     Args:
         rpc: the node's URL, or None: amounts then stay in smallest units (decimals 0), named
-            by the token's short address.
+            by the token's short address (as they do when the node is down or serves another
+            chain than the index's).
     """
 
     def __init__(self, rpc: str | None = None) -> None:
         self.rpc = rpc
+        #: The indexed chain's id (set by the reader): a node of another chain is not asked.
+        self.chain_id: int | None = None
+        self._node_checked = False
         self._known: dict[str, Token] = {}
         self._staking_token: dict[str, str] = {}
 
-    def _call(self, to: str, signature: str, kind: str) -> Any:
+    def _request(self, method: str, params: list[Any]) -> Any:
         import httpx
 
-        payload = {
-            "jsonrpc": "2.0",
-            "id": 1,
-            "method": "eth_call",
-            "params": [{"to": to, "data": "0x" + keccak(text=signature)[:4].hex()}, "latest"],
-        }
         assert self.rpc is not None
-        answer = httpx.post(self.rpc, json=payload, timeout=10).json()
-        if "result" not in answer:
-            raise LookupError(f"{signature} on {to}: {answer.get('error')}")
-        return decode([kind], bytes.fromhex(answer["result"][2:]))[0]
+        answer = httpx.post(self.rpc, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": params}, timeout=10)
+        body = answer.json()
+        if "result" not in body:
+            raise LookupError(f"{method}: {body.get('error')}")
+        return body["result"]
+
+    def _node(self) -> bool:
+        """Whether a node is given, answers, and serves the indexed chain (checked once)."""
+        if self.rpc is not None and not self._node_checked:
+            self._node_checked = True
+            try:
+                if int(self._request("eth_chainId", []), 16) != self.chain_id:
+                    self.rpc = None
+            except (LookupError, OSError, ValueError):
+                self.rpc = None
+        return self.rpc is not None
+
+    def _call(self, to: str, signature: str, kind: str) -> Any:
+        data = "0x" + keccak(text=signature)[:4].hex()
+        result = self._request("eth_call", [{"to": to, "data": data}, "latest"])
+        return decode([kind], bytes.fromhex(result[2:]))[0]
 
     def token(self, address: str) -> Token:
         known = self._known.get(address)
         if known is not None:
             return known
         token = Token(address, f"{address[:6]}…{address[-4:]}", 0)
-        if self.rpc is not None:
+        if self._node():
             try:
                 token = Token(
                     address,
@@ -189,7 +204,7 @@ class TokenBook:
 
     def staking_token(self, staking: str) -> Token | None:
         """The token ProviderStaking holds (None without a node)."""
-        if self.rpc is None:
+        if not self._node():
             return None
         if staking not in self._staking_token:
             try:
@@ -239,12 +254,14 @@ class IndexReader:
         meta = self._meta()
         if "deployment" not in meta:
             raise NotFound("the index is empty: `computerails index` has not indexed a deployment into it yet")
+        chain_id = int(json.loads(meta["deployment"])["chainId"])
+        self.tokens.chain_id = chain_id
         cursor = int(meta.get("cursor", 0))
         stamp = self._rows(
             select(s.blocks.c.timestamp).where(s.blocks.c.number <= cursor).order_by(s.blocks.c.number.desc()).limit(1)
         )
         return IndexHead(
-            chain_id=int(json.loads(meta["deployment"])["chainId"]),
+            chain_id=chain_id,
             block=cursor,
             time=_time(stamp[0].timestamp) if stamp else None,
         )

@@ -153,18 +153,11 @@ def demo_dashboard(
         what was written, for the demo's JSON report.
     """
     from computerails.dashboard.process import DashboardProcess
-    from computerails.deployments import load_deployment
-    from computerails.indexer.db import open_index
-    from computerails.indexer.follower import Indexer
-    from computerails.indexer.rpc import JsonRpc
+    from computerails.indexer import index_until_head
 
     out.mkdir(parents=True, exist_ok=True)
     db = out / "index.db"
-    node = JsonRpc(rpc)
-    try:
-        stats = Indexer(node, load_deployment(deployment), open_index(db)).run_until_head()
-    finally:
-        node.close()
+    stats = index_until_head(rpc, deployment, db)
     reader = IndexReader.open(db, rpc)
     with DashboardProcess(db, rpc, out / "dashboard.log") as process:
         assert process.process is not None

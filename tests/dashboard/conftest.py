@@ -13,11 +13,8 @@ import pytest
 import computerails
 from computerails.dashboard.process import DashboardProcess
 from computerails.dashboard.queries import IndexReader
-from computerails.deployments import load_deployment
 from computerails.devnet import Anvil
-from computerails.indexer.db import open_index
-from computerails.indexer.follower import Indexer
-from computerails.indexer.rpc import JsonRpc
+from computerails.indexer import index_until_head
 from computerails.rails import ComputeRails
 from tests.dashboard.history import History, build_history
 
@@ -42,11 +39,7 @@ def history(node: Anvil, tmp_path_factory: pytest.TempPathFactory) -> History:
 def index_db(history: History, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The history indexed up to the head into a SQLite file."""
     db = tmp_path_factory.mktemp("index") / "index.db"
-    rpc = JsonRpc(history.url)
-    try:
-        Indexer(rpc, load_deployment(history.deployment), open_index(db)).run_until_head()
-    finally:
-        rpc.close()
+    index_until_head(history.url, history.deployment, db)
     return db
 
 

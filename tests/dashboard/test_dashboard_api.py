@@ -8,17 +8,33 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
 import httpx
 import pytest
 from sqlalchemy import text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 
+from computerails.dashboard.queries import IndexReader
 from computerails.dashboard.snapshot import write_plots, write_snapshot
+from computerails.indexer import index_until_head
+from tests.support.postgres import Postgres
 
 UNREGISTERED = "0x000000000000000000000000000000000000dEaD"
+
+
+@pytest.fixture(scope="module")
+def postgres_reader(history) -> Iterator[IndexReader]:
+    """The same history indexed into a real PostgreSQL server, read through the dashboard's
+    read-only session."""
+    with Postgres() as server:
+        url = server.create_database("dashboard")
+        index_until_head(history.url, history.deployment, url)
+        reader = IndexReader.open(url, history.url)
+        yield reader
+        reader.engine.dispose()
 
 
 def get(dashboard, path: str) -> httpx.Response:
@@ -142,3 +158,22 @@ def test_plots_and_snapshot__written_from_the_index(reader, tmp_path: Path):
     embedded = (tmp_path / "site" / "index.html").read_text()
     data = embedded.split('<script type="application/json" id="page-data">', 1)[1].split("</script>", 1)[0]
     assert json.loads(data)["jobs_total"] == network.jobs_total
+
+
+def test_postgres__every_page__the_same_as_on_sqlite(reader, postgres_reader):
+    network = reader.network()
+    assert postgres_reader.network() == network
+    for row in network.providers:
+        assert postgres_reader.provider(row.address) == reader.provider(row.address)
+    for address in reader.clients():
+        assert postgres_reader.client(address) == reader.client(address)
+    for job_id in reader.job_ids():
+        job = reader.job(job_id)
+        assert postgres_reader.job(job_id) == job
+        for step in job.timeline:
+            assert postgres_reader.tx(step.tx_hash) == reader.tx(step.tx_hash)
+
+
+def test_postgres__read_only_session__cannot_write(postgres_reader):
+    with postgres_reader.engine.connect() as conn, pytest.raises(DBAPIError, match="read-only transaction"):
+        conn.execute(text("DELETE FROM jobs"))
