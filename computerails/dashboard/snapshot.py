@@ -108,7 +108,7 @@ def write_plots(reader: IndexReader, out: Path) -> list[Path]:
                 ax.text(j, i, f"{value:.0f}", ha="center", va="center", fontsize=8)
     ax.set_xticks(range(len(epochs)), [str(e) for e in epochs])
     ax.set_yticks(range(len(providers)), [f"{p.address[:10]}…" for p in providers])
-    ax.set_xlabel("epoch")
+    ax.set_xlabel("epoch (blank: no report on that provider for that epoch)")
     ax.set_title("Uptime per epoch (%, as reported by the oracles)")
     fig.colorbar(image, ax=ax, label="uptime %")
     fig.tight_layout()
