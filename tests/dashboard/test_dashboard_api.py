@@ -6,8 +6,7 @@ the app cannot write to the index, and the demo's plots and snapshot are written
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
+import os
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -17,8 +16,9 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, OperationalError
 
+from computerails.cli import main
 from computerails.dashboard.queries import IndexReader
-from computerails.dashboard.snapshot import write_plots, write_snapshot
+from computerails.dashboard.snapshot import demo_dashboard, write_plots, write_snapshot
 from computerails.indexer import index_until_head
 from tests.support.postgres import Postgres
 
@@ -131,18 +131,12 @@ def test_read_only__the_reader_cannot_write_the_index(reader):
         conn.execute(text("DELETE FROM jobs"))
 
 
-def test_cli__missing_index__one_error_line(tmp_path: Path):
+def test_cli__missing_index__one_error_line_and_nothing_created(tmp_path: Path, capsys):
     missing = tmp_path / "nothing.db"
-    run = subprocess.run(
-        [sys.executable, "-m", "computerails.cli", "dashboard", "--db", str(missing), "--port", "0"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert run.returncode == 1
-    assert run.stderr.strip().splitlines() == [
-        f"error: --db {missing}: no index there (run `computerails index --until-head --db {missing}` first)"
-    ]
+    assert main(["dashboard", "--db", str(missing), "--port", "0"]) == 1
+    out = capsys.readouterr()
+    expected = f"error: --db {missing}: no index there (run `computerails index --until-head --db {missing}` first)"
+    assert out.err.splitlines() == [expected]
     assert not missing.exists()
 
 
@@ -177,3 +171,18 @@ def test_postgres__every_page__the_same_as_on_sqlite(reader, postgres_reader):
 def test_postgres__read_only_session__cannot_write(postgres_reader):
     with postgres_reader.engine.connect() as conn, pytest.raises(DBAPIError, match="read-only transaction"):
         conn.execute(text("DELETE FROM jobs"))
+
+
+def test_demo_round__indexes_serves_screenshots_then_stops_and_writes_snapshot_and_plots(history, tmp_path: Path):
+    pids: list[int] = []
+    lines: list[str] = []
+    readme = tmp_path / "docs" / "dashboard.png"
+    done = demo_dashboard(history.url, history.deployment, tmp_path / "dashboard", pids, lines.append, readme)
+    assert lines[0].startswith(f"Dashboard: {done['url']} ") and done["events"] > 0
+    (pid,) = pids
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)  # stopped (and reaped) before the function returned
+    assert readme.read_bytes() == Path(done["screenshot"]).read_bytes()
+    assert readme.read_bytes().startswith(b"\x89PNG")
+    assert [Path(p).name for p in done["plots"]] == ["earnings.png", "uptime.png"]
+    assert Path(done["snapshot"]).is_file() and done["pages"] > 1
