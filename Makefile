@@ -18,7 +18,7 @@ NETWORK_ANVIL := ethereum:local:foundry
 # pytest-xdist workers for make test: one per core.
 WORKERS ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: help setup chromium compile demo demo-sim test test-steps test-fast lint audit bench slither deploy abi clean
+.PHONY: help setup chromium compile demo demo-sim test test-steps test-fast lint audit bench slither deploy abi clean postgres
 
 help:
 	@echo "make demo     run the network as real processes (anvil, 5 agents, 3 oracle nodes, a keeper)"
@@ -82,7 +82,15 @@ compile: setup
 	if [ "$$(cat $(SOURCES_STAMP) 2>/dev/null)" = "$$sum" ]; then $(BIN)/ape compile; \
 	else $(BIN)/ape compile --force && echo "$$sum" > $(SOURCES_STAMP); fi
 
-test: setup chromium
+# The indexer's tests (tests/indexer) and its bench run a real PostgreSQL server: Debian's
+# postgresql package, installed here (as root) when no initdb is present; a no-op otherwise.
+postgres:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+		[ "$$(id -u)" = 0 ] || { echo "PostgreSQL is missing: run as root: apt-get install -y postgresql"; exit 1; }; \
+		echo "installing Debian's postgresql (the indexer's tests run a real server)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; }
+
+test: setup postgres chromium
 	@start=$$(date +%s); \
 	$(MAKE) --no-print-directory test-steps; status=$$?; \
 	echo "make test: $$(( $$(date +%s) - start )) s after set-up ($$([ $$status -eq 0 ] && echo passed || echo FAILED))"; \
@@ -112,7 +120,7 @@ audit: setup
 	@$(MAKE) --no-print-directory compile
 	$(BIN)/python -m tests.stateful.audit $(if $(BUDGET),--budget $(BUDGET)) $(ARGS)
 
-bench: setup
+bench: setup postgres
 	@$(MAKE) --no-print-directory compile
 	$(BIN)/python -m bench $(ARGS)
 

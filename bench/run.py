@@ -4,12 +4,14 @@ signing plus verification per second against eth-account (bench/vouchers.py, no 
 the provider agent's paid requests per second against ``payment = false`` on two real agent
 processes (bench/agent.py, on the same chain), and attestations per second through three real
 oracle nodes against direct SDK submission, with result-to-attestation latency and the probe load
-per provider (bench/network.py, on a fresh chain).
+per provider (bench/network.py, on a fresh chain), and events per second indexed into SQLite and
+PostgreSQL (bench/indexer.py, on a fresh chain with the marketplace's history).
 
     make bench                      # setup, ape compile, then this module
     python -m bench --help          # sizes, iterations, output paths, --profile
     python -m bench --only agent    # one section, merged into the existing results and README
     python -m bench --only network  # the oracle network alone (3 nodes + an agent, about a minute)
+    python -m bench --only indexer  # the event indexer alone (SQLite and PostgreSQL)
 
 Everything runs on a fresh anvil (127.0.0.1, a free port, stopped by its own pid) with a fresh
 deployment made by the deploy script's own function (computerails.devnet.deploy_protocol).
@@ -48,7 +50,7 @@ from eth_utils import keccak
 from web3 import HTTPProvider, Web3
 
 import computerails
-from bench import agent, costs, harness, metered, network, scaling, vouchers
+from bench import agent, costs, harness, indexer, metered, network, scaling, vouchers
 from computerails import Attestation, UptimeReport
 from computerails.deployments import load_artifact
 from computerails.devnet import (
@@ -1200,6 +1202,14 @@ def markdown(results: dict[str, Any]) -> str:
             "",
             network.markdown(results["network"]),
         ]
+    if "indexer" in results:
+        lines += [
+            "",
+            "Event indexer (issue 15): events per second indexed into SQLite and into PostgreSQL (same history, "
+            "same run):",
+            "",
+            indexer.markdown(results["indexer"]),
+        ]
     if "harness" in results:
         lines += [
             "",
@@ -1228,7 +1238,7 @@ def write_readme(readme: Path, table: str) -> None:
 
 
 #: The sections ``--only`` can run alone (each independent of the gas run's chain state).
-ONLY = ("agent", "network", "vouchers", "harness", "scaling")
+ONLY = ("agent", "network", "vouchers", "harness", "scaling", "indexer")
 
 
 def measure_agent(chain: Chain, args: argparse.Namespace) -> dict[str, Any]:
@@ -1258,6 +1268,8 @@ def run_section(name: str, args: argparse.Namespace) -> Any:
         return vouchers.measure(args.vouchers)
     if name == "harness":
         return harness.measure(args.harness_jobs)
+    if name == "indexer":
+        return indexer.measure(args.indexer_jobs, args.indexer_rounds)
     return scaling.measure([int(n) for n in args.scaling.split(",")])
 
 
@@ -1283,6 +1295,7 @@ def run_all(args: argparse.Namespace) -> dict[str, Any]:
         ("vouchers", args.vouchers),
         ("harness", args.harness_jobs),
         ("scaling", args.scaling),
+        ("indexer", args.indexer_jobs),
     ):
         if wanted:
             results[name] = run_section(name, args)
@@ -1342,6 +1355,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--network-probes", type=int, default=500, help="signed health answers timed on the agent for the probe load"
     )
+    parser.add_argument(
+        "--indexer-jobs",
+        type=int,
+        default=300,
+        help="jobs in the marketplace history the indexer table indexes (0 skips it)",
+    )
+    parser.add_argument("--indexer-rounds", type=int, default=3, help="alternating rounds per database for the indexer")
     parser.add_argument(
         "--only",
         choices=ONLY,

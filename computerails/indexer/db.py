@@ -32,7 +32,7 @@ def database_url(db: str | Path) -> str:
         return f"sqlite:///{path}"
     try:
         url = make_url(text)
-    except ArgumentError as exc:
+    except (ArgumentError, ValueError) as exc:  # ValueError: a port that is not a number
         raise IndexerError(f"--db {text!r} is not a database URL: {exc}") from None
     if url.drivername in ("postgresql", "postgres", "postgresql+psycopg"):
         return url.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)

@@ -6,7 +6,9 @@ EIP-55 checksummed, bytes as lowercase ``0x`` hex, tuples and arrays as lists.""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from eth_abi import decode as abi_decode
@@ -43,6 +45,28 @@ def _abi_type(item: dict[str, Any]) -> str:
     return t
 
 
+@lru_cache(maxsize=65_536)
+def _checksum(address: str) -> str:
+    """EIP-55 form of a lowercase address (a log names the same few addresses again and again)."""
+    return str(to_checksum_address(address))
+
+
+def _word_decoder(t: str) -> Callable[[bytes], Any] | None:
+    """The JSON form of one 32-byte ABI word of static type `t` (None: not a one-word type)."""
+    if t == "address":
+        return lambda w: _checksum("0x" + w[12:].hex())
+    if t == "bool":
+        return lambda w: w[-1] != 0
+    if t.startswith("uint") and not t.endswith("]"):
+        return lambda w: str(int.from_bytes(w, "big"))
+    if t.startswith("int") and not t.endswith("]"):
+        return lambda w: str(int.from_bytes(w, "big", signed=True))
+    if t.startswith("bytes") and t != "bytes" and not t.endswith("]"):
+        n = int(t[5:])
+        return lambda w: "0x" + w[:n].hex()
+    return None
+
+
 def _jsonable(item: dict[str, Any], value: Any) -> Any:
     t = str(item["type"])
     if t.endswith("]"):
@@ -51,7 +75,7 @@ def _jsonable(item: dict[str, Any], value: Any) -> Any:
     if t == "tuple":
         return [_jsonable(c, v) for c, v in zip(item["components"], value)]
     if t == "address":
-        return to_checksum_address(value)
+        return _checksum(str(value).lower())
     if t == "bool":
         return bool(value)
     if t.startswith(("uint", "int")):
@@ -71,19 +95,27 @@ class _EventAbi:
         self.data = [i for i in inputs if not i["indexed"]]
         self.data_types = [_abi_type(i) for i in self.data]
         self.topic0 = "0x" + keccak(text=f"{self.name}({','.join(_abi_type(i) for i in inputs)})").hex()
+        self.topic_words = [_word_decoder(_abi_type(i)) for i in self.indexed]
+        words = [_word_decoder(t) for t in self.data_types]
+        # every data field one static word: slice the words (eth_abi's general decoder is several
+        # times slower, and the indexer decodes every log)
+        self.data_words: list[Callable[[bytes], Any]] | None = None
+        if all(w is not None for w in words):
+            self.data_words = [w for w in words if w is not None]
 
     def decode(self, topics: list[str], data: str) -> dict[str, Any]:
         values: dict[str, Any] = {}
-        for item, topic in zip(self.indexed, topics[1:]):
+        for item, word, topic in zip(self.indexed, self.topic_words, topics[1:]):
             raw = bytes.fromhex(topic[2:])
-            t = _abi_type(item)
-            if t in ("string", "bytes") or t.endswith("]") or t.startswith("("):
-                values[item["name"]] = "0x" + raw.hex()  # a hash of the value: what the log holds
-            else:
-                values[item["name"]] = _jsonable(item, abi_decode([t], raw)[0])
-        decoded = abi_decode(self.data_types, bytes.fromhex(data[2:])) if self.data else ()
-        for item, value in zip(self.data, decoded):
-            values[item["name"]] = _jsonable(item, value)
+            # a dynamic value's topic is its hash: what the log holds, kept as hex
+            values[item["name"]] = word(raw) if word is not None else "0x" + raw.hex()
+        blob = bytes.fromhex(data[2:])
+        if self.data_words is not None:
+            for i, (item, word) in enumerate(zip(self.data, self.data_words)):
+                values[item["name"]] = word(blob[32 * i : 32 * i + 32])
+        elif self.data:
+            for item, value in zip(self.data, abi_decode(self.data_types, blob)):
+                values[item["name"]] = _jsonable(item, value)
         return {i["name"]: values[i["name"]] for i in self.inputs}
 
 
@@ -129,7 +161,7 @@ class Decoder:
             tx_hash=str(log["transactionHash"]).lower(),
             block_hash=str(log["blockHash"]).lower(),
             contract=abi.contract,
-            address=to_checksum_address(log["address"]),
+            address=_checksum(str(log["address"]).lower()),
             event=abi.name,
             args=abi.decode(topics, str(log["data"])),
         )
