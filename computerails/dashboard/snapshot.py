@@ -1,11 +1,13 @@
 """The dashboard written to disk: a static snapshot of every page (readable from ``file://``,
 charts included), PNG plots of earnings and uptime (matplotlib), and, at the end of ``make demo``,
-the whole round: index the demo's chain, serve the dashboard as a real process (its URL printed),
-screenshot it in headless Chromium, write the snapshot and the plots, stop it."""
+the whole round (:class:`DemoDashboard`): index the demo's chain and follow it, serve the
+dashboard as a real process while the demo runs (its URL printed), then screenshot it in headless
+Chromium, stop it, and write the snapshot and the plots."""
 
 from __future__ import annotations
 
 import shutil
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -136,51 +138,114 @@ def screenshot(url: str, path: Path, wait_for: str = "canvas[data-drawn=true]") 
     return path
 
 
-def demo_dashboard(
-    rpc: str,
-    deployment: Path,
-    out: Path,
-    pids: list[int],
-    log: Callable[[str], None] = print,
-    readme_screenshot: Path | None = None,
-) -> dict[str, Any]:
-    """The end of ``make demo``: index the chain at `rpc` into ``out/index.db``, serve the
-    dashboard over it as a process of its own (its URL printed; its pid added to `pids`), take a
-    screenshot of the network page (copied to `readme_screenshot` when given), write the static
-    snapshot and the plots under `out`, and stop the process.
+class DemoDashboard:
+    """The dashboard beside ``make demo``, as a context manager around the demo's run.
 
-    Returns:
-        what was written, for the demo's JSON report.
+    On entry: index the demo's chain (``out/index.db``), keep following it from a thread (no
+    confirmations: the devnet does not reorganise), and serve the dashboard over it as a process
+    of its own, its URL printed while the demo runs (its pid added to `pids`). :meth:`finish`,
+    once the demo is done: index up to the head, screenshot the network and the busiest provider's
+    pages in headless Chromium (the network page copied to `readme_screenshot` when given), stop
+    the process, and write the static snapshot and the plots under `out`. Leaving the block stops
+    whatever still runs.
+
+    Args:
+        rpc: the demo's node.
+        deployment: its deployment file.
+        out: where the index, the screenshots, the snapshot (``site/``) and the plots go.
+        pids: the demo's record of the processes it started (a set; the dashboard's pid is added).
+        log: prints a line for people.
     """
-    from computerails.dashboard.process import DashboardProcess
-    from computerails.indexer import index_until_head
 
-    out.mkdir(parents=True, exist_ok=True)
-    db = out / "index.db"
-    stats = index_until_head(rpc, deployment, db)
-    reader = IndexReader.open(db, rpc)
-    with DashboardProcess(db, rpc, out / "dashboard.log") as process:
-        assert process.process is not None
-        pids.append(process.process.pid)
-        log(f"Dashboard: {process.url} (over {db}, {stats.events} events indexed)")
-        shot = screenshot(process.url + "/", out / "network.png")
-        busiest = max(reader.network().providers, key=lambda p: p.jobs, default=None)
+    def __init__(
+        self,
+        rpc: str,
+        deployment: Path,
+        out: Path,
+        pids: set[int],
+        log: Callable[[str], None] = print,
+        readme_screenshot: Path | None = None,
+    ) -> None:
+        from computerails.dashboard.process import DashboardProcess
+
+        self.rpc = rpc
+        self.deployment = deployment
+        self.out = out
+        self.db = out / "index.db"
+        self.pids = pids
+        self.log = log
+        self.readme_screenshot = readme_screenshot
+        self.process = DashboardProcess(self.db, rpc, out / "dashboard.log")
+        self.stop = threading.Event()
+        self.follower: threading.Thread | None = None
+
+    def __enter__(self) -> DemoDashboard:
+        from computerails.deployments import load_deployment
+        from computerails.indexer import Indexer, JsonRpc, index_until_head, open_index
+
+        self.out.mkdir(parents=True, exist_ok=True)
+        index_until_head(self.rpc, self.deployment, self.db)
+        node, engine = JsonRpc(self.rpc), open_index(self.db)
+        indexer = Indexer(node, load_deployment(self.deployment), engine)
+
+        def follow() -> None:
+            try:
+                indexer.follow(self.stop, poll=1.0)
+            finally:
+                node.close()
+                engine.dispose()
+
+        self.follower = threading.Thread(target=follow, name="demo-indexer", daemon=True)
+        self.follower.start()
+        self.process.start()
+        assert self.process.process is not None
+        self.pids.add(self.process.process.pid)
+        self.log(f"Dashboard: {self.process.url} (the index follows the chain into {self.db})")
+        return self
+
+    def _stop_following(self) -> None:
+        self.stop.set()
+        if self.follower is not None:
+            self.follower.join()
+            self.follower = None
+
+    def finish(self) -> dict[str, Any]:
+        """Index to the head, screenshot, stop the process, write the snapshot and the plots.
+
+        Returns:
+            what was written, for the demo's JSON report.
+        """
+        from computerails.indexer import index_until_head
+
+        self._stop_following()
+        stats = index_until_head(self.rpc, self.deployment, self.db)
+        reader = IndexReader.open(self.db, self.rpc)
+        network = reader.network()
+        shot = screenshot(self.process.url + "/", self.out / "network.png")
+        busiest = max(network.providers, key=lambda p: p.jobs, default=None)
         if busiest is not None:
-            screenshot(f"{process.url}/provider/{busiest.address}", out / "provider.png")
-    if readme_screenshot is not None:
-        readme_screenshot.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(shot, readme_screenshot)
-    pages = write_snapshot(reader, out / "site")
-    plots = write_plots(reader, out)
-    log(
-        f"Dashboard snapshot: {out / 'site' / 'index.html'} ({len(pages)} pages); "
-        f"plots: {', '.join(str(p) for p in plots)}"
-    )
-    return {
-        "url": process.url,
-        "events": stats.events,
-        "snapshot": str(out / "site" / "index.html"),
-        "pages": len(pages),
-        "plots": [str(p) for p in plots],
-        "screenshot": str(shot),
-    }
+            screenshot(f"{self.process.url}/provider/{busiest.address}", self.out / "provider.png")
+        self.process.stop()
+        if self.readme_screenshot is not None:
+            self.readme_screenshot.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(shot, self.readme_screenshot)
+        pages = write_snapshot(reader, self.out / "site")
+        plots = write_plots(reader, self.out)
+        reader.engine.dispose()
+        self.log(
+            f"Dashboard snapshot: {self.out / 'site' / 'index.html'} ({len(pages)} pages); "
+            f"plots: {', '.join(str(p) for p in plots)}"
+        )
+        return {
+            "url": self.process.url,
+            "indexed_to": network.head.block,
+            "events_at_finish": stats.events,
+            "snapshot": str(self.out / "site" / "index.html"),
+            "pages": len(pages),
+            "plots": [str(p) for p in plots],
+            "screenshot": str(shot),
+        }
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop_following()
+        self.process.stop()

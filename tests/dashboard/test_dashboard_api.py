@@ -18,7 +18,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from computerails.cli import main
 from computerails.dashboard.queries import IndexReader
-from computerails.dashboard.snapshot import demo_dashboard, write_plots, write_snapshot
+from computerails.dashboard.snapshot import DemoDashboard, write_plots, write_snapshot
 from computerails.indexer import index_until_head
 from tests.support.postgres import Postgres
 
@@ -173,15 +173,21 @@ def test_postgres__read_only_session__cannot_write(postgres_reader):
         conn.execute(text("DELETE FROM jobs"))
 
 
-def test_demo_round__indexes_serves_screenshots_then_stops_and_writes_snapshot_and_plots(history, tmp_path: Path):
-    pids: list[int] = []
+# Last in the module: it changes the chain (cancels the open job) under the module's other tests.
+def test_demo_round__serves_while_the_chain_moves_then_screenshots_stops_and_writes(history, onchain, tmp_path: Path):
+    pids: set[int] = set()
     lines: list[str] = []
     readme = tmp_path / "docs" / "dashboard.png"
-    done = demo_dashboard(history.url, history.deployment, tmp_path / "dashboard", pids, lines.append, readme)
-    assert lines[0].startswith(f"Dashboard: {done['url']} ") and done["events"] > 0
-    (pid,) = pids
+    with DemoDashboard(history.url, history.deployment, tmp_path / "dashboard", pids, lines.append, readme) as round_:
+        (pid,) = pids
+        assert lines == [f"Dashboard: {round_.process.url} (the index follows the chain into {round_.db})"]
+        assert get(round_.process, "/api/network").status_code == 200
+        history.client.rails.client.cancel(history.open_job)  # the chain moves on while it serves
+        done = round_.finish()
     with pytest.raises(ProcessLookupError):
-        os.kill(pid, 0)  # stopped (and reaped) before the function returned
+        os.kill(pid, 0)  # stopped (and reaped) by finish()
+    assert done["indexed_to"] == onchain.w3.eth.block_number
+    assert IndexReader.open(round_.db).job(history.open_job).job.status == "cancelled"
     assert readme.read_bytes() == Path(done["screenshot"]).read_bytes()
     assert readme.read_bytes().startswith(b"\x89PNG")
     assert [Path(p).name for p in done["plots"]] == ["earnings.png", "uptime.png"]
