@@ -18,7 +18,7 @@ from computerails.cli._common import Settings, cli
 @click.pass_obj
 def dashboard(settings: Settings, db: str, host: str, port: int) -> None:
     """Serve the dashboard: network, provider, client, job and transaction pages, and their JSON
-    API (documented at /docs). Read-only; it stops on SIGTERM or Ctrl-C.
+    API (its OpenAPI schema at /openapi.json). Read-only; it stops on SIGTERM or Ctrl-C.
 
     The node (--rpc) is read once per token for its symbol and decimals; if it does not
     answer when first asked, or serves another chain than the index's, amounts show in smallest

@@ -1,5 +1,5 @@
 """The dashboard's ASGI app: server-side HTML pages over the index, each with the JSON endpoint
-its charts fetch (``/api/...``, documented in ``/docs`` and ``/openapi.json``).
+its charts fetch (``/api/...``, documented in ``/openapi.json``).
 
 Read-only: the database is opened read-only (SQLite ``mode=ro``, a Postgres session with
 ``default_transaction_read_only``), and no route writes. An unknown address, job or transaction
