@@ -53,8 +53,8 @@ def index(ctx: click.Context, db: str | None, until_head: bool, confirmations: i
         started = time.monotonic()
 
         def on_page(p: Page) -> None:
-            if not settings.as_json:
-                console.print(f"blocks {p.from_block}-{p.to_block}: {p.events} events")
+            if p.events and not settings.as_json:  # quiet through empty blocks
+                console.print(f"blocks {p.from_block}-{p.to_block}: {p.events} events", highlight=False)
 
         if until_head:
             stats = indexer.run_until_head(on_page)
@@ -119,7 +119,7 @@ def index_verify(settings: Settings, db: str | None) -> None:
 
     def human() -> None:
         for d in report.differences:
-            console.print(str(d), highlight=False)
+            click.echo(str(d))  # one line each, never wrapped: greppable
         console.print(f"block {report.block}: {report.checked} values checked, {len(report.differences)} differ")
 
     settings.out(data, human)

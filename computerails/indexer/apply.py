@@ -417,14 +417,23 @@ def _on(contract: str, *names: str) -> Callable[[Handler], Handler]:
 # ProviderStaking
 
 
+#: Marks the all-zero stand-in for an address that never registered (see :func:`_provider`).
+_STRANGER = "_stranger"
+
+
 def _provider(st: State, address: str) -> dict[str, Any]:
     row = st.get("providers", address)
-    if row is None:  # a provider the index first sees in a non-registration event (cannot happen on-chain)
-        raise KeyError(f"provider {address} has no ProviderRegistered in the index")
+    if row is None:
+        # Never registered: on chain its record is all zeros, and what can happen to it (a fraud
+        # slash of a stranger takes 0) changes nothing. Not a provider row.
+        zero = dict.fromkeys(("staked", "locked", "unbonding", "shortfall", "total_slashed", "total_deposited"), 0)
+        return {_STRANGER: True, "address": address, **zero}
     return dict(row)
 
 
 def _put_provider(st: State, p: dict[str, Any], block: int) -> None:
+    if p.get(_STRANGER):
+        return
     p["free"] = int(p["staked"]) - int(p["locked"])
     p["updated_block"] = block
     st.put("providers", p)

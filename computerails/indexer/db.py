@@ -10,7 +10,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, DBAPIError
 
 from computerails.indexer.rpc import IndexerError
 
@@ -80,9 +80,17 @@ def open_index(db: str | Path, *, migrate_schema: bool = True) -> Engine:
     its schema brought up to date (tables: :mod:`computerails.indexer.schema`).
 
     Raises:
-        IndexerError: `db` is not a SQLite path or PostgreSQL URL.
+        IndexerError: `db` is not a SQLite path or PostgreSQL URL, or cannot be opened (no
+            server there, not a SQLite file).
     """
     engine = engine_for(db)
-    if migrate_schema:
-        migrate(engine)
+    try:
+        if migrate_schema:
+            migrate(engine)
+        else:
+            engine.connect().close()
+    except DBAPIError as exc:
+        engine.dispose()
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc)
+        raise IndexerError(f"cannot open the index at {db}: {reason}") from None
     return engine

@@ -35,16 +35,18 @@ Raw log
 Event-derived (one row per event, or per event and party)
   ``stake_movements`` ProviderStaking stake flow: registered, added, unbond requested/withdrawn,
                       collateral locked/released, shortfall paid; ``total`` is the running total the
-                      event reports (staked, unbonding or locked), NULL when it reports none.
+                      event reports (staked, unbonding, locked, or the shortfall still owed), NULL
+                      when it reports none.
   ``job_transitions`` every JobEscrow event about a job (and AttestationHub's AttestationSkipped),
                       with the job's status after it.
   ``attestations``    JobAttested: success, units, result hash, challenge end.
   ``disputes``        JobDisputed (bond, dispute end) and DisputeResolved (arbitrator, upheld).
   ``slashes``         every slash: ProviderSlashed, CollateralSlashed, FraudSlashed and UptimeReported
-                      with a non-zero slash (``kind`` = event name). An uptime slash appears twice by
-                      design (its UptimeReported row names the epoch; the staking contract's
-                      ProviderSlashed row moves the stake): total stake slashed is the sum over
-                      kinds other than ``UptimeReported``.
+                      with a slash requested (``kind`` = event name; its ``amount`` is what was taken,
+                      possibly 0 when only locked stake was left and the rest became shortfall).
+                      An uptime slash appears twice by design (its UptimeReported row names the
+                      epoch; the staking contract's ProviderSlashed row moves the stake): total
+                      stake slashed is the sum over kinds other than ``UptimeReported``.
   ``uptime``          UptimeReported: provider, epoch, relayer, uptime (bps), slash requested/taken,
                       relayer reward; one row per provider per epoch.
   ``escrow_movements`` MeteredEscrow account flow: deposits, thaws started/cancelled, withdrawals.

@@ -11,12 +11,15 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select, update
 
+from computerails.cli import main
 from computerails.indexer import JsonRpc, open_index
 from computerails.indexer import schema as s
 from computerails.indexer.decode import Decoder
 from tests.indexer.conftest import Chain, build, dump
+from tests.support.anvil import free_port
 from tests.support.wait import wait_until
 
 #: Empty blocks mined after the history, so that a daemon indexing three blocks per page is
@@ -38,7 +41,16 @@ def computerails(chain: Chain, *args: str) -> list[str]:
 
 
 def run(chain: Chain, *args: str) -> subprocess.CompletedProcess[str]:
+    """The CLI as a real process."""
     return subprocess.run(computerails(chain, *args), capture_output=True, text=True, timeout=300)
+
+
+def run_here(capsys: pytest.CaptureFixture[str], chain: Chain, *args: str) -> subprocess.CompletedProcess[str]:
+    """The CLI's entry point in this process (what the console script runs, without the start-up)."""
+    capsys.readouterr()
+    code = main(["--rpc", chain.url, "--deployment", str(chain.deployment_file), *args])
+    out, err = capsys.readouterr()
+    return subprocess.CompletedProcess(args, code, out, err)
 
 
 def cursor(url: str) -> int:
@@ -52,7 +64,7 @@ def cursor(url: str) -> int:
 
 
 def test_kill_9_mid_run__restart_resumes__equals_one_shot_rebuild(
-    history: Chain, db: str, new_db: Callable[[], str]
+    history: Chain, db: str, new_db: Callable[[], str], capsys: pytest.CaptureFixture[str]
 ) -> None:
     rpc = JsonRpc(history.url)
     last_event = max(
@@ -82,7 +94,7 @@ def test_kill_9_mid_run__restart_resumes__equals_one_shot_rebuild(
     assert summary["blocks"] == head - killed_at  # from the last committed block on, nothing again
     assert dump(open_index(db)) == dump(build(history, new_db()).engine)
 
-    checked = run(history, "index", "verify", "--db", db)
+    checked = run_here(capsys, history, "index", "verify", "--db", db)
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert "0 differ" in checked.stdout
 
@@ -107,36 +119,44 @@ def test_sigterm__daemon_stops_cleanly_after_catching_up(history: Chain, tmp_pat
     assert json.loads(out)["cursor"] >= head
 
 
-def test_verify_cli__a_difference__printed_and_exit_non_zero(history: Chain, tmp_path: Path) -> None:
+def test_verify_cli__a_difference__printed_and_exit_non_zero(
+    history: Chain, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     db = str(tmp_path / "tampered.sqlite")
     engine = build(history, db).engine
     with engine.begin() as conn:
         conn.execute(update(s.balances).where(s.balances.c.source == "escrow").values(amount=1))
     engine.dispose()
-    result = run(history, "index", "verify", "--db", db)
+    result = run_here(capsys, history, "index", "verify", "--db", db)
     assert result.returncode == 1
     assert "claimable: indexed 1, chain" in result.stdout
     assert result.stderr.startswith("error: ") and "differ from the chain" in result.stderr
 
 
-def test_cli__bad_db__one_error_line(history: Chain, tmp_path: Path) -> None:
+def test_cli__bad_db__one_error_line(history: Chain, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    not_sqlite = tmp_path / "notes.txt"
+    not_sqlite.write_text("not a database, but long enough for SQLite to look at its header" * 20)
     for db, words in (
         ("mysql://root@127.0.0.1/x", "SQLite (a file path) or PostgreSQL"),
         (str(tmp_path), "is a directory"),
+        (f"postgresql://postgres@127.0.0.1:{free_port()}/none", "cannot open the index at postgresql://"),
+        (str(not_sqlite), "cannot open the index at"),
     ):
-        result = run(history, "index", "--db", db, "--until-head")
+        result = run_here(capsys, history, "index", "--db", db, "--until-head")
         assert result.returncode == 1
         lines = result.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("error: ") and words in lines[0], result.stderr
-    missing = run(history, "index", "verify", "--db", str(tmp_path / "none.sqlite"))
+    missing = run_here(capsys, history, "index", "verify", "--db", str(tmp_path / "none.sqlite"))
     assert missing.returncode == 1 and "no index at" in missing.stderr
 
 
-def test_index__another_deployment_in_the_db__refused(history: Chain, tmp_path: Path) -> None:
+def test_index__another_deployment_in_the_db__refused(
+    history: Chain, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     db = str(tmp_path / "other.sqlite")
     engine = open_index(db)
     with engine.begin() as conn:
         conn.execute(s.meta.insert().values(key="deployment", value='{"chainId": 1, "contracts": {}}'))
     engine.dispose()
-    result = run(history, "index", "--db", db, "--until-head")
+    result = run_here(capsys, history, "index", "--db", db, "--until-head")
     assert result.returncode == 1 and "built for another deployment" in result.stderr
