@@ -18,7 +18,7 @@ NETWORK_ANVIL := ethereum:local:foundry
 # pytest-xdist workers for make test: one per core.
 WORKERS ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: help setup compile demo demo-sim test test-steps test-fast lint audit bench slither deploy abi clean postgres
+.PHONY: help setup chromium compile demo demo-sim test test-steps test-fast lint audit bench slither deploy abi clean postgres
 
 help:
 	@echo "make demo     run the network as real processes (anvil, 5 agents, 3 oracle nodes, a keeper)"
@@ -58,6 +58,16 @@ node_modules/.installed: package.json package-lock.json
 	@chmod +x $@.tmp && mv -f $@.tmp $@
 	@$@ --version | grep -q "Version: $(SOLC_VERSION)" || { echo "solc bridge does not answer $(SOLC_VERSION)"; exit 1; }
 
+# Debian's Chromium, for the dashboard's browser tests (Playwright drives it) and the demo's
+# dashboard screenshot: Playwright's own browser download cannot work offline. Installed as root
+# when /usr/bin/chromium is missing; nothing to do when it is there.
+CHROMIUM := /usr/bin/chromium
+chromium:
+	@test -x $(CHROMIUM) || { \
+		[ "$$(id -u)" = 0 ] || { echo "$(CHROMIUM) is missing: run make as root, or apt-get install chromium"; exit 1; }; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+	@test -x $(CHROMIUM) || { echo "chromium did not install at $(CHROMIUM)"; exit 1; }
+
 # The whole suite: the gates, every test once in parallel (one chain per worker: Ape's
 # in-process chain for the contract suites, an anvil for the SDK, CLI, scripts, demo, gas
 # budgets and the stateful harness), and slither. Prints its wall time after set-up.
@@ -80,7 +90,7 @@ postgres:
 		echo "installing Debian's postgresql (the indexer's tests run a real server)"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; }
 
-test: setup postgres
+test: setup postgres chromium
 	@start=$$(date +%s); \
 	$(MAKE) --no-print-directory test-steps; status=$$?; \
 	echo "make test: $$(( $$(date +%s) - start )) s after set-up ($$([ $$status -eq 0 ] && echo passed || echo FAILED))"; \
@@ -117,7 +127,7 @@ bench: setup postgres
 slither: setup
 	$(BIN)/python tools/slither_gate.py
 
-demo: setup
+demo: setup chromium
 	@$(MAKE) --no-print-directory compile
 	$(BIN)/python -m computerails.sim.network $(ARGS)
 

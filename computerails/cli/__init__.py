@@ -15,6 +15,7 @@ from computerails.cli import (  # noqa: F401 (each registers its group or comman
     account,
     arbitrator,
     client,
+    dashboard,
     deployments,
     devnet,
     index,

@@ -57,6 +57,7 @@ from web3 import HTTPProvider, Web3
 import computerails
 from computerails import JobStatus, workloads
 from computerails.agent.jobs import DirectorySpecSource
+from computerails.dashboard.snapshot import DemoDashboard
 from computerails.devnet import Anvil, ape_build_artifacts, deploy_protocol, derive_key, dev_key, write_deployment
 from computerails.devnet.agent import AgentProcess, write_config, write_keystore
 from computerails.devnet.anvil import ROOT
@@ -1080,7 +1081,7 @@ def terminated_cleanly() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def run(config: NetConfig, folder: Path, report_path: Path) -> dict[str, Any]:
+def run(config: NetConfig, folder: Path, report_path: Path, readme: Path | None = None) -> dict[str, Any]:
     started = time.monotonic()
     columns = (TextColumn("{task.description:<40}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with terminated_cleanly(), Progress(*columns, console=console) as progress:
@@ -1096,8 +1097,14 @@ def run(config: NetConfig, folder: Path, report_path: Path) -> dict[str, Any]:
                 + ", ".join(n.url for n in demo.oracles)
                 + f"; keeper {demo.keeper.url}"
             )
-            demo.run(progress)
+            dashboard = DemoDashboard(
+                demo.anvil.url, demo.deployment, folder / "dashboard", demo.started_pids, progress.console.print, readme
+            )
+            with dashboard:
+                demo.run(progress)
+                summary = dashboard.finish()
             report = demo.report()
+            report["dashboard"] = summary
     wall = time.monotonic() - started
     report["wall_s"] = round(wall, 1)
     report_path.parent.mkdir(parents=True, exist_ok=True)
@@ -1118,8 +1125,10 @@ def cli(small: bool, seed: int, folder: Path | None, report_path: Path | None) -
     config = NetConfig.small() if small else NetConfig()
     config = NetConfig(**{**config.__dict__, "seed": seed})
     stamp = time.strftime("%Y%m%dT%H%M%S")
+    # A run that keeps its files in reports/ (make demo) refreshes the README's dashboard screenshot.
+    readme = ROOT / "docs" / "dashboard.png" if folder is None else None
     folder = folder or Path("reports") / f"network-{stamp}"
-    report = run(config, folder, report_path or Path("reports") / f"network-seed{seed}-{stamp}.json")
+    report = run(config, folder, report_path or Path("reports") / f"network-seed{seed}-{stamp}.json", readme)
     if not report["passed"]:
         raise SystemExit(1)
 
