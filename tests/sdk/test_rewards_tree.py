@@ -4,6 +4,11 @@ verification of the same trees: tests/contracts/rewards/."""
 
 from __future__ import annotations
 
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
 import pytest
 from eth_utils import keccak
 
@@ -86,3 +91,27 @@ def test_of__negative_amount__value_error():
 def test_proof__account_not_in_tree__key_error():
     with pytest.raises(KeyError):
         RewardsTree.of({A: 1}).proof(B)
+
+
+# ───────────────────── against OpenZeppelin's JavaScript library ─────────────────────
+
+NODE = shutil.which("node")
+CHECK = Path(__file__).resolve().parents[2] / "tools" / "merkle_tree_check.js"
+
+
+@pytest.mark.parametrize("count", [1, 2, 7, 64])
+def test_tree__openzeppelin_merkle_tree__loads_ours_and_builds_the_same(tmp_path, count):
+    assert NODE is not None, "node is installed by make setup (npm)"
+    amounts = {"0x" + keccak(b"js" + i.to_bytes(4, "big"))[12:].hex(): (i + 1) * 10**18 + i for i in range(count)}
+    tree = RewardsTree.of(amounts)
+    dump = tmp_path / "tree.json"
+    dump.write_text(json.dumps(tree.dump()))
+
+    answer = subprocess.run(
+        [NODE, str(CHECK), str(dump)], cwd=CHECK.parents[1], capture_output=True, text=True, timeout=60, check=True
+    )
+
+    js = json.loads(answer.stdout)
+    assert js["loadedRoot"] == js["freshRoot"] == "0x" + tree.root.hex()
+    for account in amounts:
+        assert js["proofs"][account] == ["0x" + p.hex() for p in tree.proof(account)]
