@@ -377,3 +377,46 @@ def metered_collect(
     if treasury_fresh is not None:
         f.add("treasury claimable (fee)", write(treasury_fresh))
     return stake_lock(f) if locked else f
+
+
+# ───────────────────────────── rewards (issue 16) ─────────────────────────────
+
+#: A root's record: root hash, total (12 bytes: amounts below 2^96), epochs covered, activation
+#: time, the schedule's release so far (16) and fee average (12): 81 bytes -> 3 slots.
+ROOT_RECORD = (32, 12, 4, TIME, 16, 12)
+
+
+def rewards_post(data: bytes, k: int) -> Floor:
+    """postRoot with k signatures: the hub's quorum check (signatures, threshold and
+    configuration version, one call), the parameters and the previous root's schedule state it
+    continues from, the reserve it is checked against, and the new root's record."""
+    f = tx(data)
+    f.add("oracle signatures", SIGNATURE, k)
+    f.add("call the hub", CALL)
+    f.add("threshold + configuration version", READ)
+    f.add("schedule parameters", READ)
+    f.add("previous root's release and average", READ, 2)
+    f.add("reserve funded", READ)
+    return f.add("root record (3 slots)", UPDATE, slots(*ROOT_RECORD))
+
+
+def rewards_claim(data: bytes, *, first_for_account: bool) -> Floor:
+    """claim: the active root and its total (and activation: 2 slots), the account's claimed
+    amount (fresh on its first claim), one transfer into a wallet that holds the token."""
+    f = tx(data)
+    f.add("active root, total, activation", READ, 2)
+    f.add("account's claimed amount", write(first_for_account))
+    return erc20_transfer(f, "payout", sender_emptied=False, recipient_fresh=False, allowance=None)
+
+
+def rewards_claim_many(data: bytes, n: int) -> Floor:
+    """claimMany of n repeat claims: the active root once, then per claim the account's claimed
+    amount and the recipient's balance; the token is called and the distributor's balance
+    written once for the batch."""
+    f = tx(data)
+    f.add("active root, total, activation", READ, 2)
+    f.add("accounts' claimed amounts", UPDATE, n)
+    f.add("payout: call the token", CALL)
+    f.add("payout: distributor balance", UPDATE)
+    f.add("payout: recipient balances", UPDATE, n)
+    return f.add("payout: Transfer events", TRANSFER_EVENT, n)

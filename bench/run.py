@@ -12,6 +12,7 @@ PostgreSQL (bench/indexer.py, on a fresh chain with the marketplace's history).
     python -m bench --only agent    # one section, merged into the existing results and README
     python -m bench --only network  # the oracle network alone (3 nodes + an agent, about a minute)
     python -m bench --only indexer  # the event indexer alone (SQLite and PostgreSQL)
+    python -m bench --only rewards  # the RewardsDistributor's gas at 100,000 leaves
 
 Everything runs on a fresh anvil (127.0.0.1, a free port, stopped by its own pid) with a fresh
 deployment made by the deploy script's own function (computerails.devnet.deploy_protocol).
@@ -50,7 +51,7 @@ from eth_utils import keccak
 from web3 import HTTPProvider, Web3
 
 import computerails
-from bench import agent, costs, harness, indexer, metered, network, scaling, vouchers
+from bench import agent, costs, harness, indexer, metered, network, rewards, scaling, vouchers
 from computerails import Attestation, UptimeReport
 from computerails.deployments import load_artifact
 from computerails.devnet import (
@@ -1210,6 +1211,14 @@ def markdown(results: dict[str, Any]) -> str:
             "",
             indexer.markdown(results["indexer"]),
         ]
+    if "rewards" in results:
+        lines += [
+            "",
+            "Incentive emissions (issue 16): the RewardsDistributor's root post and claims at 100,000 leaves "
+            "against their floors and the issue's budgets:",
+            "",
+            rewards.markdown(results["rewards"]),
+        ]
     if "harness" in results:
         lines += [
             "",
@@ -1238,7 +1247,7 @@ def write_readme(readme: Path, table: str) -> None:
 
 
 #: The sections ``--only`` can run alone (each independent of the gas run's chain state).
-ONLY = ("agent", "network", "vouchers", "harness", "scaling", "indexer")
+ONLY = ("agent", "network", "vouchers", "harness", "scaling", "indexer", "rewards")
 
 
 def measure_agent(chain: Chain, args: argparse.Namespace) -> dict[str, Any]:
@@ -1270,6 +1279,8 @@ def run_section(name: str, args: argparse.Namespace) -> Any:
         return harness.measure(args.harness_jobs)
     if name == "indexer":
         return indexer.measure(args.indexer_jobs, args.indexer_rounds)
+    if name == "rewards":
+        return rewards.measure(args.rewards_leaves)
     return scaling.measure([int(n) for n in args.scaling.split(",")])
 
 
@@ -1296,6 +1307,7 @@ def run_all(args: argparse.Namespace) -> dict[str, Any]:
         ("harness", args.harness_jobs),
         ("scaling", args.scaling),
         ("indexer", args.indexer_jobs),
+        ("rewards", args.rewards_leaves),
     ):
         if wanted:
             results[name] = run_section(name, args)
@@ -1360,6 +1372,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         type=int,
         default=300,
         help="jobs in the marketplace history the indexer table indexes (0 skips it)",
+    )
+    parser.add_argument(
+        "--rewards-leaves",
+        type=int,
+        default=100_000,
+        help="accounts in the rewards trees whose root post and claims are measured (0 skips it)",
     )
     parser.add_argument("--indexer-rounds", type=int, default=3, help="alternating rounds per database for the indexer")
     parser.add_argument(
