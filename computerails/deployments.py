@@ -24,13 +24,24 @@ from computerails.errors import DeploymentError
 #: Contracts whose ABIs the deployment's abiHash covers, in this order. Deployment files written
 #: before MeteredEscrow existed (issue 12) lack it: every check and the hash skip what a file
 #: does not record (see :data:`OPTIONAL_CONTRACTS`).
-PROTOCOL_CONTRACTS = ("ProviderStaking", "JobEscrow", "UptimeSlasher", "AttestationHub", "MeteredEscrow")
+PROTOCOL_CONTRACTS = (
+    "ProviderStaking",
+    "JobEscrow",
+    "UptimeSlasher",
+    "AttestationHub",
+    "MeteredEscrow",
+    "RewardsDistributor",
+)
 
-#: Protocol contracts an older deployment file may lack.
-OPTIONAL_CONTRACTS = frozenset({"MeteredEscrow"})
+#: Protocol contracts an older deployment file may lack (MeteredEscrow before issue 12,
+#: RewardsDistributor before issue 16).
+OPTIONAL_CONTRACTS = frozenset({"MeteredEscrow", "RewardsDistributor"})
 
 #: Contracts whose PAUSER_ROLE the guardian holds.
 PAUSABLE_CONTRACTS = ("JobEscrow", "MeteredEscrow")
+
+#: Contracts whose GUARDIAN_ROLE (veto a pending rewards root) the guardian holds.
+VETO_CONTRACTS = ("RewardsDistributor",)
 
 #: Roles the protocol's contracts must hold on each other, and what breaks without each:
 #: (contract, role, holder contract, consequence).
@@ -103,6 +114,11 @@ def role_checks(deployment: Deployment) -> list[RoleCheck]:
             checks += [
                 RoleCheck(contract, "PAUSER_ROLE", gov["guardian"], "guardian", "nobody can pause in an emergency")
                 for contract in PAUSABLE_CONTRACTS
+                if contract in c
+            ]
+            checks += [
+                RoleCheck(contract, "GUARDIAN_ROLE", gov["guardian"], "guardian", "nobody can veto a bad rewards root")
+                for contract in VETO_CONTRACTS
                 if contract in c
             ]
         deployer = gov.get("deployer")

@@ -234,6 +234,7 @@ _ABI_FILES = (
     "AttestationHub",
     "UptimeSlasher",
     "MeteredEscrow",
+    "RewardsDistributor",
     "ProtocolTimelock",
     "ERC20Permit",
     "MockUSD",

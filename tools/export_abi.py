@@ -25,6 +25,7 @@ CONTRACTS = (
     "AttestationHub",
     "UptimeSlasher",
     "MeteredEscrow",
+    "RewardsDistributor",
     "ProtocolTimelock",
     "MockUSD",
     "MockStakeToken",

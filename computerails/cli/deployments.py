@@ -60,9 +60,10 @@ def deployments_check(s: Settings) -> None:
         "UptimeSlasher": rails.slasher,
         "AttestationHub": rails.hub,
     }
-    if "MeteredEscrow" in rails.deployment.contracts:  # files written before issue 12 lack it
-        address = to_checksum_address(rails.deployment.contracts["MeteredEscrow"])
-        contracts["MeteredEscrow"] = rails.w3.eth.contract(address=address, abi=load_artifact("MeteredEscrow")["abi"])
+    for name in ("MeteredEscrow", "RewardsDistributor"):  # files written before issues 12 and 16 lack them
+        if name in rails.deployment.contracts:
+            address = to_checksum_address(rails.deployment.contracts[name])
+            contracts[name] = rails.w3.eth.contract(address=address, abi=load_artifact(name)["abi"])
 
     def read(contract: str, fn: str, args: tuple[Any, ...]) -> Any:
         return getattr(contracts[contract].functions, fn)(*args).call()

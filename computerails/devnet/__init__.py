@@ -35,6 +35,7 @@ from computerails.devnet.params import (
     escrow_init_params,
     merge_params,
     metered_init_params,
+    rewards_init_params,
 )
 
 __all__ = [
@@ -63,6 +64,7 @@ __all__ = [
     "key_of_ape_account",
     "merge_params",
     "metered_init_params",
+    "rewards_init_params",
     "through_timelock",
     "verify_roles",
     "write_deployment",

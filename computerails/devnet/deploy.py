@@ -44,6 +44,7 @@ from computerails.devnet.params import (
     escrow_init_params,
     merge_params,
     metered_init_params,
+    rewards_init_params,
 )
 from computerails.errors import DeploymentError
 from computerails.tx import revert_from_exception
@@ -259,6 +260,11 @@ def deploy_protocol(
     )
     hub = d.deploy("AttestationHub", escrow, slasher, deployer, oracle_list, threshold)
     metered = d.deploy("MeteredEscrow", deployer, treasury, staking, hub, metered_init_params(p["metered"]))
+    # Rewards epochs are the uptime epochs: the same start and length (the calculator weighs each
+    # provider's stake by its uptime in the epoch).
+    (_first, genesis, _length, _statute), *_ = d.contract("UptimeSlasher", slasher).functions.schedules().call()
+    rewards_params = rewards_init_params(p["rewards"])
+    rewards = d.deploy("RewardsDistributor", staking_token, hub, deployer, genesis, u["epoch_length"], rewards_params)
 
     st, es, sl, hb, me = (
         d.contract(n, a)
@@ -270,6 +276,7 @@ def deploy_protocol(
             ("MeteredEscrow", metered),
         )
     )
+    rd = d.contract("RewardsDistributor", rewards)
     d.send(st, "grantRole", role_id("COLLATERAL_MANAGER_ROLE"), escrow)
     d.send(st, "grantRole", role_id("COLLATERAL_MANAGER_ROLE"), metered)
     d.send(st, "grantRole", role_id("SLASHER_ROLE"), slasher)
@@ -281,7 +288,7 @@ def deploy_protocol(
         d.send(me, "setPaymentToken", token, True, stake_ratio)
     d.send(es, "grantRole", role_id("ARBITRATOR_ROLE"), arbitrator)
     timelock = d.deploy("ProtocolTimelock", p["timelock_delay"], [governance], [governance])
-    _hand_over(d, timelock, guardian, [st, es, sl, hb, me])
+    _hand_over(d, timelock, guardian, [st, es, sl, hb, me, rd])
 
     p["collateral_rates"] = {t: r for t, r in zip(payment_tokens, collateral_rates)}
     p["stake_ratios"] = {t: r for t, r in zip(payment_tokens, stake_ratios)}
@@ -294,6 +301,7 @@ def deploy_protocol(
             "UptimeSlasher": slasher,
             "AttestationHub": hub,
             "MeteredEscrow": metered,
+            "RewardsDistributor": rewards,
             "ProtocolTimelock": timelock,
         },
         staking_token=staking_token,
@@ -312,16 +320,19 @@ def deploy_protocol(
 
 
 def _hand_over(d: _Deployer, timelock: str, guardian: str, contracts: list[Any]) -> None:
-    """Give the timelock every admin and governor role and the guardian the pauser role, then
-    renounce everything the deployer held (it keeps the pauser role only if it is the guardian)."""
+    """Give the timelock every admin and governor role and the guardian the pauser role (and
+    the distributor's veto role), then renounce everything the deployer held (it keeps the
+    guardian's roles only if it is the guardian)."""
     me = d.account.address
-    admin, governor, pauser = role_id("DEFAULT_ADMIN_ROLE"), role_id("GOVERNOR_ROLE"), role_id("PAUSER_ROLE")
+    admin, governor = role_id("DEFAULT_ADMIN_ROLE"), role_id("GOVERNOR_ROLE")
+    guardian_roles = (role_id("PAUSER_ROLE"), role_id("GUARDIAN_ROLE"))
     for contract in contracts:
         d.send(contract, "grantRole", governor, timelock)
         d.send(contract, "grantRole", admin, timelock)
-        if contract.functions.hasRole(pauser, me).call() and guardian != me:
-            d.send(contract, "grantRole", pauser, guardian)
-            d.send(contract, "renounceRole", pauser, me)
+        for role in guardian_roles:
+            if contract.functions.hasRole(role, me).call() and guardian != me:
+                d.send(contract, "grantRole", role, guardian)
+                d.send(contract, "renounceRole", role, me)
         d.send(contract, "renounceRole", governor, me)
         d.send(contract, "renounceRole", admin, me)
 

@@ -52,6 +52,16 @@ DEFAULT_PARAMS: dict[str, Any] = {
         # the dispute window, at 1 stake token = 1 payment token: see collateral_rate().
         "stake_to_fees_bps": 50_000,
     },
+    # RewardsDistributor (issue 16): emissions per uptime epoch, E(t) = e0 · 2^(−t/H) ·
+    # max(0, 1 − avg fees / fee_target). Funded separately (nothing is minted); fees in the first
+    # payment token's raw units. A root waits activation_delay (within one epoch) for vetoes.
+    "rewards": {
+        "e0": 1_000 * STAKE_UNIT,
+        "halving_epochs": 720,  # 30 days of one-hour epochs
+        "fee_target": 1_000 * 10**6,  # 1,000 payment tokens of fees per epoch (6 decimals)
+        "fee_window": 24,
+        "activation_delay": 10 * 60,
+    },
     # Collateral locked per job as a share of its escrow's value, at 1 stake token = 1 payment
     # token. The on-chain rate converts decimals too: see collateral_rate().
     "collateral_bps": 5_000,
@@ -104,6 +114,13 @@ def check_params(p: dict[str, Any]) -> None:
             f"the timelock delay {delay} s must exceed the unbonding delay {unbonding} s, so that providers "
             "can exit before a hostile governance change takes effect"
         )
+    r = p.get("rewards")
+    if r is not None and not 0 < r["activation_delay"] < u["epoch_length"]:
+        raise InvalidParameters(
+            f"the rewards activation delay {r['activation_delay']} s must be positive and below the epoch length "
+            f"{u['epoch_length']} s, so that a root posted at an epoch's end can be vetoed and activate before the "
+            "next epoch's root"
+        )
     m = p.get("metered")
     if m is not None:
         least = m["collection_interval"] + m["dispute_window"]
@@ -148,6 +165,15 @@ METERED_INIT_FIELDS = (
 def metered_init_params(metered: dict[str, Any]) -> tuple[int, ...]:
     """MeteredEscrow's constructor struct from a parameter set's ``"metered"`` section."""
     return tuple(int(metered[name]) for name in METERED_INIT_FIELDS)
+
+
+#: The fields of RewardsDistributor's constructor struct `Params`, in its order.
+REWARDS_INIT_FIELDS = ("e0", "halving_epochs", "fee_target", "fee_window", "activation_delay")
+
+
+def rewards_init_params(rewards: dict[str, Any]) -> tuple[int, ...]:
+    """RewardsDistributor's parameter struct from a parameter set's ``"rewards"`` section."""
+    return tuple(int(rewards[name]) for name in REWARDS_INIT_FIELDS)
 
 
 def collateral_rate(payment_decimals: int, stake_decimals: int, collateral_bps: int, stake_per_payment: int = 1) -> int:

@@ -22,6 +22,7 @@ from computerails.devnet import (
     collateral_rate,
     escrow_init_params,
     metered_init_params,
+    rewards_init_params,
     verify_roles,
     write_deployment,
 )
@@ -141,6 +142,7 @@ def test_write_deployment__chain_id_json(deployment, tmp_path, chain):
         "UptimeSlasher": deployment.slasher.address,
         "AttestationHub": deployment.hub.address,
         "MeteredEscrow": deployment.metered.address,
+        "RewardsDistributor": deployment.rewards.address,
     }
     assert written["tokens"] == {
         "staking": deployment.staking_token.address,
@@ -183,7 +185,14 @@ def handed_over(accounts, governance, treasury, oracles):
 
 
 def _contracts(deployment):
-    return (deployment.staking, deployment.escrow, deployment.slasher, deployment.hub, deployment.metered)
+    return (
+        deployment.staking,
+        deployment.escrow,
+        deployment.slasher,
+        deployment.hub,
+        deployment.metered,
+        deployment.rewards,
+    )
 
 
 def test_deploy__every_admin_role_behind_the_timelock__deployer_and_governance_hold_none(handed_over, governance):
@@ -199,6 +208,9 @@ def test_deploy__every_admin_role_behind_the_timelock__deployer_and_governance_h
     for escrow in (deployment.escrow, deployment.metered):
         assert escrow.hasRole(escrow.PAUSER_ROLE(), governance)  # the guardian pauses at once
         assert not escrow.hasRole(escrow.PAUSER_ROLE(), deployer)
+    rewards = deployment.rewards
+    assert rewards.hasRole(rewards.GUARDIAN_ROLE(), governance)  # the guardian vetoes a bad root
+    assert not rewards.hasRole(rewards.GUARDIAN_ROLE(), deployer)
     for role in ("PROPOSER_ROLE", "EXECUTOR_ROLE", "CANCELLER_ROLE"):
         assert timelock.hasRole(getattr(timelock, role)(), governance), role
         assert not timelock.hasRole(getattr(timelock, role)(), deployer), role
@@ -288,6 +300,20 @@ def test_deploy__separate_guardian__pauser_role_goes_to_it(accounts, governance,
         assert escrow.hasRole(escrow.PAUSER_ROLE(), guardian)
         assert not escrow.hasRole(escrow.PAUSER_ROLE(), governance)
         assert not escrow.hasRole(escrow.PAUSER_ROLE(), deployer)
+    rewards = deployment.rewards
+    assert rewards.hasRole(rewards.GUARDIAN_ROLE(), guardian)
+    assert not rewards.hasRole(rewards.GUARDIAN_ROLE(), governance)
+    assert not rewards.hasRole(rewards.GUARDIAN_ROLE(), deployer)
+
+
+def test_deploy__rewards_distributor__on_the_hub_and_the_uptime_epochs(deployment):
+    rewards, slasher = deployment.rewards, deployment.slasher
+    (_, start, length, _), *_ = slasher.schedules()
+    assert rewards.hub() == deployment.hub.address
+    assert rewards.rewardToken() == deployment.staking_token.address
+    assert (rewards.genesis(), rewards.epochLength()) == (start, length)
+    assert tuple(rewards.params()) == rewards_init_params(deployment.params["rewards"])
+    assert rewards.funded() == 0  # nothing is minted: a deployment funds it explicitly
 
 
 def test_deploy__governance_spelled_lowercase__proposer_is_the_checksummed_address(accounts, treasury, oracles):
@@ -422,6 +448,22 @@ def test_verify_roles__guardian_lost_metered_pauser__names_the_problem(handed_ov
     assert re.fullmatch(r"\s*guardian 0x[0-9a-fA-F]{40} lacks PAUSER_ROLE on MeteredEscrow: .*pause.*", problems[0])
 
 
+def test_verify_roles__guardian_lost_the_veto__names_the_problem(handed_over, governance, chain):
+    _, deployment = handed_over
+    rewards = deployment.rewards
+    revoke = rewards.revokeRole.encode_input(rewards.GUARDIAN_ROLE(), governance.address)
+    through_timelock(deployment, governance, [(rewards, revoke)])
+
+    with pytest.raises(errors.DeploymentError) as failure:
+        verify_roles(chain.provider.web3, deployment.info)
+
+    problems = str(failure.value).splitlines()[1:]
+    assert len(problems) == 1
+    assert re.fullmatch(
+        r"\s*guardian 0x[0-9a-fA-F]{40} lacks GUARDIAN_ROLE on RewardsDistributor: .*veto.*", problems[0]
+    )
+
+
 def test_verify_roles__deployer_still_metered_governor__names_the_problem(handed_over, governance, chain):
     deployer, deployment = handed_over
     metered = deployment.metered
@@ -456,3 +498,20 @@ def test_deployment_file_without_metered__loads_checks_and_keeps_its_abi_hash(ha
     assert problems == [] and all(r.ok for r in results)
     assert old.matches_sdk_abis()
     assert not Deployment.model_validate({**data, "abiHash": deployment.info.abi_hash}).matches_sdk_abis()
+
+
+@pytest.mark.parametrize("delay", [0, 3_600, 7_200])  # the default uptime epoch is 3,600 s
+def test_deploy__rewards_activation_delay_not_within_an_epoch__refused_before_deploying(
+    accounts, chain, treasury, oracles, delay
+):
+    head = chain.blocks.head.number
+
+    with pytest.raises(InvalidParameters, match="activation delay .* must be positive and below the epoch length"):
+        deploy_protocol(
+            accounts[8],
+            treasury=treasury.address,
+            oracles=[o.address for o in oracles],
+            params={"rewards": {"activation_delay": delay}},
+        )
+
+    assert chain.blocks.head.number == head  # nothing was sent

@@ -48,6 +48,7 @@ def test_ape_run_deploy__running_anvil__file_written_and_deployment_check_passes
             "UptimeSlasher",
             "AttestationHub",
             "MeteredEscrow",
+            "RewardsDistributor",
         }
         assert written["governance"]["timelockDelay"] == 8 * 86_400
 
@@ -62,8 +63,23 @@ def test_ape_run_deploy__running_anvil__file_written_and_deployment_check_passes
             ("DEFAULT_ADMIN_ROLE", "deployer"),
             ("GOVERNOR_ROLE", "deployer"),
         }
+        rewards_roles = {
+            (r["role"], r["holder_name"]) for r in report["roles"] if r["contract"] == "RewardsDistributor"
+        }
+        assert rewards_roles == {
+            ("DEFAULT_ADMIN_ROLE", "timelock"),
+            ("GOVERNOR_ROLE", "timelock"),
+            ("GUARDIAN_ROLE", "guardian"),
+            ("DEFAULT_ADMIN_ROLE", "deployer"),
+            ("GOVERNOR_ROLE", "deployer"),
+        }
         # a file written before MeteredEscrow existed still checks, on the contracts it records
-        old = {**written, "contracts": {k: v for k, v in written["contracts"].items() if k != "MeteredEscrow"}}
+        old = {
+            **written,
+            "contracts": {
+                k: v for k, v in written["contracts"].items() if k not in ("MeteredEscrow", "RewardsDistributor")
+            },
+        }
         old["abiHash"] = abi_hash({name: load_artifact(name)["abi"] for name in old["contracts"]})  # over four
         old_path = tmp_path / "old" / "31337.json"
         old_path.parent.mkdir()

@@ -24,7 +24,7 @@ def test_export_abi_check__fresh_build__exit_zero():
         [sys.executable, "tools/export_abi.py", "--check"], cwd=ROOT, capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "exported ABIs match the build (8 contracts)"
+    assert result.stdout.strip() == "exported ABIs match the build (9 contracts)"
 
 
 def test_exported__each_contract__equals_the_file_on_disk(export_abi):

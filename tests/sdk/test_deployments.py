@@ -25,7 +25,14 @@ def test_load_deployment__by_path__fields_and_source(deployment_file):
     d = load_deployment(deployment_file)
 
     assert (d.chain_id, d.deploy_block, d.source) == (31337, data["deployBlock"], str(deployment_file))
-    assert set(d.contracts) == {"ProviderStaking", "JobEscrow", "UptimeSlasher", "AttestationHub", "MeteredEscrow"}
+    assert set(d.contracts) == {
+        "ProviderStaking",
+        "JobEscrow",
+        "UptimeSlasher",
+        "AttestationHub",
+        "MeteredEscrow",
+        "RewardsDistributor",
+    }
     assert d.address("JobEscrow") == data["contracts"]["JobEscrow"]
     assert (d.staking_token, d.payment_tokens) == (data["tokens"]["staking"], data["tokens"]["payment"])
     assert load_deployment(str(deployment_file)) == d

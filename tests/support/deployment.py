@@ -30,6 +30,7 @@ class ApeDeployment:
     slasher: Any
     hub: Any
     metered: Any
+    rewards: Any
     timelock: Any
     staking_token: Any
     payment_tokens: list[Any]
@@ -50,6 +51,7 @@ def wrap(info: ProtocolDeployment) -> ApeDeployment:
         slasher=project.UptimeSlasher.at(c["UptimeSlasher"]),
         hub=project.AttestationHub.at(c["AttestationHub"]),
         metered=project.MeteredEscrow.at(c["MeteredEscrow"]),
+        rewards=project.RewardsDistributor.at(c["RewardsDistributor"]),
         timelock=project.ProtocolTimelock.at(c["ProtocolTimelock"]),
         staking_token=project.MockStakeToken.at(info.staking_token),
         payment_tokens=[project.MockUSD.at(t) for t in info.payment_tokens],
