@@ -197,12 +197,16 @@ contract RewardsDistributor is IRewardsDistributor, AccessControl, EIP712, Reent
         emit RecipientSet(msg.sender, recipient == address(0) ? msg.sender : recipient);
     }
 
-    /// @notice Adds `amount` of the reward token to the reserve (transferred from the caller).
+    /// @notice Adds `amount` of the reward token to the reserve (transferred from the caller; the
+    ///         reserve grows by what arrives).
     function fund(uint256 amount) external nonReentrant {
         if (amount == 0) revert ZeroAmount();
+        uint256 before = rewardToken.balanceOf(address(this));
         rewardToken.safeTransferFrom(msg.sender, address(this), amount);
-        _state.funded = SafeCast.toUint96(_state.funded + amount);
-        emit Funded(msg.sender, amount);
+        // What arrived, not what was sent: a token that takes a fee on transfer funds less.
+        uint256 received = rewardToken.balanceOf(address(this)) - before;
+        _state.funded = SafeCast.toUint96(_state.funded + received);
+        emit Funded(msg.sender, received);
     }
 
     // ─────────────────────────────── governance ───────────────────────────────

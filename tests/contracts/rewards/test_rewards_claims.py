@@ -179,3 +179,19 @@ def test_fund__amount__reserve_grows_with_event(distributor, stake_token, govern
     assert stake_token.balanceOf(distributor.address) - before == 5 * STAKE
     (event,) = [e for e in receipt.events if e.event_name == "Funded"]
     assert (event.funder, event.amount) == (governance.address, 5 * STAKE)
+
+
+def test_fund__token_taking_a_fee__reserve_counts_what_arrived(project, governance, hub, chain):
+    from tests.support.rewards import deploy_rewards
+
+    token = project.MockFeeToken.deploy(sender=governance)
+    d = deploy_rewards(project, governance, hub, token, genesis=chain.pending_timestamp)
+    token.mint(governance.address, 100 * STAKE, sender=governance)
+    token.approve(d.address, 100 * STAKE, sender=governance)
+
+    receipt = d.fund(100 * STAKE, sender=governance)
+
+    assert d.funded() == token.balanceOf(d.address) == 99 * STAKE  # 1% burned on the way
+    (event,) = [e for e in receipt.events if e.event_name == "Funded"]
+    assert event.amount == 99 * STAKE
+    assert d.totalClaimed() == 0
