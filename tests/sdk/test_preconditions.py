@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 
 from computerails import Attestation, Signature, UptimeReport, eip712, errors
-from tests.support.sdk import RESULT, SPEC, finish_sla_epoch, raises_unsent, warp
+from tests.support.sdk import RESULT, SPEC, finish_sla_epoch, raises_unsent, warp, warp_to
 
 
 def _att(rails, job, **overrides):
@@ -91,7 +91,7 @@ def test_reclaim_expired__open_job__wrong_job_state(client_rails, make_job):
 
 
 def test_reclaim_expired__at_deadline__too_early(w3, client_rails, accepted_job):
-    warp(w3, int(accepted_job.deadline.timestamp()) - client_rails.now())  # latest block at the deadline
+    warp_to(w3, int(accepted_job.deadline.timestamp()))  # the latest block at the deadline
     assert client_rails.now() == int(accepted_job.deadline.timestamp())
     with raises_unsent(client_rails, errors.TooEarly):
         client_rails.client.reclaim_expired(accepted_job.id)

@@ -28,6 +28,13 @@ def warp(w3: Web3, seconds: int) -> None:
     w3.provider.make_request("evm_mine", [])
 
 
+def warp_to(w3: Web3, timestamp: int) -> None:
+    """Mine a block at exactly `timestamp` (a relative warp can land a second later when the
+    node's wall clock ticks between the read and the warp)."""
+    w3.provider.make_request("evm_setNextBlockTimestamp", [timestamp])
+    w3.provider.make_request("evm_mine", [])
+
+
 def finish_sla_epoch(w3: Web3, rails: Any) -> int:
     """Move to the end of the epoch after the current one and return that epoch: it started
     after every registration so far, so every registered provider was under the SLA in it."""
