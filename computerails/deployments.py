@@ -37,11 +37,12 @@ PROTOCOL_CONTRACTS = (
 #: RewardsDistributor before issue 16).
 OPTIONAL_CONTRACTS = frozenset({"MeteredEscrow", "RewardsDistributor"})
 
-#: Contracts whose PAUSER_ROLE the guardian holds.
-PAUSABLE_CONTRACTS = ("JobEscrow", "MeteredEscrow")
-
-#: Contracts whose GUARDIAN_ROLE (veto a pending rewards root) the guardian holds.
-VETO_CONTRACTS = ("RewardsDistributor",)
+#: Roles the guardian holds directly (no timelock), on which contracts, and what breaks without
+#: each: pausing the escrows, vetoing a pending rewards root.
+GUARDIAN_ROLES: tuple[tuple[str, tuple[str, ...], str], ...] = (
+    ("PAUSER_ROLE", ("JobEscrow", "MeteredEscrow"), "nobody can pause in an emergency"),
+    ("GUARDIAN_ROLE", ("RewardsDistributor",), "nobody can veto a bad rewards root"),
+)
 
 #: Roles the protocol's contracts must hold on each other, and what breaks without each:
 #: (contract, role, holder contract, consequence).
@@ -112,13 +113,9 @@ def role_checks(deployment: Deployment) -> list[RoleCheck]:
                 )
         if gov.get("guardian"):
             checks += [
-                RoleCheck(contract, "PAUSER_ROLE", gov["guardian"], "guardian", "nobody can pause in an emergency")
-                for contract in PAUSABLE_CONTRACTS
-                if contract in c
-            ]
-            checks += [
-                RoleCheck(contract, "GUARDIAN_ROLE", gov["guardian"], "guardian", "nobody can veto a bad rewards root")
-                for contract in VETO_CONTRACTS
+                RoleCheck(contract, role, gov["guardian"], "guardian", why)
+                for role, contracts, why in GUARDIAN_ROLES
+                for contract in contracts
                 if contract in c
             ]
         deployer = gov.get("deployer")

@@ -30,6 +30,7 @@ from eth_utils import to_checksum_address
 from web3 import Web3
 
 from computerails.deployments import (
+    GUARDIAN_ROLES,
     PROTOCOL_CONTRACTS,
     Deployment,
     abi_hash,
@@ -320,12 +321,12 @@ def deploy_protocol(
 
 
 def _hand_over(d: _Deployer, timelock: str, guardian: str, contracts: list[Any]) -> None:
-    """Give the timelock every admin and governor role and the guardian the pauser role (and
-    the distributor's veto role), then renounce everything the deployer held (it keeps the
-    guardian's roles only if it is the guardian)."""
+    """Give the timelock every admin and governor role and the guardian its roles
+    (:data:`~computerails.deployments.GUARDIAN_ROLES`: pause, veto), then renounce everything the
+    deployer held (it keeps the guardian's roles only if it is the guardian)."""
     me = d.account.address
     admin, governor = role_id("DEFAULT_ADMIN_ROLE"), role_id("GOVERNOR_ROLE")
-    guardian_roles = (role_id("PAUSER_ROLE"), role_id("GUARDIAN_ROLE"))
+    guardian_roles = [role_id(role) for role, _contracts, _why in GUARDIAN_ROLES]
     for contract in contracts:
         d.send(contract, "grantRole", governor, timelock)
         d.send(contract, "grantRole", admin, timelock)

@@ -434,34 +434,29 @@ def test_deploy__metered_params_given__configured_on_chain(accounts, treasury, o
     assert deployment.params["metered"] == {**DEFAULT_PARAMS["metered"], **metered}
 
 
-def test_verify_roles__guardian_lost_metered_pauser__names_the_problem(handed_over, governance, chain):
+@pytest.mark.parametrize(
+    ("name", "role", "problem"),
+    [
+        ("metered", "PAUSER_ROLE", r"\s*guardian 0x[0-9a-fA-F]{40} lacks PAUSER_ROLE on MeteredEscrow: .*pause.*"),
+        (
+            "rewards",
+            "GUARDIAN_ROLE",
+            r"\s*guardian 0x[0-9a-fA-F]{40} lacks GUARDIAN_ROLE on RewardsDistributor: .*veto.*",
+        ),
+    ],
+)
+def test_verify_roles__guardian_lost_a_role__names_the_problem(handed_over, governance, chain, name, role, problem):
     _, deployment = handed_over
-    metered = deployment.metered
-    revoke = metered.revokeRole.encode_input(metered.PAUSER_ROLE(), governance.address)
-    through_timelock(deployment, governance, [(metered, revoke)])
+    contract = getattr(deployment, name)
+    revoke = contract.revokeRole.encode_input(getattr(contract, role)(), governance.address)
+    through_timelock(deployment, governance, [(contract, revoke)])
 
     with pytest.raises(errors.DeploymentError) as failure:
         verify_roles(chain.provider.web3, deployment.info)
 
     problems = str(failure.value).splitlines()[1:]
     assert len(problems) == 1
-    assert re.fullmatch(r"\s*guardian 0x[0-9a-fA-F]{40} lacks PAUSER_ROLE on MeteredEscrow: .*pause.*", problems[0])
-
-
-def test_verify_roles__guardian_lost_the_veto__names_the_problem(handed_over, governance, chain):
-    _, deployment = handed_over
-    rewards = deployment.rewards
-    revoke = rewards.revokeRole.encode_input(rewards.GUARDIAN_ROLE(), governance.address)
-    through_timelock(deployment, governance, [(rewards, revoke)])
-
-    with pytest.raises(errors.DeploymentError) as failure:
-        verify_roles(chain.provider.web3, deployment.info)
-
-    problems = str(failure.value).splitlines()[1:]
-    assert len(problems) == 1
-    assert re.fullmatch(
-        r"\s*guardian 0x[0-9a-fA-F]{40} lacks GUARDIAN_ROLE on RewardsDistributor: .*veto.*", problems[0]
-    )
+    assert re.fullmatch(problem, problems[0])
 
 
 def test_verify_roles__deployer_still_metered_governor__names_the_problem(handed_over, governance, chain):
