@@ -111,15 +111,18 @@ def measure(leaves: int = 100_000) -> dict[str, Any]:
             built = RewardsTree.of(amounts)
             return built, time.perf_counter() - started
 
-        def post(t: RewardsTree, through: int) -> dict[str, Any]:
+        def post_data(t: RewardsTree, through: int) -> bytes:
+            """postRoot's calldata for `t` over `through` epochs (no fees), signed by the k = 3 oracles."""
             p = RootPost(t.root, t.total, through, (0,), int(hub.functions.configVersion().call()))
             digest = p.digest(node.chain_id, d.address)
             signatures = eip712.pack_signatures(
                 (Account.from_key(k).address, eip712.sign_digest(digest, k)) for k in oracle_keys
             )
-            receipt = node.send(oracle_keys[0], d.address, d.encode_abi("postRoot", [p.as_tuple(), signatures]))
-            node.warp(601)
-            return receipt
+            return bytes.fromhex(d.encode_abi("postRoot", [p.as_tuple(), signatures])[2:])  # type: ignore[index]
+
+        def post(t: RewardsTree, through: int) -> None:
+            node.send(oracle_keys[0], d.address, post_data(t, through))
+            node.warp(601)  # past the activation delay
 
         def claim_data(t: RewardsTree, account: str) -> bytes:
             return bytes.fromhex(
@@ -153,12 +156,7 @@ def measure(leaves: int = 100_000) -> dict[str, Any]:
         node.warp(EPOCH)
         third, seconds = tree(2 * STAKE)
         build_seconds.append(seconds)
-        p3 = RootPost(third.root, third.total, 3, (0,), int(hub.functions.configVersion().call()))
-        digest = p3.digest(node.chain_id, d.address)
-        signatures = eip712.pack_signatures(
-            (Account.from_key(k).address, eip712.sign_digest(digest, k)) for k in oracle_keys
-        )
-        data = bytes.fromhex(d.encode_abi("postRoot", [p3.as_tuple(), signatures])[2:])  # type: ignore[index]
+        data = post_data(third, 3)
         r = node.send(oracle_keys[0], d.address, data)
         rows.insert(0, _row("postRoot, k = 3, steady", r, costs.rewards_post(data, k=3)))
     budgets = dict(zip(("post_root_k3", "first_claim", "repeat_claim", "claim_many_per_claim"), rows, strict=True))

@@ -81,8 +81,7 @@ class RewardsTree:
             nodes[size - 1 - i] = h
             positions[keys[value_index]] = size - 1 - i
         for j in range(size - 1 - len(hashed), -1, -1):
-            left, right = nodes[2 * j + 1], nodes[2 * j + 2]
-            nodes[j] = keccak256(left + right if left < right else right + left)
+            nodes[j] = _pair(nodes[2 * j + 1], nodes[2 * j + 2])
         return cls(values, tuple(nodes), positions, dict(zip(keys, (v for _, v in values), strict=True)))
 
     @property
