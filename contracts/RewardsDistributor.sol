@@ -49,13 +49,12 @@ contract RewardsDistributor is IRewardsDistributor, AccessControl, EIP712, Reent
     /// @notice Most epochs one post may add to the schedule (bounds its gas).
     uint256 public constant MAX_EPOCHS_PER_POST = 64;
 
-    /// @dev One posted root: three slots.
+    /// @dev One posted root: three slots. Its activation time and veto live in {State} (only the
+    ///      latest root has them to keep: the other bank is empty or active).
     struct Root {
         bytes32 root;
         uint128 total; // sum of its cumulative amounts (at most type(uint96).max: see Claimant)
         uint32 through; // epochs covered: 0 .. through − 1 (0: the bank is empty)
-        uint40 activatesAt;
-        bool vetoed;
         uint128 released; // the schedule's release over epochs 0 .. through − 1
         uint128 feeAverage; // the fee average after epoch through − 1
     }
@@ -151,7 +150,6 @@ contract RewardsDistributor is IRewardsDistributor, AccessControl, EIP712, Reent
         if (none || current.root != root) revert RootNotPending(none ? bytes32(0) : current.root, root);
         if (block.timestamp >= state.latestActivatesAt)
             revert VetoWindowClosed(root, state.latestActivatesAt, block.timestamp);
-        current.vetoed = true;
         state.latestVetoed = true;
         emit RootVetoed(root, msg.sender, reason);
     }
@@ -282,8 +280,9 @@ contract RewardsDistributor is IRewardsDistributor, AccessControl, EIP712, Reent
             uint256 feeAverage
         )
     {
-        Root storage r = _banks[_state.latest];
-        return (r.root, r.total, r.through, r.activatesAt, r.vetoed, r.released, r.feeAverage);
+        State memory state = _state;
+        Root storage r = _banks[state.latest];
+        return (r.root, r.total, r.through, state.latestActivatesAt, state.latestVetoed, r.released, r.feeAverage);
     }
 
     function params() external view returns (Params memory) {
@@ -344,8 +343,6 @@ contract RewardsDistributor is IRewardsDistributor, AccessControl, EIP712, Reent
             root: post.root,
             total: uint128(total),
             through: uint32(post.through),
-            activatesAt: uint40(activatesAt),
-            vetoed: false,
             released: uint128(released),
             feeAverage: uint128(average)
         });
