@@ -46,6 +46,8 @@ contract RewardsDistributor is IRewardsDistributor, AccessControl, EIP712, Reent
     uint256 public constant MIN_ACTIVATION_DELAY = 1 minutes;
     uint256 public constant MIN_EPOCH_LENGTH = 10 minutes;
     uint256 public constant MAX_EPOCH_LENGTH = 90 days;
+    uint256 public constant MAX_SETTLE_DELAY = 30 days;
+    uint256 public constant MAX_REWARD_PER_FEE = 1e36;
     /// @notice Most epochs one post may add to the schedule (bounds its gas).
     uint256 public constant MAX_EPOCHS_PER_POST = 64;
 
@@ -95,6 +97,9 @@ contract RewardsDistributor is IRewardsDistributor, AccessControl, EIP712, Reent
     State internal _state;
 
     mapping(address account => Claimant) internal _claimants;
+
+    /// @dev Read off chain only (by the calculator); posts and claims never touch these slots.
+    CalculatorParams internal _calculator;
 
     /// @param token the reward token (the staking token by default)
     /// @param hub_ the AttestationHub whose oracle quorum signs roots
@@ -214,6 +219,19 @@ contract RewardsDistributor is IRewardsDistributor, AccessControl, EIP712, Reent
         _setParams(p);
     }
 
+    /// @notice Sets how the calculator splits emissions (for epochs it has not settled yet:
+    ///         it applies the parameters in force when each epoch ends).
+    function setCalculatorParams(CalculatorParams calldata p) external onlyRole(GOVERNOR_ROLE) {
+        if (p.feeToken == address(0)) revert ZeroAddress();
+        if (p.availabilityBps > 10_000) revert AvailabilityShareOutOfRange(0, 10_000, p.availabilityBps);
+        if (p.washCapBps == 0 || p.washCapBps >= 10_000) revert WashCapOutOfRange(1, 9_999, p.washCapBps);
+        if (p.settleDelay > MAX_SETTLE_DELAY) revert SettleDelayOutOfRange(0, MAX_SETTLE_DELAY, p.settleDelay);
+        if (p.rewardPerFee == 0 || p.rewardPerFee > MAX_REWARD_PER_FEE)
+            revert RewardPerFeeOutOfRange(1, MAX_REWARD_PER_FEE, p.rewardPerFee);
+        _calculator = p;
+        emit CalculatorParamsSet(p);
+    }
+
     // ─────────────────────────────── views ───────────────────────────────
 
     /// @notice E(t): what the schedule releases in `epoch` at fee average `feeAverage`.
@@ -287,6 +305,11 @@ contract RewardsDistributor is IRewardsDistributor, AccessControl, EIP712, Reent
 
     function params() external view returns (Params memory) {
         return Params(_e0, _halvingEpochs, _feeTarget, _feeWindow, _activationDelay);
+    }
+
+    /// @notice The calculator's parameters (all zero until governance sets them).
+    function calculatorParams() external view returns (CalculatorParams memory) {
+        return _calculator;
     }
 
     function claimed(address account) external view returns (uint256) {

@@ -41,6 +41,7 @@ from computerails.deployments import (
 from computerails.devnet.keys import DEVNET_CHAIN_IDS, ORACLE_INDEXES, TREASURY_INDEX, dev_address
 from computerails.devnet.params import (
     InvalidParameters,
+    calculator_params,
     collateral_rate,
     escrow_init_params,
     merge_params,
@@ -288,6 +289,12 @@ def deploy_protocol(
         d.send(es, "setPaymentToken", token, True, rate)
         d.send(me, "setPaymentToken", token, True, stake_ratio)
     d.send(es, "grantRole", role_id("ARBITRATOR_ROLE"), arbitrator)
+    fee_token = payment_tokens[0]
+    d.send(
+        rd,
+        "setCalculatorParams",
+        calculator_params(p, fee_token, d.erc20(fee_token).functions.decimals().call(), stake_decimals),
+    )
     timelock = d.deploy("ProtocolTimelock", p["timelock_delay"], [governance], [governance])
     _hand_over(d, timelock, guardian, [st, es, sl, hb, me, rd])
 

@@ -61,6 +61,15 @@ DEFAULT_PARAMS: dict[str, Any] = {
         "fee_target": 1_000 * 10**6,  # 1,000 payment tokens of fees per epoch (6 decimals)
         "fee_window": 24,
         "activation_delay": 10 * 60,
+        # The calculator's split (RewardsDistributor.setCalculatorParams; docs/REWARDS.md): half of
+        # each epoch's emission for availability (stake x uptime), half for usage (fees earned),
+        # a provider's usage reward capped at 80% of the fees its traffic paid (washing loses
+        # money), valued at 1 reward token per payment token. Fees count in the first payment
+        # token. settle_delay None: the uptime report window, after which an epoch is final.
+        "availability_bps": 5_000,
+        "wash_cap_bps": 8_000,
+        "reward_per_payment_token": 1,
+        "settle_delay": None,
     },
     # Collateral locked per job as a share of its escrow's value, at 1 stake token = 1 payment
     # token. The on-chain rate converts decimals too: see collateral_rate().
@@ -121,6 +130,11 @@ def check_params(p: dict[str, Any]) -> None:
             f"{u['epoch_length']} s, so that a root posted at an epoch's end can be vetoed and activate before the "
             "next epoch's root"
         )
+    if r is not None and r.get("settle_delay") is not None and r["settle_delay"] < window:
+        raise InvalidParameters(
+            f"the rewards settle delay {r['settle_delay']} s must be at least the uptime report window {window} s, "
+            "or the calculator could settle an epoch before its uptime reports are final"
+        )
     m = p.get("metered")
     if m is not None:
         least = m["collection_interval"] + m["dispute_window"]
@@ -174,6 +188,18 @@ REWARDS_INIT_FIELDS = ("e0", "halving_epochs", "fee_target", "fee_window", "acti
 def rewards_init_params(rewards: dict[str, Any]) -> tuple[int, ...]:
     """RewardsDistributor's parameter struct from a parameter set's ``"rewards"`` section."""
     return tuple(int(rewards[name]) for name in REWARDS_INIT_FIELDS)
+
+
+def calculator_params(p: dict[str, Any], fee_token: str, fee_decimals: int, reward_decimals: int) -> tuple[Any, ...]:
+    """RewardsDistributor's CalculatorParams from a parameter set: fees counted in `fee_token`,
+    valued at ``reward_per_payment_token`` reward tokens each (the decimals gap carried in the
+    1e18-scaled rate), settled after the uptime report window unless the set names a delay."""
+    r, u = p["rewards"], p["uptime"]
+    settle = r.get("settle_delay")
+    if settle is None:
+        settle = (u["statute_epochs"] + 1) * u["epoch_length"]
+    reward_per_fee = int(r["reward_per_payment_token"]) * 10 ** (18 + reward_decimals - fee_decimals)
+    return (fee_token, int(r["availability_bps"]), int(r["wash_cap_bps"]), int(settle), reward_per_fee)
 
 
 def collateral_rate(payment_decimals: int, stake_decimals: int, collateral_bps: int, stake_per_payment: int = 1) -> int:

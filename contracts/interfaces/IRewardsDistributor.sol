@@ -51,6 +51,18 @@ interface IRewardsDistributor {
         uint256 configVersion; // the AttestationHub's oracle configuration signed under
     }
 
+    /// @notice How the calculator (computerails.rewards.calculator, run by every oracle node)
+    ///         splits each epoch's emission. The contract only stores them, so that every node
+    ///         reads the same figures from the chain at the same block; roots are checked
+    ///         against the schedule, not against these.
+    struct CalculatorParams {
+        address feeToken; // the payment token whose protocol fees count (usage and the schedule's fees)
+        uint256 availabilityBps; // share of each epoch's emission for availability; the rest pays usage
+        uint256 washCapBps; // a provider's usage reward ≤ washCapBps/10,000 × its traffic's fees in reward units (< 10,000)
+        uint256 settleDelay; // seconds after an epoch ends before its facts (uptime reports) are final
+        uint256 rewardPerFee; // reward-token units one fee-token unit is worth, scaled by 1e18
+    }
+
     /// @notice One claim: pays `cumulativeAmount` minus what `account` was already paid.
     struct Claim {
         address account;
@@ -79,6 +91,7 @@ interface IRewardsDistributor {
     ///         this way; tokens transferred here directly are not counted.
     event Funded(address indexed funder, uint256 amount);
     event ParamsSet(Params params);
+    event CalculatorParamsSet(CalculatorParams params);
 
     // Shared errors (ZeroAddress, ZeroAmount, EmptyBatch, EpochLengthOutOfRange for the
     // constructor's epoch length) are declared once in libraries/Errors.sol.
@@ -93,6 +106,15 @@ interface IRewardsDistributor {
     error FeeWindowOutOfRange(uint256 min, uint256 max, uint256 value);
     /// @notice activationDelay is outside its bounds (it must end within one epoch).
     error ActivationDelayOutOfRange(uint256 min, uint256 max, uint256 value);
+
+    /// @notice availabilityBps is above 10,000.
+    error AvailabilityShareOutOfRange(uint256 min, uint256 max, uint256 value);
+    /// @notice washCapBps must be positive and below 10,000 (washing must lose money).
+    error WashCapOutOfRange(uint256 min, uint256 max, uint256 value);
+    /// @notice settleDelay is above its bound.
+    error SettleDelayOutOfRange(uint256 min, uint256 max, uint256 value);
+    /// @notice rewardPerFee is outside its bounds.
+    error RewardPerFeeOutOfRange(uint256 min, uint256 max, uint256 value);
 
     /// @notice A root is pending until `activatesAt`: veto it, or wait, before posting the next.
     error RootPending(bytes32 root, uint256 activatesAt, uint256 nowTime);
@@ -128,12 +150,14 @@ interface IRewardsDistributor {
     function setRecipient(address recipient) external;
     function fund(uint256 amount) external;
     function setParams(Params calldata p) external;
+    function setCalculatorParams(CalculatorParams calldata p) external;
 
     function emission(uint256 epoch, uint256 feeAverage) external view returns (uint256);
     function decay(uint256 epoch) external view returns (uint256);
     function currentEpoch() external view returns (uint256);
     function rootDigest(RootPost calldata post) external view returns (bytes32);
     function params() external view returns (Params memory);
+    function calculatorParams() external view returns (CalculatorParams memory);
     function claimed(address account) external view returns (uint256);
     function recipientOf(address account) external view returns (address);
     function totalClaimed() external view returns (uint256);
