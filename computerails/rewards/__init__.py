@@ -5,5 +5,6 @@ StandardMerkleTree format (:mod:`computerails.rewards.merkle`)."""
 from computerails.rewards.merkle import RewardsTree, leaf_hash
 from computerails.rewards.roots import RootPost
 from computerails.rewards.schedule import Schedule, decay
+from computerails.rewards.treefile import RewardsFile, RewardsFileError
 
-__all__ = ["RewardsTree", "RootPost", "Schedule", "decay", "leaf_hash"]
+__all__ = ["RewardsFile", "RewardsFileError", "RewardsTree", "RootPost", "Schedule", "decay", "leaf_hash"]
