@@ -17,7 +17,15 @@ from eth_utils import keccak, to_checksum_address
 from computerails.deployments import Deployment, load_artifact
 
 #: The protocol contracts the indexer follows (tokens are not indexed).
-CONTRACTS = ("AttestationHub", "JobEscrow", "MeteredEscrow", "ProviderStaking", "UptimeSlasher", "ProtocolTimelock")
+CONTRACTS = (
+    "AttestationHub",
+    "JobEscrow",
+    "MeteredEscrow",
+    "ProviderStaking",
+    "UptimeSlasher",
+    "ProtocolTimelock",
+    "RewardsDistributor",
+)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,408 @@
+"""The rewards calculator: every provider's cumulative emission through an epoch, from the index.
+
+Deterministic and open: it reads only the indexed events (issue 15) of one deployment and the
+block times, so anyone with an index of the same chain computes the same tree and root. For
+each epoch t from 0 to N it gathers the providers' facts (stake at the epoch's start and end,
+uptime reported for t, protocol fees its traffic paid in t, whether it was jailed or slashed
+in t), runs the schedule over the epochs' fees as the RewardsDistributor does (the Python
+mirror), and splits E(t) by :func:`computerails.rewards.allocation.allocate`.
+
+Facts are final ``settle_delay`` seconds after an epoch ends (the uptime report window: a
+report for epoch t lands after t ended, and is refused on chain once the window closed), so
+epoch N can be computed once the index has passed ``end(N) + settle_delay``. The parameters in
+force at each epoch's end (the distributor's ``ParamsSet``/``CalculatorParamsSet`` events)
+apply to it.
+
+Which event counts for what:
+
+- stake: ``ProviderStaking`` events replayed through the indexer's own state code (the figures
+  ``computerails index verify`` checks against the chain); capacity is the smaller of the active
+  stake at the epoch's start and at its end;
+- fees: ``JobSettled.fee`` of jobs in the fee token and ``VoucherCollected.fee`` in the fee token,
+  by the block time of the settlement or collection;
+- jailed in t: jailed when t started, or a ``ProviderJailed`` in t;
+- slashed in t: ``CollateralSlashed`` or ``FraudSlashed`` in t, or an ``UptimeReported`` for t below
+  the SLA (a request to slash; its ``ProviderSlashed`` lands in a later epoch and is attributed to t);
+- left: a provider that called ``leave`` before t started earns nothing from t on.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, create_engine, select
+
+from computerails.errors import ComputeRailsError
+from computerails.indexer import schema as s
+from computerails.indexer.apply import replay
+from computerails.indexer.decode import Event
+from computerails.rewards.allocation import BPS, CalculatorParams, EpochAllocation, ProviderEpoch, allocate
+from computerails.rewards.merkle import RewardsTree
+from computerails.rewards.schedule import Schedule
+from computerails.rewards.treefile import RewardsFile
+
+#: The events the calculator reads, by contract.
+READS = {
+    "ProviderStaking": None,  # every event: the stake replay
+    "JobEscrow": ("JobCreated", "JobSettled"),
+    "MeteredEscrow": ("VoucherCollected",),
+    "UptimeSlasher": ("UptimeReported",),
+    "RewardsDistributor": ("ParamsSet", "CalculatorParamsSet"),
+}
+
+
+class CalculatorError(ComputeRailsError):
+    """The rewards cannot be computed from this index."""
+
+
+class EpochNotSettled(CalculatorError):
+    """The index has not reached the time at which the epoch's facts are final."""
+
+    def __init__(self, epoch: int, settles_at: int, index_time: int) -> None:
+        super().__init__(
+            f"epoch {epoch} is final at {settles_at} (its end plus the settle delay); the index has reached "
+            f"{index_time}: index further, or wait {settles_at - index_time} s"
+        )
+        self.epoch, self.settles_at, self.index_time = epoch, settles_at, index_time
+
+
+class CalculatorParamsNotSet(CalculatorError):
+    """Governance has not set the calculator's parameters by the end of an epoch."""
+
+
+@dataclass(frozen=True)
+class Epochs:
+    """The distributor's epochs: ``genesis`` and ``epoch_length`` (its immutables)."""
+
+    genesis: int
+    epoch_length: int
+
+    def start(self, epoch: int) -> int:
+        return self.genesis + epoch * self.epoch_length
+
+    def end(self, epoch: int) -> int:
+        return self.start(epoch + 1)
+
+    def of(self, timestamp: int) -> int:
+        return -1 if timestamp < self.genesis else (timestamp - self.genesis) // self.epoch_length
+
+
+@dataclass(frozen=True)
+class Rewards:
+    """The calculator's answer for epochs 0 .. ``through`` − 1."""
+
+    through: int
+    amounts: dict[str, int]  # lowercase account -> cumulative amount (positive only)
+    epochs: tuple[EpochAllocation, ...]
+    params: CalculatorParams  # in force at the last epoch's end
+    schedule: Schedule
+
+    @property
+    def fees(self) -> list[int]:
+        return [e.fees for e in self.epochs]
+
+    @property
+    def total(self) -> int:
+        return sum(self.amounts.values())
+
+    @property
+    def released(self) -> int:
+        return sum(e.emission for e in self.epochs)
+
+    def tree(self) -> RewardsTree:
+        """The tree of the cumulative amounts.
+
+        Raises:
+            CalculatorError: no provider has earned anything yet (a tree needs one account).
+        """
+        if not self.amounts:
+            raise CalculatorError(f"no provider earned rewards in epochs 0..{self.through - 1}: there is no tree")
+        return RewardsTree.of(sorted(self.amounts.items()))
+
+    def file(self, chain_id: int, distributor: str) -> RewardsFile:
+        p = self.params
+        return RewardsFile(
+            chain_id=chain_id,
+            distributor=distributor,
+            through=self.through,
+            tree=self.tree(),
+            fees=tuple(self.fees),
+            epochs=tuple(_epoch_doc(e) for e in self.epochs),
+            params={
+                "feeToken": p.fee_token,
+                "availabilityBps": p.availability_bps,
+                "washCapBps": p.wash_cap_bps,
+                "settleDelay": p.settle_delay,
+                "rewardPerFee": str(p.reward_per_fee),
+                "e0": str(self.schedule.e0),
+                "halvingEpochs": self.schedule.halving_epochs,
+                "feeTarget": str(self.schedule.fee_target),
+                "feeWindow": self.schedule.fee_window,
+            },
+        )
+
+
+def _epoch_doc(e: EpochAllocation) -> dict[str, Any]:
+    return {
+        "epoch": e.epoch,
+        "emission": str(e.emission),
+        "fees": str(e.fees),
+        "allocated": str(e.allocated),
+        "unallocated": str(e.unallocated),
+        "shares": {
+            s.provider: {"availability": str(s.availability), "usage": str(s.usage), "capped": s.capped}
+            for s in e.shares
+        },
+    }
+
+
+@dataclass
+class _Facts:
+    """Per-epoch facts gathered in one pass over the events."""
+
+    fees: dict[int, int]  # epoch -> protocol fees in the fee token
+    provider_fees: dict[int, dict[str, int]]  # epoch -> provider -> fees its traffic paid
+    uptime: dict[int, dict[str, int]]  # epoch -> provider -> reported uptime
+    slashed: dict[int, set[str]]
+    jailed: dict[int, set[str]]  # jailed at some moment of the epoch
+    stake_start: dict[int, dict[str, int]]
+    stake_end: dict[int, dict[str, int]]
+    left_before: dict[int, set[str]]  # left before the epoch started
+    registered: dict[int, set[str]]  # registered by the epoch's end
+
+
+def _lower(v: Any) -> str:
+    return str(v).lower()
+
+
+def _stream(conn: Connection, until: int, contracts: Sequence[str] = tuple(READS)) -> Iterator[tuple[Event, int]]:
+    """The events of `contracts` the calculator reads, with their block times, in chain order,
+    up to `until` (exclusive)."""
+    q = (
+        select(s.events, s.blocks.c.timestamp)
+        .join(s.blocks, s.blocks.c.number == s.events.c.block_number)
+        .where(s.events.c.contract.in_(list(contracts)), s.blocks.c.timestamp < until)
+        .order_by(s.events.c.block_number, s.events.c.log_index)
+    )
+    for r in conn.execute(q).mappings():
+        names = READS[str(r["contract"])]
+        if names is not None and r["event"] not in names:
+            continue
+        yield (
+            Event(
+                block_number=int(r["block_number"]),
+                log_index=int(r["log_index"]),
+                tx_hash=str(r["tx_hash"]),
+                block_hash="",
+                contract=str(r["contract"]),
+                address=str(r["address"]),
+                event=str(r["event"]),
+                args=dict(r["args"]),
+            ),
+            int(r["timestamp"]),
+        )
+
+
+def index_time(conn: Connection) -> int:
+    """The time of the last block the index has reached (0 for an empty index)."""
+    cursor = conn.execute(select(s.meta.c.value).where(s.meta.c.key == "cursor")).scalar()
+    if cursor is not None:
+        t = conn.execute(select(s.blocks.c.timestamp).where(s.blocks.c.number == int(cursor))).scalar()
+        if t is not None:
+            return int(t)
+    t = conn.execute(select(s.blocks.c.timestamp).order_by(s.blocks.c.number.desc()).limit(1)).scalar()
+    return int(t) if t is not None else 0
+
+
+def _params_at(changes: Sequence[tuple[int, Any]], when: int) -> Any:
+    """The last value set before `when` (None if none)."""
+    value = None
+    for t, v in changes:
+        if t >= when:
+            break
+        value = v
+    return value
+
+
+def compute(conn: Connection, epochs: Epochs, through: int, staking_token: str) -> Rewards:
+    """Every provider's cumulative reward over epochs 0 .. `through` − 1 from the index `conn`.
+
+    Raises:
+        EpochNotSettled: the index has not reached the last epoch's end plus the settle delay.
+        CalculatorParamsNotSet: no ``CalculatorParamsSet`` before an epoch's end.
+        CalculatorError: `through` is not positive, or no schedule parameters were indexed.
+    """
+    if through < 1:
+        raise CalculatorError(f"a rewards root covers at least one epoch: through must be positive, not {through}")
+    last = through - 1
+    # the parameters first (a small query), to know how far to read
+    schedule_changes: list[tuple[int, Schedule]] = []
+    calc_changes: list[tuple[int, CalculatorParams]] = []
+    for ev, ts in _stream(conn, 2**62, ("RewardsDistributor",)):
+        p = ev.args["params"]
+        if ev.event == "ParamsSet":
+            schedule_changes.append((ts, Schedule(*(int(x) for x in p))))
+        else:
+            calc_changes.append((ts, CalculatorParams(_lower(p[0]), *(int(x) for x in p[1:]))))
+    if not schedule_changes:
+        raise CalculatorError("the index holds no RewardsDistributor ParamsSet event: is the distributor indexed?")
+    final_params = _params_at(calc_changes, epochs.end(last))
+    if final_params is None:
+        raise CalculatorParamsNotSet(
+            f"the distributor's calculator parameters were not set by the end of epoch {last}: governance must call "
+            "setCalculatorParams"
+        )
+    horizon = epochs.end(last) + final_params.settle_delay
+    reached = index_time(conn)
+    if reached < horizon:
+        raise EpochNotSettled(last, horizon, reached)
+
+    facts = _gather(conn, epochs, through, horizon, calc_changes, staking_token)
+    amounts: dict[str, int] = defaultdict(int)
+    allocations = []
+    average = 0
+    for t in range(through):
+        schedule = _params_at(schedule_changes, epochs.end(t))
+        params = _params_at(calc_changes, epochs.end(t))
+        fees = facts.fees.get(t, 0)
+        average = schedule.average(average, fees)
+        emission = schedule.emission(t, average)
+        if params is None:  # nothing can be split before governance sets the split
+            allocations.append(EpochAllocation(t, emission, fees, ()))
+            continue
+        providers = _providers(facts, t)
+        allocation = allocate(t, emission, fees, providers, params)
+        for share in allocation.shares:
+            amounts[share.provider] += share.total
+        allocations.append(allocation)
+    return Rewards(
+        through=through,
+        amounts={a: v for a, v in sorted(amounts.items()) if v > 0},
+        epochs=tuple(allocations),
+        params=final_params,
+        schedule=_params_at(schedule_changes, epochs.end(last)),
+    )
+
+
+def _providers(f: _Facts, t: int) -> list[ProviderEpoch]:
+    out = []
+    for provider in sorted(f.registered.get(t, ())):
+        excluded = ""
+        if provider in f.left_before.get(t, ()):
+            excluded = "left"
+        elif provider in f.jailed.get(t, ()):
+            excluded = "jailed"
+        elif provider in f.slashed.get(t, ()):
+            excluded = "slashed"
+        capacity = min(f.stake_start.get(t, {}).get(provider, 0), f.stake_end.get(t, {}).get(provider, 0))
+        out.append(
+            ProviderEpoch(
+                provider=provider,
+                capacity=capacity,
+                uptime_bps=f.uptime.get(t, {}).get(provider, BPS),
+                fees=f.provider_fees.get(t, {}).get(provider, 0),
+                excluded=excluded,
+            )
+        )
+    return out
+
+
+def _gather(
+    conn: Connection,
+    epochs: Epochs,
+    through: int,
+    horizon: int,
+    calc_changes: Sequence[tuple[int, CalculatorParams]],
+    staking_token: str,
+) -> _Facts:
+    f = _Facts(
+        fees=defaultdict(int),
+        provider_fees=defaultdict(lambda: defaultdict(int)),
+        uptime=defaultdict(dict),
+        slashed=defaultdict(set),
+        jailed=defaultdict(set),
+        stake_start=defaultdict(dict),
+        stake_end=defaultdict(dict),
+        left_before=defaultdict(set),
+        registered=defaultdict(set),
+    )
+    job_tokens: dict[int, str] = {}
+    staking_events: list[tuple[Event, int]] = []
+    # the stake replay runs through the indexer's own state code, on a scratch database
+    scratch = create_engine("sqlite://")
+    s.metadata.create_all(scratch)
+    with scratch.begin() as sc:
+        epoch = 0  # the epoch whose end the replay has not passed yet
+        left_at: dict[str, int] = {}
+
+        def close_epochs_before(ts: int) -> None:
+            """Snapshot the stake at the end of every epoch that ended at or before `ts`."""
+            nonlocal epoch
+            while epoch < through and epochs.end(epoch) <= ts:
+                if staking_events:
+                    replay(sc, staking_token, staking_events)
+                    staking_events.clear()
+                rows = sc.execute(select(s.providers.c.address, s.providers.c.staked, s.providers.c.jailed)).all()
+                end = {_lower(a): int(staked) for a, staked, _ in rows}
+                f.stake_end[epoch] = end
+                f.registered[epoch] = set(end)
+                if epoch + 1 < through:
+                    f.stake_start[epoch + 1] = dict(end)
+                    # jailed when the next epoch starts
+                    f.jailed[epoch + 1] |= {_lower(a) for a, _, jailed in rows if jailed}
+                    f.left_before[epoch + 1] = {a for a, at in left_at.items() if at < epochs.start(epoch + 1)}
+                epoch += 1
+
+        for ev, ts in _stream(conn, horizon):
+            close_epochs_before(ts)
+            t = epochs.of(ts)
+            in_range = 0 <= t < through
+            args = ev.args
+            if ev.contract == "ProviderStaking":
+                staking_events.append((ev, ts))
+                provider = _lower(args.get("provider", ""))
+                if in_range and ev.event == "ProviderJailed":
+                    f.jailed[t].add(provider)
+                elif in_range and ev.event in ("CollateralSlashed", "FraudSlashed"):
+                    f.slashed[t].add(provider)
+                elif ev.event == "ProviderLeft":
+                    left_at[provider] = ts
+                continue
+            if ev.contract == "UptimeSlasher":
+                reported = int(args["epoch"])
+                if 0 <= reported < through and ts < epochs.end(reported) + _settle(calc_changes, epochs, reported):
+                    provider = _lower(args["provider"])
+                    f.uptime[reported][provider] = int(args["uptimeBps"])
+                    if int(args["slashRequested"]) > 0:
+                        f.slashed[reported].add(provider)
+                continue
+            if ev.contract == "RewardsDistributor":  # its parameters were read first
+                continue
+            if ev.event == "JobCreated":
+                job_tokens[int(args["jobId"])] = _lower(args["token"])
+                continue
+            if not in_range:
+                continue
+            params = _params_at(calc_changes, epochs.end(t))
+            if params is None:
+                continue
+            if ev.event == "JobSettled":
+                token = job_tokens.get(int(args["jobId"]))
+            else:  # VoucherCollected
+                token = _lower(args["token"])
+            if token != params.fee_token:
+                continue
+            fee = int(args["fee"])
+            f.fees[t] += fee
+            f.provider_fees[t][_lower(args["provider"])] += fee
+        close_epochs_before(horizon)
+    scratch.dispose()
+    return f
+
+
+def _settle(calc_changes: Sequence[tuple[int, CalculatorParams]], epochs: Epochs, t: int) -> int:
+    params = _params_at(calc_changes, epochs.end(t))
+    return params.settle_delay if params is not None else 0
