@@ -1,0 +1,169 @@
+"""The rewards calculator (issue 16) on an indexed history of the marketplace (jobs settled,
+uptime slashes and jailings, metered collections, a fraud slash): its root equals the root
+recomputed from a fresh index of the same chain built in random runs and pages, on SQLite and
+PostgreSQL; its figures follow the chain's events; it refuses an epoch that is not final."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import select
+from web3 import Web3
+
+from computerails.deployments import load_artifact
+from computerails.indexer import open_index
+from computerails.indexer import schema as s
+from computerails.rewards import RewardsFile
+from computerails.rewards.calculator import EpochNotSettled, Epochs, compute, index_time
+from computerails.rewards.merkle import verify
+from tests.indexer.conftest import Chain, build
+
+
+class Settled:
+    def __init__(self, chain: Chain) -> None:
+        self.chain = chain
+        address = chain.deployment.contracts["RewardsDistributor"]
+        abi = load_artifact("RewardsDistributor")["abi"]
+        w3 = Web3(Web3.HTTPProvider(chain.url))
+        self.distributor = w3.eth.contract(address=address, abi=abi)
+        self.epochs = Epochs(
+            self.distributor.functions.genesis().call(), self.distributor.functions.epochLength().call()
+        )
+        self.params = self.distributor.functions.calculatorParams().call()
+        self.settle_delay = int(self.params[3])
+        now = w3.eth.get_block("latest")["timestamp"]
+        self.through = self.epochs.of(now - self.settle_delay)  # epochs 0 .. through − 1 are final
+        self.staking_token = chain.deployment.staking_token
+
+
+@pytest.fixture(scope="module")
+def settled(history: Chain) -> Settled:
+    """The history with the clock moved past the last active epoch's settle delay."""
+    history.rpc("evm_increaseTime", [30 * 3_600])
+    history.rpc("evm_mine", [])
+    return Settled(history)
+
+
+@pytest.fixture(scope="module")
+def reference_db(settled: Settled, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The settled history indexed in one go into SQLite."""
+    url = str(tmp_path_factory.mktemp("reference") / "index.sqlite")
+    build(settled.chain, url).engine.dispose()
+    return url
+
+
+@pytest.fixture(scope="module")
+def reference(settled: Settled, reference_db: str) -> Any:
+    """The rewards computed from the reference index."""
+    engine = open_index(reference_db)
+    with engine.connect() as conn:
+        rewards = compute(conn, settled.epochs, settled.through, settled.staking_token)
+    engine.dispose()
+    return rewards
+
+
+def test_compute__history__providers_earn_within_release_and_proofs_verify(settled: Settled, reference: Any) -> None:
+    r = reference
+    assert r.through == settled.through and len(r.epochs) == r.through
+    assert r.amounts, "the marketplace's providers staked and served: someone earns"
+    assert 0 < r.total <= r.released
+    tree = r.tree()
+    for account, amount in r.amounts.items():
+        assert verify(tree.root, account, amount, tree.proof(account))
+    # the file round-trips with the same root and fees
+    f = r.file(settled.chain.deployment.chain_id, settled.distributor.address)
+    again = RewardsFile.from_document(f.document())
+    assert again.root == tree.root and list(again.fees) == r.fees
+
+
+def test_compute__fees__equal_settlements_and_collections_in_the_fee_token(
+    settled: Settled, reference: Any, reference_db: str
+) -> None:
+    """The calculator reads raw events; the indexer's derived tables are a second path to the same sums."""
+    fee_token = settled.params[0].lower()
+    expected: dict[int, int] = {}
+    engine = open_index(reference_db)
+    with engine.connect() as conn:
+        times = dict(conn.execute(select(s.blocks.c.number, s.blocks.c.timestamp)).all())
+        for block, token, fee in conn.execute(
+            select(s.collections.c.block_number, s.collections.c.token, s.collections.c.fee)
+        ):
+            if token.lower() == fee_token:
+                t = settled.epochs.of(times[block])
+                expected[t] = expected.get(t, 0) + int(fee)
+        settle = (
+            select(s.job_transitions.c.block_number, s.jobs.c.token, s.jobs.c.fee)
+            .join(s.jobs, s.jobs.c.job_id == s.job_transitions.c.job_id)
+            .where(s.job_transitions.c.event == "JobSettled")
+        )
+        for block, token, fee in conn.execute(settle):
+            if token.lower() == fee_token:
+                t = settled.epochs.of(times[block])
+                expected[t] = expected.get(t, 0) + int(fee)
+    engine.dispose()
+    got = {e.epoch: e.fees for e in reference.epochs if e.fees}
+    assert got == {t: v for t, v in expected.items() if t < settled.through and v}
+    assert sum(got.values()) > 0
+
+
+def test_compute__jailed_or_slashed_epochs__earn_nothing(settled: Settled, reference: Any, reference_db: str) -> None:
+    engine = open_index(reference_db)
+    with engine.connect() as conn:
+        times = dict(conn.execute(select(s.blocks.c.number, s.blocks.c.timestamp)).all())
+        punished = set()
+        for block, kind, provider, epoch in conn.execute(
+            select(s.slashes.c.block_number, s.slashes.c.kind, s.slashes.c.provider, s.slashes.c.epoch)
+        ):
+            if kind == "UptimeReported":
+                punished.add((int(epoch), provider.lower()))
+            elif kind in ("CollateralSlashed", "FraudSlashed"):
+                punished.add((settled.epochs.of(times[block]), provider.lower()))
+        jailings = conn.execute(
+            select(s.events.c.block_number, s.events.c.args).where(s.events.c.event == "ProviderJailed")
+        ).all()
+    engine.dispose()
+    for block, args in jailings:
+        punished.add((settled.epochs.of(times[block]), args["provider"].lower()))
+    punished = {(t, p) for t, p in punished if t < settled.through}
+    assert punished, "the history jails and slashes providers"
+    for t, provider in punished:
+        assert provider not in {sh.provider for sh in reference.epochs[t].shares}, (t, provider)
+
+
+def test_compute__epoch_not_final__refused_with_when(settled: Settled, reference_db: str) -> None:
+    engine = open_index(reference_db)
+    with engine.connect() as conn:
+        reached = index_time(conn)
+        with pytest.raises(EpochNotSettled) as e:
+            compute(conn, settled.epochs, settled.through + 1, settled.staking_token)
+    engine.dispose()
+    assert e.value.epoch == settled.through and e.value.index_time == reached
+    assert e.value.settles_at == settled.epochs.end(settled.through) + settled.settle_delay
+
+
+@settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    segments=st.lists(
+        st.tuples(st.floats(0, 1), st.one_of(st.sampled_from([1, 5000]), st.integers(1, 5000))), min_size=1, max_size=3
+    )
+)
+@example(segments=[(0.5, 7)])
+def test_compute__fresh_index_in_random_runs__same_root(
+    settled: Settled, reference: Any, new_db: Any, segments: list[tuple[float, int]]
+) -> None:
+    """Anyone indexing the same chain (either database, any page sizes, restarts anywhere)
+    computes the same tree: the property oracle nodes rely on to agree on a root."""
+    chain = settled.chain
+    head, start = chain.head(), chain.deployment.deploy_block
+    url = new_db()
+    for fraction, page in sorted(segments):
+        build(chain, url, page=page, target=start + round(fraction * (head - start)))
+    engine = build(chain, url, page=segments[-1][1], target=head).engine
+    with engine.connect() as conn:
+        fresh = compute(conn, settled.epochs, settled.through, settled.staking_token)
+    engine.dispose()
+    assert fresh.tree().root == reference.tree().root
+    assert fresh.amounts == reference.amounts and fresh.fees == reference.fees
