@@ -67,7 +67,7 @@ WAD = 10**18
 #: A parameter set for a short demo (merged over DEFAULT_PARAMS). One-hour epochs; a statute of
 #: one epoch, so the uptime report window and the calculator's settle delay are two epochs; the
 #: subsidy (100 tokens in epoch 0) halves every 8 epochs and fades as the fee average (over 4
-#: epochs) nears 30 payment tokens a epoch; stake locks from metered collections last about
+#: epochs) nears 30 payment tokens an epoch; stake locks from metered collections last about
 #: two hours, so stake differences, not locks, decide availability.
 DEMO_PARAMS: dict[str, Any] = {
     "uptime": {"epoch_length": HOUR, "statute_epochs": 1},
@@ -520,6 +520,7 @@ def run_demo(config: FlywheelConfig, folder: Path, console: Console | None = Non
 
 @click.command()
 @click.option("--epochs", default=FlywheelConfig.epochs, show_default=True, help="epochs of traffic")
+@click.option("--fast", is_flag=True, help="the tests' size: 8 epochs (overrides --epochs)")
 @click.option("--seed", default=FlywheelConfig.seed, show_default=True, help="keys and the demand split")
 @click.option(
     "--folder",
@@ -528,10 +529,12 @@ def run_demo(config: FlywheelConfig, folder: Path, console: Console | None = Non
     type=click.Path(file_okay=False, path_type=Path),
     help="writes flywheel-<time>/ here",
 )
-def cli(epochs: int, seed: int, folder: Path) -> None:
+def cli(epochs: int, fast: bool, seed: int, folder: Path) -> None:
     """The flywheel: emissions bootstrap providers and fade as fees grow; washing loses money."""
+    config = FlywheelConfig.fast() if fast else FlywheelConfig(epochs=epochs)
+    config.seed = seed
     try:
-        run_demo(FlywheelConfig(epochs=epochs, seed=seed), folder)
+        run_demo(config, folder)
     except FlywheelError as exc:
         raise click.ClickException(str(exc)) from None
 

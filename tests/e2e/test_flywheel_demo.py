@@ -1,5 +1,5 @@
-"""The flywheel phase of `make demo` (computerails.sim.flywheel) at its fast size, as a
-subprocess: 8 epochs of growing honest demand and a fixed wash, a root per settled epoch, every
+"""The flywheel phase of `make demo` (computerails.sim.flywheel) at its fast size (`--fast`), as
+a subprocess: 8 epochs of growing honest demand and a fixed wash, a root per settled epoch, every
 provider's claims. The demo checks itself (it exits 1 if a check fails); the test reads what it
 wrote and checks the claims again."""
 
@@ -16,7 +16,7 @@ def test_flywheel_demo(tmp_path: Path) -> None:
     env = dict(os.environ)
     env.setdefault("SOLCX_BINARY_PATH", str(ROOT / ".solc"))
     result = subprocess.run(
-        [sys.executable, "-m", "computerails.sim.flywheel", "--epochs", "8", "--seed", "3", "--folder", str(tmp_path)],
+        [sys.executable, "-m", "computerails.sim.flywheel", "--fast", "--seed", "3", "--folder", str(tmp_path)],
         cwd=ROOT,
         env=env,
         capture_output=True,
