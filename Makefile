@@ -22,7 +22,8 @@ WORKERS ?= $(shell nproc 2>/dev/null || echo 2)
 
 help:
 	@echo "make demo     run the network as real processes (anvil, 5 agents, 3 oracle nodes, a keeper)"
-	@echo "              with five scripted faults, and check the books"
+	@echo "              with five scripted faults, and check the books; then the rewards flywheel"
+	@echo "              (emissions fade as fees grow, washing loses money: reports/flywheel-*/flywheel.png)"
 	@echo "make demo-sim the marketplace simulation (SDK calls in one process; scales to 10,000s of jobs)"
 	@echo "make test     run the whole test suite (sets itself up first; prints its wall time)"
 	@echo "make test-fast  the gates, the SDK and CLI suites, the stateful machine at smoke size (about a minute)"
@@ -130,6 +131,7 @@ slither: setup
 demo: setup chromium
 	@$(MAKE) --no-print-directory compile
 	$(BIN)/python -m computerails.sim.network $(ARGS)
+	$(BIN)/python -m computerails.sim.flywheel
 
 demo-sim: setup
 	@$(MAKE) --no-print-directory compile

@@ -99,6 +99,9 @@ class Rewards:
     epochs: tuple[EpochAllocation, ...]
     params: CalculatorParams  # in force at the last epoch's end
     schedule: Schedule
+    #: each epoch's facts as :func:`~computerails.rewards.allocation.allocate` received them (to
+    #: rerun an epoch's split on other facts: what a provider would have earned without some fees)
+    inputs: tuple[tuple[ProviderEpoch, ...], ...] = ()
 
     @property
     def fees(self) -> list[int]:
@@ -263,6 +266,7 @@ def compute(conn: Connection, epochs: Epochs, through: int, staking_token: str) 
     facts = _gather(conn, epochs, through, horizon, calc_changes, staking_token)
     amounts: dict[str, int] = defaultdict(int)
     allocations = []
+    inputs: list[tuple[ProviderEpoch, ...]] = []
     average = 0
     for t in range(through):
         schedule = _params_at(schedule_changes, epochs.end(t))
@@ -272,8 +276,10 @@ def compute(conn: Connection, epochs: Epochs, through: int, staking_token: str) 
         emission = schedule.emission(t, average)
         if params is None:  # nothing can be split before governance sets the split
             allocations.append(EpochAllocation(t, emission, fees, ()))
+            inputs.append(())
             continue
         providers = _providers(facts, t)
+        inputs.append(tuple(providers))
         allocation = allocate(t, emission, fees, providers, params)
         for share in allocation.shares:
             amounts[share.provider] += share.total
@@ -284,6 +290,7 @@ def compute(conn: Connection, epochs: Epochs, through: int, staking_token: str) 
         epochs=tuple(allocations),
         params=final_params,
         schedule=_params_at(schedule_changes, epochs.end(last)),
+        inputs=tuple(inputs),
     )
 
 

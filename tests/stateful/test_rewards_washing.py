@@ -62,7 +62,9 @@ class Washing(RuleBasedStateMachine):
         stakes=st.lists(st.integers(1, 10_000), min_size=5, max_size=5),
     )
     def setup(self, e0, halving, fee_target, window, availability, cap, rate, stakes):
-        schedule = Schedule(e0=e0, halving_epochs=halving, fee_target=fee_target, fee_window=window, activation_delay=60)
+        schedule = Schedule(
+            e0=e0, halving_epochs=halving, fee_target=fee_target, fee_window=window, activation_delay=60
+        )
         self.params = CalculatorParams("0x" + "ab" * 20, availability, cap, 0, rate)
         self.washing, self.honest_world = World(schedule), World(schedule)
         self.epoch = 0
