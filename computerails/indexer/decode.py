@@ -17,7 +17,16 @@ from eth_utils import keccak, to_checksum_address
 from computerails.deployments import Deployment, load_artifact
 
 #: The protocol contracts the indexer follows (tokens are not indexed).
-CONTRACTS = ("AttestationHub", "JobEscrow", "MeteredEscrow", "ProviderStaking", "UptimeSlasher", "ProtocolTimelock")
+#: A contract a deployment lacks (MeteredEscrow, RewardsDistributor before issues 12 and 16) is skipped.
+CONTRACTS = (
+    "AttestationHub",
+    "JobEscrow",
+    "MeteredEscrow",
+    "ProviderStaking",
+    "UptimeSlasher",
+    "ProtocolTimelock",
+    "RewardsDistributor",
+)
 
 
 @dataclass(frozen=True)

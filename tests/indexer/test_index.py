@@ -41,6 +41,7 @@ def test_until_head__every_log_decoded_once__state_matches_chain_views(history: 
         "ProviderStaking",
         "UptimeSlasher",
         "ProtocolTimelock",
+        "RewardsDistributor",
     }
     assert {name for name, n in counts.items() if n == 0} == set()
     assert counts["jobs"] == 8 and counts["providers"] == 3
