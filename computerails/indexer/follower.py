@@ -179,7 +179,13 @@ class Indexer:
             ("eth_call", [{"to": address, "data": "0x" + keccak(text=REWARDS_META[k])[:4].hex()}, "latest"])
             for k in missing
         ]
-        words = [int(str(w), 16) for w in self.rpc.batch(calls)]
+        answers = [str(w or "0x") for w in self.rpc.batch(calls)]
+        if any(len(a) != 66 for a in answers):
+            raise IndexerError(
+                f"the deployment's RewardsDistributor {address} does not answer genesis(), epochLength() and "
+                "rewardToken() (no contract there on this chain?)"
+            )
+        words = [int(a, 16) for a in answers]
         with self.engine.begin() as conn:
             for key, word in zip(missing, words):
                 value = to_checksum_address(word.to_bytes(32, "big")[12:]) if key == "rewards:token" else str(word)
