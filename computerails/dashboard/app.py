@@ -24,6 +24,7 @@ from computerails.dashboard.models import (
     NetworkPage,
     Problem,
     ProviderPage,
+    RewardsPage,
     SearchResult,
     TxPage,
 )
@@ -69,7 +70,8 @@ def create_app(settings: DashboardSettings, reader: IndexReader | None = None) -
     vendor = vendor_dir(settings.node_modules)
     app = FastAPI(
         title="ComputeRails dashboard",
-        description="The network as the index sees it: TVL, jobs, providers, clients, transactions. Read-only.",
+        description="The network as the index sees it: TVL, jobs, providers, clients, transactions, rewards. "
+        "Read-only.",
         version="1",
     )
     app.state.index = index
@@ -96,6 +98,13 @@ def create_app(settings: DashboardSettings, reader: IndexReader | None = None) -
         """TVL in escrow and stake, jobs and paid requests per day, fees, slashes, providers by
         status and the oracle set."""
         return ix.network()
+
+    @app.get("/api/rewards", response_model=RewardsPage, tags=["api"])
+    def api_rewards(ix: Index) -> RewardsPage:
+        """The RewardsDistributor: reserve funded, distributed (the latest root not vetoed), claimed,
+        every root with its state, the top claimants, and the flywheel curve by reward epoch (the
+        subsidy against providers' fee revenue, and the subsidy's share of the two)."""
+        return ix.rewards()
 
     @app.get("/api/provider/{address}", response_model=ProviderPage, responses=PROBLEMS, tags=["api"])
     def api_provider(address: str, ix: Index) -> ProviderPage:
@@ -134,6 +143,10 @@ def create_app(settings: DashboardSettings, reader: IndexReader | None = None) -
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def network_page(ix: Index) -> HTMLResponse:
         return page("network.html", "Network", ix.network, "/api/network")
+
+    @app.get("/rewards", response_class=HTMLResponse, include_in_schema=False)
+    def rewards_page(ix: Index) -> HTMLResponse:
+        return page("rewards.html", "Rewards", ix.rewards, "/api/rewards")
 
     @app.get("/provider/{address}", response_class=HTMLResponse, include_in_schema=False)
     def provider_page(address: str, ix: Index) -> HTMLResponse:

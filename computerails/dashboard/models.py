@@ -41,6 +41,25 @@ class SlashTotals(_Model):
     amount: Decimal = Field(description="staking-token units")
 
 
+class FlywheelPoint(_Model):
+    """One reward epoch of the flywheel curve (:func:`computerails.indexer.flywheel.flywheel_series`)."""
+
+    epoch: int
+    start: datetime = Field(description="when the epoch began")
+    subsidy: Decimal = Field(
+        description="reward-token units the rewards roots distributed for this epoch (a root's total less the "
+        "previous non-vetoed root's, split evenly over the epochs it added)"
+    )
+    fee_revenue: dict[str, Decimal] = Field(
+        description="payment token -> what providers netted in this epoch (JobEscrow settlements and MeteredEscrow "
+        "collections by block time)"
+    )
+    subsidy_share: float | None = Field(
+        description="subsidy / (subsidy + fee revenue), in token units (reward and payment tokens 1:1); "
+        "None for an epoch with neither"
+    )
+
+
 class NetworkPage(_Model):
     head: IndexHead
     escrow_tvl: dict[str, Decimal] = Field(
@@ -60,6 +79,7 @@ class NetworkPage(_Model):
     providers_by_status: dict[str, int]
     providers: list[ProviderRow]
     oracle_set: OracleSet
+    flywheel: list[FlywheelPoint] = Field(description="the flywheel curve by reward epoch (empty: no distributor)")
 
 
 class ProviderRow(_Model):
@@ -182,6 +202,44 @@ class TxPage(_Model):
     events: list[TxEvent]
 
 
+class RewardsRootRow(_Model):
+    root: str
+    status: str = Field(
+        description="pending (vetoable until it activates), active (what claims use), superseded (active "
+        "once, a later root replaced it) or vetoed"
+    )
+    total: Decimal = Field(description="reward-token units: the cumulative amounts of every account")
+    through: int = Field(description="epochs covered: 0 .. through - 1")
+    released: Decimal = Field(description="what the schedule had released through those epochs")
+    activates_at: datetime
+    vetoed_by: str | None
+    veto_reason: str | None
+    time: datetime
+    block: int
+    tx_hash: str
+
+
+class Claimant(_Model):
+    account: str
+    recipient: str = Field(description="where its rewards are paid (the account itself unless it set one)")
+    claimed: Decimal = Field(description="reward-token units paid so far")
+
+
+class RewardsPage(_Model):
+    head: IndexHead
+    deployed: bool = Field(description="whether the indexed deployment has a RewardsDistributor")
+    token: str = Field(description="the reward token's symbol: every amount on the page is in its units")
+    genesis: datetime | None = Field(description="start of reward epoch 0")
+    epoch_seconds: int | None
+    funded: Decimal = Field(description="the reserve funded so far (what was claimed included)")
+    distributed: Decimal = Field(description="the total of the latest root that was not vetoed")
+    claimed: Decimal
+    held: Decimal = Field(description="funded - claimed: what the distributor holds")
+    roots: list[RewardsRootRow]
+    top_claimants: list[Claimant]
+    flywheel: list[FlywheelPoint]
+
+
 class SearchResult(_Model):
     kind: str = Field(description="provider, client, job or tx")
     key: str
@@ -195,3 +253,4 @@ class Problem(_Model):
 
 
 NetworkPage.model_rebuild()
+RewardsPage.model_rebuild()

@@ -53,6 +53,8 @@ class Links:
     def page(self, kind: str, key: str | int = "") -> str:
         if kind == "network":
             return self.root + ("index.html" if self.suffix else "")
+        if kind == "rewards":
+            return self.root + "rewards" + self.suffix
         return f"{self.root}{kind}/{key}{self.suffix}"
 
     def static(self, name: str) -> str:

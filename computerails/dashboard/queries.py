@@ -26,10 +26,12 @@ from sqlalchemy.engine import make_url
 
 from computerails.addresses import parse_address as _parse_address
 from computerails.dashboard.models import (
+    Claimant,
     ClientPage,
     DayActivity,
     EarningPoint,
     EscrowAccountRow,
+    FlywheelPoint,
     IndexHead,
     JobPage,
     JobRow,
@@ -37,6 +39,8 @@ from computerails.dashboard.models import (
     OracleSet,
     ProviderPage,
     ProviderRow,
+    RewardsPage,
+    RewardsRootRow,
     SlashRow,
     SlashTotals,
     Transition,
@@ -46,6 +50,7 @@ from computerails.dashboard.models import (
 )
 from computerails.errors import InvalidAddress
 from computerails.indexer import schema as s
+from computerails.indexer.flywheel import flywheel_series, rewards_clock
 from computerails.status import JobStatus
 from computerails.types import from_raw
 
@@ -379,6 +384,102 @@ class IndexReader:
             providers_by_status=dict(sorted(provider_status.items())),
             providers=rows,
             oracle_set=self._oracle_set(),
+            flywheel=self.flywheel(),
+        )
+
+    # ── rewards ──
+    def _reward_token(self) -> Token:
+        token = self._meta().get("rewards:token")
+        return self.tokens.token(token) if token else Token("", "reward (smallest units)", 0)
+
+    def flywheel(self) -> list[FlywheelPoint]:
+        """The flywheel curve by reward epoch, amounts in token units (see :mod:`computerails.indexer.flywheel`)."""
+        with self.engine.connect() as conn:
+            clock = rewards_clock(conn)
+            if clock is None:
+                return []
+            tokens = {clock.token} | {
+                str(t) for (t,) in conn.execute(select(s.jobs.c.token).union(select(s.collections.c.token)))
+            }
+            decimals = {t: self.tokens.token(t).decimals for t in tokens if t}
+            series = flywheel_series(conn, decimals)
+        reward = self.tokens.token(clock.token) if clock.token else Token("", "reward", 0)
+        points = []
+        for p in series:
+            revenue: dict[str, Decimal] = {}
+            for address, raw in p.fee_revenue.items():
+                _add(revenue, self.tokens.token(address), self.tokens.token(address).units(raw))
+            points.append(
+                FlywheelPoint(
+                    epoch=p.epoch,
+                    start=_time(p.start),
+                    subsidy=reward.units(p.subsidy),
+                    fee_revenue=revenue,
+                    subsidy_share=p.subsidy_share,
+                )
+            )
+        return points
+
+    def rewards(self) -> RewardsPage:
+        """The distributor's books, its roots with their state, the top claimants and the flywheel."""
+        head = self.head()
+        meta = self._meta()
+        deployed = "RewardsDistributor" in self._contracts()
+        token = self._reward_token()
+        r = s.rewards_roots
+        roots = self._rows(select(r).order_by(r.c.block_number, r.c.log_index))
+        times = self._block_times(x.block_number for x in roots)
+        now = int(head.time.timestamp()) if head.time else 0
+        live = [x for x in roots if not x.vetoed and x.activates_at <= now]
+        active = (live[-1].block_number, live[-1].log_index) if live else None
+        rows = []
+        for x in roots:
+            if x.vetoed:
+                status = "vetoed"
+            elif x.activates_at > now:
+                status = "pending"
+            elif (x.block_number, x.log_index) == active:
+                status = "active"
+            else:
+                status = "superseded"
+            rows.append(
+                RewardsRootRow(
+                    root=x.root,
+                    status=status,
+                    total=token.units(x.total),
+                    through=x.through,
+                    released=token.units(x.released),
+                    activates_at=_time(x.activates_at),
+                    vetoed_by=x.vetoed_by,
+                    veto_reason=x.veto_reason,
+                    time=_time(times.get(x.block_number)),
+                    block=x.block_number,
+                    tx_hash=x.tx_hash,
+                )
+            )
+        standing = [x for x in roots if not x.vetoed]
+        funded = sum((int(a) for (a,) in self._rows(select(s.rewards_funding.c.amount))), 0)
+        claimed = sum((int(a) for (a,) in self._rows(select(s.rewards_claims.c.amount))), 0)
+        accounts = sorted(self._rows(select(s.rewards_accounts)), key=lambda a: (-int(a.claimed), a.account))
+        genesis = meta.get("rewards:genesis")
+        length = meta.get("rewards:epoch_length")
+        return RewardsPage(
+            head=head,
+            deployed=deployed,
+            token=token.symbol,
+            genesis=_time(int(genesis)) if genesis else None,
+            epoch_seconds=int(length) if length else None,
+            funded=token.units(funded),
+            distributed=token.units(int(standing[-1].total) if standing else 0),
+            claimed=token.units(claimed),
+            held=token.units(funded - claimed),
+            roots=list(reversed(rows)),
+            top_claimants=[
+                Claimant(account=a.account, recipient=a.recipient, claimed=token.units(int(a.claimed)))
+                for a in accounts[:10]
+                if int(a.claimed) > 0
+            ],
+            flywheel=self.flywheel(),
         )
 
     def _requests_per_day(self, collections: Sequence[Any]) -> dict[date, int]:

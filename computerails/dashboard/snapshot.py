@@ -34,7 +34,7 @@ PAGE_LINKS = Links(root="../", suffix=".html")
 
 
 def write_snapshot(reader: IndexReader, out: Path, node_modules: Path | None = None) -> list[Path]:
-    """Every page as static HTML under `out`: ``index.html`` (the network), ``provider/``,
+    """Every page as static HTML under `out`: ``index.html`` (the network), ``rewards.html``, ``provider/``,
     ``client/``, ``job/`` and ``tx/`` pages for everything the index holds that a page links to,
     with the stylesheet, script and Chart.js beside them. Returns the pages written."""
     vendor = vendor_dir(node_modules)
@@ -52,7 +52,9 @@ def write_snapshot(reader: IndexReader, out: Path, node_modules: Path | None = N
 
     network = reader.network()
     page(out / "index.html", "network.html", "Network", network, ROOT_LINKS)
-    txs: set[str] = set()
+    rewards = reader.rewards()
+    page(out / "rewards.html", "rewards.html", "Rewards", rewards, ROOT_LINKS)
+    txs: set[str] = {r.tx_hash for r in rewards.roots}
     for row in network.providers:
         provider = reader.provider(row.address)
         page(out / "provider" / f"{row.address}.html", "provider.html", f"Provider {row.address}", provider, PAGE_LINKS)

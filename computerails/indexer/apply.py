@@ -1,6 +1,6 @@
 """Applying decoded events to the index: the event-derived rows of each event, and the changes
 to the current-state tables (``providers``, ``jobs``, ``escrow_accounts``, ``balances``,
-``oracles``).
+``oracles``, ``rewards_accounts``).
 
 One code path serves both indexing and the replay after a reorg rollback: :func:`derive_rows`
 turns an event into rows, and :class:`State` applies it to the current state, reading what it
@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Table, and_, delete, select, tuple_
+from sqlalchemy import Connection, Table, and_, delete, or_, select, tuple_, update
 
 from computerails.indexer import schema as s
 from computerails.indexer.decode import Event
@@ -40,6 +40,7 @@ GOVERNANCE = {
     "UnbondingDelaySet",
     "ReportWindowSet",
     "ParamsSet",
+    "CalculatorParamsSet",
     "ScheduleSet",
     "RoleGranted",
     "RoleRevoked",
@@ -289,6 +290,8 @@ def derive_rows(ev: Event, staking_token: str, job_status: str) -> list[tuple[Ta
                 },
             )
         )
+    elif ev.contract == "RewardsDistributor":
+        rows.extend(_rewards_rows(ev))
     elif name in ("Claimed", "Withdrawn"):
         token = a.get("token", staking_token)
         rows.append(
@@ -309,6 +312,73 @@ def derive_rows(ev: Event, staking_token: str, job_status: str) -> list[tuple[Ta
     return rows
 
 
+def _rewards_rows(ev: Event) -> list[tuple[Table, dict[str, Any]]]:
+    """RootPosted, Claimed and Funded rows (a RootVetoed changes a row: :func:`apply_vetoes`)."""
+    a, w = ev.args, ev.where
+    if ev.event == "RootPosted":
+        row = {
+            **w,
+            "root": a["root"],
+            "total": _int(a["total"]),
+            "through": _int(a["through"]),
+            "released": _int(a["released"]),
+            "fee_average": _int(a["feeAverage"]),
+            "activates_at": _int(a["activatesAt"]),
+            "vetoed": False,
+            "vetoed_by": None,
+            "veto_reason": None,
+            "vetoed_block": None,
+        }
+        return [(s.rewards_roots, row)]
+    if ev.event == "Claimed":
+        row = {
+            **w,
+            "account": a["account"],
+            "recipient": a["recipient"],
+            "amount": _int(a["amount"]),
+            "cumulative": _int(a["cumulative"]),
+        }
+        return [(s.rewards_claims, row)]
+    if ev.event == "Funded":
+        return [(s.rewards_funding, {**w, "funder": a["funder"], "amount": _int(a["amount"])})]
+    return []
+
+
+def apply_vetoes(conn: Connection, vetoes: Iterable[Event]) -> None:
+    """Marks, for each RootVetoed, the latest ``rewards_roots`` row of its root posted before it
+    (the same root may be posted again after a veto: the earlier post keeps its veto). Run after
+    the page's rows are written, so a post and its veto in one page work too."""
+    r = s.rewards_roots
+    for ev in vetoes:
+        before = or_(
+            r.c.block_number < ev.block_number,
+            and_(r.c.block_number == ev.block_number, r.c.log_index < ev.log_index),
+        )
+        latest = conn.execute(
+            select(r.c.block_number, r.c.log_index)
+            .where(r.c.root == ev.args["root"], before)
+            .order_by(r.c.block_number.desc(), r.c.log_index.desc())
+            .limit(1)
+        ).first()
+        if latest is None:
+            raise KeyError(f"RootVetoed of {ev.args['root']} at block {ev.block_number}: no RootPosted of it indexed")
+        conn.execute(
+            update(r)
+            .where(r.c.block_number == latest.block_number, r.c.log_index == latest.log_index)
+            .values(vetoed=True, vetoed_by=ev.args["by"], veto_reason=ev.args["reason"], vetoed_block=ev.block_number)
+        )
+
+
+def unveto_above(conn: Connection, ancestor: int) -> None:
+    """Clears the vetoes recorded above `ancestor` (a rollback: the RootVetoed is gone)."""
+    r = s.rewards_roots
+    conn.execute(
+        update(r)
+        .where(r.c.vetoed_block > ancestor)
+        .values(vetoed=False, vetoed_by=None, veto_reason=None, vetoed_block=None)
+    )
+
+
 # ── current state ──
 
 _KEYS: dict[str, tuple[str, ...]] = {
@@ -317,6 +387,7 @@ _KEYS: dict[str, tuple[str, ...]] = {
     "escrow_accounts": ("payer", "provider", "token"),
     "balances": ("account", "token", "source"),
     "oracles": ("address",),
+    "rewards_accounts": ("account",),
     "meta": ("key",),
 }
 
@@ -814,6 +885,28 @@ def _oracle_removed(st: State, ev: Event, ts: int) -> None:
     st.put("oracles", {"address": ev.args["oracle"], "active": False, "since_block": ev.block_number})
 
 
+# RewardsDistributor
+
+
+def _rewards_account(st: State, account: str) -> dict[str, Any]:
+    row = st.get("rewards_accounts", account)
+    return dict(row) if row else {"account": account, "recipient": account, "claimed": 0}
+
+
+@_on("RewardsDistributor", "Claimed")
+def _rewards_claimed(st: State, ev: Event, ts: int) -> None:
+    acct = _rewards_account(st, ev.args["account"])
+    acct.update(claimed=int(ev.args["cumulative"]), updated_block=ev.block_number)
+    st.put("rewards_accounts", acct)
+
+
+@_on("RewardsDistributor", "RecipientSet")
+def _recipient_set(st: State, ev: Event, ts: int) -> None:
+    acct = _rewards_account(st, ev.args["account"])
+    acct.update(recipient=ev.args["recipient"], updated_block=ev.block_number)
+    st.put("rewards_accounts", acct)
+
+
 def prefetch(st: State, events: Sequence[Event]) -> None:
     """Loads the state rows `events` can touch in a few queries: every address and job id they
     name, and each contract's treasury."""
@@ -831,6 +924,7 @@ def prefetch(st: State, events: Sequence[Event]) -> None:
     st.prefetch("balances", addresses)
     st.prefetch("escrow_accounts", addresses)
     st.prefetch("oracles", addresses)
+    st.prefetch("rewards_accounts", addresses)
     st.prefetch("jobs", jobs)
 
 

@@ -17,6 +17,7 @@ from eth_utils import keccak, to_checksum_address
 from computerails.deployments import Deployment, load_artifact
 
 #: The protocol contracts the indexer follows (tokens are not indexed).
+#: A contract a deployment lacks (MeteredEscrow, RewardsDistributor before issues 12 and 16) is skipped.
 CONTRACTS = (
     "AttestationHub",
     "JobEscrow",

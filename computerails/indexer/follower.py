@@ -13,12 +13,22 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from eth_utils import keccak, to_checksum_address
 from sqlalchemy import Connection, Engine, Table, delete, exists, select
 
 from computerails.deployments import Deployment
 from computerails.errors import RPCUnavailable
 from computerails.indexer import schema as s
-from computerails.indexer.apply import JOB_EVENTS, TREASURY_KEY, State, derive_rows, prefetch, replay
+from computerails.indexer.apply import (
+    JOB_EVENTS,
+    TREASURY_KEY,
+    State,
+    apply_vetoes,
+    derive_rows,
+    prefetch,
+    replay,
+    unveto_above,
+)
 from computerails.indexer.decode import Decoder, Event
 from computerails.indexer.rpc import IndexerError, JsonRpc, RangeTooLarge
 
@@ -28,6 +38,12 @@ DEFAULT_PAGE = 2000
 GROW_AFTER = 4
 #: Stored blocks checked per request while looking for the common ancestor of a reorg.
 ANCESTOR_BATCH = 64
+#: The RewardsDistributor's immutables recorded in ``meta`` (key -> view function returning one word).
+REWARDS_META = {
+    "rewards:genesis": "genesis()",
+    "rewards:epoch_length": "epochLength()",
+    "rewards:token": "rewardToken()",
+}
 
 
 class ChainMoved(IndexerError):
@@ -111,7 +127,9 @@ class Indexer:
             {"chainId": deployment.chain_id, "contracts": {n: a for n, a in sorted(self.decoder.names.items())}},
             sort_keys=True,
         )
+        self.reindexed = False  # set when an index from before a contract was followed is read again
         self._claim_identity()
+        self._record_rewards_immutables()
 
     # ── identity and cursor ──
     def _claim_identity(self) -> None:
@@ -121,10 +139,57 @@ class Indexer:
                 _set_meta(conn, "deployment", self._identity)
                 _set_meta(conn, "cursor", str(self.start_block - 1))
             elif known != self._identity:
-                raise IndexerError(
-                    f"this index was built for another deployment ({known}); give a new --db for chain "
-                    f"{self.deployment.chain_id} with these contracts"
-                )
+                if not self._follows_more_of(known):
+                    raise IndexerError(
+                        f"this index was built for another deployment ({known}); give a new --db for chain "
+                        f"{self.deployment.chain_id} with these contracts"
+                    )
+                # Built by an indexer that followed fewer of this deployment's contracts (the
+                # RewardsDistributor before 0002): their past events were never read, so read the
+                # deployment again from the start, in this same transaction.
+                for table in (*s.EVENT_TABLES, s.blocks, *s.STATE_TABLES):
+                    conn.execute(delete(table))
+                conn.execute(delete(s.meta).where(s.meta.c.key.like(TREASURY_KEY + "%")))
+                _set_meta(conn, "deployment", self._identity)
+                _set_meta(conn, "cursor", str(self.start_block - 1))
+                self.reindexed = True
+
+    def _follows_more_of(self, known: str) -> bool:
+        """Whether the identity `known` is this deployment's with a subset of the contracts."""
+        try:
+            old = json.loads(known)
+        except ValueError:
+            return False
+        if not isinstance(old, dict) or old.get("chainId") != self.deployment.chain_id:
+            return False
+        contracts = old.get("contracts")
+        return isinstance(contracts, dict) and contracts.items() <= self.decoder.names.items()
+
+    def _record_rewards_immutables(self) -> None:
+        """The RewardsDistributor's genesis, epoch length and reward token into ``meta`` (once:
+        immutables), so that readers can map block times to reward epochs."""
+        address = next((a for a, n in self.decoder.names.items() if n == "RewardsDistributor"), None)
+        if address is None:
+            return
+        with self.engine.connect() as conn:
+            missing = [k for k in REWARDS_META if _cursor_row(conn, k) is None]
+        if not missing:
+            return
+        calls = [
+            ("eth_call", [{"to": address, "data": "0x" + keccak(text=REWARDS_META[k])[:4].hex()}, "latest"])
+            for k in missing
+        ]
+        answers = [str(w or "0x") for w in self.rpc.batch(calls)]
+        if any(len(a) != 66 for a in answers):
+            raise IndexerError(
+                f"the deployment's RewardsDistributor {address} does not answer genesis(), epochLength() and "
+                "rewardToken() (no contract there on this chain?)"
+            )
+        words = [int(a, 16) for a in answers]
+        with self.engine.begin() as conn:
+            for key, word in zip(missing, words):
+                value = to_checksum_address(word.to_bytes(32, "big")[12:]) if key == "rewards:token" else str(word)
+                _set_meta(conn, key, value)
 
     def cursor(self) -> int:
         """The last block indexed (the deploy block - 1 before the first page)."""
@@ -234,6 +299,7 @@ class Indexer:
     def _write(self, conn: Connection, decoded: list[Event], times: dict[int, int]) -> None:
         st = State(conn, self.staking_token)
         prefetch(st, decoded)
+        vetoes = [e for e in decoded if e.contract == "RewardsDistributor" and e.event == "RootVetoed"]
         rows: dict[str, list[dict[str, Any]]] = {}
         tables: dict[str, Table] = {}
         for e in decoded:
@@ -251,6 +317,7 @@ class Indexer:
         tables["events"] = s.events
         for name, batch in rows.items():
             conn.execute(tables[name].insert(), batch)
+        apply_vetoes(conn, vetoes)
 
     # ── reorgs ──
     def _stored_blocks(self, conn: Connection) -> Iterator[list[tuple[int, str]]]:
@@ -282,6 +349,7 @@ class Indexer:
                     break
             for table in s.EVENT_TABLES:
                 conn.execute(delete(table).where(table.c.block_number > ancestor))
+            unveto_above(conn, ancestor)
             conn.execute(delete(s.blocks).where(s.blocks.c.number > ancestor))
             rebuild_state(conn, self.staking_token)
             _set_meta(conn, "cursor", str(ancestor))

@@ -57,6 +57,13 @@ Event-derived (one row per event, or per event and party)
   ``fraud_attestations`` FraudPunished: provider, payer, receipt digest, request index.
   ``payouts``         Claimed (ProviderStaking, MeteredEscrow) and Withdrawn (JobEscrow): account,
                       token, amount.
+  ``rewards_roots``   RewardsDistributor RootPosted: root, total, epochs covered (``through``),
+                      released, fee average, activation time; a RootVetoed marks the latest row
+                      of its root before it (``vetoed``, by whom, why, in which block: a rollback
+                      below that block clears the mark). Keyed by the post's position: the same
+                      root can be posted again after a veto.
+  ``rewards_claims``  RewardsDistributor Claimed: account, recipient paid, amount, cumulative.
+  ``rewards_funding`` RewardsDistributor Funded: funder, amount.
   ``governance_changes`` parameter-set events (fees, terms, windows, periods, min stake, ...),
                       treasury, payment tokens, pause, oracle add/remove/config, threshold, role
                       grants/revokes/admin changes, timelock scheduling/execution/cancel/delay, and
@@ -73,6 +80,13 @@ Current state (recomputed from ``events`` after a rollback)
                       (MeteredEscrow provider earnings) or ``metered_fees`` (MeteredEscrow fees,
                       account the zero address: whoever is the treasury when it claims gets them).
   ``oracles``         the AttestationHub oracle set: address, whether active, since which block.
+  ``rewards_accounts`` per RewardsDistributor account that claimed or set a recipient: what it was
+                      paid in total (its cumulative amount) and where its rewards go.
+
+``meta`` also holds the RewardsDistributor's immutables when the deployment has one (read once by
+``eth_call`` when the indexer starts): ``rewards:genesis`` (start of epoch 0, unix seconds),
+``rewards:epoch_length`` (seconds) and ``rewards:token`` (the reward token), so that readers can
+map block times to reward epochs.
 """
 
 from __future__ import annotations
@@ -305,6 +319,42 @@ governance_changes = Table(
     Column("args", JSON, nullable=False),
 )
 
+rewards_roots = Table(
+    "rewards_roots",
+    metadata,
+    *_where(),
+    Column("root", String(HASH), nullable=False),
+    Column("total", Amount, nullable=False),
+    Column("through", BigInteger, nullable=False),  # epochs covered: 0 .. through - 1
+    Column("released", Amount, nullable=False),
+    Column("fee_average", Amount, nullable=False),
+    Column("activates_at", BigInteger, nullable=False),
+    Column("vetoed", Boolean, nullable=False),
+    Column("vetoed_by", String(ADDRESS)),
+    Column("veto_reason", Text),
+    Column("vetoed_block", BigInteger),  # the RootVetoed's block (a rollback below it clears the veto)
+    Index("ix_rewards_roots_root", "root"),
+)
+
+rewards_claims = Table(
+    "rewards_claims",
+    metadata,
+    *_where(),
+    Column("account", String(ADDRESS), nullable=False),
+    Column("recipient", String(ADDRESS), nullable=False),
+    Column("amount", Amount, nullable=False),
+    Column("cumulative", Amount, nullable=False),
+    Index("ix_rewards_claims_account", "account"),
+)
+
+rewards_funding = Table(
+    "rewards_funding",
+    metadata,
+    *_where(),
+    Column("funder", String(ADDRESS), nullable=False),
+    Column("amount", Amount, nullable=False),
+)
+
 # ── current state ──
 
 providers = Table(
@@ -393,6 +443,15 @@ oracles = Table(
     Column("since_block", BigInteger, nullable=False),
 )
 
+rewards_accounts = Table(
+    "rewards_accounts",
+    metadata,
+    Column("account", String(ADDRESS), primary_key=True),
+    Column("recipient", String(ADDRESS), nullable=False),  # the account itself unless it set one
+    Column("claimed", Amount, nullable=False),  # its cumulative payout
+    Column("updated_block", BigInteger, nullable=False),
+)
+
 #: Tables whose rows come from one event each (deleted above the ancestor on a rollback).
 EVENT_TABLES = (
     events,
@@ -407,7 +466,10 @@ EVENT_TABLES = (
     fraud_attestations,
     payouts,
     governance_changes,
+    rewards_roots,
+    rewards_claims,
+    rewards_funding,
 )
 
 #: Current-state tables (emptied and rebuilt from ``events`` after a rollback).
-STATE_TABLES = (providers, jobs, escrow_accounts, balances, oracles)
+STATE_TABLES = (providers, jobs, escrow_accounts, balances, oracles, rewards_accounts)

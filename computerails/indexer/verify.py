@@ -1,6 +1,8 @@
 """Checking the index against the chain: every indexed provider's stake, every claimable balance
-(JobEscrow, ProviderStaking, MeteredEscrow), every MeteredEscrow account and every job's status,
-read with the SDK's view calls at the index's own block (so a node that moved on since is not a
+(JobEscrow, ProviderStaking, MeteredEscrow), every MeteredEscrow account, every job's status and,
+when the deployment has a RewardsDistributor, every indexed account's claimed total and recipient
+and the distributor's books (funded, claimed, and the reward tokens it holds = funded − claimed),
+read with view calls at the index's own block (so a node that moved on since is not a
 difference)."""
 
 from __future__ import annotations
@@ -10,8 +12,8 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
-from computerails._rpc import Request, Rpc
-from computerails.deployments import Deployment
+from computerails._rpc import Codec, Request, Rpc
+from computerails.deployments import Deployment, load_artifact
 from computerails.indexer import schema as s
 from computerails.indexer.apply import TREASURY_KEY, ZERO
 from computerails.indexer.rpc import IndexerError
@@ -95,6 +97,9 @@ def verify(engine: Engine, rpc_url: str, deployment: Deployment, rails: ComputeR
         parties = {str(a) for (a,) in conn.execute(select(s.jobs.c.client))} | {
             str(a) for (a,) in conn.execute(select(s.jobs.c.provider))
         }
+        rewards_accounts = [dict(r) for r in conn.execute(select(s.rewards_accounts)).mappings()]
+        funded = sum(int(a) for (a,) in conn.execute(select(s.rewards_funding.c.amount)))
+        claimed = sum(int(a) for (a,) in conn.execute(select(s.rewards_claims.c.amount)))
     abi = rails.abi
     contracts = deployment.contracts
     metered = contracts.get("MeteredEscrow")
@@ -169,4 +174,50 @@ def verify(engine: Engine, rpc_url: str, deployment: Deployment, rails: ComputeR
             differences.append(Difference("job", str(job_id), "status", status, chain))
 
     checked = len(providers) * 13 + len(checks) + 3 * len(accounts) + len(jobs)
+    distributor = contracts.get("RewardsDistributor")
+    if distributor and "rewards:token" in meta:
+        found, n = _verify_rewards(
+            rails.rpc, distributor, meta["rewards:token"], block, rewards_accounts, funded, claimed
+        )
+        differences += found
+        checked += n
     return Report(block=block, checked=checked, differences=differences)
+
+
+def _verify_rewards(
+    rpc: Rpc,
+    distributor: str,
+    token: str,
+    block: int,
+    accounts: list[dict[str, Any]],
+    funded: int,
+    claimed: int,
+) -> tuple[list[Difference], int]:
+    """Each indexed account's claimed total and recipient, and the distributor's books."""
+    rd = Codec(load_artifact("RewardsDistributor")["abi"])
+    erc20 = Codec(load_artifact("ERC20Permit")["abi"])
+    requests = [
+        Rpc.call(distributor, rd["funded"], block=block),
+        Rpc.call(distributor, rd["totalClaimed"], block=block),
+    ]
+    requests.append(Rpc.call(token, erc20["balanceOf"], distributor, block=block))
+    for a in accounts:
+        requests.append(Rpc.call(distributor, rd["claimed"], a["account"], block=block))
+        requests.append(Rpc.call(distributor, rd["recipientOf"], a["account"], block=block))
+    values = _run(rpc, requests)
+    differences: list[Difference] = []
+    books = (("funded", funded), ("claimed", claimed), ("held (funded - claimed)", funded - claimed))
+    for (name, want), got in zip(books, values[:3]):
+        if want != int(got):
+            differences.append(Difference("rewards", distributor, name, want, int(got)))
+    for i, a in enumerate(accounts):
+        chain_claimed, chain_recipient = values[3 + 2 * i], values[4 + 2 * i]
+        if int(a["claimed"]) != int(chain_claimed):
+            differences.append(
+                Difference("rewards account", a["account"], "claimed", int(a["claimed"]), int(chain_claimed))
+            )
+        if str(a["recipient"]).lower() != str(chain_recipient).lower():
+            differences.append(
+                Difference("rewards account", a["account"], "recipient", a["recipient"], chain_recipient)
+            )
+    return differences, 3 + 2 * len(accounts)

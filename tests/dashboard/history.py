@@ -2,7 +2,8 @@
 settled, failed, disputed and expired; uptime slashes and unjails over three reported epochs;
 collateral slashes; metered requests paid by vouchers, a wrong answer caught and slashed for
 fraud; claims and withdrawals), then a little live state on top so that every figure has something to show: an
-open job and an accepted one (escrow and locked collateral), and a provider unbonding."""
+open job and an accepted one (escrow and locked collateral), a provider unbonding, and rewards (the reserve funded,
+roots posted by the oracle quorum over the epochs the market ran in, one vetoed, claims, and a last root pending)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from computerails.devnet import Anvil
 from computerails.sim.demo import deploy_fresh
 from computerails.sim.marketplace import Actor, Config, Marketplace
 from computerails.workloads import make_spec, spec_hash, units_of
+from tests.support.rewards_history import RewardsRun, run_rewards
 
 CONFIG = Config(providers=3, clients=3, jobs=9, metered_payers=2, metered_requests=20, seed=5, senders=4)
 
@@ -27,6 +29,7 @@ class History:
     open_job: int
     accepted_job: int
     unbonding_provider: Actor
+    rewards: RewardsRun
 
     @property
     def honest(self) -> Actor:
@@ -59,4 +62,5 @@ def build_history(node: Anvil, folder: Path) -> History:
     provider.rails.provider.accept(jobs[1].id)
     unbonding = market.providers[1]
     unbonding.rails.provider.request_unbond(Decimal(100))
-    return History(rpc, Path(deployment), market, jobs[0].id, jobs[1].id, unbonding)
+    rewards = run_rewards(rpc, deployment, [o.key for o in market.oracles], pending=True)
+    return History(rpc, Path(deployment), market, jobs[0].id, jobs[1].id, unbonding, rewards)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -16,10 +17,14 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, OperationalError
 
+from computerails._rpc import Codec, Rpc
 from computerails.cli import main
 from computerails.dashboard.queries import IndexReader
 from computerails.dashboard.snapshot import DemoDashboard, write_plots, write_snapshot
+from computerails.deployments import load_artifact
 from computerails.indexer import index_until_head
+from computerails.indexer.flywheel import flywheel_series
+from computerails.session import ERC20
 from tests.support.postgres import Postgres
 
 UNREGISTERED = "0x000000000000000000000000000000000000dEaD"
@@ -117,11 +122,12 @@ def test_openapi__every_page_endpoint_documented_with_its_model(dashboard):
         "/api/job/{job_id}": "JobPage",
         "/api/tx/{tx_hash}": "TxPage",
         "/api/search": "SearchResult",
+        "/api/rewards": "RewardsPage",
     }
     for path, model in models.items():
         answers = schema["paths"][path]["get"]["responses"]
         assert answers["200"]["content"]["application/json"]["schema"]["$ref"].endswith(model)
-        if path != "/api/network":
+        if path not in ("/api/network", "/api/rewards"):
             assert {"404", "422"} <= set(answers)
     assert "stake_tvl" in schema["components"]["schemas"]["NetworkPage"]["properties"]
 
@@ -146,7 +152,8 @@ def test_plots_and_snapshot__written_from_the_index(reader, tmp_path: Path):
     assert all(p.read_bytes().startswith(b"\x89PNG") for p in plots)
     pages = write_snapshot(reader, tmp_path / "site")
     network = reader.network()
-    expected = 1 + len(network.providers) + len(reader.clients()) + network.jobs_total
+    # the network and the rewards pages, then one page per provider, client and job
+    expected = 2 + len(network.providers) + len(reader.clients()) + network.jobs_total
     transactions = [p for p in pages if p.parent.name == "tx"]
     assert len(pages) == expected + len(transactions) and transactions
     embedded = (tmp_path / "site" / "index.html").read_text()
@@ -157,6 +164,7 @@ def test_plots_and_snapshot__written_from_the_index(reader, tmp_path: Path):
 def test_postgres__every_page__the_same_as_on_sqlite(reader, postgres_reader):
     network = reader.network()
     assert postgres_reader.network() == network
+    assert postgres_reader.rewards() == reader.rewards()
     for row in network.providers:
         assert postgres_reader.provider(row.address) == reader.provider(row.address)
     for address in reader.clients():
@@ -192,3 +200,51 @@ def test_demo_round__serves_while_the_chain_moves_then_screenshots_stops_and_wri
     assert readme.read_bytes().startswith(b"\x89PNG")
     assert [Path(p).name for p in done["plots"]] == ["earnings.png", "uptime.png"]
     assert Path(done["snapshot"]).is_file() and done["pages"] > 1
+
+
+def test_rewards_endpoint__books_roots_and_claimants__equal_the_distributor_views(dashboard, onchain, history):
+    run = history.rewards
+    rd = Codec(load_artifact("RewardsDistributor")["abi"])
+
+    def view(fn: str, *args):
+        return onchain.rpc.run([Rpc.call(run.distributor, rd[fn], *args)])[0]
+
+    def tokens(raw: int) -> Decimal:
+        return Decimal(raw).scaleb(-18)
+
+    shown = get(dashboard, "/api/rewards").json()
+    assert shown["deployed"] is True
+    assert Decimal(shown["funded"]) == tokens(view("funded"))
+    assert Decimal(shown["claimed"]) == tokens(view("totalClaimed"))
+    held = onchain.read(ERC20, onchain.deployment.staking_token, "balanceOf", run.distributor)
+    assert Decimal(shown["held"]) == tokens(held)
+    root, total, _through, activates_at, vetoed, *_ = view("latestRoot")
+    assert not vetoed and Decimal(shown["distributed"]) == tokens(total)
+    # newest first: the pending root, the active one, the vetoed post of the same tree, the first
+    assert [r["status"] for r in shown["roots"]] == ["pending", "active", "vetoed", "superseded"]
+    assert shown["roots"][0]["root"] == "0x" + bytes(root).hex()
+    assert int(datetime.fromisoformat(shown["roots"][0]["activates_at"]).timestamp()) == activates_at
+    active_root, active_total, _ = view("activeRoot")
+    assert shown["roots"][1]["root"] == "0x" + bytes(active_root).hex()
+    assert Decimal(shown["roots"][1]["total"]) == tokens(active_total)
+    assert shown["roots"][2]["veto_reason"] == "fees misreported for the last epoch"
+    for c in shown["top_claimants"]:
+        assert Decimal(c["claimed"]) == tokens(view("claimed", c["account"]))
+        assert c["recipient"] == view("recipientOf", c["account"])
+    assert [c["account"] for c in shown["top_claimants"]] == [run.accounts["alice"], run.accounts["bob"]]
+    # the flywheel: every epoch's subsidy adds up to what was distributed, and the share is the subsidy's
+    curve = shown["flywheel"]
+    assert curve and curve == get(dashboard, "/api/network").json()["flywheel"]
+    assert sum(Decimal(p["subsidy"]) for p in curve) == Decimal(shown["distributed"])
+    assert any(p["fee_revenue"] for p in curve)
+    for p in curve:
+        subsidy, fees = Decimal(p["subsidy"]), sum(Decimal(v) for v in p["fee_revenue"].values())
+        if subsidy + fees:
+            assert p["subsidy_share"] == pytest.approx(float(subsidy / (subsidy + fees)))
+        else:
+            assert p["subsidy_share"] is None
+
+
+def test_flywheel_series__postgres_index__equals_the_sqlite_one(reader, postgres_reader):
+    with reader.engine.connect() as lite, postgres_reader.engine.connect() as pg:
+        assert flywheel_series(lite) == flywheel_series(pg) != []

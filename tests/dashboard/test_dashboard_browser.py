@@ -13,7 +13,9 @@ import pytest
 from playwright.sync_api import Browser, Page
 
 from computerails import JobStatus
+from computerails._rpc import Codec, Rpc
 from computerails.dashboard.snapshot import write_snapshot
+from computerails.deployments import load_artifact
 from computerails.session import ERC20
 from tests.dashboard.conftest import SHOTS
 from tests.support.browser import chromium, new_page
@@ -162,3 +164,41 @@ def test_static_snapshot__pages_open_from_disk_with_their_charts(page, reader, h
     page.click("#timeline li a.tx >> nth=0")
     page.wait_for_url("**/tx/0x*.html")
     assert page.locator("#events tbody tr").count() >= 1
+
+
+def test_rewards_page__books_roots_and_flywheel_curve__equal_the_distributor_views(page, dashboard, onchain, history):
+    run = history.rewards
+    rd = Codec(load_artifact("RewardsDistributor")["abi"])
+
+    def view(fn: str, *args):
+        return onchain.rpc.run([Rpc.call(run.distributor, rd[fn], *args)])[0]
+
+    page.goto(dashboard.url + "/rewards")
+    page.wait_for_selector("#flywheel-chart[data-drawn=true]")
+    shot(page, "rewards")
+    assert value(page, "#funded") == Decimal(view("funded")).scaleb(-18)
+    assert value(page, "#claimed") == Decimal(view("totalClaimed")).scaleb(-18)
+    assert value(page, "#distributed") == Decimal(view("latestRoot")[1]).scaleb(-18)
+    statuses = page.locator("#roots tr[data-status]").evaluate_all("rows => rows.map((r) => r.dataset.status)")
+    assert statuses == ["pending", "active", "vetoed", "superseded"]
+    assert "fees misreported for the last epoch" in page.inner_text("#roots tr[data-status=vetoed]")
+    alice = run.accounts["alice"]
+    assert value(page, f"#claimants tr[data-account='{alice}'] td.num") == Decimal(view("claimed", alice)).scaleb(-18)
+
+
+def test_network_page__flywheel_curve_drawn__links_to_rewards(page, dashboard):
+    page.goto(dashboard.url + "/")
+    page.wait_for_selector("#flywheel-chart[data-drawn=true]")
+    shot(page, "network-flywheel")
+    page.click("nav >> text=Rewards")
+    page.wait_for_url("**/rewards")
+    page.wait_for_selector("#flywheel-chart[data-drawn=true]")
+
+
+def test_static_snapshot__rewards_page_opens_from_disk_with_its_curve(page, reader, tmp_path: Path):
+    write_snapshot(reader, tmp_path / "site")
+    page.goto((tmp_path / "site" / "rewards.html").as_uri())
+    page.wait_for_selector("#flywheel-chart[data-drawn=true]")
+    page.click("#roots tr[data-status=vetoed] a.tx")
+    page.wait_for_url("**/tx/0x*.html")
+    assert "RootVetoed" in page.inner_text("#events") or "RootPosted" in page.inner_text("#events")

@@ -1,6 +1,7 @@
 """The indexer suites' fixtures: a chain with a varied history (the marketplace simulation at
 small size: jobs settled, refunded, disputed; uptime slashes; metered collections and fraud
-punished; timelock operations), one per module; a real PostgreSQL per worker; and a fresh
+punished; timelock operations; then rewards: funding, roots posted by the oracle quorum, one
+vetoed, claims), one per module; a real PostgreSQL per worker; and a fresh
 database on either backend per test (``db`` is parametrized: every test that takes it runs on
 SQLite and on PostgreSQL)."""
 
@@ -22,6 +23,7 @@ from computerails.indexer import schema as s
 from computerails.sim.marketplace import Config, Marketplace
 from tests.support.anvil import Anvil
 from tests.support.postgres import Postgres
+from tests.support.rewards_history import RewardsRun, run_rewards
 
 #: The history every module indexes: small, but every kind of event the protocol emits in use.
 HISTORY = Config(providers=3, clients=3, jobs=8, metered_payers=1, metered_requests=30, senders=2)
@@ -32,6 +34,7 @@ class Chain:
     node: Anvil
     deployment_file: Path
     deployment: Deployment
+    rewards: RewardsRun
 
     @property
     def url(self) -> str:
@@ -54,11 +57,34 @@ def history(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chain]:
     node = Anvil().start()
     try:
         deployment_file = node.deploy(tmp_path_factory.mktemp("deployments"))
-        report = Marketplace(node.url, deployment_file, HISTORY, dev_key(0)).run()
+        market = Marketplace(node.url, deployment_file, HISTORY, dev_key(0))
+        report = market.run()
         assert report.passed, "the marketplace's own books do not balance"
-        yield Chain(node, deployment_file, Deployment.from_file(deployment_file))
+        rewards = run_rewards(node.url, deployment_file, [o.key for o in market.oracles])
+        yield Chain(node, deployment_file, Deployment.from_file(deployment_file), rewards)
     finally:
         node.stop()
+
+
+class ForkPoint:
+    """The history's head as a snapshot: :meth:`back` reverts to it (and snapshots it again,
+    ``evm_revert`` having deleted the snapshot)."""
+
+    def __init__(self, chain: Chain) -> None:
+        self.chain = chain
+        self.snapshot = str(chain.rpc("evm_snapshot", []))
+
+    def back(self) -> None:
+        assert self.chain.rpc("evm_revert", [self.snapshot]) is True
+        self.snapshot = str(self.chain.rpc("evm_snapshot", []))
+
+
+@pytest.fixture
+def fork_point(history: Chain) -> Iterator[ForkPoint]:
+    """A snapshot of the history's head; the chain goes back to it after the test."""
+    point = ForkPoint(history)
+    yield point
+    point.back()
 
 
 @pytest.fixture(scope="session")

@@ -5,7 +5,7 @@ with the chain's views. (``evm_revert`` deletes its snapshot: a new one is taken
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from decimal import Decimal
 
 import pytest
@@ -15,7 +15,7 @@ import computerails
 from computerails.devnet import dev_key
 from computerails.indexer import schema as s
 from computerails.indexer import verify
-from tests.indexer.conftest import Chain, build, dump
+from tests.indexer.conftest import Chain, ForkPoint, build, dump
 
 
 def register(chain: Chain, key: int, uri: str) -> str:
@@ -25,27 +25,6 @@ def register(chain: Chain, key: int, uri: str) -> str:
     rails.send(rails.erc20(token).functions.mint(rails.address, 5_000 * 10**18), "mint")
     rails.provider.register(uri, Decimal(2_000))
     return rails.address
-
-
-class ForkPoint:
-    """The history's head as a snapshot: :meth:`back` reverts to it (and snapshots it again,
-    ``evm_revert`` having deleted the snapshot)."""
-
-    def __init__(self, chain: Chain) -> None:
-        self.chain = chain
-        self.snapshot = str(chain.rpc("evm_snapshot", []))
-
-    def back(self) -> None:
-        assert self.chain.rpc("evm_revert", [self.snapshot]) is True
-        self.snapshot = str(self.chain.rpc("evm_snapshot", []))
-
-
-@pytest.fixture
-def fork_point(history: Chain) -> Iterator[ForkPoint]:
-    """A snapshot of the history's head; the chain goes back to it after the test."""
-    point = ForkPoint(history)
-    yield point
-    point.back()
 
 
 def providers(engine: Engine) -> set[str]:

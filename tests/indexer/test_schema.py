@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect, select
@@ -15,6 +16,9 @@ from sqlalchemy.exc import StatementError
 
 from computerails.indexer import IndexerError, database_url, open_index
 from computerails.indexer import schema as s
+from computerails.indexer.db import alembic_config, engine_for
+
+REWARDS_TABLES = {"rewards_roots", "rewards_claims", "rewards_funding", "rewards_accounts"}
 
 
 def test_migrations__build_exactly_the_schema(db: str) -> None:
@@ -56,3 +60,32 @@ def test_database_url__paths_and_urls() -> None:
     ):
         with pytest.raises(IndexerError, match=re.escape(words)):
             database_url(bad)
+
+
+def test_migration__0001_index__upgrades_to_0002_keeping_its_rows(db: str) -> None:
+    """An index at revision 0001 (before the rewards tables) opened by this version: the rewards
+    tables are added, its rows stay, and the schema is exactly schema.py's; down again drops them."""
+    engine = engine_for(db)
+    with engine.begin() as conn:
+        command.upgrade(alembic_config(conn), "0001")
+        assert REWARDS_TABLES.isdisjoint(inspect(conn).get_table_names())
+        conn.execute(s.meta.insert(), [{"key": "cursor", "value": "41"}, {"key": "deployment", "value": "{}"}])
+        conn.execute(
+            s.balances.insert().values(
+                account="0x" + "11" * 20, token="0x" + "22" * 20, source="escrow", amount=7, updated_block=3
+            )
+        )
+    engine.dispose()
+
+    engine = open_index(db)
+    with engine.connect() as conn:
+        assert REWARDS_TABLES <= set(inspect(conn).get_table_names())
+        assert compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), s.metadata) == []
+        assert dict(conn.execute(select(s.meta.c.key, s.meta.c.value)).all()) == {"cursor": "41", "deployment": "{}"}
+        assert conn.execute(select(s.balances.c.amount)).scalars().all() == [7]
+        assert MigrationContext.configure(conn).get_current_revision() == "0002"
+    with engine.begin() as conn:
+        command.downgrade(alembic_config(conn), "0001")
+        assert REWARDS_TABLES.isdisjoint(inspect(conn).get_table_names())
+        assert conn.execute(select(s.balances.c.amount)).scalars().all() == [7]
+    engine.dispose()

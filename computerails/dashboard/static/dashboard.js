@@ -3,7 +3,7 @@
 // canvas gets data-drawn="true" (what the browser tests wait for).
 "use strict";
 
-const COLORS = { jobs: "#3b6fd8", requests: "#e08a1e", earnings: "#2a9d62" };
+const COLORS = { jobs: "#3b6fd8", requests: "#e08a1e", earnings: "#2a9d62", subsidy: "#8a5cc7", fees: "#2a9d62", share: "#d64541" };
 
 function pageData() {
   const embedded = document.getElementById("page-data");
@@ -61,6 +61,39 @@ const CHARTS = {
         ],
       },
       options: base({ scales: { y: { beginAtZero: true } } }),
+    });
+  },
+  // Per reward epoch: the subsidy and the providers' fee revenue (bars, token units; every
+  // payment token summed, 1:1 with the reward token as the protocol prices them) and the
+  // subsidy's share of the two (line, right axis).
+  flywheel(canvas, data) {
+    const points = data.flywheel;
+    const fees = points.map((p) => Object.values(p.fee_revenue).reduce((a, v) => a + Number(v), 0));
+    return new Chart(canvas, {
+      data: {
+        labels: points.map((p) => String(p.epoch)),
+        datasets: [
+          { type: "bar", label: "subsidy", data: points.map((p) => Number(p.subsidy)), backgroundColor: COLORS.subsidy, yAxisID: "y", order: 2 },
+          { type: "bar", label: "provider fee revenue", data: fees, backgroundColor: COLORS.fees, yAxisID: "y", order: 3 },
+          {
+            type: "line",
+            label: "subsidy share",
+            data: points.map((p) => (p.subsidy_share === null ? null : 100 * p.subsidy_share)),
+            borderColor: COLORS.share,
+            backgroundColor: COLORS.share,
+            spanGaps: true,
+            yAxisID: "y1",
+            order: 1,
+          },
+        ],
+      },
+      options: base({
+        scales: {
+          x: { title: { display: true, text: "reward epoch" } },
+          y: { beginAtZero: true, title: { display: true, text: "tokens" } },
+          y1: { min: 0, max: 100, position: "right", grid: { drawOnChartArea: false }, title: { display: true, text: "subsidy share %" } },
+        },
+      }),
     });
   },
   uptime(canvas, data) {
