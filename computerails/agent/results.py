@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from pathlib import Path
 
+from computerails._files import write_atomic
 from computerails.content import cid_for, digest_of, normalize
 from computerails.errors import ContentMismatch, ContentNotFound
 
@@ -53,16 +53,7 @@ class ResultStore:
         final = self.directory / cid
         if final.exists():
             return cid
-        fd, temporary = tempfile.mkstemp(dir=self.directory, prefix=".tmp-", suffix=".part")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(temporary, final)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+        write_atomic(final, data)
         self._sync_directory()
         return cid
 

@@ -42,6 +42,20 @@ class Event:
     event: str
     args: dict[str, Any]
 
+    @classmethod
+    def from_row(cls, r: Any) -> Event:
+        """The event an ``events`` row records (a mapping of its columns; the block hash is not kept)."""
+        return cls(
+            block_number=int(r["block_number"]),
+            log_index=int(r["log_index"]),
+            tx_hash=str(r["tx_hash"]),
+            block_hash="",
+            contract=str(r["contract"]),
+            address=str(r["address"]),
+            event=str(r["event"]),
+            args=dict(r["args"]),
+        )
+
     @property
     def where(self) -> dict[str, Any]:
         return {"block_number": self.block_number, "log_index": self.log_index, "tx_hash": self.tx_hash}

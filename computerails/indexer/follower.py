@@ -411,16 +411,6 @@ def rebuild_state(conn: Connection, staking_token: str) -> None:
 
     def stream() -> Iterator[tuple[Event, int]]:
         for r in conn.execute(q).mappings():
-            ev = Event(
-                block_number=int(r["block_number"]),
-                log_index=int(r["log_index"]),
-                tx_hash=str(r["tx_hash"]),
-                block_hash="",
-                contract=str(r["contract"]),
-                address=str(r["address"]),
-                event=str(r["event"]),
-                args=dict(r["args"]),
-            )
-            yield ev, int(r["timestamp"])
+            yield Event.from_row(r), int(r["timestamp"])
 
     replay(conn, staking_token, list(stream()))

@@ -194,19 +194,7 @@ def _stream(conn: Connection, until: int, contracts: Sequence[str] = tuple(READS
         names = READS[str(r["contract"])]
         if names is not None and r["event"] not in names:
             continue
-        yield (
-            Event(
-                block_number=int(r["block_number"]),
-                log_index=int(r["log_index"]),
-                tx_hash=str(r["tx_hash"]),
-                block_hash="",
-                contract=str(r["contract"]),
-                address=str(r["address"]),
-                event=str(r["event"]),
-                args=dict(r["args"]),
-            ),
-            int(r["timestamp"]),
-        )
+        yield Event.from_row(r), int(r["timestamp"])
 
 
 def index_time(conn: Connection) -> int:

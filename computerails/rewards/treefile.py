@@ -10,8 +10,6 @@ values, so a file whose root, total, nodes or proofs were edited is refused.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +17,7 @@ from typing import Any
 
 from eth_utils import to_checksum_address
 
+from computerails._files import write_atomic
 from computerails.rewards.merkle import RewardsTree
 
 FORMAT = "computerails-rewards-v1"
@@ -83,16 +82,7 @@ class RewardsFile:
         """Write the file atomically (a reader never sees half of it)."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w") as f:
-                json.dump(self.document(), f, indent=1)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_atomic(path, json.dumps(self.document(), indent=1).encode())
         return path
 
     @classmethod

@@ -20,6 +20,20 @@ from computerails.rails import ComputeRails
 from computerails.session import ERC20
 from computerails.types import from_raw, to_raw
 
+
+@dataclass
+class Party:
+    """A named account of a demo (a provider, a client, an oracle) and its SDK connection."""
+
+    name: str
+    key: str
+    rails: ComputeRails
+
+    @property
+    def address(self) -> str:
+        return self.rails.address
+
+
 LIVE = {JobStatus.OPEN, JobStatus.ACCEPTED, JobStatus.ATTESTED, JobStatus.DISPUTED}
 
 

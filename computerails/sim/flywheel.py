@@ -54,10 +54,10 @@ from computerails.devnet.keys import ORACLE_INDEXES
 from computerails.devnet.params import HOUR, STAKE_UNIT
 from computerails.eip712 import pack_signatures, sign_digest
 from computerails.indexer import Indexer, JsonRpc, open_index
-from computerails.rails import ComputeRails
 from computerails.rewards import RootPost
 from computerails.rewards.allocation import ProviderEpoch, allocate
 from computerails.rewards.calculator import Epochs, Rewards, compute, index_time
+from computerails.sim.books import Party
 from computerails.vouchers import Voucher, VoucherDomain, VoucherSigner, keccak256
 
 USD = 10**6  # the first payment token has 6 decimals
@@ -159,17 +159,6 @@ class FlywheelError(RuntimeError):
     """The flywheel's claims did not hold (washing paid, the share did not fall, the books broke)."""
 
 
-@dataclass
-class _Party:
-    name: str
-    key: str
-    rails: ComputeRails
-
-    @property
-    def address(self) -> str:
-        return self.rails.address
-
-
 class Flywheel:
     """One run against a node with the protocol deployed by :func:`deploy_demo`."""
 
@@ -204,10 +193,10 @@ class Flywheel:
         self.result = FlywheelResult(config=asdict(config))
 
     # ── set-up ──
-    def _party(self, name: str, key: str) -> _Party:
-        return _Party(name, key, computerails.connect(self.w3, deployment=str(self.deployment_path), account=key))
+    def _party(self, name: str, key: str) -> Party:
+        return Party(name, key, computerails.connect(self.w3, deployment=str(self.deployment_path), account=key))
 
-    def _new(self, role: str, index: int) -> _Party:
+    def _new(self, role: str, index: int) -> Party:
         key = derive_key(self.cfg.seed, f"flywheel-{role}", index)
         address = Account.from_key(key).address
         self.w3.provider.make_request("anvil_setBalance", [address, hex(ETH_PER_ACCOUNT)])  # type: ignore[arg-type]
@@ -223,7 +212,7 @@ class Flywheel:
         self.w3.provider.make_request("evm_increaseTime", [max(0, timestamp - now)])  # type: ignore[arg-type]
         self.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
 
-    def mint(self, party: _Party, token: str, raw: int) -> None:
+    def mint(self, party: Party, token: str, raw: int) -> None:
         party.rails.send(party.rails.erc20(token).functions.mint(party.address, raw), "mint")
 
     def set_up(self) -> None:
@@ -245,7 +234,7 @@ class Flywheel:
             self._deposit(c, sellers, most * 2 // max(1, len(self.clients)))
         self._deposit(self.washer_payer, [self.washer], self.cfg.wash * n * 2)
 
-    def _deposit(self, payer: _Party, sellers: list[_Party], each: int) -> None:
+    def _deposit(self, payer: Party, sellers: list[Party], each: int) -> None:
         rails = payer.rails
         self.mint(payer, self.usd, each * len(sellers))
         rails.send(rails.erc20(self.usd).functions.approve(self.escrow.address, each * len(sellers)), "approve")
@@ -253,7 +242,7 @@ class Flywheel:
             rails.send(self.escrow.functions.deposit(s.address, self.usd, each), "metered.deposit")
 
     # ── one epoch of traffic ──
-    def _voucher(self, payer: _Party, seller: _Party, amount: int) -> tuple[Any, bytes]:
+    def _voucher(self, payer: Party, seller: Party, amount: int) -> tuple[Any, bytes]:
         self.owed[payer.address, seller.address] += amount
         value = self.owed[payer.address, seller.address]
         voucher = Voucher(

@@ -67,6 +67,7 @@ from computerails.oracle_node.node import transmit_order
 from computerails.pay_client import PaidAnswer, PayingAuth, infer
 from computerails.rails import ComputeRails
 from computerails.sim import books
+from computerails.sim.books import Party
 from computerails.types import Attestation
 
 console = Console(width=None if Console().is_terminal else 140)
@@ -106,17 +107,6 @@ class Fault:
     name: str
     done: str = ""
     caused: list[str] = field(default_factory=list)
-
-
-@dataclass
-class Party:
-    name: str
-    key: str
-    rails: ComputeRails
-
-    @property
-    def address(self) -> str:
-        return self.rails.address
 
 
 @dataclass
