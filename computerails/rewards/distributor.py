@@ -202,6 +202,7 @@ class VerifyReport(_Model):
 
     root: str  # the root it was checked against
     file_root: str
+    token: TokenInfo  # the reward token (of `total` and `released`)
     total: Decimal
     through: int
     accounts: int
@@ -444,6 +445,7 @@ class RewardsDistributor:
         return VerifyReport(
             root=_hex(expected),
             file_root=_hex(loaded.root),
+            token=token,
             total=from_raw(loaded.total, token.decimals),
             through=loaded.through,
             accounts=len(loaded.tree.values),
