@@ -225,7 +225,7 @@ class ProviderAPI:
         if rewards is not None:
             distributor = RewardsDistributor(self._s)
             try:
-                owed = distributor.owed(rewards, self._s.address)[0]
+                owed = distributor.check_claim(rewards, self._s.address)[0]
             except NothingClaimable:
                 owed = None
         payouts = shared.claim_everything(self._s)

@@ -317,7 +317,7 @@ class RewardsDistributor:
 
     # ───────────────────────── claims ─────────────────────────
 
-    def owed(self, rewards: RewardsSource, account: str | None = None) -> tuple[RewardsFile, str, int]:
+    def check_claim(self, rewards: RewardsSource, account: str | None = None) -> tuple[RewardsFile, str, int]:
         """The checks of :meth:`claim` alone (nothing is sent): returns the loaded file, the
         account and what a claim would pay it now (raw units, > 0).
 
@@ -363,7 +363,7 @@ class RewardsDistributor:
             RewardsRootNotActive: the file's root is pending, vetoed, superseded or unknown.
             NothingClaimable: the account is not in the file, or was paid its amount already.
         """
-        loaded, who, _ = self.owed(rewards, account)
+        loaded, who, _ = self.check_claim(rewards, account)
         data = self._s.abi[_CONTRACT]["claim"].encode(who, loaded.amount(who), loaded.tree.proof(who))
         sent = self._s.tx.send(Call(self.address, data, "claim"), label="claim")
         (paid,) = self._claims(sent)

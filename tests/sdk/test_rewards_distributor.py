@@ -159,6 +159,15 @@ def test_claim__vetoed_root__root_not_active(world: RewardsWorld, provider_rails
     assert (info.value.state, info.value.active) == ("vetoed", world.root)
 
 
+def test_claim__file_of_an_earlier_root__root_not_active_superseded(world: RewardsWorld, provider_rails):
+    world.desk.post(world.amounts(provider=40 * STAKE), through=3)
+    world.desk.activate()
+
+    with raises_unsent(provider_rails, errors.RewardsRootNotActive, match="a later root replaced it") as info:
+        provider_rails.rewards.claim(world.path)
+    assert info.value.state == "superseded" and info.value.active != world.root
+
+
 def test_claim__root_never_posted__root_not_active_unknown(world: RewardsWorld, provider_rails):
     unknown = RewardsFile(
         world.file.chain_id, world.file.distributor, 2, RewardsTree.of(world.amounts(provider=31 * STAKE)), (0, 0)
