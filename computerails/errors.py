@@ -22,6 +22,7 @@ say what to do about it.
 from __future__ import annotations
 
 import json
+from datetime import datetime, timezone
 from importlib import resources
 from typing import Any
 
@@ -445,6 +446,73 @@ class InvalidAddress(PreconditionError):
         super().__init__(f"{what + ' ' if what else ''}address {shown} {problem}")
         self.address = address
         self.what = what
+
+
+# ───────────────────────────── incentive emissions (issue 16) ─────────────────────────────
+
+
+def _iso(timestamp: int | None) -> str:
+    return "?" if timestamp is None else datetime.fromtimestamp(timestamp, tz=timezone.utc).isoformat()
+
+
+class NoRewardsDistributor(DeploymentError):
+    """The deployment records no RewardsDistributor: its file was written before issue 16.
+
+    Attributes:
+        source: the deployment file (or chain id) that lacks it.
+    """
+
+    def __init__(self, source: str) -> None:
+        super().__init__(
+            f"deployment {source} has no RewardsDistributor (written before issue 16): "
+            "deploy the protocol again to pay incentive emissions"
+        )
+        self.source = source
+
+
+class RewardsFileMismatch(PreconditionError):
+    """A rewards file computed for another chain or distributor than the connection's.
+
+    Attributes:
+        field: ``"chain_id"`` or ``"distributor"``.
+        expected: the connection's value.
+        actual: the file's value.
+    """
+
+    def __init__(self, field: str, expected: object, actual: object) -> None:
+        super().__init__(
+            f"the rewards file is for {field} {actual}, this connection's is {expected}: "
+            "use the file computed for this deployment"
+        )
+        self.field = field
+        self.expected = expected
+        self.actual = actual
+
+
+class RewardsRootNotActive(PreconditionError):
+    """A rewards file's root is not the root claims use now (the distributor's active root):
+    still pending its activation delay, vetoed, superseded by a later root, or never posted.
+
+    Attributes:
+        root: the file's root (``0x`` and 64 hex digits).
+        active: the active root, or None before the first root activates.
+        state: the file root's state on chain: ``"pending"``, ``"vetoed"``, ``"superseded"`` or
+            ``"unknown"`` (a :class:`~computerails.rewards.distributor.RootState` value).
+        activates_at: when a pending root activates (unix seconds), else None.
+    """
+
+    def __init__(self, root: str, active: str | None, state: str, activates_at: int | None = None) -> None:
+        why = {
+            "pending": f"it is pending until {_iso(activates_at)}: claim once it activates",
+            "vetoed": "it was vetoed and never activates: get the file of the next root",
+            "superseded": "a later root replaced it: get the file of the active root",
+        }.get(state, "it was never posted to this distributor: get the file of the active root")
+        now = f"the active root is {active}" if active else "no root is active yet"
+        super().__init__(f"the rewards file's root {root} is not the active root ({now}); {why}")
+        self.root = root
+        self.active = active
+        self.state = state
+        self.activates_at = activates_at
 
 
 # ───────────────────────────── vouchers (issue 12) ─────────────────────────────

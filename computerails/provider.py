@@ -16,6 +16,7 @@ from computerails.errors import (
     TooEarly,
     WrongJobState,
 )
+from computerails.rewards.distributor import RewardsDistributor, RewardsSource
 from computerails.session import ERC20, Session
 from computerails.tx import Call
 from computerails.types import Amount, Job, JobStatus, Payout, ProviderStatus, from_raw, to_raw
@@ -200,15 +201,38 @@ class ProviderAPI:
             raise PreconditionError(f"{status.address} has already left")
         return status
 
-    def claim_rewards(self) -> list[Payout]:
+    def claim_rewards(self, rewards: RewardsSource | None = None) -> list[Payout]:
         """Withdraw everything claimable, one transaction per balance.
 
         Job escrow balances (payments, refunds, bonds) are withdrawn per payment token; slash
         proceeds in the staking token are claimed from the staking contract; collected vouchers
-        are claimed from the MeteredEscrow per payment token. Returns what was paid; an empty
-        list means there was nothing to claim.
+        are claimed from the MeteredEscrow per payment token. With `rewards`, the provider's
+        incentive emissions are claimed too (a payout with source ``"rewards"``, paid to its
+        recipient), or skipped when the file owes it nothing more. Returns what was paid; an
+        empty list means there was nothing to claim.
+
+        Args:
+            rewards: the rewards file of the distributor's active root (loaded, a path or an
+                http(s) URL), or None to leave emissions alone.
+
+        Raises:
+            RewardsFileError: the rewards file cannot be read or is inconsistent.
+            RewardsFileMismatch: it is for another chain or distributor.
+            RewardsRootNotActive: its root is not the active root (checked before anything is sent).
+            NoRewardsDistributor: the deployment has no RewardsDistributor.
         """
-        return shared.claim_everything(self._s)
+        owed = None
+        if rewards is not None:
+            distributor = RewardsDistributor(self._s)
+            try:
+                owed = distributor.check_claim(rewards, self._s.address)[0]
+            except NothingClaimable:
+                owed = None
+        payouts = shared.claim_everything(self._s)
+        if owed is not None:
+            paid = distributor.claim(owed, self._s.address)
+            payouts.append(Payout(token=paid.token, amount=paid.amount, tx_hash=paid.tx_hash, source="rewards"))
+        return payouts
 
     def claim(self, token: str | None = None, *, source: str = "escrow") -> Payout:
         """Withdraw one claimable balance: the job escrow's balance of `token` (payments of

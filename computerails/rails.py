@@ -31,6 +31,7 @@ from computerails.keeper import KeeperAPI
 from computerails.oracle import OracleAPI
 from computerails.payer import PayerAPI
 from computerails.provider import ProviderAPI
+from computerails.rewards.distributor import RewardsDistributor
 from computerails.session import Session
 from computerails.tx import Sendable, SentTransaction, TxManager
 from computerails.types import TokenInfo
@@ -63,6 +64,8 @@ class ComputeRails:
     - :attr:`governance`: schedule and execute changes through the timelock.
     - :attr:`keeper`: settle jobs whose challenge window closed (anyone may).
     - :attr:`arbitrator`: list open disputes and resolve them.
+    - :attr:`rewards`: incentive emissions (RewardsDistributor): status, claims against a
+      rewards file, verifying a file against a root, the recipient, funding the reserve.
     - :attr:`views`: read-only state for dashboards.
 
     Use :func:`computerails.connect` to build one.
@@ -103,6 +106,7 @@ class ComputeRails:
         self.governance = GovernanceAPI(session)
         self.keeper = KeeperAPI(session)
         self.arbitrator = ArbitratorAPI(session)
+        self.rewards = RewardsDistributor(session)
         self.views = Views(session)
 
     # ───────────────────────── the connection ─────────────────────────

@@ -40,6 +40,7 @@ from computerails.errors import (
     DeploymentNotFound,
     InvalidToken,
     NoAccount,
+    NoRewardsDistributor,
 )
 from computerails.tx import Call, Sendable, SentTransaction, TxManager
 from computerails.types import TokenInfo
@@ -48,7 +49,15 @@ from computerails.types import TokenInfo
 #: ``computerails/abi/ERC20Permit.json``), never a test token's.
 ERC20 = "ERC20Permit"
 #: Contracts whose ABIs the SDK encodes and decodes itself.
-CODECS = ("ProviderStaking", "JobEscrow", "AttestationHub", "UptimeSlasher", "MeteredEscrow", ERC20)
+CODECS = (
+    "ProviderStaking",
+    "JobEscrow",
+    "AttestationHub",
+    "UptimeSlasher",
+    "MeteredEscrow",
+    "RewardsDistributor",
+    ERC20,
+)
 #: Calls that fail as a whole when short of gas (no try/catch on their path): once a gas limit
 #: is known, a bounded eth_call is their simulation (see TxManager.simulation).
 _BOUNDED = (
@@ -180,6 +189,18 @@ class Session:
                 f"deployment {self.deployment.source or self.chain_id} has no MeteredEscrow (written before issue 12): "
                 "deploy the protocol again to pay per request"
             )
+        return checksum(address)
+
+    @property
+    def rewards(self) -> str:
+        """The RewardsDistributor's address (issue 16).
+
+        Raises:
+            NoRewardsDistributor: the deployment file predates the RewardsDistributor.
+        """
+        address = self.deployment.contracts.get("RewardsDistributor")
+        if not address:
+            raise NoRewardsDistributor(str(self.deployment.source or self.deployment.chain_id))
         return checksum(address)
 
     # ───────────────────────── account and sending ─────────────────────────

@@ -297,6 +297,9 @@ class UptimeReport(_Model):
 #: jobs, refunds, bonds, fees), the staking contract (slash proceeds, relayer rewards), the
 #: MeteredEscrow (collected vouchers, their fees, fraud compensation).
 CLAIM_SOURCES = ("escrow", "staking", "metered")
+#: Every :attr:`Payout.source`: the claimable balances above, and "rewards", incentive emissions
+#: the RewardsDistributor pays against a rewards file (``provider.claim_rewards(rewards=...)``).
+PAYOUT_SOURCES = (*CLAIM_SOURCES, "rewards")
 
 
 class Payout(_Model):
@@ -305,7 +308,9 @@ class Payout(_Model):
     token: TokenInfo
     amount: Decimal
     tx_hash: str
-    source: str  # "escrow" (payments, refunds, fees), "staking" (slash proceeds) or "metered" (vouchers)
+    #: "escrow" (payments, refunds, fees), "staking" (slash proceeds), "metered" (vouchers) or
+    #: "rewards" (incentive emissions): one of PAYOUT_SOURCES.
+    source: str
 
 
 class Settlement(_Model):

@@ -26,6 +26,7 @@ from computerails.cli import (  # noqa: F401 (each registers its group or comman
     oracle,
     protocol,
     provider,
+    rewards,
 )
 from computerails.cli._common import CliError, Settings, cli, parse_deadline, validation_message
 from computerails.errors import ComputeRailsError

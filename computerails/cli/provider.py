@@ -118,17 +118,24 @@ def provider_leave(s: Settings) -> None:
 
 
 @provider.command("claim")
+@click.option(
+    "--rewards",
+    "rewards_source",
+    metavar="FILE|URL",
+    help="Also claim incentive emissions from this rewards file of the active root (a path or an http(s) URL).",
+)
 @click.pass_obj
-def provider_claim(s: Settings) -> None:
+def provider_claim(s: Settings, rewards_source: str | None) -> None:
     """Withdraw everything claimable: job payments and slash proceeds, and the MeteredEscrow's
-    collected vouchers (what the provider agent earned per request)."""
+    collected vouchers (what the provider agent earned per request); with --rewards, the
+    provider's incentive emissions too."""
     rails = s.rails()
     if s.as_json:
-        payouts = rails.provider.claim_rewards()
+        payouts = rails.provider.claim_rewards(rewards_source)
     else:
         with Progress(console=console, transient=True) as progress:
             progress.add_task("Claiming rewards", total=None)
-            payouts = rails.provider.claim_rewards()
+            payouts = rails.provider.claim_rewards(rewards_source)
 
     def human() -> None:
         if not payouts:
