@@ -27,6 +27,7 @@ from computerails.cli import (  # noqa: F401 (each registers its group or comman
     protocol,
     provider,
     rewards,
+    rewards_compute,
 )
 from computerails.cli._common import CliError, Settings, cli, parse_deadline, validation_message
 from computerails.errors import ComputeRailsError

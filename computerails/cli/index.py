@@ -21,7 +21,7 @@ DEFAULT_DIR = Path("index-data")
 DB_HELP = "A SQLite file path or a postgresql://user@host:port/db URL (default: index-data/<chainId>.sqlite)."
 
 
-def _db(db: str | None, chain_id: int) -> str:
+def index_db(db: str | None, chain_id: int) -> str:
     return db if db else str(DEFAULT_DIR / f"{chain_id}.sqlite")
 
 
@@ -45,7 +45,7 @@ def index(ctx: click.Context, db: str | None, until_head: bool, confirmations: i
         return
     settings: Settings = ctx.obj
     rails = settings.rails(signer=False)
-    target = _db(db, rails.chain_id)
+    target = index_db(db, rails.chain_id)
     engine = open_index(target)
     rpc = JsonRpc(settings.rpc)
     try:
@@ -100,7 +100,7 @@ def index_verify(settings: Settings, db: str | None) -> None:
     escrow accounts and job statuses with the chain's views at the index's block; print every
     difference and exit non-zero if there is one."""
     rails = settings.rails(signer=False)
-    target = _db(db, rails.chain_id)
+    target = index_db(db, rails.chain_id)
     if "://" not in target and not Path(target).exists():
         raise CliError(f"no index at {target}: run `computerails index --until-head` first")
     engine = open_index(target)

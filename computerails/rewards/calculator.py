@@ -39,6 +39,7 @@ from computerails.errors import ComputeRailsError
 from computerails.indexer import schema as s
 from computerails.indexer.apply import replay
 from computerails.indexer.decode import Event
+from computerails.indexer.flywheel import rewards_clock
 from computerails.rewards.allocation import BPS, CalculatorParams, EpochAllocation, ProviderEpoch, allocate
 from computerails.rewards.merkle import RewardsTree
 from computerails.rewards.schedule import Schedule
@@ -218,6 +219,47 @@ def _params_at(changes: Sequence[tuple[int, Any]], when: int) -> Any:
     return value
 
 
+def _parameters(conn: Connection) -> tuple[list[tuple[int, Schedule]], list[tuple[int, CalculatorParams]]]:
+    """Every schedule and calculator parameter change the distributor made, with its time."""
+    schedule_changes: list[tuple[int, Schedule]] = []
+    calc_changes: list[tuple[int, CalculatorParams]] = []
+    for ev, ts in _stream(conn, 2**62, ("RewardsDistributor",)):
+        p = ev.args["params"]
+        if ev.event == "ParamsSet":
+            schedule_changes.append((ts, Schedule(*(int(x) for x in p))))
+        else:
+            calc_changes.append((ts, CalculatorParams(_lower(p[0]), *(int(x) for x in p[1:]))))
+    return schedule_changes, calc_changes
+
+
+def epochs_of(conn: Connection) -> Epochs:
+    """The distributor's epochs as the indexer recorded them.
+
+    Raises:
+        CalculatorError: the index does not follow a RewardsDistributor.
+    """
+    clock = rewards_clock(conn)
+    if clock is None:
+        raise CalculatorError("the index follows no RewardsDistributor: index a deployment that has one")
+    return Epochs(clock.genesis, clock.epoch_length)
+
+
+def last_settled(conn: Connection, epochs: Epochs) -> int:
+    """The last epoch whose facts are final at the index's time (−1: none yet), by the settle
+    delay in force now.
+
+    Raises:
+        CalculatorParamsNotSet: governance has not set the calculator's parameters.
+    """
+    _schedule, calc_changes = _parameters(conn)
+    if not calc_changes:
+        raise CalculatorParamsNotSet(
+            "the distributor's calculator parameters are not set: governance must call setCalculatorParams"
+        )
+    reached = index_time(conn) - calc_changes[-1][1].settle_delay
+    return epochs.of(reached) - 1 if reached >= epochs.genesis else -1
+
+
 def compute(conn: Connection, epochs: Epochs, through: int, staking_token: str) -> Rewards:
     """Every provider's cumulative reward over epochs 0 .. `through` − 1 from the index `conn`.
 
@@ -229,15 +271,7 @@ def compute(conn: Connection, epochs: Epochs, through: int, staking_token: str) 
     if through < 1:
         raise CalculatorError(f"a rewards root covers at least one epoch: through must be positive, not {through}")
     last = through - 1
-    # the parameters first (a small query), to know how far to read
-    schedule_changes: list[tuple[int, Schedule]] = []
-    calc_changes: list[tuple[int, CalculatorParams]] = []
-    for ev, ts in _stream(conn, 2**62, ("RewardsDistributor",)):
-        p = ev.args["params"]
-        if ev.event == "ParamsSet":
-            schedule_changes.append((ts, Schedule(*(int(x) for x in p))))
-        else:
-            calc_changes.append((ts, CalculatorParams(_lower(p[0]), *(int(x) for x in p[1:]))))
+    schedule_changes, calc_changes = _parameters(conn)
     if not schedule_changes:
         raise CalculatorError("the index holds no RewardsDistributor ParamsSet event: is the distributor indexed?")
     final_params = _params_at(calc_changes, epochs.end(last))

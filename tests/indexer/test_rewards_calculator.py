@@ -5,6 +5,7 @@ PostgreSQL; its figures follow the chain's events; it refuses an epoch that is n
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -13,6 +14,7 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 from web3 import Web3
 
+from computerails.cli import main
 from computerails.deployments import load_artifact
 from computerails.indexer import open_index
 from computerails.indexer import schema as s
@@ -167,3 +169,44 @@ def test_compute__fresh_index_in_random_runs__same_root(
     engine.dispose()
     assert fresh.tree().root == reference.tree().root
     assert fresh.amounts == reference.amounts and fresh.fees == reference.fees
+
+
+def test_cli_compute__epoch__writes_the_file_and_prints_the_reference_root(
+    settled: Settled, reference: Any, tmp_path: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "rewards.json"
+    argv = ["--rpc", settled.chain.url, "--deployment", str(settled.chain.deployment_file), "--json"]
+    argv += ["rewards", "compute", "--epoch", str(settled.through - 1), "--db", str(tmp_path / "i.sqlite")]
+    argv += ["--out", str(out), "--confirmations", "0"]
+
+    assert main(argv) == 0
+
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["root"] == "0x" + reference.tree().root.hex()
+    assert printed["through"] == settled.through and int(printed["total"]) == reference.total
+    written = RewardsFile.load(out)
+    assert written.root == reference.tree().root and list(written.fees) == reference.fees
+
+
+def test_cli_compute__default_epoch__the_last_final_one(
+    settled: Settled, reference: Any, tmp_path: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["--rpc", settled.chain.url, "--deployment", str(settled.chain.deployment_file), "--json"]
+    argv += ["rewards", "compute", "--db", str(tmp_path / "i.sqlite"), "--out", str(tmp_path / "r.json")]
+    argv += ["--confirmations", "0"]
+
+    assert main(argv) == 0
+
+    assert json.loads(capsys.readouterr().out)["through"] == settled.through
+
+
+def test_cli_compute__epoch_not_final__one_error_line(settled: Settled, tmp_path: Any, capsys: Any) -> None:
+    argv = ["--rpc", settled.chain.url, "--deployment", str(settled.chain.deployment_file)]
+    argv += ["rewards", "compute", "--epoch", str(settled.through), "--db", str(tmp_path / "i.sqlite")]
+    argv += ["--confirmations", "0"]
+
+    assert main(argv) != 0
+
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error:") and f"epoch {settled.through} is final at" in err[0]
+    assert not (tmp_path / "rewards-data").exists()
