@@ -143,7 +143,9 @@ def test_network__first_transmitter_dead__the_next_in_the_schedule_transmits(
     provider_rails, agent = net_provider
     job_id, spec = create_job(net_client, provider_rails, net_spec_dir, n_images=4)
     order = schedule(provider_rails, job_id, spec)
-    nodes = {n.address: n for n in make_network(transmit_delay=1)}
+    # order[1]'s turn comes one delay after the round's, order[2]'s two: a delay of a few seconds
+    # keeps a loaded machine's slow start of order[1] from handing its turn to order[2]
+    nodes = {n.address: n for n in make_network(transmit_delay=4)}
     for address in order[1:]:  # order[0] never comes up
         nodes[address].start()
 
