@@ -31,7 +31,15 @@ from web3.contract import Contract
 
 from computerails.deployments import load_artifact
 from computerails.indexer import Indexer, JsonRpc, open_index
-from computerails.rewards.calculator import CalculatorError, EpochNotSettled, Epochs, compute, index_time
+from computerails.rewards.calculator import (
+    CalculatorError,
+    CalculatorParamsNotSet,
+    EpochNotSettled,
+    Epochs,
+    compute,
+    index_time,
+    last_settled,
+)
 from computerails.rewards.roots import RootPost
 from computerails.rewards.treefile import RewardsFile
 
@@ -171,10 +179,13 @@ class RewardsDuty:
             return index_time(conn)
 
     def settled_through(self) -> int:
-        """Epochs 0 .. n − 1 whose facts the index holds for final: n (by the distributor's
-        current settle delay; the calculator checks the delay in force at each epoch)."""
-        settle = int(self.distributor.functions.calculatorParams().call()[3])
-        return max(0, self.epochs.of(self.index_time() - settle))
+        """Epochs 0 .. n − 1 whose facts the index holds for final: n (by the settle delay in
+        force now; the calculator checks the delay in force at each epoch)."""
+        with self.engine.connect() as conn:
+            try:
+                return last_settled(conn, self.epochs) + 1
+            except CalculatorParamsNotSet:
+                return 0
 
     # ── the calculator ──
 
