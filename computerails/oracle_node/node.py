@@ -120,10 +120,11 @@ def turn_at(order: Sequence[str], me: str, ready_at: float, delay: float, head_s
     return ready_at + head_start + order.index(me) * delay
 
 
-def rewards_key(base_through: int, through: int) -> str:
+def rewards_key(base_through: int, through: int, config_version: int) -> str:
     """A rewards round: the root continuing the root over `base_through` epochs through
-    `through` (its fees start at `base_through`, so a root over other epochs is another round)."""
-    return f"{REWARDS}:{base_through}:{through}"
+    `through` (its fees start at `base_through`, so a root over other epochs is another round),
+    signed under `config_version` (a new oracle configuration signs it again in a new round)."""
+    return f"{REWARDS}:{base_through}:{through}:{config_version}"
 
 
 def round_key(statement: Statement, domain: Any = None) -> str:
@@ -132,7 +133,7 @@ def round_key(statement: Statement, domain: Any = None) -> str:
     if isinstance(statement, UptimeReport):
         return f"{UPTIME}:{statement.provider}:{statement.epoch}"
     if isinstance(statement, RootPost):
-        return rewards_key(statement.through - len(statement.fees), statement.through)
+        return rewards_key(statement.through - len(statement.fees), statement.through, statement.config_version)
     return f"{FRAUD}:0x{receipts.digest(domain, statement.receipt).hex()}"
 
 
@@ -676,7 +677,7 @@ class OracleNode:
         through = next_through(chain, duty.settled_through())
         if through is None:
             return
-        key = rewards_key(chain.base_through, through)
+        key = rewards_key(chain.base_through, through, members.config_version)
         existing = self.store.round(key)
         if existing is not None and (existing.status == "done" or self.signed_here(key)):
             return

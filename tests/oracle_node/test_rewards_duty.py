@@ -92,7 +92,7 @@ def test_root_post__gossip_json_round_trip__same_statement_and_round() -> None:
     post = RootPost(OTHER, 10**30, 70, (0, 2**200, 5), 9)
     again = parse_statement(REWARDS, dump_statement(post))
     assert again == post and kind_of(again) == REWARDS
-    assert round_key(again) == "rewards:67:70"
+    assert round_key(again) == "rewards:67:70:9"
 
 
 @pytest.mark.parametrize(
