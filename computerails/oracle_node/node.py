@@ -459,14 +459,19 @@ class OracleNode:
         if self.store.posted(outbox_key) or self.me in self.store.signatures(hex_digest):
             return hex_digest
         signature = "0x" + eip712.sign_digest(digest, self.account.key).hex()
-        now = int(self.clock())
-        self.store.add_statement(hex_digest, key, kind, dump_statement(statement), now)
-        self.store.add_signature(hex_digest, self.me, signature)
-        self.store.post(
-            outbox_key,
+        body = dump_statement(statement)
+        # one transaction: a crash never leaves the signature kept but not in the outbox (it
+        # would then never be gossiped, this node counting itself as having signed)
+        self.store.add_own_signature(
+            hex_digest,
             key,
-            "signature",
-            {"kind": kind, "statement": dump_statement(statement), "signature": signature},
+            kind,
+            body,
+            self.me,
+            signature,
+            outbox_key,
+            {"kind": kind, "statement": body, "signature": signature},
+            int(self.clock()),
         )
         self.metrics.signed.labels(kind).inc()
         if kind == REWARDS:
