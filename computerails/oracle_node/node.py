@@ -37,6 +37,7 @@ from typing import Any, Protocol
 import httpx
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
+from web3.exceptions import TransactionNotFound
 
 from computerails import eip712, receipts
 from computerails.addresses import parse_address
@@ -53,7 +54,7 @@ from computerails.oracle_node.config import OracleSettings
 from computerails.oracle_node.gossip import Envelope, PeerLink
 from computerails.oracle_node.metrics import NodeMetrics
 from computerails.oracle_node.rewards import ChainRoots, RewardsDuty, disagrees, next_through, post_of, veto_reason
-from computerails.oracle_node.store import NodeStore, Observation, Round
+from computerails.oracle_node.store import NodeStore, Observation, Round, Submission
 from computerails.rails import ComputeRails
 from computerails.receipts import FraudAttestation, ResponseReceipt
 from computerails.rewards.roots import RootPost
@@ -535,6 +536,12 @@ class OracleNode:
         """Settle every pending submission; True when none is left pending."""
         clear = True
         for entry in self.store.pending():
+            stale = self._stale_post(entry)
+            if stale is not None:  # never reached the node, and no longer wanted: not sent again
+                if self.store.record(entry.tx_hash, "dropped", 0):
+                    self.metrics.submissions.labels("dropped").inc()
+                    log.info("%s %s not broadcast again: %s", entry.label, entry.tx_hash, stale)
+                continue
             receipt = journal.resolve(
                 self.rails.w3, entry.tx_hash, entry.raw, timeout=self.settings.receipt_timeout, what=entry.label
             )
@@ -550,6 +557,25 @@ class OracleNode:
                 self.metrics.gas_spent.inc(cost)
                 log.info("%s %s %s for %s", entry.label, entry.tx_hash, status, entry.rounds)
         return clear
+
+    def _stale_post(self, entry: Submission) -> str | None:
+        """Why a journalled root post the chain's node never received (a crash between journal
+        and broadcast) must not be broadcast now, or None. A backup transmitter may have posted
+        the root meanwhile, and it may have been vetoed since: the old bytes would post it again."""
+        if entry.label != "postRoot" or journal.receipt_of(self.rails.w3, entry.tx_hash) is not None:
+            return None
+        try:
+            self.rails.w3.eth.get_transaction(entry.tx_hash)  # type: ignore[arg-type]
+            return None  # in the node's pool: it will be mined, whatever it does
+        except TransactionNotFound:
+            pass
+        for key in entry.rounds:
+            r = self.store.round(key)
+            found = self.store.statement(r.ready_digest) if r is not None and r.ready_digest else None
+            post = parse_statement(found[1], found[2]) if found is not None else None
+            if isinstance(post, RootPost) and (done := self._root_done(post)) is not None:
+                return done
+        return None
 
     # ── 3. jobs ──
 

@@ -9,11 +9,14 @@ one-hour epochs on the default devnet): the test moves the clock there in one st
 
 from __future__ import annotations
 
+import json
+import sqlite3
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from eth_account import Account
 
 import computerails
 from computerails import eip712
@@ -21,6 +24,7 @@ from computerails.deployments import load_artifact
 from computerails.devnet import dev_key
 from computerails.devnet.keys import dev_address
 from computerails.indexer import index_until_head, open_index
+from computerails.oracle_node.node import parse_statement
 from computerails.oracle_node.rewards import EMPTY_ROOT, Computed
 from computerails.rewards import RewardsFile, RewardsTree, RootPost
 from computerails.rewards.calculator import Epochs, compute
@@ -113,6 +117,9 @@ class Desk:
         while (base := self.base()[0]) < through:
             self.quiet()
             step = min(base + 64, through)
+            settles = self.epochs.end(step - 1) + self.settle
+            if self.now() < settles:
+                set_time(self.w3, settles)
             empty = self.fresh(step)
             assert empty.root == EMPTY_ROOT
             self.post(empty, empty.root, empty.total)
@@ -294,3 +301,64 @@ def test_rewards__kill_9_during_the_duty__no_double_post_no_double_veto(desk, ma
     assert [p["root"] for p in desk.posted()[posts:]] == [wrong, correct.root]
     for node in nodes:
         assert node.stop() == 0
+
+
+def test_rewards__post_journalled_never_broadcast_root_on_chain_meanwhile__not_broadcast_on_restart(
+    desk, make_rewards_network
+):
+    """A transmitter killed between journalling its post and broadcasting it, while another node
+    posted the root: on restart the journalled bytes are not sent (had the root been vetoed
+    meanwhile, they would post it again); its nonce stays free."""
+    nodes = make_rewards_network()
+    desk.catch_up(desk.first - 2)
+    through = desk.settle_through()
+    start(nodes)
+    wait_until(lambda: desk.latest()[2] == through, "the nodes' root posted", ROUND_WAIT)
+    for node in nodes:
+        wait_until(lambda n=node: not rewards_rounds(n), "the rewards rounds closed", ROUND_WAIT)
+    crashed = nodes[0]
+    assert crashed.stop() == 0
+    database = crashed.config.parent / "data" / "oracle.sqlite"
+    with sqlite3.connect(database) as db:  # the state it had when it journalled its post
+        key, digest, body = next(
+            (key, digest, json.loads(body))
+            for key, digest, body in db.execute("SELECT round, digest, body FROM statements WHERE kind = 'rewards'")
+            if json.loads(body)["through"] == through
+        )
+        signatures = dict(db.execute("SELECT signer, signature FROM signatures WHERE digest = ?", (digest,)).fetchall())
+        db.execute("UPDATE rounds SET status = 'open', ready_digest = ?, ready_at = 0 WHERE round = ?", (digest, key))
+    post = parse_statement("rewards", body)
+    packed = eip712.pack_signatures((s, bytes.fromhex(g[2:])) for s, g in signatures.items())
+    nonce = desk.w3.eth.get_transaction_count(crashed.address)
+    tx = desk.distributor.functions.postRoot(post.as_tuple(), packed).build_transaction(
+        {
+            "from": crashed.address,
+            "nonce": nonce,
+            "gas": 1_000_000,
+            "maxFeePerGas": 10**11,
+            "maxPriorityFeePerGas": 10**9,
+            "chainId": desk.rails.chain_id,
+        }
+    )
+    signed = Account.from_key(dev_key(ORACLES[0])).sign_transaction(tx)
+    tx_hash = "0x" + bytes(signed.hash).hex()
+    with sqlite3.connect(database) as db:
+        db.execute(
+            "INSERT INTO submissions (tx_hash, nonce, raw, label, rounds, status, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (tx_hash, nonce, bytes(signed.raw_transaction), "postRoot", json.dumps([key]), "pending", 0),
+        )
+    posts = len(desk.posted())
+
+    crashed.start()
+
+    def outcome() -> str | None:
+        with sqlite3.connect(database) as db:
+            (status,) = db.execute("SELECT status FROM submissions WHERE tx_hash = ?", (tx_hash,)).fetchone()
+        return None if status == "pending" else status
+
+    assert wait_until(outcome, "the journalled post settled", ROUND_WAIT) == "dropped"
+    wait_until(lambda: not rewards_rounds(crashed), "its round closed", ROUND_WAIT)
+    assert desk.w3.eth.get_transaction_count(crashed.address) == nonce  # never broadcast
+    assert len(desk.posted()) == posts
+    assert crashed.stop() == 0
