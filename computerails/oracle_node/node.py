@@ -714,7 +714,7 @@ class OracleNode:
             return
         mine = duty.compute(through)
         if mine is None:
-            return  # the index cannot tell yet (or nobody earned): nothing to sign
+            return  # the index cannot tell yet: nothing to sign
         if mine.total < chain.base_total:
             log.warning(
                 "rewards through %d: the computed total %d is below the last root's %d; not signing",
