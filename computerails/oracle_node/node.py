@@ -53,7 +53,15 @@ from computerails.oracle_node import gossip, verify
 from computerails.oracle_node.config import OracleSettings
 from computerails.oracle_node.gossip import Envelope, PeerLink
 from computerails.oracle_node.metrics import NodeMetrics
-from computerails.oracle_node.rewards import ChainRoots, RewardsDuty, disagrees, next_through, post_of, veto_reason
+from computerails.oracle_node.rewards import (
+    ChainRoots,
+    RewardsDuty,
+    disagrees,
+    next_through,
+    post_of,
+    premature,
+    veto_reason,
+)
 from computerails.oracle_node.store import NodeStore, Observation, Round, Submission
 from computerails.rails import ComputeRails
 from computerails.receipts import FraudAttestation, ResponseReceipt
@@ -744,10 +752,12 @@ class OracleNode:
             return
         if self.store.in_flight(key) or not self._reconcile():
             return  # a submission is still in flight: its outcome first
-        mine = duty.compute(chain.through)
-        if mine is None or not disagrees(chain, mine):
-            return  # agrees, or this index cannot tell yet: no veto on a guess
-        reason = veto_reason(mine)
+        reason = premature(chain, duty.epochs, duty.settle_delay())
+        if reason is None:
+            mine = duty.compute(chain.through)
+            if mine is None or not disagrees(chain, mine):
+                return  # agrees, or this index cannot tell yet: no veto on a guess
+            reason = veto_reason(mine)
         if decided is None:
             self._open(key, VETO)
             log.warning(

@@ -116,6 +116,18 @@ def veto_reason(mine: Computed) -> str:
     return f"oracle computed root 0x{mine.root.hex()} total {mine.total} through {mine.through}"
 
 
+def premature(chain: ChainRoots, epochs: Epochs, settle_delay: int) -> str | None:
+    """The veto reason for a pending root over epochs that are not final yet on the chain's own
+    clock (no honest node can have computed it: their facts can still change), or None. A root
+    whose epochs have settled is judged by computing it."""
+    if chain.through == 0:
+        return None
+    settles_at = epochs.end(chain.through - 1) + settle_delay
+    if chain.now < settles_at:
+        return f"root through {chain.through} posted before its epochs settle at {settles_at}"
+    return None
+
+
 def disagrees(chain: ChainRoots, mine: Computed) -> bool:
     """The pending root differs from the node's own computation of the same epochs."""
     return mine.through == chain.through and (mine.root != chain.root or mine.total != chain.total)
@@ -177,6 +189,10 @@ class RewardsDuty:
     def index_time(self) -> int:
         with self.engine.connect() as conn:
             return index_time(conn)
+
+    def settle_delay(self) -> int:
+        """The calculator's settle delay in force on chain now (seconds)."""
+        return int(self.distributor.functions.calculatorParams().call()[3])
 
     def settled_through(self) -> int:
         """Epochs 0 .. n − 1 whose facts the index holds for final: n (by the settle delay in

@@ -362,3 +362,26 @@ def test_rewards__post_journalled_never_broadcast_root_on_chain_meanwhile__not_b
     assert desk.w3.eth.get_transaction_count(crashed.address) == nonce  # never broadcast
     assert len(desk.posted()) == posts
     assert crashed.stop() == 0
+
+
+def test_rewards__root_over_epochs_not_settled__vetoed_though_no_node_can_compute_it(desk, make_rewards_network):
+    """A quorum's root over epochs whose facts are not final yet on the chain's own clock: no
+    honest node can have computed it, so the nodes veto it rather than wait to be able to."""
+    nodes = make_rewards_network()
+    desk.catch_up(desk.first - 2)
+    base, base_total = desk.base()
+    through = min(base + 64, int(desk.distributor.functions.currentEpoch().call()))
+    assert desk.epochs.end(through - 1) + desk.settle > desk.now()  # not settled
+    early = Computed(through, bytes(32), 0, (0,) * through, None)  # no traffic on this devnet: no fees
+    tree = RewardsTree.of([(dev_address(PROVIDERS[0]).lower(), base_total + 1)])
+    desk.post(early, tree.root, tree.total)
+    vetoes = len(desk.vetoes())
+    start(nodes)
+
+    wait_until(lambda: desk.latest()[4], "the early root vetoed", ROUND_WAIT)
+    [veto] = desk.vetoes()[vetoes:]
+    assert veto["root"] == tree.root
+    assert veto["reason"].startswith(f"root through {through} posted before its epochs settle at ")
+    assert posted_metric(nodes, "vetoed") == 1
+    for node in nodes:
+        assert node.stop() == 0

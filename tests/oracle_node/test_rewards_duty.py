@@ -14,9 +14,11 @@ from computerails.oracle_node.rewards import (
     disagrees,
     next_through,
     post_of,
+    premature,
     veto_reason,
 )
 from computerails.rewards import RootPost
+from computerails.rewards.calculator import Epochs
 
 ROOT, OTHER = b"\x01" * 32, b"\x02" * 32
 
@@ -75,6 +77,15 @@ def test_disagrees__same_epochs_other_root_or_total__true_else_false() -> None:
     assert disagrees(pending, computed(root=OTHER))
     assert disagrees(pending, computed(total=501))
     assert not disagrees(pending, computed(through=9, root=OTHER))  # other epochs: no opinion
+
+
+def test_premature__root_over_epochs_not_final_on_the_chains_clock__a_reason_else_none() -> None:
+    epochs, settle = Epochs(genesis=0, epoch_length=100), 250  # epoch 9 ends at 1,000, final at 1,250
+    assert premature(roots(10, now=1_249, activates_at=2_000), epochs, settle) == (
+        "root through 10 posted before its epochs settle at 1250"
+    )
+    assert premature(roots(10, now=1_250, activates_at=2_000), epochs, settle) is None
+    assert premature(roots(0, now=0, activates_at=0), epochs, settle) is None
 
 
 def test_veto_reason__names_the_nodes_root_and_total() -> None:
