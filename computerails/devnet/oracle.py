@@ -23,13 +23,17 @@ from eth_account import Account
 from computerails.devnet.agent import AgentProcess, write_config, write_keystore
 from computerails.devnet.anvil import die_with_parent, free_port
 
-#: Settings for a node on a local devnet: quick ticks and gossip, a short transmitter delay.
+#: Settings for a node on a local devnet: quick ticks and gossip, a short transmitter delay. The
+#: rewards duty is off: a devnet starts days of empty epochs in (the timelock delay is skipped at
+#: set-up), which the duty would cover with posts of its own beside the transmissions the demo,
+#: the bench and the suites count; pass ``rewards={...}`` to turn it on.
 LOCAL_SETTINGS: dict[str, Any] = {
     "tick": 0.2,
     "gossip_interval": 0.5,
     "peer_timeout": 2,
     "transmit_delay": 2,
     "receipt_timeout": 30,
+    "rewards": {"enabled": False},
 }
 
 

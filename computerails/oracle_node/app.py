@@ -13,12 +13,18 @@
 - ``GET /v1/shopper``: the mystery shopper's purchases per provider (shops by outcome, raw value
   spent, slots still planned) and what the current epoch committed of its budget;
   ``{"enabled": false}`` when it is off.
+- ``GET /v1/rewards/latest`` (providers claiming): the rewards file (``computerails-rewards-v1``
+  JSON) of the latest root on chain that this node computed: the latest posted root unless it was
+  vetoed, else the active one; 404 with the reason when the node holds neither.
+- ``GET /v1/rewards/{root}``: the rewards file this node computed for `root`; 404 when unknown.
 - ``GET /v1/health``: the node's address, chain, configuration version, unreachable peers.
 - ``GET /metrics``: Prometheus (:mod:`~computerails.oracle_node.metrics`).
 
 Loops, each in a worker thread until shutdown: a pass of :meth:`OracleNode.tick` every ``tick``
 seconds, the re-send of the node's open messages every ``gossip_interval`` seconds, and the
-prober's due probes (when the node has one), the mystery shopper's due shops (when it is on).
+prober's due probes (when the node has one), the mystery shopper's due shops (when it is on), and
+the rewards index brought up to the chain's head every ``rewards.index_interval`` seconds (when
+the rewards duty is on).
 """
 
 from __future__ import annotations
@@ -135,6 +141,10 @@ def create_app(node: OracleNode, loops: list[Loop] | None = None, shopper: Shopp
         every(settings.gossip_interval, node.regossip, "gossip", lambda: errors.labels("gossip").inc()),
         *(loops or []),
     ]
+    if node.rewards is not None:
+        background.append(
+            every(settings.rewards.index_interval, node.rewards.advance, "index", lambda: errors.labels("index").inc())
+        )
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -232,6 +242,36 @@ def create_app(node: OracleNode, loops: list[Loop] | None = None, shopper: Shopp
     @app.get("/v1/shopper")
     def shopper_report() -> JSONResponse:
         return JSONResponse({"enabled": False} if shopper is None else shopper.report())
+
+    @app.get("/v1/rewards/latest")
+    def rewards_latest() -> JSONResponse:
+        duty = node.rewards
+        if duty is None:
+            return JSONResponse({"error": "the rewards duty is off on this node"}, status_code=404)
+        chain = duty.chain()
+        candidates = [] if chain.vetoed else [chain.root]
+        candidates += [chain.active_root] if chain.active_through else []
+        for root in candidates:
+            found = duty.tree(root)
+            if found is not None:
+                return JSONResponse(found.document())
+        shown = ", ".join(f"0x{r.hex()}" for r in candidates) or "none yet"
+        return JSONResponse({"error": f"this node computed none of the roots on chain ({shown})"}, status_code=404)
+
+    @app.get("/v1/rewards/{root}")
+    def rewards_tree(root: str) -> JSONResponse:
+        try:
+            raw = bytes.fromhex(root.removeprefix("0x"))
+        except ValueError:
+            raw = b""
+        if len(raw) != 32:
+            return JSONResponse({"error": f"{root!r} is not a 32-byte hex root"}, status_code=422)
+        found = node.rewards.tree(raw) if node.rewards is not None else None
+        if found is None:
+            return JSONResponse(
+                {"error": f"this node computed no rewards tree with root 0x{raw.hex()}"}, status_code=404
+            )
+        return JSONResponse(found.document())
 
     @app.get("/v1/health")
     def health() -> JSONResponse:

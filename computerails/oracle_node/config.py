@@ -17,6 +17,9 @@ Example ``oracle.toml``::
     probes_per_epoch = 12
     transmit_delay = 10          # seconds each next transmitter in the schedule waits
 
+    [rewards]                    # compute, sign, post and veto rewards roots (on by default)
+    enabled = true
+
     [shopper]                    # the node's own paid "mystery shopper" requests (off by default)
     enabled = true
     requests_per_epoch = 2       # per provider, at secret moments
@@ -101,6 +104,19 @@ class ShopperSettings(BaseModel):
         return self
 
 
+class RewardsSettings(BaseModel):
+    """``[rewards]``: the rewards duty (docs/ORACLE_NETWORK.md, "Rewards roots"): the node indexes
+    the deployment, computes each settled root, signs and posts it with its peers, and vetoes a
+    pending root its own computation contradicts. Only when the deployment has a
+    RewardsDistributor."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = True
+    index_interval: float = Field(2.0, gt=0)  # seconds between index updates (its own loop)
+    page: int = Field(2_000, ge=1)  # blocks per eth_getLogs of the node's indexer
+
+
 class OracleSettings(ServiceSettings):
     """Everything an oracle node needs to watch providers, agree with its peers and transmit."""
 
@@ -139,6 +155,9 @@ class OracleSettings(ServiceSettings):
 
     # ── mystery shopper ──
     shopper: ShopperSettings = ShopperSettings()
+
+    # ── rewards roots ──
+    rewards: RewardsSettings = RewardsSettings()
 
     @field_validator("uptime_relayer")
     @classmethod

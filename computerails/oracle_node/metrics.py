@@ -82,9 +82,15 @@ class NodeMetrics:
             "Value of the vouchers the mystery shopper signed (raw token units)",
             registry=self.registry,
         )
+        self.rewards_roots = Counter(
+            "computerails_oracle_rewards_roots",
+            "Rewards roots this node signed, posted (transmitted) or vetoed",
+            ["action"],
+            registry=self.registry,
+        )
         self.errors = Counter(
             "computerails_oracle_errors",
-            "Errors by where they happened (loop, gossip, jobs, uptime, transmit, shopper)",
+            "Errors by where they happened (loop, gossip, jobs, uptime, rewards, index, transmit, shopper)",
             ["where"],
             registry=self.registry,
         )

@@ -15,9 +15,13 @@ A pass (:meth:`OracleNode.tick`):
    observations it holds (at least ``threshold`` of them) when it is below the SLA;
 5. **fraud**: evidence received from a peer is recomputed and, when it proves a wrong answer,
    signed;
-6. **transmit**: every round with a quorum whose turn has come for this node in the round's
+6. **rewards** (when the deployment has a RewardsDistributor and ``[rewards]`` is on): a pending
+   root the node's own computation of the same epochs contradicts is vetoed (the decision
+   journalled first); with no root pending and epochs settled past the last root not vetoed, the
+   node computes the tree through them, writes its file, and signs the root post;
+7. **transmit**: every round with a quorum whose turn has come for this node in the round's
    transmitter schedule is checked against the chain and sent (job attestations in one
-   ``submitAttestations``); rounds done on chain are closed.
+   ``submitAttestations``; a rewards root in ``postRoot``); rounds done on chain are closed.
 """
 
 from __future__ import annotations
@@ -33,26 +37,46 @@ from typing import Any, Protocol
 import httpx
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
+from web3.exceptions import TransactionNotFound
 
 from computerails import eip712, receipts
 from computerails.addresses import parse_address
-from computerails.errors import ComputeRailsError, GossipRefused, InvalidReceipt, PreconditionError
+from computerails.errors import (
+    ComputeRailsError,
+    ContractRevert,
+    GossipRefused,
+    InvalidReceipt,
+    PreconditionError,
+    TransactionReverted,
+)
 from computerails.oracle_node import gossip, verify
 from computerails.oracle_node.config import OracleSettings
 from computerails.oracle_node.gossip import Envelope, PeerLink
 from computerails.oracle_node.metrics import NodeMetrics
-from computerails.oracle_node.store import NodeStore, Observation, Round
+from computerails.oracle_node.rewards import (
+    ChainRoots,
+    RewardsDuty,
+    disagrees,
+    next_through,
+    post_of,
+    premature,
+    veto_reason,
+)
+from computerails.oracle_node.store import NodeStore, Observation, Round, Submission
 from computerails.rails import ComputeRails
 from computerails.receipts import FraudAttestation, ResponseReceipt
+from computerails.rewards.roots import RootPost
 from computerails.service import journal
 from computerails.types import ZERO_ADDRESS, Attestation, JobStatus, Signature, UptimeReport
 
 log = logging.getLogger("computerails.oracle")
 
-JOB, UPTIME, FRAUD = "job", "uptime", "fraud"
-SUBMIT_LABELS = frozenset({"submitAttestation", "submitAttestations", "submitUptimeReport", "submitFraudAttestation"})
+JOB, UPTIME, FRAUD, REWARDS, VETO = "job", "uptime", "fraud", "rewards", "veto"
+SUBMIT_LABELS = frozenset(
+    {"submitAttestation", "submitAttestations", "submitUptimeReport", "submitFraudAttestation", "postRoot", "veto"}
+)
 FRAUD_VALIDITY = 3_600  # seconds a fraud attestation's signatures stay valid
-Statement = Attestation | UptimeReport | FraudAttestation
+Statement = Attestation | UptimeReport | FraudAttestation | RootPost
 
 
 class UptimeSource(Protocol):
@@ -105,11 +129,20 @@ def turn_at(order: Sequence[str], me: str, ready_at: float, delay: float, head_s
     return ready_at + head_start + order.index(me) * delay
 
 
+def rewards_key(base_through: int, through: int, config_version: int) -> str:
+    """A rewards round: the root continuing the root over `base_through` epochs through
+    `through` (its fees start at `base_through`, so a root over other epochs is another round),
+    signed under `config_version` (a new oracle configuration signs it again in a new round)."""
+    return f"{REWARDS}:{base_through}:{through}:{config_version}"
+
+
 def round_key(statement: Statement, domain: Any = None) -> str:
     if isinstance(statement, Attestation):
         return f"{JOB}:{statement.job_id}"
     if isinstance(statement, UptimeReport):
         return f"{UPTIME}:{statement.provider}:{statement.epoch}"
+    if isinstance(statement, RootPost):
+        return rewards_key(statement.through - len(statement.fees), statement.through, statement.config_version)
     return f"{FRAUD}:0x{receipts.digest(domain, statement.receipt).hex()}"
 
 
@@ -118,6 +151,8 @@ def kind_of(statement: Statement) -> str:
         return JOB
     if isinstance(statement, UptimeReport):
         return UPTIME
+    if isinstance(statement, RootPost):
+        return REWARDS
     return FRAUD
 
 
@@ -130,10 +165,32 @@ def parse_statement(kind: str, body: dict[str, Any]) -> Statement:
     if kind == FRAUD:
         receipt = ResponseReceipt.model_validate(body["receipt"])
         return FraudAttestation(**{**body, "receipt": receipt})
+    if kind == REWARDS:
+        root = bytes.fromhex(str(body["root"]).removeprefix("0x"))
+        if len(root) != 32:
+            raise ValueError("root: must be 32 bytes")
+        post = RootPost(
+            root=root,
+            total=int(body["total"]),
+            through=int(body["through"]),
+            fees=tuple(int(f) for f in body["fees"]),
+            config_version=int(body["config_version"]),
+        )
+        if post.total < 0 or any(f < 0 for f in post.fees) or not 0 < len(post.fees) <= post.through:
+            raise ValueError("a root post adds 1 .. through epochs with non-negative figures")
+        return post
     raise ValueError(f"unknown statement kind {kind!r}")
 
 
 def dump_statement(statement: Statement) -> dict[str, Any]:
+    if isinstance(statement, RootPost):
+        return {
+            "root": "0x" + statement.root.hex(),
+            "total": str(statement.total),
+            "through": statement.through,
+            "fees": [str(f) for f in statement.fees],
+            "config_version": statement.config_version,
+        }
     return statement.model_dump(mode="json")
 
 
@@ -158,6 +215,8 @@ class OracleNode:
         uptime: its own observations (None: it observes nothing, and still relays and signs
             medians of its peers' observations).
         clock: unix seconds (tests of the schedule pass their own).
+        rewards: the rewards duty's index and trees (None: the node neither computes, posts nor
+            vetoes roots; it still holds its peers' root signatures).
     """
 
     def __init__(
@@ -168,6 +227,7 @@ class OracleNode:
         metrics: NodeMetrics,
         uptime: UptimeSource | None = None,
         clock: Callable[[], float] = time.time,
+        rewards: RewardsDuty | None = None,
     ) -> None:
         self.settings = settings
         self.rails = rails
@@ -182,6 +242,8 @@ class OracleNode:
         self.chain_id = rails.chain_id
         self.hub = rails.hub.address
         self.voucher_domain = rails.collector.domain
+        self.rewards = rewards
+        self.distributor: str | None = rails.deployment.contracts.get("RewardsDistributor")
         self._members: Membership | None = None
         self._members_lock = threading.Lock()
         self._sending: list[str] = []
@@ -192,6 +254,8 @@ class OracleNode:
         self.link.close()
         self.http.close()
         self.store.close()
+        if self.rewards is not None:
+            self.rewards.close()
 
     # ── membership ──
 
@@ -286,7 +350,7 @@ class OracleNode:
         statement = parse_statement(kind, body)
         if statement.config_version != members.config_version:
             return "stale configuration"
-        digest = self.rails.oracle.digest(statement)
+        digest = self._digest(statement)
         if eip712.recover(digest, bytes.fromhex(signature.removeprefix("0x"))) != signer:
             raise GossipRefused(403, "bad_signature", f"the statement signature is not {signer}'s")
         key = round_key(statement, self.voucher_domain)
@@ -387,25 +451,40 @@ class OracleNode:
 
     # ── signing ──
 
+    def _digest(self, statement: Statement) -> bytes:
+        """What oracles sign for the statement: the hub's digest, or the distributor's for a root."""
+        if isinstance(statement, RootPost):
+            if self.distributor is None:
+                raise ValueError("this deployment has no RewardsDistributor")
+            return statement.digest(self.chain_id, self.distributor)
+        return self.rails.oracle.digest(statement)
+
     def _sign(self, statement: Statement, members: Membership) -> str:
         kind = kind_of(statement)
-        digest = self.rails.oracle.digest(statement)
+        digest = self._digest(statement)
         hex_digest = "0x" + digest.hex()
         key = round_key(statement, self.voucher_domain)
         outbox_key = f"signature:{hex_digest}"
         if self.store.posted(outbox_key) or self.me in self.store.signatures(hex_digest):
             return hex_digest
         signature = "0x" + eip712.sign_digest(digest, self.account.key).hex()
-        now = int(self.clock())
-        self.store.add_statement(hex_digest, key, kind, dump_statement(statement), now)
-        self.store.add_signature(hex_digest, self.me, signature)
-        self.store.post(
-            outbox_key,
+        body = dump_statement(statement)
+        # one transaction: a crash never leaves the signature kept but not in the outbox (it
+        # would then never be gossiped, this node counting itself as having signed)
+        self.store.add_own_signature(
+            hex_digest,
             key,
-            "signature",
-            {"kind": kind, "statement": dump_statement(statement), "signature": signature},
+            kind,
+            body,
+            self.me,
+            signature,
+            outbox_key,
+            {"kind": kind, "statement": body, "signature": signature},
+            int(self.clock()),
         )
         self.metrics.signed.labels(kind).inc()
+        if kind == REWARDS:
+            self.metrics.rewards_roots.labels("signed").inc()
         self._maybe_ready(key, kind, hex_digest, members)
         log.info("signed %s %s", kind, key)
         return hex_digest
@@ -427,6 +506,7 @@ class OracleNode:
             (self._jobs, "jobs"),
             (self._observe, "uptime"),
             (self._fraud, "fraud"),
+            (self._rewards_duty, "rewards"),
             (self._transmit, "transmit"),
         ):
             try:
@@ -464,6 +544,12 @@ class OracleNode:
         """Settle every pending submission; True when none is left pending."""
         clear = True
         for entry in self.store.pending():
+            stale = self._stale_post(entry)
+            if stale is not None:  # never reached the node, and no longer wanted: not sent again
+                if self.store.record(entry.tx_hash, "dropped", 0):
+                    self.metrics.submissions.labels("dropped").inc()
+                    log.info("%s %s not broadcast again: %s", entry.label, entry.tx_hash, stale)
+                continue
             receipt = journal.resolve(
                 self.rails.w3, entry.tx_hash, entry.raw, timeout=self.settings.receipt_timeout, what=entry.label
             )
@@ -479,6 +565,25 @@ class OracleNode:
                 self.metrics.gas_spent.inc(cost)
                 log.info("%s %s %s for %s", entry.label, entry.tx_hash, status, entry.rounds)
         return clear
+
+    def _stale_post(self, entry: Submission) -> str | None:
+        """Why a journalled root post the chain's node never received (a crash between journal
+        and broadcast) must not be broadcast now, or None. A backup transmitter may have posted
+        the root meanwhile, and it may have been vetoed since: the old bytes would post it again."""
+        if entry.label != "postRoot" or journal.receipt_of(self.rails.w3, entry.tx_hash) is not None:
+            return None
+        try:
+            self.rails.w3.eth.get_transaction(entry.tx_hash)  # type: ignore[arg-type]
+            return None  # in the node's pool: it will be mined, whatever it does
+        except TransactionNotFound:
+            pass
+        for key in entry.rounds:
+            r = self.store.round(key)
+            found = self.store.statement(r.ready_digest) if r is not None and r.ready_digest else None
+            post = parse_statement(found[1], found[2]) if found is not None else None
+            if isinstance(post, RootPost) and (done := self._root_done(post)) is not None:
+                return done
+        return None
 
     # ── 3. jobs ──
 
@@ -594,13 +699,140 @@ class OracleNode:
             if evidence is not None and not self.signed_here(r.key):
                 self._sign_fraud(r.key, evidence, members)
 
-    # ── 6. transmit ──
+    # ── 6. rewards roots ──
+
+    def _rewards_duty(self, members: Membership) -> None:
+        duty = self.rewards
+        if duty is None or self.me not in members.oracles:
+            return
+        chain = duty.chain()
+        for r in self.store.open_rounds(VETO):  # vetoes decided on a root no longer pending
+            if not chain.pending or r.key != f"{VETO}:0x{chain.root.hex()}":
+                self.store.close_round(r.key, "the root is no longer pending", VETO)
+        self._keep_agreed(duty, chain)
+        if chain.pending:
+            self._check_pending(duty, chain)
+            return
+        through = next_through(chain, duty.settled_through())
+        if through is None:
+            return
+        key = rewards_key(chain.base_through, through, members.config_version)
+        existing = self.store.round(key)
+        if existing is not None and (existing.status == "done" or self.signed_here(key)):
+            return
+        mine = duty.compute(through)
+        if mine is None:
+            return  # the index cannot tell yet: nothing to sign
+        if mine.total < chain.base_total:
+            log.warning(
+                "rewards through %d: the computed total %d is below the last root's %d; not signing",
+                through,
+                mine.total,
+                chain.base_total,
+            )
+            return
+        duty.keep(mine)  # the tree's file before the signature: a signed root is always served
+        self._sign(post_of(mine, chain.base_through, members.config_version), members)
+
+    def _keep_agreed(self, duty: RewardsDuty, chain: ChainRoots) -> None:
+        """Keep the file of the last root not vetoed when this node computes the same tree (a
+        root posted with others' signatures, or while the node was down, is served here too)."""
+        root, through = (chain.active_root, chain.active_through) if chain.vetoed else (chain.root, chain.through)
+        if through == 0 or duty.tree_path(root).exists():
+            return
+        mine = duty.compute(through)
+        if mine is not None and mine.root == root:
+            duty.keep(mine)
+
+    def _check_pending(self, duty: RewardsDuty, chain: ChainRoots) -> None:
+        """Veto the pending root when this node's own computation of its epochs differs."""
+        key = f"{VETO}:0x{chain.root.hex()}"
+        decided = self.store.round(key)
+        if decided is not None and decided.status == "done":
+            return
+        if self.store.in_flight(key) or not self._reconcile():
+            return  # a submission is still in flight: its outcome first
+        reason = premature(chain, duty.epochs, duty.settle_delay())
+        if reason is None:
+            mine = duty.compute(chain.through)
+            if mine is None or not disagrees(chain, mine):
+                return  # agrees, or this index cannot tell yet: no veto on a guess
+            reason = veto_reason(mine)
+        if decided is None:
+            self._open(key, VETO)
+            log.warning(
+                "pending root 0x%s (total %d through %d) differs from this node's: vetoing (%s)",
+                chain.root.hex(),
+                chain.total,
+                chain.through,
+                reason,
+            )
+        veto = duty.distributor.functions.veto(chain.root, reason)
+        self._sending = [key]
+        try:
+            sent = self.rails.send(veto, "veto")
+        except ContractRevert as exc:  # simulated: another veto landed first, or the window closed
+            if exc.error_name in ("RootNotPending", "VetoWindowClosed"):
+                self.store.close_round(key, f"not vetoed here: {exc.error_name}", VETO)
+                return
+            raise
+        except TransactionReverted:  # another node's veto was mined first
+            self._reconcile()
+            if duty.chain().pending:
+                raise
+            self.store.close_round(key, "vetoed by another", VETO)
+            return
+        finally:
+            self._sending = []
+        self._reconcile()
+        self.store.close_round(key, f"vetoed in {sent.tx_hash}: {reason}", VETO)
+        self.metrics.rewards_roots.labels("vetoed").inc()
+        log.info("vetoed root 0x%s in %s", chain.root.hex(), sent.tx_hash)
+
+    def _post_root(self, post: RootPost, sigs: list[Signature]) -> Any:
+        """Send a quorum's root once the chain still wants it (checked here, just before)."""
+        if self.rewards is None:
+            raise PreconditionError("the rewards duty is off on this node")
+        distributor = self.rewards.distributor
+        chain = self.rewards.chain()
+        if chain.pending:
+            raise PreconditionError(f"root 0x{chain.root.hex()} is pending until {chain.activates_at}")
+        if chain.base_through != post.through - len(post.fees):
+            raise PreconditionError(f"the last root not vetoed covers {chain.base_through} epochs now")
+        packed = eip712.pack_signatures((s.signer, s.raw) for s in sigs)
+        try:
+            return self.rails.send(distributor.functions.postRoot(post.as_tuple(), packed), "postRoot")
+        except ContractRevert as exc:
+            if exc.error_name in ("RootPending", "ThroughOutOfRange"):  # posted meanwhile
+                raise PreconditionError(str(exc)) from None
+            raise
+
+    def _root_done(self, post: RootPost) -> str | None:
+        if self.rewards is None:
+            return "the rewards duty is off on this node"
+        chain = self.rewards.chain()
+        if chain.root == post.root and chain.through == post.through:
+            return "posted on chain"
+        if chain.pending:
+            return None  # another root waits: vetoed (then this one is due) or activated
+        if chain.base_through >= post.through:
+            return f"a root over {chain.base_through} epochs is on chain"
+        if chain.base_through != post.through - len(post.fees):
+            return f"the root it continues is no longer the last (that covers {chain.base_through} epochs)"
+        return None
+
+    # ── 7. transmit ──
 
     def _transmit(self, members: Membership) -> None:
         if not self._reconcile():
             return  # a submission is still in flight: never a second one beside it
         now = self.clock()
-        due: dict[str, list[tuple[Round, Statement, list[Signature], int]]] = {JOB: [], UPTIME: [], FRAUD: []}
+        due: dict[str, list[tuple[Round, Statement, list[Signature], int]]] = {
+            JOB: [],
+            UPTIME: [],
+            FRAUD: [],
+            REWARDS: [],
+        }
         for r in self.store.open_rounds():
             digests = self.store.digests(r.key)
             if not digests:
@@ -643,7 +875,7 @@ class OracleNode:
                 [p for *_, p in jobs],
                 skipped=lambda sent: [f"{JOB}:{i}" for i in getattr(sent, "skipped", [])],
             )
-        for r, statement, sigs, position in due[UPTIME] + due[FRAUD]:
+        for r, statement, sigs, position in due[UPTIME] + due[FRAUD] + due[REWARDS]:
             self._send([r.key], self._submitter(statement, sigs), r.kind, [position])
 
     def _submitter(self, statement: Statement, sigs: list[Signature]) -> Callable[[], Any]:
@@ -652,6 +884,8 @@ class OracleNode:
             return lambda: oracle.submit_uptime_report(statement, sigs)
         if isinstance(statement, FraudAttestation):
             return lambda: oracle.submit_fraud_attestation(statement, sigs)
+        if isinstance(statement, RootPost):
+            return lambda: self._post_root(statement, sigs)
         return lambda: oracle.submit_attestation(statement, sigs)
 
     def _submit_jobs(self, jobs: list[tuple[Round, Statement, list[Signature], int]]) -> Any:
@@ -686,11 +920,15 @@ class OracleNode:
                 self.store.close_round(key, f"skipped by the hub in {sent.tx_hash}: done meanwhile", kind)
                 continue
             self.metrics.transmitted.labels(kind, str(position)).inc()
+            if kind == REWARDS:
+                self.metrics.rewards_roots.labels("posted").inc()
             self.store.close_round(key, f"transmitted in {sent.tx_hash} (position {position})", kind)
         log.info("transmitted %s in %s", keys, sent.tx_hash)
 
     def _done_on_chain(self, statement: Statement) -> str | None:
         """Why the statement needs no transmission any more, or None."""
+        if isinstance(statement, RootPost):
+            return self._root_done(statement)
         if isinstance(statement, Attestation):
             status = self.rails.views.job_status(statement.job_id)
             return None if status is JobStatus.ACCEPTED else f"job {status.value} on chain"

@@ -19,6 +19,7 @@ from computerails.oracle_node.metrics import NodeMetrics
 from computerails.oracle_node.node import OracleNode
 from computerails.oracle_node.probes import ProbeLog, Prober, probe_secret
 from computerails.oracle_node.providers import ProviderDirectory
+from computerails.oracle_node.rewards import RewardsDuty
 from computerails.oracle_node.shopper import Shopper, shop_secret
 from computerails.oracle_node.store import NodeStore
 from computerails.rails import connect
@@ -57,7 +58,11 @@ def build_app(settings: OracleSettings) -> FastAPI:
         max_lateness=int(settings.max_lateness),
         min_probes=settings.min_probes,
     )
-    node = OracleNode(settings, rails, store, NodeMetrics(), uptime=prober)
+    rewards = None
+    if settings.rewards.enabled and "RewardsDistributor" in rails.deployment.contracts:
+        rewards = RewardsDuty(settings.rpc_url, rails, settings.data_dir, settings.rewards.page)
+        log.info("rewards duty on: index %s, trees in %s", rewards.engine.url, rewards.trees)
+    node = OracleNode(settings, rails, store, NodeMetrics(), uptime=prober, rewards=rewards)
     loops = [probe_loop(prober, directory, settings.probe_tick)]
     shopper = None
     if settings.shopper.enabled:

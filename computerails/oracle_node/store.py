@@ -258,6 +258,38 @@ class NodeStore:
                 insert(rounds).values(round=round_key, kind=kind, status=OPEN, updated_at=now).on_conflict_do_nothing()
             )
 
+    def add_own_signature(
+        self,
+        digest: str,
+        round_key: str,
+        kind: str,
+        body: dict[str, Any],
+        signer: str,
+        signature: str,
+        outbox_key: str,
+        message: dict[str, Any],
+        now: int,
+    ) -> None:
+        """The node's own signature of a statement: the statement, its round, the signature and
+        the gossip message carrying it (outbox), in one transaction."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                insert(statements)
+                .values(digest=digest, round=round_key, kind=kind, body=json.dumps(body), created_at=now)
+                .on_conflict_do_nothing()
+            )
+            conn.execute(
+                insert(rounds).values(round=round_key, kind=kind, status=OPEN, updated_at=now).on_conflict_do_nothing()
+            )
+            conn.execute(
+                insert(signatures).values(digest=digest, signer=signer, signature=signature).on_conflict_do_nothing()
+            )
+            conn.execute(
+                insert(outbox)
+                .values(key=outbox_key, round=round_key, kind="signature", body=json.dumps(message))
+                .on_conflict_do_nothing()
+            )
+
     def open_round(self, key: str, kind: str, now: int) -> None:
         """Open a round (nothing if it exists, open or done)."""
         with self.engine.begin() as conn:

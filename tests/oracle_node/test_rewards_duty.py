@@ -1,0 +1,122 @@
+"""The rewards duty's rules without a chain: which epochs the next root covers, when a pending
+root is contradicted, what the veto says, and a root post's journey through the gossip's JSON."""
+
+from __future__ import annotations
+
+import pytest
+
+from computerails.oracle_node.config import OracleSettings
+from computerails.oracle_node.node import REWARDS, dump_statement, kind_of, parse_statement, round_key
+from computerails.oracle_node.rewards import (
+    EMPTY_ROOT,
+    ChainRoots,
+    Computed,
+    disagrees,
+    next_through,
+    post_of,
+    premature,
+    veto_reason,
+)
+from computerails.rewards import RootPost
+from computerails.rewards.calculator import Epochs
+
+ROOT, OTHER = b"\x01" * 32, b"\x02" * 32
+
+
+def roots(
+    through: int = 10,
+    *,
+    now: int = 1_000,
+    activates_at: int = 900,
+    vetoed: bool = False,
+    active_through: int = 10,
+    current: int = 200,
+) -> ChainRoots:
+    return ChainRoots(
+        root=ROOT,
+        total=500,
+        through=through,
+        activates_at=activates_at,
+        vetoed=vetoed,
+        active_root=ROOT,
+        active_total=400,
+        active_through=active_through,
+        now=now,
+        current_epoch=current,
+    )
+
+
+def computed(through: int = 10, root: bytes = ROOT, total: int = 500) -> Computed:
+    return Computed(through, root, total, tuple(range(through)), None)
+
+
+def test_next_through__active_root__settled_epochs_past_it_capped_at_64_and_the_current_epoch() -> None:
+    assert next_through(roots(10), settled=15) == 15
+    assert next_through(roots(10), settled=500) == 74
+    assert next_through(roots(10, current=12), settled=15) == 12
+
+
+def test_next_through__nothing_settled_past_the_last_root__none() -> None:
+    assert next_through(roots(10), settled=10) is None
+    assert next_through(roots(0, activates_at=0, active_through=0), settled=0) is None
+
+
+def test_next_through__root_pending__none_whatever_settled() -> None:
+    assert next_through(roots(10, activates_at=2_000), settled=50) is None
+
+
+def test_next_through__latest_vetoed__continues_from_the_active_root() -> None:
+    chain = roots(10, activates_at=2_000, vetoed=True, active_through=4)
+    assert not chain.pending and chain.base_through == 4 and chain.base_total == 400
+    assert next_through(chain, settled=10) == 10
+
+
+def test_disagrees__same_epochs_other_root_or_total__true_else_false() -> None:
+    pending = roots(10, activates_at=2_000)
+    assert not disagrees(pending, computed())
+    assert disagrees(pending, computed(root=OTHER))
+    assert disagrees(pending, computed(total=501))
+    assert not disagrees(pending, computed(through=9, root=OTHER))  # other epochs: no opinion
+
+
+def test_premature__root_over_epochs_not_final_on_the_chains_clock__a_reason_else_none() -> None:
+    epochs, settle = Epochs(genesis=0, epoch_length=100), 250  # epoch 9 ends at 1,000, final at 1,250
+    assert premature(roots(10, now=1_249, activates_at=2_000), epochs, settle) == (
+        "root through 10 posted before its epochs settle at 1250"
+    )
+    assert premature(roots(10, now=1_250, activates_at=2_000), epochs, settle) is None
+    assert premature(roots(0, now=0, activates_at=0), epochs, settle) is None
+
+
+def test_veto_reason__names_the_nodes_root_and_total() -> None:
+    assert veto_reason(computed(root=OTHER, total=7)) == f"oracle computed root 0x{OTHER.hex()} total 7 through 10"
+
+
+def test_post_of__fees_from_the_previous_roots_epochs() -> None:
+    post = post_of(computed(through=6), base_through=4, config_version=3)
+    assert post == RootPost(ROOT, 500, 6, (4, 5), 3)
+    with pytest.raises(ValueError):
+        computed(through=6).fees_from(7)
+
+
+def test_root_post__gossip_json_round_trip__same_statement_and_round() -> None:
+    post = RootPost(OTHER, 10**30, 70, (0, 2**200, 5), 9)
+    again = parse_statement(REWARDS, dump_statement(post))
+    assert again == post and kind_of(again) == REWARDS
+    assert round_key(again) == "rewards:67:70:9"
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"root": "0x1234"}, {"fees": []}, {"fees": ["-1"]}, {"through": 1}, {"total": "-5"}],
+)
+def test_root_post__malformed_json__refused(change: dict) -> None:
+    body = dump_statement(RootPost(EMPTY_ROOT, 0, 3, (0, 0), 1)) | change
+    with pytest.raises(ValueError):
+        parse_statement(REWARDS, body)
+
+
+def test_settings__rewards_switch__on_by_default_off_by_config(tmp_path) -> None:
+    required = {"deployment": "deployments/31337.json", "keystore": "oracle.json", "data_dir": str(tmp_path)}
+    assert OracleSettings(**required).rewards.enabled
+    assert not OracleSettings(**required, rewards={"enabled": False}).rewards.enabled
