@@ -42,18 +42,22 @@ from eth_account import Account
 from eth_utils import to_checksum_address
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy import select
 from web3 import HTTPProvider, Web3
 from web3.contract import Contract
 from web3.logs import DISCARD
 
 import computerails
+from computerails.dashboard.queries import IndexReader
+from computerails.dashboard.snapshot import write_snapshot
 from computerails.deployments import Deployment, load_artifact
 from computerails.devnet import Anvil, ape_build_artifacts, deploy_protocol, derive_key, dev_key, write_deployment
 from computerails.devnet.anvil import ROOT
 from computerails.devnet.keys import ORACLE_INDEXES
 from computerails.devnet.params import HOUR, STAKE_UNIT
 from computerails.eip712 import pack_signatures, sign_digest
-from computerails.indexer import Indexer, JsonRpc, open_index
+from computerails.indexer import Indexer, JsonRpc, open_index, schema
+from computerails.indexer.flywheel import flywheel_series
 from computerails.rewards import RootPost
 from computerails.rewards.allocation import ProviderEpoch, allocate
 from computerails.rewards.calculator import Epochs, Rewards, compute, index_time
@@ -403,7 +407,21 @@ class Flywheel:
             "released <= funded": c["released"] <= c["funded"],
             "every epoch is in the latest root": c["through"] >= self.first + self.cfg.epochs,
             "every provider claimed all it earned": c["claimed"] == c["root_total"],
+            "the dashboard's flywheel curve has the demo's subsidy per epoch": self.dashboard_agrees(),
         }
+
+    def dashboard_agrees(self) -> bool:
+        """The dashboard's series (computerails.indexer.flywheel, over the demo's own index) gives
+        each demo epoch the subsidy the calculator allocated to it, wherever a root added that
+        epoch alone (a root over several epochs is spread evenly over them there)."""
+        self.indexer.run_until_head()
+        roots = schema.rewards_roots
+        with self.index.connect() as conn:
+            dashboard = {e.epoch: e.subsidy for e in flywheel_series(conn)}
+            throughs = [int(t) for (t,) in conn.execute(select(roots.c.through).where(roots.c.vetoed.is_(False)))]
+        alone = {b - 1 for a, b in zip([0, *sorted(throughs)], sorted(throughs)) if b - a == 1}
+        compared = [e for e in self.result.epochs if e.epoch in alone]
+        return bool(compared) and all(dashboard.get(e.epoch, 0) == e.subsidy for e in compared)
 
 
 # ───────────────────────────── deploy, output, entry ─────────────────────────────
@@ -485,6 +503,8 @@ def run_demo(config: FlywheelConfig, folder: Path, console: Console | None = Non
             fly = Flywheel(node.url, deployment, config, out / "index.sqlite")
             result = fly.run()
         fly.index.dispose()
+        # the dashboard's pages over the same index, the flywheel curve on its Rewards page
+        write_snapshot(IndexReader.open(out / "index.sqlite", node.url), out / "dashboard")
     result.seconds = round(time.monotonic() - started, 1)
     result.folder = str(out)
     plot(result, out / "flywheel.png")
@@ -500,7 +520,10 @@ def run_demo(config: FlywheelConfig, folder: Path, console: Console | None = Non
     )
     for name, ok in result.checks.items():
         console.print(f"  {'[green]PASS[/]' if ok else '[red]FAIL[/]'} {name}")
-    console.print(f"{result.roots} roots, {result.claims} claimMany, {result.seconds} s; wrote {out}/flywheel.png")
+    console.print(
+        f"{result.roots} roots, {result.claims} claimMany, {result.seconds} s; wrote {out}/flywheel.png and the "
+        f"dashboard's pages over the same index ({out}/dashboard/rewards.html: the same curve)"
+    )
     if not result.passed:
         failed = [n for n, ok in result.checks.items() if not ok]
         raise FlywheelError(f"flywheel checks failed: {', '.join(failed)}")

@@ -42,3 +42,7 @@ def test_flywheel_demo(tmp_path: Path) -> None:
     assert c["claimed"] <= c["root_total"] <= c["released"] <= c["funded"]
     assert c["claimed"] > 0
     assert "subsidy share" in result.stdout
+    # the dashboard over the demo's index: its Rewards page carries the same curve (same subsidy per epoch)
+    assert doc["checks"]["the dashboard's flywheel curve has the demo's subsidy per epoch"] is True
+    rewards_page = (out / "dashboard" / "rewards.html").read_text()
+    assert "flywheel" in rewards_page.lower() and "canvas" in rewards_page
