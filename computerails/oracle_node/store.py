@@ -26,6 +26,7 @@ from typing import Any
 
 from sqlalchemy import (
     Column,
+    Connection,
     Engine,
     Float,
     Integer,
@@ -249,14 +250,7 @@ class NodeStore:
 
     def add_statement(self, digest: str, round_key: str, kind: str, body: dict[str, Any], now: int) -> None:
         with self.engine.begin() as conn:
-            conn.execute(
-                insert(statements)
-                .values(digest=digest, round=round_key, kind=kind, body=json.dumps(body), created_at=now)
-                .on_conflict_do_nothing()
-            )
-            conn.execute(
-                insert(rounds).values(round=round_key, kind=kind, status=OPEN, updated_at=now).on_conflict_do_nothing()
-            )
+            _insert_statement(conn, digest, round_key, kind, body, now)
 
     def add_own_signature(
         self,
@@ -273,14 +267,7 @@ class NodeStore:
         """The node's own signature of a statement: the statement, its round, the signature and
         the gossip message carrying it (outbox), in one transaction."""
         with self.engine.begin() as conn:
-            conn.execute(
-                insert(statements)
-                .values(digest=digest, round=round_key, kind=kind, body=json.dumps(body), created_at=now)
-                .on_conflict_do_nothing()
-            )
-            conn.execute(
-                insert(rounds).values(round=round_key, kind=kind, status=OPEN, updated_at=now).on_conflict_do_nothing()
-            )
+            _insert_statement(conn, digest, round_key, kind, body, now)
             conn.execute(
                 insert(signatures).values(digest=digest, signer=signer, signature=signature).on_conflict_do_nothing()
             )
@@ -446,3 +433,15 @@ class NodeStore:
 
 def _round(row: Any) -> Round:
     return Round(row.round, row.kind, row.status, row.ready_digest, row.ready_at)
+
+
+def _insert_statement(conn: Connection, digest: str, round_key: str, kind: str, body: dict[str, Any], now: int) -> None:
+    """The statement and its round (open), each unless known already."""
+    conn.execute(
+        insert(statements)
+        .values(digest=digest, round=round_key, kind=kind, body=json.dumps(body), created_at=now)
+        .on_conflict_do_nothing()
+    )
+    conn.execute(
+        insert(rounds).values(round=round_key, kind=kind, status=OPEN, updated_at=now).on_conflict_do_nothing()
+    )

@@ -14,9 +14,11 @@ import computerails
 from computerails.cli import cli, main
 from computerails.devnet import dev_key
 from tests.support.anvil import devnet_fixtures
+from tests.support.rewards import posted_root
 from tests.support.sdk import (
     CLIENT,
     FIRST_STAKE,
+    GOVERNANCE,
     KEY_VAR,
     ORACLES,
     OTHER_CLIENT,
@@ -219,3 +221,17 @@ def sign(run, tmp_path):
         return path
 
     return sign
+
+
+@pytest.fixture(scope="module")
+def world(anvil, deployment_file, w3, tmp_path_factory):
+    """The rewards suites' world (tests/support/rewards.py `posted_root`): the devnet distributor
+    funded, the root of FIRST active over epochs 0 and 1, its file written; one per module."""
+
+    def connect(key):
+        return computerails.connect(anvil.url, deployment=deployment_file, account=key)
+
+    roles = {"provider": dev_key(PROVIDER), "other_provider": dev_key(OTHER_PROVIDER), "client": dev_key(CLIENT)}
+    oracles = [dev_key(i) for i in ORACLES]
+    with posted_root(connect, w3, tmp_path_factory.mktemp("rewards"), dev_key(GOVERNANCE), oracles, roles) as w:
+        yield w

@@ -3,25 +3,9 @@ distributor with one active root per module (tests/support/rewards.py `posted_ro
 
 from __future__ import annotations
 
-import pytest
-
-import computerails
 from computerails.cli import main
-from tests.support.anvil import dev_key
-from tests.support.rewards import STAKE, RewardsWorld, posted_root
-from tests.support.sdk import CLIENT, GOVERNANCE, ORACLES, OTHER_CLIENT, OTHER_PROVIDER, PROVIDER, RELAYER
-
-ROLES = {"provider": dev_key(PROVIDER), "other_provider": dev_key(OTHER_PROVIDER), "client": dev_key(CLIENT)}
-
-
-@pytest.fixture(scope="module")
-def world(anvil, deployment_file, w3, tmp_path_factory):
-    def connect(key):
-        return computerails.connect(anvil.url, deployment=deployment_file, account=key)
-
-    oracles = [dev_key(i) for i in ORACLES]
-    with posted_root(connect, w3, tmp_path_factory.mktemp("rewards"), dev_key(GOVERNANCE), oracles, ROLES) as w:
-        yield w
+from tests.support.rewards import STAKE, RewardsWorld
+from tests.support.sdk import CLIENT, GOVERNANCE, OTHER_CLIENT, PROVIDER, RELAYER
 
 
 def test_rewards_status__account__json_and_table(world: RewardsWorld, run):

@@ -18,21 +18,8 @@ from computerails import errors
 from computerails.rewards import RewardsFile, RewardsFileError, RewardsTree, Schedule
 from computerails.rewards.distributor import RootState
 from computerails.types import from_raw
-from tests.support.anvil import dev_key
-from tests.support.rewards import STAKE, RewardsWorld, posted_root
-from tests.support.sdk import CLIENT, GOVERNANCE, ORACLES, OTHER_CLIENT, OTHER_PROVIDER, PROVIDER, raises_unsent
-
-ROLES = {"provider": dev_key(PROVIDER), "other_provider": dev_key(OTHER_PROVIDER), "client": dev_key(CLIENT)}
-
-
-@pytest.fixture(scope="module")
-def world(anvil, deployment_file, w3, tmp_path_factory):
-    def connect(key):
-        return computerails.connect(anvil.url, deployment=deployment_file, account=key)
-
-    oracles = [dev_key(i) for i in ORACLES]
-    with posted_root(connect, w3, tmp_path_factory.mktemp("rewards"), dev_key(GOVERNANCE), oracles, ROLES) as w:
-        yield w
+from tests.support.rewards import STAKE, RewardsWorld
+from tests.support.sdk import CLIENT, GOVERNANCE, OTHER_CLIENT, raises_unsent
 
 
 @pytest.fixture(scope="module")
