@@ -19,6 +19,7 @@ Example ``oracle.toml``::
 
     [rewards]                    # compute, sign, post and veto rewards roots (on by default)
     enabled = true
+    report_uptime = true         # report every provider's median uptime, above the SLA too
 
     [shopper]                    # the node's own paid "mystery shopper" requests (off by default)
     enabled = true
@@ -113,6 +114,10 @@ class RewardsSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     enabled: bool = True
+    # Also report every provider's median uptime at or above the SLA (no slash, no relayer: the
+    # nodes transmit it), so that the availability pool weighs each provider by its measured
+    # uptime; off, only epochs below the SLA are reported and the others count as 100%.
+    report_uptime: bool = True
     index_interval: float = Field(2.0, gt=0)  # seconds between index updates (its own loop)
     page: int = Field(2_000, ge=1)  # blocks per eth_getLogs of the node's indexer
 

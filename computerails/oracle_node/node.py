@@ -12,7 +12,8 @@ A pass (:meth:`OracleNode.tick`):
    not signed, it recomputes the provider's published result and signs its verdict;
 4. **uptime**: for each ended, still reportable epoch it gossips its own observation of every
    provider under the SLA, and once ``observe_grace`` has passed signs the lower median of the
-   observations it holds (at least ``threshold`` of them) when it is below the SLA;
+   observations it holds (at least ``threshold`` of them) when it is below the SLA, and when it is
+   not too if the node runs the rewards duty (``rewards.report_uptime``: the availability pool);
 5. **fraud**: evidence received from a peer is recomputed and, when it proves a wrong answer,
    signed;
 6. **rewards** (when the deployment has a RewardsDistributor and ``[rewards]`` is on): a pending
@@ -645,6 +646,12 @@ class OracleNode:
 
     # ── 4. uptime ──
 
+    @property
+    def reports_all_uptime(self) -> bool:
+        """Medians at or above the SLA are reported too: for the rewards calculator's availability
+        pool, when the node runs the rewards duty and ``rewards.report_uptime`` is on."""
+        return self.rewards is not None and self.settings.rewards.report_uptime
+
     def _observe(self, members: Membership) -> None:
         epochs = self.rails.views.epochs()
         chain_now = epochs.now.timestamp()
@@ -675,17 +682,20 @@ class OracleNode:
                 median = median_uptime(held, members.threshold)
                 if median is None:
                     continue
+                relayer = self.settings.uptime_relayer
                 if median >= sla:
-                    self.store.close_round(
-                        r.key, f"median {median} bps meets the SLA of {sla}: nothing to report", UPTIME
-                    )
-                    continue
+                    if not self.reports_all_uptime:
+                        self.store.close_round(
+                            r.key, f"median {median} bps meets the SLA of {sla}: nothing to report", UPTIME
+                        )
+                        continue
+                    relayer = ZERO_ADDRESS  # nothing is slashed: no relayer's share to wait for
                 self._sign(
                     UptimeReport(
                         provider=provider,
                         epoch=epoch,
                         uptime_bps=median,
-                        relayer=self.settings.uptime_relayer,
+                        relayer=relayer,
                         config_version=members.config_version,
                     ),
                     members,

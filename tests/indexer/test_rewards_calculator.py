@@ -210,3 +210,23 @@ def test_cli_compute__epoch_not_final__one_error_line(settled: Settled, tmp_path
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error:") and f"epoch {settled.through} is final at" in err[0]
     assert not (tmp_path / "rewards-data").exists()
+
+
+def test_compute__reported_uptime__is_the_availability_weight(
+    settled: Settled, reference: Any, reference_db: str
+) -> None:
+    """Every uptime the quorum reported for a settled epoch is the uptime the availability pool
+    weighs that provider by (an epoch without a report counts as 10,000 bps)."""
+    engine = open_index(reference_db)
+    with engine.connect() as conn:
+        reported = {
+            (int(t), p.lower()): int(bps)
+            for t, p, bps in conn.execute(select(s.uptime.c.epoch, s.uptime.c.provider, s.uptime.c.uptime_bps))
+        }
+    engine.dispose()
+    reported = {k: v for k, v in reported.items() if k[0] < settled.through}
+    assert reported, "the history reports uptime"
+    weighed = {(t, p.provider): p.uptime_bps for t, facts in enumerate(reference.inputs) for p in facts}
+    assert set(reported) <= set(weighed)  # every reported provider-epoch was weighed
+    for key, bps in weighed.items():
+        assert bps == reported.get(key, 10_000), key

@@ -56,40 +56,93 @@ def up_connect(up_anvil, up_deployment_file):
 
 
 @pytest.fixture
-def up_network(up_anvil, up_deployment_file, tmp_path):
-    nodes, _ = oracle_network(tmp_path / "net", up_anvil.url, up_deployment_file, ORACLES[:2], **SETTINGS)
-    yield nodes
-    for node in nodes:
+def make_up_network(up_anvil, up_deployment_file, tmp_path):
+    """make(**settings) -> two oracle nodes (the hub's first two oracles), killed afterwards."""
+    made = []
+
+    def make(**settings):
+        nodes, _ = oracle_network(
+            tmp_path / "net", up_anvil.url, up_deployment_file, ORACLES[:2], **{**SETTINGS, **settings}
+        )
+        made.extend(nodes)
+        return nodes
+
+    yield make
+    for node in made:
         if node.running():
             node.kill()
 
 
 @pytest.fixture
-def providers(up_connect, up_anvil, up_deployment_file, up_w3, tmp_path):
-    """(the provider whose agent serves, the provider whose URL answers nothing)."""
-    folder = tmp_path / "up"
-    folder.mkdir()
-    config = write_config(
-        folder / "agent.toml",
-        rpc_url=up_anvil.url,
-        deployment=str(up_deployment_file),
-        data_dir=str(folder / "data"),
-        price="0.01",
-        collect_interval=0,
-        **keystore_settings(UP, folder),
-    )
-    agent = AgentProcess(config, folder)
-    up, down = up_connect(UP), up_connect(DOWN)
-    # Register just after an epoch began: the SLA is in force from the next one only (an epoch
-    # that began before the registration is never reported), whatever the deployment's clock.
-    set_time(up_w3, up.slasher.functions.epochStart(up.views.current_epoch() + 1).call() + 1)
-    for rails, url in ((up, agent.url), (down, f"http://127.0.0.1:{free_port()}")):
-        mint(rails, stake=5_000)
-        rails.provider.register(url, FIRST_STAKE)
-    agent.start()
-    yield up, down
-    if agent.running():
-        assert agent.stop() == 0
+def up_network(make_up_network):
+    return make_up_network()
+
+
+@pytest.fixture
+def make_providers(up_connect, up_anvil, up_deployment_file, up_w3, tmp_path):
+    """make(up, down) -> (the provider whose agent serves, the provider whose URL answers
+    nothing), from those dev accounts (each registers once on this module's devnet)."""
+    agents = []
+
+    def make(up_index, down_index):
+        folder = tmp_path / f"up-{up_index}"
+        folder.mkdir()
+        config = write_config(
+            folder / "agent.toml",
+            rpc_url=up_anvil.url,
+            deployment=str(up_deployment_file),
+            data_dir=str(folder / "data"),
+            price="0.01",
+            collect_interval=0,
+            **keystore_settings(up_index, folder),
+        )
+        agent = AgentProcess(config, folder)
+        up, down = up_connect(up_index), up_connect(down_index)
+        # Register just after an epoch began: the SLA is in force from the next one only (an
+        # epoch that began before the registration is never reported), whatever the clock.
+        set_time(up_w3, up.slasher.functions.epochStart(up.views.current_epoch() + 1).call() + 1)
+        for rails, url in ((up, agent.url), (down, f"http://127.0.0.1:{free_port()}")):
+            mint(rails, stake=5_000)
+            rails.provider.register(url, FIRST_STAKE)
+        agent.start()
+        agents.append(agent)
+        return up, down
+
+    yield make
+    for agent in agents:
+        if agent.running():
+            assert agent.stop() == 0
+
+
+@pytest.fixture
+def providers(make_providers):
+    return make_providers(UP, DOWN)
+
+
+def run_epoch(nodes, up, down, w3) -> int:
+    """Start the nodes, let them probe both providers through the epoch after the registrations
+    and exchange their observations; returns that epoch (the chain's clock just past its end)."""
+    for node in nodes:
+        node.start()
+    epoch = up.views.current_epoch() + 1  # begins after both registrations: the SLA applies
+    slasher = up.slasher.functions
+    start, end = slasher.epochStart(epoch).call(), slasher.epochEnd(epoch).call()
+    set_time(w3, start + 1)
+    for node in nodes:
+        log = ProbeLog(node.config.parent / "data" / "probes.sqlite")
+        # (an earlier test's providers, still registered on this module's devnet, are planned too)
+        wait_until(lambda log=log: {up.address, down.address} <= set(log.counts(epoch)), "both providers planned")
+        counts = log.counts(epoch)
+        assert (counts[up.address].planned, counts[down.address].planned) == (4, 4)
+        log.close()
+    middle = start + (end - start) // 2
+    set_time(w3, middle)  # the first half's slots are due: probed now
+    for node in nodes:
+        wait_until(lambda n=node: not unprobed(n, middle), "the first half's probes")
+    set_time(w3, end + 1)  # and the second half's
+    for node in nodes:  # its own observation of each provider and its peer's
+        wait_until(lambda n=node: held(n, epoch, up.address) == held(n, epoch, down.address) == 2, "observations")
+    return epoch
 
 
 def unprobed(node, until: int) -> list:
@@ -129,25 +182,8 @@ def test_uptime__two_nodes_and_a_lying_member__median_reports_only_the_provider_
 ):
     up, down = providers
     nodes = up_network
-    for node in nodes:
-        node.start()
-    epoch = up.views.current_epoch() + 1  # begins after both registrations: the SLA applies
-    slasher = up.slasher.functions
-    start, end = slasher.epochStart(epoch).call(), slasher.epochEnd(epoch).call()
-
-    set_time(up_w3, start + 1)
-    for node in nodes:
-        log = ProbeLog(node.config.parent / "data" / "probes.sqlite")
-        wait_until(lambda log=log: len(log.counts(epoch)) == 2, "both providers planned")
-        assert {p: c.planned for p, c in log.counts(epoch).items()} == {up.address: 4, down.address: 4}
-        log.close()
-    middle = start + (end - start) // 2
-    set_time(up_w3, middle)  # the first half's slots are due: probed now
-    for node in nodes:
-        wait_until(lambda n=node: not unprobed(n, middle), "the first half's probes")
-    set_time(up_w3, end + 1)  # and the second half's
-    for node in nodes:  # its own observation of each provider and its peer's
-        wait_until(lambda n=node: held(n, epoch, up.address) == held(n, epoch, down.address) == 2, "observations")
+    epoch = run_epoch(nodes, up, down, up_w3)
+    end = up.slasher.functions.epochEnd(epoch).call()
     for node in nodes:  # this epoch's probes, from each node's own log
         log = ProbeLog(node.config.parent / "data" / "probes.sqlite")
         counts = log.counts(epoch)
@@ -180,4 +216,34 @@ def test_uptime__two_nodes_and_a_lying_member__median_reports_only_the_provider_
         assert sorted(seen[down.address]["observations"].values()) == [0, 0, 10_000]  # both nodes and the liar
         assert (seen[down.address]["median_bps"], seen[up.address]["median_bps"]) == (0, 10_000)
         assert httpx.get(f"{node.url}/v1/uptime/-1").status_code == 422
+        assert node.stop() == 0
+
+
+def test_uptime__rewards_duty_on__the_median_above_the_sla_reported_too_without_a_slash(
+    make_up_network, make_providers, up_w3
+):
+    """With the rewards duty (which the availability pool needs), every provider's median is
+    reported, not only those below the SLA: the one that served gets its 10,000 bps on chain with
+    nothing slashed and no relayer named; the one that was down is slashed and jailed as before."""
+    up, down = make_providers(14, 15)
+    nodes = make_up_network(rewards={"enabled": True, "report_uptime": True, "index_interval": 0.5})
+    epoch = run_epoch(nodes, up, down, up_w3)
+    end = up.slasher.functions.epochEnd(epoch).call()
+
+    set_time(up_w3, end + SETTINGS["observe_grace"] + 1)
+
+    wait_until(lambda: up.views.is_reported(up.address, epoch) and down.views.is_reported(down.address, epoch), "both")
+    events = up.slasher.events.UptimeReported().get_logs(from_block=up.deployment.deploy_block)
+    mine = {e["args"]["provider"]: e["args"] for e in events if e["args"]["epoch"] == epoch}
+    assert (mine[up.address]["uptimeBps"], mine[up.address]["slashRequested"]) == (10_000, 0)
+    assert mine[up.address]["relayer"] == "0x0000000000000000000000000000000000000000"
+    (report,) = [e for e in events if e["args"]["epoch"] == epoch and e["args"]["provider"] == up.address]
+    gas = up.w3.eth.get_transaction_receipt(report["transactionHash"])["gasUsed"]
+    assert gas < 90_000  # the cost of weighing one provider's availability, per epoch (82,715 measured, k = 2)
+    assert mine[down.address]["uptimeBps"] == 0 and mine[down.address]["slashRequested"] > 0
+    assert [e["args"]["provider"] for e in events if e["args"]["epoch"] == epoch].count(up.address) == 1
+    assert not up.provider.status().jailed
+    wait_until(lambda: down.provider.status().jailed, "the down provider jailed")
+    for node in nodes:
+        wait_until(lambda n=node: not open_rounds(n, epoch), "this epoch's rounds closed")
         assert node.stop() == 0
