@@ -28,11 +28,8 @@ def _attestation(version: int, job_id: int, provider: str, deadline: int) -> tup
 
 
 def _signatures(chain_id: int, hub: str, attestation: tuple[Any, ...], oracle_keys: list[str]) -> bytes:
-    from eth_account import Account
-
     digest = eip712.typed_digest(eip712.domain_separator(chain_id, hub), eip712.attestation_struct_hash(*attestation))
-    pairs = [(Account.from_key(k).address, eip712.sign_digest(digest, k)) for k in oracle_keys]
-    return eip712.pack_signatures(pairs)
+    return eip712.sign_all(digest, oracle_keys)
 
 
 def measure_rpc(jobs: int) -> dict[str, Any]:

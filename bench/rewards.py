@@ -115,9 +115,7 @@ def measure(leaves: int = 100_000) -> dict[str, Any]:
             """postRoot's calldata for `t` over `through` epochs (no fees), signed by the k = 3 oracles."""
             p = RootPost(t.root, t.total, through, (0,), int(hub.functions.configVersion().call()))
             digest = p.digest(node.chain_id, d.address)
-            signatures = eip712.pack_signatures(
-                (Account.from_key(k).address, eip712.sign_digest(digest, k)) for k in oracle_keys
-            )
+            signatures = eip712.sign_all(digest, oracle_keys)
             return bytes.fromhex(d.encode_abi("postRoot", [p.as_tuple(), signatures])[2:])  # type: ignore[index]
 
         def post(t: RewardsTree, through: int) -> None:

@@ -143,6 +143,12 @@ def pack_signatures(signatures: Iterable[tuple[str, bytes]]) -> bytes:
     return b"".join(signature for _, signature in ordered)
 
 
+def sign_all(digest: bytes, private_keys: Iterable[Any]) -> bytes:
+    """Every key's signature over `digest`, packed for the hub (:func:`pack_signatures`): what
+    a quorum's relayer sends, for devnets, tests and benches that hold the oracles' keys."""
+    return pack_signatures((Account.from_key(k).address, sign_digest(digest, k)) for k in private_keys)
+
+
 def typed_data(primary_type: str, chain_id: int, hub_address: str, message: dict[str, Any]) -> dict[str, Any]:
     """The full EIP-712 typed-data document, for wallets and for eth-account's encoder."""
     return {

@@ -52,7 +52,7 @@ def _job(w: World, client: Any, provider: Any) -> int:
 
 def _signed(w: World, digest: bytes, k: int) -> bytes:
     oracles = sorted(w.oracle_pool[:3], key=lambda o: int(o.address, 16))[:k]
-    return eip712.pack_signatures((o.address, eip712.sign_digest(digest, o.private_key)) for o in oracles)
+    return eip712.sign_all(digest, [o.private_key for o in oracles])
 
 
 def _attest(w: World, job_id: int, provider: Any, k: int, units: int = 100) -> Any:

@@ -159,9 +159,7 @@ def test_rewards_state_machine(rewards_world):
 
         def post(self, post: RootPost):
             digest = post.digest(chain.chain_id, distributor.address)
-            signatures = eip712.pack_signatures(
-                (o.address, eip712.sign_digest(digest, o.private_key)) for o in oracles[:2]
-            )
+            signatures = eip712.sign_all(digest, [o.private_key for o in oracles[:2]])
             return distributor.postRoot(post.as_tuple(), signatures, sender=oracles[0])
 
         # ── rules ──

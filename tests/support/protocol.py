@@ -114,7 +114,7 @@ class Protocol:
     def sign(self, digest: bytes, signers: Sequence[Any] | None = None) -> bytes:
         """Signatures of `signers` (default: the first `threshold` oracles), properly ordered."""
         signers = signers if signers is not None else self.oracles[: self.hub.threshold()]
-        return eip712.pack_signatures((s.address, eip712.sign_digest(digest, s.private_key)) for s in signers)
+        return eip712.sign_all(digest, [s.private_key for s in signers])
 
     def attest(self, job_id: int, *, sender: Any = None, signers: Sequence[Any] | None = None, **kwargs: Any) -> Any:
         attestation = self.attestation(job_id, **kwargs)

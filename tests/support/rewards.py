@@ -12,7 +12,7 @@ from typing import Any
 
 from eth_account import Account
 
-from computerails.eip712 import pack_signatures, sign_digest
+from computerails.eip712 import sign_all
 from computerails.rewards import RewardsFile, RewardsTree, RootPost, Schedule
 from computerails.tx import Call
 
@@ -127,8 +127,7 @@ class DevnetRewards:
         threshold = int(self.rails.hub.functions.threshold().call())
         post = RootPost(tree.root, tree.total, through, tuple(fees[self.base_through() :]), version)
         digest = post.digest(self.rails.chain_id, self.address)
-        signed = [(Account.from_key(k).address, sign_digest(digest, k)) for k in self.keys[:threshold]]
-        self._send("postRoot", post.as_tuple(), pack_signatures(signed))
+        self._send("postRoot", post.as_tuple(), sign_all(digest, self.keys[:threshold]))
         return RewardsFile(self.rails.chain_id, self.address, through, tree, tuple(fees))
 
     def activate(self) -> None:

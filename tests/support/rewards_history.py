@@ -103,8 +103,7 @@ class NodeDesk:
         fees = tuple(1_000_000 * (e + 1) for e in range(previous_through, through))  # what the quorum signs
         post = RootPost(tree.root, tree.total, through, fees, version)
         digest = post.digest(self.funder.chain_id, self.distributor)
-        signers = [(str(Account.from_key(k).address), k) for k in self.oracle_keys]
-        signed = eip712.pack_signatures((a, eip712.sign_digest(digest, k)) for a, k in signers[:threshold])
+        signed = eip712.sign_all(digest, self.oracle_keys[:threshold])
         self.send(self.funder, "postRoot", post.as_tuple(), signed)
         return Posted(tree, post)
 
