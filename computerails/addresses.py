@@ -1,4 +1,5 @@
-"""Addresses typed or pasted by a user: one parser that the SDK and the CLI share.
+"""Addresses and 32-byte hashes typed or pasted by a user: one parser of each that the SDK and
+the CLI share.
 
 A mixed-case address carries an EIP-55 checksum: a typo in it almost always breaks the
 checksum, so an address whose checksum is wrong is refused instead of normalised (otherwise
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from eth_utils import to_checksum_address
 
@@ -57,3 +58,23 @@ def parse_address(value: str, what: str = "") -> str:
     if not isinstance(value, str):
         _refuse(value, what, "is not 20 bytes of hex: expected a string of 0x followed by 40 hex digits")
     return _parse(value, what)
+
+
+def parse_bytes32(value: Any, what: str, error: type[Exception] = ValueError) -> bytes:
+    """32 bytes from bytes or hex (``0x`` optional): a spec or result hash, a collection id, a
+    rewards root.
+
+    Raises:
+        `error` (ValueError by default): not hex, or not 32 bytes long; the message names `what`.
+    """
+    if isinstance(value, (bytes, bytearray)):
+        raw = bytes(value)
+    else:
+        text = str(value)
+        try:
+            raw = bytes.fromhex(text.removeprefix("0x"))
+        except ValueError:
+            raise error(f"{what} {text!r} is not hex: expected 0x followed by 64 hex digits") from None
+    if len(raw) != 32:
+        raise error(f"{what} must be 32 bytes, got {len(raw)}")
+    return raw

@@ -10,7 +10,7 @@ from typing import Any
 from web3.datastructures import AttributeDict
 
 from computerails import shared
-from computerails.addresses import parse_address
+from computerails.addresses import parse_address, parse_bytes32
 from computerails.errors import (
     InvalidDeadline,
     InvalidSpec,
@@ -345,13 +345,4 @@ def _bytes32(value: bytes | str, name: str) -> bytes:
     Raises:
         InvalidSpec: not hex, or not 32 bytes long.
     """
-    if isinstance(value, (bytes, bytearray)):
-        raw = bytes(value)
-    else:
-        try:
-            raw = bytes.fromhex(str(value).removeprefix("0x"))
-        except ValueError:
-            raise InvalidSpec(f"{name} {value!r} is not hex: expected 0x followed by 64 hex digits") from None
-    if len(raw) != 32:
-        raise InvalidSpec(f"{name} must be 32 bytes, got {len(raw)}")
-    return raw
+    return parse_bytes32(value, name, InvalidSpec)

@@ -40,7 +40,7 @@ from Crypto.Hash import keccak as _keccak
 from eth_utils import to_checksum_address
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, ValidationError, ValidationInfo
 
-from computerails.addresses import parse_address
+from computerails.addresses import parse_address, parse_bytes32
 from computerails.eip712 import DOMAIN_FIELDS, DOMAIN_TYPE, SECP256K1_HALF_N, SIGNATURE_LENGTH
 from computerails.errors import (
     BudgetExceeded,
@@ -106,17 +106,7 @@ DOMAIN_TYPEHASH = keccak256(DOMAIN_TYPE.encode())
 
 
 def _bytes32(value: Any, what: str) -> str:
-    if isinstance(value, (bytes, bytearray)):
-        raw = bytes(value)
-    else:
-        text = str(value)
-        try:
-            raw = bytes.fromhex(text.removeprefix("0x"))
-        except ValueError:
-            raise ValueError(f"{what} {text!r} is not hex: expected 0x followed by 64 hex digits") from None
-    if len(raw) != 32:
-        raise ValueError(f"{what} must be 32 bytes, got {len(raw)}")
-    return "0x" + raw.hex()
+    return "0x" + parse_bytes32(value, what).hex()
 
 
 def new_collection_id() -> str:

@@ -28,7 +28,7 @@ from typing import Any
 import httpx
 from pydantic import BaseModel, ConfigDict
 
-from computerails.addresses import parse_address
+from computerails.addresses import parse_address, parse_bytes32
 from computerails.errors import (
     ContractRevert,
     InsufficientBalance,
@@ -43,13 +43,12 @@ from computerails.rewards.schedule import Schedule
 from computerails.rewards.treefile import RewardsFile, RewardsFileError
 from computerails.session import ERC20, Session
 from computerails.tx import Call, SentTransaction
-from computerails.types import Amount, TokenInfo, from_raw, to_raw, utc
+from computerails.types import ZERO_ADDRESS, Amount, TokenInfo, from_raw, to_raw, utc
 
 #: What a rewards file can be given as: the loaded file, a path, or an http(s) URL.
 RewardsSource = RewardsFile | str | Path
 
 ZERO_ROOT = bytes(32)
-ZERO_ADDRESS = "0x" + "00" * 20
 #: Seconds to wait for a rewards file fetched over HTTP.
 FETCH_TIMEOUT = 30.0
 _CONTRACT = "RewardsDistributor"
@@ -79,6 +78,14 @@ def load_rewards(source: RewardsSource, *, timeout: float = FETCH_TIMEOUT) -> Re
     return RewardsFile.load(text)
 
 
+def _latest_state(latest: Any, now: int) -> RootState:
+    """The state of the latest posted root (a ``latestRoot()`` tuple) at time `now`."""
+    _, _, _, activates_at, vetoed, _, _ = latest
+    if vetoed:
+        return RootState.VETOED
+    return RootState.PENDING if now < activates_at else RootState.ACTIVE
+
+
 def _hex(root: bytes) -> str:
     return "0x" + bytes(root).hex()
 
@@ -89,16 +96,7 @@ def _root_bytes(root: str | bytes) -> bytes:
     Raises:
         PreconditionError: not 32 bytes of hex.
     """
-    if isinstance(root, bytes):
-        raw = root
-    else:
-        try:
-            raw = bytes.fromhex(root.removeprefix("0x"))
-        except ValueError:
-            raise PreconditionError(f"root {root!r} is not hex") from None
-    if len(raw) != 32:
-        raise PreconditionError(f"a root is 32 bytes, got {len(raw)}")
-    return raw
+    return parse_bytes32(root, "root", PreconditionError)
 
 
 # ───────────────────────── what the SDK returns ─────────────────────────
@@ -519,26 +517,31 @@ class RewardsDistributor:
 
     def _load(self, rewards: RewardsSource, *, check: bool = True) -> RewardsFile:
         loaded = load_rewards(rewards)
-        if check:
-            if loaded.chain_id != self._s.chain_id:
-                raise RewardsFileMismatch("chain_id", self._s.chain_id, loaded.chain_id)
-            if loaded.distributor.lower() != self.address.lower():
-                raise RewardsFileMismatch("distributor", self.address, loaded.distributor)
+        differences = self._differences(loaded) if check else []
+        if differences:
+            raise RewardsFileMismatch(*differences[0])
         return loaded
 
-    def _mismatches(self, loaded: RewardsFile) -> list[str]:
-        problems = []
+    def _differences(self, loaded: RewardsFile) -> list[tuple[str, Any, Any]]:
+        """(what, this deployment's, the file's) for the chain id and the distributor, where they differ."""
+        out: list[tuple[str, Any, Any]] = []
         if loaded.chain_id != self._s.chain_id:
-            problems.append(f"the file is for chain {loaded.chain_id}, not {self._s.chain_id}")
+            out.append(("chain_id", self._s.chain_id, loaded.chain_id))
         if loaded.distributor.lower() != self.address.lower():
-            problems.append(f"the file is for distributor {loaded.distributor}, not {self.address}")
-        return problems
+            out.append(("distributor", self.address, loaded.distributor))
+        return out
+
+    def _mismatches(self, loaded: RewardsFile) -> list[str]:
+        names = {"chain_id": "chain", "distributor": "distributor"}
+        return [
+            f"the file is for {names[what]} {theirs}, not {ours}" for what, ours, theirs in self._differences(loaded)
+        ]
 
     def _latest(self, latest: Any, now: int, token: TokenInfo, fee_token: TokenInfo) -> RootInfo | None:
         root, total, through, activates_at, vetoed, released, fee_average = latest
         if through == 0:
             return None
-        state = RootState.VETOED if vetoed else RootState.ACTIVE if now >= activates_at else RootState.PENDING
+        state = _latest_state(latest, now)
         return RootInfo(
             root=_hex(root),
             total=from_raw(total, token.decimals),
@@ -561,9 +564,7 @@ class RewardsDistributor:
         if active[2] and bytes(active[0]) == root:
             return RootState.ACTIVE
         if latest[2] and bytes(latest[0]) == root:
-            if latest[4]:
-                return RootState.VETOED
-            return RootState.PENDING if now < latest[3] else RootState.ACTIVE
+            return _latest_state(latest, now)
         return self._history(root)
 
     def _history(self, root: bytes) -> RootState:
