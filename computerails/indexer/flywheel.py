@@ -41,15 +41,23 @@ class FlywheelEpoch:
 
 @dataclass(frozen=True)
 class RewardsClock:
-    """The distributor's epochs (``meta``): start of epoch 0, seconds per epoch, reward token."""
+    """The distributor's epochs (its immutables, recorded in ``meta``): start of epoch 0, seconds
+    per epoch; and its reward token ("" where not known). The indexer's readers and the rewards
+    calculator share it."""
 
     genesis: int
     epoch_length: int
-    token: str
+    token: str = ""
 
-    def epoch(self, timestamp: int) -> int:
-        """The epoch running at `timestamp` (0 before genesis, as ``currentEpoch()``)."""
-        return 0 if timestamp < self.genesis else (timestamp - self.genesis) // self.epoch_length
+    def start(self, epoch: int) -> int:
+        return self.genesis + epoch * self.epoch_length
+
+    def end(self, epoch: int) -> int:
+        return self.start(epoch + 1)
+
+    def of(self, timestamp: int) -> int:
+        """The epoch running at `timestamp`; −1 before genesis."""
+        return -1 if timestamp < self.genesis else (timestamp - self.genesis) // self.epoch_length
 
 
 def rewards_clock(conn: Connection) -> RewardsClock | None:
@@ -98,7 +106,7 @@ def fee_revenue_by_epoch(conn: Connection, clock: RewardsClock) -> dict[int, dic
     out: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for timestamp, token, net in [*settled, *collected]:
         if int(net):
-            out[clock.epoch(int(timestamp))][str(token)] += int(net)
+            out[max(clock.of(int(timestamp)), 0)][str(token)] += int(net)  # before genesis: epoch 0
     return {e: dict(v) for e, v in out.items()}
 
 
@@ -130,5 +138,5 @@ def flywheel_series(conn: Connection, decimals: Mapping[str, int] | None = None)
         sub = units(clock.token, paid)
         whole = sub + sum((units(t, v) for t, v in revenue.items()), Decimal(0))
         share = float(sub / whole) if whole else None
-        series.append(FlywheelEpoch(epoch, clock.genesis + epoch * clock.epoch_length, paid, revenue, share))
+        series.append(FlywheelEpoch(epoch, clock.start(epoch), paid, revenue, share))
     return series

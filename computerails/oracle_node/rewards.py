@@ -31,11 +31,11 @@ from web3.contract import Contract
 
 from computerails.deployments import load_artifact
 from computerails.indexer import Indexer, JsonRpc, open_index
+from computerails.indexer.flywheel import RewardsClock
 from computerails.rewards.calculator import (
     CalculatorError,
     CalculatorParamsNotSet,
     EpochNotSettled,
-    Epochs,
     compute,
     index_time,
     last_settled,
@@ -116,7 +116,7 @@ def veto_reason(mine: Computed) -> str:
     return f"oracle computed root 0x{mine.root.hex()} total {mine.total} through {mine.through}"
 
 
-def premature(chain: ChainRoots, epochs: Epochs, settle_delay: int) -> str | None:
+def premature(chain: ChainRoots, epochs: RewardsClock, settle_delay: int) -> str | None:
     """The veto reason for a pending root over epochs that are not final yet on the chain's own
     clock (no honest node can have computed it: their facts can still change), or None. A root
     whose epochs have settled is judged by computing it."""
@@ -164,7 +164,7 @@ class RewardsDuty:
         )
         self.address = str(self.distributor.address)
         d = self.distributor.functions
-        self.epochs = Epochs(int(d.genesis().call()), int(d.epochLength().call()))
+        self.epochs = RewardsClock(int(d.genesis().call()), int(d.epochLength().call()))
         self.staking_token = deployment.staking_token
         self.trees = Path(data_dir) / TREES_DIR
         self.trees.mkdir(parents=True, exist_ok=True)

@@ -39,7 +39,7 @@ from computerails.errors import ComputeRailsError
 from computerails.indexer import schema as s
 from computerails.indexer.apply import replay
 from computerails.indexer.decode import Event
-from computerails.indexer.flywheel import rewards_clock
+from computerails.indexer.flywheel import RewardsClock, rewards_clock
 from computerails.rewards.allocation import BPS, CalculatorParams, EpochAllocation, ProviderEpoch, allocate
 from computerails.rewards.merkle import RewardsTree
 from computerails.rewards.schedule import Schedule
@@ -72,23 +72,6 @@ class EpochNotSettled(CalculatorError):
 
 class CalculatorParamsNotSet(CalculatorError):
     """Governance has not set the calculator's parameters by the end of an epoch."""
-
-
-@dataclass(frozen=True)
-class Epochs:
-    """The distributor's epochs: ``genesis`` and ``epoch_length`` (its immutables)."""
-
-    genesis: int
-    epoch_length: int
-
-    def start(self, epoch: int) -> int:
-        return self.genesis + epoch * self.epoch_length
-
-    def end(self, epoch: int) -> int:
-        return self.start(epoch + 1)
-
-    def of(self, timestamp: int) -> int:
-        return -1 if timestamp < self.genesis else (timestamp - self.genesis) // self.epoch_length
 
 
 @dataclass(frozen=True)
@@ -232,7 +215,7 @@ def _parameters(conn: Connection) -> tuple[list[tuple[int, Schedule]], list[tupl
     return schedule_changes, calc_changes
 
 
-def epochs_of(conn: Connection) -> Epochs:
+def epochs_of(conn: Connection) -> RewardsClock:
     """The distributor's epochs as the indexer recorded them.
 
     Raises:
@@ -241,10 +224,10 @@ def epochs_of(conn: Connection) -> Epochs:
     clock = rewards_clock(conn)
     if clock is None:
         raise CalculatorError("the index follows no RewardsDistributor: index a deployment that has one")
-    return Epochs(clock.genesis, clock.epoch_length)
+    return clock
 
 
-def last_settled(conn: Connection, epochs: Epochs) -> int:
+def last_settled(conn: Connection, epochs: RewardsClock) -> int:
     """The last epoch whose facts are final at the index's time (−1: none yet), by the settle
     delay in force now.
 
@@ -260,7 +243,7 @@ def last_settled(conn: Connection, epochs: Epochs) -> int:
     return epochs.of(reached) - 1 if reached >= epochs.genesis else -1
 
 
-def compute(conn: Connection, epochs: Epochs, through: int, staking_token: str) -> Rewards:
+def compute(conn: Connection, epochs: RewardsClock, through: int, staking_token: str) -> Rewards:
     """Every provider's cumulative reward over epochs 0 .. `through` − 1 from the index `conn`.
 
     Raises:
@@ -341,7 +324,7 @@ def _providers(f: _Facts, t: int) -> list[ProviderEpoch]:
 
 def _gather(
     conn: Connection,
-    epochs: Epochs,
+    epochs: RewardsClock,
     through: int,
     horizon: int,
     calc_changes: Sequence[tuple[int, CalculatorParams]],
@@ -432,6 +415,6 @@ def _gather(
     return f
 
 
-def _settle(calc_changes: Sequence[tuple[int, CalculatorParams]], epochs: Epochs, t: int) -> int:
+def _settle(calc_changes: Sequence[tuple[int, CalculatorParams]], epochs: RewardsClock, t: int) -> int:
     params = _params_at(calc_changes, epochs.end(t))
     return params.settle_delay if params is not None else 0

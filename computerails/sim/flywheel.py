@@ -55,12 +55,12 @@ from computerails.devnet import Anvil, ape_build_artifacts, deploy_protocol, der
 from computerails.devnet.anvil import ROOT
 from computerails.devnet.keys import ORACLE_INDEXES
 from computerails.devnet.params import HOUR, STAKE_UNIT
-from computerails.eip712 import pack_signatures, sign_digest
+from computerails.eip712 import sign_all
 from computerails.indexer import Indexer, JsonRpc, open_index, schema
-from computerails.indexer.flywheel import flywheel_series
+from computerails.indexer.flywheel import RewardsClock, flywheel_series
 from computerails.rewards import RootPost
 from computerails.rewards.allocation import ProviderEpoch, allocate
-from computerails.rewards.calculator import Epochs, Rewards, compute, index_time
+from computerails.rewards.calculator import Rewards, compute, last_settled
 from computerails.sim.books import Party
 from computerails.vouchers import Voucher, VoucherDomain, VoucherSigner, keccak256
 
@@ -185,7 +185,7 @@ class Flywheel:
         self.distributor = self._contract("RewardsDistributor")
         self.domain = VoucherDomain(rails.chain_id, self.escrow.address)
         d = self.distributor.functions
-        self.epochs = Epochs(int(d.genesis().call()), int(d.epochLength().call()))
+        self.epochs = RewardsClock(int(d.genesis().call()), int(d.epochLength().call()))
         self.index = open_index(index_path)
         self.rpc = JsonRpc(rpc)
         self.indexer = Indexer(self.rpc, self.deployment, self.index)
@@ -292,10 +292,8 @@ class Flywheel:
         """Index; post a root through every settled epoch not covered yet; wait out its
         activation delay; claim every provider's rewards."""
         self.indexer.run_until_head()
-        settle = int(self.distributor.functions.calculatorParams().call()[3])
         with self.index.connect() as conn:
-            reached = index_time(conn)
-            through = self.epochs.of(reached - settle)  # epochs 0 .. through-1 ended settle s ago
+            through = last_settled(conn, self.epochs) + 1  # epochs 0 .. through − 1 are final
             if through <= self.posted_through or through < 1:
                 return
             rewards = compute(conn, self.epochs, through, self.stake_token)
@@ -307,10 +305,12 @@ class Flywheel:
         post = RootPost(tree.root, tree.total, through, tuple(rewards.fees[self.posted_through :]), version)
         digest = post.digest(gov.chain_id, self.distributor.address)
         threshold = int(gov.hub.functions.threshold().call())
-        signed = [(Account.from_key(k).address, sign_digest(digest, k)) for k in self.oracle_keys[:threshold]]
         relayer = self._party("oracle-relayer", self.oracle_keys[0])
         self.w3.provider.make_request("anvil_setBalance", [relayer.address, hex(ETH_PER_ACCOUNT)])  # type: ignore[arg-type]
-        relayer.rails.send(self.distributor.functions.postRoot(post.as_tuple(), pack_signatures(signed)), "postRoot")
+        relayer.rails.send(
+            self.distributor.functions.postRoot(post.as_tuple(), sign_all(digest, self.oracle_keys[:threshold])),
+            "postRoot",
+        )
         self.result.roots += 1
         self.posted_through = through
         self.rewards = rewards

@@ -18,8 +18,9 @@ from computerails.cli import main
 from computerails.deployments import load_artifact
 from computerails.indexer import open_index
 from computerails.indexer import schema as s
+from computerails.indexer.flywheel import RewardsClock
 from computerails.rewards import RewardsFile
-from computerails.rewards.calculator import EpochNotSettled, Epochs, compute, index_time
+from computerails.rewards.calculator import EpochNotSettled, compute, index_time
 from computerails.rewards.merkle import verify
 from tests.indexer.conftest import Chain, build
 
@@ -31,7 +32,7 @@ class Settled:
         abi = load_artifact("RewardsDistributor")["abi"]
         w3 = Web3(Web3.HTTPProvider(chain.url))
         self.distributor = w3.eth.contract(address=address, abi=abi)
-        self.epochs = Epochs(
+        self.epochs = RewardsClock(
             self.distributor.functions.genesis().call(), self.distributor.functions.epochLength().call()
         )
         self.params = self.distributor.functions.calculatorParams().call()

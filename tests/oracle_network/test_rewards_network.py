@@ -24,10 +24,11 @@ from computerails.deployments import load_artifact
 from computerails.devnet import dev_key
 from computerails.devnet.keys import dev_address
 from computerails.indexer import index_until_head, open_index
+from computerails.indexer.flywheel import RewardsClock
 from computerails.oracle_node.node import parse_statement
 from computerails.oracle_node.rewards import EMPTY_ROOT, Computed
 from computerails.rewards import RewardsFile, RewardsTree, RootPost
-from computerails.rewards.calculator import Epochs, compute
+from computerails.rewards.calculator import compute
 from tests.support.agent import mint
 from tests.support.anvil import devnet_fixtures
 from tests.support.oracle import oracle_network
@@ -58,7 +59,7 @@ class Desk:
         address = self.rails.deployment.contracts["RewardsDistributor"]
         self.distributor = w3.eth.contract(address=address, abi=load_artifact("RewardsDistributor")["abi"])
         d = self.distributor.functions
-        self.epochs = Epochs(d.genesis().call(), d.epochLength().call())
+        self.epochs = RewardsClock(d.genesis().call(), d.epochLength().call())
         self.settle = int(d.calculatorParams().call()[3])
         self.delay = int(d.params().call()[4])
         self.first = 0  # the first epoch whose root pays someone (set once providers staked)
@@ -148,9 +149,7 @@ class Desk:
         version = int(self.rails.read("AttestationHub", self.rails.hub.address, "configVersion"))
         post = RootPost(root, total, computed.through, tuple(computed.fees_from(base)), version)
         digest = post.digest(self.rails.chain_id, self.distributor.address)
-        signatures = eip712.pack_signatures(
-            (dev_address(i), eip712.sign_digest(digest, dev_key(i))) for i in ORACLES[:2]
-        )
+        signatures = eip712.sign_all(digest, [dev_key(i) for i in ORACLES[:2]])
         self.rails.send(self.distributor.functions.postRoot(post.as_tuple(), signatures), "postRoot")
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from computerails.indexer.flywheel import RewardsClock
 from computerails.oracle_node.config import OracleSettings
 from computerails.oracle_node.node import REWARDS, dump_statement, kind_of, parse_statement, round_key
 from computerails.oracle_node.rewards import (
@@ -18,7 +19,6 @@ from computerails.oracle_node.rewards import (
     veto_reason,
 )
 from computerails.rewards import RootPost
-from computerails.rewards.calculator import Epochs
 
 ROOT, OTHER = b"\x01" * 32, b"\x02" * 32
 
@@ -80,7 +80,7 @@ def test_disagrees__same_epochs_other_root_or_total__true_else_false() -> None:
 
 
 def test_premature__root_over_epochs_not_final_on_the_chains_clock__a_reason_else_none() -> None:
-    epochs, settle = Epochs(genesis=0, epoch_length=100), 250  # epoch 9 ends at 1,000, final at 1,250
+    epochs, settle = RewardsClock(genesis=0, epoch_length=100), 250  # epoch 9 ends at 1,000, final at 1,250
     assert premature(roots(10, now=1_249, activates_at=2_000), epochs, settle) == (
         "root through 10 posted before its epochs settle at 1250"
     )
