@@ -19,7 +19,7 @@ from pydantic import BaseModel, ValidationError
 from rich.console import Console
 from rich.table import Table
 
-from computerails.addresses import parse_address
+from computerails.addresses import parse_address, parse_bytes32
 from computerails.deployments import DEVNET_CHAIN_IDS
 from computerails.errors import InvalidAddress
 from computerails.rails import ComputeRails, connect
@@ -226,13 +226,7 @@ def parse_hash32(text: str | None, file: str | None, what: str) -> bytes:
         return keccak(Path(file).read_bytes())
     if not text:
         raise CliError(f"give --{what} (32-byte hex) or --{what.split('-')[0]}-file")
-    try:
-        raw = bytes.fromhex(text.removeprefix("0x"))
-    except ValueError:
-        raise CliError(f"--{what} is not hex") from None
-    if len(raw) != 32:
-        raise CliError(f"--{what} must be 32 bytes, got {len(raw)}")
-    return raw
+    return parse_bytes32(text, f"--{what}", CliError)
 
 
 # ───────────────────────────── root ─────────────────────────────
