@@ -9,9 +9,14 @@ mirror), and splits E(t) by :func:`computerails.rewards.allocation.allocate`.
 
 Facts are final ``settle_delay`` seconds after an epoch ends (the uptime report window: a
 report for epoch t lands after t ended, and is refused on chain once the window closed), so
-epoch N can be computed once the index has passed ``end(N) + settle_delay``. The parameters in
-force at each epoch's end (the distributor's ``ParamsSet``/``CalculatorParamsSet`` events)
-apply to it.
+epoch N can be computed once the index has passed ``end(N) + settle_delay``. The calculator's
+parameters in force at each epoch's end (``CalculatorParamsSet``) apply to it. The schedule
+(``ParamsSet``) is the one the distributor runs the epoch with: it releases an epoch when the
+first root covering it is posted, with the schedule in force at that moment. So an epoch that a
+root not vetoed covers uses the schedule in force when that root was posted, and an epoch no
+such root covers yet uses the schedule in force at the index's head (what a post made now
+runs). A schedule change between an epoch's end and its root's post therefore cannot make the
+root's total exceed what the distributor releases (``TotalAboveReleased``).
 
 Which event counts for what:
 
@@ -82,7 +87,7 @@ class Rewards:
     amounts: dict[str, int]  # lowercase account -> cumulative amount (positive only)
     epochs: tuple[EpochAllocation, ...]
     params: CalculatorParams  # in force at the last epoch's end
-    schedule: Schedule
+    schedule: Schedule  # the distributor runs the last epoch with (see the module's docstring)
     #: each epoch's facts as :func:`~computerails.rewards.allocation.allocate` received them (to
     #: rerun an epoch's split on other facts: what a provider would have earned without some fees)
     inputs: tuple[tuple[ProviderEpoch, ...], ...] = ()
@@ -192,8 +197,8 @@ def index_time(conn: Connection) -> int:
     return int(t) if t is not None else 0
 
 
-def _params_at(changes: Sequence[tuple[int, Any]], when: int) -> Any:
-    """The last value set before `when` (None if none)."""
+def _params_at(changes: Sequence[tuple[Any, Any]], when: Any) -> Any:
+    """The last value set before `when` (a time, or a place in the chain; None if none)."""
     value = None
     for t, v in changes:
         if t >= when:
@@ -202,17 +207,68 @@ def _params_at(changes: Sequence[tuple[int, Any]], when: int) -> Any:
     return value
 
 
-def _parameters(conn: Connection) -> tuple[list[tuple[int, Schedule]], list[tuple[int, CalculatorParams]]]:
-    """Every schedule and calculator parameter change the distributor made, with its time."""
-    schedule_changes: list[tuple[int, Schedule]] = []
+Position = tuple[int, int]  # (block number, log index): an event's place in the chain
+
+
+def _parameters(
+    conn: Connection,
+) -> tuple[list[tuple[Position, Schedule]], list[tuple[int, CalculatorParams]]]:
+    """Every schedule change the distributor made, with its place in the chain, and every
+    calculator parameter change, with its time."""
+    schedule_changes: list[tuple[Position, Schedule]] = []
     calc_changes: list[tuple[int, CalculatorParams]] = []
     for ev, ts in _stream(conn, 2**62, ("RewardsDistributor",)):
         p = ev.args["params"]
         if ev.event == "ParamsSet":
-            schedule_changes.append((ts, Schedule(*(int(x) for x in p))))
+            schedule_changes.append(((ev.block_number, ev.log_index), Schedule(*(int(x) for x in p))))
         else:
             calc_changes.append((ts, CalculatorParams(_lower(p[0]), *(int(x) for x in p[1:]))))
     return schedule_changes, calc_changes
+
+
+def release_schedules(
+    conn: Connection, changes: Sequence[tuple[Position, Schedule]] | None = None
+) -> list[tuple[int, Schedule]]:
+    """The schedules the distributor runs the epochs with, as (first epoch, schedule) in epoch
+    order: from each root not vetoed, the schedule in force when it was posted, for the epochs
+    it added (its base's ``through`` on); from the last such root's ``through`` on, the latest
+    schedule (what a post made now runs).
+
+    Args:
+        changes: the schedule changes (read from `conn` when not given).
+
+    Raises:
+        CalculatorError: the index holds no schedule (no ``ParamsSet``).
+    """
+    if changes is None:
+        changes = _parameters(conn)[0]
+    if not changes:
+        raise CalculatorError("the index holds no RewardsDistributor ParamsSet event: is the distributor indexed?")
+    r = s.rewards_roots
+    posts = conn.execute(
+        select(r.c.through, r.c.block_number, r.c.log_index)
+        .where(r.c.vetoed.is_(False))
+        .order_by(r.c.block_number, r.c.log_index)
+    ).all()
+    spans: list[tuple[int, Schedule]] = []
+    start = 0
+    for through, block, index in posts:
+        schedule = _params_at(changes, (int(block), int(index)))
+        if schedule is not None and int(through) > start:
+            spans.append((start, schedule))
+            start = int(through)
+    spans.append((start, changes[-1][1]))
+    return spans
+
+
+def _schedule_of(spans: Sequence[tuple[int, Schedule]], epoch: int) -> Schedule:
+    """The schedule of `epoch` in :func:`release_schedules`'s answer."""
+    found = spans[0][1]
+    for first, schedule in spans:
+        if first > epoch:
+            break
+        found = schedule
+    return found
 
 
 def epochs_of(conn: Connection) -> RewardsClock:
@@ -269,12 +325,13 @@ def compute(conn: Connection, epochs: RewardsClock, through: int, staking_token:
         raise EpochNotSettled(last, horizon, reached)
 
     facts = _gather(conn, epochs, through, horizon, calc_changes, staking_token)
+    spans = release_schedules(conn, schedule_changes)
     amounts: dict[str, int] = defaultdict(int)
     allocations = []
     inputs: list[tuple[ProviderEpoch, ...]] = []
     average = 0
     for t in range(through):
-        schedule = _params_at(schedule_changes, epochs.end(t))
+        schedule = _schedule_of(spans, t)
         params = _params_at(calc_changes, epochs.end(t))
         fees = facts.fees.get(t, 0)
         average = schedule.average(average, fees)
@@ -294,7 +351,7 @@ def compute(conn: Connection, epochs: RewardsClock, through: int, staking_token:
         amounts={a: v for a, v in sorted(amounts.items()) if v > 0},
         epochs=tuple(allocations),
         params=final_params,
-        schedule=_params_at(schedule_changes, epochs.end(last)),
+        schedule=_schedule_of(spans, last),
         inputs=tuple(inputs),
     )
 

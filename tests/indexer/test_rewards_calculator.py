@@ -6,6 +6,7 @@ PostgreSQL; its figures follow the chain's events; it refuses an epoch that is n
 from __future__ import annotations
 
 import json
+from dataclasses import astuple, replace
 from typing import Any
 
 import pytest
@@ -14,15 +15,19 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 from web3 import Web3
 
+import computerails
+from computerails._rpc import Codec
 from computerails.cli import main
 from computerails.deployments import load_artifact
+from computerails.devnet import dev_key
 from computerails.indexer import open_index
 from computerails.indexer import schema as s
 from computerails.indexer.flywheel import RewardsClock
-from computerails.rewards import RewardsFile
-from computerails.rewards.calculator import EpochNotSettled, compute, index_time
+from computerails.rewards import RewardsFile, Schedule
+from computerails.rewards.calculator import EpochNotSettled, compute, index_time, release_schedules
 from computerails.rewards.merkle import verify
-from tests.indexer.conftest import Chain, build
+from computerails.tx import Call
+from tests.indexer.conftest import Chain, ForkPoint, build
 
 
 class Settled:
@@ -231,3 +236,40 @@ def test_compute__reported_uptime__is_the_availability_weight(
     assert set(reported) <= set(weighed)  # every reported provider-epoch was weighed
     for key, bps in weighed.items():
         assert bps == reported.get(key, 10_000), key
+
+
+def test_compute__schedule_changed_before_the_post__uncovered_epochs_run_the_schedule_of_the_post(
+    settled: Settled, reference: Any, fork_point: ForkPoint, new_db: Any
+) -> None:
+    """Governance halves e0 after epochs 0 .. through − 1 ended, before their root is posted. The
+    distributor runs the schedule when a root is posted: epochs the history's roots cover keep the
+    schedule of their post, the others are released at the new e0 by the next post. The
+    calculator follows it; with the e0 in force at each epoch's end its root could distribute
+    more than that post releases (TotalAboveReleased)."""
+    chain = settled.chain
+    address = chain.deployment.contracts["RewardsDistributor"]
+    old = Schedule(*settled.distributor.functions.params().call())
+    new = replace(old, e0=old.e0 // 2)
+    governor = computerails.connect(chain.url, chain.deployment_file, account=dev_key(0))  # a direct governor
+    codec = Codec(load_artifact("RewardsDistributor")["abi"])
+    governor.send(Call(address, codec["setParams"].encode(astuple(new)), "setParams"), "setParams")
+    covered = [p for p in chain.rewards.posted if not p.vetoed][-1].post.through
+    assert 0 < covered < settled.through  # some epochs covered by a root, some not yet
+
+    engine = build(chain, new_db()).engine
+    with engine.connect() as conn:
+        changed = compute(conn, settled.epochs, settled.through, settled.staking_token)
+        schedules = release_schedules(conn)
+    engine.dispose()
+    assert schedules[-1] == (covered, new) and all(s == old for _, s in schedules[:-1])
+    assert changed.schedule == new
+
+    average = 0
+    for t, (before, after) in enumerate(zip(reference.epochs, changed.epochs, strict=True)):
+        average = old.average(average, reference.fees[t])
+        if t < covered:
+            assert after.emission == before.emission, t
+        else:
+            assert after.emission == new.emission(t, average), t
+    assert changed.released < reference.released
+    assert 0 < changed.total <= changed.released
