@@ -821,8 +821,8 @@ class OracleNode:
         if self.rewards is None:
             return "the rewards duty is off on this node"
         chain = self.rewards.chain()
-        if chain.root == post.root and chain.through == post.through:
-            return "posted on chain"
+        if chain.root == post.root and chain.through == post.through and not chain.vetoed:
+            return "posted on chain"  # (the same root vetoed, e.g. posted with other fees, is due again)
         if chain.pending:
             return None  # another root waits: vetoed (then this one is due) or activated
         if chain.base_through >= post.through:

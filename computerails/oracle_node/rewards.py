@@ -39,8 +39,10 @@ from computerails.rewards.calculator import (
     compute,
     index_time,
     last_settled,
+    release_schedules,
 )
 from computerails.rewards.roots import RootPost
+from computerails.rewards.schedule import Schedule
 from computerails.rewards.treefile import RewardsFile
 
 log = logging.getLogger("computerails.oracle.rewards")
@@ -56,13 +58,16 @@ EMPTY_ROOT = bytes(32)
 @dataclass(frozen=True)
 class Computed:
     """The calculator's answer through `through` epochs: its root and total, every epoch's fee
-    figure, and its file (None for the empty root: nobody earned, there is no tree)."""
+    figure, and its file (None for the empty root: nobody earned, there is no tree); what the
+    distributor releases through them and its fee average after them, by the same figures."""
 
     through: int
     root: bytes
     total: int
     fees: tuple[int, ...]
     file: RewardsFile | None
+    released: int = 0
+    fee_average: int = 0
 
     def fees_from(self, base_through: int) -> list[int]:
         """The fee figures a post carries after a root over `base_through` epochs."""
@@ -85,6 +90,8 @@ class ChainRoots:
     active_through: int
     now: int  # the block's time
     current_epoch: int
+    released: int = 0  # what the distributor released through the latest root's epochs
+    fee_average: int = 0  # its fee average after them
 
     @property
     def pending(self) -> bool:
@@ -112,8 +119,11 @@ def next_through(chain: ChainRoots, settled: int) -> int | None:
 
 
 def veto_reason(mine: Computed) -> str:
-    """The short reason a node gives for vetoing a root: its own root and total."""
-    return f"oracle computed root 0x{mine.root.hex()} total {mine.total} through {mine.through}"
+    """The short reason a node gives for vetoing a root: its own root, total and release."""
+    return (
+        f"oracle computed root 0x{mine.root.hex()} total {mine.total} through {mine.through} "
+        f"released {mine.released} fee average {mine.fee_average}"
+    )
 
 
 def premature(chain: ChainRoots, epochs: RewardsClock, settle_delay: int) -> str | None:
@@ -129,8 +139,13 @@ def premature(chain: ChainRoots, epochs: RewardsClock, settle_delay: int) -> str
 
 
 def disagrees(chain: ChainRoots, mine: Computed) -> bool:
-    """The pending root differs from the node's own computation of the same epochs."""
-    return mine.through == chain.through and (mine.root != chain.root or mine.total != chain.total)
+    """The pending root differs from the node's own computation of the same epochs: its root or
+    total, or what the distributor released for it and the fee average it keeps (which the
+    post's fee figures drive: a root with the right tree and wrong fees moves the schedule)."""
+    return mine.through == chain.through and (
+        (mine.root, mine.total, mine.released, mine.fee_average)
+        != (chain.root, chain.total, chain.released, chain.fee_average)
+    )
 
 
 def post_of(rewards: Computed, base_through: int, config_version: int) -> RootPost:
@@ -171,7 +186,9 @@ class RewardsDuty:
         self.engine = open_index(Path(data_dir) / INDEX_FILE)
         self.rpc = JsonRpc(rpc_url)
         self.indexer = Indexer(self.rpc, deployment, self.engine, page=page)
-        self._computed: dict[int, Computed] = {}
+        # by epochs covered and the schedules the distributor runs them with (a schedule change
+        # or a root posted or vetoed can change those after the epochs settled)
+        self._computed: dict[tuple[int, tuple[tuple[int, Schedule], ...]], Computed] = {}
         self._lock = threading.Lock()
 
     def close(self) -> None:
@@ -209,11 +226,12 @@ class RewardsDuty:
         """The calculator's answer through `through` epochs (cached: a settled epoch's facts do
         not change), or None while this index cannot tell (not settled yet, or the calculator's
         parameters not indexed)."""
-        cached = self._computed.get(through)
-        if cached is not None:
-            return cached
         try:
             with self.engine.connect() as conn:
+                key = (through, tuple(release_schedules(conn)))
+                cached = self._computed.get(key)
+                if cached is not None:
+                    return cached
                 rewards = compute(conn, self.epochs, through, self.staking_token)
         except EpochNotSettled as exc:
             log.debug("rewards through %d not computable yet: %s", through, exc)
@@ -224,10 +242,10 @@ class RewardsDuty:
         fees = tuple(rewards.fees)
         if rewards.amounts:
             tree = rewards.file(self.chain_id, self.address)
-            computed = Computed(through, tree.root, tree.total, fees, tree)
+            computed = Computed(through, tree.root, tree.total, fees, tree, rewards.released, rewards.fee_average)
         else:
-            computed = Computed(through, EMPTY_ROOT, 0, fees, None)
-        self._computed[through] = computed
+            computed = Computed(through, EMPTY_ROOT, 0, fees, None, rewards.released, rewards.fee_average)
+        self._computed[key] = computed
         return computed
 
     # ── tree files ──
@@ -271,4 +289,6 @@ class RewardsDuty:
             active_through=int(active[2]),
             now=int(block["timestamp"]),
             current_epoch=int(current),
+            released=int(latest[5]),
+            fee_average=int(latest[6]),
         )

@@ -88,6 +88,7 @@ class Rewards:
     epochs: tuple[EpochAllocation, ...]
     params: CalculatorParams  # in force at the last epoch's end
     schedule: Schedule  # the distributor runs the last epoch with (see the module's docstring)
+    fee_average: int = 0  # the schedule's fee average after the last epoch (as the distributor keeps it)
     #: each epoch's facts as :func:`~computerails.rewards.allocation.allocate` received them (to
     #: rerun an epoch's split on other facts: what a provider would have earned without some fees)
     inputs: tuple[tuple[ProviderEpoch, ...], ...] = ()
@@ -352,6 +353,7 @@ def compute(conn: Connection, epochs: RewardsClock, through: int, staking_token:
         epochs=tuple(allocations),
         params=final_params,
         schedule=_schedule_of(spans, last),
+        fee_average=average,
         inputs=tuple(inputs),
     )
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ from computerails.devnet.keys import dev_address
 from computerails.indexer import index_until_head, open_index
 from computerails.indexer.flywheel import RewardsClock
 from computerails.oracle_node.node import parse_statement
-from computerails.oracle_node.rewards import EMPTY_ROOT, Computed
+from computerails.oracle_node.rewards import EMPTY_ROOT, Computed, veto_reason
 from computerails.rewards import RewardsFile, RewardsTree, RootPost
 from computerails.rewards.calculator import compute
 from tests.support.agent import mint
@@ -105,11 +106,11 @@ class Desk:
                 rewards = compute(conn, self.epochs, through, self.rails.deployment.staking_token)
         finally:
             engine.dispose()
-        fees = tuple(rewards.fees)
+        fees, released, average = tuple(rewards.fees), rewards.released, rewards.fee_average
         if not rewards.amounts:
-            return Computed(through, EMPTY_ROOT, 0, fees, None)
+            return Computed(through, EMPTY_ROOT, 0, fees, None, released, average)
         tree = rewards.file(self.rails.chain_id, self.distributor.address)
-        return Computed(through, tree.root, tree.total, fees, tree)
+        return Computed(through, tree.root, tree.total, fees, tree, released, average)
 
     def catch_up(self, through: int) -> None:
         """Post (signed with the oracles' dev keys) and activate the empty roots of the epochs
@@ -230,8 +231,10 @@ def test_rewards__epochs_settle__one_root_per_round_equal_to_a_fresh_index_and_c
         expected = desk.fresh(step)
         rounds.append((expected.root, step))
         wait_until(lambda s=step: desk.latest()[2] == s, f"a root through {step} posted", ROUND_WAIT)
-        root, total, _through, _at, vetoed, *_ = desk.latest()
+        root, total, _through, _at, vetoed, released, average = desk.latest()
         assert (root, total, vetoed) == (expected.root, expected.total, False)
+        # the calculator's release is the distributor's, figure for figure
+        assert (released, average) == (expected.released, expected.fee_average)
         if step == through:
             break
         desk.quiet()  # activated: the next round may go
@@ -267,11 +270,40 @@ def test_rewards__wrong_root_posted__vetoed_with_reason_then_the_nodes_post_thei
     wait_until(lambda: desk.latest()[4], "the wrong root vetoed", ROUND_WAIT)
     [veto] = desk.vetoes()[vetoes:]
     assert veto["root"] == wrong and veto["by"] in {n.address for n in nodes}
-    assert veto["reason"] == f"oracle computed root 0x{correct.root.hex()} total {correct.total} through {through}"
+    assert veto["reason"] == veto_reason(correct)
+    assert veto["reason"].startswith(f"oracle computed root 0x{correct.root.hex()} total {correct.total} through ")
     wait_until(lambda: desk.latest()[0] == correct.root, "the nodes' root posted", ROUND_WAIT)
     assert [p["root"] for p in desk.posted()[-2:]] == [wrong, correct.root]
     assert desk.latest()[2:5:2] == (through, False)
     assert posted_metric(nodes, "vetoed") == 1
+    for node in nodes:
+        assert node.stop() == 0
+
+
+def test_rewards__right_tree_other_fees__vetoed_then_the_nodes_post_it_with_theirs(desk, network):
+    """A quorum's post of the nodes' own tree and total with other fee figures: the fees drive
+    what the distributor releases and the fee average it keeps, so the nodes veto it, naming
+    their release, and post the same tree with their fees."""
+    nodes = network
+    desk.catch_up(desk.first - 2)
+    through = desk.settle_through()
+    correct = desk.fresh(through)
+    base, _ = desk.base()
+    fee_target = int(desk.distributor.functions.params().call()[2])
+    # half the fee target each epoch: the average rises, the release falls, still above the total
+    other = replace(correct, fees=correct.fees[:base] + (fee_target // 2,) * (through - base))
+    posts, vetoes = len(desk.posted()), len(desk.vetoes())
+    desk.post(other, correct.root, correct.total)
+    assert desk.latest()[5] < correct.released  # the post released less than the nodes compute
+    start(nodes)
+
+    wait_until(lambda: desk.latest()[4], "the root with other fees vetoed", ROUND_WAIT)
+    [veto] = desk.vetoes()[vetoes:]
+    assert veto["root"] == correct.root and veto["reason"] == veto_reason(correct)
+    wait_until(lambda: not desk.latest()[4], "the nodes' post of the same tree", ROUND_WAIT)
+    assert [p["root"] for p in desk.posted()[posts:]] == [correct.root, correct.root]
+    root, total, _through, _at, vetoed, released, average = desk.latest()
+    assert (root, total, released, average) == (correct.root, correct.total, correct.released, correct.fee_average)
     for node in nodes:
         assert node.stop() == 0
 

@@ -21,6 +21,7 @@ from computerails.oracle_node.rewards import (
 from computerails.rewards import RootPost
 
 ROOT, OTHER = b"\x01" * 32, b"\x02" * 32
+RELEASED, FEE_AVERAGE = 10**21, 5 * 10**6  # the distributor's figures for the pending root
 
 
 def roots(
@@ -43,11 +44,15 @@ def roots(
         active_through=active_through,
         now=now,
         current_epoch=current,
+        released=RELEASED,
+        fee_average=FEE_AVERAGE,
     )
 
 
-def computed(through: int = 10, root: bytes = ROOT, total: int = 500) -> Computed:
-    return Computed(through, root, total, tuple(range(through)), None)
+def computed(
+    through: int = 10, root: bytes = ROOT, total: int = 500, released: int = RELEASED, fee_average: int = FEE_AVERAGE
+) -> Computed:
+    return Computed(through, root, total, tuple(range(through)), None, released, fee_average)
 
 
 def test_next_through__active_root__settled_epochs_past_it_capped_at_64_and_the_current_epoch() -> None:
@@ -71,11 +76,14 @@ def test_next_through__latest_vetoed__continues_from_the_active_root() -> None:
     assert next_through(chain, settled=10) == 10
 
 
-def test_disagrees__same_epochs_other_root_or_total__true_else_false() -> None:
+def test_disagrees__same_epochs_other_root_total_release_or_fee_average__true_else_false() -> None:
     pending = roots(10, activates_at=2_000)
     assert not disagrees(pending, computed())
     assert disagrees(pending, computed(root=OTHER))
     assert disagrees(pending, computed(total=501))
+    # the right tree with other fee figures: the distributor released and averages otherwise
+    assert disagrees(pending, computed(released=RELEASED + 1))
+    assert disagrees(pending, computed(fee_average=FEE_AVERAGE - 1))
     assert not disagrees(pending, computed(through=9, root=OTHER))  # other epochs: no opinion
 
 
@@ -88,8 +96,10 @@ def test_premature__root_over_epochs_not_final_on_the_chains_clock__a_reason_els
     assert premature(roots(0, now=0, activates_at=0), epochs, settle) is None
 
 
-def test_veto_reason__names_the_nodes_root_and_total() -> None:
-    assert veto_reason(computed(root=OTHER, total=7)) == f"oracle computed root 0x{OTHER.hex()} total 7 through 10"
+def test_veto_reason__names_the_nodes_root_total_and_release() -> None:
+    assert veto_reason(computed(root=OTHER, total=7, released=9, fee_average=3)) == (
+        f"oracle computed root 0x{OTHER.hex()} total 7 through 10 released 9 fee average 3"
+    )
 
 
 def test_post_of__fees_from_the_previous_roots_epochs() -> None:
