@@ -61,6 +61,7 @@ from computerails.oracle_node.rewards import (
     next_through,
     post_of,
     premature,
+    veto_key,
     veto_reason,
 )
 from computerails.oracle_node.store import NodeStore, Observation, Round, Submission
@@ -717,7 +718,7 @@ class OracleNode:
             return
         chain = duty.chain()
         for r in self.store.open_rounds(VETO):  # vetoes decided on a root no longer pending
-            if not chain.pending or r.key != f"{VETO}:0x{chain.root.hex()}":
+            if not chain.pending or r.key != veto_key(chain):
                 self.store.close_round(r.key, "the root is no longer pending", VETO)
         self._keep_agreed(duty, chain)
         if chain.pending:
@@ -756,7 +757,7 @@ class OracleNode:
 
     def _check_pending(self, duty: RewardsDuty, chain: ChainRoots) -> None:
         """Veto the pending root when this node's own computation of its epochs differs."""
-        key = f"{VETO}:0x{chain.root.hex()}"
+        key = veto_key(chain)
         decided = self.store.round(key)
         if decided is not None and decided.status == "done":
             return
@@ -764,10 +765,12 @@ class OracleNode:
             return  # a submission is still in flight: its outcome first
         reason = premature(chain, duty.epochs, duty.settle_delay())
         if reason is None:
-            mine = duty.compute(chain.through)
-            if mine is None or not disagrees(chain, mine):
+            posted = duty.latest_post(chain)  # None while the index lags the chain
+            mine = duty.compute(chain.through) if posted is not None else None
+            release = duty.release_of(posted, mine.fees) if posted is not None and mine is not None else None
+            if mine is None or release is None or not disagrees(chain, mine, release):
                 return  # agrees, or this index cannot tell yet: no veto on a guess
-            reason = veto_reason(mine)
+            reason = veto_reason(mine, release)
         if decided is None:
             self._open(key, VETO)
             log.warning(
@@ -821,8 +824,18 @@ class OracleNode:
         if self.rewards is None:
             return "the rewards duty is off on this node"
         chain = self.rewards.chain()
-        if chain.root == post.root and chain.through == post.through and not chain.vetoed:
-            return "posted on chain"  # (the same root vetoed, e.g. posted with other fees, is due again)
+        if chain.root == post.root and chain.through == post.through:
+            if not chain.vetoed:
+                return "posted on chain"
+            # Vetoed: this very post (it is not sent again), or the same tree posted with other
+            # fee figures, vetoed for them (then this post is due).
+            posted = self.rewards.latest_post(chain)
+            first = post.through - len(post.fees)
+            if posted is None or self.rewards.release_of(posted, post.fees, first) in (
+                None,
+                (chain.released, chain.fee_average),
+            ):
+                return "posted on chain and vetoed"
         if chain.pending:
             return None  # another root waits: vetoed (then this one is due) or activated
         if chain.base_through >= post.through:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,9 +37,12 @@ from computerails.rewards.calculator import (
     CalculatorError,
     CalculatorParamsNotSet,
     EpochNotSettled,
+    PostedRoot,
     compute,
+    expected_release,
     index_time,
     last_settled,
+    posted_roots,
     release_schedules,
 )
 from computerails.rewards.roots import RootPost
@@ -59,7 +63,8 @@ EMPTY_ROOT = bytes(32)
 class Computed:
     """The calculator's answer through `through` epochs: its root and total, every epoch's fee
     figure, and its file (None for the empty root: nobody earned, there is no tree); what the
-    distributor releases through them and its fee average after them, by the same figures."""
+    schedule releases through them from epoch 0 and its fee average after them, by the same
+    figures (the distributor's own when every root posted so far carried them)."""
 
     through: int
     root: bytes
@@ -118,11 +123,12 @@ def next_through(chain: ChainRoots, settled: int) -> int | None:
     return through if through > chain.base_through else None
 
 
-def veto_reason(mine: Computed) -> str:
-    """The short reason a node gives for vetoing a root: its own root, total and release."""
+def veto_reason(mine: Computed, release: tuple[int, int]) -> str:
+    """The short reason a node gives for vetoing a root: its own root and total, and the release
+    and fee average the post would have made with its fee figures."""
     return (
         f"oracle computed root 0x{mine.root.hex()} total {mine.total} through {mine.through} "
-        f"released {mine.released} fee average {mine.fee_average}"
+        f"released {release[0]} fee average {release[1]}"
     )
 
 
@@ -138,14 +144,20 @@ def premature(chain: ChainRoots, epochs: RewardsClock, settle_delay: int) -> str
     return None
 
 
-def disagrees(chain: ChainRoots, mine: Computed) -> bool:
+def disagrees(chain: ChainRoots, mine: Computed, release: tuple[int, int]) -> bool:
     """The pending root differs from the node's own computation of the same epochs: its root or
-    total, or what the distributor released for it and the fee average it keeps (which the
-    post's fee figures drive: a root with the right tree and wrong fees moves the schedule)."""
+    total, or what the distributor released for it and the fee average it keeps against
+    `release`, what the post would have made with the node's fee figures (the fees drive the
+    schedule: a root with the right tree and other fees moves it)."""
     return mine.through == chain.through and (
-        (mine.root, mine.total, mine.released, mine.fee_average)
-        != (chain.root, chain.total, chain.released, chain.fee_average)
+        (mine.root, mine.total) != (chain.root, chain.total) or release != (chain.released, chain.fee_average)
     )
+
+
+def veto_key(chain: ChainRoots) -> str:
+    """The veto round of the chain's latest root post: by root and activation time, as the same
+    root may be posted again (with other fee figures) after a veto."""
+    return f"veto:0x{chain.root.hex()}:{chain.activates_at}"
 
 
 def post_of(rewards: Computed, base_through: int, config_version: int) -> RootPost:
@@ -186,9 +198,10 @@ class RewardsDuty:
         self.engine = open_index(Path(data_dir) / INDEX_FILE)
         self.rpc = JsonRpc(rpc_url)
         self.indexer = Indexer(self.rpc, deployment, self.engine, page=page)
-        # by epochs covered and the schedules the distributor runs them with (a schedule change
-        # or a root posted or vetoed can change those after the epochs settled)
-        self._computed: dict[tuple[int, tuple[tuple[int, Schedule], ...]], Computed] = {}
+        # by epochs covered, for the schedules the distributor runs them with (a schedule change
+        # or a root posted or vetoed can change those after the epochs settled: then dropped)
+        self._computed: dict[int, Computed] = {}
+        self._schedules: tuple[tuple[int, Schedule], ...] = ()
         self._lock = threading.Lock()
 
     def close(self) -> None:
@@ -228,8 +241,10 @@ class RewardsDuty:
         parameters not indexed)."""
         try:
             with self.engine.connect() as conn:
-                key = (through, tuple(release_schedules(conn)))
-                cached = self._computed.get(key)
+                schedules = tuple(release_schedules(conn))
+                if schedules != self._schedules:
+                    self._computed, self._schedules = {}, schedules
+                cached = self._computed.get(through)
                 if cached is not None:
                     return cached
                 rewards = compute(conn, self.epochs, through, self.staking_token)
@@ -245,8 +260,30 @@ class RewardsDuty:
             computed = Computed(through, tree.root, tree.total, fees, tree, rewards.released, rewards.fee_average)
         else:
             computed = Computed(through, EMPTY_ROOT, 0, fees, None, rewards.released, rewards.fee_average)
-        self._computed[key] = computed
+        self._computed[through] = computed
         return computed
+
+    def latest_post(self, chain: ChainRoots) -> PostedRoot | None:
+        """The index's record of the chain's latest root post (`chain`'s root, epochs, activation
+        and veto), or None while the index has not caught up with it."""
+        with self.engine.connect() as conn:
+            posts = posted_roots(conn)
+        if not posts:
+            return None
+        last = posts[-1]
+        seen = (last.root, last.through, last.activates_at, last.vetoed)
+        return last if seen == (chain.root, chain.through, chain.activates_at, chain.vetoed) else None
+
+    def release_of(self, post: PostedRoot, fees: Sequence[int], first: int = 0) -> tuple[int, int] | None:
+        """What the distributor would have released through `post` had it carried `fees` (from
+        epoch `first`), and its fee average (:func:`expected_release`); None if the index cannot
+        tell."""
+        try:
+            with self.engine.connect() as conn:
+                return expected_release(conn, post, fees, first)
+        except CalculatorError as exc:
+            log.info("the release of root 0x%s cannot be checked: %s", post.root.hex(), exc)
+            return None
 
     # ── tree files ──
 

@@ -218,7 +218,17 @@ def _parameters(
     calculator parameter change, with its time."""
     schedule_changes: list[tuple[Position, Schedule]] = []
     calc_changes: list[tuple[int, CalculatorParams]] = []
-    for ev, ts in _stream(conn, 2**62, ("RewardsDistributor",)):
+    q = (
+        select(s.events, s.blocks.c.timestamp)
+        .join(s.blocks, s.blocks.c.number == s.events.c.block_number)
+        .where(
+            s.events.c.contract == "RewardsDistributor",
+            s.events.c.event.in_(["ParamsSet", "CalculatorParamsSet"]),
+        )
+        .order_by(s.events.c.block_number, s.events.c.log_index)
+    )
+    for r in conn.execute(q).mappings():
+        ev, ts = Event.from_row(r), int(r["timestamp"])
         p = ev.args["params"]
         if ev.event == "ParamsSet":
             schedule_changes.append(((ev.block_number, ev.log_index), Schedule(*(int(x) for x in p))))
@@ -255,11 +265,78 @@ def release_schedules(
     start = 0
     for through, block, index in posts:
         schedule = _params_at(changes, (int(block), int(index)))
-        if schedule is not None and int(through) > start:
+        if schedule is None:
+            raise CalculatorError(
+                f"a root was posted in block {block} before any ParamsSet the index holds: index the deployment "
+                "from its first block"
+            )
+        if int(through) > start:
             spans.append((start, schedule))
             start = int(through)
     spans.append((start, changes[-1][1]))
     return spans
+
+
+@dataclass(frozen=True)
+class PostedRoot:
+    """One ``RootPosted`` as the index recorded it (``vetoed`` by a later ``RootVetoed``)."""
+
+    root: bytes
+    total: int
+    through: int
+    released: int  # what the distributor released through `through` epochs at this post
+    fee_average: int  # its fee average after them
+    activates_at: int
+    vetoed: bool
+    position: Position
+
+
+def posted_roots(conn: Connection) -> list[PostedRoot]:
+    """Every root post the index recorded, in chain order."""
+    r = s.rewards_roots
+    rows = conn.execute(select(r).order_by(r.c.block_number, r.c.log_index)).mappings()
+    return [
+        PostedRoot(
+            root=bytes.fromhex(str(row["root"]).removeprefix("0x")),
+            total=int(row["total"]),
+            through=int(row["through"]),
+            released=int(row["released"]),
+            fee_average=int(row["fee_average"]),
+            activates_at=int(row["activates_at"]),
+            vetoed=bool(row["vetoed"]),
+            position=(int(row["block_number"]), int(row["log_index"])),
+        )
+        for row in rows
+    ]
+
+
+def expected_release(conn: Connection, post: PostedRoot, fees: Sequence[int], first: int = 0) -> tuple[int, int]:
+    """What the distributor releases through `post`'s epochs, and its fee average after them, had
+    the post carried `fees` (``fees[i]`` is epoch ``first + i``'s figure): the stored figures of
+    the root it continues (the last one not vetoed before it) run on over the epochs it adds,
+    with the schedule in force when it was posted. Only what the post adds is recomputed, so a
+    root before it with other fee figures changes nothing here.
+
+    Raises:
+        CalculatorError: `post` is not in the index, `fees` do not cover its epochs, or no
+            schedule precedes it.
+    """
+    posts = posted_roots(conn)
+    if post not in posts:
+        raise CalculatorError(f"the index holds no post of root 0x{post.root.hex()} at {post.position}")
+    before = [p for p in posts[: posts.index(post)] if not p.vetoed]
+    start, released, average = (
+        (before[-1].through, before[-1].released, before[-1].fee_average) if before else (0, 0, 0)
+    )
+    if not first <= start or first + len(fees) < post.through:
+        raise CalculatorError(
+            f"fee figures for epochs {first}..{first + len(fees) - 1} do not cover the post's epochs "
+            f"{start}..{post.through - 1}"
+        )
+    schedule: Schedule | None = _params_at(_parameters(conn)[0], post.position)
+    if schedule is None:
+        raise CalculatorError(f"no ParamsSet precedes the post at {post.position}")
+    return schedule.release(start, fees[start - first : post.through - first], released, average)
 
 
 def _schedule_of(spans: Sequence[tuple[int, Schedule]], epoch: int) -> Schedule:

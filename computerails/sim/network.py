@@ -689,14 +689,19 @@ class NetworkDemo:
 
     def cancel_unaccepted(self) -> None:
         """Jobs still open past their accept window: no agent took them, and only their client
-        may end them. The clients cancel them (their escrow comes back); the report fails on each."""
+        may end them. The clients cancel them (their escrow comes back); the report fails on each
+        (and on a cancel that failed: that job stays open, its escrow in the books' job column)."""
         views = self.governance.views
         for j in self.job_ids:
             job = views.job(j)
-            if job.status is JobStatus.OPEN:
+            if job.status is not JobStatus.OPEN:
+                continue
+            self.cancelled[j] = self.name_of(job.provider)
+            try:
                 self.job_clients[j].party.rails.client.cancel(j)
-                self.cancelled[j] = self.name_of(job.provider)
-                self.note(f"[red]job {j} of {self.cancelled[j]} was never accepted: its client cancelled it[/]")
+            except Exception as exc:  # reported, not fatal: the report still gets written
+                self.cancelled[j] += f" (the cancel failed: {type(exc).__name__}: {exc})"
+            self.note(f"[red]job {j} of {self.cancelled[j]} was never accepted: its client cancelled it[/]")
 
     def read_metered(self) -> None:
         """The MeteredEscrow's collections (each with its transaction) and fraud punishments,
@@ -732,7 +737,8 @@ class NetworkDemo:
         for job in (views.job(j) for j in self.job_ids):
             if job.status is not JobStatus.OPEN or job.provider.lower() not in able:
                 continue
-            if job.accept_by is None or now <= int(job.accept_by.timestamp()):
+            assert job.accept_by is not None  # the escrow sets it on every job
+            if now <= int(job.accept_by.timestamp()):
                 return False
         return True
 

@@ -24,7 +24,14 @@ from computerails.indexer import open_index
 from computerails.indexer import schema as s
 from computerails.indexer.flywheel import RewardsClock
 from computerails.rewards import RewardsFile, Schedule
-from computerails.rewards.calculator import EpochNotSettled, compute, index_time, release_schedules
+from computerails.rewards.calculator import (
+    EpochNotSettled,
+    compute,
+    expected_release,
+    index_time,
+    posted_roots,
+    release_schedules,
+)
 from computerails.rewards.merkle import verify
 from computerails.tx import Call
 from tests.indexer.conftest import Chain, ForkPoint, build
@@ -273,3 +280,22 @@ def test_compute__schedule_changed_before_the_post__uncovered_epochs_run_the_sch
             assert after.emission == new.emission(t, average), t
     assert changed.released < reference.released
     assert 0 < changed.total <= changed.released
+
+
+def test_expected_release__each_post_of_the_history__the_distributors_own_figures(
+    settled: Settled, reference_db: str
+) -> None:
+    """For every root the history posted (one vetoed, the next continuing from the root before
+    it), the base root's stored figures run on over the post's epochs with its fee figures give
+    exactly what the distributor recorded; other fee figures give other figures (what a node's
+    veto compares)."""
+    engine = open_index(reference_db)
+    with engine.connect() as conn:
+        indexed = posted_roots(conn)
+        assert [(p.root, p.vetoed) for p in indexed] == [(p.tree.root, p.vetoed) for p in settled.chain.rewards.posted]
+        for record, sent in zip(indexed, settled.chain.rewards.posted, strict=True):
+            fees, first = list(sent.post.fees), sent.post.through - len(sent.post.fees)
+            assert expected_release(conn, record, fees, first) == (record.released, record.fee_average)
+            other = [f + 10**8 for f in fees]
+            assert expected_release(conn, record, other, first) != (record.released, record.fee_average)
+    engine.dispose()

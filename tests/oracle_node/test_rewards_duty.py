@@ -16,6 +16,7 @@ from computerails.oracle_node.rewards import (
     next_through,
     post_of,
     premature,
+    veto_key,
     veto_reason,
 )
 from computerails.rewards import RootPost
@@ -77,14 +78,19 @@ def test_next_through__latest_vetoed__continues_from_the_active_root() -> None:
 
 
 def test_disagrees__same_epochs_other_root_total_release_or_fee_average__true_else_false() -> None:
-    pending = roots(10, activates_at=2_000)
-    assert not disagrees(pending, computed())
-    assert disagrees(pending, computed(root=OTHER))
-    assert disagrees(pending, computed(total=501))
-    # the right tree with other fee figures: the distributor released and averages otherwise
-    assert disagrees(pending, computed(released=RELEASED + 1))
-    assert disagrees(pending, computed(fee_average=FEE_AVERAGE - 1))
-    assert not disagrees(pending, computed(through=9, root=OTHER))  # other epochs: no opinion
+    pending, release = roots(10, activates_at=2_000), (RELEASED, FEE_AVERAGE)
+    assert not disagrees(pending, computed(), release)
+    assert disagrees(pending, computed(root=OTHER), release)
+    assert disagrees(pending, computed(total=501), release)
+    # the right tree posted with other fee figures: the post released and averages otherwise
+    assert disagrees(pending, computed(), (RELEASED + 1, FEE_AVERAGE))
+    assert disagrees(pending, computed(), (RELEASED, FEE_AVERAGE - 1))
+    assert not disagrees(pending, computed(through=9, root=OTHER), release)  # other epochs: no opinion
+
+
+def test_veto_key__the_same_root_posted_again__another_round() -> None:
+    first, again = roots(10, activates_at=2_000), roots(10, activates_at=2_600)
+    assert veto_key(first) == f"veto:0x{ROOT.hex()}:2000" and veto_key(again) != veto_key(first)
 
 
 def test_premature__root_over_epochs_not_final_on_the_chains_clock__a_reason_else_none() -> None:
@@ -97,7 +103,7 @@ def test_premature__root_over_epochs_not_final_on_the_chains_clock__a_reason_els
 
 
 def test_veto_reason__names_the_nodes_root_total_and_release() -> None:
-    assert veto_reason(computed(root=OTHER, total=7, released=9, fee_average=3)) == (
+    assert veto_reason(computed(root=OTHER, total=7), (9, 3)) == (
         f"oracle computed root 0x{OTHER.hex()} total 7 through 10 released 9 fee average 3"
     )
 
