@@ -27,6 +27,7 @@ def network(tmp_path_factory):
             "-m",
             "computerails.sim.network",
             "--small",
+            "--no-dashboard",  # the dashboard beside the demo: tests/dashboard (DemoDashboard)
             "--folder",
             str(folder / "run"),
             "--report",
