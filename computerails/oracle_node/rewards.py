@@ -62,17 +62,13 @@ EMPTY_ROOT = bytes(32)
 @dataclass(frozen=True)
 class Computed:
     """The calculator's answer through `through` epochs: its root and total, every epoch's fee
-    figure, and its file (None for the empty root: nobody earned, there is no tree); what the
-    schedule releases through them from epoch 0 and its fee average after them, by the same
-    figures (the distributor's own when every root posted so far carried them)."""
+    figure, and its file (None for the empty root: nobody earned, there is no tree)."""
 
     through: int
     root: bytes
     total: int
     fees: tuple[int, ...]
     file: RewardsFile | None
-    released: int = 0
-    fee_average: int = 0
 
     def fees_from(self, base_through: int) -> list[int]:
         """The fee figures a post carries after a root over `base_through` epochs."""
@@ -236,9 +232,10 @@ class RewardsDuty:
     # ── the calculator ──
 
     def compute(self, through: int) -> Computed | None:
-        """The calculator's answer through `through` epochs (cached: a settled epoch's facts do
-        not change), or None while this index cannot tell (not settled yet, or the calculator's
-        parameters not indexed)."""
+        """The calculator's answer through `through` epochs, or None while this index cannot tell
+        (not settled yet, or the calculator's parameters not indexed). Cached while the schedules
+        the distributor runs the epochs with stay the same (a settled epoch's facts do not
+        change; its schedule can, by a ParamsSet or a root posted or vetoed)."""
         try:
             with self.engine.connect() as conn:
                 schedules = tuple(release_schedules(conn))
@@ -257,9 +254,9 @@ class RewardsDuty:
         fees = tuple(rewards.fees)
         if rewards.amounts:
             tree = rewards.file(self.chain_id, self.address)
-            computed = Computed(through, tree.root, tree.total, fees, tree, rewards.released, rewards.fee_average)
+            computed = Computed(through, tree.root, tree.total, fees, tree)
         else:
-            computed = Computed(through, EMPTY_ROOT, 0, fees, None, rewards.released, rewards.fee_average)
+            computed = Computed(through, EMPTY_ROOT, 0, fees, None)
         self._computed[through] = computed
         return computed
 

@@ -38,7 +38,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, create_engine, select
+from sqlalchemy import Connection, and_, create_engine, or_, select
 
 from computerails.errors import ComputeRailsError
 from computerails.indexer import schema as s
@@ -172,18 +172,20 @@ def _lower(v: Any) -> str:
 
 
 def _stream(conn: Connection, until: int, contracts: Sequence[str] = tuple(READS)) -> Iterator[tuple[Event, int]]:
-    """The events of `contracts` the calculator reads, with their block times, in chain order,
-    up to `until` (exclusive)."""
+    """The events of `contracts` the calculator reads (:data:`READS`, selected in SQL), with their
+    block times, in chain order, up to `until` (exclusive)."""
+    e = s.events
+    wanted = [
+        e.c.contract == c if READS[c] is None else and_(e.c.contract == c, e.c.event.in_(list(READS[c] or ())))
+        for c in contracts
+    ]
     q = (
-        select(s.events, s.blocks.c.timestamp)
-        .join(s.blocks, s.blocks.c.number == s.events.c.block_number)
-        .where(s.events.c.contract.in_(list(contracts)), s.blocks.c.timestamp < until)
-        .order_by(s.events.c.block_number, s.events.c.log_index)
+        select(e, s.blocks.c.timestamp)
+        .join(s.blocks, s.blocks.c.number == e.c.block_number)
+        .where(or_(*wanted), s.blocks.c.timestamp < until)
+        .order_by(e.c.block_number, e.c.log_index)
     )
     for r in conn.execute(q).mappings():
-        names = READS[str(r["contract"])]
-        if names is not None and r["event"] not in names:
-            continue
         yield Event.from_row(r), int(r["timestamp"])
 
 
@@ -218,63 +220,13 @@ def _parameters(
     calculator parameter change, with its time."""
     schedule_changes: list[tuple[Position, Schedule]] = []
     calc_changes: list[tuple[int, CalculatorParams]] = []
-    q = (
-        select(s.events, s.blocks.c.timestamp)
-        .join(s.blocks, s.blocks.c.number == s.events.c.block_number)
-        .where(
-            s.events.c.contract == "RewardsDistributor",
-            s.events.c.event.in_(["ParamsSet", "CalculatorParamsSet"]),
-        )
-        .order_by(s.events.c.block_number, s.events.c.log_index)
-    )
-    for r in conn.execute(q).mappings():
-        ev, ts = Event.from_row(r), int(r["timestamp"])
+    for ev, ts in _stream(conn, 2**62, ("RewardsDistributor",)):
         p = ev.args["params"]
         if ev.event == "ParamsSet":
             schedule_changes.append(((ev.block_number, ev.log_index), Schedule(*(int(x) for x in p))))
         else:
             calc_changes.append((ts, CalculatorParams(_lower(p[0]), *(int(x) for x in p[1:]))))
     return schedule_changes, calc_changes
-
-
-def release_schedules(
-    conn: Connection, changes: Sequence[tuple[Position, Schedule]] | None = None
-) -> list[tuple[int, Schedule]]:
-    """The schedules the distributor runs the epochs with, as (first epoch, schedule) in epoch
-    order: from each root not vetoed, the schedule in force when it was posted, for the epochs
-    it added (its base's ``through`` on); from the last such root's ``through`` on, the latest
-    schedule (what a post made now runs).
-
-    Args:
-        changes: the schedule changes (read from `conn` when not given).
-
-    Raises:
-        CalculatorError: the index holds no schedule (no ``ParamsSet``).
-    """
-    if changes is None:
-        changes = _parameters(conn)[0]
-    if not changes:
-        raise CalculatorError("the index holds no RewardsDistributor ParamsSet event: is the distributor indexed?")
-    r = s.rewards_roots
-    posts = conn.execute(
-        select(r.c.through, r.c.block_number, r.c.log_index)
-        .where(r.c.vetoed.is_(False))
-        .order_by(r.c.block_number, r.c.log_index)
-    ).all()
-    spans: list[tuple[int, Schedule]] = []
-    start = 0
-    for through, block, index in posts:
-        schedule = _params_at(changes, (int(block), int(index)))
-        if schedule is None:
-            raise CalculatorError(
-                f"a root was posted in block {block} before any ParamsSet the index holds: index the deployment "
-                "from its first block"
-            )
-        if int(through) > start:
-            spans.append((start, schedule))
-            start = int(through)
-    spans.append((start, changes[-1][1]))
-    return spans
 
 
 @dataclass(frozen=True)
@@ -308,6 +260,42 @@ def posted_roots(conn: Connection) -> list[PostedRoot]:
         )
         for row in rows
     ]
+
+
+def release_schedules(
+    conn: Connection, changes: Sequence[tuple[Position, Schedule]] | None = None
+) -> list[tuple[int, Schedule]]:
+    """The schedules the distributor runs the epochs with, as (first epoch, schedule) in epoch
+    order: from each root not vetoed, the schedule in force when it was posted, for the epochs
+    it added (its base's ``through`` on); from the last such root's ``through`` on, the latest
+    schedule (what a post made now runs).
+
+    Args:
+        changes: the schedule changes (read from `conn` when not given).
+
+    Raises:
+        CalculatorError: the index holds no schedule (no ``ParamsSet``).
+    """
+    if changes is None:
+        changes = _parameters(conn)[0]
+    if not changes:
+        raise CalculatorError("the index holds no RewardsDistributor ParamsSet event: is the distributor indexed?")
+    spans: list[tuple[int, Schedule]] = []
+    start = 0
+    for post in posted_roots(conn):
+        if post.vetoed:
+            continue
+        schedule = _params_at(changes, post.position)
+        if schedule is None:
+            raise CalculatorError(
+                f"a root was posted in block {post.position[0]} before any ParamsSet the index holds: index the "
+                "deployment from its first block"
+            )
+        if post.through > start:
+            spans.append((start, schedule))
+            start = post.through
+    spans.append((start, changes[-1][1]))
+    return spans
 
 
 def expected_release(conn: Connection, post: PostedRoot, fees: Sequence[int], first: int = 0) -> tuple[int, int]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +48,15 @@ rw_anvil, rw_deployment_file, rw_w3 = devnet_fixtures(scope="module", prefix="rw
 def set_time(w3, timestamp: int) -> None:
     w3.provider.make_request("evm_setNextBlockTimestamp", [timestamp])
     w3.provider.make_request("evm_mine", [])
+
+
+@dataclass(frozen=True)
+class Fresh(Computed):
+    """A fresh index's computation, with what the schedule releases through it from epoch 0 and
+    its fee average (the distributor's own figures when every root so far carried its fees)."""
+
+    released: int = 0
+    fee_average: int = 0
 
 
 class Desk:
@@ -95,7 +104,7 @@ class Desk:
         set_time(self.w3, target)
         return through
 
-    def fresh(self, through: int) -> Computed:
+    def fresh(self, through: int) -> Fresh:
         """The calculator on a fresh index of the chain (what any honest node computes)."""
         self.fresh_count += 1
         db = self.folder / f"fresh-{self.fresh_count}.sqlite"
@@ -108,9 +117,9 @@ class Desk:
             engine.dispose()
         fees, released, average = tuple(rewards.fees), rewards.released, rewards.fee_average
         if not rewards.amounts:
-            return Computed(through, EMPTY_ROOT, 0, fees, None, released, average)
+            return Fresh(through, EMPTY_ROOT, 0, fees, None, released, average)
         tree = rewards.file(self.rails.chain_id, self.distributor.address)
-        return Computed(through, tree.root, tree.total, fees, tree, released, average)
+        return Fresh(through, tree.root, tree.total, fees, tree, released, average)
 
     def catch_up(self, through: int) -> None:
         """Post (signed with the oracles' dev keys) and activate the empty roots of the epochs

@@ -50,10 +50,8 @@ def roots(
     )
 
 
-def computed(
-    through: int = 10, root: bytes = ROOT, total: int = 500, released: int = RELEASED, fee_average: int = FEE_AVERAGE
-) -> Computed:
-    return Computed(through, root, total, tuple(range(through)), None, released, fee_average)
+def computed(through: int = 10, root: bytes = ROOT, total: int = 500) -> Computed:
+    return Computed(through, root, total, tuple(range(through)), None)
 
 
 def test_next_through__active_root__settled_epochs_past_it_capped_at_64_and_the_current_epoch() -> None:
