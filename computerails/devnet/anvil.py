@@ -9,6 +9,11 @@ EIP-2935's block-hash history contract adds a storage slot to that trie with eve
 transaction costs more than the one before (2.2 ms per plain transfer at the start, 15 ms after
 12,000 blocks, measured here); under cancun it stays at 2.2 ms.
 
+Each node runs with a home folder of its own (a temporary folder, removed when the node is
+stopped or killed): anvil keeps the historical states it pages out of memory under
+``$HOME/.foundry/anvil/tmp`` and leaves them there whatever way it exits, about 2 GB over one
+``make test``.
+
 Uses the real anvil binary npm installs (``node_modules/@foundry-rs/anvil-linux-amd64``), or one
 on ``PATH``.
 """
@@ -16,11 +21,13 @@ on ``PATH``.
 from __future__ import annotations
 
 import ctypes
+import os
 import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from types import TracebackType
@@ -101,6 +108,8 @@ class Anvil:
         self.hardfork = hardfork
         self.extra_args = extra_args
         self.process: subprocess.Popen[bytes] | None = None
+        #: The running node's home folder (its paged-out states), removed when it stops.
+        self.home: Path | None = None
         #: True: anvil is killed when the thread that started it exits (see :func:`die_with_parent`).
         self.die_with_parent = False
 
@@ -138,16 +147,21 @@ class Anvil:
         Raises:
             AnvilError: anvil exited or did not answer in time.
         """
+        self.home = Path(tempfile.mkdtemp(prefix="computerails-anvil-home-"))
         self.process = subprocess.Popen(
             self.args(load_state),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            env=os.environ | {"HOME": str(self.home)},
             preexec_fn=die_with_parent if self.die_with_parent else None,
         )
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise AnvilError(f"anvil exited with {self.process.returncode}")
+                code = self.process.returncode
+                self.process = None
+                self._remove_home()
+                raise AnvilError(f"anvil exited with {code}")
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
                     return self
@@ -172,6 +186,7 @@ class Anvil:
                 self.process.kill()
                 self.process.wait(timeout=10)
         self.process = None
+        self._remove_home()
 
     def kill(self) -> None:
         """SIGKILL this process (nothing is dumped)."""
@@ -179,6 +194,13 @@ class Anvil:
             self.process.kill()
             self.process.wait(timeout=10)
         self.process = None
+        self._remove_home()
+
+    def _remove_home(self) -> None:
+        """Remove the stopped node's home folder (what it paged out to disk)."""
+        if self.home is not None:
+            shutil.rmtree(self.home, ignore_errors=True)
+            self.home = None
 
     def restart(self) -> None:
         """Stop and start again on the same port with the dumped state reloaded."""
