@@ -59,7 +59,7 @@ from computerails import JobStatus, workloads
 from computerails.agent.jobs import DirectorySpecSource
 from computerails.dashboard.snapshot import DemoDashboard
 from computerails.devnet import Anvil, ape_build_artifacts, deploy_protocol, derive_key, dev_key, write_deployment
-from computerails.devnet.agent import AgentProcess, write_config, write_keystore
+from computerails.devnet.agent import AgentProcess, shutdown_all, write_config, write_keystore
 from computerails.devnet.anvil import ROOT
 from computerails.devnet.oracle import KeeperProcess, LinkProcess, OracleProcess, oracle_network
 from computerails.models import digits
@@ -344,8 +344,7 @@ class NetworkDemo:
         self.keeper = KeeperProcess(keeper_config, home)
         self.keeper.die_with_parent = True
         processes: list[AgentProcess] = [p.agent for p in self.providers] + [*self.oracles, self.keeper]
-        for process in processes:
-            self.stack.callback(process.shutdown)
+        self.stack.callback(shutdown_all, processes)  # side by side on the way out
         for process in processes:  # launched from this thread (they die with it), ready together
             self.track(process.launch())
         for process in processes:
