@@ -1195,24 +1195,35 @@ def run(
 )
 @click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path))
 @click.option(
+    "--screenshot-to",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also copy the dashboard's network page screenshot here (the README's: docs/dashboard.png). "
+    "Without it the run writes under its own folder only, so your checkout stays as it was.",
+)
+@click.option(
     "--no-dashboard",
     is_flag=True,
     help="No dashboard beside the run (no index, snapshot, plots or screenshots): the e2e test's choice, "
     "as the dashboard's own suite covers it.",
 )
-def cli(small: bool, seed: int, folder: Path | None, report_path: Path | None, no_dashboard: bool) -> None:
+def cli(
+    small: bool,
+    seed: int,
+    folder: Path | None,
+    report_path: Path | None,
+    no_dashboard: bool,
+    screenshot_to: Path | None,
+) -> None:
     """Run the ComputeRails network as real processes, with five scripted faults; check the books."""
     config = NetConfig.small() if small else NetConfig()
     config = NetConfig(**{**config.__dict__, "seed": seed})
     stamp = time.strftime("%Y%m%dT%H%M%S")
-    # A run that keeps its files in reports/ (make demo) refreshes the README's dashboard screenshot.
-    readme = ROOT / "docs" / "dashboard.png" if folder is None else None
     folder = folder or Path("reports") / f"network-{stamp}"
     report = run(
         config,
         folder,
         report_path or Path("reports") / f"network-seed{seed}-{stamp}.json",
-        readme,
+        screenshot_to,
         dashboard=not no_dashboard,
     )
     if not report["passed"]:
