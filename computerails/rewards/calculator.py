@@ -26,8 +26,15 @@ Which event counts for what:
 - fees: ``JobSettled.fee`` of jobs in the fee token and ``VoucherCollected.fee`` in the fee token,
   by the block time of the settlement or collection;
 - jailed in t: jailed when t started, or a ``ProviderJailed`` in t;
-- slashed in t: ``CollateralSlashed`` or ``FraudSlashed`` in t, or an ``UptimeReported`` for t below
-  the SLA (a request to slash; its ``ProviderSlashed`` lands in a later epoch and is attributed to t);
+- uptime in t: the UptimeSlasher's reports, placed by time: a report covers its slasher epoch's
+  span (the slasher's own schedules, ``ScheduleSet``, which governance can change while the
+  distributor's epochs never change), and t's uptime is the average over t's span of the uptime
+  reported for each part of it, 10,000 bps where no report covers a part. With the two schedules
+  aligned (as deployed) a report covers exactly one epoch and is its uptime. A report counts for
+  t only if it landed before t's facts were final;
+- slashed in t: ``CollateralSlashed`` or ``FraudSlashed`` in t, or an ``UptimeReported`` below the
+  SLA covering part of t (a request to slash; its ``ProviderSlashed`` lands in a later epoch and is
+  attributed to t);
 - left: a provider that called ``leave`` before t started earns nothing from t on.
 """
 
@@ -55,7 +62,7 @@ READS = {
     "ProviderStaking": None,  # every event: the stake replay
     "JobEscrow": ("JobCreated", "JobSettled"),
     "MeteredEscrow": ("VoucherCollected",),
-    "UptimeSlasher": ("UptimeReported",),
+    "UptimeSlasher": ("ScheduleSet", "UptimeReported"),
     "RewardsDistributor": ("ParamsSet", "CalculatorParamsSet"),
 }
 
@@ -158,7 +165,8 @@ class _Facts:
 
     fees: dict[int, int]  # epoch -> protocol fees in the fee token
     provider_fees: dict[int, dict[str, int]]  # epoch -> provider -> fees its traffic paid
-    uptime: dict[int, dict[str, int]]  # epoch -> provider -> reported uptime
+    covered: dict[int, dict[str, int]]  # epoch -> provider -> seconds of it an uptime report covers
+    reported: dict[int, dict[str, int]]  # epoch -> provider -> Σ seconds × reported bps over them
     slashed: dict[int, set[str]]
     jailed: dict[int, set[str]]  # jailed at some moment of the epoch
     stake_start: dict[int, dict[str, int]]
@@ -169,6 +177,45 @@ class _Facts:
 
 def _lower(v: Any) -> str:
     return str(v).lower()
+
+
+class SlasherEpochs:
+    """The UptimeSlasher's epochs, from its ``ScheduleSet`` events: a schedule (index, first
+    epoch, start time, length) runs from its first epoch until the next schedule's; a later event
+    with the same index replaces a change that had not started yet."""
+
+    def __init__(self) -> None:
+        self._schedules: dict[int, tuple[int, int, int]] = {}  # index -> (first epoch, start, length)
+
+    def set(self, args: dict[str, Any]) -> None:
+        self._schedules[int(args["index"])] = (
+            int(args["firstEpoch"]),
+            int(args["startTime"]),
+            int(args["epochLength"]),
+        )
+
+    def span(self, epoch: int) -> tuple[int, int]:
+        """``[start, end)`` of slasher epoch `epoch`.
+
+        Raises:
+            CalculatorError: no schedule of the slasher covers it (the index misses its deployment).
+        """
+        running = [s for s in self._schedules.values() if s[0] <= epoch]
+        if not running:
+            raise CalculatorError(
+                f"the index has no UptimeSlasher schedule for its epoch {epoch}: index from the deployment's block"
+            )
+        first, start, length = max(running)
+        begins = start + (epoch - first) * length
+        return begins, begins + length
+
+
+def _uptime_bps(f: _Facts, t: int, provider: str, length: int) -> int:
+    """t's uptime for `provider`: the reports' average over t, 10,000 bps where none covers."""
+    covered = min(f.covered.get(t, {}).get(provider, 0), length)
+    if covered == 0:
+        return BPS
+    return (f.reported[t][provider] + (length - covered) * BPS) // length
 
 
 def _stream(conn: Connection, until: int, contracts: Sequence[str] = tuple(READS)) -> Iterator[tuple[Event, int]]:
@@ -406,7 +453,7 @@ def compute(conn: Connection, epochs: RewardsClock, through: int, staking_token:
             allocations.append(EpochAllocation(t, emission, fees, ()))
             inputs.append(())
             continue
-        providers = _providers(facts, t)
+        providers = _providers(facts, t, epochs.epoch_length)
         inputs.append(tuple(providers))
         allocation = allocate(t, emission, fees, providers, params)
         for share in allocation.shares:
@@ -423,7 +470,7 @@ def compute(conn: Connection, epochs: RewardsClock, through: int, staking_token:
     )
 
 
-def _providers(f: _Facts, t: int) -> list[ProviderEpoch]:
+def _providers(f: _Facts, t: int, length: int) -> list[ProviderEpoch]:
     out = []
     for provider in sorted(f.registered.get(t, ())):
         excluded = ""
@@ -438,7 +485,7 @@ def _providers(f: _Facts, t: int) -> list[ProviderEpoch]:
             ProviderEpoch(
                 provider=provider,
                 capacity=capacity,
-                uptime_bps=f.uptime.get(t, {}).get(provider, BPS),
+                uptime_bps=_uptime_bps(f, t, provider, length),
                 fees=f.provider_fees.get(t, {}).get(provider, 0),
                 excluded=excluded,
             )
@@ -457,7 +504,8 @@ def _gather(
     f = _Facts(
         fees=defaultdict(int),
         provider_fees=defaultdict(lambda: defaultdict(int)),
-        uptime=defaultdict(dict),
+        covered=defaultdict(lambda: defaultdict(int)),
+        reported=defaultdict(lambda: defaultdict(int)),
         slashed=defaultdict(set),
         jailed=defaultdict(set),
         stake_start=defaultdict(dict),
@@ -466,6 +514,7 @@ def _gather(
         registered=defaultdict(set),
     )
     job_tokens: dict[int, str] = {}
+    slasher = SlasherEpochs()
     staking_events: list[tuple[Event, int]] = []
     # the stake replay runs through the indexer's own state code, on a scratch database
     scratch = create_engine("sqlite://")
@@ -508,12 +557,20 @@ def _gather(
                     left_at[provider] = ts
                 continue
             if ev.contract == "UptimeSlasher":
-                reported = int(args["epoch"])
-                if 0 <= reported < through and ts < epochs.end(reported) + _settle(calc_changes, epochs, reported):
-                    provider = _lower(args["provider"])
-                    f.uptime[reported][provider] = int(args["uptimeBps"])
-                    if int(args["slashRequested"]) > 0:
-                        f.slashed[reported].add(provider)
+                if ev.event == "ScheduleSet":
+                    slasher.set(args)
+                    continue
+                start, end = slasher.span(int(args["epoch"]))
+                provider = _lower(args["provider"])
+                bps, slash = int(args["uptimeBps"]), int(args["slashRequested"]) > 0
+                for u in range(max(epochs.of(start), 0), min(epochs.of(end - 1), through - 1) + 1):
+                    overlap = min(end, epochs.end(u)) - max(start, epochs.start(u))
+                    if overlap <= 0 or ts >= epochs.end(u) + _settle(calc_changes, epochs, u):
+                        continue  # u's facts were final before the report landed
+                    f.covered[u][provider] += overlap
+                    f.reported[u][provider] += overlap * bps
+                    if slash:
+                        f.slashed[u].add(provider)
                 continue
             if ev.contract == "RewardsDistributor":  # its parameters were read first
                 continue

@@ -34,6 +34,7 @@ from computerails.rewards.calculator import (
 )
 from computerails.rewards.merkle import verify
 from computerails.tx import Call
+from computerails.types import UptimeReport
 from tests.indexer.conftest import Chain, ForkPoint, build
 
 
@@ -299,3 +300,49 @@ def test_expected_release__each_post_of_the_history__the_distributors_own_figure
             other = [f + 10**8 for f in fees]
             assert expected_release(conn, record, other, first) != (record.released, record.fee_average)
     engine.dispose()
+
+
+def test_compute__slasher_rescheduled__uptime_placed_by_time_not_by_epoch_number(
+    settled: Settled, reference: Any, fork_point: ForkPoint, new_db: Any
+) -> None:
+    """Governance halves the UptimeSlasher's epochs (the distributor's never change). Reports for
+    the two half-length slasher epochs inside one distributor epoch t weigh t by the time each
+    covers, and an unreported half counts as 10,000 bps; by epoch number instead, both would land
+    in t and t + 1. Earlier epochs keep exactly the reference's weights."""
+    chain = settled.chain
+    w3 = Web3(Web3.HTTPProvider(chain.url))
+    governor = computerails.connect(chain.url, chain.deployment_file, account=dev_key(0))  # a direct governor
+    slasher = governor.slasher
+    params = list(slasher.functions.params().call())
+    length = settled.epochs.epoch_length
+    assert params[0] == length  # deployed aligned: the slasher's epochs are the distributor's
+    params[0] = length // 2
+    codec = Codec(load_artifact("UptimeSlasher")["abi"])
+    governor.send(Call(slasher.address, codec["setParams"].encode(tuple(params)), "setParams"), "setParams")
+    first, start, half = (int(x) for x in slasher.functions.schedules().call()[-1][:3])
+    assert half == length // 2
+    t = settled.epochs.of(start)
+    assert settled.epochs.start(t) == start and t >= settled.through  # the new schedule starts on t's boundary
+
+    chain.rpc("evm_increaseTime", [start + length + 60 - w3.eth.get_block("latest")["timestamp"]])
+    chain.rpc("evm_mine", [])
+    oracles = [computerails.connect(chain.url, chain.deployment_file, account=k) for k in chain.rewards.oracle_keys]
+    p, q = sorted(p.provider for p in reference.inputs[settled.through - 1])[:2]
+    for provider, epoch, bps in ((p, first, 9_600), (p, first + 1, 9_900), (q, first + 1, 9_700)):
+        report = oracles[0].oracle.prepare(
+            UptimeReport(provider=Web3.to_checksum_address(provider), epoch=epoch, uptime_bps=bps)
+        )
+        signatures = [o.oracle.sign_uptime_report(report) for o in oracles[:2]]  # the history's quorum: 2 of 3
+        oracles[0].oracle.submit_uptime_report(report, signatures)
+    chain.rpc("evm_increaseTime", [settled.settle_delay + 60])
+    chain.rpc("evm_mine", [])
+
+    engine = build(chain, new_db()).engine
+    with engine.connect() as conn:
+        rescheduled = compute(conn, settled.epochs, t + 1, settled.staking_token)
+    engine.dispose()
+    weights = {x.provider: x.uptime_bps for x in rescheduled.inputs[t]}
+    assert weights[p] == (9_600 + 9_900) // 2  # half the epoch each
+    assert weights[q] == (10_000 + 9_700) // 2  # its first half unreported
+    assert all(bps == 10_000 for x, bps in weights.items() if x not in (p, q))
+    assert rescheduled.inputs[: settled.through] == reference.inputs
