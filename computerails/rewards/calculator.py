@@ -3,12 +3,12 @@
 Deterministic and open: it reads only the indexed events (issue 15) of one deployment and the
 block times, so anyone with an index of the same chain computes the same tree and root. For
 each epoch t from 0 to N it gathers the providers' facts (stake at the epoch's start and end,
-uptime reported for t, protocol fees its traffic paid in t, whether it was jailed or slashed
-in t), runs the schedule over the epochs' fees as the RewardsDistributor does (the Python
+the uptime reports covering t, protocol fees its traffic paid in t, whether it was jailed or
+slashed in t), runs the schedule over the epochs' fees as the RewardsDistributor does (the Python
 mirror), and splits E(t) by :func:`computerails.rewards.allocation.allocate`.
 
 Facts are final ``settle_delay`` seconds after an epoch ends (the uptime report window: a
-report for epoch t lands after t ended, and is refused on chain once the window closed), so
+report lands after its slasher epoch ended, and is refused on chain once the window closed), so
 epoch N can be computed once the index has passed ``end(N) + settle_delay``. The calculator's
 parameters in force at each epoch's end (``CalculatorParamsSet``) apply to it. The schedule
 (``ParamsSet``) is the one the distributor runs the epoch with: it releases an epoch when the
@@ -211,8 +211,10 @@ class SlasherEpochs:
 
 
 def _uptime_bps(f: _Facts, t: int, provider: str, length: int) -> int:
-    """t's uptime for `provider`: the reports' average over t, 10,000 bps where none covers."""
-    covered = min(f.covered.get(t, {}).get(provider, 0), length)
+    """t's uptime for `provider`: the reports' average over t, 10,000 bps where none covers.
+    Reports never overlap (slasher epochs are disjoint, and the slasher takes one report per
+    provider and epoch), so they cover at most t's length."""
+    covered = f.covered.get(t, {}).get(provider, 0)
     if covered == 0:
         return BPS
     return (f.reported[t][provider] + (length - covered) * BPS) // length

@@ -302,47 +302,88 @@ def test_expected_release__each_post_of_the_history__the_distributors_own_figure
     engine.dispose()
 
 
-def test_compute__slasher_rescheduled__uptime_placed_by_time_not_by_epoch_number(
-    settled: Settled, reference: Any, fork_point: ForkPoint, new_db: Any
-) -> None:
-    """Governance halves the UptimeSlasher's epochs (the distributor's never change). Reports for
-    the two half-length slasher epochs inside one distributor epoch t weigh t by the time each
-    covers, and an unreported half counts as 10,000 bps; by epoch number instead, both would land
-    in t and t + 1. Earlier epochs keep exactly the reference's weights."""
+def _reschedule_slasher(
+    settled: Settled,
+    reference: Any,
+    new_db: Any,
+    new_length: int,
+    reports: list[tuple[int, int, int]],
+    epochs_after: int,
+) -> tuple[int, list[str], Any]:
+    """Governance sets the UptimeSlasher's epoch length to `new_length` (the distributor's never
+    changes); once `epochs_after` distributor epochs of the new schedule have passed, the
+    history's quorum reports (provider number, slasher epoch offset from the new schedule's
+    first, bps) for the first two providers earning at the history's end; the clock then passes the settle
+    delay and a fresh index computes every epoch up to there. Returns the distributor epoch the
+    new schedule starts on, the two providers and the rewards."""
     chain = settled.chain
     w3 = Web3(Web3.HTTPProvider(chain.url))
     governor = computerails.connect(chain.url, chain.deployment_file, account=dev_key(0))  # a direct governor
     slasher = governor.slasher
     params = list(slasher.functions.params().call())
-    length = settled.epochs.epoch_length
-    assert params[0] == length  # deployed aligned: the slasher's epochs are the distributor's
-    params[0] = length // 2
+    assert params[0] == settled.epochs.epoch_length  # deployed aligned: the slasher's epochs are the distributor's
+    params[0] = new_length
     codec = Codec(load_artifact("UptimeSlasher")["abi"])
     governor.send(Call(slasher.address, codec["setParams"].encode(tuple(params)), "setParams"), "setParams")
-    first, start, half = (int(x) for x in slasher.functions.schedules().call()[-1][:3])
-    assert half == length // 2
+    first, start, length = (int(x) for x in slasher.functions.schedules().call()[-1][:3])
+    assert length == new_length
     t = settled.epochs.of(start)
-    assert settled.epochs.start(t) == start and t >= settled.through  # the new schedule starts on t's boundary
-
-    chain.rpc("evm_increaseTime", [start + length + 60 - w3.eth.get_block("latest")["timestamp"]])
+    assert settled.epochs.start(t) == start and t >= settled.through  # it starts on t's boundary
+    later = settled.epochs.end(t + epochs_after - 1) + 60
+    chain.rpc("evm_increaseTime", [later - w3.eth.get_block("latest")["timestamp"]])
     chain.rpc("evm_mine", [])
     oracles = [computerails.connect(chain.url, chain.deployment_file, account=k) for k in chain.rewards.oracle_keys]
-    p, q = sorted(p.provider for p in reference.inputs[settled.through - 1])[:2]
-    for provider, epoch, bps in ((p, first, 9_600), (p, first + 1, 9_900), (q, first + 1, 9_700)):
+    providers = sorted(p.provider for p in reference.inputs[settled.through - 1] if not p.excluded)[:2]
+    assert len(providers) == 2, "the history leaves two providers earning"
+    for number, offset, bps in reports:
         report = oracles[0].oracle.prepare(
-            UptimeReport(provider=Web3.to_checksum_address(provider), epoch=epoch, uptime_bps=bps)
+            UptimeReport(provider=Web3.to_checksum_address(providers[number]), epoch=first + offset, uptime_bps=bps)
         )
         signatures = [o.oracle.sign_uptime_report(report) for o in oracles[:2]]  # the history's quorum: 2 of 3
         oracles[0].oracle.submit_uptime_report(report, signatures)
     chain.rpc("evm_increaseTime", [settled.settle_delay + 60])
     chain.rpc("evm_mine", [])
-
     engine = build(chain, new_db()).engine
     with engine.connect() as conn:
-        rescheduled = compute(conn, settled.epochs, t + 1, settled.staking_token)
+        rescheduled = compute(conn, settled.epochs, t + epochs_after, settled.staking_token)
     engine.dispose()
+    return t, providers, rescheduled
+
+
+def test_compute__slasher_rescheduled__uptime_placed_by_time_not_by_epoch_number(
+    settled: Settled, reference: Any, fork_point: ForkPoint, new_db: Any
+) -> None:
+    """Governance halves the UptimeSlasher's epochs. Reports for the two half-length slasher epochs
+    inside one distributor epoch t weigh t by the time each covers, and an unreported half counts
+    as 10,000 bps; by epoch number instead, both would land in t and t + 1. Earlier epochs keep
+    exactly the reference's weights."""
+    half = settled.epochs.epoch_length // 2
+    t, (p, q), rescheduled = _reschedule_slasher(
+        settled, reference, new_db, half, [(0, 0, 9_600), (0, 1, 9_900), (1, 1, 9_700)], epochs_after=1
+    )
     weights = {x.provider: x.uptime_bps for x in rescheduled.inputs[t]}
     assert weights[p] == (9_600 + 9_900) // 2  # half the epoch each
     assert weights[q] == (10_000 + 9_700) // 2  # its first half unreported
     assert all(bps == 10_000 for x, bps in weights.items() if x not in (p, q))
+    assert rescheduled.inputs[: settled.through] == reference.inputs
+
+
+def test_compute__slasher_epoch_straddles_two_epochs__weighs_both_by_overlap_and_its_slash_excludes_both(
+    settled: Settled, reference: Any, fork_point: ForkPoint, new_db: Any
+) -> None:
+    """Slasher epochs of two thirds of the distributor's: the second one straddles t and t + 1.
+    Its uptime weighs each by the part it covers, and its slash request (below the SLA) excludes
+    the provider from both; the first slasher epoch, inside t only, touches nothing in t + 1."""
+    length = settled.epochs.epoch_length
+    two_thirds = length * 2 // 3
+    t, (p, q), rescheduled = _reschedule_slasher(
+        settled, reference, new_db, two_thirds, [(0, 0, 9_800), (0, 1, 9_000), (1, 0, 9_900)], epochs_after=2
+    )
+    rest = length - two_thirds  # the second slasher epoch's part of t
+    by = {u: {x.provider: x for x in rescheduled.inputs[u]} for u in (t, t + 1)}
+    assert by[t][p].uptime_bps == (two_thirds * 9_800 + rest * 9_000) // length
+    assert by[t + 1][p].uptime_bps == ((two_thirds - rest) * 9_000 + (length - two_thirds + rest) * 10_000) // length
+    assert by[t][p].excluded == by[t + 1][p].excluded == "slashed"
+    assert by[t][q].uptime_bps == (two_thirds * 9_900 + rest * 10_000) // length
+    assert by[t + 1][q].uptime_bps == 10_000 and by[t + 1][q].excluded != "slashed"
     assert rescheduled.inputs[: settled.through] == reference.inputs
