@@ -37,6 +37,7 @@ from computerails.rewards.calculator import (
     CalculatorError,
     CalculatorParamsNotSet,
     EpochNotSettled,
+    IndexMissesDeployment,
     PostedRoot,
     compute,
     expected_release,
@@ -247,6 +248,9 @@ class RewardsDuty:
                 rewards = compute(conn, self.epochs, through, self.staking_token)
         except EpochNotSettled as exc:
             log.debug("rewards through %d not computable yet: %s", through, exc)
+            return None
+        except IndexMissesDeployment as exc:  # no later head mends it: the operator must
+            log.warning("rewards through %d not computable, reindex from the deploy block: %s", through, exc)
             return None
         except CalculatorError as exc:
             log.info("rewards through %d not computable: %s", through, exc)

@@ -71,6 +71,11 @@ class CalculatorError(ComputeRailsError):
     """The rewards cannot be computed from this index."""
 
 
+class IndexMissesDeployment(CalculatorError):
+    """The index lacks events from the deployment's first blocks (it starts after the deploy
+    block): its facts cannot be complete, whatever the head."""
+
+
 class EpochNotSettled(CalculatorError):
     """The index has not reached the time at which the epoch's facts are final."""
 
@@ -198,11 +203,11 @@ class SlasherEpochs:
         """``[start, end)`` of slasher epoch `epoch`.
 
         Raises:
-            CalculatorError: no schedule of the slasher covers it (the index misses its deployment).
+            IndexMissesDeployment: no schedule of the slasher covers it (the constructor's is missing).
         """
         running = [s for s in self._schedules.values() if s[0] <= epoch]
         if not running:
-            raise CalculatorError(
+            raise IndexMissesDeployment(
                 f"the index has no UptimeSlasher schedule for its epoch {epoch}: index from the deployment's block"
             )
         first, start, length = max(running)

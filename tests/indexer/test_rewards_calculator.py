@@ -26,6 +26,8 @@ from computerails.indexer.flywheel import RewardsClock
 from computerails.rewards import RewardsFile, Schedule
 from computerails.rewards.calculator import (
     EpochNotSettled,
+    IndexMissesDeployment,
+    SlasherEpochs,
     compute,
     expected_release,
     index_time,
@@ -387,3 +389,19 @@ def test_compute__slasher_epoch_straddles_two_epochs__weighs_both_by_overlap_and
     assert by[t][q].uptime_bps == (two_thirds * 9_900 + rest * 10_000) // length
     assert by[t + 1][q].uptime_bps == 10_000 and by[t + 1][q].excluded != "slashed"
     assert rescheduled.inputs[: settled.through] == reference.inputs
+
+
+def test_slasher_epochs__schedules_replaced_and_changed__spans_follow_the_slasher() -> None:
+    """The slasher's epochs from its ScheduleSet events: the constructor's schedule, a pending
+    change replaced under the same index, then a later change; an epoch before every schedule
+    (an index that starts after the deploy block) is refused by name."""
+    epochs = SlasherEpochs()
+    with pytest.raises(IndexMissesDeployment):
+        epochs.span(0)
+    epochs.set({"index": 0, "firstEpoch": 0, "startTime": 1_000, "epochLength": 600})
+    assert epochs.span(0) == (1_000, 1_600) and epochs.span(4) == (3_400, 4_000)
+    epochs.set({"index": 1, "firstEpoch": 5, "startTime": 4_000, "epochLength": 300})  # pending ...
+    epochs.set({"index": 1, "firstEpoch": 5, "startTime": 4_000, "epochLength": 900})  # ... replaced
+    assert epochs.span(4) == (3_400, 4_000) and epochs.span(5) == (4_000, 4_900) and epochs.span(7) == (5_800, 6_700)
+    epochs.set({"index": 2, "firstEpoch": 8, "startTime": 6_700, "epochLength": 60})
+    assert epochs.span(7) == (5_800, 6_700) and epochs.span(8) == (6_700, 6_760) and epochs.span(10) == (6_820, 6_880)
