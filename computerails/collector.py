@@ -40,7 +40,6 @@ from computerails.errors import (
 from computerails.session import Session
 from computerails.tx import Call, SentTransaction
 from computerails.types import Payout, TokenInfo, VoucherPayment, from_raw
-from computerails.voucher_store import SqliteVoucherStore
 from computerails.vouchers import Voucher, VoucherBook, VoucherDomain
 
 #: Gas per voucher of ``collectMany`` at 50 vouchers from 5 payers, new collections, stake lock
@@ -228,7 +227,11 @@ class CollectorAPI:
             path: the book's database file (created if missing).
             safety_margin_bps: the share of a payer's escrow balance not counted as cover.
         """
-        store = SqliteVoucherStore(path) if path is not None else None
+        store = None
+        if path is not None:
+            from computerails.voucher_store import SqliteVoucherStore  # SQLAlchemy: loaded when a book is kept
+
+            store = SqliteVoucherStore(path)
         return VoucherBook(self.domain, self._s.address, safety_margin_bps=safety_margin_bps, store=store)
 
     # ───────────────────────── verification ─────────────────────────

@@ -25,7 +25,6 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-import httpx
 from pydantic import BaseModel, ConfigDict
 
 from computerails.addresses import parse_address, parse_bytes32
@@ -66,6 +65,8 @@ def load_rewards(source: RewardsSource, *, timeout: float = FETCH_TIMEOUT) -> Re
         return source
     text = str(source)
     if text.startswith(("http://", "https://")):
+        import httpx  # loaded when a file is fetched: `import computerails` stays lighter
+
         try:
             response = httpx.get(text, timeout=timeout, follow_redirects=True)
             response.raise_for_status()

@@ -187,3 +187,17 @@ def test_each_module__imported_alone_in_a_fresh_interpreter__no_error():
     assert result.returncode == 0, result.stderr[-3000:]
     failures = json.loads(result.stdout)
     assert not failures, "\n".join(f"{name}:\n{message}" for name, message in failures.items())
+
+
+#: What `import computerails` must not load: each is needed by one feature only (a kept voucher
+#: book, a rewards file fetched by URL, the indexer, the model), and loads when that is used.
+NOT_ON_IMPORT = ("sqlalchemy", "alembic", "httpx", "numpy")
+
+
+def test_package__imported__loads_no_single_feature_library():
+    """`import computerails` stays light (every CLI call and every SDK user pays for it):
+    SQLAlchemy alone cost about 0.2 s of it, httpx 0.15 s."""
+    probe = f"import sys, computerails; print([m for m in {NOT_ON_IMPORT!r} if m in sys.modules])"
+    result = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.strip() == "[]"
