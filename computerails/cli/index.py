@@ -8,12 +8,16 @@ import threading
 import time
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from computerails.cli._common import CliError, Settings, cli, console
-from computerails.indexer import DEFAULT_PAGE, Indexer, JsonRpc, Page, open_index, verify
+
+if TYPE_CHECKING:
+    from computerails.indexer import Page
+
+# The indexer (SQLAlchemy, Alembic) loads when an index command runs, not with every CLI call.
 
 #: Where the index lives without --db: a SQLite file per chain under this directory.
 DEFAULT_DIR = Path("index-data")
@@ -23,6 +27,12 @@ DB_HELP = "A SQLite file path or a postgresql://user@host:port/db URL (default: 
 
 def index_db(db: str | None, chain_id: int) -> str:
     return db if db else str(DEFAULT_DIR / f"{chain_id}.sqlite")
+
+
+def _default_page() -> int:
+    from computerails.indexer import DEFAULT_PAGE
+
+    return DEFAULT_PAGE
 
 
 @cli.group("index", invoke_without_command=True)
@@ -35,7 +45,11 @@ def index_db(db: str | None, chain_id: int) -> str:
     "--poll", type=click.FloatRange(min=0.05), default=2.0, show_default=True, help="Seconds between head checks."
 )
 @click.option(
-    "--page", type=click.IntRange(min=1), default=DEFAULT_PAGE, show_default=True, help="Most blocks per eth_getLogs."
+    "--page",
+    type=click.IntRange(min=1),
+    default=_default_page,
+    show_default="the indexer's page",
+    help="Most blocks per eth_getLogs.",
 )
 @click.pass_context
 def index(ctx: click.Context, db: str | None, until_head: bool, confirmations: int, poll: float, page: int) -> None:
@@ -43,6 +57,8 @@ def index(ctx: click.Context, db: str | None, until_head: bool, confirmations: i
     stops cleanly on SIGTERM or Ctrl-C), or once with --until-head. Resumes where it stopped."""
     if ctx.invoked_subcommand is not None:
         return
+    from computerails.indexer import Indexer, JsonRpc, open_index
+
     settings: Settings = ctx.obj
     rails = settings.rails(signer=False)
     target = index_db(db, rails.chain_id)
@@ -103,6 +119,8 @@ def index_verify(settings: Settings, db: str | None) -> None:
     target = index_db(db, rails.chain_id)
     if "://" not in target and not Path(target).exists():
         raise CliError(f"no index at {target}: run `computerails index --until-head` first")
+    from computerails.indexer import open_index, verify
+
     engine = open_index(target)
     try:
         report = verify(engine, settings.rpc, rails.deployment, rails)

@@ -8,12 +8,10 @@ from decimal import Decimal
 from pathlib import Path
 
 import click
-import httpx
 
 from computerails.cli._common import ADDRESS, CliError, Settings, cli, console
 from computerails.cli._ui import AMOUNT
 from computerails.errors import InvalidAmount
-from computerails.pay_client import PayingAuth, infer
 from computerails.types import from_raw, to_raw
 
 DEFAULT_WALLET = "~/.computerails/payments.sqlite"
@@ -54,6 +52,10 @@ def infer_command(
     timeout: float,
 ) -> None:
     """Classify an 8x8 digit with a provider's model, paying per request with a voucher."""
+    import httpx  # the paying client (httpx, the model's numpy) loads when the command runs
+
+    from computerails.pay_client import PayingAuth, infer
+
     try:
         data = json.loads(input_file.read_text())
     except (OSError, json.JSONDecodeError) as exc:

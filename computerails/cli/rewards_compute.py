@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.table import Table
@@ -10,8 +11,11 @@ from rich.table import Table
 from computerails.cli._common import CliError, Settings, console
 from computerails.cli.index import DB_HELP, index_db
 from computerails.cli.rewards import rewards
-from computerails.indexer import Indexer, JsonRpc, open_index
-from computerails.rewards.calculator import Rewards, compute, epochs_of, last_settled
+
+if TYPE_CHECKING:
+    from computerails.rewards.calculator import Rewards
+
+# The indexer and the calculator (SQLAlchemy, Alembic) load when the command runs.
 
 #: Where rewards files go without --out: one per chain and epoch.
 DEFAULT_DIR = Path("rewards-data")
@@ -34,6 +38,9 @@ def rewards_compute(
     """Every provider's cumulative emission through EPOCH from the index (brought up to the head
     first): writes the rewards file (the tree with every proof, the root, its total and the fees
     of every epoch) and prints the root. Anyone with an index of the same chain gets the same root."""
+    from computerails.indexer import Indexer, JsonRpc, open_index
+    from computerails.rewards.calculator import compute, epochs_of, last_settled
+
     rails = s.rails(signer=False)
     if "RewardsDistributor" not in rails.deployment.contracts:
         raise CliError("this deployment has no RewardsDistributor")

@@ -12,6 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "computerails"
 FACADE = "computerails.rails"
@@ -194,10 +196,11 @@ def test_each_module__imported_alone_in_a_fresh_interpreter__no_error():
 NOT_ON_IMPORT = ("sqlalchemy", "alembic", "httpx", "numpy")
 
 
-def test_package__imported__loads_no_single_feature_library():
-    """`import computerails` stays light (every CLI call and every SDK user pays for it):
-    SQLAlchemy alone cost about 0.2 s of it, httpx 0.15 s."""
-    probe = f"import sys, computerails; print([m for m in {NOT_ON_IMPORT!r} if m in sys.modules])"
+@pytest.mark.parametrize("module", ["computerails", "computerails.cli"])
+def test_package_and_cli__imported__load_no_single_feature_library(module):
+    """`import computerails` and the CLI's start stay light (every SDK user and every CLI call
+    pays for them): the indexer alone cost the CLI about 0.3 s, SQLAlchemy the package 0.2 s."""
+    probe = f"import sys, {module}; print([m for m in {NOT_ON_IMPORT!r} if m in sys.modules])"
     result = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.strip() == "[]"
