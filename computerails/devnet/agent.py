@@ -157,15 +157,7 @@ class AgentProcess:
     def shutdown(self, grace: float = 10.0) -> int | None:
         """SIGTERM, then SIGKILL if it has not exited within `grace` seconds; a no-op when it is
         not running. Returns the exit code (None if it was never started)."""
-        if self.process is None:
-            return None
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=grace)
-            except subprocess.TimeoutExpired:
-                self.kill()
-        return self.process.returncode
+        return shutdown_all([self], grace)[0]
 
     def running(self) -> bool:
         return self.process is not None and self.process.poll() is None

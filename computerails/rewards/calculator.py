@@ -571,9 +571,9 @@ def _gather(
                 provider = _lower(args["provider"])
                 bps, slash = int(args["uptimeBps"]), int(args["slashRequested"]) > 0
                 for u in range(max(epochs.of(start), 0), min(epochs.of(end - 1), through - 1) + 1):
-                    overlap = min(end, epochs.end(u)) - max(start, epochs.start(u))
-                    if overlap <= 0 or ts >= epochs.end(u) + _settle(calc_changes, epochs, u):
+                    if ts >= epochs.end(u) + _settle(calc_changes, epochs, u):
                         continue  # u's facts were final before the report landed
+                    overlap = min(end, epochs.end(u)) - max(start, epochs.start(u))  # ≥ 1 s: u is in the span
                     f.covered[u][provider] += overlap
                     f.reported[u][provider] += overlap * bps
                     if slash:

@@ -1136,11 +1136,15 @@ def terminated_cleanly() -> Iterator[None]:
 
 
 def run(
-    config: NetConfig, folder: Path, report_path: Path, readme: Path | None = None, dashboard: bool = True
+    config: NetConfig,
+    folder: Path,
+    report_path: Path,
+    screenshot_to: Path | None = None,
+    dashboard: bool = True,
 ) -> dict[str, Any]:
     """Run the demo in `folder`, write the JSON report to `report_path` and print it; with
     `dashboard`, index the chain beside it, serve the dashboard while it runs and write its
-    snapshot, plots and screenshots (the network page's copied to `readme` when given)."""
+    snapshot, plots and screenshots (the network page's copied to `screenshot_to` when given)."""
     started = time.monotonic()
     columns = (TextColumn("{task.description:<40}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with terminated_cleanly(), Progress(*columns, console=console) as progress:
@@ -1164,7 +1168,7 @@ def run(
                     folder / "dashboard",
                     demo.started_pids,
                     progress.console.print,
-                    readme,
+                    screenshot_to,
                 )
                 with board:
                     demo.run(progress)
