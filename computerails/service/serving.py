@@ -60,6 +60,7 @@ def serve_app(
         host=host,
         port=port,
         log_config=None,
+        http="httptools",  # compiled (a dependency); the pure-Python h11 costs ~0.15 ms more a request
         timeout_keep_alive=max(1, int(keep_alive)),
         timeout_graceful_shutdown=max(1, int(graceful_timeout)),
         lifespan="on",
