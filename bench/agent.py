@@ -50,6 +50,7 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 import httpx
 
+from bench.proc import cpu_seconds
 from computerails.agent.config import AgentSettings
 from computerails.devnet.agent import AgentProcess, write_config, write_keystore
 from computerails.models import digits
@@ -229,6 +230,8 @@ def measure(
         try:
             paid.start()
             free.start()
+            assert paid.process is not None and free.process is not None  # started
+            servers = {"paid": paid.process, "free": free.process}
             commits = commit_latency(Path(tmp))
             commits_spaced = commit_latency(Path(tmp), gap=0.002)
             levels: list[dict[str, Any]] = []
@@ -240,6 +243,7 @@ def measure(
                 _run(f"{free.url}/v1/infer", body, [[None] * 2] * c)
                 per_round: list[dict[str, float]] = []
                 load_cpu: dict[str, list[float]] = {"paid": [], "free": []}
+                agent_cpu: dict[str, list[float]] = {"paid": [], "free": []}  # ms per request
                 for r in range(rounds):
                     lanes: dict[str, Sequence[Sequence[str | None]]] = {
                         "paid": payers.headers(c, each),
@@ -248,12 +252,16 @@ def measure(
                     urls = {"paid": f"{paid.url}/v1/infer", "free": f"{free.url}/v1/infer"}
                     seconds: dict[str, float] = {}
                     for side in ("paid", "free") if r % 2 == 0 else ("free", "paid"):
+                        pid = servers[side].pid
+                        before = cpu_seconds(pid)
                         seconds[side], cpu, latencies = _run(urls[side], body, lanes[side])
+                        agent_cpu[side].append((cpu_seconds(pid) - before) * 1_000 / (c * each))
                         load_cpu[side].append(cpu / seconds[side])
                         if c == 1:
                             latency[side] += latencies
                     per_round.append({side: c * each / s for side, s in seconds.items()})
                 paid_per_s = statistics.median(x["paid"] for x in per_round)
+                cpu_ms = {side: statistics.median(v) for side, v in agent_cpu.items()}
                 free_per_s = statistics.median(x["free"] for x in per_round)
                 ratio = free_per_s / paid_per_s
                 levels.append(
@@ -266,13 +274,22 @@ def measure(
                         "round_ratios": [round(x["free"] / x["paid"], 3) for x in per_round],
                         # The load generator's CPU seconds per wall second (1.0: it kept one core busy).
                         "load_generator_cpu": {side: round(statistics.median(v), 2) for side, v in load_cpu.items()},
+                        # The agent process's own user + system CPU per request (/proc), medians of
+                        # the rounds: steadier than requests/s when the machine is shared.
+                        "agent_cpu_ms_per_request": {side: round(v, 3) for side, v in cpu_ms.items()},
+                        "payment_cpu_ms_per_request": round(cpu_ms["paid"] - cpu_ms["free"], 3),
+                        # None when a window was too short for the clock tick (/proc counts 10 ms steps)
+                        "cpu_ratio_paid_over_free": (
+                            round(cpu_ms["paid"] / cpu_ms["free"], 3) if cpu_ms["free"] else None
+                        ),
                         "pass": ratio <= TARGET_RATIO,
                     }
                 )
                 print(
                     f"agent: {c} concurrent payers: paid {paid_per_s:,.0f}/s, free {free_per_s:,.0f}/s, "
                     f"free / paid {ratio:.2f}x ({'PASS' if ratio <= TARGET_RATIO else 'FAIL'} against "
-                    f"{TARGET_RATIO}x)",
+                    f"{TARGET_RATIO}x); agent CPU per request: paid {cpu_ms['paid']:.2f} ms, free "
+                    f"{cpu_ms['free']:.2f} ms",
                     flush=True,
                 )
             lat = {
@@ -411,15 +428,17 @@ def profile_paid_path(config: Path, payers: Payers, body: bytes, n: int = 300) -
 def markdown(result: dict[str, Any]) -> str:
     lines = [
         "| Concurrent payers | Paid requests/s | Free requests/s | Free / paid | Verdict (≤ "
-        f"{result['target_ratio']}x) | Load generator CPU, paid / free |",
-        "|---:|---:|---:|---:|---|---:|",
+        f"{result['target_ratio']}x) | Agent CPU per request, paid / free (ms) | Load generator CPU, paid / free |",
+        "|---:|---:|---:|---:|---|---:|---:|",
     ]
     for level in result["levels"]:
         cpu = level["load_generator_cpu"]
+        own = level.get("agent_cpu_ms_per_request")
         lines.append(
             f"| {level['concurrency']} | {level['paid_per_s']:,.0f} | {level['free_per_s']:,.0f} "
             f"| {level['ratio_free_over_paid']:.3f}x | {'PASS' if level['pass'] else 'FAIL'} "
-            f"| {cpu['paid']:.2f} / {cpu['free']:.2f} |"
+            + (f"| {own['paid']:.2f} / {own['free']:.2f} " if own else "| n/a ")
+            + f"| {cpu['paid']:.2f} / {cpu['free']:.2f} |"
         )
     lat = result["latency_c1"]
     lines += [
@@ -441,6 +460,8 @@ def markdown(result: dict[str, Any]) -> str:
         "and collection. Vouchers are pre-signed before each timed window, so the load generator's signing does "
         "not compete with the agent for the cores; the load generator, the agent and anvil share the machine "
         "(its CPU column: the generator's CPU seconds per wall second; near 1 it, not the agent, limits the row). "
+        "The agent CPU column is each agent process's own user + system CPU per request, from `/proc`: steadier "
+        "than requests/s on a shared machine, and its difference is what payment costs the agent. "
         "A paid request makes one durable SQLite commit (the voucher and its receipt; concurrent requests share "
         "one); one such commit on this "
         f"machine's disk during the run: p50 {result['sqlite_commit']['p50_ms']:.2f} ms, p99 "

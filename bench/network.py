@@ -53,6 +53,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from bench.proc import cpu_seconds
 from computerails import workloads
 from computerails.agent.jobs import DirectorySpecSource
 from computerails.devnet import dev_key
@@ -108,12 +109,6 @@ def probe_load(probes_per_epoch: int, nodes: int, epoch_seconds: int, cpu_ms: fl
         "agent_cpu_ms_per_epoch": round(per_epoch * cpu_ms, 2),
         "agent_cpu_share": round(per_epoch * cpu_ms / 1_000 / epoch_seconds, 9),  # of one core, on average
     }
-
-
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of process `pid` so far (Linux ``/proc``)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _metrics(url: str) -> dict[str, float]:
@@ -369,7 +364,7 @@ def probe_cost(agent: AgentProcess, provider: str, chain_id: int, n: int) -> dic
     with httpx.Client(timeout=30.0) as client:
         for _ in range(5):  # warm-up: the connection, the agent's first answers
             client.get(f"{agent.url}/v1/health", params={"challenge": "0x" + secrets.token_bytes(32).hex()})
-        cpu, started = _cpu_seconds(agent.process.pid), time.perf_counter()
+        cpu, started = cpu_seconds(agent.process.pid), time.perf_counter()
         for challenge in challenges:
             sent = time.perf_counter()
             response = client.get(f"{agent.url}/v1/health", params={"challenge": "0x" + challenge.hex()})
@@ -377,7 +372,7 @@ def probe_cost(agent: AgentProcess, provider: str, chain_id: int, n: int) -> dic
             if response.status_code != 200:
                 raise RuntimeError(f"/v1/health answered {response.status_code}: {response.text[:300]}")
             answers.append(response.json())
-        seconds, cpu = time.perf_counter() - started, _cpu_seconds(agent.process.pid) - cpu
+        seconds, cpu = time.perf_counter() - started, cpu_seconds(agent.process.pid) - cpu
     bad = sum(not verify_health(a, c, chain_id, provider) for a, c in zip(answers, challenges, strict=True))
     if bad:
         raise RuntimeError(f"{bad} of {n} health answers are not the provider's signature")

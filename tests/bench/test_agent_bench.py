@@ -29,6 +29,13 @@ def test_measure__tiny_run__paid_and_free_at_each_concurrency(result):
         assert len(level["round_ratios"]) == 2
         assert level["pass"] is (level["ratio_free_over_paid"] <= agent.TARGET_RATIO)
         assert set(level["load_generator_cpu"]) == {"paid", "free"}
+        own = level["agent_cpu_ms_per_request"]
+        assert set(own) == {"paid", "free"} and min(own.values()) >= 0
+        assert level["payment_cpu_ms_per_request"] == pytest.approx(own["paid"] - own["free"], abs=0.002)
+        if own["free"]:
+            assert level["cpu_ratio_paid_over_free"] == pytest.approx(own["paid"] / own["free"], rel=0.01)
+        else:
+            assert level["cpu_ratio_paid_over_free"] is None
     assert result["pass"] is all(level["pass"] for level in result["levels"])
     assert result["worst_ratio"] == max(level["ratio_free_over_paid"] for level in result["levels"])
 
@@ -54,6 +61,7 @@ def test_markdown__agent_section_in_the_readme_block(result, tmp_path):
     text = readme.read_text()
     assert "Provider agent: paid inference" in text
     assert "| Concurrent payers | Paid requests/s | Free requests/s | Free / paid |" in text
+    assert "Agent CPU per request, paid / free (ms)" in text
     assert "| 1 | " in text and "| 3 | " in text
     assert "| added by payment |" in text
     assert "End to end through the paying client" in text and "durable SQLite commit" in text
