@@ -38,7 +38,7 @@ import signal
 import threading
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -68,7 +68,7 @@ from computerails.pay_client import PaidAnswer, PayingAuth, infer
 from computerails.rails import ComputeRails
 from computerails.sim import books
 from computerails.sim.books import Party
-from computerails.types import Attestation
+from computerails.types import Attestation, Job
 
 console = Console(width=None if Console().is_terminal else 140)
 
@@ -571,7 +571,7 @@ class NetworkDemo:
             # until one was, or every job the agents took is attested (none can come): then more jobs
             self.wait(
                 "an attestation o0 was first to send",
-                lambda: taken_over() or (self.jobs_picked_up() and self.jobs_attested()),
+                lambda: taken_over() or self.jobs_settled_down(),
                 20,
             )
             if taken_over():
@@ -702,9 +702,7 @@ class NetworkDemo:
         """Jobs still open past their accept window: no agent took them, and only their client
         may end them. The clients cancel them (their escrow comes back); the report fails on each
         (and on a cancel that failed: that job stays open, its escrow in the books' job column)."""
-        views = self.governance.views
-        for j in self.job_ids:
-            job = views.job(j)
+        for j, job in zip(self.job_ids, self.read_jobs()):
             if job.status is not JobStatus.OPEN:
                 continue
             self.cancelled[j] = self.name_of(job.provider)
@@ -732,20 +730,24 @@ class NetworkDemo:
         for e, _tx in self.collections:
             self.collected_raw[e["provider"]] += int(e["gross"])
 
-    def statuses(self) -> list[JobStatus]:
-        views = self.governance.views
-        return [views.job(j).status for j in self.job_ids]
+    def read_jobs(self) -> list[Job]:
+        """Every job the demo created, in its current state (one batched read)."""
+        return self.governance.views.jobs_by_id(self.job_ids)
 
-    def jobs_picked_up(self) -> bool:
+    def statuses(self) -> list[JobStatus]:
+        return [job.status for job in self.read_jobs()]
+
+    def jobs_picked_up(self, jobs: Sequence[Job] | None = None) -> bool:
         """No job waits on an agent that can still accept it: every job is past open, or its
-        provider's agent is down or jailed, or its accept window has closed."""
-        views, now = self.governance.views, self.chain_now()
+        provider's agent is down or jailed, or its accept window has closed (`jobs`: a read of
+        :meth:`read_jobs` to judge, instead of a new one)."""
+        now = self.chain_now()
         able = {
             p.party.address.lower()
             for p in self.providers
             if p.agent.running() and not p.party.rails.provider.status().jailed
         }
-        for job in (views.job(j) for j in self.job_ids):
+        for job in self.read_jobs() if jobs is None else jobs:
             if job.status is not JobStatus.OPEN or job.provider.lower() not in able:
                 continue
             assert job.accept_by is not None  # the escrow sets it on every job
@@ -753,8 +755,14 @@ class NetworkDemo:
                 return False
         return True
 
-    def jobs_attested(self) -> bool:
-        return all(s not in (JobStatus.ACCEPTED,) for s in self.statuses())
+    def jobs_attested(self, jobs: Sequence[Job] | None = None) -> bool:
+        """No job is accepted and waiting for its attestation."""
+        return all(job.status is not JobStatus.ACCEPTED for job in (self.read_jobs() if jobs is None else jobs))
+
+    def jobs_settled_down(self) -> bool:
+        """Every job was picked up and every accepted one attested: one read of the jobs for both."""
+        jobs = self.read_jobs()
+        return self.jobs_picked_up(jobs) and self.jobs_attested(jobs)
 
     def jobs_done(self) -> bool:
         return all(s not in books.LIVE for s in self.statuses())
@@ -909,7 +917,7 @@ class NetworkDemo:
         after = books.holdings(g, self.parties())
         assert self.before is not None
         result_books = books.check(g, self.before, after, dict(self.minted))
-        live = [(j, job) for j, job in ((j, g.views.job(j)) for j in self.job_ids) if job.status in books.LIVE]
+        live = [(j, job) for j, job in zip(self.job_ids, self.read_jobs()) if job.status in books.LIVE]
         failures = [f"{row['token']}: {row['check']}" for row in books.rows(result_books) if row["result"] != "PASS"]
         failures += [f"job {j} accepted {n} times" for j, n in sorted(accepts.items()) if n > 1]
         failures += [f"vouchers of {v['provider']} not kept: {v}" for v in vouchers if not v["kept"]]

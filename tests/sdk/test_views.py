@@ -46,6 +46,21 @@ def test_jobs__filtered_by_client_and_provider__matching_subsets(
     assert readonly.views.jobs(client=client_rails.address)[0].status is JobStatus.CANCELLED  # current state
 
 
+def test_jobs_by_id__given_order__one_batch_equals_single_reads_and_unknown_id_key_error(
+    readonly, make_job, client_rails, registered_provider
+):
+    a, b, c = make_job(), make_job(), make_job()
+    client_rails.client.cancel(b.id)
+
+    read = readonly.views.jobs_by_id([c.id, a.id, b.id])
+
+    assert read == [readonly.views.job(c.id), readonly.views.job(a.id), readonly.views.job(b.id)]
+    assert [j.status for j in read] == [JobStatus.OPEN, JobStatus.OPEN, JobStatus.CANCELLED]
+    assert readonly.views.jobs_by_id([]) == []
+    with pytest.raises(KeyError, match="does not exist"):
+        readonly.views.jobs_by_id([a.id, 99])
+
+
 def test_provider__unbonding__figures_and_utc_end(readonly, registered_provider, accepted_job):
     registered_provider.provider.request_unbond(100)
 
