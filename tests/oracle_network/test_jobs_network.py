@@ -19,7 +19,7 @@ from computerails.content import cid_for, digest_of
 from computerails.models import digits
 from computerails.oracle_node.node import transmit_order
 from computerails.types import Attestation, JobStatus
-from tests.support.agent import AgentProcess, keystore_settings, mint, write_config
+from tests.support.agent import mint, provider_agent
 from tests.support.sdk import FIRST_STAKE, ORACLES
 from tests.support.wait import wait_until
 
@@ -36,22 +36,18 @@ def net_spec_dir(tmp_path_factory):
 def net_provider(net_connect, net_anvil, net_deployment_file, net_w3, net_spec_dir, tmp_path_factory):
     """A provider agent with per-job work on, registered with its URL as metadata."""
     folder = tmp_path_factory.mktemp("provider")
-    config = write_config(
-        folder / "agent.toml",
-        rpc_url=net_anvil.url,
-        deployment=str(net_deployment_file),
-        data_dir=str(folder / "data"),
-        price="0.01",
-        collect_interval=0,
+    agent = provider_agent(
+        PROVIDER,
+        folder,
+        net_anvil.url,
+        net_deployment_file,
         jobs={
             "enabled": True,
             "spec_dir": str(net_spec_dir),
             "min_unit_price": {"mUSD": str(UNIT_PRICE)},
             "capacity": 16,  # the module's jobs stay attested (unsettled) for the challenge window
         },
-        **keystore_settings(PROVIDER, folder),
     )
-    agent = AgentProcess(config, folder)
     rails = net_connect(PROVIDER)
     mint(rails, stake=5_000)
     rails.provider.register(agent.url, FIRST_STAKE)

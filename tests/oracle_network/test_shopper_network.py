@@ -16,7 +16,7 @@ import computerails
 from computerails.devnet import dev_address, dev_key, free_port
 from computerails.oracle_node.probes import probe_secret
 from computerails.oracle_node.shopper import shop_secret, shop_times
-from tests.support.agent import AgentProcess, keystore_settings, mint, write_config
+from tests.support.agent import mint, provider_agent
 from tests.support.anvil import devnet_fixtures
 from tests.support.oracle import oracle_network
 from tests.support.sdk import FIRST_STAKE, ORACLES
@@ -51,17 +51,9 @@ def agents(shop_anvil, shop_deployment_file, tmp_path_factory):
     started = {}
     for index, wrong in ((CHEAT, 1), (HONEST, 0), (UNFUNDED, 0)):
         folder = tmp_path_factory.mktemp(f"agent-{index}")
-        config = write_config(
-            folder / "agent.toml",
-            rpc_url=shop_anvil.url,
-            deployment=str(shop_deployment_file),
-            data_dir=str(folder / "data"),
-            price=PRICE,
-            collect_interval=0,
-            wrong_answer_every=wrong,
-            **keystore_settings(index, folder),
+        agent = provider_agent(
+            index, folder, shop_anvil.url, shop_deployment_file, price=PRICE, wrong_answer_every=wrong
         )
-        agent = AgentProcess(config, folder)
         rails = computerails.connect(shop_anvil.url, deployment=shop_deployment_file, account=dev_key(index))
         mint(rails, stake=5_000)
         rails.provider.register(agent.url, FIRST_STAKE)

@@ -18,7 +18,7 @@ import computerails
 from computerails.devnet import dev_key, free_port
 from computerails.oracle_node import gossip
 from computerails.oracle_node.probes import ProbeLog
-from tests.support.agent import AgentProcess, keystore_settings, mint, write_config
+from tests.support.agent import mint, provider_agent
 from tests.support.anvil import devnet_fixtures
 from tests.support.oracle import oracle_network
 from tests.support.sdk import FIRST_STAKE, ORACLES
@@ -87,16 +87,7 @@ def make_providers(up_connect, up_anvil, up_deployment_file, up_w3, tmp_path):
     def make(up_index, down_index):
         folder = tmp_path / f"up-{up_index}"
         folder.mkdir()
-        config = write_config(
-            folder / "agent.toml",
-            rpc_url=up_anvil.url,
-            deployment=str(up_deployment_file),
-            data_dir=str(folder / "data"),
-            price="0.01",
-            collect_interval=0,
-            **keystore_settings(up_index, folder),
-        )
-        agent = AgentProcess(config, folder)
+        agent = provider_agent(up_index, folder, up_anvil.url, up_deployment_file)
         up, down = up_connect(up_index), up_connect(down_index)
         # Register just after an epoch began: the SLA is in force from the next one only (an
         # epoch that began before the registration is never reported), whatever the clock.
