@@ -200,8 +200,8 @@ def _agents(chain: Chain, folder: Path) -> tuple[AgentProcess, AgentProcess, Pat
 def measure(
     chain: Chain,
     *,
-    requests: int = 200,
-    rounds: int = 4,
+    requests: int = 600,
+    rounds: int = 6,
     concurrency: Sequence[int] = CONCURRENCY,
     end_to_end: int = 200,
     profile: bool | None = None,

@@ -1349,10 +1349,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--agent-requests",
         type=int,
-        default=200,
+        default=600,
         help="requests per side per round at each concurrency for the provider agent table (0 skips it)",
     )
-    parser.add_argument("--agent-rounds", type=int, default=4, help="alternating rounds per agent concurrency")
+    parser.add_argument("--agent-rounds", type=int, default=6, help="alternating rounds per agent concurrency")
     parser.add_argument(
         "--agent-profile",
         action="store_true",
