@@ -140,6 +140,9 @@ def validate_pixels(pixels: Sequence[int] | npt.NDArray[Any]) -> IntArray:
         InvalidModelInput: not 64 values, a value that is not an integer (floats and bools are
             refused, not rounded), or one outside 0..16.
     """
+    raw = _plain_pixel_bytes(pixels)
+    if raw is not None:
+        return np.frombuffer(raw, dtype=np.uint8).astype(np.int64)
     if isinstance(pixels, np.ndarray):
         if pixels.dtype.kind not in "iu":
             raise InvalidModelInput(f"pixels must be integers, got an array of {pixels.dtype}")
@@ -160,19 +163,25 @@ def validate_pixels(pixels: Sequence[int] | npt.NDArray[Any]) -> IntArray:
     return np.array(values, dtype=np.int64)
 
 
-def _pixel_bytes(pixels: Sequence[int] | npt.NDArray[Any]) -> bytes:
-    """The pixels one byte each, checked as :func:`validate_pixels` checks them. A list of 64
-    plain ints (what the agent's route hands over, already validated) is checked in C (the
-    bytes constructor and max) instead of value by value: the paid path hashes every request."""
+def _plain_pixel_bytes(pixels: Any) -> bytes | None:
+    """A list of 64 plain ints within 0..MAX_PIXEL (what the agent's route hands over, already
+    validated) as one byte each, checked in C (the bytes constructor and max) instead of value by
+    value; None for anything else, which :func:`validate_pixels` then checks value by value (and
+    names what is wrong)."""
     if type(pixels) is list and len(pixels) == PIXELS and set(map(type, pixels)) == {int}:
         try:
             raw = bytes(pixels)
-        except ValueError:  # a value outside 0..255: the message below names it
-            pass
-        else:
-            if max(raw) <= MAX_PIXEL:
-                return raw
-    return bytes(validate_pixels(pixels).tolist())
+        except ValueError:  # a value outside 0..255
+            return None
+        if max(raw) <= MAX_PIXEL:
+            return raw
+    return None
+
+
+def _pixel_bytes(pixels: Sequence[int] | npt.NDArray[Any]) -> bytes:
+    """The pixels one byte each, checked as :func:`validate_pixels` checks them."""
+    raw = _plain_pixel_bytes(pixels)
+    return raw if raw is not None else bytes(validate_pixels(pixels).tolist())
 
 
 class DigitsModel:
@@ -187,6 +196,10 @@ class DigitsModel:
         self.weights = weights
         self.weights_sha256 = weights_sha256
         self._model_id = bytes.fromhex(weights_sha256)
+        # The layers as int32 once, not on every request (int32 accumulation, as trained).
+        self._w1, self._b1, self._w2, self._b2 = (
+            a.astype(np.int32) for a in (weights.w1, weights.b1, weights.w2, weights.b2)
+        )
 
     def __repr__(self) -> str:
         return f"DigitsModel(weights_sha256={self.weights_sha256})"
@@ -206,10 +219,10 @@ class DigitsModel:
     def logits_batch(self, pixels: IntArray) -> IntArray:
         """Integer logits of already validated images, shape (n, 64) -> (n, 10)."""
         w = self.weights
-        acc1 = pixels.astype(np.int32) @ w.w1.astype(np.int32) + w.b1.astype(np.int32)  # int32 accumulation
+        acc1 = pixels.astype(np.int32) @ self._w1 + self._b1  # int32 accumulation
         relu = np.maximum(acc1, 0).astype(np.int64)
         hidden = np.clip((relu * w.multiplier + (1 << (w.shift - 1))) >> w.shift, 0, 127).astype(np.int32)
-        logits = hidden @ w.w2.astype(np.int32) + w.b2.astype(np.int32)
+        logits = hidden @ self._w2 + self._b2
         return logits.astype(np.int64)
 
     def infer(self, pixels: Sequence[int] | npt.NDArray[Any]) -> InferenceResult:
