@@ -31,9 +31,12 @@ class Views:
         return shared.job_from_view(self._s, v, spec_hash)
 
     def jobs_by_id(self, job_ids: Iterable[int]) -> list[Job]:
-        """The current state of each job in `job_ids`, in that order, read in one JSON-RPC batch
-        (not one call per job). Raises ``KeyError`` for an id that was never created."""
-        return shared.jobs_by_id(self._s, dict.fromkeys(job_ids))
+        """The current state of each job in `job_ids`, in that order (an id given twice is read
+        once and answered twice), read in one JSON-RPC batch (not one call per job). Raises
+        ``KeyError`` for an id that was never created."""
+        ids = list(job_ids)
+        read = {job.id: job for job in shared.jobs_by_id(self._s, dict.fromkeys(ids))}
+        return [read[i] for i in ids]
 
     def job_status(self, job_id: int) -> JobStatus:
         return JobStatus.from_int(self._s.read("JobEscrow", self._s.escrow.address, "jobStatus", job_id))

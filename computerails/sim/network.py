@@ -734,9 +734,6 @@ class NetworkDemo:
         """Every job the demo created, in its current state (one batched read)."""
         return self.governance.views.jobs_by_id(self.job_ids)
 
-    def statuses(self) -> list[JobStatus]:
-        return [job.status for job in self.read_jobs()]
-
     def jobs_picked_up(self, jobs: Sequence[Job] | None = None) -> bool:
         """No job waits on an agent that can still accept it: every job is past open, or its
         provider's agent is down or jailed, or its accept window has closed (`jobs`: a read of
@@ -765,7 +762,7 @@ class NetworkDemo:
         return self.jobs_picked_up(jobs) and self.jobs_attested(jobs)
 
     def jobs_done(self) -> bool:
-        return all(s not in books.LIVE for s in self.statuses())
+        return all(job.status not in books.LIVE for job in self.read_jobs())
 
     # ── readings ──
 

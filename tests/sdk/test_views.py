@@ -57,6 +57,7 @@ def test_jobs_by_id__given_order__one_batch_equals_single_reads_and_unknown_id_k
     assert read == [readonly.views.job(c.id), readonly.views.job(a.id), readonly.views.job(b.id)]
     assert [j.status for j in read] == [JobStatus.OPEN, JobStatus.OPEN, JobStatus.CANCELLED]
     assert readonly.views.jobs_by_id([]) == []
+    assert readonly.views.jobs_by_id([a.id, c.id, a.id]) == [read[1], read[0], read[1]]  # a repeated id: read once
     with pytest.raises(KeyError, match="does not exist"):
         readonly.views.jobs_by_id([a.id, 99])
 
