@@ -116,46 +116,64 @@ class Views:
         reads it now)."""
         return shared.payment_token(self._s, token, fresh)
 
+    #: ``params()``'s reads: (section, contract, name in the answer, view function).
+    _PARAMS = (
+        ("escrow", "JobEscrow", "fee_bps", "feeBps"),
+        ("escrow", "JobEscrow", "accept_window", "acceptWindow"),
+        ("escrow", "JobEscrow", "challenge_window", "challengeWindow"),
+        ("escrow", "JobEscrow", "dispute_timeout", "disputeTimeout"),
+        ("escrow", "JobEscrow", "max_job_duration", "maxJobDuration"),
+        ("escrow", "JobEscrow", "dispute_bond_bps", "disputeBondBps"),
+        ("escrow", "JobEscrow", "client_slash_share_bps", "clientSlashShareBps"),
+        ("escrow", "JobEscrow", "treasury", "treasury"),
+        ("escrow", "JobEscrow", "paused", "paused"),
+        ("staking", "ProviderStaking", "min_stake", "minStake"),
+        ("staking", "ProviderStaking", "unbonding_delay", "unbondingDelay"),
+        ("staking", "ProviderStaking", "treasury", "treasury"),
+    )
+    #: The fields of ``UptimeSlasher.params()``, in order.
+    _UPTIME_PARAMS = (
+        "epoch_length",
+        "statute_epochs",
+        "sla_bps",
+        "uptime_slash_bps",
+        "uptime_slash_cap",
+        "relayer_reward_bps",
+        "relayer_reward_cap",
+    )
+
     def params(self) -> dict[str, Any]:
-        """Every governance parameter, raw, by contract."""
-        e, s = self._s.escrow.functions, self._s.staking.functions
-        u = self._s.slasher.functions.params().call()
-        names = (
-            "epoch_length",
-            "statute_epochs",
-            "sla_bps",
-            "uptime_slash_bps",
-            "uptime_slash_cap",
-            "relayer_reward_bps",
-            "relayer_reward_cap",
-        )
-        return {
-            "escrow": {
-                "fee_bps": e.feeBps().call(),
-                "accept_window": e.acceptWindow().call(),
-                "challenge_window": e.challengeWindow().call(),
-                "dispute_timeout": e.disputeTimeout().call(),
-                "max_job_duration": e.maxJobDuration().call(),
-                "dispute_bond_bps": e.disputeBondBps().call(),
-                "client_slash_share_bps": e.clientSlashShareBps().call(),
-                "treasury": e.treasury().call(),
-                "paused": e.paused().call(),
-            },
-            "staking": {
-                "min_stake": s.minStake().call(),
-                "unbonding_delay": s.unbondingDelay().call(),
-                "treasury": s.treasury().call(),
-            },
-            "uptime": dict(zip(names, u)),
-            "oracles": self.oracle_set(),
+        """Every governance parameter, raw, by contract: read in one JSON-RPC batch (services
+        call this every pass; one web3 call per value cost two round trips each)."""
+        s = self._s
+        to = {
+            "JobEscrow": s.escrow.address,
+            "ProviderStaking": s.staking.address,
+            "UptimeSlasher": s.slasher.address,
         }
+        requests = [s.call(contract, to[contract], fn) for _section, contract, _name, fn in self._PARAMS]
+        requests += [s.call("UptimeSlasher", to["UptimeSlasher"], "params"), *self._oracle_set_requests()]
+        values = s.rpc.run(requests)
+        answer: dict[str, Any] = {"escrow": {}, "staking": {}}
+        for (section, _contract, name, _fn), value in zip(self._PARAMS, values):
+            answer[section][name] = value
+        rest = values[len(self._PARAMS) :]
+        answer["uptime"] = dict(zip(self._UPTIME_PARAMS, rest[0], strict=True))
+        answer["oracles"] = self._oracle_set(rest[1:])
+        return answer
 
     def oracle_set(self) -> dict[str, Any]:
-        return {
-            "oracles": list(self._s.hub.functions.oracles().call()),
-            "threshold": int(self._s.hub.functions.threshold().call()),
-            "config_version": int(self._s.hub.functions.configVersion().call()),
-        }
+        """The attestation hub's oracles, threshold and configuration version (one batch)."""
+        return self._oracle_set(self._s.rpc.run(self._oracle_set_requests()))
+
+    def _oracle_set_requests(self) -> list[Any]:
+        s = self._s
+        return [s.call("AttestationHub", s.hub.address, fn) for fn in ("oracles", "threshold", "configVersion")]
+
+    @staticmethod
+    def _oracle_set(values: list[Any]) -> dict[str, Any]:
+        oracles, threshold, config_version = values
+        return {"oracles": list(oracles), "threshold": int(threshold), "config_version": int(config_version)}
 
     def epochs(self) -> Epochs:
         """The uptime clock: the current epoch (start, end, reporting deadline) and the ended
