@@ -11,12 +11,15 @@ from eth_account import Account
 from eth_utils import keccak
 
 from computerails.devnet import DEFAULT_PARAMS
+from tests.support import fast_evm
 from tests.support.deployment import deploy, through_timelock
 from tests.support.protocol import STAKE, Protocol
 from tests.support.reverts import error_data as encode_error_data
 from tests.support.reverts import reverts as strict_reverts
 from tests.support.reverts import selector as error_selector
 from tests.support.signatures import addr_key, high_s_twin, predicted_rejection, raw_signatures, recover
+
+fast_evm.skip_idle_work()
 
 
 @pytest.fixture(scope="session")
