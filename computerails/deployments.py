@@ -12,6 +12,7 @@ import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -210,8 +211,7 @@ class Deployment(BaseModel):
 
     def matches_sdk_abis(self) -> bool:
         """Whether the deployed contracts' ABIs are the ones this SDK was built with."""
-        abis = {name: abi for name, abi in load_abis().items() if name in self.contracts}
-        return not self.abi_hash or self.abi_hash == abi_hash(abis)
+        return not self.abi_hash or self.abi_hash == _sdk_abi_hash(frozenset(self.contracts) & set(PROTOCOL_CONTRACTS))
 
     @classmethod
     def from_file(cls, path: str | Path) -> Deployment:
@@ -291,6 +291,12 @@ def load_artifact(name: str) -> dict[str, Any]:
     the hand-written generic token ABI (``"ERC20Permit"``)."""
     artifact: dict[str, Any] = json.loads(resources.files("computerails.abi").joinpath(f"{name}.json").read_text())
     return artifact
+
+
+@cache
+def _sdk_abi_hash(names: frozenset[str]) -> str:
+    """:func:`abi_hash` of this SDK's ABIs of the contracts `names` (once per process per set)."""
+    return abi_hash({name: abi for name, abi in load_abis().items() if name in names})
 
 
 def abi_hash(abis: dict[str, list[dict[str, Any]]]) -> str:
