@@ -30,6 +30,7 @@ from typing import Any
 
 from web3.contract import Contract
 
+from computerails._rpc import Request, Rpc
 from computerails.deployments import load_artifact
 from computerails.indexer import Indexer, JsonRpc, open_index
 from computerails.indexer.flywheel import RewardsClock
@@ -187,8 +188,8 @@ class RewardsDuty:
             address=address, abi=load_artifact("RewardsDistributor")["abi"]
         )
         self.address = str(self.distributor.address)
-        d = self.distributor.functions
-        self.epochs = RewardsClock(int(d.genesis().call()), int(d.epochLength().call()))
+        genesis, epoch_length = rails.rpc.run([self._read("genesis"), self._read("epochLength")])
+        self.epochs = RewardsClock(int(genesis), int(epoch_length))
         self.staking_token = deployment.staking_token
         self.trees = Path(data_dir) / TREES_DIR
         self.trees.mkdir(parents=True, exist_ok=True)
@@ -219,7 +220,7 @@ class RewardsDuty:
 
     def settle_delay(self) -> int:
         """The calculator's settle delay in force on chain now (seconds)."""
-        return int(self.distributor.functions.calculatorParams().call()[3])
+        return int(self.rails.rpc.run([self._read("calculatorParams")])[0][3])
 
     def settled_through(self) -> int:
         """Epochs 0 .. n − 1 whose facts the index holds for final: n (by the settle delay in
@@ -308,14 +309,17 @@ class RewardsDuty:
 
     # ── the chain ──
 
+    def _read(self, fn: str, *args: Any, block: str | int = "latest") -> Request:
+        """A view call of the distributor through the SDK's codec (one slot of a batch)."""
+        return Rpc.call(self.address, self.rails.abi["RewardsDistributor"][fn], *args, block=block)
+
     def chain(self) -> ChainRoots:
         """The latest and active roots, the block time and the current epoch, at one block."""
-        d = self.distributor.functions
-        block = self.rails.w3.eth.get_block("latest")
-        at = block["number"]
-        latest = d.latestRoot().call(block_identifier=at)
-        active = d.activeRoot().call(block_identifier=at)
-        current = d.currentEpoch().call(block_identifier=at)
+        (block,) = self.rails.rpc.run([Request("eth_getBlockByNumber", ["latest", False])])
+        at = int(block["number"], 16)
+        latest, active, current = self.rails.rpc.run(
+            [self._read(fn, block=at) for fn in ("latestRoot", "activeRoot", "currentEpoch")]
+        )
         return ChainRoots(
             root=bytes(latest[0]),
             total=int(latest[1]),
@@ -325,7 +329,7 @@ class RewardsDuty:
             active_root=bytes(active[0]),
             active_total=int(active[1]),
             active_through=int(active[2]),
-            now=int(block["timestamp"]),
+            now=int(block["timestamp"], 16),
             current_epoch=int(current),
             released=int(latest[5]),
             fee_average=int(latest[6]),
