@@ -54,6 +54,7 @@ def infer_command(
     """Classify an 8x8 digit with a provider's model, paying per request with a voucher."""
     import httpx  # the paying client (httpx, the model's numpy) loads when the command runs
 
+    from computerails import _http
     from computerails.pay_client import PayingAuth, infer
 
     try:
@@ -81,7 +82,7 @@ def infer_command(
         allowed_providers=list(allowed) or None,
     )
     try:
-        with httpx.Client(timeout=timeout) as client:
+        with _http.client(timeout=timeout) as client:
             answer = infer(client, url.rstrip("/") + "/v1/infer", pixels, auth)
         spent = auth.spent().get(answer.receipt.provider, 0)
     except httpx.HTTPStatusError as exc:

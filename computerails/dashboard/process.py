@@ -13,6 +13,7 @@ from types import TracebackType
 
 import httpx
 
+from computerails import _http
 from computerails.devnet import free_port
 
 READY_TIMEOUT = 60.0  # seconds for the process to answer (a readiness bound, not a timing claim)
@@ -59,7 +60,7 @@ class DashboardProcess:
             if self.process.poll() is not None:
                 raise DashboardError(f"the dashboard exited with {self.process.returncode}: see {self.log}")
             try:
-                if httpx.get(f"{self.url}/openapi.json", timeout=2).status_code == 200:
+                if _http.get(f"{self.url}/openapi.json", timeout=2).status_code == 200:
                     return self
             except httpx.TransportError:
                 pass  # not listening yet

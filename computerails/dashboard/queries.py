@@ -165,10 +165,10 @@ class TokenBook:
         self._staking_token: dict[str, str] = {}
 
     def _request(self, method: str, params: list[Any]) -> Any:
-        import httpx
+        from computerails import _http
 
         assert self.rpc is not None
-        answer = httpx.post(self.rpc, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": params}, timeout=10)
+        answer = _http.post(self.rpc, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": params}, timeout=10)
         body = answer.json()
         if "result" not in body:
             raise LookupError(f"{method}: {body.get('error')}")

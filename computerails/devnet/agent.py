@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 from eth_account import Account
 
+from computerails import _http
 from computerails.devnet.anvil import die_with_parent, free_port
 
 READY_TIMEOUT = 60.0
@@ -129,7 +130,7 @@ class AgentProcess:
             if process.poll() is not None:
                 raise RuntimeError(f"{self.LOG_NAME} exited with {process.returncode}:\n{self.log.read_text()}")
             try:
-                if httpx.get(f"{self.url}{self.READY_PATH}").status_code == 200:
+                if _http.get(f"{self.url}{self.READY_PATH}").status_code == 200:
                     return self
             except httpx.TransportError:
                 pass
@@ -165,7 +166,7 @@ class AgentProcess:
     def samples(self) -> dict[str, float]:
         """Every sample of ``/metrics`` in one request, keyed as it is written there
         (``name`` or ``name{labels}``)."""
-        text = httpx.get(f"{self.url}/metrics").text
+        text = _http.get(f"{self.url}/metrics").text
         out = {}
         for line in text.splitlines():
             if line and not line.startswith("#"):

@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 
+from computerails import _http
 from computerails.errors import ComputeRailsError, RPCUnavailable
 
 
@@ -60,7 +61,7 @@ class JsonRpc:
 
     def __init__(self, url: str, timeout: float = 30.0) -> None:
         self.url = url
-        self._client = httpx.Client(timeout=timeout)
+        self._client = _http.client(timeout=timeout)
         self._id = 0
 
     def close(self) -> None:

@@ -51,6 +51,7 @@ from typing import Any, TypeVar
 import httpx
 from pydantic import ValidationError
 
+from computerails import _http
 from computerails.errors import AgentConfigError, ComputeRailsError, ContractRevert, PreconditionError
 from computerails.keeper_node.config import KeeperSettings
 from computerails.keeper_node.metrics import KeeperMetrics
@@ -139,7 +140,7 @@ class Keeper:
         self.address = rails.require_account().address
         store.bind({"keeper": self.address, "chain_id": str(rails.chain_id), "escrow": rails.escrow.address})
         self.prices = token_prices(rails, settings.native_price)
-        self.http = httpx.Client(timeout=settings.oracle_timeout)
+        self.http = _http.client(timeout=settings.oracle_timeout)
         logging.getLogger("httpx").setLevel(logging.WARNING)  # not a line per poll of an oracle node
         self._intent: tuple[str, str] | None = None  # (action, subject) of the transaction being sent
         self._told: set[str] = set()  # what was logged once already

@@ -30,6 +30,7 @@ from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
+from computerails import _http
 from computerails.addresses import parse_address
 from computerails.errors import GossipRefused
 from computerails.oracle_node.config import Peer
@@ -142,7 +143,7 @@ class PeerLink:
 
     def __init__(self, peers: Iterable[Peer], timeout: float) -> None:
         self.peers = list(peers)
-        self.client = httpx.Client(timeout=timeout)
+        self.client = _http.client(timeout=timeout)
         self._down: set[str] = set()
 
     def close(self) -> None:

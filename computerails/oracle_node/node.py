@@ -35,12 +35,11 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-import httpx
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 from web3.exceptions import TransactionNotFound
 
-from computerails import eip712, receipts
+from computerails import _http, eip712, receipts
 from computerails.addresses import parse_address
 from computerails.errors import (
     ComputeRailsError,
@@ -240,7 +239,7 @@ class OracleNode:
         self.uptime = uptime
         self.clock = clock
         self.link = PeerLink(settings.peers, settings.peer_timeout)
-        self.http = httpx.Client(timeout=settings.fetch_timeout)
+        self.http = _http.client(timeout=settings.fetch_timeout)
         self.chain_id = rails.chain_id
         self.hub = rails.hub.address
         self.voucher_domain = rails.collector.domain

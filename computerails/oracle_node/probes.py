@@ -42,6 +42,7 @@ import httpx
 from sqlalchemy import Boolean, Column, Engine, Integer, MetaData, String, Table, and_, func, select, update
 from sqlalchemy.dialects.sqlite import insert
 
+from computerails import _http
 from computerails._sqlite import durable_engine
 from computerails.addresses import parse_address
 from computerails.errors import PreconditionError
@@ -513,7 +514,7 @@ class Prober:
         self.status_ttl = status_ttl
         self._subjects: dict[int, tuple[float, list[str]]] = {}  # epoch -> (when read, providers)
         self._owns_client = client is None
-        self.client = client or httpx.AsyncClient(
+        self.client = client or _http.async_client(
             trust_env=False,  # never through a proxy from the environment: the provider itself answers
             follow_redirects=False,
             limits=httpx.Limits(max_connections=concurrency),

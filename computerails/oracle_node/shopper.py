@@ -40,7 +40,7 @@ from typing import Any
 import httpx
 from pydantic import ValidationError
 
-from computerails import pay_client
+from computerails import _http, pay_client
 from computerails._sqlite import DurableSqlite
 from computerails.addresses import parse_address
 from computerails.errors import (
@@ -325,7 +325,7 @@ class Shopper:
             wallet=wallet,
             max_price=self.max_price,
         )
-        self.http = httpx.Client(timeout=settings.timeout, trust_env=False, follow_redirects=False)
+        self.http = _http.client(timeout=settings.timeout, trust_env=False, follow_redirects=False)
         self._planned: set[tuple[int, str]] = set()
         interrupted = self.log.recover()
         if interrupted:

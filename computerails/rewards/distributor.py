@@ -67,8 +67,10 @@ def load_rewards(source: RewardsSource, *, timeout: float = FETCH_TIMEOUT) -> Re
     if text.startswith(("http://", "https://")):
         import httpx  # loaded when a file is fetched: `import computerails` stays lighter
 
+        from computerails import _http
+
         try:
-            response = httpx.get(text, timeout=timeout, follow_redirects=True)
+            response = _http.get(text, timeout=timeout, follow_redirects=True)
             response.raise_for_status()
             doc = response.json()
         except httpx.HTTPStatusError as e:

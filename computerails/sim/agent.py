@@ -17,8 +17,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import httpx
-
+from computerails import _http
 from computerails.devnet.agent import AgentProcess, write_config, write_keystore
 from computerails.models import digits
 from computerails.pay_client import PayingAuth, infer
@@ -72,7 +71,7 @@ def paid_inference(
         try:
             agent.start()
             url = f"{agent.url}/v1/infer"
-            with httpx.Client(timeout=60.0) as client:
+            with _http.client(timeout=60.0) as client:
                 infer(client, url, samples[0], auth)  # the 402 round trip for the terms, untimed
                 started = time.perf_counter()
                 for i in range(requests):

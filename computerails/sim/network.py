@@ -55,7 +55,7 @@ from rich.table import Table
 from web3 import HTTPProvider, Web3
 
 import computerails
-from computerails import JobStatus, workloads
+from computerails import JobStatus, _http, workloads
 from computerails.agent.jobs import DirectorySpecSource
 from computerails.dashboard.snapshot import DemoDashboard
 from computerails.devnet import Anvil, ape_build_artifacts, deploy_protocol, derive_key, dev_key, write_deployment
@@ -376,7 +376,7 @@ class NetworkDemo:
         for node in self.live_oracles():
             while time.monotonic() < deadline:
                 with contextlib.suppress(httpx.HTTPError):
-                    seen = httpx.get(f"{node.url}/v1/health", timeout=5).json().get("probed_until")
+                    seen = _http.get(f"{node.url}/v1/health", timeout=5).json().get("probed_until")
                     if seen is not None and seen >= until:
                         break
                 time.sleep(0.1)  # polling a node's progress
@@ -416,7 +416,7 @@ class NetworkDemo:
         """`client`'s paid requests to `p`, one after another (its own rng: the pixels are drawn
         under the lock, as several of its threads draw at once)."""
         out = []
-        with httpx.Client(timeout=30) as http:
+        with _http.client(timeout=30) as http:
             for _ in range(self.config.requests):
                 with LOCK:
                     pixels = SAMPLES[client.rng.randrange(len(SAMPLES))]
@@ -430,7 +430,7 @@ class NetworkDemo:
     def after_pay(
         self, client: ClientRun, answers: list[tuple[ProviderRun, list[int], PaidAnswer]], targets: list[ProviderRun]
     ) -> None:
-        with httpx.Client(timeout=30) as http:
+        with _http.client(timeout=30) as http:
             for p, pixels, answer in answers:
                 self.count_answer(client, p, pixels, answer)
                 if client.rng.random() < self.config.sample:
@@ -588,14 +588,14 @@ class NetworkDemo:
         self.note(f"fault 4: {self.faults[4].done}")
 
     def restore(self, node: OracleProcess) -> None:
-        behind = [r["round"] for r in httpx.get(f"{node.url}/v1/rounds", timeout=10).json() if r["kind"] != "uptime"]
+        behind = [r["round"] for r in _http.get(f"{node.url}/v1/rounds", timeout=10).json() if r["kind"] != "uptime"]
         self.link.restore()
         self.faults[4].done += f", restored at step {self.step_no}"
         started = time.monotonic()
 
         def caught_up() -> bool:
-            open_now = {r["round"] for r in httpx.get(f"{node.url}/v1/rounds", timeout=10).json()}
-            unreachable = httpx.get(f"{node.url}/v1/health", timeout=10).json()["unreachable_peers"]
+            open_now = {r["round"] for r in _http.get(f"{node.url}/v1/rounds", timeout=10).json()}
+            unreachable = _http.get(f"{node.url}/v1/health", timeout=10).json()["unreachable_peers"]
             return not (open_now & set(behind)) and not unreachable
 
         ok = self.wait("o2 to catch up", caught_up, timeout=90)
@@ -789,7 +789,7 @@ class NetworkDemo:
             for node, party in zip(self.oracles, self.oracle_parties, strict=True):
                 if node.running():
                     with contextlib.suppress(httpx.HTTPError):
-                        seen[party.name] = httpx.get(f"{node.url}/v1/uptime/{epoch}", timeout=10).json()["providers"]
+                        seen[party.name] = _http.get(f"{node.url}/v1/uptime/{epoch}", timeout=10).json()["providers"]
             self.epoch_seen[epoch] = seen
 
     def track(self, process: AgentProcess) -> AgentProcess:

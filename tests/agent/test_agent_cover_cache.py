@@ -10,6 +10,7 @@ from decimal import Decimal
 import httpx
 import pytest
 
+from computerails import _http
 from computerails.devnet import dev_key
 from computerails.models import digits
 from computerails.types import Raw
@@ -30,7 +31,7 @@ def cached_agent(make_agent, provider_rails):
 def pay(agent, meter) -> httpx.Response:
     pixels = list(digits.samples()[0][0])
     header = encode_voucher_header(*meter.next(Raw(PRICE_RAW)))
-    return httpx.post(f"{agent.url}/v1/infer", json={"pixels": pixels}, headers={VOUCHER_HEADER: header})
+    return _http.post(f"{agent.url}/v1/infer", json={"pixels": pixels}, headers={VOUCHER_HEADER: header})
 
 
 def reads(agent) -> tuple[float, float]:

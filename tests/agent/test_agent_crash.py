@@ -10,9 +10,9 @@ import signal
 import socket
 from decimal import Decimal
 
-import httpx
 from web3.exceptions import TransactionNotFound
 
+from computerails import _http
 from computerails.agent.store import AgentStore
 from computerails.devnet import dev_key
 from computerails.models import digits
@@ -28,7 +28,7 @@ def pay(agent, meter, n: int):
     signed = None
     for _ in range(n):
         signed = meter.next(Raw(PRICE_RAW))
-        response = httpx.post(
+        response = _http.post(
             f"{agent.url}/v1/infer", json={"pixels": pixels}, headers={VOUCHER_HEADER: encode_voucher_header(*signed)}
         )
         assert response.status_code == 200, response.text

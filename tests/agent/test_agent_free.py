@@ -4,9 +4,9 @@ receipt."""
 
 from __future__ import annotations
 
-import httpx
 import pytest
 
+from computerails import _http
 from computerails.models import digits
 
 
@@ -21,7 +21,7 @@ def free_agent(make_agent):
 def test_infer__payment_off__200_label_and_logits_without_voucher_or_receipt(free_agent, index):
     pixels = list(digits.samples()[index][0])
 
-    response = httpx.post(f"{free_agent.url}/v1/infer", json={"pixels": pixels})
+    response = _http.post(f"{free_agent.url}/v1/infer", json={"pixels": pixels})
 
     assert response.status_code == 200
     expected = digits.infer(pixels)
@@ -29,6 +29,6 @@ def test_infer__payment_off__200_label_and_logits_without_voucher_or_receipt(fre
 
 
 def test_infer__payment_off__invalid_body_still_422(free_agent):
-    response = httpx.post(f"{free_agent.url}/v1/infer", json={"pixels": [1, 2, 3]})
+    response = _http.post(f"{free_agent.url}/v1/infer", json={"pixels": [1, 2, 3]})
 
     assert response.status_code == 422

@@ -14,7 +14,7 @@ from decimal import Decimal
 import httpx
 import pytest
 
-from computerails import errors
+from computerails import _http, errors
 from computerails.agent.app import verify_health
 from computerails.cli import main
 from computerails.devnet import dev_address, dev_key
@@ -66,7 +66,7 @@ def sample(i: int = 0) -> tuple[list[int], int]:
 
 def post(agent, pixels, header: str | None = None) -> httpx.Response:
     headers = {VOUCHER_HEADER: header} if header is not None else {}
-    return httpx.post(f"{agent.url}/v1/infer", json={"pixels": pixels}, headers=headers)
+    return _http.post(f"{agent.url}/v1/infer", json={"pixels": pixels}, headers=headers)
 
 
 # ───────────────────────── payment ─────────────────────────
@@ -316,7 +316,7 @@ def test_paying_client__restarted__continues_the_collection(agent, payer_rails, 
 
 
 def test_infer__malformed_json__422_body(agent):
-    response = httpx.post(
+    response = _http.post(
         f"{agent.url}/v1/infer", content=b'{"pixels": [1, 2', headers={"content-type": "application/json"}
     )
 
@@ -334,14 +334,14 @@ def test_infer__malformed_json__422_body(agent):
     ],
 )
 def test_infer__invalid_body__422_names_the_field(agent, body, field):
-    response = httpx.post(f"{agent.url}/v1/infer", json=body)
+    response = _http.post(f"{agent.url}/v1/infer", json=body)
 
     assert response.status_code == 422
     assert field in [f["field"] for f in response.json()["fields"]]
 
 
 def test_infer__oversized_body__413(agent):
-    response = httpx.post(f"{agent.url}/v1/infer", content=b"[" + b"0," * 4_096 + b"0]")
+    response = _http.post(f"{agent.url}/v1/infer", content=b"[" + b"0," * 4_096 + b"0]")
 
     assert response.status_code == 413
     assert "4096" in response.json()["error"]
@@ -352,7 +352,7 @@ def test_infer__oversized_streamed_body__413(agent):
         for _ in range(8):
             yield b" " * 1_024
 
-    response = httpx.post(f"{agent.url}/v1/infer", content=chunks())  # chunked: no Content-Length
+    response = _http.post(f"{agent.url}/v1/infer", content=chunks())  # chunked: no Content-Length
 
     assert response.status_code == 413
 
@@ -374,7 +374,7 @@ def test_infer__slow_client__408_after_the_request_timeout(agent):
 def test_health__signed_challenge__verifies_as_the_provider(agent, provider_rails):
     challenge = os.urandom(32)
 
-    answer = httpx.get(f"{agent.url}/v1/health", params={"challenge": "0x" + challenge.hex()}).json()
+    answer = _http.get(f"{agent.url}/v1/health", params={"challenge": "0x" + challenge.hex()}).json()
 
     assert answer["provider"] == provider_rails.address
     assert verify_health(answer, challenge, provider_rails.chain_id, provider_rails.address)
@@ -383,7 +383,7 @@ def test_health__signed_challenge__verifies_as_the_provider(agent, provider_rail
 
 @pytest.mark.parametrize("params", [{}, {"challenge": "0x1234"}, {"challenge": "zz" * 32}])
 def test_health__missing_or_bad_challenge__422(agent, params):
-    response = httpx.get(f"{agent.url}/v1/health", params=params)
+    response = _http.get(f"{agent.url}/v1/health", params=params)
 
     assert response.status_code == 422
     assert response.json()["field"] == "challenge"

@@ -13,7 +13,7 @@ from decimal import Decimal
 import httpx
 import pytest
 
-from computerails import workloads
+from computerails import _http, workloads
 from computerails.agent.jobs import DirectorySpecSource
 from computerails.content import cid_for, digest_of
 from computerails.devnet import dev_key
@@ -67,7 +67,7 @@ def wait_for_result(agent, job_id: int) -> httpx.Response:
     """Poll ``/v1/jobs/{id}/result`` until the agent has published it."""
     deadline = time.monotonic() + POLL_TIMEOUT
     while True:
-        response = httpx.get(f"{agent.url}/v1/jobs/{job_id}/result")
+        response = _http.get(f"{agent.url}/v1/jobs/{job_id}/result")
         if response.status_code != 404 or time.monotonic() > deadline:
             return response
         time.sleep(0.05)  # readiness polling
@@ -98,17 +98,17 @@ def test_agent_jobs__job_created__accepted_computed_served_attested_settled_clai
         "result_hash": "0x" + digest_of(cid_for(expected)).hex(),
         "units": workloads.units_of(spec),
     }
-    result = httpx.get(f"{jobs_agent.url}/v1/results/{body['result_cid']}")
+    result = _http.get(f"{jobs_agent.url}/v1/results/{body['result_cid']}")
     assert result.status_code == 200
     assert result.headers["content-type"] == "application/octet-stream"
     assert result.content == expected
     assert hashlib.sha256(result.content).digest() == digest_of(body["result_cid"])
-    spec_bytes = httpx.get(f"{jobs_agent.url}/v1/results/{body['spec_cid']}")
+    spec_bytes = _http.get(f"{jobs_agent.url}/v1/results/{body['spec_cid']}")
     assert spec_bytes.content == workloads.spec_bytes(spec)  # what oracles recompute from
     job = provider_rails.views.job(job_id)
     assert job.status is JobStatus.ACCEPTED and job.provider == provider_rails.address
     assert jobs_agent.metric("computerails_agent_jobs", 'stage="published"') == 1
-    assert httpx.post(f"{jobs_agent.url}/v1/infer", json={"pixels": [0] * 64}).status_code == 402  # still sells
+    assert _http.post(f"{jobs_agent.url}/v1/infer", json={"pixels": [0] * 64}).status_code == 402  # still sells
 
     # What oracles do with that answer; then the agent settles after the challenge window and
     # its housekeeping withdraws the payment (the claim is worth its gas at native_price 1).
@@ -137,11 +137,11 @@ def test_agent_jobs__unknown_malformed_or_changed__404_422_500(jobs_agent):
     tampered = cid_for(b"what was stored")
     (jobs_agent.log_dir / "data" / "results" / tampered).write_bytes(b"what is on disk now")
 
-    changed = httpx.get(f"{jobs_agent.url}/v1/results/{tampered}")
-    unknown = httpx.get(f"{jobs_agent.url}/v1/results/{cid_for(b'never stored here')}")
-    malformed = httpx.get(f"{jobs_agent.url}/v1/results/not-a-cid")
-    no_job = httpx.get(f"{jobs_agent.url}/v1/jobs/987654/result")
-    bad_id = httpx.get(f"{jobs_agent.url}/v1/jobs/seven/result")
+    changed = _http.get(f"{jobs_agent.url}/v1/results/{tampered}")
+    unknown = _http.get(f"{jobs_agent.url}/v1/results/{cid_for(b'never stored here')}")
+    malformed = _http.get(f"{jobs_agent.url}/v1/results/not-a-cid")
+    no_job = _http.get(f"{jobs_agent.url}/v1/jobs/987654/result")
+    bad_id = _http.get(f"{jobs_agent.url}/v1/jobs/seven/result")
 
     assert changed.status_code == 500 and changed.json()["reason"] == "ContentMismatch"
     assert str(jobs_agent.log_dir) not in changed.text  # the path is logged, not sent
@@ -157,9 +157,9 @@ def test_agent_jobs__disabled__no_endpoints_nothing_accepted(make_agent, job_cli
     job_id = create_job(job_client_rails, provider_rails, tmp_path / "specs", spec)
     agent = make_agent().start()  # no [jobs] section: off
 
-    results = httpx.get(f"{agent.url}/v1/results/{cid_for(workloads.compute(spec))}")
-    job_result = httpx.get(f"{agent.url}/v1/jobs/{job_id}/result")
-    metrics = httpx.get(f"{agent.url}/metrics").text
+    results = _http.get(f"{agent.url}/v1/results/{cid_for(workloads.compute(spec))}")
+    job_result = _http.get(f"{agent.url}/v1/jobs/{job_id}/result")
+    metrics = _http.get(f"{agent.url}/metrics").text
     assert agent.stop() == 0  # a pass in progress would finish before exit
 
     assert (results.status_code, job_result.status_code) == (404, 404)

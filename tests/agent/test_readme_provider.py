@@ -21,6 +21,7 @@ from pathlib import Path
 import httpx
 import tomllib
 
+from computerails import _http
 from computerails.addresses import parse_address
 from computerails.devnet import free_port
 from tests.support.agent import READY_TIMEOUT
@@ -43,7 +44,7 @@ def test_commands__comments_and_blank_lines_dropped():
 
 
 def _metric(url: str, sample: str) -> float:
-    for line in httpx.get(f"{url}/metrics").text.splitlines():
+    for line in _http.get(f"{url}/metrics").text.splitlines():
         if line.startswith(sample + " "):
             return float(line.split()[-1])
     return 0.0
@@ -54,7 +55,7 @@ def _wait_ready(process: subprocess.Popen[bytes], url: str, log: Path) -> None:
     while time.monotonic() < deadline:
         assert process.poll() is None, f"the agent exited with {process.returncode}:\n{log.read_text()}"
         try:
-            if httpx.get(f"{url}/v1/health", params={"challenge": "0x" + "00" * 32}).status_code == 200:
+            if _http.get(f"{url}/v1/health", params={"challenge": "0x" + "00" * 32}).status_code == 200:
                 return
         except httpx.TransportError:
             pass

@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, OperationalError
 
+from computerails import _http
 from computerails._rpc import Codec, Rpc
 from computerails.cli import main
 from computerails.dashboard.queries import IndexReader
@@ -43,7 +44,7 @@ def postgres_reader(history) -> Iterator[IndexReader]:
 
 
 def get(dashboard, path: str) -> httpx.Response:
-    return httpx.get(dashboard.url + path, timeout=30)
+    return _http.get(dashboard.url + path, timeout=30)
 
 
 def test_job_endpoints__every_job__status_escrow_and_parties_equal_the_escrow_view(dashboard, onchain):

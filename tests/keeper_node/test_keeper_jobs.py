@@ -79,6 +79,10 @@ def test_keeper__settles_in_one_batch__skips_not_worth_it__reclaims_expired__res
     assert keeper.metric("computerails_keeper_skipped_not_worth_gas_total", 'action="settle"') == 1
     assert keeper.metric("computerails_keeper_gas_spent_wei_total", 'action="settle"') > 0
     assert keeper.metric("computerails_keeper_gas_spent_wei_total", 'action="reclaim"') > 0
+    # The pass that sent the settle and the reclaim scanned the chain before them: the cursor
+    # reaches the head once a whole pass has begun after they were mined.
+    passes = keeper.health()["passes"]
+    wait_until(lambda: keeper.health()["passes"] >= passes + 2, "a whole pass after its own transactions")
     text = keeper.log.read_text()
     assert f"job {tiny} not worth settling (in a batch): moves 0.000001 mUSD; 16000 gas at" in text
     assert f"job {unaccepted} left alone: open past its accept window: only its client may cancel it" in text

@@ -8,7 +8,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from computerails import eip712, receipts
+from computerails import _http, eip712, receipts
 from computerails.devnet import dev_address, dev_key
 from computerails.models import digits
 from computerails.receipts import ReceiptSigner, ResponseReceipt
@@ -47,7 +47,7 @@ def receipt_for(rails, index: int, pixels, *, wrong: bool) -> tuple[ResponseRece
 
 def forward(node, receipt, signature, pixels) -> httpx.Response:
     body = {"receipt": receipt.model_dump(mode="json"), "provider_signature": signature, "pixels": list(pixels)}
-    return httpx.post(f"{node.url}/v1/receipts", json=body, timeout=30)
+    return _http.post(f"{node.url}/v1/receipts", json=body, timeout=30)
 
 
 def test_receipts__correct_answer_confirmed__mismatched_request_or_foreign_signature_422(make_network, fraud_provider):

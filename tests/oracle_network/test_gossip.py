@@ -10,6 +10,7 @@ import httpx
 import pytest
 from eth_account import Account
 
+from computerails import _http
 from computerails.devnet import dev_key
 from computerails.oracle_node import gossip
 from tests.support.sdk import ORACLES
@@ -41,7 +42,7 @@ def tampered(envelope):
 
 def post(node, envelope_or_text) -> httpx.Response:
     content = envelope_or_text if isinstance(envelope_or_text, str) else envelope_or_text.model_dump_json()
-    return httpx.post(f"{node.url}/v1/gossip", content=content, headers={"content-type": "application/json"})
+    return _http.post(f"{node.url}/v1/gossip", content=content, headers={"content-type": "application/json"})
 
 
 def test_gossip__member_message__accepted_once_then_replay_refused(node_and_hub):

@@ -10,10 +10,9 @@ import sqlite3
 from datetime import timedelta
 from decimal import Decimal
 
-import httpx
 import pytest
 
-from computerails import workloads
+from computerails import _http, workloads
 from computerails.agent.jobs import DirectorySpecSource
 from computerails.content import cid_for, digest_of
 from computerails.models import digits
@@ -96,7 +95,7 @@ def attested_events(rails, job_id):
 
 
 def published(agent, job_id) -> bool:
-    return httpx.get(f"{agent.url}/v1/jobs/{job_id}/result").status_code == 200
+    return _http.get(f"{agent.url}/v1/jobs/{job_id}/result").status_code == 200
 
 
 def sender_of(rails, event) -> str:

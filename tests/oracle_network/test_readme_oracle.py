@@ -14,6 +14,7 @@ import httpx
 import tomllib
 
 import computerails
+from computerails import _http
 from computerails.addresses import parse_address
 from computerails.devnet import free_port
 from tests.support.anvil import devnet_fixtures
@@ -69,7 +70,7 @@ def test_readme_run_an_oracle_node__three_commands__a_member_serving(ro_anvil, r
         def health() -> dict | None:
             assert node.poll() is None, log.read_text()
             try:
-                return httpx.get(f"http://127.0.0.1:{port}/v1/health").json()
+                return _http.get(f"http://127.0.0.1:{port}/v1/health").json()
             except httpx.TransportError:
                 return None
 

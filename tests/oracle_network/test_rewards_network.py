@@ -15,12 +15,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from eth_account import Account
 
 import computerails
-from computerails import eip712
+from computerails import _http, eip712
 from computerails.deployments import load_artifact
 from computerails.devnet import dev_key
 from computerails.devnet.keys import dev_address
@@ -216,11 +215,11 @@ def posted_metric(nodes, action: str) -> float:
 
 def rewards_rounds(node) -> list:
     """The node's open rewards and veto rounds."""
-    return [r for r in httpx.get(f"{node.url}/v1/rounds").json() if r["kind"] in ("rewards", "veto")]
+    return [r for r in _http.get(f"{node.url}/v1/rounds").json() if r["kind"] in ("rewards", "veto")]
 
 
 def served(node, root: bytes) -> dict | None:
-    answer = httpx.get(f"{node.url}/v1/rewards/latest")
+    answer = _http.get(f"{node.url}/v1/rewards/latest")
     if answer.status_code != 200:
         return None
     doc = answer.json()
@@ -252,7 +251,7 @@ def test_rewards__epochs_settle__one_root_per_round_equal_to_a_fresh_index_and_c
     for node in nodes:  # every node serves it (those that did not sign agree and keep it too)
         doc = wait_until(lambda n=node: served(n, expected.root), "the tree served", ROUND_WAIT)
         assert RewardsFile.from_document(doc).root == expected.root
-        unknown = httpx.get(f"{node.url}/v1/rewards/0x{'11' * 32}")
+        unknown = _http.get(f"{node.url}/v1/rewards/0x{'11' * 32}")
         assert unknown.status_code == 404 and "no rewards tree" in unknown.json()["error"]
     assert posted_metric(nodes, "posted") == len(rounds)
     assert posted_metric(nodes, "signed") >= 2 * len(rounds)

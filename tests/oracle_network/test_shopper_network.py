@@ -9,10 +9,10 @@ from __future__ import annotations
 import sqlite3
 from decimal import Decimal
 
-import httpx
 import pytest
 
 import computerails
+from computerails import _http
 from computerails.devnet import dev_address, dev_key, free_port
 from computerails.oracle_node.probes import probe_secret
 from computerails.oracle_node.shopper import shop_secret, shop_times
@@ -102,7 +102,7 @@ def slots(rails, epoch: int, start: int, length: int, provider: str, n: int) -> 
 
 
 def shopped(node) -> dict:
-    return httpx.get(f"{node.url}/v1/shopper", timeout=10).json()
+    return _http.get(f"{node.url}/v1/shopper", timeout=10).json()
 
 
 def of(node, provider: str) -> dict:
@@ -169,7 +169,7 @@ def test_shopper__honest_agent__correct_verdicts_only_no_round__unfunded_refused
     assert of(node, dev_address(DOWN))["error"] == 3  # nothing answers: counted, the node goes on
     assert node.metric("computerails_oracle_shops_total", 'outcome="refused"') == 3
     assert node.metric("computerails_oracle_signed_total", 'kind="fraud"') == 0
-    assert [r for r in httpx.get(f"{node.url}/v1/rounds").json() if r["kind"] == "fraud"] == []
+    assert [r for r in _http.get(f"{node.url}/v1/rounds").json() if r["kind"] == "fraud"] == []
     assert not honest.provider.status().jailed
     assert node.stop() == 0
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 import sqlite3
 import time
 
-import httpx
 import pytest
 from eth_account import Account
 
 import computerails
+from computerails import _http
 from computerails.devnet import dev_key, free_port
 from computerails.oracle_node import gossip
 from computerails.oracle_node.probes import ProbeLog
@@ -153,7 +153,7 @@ def held(node, epoch: int, provider: str) -> int:
 
 
 def open_rounds(node, epoch: int) -> list[str]:
-    rounds = httpx.get(f"{node.url}/v1/rounds").json()
+    rounds = _http.get(f"{node.url}/v1/rounds").json()
     return [r["round"] for r in rounds if r["round"].endswith(f":{epoch}")]
 
 
@@ -163,7 +163,7 @@ def lie(node, chain_id: int, hub: str, epoch: int, provider: str, uptime_bps: in
     envelope = gossip.seal(
         "observation", body, Account.from_key(dev_key(ORACLES[2])), chain_id=chain_id, hub=hub, now=int(time.time())
     )
-    return httpx.post(
+    return _http.post(
         f"{node.url}/v1/gossip", content=envelope.model_dump_json(), headers={"content-type": "application/json"}
     ).status_code
 
@@ -182,7 +182,7 @@ def test_uptime__two_nodes_and_a_lying_member__median_reports_only_the_provider_
         assert (counts[up.address].up, counts[up.address].down) == (4, 0)
         assert (counts[down.address].up, counts[down.address].down) == (0, 4)
     for node in nodes:  # the third oracle silent so far: the median of the two that observed
-        seen = httpx.get(f"{node.url}/v1/uptime/{epoch}").json()["providers"]
+        seen = _http.get(f"{node.url}/v1/uptime/{epoch}").json()["providers"]
         assert (seen[up.address]["median_bps"], seen[down.address]["median_bps"]) == (10_000, 0)
         assert len(seen[down.address]["observations"]) == 2
     for node in nodes:
@@ -201,12 +201,12 @@ def test_uptime__two_nodes_and_a_lying_member__median_reports_only_the_provider_
     assert [e["args"]["uptimeBps"] for e in mine] == [0]  # the median of 0, 0 and the lie, once
     for node in nodes:  # later epochs' rounds wait for their probes; this epoch's are all done
         wait_until(lambda n=node: not open_rounds(n, epoch), "this epoch's rounds closed")
-        seen = httpx.get(f"{node.url}/v1/uptime/{epoch}").json()["providers"]
+        seen = _http.get(f"{node.url}/v1/uptime/{epoch}").json()["providers"]
         assert (seen[up.address]["up"], seen[up.address]["uptime_bps"]) == (4, 10_000)
         assert (seen[down.address]["down"], seen[down.address]["uptime_bps"]) == (4, 0)
         assert sorted(seen[down.address]["observations"].values()) == [0, 0, 10_000]  # both nodes and the liar
         assert (seen[down.address]["median_bps"], seen[up.address]["median_bps"]) == (0, 10_000)
-        assert httpx.get(f"{node.url}/v1/uptime/-1").status_code == 422
+        assert _http.get(f"{node.url}/v1/uptime/-1").status_code == 422
         assert node.stop() == 0
 
 

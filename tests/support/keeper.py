@@ -19,6 +19,7 @@ from typing import Any
 
 import httpx
 
+from computerails import _http
 from computerails.devnet import dev_key, free_port
 from computerails.devnet import oracle as devnet_oracle
 from computerails.types import UptimeReport
@@ -35,7 +36,7 @@ def wait_ready(process: subprocess.Popen[bytes], url: str, log: Path, what: str)
         if process.poll() is not None:
             raise RuntimeError(f"{what} exited with {process.returncode}:\n{log.read_text()}")
         try:
-            if httpx.get(url).status_code == 200:
+            if _http.get(url).status_code == 200:
                 return
         except httpx.TransportError:
             pass
@@ -49,7 +50,7 @@ class KeeperProcess(devnet_oracle.KeeperProcess):
     """One keeper process (the package's launcher); its log goes to ``<log_dir>/keeper-<n>.log``."""
 
     def health(self) -> dict[str, Any]:
-        answer: dict[str, Any] = httpx.get(f"{self.url}/v1/health").json()
+        answer: dict[str, Any] = _http.get(f"{self.url}/v1/health").json()
         return answer
 
 
