@@ -4,15 +4,16 @@ Alembic (run in process, configured in code: no alembic.ini)."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
 
 from computerails.indexer.rpc import IndexerError
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -63,6 +64,8 @@ def engine_for(db: str | Path) -> Engine:
 
 
 def alembic_config(connection: Any) -> Config:
+    from alembic.config import Config  # Alembic loads when an index is opened, not with the package
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.attributes["connection"] = connection
@@ -71,6 +74,8 @@ def alembic_config(connection: Any) -> Config:
 
 def migrate(engine: Engine) -> None:
     """Brings the database to the newest schema (``alembic upgrade head``)."""
+    from alembic import command
+
     with engine.begin() as conn:
         command.upgrade(alembic_config(conn), "head")
 
