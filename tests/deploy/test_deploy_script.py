@@ -173,10 +173,11 @@ def test_deploy__deploy_block__first_block_of_the_deployment(accounts, chain, tr
     assert chain.provider.get_code(deployment.staking_token.address) != b""
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def handed_over(accounts, governance, treasury, oracles):
     """A fresh production deployment by accounts[8]: governance (`governance`) proposes and
-    executes through the timelock, which holds every admin and governor role."""
+    executes through the timelock, which holds every admin and governor role. Made once per
+    module: Ape reverts the chain to it after each test (a deployment takes 2 s in-process)."""
     deployer = accounts[8]
     deployment = deploy_protocol(
         deployer, governance=governance.address, treasury=treasury.address, oracles=[o.address for o in oracles]
