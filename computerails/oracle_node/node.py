@@ -73,6 +73,10 @@ from computerails.types import ZERO_ADDRESS, Attestation, JobStatus, Signature, 
 log = logging.getLogger("computerails.oracle")
 
 JOB, UPTIME, FRAUD, REWARDS, VETO = "job", "uptime", "fraud", "rewards", "veto"
+#: Why a root post is neither sent nor its round closed yet: the chain shows the same root
+#: vetoed, and the node's index has not caught up with that post to tell whether the veto was
+#: of this very post or of the same tree with other fees (looked at again on the next pass).
+UNDECIDED = "the index has not caught up with the vetoed post of this root"
 SUBMIT_LABELS = frozenset(
     {"submitAttestation", "submitAttestations", "submitUptimeReport", "submitFraudAttestation", "postRoot", "veto"}
 )
@@ -827,13 +831,13 @@ class OracleNode:
             if not chain.vetoed:
                 return "posted on chain"
             # Vetoed: this very post (it is not sent again), or the same tree posted with other
-            # fee figures, vetoed for them (then this post is due).
+            # fee figures, vetoed for them (then this post is due). Which one, the index tells
+            # once it holds the post: until then neither send nor close.
             posted = self.rewards.latest_post(chain)
+            if posted is None:
+                return UNDECIDED
             first = post.through - len(post.fees)
-            if posted is None or self.rewards.release_of(posted, post.fees, first) in (
-                None,
-                (chain.released, chain.fee_average),
-            ):
+            if self.rewards.release_of(posted, post.fees, first) in (None, (chain.released, chain.fee_average)):
                 return "posted on chain and vetoed"
         if chain.pending:
             return None  # another root waits: vetoed (then this one is due) or activated
@@ -865,6 +869,8 @@ class OracleNode:
             _, kind, body = found
             statement = parse_statement(kind, body)
             done = self._done_on_chain(statement)  # also closes rounds that never reached a quorum here
+            if done == UNDECIDED:
+                continue
             if done is not None:
                 self.store.close_round(r.key, done, kind)
                 continue

@@ -3,11 +3,21 @@ root is contradicted, what the veto says, and a root post's journey through the 
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 
 from computerails.indexer.flywheel import RewardsClock
 from computerails.oracle_node.config import OracleSettings
-from computerails.oracle_node.node import REWARDS, dump_statement, kind_of, parse_statement, round_key
+from computerails.oracle_node.node import (
+    REWARDS,
+    UNDECIDED,
+    OracleNode,
+    dump_statement,
+    kind_of,
+    parse_statement,
+    round_key,
+)
 from computerails.oracle_node.rewards import (
     EMPTY_ROOT,
     ChainRoots,
@@ -134,3 +144,40 @@ def test_settings__rewards_switch__on_by_default_off_by_config(tmp_path) -> None
     required = {"deployment": "deployments/31337.json", "keystore": "oracle.json", "data_dir": str(tmp_path)}
     assert OracleSettings(**required).rewards.enabled
     assert not OracleSettings(**required, rewards={"enabled": False}).rewards.enabled
+
+
+class _Duty:
+    """What OracleNode._root_done asks the rewards duty: the chain's roots, and the index's record
+    of the latest post (None: not indexed yet) with its release for given fees."""
+
+    def __init__(self, chain: ChainRoots, posted: object | None, release: tuple[int, int] | None) -> None:
+        self._chain, self._posted, self._release = chain, posted, release
+
+    def chain(self) -> ChainRoots:
+        return self._chain
+
+    def latest_post(self, chain: ChainRoots) -> object | None:
+        return self._posted
+
+    def release_of(self, posted: object, fees: object, first: int = 0) -> tuple[int, int] | None:
+        return self._release
+
+
+def _root_done(duty: _Duty, post: RootPost) -> str | None:
+    return OracleNode._root_done(SimpleNamespace(rewards=duty), post)  # type: ignore[arg-type]
+
+
+def test_root_done__same_root_vetoed_index_behind__undecided_neither_sent_nor_closed() -> None:
+    """Regression: the chain shows this root vetoed but the index has not caught up with that
+    post. It was judged "posted on chain and vetoed" and the round closed, though the veto may
+    have been of the same tree with other fees (then this post is due): the nodes never posted
+    it (seen under load in the rewards network suite)."""
+    post = RootPost(ROOT, 500, 10, tuple(range(5)))
+    vetoed = roots(10, vetoed=True, activates_at=2_000, active_through=5)  # the post adds epochs 5 .. 9
+
+    assert _root_done(_Duty(vetoed, posted=None, release=None), post) == UNDECIDED
+    # once indexed: the veto was of this very post (same release) ...
+    assert _root_done(_Duty(vetoed, object(), (RELEASED, FEE_AVERAGE)), post) == "posted on chain and vetoed"
+    # ... or of the same tree with other fees: this post is due
+    assert _root_done(_Duty(vetoed, object(), (RELEASED + 1, FEE_AVERAGE)), post) is None
+    assert _root_done(_Duty(roots(10, activates_at=2_000), None, None), post) == "posted on chain"
