@@ -231,9 +231,9 @@ class ComputeRails:
         """One view call through the codecs: ``read("JobEscrow", escrow, "jobStatus", 7)``."""
         return self._session.read(contract, to, fn, *args)
 
-    def call(self, contract: str, to: str, fn: str, *args: Any) -> Request:
-        """A view call as a batchable request."""
-        return self._session.call(contract, to, fn, *args)
+    def call(self, contract: str, to: str, fn: str, *args: Any, block: str | int = "latest") -> Request:
+        """A view call as a batchable request (at `block`: a number, or ``"latest"``)."""
+        return self._session.call(contract, to, fn, *args, block=block)
 
     def latest_time(self) -> Request:
         """The latest block's timestamp as a batchable request."""

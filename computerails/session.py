@@ -23,7 +23,7 @@ import threading
 import time
 import warnings
 from collections.abc import Callable, Hashable, Sequence
-from functools import cache
+from functools import cache, partial
 from typing import Any, TypeVar, cast
 
 from eth_account.signers.local import LocalAccount
@@ -73,7 +73,7 @@ _READ_ONLY = "this connection is read-only: pass account=... to connect() to sen
 
 
 class LazyContract:
-    """A web3 contract for one shipped ABI, built when first used for more than its address.
+    """A web3 contract, built by `build` when first used for more than its address.
 
     web3 builds every function and event object of an ABI when a contract is made: about 6 ms
     per protocol contract, three quarters of a connection's set-up, and many connections (a CLI
@@ -81,18 +81,18 @@ class LazyContract:
     building; any other attribute (``functions``, ``events``, ``abi`` ...) is the built contract's.
     """
 
-    __slots__ = ("address", "_artifact", "_w3", "_built")
+    __slots__ = ("address", "_artifact", "_build", "_built")
 
-    def __init__(self, w3: Web3, artifact: str, address: str) -> None:
+    def __init__(self, artifact: str, address: str, build: Callable[[], Contract]) -> None:
         self.address = to_checksum_address(address)
         self._artifact = artifact
-        self._w3 = w3
+        self._build = build
         self._built: Contract | None = None
 
     def __getattr__(self, name: str) -> Any:
         built = self._built
         if built is None:  # two threads may both build it: either result is the same contract
-            built = self._built = self._w3.eth.contract(address=self.address, abi=load_artifact(self._artifact)["abi"])
+            built = self._built = self._build()
         return getattr(built, name)
 
     def __repr__(self) -> str:
@@ -190,7 +190,8 @@ class Session:
     def _lazy(self, name: str) -> Contract:
         """The deployment's contract `name` as a :class:`LazyContract`, typed as the web3 contract
         it stands for (it answers every attribute one has)."""
-        return cast(Contract, LazyContract(self.w3, name, self.deployment.address(name)))
+        address = self.deployment.address(name)
+        return cast(Contract, LazyContract(name, address, partial(self.contract, name, address)))
 
     def _check_code(self) -> None:
         """One batch of eth_getCode over the deployment's contracts and tokens: a deployment
@@ -331,9 +332,9 @@ class Session:
         """One view call through the codecs: ``read("JobEscrow", escrow, "jobStatus", 7)``."""
         return self.rpc.run([self.call(contract, to, fn, *args)])[0]
 
-    def call(self, contract: str, to: str, fn: str, *args: Any) -> Request:
-        """A view call as a batchable request."""
-        return Rpc.call(to, self.abi[contract][fn], *args)
+    def call(self, contract: str, to: str, fn: str, *args: Any, block: str | int = "latest") -> Request:
+        """A view call as a batchable request (at `block`: a number, or ``"latest"``)."""
+        return Rpc.call(to, self.abi[contract][fn], *args, block=block)
 
     # ───────────────────────── the chain's clock ─────────────────────────
 

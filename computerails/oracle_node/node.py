@@ -265,14 +265,9 @@ class OracleNode:
     # ── membership ──
 
     def _refresh_members(self) -> Membership:
-        oracles, threshold, version = self.rails.rpc.run(
-            [
-                self.rails.call("AttestationHub", self.hub, "oracles"),
-                self.rails.call("AttestationHub", self.hub, "threshold"),
-                self.rails.call("AttestationHub", self.hub, "configVersion"),
-            ]
-        )
-        members = Membership(frozenset(parse_address(o) for o in oracles), int(threshold), int(version))
+        view = self.rails.views.oracle_set()  # one batch
+        oracles, threshold, version = view["oracles"], view["threshold"], view["config_version"]
+        members = Membership(frozenset(parse_address(o) for o in oracles), threshold, version)
         with self._members_lock:
             if self._members is not None and members.config_version != self._members.config_version:
                 log.info("oracle configuration %s: %d oracles, threshold %d", version, len(oracles), threshold)

@@ -30,7 +30,7 @@ from typing import Any
 
 from web3.contract import Contract
 
-from computerails._rpc import Request, Rpc
+from computerails._rpc import Request
 from computerails.deployments import load_artifact
 from computerails.indexer import Indexer, JsonRpc, open_index
 from computerails.indexer.flywheel import RewardsClock
@@ -55,6 +55,8 @@ log = logging.getLogger("computerails.oracle.rewards")
 
 INDEX_FILE = "rewards-index.sqlite"
 TREES_DIR = "rewards"
+#: The distributor's contract name in the SDK's codecs.
+DISTRIBUTOR = "RewardsDistributor"
 #: Most epochs one post may add (the distributor's MAX_EPOCHS_PER_POST).
 MAX_EPOCHS_PER_POST = 64
 #: The root of epochs in which nobody earned: nothing to claim, only the schedule moves on.
@@ -188,7 +190,9 @@ class RewardsDuty:
             address=address, abi=load_artifact("RewardsDistributor")["abi"]
         )
         self.address = str(self.distributor.address)
-        genesis, epoch_length = rails.rpc.run([self._read("genesis"), self._read("epochLength")])
+        genesis, epoch_length = rails.rpc.run(
+            [rails.call(DISTRIBUTOR, self.address, fn) for fn in ("genesis", "epochLength")]
+        )
         self.epochs = RewardsClock(int(genesis), int(epoch_length))
         self.staking_token = deployment.staking_token
         self.trees = Path(data_dir) / TREES_DIR
@@ -220,7 +224,7 @@ class RewardsDuty:
 
     def settle_delay(self) -> int:
         """The calculator's settle delay in force on chain now (seconds)."""
-        return int(self.rails.rpc.run([self._read("calculatorParams")])[0][3])
+        return int(self.rails.read(DISTRIBUTOR, self.address, "calculatorParams")[3])
 
     def settled_through(self) -> int:
         """Epochs 0 .. n − 1 whose facts the index holds for final: n (by the settle delay in
@@ -309,16 +313,15 @@ class RewardsDuty:
 
     # ── the chain ──
 
-    def _read(self, fn: str, *args: Any, block: str | int = "latest") -> Request:
-        """A view call of the distributor through the SDK's codec (one slot of a batch)."""
-        return Rpc.call(self.address, self.rails.abi["RewardsDistributor"][fn], *args, block=block)
-
     def chain(self) -> ChainRoots:
         """The latest and active roots, the block time and the current epoch, at one block."""
         (block,) = self.rails.rpc.run([Request("eth_getBlockByNumber", ["latest", False])])
         at = int(block["number"], 16)
         latest, active, current = self.rails.rpc.run(
-            [self._read(fn, block=at) for fn in ("latestRoot", "activeRoot", "currentEpoch")]
+            [
+                self.rails.call(DISTRIBUTOR, self.address, fn, block=at)
+                for fn in ("latestRoot", "activeRoot", "currentEpoch")
+            ]
         )
         return ChainRoots(
             root=bytes(latest[0]),
