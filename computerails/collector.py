@@ -269,6 +269,32 @@ class CollectorAPI:
             EscrowBelowMinimum: the payer's balance is below `min_balance`.
             InvalidVoucher, StaleVoucher, VoucherNotCovered: as :meth:`VoucherBook.accept`.
         """
+        view = self._admit_view(book, voucher, signature, min_balance, chain)
+        return book.accept(
+            voucher, signature, escrow_balance=view.balance, collected=view.collected, reserved=reserved, also=also
+        )
+
+    def check(
+        self,
+        book: VoucherBook,
+        voucher: Voucher,
+        signature: bytes,
+        *,
+        reserved: int = 0,
+        min_balance: int = 0,
+        chain: CoverView | None = None,
+    ) -> None:
+        """:meth:`accept`'s checks alone (:meth:`VoucherBook.check`): raises what :meth:`accept`
+        would and keeps nothing; the caller writes the voucher, then calls
+        :meth:`VoucherBook.keep`."""
+        view = self._admit_view(book, voucher, signature, min_balance, chain)
+        book.check(voucher, signature, escrow_balance=view.balance, collected=view.collected, reserved=reserved)
+
+    def _admit_view(
+        self, book: VoucherBook, voucher: Voucher, signature: bytes, min_balance: int, chain: CoverView | None
+    ) -> CoverView:
+        """The escrow's view for `voucher` (read unless `chain` gives it): its signer authorized
+        or revoked in `book` as the escrow says, and the balance at least `min_balance`."""
         view = chain if chain is not None else self.cover_view(voucher, book.domain.recover(voucher, signature))
         payer, _thaw_end, revoked = view.signer_info
         if view.signer == voucher.payer or (payer == voucher.payer and not revoked):
@@ -277,9 +303,7 @@ class CollectorAPI:
             book.revoke(voucher.payer, view.signer)
         if view.balance < min_balance:
             raise EscrowBelowMinimum(voucher.collection_id, view.balance, min_balance)
-        return book.accept(
-            voucher, signature, escrow_balance=view.balance, collected=view.collected, reserved=reserved, also=also
-        )
+        return view
 
     def cover_view(self, voucher: Voucher, signer: str) -> CoverView:
         """What admitting `voucher` signed by `signer` reads from the escrow, in one round trip."""

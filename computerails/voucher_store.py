@@ -17,6 +17,7 @@ request count (a second process sharing the file cannot roll a collection back).
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import threading
 from collections.abc import Callable
@@ -57,6 +58,8 @@ class _Pending:
     also: Callable[[sqlite3.Connection], object] | None
     done: bool = False
     error: BaseException | None = None
+    then: Callable[[], object] | None = None  # right after its commit
+    future: asyncio.Future[None] | None = None  # an event loop's save (save_async)
 
 
 def _save_statement() -> Any:
@@ -102,6 +105,8 @@ class SqliteVoucherStore:
         self._queue: list[_Pending] = []
         self._committing = False
         self._turn = threading.Condition()
+        # Saves from event loops (save_async): queued per loop until its commit runs.
+        self._soon: dict[asyncio.AbstractEventLoop, list[_Pending]] = {}
 
     def __repr__(self) -> str:
         return f"SqliteVoucherStore({self.path!r})"
@@ -125,18 +130,7 @@ class SqliteVoucherStore:
         Args:
             also: more writes for the same transaction (given its ``sqlite3`` connection): they
                 commit with the voucher, or nothing does (the agent keeps its receipt this way)."""
-        row = {
-            "collection_id": voucher.collection_id,
-            "provider": voucher.provider,
-            "payer": voucher.payer,
-            "token": voucher.token,
-            "value_aggregate": pad(voucher.value_aggregate, UINT128_DIGITS),
-            "request_count": pad(voucher.request_count, UINT64_DIGITS),
-            "timestamp": pad(voucher.timestamp, UINT64_DIGITS),
-            "metadata": voucher.metadata,
-            "signature": bytes(signature),
-        }
-        mine = _Pending(row, also)
+        mine = _Pending(_row(voucher, signature), also)
         with self._turn:
             self._queue.append(mine)
             while not mine.done and self._committing:
@@ -144,16 +138,7 @@ class SqliteVoucherStore:
             if not mine.done:  # no commit running: this thread writes the queue
                 batch, self._queue, self._committing = self._queue, [], True
         if not mine.done:
-            error: BaseException | None = None
-            try:
-                with self.writer.transaction() as conn:  # commits on leaving, rolls back on any exception
-                    for pending in batch:
-                        row = pending.row
-                        conn.execute(_SAVE_SQL, tuple(row[name] for name in _SAVE_ORDER))
-                        if pending.also is not None:
-                            pending.also(conn)
-            except BaseException as exc:  # the whole batch is rolled back: each of its writers hears it
-                error = exc
+            error = self._commit(batch)
             with self._turn:
                 for pending in batch:
                     pending.done, pending.error = True, error
@@ -162,10 +147,88 @@ class SqliteVoucherStore:
         if mine.error is not None:
             raise mine.error
 
+    def save_async(
+        self,
+        voucher: Voucher,
+        signature: bytes,
+        *,
+        also: Callable[[sqlite3.Connection], object] | None = None,
+        then: Callable[[], object] | None = None,
+    ) -> asyncio.Future[None]:
+        """:meth:`save` for an event loop: returns a future (of the running loop) that is done
+        once the voucher's transaction committed, or holds what made it fail (then none of its
+        writes happened).
+
+        The commit runs on the loop itself, once the callbacks ready now have run: every save
+        they queue meanwhile joins it (group commit, without a thread). The loop waits out the
+        disk's flush (a fraction of a millisecond here) instead of handing each write to a
+        thread and back: two threads taking turns at the interpreter cost the agent's paid path
+        more CPU than the flush it would overlap.
+
+        Args:
+            also: more writes for the same transaction, as for :meth:`save`.
+            then: called right after the commit, before the future is done (and whether or not
+                anyone still awaits it): what must follow a durable write even if the request
+                that asked for it was cancelled meanwhile.
+        """
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        queued = self._soon.get(loop)
+        if queued is None:
+            queued = self._soon[loop] = []
+            loop.call_soon(self._commit_soon, loop)
+        queued.append(_Pending(_row(voucher, signature), also, then=then, future=future))
+        return future
+
+    def _commit_soon(self, loop: asyncio.AbstractEventLoop) -> None:
+        """On `loop`: commit its queued saves in one transaction and finish their futures."""
+        batch = self._soon.pop(loop)
+        error = self._commit(batch)
+        for pending in batch:
+            future = pending.future
+            if future is not None and not future.done():  # a cancelled one is left as it is
+                if error is None:
+                    future.set_result(None)
+                else:
+                    future.set_exception(error)
+
+    def _commit(self, batch: list[_Pending]) -> BaseException | None:
+        """Write `batch` in one transaction, then run each one's ``then``: None once all is done,
+        else the exception that rolled the whole batch back (or that a ``then`` raised after
+        the commit: the writes stand, but the caller is not told they succeeded)."""
+        try:
+            with self.writer.transaction() as conn:  # commits on leaving, rolls back on any exception
+                for pending in batch:
+                    row = pending.row
+                    conn.execute(_SAVE_SQL, tuple(row[name] for name in _SAVE_ORDER))
+                    if pending.also is not None:
+                        pending.also(conn)
+            for pending in batch:
+                if pending.then is not None:
+                    pending.then()
+        except BaseException as exc:  # each of the batch's writers hears it
+            return exc
+        return None
+
     def close(self) -> None:
         """Close the file's connections."""
         self.writer.close()
         self.engine.dispose()
+
+
+def _row(voucher: Voucher, signature: bytes) -> dict[str, Any]:
+    """`voucher` as its table row."""
+    return {
+        "collection_id": voucher.collection_id,
+        "provider": voucher.provider,
+        "payer": voucher.payer,
+        "token": voucher.token,
+        "value_aggregate": pad(voucher.value_aggregate, UINT128_DIGITS),
+        "request_count": pad(voucher.request_count, UINT64_DIGITS),
+        "timestamp": pad(voucher.timestamp, UINT64_DIGITS),
+        "metadata": voucher.metadata,
+        "signature": bytes(signature),
+    }
 
 
 def _voucher(row: Any) -> Voucher:

@@ -703,6 +703,36 @@ class VoucherBook:
             Exception: the store could not write it (the book is unchanged; do not serve).
         """
         collection = voucher.collection_id
+        with self._lock:
+            serial = self._collection_locks.setdefault(collection, threading.Lock())
+        with serial:
+            self.check(voucher, signature, escrow_balance=escrow_balance, collected=collected, reserved=reserved)
+            if also is not None:
+                if self.store is None:
+                    raise ValueError("also= needs a book with a store: there is no transaction to join")
+                self.store.save(voucher, signature, also=also)  # type: ignore[call-arg]
+            elif self.store is not None:
+                self.store.save(voucher, signature)  # durable before it is acknowledged
+            self.keep(voucher, signature)
+        return voucher
+
+    def check(
+        self,
+        voucher: Voucher,
+        signature: bytes,
+        *,
+        escrow_balance: int | None = None,
+        collected: int = 0,
+        reserved: int = 0,
+    ) -> None:
+        """:meth:`accept`'s checks alone: raises what :meth:`accept` would, keeps nothing.
+
+        For a caller that writes the voucher itself (the provider agent's event loop, through
+        :meth:`~computerails.voucher_store.SqliteVoucherStore.save_async`) and then calls
+        :meth:`keep`. Between the two, that caller serialises its collection's vouchers (the
+        agent holds one lock per payer and token from the check until the write is kept).
+        """
+        collection = voucher.collection_id
         if voucher.provider != self.provider:
             raise InvalidVoucher(
                 f"voucher is for provider {voucher.provider}, not this provider {self.provider}",
@@ -714,41 +744,40 @@ class VoucherBook:
             )
         recovered = self.domain._recover_bytes(voucher, signature)
         with self._lock:
-            serial = self._collection_locks.setdefault(collection, threading.Lock())
-        with serial:
-            with self._lock:
-                if recovered not in self._signers.get(voucher.payer, ()):
-                    raise InvalidVoucherSignature(
-                        f"voucher is signed by {to_checksum_address(recovered)}, not a signer authorized for payer "
-                        f"{voucher.payer}",
-                        recovered=to_checksum_address(recovered),
-                        collection_id=collection,
-                    )
-                kept = self._latest.get(collection)
-            if kept is not None:
-                before = kept[0]
-                if (before.payer, before.token) != (voucher.payer, voucher.token):
-                    raise InvalidVoucher(
-                        f"collection {collection} belongs to payer {before.payer} in token {before.token}",
-                        collection_id=collection,
-                    )
-                if voucher.request_count <= before.request_count:
-                    raise StaleVoucher(collection, "request_count", before.request_count, voucher.request_count)
-                if voucher.value_aggregate < before.value_aggregate:
-                    raise StaleVoucher(collection, "value_aggregate", before.value_aggregate, voucher.value_aggregate)
-            if escrow_balance is not None:
-                cover = max(escrow_balance * (10_000 - self.safety_margin_bps) // 10_000 - reserved, 0)
-                outstanding = voucher.value_aggregate - collected
-                if outstanding > cover:
-                    raise VoucherNotCovered(collection, outstanding, cover)
-            if also is not None:
-                if self.store is None:
-                    raise ValueError("also= needs a book with a store: there is no transaction to join")
-                self.store.save(voucher, signature, also=also)  # type: ignore[call-arg]
-            elif self.store is not None:
-                self.store.save(voucher, signature)  # durable before it is acknowledged
-            with self._lock:
-                self._latest[collection] = (voucher, signature)
-                if kept is None:
-                    self._by_payer.setdefault((voucher.payer, voucher.token), set()).add(collection)
-        return voucher
+            if recovered not in self._signers.get(voucher.payer, ()):
+                raise InvalidVoucherSignature(
+                    f"voucher is signed by {to_checksum_address(recovered)}, not a signer authorized for payer "
+                    f"{voucher.payer}",
+                    recovered=to_checksum_address(recovered),
+                    collection_id=collection,
+                )
+            kept = self._latest.get(collection)
+        if kept is not None:
+            before = kept[0]
+            if (before.payer, before.token) != (voucher.payer, voucher.token):
+                raise InvalidVoucher(
+                    f"collection {collection} belongs to payer {before.payer} in token {before.token}",
+                    collection_id=collection,
+                )
+            if voucher.request_count <= before.request_count:
+                raise StaleVoucher(collection, "request_count", before.request_count, voucher.request_count)
+            if voucher.value_aggregate < before.value_aggregate:
+                raise StaleVoucher(collection, "value_aggregate", before.value_aggregate, voucher.value_aggregate)
+        if escrow_balance is not None:
+            cover = max(escrow_balance * (10_000 - self.safety_margin_bps) // 10_000 - reserved, 0)
+            outstanding = voucher.value_aggregate - collected
+            if outstanding > cover:
+                raise VoucherNotCovered(collection, outstanding, cover)
+
+    def keep(self, voucher: Voucher, signature: bytes) -> None:
+        """Make `voucher` (checked by :meth:`check`, and written by the caller's store) its
+        collection's latest in memory; a voucher not above the kept one's request count leaves
+        it as it was, as the store's upsert does."""
+        collection = voucher.collection_id
+        with self._lock:
+            kept = self._latest.get(collection)
+            if kept is not None and voucher.request_count <= kept[0].request_count:
+                return
+            self._latest[collection] = (voucher, signature)
+            if kept is None:
+                self._by_payer.setdefault((voucher.payer, voucher.token), set()).add(collection)

@@ -44,7 +44,6 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
-from starlette.concurrency import run_in_threadpool
 
 from computerails.addresses import parse_address
 from computerails.agent.config import AgentSettings
@@ -176,7 +175,9 @@ def wrong_every(n: int) -> Callable[[list[int]], digits.InferenceResult]:
     return answer
 
 
-def get_agent(request: Request) -> Agent:
+async def get_agent(request: Request) -> Agent:
+    """The app's agent. A coroutine: FastAPI runs a plain function dependency on a worker thread,
+    a hop that cost every request about 0.1 ms of CPU for one attribute read."""
     agent: Agent = request.app.state.agent
     return agent
 
@@ -291,7 +292,7 @@ def create_app(
             ]
             return JSONResponse({"error": "invalid request body", "fields": fields}, status_code=422)
         if not agent.settings.payment:
-            result = await run_in_threadpool(digits.infer, parsed.pixels)
+            result = digits.infer(parsed.pixels)  # on the loop, as the paid path runs it: 25 µs
             agent.metrics.requests.labels("served").inc()
             return JSONResponse({"label": result.label, "logits": list(result.logits)})
         header = request.headers.get(VOUCHER_HEADER)
@@ -304,7 +305,7 @@ def create_app(
             agent.metrics.requests.labels("refused").inc()
             return _refusal(agent, exc)
         try:
-            served = await run_in_threadpool(agent.gate.admit_and_serve, voucher, signature, parsed.pixels)
+            served = await agent.gate.admit_and_serve(voucher, signature, parsed.pixels)
         except VoucherNotCovered as exc:
             agent.metrics.requests.labels("not_covered").inc()
             return _refusal(agent, exc, runway=agent.gate.runway(voucher, exc))

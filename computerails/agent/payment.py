@@ -7,12 +7,13 @@ stale), adds at least the price to the collection's value aggregate, and then pa
 checks against the chain (:meth:`~computerails.collector.CollectorAPI.accept`: signature, the
 signer authorized and not revoked on chain, monotone, the escrow's cover). The cover counts the
 payer's *other* collections too (``reserved``), so the value a payer's vouchers promise beyond
-what was collected never exceeds its escrow balance less the safety margin. Admission is
-serialised per payer and token (one lock: its collections share one cover), so two concurrent
-requests can neither both be served on one price increment nor both take the last of the cover.
-The request is answered and countersigned inside that admission, and the voucher and the signed
-receipt are committed in one transaction (shared with concurrent requests: group commit) before
-the answer leaves. The escrow's side of the check is reused for ``cover_ttl`` seconds while
+what was collected never exceeds its escrow balance less the safety margin. Admission runs on
+the agent's event loop and is serialised per payer and token (one lock, held until the voucher
+is kept: its collections share one cover), so two concurrent requests can neither both be served
+on one price increment nor both take the last of the cover. The request is answered and
+countersigned inside that admission, and the voucher and the signed receipt are committed in one
+transaction before the answer leaves; the commit runs on the loop and is shared by every request
+admitted in the same pass of it (group commit). The escrow's side of the check is reused for ``cover_ttl`` seconds while
 neither escrow nor signer is thawing (:attr:`~computerails.collector.CoverView.steady`).
 
 :class:`CollectionRunner` runs one collection round: first it settles the journal (every
@@ -25,6 +26,8 @@ never leads to a second transaction for the same vouchers.
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import logging
 import sqlite3
 import threading
@@ -152,7 +155,7 @@ class PaymentGate:
         self.receipts = ReceiptSigner(self.domain, private_key)
         self._collected = store.collected()
         self._guard = threading.Lock()
-        self._locks: dict[str, threading.Lock] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
         self.cover_ttl = cover_ttl
         self.on_cover_read = on_cover_read
         self._views: dict[tuple[str, str], tuple[float, CoverView]] = {}
@@ -209,15 +212,22 @@ class PaymentGate:
             max(v.value_aggregate - collected.get(cid, 0), 0) for cid, (v, _sig) in self.book.collections().items()
         )
 
-    def _lock(self, payer: str, token: str) -> threading.Lock:
+    def _lock(self, payer: str, token: str) -> asyncio.Lock:
         """One lock per payer and token: its collections share one cover."""
         with self._guard:
-            return self._locks.setdefault(f"{payer}/{token}", threading.Lock())
+            return self._locks.setdefault(f"{payer}/{token}", asyncio.Lock())
 
-    def admit_and_serve(self, voucher: Voucher, signature: bytes, pixels: list[int]) -> Served:
+    async def admit_and_serve(self, voucher: Voucher, signature: bytes, pixels: list[int]) -> Served:
         """Verify `voucher` for one request, answer it, countersign the answer, and keep the
         voucher and the receipt on disk in one transaction before returning (so the answer
-        leaves only once both are durable; one commit per request).
+        leaves only once both are durable).
+
+        Runs on the event loop: the checks, the model and the receipt's signature are CPU work
+        of a fraction of a millisecond, and the write goes to the voucher store's writer thread
+        (:meth:`~computerails.voucher_store.SqliteVoucherStore.save_async`: requests waiting at
+        once share one commit). Only an escrow read leaves the loop, to a worker thread. The
+        payer's lock is held from the checks until the voucher is kept in memory after its
+        commit, even if the request is cancelled meanwhile.
 
         The escrow's side of the check (signer record, escrow balance, collected) is read once
         per ``cover_ttl`` seconds per signer and collection while neither the escrow nor the
@@ -230,6 +240,7 @@ class PaymentGate:
             InvalidVoucherSignature: malformed, or not by a signer the escrow authorized (revoked).
             EscrowBelowMinimum: the payer's escrow is below the minimum.
             VoucherNotCovered: the payer's outstanding value would pass its cover.
+            Exception: the write failed (nothing was kept: do not serve).
         """
         cid = voucher.collection_id
         if voucher.provider != self.provider:
@@ -241,90 +252,102 @@ class PaymentGate:
                 f"voucher pays in {voucher.token}; this provider is paid in {self.token.address}", collection_id=cid
             )
         signer = self.domain.recover(voucher, signature)
-        with self._lock(voucher.payer, voucher.token):
-            kept = self.book.latest(cid)
-            before = kept[0] if kept is not None else None
-            if before is not None and voucher.request_count <= before.request_count:
-                raise StaleVoucher(cid, "request_count", before.request_count, voucher.request_count)
-            previous = before.value_aggregate if before is not None else 0
-            if voucher.value_aggregate < previous:
-                raise StaleVoucher(cid, "value_aggregate", previous, voucher.value_aggregate)
-            increment = voucher.value_aggregate - previous
-            if increment < self.price:
-                raise InvalidVoucher(
-                    f"voucher adds {max(increment, 0)} to collection {cid} (value aggregate {voucher.value_aggregate} "
-                    f"over {previous}); a request costs {self.price}",
-                    collection_id=cid,
-                )
-            collected = self._collected  # replaced whole on refresh, never changed in place
-            reserved = sum(
-                max(v.value_aggregate - collected.get(other, 0), 0)
-                for other, v in self.book.payer_collections(voucher.payer, voucher.token)
-                if other != cid
-            )
-            result = self.model(pixels)
-            # Every field comes from the admitted voucher (checked when it was built), this
-            # provider's own address and two fresh hashes: construct without validating again.
-            receipt = ResponseReceipt.model_construct(
-                payer=voucher.payer,
-                provider=self.provider,
-                token=voucher.token,
-                collection_id=cid,
-                request_index=voucher.request_count,
-                request_hash="0x" + digits.request_hash(pixels).hex(),
-                response_hash="0x" + result.response_hash.hex(),
-                units=1,
-            )
-            receipt_signature = self.receipts.sign(receipt)
-            row = (
-                cid,
-                pad(voucher.request_count, UINT64_DIGITS),
-                voucher.payer,
-                receipt.request_hash,
-                receipt.response_hash,
-                receipt_signature,
-                int(time.time()),
-            )
+        lock = self._lock(voucher.payer, voucher.token)
+        await lock.acquire()
+        try:
+            served, row = await self._admit(voucher, signature, signer, pixels)
 
             def keep_receipt(conn: sqlite3.Connection) -> None:
                 conn.execute(_KEEP_RECEIPT_SQL, row)  # in the voucher's transaction
 
-            view, cached = self._cover_view(voucher, signer)
-            try:
-                self.rails.collector.accept(
-                    self.book,
-                    voucher,
-                    signature,
-                    reserved=reserved,
-                    min_balance=self.min_escrow,
-                    chain=view,
-                    also=keep_receipt,
-                )
-            except (VoucherNotCovered, EscrowBelowMinimum, InvalidVoucherSignature):
-                if not cached:
-                    raise
-                # A refusal is never decided on a cached view: read the escrow again.
-                self.rails.collector.accept(
-                    self.book,
-                    voucher,
-                    signature,
-                    reserved=reserved,
-                    min_balance=self.min_escrow,
-                    chain=self._cover_view(voucher, signer, fresh=True)[0],
-                    also=keep_receipt,
-                )
-        return Served(result, receipt, receipt_signature, increment)
+            written = self.store.vouchers.save_async(
+                voucher, signature, also=keep_receipt, then=functools.partial(self.book.keep, voucher, signature)
+            )
+        except BaseException:
+            lock.release()
+            raise
+        written.add_done_callback(lambda _done: lock.release())
+        await asyncio.shield(written)  # a cancelled request leaves the write, and the lock, to finish
+        return served
 
-    def _cover_view(self, voucher: Voucher, signer: str, fresh: bool = False) -> tuple[CoverView, bool]:
-        """The escrow's view for admitting `voucher`, and whether it came from the cache."""
-        key = (signer, voucher.collection_id)
-        now = time.monotonic()
-        if not fresh and self.cover_ttl > 0:
+    async def _admit(
+        self, voucher: Voucher, signature: bytes, signer: str, pixels: list[int]
+    ) -> tuple[Served, tuple[Any, ...]]:
+        """The checks, then the answer and its receipt: what to send, and the receipt's row."""
+        cid = voucher.collection_id
+        kept = self.book.latest(cid)
+        before = kept[0] if kept is not None else None
+        if before is not None and voucher.request_count <= before.request_count:
+            raise StaleVoucher(cid, "request_count", before.request_count, voucher.request_count)
+        previous = before.value_aggregate if before is not None else 0
+        if voucher.value_aggregate < previous:
+            raise StaleVoucher(cid, "value_aggregate", previous, voucher.value_aggregate)
+        increment = voucher.value_aggregate - previous
+        if increment < self.price:
+            raise InvalidVoucher(
+                f"voucher adds {max(increment, 0)} to collection {cid} (value aggregate {voucher.value_aggregate} "
+                f"over {previous}); a request costs {self.price}",
+                collection_id=cid,
+            )
+        collected = self._collected  # replaced whole on refresh, never changed in place
+        reserved = sum(
+            max(v.value_aggregate - collected.get(other, 0), 0)
+            for other, v in self.book.payer_collections(voucher.payer, voucher.token)
+            if other != cid
+        )
+        view, cached = self._cached_view(voucher, signer)
+        if view is None:
+            view = await asyncio.to_thread(self._read_view, voucher, signer)
+        check = functools.partial(
+            self.rails.collector.check, self.book, voucher, signature, reserved=reserved, min_balance=self.min_escrow
+        )
+        try:
+            check(chain=view)
+        except (VoucherNotCovered, EscrowBelowMinimum, InvalidVoucherSignature):
+            if not cached:
+                raise
+            # A refusal is never decided on a cached view: read the escrow again.
+            check(chain=await asyncio.to_thread(self._read_view, voucher, signer))
+        result = self.model(pixels)
+        # Every field comes from the admitted voucher (checked when it was built), this
+        # provider's own address and two fresh hashes: construct without validating again.
+        receipt = ResponseReceipt.model_construct(
+            payer=voucher.payer,
+            provider=self.provider,
+            token=voucher.token,
+            collection_id=cid,
+            request_index=voucher.request_count,
+            request_hash="0x" + digits.request_hash(pixels).hex(),
+            response_hash="0x" + result.response_hash.hex(),
+            units=1,
+        )
+        receipt_signature = self.receipts.sign(receipt)
+        row = (
+            cid,
+            pad(voucher.request_count, UINT64_DIGITS),
+            voucher.payer,
+            receipt.request_hash,
+            receipt.response_hash,
+            receipt_signature,
+            int(time.time()),
+        )
+        return Served(result, receipt, receipt_signature, increment), row
+
+    def _cached_view(self, voucher: Voucher, signer: str) -> tuple[CoverView | None, bool]:
+        """The escrow's view for `voucher` from the cache, if one is still fresh."""
+        if self.cover_ttl > 0:
             with self._guard:
-                held = self._views.get(key)
-            if held is not None and held[0] > now:
+                held = self._views.get((signer, voucher.collection_id))
+            if held is not None and held[0] > time.monotonic():
                 self.on_cover_read("cache")
                 return held[1], True
+        return None, False
+
+    def _read_view(self, voucher: Voucher, signer: str) -> CoverView:
+        """The escrow's view for `voucher`, read from the chain (one round trip), and cached
+        while it is steady."""
+        key = (signer, voucher.collection_id)
+        now = time.monotonic()
         view = self.rails.collector.cover_view(voucher, signer)
         self.on_cover_read("chain")
         with self._guard:
@@ -334,7 +357,7 @@ class PaymentGate:
                 self._views[key] = (now + self.cover_ttl, view)
             else:
                 self._views.pop(key, None)
-        return view, False
+        return view
 
     def runway(self, voucher: Voucher, refusal: VoucherNotCovered) -> dict[str, Any]:
         """What the payer has left on `voucher`'s collection when it was not covered (raw units):

@@ -6,6 +6,7 @@ against the slow, validated path it replaces. No chain: the escrow view is a fix
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from pathlib import Path
 from types import SimpleNamespace
@@ -14,7 +15,7 @@ import numpy as np
 import pytest
 
 from computerails import receipts
-from computerails.agent.payment import PaymentGate
+from computerails.agent.payment import PaymentGate, Served
 from computerails.agent.store import AgentStore
 from computerails.collector import CollectorAPI, CoverView
 from computerails.errors import InvalidModelInput, StaleVoucher, VoucherNotCovered
@@ -33,9 +34,10 @@ PIXELS = list(digits.samples()[0][0])
 
 
 class StubCollector:
-    """The collector's admission (CollectorAPI.accept, the real code) over a fixed escrow view."""
+    """The collector's admission (CollectorAPI.check, the real code) over a fixed escrow view."""
 
-    accept = CollectorAPI.accept
+    check = CollectorAPI.check
+    _admit_view = CollectorAPI._admit_view
 
     def __init__(self) -> None:
         self.domain = DOMAIN
@@ -64,6 +66,11 @@ def _meter(key: int) -> Meter:
     return Meter(signer, payer=signer.address, provider=PROVIDER, token=TOKEN.address, budget=10**9)
 
 
+def serve(gate: PaymentGate, voucher, signature, pixels) -> Served:
+    """One paid request through the gate, on an event loop of its own (as the agent's is)."""
+    return asyncio.run(gate.admit_and_serve(voucher, signature, pixels))
+
+
 @pytest.fixture
 def path(tmp_path) -> Path:
     return tmp_path / "agent.sqlite"
@@ -74,7 +81,7 @@ def test_admit_and_serve__receipt__as_validated_signed_kept_and_answered(path):
     meter = _meter(0xA1)
     voucher, signature = meter.next(PRICE)
 
-    served = gate.admit_and_serve(voucher, signature, PIXELS)
+    served = serve(gate, voucher, signature, PIXELS)
 
     answer = digits.infer(PIXELS)
     validated = ResponseReceipt(
@@ -117,10 +124,10 @@ def test_admit_and_serve__receipt__as_validated_signed_kept_and_answered(path):
 def test_admit_and_serve__replayed_voucher__stale_nothing_written(path):
     gate = _gate(path)
     signed = _meter(0xA2).next(PRICE)
-    gate.admit_and_serve(*signed, PIXELS)
+    serve(gate, *signed, PIXELS)
 
     with pytest.raises(StaleVoucher):
-        gate.admit_and_serve(*signed, PIXELS)
+        serve(gate, *signed, PIXELS)
     assert gate.store.receipt_count() == 1
     gate.store.close()
 
@@ -131,7 +138,7 @@ def test_admit_and_serve__wrong_answer_model__receipt_signs_the_answer_given(pat
         return right.model_copy(update={"label": (right.label + 1) % 10})
 
     gate = _gate(path, model=wrong)
-    served = gate.admit_and_serve(*_meter(0xA3).next(PRICE), PIXELS)
+    served = serve(gate, *_meter(0xA3).next(PRICE), PIXELS)
 
     assert served.result.label == (digits.infer(PIXELS).label + 1) % 10
     assert served.receipt.response_hash == "0x" + served.result.response_hash.hex()
@@ -143,20 +150,20 @@ def test_cover__other_collections_of_the_payer__counted__after_a_restart_too(pat
     gate = _gate(path)
     first, second, stranger = _meter(0xB1), _meter(0xB1), _meter(0xB2)
     for _ in range(5):
-        gate.admit_and_serve(*first.next(PRICE), PIXELS)  # 5 of the payer's 9 requests of cover
+        serve(gate, *first.next(PRICE), PIXELS)  # 5 of the payer's 9 requests of cover
     for _ in range(5):
-        gate.admit_and_serve(*stranger.next(PRICE), PIXELS)  # another payer: its own cover
+        serve(gate, *stranger.next(PRICE), PIXELS)  # another payer: its own cover
     for _ in range(4):
-        gate.admit_and_serve(*second.next(PRICE), PIXELS)
+        serve(gate, *second.next(PRICE), PIXELS)
 
     with pytest.raises(VoucherNotCovered):
-        gate.admit_and_serve(*second.next(PRICE), PIXELS)
+        serve(gate, *second.next(PRICE), PIXELS)
     gate.store.close()
 
     restarted = _gate(path)  # the book and its per-payer index from disk
     third = _meter(0xB1)
     with pytest.raises(VoucherNotCovered):
-        restarted.admit_and_serve(*third.next(PRICE), PIXELS)
+        serve(restarted, *third.next(PRICE), PIXELS)
     assert [cid for cid, _v in restarted.book.payer_collections(first.latest.payer, TOKEN.address)] != []
     assert {cid for cid, _v in restarted.book.payer_collections(first.latest.payer, TOKEN.address)} == {
         first.collection_id,
@@ -189,3 +196,123 @@ def test_request_hash__invalid_pixels__refused_as_before(pixels):
 def test_request_hash__any_valid_form__the_validated_bytes_hash(pixels):
     expected = keccak256(bytes.fromhex(digits.WEIGHTS_SHA256) + bytes(digits.validate_pixels(PIXELS).tolist()))
     assert digits.request_hash(pixels) == expected
+
+
+# ───────────────────────────── on one event loop ─────────────────────────────
+
+
+def _batches(gate: PaymentGate) -> list[int]:
+    """Record the size of every transaction the gate's voucher store commits."""
+    sizes: list[int] = []
+    store = gate.store.vouchers
+    commit = store._commit
+
+    def counted(batch):
+        sizes.append(len(batch))
+        return commit(batch)
+
+    store._commit = counted  # type: ignore[method-assign]
+    return sizes
+
+
+def test_admit_and_serve__concurrent_payers__one_commit_for_all(path):
+    gate = _gate(path)
+    meters = [_meter(0xC0 + i) for i in range(5)]
+    for meter in meters:  # each payer's escrow view read and cached: no admission below leaves the loop
+        serve(gate, *meter.next(PRICE), PIXELS)
+    sizes = _batches(gate)
+
+    signed = [m.next(PRICE) for m in meters]
+
+    async def at_once():
+        return await asyncio.gather(*(gate.admit_and_serve(*s, PIXELS) for s in signed))
+
+    served = asyncio.run(at_once())
+
+    assert sizes == [5]  # one transaction, one flush, for the five requests
+    assert [s.receipt.request_index for s in served] == [2] * 5
+    assert gate.store.receipt_count() == 10
+    for meter, kept in zip(meters, signed, strict=True):
+        assert gate.book.latest(meter.collection_id) == kept
+    gate.store.close()
+
+
+def test_admit_and_serve__one_payer_at_once__served_in_turn_and_a_replay_refused(path):
+    gate = _gate(path)
+    meter = _meter(0xC8)
+    serve(gate, *meter.next(PRICE), PIXELS)
+    first, second = meter.next(PRICE), meter.next(PRICE)
+    sizes = _batches(gate)
+
+    async def at_once():
+        return await asyncio.gather(
+            gate.admit_and_serve(*first, PIXELS),
+            gate.admit_and_serve(*first, PIXELS),  # the same voucher again, while the first is being written
+            gate.admit_and_serve(*second, PIXELS),
+            return_exceptions=True,
+        )
+
+    one, replay, two = asyncio.run(at_once())
+
+    assert isinstance(one, Served) and isinstance(two, Served)
+    assert isinstance(replay, StaleVoucher)  # checked only once the first was kept: the payer's lock
+    assert sizes == [1, 1]  # one payer's vouchers are written one after the other
+    assert gate.book.latest(meter.collection_id) == second
+    assert gate.store.receipt_count() == 3
+    gate.store.close()
+
+
+def test_admit_and_serve__request_cancelled_while_writing__voucher_kept_all_the_same(path):
+    gate = _gate(path)
+    meter = _meter(0xC9)
+    serve(gate, *meter.next(PRICE), PIXELS)
+    cancelled, after = meter.next(PRICE), meter.next(PRICE)
+
+    async def cancel_mid_write():
+        task = asyncio.create_task(gate.admit_and_serve(*cancelled, PIXELS))
+        await asyncio.sleep(0)  # the task checked, answered and queued its write; the commit runs next
+        assert not task.done()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        return await gate.admit_and_serve(*after, PIXELS)
+
+    served = asyncio.run(cancel_mid_write())
+
+    assert served.increment == PRICE  # the cancelled voucher was kept: the next one adds one price to it
+    assert gate.book.latest(meter.collection_id) == after
+    with pytest.raises(StaleVoucher):
+        serve(gate, *cancelled, PIXELS)
+    assert gate.store.receipt_count() == 3
+    gate.store.close()
+
+
+def test_admit_and_serve__commit_fails__every_request_of_the_batch_told_nothing_kept(path, monkeypatch):
+    gate = _gate(path)
+    meters = [_meter(0xD0 + i) for i in range(3)]
+    for meter in meters:
+        serve(gate, *meter.next(PRICE), PIXELS)
+    signed = [m.next(PRICE) for m in meters]
+    writer = gate.store.vouchers.writer
+    real = writer.transaction
+
+    def broken():
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(writer, "transaction", broken)
+
+    async def at_once():
+        return await asyncio.gather(*(gate.admit_and_serve(*s, PIXELS) for s in signed), return_exceptions=True)
+
+    failed = asyncio.run(at_once())
+
+    assert [type(e) for e in failed] == [sqlite3.OperationalError] * 3
+    assert gate.store.receipt_count() == 3  # the first round's only
+    for meter, (voucher, _sig) in zip(meters, signed, strict=True):
+        assert gate.book.latest(meter.collection_id)[0].request_count == voucher.request_count - 1
+        assert not gate._lock(voucher.payer, voucher.token).locked()
+    monkeypatch.setattr(writer, "transaction", real)
+    served = asyncio.run(at_once())  # the same vouchers, once the disk is back
+    assert [s.increment for s in served] == [PRICE] * 3
+    assert gate.store.receipt_count() == 6
+    gate.store.close()

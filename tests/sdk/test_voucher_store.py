@@ -4,6 +4,7 @@ the book), and full-width uint128/uint64 figures round-trip. Off chain: no anvil
 
 from __future__ import annotations
 
+import asyncio
 import os
 import threading
 import time
@@ -199,3 +200,51 @@ def test_group_commit__a_failing_write_in_the_batch__every_writer_of_it_raises_n
     assert _book(path).latest(meter.collection_id) is None
     book.accept(*meter.next(5))  # the next save goes through
     assert _book(path).latest(meter.collection_id)[0].request_count == 2
+
+
+def test_save_async__saves_queued_in_one_pass_of_the_loop__one_transaction_then_each_then(path):
+    store = SqliteVoucherStore(path)
+    meters = [_meter() for _ in range(4)]
+    signed = [m.next(5) for m in meters]
+    events: list[str] = []
+    commit = store._commit
+
+    def counted(batch):
+        events.append(f"commit {len(batch)}")
+        return commit(batch)
+
+    store._commit = counted  # type: ignore[method-assign]
+
+    async def save_all():
+        futures = [store.save_async(*s, then=lambda i=i: events.append(f"then {i}")) for i, s in enumerate(signed)]
+        assert not any(f.done() for f in futures)  # nothing is written before the loop's next pass
+        await asyncio.gather(*futures)
+
+    asyncio.run(save_all())
+
+    assert events == ["commit 4", "then 0", "then 1", "then 2", "then 3"]
+    assert SqliteVoucherStore(path).load(PROVIDER) == {m.collection_id: s for m, s in zip(meters, signed, strict=True)}
+
+
+def test_save_async__commit_fails__every_future_holds_the_error_nothing_written_no_then(path, monkeypatch):
+    store = SqliteVoucherStore(path)
+    meter = _meter()
+    kept = meter.next(5)
+    store.save(*kept)
+    ran: list[int] = []
+
+    def fail_after_the_voucher(conn):
+        raise RuntimeError("the receipt's insert failed")
+
+    async def save_two():
+        return await asyncio.gather(
+            store.save_async(*meter.next(5), then=lambda: ran.append(1)),
+            store.save_async(*_meter().next(5), also=fail_after_the_voucher, then=lambda: ran.append(2)),
+            return_exceptions=True,
+        )
+
+    first, second = asyncio.run(save_two())
+
+    assert isinstance(first, RuntimeError) and first is second  # one transaction: both rolled back
+    assert ran == []
+    assert SqliteVoucherStore(path).load(PROVIDER) == {meter.collection_id: kept}

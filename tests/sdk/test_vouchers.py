@@ -298,6 +298,57 @@ def book(domain) -> VoucherBook:
     return VoucherBook(domain, PROVIDER, {PAYER: [PAYER]}, tokens=[TOKEN])
 
 
+STEPS = st.lists(
+    st.tuples(
+        st.integers(min_value=0, max_value=6),  # request count
+        st.integers(min_value=0, max_value=60),  # value aggregate
+        st.sampled_from([PAYER_KEY, OTHER_KEY]),  # signed by the payer, or by a key it never authorized
+    ),
+    min_size=1,
+    max_size=12,
+)
+
+
+@HYPOTHESIS
+@given(steps=STEPS, balance=st.integers(min_value=0, max_value=80))
+def test_book_check_then_keep__any_voucher_stream__same_outcomes_as_accept(steps, balance):
+    """What the agent's event loop does (check, its own write, keep) refuses and keeps exactly
+    what accept does; a refused check keeps nothing."""
+    domain = VoucherDomain(CHAIN_ID, ESCROW)
+    signers = {key: VoucherSigner(domain, key) for key in (PAYER_KEY, OTHER_KEY)}
+    accepting = VoucherBook(domain, PROVIDER, {PAYER: [PAYER]}, tokens=[TOKEN])
+    checking = VoucherBook(domain, PROVIDER, {PAYER: [PAYER]}, tokens=[TOKEN])
+    for count, value, key in steps:
+        voucher = _voucher(request_count=count, value_aggregate=value)
+        signature = signers[key].sign(voucher)
+        outcome = []
+        for book in (accepting, checking):
+            before = book.latest(COLLECTION)
+            try:
+                if book is accepting:
+                    book.accept(voucher, signature, escrow_balance=balance)
+                else:
+                    book.check(voucher, signature, escrow_balance=balance)
+                    assert book.latest(COLLECTION) == before  # a check alone keeps nothing
+                    book.keep(voucher, signature)
+                outcome.append(None)
+            except errors.ComputeRailsError as refused:
+                assert book.latest(COLLECTION) == before
+                outcome.append(type(refused))
+        assert outcome[0] == outcome[1]
+        assert accepting.latest(COLLECTION) == checking.latest(COLLECTION)
+        assert accepting.collections() == checking.collections()
+        assert accepting.payer_collections(PAYER, TOKEN) == checking.payer_collections(PAYER, TOKEN)
+
+
+def test_book_keep__not_above_the_kept_request_count__left_as_it_was(book, signer):
+    meter = _meter(signer)
+    first, second = meter.next(10), meter.next(10)
+    book.keep(*second)
+    book.keep(*first)  # a late write of an older voucher (as the store's upsert refuses it)
+    assert book.latest(COLLECTION) == second
+
+
 def test_book_accept__meter_stream__keeps_the_latest(book, signer):
     meter = _meter(signer)
     for _ in range(3):
