@@ -32,10 +32,13 @@ def test_measure__tiny_run__paid_and_free_at_each_concurrency(result):
         own = level["agent_cpu_ms_per_request"]
         assert set(own) == {"paid", "free"} and min(own.values()) >= 0
         assert level["payment_cpu_ms_per_request"] == pytest.approx(own["paid"] - own["free"], abs=0.002)
+        floor = result["signature_floor"]
         if own["free"]:
             assert level["cpu_ratio_paid_over_free"] == pytest.approx(own["paid"] / own["free"], rel=0.01)
+            least = 1 + (floor["recover_us"] + floor["sign_us"]) / 1_000 / own["free"]
+            assert level["floor_cpu_ratio"] == pytest.approx(least, rel=0.01)
         else:
-            assert level["cpu_ratio_paid_over_free"] is None
+            assert level["cpu_ratio_paid_over_free"] is None and level["floor_cpu_ratio"] is None
     assert result["pass"] is all(level["pass"] for level in result["levels"])
     assert result["worst_ratio"] == max(level["ratio_free_over_paid"] for level in result["levels"])
 
@@ -51,6 +54,9 @@ def test_measure__tiny_run__latency_end_to_end_and_profile(result):
     assert (
         result["sqlite_commit"]["n"] == 100 and result["sqlite_commit"]["p99_ms"] >= result["sqlite_commit"]["p50_ms"]
     )
+    assert result["sqlite_commit"]["cpu_p50_ms"] >= 0
+    floor = result["signature_floor"]
+    assert floor["n"] == 1_000 and floor["recover_us"] > 0 and floor["sign_us"] > 0
     assert result["exit_codes"] == {"paid": 0, "free": 0}  # both agents stopped gracefully by their pids
 
 
@@ -61,7 +67,8 @@ def test_markdown__agent_section_in_the_readme_block(result, tmp_path):
     text = readme.read_text()
     assert "Provider agent: paid inference" in text
     assert "| Concurrent payers | Paid requests/s | Free requests/s | Free / paid |" in text
-    assert "Agent CPU per request, paid / free (ms)" in text
+    assert "Agent CPU per request, paid / free (ms) | Least CPU ratio payment allows" in text
+    assert "recovering the voucher's signer" in text
     assert "| 1 | " in text and "| 3 | " in text
     assert "| added by payment |" in text
     assert "End to end through the paying client" in text and "durable SQLite commit" in text
