@@ -47,6 +47,15 @@ def durable_engine(path: str) -> Engine:
     return engine
 
 
+class WriterBusy(Exception):
+    """A transaction that was not to wait found the file's write lock taken (by another
+    connection, or by another thread on this one): nothing was written."""
+
+
+#: SQLite's result code for a lock held elsewhere.
+SQLITE_BUSY = 5
+
+
 class DurableSqlite:
     """One durable ``sqlite3`` connection (autocommit mode, explicit transactions) shared by
     threads under a lock; its folder is created if missing.
@@ -62,16 +71,28 @@ class DurableSqlite:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.connection = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=timeout)
         self.lock = threading.RLock()
+        self._busy_timeout_ms = int(timeout * 1_000)
         make_durable(self.connection)
         if schema:
             self.connection.executescript(schema)
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
+    def transaction(self, *, wait: bool = True) -> Iterator[sqlite3.Connection]:
         """``BEGIN IMMEDIATE`` .. ``COMMIT`` under the lock; ``ROLLBACK`` on any exception, the
-        commit's own included (the connection is then ready for the next transaction)."""
-        with self.lock:
-            self.connection.execute("BEGIN IMMEDIATE")
+        commit's own included (the connection is then ready for the next transaction).
+
+        Args:
+            wait: False: raise :class:`WriterBusy` at once, instead of waiting, when another
+                thread holds the lock or another connection the file's write lock (an event
+                loop must not sleep in SQLite's busy handler).
+        """
+        if not self.lock.acquire(blocking=wait):
+            raise WriterBusy(f"{self.path}: another thread is writing")
+        try:
+            if wait:
+                self.connection.execute("BEGIN IMMEDIATE")
+            else:
+                self._begin_now()
             try:
                 yield self.connection
                 self.connection.execute("COMMIT")
@@ -79,6 +100,21 @@ class DurableSqlite:
                 if self.connection.in_transaction:
                     self.connection.execute("ROLLBACK")
                 raise
+        finally:
+            self.lock.release()
+
+    def _begin_now(self) -> None:
+        """``BEGIN IMMEDIATE`` without waiting for another connection's write lock."""
+        self.connection.execute("PRAGMA busy_timeout = 0")
+        try:
+            self.connection.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            code = getattr(exc, "sqlite_errorcode", None)  # Python 3.11 and later
+            if (code & 0xFF) == SQLITE_BUSY if code is not None else "database is locked" in str(exc):
+                raise WriterBusy(f"{self.path}: another connection is writing") from exc
+            raise
+        finally:
+            self.connection.execute(f"PRAGMA busy_timeout = {self._busy_timeout_ms}")
 
     def close(self) -> None:
         with self.lock:

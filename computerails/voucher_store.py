@@ -18,6 +18,7 @@ request count (a second process sharing the file cannot roll a collection back).
 from __future__ import annotations
 
 import asyncio
+import logging
 import sqlite3
 import threading
 from collections.abc import Callable
@@ -29,8 +30,10 @@ from sqlalchemy import Column, Engine, LargeBinary, MetaData, String, Table, sel
 from sqlalchemy.dialects.sqlite import dialect as sqlite_dialect
 from sqlalchemy.dialects.sqlite import insert
 
-from computerails._sqlite import UINT64_DIGITS, UINT128_DIGITS, DurableSqlite, durable_engine, pad
+from computerails._sqlite import UINT64_DIGITS, UINT128_DIGITS, DurableSqlite, WriterBusy, durable_engine, pad
 from computerails.vouchers import Voucher
+
+log = logging.getLogger("computerails.voucher_store")
 
 metadata = MetaData()
 
@@ -181,33 +184,47 @@ class SqliteVoucherStore:
         return future
 
     def _commit_soon(self, loop: asyncio.AbstractEventLoop) -> None:
-        """On `loop`: commit its queued saves in one transaction and finish their futures."""
+        """On `loop`: commit its queued saves in one transaction and finish their futures. When
+        another writer holds the file (the agent's collection rounds write it from a worker
+        thread), the commit waits for it on a worker thread instead of on the loop."""
         batch = self._soon.pop(loop)
-        error = self._commit(batch)
-        for pending in batch:
-            future = pending.future
-            if future is not None and not future.done():  # a cancelled one is left as it is
-                if error is None:
-                    future.set_result(None)
-                else:
-                    future.set_exception(error)
-
-    def _commit(self, batch: list[_Pending]) -> BaseException | None:
-        """Write `batch` in one transaction, then run each one's ``then``: None once all is done,
-        else the exception that rolled the whole batch back (or that a ``then`` raised after
-        the commit: the writes stand, but the caller is not told they succeeded)."""
         try:
-            with self.writer.transaction() as conn:  # commits on leaving, rolls back on any exception
+            error = self._commit(batch, wait=False)
+        except WriterBusy:
+            waited = loop.run_in_executor(None, self._commit, batch)
+            waited.add_done_callback(lambda done: _finish(batch, done.exception() or done.result()))
+            return
+        except BaseException as exc:  # never leave a save waiting: its payer's locks wait with it
+            error = exc
+        _finish(batch, error)
+
+    def _commit(self, batch: list[_Pending], wait: bool = True) -> BaseException | None:
+        """Write `batch` in one transaction, then run each one's ``then``: None once committed,
+        or the exception that rolled the whole batch back. A ``then`` that raises is logged (its
+        write stands, and so do the others').
+
+        Raises:
+            WriterBusy: with ``wait=False``, the file's write lock is taken; nothing was written.
+        """
+        try:
+            with self.writer.transaction(wait=wait) as conn:  # commits on leaving, rolls back on any exception
                 for pending in batch:
                     row = pending.row
                     conn.execute(_SAVE_SQL, tuple(row[name] for name in _SAVE_ORDER))
                     if pending.also is not None:
                         pending.also(conn)
-            for pending in batch:
-                if pending.then is not None:
-                    pending.then()
-        except BaseException as exc:  # each of the batch's writers hears it
+        except WriterBusy:
+            raise
+        except StopIteration as exc:  # a future cannot hold one: hand it over as what it is
+            return RuntimeError(f"a write of the batch raised StopIteration: {exc!r}")
+        except BaseException as exc:  # the whole batch is rolled back: each of its writers hears it
             return exc
+        for pending in batch:
+            if pending.then is not None:
+                try:
+                    pending.then()
+                except Exception:
+                    log.exception("after the commit of collection %s", pending.row["collection_id"])
         return None
 
     def close(self) -> None:
@@ -229,6 +246,17 @@ def _row(voucher: Voucher, signature: bytes) -> dict[str, Any]:
         "metadata": voucher.metadata,
         "signature": bytes(signature),
     }
+
+
+def _finish(batch: list[_Pending], error: BaseException | None) -> None:
+    """On the loop: finish each save's future with the commit's outcome."""
+    for pending in batch:
+        future = pending.future
+        if future is not None and not future.done():  # one cancelled without a shield is left
+            if error is None:
+                future.set_result(None)
+            else:
+                future.set_exception(error)
 
 
 def _voucher(row: Any) -> Voucher:

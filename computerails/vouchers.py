@@ -729,8 +729,10 @@ class VoucherBook:
 
         For a caller that writes the voucher itself (the provider agent's event loop, through
         :meth:`~computerails.voucher_store.SqliteVoucherStore.save_async`) and then calls
-        :meth:`keep`. Between the two, that caller serialises its collection's vouchers (the
-        agent holds one lock per payer and token from the check until the write is kept).
+        :meth:`keep`. From the check until the keep, that caller must hold off every other
+        voucher of the same collection, whoever its payer (a collection id is the payer's
+        choice), and of the same payer and token if it checks the cover with ``reserved``: the
+        agent holds one lock per collection and one per payer and token.
         """
         collection = voucher.collection_id
         if voucher.provider != self.provider:

@@ -4,13 +4,15 @@ collection rounds with their journal.
 :class:`PaymentGate` decides whether a request is paid. A voucher is admitted when it names this
 provider and token, advances its collection (request count up: a replay or an older voucher is
 stale), adds at least the price to the collection's value aggregate, and then passes the SDK's
-checks against the chain (:meth:`~computerails.collector.CollectorAPI.accept`: signature, the
+checks against the chain (:meth:`~computerails.collector.CollectorAPI.check`: signature, the
 signer authorized and not revoked on chain, monotone, the escrow's cover). The cover counts the
 payer's *other* collections too (``reserved``), so the value a payer's vouchers promise beyond
 what was collected never exceeds its escrow balance less the safety margin. Admission runs on
-the agent's event loop and is serialised per payer and token (one lock, held until the voucher
-is kept: its collections share one cover), so two concurrent requests can neither both be served
-on one price increment nor both take the last of the cover. The request is answered and
+the agent's event loop and is serialised per payer and token (its collections share one cover)
+and per collection (a collection id is the payer's choice: two payers may name the same one),
+each lock held until the voucher is kept, so two concurrent requests can neither both be served
+on one price increment nor both take the last of the cover, nor two payers both open one
+collection. The request is answered and
 countersigned inside that admission, and the voucher and the signed receipt are committed in one
 transaction before the answer leaves; the commit runs on the loop and is shared by every request
 admitted in the same pass of it (group commit). The escrow's side of the check is reused for ``cover_ttl`` seconds while
@@ -212,10 +214,13 @@ class PaymentGate:
             max(v.value_aggregate - collected.get(cid, 0), 0) for cid, (v, _sig) in self.book.collections().items()
         )
 
-    def _lock(self, payer: str, token: str) -> asyncio.Lock:
-        """One lock per payer and token: its collections share one cover."""
-        with self._guard:
-            return self._locks.setdefault(f"{payer}/{token}", asyncio.Lock())
+    def _lock(self, key: str) -> asyncio.Lock:
+        """The admission lock named `key`: ``payer/token`` (its collections share one cover) or a
+        collection id. Only the event loop takes them."""
+        lock = self._locks.get(key)
+        if lock is None:
+            lock = self._locks[key] = asyncio.Lock()
+        return lock
 
     async def admit_and_serve(self, voucher: Voucher, signature: bytes, pixels: list[int]) -> Served:
         """Verify `voucher` for one request, answer it, countersign the answer, and keep the
@@ -223,11 +228,12 @@ class PaymentGate:
         leaves only once both are durable).
 
         Runs on the event loop: the checks, the model and the receipt's signature are CPU work
-        of a fraction of a millisecond, and the write goes to the voucher store's writer thread
-        (:meth:`~computerails.voucher_store.SqliteVoucherStore.save_async`: requests waiting at
-        once share one commit). Only an escrow read leaves the loop, to a worker thread. The
-        payer's lock is held from the checks until the voucher is kept in memory after its
-        commit, even if the request is cancelled meanwhile.
+        of a fraction of a millisecond, and the commit runs on the loop too
+        (:meth:`~computerails.voucher_store.SqliteVoucherStore.save_async`: the requests admitted
+        in one pass of the loop share one commit). Only an escrow read leaves the loop, to a
+        worker thread. The
+        payer's lock and the collection's are held from the checks until the voucher is kept in
+        memory after its commit, even if the request is cancelled meanwhile.
 
         The escrow's side of the check (signer record, escrow balance, collected) is read once
         per ``cover_ttl`` seconds per signer and collection while neither the escrow nor the
@@ -252,9 +258,12 @@ class PaymentGate:
                 f"voucher pays in {voucher.token}; this provider is paid in {self.token.address}", collection_id=cid
             )
         signer = self.domain.recover(voucher, signature)
-        lock = self._lock(voucher.payer, voucher.token)
-        await lock.acquire()
+        locks = (self._lock(f"{voucher.payer}/{voucher.token}"), self._lock(cid))  # always in this order
+        taken: list[asyncio.Lock] = []
         try:
+            for lock in locks:
+                await lock.acquire()
+                taken.append(lock)
             served, row = await self._admit(voucher, signature, signer, pixels)
 
             def keep_receipt(conn: sqlite3.Connection) -> None:
@@ -264,10 +273,16 @@ class PaymentGate:
                 voucher, signature, also=keep_receipt, then=functools.partial(self.book.keep, voucher, signature)
             )
         except BaseException:
-            lock.release()
+            for lock in taken:
+                lock.release()
             raise
-        written.add_done_callback(lambda _done: lock.release())
-        await asyncio.shield(written)  # a cancelled request leaves the write, and the lock, to finish
+
+        def release(_done: object) -> None:
+            for lock in locks:
+                lock.release()
+
+        written.add_done_callback(release)
+        await asyncio.shield(written)  # a cancelled request leaves the write, and the locks, to finish
         return served
 
     async def _admit(

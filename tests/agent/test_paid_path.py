@@ -18,7 +18,7 @@ from computerails import receipts
 from computerails.agent.payment import PaymentGate, Served
 from computerails.agent.store import AgentStore
 from computerails.collector import CollectorAPI, CoverView
-from computerails.errors import InvalidModelInput, StaleVoucher, VoucherNotCovered
+from computerails.errors import InvalidModelInput, InvalidVoucher, StaleVoucher, VoucherNotCovered
 from computerails.models import digits
 from computerails.receipts import ResponseReceipt
 from computerails.types import TokenInfo
@@ -69,6 +69,13 @@ def _meter(key: int) -> Meter:
 def serve(gate: PaymentGate, voucher, signature, pixels) -> Served:
     """One paid request through the gate, on an event loop of its own (as the agent's is)."""
     return asyncio.run(gate.admit_and_serve(voucher, signature, pixels))
+
+
+def _meter_on(key: int, collection_id: str) -> Meter:
+    signer = VoucherSigner(DOMAIN, key.to_bytes(32, "big"))
+    return Meter(
+        signer, payer=signer.address, provider=PROVIDER, token=TOKEN.address, budget=10**9, collection_id=collection_id
+    )
 
 
 @pytest.fixture
@@ -207,9 +214,9 @@ def _batches(gate: PaymentGate) -> list[int]:
     store = gate.store.vouchers
     commit = store._commit
 
-    def counted(batch):
+    def counted(batch, **kwargs):
         sizes.append(len(batch))
-        return commit(batch)
+        return commit(batch, **kwargs)
 
     store._commit = counted  # type: ignore[method-assign]
     return sizes
@@ -296,7 +303,7 @@ def test_admit_and_serve__commit_fails__every_request_of_the_batch_told_nothing_
     writer = gate.store.vouchers.writer
     real = writer.transaction
 
-    def broken():
+    def broken(**_kwargs):
         raise sqlite3.OperationalError("disk I/O error")
 
     monkeypatch.setattr(writer, "transaction", broken)
@@ -310,9 +317,34 @@ def test_admit_and_serve__commit_fails__every_request_of_the_batch_told_nothing_
     assert gate.store.receipt_count() == 3  # the first round's only
     for meter, (voucher, _sig) in zip(meters, signed, strict=True):
         assert gate.book.latest(meter.collection_id)[0].request_count == voucher.request_count - 1
-        assert not gate._lock(voucher.payer, voucher.token).locked()
+        assert not gate._lock(f"{voucher.payer}/{voucher.token}").locked()
     monkeypatch.setattr(writer, "transaction", real)
     served = asyncio.run(at_once())  # the same vouchers, once the disk is back
     assert [s.increment for s in served] == [PRICE] * 3
     assert gate.store.receipt_count() == 6
     gate.store.close()
+
+
+def test_admit_and_serve__two_payers_open_one_collection_at_once__only_one_served(path):
+    gate = _gate(path)
+    first, second = _meter(0xE1), _meter(0xE2)
+    serve(gate, *first.next(PRICE), PIXELS)  # both payers' escrow views read and cached: no admission leaves the loop
+    serve(gate, *second.next(PRICE), PIXELS)
+    shared = "0x" + "5e" * 32  # a collection id is the payer's choice: both pick this one
+    late = _meter_on(0xE2, shared)
+    late.next(PRICE)  # signed, never sent: the next one is above the first payer's request count
+    claims = [_meter_on(0xE1, shared).next(PRICE), late.next(PRICE)]  # the second would overwrite the first
+
+    async def at_once():
+        return await asyncio.gather(*(gate.admit_and_serve(*c, PIXELS) for c in claims), return_exceptions=True)
+
+    outcomes = asyncio.run(at_once())
+
+    assert isinstance(outcomes[0], Served)
+    assert isinstance(outcomes[1], InvalidVoucher) and "belongs to payer" in str(outcomes[1])
+    assert gate.book.latest(shared) == claims[0]
+    assert shared in {cid for cid, _v in gate.book.payer_collections(claims[0][0].payer, TOKEN.address)}
+    assert shared not in {cid for cid, _v in gate.book.payer_collections(claims[1][0].payer, TOKEN.address)}
+    gate.store.close()
+    assert AgentStore(path).vouchers.load(PROVIDER)[shared] == claims[0]
+    assert AgentStore(path).receipt_count() == 3

@@ -3,10 +3,13 @@ runner's journal and the payer's wallet share (WAL, synchronous=FULL, explicit t
 
 from __future__ import annotations
 
+import sqlite3
+import threading
+
 import pytest
 from sqlalchemy import text
 
-from computerails._sqlite import UINT64_DIGITS, DurableSqlite, durable_engine, pad
+from computerails._sqlite import UINT64_DIGITS, DurableSqlite, WriterBusy, durable_engine, pad
 
 FULL = 2  # PRAGMA synchronous's number for FULL
 
@@ -60,6 +63,50 @@ def test_transaction__commit_fails__rolled_back_and_connection_usable(tmp_path):
         assert db.connection.execute("SELECT count(*) FROM c").fetchone() == (0,)
     finally:
         db.close()
+
+
+def test_transaction_not_waiting__another_connection_writing__writer_busy_at_once_nothing_written(tmp_path):
+    path = tmp_path / "s.sqlite"
+    db = DurableSqlite(path, "CREATE TABLE IF NOT EXISTS t (k TEXT PRIMARY KEY);", timeout=30)
+    other = sqlite3.connect(path, isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")  # holds the file's write lock
+        with pytest.raises(WriterBusy), db.transaction(wait=False) as conn:
+            conn.execute("INSERT INTO t VALUES ('not now')")  # pragma: no cover - never reached
+        other.execute("COMMIT")
+        assert db.connection.execute("PRAGMA busy_timeout").fetchone() == (30_000,)  # as it was
+        assert not db.connection.in_transaction
+        with db.transaction(wait=False) as conn:  # the lock free again
+            conn.execute("INSERT INTO t VALUES ('now')")
+        assert other.execute("SELECT k FROM t").fetchall() == [("now",)]
+    finally:
+        other.close()
+        db.close()
+
+
+def test_transaction_not_waiting__another_thread_in_one__writer_busy(tmp_path):
+    db = DurableSqlite(tmp_path / "s.sqlite", "CREATE TABLE IF NOT EXISTS t (k TEXT PRIMARY KEY);")
+    inside, leave = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with db.transaction() as conn:
+            conn.execute("INSERT INTO t VALUES ('theirs')")
+            inside.set()
+            leave.wait()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        inside.wait()
+        with pytest.raises(WriterBusy), db.transaction(wait=False):
+            pass  # pragma: no cover - never reached
+    finally:
+        leave.set()
+        holder.join()
+    with db.transaction(wait=False) as conn:
+        conn.execute("INSERT INTO t VALUES ('mine')")
+    assert sorted(db.connection.execute("SELECT k FROM t").fetchall()) == [("mine",), ("theirs",)]
+    db.close()
 
 
 def test_pad__uint64__text_order_is_numeric_order():

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sqlite3
 import threading
 import time
 
@@ -209,9 +210,9 @@ def test_save_async__saves_queued_in_one_pass_of_the_loop__one_transaction_then_
     events: list[str] = []
     commit = store._commit
 
-    def counted(batch):
+    def counted(batch, **kwargs):
         events.append(f"commit {len(batch)}")
-        return commit(batch)
+        return commit(batch, **kwargs)
 
     store._commit = counted  # type: ignore[method-assign]
 
@@ -248,3 +249,23 @@ def test_save_async__commit_fails__every_future_holds_the_error_nothing_written_
     assert isinstance(first, RuntimeError) and first is second  # one transaction: both rolled back
     assert ran == []
     assert SqliteVoucherStore(path).load(PROVIDER) == {meter.collection_id: kept}
+
+
+def test_save_async__another_connection_holds_the_file__commit_waits_off_the_loop(path):
+    store = SqliteVoucherStore(path)
+    signed = _meter().next(5)
+    other = sqlite3.connect(path, isolation_level=None)
+
+    async def save_while_locked():
+        other.execute("BEGIN IMMEDIATE")  # e.g. the agent's collection round, on a worker thread
+        written = store.save_async(*signed)
+        for _ in range(20):  # the loop keeps running: this coroutine can let the other writer go
+            await asyncio.sleep(0.005)
+        assert not written.done()
+        other.execute("COMMIT")
+        await written
+
+    asyncio.run(save_while_locked())  # had the loop waited in SQLite's busy handler, it could not COMMIT
+
+    other.close()
+    assert SqliteVoucherStore(path).load(PROVIDER) == {signed[0].collection_id: signed}
