@@ -12,11 +12,12 @@ the agent's event loop and is serialised per payer and token (its collections sh
 and per collection (a collection id is the payer's choice: two payers may name the same one),
 each lock held until the voucher is kept, so two concurrent requests can neither both be served
 on one price increment nor both take the last of the cover, nor two payers both open one
-collection. The request is answered and
-countersigned inside that admission, and the voucher and the signed receipt are committed in one
-transaction before the answer leaves; the commit runs on the loop and is shared by every request
-admitted in the same pass of it (group commit). The escrow's side of the check is reused for ``cover_ttl`` seconds while
-neither escrow nor signer is thawing (:attr:`~computerails.collector.CoverView.steady`).
+collection. The request is answered and countersigned inside that admission, and the voucher and
+the signed receipt are committed in one transaction before the answer leaves; the commit runs on
+the loop and is shared by every request admitted in the same pass of it (group commit), or on a
+worker thread when another writer holds the file. The escrow's side of the check is reused for
+``cover_ttl`` seconds while neither escrow nor signer is thawing
+(:attr:`~computerails.collector.CoverView.steady`).
 
 :class:`CollectionRunner` runs one collection round: first it settles the journal (every
 ``collectMany`` the agent signed is recorded before its broadcast; a pending one is looked up by
