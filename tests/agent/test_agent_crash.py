@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import signal
 import socket
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
 from web3.exceptions import TransactionNotFound
@@ -18,6 +19,7 @@ from computerails.devnet import dev_key
 from computerails.models import digits
 from computerails.types import Raw
 from computerails.voucher_header import VOUCHER_HEADER, encode_voucher_header
+from computerails.vouchers import Meter, VoucherSigner
 from tests.agent.conftest import PRICE_RAW
 from tests.support.sdk import CLIENT
 from tests.support.wait import wait_until
@@ -70,6 +72,58 @@ def test_kill9_after_acknowledged_vouchers__restart_collects_latest_once(make_ag
 
     events = collected_events(provider_rails, meter.collection_id)
     assert [(e["gross"], e["collected"], e["requestCount"]) for e in events] == [(3 * PRICE_RAW, 3 * PRICE_RAW, 3)]
+    assert agent.stop() == 0
+
+
+def test_payers_at_once__kill9__each_collection_kept_at_its_latest_and_collected_once(
+    make_agent, payer_rails, provider_rails
+):
+    """Several payers over HTTP at once (the agent admits on its event loop; their commits are
+    shared): every answer is paid and receipted in order, and after kill -9 the book holds each
+    collection's latest voucher, which one collection then pays exactly once."""
+    agent = make_agent().start()
+    provider = provider_rails.address
+    domain = payer_rails.collector.domain
+    token = payer_rails.payer.meter(dev_key(CLIENT), provider, Decimal(1)).latest.token
+    meters = []
+    for i in range(4):
+        signer = VoucherSigner(domain, bytes([0x61 + i]) * 32)
+        payer_rails.payer.deposit_for(signer.address, provider, Decimal(1))  # 100 requests' worth
+        meters.append(Meter(signer, payer=signer.address, provider=provider, token=token, budget=10**12))
+    each = 6
+    lanes = [[meter.next(Raw(PRICE_RAW)) for _ in range(each)] for meter in meters]
+    pixels = list(digits.samples()[0][0])
+
+    def send(lane):
+        url = f"{agent.url}/v1/infer"
+        with _http.client(timeout=30) as client:
+            return [
+                client.post(url, json={"pixels": pixels}, headers={VOUCHER_HEADER: encode_voucher_header(*v)})
+                for v in lane
+            ]
+
+    with ThreadPoolExecutor(len(lanes)) as pool:
+        answers = list(pool.map(send, lanes))
+
+    for lane, responses in zip(lanes, answers, strict=True):
+        assert [r.status_code for r in responses] == [200] * each, [r.text for r in responses if r.status_code != 200]
+        receipts = [r.json()["receipt"] for r in responses]
+        assert [(x["collection_id"], x["request_index"]) for x in receipts] == [
+            (v.collection_id, v.request_count) for v, _sig in lane
+        ]
+    agent.kill()
+    book = AgentStore(agent.config.parent / "data" / "agent.sqlite")
+    kept = book.vouchers.load(provider)
+    counts = {lane[0][0].collection_id: book.receipt_count(lane[0][0].collection_id) for lane in lanes}
+    book.close()
+    assert {cid: kept[cid] for cid in counts} == {lane[-1][0].collection_id: lane[-1] for lane in lanes}
+    assert counts == dict.fromkeys(counts, each)
+
+    agent.start(COMPUTERAILS_AGENT_COLLECT_INTERVAL="0.2")
+    wait_until(lambda: agent.metric("computerails_agent_outstanding") == 0 or None, "nothing outstanding")
+    for cid in counts:
+        events = collected_events(provider_rails, cid)
+        assert [(e["gross"], e["requestCount"]) for e in events] == [(each * PRICE_RAW, each)]
     assert agent.stop() == 0
 
 
