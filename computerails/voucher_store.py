@@ -166,7 +166,9 @@ class SqliteVoucherStore:
         they queue meanwhile joins it (group commit, without a thread). The loop waits out the
         disk's flush (a fraction of a millisecond here) instead of handing each write to a
         thread and back: two threads taking turns at the interpreter cost the agent's paid path
-        more CPU than the flush it would overlap.
+        more CPU than the flush it would overlap. Only when another writer holds the file does
+        the commit wait for it on a worker thread, so the loop never sleeps in SQLite's busy
+        handler.
 
         Args:
             also: more writes for the same transaction, as for :meth:`save`.
