@@ -185,12 +185,11 @@ def signature_floor(domain: VoucherDomain, n: int = 1_000) -> dict[str, float]:
     signer = VoucherSigner(domain, b"\x5a" * 32)
     meter = Meter(signer, payer=signer.address, provider=signer.address, token=signer.address, budget=10**12)
     signed = [meter.next(1) for _ in range(n)]
-    provider_key = b"\x5b" * 32
-    receipt_signer = ReceiptSigner(domain, provider_key)
+    receipt_signer = ReceiptSigner(domain, b"\x5b" * 32)
     receipts = [
         ResponseReceipt(
             payer=v.payer,
-            provider=VoucherSigner(domain, provider_key).address,
+            provider=receipt_signer.address,
             token=v.token,
             collection_id=v.collection_id,
             request_index=v.request_count,

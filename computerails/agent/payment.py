@@ -232,9 +232,8 @@ class PaymentGate:
         of a fraction of a millisecond, and the commit runs on the loop too
         (:meth:`~computerails.voucher_store.SqliteVoucherStore.save_async`: the requests admitted
         in one pass of the loop share one commit). Only an escrow read leaves the loop, to a
-        worker thread. The
-        payer's lock and the collection's are held from the checks until the voucher is kept in
-        memory after its commit, even if the request is cancelled meanwhile.
+        worker thread. The payer's lock and the collection's are held from the checks until the
+        voucher is kept in memory after its commit, even if the request is cancelled meanwhile.
 
         The escrow's side of the check (signer record, escrow balance, collected) is read once
         per ``cover_ttl`` seconds per signer and collection while neither the escrow nor the
