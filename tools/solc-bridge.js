@@ -3,15 +3,43 @@
 // enough for py-solc-x / ape-solidity and slither: `--version` and `--standard-json`.
 // No native solc can be downloaded on our machines, so `make` installs this file as
 // `.solc/solc-v<version>` and points SOLCX_BINARY_PATH at that folder.
+//
+// Parallel compilation. solc is single-threaded, and with viaIR it generates code for every
+// contract of its input whatever the output selection asks for (45 s for this project, and as
+// long for one contract as for all of them). So when the input asks for contracts' code, the
+// bridge splits it into compilation units: one per root source (a file no other imports) with
+// the files it imports, transitively. The units run on worker threads (SOLC_BRIDGE_JOBS, by
+// default one per core), each emitting only the files assigned to it; one more job analyses the
+// whole input without code generation and gives the AST, the source ids and the warnings of a
+// single compile. A contract's bytecode and metadata depend only on the sources it imports, so
+// each is the single compile's, byte for byte; the source maps' file indices are renumbered
+// from the unit's ids to the whole input's. Anything the split cannot reproduce exactly falls
+// back to one compile: sources given by URL, context remappings, an import that names no
+// source of the input, outputs that carry AST ids (storageLayout, IR), or any error in a unit.
+// SOLC_BRIDGE_TRACE=1 says on stderr which way it went.
 "use strict";
 const fs = require("fs");
+const os = require("os");
 const path = require("path");
+const { Worker, isMainThread, parentPort } = require("worker_threads");
 
 const solc = require(path.join(__dirname, "..", "node_modules", "solc"));
+
+if (!isMainThread) {
+  // A worker: compile each input it is sent (every source inlined), answer with the output.
+  parentPort.on("message", ({ id, input }) => {
+    parentPort.postMessage({ id, output: solc.compile(input) });
+  });
+  return;
+}
 
 function fail(message) {
   process.stderr.write(`solc-bridge: ${message}\n`);
   process.exit(2);
+}
+
+function trace(message) {
+  if (process.env.SOLC_BRIDGE_TRACE === "1") process.stderr.write(`solc-bridge: ${message}\n`);
 }
 
 const args = process.argv.slice(2);
@@ -36,9 +64,7 @@ for (let i = 0; i < args.length; i++) {
 roots.push(process.cwd());
 
 function findImports(importPath) {
-  const candidates = path.isAbsolute(importPath)
-    ? [importPath]
-    : roots.map((root) => path.join(root, importPath));
+  const candidates = path.isAbsolute(importPath) ? [importPath] : roots.map((root) => path.join(root, importPath));
   for (const candidate of candidates) {
     if (fs.existsSync(candidate) && fs.statSync(candidate).isFile()) {
       return { contents: fs.readFileSync(candidate, "utf8") };
@@ -47,6 +73,246 @@ function findImports(importPath) {
   return { error: `File not found: ${importPath} (searched ${roots.join(", ")})` };
 }
 
-const input = fs.readFileSync(0, "utf8");
-if (!input.trim()) fail("--standard-json expects the JSON input on stdin");
-process.stdout.write(solc.compile(input, { import: findImports }));
+// Per-contract outputs that name no source id or AST node, so a unit's equal the single
+// compile's (the source maps' file indices are renumbered below). Not "*" nor the bare "evm"
+// groups: they include generatedSources, whose ASTs carry ids.
+const SPLITTABLE_OUTPUTS = new Set([
+  "abi",
+  "bin-runtime",
+  "devdoc",
+  "userdoc",
+  "metadata",
+  "evm.bytecode.object",
+  "evm.bytecode.opcodes",
+  "evm.bytecode.sourceMap",
+  "evm.bytecode.linkReferences",
+  "evm.deployedBytecode.object",
+  "evm.deployedBytecode.opcodes",
+  "evm.deployedBytecode.sourceMap",
+  "evm.deployedBytecode.linkReferences",
+  "evm.deployedBytecode.immutableReferences",
+  "evm.methodIdentifiers",
+  "evm.gasEstimates",
+]);
+
+// The split: null when the input must be compiled whole, else the units and the AST job.
+function plan(input) {
+  if (input.language !== "Solidity" || !input.sources || !input.settings) return null;
+  const names = Object.keys(input.sources);
+  if (names.some((name) => typeof input.sources[name].content !== "string")) return null;
+  const selection = input.settings.outputSelection || {};
+  const remappings = [];
+  for (const entry of input.settings.remappings || []) {
+    const [prefix, target] = entry.split("=");
+    if (target === undefined || prefix.includes(":")) return null; // context remappings: not modelled
+    remappings.push([prefix, target]);
+  }
+  const fileSelection = (name) => selection[name] || selection["*"] || {};
+  let wantsCode = false;
+  for (const name of names) {
+    for (const [contract, outputs] of Object.entries(fileSelection(name))) {
+      if (contract === "") continue;
+      for (const output of outputs) {
+        if (!SPLITTABLE_OUTPUTS.has(output)) return null;
+        if (output.startsWith("evm") || output === "bin-runtime") wantsCode = true;
+      }
+    }
+  }
+  if (!wantsCode) return null;
+
+  // The import graph, as solc resolves source unit names: remapped, or relative to the importer.
+  const imports = new Map();
+  const importPattern = /\bimport\s+(?:[^"';]*?\bfrom\s+)?["']([^"']+)["']/g;
+  for (const name of names) {
+    const found = new Set();
+    for (const match of input.sources[name].content.matchAll(importPattern)) {
+      let target = match[1];
+      const mapped = remappings
+        .filter(([prefix]) => target.startsWith(prefix))
+        .sort((a, b) => b[0].length - a[0].length)[0];
+      if (mapped) target = mapped[1] + target.slice(mapped[0].length);
+      else if (target.startsWith("./") || target.startsWith("../"))
+        target = path.posix.join(path.posix.dirname(name), target);
+      if (!(target in input.sources)) return null; // resolved by the callback, or not at all: compile whole
+      found.add(target);
+    }
+    imports.set(name, found);
+  }
+  const closure = (start) => {
+    const seen = new Set();
+    const stack = [start];
+    while (stack.length) {
+      const name = stack.pop();
+      if (seen.has(name)) continue;
+      seen.add(name);
+      for (const next of imports.get(name)) stack.push(next);
+    }
+    return seen;
+  };
+  const imported = new Set([...imports.values()].flatMap((set) => [...set]));
+  const size = (set) => [...set].reduce((sum, name) => sum + input.sources[name].content.length, 0);
+  const units = names
+    .filter((name) => !imported.has(name))
+    .map((root) => ({ sources: closure(root) }))
+    .sort((a, b) => size(b.sources) - size(a.sources));
+  // Files only an import cycle reaches belong to no root's closure: one more unit for them.
+  const covered = new Set(units.flatMap((unit) => [...unit.sources]));
+  const rest = names.filter((name) => !covered.has(name));
+  if (rest.length) units.push({ sources: new Set(rest.flatMap((name) => [...closure(name)])) });
+  if (units.length < 2) return null;
+
+  // Each file's contracts come from the first (largest) unit holding it.
+  const owner = new Map();
+  for (const unit of units) {
+    unit.owns = [...unit.sources].filter((name) => !owner.has(name));
+    for (const name of unit.owns) owner.set(name, unit);
+  }
+  const perContract = (name) =>
+    Object.fromEntries(Object.entries(fileSelection(name)).filter(([contract]) => contract !== ""));
+  const jobs = units
+    .filter((unit) => unit.owns.length)
+    .map((unit) => ({
+      owns: unit.owns,
+      input: {
+        ...input,
+        sources: Object.fromEntries(
+          names.filter((name) => unit.sources.has(name)).map((name) => [name, input.sources[name]]),
+        ),
+        settings: {
+          ...input.settings,
+          outputSelection: Object.fromEntries(unit.owns.map((name) => [name, perContract(name)])),
+        },
+      },
+    }));
+  // The whole input analysed without code generation: the AST, source ids and warnings of one compile.
+  const fileLevel = (name) => ({ "": (fileSelection(name)[""] || []).length ? fileSelection(name)[""] : ["ast"] });
+  const whole = {
+    ...input,
+    settings: { ...input.settings, outputSelection: Object.fromEntries(names.map((name) => [name, fileLevel(name)])) },
+  };
+  const wantsAst = (name) => (fileSelection(name)[""] || []).length > 0;
+  return { names, jobs, whole, wantsAst };
+}
+
+// A source map's file indices, from a unit's numbering to the whole input's. Indices past the
+// unit's sources are compiler-generated sources, numbered after the sources in either.
+function renumber(sourceMap, localToGlobal, localCount, globalCount) {
+  return sourceMap
+    .split(";")
+    .map((entry) => {
+      const fields = entry.split(":");
+      if (fields.length > 2 && fields[2] !== "" && fields[2] !== "-1") {
+        const local = Number(fields[2]);
+        fields[2] = String(local < localCount ? localToGlobal[local] : local - localCount + globalCount);
+      }
+      return fields.join(":");
+    })
+    .join(";");
+}
+
+function merge(split, wholeOutput, unitOutputs) {
+  const all = [wholeOutput, ...unitOutputs];
+  if (all.some((output) => (output.errors || []).some((error) => error.severity === "error"))) return null;
+  const globalIds = Object.fromEntries(Object.entries(wholeOutput.sources).map(([name, source]) => [name, source.id]));
+  const globalCount = Object.keys(globalIds).length;
+  const byFile = new Map();
+  unitOutputs.forEach((output, index) => {
+    const localIds = Object.entries(output.sources || {});
+    const localToGlobal = [];
+    for (const [name, source] of localIds) localToGlobal[source.id] = globalIds[name];
+    for (const name of split.jobs[index].owns) {
+      const contracts = (output.contracts || {})[name];
+      if (!contracts) continue;
+      for (const contract of Object.values(contracts)) {
+        for (const part of ["bytecode", "deployedBytecode"]) {
+          const code = contract.evm && contract.evm[part];
+          if (code && typeof code.sourceMap === "string") {
+            code.sourceMap = renumber(code.sourceMap, localToGlobal, localIds.length, globalCount);
+          }
+        }
+      }
+      byFile.set(name, contracts);
+    }
+  });
+  const seen = new Set();
+  const errors = [];
+  for (const output of all) {
+    for (const error of output.errors || []) {
+      const key = JSON.stringify([error.severity, error.formattedMessage, error.sourceLocation]);
+      if (!seen.has(key)) (errors.push(error), seen.add(key));
+    }
+  }
+  const merged = {
+    contracts: Object.fromEntries(
+      split.names.filter((name) => byFile.has(name)).map((name) => [name, byFile.get(name)]),
+    ),
+  };
+  if (errors.length) merged.errors = errors;
+  merged.sources = Object.fromEntries(
+    Object.entries(wholeOutput.sources).map(([name, source]) => [
+      name,
+      split.wantsAst(name) ? source : { id: source.id },
+    ]),
+  );
+  return merged;
+}
+
+async function compileSplit(split, workers) {
+  const pool = Array.from({ length: workers }, () => new Worker(__filename));
+  try {
+    const queue = [split.whole, ...split.jobs.map((job) => job.input)].map((input, id) => ({ id, input }));
+    const outputs = new Array(queue.length);
+    let next = 0;
+    await Promise.all(
+      pool.map(
+        (worker) =>
+          new Promise((resolve, reject) => {
+            const send = () => {
+              if (next >= queue.length) return resolve();
+              const { id, input } = queue[next++];
+              worker.postMessage({ id, input: JSON.stringify(input) });
+            };
+            worker.on("message", ({ id, output }) => {
+              outputs[id] = JSON.parse(output);
+              send();
+            });
+            worker.on("error", reject);
+            send();
+          }),
+      ),
+    );
+    return merge(split, outputs[0], outputs.slice(1));
+  } finally {
+    await Promise.all(pool.map((worker) => worker.terminate()));
+  }
+}
+
+async function main() {
+  const input = fs.readFileSync(0, "utf8");
+  if (!input.trim()) fail("--standard-json expects the JSON input on stdin");
+  const workers = Number(
+    process.env.SOLC_BRIDGE_JOBS || (os.availableParallelism ? os.availableParallelism() : os.cpus().length),
+  );
+  let split = null;
+  if (workers > 1) {
+    try {
+      split = plan(JSON.parse(input));
+    } catch {
+      split = null; // not JSON solc can split: it answers with its own error below
+    }
+  }
+  if (split) {
+    const merged = await compileSplit(split, Math.min(workers, split.jobs.length + 1));
+    if (merged) {
+      trace(`${split.jobs.length} units and the whole input's analysis on ${workers} workers`);
+      process.stdout.write(JSON.stringify(merged));
+      return;
+    }
+    trace("a unit reported an error: compiling the input whole");
+  } else {
+    trace("compiling the input whole");
+  }
+  process.stdout.write(solc.compile(input, { import: findImports }));
+}
+
+main().catch((error) => fail(error && error.stack ? error.stack : String(error)));
