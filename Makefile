@@ -97,17 +97,17 @@ test: setup postgres chromium
 	echo "make test: $$(( $$(date +%s) - start )) s after set-up ($$([ $$status -eq 0 ] && echo passed || echo FAILED))"; \
 	exit $$status
 
+# The compile and the lint gates side by side, two CPU-bound jobs packed onto the cores (45 s ->
+# 37 s on two cores); --output-sync keeps each one's output together.
 test-steps:
-	@$(MAKE) --no-print-directory compile
-	$(MAKE) --no-print-directory lint
+	@$(MAKE) --no-print-directory -j2 --output-sync=target compile lint
 	$(BIN)/ape test tests -n $(WORKERS) --dist loadgroup -p no:cacheprovider --durations=25
 	$(BIN)/python tools/slither_gate.py
 
 # Quick feedback: the gates, the SDK and CLI suites (one anvil per worker), the error-coverage
 # check and the stateful machine at smoke size (10 examples instead of the default).
 test-fast: setup
-	@$(MAKE) --no-print-directory compile
-	$(MAKE) --no-print-directory lint
+	@$(MAKE) --no-print-directory -j2 --output-sync=target compile lint
 	STATEFUL_EXAMPLES=10 $(BIN)/ape test tests/sdk tests/stateful tests/test_error_coverage.py -n $(WORKERS) \
 		-p no:cacheprovider -q
 
