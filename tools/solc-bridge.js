@@ -277,6 +277,7 @@ async function compileSplit(split, workers) {
               send();
             });
             worker.on("error", reject);
+            worker.on("exit", (code) => reject(new Error(`a solc worker exited (code ${code})`)));
             send();
           }),
       ),
@@ -302,13 +303,18 @@ async function main() {
     }
   }
   if (split) {
-    const merged = await compileSplit(split, Math.min(workers, split.jobs.length + 1));
+    let merged = null;
+    try {
+      merged = await compileSplit(split, Math.min(workers, split.jobs.length + 1));
+    } catch (error) {
+      trace(`${error.message}: compiling the input whole`); // a worker ran out of memory, say
+    }
     if (merged) {
       trace(`${split.jobs.length} units and the whole input's analysis on ${workers} workers`);
       process.stdout.write(JSON.stringify(merged));
       return;
     }
-    trace("a unit reported an error: compiling the input whole");
+    trace("no split output: compiling the input whole");
   } else {
     trace("compiling the input whole");
   }
