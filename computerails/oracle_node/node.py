@@ -655,6 +655,9 @@ class OracleNode:
         epochs = self.rails.views.epochs()
         chain_now = epochs.now.timestamp()
         sla = int(self.rails.views.params()["uptime"]["sla_bps"])
+        # The open uptime rounds, read once per pass (each belongs to one epoch, so a round this
+        # pass closes is never looked at again), and again only after the pass opened one.
+        opened: list[Round] | None = None
         for window in epochs.reportable:
             epoch = window.epoch
             subjects = self.uptime.subjects(epoch) if self.uptime is not None else []
@@ -662,6 +665,7 @@ class OracleNode:
                 key = f"{UPTIME}:{provider}:{epoch}"
                 if self.store.round(key) is None:
                     self._open(key, UPTIME)
+                    opened = None
                 observed = self.uptime.observe(epoch, provider) if self.uptime is not None else None
                 if observed is not None and self.store.post(
                     f"observation:{key}",
@@ -673,7 +677,9 @@ class OracleNode:
                     self.metrics.observations.inc()
             if chain_now < window.end.timestamp() + self.settings.observe_grace:
                 continue
-            for r in self.store.open_rounds(UPTIME):
+            if opened is None:
+                opened = self.store.open_rounds(UPTIME)
+            for r in opened:
                 _, provider, number = r.key.split(":")
                 if int(number) != epoch:
                     continue
