@@ -14,12 +14,18 @@ from computerails.addresses import parse_address
 from computerails.session import ERC20, Session
 from computerails.types import Epochs, EpochWindow, Job, JobStage, JobStatus, ProviderStatus, TokenInfo, from_raw, utc
 
+#: Epoch windows a connection keeps at most (cleared when full).
+_WINDOW_MEMORY = 4_096
+
 
 class Views:
     """Reads only; works on a connection without an account."""
 
     def __init__(self, session: Session) -> None:
         self._s = session
+        #: Epoch windows read, by (the slasher's schedules, epoch): the slasher computes an
+        #: epoch's start, end and deadline from its schedules alone, so an entry never goes stale.
+        self._windows: dict[tuple[tuple[tuple[int, ...], ...], int], tuple[int, int, int]] = {}
 
     # ── jobs ──
     def job(self, job_id: int, spec_hash: str | None = None) -> Job:
@@ -189,16 +195,25 @@ class Views:
         )
         statute = max(int(schedule[3]) for schedule in schedules)  # a past schedule may allow longer
         numbers = list(range(max(0, current - statute - 1), current + 1))
-        fns = ("epochStart", "epochEnd", "reportDeadline")
-        values = s.rpc.run([s.call("UptimeSlasher", slasher, fn, e) for e in numbers for fn in fns])
+        # Each epoch's window is read once per schedule list (a node's loop asks every pass; a
+        # new epoch, or a schedule change, costs one more batch).
+        plan = tuple(tuple(int(field) for field in schedule) for schedule in schedules)
+        cached = ((e, self._windows.get((plan, e))) for e in numbers)  # another thread may clear it
+        known = {e: window for e, window in cached if window is not None}
+        missing = [e for e in numbers if e not in known]
+        if missing:
+            fns = ("epochStart", "epochEnd", "reportDeadline")
+            values = s.rpc.run([s.call("UptimeSlasher", slasher, fn, e) for e in missing for fn in fns])
+            read = {
+                e: (int(values[3 * i]), int(values[3 * i + 1]), int(values[3 * i + 2])) for i, e in enumerate(missing)
+            }
+            if len(self._windows) + len(read) > _WINDOW_MEMORY:
+                self._windows.clear()
+            self._windows.update({(plan, e): window for e, window in read.items()})
+            known |= read
         windows = [
-            EpochWindow(
-                epoch=e,
-                start=utc(values[3 * i]),
-                end=utc(values[3 * i + 1]),
-                report_deadline=utc(values[3 * i + 2]),
-            )
-            for i, e in enumerate(numbers)
+            EpochWindow(epoch=e, start=utc(known[e][0]), end=utc(known[e][1]), report_deadline=utc(known[e][2]))
+            for e in numbers
         ]
         moment = utc(now)
         return Epochs(

@@ -7,6 +7,9 @@ from decimal import Decimal
 import pytest
 
 from computerails import JobStage, JobStatus, UptimeReport, errors
+from computerails._rpc import Codec
+from computerails.deployments import load_artifact
+from computerails.tx import Call
 from tests.support.sdk import GOVERNANCE, finish_sla_epoch, raises_unsent, warp
 
 
@@ -196,6 +199,39 @@ def test_epochs__fresh_deployment__current_and_reportable_windows(w3, readonly):
     )
     assert all(e.end <= epochs.now < e.report_deadline for e in epochs.reportable)
     assert len(epochs.reportable) <= 25
+
+
+def test_epochs__windows_read_once_per_schedule_list__a_new_schedule_read_again(w3, readonly, connect, monkeypatch):
+    finish_sla_epoch(w3, readonly)
+    batches: list[int] = []
+    rpc = readonly._session.rpc
+    run = rpc.run
+
+    def counted(requests, *args, **kwargs):
+        batches.append(len(requests))
+        return run(requests, *args, **kwargs)
+
+    monkeypatch.setattr(rpc, "run", counted)
+
+    first = readonly.views.epochs()
+    again = readonly.views.epochs()
+    assert again == first
+    assert batches[2:] == [3]  # the clock and the schedules only: every window was read the first time
+
+    # Governance halves the epoch length: a second schedule, from the next epoch boundary on.
+    governor = connect(GOVERNANCE)  # a direct governor on the test devnet
+    slasher = governor.slasher
+    params = list(slasher.functions.params().call())
+    params[0] //= 2
+    codec = Codec(load_artifact("UptimeSlasher")["abi"])
+    governor.send(Call(slasher.address, codec["setParams"].encode(tuple(params)), "setParams"), "setParams")
+    assert len(slasher.functions.schedules().call()) == 2
+    for seconds in (0, 3_600, 3 * 3_600):  # pending, then in force for one epoch, then for several
+        warp(w3, seconds)
+        seen = readonly.views.epochs()
+        assert seen == connect().views.epochs()  # a fresh connection, which has read nothing yet
+    assert seen.current.end - seen.current.start == timedelta(minutes=30)
+    assert {w.end - w.start for w in seen.reportable} == {timedelta(hours=1), timedelta(minutes=30)}
 
 
 # ───────────────────────── relayer reward, uptime outcome ─────────────────────────
