@@ -11,27 +11,24 @@
 // the files it imports, transitively. The units run on worker threads (SOLC_BRIDGE_JOBS, by
 // default one per core), each emitting only the files assigned to it; one more job analyses the
 // whole input without code generation and gives the AST, the source ids and the warnings of a
-// single compile. A contract's bytecode and metadata depend only on the sources it imports, so
-// each is the single compile's, byte for byte; the source maps' file indices are renumbered
-// from the unit's ids to the whole input's. Anything the split cannot reproduce exactly falls
-// back to one compile: sources given by URL, context remappings, an import that names no
-// source of the input, outputs that carry AST ids (storageLayout, IR), or any error in a unit.
-// SOLC_BRIDGE_TRACE=1 says on stderr which way it went.
+// single compile; the source maps' file indices are renumbered from the unit's ids to the
+// whole input's. A contract's metadata names only the sources it imports, and its bytecode is
+// meant to depend on nothing else (what Sourcify's recompilation from metadata relies on too);
+// solc has an open report of code that changed with unrelated files in the input
+// (argotorg/solidity#15686). For this project's contracts the split build was checked equal to
+// the single compile's byte for byte (.build/__local__.json); SOLC_BRIDGE_JOBS=1 gives the
+// single compile. Anything the split cannot reproduce falls back to one compile: sources given
+// by URL, context remappings, a "*" file selection beside per-file ones, an import that names no
+// source of the input, outputs that carry AST ids (storageLayout, immutableReferences, IR), or
+// any error (the first one stops the workers at once). SOLC_BRIDGE_TRACE=1 says on stderr which
+// way it went.
 "use strict";
 const fs = require("fs");
 const os = require("os");
 const path = require("path");
 const { Worker, isMainThread, parentPort } = require("worker_threads");
 
-const solc = require(path.join(__dirname, "..", "node_modules", "solc"));
-
-if (!isMainThread) {
-  // A worker: compile each input it is sent (every source inlined), answer with the output.
-  parentPort.on("message", ({ id, input }) => {
-    parentPort.postMessage({ id, output: solc.compile(input) });
-  });
-  return;
-}
+const loadSolc = () => require(path.join(__dirname, "..", "node_modules", "solc"));
 
 function fail(message) {
   process.stderr.write(`solc-bridge: ${message}\n`);
@@ -44,7 +41,7 @@ function trace(message) {
 
 const args = process.argv.slice(2);
 if (args.includes("--version")) {
-  process.stdout.write(`solc, the solidity compiler commandline interface\nVersion: ${solc.version()}\n`);
+  process.stdout.write(`solc, the solidity compiler commandline interface\nVersion: ${loadSolc().version()}\n`);
   process.exit(0);
 }
 if (!args.includes("--standard-json")) {
@@ -73,6 +70,15 @@ function findImports(importPath) {
   return { error: `File not found: ${importPath} (searched ${roots.join(", ")})` };
 }
 
+if (!isMainThread) {
+  // A worker (its process.argv is the bridge's): compile each input it is sent, answer with the output.
+  const solc = loadSolc();
+  parentPort.on("message", ({ id, input }) => {
+    parentPort.postMessage({ id, output: solc.compile(input, { import: findImports }) });
+  });
+  return;
+}
+
 // Per-contract outputs that name no source id or AST node, so a unit's equal the single
 // compile's (the source maps' file indices are renumbered below). Not "*" nor the bare "evm"
 // groups: they include generatedSources, whose ASTs carry ids.
@@ -90,7 +96,6 @@ const SPLITTABLE_OUTPUTS = new Set([
   "evm.deployedBytecode.opcodes",
   "evm.deployedBytecode.sourceMap",
   "evm.deployedBytecode.linkReferences",
-  "evm.deployedBytecode.immutableReferences",
   "evm.methodIdentifiers",
   "evm.gasEstimates",
 ]);
@@ -98,7 +103,7 @@ const SPLITTABLE_OUTPUTS = new Set([
 // The split: null when the input must be compiled whole, else the units and the AST job.
 function plan(input) {
   if (input.language !== "Solidity" || !input.sources || !input.settings) return null;
-  const names = Object.keys(input.sources);
+  const names = Object.keys(input.sources).sort(); // solc answers in name order
   if (names.some((name) => typeof input.sources[name].content !== "string")) return null;
   const selection = input.settings.outputSelection || {};
   const remappings = [];
@@ -107,6 +112,7 @@ function plan(input) {
     if (target === undefined || prefix.includes(":")) return null; // context remappings: not modelled
     remappings.push([prefix, target]);
   }
+  if ("*" in selection && Object.keys(selection).length > 1) return null; // solc merges the two: not modelled
   const fileSelection = (name) => selection[name] || selection["*"] || {};
   let wantsCode = false;
   for (const name of names) {
@@ -121,11 +127,17 @@ function plan(input) {
   if (!wantsCode) return null;
 
   // The import graph, as solc resolves source unit names: remapped, or relative to the importer.
+  // A file the input does not hold is read as solc's import callback would read it (ape-solidity
+  // sends only the project's own files when it has compiled before), and given to every job.
+  const sources = { ...input.sources };
   const imports = new Map();
   const importPattern = /\bimport\s+(?:[^"';]*?\bfrom\s+)?["']([^"']+)["']/g;
-  for (const name of names) {
+  const pending = [...names];
+  while (pending.length) {
+    const name = pending.pop();
+    if (imports.has(name)) continue;
     const found = new Set();
-    for (const match of input.sources[name].content.matchAll(importPattern)) {
+    for (const match of sources[name].content.matchAll(importPattern)) {
       let target = match[1];
       const mapped = remappings
         .filter(([prefix]) => target.startsWith(prefix))
@@ -133,11 +145,17 @@ function plan(input) {
       if (mapped) target = mapped[1] + target.slice(mapped[0].length);
       else if (target.startsWith("./") || target.startsWith("../"))
         target = path.posix.join(path.posix.dirname(name), target);
-      if (!(target in input.sources)) return null; // resolved by the callback, or not at all: compile whole
+      if (!(target in sources)) {
+        const read = findImports(target);
+        if (read.error) return null; // solc will say what is missing
+        sources[target] = { content: read.contents };
+      }
       found.add(target);
+      pending.push(target);
     }
     imports.set(name, found);
   }
+  const all = Object.keys(sources).sort();
   const closure = (start) => {
     const seen = new Set();
     const stack = [start];
@@ -150,41 +168,41 @@ function plan(input) {
     return seen;
   };
   const imported = new Set([...imports.values()].flatMap((set) => [...set]));
-  const size = (set) => [...set].reduce((sum, name) => sum + input.sources[name].content.length, 0);
-  const units = names
+  const size = (set) => [...set].reduce((sum, name) => sum + sources[name].content.length, 0);
+  const units = all
     .filter((name) => !imported.has(name))
     .map((root) => ({ sources: closure(root) }))
     .sort((a, b) => size(b.sources) - size(a.sources));
   // Files only an import cycle reaches belong to no root's closure: one more unit for them.
   const covered = new Set(units.flatMap((unit) => [...unit.sources]));
-  const rest = names.filter((name) => !covered.has(name));
+  const rest = all.filter((name) => !covered.has(name));
   if (rest.length) units.push({ sources: new Set(rest.flatMap((name) => [...closure(name)])) });
   if (units.length < 2) return null;
 
   // Each file's contracts come from the first (largest) unit holding it.
-  const owner = new Map();
-  for (const unit of units) {
-    unit.owns = [...unit.sources].filter((name) => !owner.has(name));
-    for (const name of unit.owns) owner.set(name, unit);
-  }
   const perContract = (name) =>
     Object.fromEntries(Object.entries(fileSelection(name)).filter(([contract]) => contract !== ""));
+  const owner = new Map();
+  for (const unit of units) {
+    unit.owns = [...unit.sources].filter((name) => !owner.has(name) && Object.keys(perContract(name)).length);
+    for (const name of unit.owns) owner.set(name, unit);
+  }
   const jobs = units
     .filter((unit) => unit.owns.length)
     .map((unit) => ({
       owns: unit.owns,
       input: {
         ...input,
-        sources: Object.fromEntries(
-          names.filter((name) => unit.sources.has(name)).map((name) => [name, input.sources[name]]),
-        ),
+        sources: Object.fromEntries(all.filter((name) => unit.sources.has(name)).map((name) => [name, sources[name]])),
         settings: {
           ...input.settings,
           outputSelection: Object.fromEntries(unit.owns.map((name) => [name, perContract(name)])),
         },
       },
     }));
-  // The whole input analysed without code generation: the AST, source ids and warnings of one compile.
+  // The whole input analysed without code generation: the AST, source ids and warnings of one
+  // compile. Its sources are the input's as sent (solc numbers AST nodes in the order it loads
+  // files, so the ones the input lacks are left to the import callback, as in one compile).
   const fileLevel = (name) => ({ "": (fileSelection(name)[""] || []).length ? fileSelection(name)[""] : ["ast"] });
   const whole = {
     ...input,
@@ -257,8 +275,14 @@ function merge(split, wholeOutput, unitOutputs) {
   return merged;
 }
 
+class CompileError extends Error {
+  constructor() {
+    super("an error in the input");
+  }
+}
+
 async function compileSplit(split, workers) {
-  const pool = Array.from({ length: workers }, () => new Worker(__filename));
+  const pool = Array.from({ length: workers }, () => new Worker(__filename, { argv: process.argv.slice(2) }));
   try {
     const queue = [split.whole, ...split.jobs.map((job) => job.input)].map((input, id) => ({ id, input }));
     const outputs = new Array(queue.length);
@@ -273,7 +297,14 @@ async function compileSplit(split, workers) {
               worker.postMessage({ id, input: JSON.stringify(input) });
             };
             worker.on("message", ({ id, output }) => {
-              outputs[id] = JSON.parse(output);
+              try {
+                outputs[id] = JSON.parse(output);
+              } catch (error) {
+                return reject(error);
+              }
+              // An error ends the split at once: the whole input is compiled instead, and solc
+              // stops there quickly (the whole input's analysis runs first).
+              if ((outputs[id].errors || []).some((e) => e.severity === "error")) return reject(new CompileError());
               send();
             });
             worker.on("error", reject);
@@ -291,9 +322,9 @@ async function compileSplit(split, workers) {
 async function main() {
   const input = fs.readFileSync(0, "utf8");
   if (!input.trim()) fail("--standard-json expects the JSON input on stdin");
-  const workers = Number(
-    process.env.SOLC_BRIDGE_JOBS || (os.availableParallelism ? os.availableParallelism() : os.cpus().length),
-  );
+  // At most 8 by default: each worker holds a solc heap of a few hundred MB.
+  const cores = os.availableParallelism ? os.availableParallelism() : os.cpus().length;
+  const workers = Math.floor(Number(process.env.SOLC_BRIDGE_JOBS || Math.min(cores, 8))) || 1;
   let split = null;
   if (workers > 1) {
     try {
@@ -303,14 +334,15 @@ async function main() {
     }
   }
   if (split) {
+    const pool = Math.min(workers, split.jobs.length + 1);
     let merged = null;
     try {
-      merged = await compileSplit(split, Math.min(workers, split.jobs.length + 1));
+      merged = await compileSplit(split, pool);
     } catch (error) {
-      trace(`${error.message}: compiling the input whole`); // a worker ran out of memory, say
+      trace(`${error.message}: compiling the input whole`); // or a worker ran out of memory, say
     }
     if (merged) {
-      trace(`${split.jobs.length} units and the whole input's analysis on ${workers} workers`);
+      trace(`${split.jobs.length} units and the whole input's analysis on ${pool} workers`);
       process.stdout.write(JSON.stringify(merged));
       return;
     }
@@ -318,7 +350,7 @@ async function main() {
   } else {
     trace("compiling the input whole");
   }
-  process.stdout.write(solc.compile(input, { import: findImports }));
+  process.stdout.write(loadSolc().compile(input, { import: findImports }));
 }
 
 main().catch((error) => fail(error && error.stack ? error.stack : String(error)));

@@ -15,15 +15,17 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 BRIDGE = ROOT / "tools" / "solc-bridge.js"
 PRAGMA = "// SPDX-License-Identifier: MIT\npragma solidity 0.8.37;\n"
 SOURCES = {
-    "src/lib/Sum.sol": PRAGMA + "library Sum {\n"
+    "src/0lib/Sum.sol": PRAGMA + "library Sum {\n"
     "  function add(uint a, uint b) public pure returns (uint) { return a + b; }\n"
     "  function twice(uint a) internal pure returns (uint) { return a * 2; } }\n",
-    "src/Made.sol": PRAGMA + "contract Made { uint public value; constructor(uint v) { value = v; } }\n",
-    "src/Maker.sol": PRAGMA + 'import {Made} from "./Made.sol";\nimport {Sum} from "./lib/Sum.sol";\n'
+    "src/Made.sol": PRAGMA + "contract Made { uint public immutable value; constructor(uint v) { value = v; } }\n",
+    "src/Maker.sol": PRAGMA + 'import {Made} from "./Made.sol";\nimport {Sum} from "./0lib/Sum.sol";\n'
     "contract Maker { event Built(address made);\n"
     "  function build(uint v) external returns (Made made) {\n"
     "    made = new Made(Sum.twice(v)); emit Built(address(made)); } }\n",
@@ -43,7 +45,12 @@ APE_OUTPUTS = [
 ]
 
 
-def standard_json(sources: dict[str, str], outputs: list[str]) -> str:
+def standard_json(sources: dict[str, str], outputs: list[str], every_file: dict[str, Any] | None = None) -> str:
+    """The input ape-solidity sends (every file named), with `every_file` as the ``"*"`` file
+    selection beside them when given."""
+    selection: dict[str, Any] = {name: {"*": outputs, "": ["ast"]} for name in sources}
+    if every_file is not None:
+        selection["*"] = every_file
     return json.dumps(
         {
             "language": "Solidity",
@@ -52,14 +59,28 @@ def standard_json(sources: dict[str, str], outputs: list[str]) -> str:
                 "optimizer": {"enabled": True, "runs": 200},
                 "viaIR": True,
                 "evmVersion": "cancun",
-                "outputSelection": {name: {"*": outputs, "": ["ast"]} for name in sources},
+                "outputSelection": selection,
             },
         }
     )
 
 
-def bridge(source: str, workers: int) -> tuple[dict[str, Any], str]:
-    """The bridge's parsed answer and what it said on stderr about its way."""
+def declaration_name(node: Any, node_id: int) -> str | None:
+    """The name of the AST node numbered `node_id` under `node`, if any."""
+    if isinstance(node, dict):
+        if node.get("id") == node_id and "name" in node:
+            return str(node["name"])
+        children: Any = node.values()
+    elif isinstance(node, list):
+        children = node
+    else:
+        return None
+    return next((found for child in children if (found := declaration_name(child, node_id)) is not None), None)
+
+
+def bridge(source: str, workers: int, cwd: Path = ROOT) -> tuple[dict[str, Any], str]:
+    """The bridge's parsed answer and what it said on stderr about its way (imports the input
+    lacks are read from `cwd`)."""
     run = subprocess.run(
         ["node", str(BRIDGE), "--standard-json"],
         input=source,
@@ -67,16 +88,25 @@ def bridge(source: str, workers: int) -> tuple[dict[str, Any], str]:
         text=True,
         timeout=300,
         env={**os.environ, "SOLC_BRIDGE_JOBS": str(workers), "SOLC_BRIDGE_TRACE": "1"},
-        cwd=ROOT,
+        cwd=cwd,
     )
     assert run.returncode == 0, run.stderr
     return json.loads(run.stdout), run.stderr
 
 
-def test_split__the_units_answer_exactly_the_single_compile():
-    source = standard_json(SOURCES, APE_OUTPUTS)
-    whole, said_whole = bridge(source, 1)
-    split, said_split = bridge(source, 2)
+@pytest.mark.parametrize("library_on_disk", [False, True], ids=["every-source-sent", "library-by-callback"])
+def test_split__the_units_answer_exactly_the_single_compile(library_on_disk, tmp_path):
+    """With every source in the input, and with the library left to solc's import callback (as
+    ape-solidity sends a project whose dependencies it compiled before): solc numbers AST nodes
+    in the order it loads files, so the split must load them the same way."""
+    sent = dict(SOURCES)
+    if library_on_disk:
+        library = tmp_path / "src" / "0lib" / "Sum.sol"
+        library.parent.mkdir(parents=True)
+        library.write_text(sent.pop("src/0lib/Sum.sol"))
+    source = standard_json(sent, APE_OUTPUTS)
+    whole, said_whole = bridge(source, 1, tmp_path)
+    split, said_split = bridge(source, 2, tmp_path)
     assert "compiling the input whole" in said_whole
     # Roots: Factory (with Maker, Made, Sum), Alone.
     assert "2 units and the whole input's analysis on 2 workers" in said_split
@@ -86,7 +116,8 @@ def test_split__the_units_answer_exactly_the_single_compile():
     # Source maps name files by the whole input's ids (Maker's own file among them).
     files = {int(entry.split(":")[2]) for entry in made["bytecode"]["sourceMap"].split(";") if entry.count(":") >= 2}
     assert whole["sources"]["src/Maker.sol"]["id"] in files
-    assert whole["contracts"]["src/lib/Sum.sol"]["Sum"]["evm"]["bytecode"]["object"]  # the library's own code
+    if not library_on_disk:  # the library's own code (a file outside the selection has none)
+        assert whole["contracts"]["src/0lib/Sum.sol"]["Sum"]["evm"]["bytecode"]["object"]
     assert {e["message"] for e in whole.get("errors", [])} == {e["message"] for e in split.get("errors", [])}
 
 
@@ -95,13 +126,29 @@ def test_split__an_error_in_a_unit__compiled_whole_with_the_same_errors():
     source = standard_json(broken, APE_OUTPUTS)
     whole, _ = bridge(source, 1)
     split, said = bridge(source, 2)
-    assert "compiling the input whole" in said
+    # The whole input's analysis (sent first) finds it: the workers stop, the input is compiled whole.
+    assert "an error in the input: compiling the input whole" in said
     assert split == whole
     assert [e["severity"] for e in whole["errors"]].count("error") == 1
 
 
-def test_outputs_with_ast_ids__storage_layout__compiled_whole():
-    whole, said = bridge(standard_json(SOURCES, [*APE_OUTPUTS, "storageLayout"]), 2)
+@pytest.mark.parametrize("output", ["storageLayout", "evm.deployedBytecode.immutableReferences"])
+def test_outputs_keyed_by_ast_ids__compiled_whole(output):
+    """A unit numbers the AST of fewer files: its ids (slots' astId, immutables' keys) would
+    differ from the whole input's."""
+    whole, said = bridge(standard_json(SOURCES, [*APE_OUTPUTS, output]), 2)
     assert "compiling the input whole" in said
-    slots = whole["contracts"]["src/Alone.sol"]["Alone"]["storageLayout"]["storage"]
-    assert [s["label"] for s in slots] == ["x"]
+    if output == "storageLayout":
+        assert [s["label"] for s in whole["contracts"]["src/Alone.sol"]["Alone"]["storageLayout"]["storage"]] == ["x"]
+    else:  # Made's immutable, keyed by its declaration's AST id in the whole input
+        (key,) = whole["contracts"]["src/Made.sol"]["Made"]["evm"]["deployedBytecode"]["immutableReferences"]
+        assert declaration_name(whole["sources"]["src/Made.sol"]["ast"], int(key)) == "value"
+
+
+def test_every_file_selection_beside_named_files__compiled_whole_with_both():
+    """solc merges the ``"*"`` file selection into each named file's; the split does not model it."""
+    source = standard_json(SOURCES, APE_OUTPUTS, every_file={"*": ["storageLayout"]})
+    whole, said = bridge(source, 2)
+    assert "compiling the input whole" in said
+    alone = whole["contracts"]["src/Alone.sol"]["Alone"]
+    assert [s["label"] for s in alone["storageLayout"]["storage"]] == ["x"] and alone["evm"]["bytecode"]["object"]
