@@ -168,6 +168,11 @@ class Views:
         answer["oracles"] = self._oracle_set(rest[1:])
         return answer
 
+    def uptime_params(self) -> dict[str, Any]:
+        """The uptime slasher's parameters, :meth:`params`'s ``"uptime"`` part alone (one call)."""
+        s = self._s
+        return dict(zip(self._UPTIME_PARAMS, s.read("UptimeSlasher", s.slasher.address, "params"), strict=True))
+
     def oracle_set(self) -> dict[str, Any]:
         """The attestation hub's oracles, threshold and configuration version (one batch)."""
         return self._oracle_set(self._s.rpc.run(self._oracle_set_requests()))

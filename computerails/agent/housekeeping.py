@@ -199,7 +199,7 @@ class Housekeeper:
         wall = int(time.time())
         offset = int(epochs.now.timestamp()) - wall
         downtime = self.store.downtime(start - offset, min(wall, end - offset))
-        sla_bps = int(self.rails.views.params()["uptime"]["sla_bps"])
+        sla_bps = int(self.rails.views.uptime_params()["sla_bps"])
         allowed = (end - start) * (BPS - sla_bps) // BPS
         self.metrics.epoch_downtime.set(downtime)
         sla_applies = not status.left and not status.jailed_for_downtime

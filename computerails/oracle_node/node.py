@@ -40,6 +40,7 @@ from eth_utils import keccak
 from web3.exceptions import TransactionNotFound
 
 from computerails import _http, eip712, receipts
+from computerails._rpc import Rpc
 from computerails.addresses import parse_address
 from computerails.errors import (
     ComputeRailsError,
@@ -592,7 +593,7 @@ class OracleNode:
             return
         escrow = self.rails.escrow
         start = int(self.store.get_meta("jobs_block") or self.rails.deployment.deploy_block)
-        head = int(self.rails.w3.eth.block_number)
+        head = self.rails.rpc.run([Rpc.block_number()])[0]
         if head >= start:
             for event in escrow.events.JobAccepted().get_logs(from_block=start, to_block=head):
                 key = f"{JOB}:{event['args']['jobId']}"
@@ -654,7 +655,7 @@ class OracleNode:
     def _observe(self, members: Membership) -> None:
         epochs = self.rails.views.epochs()
         chain_now = epochs.now.timestamp()
-        sla = int(self.rails.views.params()["uptime"]["sla_bps"])
+        sla = int(self.rails.views.uptime_params()["sla_bps"])
         # The open uptime rounds, read once per pass (each belongs to one epoch, so a round this
         # pass closes is never looked at again), and again only after the pass opened one.
         opened: list[Round] | None = None

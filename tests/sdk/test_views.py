@@ -143,7 +143,7 @@ def test_params__local_deployment__documented_defaults(readonly, oracle_keys):
         "unbonding_delay": 7 * 86_400,
         "treasury": readonly.deployment.roles["treasury"],
     }
-    assert params["uptime"] == {
+    assert params["uptime"] == readonly.views.uptime_params() == {
         "epoch_length": 3_600,
         "statute_epochs": 24,
         "sla_bps": 9_500,
