@@ -143,15 +143,19 @@ def test_params__local_deployment__documented_defaults(readonly, oracle_keys):
         "unbonding_delay": 7 * 86_400,
         "treasury": readonly.deployment.roles["treasury"],
     }
-    assert params["uptime"] == readonly.views.uptime_params() == {
-        "epoch_length": 3_600,
-        "statute_epochs": 24,
-        "sla_bps": 9_500,
-        "uptime_slash_bps": 500,
-        "uptime_slash_cap": 500 * 10**18,
-        "relayer_reward_bps": 1_000,
-        "relayer_reward_cap": 10 * 10**18,
-    }
+    assert (
+        params["uptime"]
+        == readonly.views.uptime_params()
+        == {
+            "epoch_length": 3_600,
+            "statute_epochs": 24,
+            "sla_bps": 9_500,
+            "uptime_slash_bps": 500,
+            "uptime_slash_cap": 500 * 10**18,
+            "relayer_reward_bps": 1_000,
+            "relayer_reward_cap": 10 * 10**18,
+        }
+    )
     assert (
         params["oracles"]
         == readonly.views.oracle_set()
