@@ -182,10 +182,10 @@ function plan(input) {
   // Each file's contracts come from the first (largest) unit holding it.
   const perContract = (name) =>
     Object.fromEntries(Object.entries(fileSelection(name)).filter(([contract]) => contract !== ""));
-  const owner = new Map();
+  const owned = new Set();
   for (const unit of units) {
-    unit.owns = [...unit.sources].filter((name) => !owner.has(name) && Object.keys(perContract(name)).length);
-    for (const name of unit.owns) owner.set(name, unit);
+    unit.owns = [...unit.sources].filter((name) => !owned.has(name) && Object.keys(perContract(name)).length);
+    for (const name of unit.owns) owned.add(name);
   }
   const jobs = units
     .filter((unit) => unit.owns.length)
@@ -203,12 +203,13 @@ function plan(input) {
   // The whole input analysed without code generation: the AST, source ids and warnings of one
   // compile. Its sources are the input's as sent (solc numbers AST nodes in the order it loads
   // files, so the ones the input lacks are left to the import callback, as in one compile).
-  const fileLevel = (name) => ({ "": (fileSelection(name)[""] || []).length ? fileSelection(name)[""] : ["ast"] });
+  const fileOutputs = (name) => fileSelection(name)[""] || [];
+  const wantsAst = (name) => fileOutputs(name).length > 0;
+  const fileLevel = (name) => ({ "": wantsAst(name) ? fileOutputs(name) : ["ast"] });
   const whole = {
     ...input,
     settings: { ...input.settings, outputSelection: Object.fromEntries(names.map((name) => [name, fileLevel(name)])) },
   };
-  const wantsAst = (name) => (fileSelection(name)[""] || []).length > 0;
   return { names, jobs, whole, wantsAst };
 }
 
@@ -228,9 +229,8 @@ function renumber(sourceMap, localToGlobal, localCount, globalCount) {
     .join(";");
 }
 
+// The outputs of an error-free split (compileSplit stops at the first error) as one compile's.
 function merge(split, wholeOutput, unitOutputs) {
-  const all = [wholeOutput, ...unitOutputs];
-  if (all.some((output) => (output.errors || []).some((error) => error.severity === "error"))) return null;
   const globalIds = Object.fromEntries(Object.entries(wholeOutput.sources).map(([name, source]) => [name, source.id]));
   const globalCount = Object.keys(globalIds).length;
   const byFile = new Map();
@@ -254,7 +254,7 @@ function merge(split, wholeOutput, unitOutputs) {
   });
   const seen = new Set();
   const errors = [];
-  for (const output of all) {
+  for (const output of [wholeOutput, ...unitOutputs]) {
     for (const error of output.errors || []) {
       const key = JSON.stringify([error.severity, error.formattedMessage, error.sourceLocation]);
       if (!seen.has(key)) (errors.push(error), seen.add(key));
@@ -273,12 +273,6 @@ function merge(split, wholeOutput, unitOutputs) {
     ]),
   );
   return merged;
-}
-
-class CompileError extends Error {
-  constructor() {
-    super("an error in the input");
-  }
 }
 
 async function compileSplit(split, workers) {
@@ -304,7 +298,8 @@ async function compileSplit(split, workers) {
               }
               // An error ends the split at once: the whole input is compiled instead, and solc
               // stops there quickly (the whole input's analysis runs first).
-              if ((outputs[id].errors || []).some((e) => e.severity === "error")) return reject(new CompileError());
+              if ((outputs[id].errors || []).some((e) => e.severity === "error"))
+                return reject(new Error("an error in the input"));
               send();
             });
             worker.on("error", reject);
@@ -339,14 +334,13 @@ async function main() {
     try {
       merged = await compileSplit(split, pool);
     } catch (error) {
-      trace(`${error.message}: compiling the input whole`); // or a worker ran out of memory, say
+      trace(`${error.message}: compiling the input whole`); // an error in the input, or a worker that died
     }
-    if (merged) {
+    if (merged !== null) {
       trace(`${split.jobs.length} units and the whole input's analysis on ${pool} workers`);
       process.stdout.write(JSON.stringify(merged));
       return;
     }
-    trace("no split output: compiling the input whole");
   } else {
     trace("compiling the input whole");
   }
