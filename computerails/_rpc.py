@@ -412,10 +412,6 @@ class Rpc:
         return Request("eth_call", [{"to": to, "data": fn.encode(*args)}, _block(block)], fn.decode)
 
     @staticmethod
-    def block_number() -> Request:
-        return Request("eth_blockNumber", [], lambda n: int(n, 16))
-
-    @staticmethod
     def latest_timestamp() -> Request:
         return Request("eth_getBlockByNumber", ["latest", False], lambda b: int(b["timestamp"], 16))
 

@@ -164,14 +164,18 @@ class Views:
         for (section, _contract, name, _fn), value in zip(self._PARAMS, values):
             answer[section][name] = value
         rest = values[len(self._PARAMS) :]
-        answer["uptime"] = dict(zip(self._UPTIME_PARAMS, rest[0], strict=True))
+        answer["uptime"] = self._uptime_params(rest[0])
         answer["oracles"] = self._oracle_set(rest[1:])
         return answer
 
     def uptime_params(self) -> dict[str, Any]:
         """The uptime slasher's parameters, :meth:`params`'s ``"uptime"`` part alone (one call)."""
         s = self._s
-        return dict(zip(self._UPTIME_PARAMS, s.read("UptimeSlasher", s.slasher.address, "params"), strict=True))
+        return self._uptime_params(s.read("UptimeSlasher", s.slasher.address, "params"))
+
+    @classmethod
+    def _uptime_params(cls, value: Any) -> dict[str, Any]:
+        return dict(zip(cls._UPTIME_PARAMS, value, strict=True))
 
     def oracle_set(self) -> dict[str, Any]:
         """The attestation hub's oracles, threshold and configuration version (one batch)."""

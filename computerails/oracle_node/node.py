@@ -40,7 +40,6 @@ from eth_utils import keccak
 from web3.exceptions import TransactionNotFound
 
 from computerails import _http, eip712, receipts
-from computerails._rpc import Rpc
 from computerails.addresses import parse_address
 from computerails.errors import (
     ComputeRailsError,
@@ -593,7 +592,7 @@ class OracleNode:
             return
         escrow = self.rails.escrow
         start = int(self.store.get_meta("jobs_block") or self.rails.deployment.deploy_block)
-        head = self.rails.rpc.run([Rpc.block_number()])[0]
+        head = int(self.rails.w3.eth.block_number)
         if head >= start:
             for event in escrow.events.JobAccepted().get_logs(from_block=start, to_block=head):
                 key = f"{JOB}:{event['args']['jobId']}"
