@@ -14,11 +14,11 @@ export SOLCX_BINARY_PATH := $(CURDIR)/.solc
 # The real anvil binary (not npm's Node wrapper, which can orphan anvil on a hard kill).
 export PATH := $(BIN):$(ANVIL_DIR):$(PATH)
 
-# Python writes bytecode caches for this checkout's own modules even where the environment says
-# not to (PYTHONDONTWRITEBYTECODE=1, set on this machine): otherwise every process the tests and
-# the demo start (oracle nodes, agents, keepers, CLI runs: about 200 in make test) compiles the
-# computerails package from source again, 0.25 s each, and pytest rewrites every test module
-# again in every worker. The caches go to __pycache__/ (ignored by git).
+# Python writes bytecode caches even where the environment says not to (PYTHONDONTWRITEBYTECODE=1,
+# set on this machine; the installed libraries have pip's already): otherwise every process the
+# tests and the demo start (oracle nodes, agents, keepers, CLI runs: about 200 in make test)
+# compiles the computerails package from source again, 0.25 s each, and pytest rewrites every
+# test module again in every worker. The caches go to __pycache__/ (ignored by git).
 unexport PYTHONDONTWRITEBYTECODE
 
 NETWORK_ANVIL := ethereum:local:foundry
