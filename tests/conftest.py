@@ -11,6 +11,9 @@ from eth_account import Account
 from eth_utils import keccak
 
 from computerails.devnet import DEFAULT_PARAMS
+from computerails.devnet import agent as devnet_agent
+from computerails.devnet.oracle import KeeperProcess, OracleProcess
+from computerails.devnet.zygote import Zygote
 from tests.support import fast_evm
 from tests.support.deployment import deploy, through_timelock
 from tests.support.protocol import STAKE, Protocol
@@ -20,6 +23,18 @@ from tests.support.reverts import selector as error_selector
 from tests.support.signatures import addr_key, high_s_twin, predicted_rejection, raw_signatures, recover
 
 fast_evm.skip_idle_work()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def daemons_forked_from_a_zygote():
+    """The agents, oracle nodes and keepers the suites start are forked from one warm interpreter
+    per worker (:mod:`computerails.devnet.zygote`): each start then skips the second of CPU its
+    imports cost. It starts with the first daemon, so a worker that runs none pays nothing."""
+    zygote = Zygote([devnet_agent.AgentProcess.MODULE, OracleProcess.MODULE, KeeperProcess.MODULE])
+    devnet_agent.ZYGOTE = zygote
+    yield zygote
+    devnet_agent.ZYGOTE = None
+    zygote.close()
 
 
 @pytest.fixture(scope="session")

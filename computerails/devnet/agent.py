@@ -19,6 +19,12 @@ from eth_account import Account
 
 from computerails import _http
 from computerails.devnet.anvil import die_with_parent, free_port
+from computerails.devnet.zygote import ForkedProcess, Zygote
+
+#: When set, daemons are forked from this warm interpreter instead of started with exec (the test
+#: suites set it: see :mod:`computerails.devnet.zygote`); a daemon that must die with its parent
+#: is always exec-started.
+ZYGOTE: Zygote | None = None
 
 READY_TIMEOUT = 60.0
 PASSWORD = "agent test password"
@@ -89,7 +95,7 @@ class AgentProcess:
         self.env = dict(env or {})
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.process: subprocess.Popen[bytes] | None = None
+        self.process: subprocess.Popen[bytes] | ForkedProcess | None = None
         self.starts = 0
         self.log = log_dir / "agent-0.log"
 
@@ -108,6 +114,9 @@ class AgentProcess:
         self.starts += 1
         self.log = self.log_dir / f"{self.LOG_NAME}-{self.starts}.log"
         environment = os.environ | self.env | {self.PORT_ENV: str(self.port)} | env
+        if ZYGOTE is not None and not self.die_with_parent:
+            self.process = ZYGOTE.spawn(self.MODULE, ["--config", str(self.config)], env=environment, log=self.log)
+            return self
         with self.log.open("wb") as out:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", self.MODULE, "--config", str(self.config)],
@@ -138,7 +147,7 @@ class AgentProcess:
         self.kill()
         raise RuntimeError(f"{self.LOG_NAME} not ready in {READY_TIMEOUT} s:\n{self.log.read_text()}")
 
-    def _started(self) -> subprocess.Popen[bytes]:
+    def _started(self) -> subprocess.Popen[bytes] | ForkedProcess:
         if self.process is None:
             raise RuntimeError("the agent was never started")
         return self.process
