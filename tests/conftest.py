@@ -12,8 +12,7 @@ from eth_utils import keccak
 
 from computerails.devnet import DEFAULT_PARAMS
 from computerails.devnet import agent as devnet_agent
-from computerails.devnet.oracle import KeeperProcess, OracleProcess
-from computerails.devnet.zygote import Zygote
+from computerails.devnet.zygote import ZygotePool
 from tests.support import fast_evm
 from tests.support.deployment import deploy, through_timelock
 from tests.support.protocol import STAKE, Protocol
@@ -26,15 +25,16 @@ fast_evm.skip_idle_work()
 
 
 @pytest.fixture(scope="session", autouse=True)
-def daemons_forked_from_a_zygote():
-    """The agents, oracle nodes and keepers the suites start are forked from one warm interpreter
-    per worker (:mod:`computerails.devnet.zygote`): each start then skips the second of CPU its
-    imports cost. It starts with the first daemon, so a worker that runs none pays nothing."""
-    zygote = Zygote([devnet_agent.AgentProcess.MODULE, OracleProcess.MODULE, KeeperProcess.MODULE])
-    devnet_agent.ZYGOTE = zygote
-    yield zygote
-    devnet_agent.ZYGOTE = None
-    zygote.close()
+def daemons_forked_from_zygotes():
+    """The agents, oracle nodes and keepers the suites start are forked from a warm interpreter
+    per daemon module and worker (:mod:`computerails.devnet.zygote`): each start then skips the
+    second of CPU its imports cost. A zygote starts with its module's first daemon, so a worker
+    that runs none pays nothing."""
+    zygotes = ZygotePool()
+    devnet_agent.ZYGOTES = zygotes
+    yield zygotes
+    devnet_agent.ZYGOTES = None
+    zygotes.close()
 
 
 @pytest.fixture(scope="session")

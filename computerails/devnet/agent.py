@@ -19,12 +19,12 @@ from eth_account import Account
 
 from computerails import _http
 from computerails.devnet.anvil import die_with_parent, free_port
-from computerails.devnet.zygote import ForkedProcess, Zygote
+from computerails.devnet.zygote import ForkedProcess, ZygotePool
 
-#: When set, daemons are forked from this warm interpreter instead of started with exec (the test
-#: suites set it: see :mod:`computerails.devnet.zygote`); a daemon that must die with its parent
-#: is always exec-started.
-ZYGOTE: Zygote | None = None
+#: When set, daemons are forked from these warm interpreters instead of started with exec (the
+#: test suites set it: see :mod:`computerails.devnet.zygote`); a daemon that must die with its
+#: parent is always exec-started.
+ZYGOTES: ZygotePool | None = None
 
 READY_TIMEOUT = 60.0
 PASSWORD = "agent test password"
@@ -114,8 +114,8 @@ class AgentProcess:
         self.starts += 1
         self.log = self.log_dir / f"{self.LOG_NAME}-{self.starts}.log"
         environment = os.environ | self.env | {self.PORT_ENV: str(self.port)} | env
-        if ZYGOTE is not None and not self.die_with_parent:
-            self.process = ZYGOTE.spawn(self.MODULE, ["--config", str(self.config)], env=environment, log=self.log)
+        if ZYGOTES is not None and not self.die_with_parent:
+            self.process = ZYGOTES.spawn(self.MODULE, ["--config", str(self.config)], env=environment, log=self.log)
             return self
         with self.log.open("wb") as out:
             self.process = subprocess.Popen(

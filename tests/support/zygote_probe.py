@@ -18,6 +18,9 @@ if __name__ == "__main__":
                 "argv": sys.argv[1:],
                 "env": {k: v for k, v in os.environ.items() if k.startswith("ZYGOTE_PROBE")},
                 "cwd": os.getcwd(),
+                "argv0": sys.argv[0],
+                "path0": sys.path[0],
+                "sigint": getattr(signal.getsignal(signal.SIGINT), "__name__", str(signal.getsignal(signal.SIGINT))),
                 "imported_by_name": "tests.support.zygote_probe" in sys.modules,
                 "stdin": sys.stdin.read(),
             }
