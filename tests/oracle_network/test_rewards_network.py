@@ -232,11 +232,14 @@ def test_rewards__epochs_settle__one_root_per_round_equal_to_a_fresh_index_and_c
     nodes = network
     before = len(desk.posted())
     through = desk.settle_through()  # settled before the nodes start: they post from here
+    # Each round's expectation is computed before what lets the nodes post it (their start, then
+    # the activation of the root before): a node up within a fraction of a second has posted
+    # the first round before the test could read the chain after `start`.
+    step = min(desk.base()[0] + 64, through)
+    expected = desk.fresh(step)
     start(nodes)
     rounds = []
     while True:
-        step = min(desk.base()[0] + 64, through)
-        expected = desk.fresh(step)
         rounds.append((expected.root, step))
         wait_until(lambda s=step: desk.latest()[2] == s, f"a root through {step} posted", ROUND_WAIT)
         root, total, _through, _at, vetoed, released, average = desk.latest()
@@ -245,6 +248,8 @@ def test_rewards__epochs_settle__one_root_per_round_equal_to_a_fresh_index_and_c
         assert (released, average) == (expected.released, expected.fee_average)
         if step == through:
             break
+        step = min(step + 64, through)
+        expected = desk.fresh(step)
         desk.quiet()  # activated: the next round may go
     assert len(rounds) >= 2 and rounds[-1][0] != EMPTY_ROOT
     assert [(p["root"], p["through"]) for p in desk.posted()[before:]] == rounds
