@@ -58,7 +58,7 @@ from computerails import workloads
 from computerails.agent.jobs import DirectorySpecSource
 from computerails.devnet import dev_key
 from computerails.devnet.agent import AgentProcess, write_config, write_keystore
-from computerails.devnet.oracle import OracleProcess, oracle_network
+from computerails.devnet.oracle import LOCAL_SETTINGS, OracleProcess, oracle_network
 from computerails.health import verify_health
 from computerails.models import digits
 from computerails.oracle_node.config import OracleSettings
@@ -228,6 +228,7 @@ def published_at(jobs_db: Path, ids: Sequence[int]) -> dict[int, float]:
 def network_run(setup: Setup, nodes: Sequence[OracleProcess], n: int, timeout: float) -> dict[str, Any]:
     """`n` jobs through the agent and the nodes (see the module docstring)."""
     chain = setup.chain
+    _settle(nodes, float(LOCAL_SETTINGS["tick"]), QUIET_TIMEOUT)
     before = [_metrics(node.url) for node in nodes]
     start_block = int(chain.w3.eth.block_number) + 1
     created = time.time()
@@ -298,6 +299,31 @@ def _quiet(nodes: Sequence[OracleProcess], timeout: float) -> bool:
             return False
         time.sleep(0.2)
     return True
+
+
+def _settle(nodes: Sequence[OracleProcess], tick: float, timeout: float) -> None:
+    """Wait until no node has an open round and no node's job signatures moved over two of its
+    passes: a node whose pass began before the warm-up job was attested may still sign it, and
+    that signature belongs before the baseline, not to the timed jobs.
+
+    Raises:
+        RuntimeError: the nodes were still busy after `timeout` seconds.
+    """
+    deadline = time.monotonic() + timeout
+    last: list[tuple[float, float]] | None = None
+    while time.monotonic() < deadline:
+        seen = [
+            (
+                node.metric("computerails_oracle_open_rounds"),
+                node.metric("computerails_oracle_signed_total", 'kind="job"'),
+            )
+            for node in nodes
+        ]
+        if seen == last and not any(open_rounds for open_rounds, _ in seen):
+            return
+        last = seen
+        time.sleep(2 * tick)  # two of the nodes' passes
+    raise RuntimeError(f"the oracle nodes were still signing or had open rounds after {timeout} s")
 
 
 def _node_transactions(chain: Chain, senders: set[str], from_block: int) -> dict[str, tuple[str, int, bool]]:

@@ -121,7 +121,10 @@ def test_network__job_published__recomputed_agreed_and_attested_once_by_the_firs
     assert "0x" + bytes(event["args"]["resultHash"]).hex() == expected.result_hash
     assert sender_of(provider_rails, event) == order[0]
     first = by_address[order[0]]
-    assert first.metric("computerails_oracle_transmitted_total", 'kind="job",position="0"') == 1
+    wait_until(  # counted once its transaction is mined, a moment after the chain shows it
+        lambda: first.metric("computerails_oracle_transmitted_total", 'kind="job",position="0"') == 1,
+        "the transmission counted",
+    )
     signed = []
     for node in nodes:
         wait_until(lambda n=node: n.metric("computerails_oracle_open_rounds") == 0, "every node closing the round")
@@ -148,7 +151,10 @@ def test_network__first_transmitter_dead__the_next_in_the_schedule_transmits(
 
     (event,) = attested_events(provider_rails, job_id)
     assert sender_of(provider_rails, event) == order[1]
-    assert nodes[order[1]].metric("computerails_oracle_transmitted_total", 'kind="job",position="1"') == 1
+    wait_until(  # counted once its transaction is mined, a moment after the chain shows it
+        lambda: nodes[order[1]].metric("computerails_oracle_transmitted_total", 'kind="job",position="1"') == 1,
+        "the transmission counted",
+    )
     assert nodes[order[2]].metric("computerails_oracle_transmitted_total", 'kind="job",position="2"') == 0
     for address in order[1:]:
         assert nodes[address].stop() == 0

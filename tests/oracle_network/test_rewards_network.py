@@ -258,7 +258,8 @@ def test_rewards__epochs_settle__one_root_per_round_equal_to_a_fresh_index_and_c
         assert RewardsFile.from_document(doc).root == expected.root
         unknown = _http.get(f"{node.url}/v1/rewards/0x{'11' * 32}")
         assert unknown.status_code == 404 and "no rewards tree" in unknown.json()["error"]
-    assert posted_metric(nodes, "posted") == len(rounds)
+    # the transmitter counts its post once its transaction is mined: wait for the count
+    wait_until(lambda: posted_metric(nodes, "posted") == len(rounds), "every post counted", ROUND_WAIT)
     assert posted_metric(nodes, "signed") >= 2 * len(rounds)
 
     desk.quiet()  # the root activates: a provider claims from a node's URL with the SDK
@@ -288,7 +289,7 @@ def test_rewards__wrong_root_posted__vetoed_with_reason_then_the_nodes_post_thei
     wait_until(lambda: desk.latest()[0] == correct.root, "the nodes' root posted", ROUND_WAIT)
     assert [p["root"] for p in desk.posted()[-2:]] == [wrong, correct.root]
     assert desk.latest()[2:5:2] == (through, False)
-    assert posted_metric(nodes, "vetoed") == 1
+    wait_until(lambda: posted_metric(nodes, "vetoed") == 1, "the veto counted", ROUND_WAIT)  # counted once mined
     for node in nodes:
         assert node.stop() == 0
 
@@ -428,6 +429,6 @@ def test_rewards__root_over_epochs_not_settled__vetoed_though_no_node_can_comput
     [veto] = desk.vetoes()[vetoes:]
     assert veto["root"] == tree.root
     assert veto["reason"].startswith(f"root through {through} posted before its epochs settle at ")
-    assert posted_metric(nodes, "vetoed") == 1
+    wait_until(lambda: posted_metric(nodes, "vetoed") == 1, "the veto counted", ROUND_WAIT)  # counted once mined
     for node in nodes:
         assert node.stop() == 0
