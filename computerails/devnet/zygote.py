@@ -293,11 +293,11 @@ class Zygote:
         self._stderr = stderr
         self._process: subprocess.Popen[bytes] | None = None
         self._lock = threading.Lock()  # one request at a time
-        self._children_lock = threading.Lock()
         self._replies: queue.Queue[dict[str, Any]] = queue.Queue()
         self._ids = itertools.count(1)
+        # The running children, by pid: the reader thread alone adds (at a pid line) and removes
+        # (at that pid's exit line, which always comes after it), so no exit goes unmatched.
         self._children: dict[int, ForkedProcess] = {}
-        self._early_exits: dict[int, int] = {}
         self._lost = False
         self._closed = False
 
@@ -364,10 +364,10 @@ class Zygote:
             except BrokenPipeError:
                 raise ZygoteError("the zygote exited") from None
             reply = self._reply(request_id)
-            if "pid" not in reply:
+            if "child" not in reply:
                 raise ZygoteError(reply.get("error", f"the zygote answered {reply}"))
-            child = ForkedProcess(reply["pid"], [sys.executable, "-m", module, *argv])
-            self._adopt(child)
+            child: ForkedProcess = reply["child"]
+            child.args = [sys.executable, "-m", module, *argv]
             return child
 
     def _reply(self, request_id: int) -> dict[str, Any]:
@@ -382,20 +382,8 @@ class Zygote:
                 raise ZygoteError(f"the zygote did not answer a fork request within {REPLY_TIMEOUT} s") from None
             if "id" not in reply or reply["id"] == request_id:
                 return reply
-            if "pid" in reply:
-                self._adopt(stray := ForkedProcess(reply["pid"], []))
-                stray.kill()
-
-    def _adopt(self, child: ForkedProcess) -> None:
-        with self._children_lock:
-            early = self._early_exits.pop(child.pid, None)
-            if early is None:
-                self._children[child.pid] = child
-            lost = self._lost
-        if early is not None:
-            child._exit(early)
-        elif lost:
-            child._orphan()
+            if "child" in reply:
+                reply["child"].kill()
 
     def _read(self) -> None:
         process = self._process
@@ -409,20 +397,20 @@ class Zygote:
                 process.kill()
                 break
             if "exit" in line:
-                with self._children_lock:
-                    child = self._children.pop(line["exit"], None)
-                    if child is None:  # the exit line raced the spawn's registration
-                        self._early_exits[line["exit"]] = line["code"]
-                if child is not None:
-                    child._exit(line["code"])
-            else:
-                self._replies.put(line)
-        with self._children_lock:
-            self._lost = True
-            orphans = list(self._children.values())
-            self._children.clear()
-        for child in orphans:
+                child = self._children.pop(line["exit"], None)
+                if child is None:
+                    end = f"reported the exit of {line['exit']}, no child of it"
+                    process.kill()
+                    break
+                child._exit(line["code"])
+                continue
+            if "pid" in line:
+                line["child"] = self._children[line["pid"]] = ForkedProcess(line["pid"], [])
+            self._replies.put(line)
+        self._lost = True
+        for child in self._children.values():
             child._orphan()
+        self._children.clear()
         self._replies.put({"error": f"the zygote {end} (exit code {process.wait()})"})
 
     def _abandon(self) -> None:
