@@ -302,25 +302,21 @@ def _quiet(nodes: Sequence[OracleProcess], timeout: float) -> bool:
 
 
 def _settle(nodes: Sequence[OracleProcess], tick: float, timeout: float) -> None:
-    """Wait until no node has an open round and no node's job signatures moved over two of its
-    passes: a node whose pass began before the warm-up job was attested may still sign it, and
-    that signature belongs before the baseline, not to the timed jobs.
+    """Wait until the nodes are quiet (:func:`_quiet`) and no node's job signatures moved over two
+    of its passes: a node whose pass began before the warm-up job was attested may still sign it,
+    and that signature belongs before the baseline, not to the timed jobs.
 
     Raises:
         RuntimeError: the nodes were still busy after `timeout` seconds.
     """
     deadline = time.monotonic() + timeout
-    last: list[tuple[float, float]] | None = None
-    while time.monotonic() < deadline:
-        seen = [
-            (
-                node.metric("computerails_oracle_open_rounds"),
-                node.metric("computerails_oracle_signed_total", 'kind="job"'),
-            )
-            for node in nodes
-        ]
-        if seen == last and not any(open_rounds for open_rounds, _ in seen):
+    last: list[float] | None = None
+    while _quiet(nodes, deadline - time.monotonic()):
+        seen = [node.metric("computerails_oracle_signed_total", 'kind="job"') for node in nodes]
+        if seen == last:
             return
+        if time.monotonic() > deadline:
+            break
         last = seen
         time.sleep(2 * tick)  # two of the nodes' passes
     raise RuntimeError(f"the oracle nodes were still signing or had open rounds after {timeout} s")
